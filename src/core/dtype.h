@@ -1,0 +1,37 @@
+#pragma once
+// Element types and the scalar conversions between them.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace ia {
+
+enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
+
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);  // "f32", "bf16", ...
+// Parses our short names ("f32", "bf16", "f16") and safetensors names ("F32", "BF16", ...).
+bool parse_dtype(std::string_view s, DType* out);
+bool is_float(DType t);
+
+inline float bf16_to_f32(uint16_t v) {
+  uint32_t bits = static_cast<uint32_t>(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Round to nearest even, as torch does; NaN stays NaN.
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+float f16_to_f32(uint16_t v);
+uint16_t f32_to_f16(float f);
+
+}  // namespace ia

@@ -1,0 +1,70 @@
+#pragma once
+// Raw memory behind tensors. A storage is owned by shared_ptr so tensors that
+// view the same bytes (slices, mmap'd weights) keep it alive.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/device.h"
+
+namespace ia {
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual void* data() = 0;
+  virtual size_t size_bytes() const = 0;
+  virtual Device device() const = 0;
+};
+
+// 64-byte aligned host memory.
+class HostStorage final : public Storage {
+ public:
+  explicit HostStorage(size_t bytes);
+  ~HostStorage() override;
+  HostStorage(const HostStorage&) = delete;
+  HostStorage& operator=(const HostStorage&) = delete;
+  void* data() override { return ptr_; }
+  size_t size_bytes() const override { return bytes_; }
+  Device device() const override { return Device::cpu(); }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// A read-only file mapped into memory (weights are used in place, zero copy).
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const unsigned char* data() const { return static_cast<const unsigned char*>(ptr_); }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+// A byte range of a MappedFile, seen as a storage. Writing through it is a bug:
+// the mapping is PROT_READ and would fault.
+class MappedStorage final : public Storage {
+ public:
+  MappedStorage(std::shared_ptr<MappedFile> file, size_t offset, size_t bytes)
+      : file_(std::move(file)), offset_(offset), bytes_(bytes) {}
+  void* data() override { return const_cast<unsigned char*>(file_->data()) + offset_; }
+  size_t size_bytes() const override { return bytes_; }
+  Device device() const override { return Device::cpu(); }
+
+ private:
+  std::shared_ptr<MappedFile> file_;
+  size_t offset_;
+  size_t bytes_;
+};
+
+}  // namespace ia

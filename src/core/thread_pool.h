@@ -1,0 +1,19 @@
+#pragma once
+// The process-wide worker pool. It is OpenMP's (libgomp) on purpose: oneDNN
+// as Debian ships it runs on OpenMP, and a second pool of our own would spin
+// against it and oversubscribe the cores.
+#include <cstdint>
+#include <functional>
+
+namespace ia {
+
+// Number of worker threads used by every parallel region (ours and oneDNN's).
+int num_threads();
+void set_num_threads(int n);  // n <= 0 means the default (physical cores)
+int default_num_threads();
+
+// Splits [0, n) into contiguous chunks of at least `grain` items and calls
+// fn(begin, end) for each chunk, in parallel. Runs inline when small.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace ia

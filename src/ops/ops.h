@@ -1,0 +1,28 @@
+#pragma once
+// Device-neutral operations used by models. Each checks shapes and dtypes
+// (ErrorKind::Internal on a mismatch: models are expected to be consistent;
+// user-facing checks happen when weights load), allocates the output on the
+// input's device, and dispatches to that device's Backend.
+#include "backends/backend.h"
+#include "core/tensor.h"
+
+namespace ia::ops {
+
+Tensor embedding(const Tensor& table, const Tensor& ids);                  // -> ids.shape + [H], f32
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);       // x [..., K], w [N, K] -> [..., N] f32
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false);     // batched 3-D or 2-D
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps);
+Tensor activation(Activation act, const Tensor& x);
+Tensor gelu(const Tensor& x);       // erf form (HF "gelu")
+Tensor gelu_tanh(const Tensor& x);  // tanh form (HF "gelu_new", "gelu_pytorch_tanh")
+Tensor softmax(const Tensor& x);    // over last dim
+// q [B, Sq, H, D], k/v [B, Sk, H, D]; key_mask [B, Sk] or null -> [B, Sq, H, D]
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask, const AttentionParams& params);
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor pool(PoolMode mode, const Tensor& x, const Tensor& mask);  // [B, S, H] -> [B, H]
+Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);
+Tensor cast(const Tensor& x, DType dtype);
+// Moves (copies) a tensor to another device.
+Tensor to_device(const Tensor& x, Device device);
+
+}  // namespace ia::ops
