@@ -5,6 +5,7 @@
 // subclass registered with register_backend; ops and models do not change.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/device.h"
 #include "core/tensor.h"
@@ -79,5 +80,7 @@ class Backend {
 Backend& backend_for(Device device);
 void register_backend(std::unique_ptr<Backend> backend);
 bool has_backend(Device device);
+// Every registered backend, CPU first (the conformance test runs each op on each).
+std::vector<Backend*> registered_backends();
 
 }  // namespace ia

@@ -82,6 +82,7 @@ Tensor Tensor::view(const Shape& shape) const {
       IA_CHECK(infer < 0, "view: more than one -1 in {}", shape_str(shape));
       infer = static_cast<int>(i);
     } else {
+      IA_CHECK(s[i] >= 0, "view: negative size in {}", shape_str(shape));
       known *= s[i];
     }
   }
@@ -174,6 +175,32 @@ void store_from_double(void* base, DType t, int64_t i, double v) {
   }
 }
 
+int64_t load_as_int64(const void* base, DType t, int64_t i) {
+  switch (t) {
+    case DType::I64: return static_cast<const int64_t*>(base)[i];
+    case DType::I32: return static_cast<const int32_t*>(base)[i];
+    case DType::I16: return static_cast<const int16_t*>(base)[i];
+    case DType::I8: return static_cast<const int8_t*>(base)[i];
+    case DType::U8: return static_cast<const uint8_t*>(base)[i];
+    case DType::Bool: return static_cast<const uint8_t*>(base)[i] != 0;
+    default: break;
+  }
+  fail(ErrorKind::Internal, "load_as_int64 of {}", dtype_name(t));
+}
+
+void store_from_int64(void* base, DType t, int64_t i, int64_t v) {
+  switch (t) {
+    case DType::I64: static_cast<int64_t*>(base)[i] = v; return;
+    case DType::I32: static_cast<int32_t*>(base)[i] = static_cast<int32_t>(v); return;
+    case DType::I16: static_cast<int16_t*>(base)[i] = static_cast<int16_t>(v); return;
+    case DType::I8: static_cast<int8_t*>(base)[i] = static_cast<int8_t>(v); return;
+    case DType::U8: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); return;
+    case DType::Bool: static_cast<uint8_t*>(base)[i] = v != 0; return;
+    default: break;
+  }
+  fail(ErrorKind::Internal, "store_from_int64 to {}", dtype_name(t));
+}
+
 }  // namespace
 
 Tensor Tensor::contiguous() const {
@@ -213,14 +240,12 @@ Tensor Tensor::to(DType target) const {
     for (int64_t i = 0, n = numel(); i < n; ++i) d[i] = f32_to_bf16(s[i]);
     return out;
   }
-  if (dtype_ == DType::I64 && target != DType::F32 && target != DType::F64 && !is_float(target)) {
-    // Integer to integer keeps exact values beyond 2^53.
+  if (!is_float(dtype_) && !is_float(target)) {
+    // Integer to integer goes through int64, not double: exact beyond 2^53, and
+    // narrowing wraps modulo 2^bits as torch does (a double -> int8 cast out of
+    // range would be undefined behaviour).
     for_each_strided(shape_, strides_, [&](int64_t so, int64_t di) {
-      int64_t v = static_cast<const int64_t*>(src)[so];
-      switch (target) {
-        case DType::I32: static_cast<int32_t*>(dst)[di] = static_cast<int32_t>(v); break;
-        default: store_from_double(dst, target, di, static_cast<double>(v));
-      }
+      store_from_int64(dst, target, di, load_as_int64(src, dtype_, so));
     });
     return out;
   }

@@ -1,0 +1,44 @@
+# The two set-up commands are `make run` and `make test`; both install what is
+# missing, configure and build first.
+BUILD_DIR ?= build
+FUZZ_DIR ?= build-fuzz
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test run bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DIA_WERROR=ON $(CMAKE_FLAGS)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz
+
+# Embeds a few sentences with the bundled BERT model and prints the result and the time taken.
+run: build
+	@bash scripts/run-demo.sh $(BUILD_DIR)/bin/ipfs-accelerate
+
+bench: build
+	@bash scripts/run-bench.sh $(BUILD_DIR)
+
+# libFuzzer targets (clang), each run for a bounded time.
+fuzz: deps
+	@bash scripts/run-fuzzers.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

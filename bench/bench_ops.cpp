@@ -1,0 +1,111 @@
+// Encoder-relevant kernels at BERT shapes (batch 32 x 128 tokens unless noted).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "backends/cpu/kernels.h"
+#include "core/thread_pool.h"
+#include "ops/ops.h"
+
+namespace {
+
+ia::Tensor random_tensor(const ia::Shape& s, uint32_t seed) {
+  ia::Tensor t = ia::Tensor::empty(s, ia::DType::F32);
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-2, 2);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = d(g);
+  return t;
+}
+
+void bytes_counter(benchmark::State& state, double bytes) {
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(ia::cpu::kernels().name);
+}
+
+void BM_LayerNorm(benchmark::State& state) {
+  const int64_t M = state.range(0), H = state.range(1);
+  ia::Tensor x = random_tensor({M, H}, 1), w = random_tensor({H}, 2), b = random_tensor({H}, 3);
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::layer_norm(x, w, &b, 1e-12f).raw());
+  bytes_counter(state, 8.0 * static_cast<double>(M * H));
+}
+BENCHMARK(BM_LayerNorm)->Args({4096, 384})->Args({4096, 768})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Gelu(benchmark::State& state) {
+  const int64_t M = state.range(0), H = state.range(1);
+  ia::Tensor x = random_tensor({M, H}, 1);
+  const auto act = state.range(2) ? ia::Activation::GeluTanh : ia::Activation::GeluErf;
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::activation(act, x).raw());
+  bytes_counter(state, 8.0 * static_cast<double>(M * H));
+}
+BENCHMARK(BM_Gelu)->ArgNames({"M", "H", "tanh"})->Args({4096, 1536, 0})->Args({4096, 3072, 0})->Args({4096, 3072, 1})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Add(benchmark::State& state) {
+  const int64_t M = state.range(0), H = state.range(1);
+  ia::Tensor a = random_tensor({M, H}, 1), b = random_tensor({M, H}, 2);
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::add(a, b).raw());
+  bytes_counter(state, 12.0 * static_cast<double>(M * H));
+}
+BENCHMARK(BM_Add)->Args({4096, 384})->Args({4096, 768})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_Softmax(benchmark::State& state) {
+  const int64_t R = state.range(0), N = state.range(1);
+  ia::Tensor x = random_tensor({R, N}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::softmax(x).raw());
+  bytes_counter(state, 8.0 * static_cast<double>(R * N));
+}
+BENCHMARK(BM_Softmax)->Args({32 * 12 * 128, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Self-attention on q/k/v views of a fused [B, S, 3*H*D] projection, with a padding mask.
+void BM_Attention(benchmark::State& state) {
+  const int64_t B = state.range(0), S = state.range(1), H = state.range(2), D = state.range(3);
+  ia::Tensor qkv = random_tensor({B, S, 3 * H * D}, 1).view({B, S, 3, H, D});
+  ia::Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  std::vector<int64_t> mask(static_cast<size_t>(B * S), 1);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = S - (b % 4) * 8; s < S; ++s) mask[static_cast<size_t>(b * S + s)] = 0;
+  ia::Tensor m = ia::Tensor::from_vector(mask, {B, S});
+  ia::AttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), false};
+  benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * static_cast<double>(B * H * S * S * D) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Attention)->ArgNames({"B", "S", "H", "D"})->Args({32, 128, 12, 64})->Args({32, 128, 12, 32})->Args({1, 512, 12, 64})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Embedding(benchmark::State& state) {
+  const int64_t V = 30522, H = state.range(0), n = 4096;
+  ia::Tensor table = random_tensor({V, H}, 1);
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  std::mt19937 g(3);
+  for (auto& i : ids) i = static_cast<int64_t>(g() % V);
+  ia::Tensor t = ia::Tensor::from_vector(ids, {32, 128});
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::embedding(table, t).raw());
+  bytes_counter(state, 8.0 * static_cast<double>(n * H));
+}
+BENCHMARK(BM_Embedding)->Arg(768)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_CastBf16(benchmark::State& state) {
+  ia::Tensor x = random_tensor({4096, 768}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::cast(x, ia::DType::BF16).raw());
+  bytes_counter(state, 6.0 * 4096 * 768);
+}
+BENCHMARK(BM_CastBf16)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+// IA_NUM_THREADS=n pins the worker count (e.g. under taskset, where the
+// physical-core default would oversubscribe).
+int main(int argc, char** argv) {
+  if (const char* e = std::getenv("IA_NUM_THREADS")) ia::set_num_threads(std::atoi(e));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("threads", std::to_string(ia::num_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

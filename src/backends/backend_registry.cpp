@@ -1,0 +1,82 @@
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cpu/cpu_backend.h"
+#include "core/error.h"
+
+namespace ia {
+
+const char* op_kind_name(OpKind op) {
+  switch (op) {
+    case OpKind::Embedding: return "embedding";
+    case OpKind::Linear: return "linear";
+    case OpKind::MatMul: return "matmul";
+    case OpKind::LayerNorm: return "layer_norm";
+    case OpKind::Activation: return "activation";
+    case OpKind::Softmax: return "softmax";
+    case OpKind::Attention: return "attention";
+    case OpKind::Add: return "add";
+    case OpKind::Pool: return "pool";
+    case OpKind::L2Normalize: return "l2_normalize";
+    case OpKind::Cast: return "cast";
+  }
+  return "?";
+}
+
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::vector<std::unique_ptr<Backend>> backends;  // never shrinks: references stay valid
+  Registry() { backends.push_back(cpu::make_cpu_backend()); }
+};
+
+// Function-local static: built on first use, so no static-initialisation order issue.
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+}  // namespace
+
+Backend& backend_for(Device device) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (auto& b : r.backends)
+    if (b->device() == device) return *b;
+  fail(ErrorKind::Unavailable, "no backend for device {} (registered: {})", device.str(), [&] {
+    std::string s;
+    for (auto& b : r.backends) s += (s.empty() ? "" : ", ") + b->device().str();
+    return s;
+  }());
+}
+
+void register_backend(std::unique_ptr<Backend> backend) {
+  IA_CHECK(backend != nullptr, "register_backend: null backend");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (auto& b : r.backends) {
+    if (b->device() == backend->device()) {
+      fail(ErrorKind::Internal, "register_backend: a backend for {} is already registered", backend->device().str());
+    }
+  }
+  r.backends.push_back(std::move(backend));
+}
+
+bool has_backend(Device device) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return std::any_of(r.backends.begin(), r.backends.end(), [&](auto& b) { return b->device() == device; });
+}
+
+std::vector<Backend*> registered_backends() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::vector<Backend*> out;
+  for (auto& b : r.backends) out.push_back(b.get());
+  return out;
+}
+
+}  // namespace ia

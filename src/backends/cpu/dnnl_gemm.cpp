@@ -1,0 +1,230 @@
+#include "backends/cpu/dnnl_gemm.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/logging.h"
+
+namespace ia::cpu {
+namespace {
+
+// Linux >= 5.16 hands out the AMX tile state only to processes that ask.
+void request_amx_permission() {
+#if defined(__x86_64__) && defined(SYS_arch_prctl)
+  constexpr int kArchReqXcompPerm = 0x1023;
+  constexpr int kXfeatureXtiledata = 18;
+  // Ask unconditionally: on CPUs or kernels without AMX the call simply fails.
+  long rc = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata);
+  if (rc != 0) SPDLOG_DEBUG("arch_prctl(ARCH_REQ_XCOMP_PERM) failed; AMX unavailable");
+#endif
+}
+
+struct EngineHolder {
+  dnnl::engine engine;
+  EngineHolder() {
+    request_amx_permission();
+    // oneDNN 2.6 keeps AMX behind the max-ISA switch; it must be raised before
+    // the first primitive is created. It is an upper bound: CPUs without AMX
+    // still get their best ISA. An explicit ONEDNN_MAX_CPU_ISA wins.
+    if (!std::getenv("ONEDNN_MAX_CPU_ISA") && !std::getenv("DNNL_MAX_CPU_ISA")) {
+      try {
+        dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_amx);
+      } catch (const dnnl::error&) {
+        // Already fixed by an earlier primitive: keep what is there.
+      }
+    }
+    engine = dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }
+};
+
+struct PrimEntry {
+  dnnl::matmul prim;
+  dnnl::memory::desc weights_md;  // what the primitive expects (packed when created with `any`)
+  std::list<std::string>::iterator lru;
+};
+
+struct PackedEntry {
+  std::weak_ptr<Storage> owner;
+  dnnl::memory::desc md;
+  dnnl::memory mem;
+};
+
+struct Caches {
+  std::mutex mu;
+  std::unordered_map<std::string, PrimEntry> prims;
+  std::list<std::string> lru;  // front = most recent
+  std::unordered_map<std::string, PackedEntry> packed;
+  static constexpr size_t kCapacity = 1024;
+};
+
+// Leaked on purpose: tensors destroyed during static destruction may still call in.
+Caches& caches() {
+  static Caches* c = new Caches();
+  return *c;
+}
+
+dnnl::memory::desc to_md(const MatDesc& d) {
+  dnnl::memory::dims dims(d.dims, d.dims + d.ndims), strides(d.strides, d.strides + d.ndims);
+  return dnnl::memory::desc(dims, d.dt, strides);
+}
+
+void append_desc(std::string& key, const MatDesc& d) {
+  key.push_back(static_cast<char>(d.dt));
+  key.push_back(static_cast<char>(d.ndims));
+  key.append(reinterpret_cast<const char*>(d.dims), sizeof(int64_t) * static_cast<size_t>(d.ndims));
+  key.append(reinterpret_cast<const char*>(d.strides), sizeof(int64_t) * static_cast<size_t>(d.ndims));
+}
+
+dnnl::memory::desc bias_desc(const MatDesc& dst) {
+  const int nd = dst.ndims;
+  dnnl::memory::dims bd(static_cast<size_t>(nd), 1), bs(static_cast<size_t>(nd), dst.dims[nd - 1]);
+  bd[static_cast<size_t>(nd - 1)] = dst.dims[nd - 1];
+  bs[static_cast<size_t>(nd - 1)] = 1;
+  return dnnl::memory::desc(bd, dnnl::memory::data_type::f32, bs);
+}
+
+// Finds or creates the primitive; `packed` asks oneDNN to choose the weight layout.
+PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, const MatDesc& dst, bool packed) {
+  std::string key;
+  key.reserve(160);
+  append_desc(key, src);
+  append_desc(key, wei);
+  append_desc(key, dst);
+  key.push_back(has_bias ? 'b' : 'n');
+  key.push_back(packed ? 'p' : 'r');
+  Caches& c = caches();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.prims.find(key);
+    if (it != c.prims.end()) {
+      c.lru.splice(c.lru.begin(), c.lru, it->second.lru);
+      return it->second;
+    }
+  }
+  dnnl::engine& eng = dnnl_engine();
+  dnnl::memory::desc wmd = packed ? dnnl::memory::desc(dnnl::memory::dims(wei.dims, wei.dims + wei.ndims), wei.dt,
+                                                       dnnl::memory::format_tag::any)
+                                  : to_md(wei);
+  dnnl::matmul::desc md = has_bias ? dnnl::matmul::desc(to_md(src), wmd, bias_desc(dst), to_md(dst))
+                                   : dnnl::matmul::desc(to_md(src), wmd, to_md(dst));
+  dnnl::matmul::primitive_desc pd(md, eng);
+  PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), {}};
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.prims.find(key);
+  if (it != c.prims.end()) return it->second;
+  c.lru.push_front(key);
+  e.lru = c.lru.begin();
+  c.prims.emplace(key, e);
+  while (c.prims.size() > Caches::kCapacity) {
+    c.prims.erase(c.lru.back());
+    c.lru.pop_back();
+  }
+  return e;
+}
+
+void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const dnnl::memory& wei_m, const float* bias,
+             const MatDesc& dst, void* dst_ptr) {
+  dnnl::engine& eng = dnnl_engine();
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(to_md(src), eng, const_cast<void*>(src_ptr))},
+                                             {DNNL_ARG_WEIGHTS, wei_m},
+                                             {DNNL_ARG_DST, dnnl::memory(to_md(dst), eng, dst_ptr)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_desc(dst), eng, const_cast<float*>(bias)));
+  dnnl::stream& s = dnnl_stream();
+  p.prim.execute(s, args);
+  s.wait();
+}
+
+}  // namespace
+
+dnnl::engine& dnnl_engine() {
+  static EngineHolder* h = new EngineHolder();
+  return h->engine;
+}
+
+dnnl::stream& dnnl_stream() {
+  thread_local dnnl::stream s(dnnl_engine());
+  return s;
+}
+
+bool prepack_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("IA_CPU_PREPACK");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
+void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
+                 const MatDesc& dst, void* dst_ptr) {
+  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, false);
+  execute(p, src, src_ptr, dnnl::memory(to_md(wei), dnnl_engine(), const_cast<void*>(wei_ptr)), bias, dst, dst_ptr);
+}
+
+void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
+                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr) {
+  if (!owner || !prepack_enabled()) {
+    dnnl_matmul(src, src_ptr, wei, wei_ptr, bias, dst, dst_ptr);
+    return;
+  }
+  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, true);
+  dnnl::engine& eng = dnnl_engine();
+  const dnnl::memory::desc plain = to_md(wei);
+  if (p.weights_md == plain) {
+    execute(p, src, src_ptr, dnnl::memory(plain, eng, const_cast<void*>(wei_ptr)), bias, dst, dst_ptr);
+    return;
+  }
+  std::string key;
+  key.append(reinterpret_cast<const char*>(&wei_ptr), sizeof(wei_ptr));
+  append_desc(key, wei);
+  Caches& c = caches();
+  dnnl::memory packed;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.packed.find(key);
+    if (it != c.packed.end()) {
+      std::shared_ptr<Storage> o = it->second.owner.lock();
+      if (o && o == owner && it->second.md == p.weights_md) packed = it->second.mem;
+    }
+  }
+  if (!packed) {
+    packed = dnnl::memory(p.weights_md, eng);
+    dnnl::memory plain_m(plain, eng, const_cast<void*>(wei_ptr));
+    dnnl::stream& s = dnnl_stream();
+    dnnl::reorder(plain_m, packed).execute(s, plain_m, packed);
+    s.wait();
+    std::lock_guard<std::mutex> lock(c.mu);
+    // Drop packed copies of weights that no longer exist.
+    for (auto it = c.packed.begin(); it != c.packed.end();) {
+      if (it->second.owner.expired()) {
+        it = c.packed.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    c.packed[key] = PackedEntry{owner, p.weights_md, packed};
+  }
+  execute(p, src, src_ptr, packed, bias, dst, dst_ptr);
+}
+
+void dnnl_clear_caches() {
+  Caches& c = caches();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.prims.clear();
+  c.lru.clear();
+  c.packed.clear();
+}
+
+size_t dnnl_cache_size() {
+  Caches& c = caches();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.prims.size();
+}
+
+}  // namespace ia::cpu

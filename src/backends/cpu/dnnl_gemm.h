@@ -1,0 +1,45 @@
+#pragma once
+// oneDNN matmul wrappers with a primitive cache (creating a primitive costs far
+// more than running a small one; models call the same shapes over and over).
+#include <cstdint>
+#include <memory>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/storage.h"
+
+namespace ia::cpu {
+
+dnnl::engine& dnnl_engine();
+dnnl::stream& dnnl_stream();  // one per calling thread
+
+// A strided matrix operand of a (batched) matmul: up to 4 dims, row-major meaning.
+struct MatDesc {
+  dnnl::memory::data_type dt = dnnl::memory::data_type::f32;
+  int ndims = 2;
+  int64_t dims[4] = {0, 0, 0, 0};
+  int64_t strides[4] = {0, 0, 0, 0};
+};
+
+// dst = src @ wei (+ bias broadcast over the last dim), with shapes
+// src [..., M, K], wei [..., K, N], dst [..., M, N] (dst f32) as oneDNN matmul.
+// bias: f32 [N] or null. Throws dnnl::error when oneDNN has no implementation.
+void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
+                 const MatDesc& dst, void* dst_ptr);
+
+// As dnnl_matmul for a 2-D linear layer whose weights are reused across calls:
+// the weights are reordered once into the layout oneDNN prefers (AMX / AVX-512
+// blocked) and cached, keyed by (owner, pointer, desc). `owner` is the storage
+// that holds the weights; the cached copy is dropped once it is freed.
+// Set IA_CPU_PREPACK=0 to disable.
+void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
+                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr);
+bool prepack_enabled();
+
+// Drops every cached primitive and prepacked weight.
+void dnnl_clear_caches();
+
+// Number of cached primitives (for tests / stats).
+size_t dnnl_cache_size();
+
+}  // namespace ia::cpu

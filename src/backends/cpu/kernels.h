@@ -1,0 +1,46 @@
+#pragma once
+// Row-level CPU kernels behind a runtime-dispatched table. One binary runs on
+// any x86-64: the generic table is plain C++ (auto-vectorised for the build's
+// baseline ISA, exact libm erf/exp); the AVX-512 table lives in its own
+// translation unit whose functions carry __attribute__((target(...))) and is
+// chosen at run time with __builtin_cpu_supports.
+#include <cstdint>
+
+namespace ia::cpu {
+
+enum class Isa { Generic, Avx512 };
+
+struct Kernels {
+  Isa isa;
+  const char* name;
+  // y[i] = act(x[i]) for n elements (x == y allowed).
+  void (*gelu_erf)(const float* x, float* y, int64_t n);
+  void (*gelu_tanh)(const float* x, float* y, int64_t n);
+  void (*silu)(const float* x, float* y, int64_t n);
+  void (*relu)(const float* x, float* y, int64_t n);
+  // y = a + b (n elements).
+  void (*add)(const float* a, const float* b, float* y, int64_t n);
+  // One row of layer norm; b may be null.
+  void (*layer_norm)(const float* x, const float* w, const float* b, float eps, float* y, int64_t n);
+  // One row of softmax over n elements (x == y allowed). A row of all -inf gives zeros.
+  void (*softmax)(const float* x, float* y, int64_t n);
+  // Attention probabilities for one query row: p[j] = softmax_j(scale * s[j]) over
+  // keys j < limit with keep[j] != 0 (keep may be null = all); others 0. No key -> zeros.
+  void (*attn_softmax)(const float* s, float* p, int64_t n, int64_t limit, const uint8_t* keep, float scale);
+  // Round-to-nearest-even f32 -> bf16 (NaN stays NaN), and back.
+  void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);
+  void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
+};
+
+const Kernels& generic_kernels();
+// Null when the CPU (or the compiler) lacks AVX-512.
+const Kernels* avx512_kernels();
+
+// The kernels in use: the best the CPU supports, unless IA_CPU_ISA=generic in
+// the environment or force_isa() said otherwise.
+const Kernels& kernels();
+// For tests and benchmarks: returns false when `isa` is not available here.
+bool force_isa(Isa isa);
+bool isa_available(Isa isa);
+
+}  // namespace ia::cpu

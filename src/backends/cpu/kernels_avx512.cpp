@@ -1,0 +1,271 @@
+// AVX-512 kernels. Every function here carries IA_AVX512 (a target attribute)
+// instead of the whole file being built with -mavx512f, so no AVX-512 code can
+// leak into inline functions shared with the baseline build. Only <immintrin.h>
+// and C headers are used here for the same reason.
+//
+// GCC 12's intrinsic headers self-initialise "undefined" vectors, which trips
+// -Wuninitialized once inlined; the warning is spurious for this file.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "backends/cpu/kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define IA_HAVE_AVX512_TU 1
+#define IA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx2,f16c")))
+#define IA_AVX512_INLINE IA_AVX512 __attribute__((always_inline)) inline
+#endif
+
+namespace ia::cpu {
+
+#if IA_HAVE_AVX512_TU
+namespace {
+
+IA_AVX512_INLINE __mmask16 tail_mask(int64_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+
+// exp(x), about 1 ulp (Cephes polynomial); exact 0 below -87.3, +inf above 88.7.
+IA_AVX512_INLINE __m512 exp_ps(__m512 x) {
+  const __m512 hi = _mm512_set1_ps(88.3762626647949f);
+  const __m512 lo = _mm512_set1_ps(-87.3365478515625f);
+  __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+  x = _mm512_min_ps(x, hi);
+  x = _mm512_max_ps(x, lo);
+  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073E-3f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894E-2f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459E-1f));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201E-1f));
+  __m512 r2 = _mm512_mul_ps(r, r);
+  y = _mm512_fmadd_ps(y, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  y = _mm512_scalef_ps(y, fx);
+  return _mm512_mask_mov_ps(y, underflow, _mm512_setzero_ps());
+}
+
+// erf(x): rational approximation (as Eigen / XLA use), a few ulp; |x| >= 4 -> +-1.
+IA_AVX512_INLINE __m512 erf_ps(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
+  p = _mm512_mul_ps(p, x);
+  __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
+  q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
+  return _mm512_div_ps(p, q);
+}
+
+IA_AVX512_INLINE __m512 gelu_erf_ps(__m512 x) {
+  __m512 e = erf_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752440f)));
+  __m512 hx = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+  return _mm512_fmadd_ps(hx, e, hx);
+}
+
+IA_AVX512_INLINE __m512 gelu_tanh_ps(__m512 x) {
+  // 0.5 x (1 + tanh u) == x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+  __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+  __m512 u = _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x);
+  __m512 e = exp_ps(_mm512_mul_ps(u, _mm512_set1_ps(-2.0f * 0.79788456080286535588f)));
+  return _mm512_div_ps(x, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+IA_AVX512_INLINE __m512 silu_ps(__m512 x) {
+  __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x));
+  return _mm512_div_ps(x, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+template <__m512 (*F)(__m512)>
+IA_AVX512_INLINE void map(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+    _mm512_storeu_ps(y + i, F(a));
+    _mm512_storeu_ps(y + i + 16, F(b));
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, F(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+IA_AVX512 __m512 gelu_erf_fn(__m512 x) { return gelu_erf_ps(x); }
+IA_AVX512 __m512 gelu_tanh_fn(__m512 x) { return gelu_tanh_ps(x); }
+IA_AVX512 __m512 silu_fn(__m512 x) { return silu_ps(x); }
+IA_AVX512 __m512 relu_fn(__m512 x) { return _mm512_max_ps(x, _mm512_setzero_ps()); }
+
+IA_AVX512 void gelu_erf(const float* x, float* y, int64_t n) { map<gelu_erf_fn>(x, y, n); }
+IA_AVX512 void gelu_tanh(const float* x, float* y, int64_t n) { map<gelu_tanh_fn>(x, y, n); }
+IA_AVX512 void silu(const float* x, float* y, int64_t n) { map<silu_fn>(x, y, n); }
+IA_AVX512 void relu(const float* x, float* y, int64_t n) { map<relu_fn>(x, y, n); }
+
+IA_AVX512 void add(const float* a, const float* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  if (i < n) {
+    __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+  }
+}
+
+IA_AVX512 void layer_norm(const float* x, const float* w, const float* b, float eps, float* y, int64_t n) {
+  // Pass 1: approximate mean. Pass 2: compensated two-pass variance
+  // (sum of d^2 minus the square of the residual mean), exact to f32 rounding.
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_add_ps(s0, _mm512_loadu_ps(x + i));
+    s1 = _mm512_add_ps(s1, _mm512_loadu_ps(x + i + 16));
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(m, x + i));
+  }
+  const float inv_n = 1.0f / static_cast<float>(n);
+  const float m0 = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) * inv_n;
+  const __m512 vm0 = _mm512_set1_ps(m0);
+  __m512 d0 = _mm512_setzero_ps(), q0 = _mm512_setzero_ps(), q1 = _mm512_setzero_ps();
+  for (i = 0; i + 16 <= n; i += 16) {
+    __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vm0);
+    d0 = _mm512_add_ps(d0, d);
+    if ((i & 16) == 0) q0 = _mm512_fmadd_ps(d, d, q0); else q1 = _mm512_fmadd_ps(d, d, q1);
+  }
+  if (i < n) {
+    __mmask16 m = tail_mask(n - i);
+    __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vm0);
+    d0 = _mm512_add_ps(d0, d);
+    q0 = _mm512_fmadd_ps(d, d, q0);
+  }
+  const float dm = _mm512_reduce_add_ps(d0) * inv_n;
+  float var = _mm512_reduce_add_ps(_mm512_add_ps(q0, q1)) * inv_n - dm * dm;
+  if (var < 0) var = 0;
+  const __m512 mean = _mm512_set1_ps(m0 + dm);
+  const __m512 rstd = _mm512_set1_ps(1.0f / __builtin_sqrtf(var + eps));
+  for (i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mean), rstd);
+    __m512 r = b ? _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m, w + i), _mm512_maskz_loadu_ps(m, b + i))
+                 : _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i));
+    _mm512_mask_storeu_ps(y + i, m, r);
+  }
+}
+
+// Softmax of scale*s over the lanes of `valid` (per 16-block masks from keep_fn).
+template <typename KeepFn>
+IA_AVX512_INLINE void softmax_masked(const float* s, float* p, int64_t n, float scale, KeepFn keep_fn) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+  __m512 mx = ninf;
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = keep_fn(i);
+    mx = _mm512_mask_max_ps(mx, m, mx, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + i), vs));
+  }
+  const float fmx = _mm512_reduce_max_ps(mx);
+  if (fmx == -__builtin_inff()) {
+    for (int64_t i = 0; i < n; i += 16) {
+      __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+      _mm512_mask_storeu_ps(p + i, m, _mm512_setzero_ps());
+    }
+    return;
+  }
+  const __m512 vmx = _mm512_set1_ps(fmx);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 all = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    __mmask16 m = keep_fn(i);
+    __m512 e = exp_ps(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, s + i), vs, vmx));
+    e = _mm512_maskz_mov_ps(m, e);
+    sum = _mm512_add_ps(sum, e);
+    _mm512_mask_storeu_ps(p + i, all, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 all = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    _mm512_mask_storeu_ps(p + i, all, _mm512_mul_ps(_mm512_maskz_loadu_ps(all, p + i), inv));
+  }
+}
+
+IA_AVX512 void softmax(const float* x, float* y, int64_t n) {
+  softmax_masked(x, y, n, 1.0f, [n](int64_t i) IA_AVX512 {
+    return n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+  });
+}
+
+IA_AVX512 void attn_softmax(const float* s, float* p, int64_t n, int64_t limit, const uint8_t* keep, float scale) {
+  if (limit > n) limit = n;
+  softmax_masked(s, p, n, scale, [limit, keep](int64_t i) IA_AVX512 {
+    if (i >= limit) return static_cast<__mmask16>(0);
+    __mmask16 m = limit - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(limit - i);
+    if (keep) {
+      __m128i k = _mm_maskz_loadu_epi8(m, keep + i);
+      m = _mm_mask_cmpneq_epi8_mask(m, k, _mm_setzero_si128());
+    }
+    return m;
+  });
+}
+
+IA_AVX512_INLINE __m256i cvt_bf16(__m512 v) {
+  __m512i bits = _mm512_castps_si512(v);
+  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  __m512i qnan = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+  rounded = _mm512_mask_mov_epi32(rounded, nan, qnan);
+  return _mm512_cvtepi32_epi16(rounded);
+}
+
+IA_AVX512 void f32_to_bf16_row(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), cvt_bf16(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    __mmask16 m = tail_mask(n - i);
+    _mm256_mask_storeu_epi16(y + i, m, cvt_bf16(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+IA_AVX512 void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+  }
+  if (i < n) {
+    __mmask16 m = tail_mask(n - i);
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, x + i));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+  }
+}
+
+}  // namespace
+
+const Kernels* avx512_kernels() {
+  static const Kernels* k = []() -> const Kernels* {
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
+      return nullptr;
+    static const Kernels table{Isa::Avx512, "avx512",     gelu_erf,     gelu_tanh,       silu,           relu, add, layer_norm,
+                               softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row};
+    return &table;
+  }();
+  return k;
+}
+
+#else
+const Kernels* avx512_kernels() { return nullptr; }
+#endif
+
+}  // namespace ia::cpu

@@ -1,0 +1,35 @@
+#pragma once
+// Shared pieces of the CLI subcommands: the Accelerator they all use, and a
+// registry of subcommands each defined in its own file.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "ipfs_accelerate/accelerator.h"
+
+namespace ia::cli {
+
+struct Context {
+  int threads = 0;
+  bool verbose = false;
+  // Created on first use so `--help` and parse errors never load anything.
+  ipfs_accelerate::Accelerator& accelerator();
+
+ private:
+  std::unique_ptr<ipfs_accelerate::Accelerator> accelerator_;
+};
+
+// A subcommand's body: runs after parsing, returns the exit status.
+using Action = std::function<int()>;
+
+void register_embed(CLI::App& app, Context& ctx, Action& action);
+void register_tokenize(CLI::App& app, Context& ctx, Action& action);
+void register_inspect(CLI::App& app, Context& ctx, Action& action);
+void register_hardware(CLI::App& app, Context& ctx, Action& action);
+
+// JSON float with the shortest text that reads back to the same float.
+std::string format_float(float v);
+
+}  // namespace ia::cli

@@ -1,0 +1,355 @@
+#include "formats/hf_config.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace ia {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+std::string strip_json_prefix(const char* what) {
+  std::string s = what;
+  if (!s.empty() && s[0] == '[') {
+    auto p = s.find("] ");
+    if (p != std::string::npos) s = s.substr(p + 2);
+  }
+  return s;
+}
+
+std::string brief(const Json& j) {
+  std::string s = j.dump(-1, ' ', true, Json::error_handler_t::replace);
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return s;
+}
+
+bool is_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+Json parse_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::NotFound, "{}: cannot open: {}", path, std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return Json::parse(ss.str());
+  } catch (const Json::exception& e) {
+    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", path, strip_json_prefix(e.what()));
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// HfConfig
+
+HfConfig::HfConfig() : j_(std::make_shared<const Json>(Json::object())) {}
+
+HfConfig HfConfig::from_json(const Json& j, const std::string& source) {
+  if (!j.is_object()) fail(ErrorKind::Corrupt, "{}: is a JSON {}, not an object", source, j.type_name());
+  HfConfig c;
+  c.j_ = std::make_shared<const Json>(j);
+  c.source_ = source;
+  return c;
+}
+
+HfConfig HfConfig::load_file(const std::string& path) {
+  if (!is_file(path)) fail(ErrorKind::NotFound, "{}: no such file", path);
+  return from_json(parse_json_file(path), path);
+}
+
+HfConfig HfConfig::load(const std::string& dir) {
+  fs::path p = fs::path(dir) / "config.json";
+  if (!is_file(p)) fail(ErrorKind::NotFound, "{}: no config.json", dir);
+  return from_json(parse_json_file(p.string()), p.string());
+}
+
+const Json* HfConfig::find(const std::string& key) const {
+  auto it = j_->find(key);
+  if (it == j_->end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+bool HfConfig::has(const std::string& key) const { return find(key) != nullptr; }
+
+std::optional<int64_t> HfConfig::opt_int(const std::string& key) const {
+  const Json* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->is_number_unsigned()) {
+    uint64_t u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) fail(ErrorKind::Corrupt, "{}: '{}' is {}, too large", source_, key, brief(*v));
+    return static_cast<int64_t>(u);
+  }
+  if (v->is_number_integer()) return v->get<int64_t>();
+  if (v->is_number_float()) {
+    double d = v->get<double>();
+    if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) return static_cast<int64_t>(d);
+  }
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an integer", source_, key, brief(*v));
+}
+
+std::optional<double> HfConfig::opt_float(const std::string& key) const {
+  const Json* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->is_number()) return v->get<double>();
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a number", source_, key, brief(*v));
+}
+
+std::optional<std::string> HfConfig::opt_string(const std::string& key) const {
+  const Json* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->is_string()) return v->get<std::string>();
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a string", source_, key, brief(*v));
+}
+
+std::optional<bool> HfConfig::opt_bool(const std::string& key) const {
+  const Json* v = find(key);
+  if (!v) return std::nullopt;
+  if (v->is_boolean()) return v->get<bool>();
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not true/false", source_, key, brief(*v));
+}
+
+int64_t HfConfig::get_int(const std::string& key, int64_t def) const { return opt_int(key).value_or(def); }
+double HfConfig::get_float(const std::string& key, double def) const { return opt_float(key).value_or(def); }
+std::string HfConfig::get_string(const std::string& key, const std::string& def) const {
+  return opt_string(key).value_or(def);
+}
+bool HfConfig::get_bool(const std::string& key, bool def) const { return opt_bool(key).value_or(def); }
+
+int64_t HfConfig::require_int(const std::string& key) const {
+  auto v = opt_int(key);
+  if (!v) fail(ErrorKind::Corrupt, "{}: missing required key '{}'", source_, key);
+  return *v;
+}
+
+double HfConfig::require_float(const std::string& key) const {
+  auto v = opt_float(key);
+  if (!v) fail(ErrorKind::Corrupt, "{}: missing required key '{}'", source_, key);
+  return *v;
+}
+
+std::string HfConfig::require_string(const std::string& key) const {
+  auto v = opt_string(key);
+  if (!v) fail(ErrorKind::Corrupt, "{}: missing required key '{}'", source_, key);
+  return *v;
+}
+
+std::optional<HfConfig> HfConfig::sub(const std::string& key) const {
+  const Json* v = find(key);
+  if (!v) return std::nullopt;
+  if (!v->is_object()) fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an object", source_, key, brief(*v));
+  HfConfig c;
+  c.j_ = std::shared_ptr<const Json>(j_, v);  // aliasing: shares ownership of the whole document
+  c.source_ = source_ + ":" + key;
+  return c;
+}
+
+std::string HfConfig::model_type() const { return get_string("model_type", ""); }
+
+std::vector<std::string> HfConfig::architectures() const {
+  std::vector<std::string> out;
+  const Json* v = find("architectures");
+  if (!v) return out;
+  if (!v->is_array()) fail(ErrorKind::Corrupt, "{}: 'architectures' is {}, not a list", source_, brief(*v));
+  for (const auto& a : *v) {
+    if (!a.is_string()) fail(ErrorKind::Corrupt, "{}: 'architectures' holds {}, not a string", source_, brief(a));
+    out.push_back(a.get<std::string>());
+  }
+  return out;
+}
+
+const Json& HfConfig::json() const { return *j_; }
+
+// ---------------------------------------------------------------------------
+// BertConfig
+
+namespace {
+
+// The first of `keys` present in cfg (an alias list), or nullptr.
+const char* first_key(const HfConfig& cfg, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    if (cfg.has(k)) return k;
+  }
+  return nullptr;
+}
+
+int64_t require_int_alias(const HfConfig& cfg, std::initializer_list<const char*> keys) {
+  const char* k = first_key(cfg, keys);
+  if (!k) fail(ErrorKind::Corrupt, "{}: missing required key '{}'", cfg.path(), *keys.begin());
+  return cfg.require_int(k);
+}
+
+}  // namespace
+
+BertConfig BertConfig::from(const HfConfig& cfg) {
+  BertConfig c;
+  c.model_type = cfg.model_type();
+  const std::string& f = cfg.path();
+  const bool distil = c.model_type == "distilbert" || (!cfg.has("hidden_size") && cfg.has("dim") && cfg.has("n_layers"));
+  const bool roberta = c.model_type == "roberta" || c.model_type == "xlm-roberta" || c.model_type == "camembert";
+  if (c.model_type.empty()) c.model_type = distil ? "distilbert" : "bert";
+
+  c.vocab_size = cfg.require_int("vocab_size");
+  c.hidden_size = require_int_alias(cfg, {"hidden_size", "dim"});
+  c.num_hidden_layers = require_int_alias(cfg, {"num_hidden_layers", "n_layers"});
+  c.num_attention_heads = require_int_alias(cfg, {"num_attention_heads", "n_heads"});
+  c.intermediate_size = require_int_alias(cfg, {"intermediate_size", "hidden_dim"});
+  const char* act = first_key(cfg, {"hidden_act", "activation"});
+  c.hidden_act = act ? cfg.require_string(act) : "gelu";
+  c.max_position_embeddings = cfg.get_int("max_position_embeddings", 512);
+  c.type_vocab_size = cfg.get_int("type_vocab_size", distil ? 0 : 2);
+  c.layer_norm_eps = cfg.get_float("layer_norm_eps", roberta ? 1e-5 : 1e-12);
+  c.pad_token_id = cfg.get_int("pad_token_id", roberta ? 1 : 0);
+  c.position_embedding_type = cfg.get_string("position_embedding_type", "absolute");
+  c.padding_offset_positions = roberta;
+  c.sinusoidal_positions = distil && cfg.get_bool("sinusoidal_pos_embds", false);
+
+  auto positive = [&](const char* what, int64_t v) {
+    if (v <= 0) fail(ErrorKind::Corrupt, "{}: {} must be positive, got {}", f, what, v);
+  };
+  positive("vocab_size", c.vocab_size);
+  positive("hidden_size", c.hidden_size);
+  positive("num_hidden_layers", c.num_hidden_layers);
+  positive("num_attention_heads", c.num_attention_heads);
+  positive("intermediate_size", c.intermediate_size);
+  positive("max_position_embeddings", c.max_position_embeddings);
+  if (c.hidden_size % c.num_attention_heads != 0) {
+    fail(ErrorKind::Corrupt, "{}: hidden_size {} is not divisible by num_attention_heads {}", f, c.hidden_size,
+         c.num_attention_heads);
+  }
+  if (c.type_vocab_size < 0) fail(ErrorKind::Corrupt, "{}: type_vocab_size must not be negative, got {}", f, c.type_vocab_size);
+  if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps)) {
+    fail(ErrorKind::Corrupt, "{}: layer_norm_eps must be a positive number, got {}", f, c.layer_norm_eps);
+  }
+  if (c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size) {
+    fail(ErrorKind::Corrupt, "{}: pad_token_id {} is outside the vocabulary (vocab_size {})", f, c.pad_token_id,
+         c.vocab_size);
+  }
+  if (c.padding_offset_positions && c.max_position_embeddings <= c.pad_token_id + 1) {
+    fail(ErrorKind::Corrupt, "{}: max_position_embeddings {} leaves no positions after the padding offset {}", f,
+         c.max_position_embeddings, c.pad_token_id + 1);
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// sentence-transformers
+
+const char* pooling_mode_name(PoolingMode m) {
+  switch (m) {
+    case PoolingMode::Cls: return "cls";
+    case PoolingMode::Mean: return "mean";
+    case PoolingMode::Max: return "max";
+    case PoolingMode::MeanSqrtLen: return "mean_sqrt_len";
+    case PoolingMode::LastToken: return "lasttoken";
+    case PoolingMode::WeightedMean: return "weightedmean";
+  }
+  return "?";
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void read_pooling(const std::string& path, SentenceTransformerConfig* st) {
+  HfConfig p = HfConfig::load_file(path);
+  struct Mode { const char* key; PoolingMode mode; };
+  static const Mode kModes[] = {
+      {"pooling_mode_cls_token", PoolingMode::Cls},
+      {"pooling_mode_mean_tokens", PoolingMode::Mean},
+      {"pooling_mode_max_tokens", PoolingMode::Max},
+      {"pooling_mode_mean_sqrt_len_tokens", PoolingMode::MeanSqrtLen},
+      {"pooling_mode_lasttoken", PoolingMode::LastToken},
+      {"pooling_mode_weightedmean_tokens", PoolingMode::WeightedMean},
+  };
+  std::vector<PoolingMode> on;
+  for (const auto& m : kModes) {
+    if (p.get_bool(m.key, false)) on.push_back(m.mode);
+  }
+  if (on.empty()) fail(ErrorKind::Corrupt, "{}: no pooling mode is enabled", path);
+  if (on.size() > 1) {
+    std::string names;
+    for (PoolingMode m : on) names += (names.empty() ? "" : ", ") + std::string(pooling_mode_name(m));
+    fail(ErrorKind::Unsupported, "{}: several pooling modes at once ({}) are not supported", path, names);
+  }
+  st->pooling = on.front();
+  st->word_embedding_dimension = p.get_int("word_embedding_dimension", 0);
+  st->include_prompt = p.get_bool("include_prompt", true);
+}
+
+}  // namespace
+
+std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const std::string& dir) {
+  const fs::path d(dir);
+  const fs::path modules = d / "modules.json";
+  const fs::path default_pooling = d / "1_Pooling" / "config.json";
+  if (!is_file(modules)) {
+    if (!is_file(default_pooling)) return std::nullopt;
+    SentenceTransformerConfig st;
+    read_pooling(default_pooling.string(), &st);
+    return st;
+  }
+  const std::string mp = modules.string();
+  Json j = parse_json_file(mp);
+  if (!j.is_array()) fail(ErrorKind::Corrupt, "{}: is a JSON {}, not a list of modules", mp, j.type_name());
+  SentenceTransformerConfig st;
+  for (const Json& m : j) {
+    if (!m.is_object()) fail(ErrorKind::Corrupt, "{}: module {} is not an object", mp, brief(m));
+    auto t = m.find("type");
+    if (t == m.end() || !t->is_string()) fail(ErrorKind::Corrupt, "{}: module {} has no type string", mp, brief(m));
+    std::string type = t->get<std::string>();
+    std::string path;
+    auto p = m.find("path");
+    if (p != m.end()) {
+      if (!p->is_string()) fail(ErrorKind::Corrupt, "{}: module {} path is not a string", mp, brief(m));
+      path = p->get<std::string>();
+    }
+    st.module_types.push_back(type);
+    if (ends_with(type, "Pooling")) {
+      if (st.pooling) fail(ErrorKind::Unsupported, "{}: more than one Pooling module", mp);
+      fs::path pc = d / path / "config.json";
+      if (!is_file(pc)) fail(ErrorKind::NotFound, "{}: the Pooling module's {} is missing", mp, pc.string());
+      read_pooling(pc.string(), &st);
+    } else if (ends_with(type, "Normalize")) {
+      st.normalize = true;
+    } else if (ends_with(type, "Dense")) {
+      st.dense_paths.push_back((d / path).string());
+    }
+  }
+  return st;
+}
+
+std::optional<TokenizerConfigInfo> load_tokenizer_config_info(const std::string& dir) {
+  fs::path p = fs::path(dir) / "tokenizer_config.json";
+  if (!is_file(p)) return std::nullopt;
+  HfConfig c = HfConfig::load_file(p.string());
+  TokenizerConfigInfo info;
+  if (c.has("model_max_length")) {
+    const Json& v = c.json().at("model_max_length");
+    if (!v.is_number()) fail(ErrorKind::Corrupt, "{}: 'model_max_length' is {}, not a number", p.string(), brief(v));
+    double d = v.get<double>();
+    // transformers writes int(1e30) for "no limit".
+    if (d > 0 && d < 1e15) info.model_max_length = c.get_int("model_max_length", 0);
+  }
+  info.do_lower_case = c.opt_bool("do_lower_case");
+  info.tokenizer_class = c.opt_string("tokenizer_class");
+  return info;
+}
+
+}  // namespace ia

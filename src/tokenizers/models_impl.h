@@ -1,0 +1,54 @@
+#pragma once
+// Concrete models behind the Model interface (one .cpp each).
+#include "tokenizers/model.h"
+#include "tokenizers/vocab.h"
+
+namespace ia::tok {
+
+class VocabModel : public Model {
+ public:
+  std::optional<int32_t> token_to_id(std::string_view token) const override { return vocab_.find(token); }
+  std::optional<std::string> id_to_token(int32_t id) const override { return vocab_.token(id); }
+  size_t vocab_size() const override { return vocab_.size(); }
+  std::vector<std::string_view> tokens() const override { return vocab_.tokens(); }
+
+ protected:
+  Vocab vocab_;
+};
+
+class WordPiece final : public VocabModel {
+ public:
+  explicit WordPiece(const nlohmann::json& j);
+  void tokenize(std::string_view word, std::vector<Token>& out) const override;
+
+ private:
+  void push_unk(std::string_view word, std::vector<Token>& out) const;
+  std::string unk_token_, prefix_;
+  size_t max_chars_ = 100;
+  std::optional<int32_t> unk_id_;
+};
+
+class WordLevel final : public VocabModel {
+ public:
+  explicit WordLevel(const nlohmann::json& j);
+  void tokenize(std::string_view word, std::vector<Token>& out) const override;
+
+ private:
+  std::string unk_token_;
+  std::optional<int32_t> unk_id_;
+};
+
+class Bpe final : public VocabModel {
+ public:
+  explicit Bpe(const nlohmann::json& j);
+  void tokenize(std::string_view word, std::vector<Token>& out) const override;
+
+ private:
+  // (left id, right id) -> (rank, merged id)
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
+  std::optional<std::string> unk_token_, prefix_, suffix_;
+  std::optional<int32_t> unk_id_;
+  bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+};
+
+}  // namespace ia::tok

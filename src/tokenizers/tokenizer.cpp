@@ -1,0 +1,181 @@
+#include "tokenizers/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "tokenizers/added_vocabulary.h"
+#include "tokenizers/decoders.h"
+#include "tokenizers/json_util.h"
+#include "tokenizers/model.h"
+#include "tokenizers/normalizers.h"
+#include "tokenizers/post_processors.h"
+#include "tokenizers/pre_tokenizers.h"
+#include "tokenizers/unicode.h"
+
+namespace ia::tok {
+
+Tokenizer::Tokenizer() = default;
+Tokenizer::~Tokenizer() = default;
+
+std::shared_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::NotFound, "tokenizer file '{}' cannot be opened", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail(ErrorKind::Corrupt, "tokenizer file '{}' could not be read", path);
+  return parse(ss.str(), path);
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_json_string(const std::string& json) {
+  return parse(json, "<tokenizer.json string>");
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(ErrorKind::NotFound, "model folder '{}' does not exist", dir);
+  const fs::path p = fs::path(dir) / "tokenizer.json";
+  if (!fs::is_regular_file(p, ec)) {
+    fail(ErrorKind::NotFound, "model folder '{}' has no tokenizer.json (only tokenizer.json is supported)", dir);
+  }
+  return from_file(p.string());
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", source, e.what());
+  }
+  std::shared_ptr<Tokenizer> t(new Tokenizer());
+  try {
+    if (!j.is_object()) fail(ErrorKind::Corrupt, "top level must be a JSON object");
+    auto get = [&](const char* key) -> const nlohmann::json& {
+      static const nlohmann::json null_json;
+      auto it = j.find(key);
+      return it == j.end() ? null_json : *it;
+    };
+    t->normalizer_ = make_normalizer(get("normalizer"));
+    t->pre_tokenizer_ = make_pre_tokenizer(get("pre_tokenizer"));
+    if (get("model").is_null()) fail(ErrorKind::Corrupt, "missing 'model'");
+    t->model_ = make_model(get("model"));
+    t->post_processor_ = make_post_processor(get("post_processor"));
+    t->decoder_ = make_decoder(get("decoder"));
+
+    std::vector<AddedToken> added;
+    if (const auto& at = get("added_tokens"); !at.is_null()) {
+      const std::string what = "added_tokens";
+      if (!at.is_array()) fail(ErrorKind::Corrupt, "'added_tokens' must be an array");
+      for (const auto& a : at) {
+        AddedToken tok;
+        tok.content = js::str(a, "content", what);
+        if (!uni::is_valid_utf8(tok.content)) fail(ErrorKind::Corrupt, "added token is not valid UTF-8");
+        tok.id = js::token_id(js::field(a, "id", what), what, "id");
+        tok.special = js::boolean_or(a, "special", what, false);
+        tok.single_word = js::boolean_or(a, "single_word", what, false);
+        tok.lstrip = js::boolean_or(a, "lstrip", what, false);
+        tok.rstrip = js::boolean_or(a, "rstrip", what, false);
+        tok.normalized = js::boolean_or(a, "normalized", what, !tok.special);
+        if (!tok.content.empty()) added.push_back(std::move(tok));
+      }
+    }
+    t->added_ = std::make_unique<AddedVocabulary>();
+    t->added_->build(std::move(added), t->normalizer_.get());
+
+    if (const auto& pad = get("padding"); pad.is_object()) {
+      if (const auto* id = js::opt(pad, "pad_id")) t->pad_id_ = js::token_id(*id, "padding", "pad_id");
+    }
+    // HF counts the union of model and added token strings.
+    std::unordered_set<std::string_view> all;
+    for (auto tok : t->model_->tokens()) all.insert(tok);
+    for (const auto& a : t->added_->tokens()) all.insert(a.content);
+    t->vocab_size_ = all.size();
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("{}: {}", source, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::Corrupt, "{}: malformed tokenizer.json: {}", source, e.what());
+  }
+  return t;
+}
+
+Encoding Tokenizer::encode_one(std::string_view text, int32_t type_id) const {
+  // Invalid UTF-8 becomes U+FFFD first; offsets then refer to that text.
+  PreTokenizedString pts(uni::sanitize_utf8(text));
+  added_->extract_and_normalize(normalizer_.get(), pts);
+  if (pre_tokenizer_) pre_tokenizer_->pre_tokenize(pts);
+  pts.tokenize(*model_);
+  return pts.into_encoding(type_id);
+}
+
+Encoding Tokenizer::finish(std::vector<Encoding>&& encs, bool add_special_tokens) const {
+  if (post_processor_) post_processor_->process(encs, add_special_tokens);
+  return merge_encodings(std::move(encs));
+}
+
+Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  std::vector<Encoding> encs;
+  encs.push_back(encode_one(text, 0));
+  return finish(std::move(encs), add_special_tokens);
+}
+
+Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, bool add_special_tokens) const {
+  std::vector<Encoding> encs;
+  encs.push_back(encode_one(a, 0));
+  encs.push_back(encode_one(b, 1));
+  return finish(std::move(encs), add_special_tokens);
+}
+
+std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
+  std::vector<Encoding> out;
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(encode(t, add_special_tokens));
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    std::optional<std::string> tok;
+    if (const auto* a = added_->by_id(id)) {
+      if (skip_special_tokens && added_->is_special(a->content)) continue;
+      tok = a->content;
+    } else {
+      tok = model_->id_to_token(id);
+      if (tok && skip_special_tokens && added_->is_special(*tok)) continue;
+    }
+    if (tok) tokens.push_back(std::move(*tok));  // unknown ids are skipped, as in HF
+  }
+  if (decoder_) return decoder_->decode(std::move(tokens));
+  std::string out;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (i) out += ' ';
+    out += tokens[i];
+  }
+  return out;
+}
+
+std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
+  if (auto id = added_->token_to_id(token)) return id;
+  return model_->token_to_id(token);
+}
+
+std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
+  if (const auto* a = added_->by_id(id)) return a->content;
+  return model_->id_to_token(id);
+}
+
+size_t Tokenizer::vocab_size() const { return vocab_size_; }
+
+std::optional<int32_t> Tokenizer::pad_token_id() const {
+  if (pad_id_) return pad_id_;
+  for (const char* name : {"[PAD]", "<pad>"}) {
+    if (auto id = added_->token_to_id(name)) return id;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ia::tok

@@ -1,0 +1,83 @@
+#include "integration/cli_runner.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace ia::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+}  // namespace
+
+std::vector<std::string> CliResult::err_lines() const {
+  std::vector<std::string> lines;
+  std::istringstream in(err);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  TempDir tmp;
+  std::string in = tmp.path() + "/stdin", out = tmp.path() + "/stdout", err = tmp.path() + "/stderr";
+  write_file(in, stdin_text);
+  std::string cmd = shell_quote(IA_CLI_PATH);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " <" + shell_quote(in) + " >" + shell_quote(out) + " 2>" + shell_quote(err);
+  int raw = std::system(cmd.c_str());
+  CliResult r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+TempDir::TempDir() {
+  std::string templ = (fs::temp_directory_path() / "ia-test-XXXXXX").string();
+  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+void copy_model(const std::string& family, const std::string& dest) {
+  fs::copy(std::string(IA_FIXTURES_DIR) + "/models/" + family, dest,
+           fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  for (const auto& e : fs::recursive_directory_iterator(dest)) {
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  }
+}
+
+}  // namespace ia::test

@@ -1,0 +1,606 @@
+// The op conformance harness: every op of OpKind, on every registered backend
+// (and, on the CPU, every kernel ISA this machine has), over several shapes
+// including odd sizes and strided inputs, against plain f64 reference loops.
+// Inputs come from a seeded RNG and are never zero; outputs are poisoned with
+// NaN before each call so an element a backend forgets to write fails.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cpu/kernels.h"
+#include "ops/ops.h"
+
+namespace ia {
+namespace {
+
+using Vec = std::vector<double>;
+
+// ---------------------------------------------------------------- helpers
+
+struct Rng {
+  std::mt19937_64 gen;
+  explicit Rng(uint64_t seed) : gen(seed) {}
+  // Uniform in [lo, hi], never (close to) zero.
+  double next(double lo, double hi) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    for (;;) {
+      double v = d(gen);
+      if (std::fabs(v) > 1e-3 * (hi - lo)) return v;
+    }
+  }
+  int64_t index(int64_t n) { return std::uniform_int_distribution<int64_t>(0, n - 1)(gen); }
+};
+
+Tensor host_f32(const Shape& shape, Rng& rng, double lo = -2, double hi = 2) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(rng.next(lo, hi));
+  return t;
+}
+
+// Host values of any (strided) host tensor as f64, row-major.
+Vec values(const Tensor& t) {
+  Tensor d = t.to(DType::F64);
+  const double* p = d.data<double>();
+  return Vec(p, p + d.numel());
+}
+
+struct Dev {
+  Backend* be;
+
+  // A contiguous copy of a host tensor on the backend's device.
+  Tensor up(const Tensor& host) const {
+    Tensor h = host.contiguous();
+    Tensor d(be->allocate(h.nbytes()), 0, h.shape(), contiguous_strides(h.shape()), h.dtype());
+    be->copy(h, d);
+    return d;
+  }
+  // An output buffer filled with NaN (f32) or 0xff bytes (other dtypes).
+  Tensor poisoned(const Shape& shape, DType dtype = DType::F32) const {
+    Tensor h = Tensor::empty(shape, dtype);
+    if (dtype == DType::F32) {
+      std::fill(h.data<float>(), h.data<float>() + h.numel(), std::numeric_limits<float>::quiet_NaN());
+    } else {
+      std::memset(h.raw(), 0xff, h.nbytes());
+    }
+    return up(h);
+  }
+  Tensor down(const Tensor& d) const {
+    if (d.device().is_cpu()) return d;
+    Tensor h = Tensor::empty(d.shape(), d.dtype());
+    be->copy(d, h);
+    return h;
+  }
+};
+
+// |got - ref| <= rtol * (|ref| + mag): mag is the size of what was summed
+// (sum of |terms| for reductions), so cancellation does not demand the impossible.
+void expect_close(const Vec& got, const Vec& ref, const Vec& mag, double rtol, const std::string& what) {
+  ASSERT_EQ(got.size(), ref.size()) << what;
+  int bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double tol = rtol * (std::fabs(ref[i]) + (mag.empty() ? 0.0 : mag[i]));
+    double err = std::fabs(got[i] - ref[i]);
+    if (!(err <= tol)) {  // NaN fails too
+      if (bad < 5) ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << ref[i] << " (tol " << tol << ")";
+      ++bad;
+    }
+    if (tol > 0) worst = std::max(worst, err / tol);
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << ref.size() << " elements out of tolerance";
+}
+
+void expect_close(const Vec& got, const Vec& ref, double rtol, double atol, const std::string& what) {
+  Vec mag(ref.size(), rtol > 0 ? atol / rtol : 0.0);
+  expect_close(got, ref, mag, rtol, what);
+}
+
+constexpr double kRtol = 1e-5;  // f32 paths against f64
+
+// ------------------------------------------------------------- the fixture
+
+struct Target {
+  const char* name;
+  Device device;
+  int isa;  // -1: not a CPU kernel variant; else cpu::Isa
+};
+
+class Conformance : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    const Target& t = GetParam();
+    if (!has_backend(t.device)) GTEST_SKIP() << "no backend registered for " << t.device.str();
+    if (t.isa >= 0) {
+      auto isa = static_cast<cpu::Isa>(t.isa);
+      if (!cpu::force_isa(isa)) GTEST_SKIP() << "CPU kernel variant " << t.name << " not supported by this CPU";
+    }
+    dev_.be = &backend_for(t.device);
+    std::cout << "[ backend  ] " << t.name << ": " << dev_.be->name() << "\n";
+  }
+  void TearDown() override {
+    cpu::force_isa(cpu::isa_available(cpu::Isa::Avx512) ? cpu::Isa::Avx512 : cpu::Isa::Generic);
+  }
+  Backend& be() { return *dev_.be; }
+  Dev dev_{nullptr};
+};
+
+// ------------------------------------------------------------------ tests
+
+TEST_P(Conformance, Embedding) {
+  Rng rng(1);
+  for (DType tdt : {DType::F32, DType::BF16, DType::F16}) {
+    if (!be().supports(OpKind::Embedding, tdt)) continue;
+    for (auto [V, H] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 33}, {129, 7}, {50, 129}}) {
+      Tensor table = host_f32({V, H}, rng).to(tdt);
+      for (DType idt : {DType::I64, DType::I32}) {
+        std::vector<int64_t> idv(2 * 5);
+        for (auto& v : idv) v = rng.index(V);
+        Tensor ids = Tensor::from_vector(idv, {2, 5}).to(idt);
+        Tensor out = dev_.poisoned({2, 5, H});
+        be().embedding(dev_.up(table), dev_.up(ids), out);
+        Vec tv = values(table), ref;
+        for (int64_t id : idv)
+          for (int64_t h = 0; h < H; ++h) ref.push_back(tv[static_cast<size_t>(id * H + h)]);
+        expect_close(values(dev_.down(out)), ref, 0, 0, fmt::format("embedding {} V={} H={}", dtype_name(tdt), V, H));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, EmbeddingRejectsOutOfRangeIds) {
+  Rng rng(2);
+  Tensor table = dev_.up(host_f32({5, 3}, rng));
+  Tensor ids = dev_.up(Tensor::from_vector(std::vector<int64_t>{1, 5}, {2}));
+  Tensor out = dev_.poisoned({2, 3});
+  EXPECT_THROW(be().embedding(table, ids, out), Error);
+}
+
+// Reference linear: y[m, n] = sum_k x[m, k] w[n, k] + b[n], also returns sum |terms|.
+void ref_linear(const Vec& x, const Vec& w, const Vec* b, int64_t M, int64_t K, int64_t N, Vec& y, Vec& mag) {
+  y.assign(static_cast<size_t>(M * N), 0);
+  mag.assign(static_cast<size_t>(M * N), 0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double s = b ? (*b)[static_cast<size_t>(n)] : 0, a = b ? std::fabs(s) : 0;
+      for (int64_t k = 0; k < K; ++k) {
+        double t = x[static_cast<size_t>(m * K + k)] * w[static_cast<size_t>(n * K + k)];
+        s += t;
+        a += std::fabs(t);
+      }
+      y[static_cast<size_t>(m * N + n)] = s;
+      mag[static_cast<size_t>(m * N + n)] = a;
+    }
+}
+
+TEST_P(Conformance, Linear) {
+  Rng rng(3);
+  struct S { int64_t M, K, N; };
+  for (S s : {S{1, 1, 1}, S{7, 33, 129}, S{33, 129, 7}, S{129, 64, 33}, S{40, 384, 96}}) {
+    for (DType wdt : {DType::F32, DType::BF16}) {
+      if (!be().supports(OpKind::Linear, wdt)) continue;
+      for (bool with_bias : {false, true}) {
+        for (bool strided : {false, true}) {
+          // A strided x: the middle columns of a wider matrix.
+          Tensor xfull = host_f32({s.M, s.K + (strided ? 5 : 0)}, rng);
+          Tensor w = host_f32({s.N, s.K}, rng, -1, 1).to(wdt);
+          Tensor b = host_f32({s.N}, rng);
+          Tensor xd = dev_.up(xfull);
+          if (strided) xd = xd.narrow(1, 2, s.K);
+          Tensor bd = dev_.up(b);
+          Tensor out = dev_.poisoned({s.M, s.N});
+          be().linear(xd, dev_.up(w), with_bias ? &bd : nullptr, out);
+          Vec xv = values(strided ? xfull.narrow(1, 2, s.K) : xfull), wv = values(w), bv = values(b), y, mag;
+          std::string what = fmt::format("linear {} M={} K={} N={} bias={} strided={}", dtype_name(wdt), s.M, s.K, s.N, with_bias, strided);
+          Vec got = values(dev_.down(out));
+          if (wdt == DType::BF16) {
+            // Exact against activations rounded to bf16 (what the kernel multiplies) ...
+            Vec xr = xv;
+            for (double& v : xr) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+            ref_linear(xr, wv, with_bias ? &bv : nullptr, s.M, s.K, s.N, y, mag);
+            expect_close(got, y, mag, kRtol, what + " (vs bf16-rounded x)");
+            // ... and within bf16 rounding of the unrounded product.
+            ref_linear(xv, wv, with_bias ? &bv : nullptr, s.M, s.K, s.N, y, mag);
+            expect_close(got, y, mag, 1e-2, what);
+          } else {
+            ref_linear(xv, wv, with_bias ? &bv : nullptr, s.M, s.K, s.N, y, mag);
+            expect_close(got, y, mag, kRtol, what);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, MatMul) {
+  Rng rng(4);
+  struct S { int64_t B, M, K, N; };
+  for (S s : {S{1, 1, 1, 1}, S{3, 7, 33, 129}, S{2, 129, 7, 33}, S{1, 33, 129, 7}, S{4, 64, 64, 64}}) {
+    for (bool trans_b : {false, true}) {
+      for (bool strided : {false, true}) {
+        // strided: a is the transpose of a [B, K, M] tensor (unit stride along M).
+        Tensor a = strided ? host_f32({s.B, s.K, s.M}, rng) : host_f32({s.B, s.M, s.K}, rng);
+        Tensor b = trans_b ? host_f32({s.B, s.N, s.K}, rng) : host_f32({s.B, s.K, s.N}, rng);
+        Tensor ad = dev_.up(a);
+        Tensor ah = a;
+        if (strided) {
+          ad = ad.transpose(1, 2);
+          ah = a.transpose(1, 2);
+        }
+        Tensor out = dev_.poisoned({s.B, s.M, s.N});
+        be().matmul(ad, dev_.up(b), trans_b, out);
+        Vec av = values(ah), bv = values(b), ref(static_cast<size_t>(s.B * s.M * s.N)), mag(ref.size());
+        for (int64_t z = 0; z < s.B; ++z)
+          for (int64_t m = 0; m < s.M; ++m)
+            for (int64_t n = 0; n < s.N; ++n) {
+              double acc = 0, am = 0;
+              for (int64_t k = 0; k < s.K; ++k) {
+                double bb = trans_b ? bv[static_cast<size_t>((z * s.N + n) * s.K + k)] : bv[static_cast<size_t>((z * s.K + k) * s.N + n)];
+                double t = av[static_cast<size_t>((z * s.M + m) * s.K + k)] * bb;
+                acc += t;
+                am += std::fabs(t);
+              }
+              ref[static_cast<size_t>((z * s.M + m) * s.N + n)] = acc;
+              mag[static_cast<size_t>((z * s.M + m) * s.N + n)] = am;
+            }
+        expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                     fmt::format("matmul B={} M={} K={} N={} trans_b={} strided={}", s.B, s.M, s.K, s.N, trans_b, strided));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, LayerNorm) {
+  Rng rng(5);
+  for (int64_t H : {1, 7, 33, 129, 768}) {
+    for (int64_t rows : {1, 7, 33}) {
+      for (bool with_bias : {false, true}) {
+        for (float eps : {1e-12f, 1e-5f}) {
+          // An offset mean (3) checks the variance is computed stably.
+          Tensor x = host_f32({rows, H}, rng, 1, 5);
+          Tensor w = host_f32({H}, rng), b = host_f32({H}, rng);
+          Tensor bd = dev_.up(b);
+          Tensor out = dev_.poisoned({rows, H});
+          be().layer_norm(dev_.up(x), dev_.up(w), with_bias ? &bd : nullptr, eps, out);
+          Vec xv = values(x), wv = values(w), bv = values(b), ref, mag;
+          for (int64_t r = 0; r < rows; ++r) {
+            double mean = 0, var = 0;
+            for (int64_t i = 0; i < H; ++i) mean += xv[static_cast<size_t>(r * H + i)];
+            mean /= static_cast<double>(H);
+            for (int64_t i = 0; i < H; ++i) var += std::pow(xv[static_cast<size_t>(r * H + i)] - mean, 2);
+            var /= static_cast<double>(H);
+            double rstd = 1 / std::sqrt(var + static_cast<double>(eps));
+            for (int64_t i = 0; i < H; ++i) {
+              double n = (xv[static_cast<size_t>(r * H + i)] - mean) * rstd * wv[static_cast<size_t>(i)];
+              ref.push_back(n + (with_bias ? bv[static_cast<size_t>(i)] : 0));
+              mag.push_back(std::fabs(n) + (with_bias ? std::fabs(bv[static_cast<size_t>(i)]) : 0) + 1e-2 * std::fabs(wv[static_cast<size_t>(i)]));
+            }
+          }
+          expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                       fmt::format("layer_norm rows={} H={} bias={} eps={}", rows, H, with_bias, eps));
+        }
+      }
+    }
+  }
+}
+
+double ref_act(Activation a, double x) {
+  switch (a) {
+    case Activation::GeluErf: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case Activation::GeluTanh: return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    case Activation::Tanh: return std::tanh(x);
+    case Activation::Relu: return x > 0 ? x : 0;
+    case Activation::Silu: return x / (1 + std::exp(-x));
+  }
+  return 0;
+}
+
+TEST_P(Conformance, Activation) {
+  Rng rng(6);
+  for (Activation a : {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu}) {
+    for (int64_t n : {1, 7, 33, 129, 4099}) {
+      Tensor x = host_f32({n}, rng, -9, 9);
+      Tensor out = dev_.poisoned({n});
+      be().activation(a, dev_.up(x), out);
+      Vec xv = values(x), ref;
+      for (double v : xv) ref.push_back(ref_act(a, v));
+      // Absolute slack of 1e-6 * |x| covers functions with a zero crossing (erf, tanh at 0 are exact anyway).
+      Vec mag;
+      for (double v : xv) mag.push_back(0.1 * std::fabs(v));
+      expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("activation {} n={}", static_cast<int>(a), n));
+    }
+  }
+}
+
+TEST_P(Conformance, Softmax) {
+  Rng rng(7);
+  for (int64_t n : {1, 7, 33, 129, 1000}) {
+    for (int64_t rows : {1, 7}) {
+      Tensor x = host_f32({rows, n}, rng, -10, 10);
+      Tensor out = dev_.poisoned({rows, n});
+      be().softmax(dev_.up(x), out);
+      Vec xv = values(x), ref;
+      for (int64_t r = 0; r < rows; ++r) {
+        double mx = -INFINITY, s = 0;
+        for (int64_t i = 0; i < n; ++i) mx = std::max(mx, xv[static_cast<size_t>(r * n + i)]);
+        for (int64_t i = 0; i < n; ++i) s += std::exp(xv[static_cast<size_t>(r * n + i)] - mx);
+        for (int64_t i = 0; i < n; ++i) ref.push_back(std::exp(xv[static_cast<size_t>(r * n + i)] - mx) / s);
+      }
+      expect_close(values(dev_.down(out)), ref, kRtol, 1e-9, fmt::format("softmax rows={} n={}", rows, n));
+    }
+  }
+}
+
+// Reference attention over [B, S, H, D] host tensors (any strides).
+Vec ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int64_t>* mask, float scale, bool causal, Vec& mag) {
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3), Sk = k.size(1);
+  Vec qv = values(q), kv = values(k), vv = values(v);
+  Vec out(static_cast<size_t>(B * Sq * H * D), 0);
+  mag.assign(out.size(), 0);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Sq; ++i) {
+        std::vector<double> s(static_cast<size_t>(Sk));
+        std::vector<bool> on(static_cast<size_t>(Sk));
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < Sk; ++j) {
+          on[static_cast<size_t>(j)] = (!mask || (*mask)[static_cast<size_t>(b * Sk + j)] != 0) && (!causal || j <= i + (Sk - Sq));
+          double d = 0;
+          for (int64_t e = 0; e < D; ++e)
+            d += qv[static_cast<size_t>(((b * Sq + i) * H + h) * D + e)] * kv[static_cast<size_t>(((b * Sk + j) * H + h) * D + e)];
+          s[static_cast<size_t>(j)] = d * scale;
+          if (on[static_cast<size_t>(j)]) mx = std::max(mx, d * scale);
+        }
+        if (mx == -INFINITY) continue;  // no key: zeros
+        double sum = 0;
+        for (int64_t j = 0; j < Sk; ++j) {
+          s[static_cast<size_t>(j)] = on[static_cast<size_t>(j)] ? std::exp(s[static_cast<size_t>(j)] - mx) : 0;
+          sum += s[static_cast<size_t>(j)];
+        }
+        for (int64_t e = 0; e < D; ++e) {
+          double acc = 0, am = 0;
+          for (int64_t j = 0; j < Sk; ++j) {
+            double t = s[static_cast<size_t>(j)] / sum * vv[static_cast<size_t>(((b * Sk + j) * H + h) * D + e)];
+            acc += t;
+            am += std::fabs(t);
+          }
+          out[static_cast<size_t>(((b * Sq + i) * H + h) * D + e)] = acc;
+          mag[static_cast<size_t>(((b * Sq + i) * H + h) * D + e)] = am;
+        }
+      }
+  return out;
+}
+
+TEST_P(Conformance, Attention) {
+  Rng rng(8);
+  struct S { int64_t B, Sq, Sk, H, D; };
+  for (S s : {S{1, 1, 1, 1, 1}, S{2, 7, 7, 3, 33}, S{3, 33, 33, 2, 64}, S{2, 5, 129, 4, 16}, S{2, 129, 129, 2, 8},
+              // Long sequences: the backend may split heads and query rows.
+              S{1, 600, 600, 2, 8}, S{1, 1000, 1000, 1, 8}, S{1, 3, 1000, 1, 8}}) {
+    for (bool fused : {false, true}) {
+      for (int mask_kind : {0, 1}) {
+        for (bool causal : {false, true}) {
+          Tensor q, k, v, qh, kh, vh;
+          if (fused && s.Sq == s.Sk) {
+            // q/k/v as views of one fused projection [B, S, 3, H, D].
+            Tensor qkv = host_f32({s.B, s.Sq, 3 * s.H * s.D}, rng);
+            Tensor d = dev_.up(qkv).view({s.B, s.Sq, 3, s.H, s.D});
+            Tensor hh = qkv.view({s.B, s.Sq, 3, s.H, s.D});
+            q = d.select(2, 0), k = d.select(2, 1), v = d.select(2, 2);
+            qh = hh.select(2, 0), kh = hh.select(2, 1), vh = hh.select(2, 2);
+          } else {
+            qh = host_f32({s.B, s.Sq, s.H, s.D}, rng);
+            kh = host_f32({s.B, s.Sk, s.H, s.D}, rng);
+            vh = host_f32({s.B, s.Sk, s.H, s.D}, rng);
+            q = dev_.up(qh), k = dev_.up(kh), v = dev_.up(vh);
+          }
+          std::vector<int64_t> mask(static_cast<size_t>(s.B * s.Sk), 1);
+          if (mask_kind == 1) {
+            // Right padding of varying length; the last batch keeps a single token.
+            for (int64_t b = 0; b < s.B; ++b) {
+              int64_t len = b == s.B - 1 ? 1 : std::max<int64_t>(1, s.Sk - b * 3);
+              for (int64_t j = len; j < s.Sk; ++j) mask[static_cast<size_t>(b * s.Sk + j)] = 0;
+            }
+          }
+          Tensor md = dev_.up(Tensor::from_vector(mask, {s.B, s.Sk}));
+          AttentionParams p;
+          p.scale = 1.0f / std::sqrt(static_cast<float>(s.D));
+          p.causal = causal;
+          Tensor out = dev_.poisoned({s.B, s.Sq, s.H, s.D});
+          be().attention(q, k, v, mask_kind ? &md : nullptr, p, out);
+          Vec mag;
+          Vec ref = ref_attention(qh, kh, vh, mask_kind ? &mask : nullptr, p.scale, causal, mag);
+          expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                       fmt::format("attention B={} Sq={} Sk={} H={} D={} fused={} mask={} causal={}", s.B, s.Sq, s.Sk, s.H, s.D, fused,
+                                   mask_kind, causal));
+        }
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, AttentionFullyMaskedRowIsZeroNotNaN) {
+  Rng rng(9);
+  const int64_t B = 2, S = 9, H = 2, D = 16;
+  Tensor q = dev_.up(host_f32({B, S, H, D}, rng)), k = dev_.up(host_f32({B, S, H, D}, rng)), v = dev_.up(host_f32({B, S, H, D}, rng));
+  std::vector<int64_t> mask(static_cast<size_t>(B * S), 1);
+  for (int64_t j = 0; j < S; ++j) mask[static_cast<size_t>(S + j)] = 0;  // batch 1: nothing to attend to
+  for (DType mdt : {DType::I64, DType::I32}) {
+    Tensor md = dev_.up(Tensor::from_vector(mask, {B, S}).to(mdt));
+    Tensor out = dev_.poisoned({B, S, H, D});
+    be().attention(q, k, v, &md, AttentionParams{0.25f, false}, out);
+    Vec got = values(dev_.down(out));
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(got[i])) << "element " << i;
+      if (i >= got.size() / 2) {
+        ASSERT_EQ(got[i], 0.0) << "element " << i << " of the fully masked batch";
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, AttentionMaskSemantics) {
+  // Masked keys must not influence the result: changing their k and v values
+  // leaves the output unchanged, and equals attention over the unpadded prefix.
+  Rng rng(10);
+  const int64_t S = 12, H = 2, D = 8, len = 5;
+  Tensor q = host_f32({1, S, H, D}, rng), k = host_f32({1, S, H, D}, rng), v = host_f32({1, S, H, D}, rng);
+  std::vector<int64_t> mask(S, 0);
+  for (int64_t j = 0; j < len; ++j) mask[static_cast<size_t>(j)] = 1;
+  Tensor md = dev_.up(Tensor::from_vector(mask, {1, S}));
+  AttentionParams p{0.3f, false};
+  Tensor out1 = dev_.poisoned({1, S, H, D});
+  be().attention(dev_.up(q), dev_.up(k), dev_.up(v), &md, p, out1);
+  Tensor k2 = k.clone(), v2 = v.clone();
+  for (int64_t j = len; j < S; ++j)
+    for (int64_t e = 0; e < H * D; ++e) {
+      k2.data<float>()[j * H * D + e] = 1e3f;
+      v2.data<float>()[j * H * D + e] = -7e3f;
+    }
+  Tensor out2 = dev_.poisoned({1, S, H, D});
+  be().attention(dev_.up(q), dev_.up(k2), dev_.up(v2), &md, p, out2);
+  EXPECT_EQ(values(dev_.down(out1)), values(dev_.down(out2)));
+  // Against unpadded keys.
+  Tensor out3 = dev_.poisoned({1, S, H, D});
+  Tensor kp = dev_.up(k.narrow(1, 0, len)), vp = dev_.up(v.narrow(1, 0, len));
+  be().attention(dev_.up(q), kp, vp, nullptr, p, out3);
+  expect_close(values(dev_.down(out1)), values(dev_.down(out3)), 1e-6, 1e-7, "masked vs truncated keys");
+}
+
+TEST_P(Conformance, Add) {
+  Rng rng(11);
+  for (Shape as : {Shape{1}, Shape{7}, Shape{3, 33}, Shape{2, 5, 129}}) {
+    for (bool broadcast : {false, true}) {
+      Shape bs = broadcast ? Shape(as.end() - 1, as.end()) : as;
+      Tensor a = host_f32(as, rng), b = host_f32(bs, rng);
+      Tensor out = dev_.poisoned(as);
+      be().add(dev_.up(a), dev_.up(b), out);
+      Vec av = values(a), bv = values(b), ref;
+      for (size_t i = 0; i < av.size(); ++i) ref.push_back(av[i] + bv[i % bv.size()]);
+      Vec mag;
+      for (size_t i = 0; i < av.size(); ++i) mag.push_back(std::fabs(av[i]) + std::fabs(bv[i % bv.size()]));
+      expect_close(values(dev_.down(out)), ref, mag, 1e-7, fmt::format("add {} + {}", shape_str(as), shape_str(bs)));
+    }
+  }
+}
+
+TEST_P(Conformance, Pool) {
+  Rng rng(12);
+  for (PoolMode mode : {PoolMode::Cls, PoolMode::Mean, PoolMode::Max, PoolMode::MeanSqrtLen}) {
+    for (auto [B, S, H] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {3, 7, 33}, {2, 33, 129}}) {
+      for (DType mdt : {DType::I64, DType::I32}) {
+        Tensor x = host_f32({B, S, H}, rng);
+        std::vector<int64_t> mask(static_cast<size_t>(B * S), 1);
+        for (int64_t b = 1; b < B; ++b)
+          for (int64_t s = std::max<int64_t>(1, S - 2 * b); s < S; ++s) mask[static_cast<size_t>(b * S + s)] = 0;
+        Tensor out = dev_.poisoned({B, H});
+        be().pool(mode, dev_.up(x), dev_.up(Tensor::from_vector(mask, {B, S}).to(mdt)), out);
+        Vec xv = values(x), ref, mag;
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t h = 0; h < H; ++h) {
+            double acc = mode == PoolMode::Max ? -1e300 : 0, cnt = 0, am = 0;
+            for (int64_t s = 0; s < S; ++s) {
+              double val = xv[static_cast<size_t>((b * S + s) * H + h)];
+              bool on = mask[static_cast<size_t>(b * S + s)] != 0;
+              if (mode == PoolMode::Max) {
+                acc = std::max(acc, on ? val : -1e9);
+              } else if (on) {
+                acc += val, cnt += 1, am += std::fabs(val);
+              }
+            }
+            if (mode == PoolMode::Cls) acc = xv[static_cast<size_t>((b * S) * H + h)];
+            if (mode == PoolMode::Mean) acc /= std::max(cnt, 1e-9), am /= std::max(cnt, 1e-9);
+            if (mode == PoolMode::MeanSqrtLen) acc /= std::sqrt(std::max(cnt, 1e-9)), am /= std::sqrt(std::max(cnt, 1e-9));
+            ref.push_back(acc);
+            mag.push_back(am);
+          }
+        expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("pool mode={} B={} S={} H={}", static_cast<int>(mode), B, S, H));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, L2Normalize) {
+  Rng rng(13);
+  for (int64_t n : {1, 7, 33, 129, 768}) {
+    for (double scale : {1.0, 1e-14}) {  // 1e-14: the norm falls below eps
+      Tensor x = host_f32({3, n}, rng);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(x.data<float>()[i] * scale);
+      const float eps = 1e-12f;
+      Tensor out = dev_.poisoned({3, n});
+      be().l2_normalize(dev_.up(x), eps, out);
+      Vec xv = values(x), ref;
+      for (int64_t r = 0; r < 3; ++r) {
+        double ss = 0;
+        for (int64_t i = 0; i < n; ++i) ss += xv[static_cast<size_t>(r * n + i)] * xv[static_cast<size_t>(r * n + i)];
+        double d = std::max(std::sqrt(ss), static_cast<double>(eps));
+        for (int64_t i = 0; i < n; ++i) ref.push_back(xv[static_cast<size_t>(r * n + i)] / d);
+      }
+      expect_close(values(dev_.down(out)), ref, kRtol, 0, fmt::format("l2_normalize n={} scale={}", n, scale));
+    }
+  }
+}
+
+TEST_P(Conformance, Cast) {
+  Rng rng(14);
+  struct C { DType from, to; };
+  for (C c : {C{DType::F32, DType::BF16}, C{DType::BF16, DType::F32}, C{DType::F32, DType::F16}, C{DType::F16, DType::F32},
+              C{DType::I64, DType::I32}, C{DType::I32, DType::I64}, C{DType::I32, DType::F32}, C{DType::F32, DType::F32}}) {
+    if (!be().supports(OpKind::Cast, c.from)) continue;
+    for (int64_t n : {1, 7, 33, 129, 1000}) {
+      Tensor x;
+      if (c.from == DType::I64 || c.from == DType::I32) {
+        std::vector<int64_t> v(static_cast<size_t>(n));
+        for (auto& e : v) e = rng.index(2000000) - 1000000;
+        x = Tensor::from_vector(v, {n}).to(c.from);
+      } else {
+        x = host_f32({n}, rng, -300, 300).to(c.from);
+      }
+      Tensor out = dev_.poisoned({n}, c.to);
+      be().cast(dev_.up(x), out);
+      Tensor expect = x.to(c.to);  // core's scalar conversions (round to nearest even)
+      Tensor got = dev_.down(out);
+      ASSERT_EQ(std::memcmp(got.raw(), expect.raw(), expect.nbytes()), 0)
+          << "cast " << dtype_name(c.from) << " -> " << dtype_name(c.to) << " n=" << n;
+    }
+  }
+}
+
+TEST_P(Conformance, Copy) {
+  Rng rng(15);
+  Tensor x = host_f32({4, 7, 9}, rng);
+  Tensor d = dev_.up(x).transpose(0, 2).narrow(1, 1, 5);  // strided source
+  Tensor out = dev_.poisoned(d.shape());
+  be().copy(d, out);
+  expect_close(values(dev_.down(out)), values(x.transpose(0, 2).narrow(1, 1, 5)), 0, 0, "strided copy");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
+                         ::testing::Values(Target{"cpu_avx512", Device::cpu(), static_cast<int>(cpu::Isa::Avx512)},
+                                           Target{"cpu_generic", Device::cpu(), static_cast<int>(cpu::Isa::Generic)},
+                                           Target{"cuda0", Device::cuda(0), -1}),
+                         [](const ::testing::TestParamInfo<Target>& info) { return std::string(info.param.name); });
+
+TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
+  // A backend that does not support an op for f32 must be found out here, not in a model.
+  for (Backend* b : registered_backends()) {
+    std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
+    for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation, OpKind::Softmax,
+                      OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast})
+      EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
+  }
+  EXPECT_TRUE(has_backend(Device::cpu()));
+}
+
+}  // namespace
+}  // namespace ia

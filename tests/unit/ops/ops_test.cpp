@@ -1,0 +1,125 @@
+// The device-neutral ops layer: shapes, dtypes, errors, views.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/ops.h"
+
+namespace ia {
+namespace {
+
+Tensor seq(const Shape& s, float scale = 0.01f) {
+  Tensor t = Tensor::empty(s, DType::F32);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = scale * static_cast<float>((i * 37) % 101 - 50);
+  return t;
+}
+
+TEST(Ops, LinearShapesAndBatchDims) {
+  Tensor x = seq({2, 3, 8}), w = seq({5, 8}), b = seq({5});
+  Tensor y = ops::linear(x, w, &b);
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 5}));
+  // Row 4 equals a hand computation.
+  double acc = b.data<float>()[2];
+  for (int k = 0; k < 8; ++k) acc += static_cast<double>(x.data<float>()[4 * 8 + k]) * w.data<float>()[2 * 8 + k];
+  EXPECT_NEAR(y.data<float>()[4 * 5 + 2], acc, 1e-6);
+  // Non-contiguous x (transposed) is accepted.
+  Tensor xt = seq({8, 6}).transpose(0, 1);
+  EXPECT_EQ(ops::linear(xt, w, nullptr).shape(), (Shape{6, 5}));
+}
+
+TEST(Ops, LinearErrors) {
+  Tensor x = seq({2, 8}), w = seq({5, 7});
+  EXPECT_THROW(ops::linear(x, w, nullptr), Error);
+  Tensor w2 = seq({5, 8}), b = seq({4});
+  EXPECT_THROW(ops::linear(x, w2, &b), Error);
+  Tensor wf16 = w2.to(DType::F16);
+  try {
+    ops::linear(x, wf16, nullptr);
+    FAIL() << "f16 weights accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+}
+
+TEST(Ops, LinearBf16Weights) {
+  Tensor x = seq({4, 16}), w = seq({3, 16}).to(DType::BF16);
+  Tensor y = ops::linear(x, w, nullptr);
+  Tensor yf = ops::linear(x, w.to(DType::F32), nullptr);
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_NEAR(y.data<float>()[i], yf.data<float>()[i], 1e-2);
+}
+
+TEST(Ops, MatMul2DAnd3D) {
+  Tensor a = seq({3, 4}), b = seq({4, 5});
+  EXPECT_EQ(ops::matmul(a, b).shape(), (Shape{3, 5}));
+  Tensor bt = seq({5, 4});
+  EXPECT_EQ(ops::matmul(a, bt, true).shape(), (Shape{3, 5}));
+  EXPECT_THROW(ops::matmul(a, bt), Error);
+  EXPECT_EQ(ops::matmul(seq({2, 3, 4}), seq({2, 4, 6})).shape(), (Shape{2, 3, 6}));
+  EXPECT_THROW(ops::matmul(seq({2, 3, 4}), seq({3, 4, 6})), Error);
+}
+
+TEST(Ops, LayerNormAcceptsBf16Params) {
+  Tensor x = seq({2, 6}), w = seq({6}).to(DType::BF16), b = seq({6}).to(DType::BF16);
+  Tensor y = ops::layer_norm(x, w, &b, 1e-5f);
+  Tensor y2 = ops::layer_norm(x, w.to(DType::F32), &b, 1e-5f);
+  EXPECT_EQ(y.to_f32_vector(), y2.to_f32_vector());
+  EXPECT_THROW(ops::layer_norm(x, seq({5}), nullptr, 1e-5f), Error);
+}
+
+TEST(Ops, AddBroadcastRules) {
+  Tensor a = seq({2, 3, 4});
+  EXPECT_EQ(ops::add(a, seq({4})).shape(), a.shape());
+  EXPECT_EQ(ops::add(a, seq({3, 4})).shape(), a.shape());
+  EXPECT_THROW(ops::add(a, seq({3})), Error);
+  EXPECT_THROW(ops::add(seq({4}), a), Error);
+}
+
+TEST(Ops, AttentionChecksAndFusedViews) {
+  const int64_t B = 2, S = 5, H = 3, D = 4;
+  Tensor qkv = seq({B, S, 3 * H * D}, 0.05f).view({B, S, 3, H, D});
+  Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1}, {B, S});
+  Tensor out = ops::attention(q, k, v, &mask, AttentionParams{0.5f, false});
+  EXPECT_EQ(out.shape(), (Shape{B, S, H, D}));
+  for (float f : out.to_f32_vector()) EXPECT_TRUE(std::isfinite(f));
+  Tensor bad_mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 1}, {2, 2});
+  EXPECT_THROW(ops::attention(q, k, v, &bad_mask, AttentionParams{}), Error);
+  EXPECT_THROW(ops::attention(q, seq({B, S, H, D + 1}), v, nullptr, AttentionParams{}), Error);
+}
+
+TEST(Ops, PoolNormalizeEmbeddingCast) {
+  Tensor x = seq({2, 3, 4});
+  Tensor mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 0, 1, 0, 0}, {2, 3});
+  Tensor p = ops::pool(PoolMode::Mean, x, mask);
+  EXPECT_EQ(p.shape(), (Shape{2, 4}));
+  EXPECT_NEAR(p.data<float>()[0], (x.data<float>()[0] + x.data<float>()[4]) / 2, 1e-7);
+  EXPECT_NEAR(p.data<float>()[4], x.data<float>()[12], 1e-7);
+  Tensor n = ops::l2_normalize(p);
+  double ss = 0;
+  for (int i = 0; i < 4; ++i) ss += n.data<float>()[i] * n.data<float>()[i];
+  EXPECT_NEAR(ss, 1.0, 1e-6);
+  Tensor table = seq({10, 4});
+  Tensor ids = Tensor::from_vector(std::vector<int64_t>{3, 9}, {1, 2});
+  Tensor e = ops::embedding(table, ids);
+  EXPECT_EQ(e.shape(), (Shape{1, 2, 4}));
+  EXPECT_EQ(e.data<float>()[4], table.data<float>()[36]);
+  Tensor bad = Tensor::from_vector(std::vector<int64_t>{10}, {1});
+  EXPECT_THROW(ops::embedding(table, bad), Error);
+  EXPECT_THROW(ops::embedding(table, seq({2})), Error);  // f32 ids
+  EXPECT_EQ(ops::cast(x, DType::BF16).dtype(), DType::BF16);
+  EXPECT_EQ(ops::to_device(x, Device::cpu()).raw(), x.raw());
+  EXPECT_THROW(ops::to_device(x, Device::cuda(7)), Error);
+}
+
+TEST(Ops, GeluForms) {
+  Tensor x = Tensor::from_vector(std::vector<float>{-3.0f, -0.5f, 0.0f, 0.5f, 3.0f}, {5});
+  Tensor g = ops::gelu(x), gt = ops::gelu_tanh(x);
+  const double xs[] = {-3.0, -0.5, 0.0, 0.5, 3.0};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NEAR(g.data<float>()[i], 0.5 * xs[i] * (1 + std::erf(xs[i] / std::sqrt(2.0))), 1e-6);
+    EXPECT_NEAR(gt.data<float>()[i], 0.5 * xs[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (xs[i] + 0.044715 * xs[i] * xs[i] * xs[i]))), 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace ia
