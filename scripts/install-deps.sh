@@ -8,7 +8,13 @@ PACKAGES=(
   clang-format
   nlohmann-json3-dev libdnnl-dev libutf8proc-dev libonig-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsentencepiece-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
 )
+# Node.js runs the IPFS interop tests' reference peer; this image may already
+# ship its own node/npm, which Debian's npm package would conflict with.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
