@@ -1,9 +1,11 @@
 #include "core/thread_pool.h"
 
 #include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <string>
@@ -29,13 +31,23 @@ int physical_cores() {
     if (key == "physical id") phys = value;
     if (key == "core id") cores.insert({phys, value});
   }
-  if (!cores.empty()) return static_cast<int>(cores.size());
-  return std::max(1u, std::thread::hardware_concurrency());
+  int n = cores.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
+                       : static_cast<int>(cores.size());
+  // Under taskset or a cgroup cpuset fewer CPUs are ours; more threads than that oversubscribe badly.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = std::min(n, std::max(1, CPU_COUNT(&set)));
+  return n;
 }
 }  // namespace
 
 int default_num_threads() {
-  static const int n = physical_cores();
+  // OMP_NUM_THREADS, when set, is the user's explicit choice.
+  static const int n = [] {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    int v = env ? std::atoi(env) : 0;
+    return v > 0 ? v : physical_cores();
+  }();
   return n;
 }
 
