@@ -24,6 +24,10 @@ enum class OpKind {
   Pool,
   L2Normalize,
   Cast,
+  RmsNorm,
+  Rotary,
+  SwiGlu,
+  PagedAttention,  // kv_cache_write + paged_attention
 };
 const char* op_kind_name(OpKind op);
 
@@ -34,6 +38,12 @@ enum class PoolMode { Cls, Mean, Max, MeanSqrtLen };
 struct AttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
   bool causal = false;
+};
+
+// Decoder attention over a paged KV cache (see paged_attention below).
+struct PagedAttentionParams {
+  float scale = 1.0f;   // usually 1/sqrt(head_dim)
+  int64_t window = 0;   // > 0: sliding window, a query at position p sees keys p-window+1 .. p (Mistral)
 };
 
 class Backend {
@@ -74,6 +84,28 @@ class Backend {
   virtual void l2_normalize(const Tensor& x, float eps, Tensor& out) = 0;
   // Elementwise dtype conversion (f32 <-> bf16 <-> f16, ints).
   virtual void cast(const Tensor& x, Tensor& out) = 0;
+
+  // --- decoder ops ---
+  // out = weight * x / sqrt(mean(x^2) + eps) over the last dim, in f32 (HF LlamaRMSNorm).
+  virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) = 0;
+  // Rotary embedding, HF rotate_half layout: x [T, N, D] (dims 0/1 may be strided, last dim
+  // contiguous), positions [T] i64, cos/sin [P, R/2] f32 with R <= D rotated dims (the rest is
+  // copied). For i < R/2: out[i] = x[i] c - x[i+R/2] s, out[i+R/2] = x[i+R/2] c + x[i] s.
+  virtual void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) = 0;
+  // x [..., 2I] = [gate | up] -> out [..., I] = silu(gate) * up (LLaMA MLP, gate and up fused in one GEMM).
+  virtual void swiglu(const Tensor& x, Tensor& out) = 0;
+  // Writes k/v [T, Hkv, D] (row strides allowed, last dim contiguous) into the paged caches
+  // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset).
+  virtual void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) = 0;
+  // Causal attention of new tokens against the paged cache (prefill and decode alike).
+  // q [T, Hq, D] holds the new tokens of S sequences back to back: sequence s owns rows
+  // query_start[s] .. query_start[s+1]-1 (query_start [S+1] i32), which are its last positions
+  // once the cache holds seq_lens[s] (i32) tokens. block_tables [S, max_blocks] i32 maps a
+  // sequence's position p to block block_tables[s, p / block_size]. Grouped-query: q head h
+  // reads kv head h / (Hq / Hkv). out [T, Hq, D].
+  virtual void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
+                               const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
+                               Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

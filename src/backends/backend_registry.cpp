@@ -21,6 +21,10 @@ const char* op_kind_name(OpKind op) {
     case OpKind::Pool: return "pool";
     case OpKind::L2Normalize: return "l2_normalize";
     case OpKind::Cast: return "cast";
+    case OpKind::RmsNorm: return "rms_norm";
+    case OpKind::Rotary: return "rotary";
+    case OpKind::SwiGlu: return "swiglu";
+    case OpKind::PagedAttention: return "paged_attention";
   }
   return "?";
 }

@@ -25,7 +25,8 @@ std::unique_ptr<Model> make_model(const nlohmann::json& j) {
   if (type == "WordPiece") return std::make_unique<WordPiece>(j);
   if (type == "WordLevel") return std::make_unique<WordLevel>(j);
   if (type == "BPE") return std::make_unique<Bpe>(j);
-  fail(ErrorKind::Unsupported, "model: type '{}' is not supported yet (supported: WordPiece, WordLevel, BPE)", type);
+  if (type == "Unigram") return std::make_unique<Unigram>(j);
+  fail(ErrorKind::Unsupported, "model: type '{}' is not supported (supported: WordPiece, WordLevel, BPE, Unigram)", type);
 }
 
 }  // namespace ia::tok

@@ -1,6 +1,7 @@
 #pragma once
 // Concrete models behind the Model interface (one .cpp each).
 #include "tokenizers/model.h"
+#include "tokenizers/prefix_trie.h"
 #include "tokenizers/vocab.h"
 
 namespace ia::tok {
@@ -49,6 +50,23 @@ class Bpe final : public VocabModel {
   std::optional<std::string> unk_token_, prefix_, suffix_;
   std::optional<int32_t> unk_id_;
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+};
+
+// SentencePiece's unigram language model: the most likely segmentation of a
+// word under per-piece log probabilities (Viterbi), as HF models::unigram
+// (its "optimized" encoder; unknown runs fused into one unk, byte fallback).
+class Unigram final : public VocabModel {
+ public:
+  explicit Unigram(const nlohmann::json& j);
+  void tokenize(std::string_view word, std::vector<Token>& out) const override;
+  size_t vocab_size() const override { return scores_.size(); }
+
+ private:
+  std::vector<double> scores_;
+  PrefixTrie trie_;
+  std::optional<int32_t> unk_id_;
+  double min_score_ = 0;
+  bool byte_fallback_ = false;
 };
 
 }  // namespace ia::tok

@@ -21,6 +21,11 @@ class Vocab {
  public:
   // Parses a {"token": id, ...} object; `what` names the component in errors.
   static Vocab from_json(const nlohmann::json& j, const std::string& what);
+  // Ids are the positions in `tokens` (Unigram's list vocabulary); a repeated
+  // token maps to its last id, as HF's token_to_ids does.
+  static Vocab from_list(std::vector<std::string> tokens);
+  // A {"token": id} map built in code (legacy vocab files).
+  static Vocab from_map(std::unordered_map<std::string, int32_t> map);
 
   std::optional<int32_t> find(std::string_view token) const {
     auto it = map_.find(token);
