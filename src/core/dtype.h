@@ -32,6 +32,11 @@ inline uint16_t f32_to_bf16(float f) {
 }
 
 float f16_to_f32(uint16_t v);
+
+// Element i of an array of type t, read or written through a double (exact for
+// every float type and for integers up to 2^53). For generic, slow paths only.
+double load_scalar(const void* base, DType t, int64_t i);
+void store_scalar(void* base, DType t, int64_t i, double v);
 uint16_t f32_to_f16(float f);
 
 }  // namespace ia
