@@ -35,6 +35,15 @@ enum class Activation { GeluErf, GeluTanh, Tanh, Relu, Silu };
 
 enum class PoolMode { Cls, Mean, Max, MeanSqrtLen };
 
+// Elementwise work applied to a linear layer's output, in this order:
+// out = activation(x @ w^T + bias) + residual. Backends fuse it into the GEMM
+// where they can; the default implementation runs the separate ops.
+struct LinearEpilogue {
+  bool has_activation = false;
+  Activation activation = Activation::GeluErf;
+  const Tensor* residual = nullptr;  // out-shaped f32, or null
+};
+
 struct AttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
   bool causal = false;
@@ -65,6 +74,9 @@ class Backend {
   virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
   // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim.
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
+  // linear followed by the epilogue; not pure: the default runs linear, activation and add.
+  virtual void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
+                            Tensor& out);
   // Batched: out[b, M, N] = a[b, M, K] @ (trans_b ? b[b, N, K]^T : b[b, K, N]).
   virtual void matmul(const Tensor& a, const Tensor& b, bool trans_b, Tensor& out) = 0;
   // Normalises over the last dim; bias may be null.

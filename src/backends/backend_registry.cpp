@@ -83,4 +83,11 @@ std::vector<Backend*> registered_backends() {
   return out;
 }
 
+void Backend::linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
+                           Tensor& out) {
+  linear(x, w, bias, out);
+  if (epilogue.has_activation) activation(epilogue.activation, out, out);
+  if (epilogue.residual) add(out, *epilogue.residual, out);
+}
+
 }  // namespace ia

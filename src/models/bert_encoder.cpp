@@ -197,9 +197,15 @@ EncoderOutput BertEncoder::forward(const Tensor& input_ids, const Tensor& attent
   for (const Layer& L : layers_) {
     Tensor qkv = ops::linear(x, L.qkv_w, &L.qkv_b).view({B, S, 3, NH, D});
     Tensor ctx = ops::attention(qkv.select(2, 0), qkv.select(2, 1), qkv.select(2, 2), &mask, attn).view({B, S, H});
-    Tensor h = ops::layer_norm(ops::add(ops::linear(ctx, L.out_w, &L.out_b), x), L.ln1_w, &L.ln1_b, eps_);
-    Tensor ff = ops::activation(act_, ops::linear(h, L.ffn_in_w, &L.ffn_in_b));
-    x = ops::layer_norm(ops::add(ops::linear(ff, L.ffn_out_w, &L.ffn_out_b), h), L.ln2_w, &L.ln2_b, eps_);
+    // Bias, activation and the residual add ride in the GEMMs' output pass.
+    LinearEpilogue add_x, gelu, add_h;
+    add_x.residual = &x;
+    gelu.has_activation = true;
+    gelu.activation = act_;
+    Tensor h = ops::layer_norm(ops::linear(ctx, L.out_w, &L.out_b, add_x), L.ln1_w, &L.ln1_b, eps_);
+    add_h.residual = &h;
+    Tensor ff = ops::linear(h, L.ffn_in_w, &L.ffn_in_b, gelu);
+    x = ops::layer_norm(ops::linear(ff, L.ffn_out_w, &L.ffn_out_b, add_h), L.ln2_w, &L.ln2_b, eps_);
   }
   EncoderOutput out;
   out.last_hidden_state = x;

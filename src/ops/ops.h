@@ -10,6 +10,8 @@ namespace ia::ops {
 
 Tensor embedding(const Tensor& table, const Tensor& ids);                  // -> ids.shape + [H], f32
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);       // x [..., K], w [N, K] -> [..., N] f32
+// activation(x @ w^T + bias) + residual in one pass where the backend can fuse it.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false);     // batched 3-D or 2-D
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps);
 Tensor activation(Activation act, const Tensor& x);
@@ -22,6 +24,16 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor pool(PoolMode mode, const Tensor& x, const Tensor& mask);  // [B, S, H] -> [B, H]
 Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);
 Tensor cast(const Tensor& x, DType dtype);
+// --- decoder ops (see backends/backend.h for the exact semantics) ---
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);  // over the last dim, f32
+// x [T, N, D] (rows may be strided), positions [T] i64, cos/sin [P, R/2] -> [T, N, D]
+Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin);
+Tensor swiglu(const Tensor& gate_up);  // [..., 2I] = [gate | up] -> [..., I]
+// k/v [T, Hkv, D] into the caches [blocks, block_size, Hkv, D] at slots [T] (i64).
+void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache);
+// q [T, Hq, D]; block_tables [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 -> [T, Hq, D]
+Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
+                       const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params);
 // Moves (copies) a tensor to another device.
 Tensor to_device(const Tensor& x, Device device);
 

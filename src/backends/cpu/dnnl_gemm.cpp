@@ -91,7 +91,8 @@ dnnl::memory::desc bias_desc(const MatDesc& dst) {
 }
 
 // Finds or creates the primitive; `packed` asks oneDNN to choose the weight layout.
-PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, const MatDesc& dst, bool packed) {
+PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, const MatDesc& dst, bool packed,
+                        const GemmEpilogue& epi) {
   std::string key;
   key.reserve(160);
   append_desc(key, src);
@@ -99,6 +100,9 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
   append_desc(key, dst);
   key.push_back(has_bias ? 'b' : 'n');
   key.push_back(packed ? 'p' : 'r');
+  key.push_back(static_cast<char>(epi.activation));
+  key.append(reinterpret_cast<const char*>(&epi.activation_alpha), sizeof(float));
+  key.push_back(epi.residual ? 'R' : '-');
   Caches& c = caches();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -114,7 +118,12 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
                                   : to_md(wei);
   dnnl::matmul::desc md = has_bias ? dnnl::matmul::desc(to_md(src), wmd, bias_desc(dst), to_md(dst))
                                    : dnnl::matmul::desc(to_md(src), wmd, to_md(dst));
-  dnnl::matmul::primitive_desc pd(md, eng);
+  dnnl::post_ops po;
+  if (epi.activation != dnnl::algorithm::undef) po.append_eltwise(1.0f, epi.activation, epi.activation_alpha, 0.0f);
+  if (epi.residual) po.append_binary(dnnl::algorithm::binary_add, to_md(dst));
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
+  dnnl::matmul::primitive_desc pd(md, attr, eng);
   PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), {}};
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.prims.find(key);
@@ -130,12 +139,17 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
 }
 
 void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const dnnl::memory& wei_m, const float* bias,
-             const MatDesc& dst, void* dst_ptr) {
+             const MatDesc& dst, void* dst_ptr, const GemmEpilogue& epi) {
   dnnl::engine& eng = dnnl_engine();
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(to_md(src), eng, const_cast<void*>(src_ptr))},
                                              {DNNL_ARG_WEIGHTS, wei_m},
                                              {DNNL_ARG_DST, dnnl::memory(to_md(dst), eng, dst_ptr)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_desc(dst), eng, const_cast<float*>(bias)));
+  if (epi.residual) {
+    const int index = epi.activation != dnnl::algorithm::undef ? 1 : 0;  // position in the post-op chain
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                 dnnl::memory(to_md(dst), eng, const_cast<float*>(epi.residual)));
+  }
   dnnl::stream& s = dnnl_stream();
   p.prim.execute(s, args);
   s.wait();
@@ -162,22 +176,23 @@ bool prepack_enabled() {
 }
 
 void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
-                 const MatDesc& dst, void* dst_ptr) {
-  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, false);
-  execute(p, src, src_ptr, dnnl::memory(to_md(wei), dnnl_engine(), const_cast<void*>(wei_ptr)), bias, dst, dst_ptr);
+                 const MatDesc& dst, void* dst_ptr, const GemmEpilogue& epi) {
+  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, false, epi);
+  execute(p, src, src_ptr, dnnl::memory(to_md(wei), dnnl_engine(), const_cast<void*>(wei_ptr)), bias, dst, dst_ptr, epi);
 }
 
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
-                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr) {
+                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
+                           const GemmEpilogue& epi) {
   if (!owner || !prepack_enabled()) {
-    dnnl_matmul(src, src_ptr, wei, wei_ptr, bias, dst, dst_ptr);
+    dnnl_matmul(src, src_ptr, wei, wei_ptr, bias, dst, dst_ptr, epi);
     return;
   }
-  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, true);
+  PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, true, epi);
   dnnl::engine& eng = dnnl_engine();
   const dnnl::memory::desc plain = to_md(wei);
   if (p.weights_md == plain) {
-    execute(p, src, src_ptr, dnnl::memory(plain, eng, const_cast<void*>(wei_ptr)), bias, dst, dst_ptr);
+    execute(p, src, src_ptr, dnnl::memory(plain, eng, const_cast<void*>(wei_ptr)), bias, dst, dst_ptr, epi);
     return;
   }
   std::string key;
@@ -210,7 +225,7 @@ void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDes
     }
     c.packed[key] = PackedEntry{owner, p.weights_md, packed};
   }
-  execute(p, src, src_ptr, packed, bias, dst, dst_ptr);
+  execute(p, src, src_ptr, packed, bias, dst, dst_ptr, epi);
 }
 
 void dnnl_clear_caches() {

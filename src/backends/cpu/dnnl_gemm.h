@@ -21,11 +21,19 @@ struct MatDesc {
   int64_t strides[4] = {0, 0, 0, 0};
 };
 
+// Work fused into the GEMM's output pass (oneDNN post-ops), in this order:
+// activation(dst), then dst += residual. Saves a full read and write of dst per step.
+struct GemmEpilogue {
+  dnnl::algorithm activation = dnnl::algorithm::undef;  // an eltwise algorithm, or undef
+  float activation_alpha = 0.0f;
+  const float* residual = nullptr;  // dst-shaped, contiguous f32
+};
+
 // dst = src @ wei (+ bias broadcast over the last dim), with shapes
 // src [..., M, K], wei [..., K, N], dst [..., M, N] (dst f32) as oneDNN matmul.
 // bias: f32 [N] or null. Throws dnnl::error when oneDNN has no implementation.
 void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
-                 const MatDesc& dst, void* dst_ptr);
+                 const MatDesc& dst, void* dst_ptr, const GemmEpilogue& epi = {});
 
 // As dnnl_matmul for a 2-D linear layer whose weights are reused across calls:
 // the weights are reordered once into the layout oneDNN prefers (AMX / AVX-512
@@ -33,7 +41,8 @@ void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, co
 // that holds the weights; the cached copy is dropped once it is freed.
 // Set IA_CPU_PREPACK=0 to disable.
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
-                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr);
+                           const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
+                           const GemmEpilogue& epi = {});
 bool prepack_enabled();
 
 // Drops every cached primitive and prepacked weight.
