@@ -1,6 +1,9 @@
 #pragma once
 // The public C++ API of ipfs-accelerate. Nothing device- or ISA-specific
 // appears here; errors are ipfs_accelerate::Error.
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -55,6 +58,54 @@ struct TokenizeResult {
   std::vector<std::pair<size_t, size_t>> offsets;
 };
 
+// Text generation (decoder models). Unset fields take the model folder's
+// generation_config.json value, then transformers' default.
+struct GenerateOptions {
+  std::string device = "auto";  // auto | cpu
+  std::string dtype = "f32";    // f32 | bf16 (linear weights)
+  std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
+  std::optional<float> temperature;   // 0: greedy; unset: generation_config.json's do_sample decides
+  std::optional<int> top_k;
+  std::optional<float> top_p, min_p, repetition_penalty;
+  float presence_penalty = 0, frequency_penalty = 0;  // OpenAI semantics, in [-2, 2]
+  std::map<int, float> logit_bias;
+  std::optional<uint64_t> seed;  // same seed, same request: same output
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  int logprobs = -1;       // -1: none; 0: the sampled token's; n: also the n most likely
+  bool truncate = false;   // keep the end of a prompt longer than the context instead of failing
+  std::function<void(const std::string&)> on_text;  // streaming: text deltas, concatenating to `text`
+};
+
+struct TokenLogprobs {
+  int id = 0;
+  float logprob = 0;
+  std::vector<std::pair<int, float>> top;  // most likely first
+};
+
+struct GenerateResult {
+  std::string model;
+  std::string device;
+  std::string dtype;
+  std::vector<int> prompt_ids;
+  std::vector<int> ids;  // generated tokens only
+  std::string text;
+  std::string finish_reason;  // "stop" | "length"
+  std::vector<TokenLogprobs> logprobs;
+  std::vector<std::string> warnings;
+  double prefill_ms = 0;
+  double decode_ms = 0;
+  double decode_tokens_per_s = 0;
+};
+
+struct ChatTemplateOptions {
+  bool add_generation_prompt = false;
+  std::optional<std::string> template_name;   // a named template of the folder; default as transformers picks
+  std::optional<std::string> tools_json;      // JSON list of tool (function) schemas
+  std::optional<std::string> documents_json;  // JSON list of documents
+  std::optional<std::string> extra_json;      // JSON object of further template variables
+};
+
 class Accelerator {
  public:
   explicit Accelerator(AcceleratorOptions options = {});
@@ -68,6 +119,19 @@ class Accelerator {
   TokenizeResult tokenize(const std::string& model, const std::string& text, bool add_special_tokens = true,
                           const std::optional<std::string>& pair = std::nullopt);
   std::string detokenize(const std::string& model, const std::vector<int>& ids, bool skip_special_tokens = false);
+  // Many texts (each optionally with a pair) at once, in parallel; results in input order.
+  std::vector<TokenizeResult> tokenize_batch(const std::string& model,
+                                             const std::vector<std::pair<std::string, std::optional<std::string>>>& inputs,
+                                             bool add_special_tokens = true);
+
+  // Generates a continuation of `prompt`, tokenized as tokenizer.encode(prompt).
+  GenerateResult generate(const std::string& model, const std::string& prompt, const GenerateOptions& options = {});
+
+  // The prompt text the folder's chat template makes of `messages_json` (a
+  // JSON list of {role, content} messages, or an object with "messages"), as
+  // transformers' apply_chat_template(tokenize=False).
+  std::string render_chat_template(const std::string& model, const std::string& messages_json,
+                                   const ChatTemplateOptions& options = {});
 
   // JSON text describing the model folder (family, architecture, task, modality, parameters, dtypes, files).
   std::string inspect(const std::string& model);

@@ -28,6 +28,10 @@ void register_embed(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);
 void register_inspect(CLI::App& app, Context& ctx, Action& action);
 void register_hardware(CLI::App& app, Context& ctx, Action& action);
+void register_chat_template(CLI::App& app, Context& ctx, Action& action);
+void register_generate(CLI::App& app, Context& ctx, Action& action);
+void register_dev(CLI::App& app, Context& ctx, Action& action);
+void register_ipfs(CLI::App& app, Context& ctx, Action& action);
 
 // JSON float with the shortest text that reads back to the same float.
 std::string format_float(float v);

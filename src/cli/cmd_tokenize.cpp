@@ -1,4 +1,7 @@
-// `tokenize` and `detokenize`: the model folder's tokenizer.json, exactly.
+// `tokenize` and `detokenize`: the model folder's tokenizer, exactly.
+// `tokenize --input FILE.jsonl` tokenizes one JSON string or {"text", "pair"}
+// object per line, in parallel, printing one JSON result per line in order.
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -10,9 +13,61 @@
 
 namespace ia::cli {
 
+namespace {
+
+nlohmann::json to_json(const ipfs_accelerate::TokenizeResult& r) {
+  nlohmann::json j;
+  j["ids"] = r.ids;
+  j["tokens"] = r.tokens;
+  j["type_ids"] = r.type_ids;
+  nlohmann::json offsets = nlohmann::json::array();
+  for (const auto& [a, b] : r.offsets) offsets.push_back({a, b});
+  j["offsets"] = offsets;
+  return j;
+}
+
+// Reads the whole JSONL file first, so a bad line fails before any output.
+std::vector<std::pair<std::string, std::optional<std::string>>> read_jsonl(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ipfs_accelerate::Error("not_found", "--input file '" + path + "' cannot be opened");
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  std::string line;
+  size_t n = 0;
+  auto bad = [&](const std::string& why) {
+    throw ipfs_accelerate::Error("invalid_argument", path + ":" + std::to_string(n) + ": " + why);
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are skipped
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      bad("not valid JSON");
+    }
+    if (j.is_string()) {
+      out.emplace_back(j.get<std::string>(), std::nullopt);
+    } else if (j.is_object() && j.contains("text") && j["text"].is_string()) {
+      std::optional<std::string> pair;
+      if (auto it = j.find("pair"); it != j.end() && !it->is_null()) {
+        if (!it->is_string()) bad("\"pair\" must be a string");
+        pair = it->get<std::string>();
+      }
+      out.emplace_back(j["text"].get<std::string>(), pair);
+    } else {
+      bad("expected a JSON string or an object with a string \"text\"");
+    }
+  }
+  if (in.bad()) throw ipfs_accelerate::Error("corrupt", "--input file '" + path + "' could not be read");
+  return out;
+}
+
+}  // namespace
+
 void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
   struct TokenizeArgs {
-    std::string model, text, pair;
+    std::string model, text, pair, input;
     bool no_special = false;
   };
   auto t = std::make_shared<TokenizeArgs>();
@@ -20,20 +75,29 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--model", t->model, "Hugging Face model folder")->required();
   sub->add_flag("--no-special-tokens", t->no_special, "Do not add [CLS]/[SEP]/BOS/... tokens");
   sub->add_option("--pair", t->pair, "Second sequence of a pair input");
-  sub->add_option("text", t->text, "Text to tokenize")->required();
+  auto* input = sub->add_option("--input", t->input,
+                                 "JSONL file: one JSON string or {\"text\":…, \"pair\":…} per line; one result per line");
+  auto* text = sub->add_option("text", t->text, "Text to tokenize");
+  input->excludes(text);
   sub->callback([&ctx, &action, t, sub] {
     action = [&ctx, t, sub] {
+      const bool batch = sub->count("--input") > 0;
+      if (!batch && sub->count("text") == 0) {
+        throw ipfs_accelerate::Error("invalid_argument", "tokenize: give a TEXT or --input FILE.jsonl");
+      }
+      if (batch) {
+        if (sub->count("--pair")) throw ipfs_accelerate::Error("invalid_argument", "--pair cannot be used with --input");
+        const auto inputs = read_jsonl(t->input);
+        const auto results = ctx.accelerator().tokenize_batch(t->model, inputs, !t->no_special);
+        std::string out;
+        for (const auto& r : results) out += to_json(r).dump() + "\n";
+        std::cout << out;
+        return 0;
+      }
       std::optional<std::string> pair;
       if (sub->count("--pair")) pair = t->pair;
       auto r = ctx.accelerator().tokenize(t->model, t->text, !t->no_special, pair);
-      nlohmann::json j;
-      j["ids"] = r.ids;
-      j["tokens"] = r.tokens;
-      j["type_ids"] = r.type_ids;
-      nlohmann::json offsets = nlohmann::json::array();
-      for (const auto& [a, b] : r.offsets) offsets.push_back({a, b});
-      j["offsets"] = offsets;
-      std::cout << j.dump() << "\n";
+      std::cout << to_json(r).dump() << "\n";
       return 0;
     };
   });

@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   ia::cli::register_tokenize(app, ctx, action);
   ia::cli::register_inspect(app, ctx, action);
   ia::cli::register_hardware(app, ctx, action);
+  ia::cli::register_chat_template(app, ctx, action);
+  ia::cli::register_generate(app, ctx, action);
+  ia::cli::register_dev(app, ctx, action);
+  ia::cli::register_ipfs(app, ctx, action);
 
   // Name an unknown command plainly instead of CLI11's "A subcommand is required".
   for (int i = 1; i < argc; ++i) {

@@ -70,7 +70,9 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) { return linear(x, w, bias, LinearEpilogue{}); }
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue) {
   check_f32(x, "linear", "x");
   check_defined(w, "linear", "w");
   IA_CHECK(x.dim() >= 1, "linear: x must have at least 1 dim, got {}", x.describe());
@@ -97,7 +99,21 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
     x2 = contig(x).view({-1, K});
   }
   Tensor o2 = out.view({-1, N});
-  be.linear(x2, wc, bias ? &b : nullptr, o2);
+  if (!epilogue.has_activation && !epilogue.residual) {
+    be.linear(x2, wc, bias ? &b : nullptr, o2);
+    return out;
+  }
+  LinearEpilogue e = epilogue;
+  Tensor r2;
+  if (epilogue.residual) {
+    const Tensor& r = *epilogue.residual;
+    check_f32(r, "linear", "residual");
+    check_same_device(x, r, "linear");
+    IA_CHECK(r.shape() == os, "linear: residual {} does not match the output shape {}", r.describe(), shape_str(os));
+    r2 = contig(r).view({-1, N});
+    e.residual = &r2;
+  }
+  be.linear_fused(x2, wc, bias ? &b : nullptr, e, o2);
   return out;
 }
 
@@ -241,6 +257,95 @@ Tensor cast(const Tensor& x, DType dtype) {
   Backend& be = backend_checked(x, OpKind::Cast, x.dtype());
   Tensor out = alloc(x.shape(), dtype, x.device());
   be.cast(contig(x), out);
+  return out;
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+  check_f32(x, "rms_norm", "x");
+  check_defined(weight, "rms_norm", "weight");
+  IA_CHECK(x.dim() >= 1, "rms_norm: x must have at least 1 dim");
+  const int64_t H = x.size(-1);
+  IA_CHECK(weight.numel() == H, "rms_norm: weight {} does not match hidden size {}", weight.describe(), H);
+  IA_CHECK(eps >= 0, "rms_norm: eps must be >= 0, got {}", eps);
+  check_same_device(x, weight, "rms_norm");
+  Backend& be = backend_checked(x, OpKind::RmsNorm, DType::F32);
+  Tensor w = as_f32(weight).view({H});
+  Tensor out = alloc(x.shape(), DType::F32, x.device());
+  be.rms_norm(contig(x), w, eps, out);
+  return out;
+}
+
+Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin) {
+  check_f32(x, "rotary", "x");
+  check_f32(cos, "rotary", "cos");
+  check_f32(sin, "rotary", "sin");
+  check_defined(positions, "rotary", "positions");
+  IA_CHECK(x.dim() == 3, "rotary: x must be [T, N, D], got {}", x.describe());
+  IA_CHECK(cos.dim() == 2 && sin.shape() == cos.shape(), "rotary: cos {} / sin {} must be [P, R/2]", cos.describe(), sin.describe());
+  IA_CHECK(2 * cos.size(1) <= x.size(2), "rotary: {} rotated dims exceed head dim {}", 2 * cos.size(1), x.size(2));
+  IA_CHECK(positions.dim() == 1 && positions.size(0) == x.size(0) && is_index_type(positions.dtype()),
+           "rotary: positions {} must be [{}] i32/i64", positions.describe(), x.size(0));
+  check_same_device(x, cos, "rotary");
+  check_same_device(x, positions, "rotary");
+  Backend& be = backend_checked(x, OpKind::Rotary, DType::F32);
+  Tensor xc = x.size(2) <= 1 || x.strides()[2] == 1 ? x : contig(x);
+  Tensor out = alloc(x.shape(), DType::F32, x.device());
+  be.rotary(xc, contig(positions), contig(cos), contig(sin), out);
+  return out;
+}
+
+Tensor swiglu(const Tensor& gate_up) {
+  check_f32(gate_up, "swiglu", "gate_up");
+  IA_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0, "swiglu: last dim of {} must be even ([gate | up])",
+           gate_up.describe());
+  Backend& be = backend_checked(gate_up, OpKind::SwiGlu, DType::F32);
+  Shape os = gate_up.shape();
+  os.back() /= 2;
+  Tensor out = alloc(os, DType::F32, gate_up.device());
+  be.swiglu(contig(gate_up), out);
+  return out;
+}
+
+void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) {
+  check_f32(k, "kv_cache_write", "k");
+  check_f32(v, "kv_cache_write", "v");
+  check_f32(k_cache, "kv_cache_write", "k_cache");
+  check_f32(v_cache, "kv_cache_write", "v_cache");
+  IA_CHECK(k.dim() == 3 && v.shape() == k.shape(), "kv_cache_write: k {} and v {} must be [T, Hkv, D]", k.describe(), v.describe());
+  IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous() &&
+               k_cache.size(2) == k.size(1) && k_cache.size(3) == k.size(2),
+           "kv_cache_write: caches {} / {} do not fit k {}", k_cache.describe(), v_cache.describe(), k.describe());
+  IA_CHECK(slots.dim() == 1 && slots.size(0) == k.size(0) && is_index_type(slots.dtype()), "kv_cache_write: slots {} must be [{}]",
+           slots.describe(), k.size(0));
+  check_same_device(k, k_cache, "kv_cache_write");
+  Backend& be = backend_checked(k, OpKind::PagedAttention, DType::F32);
+  auto last = [](const Tensor& t) { return t.size(2) <= 1 || t.strides()[2] == 1 ? t : contig(t); };
+  be.kv_cache_write(last(k), last(v), contig(slots), k_cache, v_cache);
+}
+
+Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
+                       const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params) {
+  check_f32(q, "paged_attention", "q");
+  check_f32(k_cache, "paged_attention", "k_cache");
+  check_f32(v_cache, "paged_attention", "v_cache");
+  IA_CHECK(q.dim() == 3, "paged_attention: q must be [T, Hq, D], got {}", q.describe());
+  IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous(),
+           "paged_attention: caches {} / {} must be contiguous [blocks, block_size, Hkv, D]", k_cache.describe(), v_cache.describe());
+  IA_CHECK(k_cache.size(3) == q.size(2) && k_cache.size(2) > 0 && q.size(1) % k_cache.size(2) == 0,
+           "paged_attention: q {} does not fit the cache {} (query heads must be a multiple of kv heads)", q.describe(),
+           k_cache.describe());
+  const int64_t S = seq_lens.numel();
+  IA_CHECK(block_tables.dim() == 2 && block_tables.size(0) == S && block_tables.dtype() == DType::I32,
+           "paged_attention: block_tables {} must be [{}, max_blocks] i32", block_tables.describe(), S);
+  IA_CHECK(seq_lens.dim() == 1 && is_index_type(seq_lens.dtype()), "paged_attention: seq_lens {} must be [S]", seq_lens.describe());
+  IA_CHECK(query_start.dim() == 1 && query_start.size(0) == S + 1 && is_index_type(query_start.dtype()),
+           "paged_attention: query_start {} must be [{}]", query_start.describe(), S + 1);
+  IA_CHECK(params.window >= 0, "paged_attention: window must be >= 0");
+  check_same_device(q, k_cache, "paged_attention");
+  Backend& be = backend_checked(q, OpKind::PagedAttention, DType::F32);
+  Tensor qc = q.size(2) <= 1 || q.strides()[2] == 1 ? q : contig(q);
+  Tensor out = alloc(q.shape(), DType::F32, q.device());
+  be.paged_attention(qc, k_cache, v_cache, contig(block_tables), contig(seq_lens), contig(query_start), params, out);
   return out;
 }
 

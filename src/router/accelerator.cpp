@@ -16,7 +16,9 @@
 #include "models/model_registry.h"
 #include "runtime/device_selection.h"
 #include "runtime/embedding_endpoint.h"
+#include "runtime/generation.h"
 #include "runtime/hardware.h"
+#include "tokenizers/chat_template/chat_template.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ipfs_accelerate {
@@ -68,6 +70,18 @@ struct Accelerator::Impl {
     auto ep = ia::EmbeddingEndpoint::load(dir, device, dtype);
     endpoints[key] = ep;
     return ep;
+  }
+
+  std::map<std::tuple<std::string, std::string, int>, std::shared_ptr<ia::Generator>> generators;
+
+  std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto key = std::make_tuple(dir, device.str(), static_cast<int>(dtype));
+    auto it = generators.find(key);
+    if (it != generators.end()) return it->second;
+    auto g = ia::Generator::load(dir, device, dtype);
+    generators[key] = g;
+    return g;
   }
 
   std::shared_ptr<ia::tok::Tokenizer> tokenizer(const std::string& dir) {
@@ -133,6 +147,41 @@ TokenizeResult Accelerator::tokenize(const std::string& model, const std::string
   });
 }
 
+std::vector<TokenizeResult> Accelerator::tokenize_batch(
+    const std::string& model, const std::vector<std::pair<std::string, std::optional<std::string>>>& inputs,
+    bool add_special_tokens) {
+  return translate_errors([&] {
+    auto tok = impl_->tokenizer(resolve_model_dir(model));
+    // Singles and pairs go through encode_batch / encode_batch_pairs separately, then back into input order.
+    std::vector<std::string> singles;
+    std::vector<std::pair<std::string, std::string>> pairs;
+    std::vector<std::pair<bool, size_t>> where;
+    for (const auto& [text, pair] : inputs) {
+      if (pair) {
+        where.emplace_back(true, pairs.size());
+        pairs.emplace_back(text, *pair);
+      } else {
+        where.emplace_back(false, singles.size());
+        singles.push_back(text);
+      }
+    }
+    const auto enc_s = tok->encode_batch(singles, add_special_tokens);
+    const auto enc_p = tok->encode_batch_pairs(pairs, add_special_tokens);
+    std::vector<TokenizeResult> out;
+    out.reserve(inputs.size());
+    for (const auto& [is_pair, k] : where) {
+      const ia::tok::Encoding& e = is_pair ? enc_p[k] : enc_s[k];
+      TokenizeResult r;
+      r.ids.assign(e.ids.begin(), e.ids.end());
+      r.type_ids.assign(e.type_ids.begin(), e.type_ids.end());
+      r.tokens = e.tokens;
+      r.offsets = e.offsets;
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+}
+
 std::string Accelerator::detokenize(const std::string& model, const std::vector<int>& ids, bool skip_special_tokens) {
   return translate_errors([&] {
     auto tok = impl_->tokenizer(resolve_model_dir(model));
@@ -144,6 +193,91 @@ std::string Accelerator::detokenize(const std::string& model, const std::vector<
       }
     }
     return tok->decode(v, skip_special_tokens);
+  });
+}
+
+GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt, const GenerateOptions& options) {
+  return translate_errors([&] {
+    std::string dir = resolve_model_dir(model);
+    ia::DType dtype = parse_compute_dtype(options.dtype);
+    ia::Device device = ia::choose_device(options.device);
+    ia::GenerationRequest req;
+    if (options.max_new_tokens) req.max_new_tokens = *options.max_new_tokens;
+    req.temperature = options.temperature;
+    if (options.top_k) req.top_k = *options.top_k;
+    req.top_p = options.top_p;
+    req.min_p = options.min_p;
+    req.repetition_penalty = options.repetition_penalty;
+    req.presence_penalty = options.presence_penalty;
+    req.frequency_penalty = options.frequency_penalty;
+    for (const auto& [id, b] : options.logit_bias) req.logit_bias[id] = b;
+    req.seed = options.seed;
+    req.stop = options.stop;
+    req.ignore_eos = options.ignore_eos;
+    req.logprobs = options.logprobs;
+    req.truncate_prompt = options.truncate;
+    auto gen = impl_->generator(dir, device, dtype);
+    ia::StreamCallback cb;
+    if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
+    ia::GenerationStats st;
+    ia::GenerationResult r = std::move(gen->generate({prompt}, req, cb, &st).at(0));
+    GenerateResult out;
+    out.model = model;
+    out.device = device.str();
+    out.dtype = ia::dtype_name(dtype);
+    out.prompt_ids.assign(r.prompt_ids.begin(), r.prompt_ids.end());
+    out.ids.assign(r.ids.begin(), r.ids.end());
+    out.text = r.text;
+    out.finish_reason = r.finish_reason;
+    for (const auto& t : r.logprobs) {
+      TokenLogprobs lp{t.id, t.logprob, {}};
+      for (const auto& e : t.top) lp.top.emplace_back(e.id, e.logprob);
+      out.logprobs.push_back(std::move(lp));
+    }
+    out.warnings = r.warnings;
+    out.prefill_ms = st.prefill_ms;
+    out.decode_ms = st.decode_ms;
+    out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
+    return out;
+  });
+}
+
+namespace {
+
+nlohmann::ordered_json parse_user_json(const std::string& text, const char* what) {
+  try {
+    return nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    ia::fail(ia::ErrorKind::InvalidArgument, "{} is not valid JSON: {}", what, e.what());
+  }
+}
+
+}  // namespace
+
+std::string Accelerator::render_chat_template(const std::string& model, const std::string& messages_json,
+                                              const ChatTemplateOptions& options) {
+  return translate_errors([&] {
+    std::string dir = resolve_model_dir(model);
+    nlohmann::ordered_json messages = parse_user_json(messages_json, "messages");
+    // An OpenAI-style request body carries the list under "messages".
+    if (messages.is_object() && messages.contains("messages")) messages = messages["messages"];
+    if (!messages.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "messages must be a JSON list of messages");
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (!messages[i].is_object()) ia::fail(ia::ErrorKind::InvalidArgument, "message {} is not a JSON object", i);
+    }
+    ia::tok::ChatRenderOptions o;
+    o.add_generation_prompt = options.add_generation_prompt;
+    o.template_name = options.template_name;
+    if (options.tools_json) {
+      o.tools = parse_user_json(*options.tools_json, "tools");
+      if (!o.tools.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "tools must be a JSON list");
+    }
+    if (options.documents_json) {
+      o.documents = parse_user_json(*options.documents_json, "documents");
+      if (!o.documents.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "documents must be a JSON list");
+    }
+    if (options.extra_json) o.extra = parse_user_json(*options.extra_json, "extra variables");
+    return ia::tok::ChatTemplate::from_tokenizer_config(dir, options.template_name).render(messages, o);
   });
 }
 

@@ -1,5 +1,8 @@
 // BPE: split a word into chars, then apply merges by rank (lowest first,
 // leftmost on ties), as HF models::bpe does without dropout.
+#include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <limits>
 
 #include "tokenizers/json_util.h"
@@ -53,7 +56,7 @@ Bpe::Bpe(const nlohmann::json& j) {
     const std::string merged = a + (b.size() >= prefix_len ? b.substr(prefix_len) : b);
     const auto im = vocab_.find(merged);
     if (!im) fail(ErrorKind::Corrupt, "{}: merge result '{}' missing from the vocab", what, merged);
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(*ia_)) << 32) | static_cast<uint32_t>(*ib);
+    const uint64_t key = pair_key(*ia_, *ib);
     merges_.emplace(key, std::make_pair(rank++, *im));  // the first (lowest rank) wins
   }
   if (unk_token_) unk_id_ = vocab_.find(*unk_token_);
@@ -67,16 +70,36 @@ void Bpe::tokenize(std::string_view word, std::vector<Token>& out) const {
       return;
     }
   }
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  thread_local std::vector<Piece> pieces;
+  pieces.clear();
+  if (!cacheable || !cache_.get(word, pieces)) {
+    segment(word, pieces);
+    if (cacheable) cache_.put(word, pieces);
+  }
+  for (const auto& p : pieces) out.push_back(Token{p.id, vocab_.token(p.id).value_or(std::string()), {p.start, p.end}});
+}
+
+void Bpe::segment(std::string_view word, std::vector<Piece>& result) const {
+  // Symbols form a doubly linked list over a flat array; candidate merges sit
+  // in a min-heap by (rank, position) and are checked for staleness when
+  // popped, so a word of n chars costs O(n log n) rather than O(n^2).
   struct Sym {
     int32_t id;
     size_t start, end;
+    int32_t prev, next;  // -1 at the ends
+    bool alive;
   };
   thread_local std::vector<Sym> syms;
   thread_local std::string piece;
   syms.clear();
   std::optional<Sym> unk;
+  auto push = [&](int32_t id, size_t start, size_t end) {
+    const auto idx = static_cast<int32_t>(syms.size());
+    syms.push_back(Sym{id, start, end, idx - 1, -1, true});
+  };
   auto flush_unk = [&] {
-    if (unk) syms.push_back(*unk);
+    if (unk) push(unk->id, unk->start, unk->end);
     unk.reset();
   };
   for (size_t i = 0; i < word.size();) {
@@ -88,24 +111,26 @@ void Bpe::tokenize(std::string_view word, std::vector<Token>& out) const {
     if (end == word.size() && suffix_) piece += *suffix_;
     if (auto id = vocab_.find(piece)) {
       flush_unk();
-      syms.push_back(Sym{*id, i, end});
+      push(*id, i, end);
     } else {
       bool done = false;
       if (byte_fallback_) {
         // Every byte must have its <0xNN> token, else fall through to unk.
-        std::vector<int32_t> ids;
-        for (size_t k = i; k < end; ++k) {
-          const std::string code = fmt::format("<0x{:02X}>", static_cast<unsigned char>(word[k]));
+        int32_t ids[4];
+        size_t n = 0;
+        char code[8];
+        for (size_t k = i; k < end && n < 4; ++k) {
+          std::snprintf(code, sizeof code, "<0x%02X>", static_cast<unsigned char>(word[k]));
           auto id = vocab_.find(code);
           if (!id) {
-            ids.clear();
+            n = 0;
             break;
           }
-          ids.push_back(*id);
+          ids[n++] = *id;
         }
-        if (!ids.empty()) {
+        if (n == end - i) {
           flush_unk();
-          for (size_t k = 0; k < ids.size(); ++k) syms.push_back(Sym{ids[k], i + k, i + k + 1});
+          for (size_t k = 0; k < n; ++k) push(ids[k], i + k, i + k + 1);
           done = true;
         }
       }
@@ -117,35 +142,53 @@ void Bpe::tokenize(std::string_view word, std::vector<Token>& out) const {
           unk->end = end;
         } else {
           flush_unk();
-          unk = Sym{*unk_id_, i, end};
+          unk = Sym{*unk_id_, i, end, -1, -1, true};
         }
       }
     }
     i = end;
   }
   flush_unk();
-  // Merge the lowest-ranked adjacent pair until none applies.
-  while (syms.size() > 1) {
-    int32_t best_rank = std::numeric_limits<int32_t>::max();
-    size_t best = 0;
-    int32_t best_id = 0;
-    for (size_t k = 0; k + 1 < syms.size(); ++k) {
-      const uint64_t key =
-          (static_cast<uint64_t>(static_cast<uint32_t>(syms[k].id)) << 32) | static_cast<uint32_t>(syms[k + 1].id);
-      auto it = merges_.find(key);
-      if (it != merges_.end() && it->second.first < best_rank) {
-        best_rank = it->second.first;
-        best = k;
-        best_id = it->second.second;
-      }
-    }
-    if (best_rank == std::numeric_limits<int32_t>::max()) break;
-    syms[best].id = best_id;
-    syms[best].end = syms[best + 1].end;
-    syms.erase(syms.begin() + static_cast<std::ptrdiff_t>(best + 1));
+  for (size_t k = 0; k + 1 < syms.size(); ++k) syms[k].next = static_cast<int32_t>(k + 1);
+
+  struct Cand {
+    int32_t rank;
+    int32_t left;  // index of the left symbol
+    int32_t left_id, right_id;
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  thread_local std::vector<Cand> heap;
+  heap.clear();
+  auto consider = [&](int32_t l) {
+    if (l < 0) return;
+    const int32_t r = syms[static_cast<size_t>(l)].next;
+    if (r < 0) return;
+    const int32_t a = syms[static_cast<size_t>(l)].id, b = syms[static_cast<size_t>(r)].id;
+    auto it = merges_.find(pair_key(a, b));
+    if (it == merges_.end()) return;
+    heap.push_back(Cand{it->second.first, l, a, b});
+    std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+  };
+  for (size_t k = 0; k + 1 < syms.size(); ++k) consider(static_cast<int32_t>(k));
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+    const Cand c = heap.back();
+    heap.pop_back();
+    Sym& left = syms[static_cast<size_t>(c.left)];
+    // Stale if either side changed since the candidate was queued.
+    if (!left.alive || left.id != c.left_id || left.next < 0) continue;
+    Sym& right = syms[static_cast<size_t>(left.next)];
+    if (right.id != c.right_id) continue;
+    left.id = merges_.find(pair_key(c.left_id, c.right_id))->second.second;
+    left.end = right.end;
+    right.alive = false;
+    left.next = right.next;
+    if (right.next >= 0) syms[static_cast<size_t>(right.next)].prev = c.left;
+    consider(left.prev);
+    consider(c.left);
   }
-  for (const auto& s : syms) {
-    out.push_back(Token{s.id, vocab_.token(s.id).value_or(std::string()), {s.start, s.end}});
+  for (const auto& sy : syms) {
+    if (sy.alive) result.push_back(Piece{sy.id, sy.start, sy.end});
   }
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tokenizers/json_util.h"
+#include "tokenizers/normalizers.h"
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/regex.h"
 #include "tokenizers/unicode.h"
@@ -34,7 +35,28 @@ std::optional<unsigned char> unicode_to_byte(char32_t c) {
   return static_cast<unsigned char>(inverse[c]);
 }
 
+void byte_level_map(NormalizedString& n) {
+  // Every byte becomes its printable char; extra bytes of one char are insertions.
+  const auto& table = bytes_to_unicode();
+  thread_local std::vector<CharChange> dest;
+  const std::string& t = n.get();
+  dest.clear();
+  dest.reserve(t.size());
+  for (size_t i = 0; i < t.size();) {
+    size_t len = 1;
+    uni::decode(t, i, &len);
+    for (size_t k = 0; k < len; ++k) dest.emplace_back(table[static_cast<unsigned char>(t[i + k])], k > 0 ? 1 : 0);
+    i += len;
+  }
+  n.transform(dest, 0);
+}
+
 namespace {
+
+class ByteLevelNormalizer final : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override { byte_level_map(s); }
+};
 
 class ByteLevelPreTokenizer final : public PreTokenizer {
  public:
@@ -60,23 +82,8 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
         out.push_back(Split{std::move(p), std::nullopt});
       }
     });
-    // Map every byte to its printable char; extra bytes of one char are insertions.
-    const auto& table = bytes_to_unicode();
-    std::vector<CharChange> dest;
     for (auto& sp : s.splits()) {
-      if (sp.tokens) continue;
-      const std::string& t = sp.normalized.get();
-      dest.clear();
-      dest.reserve(t.size());
-      for (size_t i = 0; i < t.size();) {
-        size_t len = 1;
-        uni::decode(t, i, &len);
-        for (size_t k = 0; k < len; ++k) {
-          dest.emplace_back(table[static_cast<unsigned char>(t[i + k])], k > 0 ? 1 : 0);
-        }
-        i += len;
-      }
-      sp.normalized.transform(dest, 0);
+      if (!sp.tokens) byte_level_map(sp.normalized);
     }
   }
 
@@ -90,5 +97,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
 std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(const nlohmann::json& j) {
   return std::make_unique<ByteLevelPreTokenizer>(j);
 }
+
+std::unique_ptr<Normalizer> make_byte_level_normalizer() { return std::make_unique<ByteLevelNormalizer>(); }
 
 }  // namespace ia::tok

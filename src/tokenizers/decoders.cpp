@@ -2,6 +2,7 @@
 
 #include "tokenizers/byte_level.h"
 #include "tokenizers/json_util.h"
+#include "tokenizers/regex.h"
 #include "tokenizers/unicode.h"
 
 namespace ia::tok {
@@ -91,20 +92,70 @@ class ByteLevelDecoder final : public Decoder {
 
 class ReplaceDecoder final : public Decoder {
  public:
-  explicit ReplaceDecoder(const nlohmann::json& j) {
-    const std::string what = "decoder Replace";
-    const auto& p = js::field(j, "pattern", what);
-    const auto* s = js::opt(p, "String");
-    if (!s || !s->is_string()) fail(ErrorKind::Unsupported, "{}: only String patterns are supported", what);
-    from_ = s->get<std::string>();
-    to_ = js::str(j, "content", what);
-  }
+  explicit ReplaceDecoder(const nlohmann::json& j)
+      : pattern_(Pattern::from_json(js::field(j, "pattern", "decoder Replace"), "decoder Replace")),
+        to_(js::str(j, "content", "decoder Replace")) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
-    for (auto& t : tokens) replace_all(t, from_, to_);
+    for (auto& t : tokens) {
+      const Matches m = pattern_.find_matches(t);
+      std::string out;
+      for (const auto& [range, hit] : m) {
+        if (hit) {
+          out += to_;
+        } else {
+          out.append(t, range.first, range.second - range.first);
+        }
+      }
+      t = std::move(out);
+    }
   }
 
  private:
-  std::string from_, to_;
+  Pattern pattern_;
+  std::string to_;
+};
+
+// Subword BPE with an end-of-word suffix (CLIP-style): the suffix becomes a
+// space, except on the last token where it is dropped.
+class BpeDecoder final : public Decoder {
+ public:
+  explicit BpeDecoder(const nlohmann::json& j) { suffix_ = js::str_or(j, "suffix", "decoder BPEDecoder", "</w>"); }
+  void decode_chain(std::vector<std::string>& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) replace_all(tokens[i], suffix_, i + 1 == tokens.size() ? "" : " ");
+  }
+
+ private:
+  std::string suffix_;
+};
+
+// CTC output (Wav2Vec2): collapse repeats, drop the blank (pad) token, and
+// with cleanup turn the word delimiter into spaces.
+class CtcDecoder final : public Decoder {
+ public:
+  explicit CtcDecoder(const nlohmann::json& j) {
+    const std::string what = "decoder CTC";
+    pad_ = js::str_or(j, "pad_token", what, "<pad>");
+    delimiter_ = js::str_or(j, "word_delimiter_token", what, "|");
+    cleanup_ = js::boolean_or(j, "cleanup", what, true);
+  }
+  void decode_chain(std::vector<std::string>& tokens) const override {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (i > 0 && tokens[i] == tokens[i - 1]) continue;
+      std::string t = tokens[i];
+      replace_all(t, pad_, "");
+      if (cleanup_) {
+        cleanup(t);
+        replace_all(t, delimiter_, " ");
+      }
+      if (!t.empty()) out.push_back(std::move(t));
+    }
+    tokens = std::move(out);
+  }
+
+ private:
+  std::string pad_, delimiter_;
+  bool cleanup_ = true;
 };
 
 class FuseDecoder final : public Decoder {
@@ -243,6 +294,8 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j) {
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Metaspace") return std::make_unique<MetaspaceDecoder>(j);
   if (type == "Sequence") return std::make_unique<SequenceDecoder>(j);
+  if (type == "BPEDecoder") return std::make_unique<BpeDecoder>(j);
+  if (type == "CTC") return std::make_unique<CtcDecoder>(j);
   fail(ErrorKind::Unsupported, "decoder: type '{}' is not supported", type);
 }
 

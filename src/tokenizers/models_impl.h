@@ -2,6 +2,7 @@
 // Concrete models behind the Model interface (one .cpp each).
 #include "tokenizers/model.h"
 #include "tokenizers/prefix_trie.h"
+#include "tokenizers/word_cache.h"
 #include "tokenizers/vocab.h"
 
 namespace ia::tok {
@@ -45,6 +46,17 @@ class Bpe final : public VocabModel {
   void tokenize(std::string_view word, std::vector<Token>& out) const override;
 
  private:
+  struct Piece {
+    int32_t id;
+    size_t start, end;
+  };
+  static constexpr size_t kMaxCachedWordBytes = 256;
+  static uint64_t pair_key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  void segment(std::string_view word, std::vector<Piece>& result) const;
+  // Words repeat a lot in real text, so their segmentation is memoized.
+  mutable WordCache<Piece> cache_;
   // (left id, right id) -> (rank, merged id)
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
   std::optional<std::string> unk_token_, prefix_, suffix_;

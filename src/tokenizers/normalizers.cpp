@@ -3,7 +3,9 @@
 #include <string>
 #include <vector>
 
+#include "tokenizers/byte_level.h"
 #include "tokenizers/json_util.h"
+#include "tokenizers/precompiled_charsmap.h"
 #include "tokenizers/regex.h"
 #include "tokenizers/unicode.h"
 
@@ -126,6 +128,94 @@ class Prepend final : public Normalizer {
   std::string prepend_;
 };
 
+// SentencePiece's "nmt" rules (HF normalizers::unicode::Nmt): drop control
+// chars, turn the other whitespace-like chars into a plain space.
+class Nmt final : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override {
+    s.filter([](char32_t c) {
+      return !((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F ||
+               c == 0x9F);
+    });
+    s.map([](char32_t c) -> char32_t {
+      switch (c) {
+        case 0x09: case 0x0A: case 0x0C: case 0x0D: case 0x1680: case 0x2028: case 0x2029: case 0x2581:
+        case 0xFEFF: case 0xFFFD:
+          return U' ';
+        default: return (c >= 0x200B && c <= 0x200F) ? U' ' : c;
+      }
+    });
+  }
+};
+
+// A SentencePiece precompiled_charsmap applied per grapheme, then per char,
+// exactly as HF's Precompiled normalizer (graphemes of 6+ bytes only per char).
+class Precompiled final : public Normalizer {
+ public:
+  explicit Precompiled(const nlohmann::json& j) : map_(decode(j), "normalizer Precompiled") {}
+  void normalize(NormalizedString& s) const override {
+    if (map_.empty()) return;
+    const std::string& t = s.get();
+    std::vector<CharChange> dest;
+    dest.reserve(t.size());
+    bool modified = false;
+    for (size_t g = 0; g < t.size();) {
+      const size_t ge = uni::grapheme_end(t, g);
+      const std::string_view grapheme(t.data() + g, ge - g);
+      if (grapheme.size() < 6) {
+        if (auto norm = map_.transform(grapheme)) {
+          modified = true;
+          push_replacement(dest, grapheme, *norm);
+          g = ge;
+          continue;
+        }
+      }
+      for (size_t i = 0; i < grapheme.size();) {
+        size_t len = 1;
+        const char32_t c = uni::decode(grapheme, i, &len);
+        const std::string_view part = grapheme.substr(i, len);
+        if (auto norm = map_.transform(part)) {
+          modified = true;
+          push_replacement(dest, part, *norm);
+        } else {
+          dest.emplace_back(c, 0);
+        }
+        i += len;
+      }
+      g = ge;
+    }
+    if (modified) s.transform(dest, 0);
+  }
+
+ private:
+  static std::string decode(const nlohmann::json& j) {
+    const std::string what = "normalizer Precompiled";
+    const auto* v = js::opt(j, "precompiled_charsmap");
+    if (!v) return {};
+    if (!v->is_string()) fail(ErrorKind::Corrupt, "{}: precompiled_charsmap must be a base64 string", what);
+    auto bytes = base64_decode(v->get<std::string>());
+    if (!bytes) fail(ErrorKind::Corrupt, "{}: precompiled_charsmap is not valid base64", what);
+    return std::move(*bytes);
+  }
+  // New chars replace old ones one for one; extra new chars are insertions,
+  // missing ones are folded into the last change (HF's `replace` helper,
+  // which may reach back into the previous grapheme's entry).
+  static void push_replacement(std::vector<CharChange>& dest, std::string_view old_part, std::string_view new_part) {
+    const long diff = static_cast<long>(uni::char_count(new_part)) - static_cast<long>(uni::char_count(old_part));
+    for (size_t i = 0; i < new_part.size();) {
+      size_t len = 1;
+      dest.emplace_back(uni::decode(new_part, i, &len), 0);
+      i += len;
+    }
+    if (diff > 0) {
+      for (long k = 0; k < diff && static_cast<size_t>(k) < dest.size(); ++k) dest[dest.size() - 1 - static_cast<size_t>(k)].second = 1;
+    } else if (diff < 0 && !dest.empty()) {
+      dest.back().second += static_cast<int>(diff);
+    }
+  }
+  PrecompiledCharsmap map_;
+};
+
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(const nlohmann::json& j) {
@@ -157,6 +247,9 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j) {
   if (type == "Replace") return std::make_unique<Replace>(j);
   if (type == "Prepend") return std::make_unique<Prepend>(j);
   if (type == "Sequence") return std::make_unique<SequenceNormalizer>(j);
+  if (type == "Nmt") return std::make_unique<Nmt>();
+  if (type == "Precompiled") return std::make_unique<Precompiled>(j);
+  if (type == "ByteLevel") return make_byte_level_normalizer();
   fail(ErrorKind::Unsupported, "normalizer: type '{}' is not supported", type);
 }
 

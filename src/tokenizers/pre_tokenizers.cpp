@@ -7,6 +7,7 @@
 #include "tokenizers/json_util.h"
 #include "tokenizers/regex.h"
 #include "tokenizers/unicode.h"
+#include "tokenizers/unicode_scripts.h"
 
 namespace ia::tok {
 
@@ -170,6 +171,89 @@ class Metaspace final : public PreTokenizer {
   bool split_ = true;
 };
 
+class CharDelimiterSplit final : public PreTokenizer {
+ public:
+  explicit CharDelimiterSplit(const nlohmann::json& j) {
+    const std::string d = js::str(j, "delimiter", "pre_tokenizer CharDelimiterSplit");
+    size_t len = 0;
+    if (d.empty() || !uni::is_valid_utf8(d) || (uni::decode(d, 0, &len), len != d.size())) {
+      fail(ErrorKind::Corrupt, "pre_tokenizer CharDelimiterSplit: delimiter must be one character");
+    }
+    delimiter_ = uni::decode(d, 0, &len);
+  }
+  void pre_tokenize(PreTokenizedString& s) const override {
+    const char32_t d = delimiter_;
+    s.split_by([d](std::string_view t) { return match_chars(t, [d](char32_t c) { return c == d; }); },
+               SplitBehavior::Removed);
+  }
+
+ private:
+  char32_t delimiter_ = U' ';
+};
+
+// Chunks of `length` chars (the last one shorter), as HF FixedLength.
+class FixedLength final : public PreTokenizer {
+ public:
+  explicit FixedLength(const nlohmann::json& j) {
+    const int64_t n = js::integer_or(j, "length", "pre_tokenizer FixedLength", 5);
+    if (n < 0) fail(ErrorKind::Corrupt, "pre_tokenizer FixedLength: length must not be negative");
+    length_ = static_cast<size_t>(n);
+  }
+  void pre_tokenize(PreTokenizedString& s) const override {
+    s.split([this](NormalizedString&& n, std::vector<Split>& out) {
+      const std::string& t = n.get();
+      size_t start = 0, count = 0;
+      for (size_t i = 0; i < t.size();) {
+        size_t len = 1;
+        uni::decode(t, i, &len);
+        i += len;
+        if (++count == length_) {
+          out.push_back(Split{n.slice(start, i), std::nullopt});
+          start = i;
+          count = 0;
+        }
+      }
+      if (start < t.size()) out.push_back(Split{n.slice(start, t.size()), std::nullopt});
+    });
+  }
+
+ private:
+  size_t length_ = 5;
+};
+
+// Splits where the Unicode script changes (HF UnicodeScripts): spaces belong
+// to no script, Hiragana / Katakana / Hangul and U+30FC count as Han. As in
+// HF, text before the first char with a script (leading spaces) is dropped.
+class UnicodeScripts final : public PreTokenizer {
+ public:
+  void pre_tokenize(PreTokenizedString& s) const override {
+    s.split([](NormalizedString&& n, std::vector<Split>& out) {
+      const std::string& t = n.get();
+      static const uint16_t han = uni::script_of(U'\u4E00'), hiragana = uni::script_of(U'\u3042'),
+                            katakana = uni::script_of(U'\u30A2'), hangul = uni::script_of(U'\uAC00');
+      constexpr int kAny = -1;
+      auto fixed = [&](char32_t c) -> int {
+        if (c == 0x30FC) return han;
+        if (c == U' ') return kAny;
+        const uint16_t sc = uni::script_of(c);
+        return (sc == hiragana || sc == katakana || sc == hangul) ? han : sc;
+      };
+      thread_local std::vector<size_t> cuts;
+      cuts.clear();
+      int last = -2;  // none yet
+      for (size_t i = 0; i < t.size();) {
+        size_t len = 1;
+        const int sc = fixed(uni::decode(t, i, &len));
+        if (sc != kAny && last != kAny && last != sc) cuts.push_back(i);
+        if (sc != kAny) last = sc;
+        i += len;
+      }
+      cuts.push_back(t.size());
+      for (size_t k = 0; k + 1 < cuts.size(); ++k) out.push_back(Split{n.slice(cuts[k], cuts[k + 1]), std::nullopt});
+    });
+  }
+};
+
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(const nlohmann::json& j) {
@@ -199,6 +283,9 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j) {
   if (type == "Metaspace") return std::make_unique<Metaspace>(j);
   if (type == "ByteLevel") return make_byte_level_pre_tokenizer(j);
   if (type == "Sequence") return std::make_unique<SequencePreTokenizer>(j);
+  if (type == "CharDelimiterSplit") return std::make_unique<CharDelimiterSplit>(j);
+  if (type == "FixedLength") return std::make_unique<FixedLength>(j);
+  if (type == "UnicodeScripts") return std::make_unique<UnicodeScripts>();
   fail(ErrorKind::Unsupported, "pre_tokenizer: type '{}' is not supported", type);
 }
 

@@ -1,9 +1,15 @@
 #include "tokenizers/tokenizer.h"
 
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
+
+#include "core/thread_pool.h"
 
 #include "tokenizers/added_vocabulary.h"
 #include "tokenizers/decoders.h"
@@ -11,7 +17,9 @@
 #include "tokenizers/model.h"
 #include "tokenizers/normalizers.h"
 #include "tokenizers/post_processors.h"
+#include "tokenizers/legacy_loader.h"
 #include "tokenizers/pre_tokenizers.h"
+#include "tokenizers/truncation_padding.h"
 #include "tokenizers/unicode.h"
 
 namespace ia::tok {
@@ -37,10 +45,8 @@ std::shared_ptr<Tokenizer> Tokenizer::from_folder(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail(ErrorKind::NotFound, "model folder '{}' does not exist", dir);
   const fs::path p = fs::path(dir) / "tokenizer.json";
-  if (!fs::is_regular_file(p, ec)) {
-    fail(ErrorKind::NotFound, "model folder '{}' has no tokenizer.json (only tokenizer.json is supported)", dir);
-  }
-  return from_file(p.string());
+  if (fs::is_regular_file(p, ec)) return from_file(p.string());
+  return LegacyLoader::load(dir);
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::string& source) {
@@ -50,6 +56,11 @@ std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", source, e.what());
   }
+  return from_json(j, source, nullptr, nullptr);
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const std::string& source,
+                                                std::unique_ptr<Model> model, std::unique_ptr<Decoder> decoder) {
   std::shared_ptr<Tokenizer> t(new Tokenizer());
   try {
     if (!j.is_object()) fail(ErrorKind::Corrupt, "top level must be a JSON object");
@@ -60,10 +71,14 @@ std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::
     };
     t->normalizer_ = make_normalizer(get("normalizer"));
     t->pre_tokenizer_ = make_pre_tokenizer(get("pre_tokenizer"));
-    if (get("model").is_null()) fail(ErrorKind::Corrupt, "missing 'model'");
-    t->model_ = make_model(get("model"));
+    if (model) {
+      t->model_ = std::move(model);
+    } else {
+      if (get("model").is_null()) fail(ErrorKind::Corrupt, "missing 'model'");
+      t->model_ = make_model(get("model"));
+    }
     t->post_processor_ = make_post_processor(get("post_processor"));
-    t->decoder_ = make_decoder(get("decoder"));
+    t->decoder_ = decoder ? std::move(decoder) : make_decoder(get("decoder"));
 
     std::vector<AddedToken> added;
     if (const auto& at = get("added_tokens"); !at.is_null()) {
@@ -85,9 +100,18 @@ std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::
     t->added_ = std::make_unique<AddedVocabulary>();
     t->added_->build(std::move(added), t->normalizer_.get());
 
-    if (const auto& pad = get("padding"); pad.is_object()) {
-      if (const auto* id = js::opt(pad, "pad_id")) t->pad_id_ = js::token_id(*id, "padding", "pad_id");
+    t->padding_ = parse_padding(get("padding"));
+    if (t->padding_) t->pad_id_ = t->padding_->pad_id;
+    // How many special tokens the post-processor adds (HF added_tokens(is_pair)),
+    // measured once on empty inputs: truncation leaves room for them.
+    if (t->post_processor_) {
+      for (size_t n : {size_t{1}, size_t{2}}) {
+        std::vector<Encoding> empty(n);
+        t->post_processor_->process(empty, true);
+        (n == 1 ? t->added_single_ : t->added_pair_) = merge_encodings(std::move(empty)).ids.size();
+      }
     }
+    t->with_truncation(parse_truncation(get("truncation")));
     // HF counts the union of model and added token strings.
     std::unordered_set<std::string_view> all;
     for (auto tok : t->model_->tokens()) all.insert(tok);
@@ -101,6 +125,19 @@ std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::
   return t;
 }
 
+void Tokenizer::with_truncation(std::optional<TruncationParams> t) {
+  if (t) {
+    // HF refuses a stride that leaves no room once special tokens are added.
+    const size_t effective = t->max_length > added_single_ ? t->max_length - added_single_ : 0;
+    if (t->stride > 0 && t->stride >= effective) {
+      fail(ErrorKind::InvalidArgument,
+           "truncation stride {} is not less than the effective max length {} ({} minus {} special tokens)",
+           t->stride, effective, t->max_length, added_single_);
+    }
+  }
+  truncation_ = std::move(t);
+}
+
 Encoding Tokenizer::encode_one(std::string_view text, int32_t type_id) const {
   // Invalid UTF-8 becomes U+FFFD first; offsets then refer to that text.
   PreTokenizedString pts(uni::sanitize_utf8(text));
@@ -111,27 +148,90 @@ Encoding Tokenizer::encode_one(std::string_view text, int32_t type_id) const {
 }
 
 Encoding Tokenizer::finish(std::vector<Encoding>&& encs, bool add_special_tokens) const {
+  if (truncation_) {
+    const size_t added = add_special_tokens ? (encs.size() > 1 ? added_pair_ : added_single_) : 0;
+    const size_t max_len = truncation_->max_length > added ? truncation_->max_length - added : 0;
+    truncate_encodings(encs, *truncation_, max_len);
+  }
   if (post_processor_) post_processor_->process(encs, add_special_tokens);
   return merge_encodings(std::move(encs));
 }
 
-Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+Encoding Tokenizer::encode_unpadded(std::string_view a, const std::string_view* b, bool add_special_tokens) const {
   std::vector<Encoding> encs;
-  encs.push_back(encode_one(text, 0));
+  encs.reserve(b ? 2 : 1);
+  encs.push_back(encode_one(a, 0));
+  if (b) encs.push_back(encode_one(*b, 1));
   return finish(std::move(encs), add_special_tokens);
+}
+
+Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
+  Encoding e = encode_unpadded(text, nullptr, add_special_tokens);
+  if (padding_) {
+    std::vector<Encoding> one;
+    one.push_back(std::move(e));
+    pad_encodings(one, *padding_);
+    e = std::move(one[0]);
+  }
+  return e;
 }
 
 Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, bool add_special_tokens) const {
-  std::vector<Encoding> encs;
-  encs.push_back(encode_one(a, 0));
-  encs.push_back(encode_one(b, 1));
-  return finish(std::move(encs), add_special_tokens);
+  Encoding e = encode_unpadded(a, &b, add_special_tokens);
+  if (padding_) {
+    std::vector<Encoding> one;
+    one.push_back(std::move(e));
+    pad_encodings(one, *padding_);
+    e = std::move(one[0]);
+  }
+  return e;
 }
 
+namespace {
+// Runs fn(i) for i in [0, n) on the pool; workers take the next index from a
+// shared counter so one long text does not leave the others idle. The first
+// error is rethrown here (exceptions must not cross an OpenMP region).
+void for_each_parallel(size_t n, const std::function<void(size_t)>& fn) {
+  if (n == 0) return;
+  const int64_t workers = std::min<int64_t>(ia::num_threads(), static_cast<int64_t>(n));
+  if (workers <= 1 || n < 2) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  ia::parallel_for(workers, 1, [&](int64_t, int64_t) {
+    for (size_t i = next.fetch_add(1); i < n && !failed.load(std::memory_order_relaxed); i = next.fetch_add(1)) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  });
+  if (error) std::rethrow_exception(error);
+}
+}  // namespace
+
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens) const {
-  std::vector<Encoding> out;
-  out.reserve(texts.size());
-  for (const auto& t : texts) out.push_back(encode(t, add_special_tokens));
+  std::vector<Encoding> out(texts.size());
+  for_each_parallel(texts.size(), [&](size_t i) { out[i] = encode_unpadded(texts[i], nullptr, add_special_tokens); });
+  if (padding_) pad_encodings(out, *padding_);
+  return out;
+}
+
+std::vector<Encoding> Tokenizer::encode_batch_pairs(const std::vector<std::pair<std::string, std::string>>& pairs,
+                                                    bool add_special_tokens) const {
+  std::vector<Encoding> out(pairs.size());
+  for_each_parallel(pairs.size(), [&](size_t i) {
+    const std::string_view b = pairs[i].second;
+    out[i] = encode_unpadded(pairs[i].first, &b, add_special_tokens);
+  });
+  if (padding_) pad_encodings(out, *padding_);
   return out;
 }
 

@@ -204,6 +204,24 @@ bool is_chinese_char(char32_t c) {
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
+size_t grapheme_end(std::string_view s, size_t pos) {
+  if (pos >= s.size()) return s.size();
+  size_t len = 1;
+  char32_t prev = decode(s, pos, &len);
+  size_t i = pos + len;
+  utf8proc_int32_t state = 0;
+  while (i < s.size()) {
+    const char32_t c = decode(s, i, &len);
+    if (utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(prev), static_cast<utf8proc_int32_t>(c),
+                                         &state)) {
+      break;
+    }
+    prev = c;
+    i += len;
+  }
+  return i;
+}
+
 int to_lower_full(char32_t c, char32_t out[3]) {
   if (c < 0x80) {
     out[0] = (c >= 'A' && c <= 'Z') ? c + 32 : c;

@@ -45,6 +45,10 @@ bool is_chinese_char(char32_t c);
 // Writes up to 3 chars into out, returns how many.
 int to_lower_full(char32_t c, char32_t out[3]);
 
+// End (byte index) of the extended grapheme cluster starting at s[pos]
+// (UAX #29, as Rust's unicode-segmentation `graphemes(true)`).
+size_t grapheme_end(std::string_view s, size_t pos);
+
 enum class NormForm { NFC, NFD, NFKC, NFKD };
 
 // Normalizes `s` and reports, for every output char, the change relative to

@@ -2,6 +2,7 @@
 // Unigram::encode_optimized walks it (best path per end position, unknown
 // chars scored min_score - 10 and fused, byte fallback when asked).
 #include <cmath>
+#include <cstdio>
 
 #include "tokenizers/json_util.h"
 #include "tokenizers/models_impl.h"

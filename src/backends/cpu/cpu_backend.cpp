@@ -13,6 +13,7 @@
 #include <new>
 #include <vector>
 
+#include "backends/cpu/decoder_ops.h"
 #include "backends/cpu/dnnl_gemm.h"
 #include "backends/cpu/kernels.h"
 #include "core/error.h"
@@ -303,6 +304,48 @@ class CpuBackend final : public Backend {
   }
 
   void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
+    linear_impl(x, w, bias, nullptr, out);
+  }
+
+  void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
+                    Tensor& out) override {
+    if (epilogue.residual) {
+      check_f32(*epilogue.residual, "linear", "residual");
+      check_contig(*epilogue.residual, "linear", "residual");
+      IA_CHECK(epilogue.residual->shape() == out.shape(), "cpu linear: residual {} does not match out {}",
+               epilogue.residual->describe(), out.describe());
+    }
+    linear_impl(x, w, bias, &epilogue, out);
+  }
+
+  // The epilogue rides on oneDNN post-ops in the GEMM paths; the few-row GEMV
+  // path and K == 0 apply it afterwards.
+  static GemmEpilogue gemm_epilogue(const LinearEpilogue* e) {
+    GemmEpilogue g;
+    if (!e) return g;
+    if (e->has_activation) {
+      switch (e->activation) {
+        case Activation::GeluErf: g.activation = dnnl::algorithm::eltwise_gelu_erf; break;
+        case Activation::GeluTanh: g.activation = dnnl::algorithm::eltwise_gelu_tanh; break;
+        case Activation::Tanh: g.activation = dnnl::algorithm::eltwise_tanh; break;
+        case Activation::Relu: g.activation = dnnl::algorithm::eltwise_relu; break;
+        case Activation::Silu:
+          g.activation = dnnl::algorithm::eltwise_swish;
+          g.activation_alpha = 1.0f;
+          break;
+      }
+    }
+    if (e->residual) g.residual = e->residual->data<float>();
+    return g;
+  }
+
+  void apply_epilogue_after(const LinearEpilogue* e, Tensor& out) {
+    if (!e) return;
+    if (e->has_activation) activation(e->activation, out, out);
+    if (e->residual) add(out, *e->residual, out);
+  }
+
+  void linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epi, Tensor& out) {
     check_f32(x, "linear", "x");
     check_f32(out, "linear", "out");
     IA_CHECK(x.dim() == 2 && w.dim() == 2 && out.dim() == 2, "cpu linear: expects 2-D x, w, out");
@@ -317,12 +360,14 @@ class CpuBackend final : public Backend {
       float* o = out.data<float>();
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) o[i * N + j] = bp ? bp[j] : 0.0f;
+      apply_epilogue_after(epi, out);
       return;
     }
+    const GemmEpilogue gepi = gemm_epilogue(epi);
     if (w.dtype() == DType::F32) {
       const int64_t lda = M > 1 ? x.strides()[0] : K;
       dnnl_linear_prepacked(mat(dt::f32, {M, K}, {lda, 1}), x.raw(), mat(dt::f32, {K, N}, {1, ldw}), w.raw(), w.storage(), bp, dst,
-                            out.raw());
+                            out.raw(), gepi);
     } else if (w.dtype() == DType::BF16) {
       thread_local std::vector<uint16_t> xb;
       if (xb.size() < static_cast<size_t>(M * K)) xb.resize(static_cast<size_t>(M * K));
@@ -333,8 +378,23 @@ class CpuBackend final : public Backend {
       parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) k.f32_to_bf16(xp + r * lda, xbp + r * K, K);
       });
+      if (M <= 8 && k.gemv_bf16) {
+        // Decode (a few rows): a weight-streaming GEMV beats oneDNN's GEMM setup
+        // and blocking at M=1. x is rounded to bf16 as the GEMM path does, then
+        // widened back to f32 so the products are exact.
+        thread_local std::vector<float> xr;
+        if (xr.size() < static_cast<size_t>(M * K)) xr.resize(static_cast<size_t>(M * K));
+        for (int64_t r = 0; r < M; ++r) k.bf16_to_f32(xbp + r * K, xr.data() + r * K, K);
+        const float* xrp = xr.data();
+        const uint16_t* wp = w.data<uint16_t>();
+        float* op = out.data<float>();
+        parallel_for(N, std::max<int64_t>(16, 65536 / std::max<int64_t>(K, 1)),
+                     [&](int64_t j0, int64_t j1) { k.gemv_bf16(xrp, M, K, K, wp, ldw, bp, op, N, j0, j1); });
+        apply_epilogue_after(epi, out);
+        return;
+      }
       dnnl_linear_prepacked(mat(dt::bf16, {M, K}, {K, 1}), xbp, mat(dt::bf16, {K, N}, {1, ldw}), w.raw(), w.storage(), bp, dst,
-                            out.raw());
+                            out.raw(), gepi);
     } else {
       fail(ErrorKind::Unsupported, "cpu linear: weight dtype {} (use f32 or bf16)", dtype_name(w.dtype()));
     }
@@ -574,6 +634,20 @@ class CpuBackend final : public Backend {
         for (int64_t i = 0; i < n; ++i) o[r * n + i] = static_cast<float>(xr[i] * inv);
       }
     });
+  }
+
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override { rms_norm_cpu(x, weight, eps, out); }
+  void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) override {
+    rotary_cpu(x, positions, cos, sin, out);
+  }
+  void swiglu(const Tensor& x, Tensor& out) override { swiglu_cpu(x, out); }
+  void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) override {
+    kv_cache_write_cpu(k, v, slots, k_cache, v_cache);
+  }
+  void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
+                       const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
+                       Tensor& out) override {
+    paged_attention_cpu(q, k_cache, v_cache, block_tables, seq_lens, query_start, params, out);
   }
 
   void cast(const Tensor& x, Tensor& out) override {

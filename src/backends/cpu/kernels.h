@@ -30,6 +30,18 @@ struct Kernels {
   // Round-to-nearest-even f32 -> bf16 (NaN stays NaN), and back.
   void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);
   void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
+  // One row of RMS norm: y = w * x / sqrt(mean(x^2) + eps).
+  void (*rms_norm)(const float* x, const float* w, float eps, float* y, int64_t n);
+  // y = silu(gate) * up (n elements).
+  void (*swiglu)(const float* gate, const float* up, float* y, int64_t n);
+  // sum a[i] b[i]; and y += a x (attention over cached keys / values).
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // Small-M bf16 GEMV for decode: y[m, j] = sum_k x[m, k] w[j, k] (+ bias[j]) for output
+  // rows j in [j0, j1), m < M <= 8; x already holds bf16-representable values. Null when the
+  // ISA has no fast version (the caller then uses oneDNN).
+  void (*gemv_bf16)(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
+                    float* y, int64_t ldy, int64_t j0, int64_t j1);
 };
 
 const Kernels& generic_kernels();

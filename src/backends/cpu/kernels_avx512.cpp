@@ -249,6 +249,108 @@ IA_AVX512 void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
   }
 }
 
+
+IA_AVX512_INLINE __mmask16 lanes(int64_t n, int64_t i) {
+  return n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+}
+
+IA_AVX512 void rms_norm(const float* x, const float* w, float eps, float* y, int64_t n) {
+  __m512 q0 = _mm512_setzero_ps(), q1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+    q0 = _mm512_fmadd_ps(a, a, q0);
+    q1 = _mm512_fmadd_ps(b, b, q1);
+  }
+  for (; i < n; i += 16) {
+    __m512 a = _mm512_maskz_loadu_ps(lanes(n, i), x + i);
+    q0 = _mm512_fmadd_ps(a, a, q0);
+  }
+  const float ms = _mm512_reduce_add_ps(_mm512_add_ps(q0, q1)) / static_cast<float>(n > 0 ? n : 1);
+  const __m512 inv = _mm512_set1_ps(1.0f / __builtin_sqrtf(ms + eps));
+  for (i = 0; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i)));
+  }
+}
+
+IA_AVX512 void swiglu(const float* gate, const float* up, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    __m512 g = silu_ps(_mm512_maskz_loadu_ps(m, gate + i));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, up + i)));
+  }
+}
+
+IA_AVX512 float dot(const float* a, const float* b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+IA_AVX512 void axpy(float a, const float* x, float* y, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+// 16 bf16 -> 16 f32 (exact: bf16 is the top half of an f32).
+IA_AVX512_INLINE __m512 bf16x16(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+
+// Decode GEMV: memory bound on the weights, so each weight row is streamed once
+// for all M inputs; two independent accumulators per input hide FMA latency.
+template <int M>
+IA_AVX512_INLINE void gemv_rows(const float* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
+                                float* y, int64_t ldy, int64_t j0, int64_t j1) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const uint16_t* wr = w + j * ldw;
+    __m512 a0[M], a1[M];
+    for (int m = 0; m < M; ++m) a0[m] = a1[m] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 32 <= K; k += 32) {
+      __m512i raw = _mm512_loadu_si512(wr + k);
+      __m512 w0 = bf16x16(_mm512_castsi512_si256(raw)), w1 = bf16x16(_mm512_extracti64x4_epi64(raw, 1));
+      for (int m = 0; m < M; ++m) {
+        a0[m] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + m * ldx + k), a0[m]);
+        a1[m] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + m * ldx + k + 16), a1[m]);
+      }
+    }
+    for (; k < K; k += 16) {
+      __mmask16 msk = lanes(K, k);
+      __m512 w0 = bf16x16(_mm256_maskz_loadu_epi16(msk, wr + k));
+      for (int m = 0; m < M; ++m) a0[m] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(msk, x + m * ldx + k), a0[m]);
+    }
+    const float b = bias ? bias[j] : 0.0f;
+    for (int m = 0; m < M; ++m) y[m * ldy + j] = _mm512_reduce_add_ps(_mm512_add_ps(a0[m], a1[m])) + b;
+  }
+}
+
+IA_AVX512 void gemv_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
+                         float* y, int64_t ldy, int64_t j0, int64_t j1) {
+  switch (M) {
+    case 1: gemv_rows<1>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
+    case 2: gemv_rows<2>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
+    case 3: gemv_rows<3>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
+    case 4: gemv_rows<4>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
+    default:
+      for (int64_t m = 0; m < M; m += 4) {
+        const int64_t r = M - m < 4 ? M - m : 4;
+        gemv_bf16(x + m * ldx, r, K, ldx, w, ldw, bias, y + m * ldy, ldy, j0, j1);
+      }
+  }
+}
+
 }  // namespace
 
 const Kernels* avx512_kernels() {
@@ -258,7 +360,8 @@ const Kernels* avx512_kernels() {
           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
     static const Kernels table{Isa::Avx512, "avx512",     gelu_erf,     gelu_tanh,       silu,           relu, add, layer_norm,
-                               softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row};
+                               softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
+                               gemv_bf16};
     return &table;
   }();
   return k;

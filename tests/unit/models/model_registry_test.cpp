@@ -18,10 +18,15 @@ TEST(ModelRegistry, ClassifiesBertFamilyAndTasks) {
 }
 
 TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
-  ModelKind g = classify_model({{"model_type", "llama"}}, "cfg");
-  EXPECT_EQ(g.family, "llama");
-  EXPECT_EQ(g.task, "text-generation");
+  ModelKind g = classify_model({{"model_type", "t5"}}, "cfg");
+  EXPECT_EQ(g.family, "t5");
+  EXPECT_EQ(g.task, "text2text-generation");
   EXPECT_FALSE(g.implemented);
+  for (const char* t : {"gpt2", "llama", "qwen2", "qwen3", "mistral"}) {
+    ModelKind d = classify_model({{"model_type", t}}, "cfg");
+    EXPECT_EQ(d.task, "text-generation") << t;
+    EXPECT_TRUE(d.implemented) << t;
+  }
   EXPECT_EQ(classify_model({{"model_type", "whisper"}}, "cfg").modality, "audio");
   EXPECT_EQ(classify_model({{"model_type", "vit"}}, "cfg").modality, "vision");
   EXPECT_EQ(classify_model({{"model_type", "clip"}}, "cfg").modality, "multimodal");

@@ -322,6 +322,48 @@ TEST_P(Conformance, Activation) {
   }
 }
 
+// linear with a fused epilogue: activation(x @ w^T + b) + residual, against f64.
+TEST_P(Conformance, LinearFused) {
+  Rng rng(13);
+  struct S { int64_t M, K, N; };
+  for (S s : {S{1, 33, 17}, S{7, 64, 129}, S{129, 96, 40}}) {
+    for (DType wdt : {DType::F32, DType::BF16}) {
+      if (!be().supports(OpKind::Linear, wdt)) continue;
+      for (int act = -1; act <= static_cast<int>(Activation::Silu); ++act) {
+        for (bool with_residual : {false, true}) {
+          if (act < 0 && !with_residual) continue;
+          Tensor x = host_f32({s.M, s.K}, rng);
+          Tensor w = host_f32({s.N, s.K}, rng, -1, 1).to(wdt);
+          Tensor b = host_f32({s.N}, rng);
+          Tensor r = host_f32({s.M, s.N}, rng, -3, 3);
+          Tensor bd = dev_.up(b), rd = dev_.up(r);
+          LinearEpilogue epi;
+          epi.has_activation = act >= 0;
+          if (act >= 0) epi.activation = static_cast<Activation>(act);
+          epi.residual = with_residual ? &rd : nullptr;
+          Tensor out = dev_.poisoned({s.M, s.N});
+          be().linear_fused(dev_.up(x), dev_.up(w), &bd, epi, out);
+          Vec xv = values(x), wv = values(w), bv = values(b), rv = values(r), y, mag;
+          if (wdt == DType::BF16) {
+            for (double& v : xv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+          }
+          ref_linear(xv, wv, &bv, s.M, s.K, s.N, y, mag);
+          for (size_t i = 0; i < y.size(); ++i) {
+            if (act >= 0) y[i] = ref_act(static_cast<Activation>(act), y[i]);
+            if (with_residual) {
+              y[i] += rv[i];
+              mag[i] += std::fabs(rv[i]);
+            }
+          }
+          expect_close(values(dev_.down(out)), y, mag, kRtol,
+                       fmt::format("linear_fused {} M={} K={} N={} act={} residual={}", dtype_name(wdt), s.M, s.K,
+                                   s.N, act, with_residual));
+        }
+      }
+    }
+  }
+}
+
 TEST_P(Conformance, Softmax) {
   Rng rng(7);
   for (int64_t n : {1, 7, 33, 129, 1000}) {
@@ -585,6 +627,199 @@ TEST_P(Conformance, Copy) {
   expect_close(values(dev_.down(out)), values(x.transpose(0, 2).narrow(1, 1, 5)), 0, 0, "strided copy");
 }
 
+TEST_P(Conformance, LinearDecodeRows) {
+  // The few-row (decode) shapes a backend may serve with a GEMV instead of a GEMM.
+  Rng rng(16);
+  for (int64_t M : {1, 2, 3, 4, 5, 8}) {
+    for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1000, 65}, {64, 300}, {15, 17}}) {
+      for (DType wdt : {DType::F32, DType::BF16}) {
+        Tensor xfull = host_f32({M, K + 3}, rng);
+        Tensor w = host_f32({N, K}, rng, -1, 1).to(wdt);
+        Tensor b = host_f32({N}, rng);
+        Tensor xd = dev_.up(xfull).narrow(1, 1, K), bd = dev_.up(b);
+        Tensor out = dev_.poisoned({M, N});
+        be().linear(xd, dev_.up(w), &bd, out);
+        Vec xv = values(xfull.narrow(1, 1, K)), wv = values(w), bv = values(b), y, mag;
+        if (wdt == DType::BF16)
+          for (double& v : xv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+        ref_linear(xv, wv, &bv, M, K, N, y, mag);
+        expect_close(values(dev_.down(out)), y, mag, kRtol, fmt::format("linear decode {} M={} K={} N={}", dtype_name(wdt), M, K, N));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, RmsNorm) {
+  Rng rng(17);
+  for (int64_t H : {1, 7, 33, 129, 768}) {
+    for (int64_t rows : {1, 7, 33}) {
+      for (float eps : {1e-6f, 1e-5f}) {
+        Tensor x = host_f32({rows, H}, rng), w = host_f32({H}, rng);
+        Tensor out = dev_.poisoned({rows, H});
+        be().rms_norm(dev_.up(x), dev_.up(w), eps, out);
+        Vec xv = values(x), wv = values(w), ref, mag;
+        for (int64_t r = 0; r < rows; ++r) {
+          double ss = 0;
+          for (int64_t i = 0; i < H; ++i) ss += xv[static_cast<size_t>(r * H + i)] * xv[static_cast<size_t>(r * H + i)];
+          double inv = 1 / std::sqrt(ss / static_cast<double>(H) + eps);
+          for (int64_t i = 0; i < H; ++i) {
+            ref.push_back(wv[static_cast<size_t>(i)] * xv[static_cast<size_t>(r * H + i)] * inv);
+            mag.push_back(std::fabs(ref.back()));
+          }
+        }
+        expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("rms_norm rows={} H={} eps={}", rows, H, eps));
+      }
+    }
+  }
+}
+
+TEST_P(Conformance, Rotary) {
+  Rng rng(18);
+  struct S { int64_t T, N, D, R, P; };
+  for (S s : {S{1, 1, 2, 2, 1}, S{7, 3, 16, 16, 40}, S{5, 4, 64, 32, 9}, S{33, 2, 130, 130, 100}}) {
+    for (bool strided : {false, true}) {
+      // strided: x is the first N heads of a wider [T, N + 2, D] projection.
+      Tensor full = host_f32({s.T, s.N + (strided ? 2 : 0), s.D}, rng);
+      Tensor xh = strided ? full.narrow(1, 0, s.N) : full;
+      Tensor cs = host_f32({s.P, s.R / 2}, rng, -1, 1), sn = host_f32({s.P, s.R / 2}, rng, -1, 1);
+      std::vector<int64_t> pos(static_cast<size_t>(s.T));
+      for (auto& p : pos) p = rng.index(s.P);
+      Tensor xd = dev_.up(full);
+      if (strided) xd = xd.narrow(1, 0, s.N);
+      Tensor out = dev_.poisoned({s.T, s.N, s.D});
+      be().rotary(xd, dev_.up(Tensor::from_vector(pos, {s.T})), dev_.up(cs), dev_.up(sn), out);
+      Vec xv = values(xh), cv = values(cs), sv = values(sn), ref, mag;
+      const int64_t h = s.R / 2;
+      for (int64_t t = 0; t < s.T; ++t)
+        for (int64_t n = 0; n < s.N; ++n)
+          for (int64_t i = 0; i < s.D; ++i) {
+            const size_t base = static_cast<size_t>((t * s.N + n) * s.D);
+            const size_t c = static_cast<size_t>(pos[static_cast<size_t>(t)] * h + (i % std::max<int64_t>(h, 1)));
+            double v, m;
+            if (i < h) {
+              v = xv[base + static_cast<size_t>(i)] * cv[c] - xv[base + static_cast<size_t>(i + h)] * sv[c];
+              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) + std::fabs(xv[base + static_cast<size_t>(i + h)] * sv[c]);
+            } else if (i < 2 * h) {
+              v = xv[base + static_cast<size_t>(i)] * cv[c] + xv[base + static_cast<size_t>(i - h)] * sv[c];
+              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) + std::fabs(xv[base + static_cast<size_t>(i - h)] * sv[c]);
+            } else {
+              v = xv[base + static_cast<size_t>(i)], m = 0;
+            }
+            ref.push_back(v);
+            mag.push_back(m);
+          }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                   fmt::format("rotary T={} N={} D={} R={} strided={}", s.T, s.N, s.D, s.R, strided));
+    }
+  }
+}
+
+TEST_P(Conformance, SwiGlu) {
+  Rng rng(19);
+  for (int64_t I : {1, 7, 33, 129, 1000}) {
+    for (int64_t rows : {1, 5}) {
+      Tensor x = host_f32({rows, 2 * I}, rng, -9, 9);
+      Tensor out = dev_.poisoned({rows, I});
+      be().swiglu(dev_.up(x), out);
+      Vec xv = values(x), ref, mag;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < I; ++i) {
+          double g = xv[static_cast<size_t>(r * 2 * I + i)], u = xv[static_cast<size_t>(r * 2 * I + I + i)];
+          ref.push_back(g / (1 + std::exp(-g)) * u);
+          mag.push_back(0.1 * std::fabs(g * u));
+        }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("swiglu rows={} I={}", rows, I));
+    }
+  }
+}
+
+// Paged attention against a dense f64 loop: several sequences with different
+// cached lengths and new-token counts (prefill chunks and single-token decode),
+// blocks scattered over the pool in random order, GQA and a sliding window.
+TEST_P(Conformance, PagedAttention) {
+  Rng rng(20);
+  struct S { int64_t Hq, Hkv, D, bs, window; };
+  for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0}}) {
+    // (cached length after the write, new tokens) per sequence.
+    std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}};
+    int64_t T = 0, need = 0;
+    for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs;
+    const int64_t nblocks = need + 3, max_blocks = (23 + cfg.bs - 1) / cfg.bs;
+    std::vector<int64_t> perm(static_cast<size_t>(nblocks));
+    for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
+    std::shuffle(perm.begin(), perm.end(), rng.gen);
+    Tensor kc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng), vc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng);
+    Tensor q = host_f32({T, cfg.Hq, cfg.D}, rng);
+    std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
+    size_t next = 0;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b) tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
+      lens.push_back(seqs[s].first);
+      starts.push_back(starts.back() + seqs[s].second);
+    }
+    PagedAttentionParams p;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
+    p.window = cfg.window;
+    Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+    be().paged_attention(dev_.up(q), dev_.up(kc), dev_.up(vc), dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
+                         dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
+                         dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
+    Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)), mag(ref.size());
+    const int64_t G = cfg.Hq / cfg.Hkv;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      const auto [len, n] = seqs[s];
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t t = starts[s] + r, pos = len - n + r;
+        for (int64_t h = 0; h < cfg.Hq; ++h) {
+          const int64_t hk = h / G;
+          auto at = [&](const Vec& c, int64_t j, int64_t e) {
+            int64_t blk = tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(j / cfg.bs)];
+            return c[static_cast<size_t>((((blk * cfg.bs) + j % cfg.bs) * cfg.Hkv + hk) * cfg.D + e)];
+          };
+          const int64_t lo = cfg.window > 0 ? std::max<int64_t>(0, pos - cfg.window + 1) : 0;
+          std::vector<double> sc;
+          double mx = -INFINITY;
+          for (int64_t j = lo; j <= pos; ++j) {
+            double d = 0;
+            for (int64_t e = 0; e < cfg.D; ++e) d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
+            sc.push_back(d * p.scale);
+            mx = std::max(mx, d * p.scale);
+          }
+          double sum = 0;
+          for (double& x : sc) sum += (x = std::exp(x - mx));
+          for (int64_t e = 0; e < cfg.D; ++e) {
+            double acc = 0, am = 0;
+            for (int64_t j = lo; j <= pos; ++j) {
+              double term = sc[static_cast<size_t>(j - lo)] / sum * at(vv, j, e);
+              acc += term, am += std::fabs(term);
+            }
+            ref[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = acc;
+            mag[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = am;
+          }
+        }
+      }
+    }
+    expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                 fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.bs, cfg.window));
+  }
+}
+
+TEST_P(Conformance, KvCacheWrite) {
+  Rng rng(21);
+  const int64_t T = 5, H = 2, D = 7, blocks = 4, bs = 3;
+  Tensor kfull = host_f32({T, 3 * H, D}, rng);  // k and v as views of a fused projection
+  Tensor kd = dev_.up(kfull);
+  std::vector<int64_t> slots = {11, 0, 4, 5, 9};
+  Tensor kc = dev_.poisoned({blocks, bs, H, D}), vc = dev_.poisoned({blocks, bs, H, D});
+  be().kv_cache_write(kd.narrow(1, H, H), kd.narrow(1, 2 * H, H), dev_.up(Tensor::from_vector(slots, {T})), kc, vc);
+  Vec kv = values(dev_.down(kc)), vv = values(dev_.down(vc)), src = values(kfull);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t e = 0; e < H * D; ++e) {
+      ASSERT_EQ(kv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)], src[static_cast<size_t>(t * 3 * H * D + H * D + e)]);
+      ASSERT_EQ(vv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)], src[static_cast<size_t>(t * 3 * H * D + 2 * H * D + e)]);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
                          ::testing::Values(Target{"cpu_avx512", Device::cpu(), static_cast<int>(cpu::Isa::Avx512)},
                                            Target{"cpu_generic", Device::cpu(), static_cast<int>(cpu::Isa::Generic)},
@@ -596,7 +831,8 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
     for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation, OpKind::Softmax,
-                      OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast})
+                      OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast, OpKind::RmsNorm,
+                      OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));

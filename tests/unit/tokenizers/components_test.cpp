@@ -322,7 +322,12 @@ TEST(Malformed, JsonErrorsAreClear) {
   EXPECT_NE(msg.find("WordLevel"), std::string::npos) << msg;
 
   j = word_level({"a"});
-  j["model"] = {{"type", "Unigram"}, {"vocab", json::array()}};
+  j["model"] = {{"type", "Unigram"}, {"unk_id", 0}, {"vocab", json::array()}};
+  EXPECT_EQ(kind_of([&] { Tokenizer::from_json_string(j.dump()); }, &msg), ia::ErrorKind::Corrupt);
+  EXPECT_NE(msg.find("Unigram"), std::string::npos) << msg;
+
+  j = word_level({"a"});
+  j["model"] = {{"type", "NoSuchModel"}, {"vocab", json::array()}};
   EXPECT_EQ(kind_of([&] { Tokenizer::from_json_string(j.dump()); }, &msg), ia::ErrorKind::Unsupported);
 
   j = word_level({"a"});

@@ -1,7 +1,5 @@
 // Parity with Hugging Face `tokenizers` 0.23: every case recorded in
 // tests/fixtures/models/<family>/tokenizer_cases.json must match exactly.
-// Only families whose pipeline is fully supported are listed (t5 needs
-// Unigram + the Nmt normalizer, not implemented yet).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -84,7 +82,7 @@ TEST_P(TokenizerParity, BatchMatchesSingle) {
   for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i].ids, tok->encode(texts[i]).ids);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, TokenizerParity, ::testing::Values("bert", "gpt2", "whisper", "qwen2", "clip", "llama"),
+INSTANTIATE_TEST_SUITE_P(Families, TokenizerParity, ::testing::Values("bert", "gpt2", "whisper", "qwen2", "clip", "llama", "t5"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

@@ -1,0 +1,50 @@
+#include "ipfs/blockstore.h"
+
+#include "core/error.h"
+
+namespace ia::ipfs {
+
+void MemoryBlockstore::put(const Cid& cid, BytesView block) {
+  std::lock_guard lock(mu_);
+  blocks_.try_emplace(cid.hash, Bytes(block));
+}
+
+bool MemoryBlockstore::has(const Multihash& mh) {
+  std::lock_guard lock(mu_);
+  return blocks_.count(mh) > 0;
+}
+
+std::optional<Bytes> MemoryBlockstore::get(const Multihash& mh) {
+  std::lock_guard lock(mu_);
+  auto it = blocks_.find(mh);
+  if (it == blocks_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool MemoryBlockstore::remove(const Multihash& mh) {
+  std::lock_guard lock(mu_);
+  return blocks_.erase(mh) > 0;
+}
+
+void MemoryBlockstore::for_each(const std::function<void(const Multihash&)>& fn) {
+  std::vector<Multihash> keys;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, v] : blocks_) keys.push_back(k);
+  }
+  for (const auto& k : keys) fn(k);
+}
+
+size_t MemoryBlockstore::size() {
+  std::lock_guard lock(mu_);
+  return blocks_.size();
+}
+
+Bytes load_block(Blockstore& store, const Cid& cid) {
+  if (cid.hash.code == kHashIdentity) return cid.hash.digest;
+  auto block = store.get(cid.hash);
+  if (!block) fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
+  return std::move(*block);
+}
+
+}  // namespace ia::ipfs

@@ -1,0 +1,59 @@
+#pragma once
+// Where blocks live. The importer only writes (BlockSink) so `--only-hash`
+// can pass a sink that stores nothing; readers use Blockstore, whose get()
+// returns only bytes that hash to the CID asked for.
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "ipfs/cid.h"
+
+namespace ia::ipfs {
+
+class BlockSink {
+ public:
+  virtual ~BlockSink() = default;
+  // `block` must hash to `cid` (callers computed the CID from it).
+  virtual void put(const Cid& cid, BytesView block) = 0;
+};
+
+// Discards blocks: `ipfs add --only-hash`.
+class NullSink : public BlockSink {
+ public:
+  void put(const Cid&, BytesView) override {}
+};
+
+class Blockstore : public BlockSink {
+ public:
+  // Blocks are keyed by multihash, so a v0 and a v1 CID of the same bytes share one entry.
+  virtual bool has(const Multihash& mh) = 0;
+  // The verified block, or nullopt when absent. Throws ia::Error(Corrupt)
+  // when the stored bytes do not hash to `mh`.
+  virtual std::optional<Bytes> get(const Multihash& mh) = 0;
+  // Removes the block; returns false if it was not there.
+  virtual bool remove(const Multihash& mh) = 0;
+  // Every stored multihash (order unspecified).
+  virtual void for_each(const std::function<void(const Multihash&)>& fn) = 0;
+};
+
+// In memory, thread-safe: tests, CAR round trips, staging.
+class MemoryBlockstore : public Blockstore {
+ public:
+  void put(const Cid& cid, BytesView block) override;
+  bool has(const Multihash& mh) override;
+  std::optional<Bytes> get(const Multihash& mh) override;
+  bool remove(const Multihash& mh) override;
+  void for_each(const std::function<void(const Multihash&)>& fn) override;
+  size_t size();
+
+ private:
+  std::mutex mu_;
+  std::map<Multihash, Bytes> blocks_;
+};
+
+// The block for `cid`: identity CIDs are answered from the CID itself; a
+// missing block throws ia::Error(NotFound).
+Bytes load_block(Blockstore& store, const Cid& cid);
+
+}  // namespace ia::ipfs

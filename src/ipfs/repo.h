@@ -1,0 +1,43 @@
+#pragma once
+// The local repository under $IPFS_ACCELERATE_HOME: the blockstore plus
+// recursive pins (one file per pinned root under pins/, so concurrent pinners
+// never rewrite a shared list), garbage collection and verification.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ipfs/fs_blockstore.h"
+
+namespace ia::ipfs {
+
+struct VerifyReport {
+  size_t checked = 0;
+  std::vector<std::string> corrupt;  // block file names moved to corrupt/
+};
+
+class Repo {
+ public:
+  explicit Repo(std::filesystem::path home = default_home());
+
+  FsBlockstore& blocks() { return blocks_; }
+  const std::filesystem::path& home() const { return home_; }
+
+  // Pins `root` recursively; every block must be present and valid (else NotFound / Corrupt).
+  void pin_add(const Cid& root);
+  // Returns false when it was not pinned.
+  bool pin_rm(const Cid& root);
+  std::vector<Cid> pins();
+  bool is_pinned(const Cid& root);
+
+  // Deletes every block not reachable from a pin; returns the removed multihashes' count.
+  size_t gc();
+  // Re-hashes every block; a block that does not match is moved to corrupt/.
+  VerifyReport verify();
+
+ private:
+  std::filesystem::path pin_path(const Cid& root) const;
+  std::filesystem::path home_;
+  FsBlockstore blocks_;
+};
+
+}  // namespace ia::ipfs

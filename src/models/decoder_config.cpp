@@ -1,0 +1,153 @@
+#include "models/decoder_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace ia {
+
+namespace {
+
+Activation parse_act(const std::string& act, const std::string& where) {
+  if (act == "gelu") return Activation::GeluErf;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") return Activation::GeluTanh;
+  if (act == "relu") return Activation::Relu;
+  if (act == "silu" || act == "swish") return Activation::Silu;
+  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported by the decoder stack", where, act);
+}
+
+RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positions) {
+  RopeConfig r;
+  // Newer transformers nest everything under rope_parameters; older ones have
+  // rope_theta at the top and the scaling under rope_scaling.
+  std::optional<HfConfig> rp = cfg.sub("rope_parameters");
+  if (!rp) rp = cfg.sub("rope_scaling");
+  r.theta = cfg.get_float("rope_theta", 10000.0);
+  double partial = cfg.get_float("partial_rotary_factor", 1.0);
+  if (rp) {
+    r.theta = rp->get_float("rope_theta", r.theta);
+    r.type = rp->get_string("rope_type", rp->get_string("type", "default"));
+    r.factor = rp->get_float("factor", 1.0);
+    r.low_freq_factor = rp->get_float("low_freq_factor", 1.0);
+    r.high_freq_factor = rp->get_float("high_freq_factor", 4.0);
+    r.original_max_given = rp->has("original_max_position_embeddings");
+    r.original_max_positions = rp->get_int("original_max_position_embeddings", 0);
+    r.beta_fast = rp->get_float("beta_fast", 32.0);
+    r.beta_slow = rp->get_float("beta_slow", 1.0);
+    r.attention_factor = rp->opt_float("attention_factor");
+    r.mscale = rp->opt_float("mscale");
+    r.mscale_all_dim = rp->opt_float("mscale_all_dim");
+    r.truncate = rp->get_bool("truncate", true);
+    partial = rp->get_float("partial_rotary_factor", partial);
+  }
+  if (r.type == "su" || r.type == "longrope" || r.type == "mrope")
+    fail(ErrorKind::Unsupported, "{}: rope type \"{}\" is not supported (default, linear, dynamic, llama3, yarn)", cfg.path(), r.type);
+  if (r.type != "default" && r.type != "linear" && r.type != "dynamic" && r.type != "llama3" && r.type != "yarn")
+    fail(ErrorKind::Unsupported, "{}: unknown rope type \"{}\"", cfg.path(), r.type);
+  if (r.original_max_positions <= 0) {
+    // llama3's own default is 8192; yarn falls back to max_position_embeddings.
+    r.original_max_positions = r.type == "llama3" ? 8192 : max_positions;
+  }
+  r.rotary_dim = static_cast<int64_t>(static_cast<double>(head_dim) * partial);
+  if (r.rotary_dim % 2) r.rotary_dim -= 1;
+  if (r.theta <= 0 || r.factor <= 0 || r.rotary_dim <= 0)
+    fail(ErrorKind::Corrupt, "{}: invalid rope parameters (theta {}, factor {}, rotary dims {})", cfg.path(), r.theta, r.factor,
+         r.rotary_dim);
+  return r;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_token_id_list(const HfConfig& cfg, const std::string& key) {
+  std::vector<int64_t> out;
+  if (!cfg.has(key)) return out;
+  const nlohmann::json& v = cfg.json().at(key);
+  if (v.is_number_integer()) {
+    out.push_back(v.get<int64_t>());
+  } else if (v.is_array()) {
+    for (const auto& e : v) {
+      if (!e.is_number_integer()) fail(ErrorKind::Corrupt, "{}: \"{}\" must be an int or a list of ints", cfg.path(), key);
+      out.push_back(e.get<int64_t>());
+    }
+  } else {
+    fail(ErrorKind::Corrupt, "{}: \"{}\" must be an int or a list of ints", cfg.path(), key);
+  }
+  return out;
+}
+
+DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
+  DecoderConfig c;
+  c.model_type = cfg.model_type();
+  const std::string& t = c.model_type;
+  const std::string where = cfg.path();
+  if (t == "gpt2") {
+    c.gpt2 = true;
+    c.hidden_size = cfg.require_int("n_embd");
+    c.num_layers = cfg.require_int("n_layer");
+    c.num_heads = cfg.require_int("n_head");
+    c.num_kv_heads = c.num_heads;
+    c.intermediate_size = cfg.get_int("n_inner", 4 * c.hidden_size);
+    c.max_positions = cfg.get_int("n_positions", 1024);
+    c.norm_eps = cfg.get_float("layer_norm_epsilon", 1e-5);
+    c.act = parse_act(cfg.get_string("activation_function", "gelu_new"), where);
+    c.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", true);
+    c.qkv_bias = c.o_bias = c.mlp_bias = true;
+    if (cfg.get_bool("scale_attn_by_inverse_layer_idx", false))
+      fail(ErrorKind::Unsupported, "{}: scale_attn_by_inverse_layer_idx is not supported", where);
+  } else if (t == "llama" || t == "qwen2" || t == "qwen3" || t == "mistral") {
+    c.hidden_size = cfg.require_int("hidden_size");
+    c.num_layers = cfg.require_int("num_hidden_layers");
+    c.num_heads = cfg.require_int("num_attention_heads");
+    c.num_kv_heads = cfg.get_int("num_key_value_heads", c.num_heads);
+    c.intermediate_size = cfg.require_int("intermediate_size");
+    c.max_positions = cfg.get_int("max_position_embeddings", 2048);
+    c.norm_eps = cfg.get_float("rms_norm_eps", 1e-6);
+    c.act = parse_act(cfg.get_string("hidden_act", "silu"), where);
+    c.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", false);
+    const bool attention_bias = cfg.get_bool("attention_bias", false);
+    c.qkv_bias = t == "qwen2" || attention_bias;  // Qwen2 always has q/k/v biases, never an o bias
+    c.o_bias = t != "qwen2" && attention_bias;
+    c.mlp_bias = cfg.get_bool("mlp_bias", false);
+    c.qk_norm = t == "qwen3";
+  } else {
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" is not a decoder this build runs (gpt2, llama, qwen2, qwen3, mistral)", where,
+         t);
+  }
+  c.vocab_size = cfg.require_int("vocab_size");
+  if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.num_kv_heads <= 0 || c.vocab_size <= 0 ||
+      c.intermediate_size <= 0 || c.max_positions <= 0)
+    fail(ErrorKind::Corrupt, "{}: sizes must be positive", where);
+  c.head_dim = cfg.get_int("head_dim", 0);
+  if (c.head_dim <= 0) {
+    if (c.hidden_size % c.num_heads) fail(ErrorKind::Corrupt, "{}: hidden size {} is not divisible by {} heads", where, c.hidden_size, c.num_heads);
+    c.head_dim = c.hidden_size / c.num_heads;
+  }
+  if (c.num_heads % c.num_kv_heads)
+    fail(ErrorKind::Corrupt, "{}: {} attention heads are not a multiple of {} key/value heads", where, c.num_heads, c.num_kv_heads);
+  if (!c.gpt2) c.rope = parse_rope(cfg, c.head_dim, c.max_positions);
+
+  // Sliding windows: layer_types when given (newer configs), else Mistral's
+  // sliding_window on every layer, Qwen2's on layers >= max_window_layers.
+  c.layer_window.assign(static_cast<size_t>(c.num_layers), 0);
+  const int64_t window = cfg.get_int("sliding_window", 0);
+  if (cfg.has("layer_types") && cfg.json().at("layer_types").is_array()) {
+    const auto& lt = cfg.json().at("layer_types");
+    if (static_cast<int64_t>(lt.size()) != c.num_layers)
+      fail(ErrorKind::Corrupt, "{}: layer_types has {} entries for {} layers", where, lt.size(), c.num_layers);
+    for (size_t i = 0; i < lt.size(); ++i)
+      if (lt[i].is_string() && lt[i].get<std::string>() == "sliding_attention") c.layer_window[i] = window;
+  } else if (window > 0) {
+    if (t == "mistral") {
+      for (auto& w : c.layer_window) w = window;
+    } else if ((t == "qwen2" || t == "qwen3") && cfg.get_bool("use_sliding_window", false)) {
+      const int64_t from = cfg.get_int("max_window_layers", c.num_layers);
+      for (int64_t i = from; i < c.num_layers; ++i) c.layer_window[static_cast<size_t>(i)] = window;
+    }
+  }
+  c.eos_token_ids = parse_token_id_list(cfg, "eos_token_id");
+  c.bos_token_id = cfg.opt_int("bos_token_id");
+  c.pad_token_id = cfg.opt_int("pad_token_id");
+  return c;
+}
+
+}  // namespace ia

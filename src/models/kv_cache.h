@@ -1,0 +1,56 @@
+#pragma once
+// The paged KV cache (vLLM-style): per layer one K and one V pool of
+// fixed-size blocks [num_blocks, block_size, kv_heads, head_dim], and per
+// sequence a block table mapping its positions to blocks. Sequences grow a
+// block at a time from a shared free list, so a batch of prompts of different
+// lengths wastes at most one partial block each, and continuous batching or
+// prefix sharing can later hand blocks around without copying.
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "core/device.h"
+#include "core/tensor.h"
+
+namespace ia {
+
+class KvCache {
+ public:
+  KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks, Device device);
+
+  int64_t block_size() const { return block_size_; }
+  int64_t num_blocks() const { return num_blocks_; }
+  int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
+  // Blocks needed to hold `tokens` tokens of one sequence.
+  int64_t blocks_for(int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+
+  // A new, empty sequence; returns its id.
+  int64_t create_sequence();
+  // Returns the sequence's blocks to the free list.
+  void release(int64_t seq);
+  bool has(int64_t seq) const { return seqs_.count(seq) != 0; }
+  int64_t length(int64_t seq) const;
+  const std::vector<int32_t>& block_table(int64_t seq) const;
+
+  // Makes room for n more tokens (Unavailable when the pool runs out), advances
+  // the length and returns each new token's slot (block * block_size + offset).
+  std::vector<int64_t> append(int64_t seq, int64_t n);
+
+  Tensor& k(int64_t layer) { return k_[static_cast<size_t>(layer)]; }
+  Tensor& v(int64_t layer) { return v_[static_cast<size_t>(layer)]; }
+
+ private:
+  struct Seq {
+    int64_t length = 0;
+    std::vector<int32_t> blocks;
+  };
+  const Seq& seq(int64_t id) const;
+
+  int64_t block_size_, num_blocks_;
+  std::vector<Tensor> k_, v_;
+  std::vector<int32_t> free_;  // a stack: recently freed blocks are reused first (warm in cache)
+  std::map<int64_t, Seq> seqs_;
+  int64_t next_id_ = 0;
+};
+
+}  // namespace ia

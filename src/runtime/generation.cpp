@@ -1,0 +1,251 @@
+#include "runtime/generation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/model_registry.h"
+
+namespace ia {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+constexpr int64_t kDefaultMaxNewTokens = 256;
+constexpr int64_t kBlockSize = 16;
+
+// Per-sequence state of a running generation.
+struct SeqState {
+  int64_t cache_seq = 0;
+  std::vector<int32_t> prompt, gen;
+  int64_t max_new = 0;
+  std::unique_ptr<Sampler> sampler;
+  size_t emitted = 0;  // bytes of text already streamed
+  bool done = false;
+  GenerationResult result;
+};
+
+}  // namespace
+
+size_t stable_utf8_prefix(const std::string& s) {
+  size_t i = 0, last_complete = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 1;
+    if (i + len > s.size()) break;
+    i += len;
+    last_complete = i;
+  }
+  // A trailing U+FFFD is usually a character whose bytes are still arriving.
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  while (last_complete >= 3 && s.compare(last_complete - 3, 3, kReplacement) == 0) last_complete -= 3;
+  return last_complete;
+}
+
+GenerationDefaults GenerationDefaults::load(const std::string& dir, const DecoderConfig& config) {
+  GenerationDefaults d;
+  d.eos_token_ids = config.eos_token_ids;
+  const auto path = std::filesystem::path(dir) / "generation_config.json";
+  if (!std::filesystem::exists(path)) return d;
+  HfConfig g = HfConfig::load_file(path.string());
+  if (g.has("eos_token_id")) d.eos_token_ids = parse_token_id_list(g, "eos_token_id");
+  d.do_sample = g.opt_bool("do_sample");
+  d.temperature = g.opt_float("temperature");
+  d.top_p = g.opt_float("top_p");
+  d.min_p = g.opt_float("min_p");
+  d.repetition_penalty = g.opt_float("repetition_penalty");
+  d.top_k = g.opt_int("top_k");
+  d.max_new_tokens = g.opt_int("max_new_tokens");
+  d.max_length = g.opt_int("max_length");
+  return d;
+}
+
+std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
+  HfConfig config = HfConfig::load(dir);
+  ModelKind kind = classify_model(config.json(), config.path());
+  if (kind.task != "text-generation" || !kind.implemented)
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type, kind.architecture);
+  auto weights = WeightStore::open(dir);
+  std::shared_ptr<const Decoder> model = Decoder::load(config, *weights, dtype, device);
+  auto tok = tok::Tokenizer::from_folder(dir);
+  return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
+}
+
+SamplingParams Generator::resolve(const GenerationRequest& req) const {
+  SamplingParams p;
+  const GenerationDefaults& d = defaults_;
+  if (req.temperature) {
+    p.greedy = *req.temperature == 0;
+    p.temperature = *req.temperature;
+  } else {
+    p.greedy = !d.do_sample.value_or(false);
+    p.temperature = static_cast<float>(d.temperature.value_or(1.0));
+  }
+  // HF's defaults: top_k 50, top_p 1, min_p off, repetition_penalty 1.
+  p.top_k = req.top_k.value_or(d.top_k.value_or(50));
+  p.top_p = req.top_p.value_or(static_cast<float>(d.top_p.value_or(1.0)));
+  p.min_p = req.min_p.value_or(static_cast<float>(d.min_p.value_or(0.0)));
+  p.repetition_penalty = req.repetition_penalty.value_or(static_cast<float>(d.repetition_penalty.value_or(1.0)));
+  p.presence_penalty = req.presence_penalty;
+  p.frequency_penalty = req.frequency_penalty;
+  p.logit_bias = req.logit_bias;
+  p.logprobs = req.logprobs;
+  validate(p);
+  return p;
+}
+
+std::vector<GenerationResult> Generator::generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
+                                                  const StreamCallback& on_text, GenerationStats* stats) const {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& p : prompts) ids.push_back(tok_->encode(p).ids);
+  return generate_ids(ids, req, on_text, stats);
+}
+
+std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req,
+                                                      const StreamCallback& on_text, GenerationStats* stats) const {
+  const DecoderConfig& cfg = model_->config();
+  const int64_t ctx = cfg.max_positions;
+  const SamplingParams params = resolve(req);
+  if (req.max_new_tokens && *req.max_new_tokens <= 0)
+    fail(ErrorKind::InvalidArgument, "max_new_tokens must be > 0, got {}", *req.max_new_tokens);
+  for (const auto& s : req.stop)
+    if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
+  if (prompts.empty()) return {};
+  const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids;
+  const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+
+  std::vector<SeqState> seqs(prompts.size());
+  int64_t blocks = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    SeqState& s = seqs[i];
+    s.prompt = prompts[i];
+    if (s.prompt.empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
+    for (int32_t id : s.prompt)
+      if (id < 0 || id >= cfg.vocab_size) fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
+    int64_t want = req.max_new_tokens.value_or(
+        defaults_.max_new_tokens.value_or(defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(s.prompt.size()))
+                                                               : kDefaultMaxNewTokens));
+    const auto plen = static_cast<int64_t>(s.prompt.size());
+    if (plen >= ctx) {
+      if (!req.truncate_prompt)
+        fail(ErrorKind::InvalidArgument, "prompt of {} tokens does not fit the model's context of {} tokens (ask for truncation)", plen, ctx);
+      const int64_t keep = std::max<int64_t>(1, ctx - std::min(want, ctx / 2));
+      s.prompt.erase(s.prompt.begin(), s.prompt.end() - keep);
+      s.result.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, keep));
+    }
+    s.max_new = std::min<int64_t>(want, ctx - static_cast<int64_t>(s.prompt.size()));
+    s.sampler = std::make_unique<Sampler>(params, seed);
+    s.result.prompt_ids = s.prompt;
+    blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
+  }
+  auto cache = model_->make_cache(blocks, kBlockSize);
+  size_t max_stop = 0;
+  for (const auto& s : req.stop) max_stop = std::max(max_stop, s.size());
+
+  auto is_byte_token = [&](int32_t id) {
+    auto t = tok_->id_to_token(id);
+    return t && t->size() == 6 && t->compare(0, 3, "<0x") == 0 && (*t)[5] == '>';
+  };
+  // Appends a sampled token, decides whether the sequence is finished, streams text.
+  auto accept = [&](size_t i, const SampledToken& t) {
+    SeqState& s = seqs[i];
+    s.gen.push_back(t.id);
+    if (params.logprobs >= 0) s.result.logprobs.push_back(t);
+    std::string text = tok_->decode(s.gen, /*skip_special_tokens=*/true);
+    std::string reason;
+    if (std::find(eos.begin(), eos.end(), t.id) != eos.end()) reason = "stop";
+    if (!req.stop.empty()) {
+      size_t cut = std::string::npos;
+      // A new stop string can only end in the text added since the last check.
+      const size_t from = s.emitted > max_stop ? s.emitted - max_stop : 0;
+      for (const auto& stop : req.stop) cut = std::min(cut, text.find(stop, from));
+      if (cut != std::string::npos) {
+        text.resize(cut);
+        reason = "stop";
+      }
+    }
+    if (reason.empty() && static_cast<int64_t>(s.gen.size()) >= s.max_new) reason = "length";
+    size_t ready = text.size();
+    if (reason.empty()) {
+      // A run of byte-fallback tokens (<0xNN>) is decoded as a whole and may
+      // still turn into U+FFFDs: only text before the run is final.
+      size_t k = s.gen.size();
+      while (k > 0 && is_byte_token(s.gen[k - 1])) --k;
+      if (k == s.gen.size()) {
+        ready = stable_utf8_prefix(text);
+      } else {
+        const std::string base = tok_->decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
+        size_t common = 0;
+        while (common < base.size() && common < text.size() && base[common] == text[common]) ++common;
+        ready = stable_utf8_prefix(base.substr(0, common));
+      }
+      // Hold back a tail that could be the start of a stop string.
+      for (const auto& stop : req.stop)
+        for (size_t k = std::min(stop.size() - 1, ready); k > 0; --k)
+          if (text.compare(ready - k, k, stop, 0, k) == 0) {
+            ready -= k;
+            break;
+          }
+    } else {
+      s.done = true;
+      s.result.finish_reason = reason;
+      s.result.text = text;
+    }
+    if (ready > s.emitted && text.size() >= ready) {
+      if (on_text) on_text(i, text.substr(s.emitted, ready - s.emitted));
+      s.emitted = ready;
+    }
+  };
+
+  GenerationStats st;
+  auto t0 = Clock::now();
+  std::vector<SeqChunk> chunks;
+  for (auto& s : seqs) {
+    s.cache_seq = cache->create_sequence();
+    chunks.push_back(SeqChunk{s.cache_seq, s.prompt});
+    st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
+  }
+  Tensor logits = model_->forward(chunks, *cache);
+  std::vector<size_t> rows(seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) rows[i] = i;
+  const int64_t V = logits.size(1);
+  auto sample_rows = [&] {
+    for (size_t r = 0; r < rows.size(); ++r) {
+      SeqState& s = seqs[rows[r]];
+      accept(rows[r], s.sampler->sample(logits.data<float>() + static_cast<int64_t>(r) * V, V, s.prompt, s.gen));
+    }
+  };
+  sample_rows();
+  st.prefill_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  for (;;) {
+    chunks.clear();
+    rows.clear();
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (seqs[i].done) continue;
+      rows.push_back(i);
+      chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].gen.back(), 1)});
+    }
+    if (chunks.empty()) break;
+    logits = model_->forward(chunks, *cache);
+    st.decode_tokens += static_cast<int64_t>(chunks.size());
+    sample_rows();
+  }
+  st.decode_ms = ms_since(t1);
+  if (stats) *stats = st;
+  std::vector<GenerationResult> out;
+  for (auto& s : seqs) {
+    s.result.ids = s.gen;
+    out.push_back(std::move(s.result));
+  }
+  return out;
+}
+
+}  // namespace ia

@@ -1,0 +1,96 @@
+#pragma once
+// The generation loop for decoder models: prefill of every prompt in one
+// forward, then token-by-token decode of the still-running sequences as one
+// batch, all over a paged KV cache. Stops on eos (unless ignore_eos), on stop
+// strings found in the detokenized text (text is cut before the stop string; a
+// cut never splits a UTF-8 character because stop strings are whole UTF-8), or
+// at max_new_tokens. Streaming hands out text deltas as soon as they are valid
+// UTF-8 and cannot be the start of a stop string; their concatenation equals
+// the final text.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/decoder.h"
+#include "runtime/sampling.h"
+#include "tokenizers/tokenizer.h"
+
+namespace ia {
+
+// generation_config.json (sampling defaults and eos ids); all optional.
+struct GenerationDefaults {
+  std::vector<int64_t> eos_token_ids;
+  std::optional<bool> do_sample;
+  std::optional<double> temperature, top_p, min_p, repetition_penalty;
+  std::optional<int64_t> top_k, max_new_tokens, max_length;
+  // Reads DIR/generation_config.json when present; eos ids fall back to config.json's.
+  static GenerationDefaults load(const std::string& dir, const DecoderConfig& config);
+};
+
+// What a request asks for; unset fields take generation_config.json's value, then HF's default.
+struct GenerationRequest {
+  std::optional<int64_t> max_new_tokens;  // default: generation_config, else 256
+  std::optional<float> temperature;       // 0: greedy; unset: generation_config's do_sample decides
+  std::optional<int64_t> top_k;
+  std::optional<float> top_p, min_p, repetition_penalty;
+  float presence_penalty = 0, frequency_penalty = 0;
+  std::map<int32_t, float> logit_bias;
+  std::optional<uint64_t> seed;  // unset: random
+  std::vector<std::string> stop;
+  bool ignore_eos = false;
+  int logprobs = -1;
+  bool truncate_prompt = false;  // keep the last tokens of a prompt longer than the context instead of failing
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> ids;  // generated tokens only (an eos that stopped generation included)
+  std::string text;          // detokenized (special tokens skipped), cut before a stop string
+  std::string finish_reason; // "stop" (eos or stop string) or "length"
+  std::vector<SampledToken> logprobs;  // per generated token, when requested
+  std::vector<std::string> warnings;
+};
+
+struct GenerationStats {
+  double prefill_ms = 0, decode_ms = 0;
+  int64_t prompt_tokens = 0, decode_tokens = 0;  // decode_tokens: tokens produced by decode steps
+};
+
+// index of the prompt, text delta.
+using StreamCallback = std::function<void(size_t, const std::string&)>;
+
+class Generator {
+ public:
+  Generator(std::shared_ptr<const Decoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer, GenerationDefaults defaults)
+      : model_(std::move(model)), tok_(std::move(tokenizer)), defaults_(std::move(defaults)) {}
+  // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json).
+  static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype);
+
+  // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
+  std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
+                                         const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
+  // Prompts as token ids.
+  std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req,
+                                             const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
+
+  const Decoder& model() const { return *model_; }
+  const tok::Tokenizer& tokenizer() const { return *tok_; }
+  const GenerationDefaults& defaults() const { return defaults_; }
+  // The sampling parameters a request resolves to (validated; InvalidArgument when out of range).
+  SamplingParams resolve(const GenerationRequest& req) const;
+
+ private:
+  std::shared_ptr<const Decoder> model_;
+  std::shared_ptr<const tok::Tokenizer> tok_;
+  GenerationDefaults defaults_;
+};
+
+// Length of the longest prefix of `text` that is complete UTF-8 and does not end
+// in U+FFFD (a byte-level decoder's stand-in for a partial character).
+size_t stable_utf8_prefix(const std::string& text);
+
+}  // namespace ia

@@ -1,0 +1,120 @@
+#include "runtime/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace ia {
+
+void validate(const SamplingParams& p) {
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature))
+    fail(ErrorKind::InvalidArgument, "temperature must be >= 0, got {}", p.temperature);
+  if (!(p.top_p > 0 && p.top_p <= 1)) fail(ErrorKind::InvalidArgument, "top_p must be in (0, 1], got {}", p.top_p);
+  if (p.top_k < 0) fail(ErrorKind::InvalidArgument, "top_k must be >= 0, got {}", p.top_k);
+  if (!(p.min_p >= 0 && p.min_p <= 1)) fail(ErrorKind::InvalidArgument, "min_p must be in [0, 1], got {}", p.min_p);
+  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty))
+    fail(ErrorKind::InvalidArgument, "repetition_penalty must be > 0, got {}", p.repetition_penalty);
+  if (!(std::fabs(p.presence_penalty) <= 2) || !(std::fabs(p.frequency_penalty) <= 2))
+    fail(ErrorKind::InvalidArgument, "presence and frequency penalties must be in [-2, 2]");
+  if (p.logprobs > 20) fail(ErrorKind::InvalidArgument, "logprobs must be at most 20, got {}", p.logprobs);
+}
+
+SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<int32_t>& prompt, const std::vector<int32_t>& generated) {
+  work_.assign(logits, logits + V);
+  float* s = work_.data();
+  for (const auto& [id, bias] : p_.logit_bias)
+    if (id >= 0 && id < V) s[id] += bias;
+  if (p_.repetition_penalty != 1.0f) {
+    std::vector<char> seen(static_cast<size_t>(V), 0);
+    auto penalise = [&](int32_t id) {
+      if (id < 0 || id >= V || seen[static_cast<size_t>(id)]) return;
+      seen[static_cast<size_t>(id)] = 1;
+      s[id] = s[id] < 0 ? s[id] * p_.repetition_penalty : s[id] / p_.repetition_penalty;
+    };
+    for (int32_t id : prompt) penalise(id);
+    for (int32_t id : generated) penalise(id);
+  }
+  if (p_.presence_penalty != 0 || p_.frequency_penalty != 0) {
+    std::unordered_map<int32_t, int> counts;
+    for (int32_t id : generated) ++counts[id];
+    for (const auto& [id, c] : counts)
+      if (id >= 0 && id < V) s[id] -= p_.frequency_penalty * static_cast<float>(c) + p_.presence_penalty;
+  }
+
+  int32_t chosen = 0;
+  if (p_.greedy || p_.temperature == 0) {
+    chosen = static_cast<int32_t>(std::max_element(s, s + V) - s);  // first maximum
+  } else {
+    const float inv_t = 1.0f / p_.temperature;
+    for (int64_t i = 0; i < V; ++i) s[i] *= inv_t;
+    // Candidates sorted by score, most likely first; top_k cuts the list (ties at the k-th value kept, as HF).
+    order_.resize(static_cast<size_t>(V));
+    std::iota(order_.begin(), order_.end(), 0);
+    int64_t n = V;
+    auto by_score = [s](int32_t a, int32_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); };
+    if (p_.top_k > 0 && p_.top_k < V) {
+      std::nth_element(order_.begin(), order_.begin() + p_.top_k - 1, order_.end(), by_score);
+      const float kth = s[order_[static_cast<size_t>(p_.top_k - 1)]];
+      n = std::partition(order_.begin(), order_.end(), [&](int32_t i) { return s[i] >= kth; }) - order_.begin();
+    }
+    std::sort(order_.begin(), order_.begin() + n, by_score);
+    const double mx = s[order_[0]];
+    std::vector<double> prob(static_cast<size_t>(n));
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += (prob[static_cast<size_t>(i)] = std::exp(s[order_[static_cast<size_t>(i)]] - mx));
+    for (double& p : prob) p /= sum;
+    if (p_.top_p < 1.0f) {
+      // The smallest head whose mass reaches top_p (at least one token).
+      double cum = 0;
+      int64_t keep = 0;
+      while (keep < n && (keep == 0 || cum < p_.top_p)) cum += prob[static_cast<size_t>(keep++)];
+      n = keep;
+    }
+    if (p_.min_p > 0) {
+      const double floor = p_.min_p * prob[0];
+      int64_t keep = 1;
+      while (keep < n && prob[static_cast<size_t>(keep)] >= floor) ++keep;
+      n = keep;
+    }
+    double mass = 0;
+    for (int64_t i = 0; i < n; ++i) mass += prob[static_cast<size_t>(i)];
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * mass;
+    double cum = 0;
+    chosen = order_[static_cast<size_t>(n - 1)];
+    for (int64_t i = 0; i < n; ++i) {
+      cum += prob[static_cast<size_t>(i)];
+      if (u < cum) {
+        chosen = order_[static_cast<size_t>(i)];
+        break;
+      }
+    }
+  }
+
+  SampledToken out;
+  out.id = chosen;
+  if (p_.logprobs >= 0) {
+    // Log-probabilities of the model's own distribution (raw logits, in double).
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t i = 0; i < V; ++i) mx = std::max(mx, static_cast<double>(logits[i]));
+    double sum = 0;
+    for (int64_t i = 0; i < V; ++i) sum += std::exp(logits[i] - mx);
+    const double lse = mx + std::log(sum);
+    out.logprob = static_cast<float>(logits[chosen] - lse);
+    if (p_.logprobs > 0) {
+      std::vector<int32_t> idx(static_cast<size_t>(V));
+      std::iota(idx.begin(), idx.end(), 0);
+      const int64_t k = std::min<int64_t>(p_.logprobs, V);
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                        [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+      for (int64_t i = 0; i < k; ++i)
+        out.top.push_back({idx[static_cast<size_t>(i)], static_cast<float>(logits[idx[static_cast<size_t>(i)]] - lse)});
+    }
+  }
+  return out;
+}
+
+}  // namespace ia

@@ -1,0 +1,55 @@
+#pragma once
+// Next-token selection over one row of logits, with the controls of the HF and
+// OpenAI APIs. Order (as HF's logits processors, then its warpers): logit_bias,
+// repetition_penalty (HF: over prompt + generated tokens, divide positive
+// logits, multiply negative ones), presence / frequency penalties (OpenAI: over
+// generated tokens), then - when sampling - temperature, top_k, top_p, min_p,
+// and a draw from the request's own seeded generator. Greedy takes the first
+// maximum after the processors, as torch.argmax.
+#include <cstdint>
+#include <map>
+#include <random>
+#include <vector>
+
+namespace ia {
+
+struct SamplingParams {
+  bool greedy = true;
+  float temperature = 1.0f;
+  int64_t top_k = 0;      // 0: off
+  float top_p = 1.0f;     // 1: off
+  float min_p = 0.0f;     // 0: off
+  float repetition_penalty = 1.0f;
+  float presence_penalty = 0.0f, frequency_penalty = 0.0f;
+  std::map<int32_t, float> logit_bias;
+  int logprobs = -1;  // -1: none; 0: the sampled token's; n: also the n most likely tokens
+};
+
+// Throws InvalidArgument naming the parameter when a value is out of range.
+void validate(const SamplingParams& p);
+
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+};
+
+struct SampledToken {
+  int32_t id = 0;
+  float logprob = 0;               // of the model's distribution (raw logits), when requested
+  std::vector<TokenLogprob> top;  // n best of that distribution, most likely first
+};
+
+class Sampler {
+ public:
+  Sampler(SamplingParams params, uint64_t seed) : p_(std::move(params)), rng_(seed) {}
+  SampledToken sample(const float* logits, int64_t vocab, const std::vector<int32_t>& prompt, const std::vector<int32_t>& generated);
+  const SamplingParams& params() const { return p_; }
+
+ private:
+  SamplingParams p_;
+  std::mt19937_64 rng_;
+  std::vector<float> work_;
+  std::vector<int32_t> order_;
+};
+
+}  // namespace ia

@@ -1,0 +1,70 @@
+// `generate` end to end: the --json shape, greedy parity with the fixture, and
+// bad input giving exit status 2 with one clear line on stderr.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_runner.h"
+
+namespace ia::test {
+namespace {
+
+const std::string kLlama = std::string(IA_FIXTURES_DIR) + "/models/llama";
+
+void expect_user_error(const CliResult& r, const std::string& needle) {
+  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
+  auto lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
+}
+
+TEST(CliGenerate, JsonGreedyMatchesReference) {
+  std::ifstream f(kLlama + "/reference.json");
+  auto ref = nlohmann::json::parse(f)["generations"][0];
+  auto r = run_cli({"generate", "--model", kLlama, "--prompt", ref["prompt"], "--max-new-tokens", "24", "--temperature", "0",
+                    "--ignore-eos", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prompt_ids"], ref["input_ids"]);
+  EXPECT_EQ(j["ids"], ref["greedy_ids"]);
+  EXPECT_EQ(j["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 24);
+  EXPECT_TRUE(j["timings"].contains("prefill_ms"));
+  EXPECT_TRUE(j["timings"].contains("decode_tokens_per_s"));
+}
+
+TEST(CliGenerate, BadInputIsExitTwoWithOneLine) {
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "0"}), "max_new_tokens");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens=-3"}), "max_new_tokens");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature=-0.5"}), "temperature");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "0"}), "top_p");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "1.5"}), "top_p");
+  std::string long_prompt;
+  for (int i = 0; i < 400; ++i) long_prompt += "hello world ";
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", long_prompt, "--max-new-tokens", "4"}), "context");
+}
+
+TEST(CliGenerate, UnknownArchitectureIsExitTwo) {
+  TempDir dir;
+  copy_model("llama", dir.path());
+  auto cfg = nlohmann::json::parse(read_file(dir.path() + "/config.json"));
+  cfg["model_type"] = "frobnicator";
+  write_file(dir.path() + "/config.json", cfg.dump());
+  expect_user_error(run_cli({"generate", "--model", dir.path(), "--prompt", "hi"}), "frobnicator");
+}
+
+TEST(CliGenerate, RandomModelLoadsAndGenerates) {
+  TempDir dir;
+  auto w = run_cli({"dev", "random-model", "--like", kLlama + "/config.json", "--dtype", "bf16", "--out", dir.path() + "/m"});
+  ASSERT_EQ(w.status, 0) << w.err;
+  auto r = run_cli({"generate", "--model", dir.path() + "/m", "--prompt", "hello", "--max-new-tokens", "5", "--ignore-eos", "--dtype",
+                    "bf16", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].size(), 5u);
+}
+
+}  // namespace
+}  // namespace ia::test

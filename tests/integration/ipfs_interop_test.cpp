@@ -1,0 +1,244 @@
+// Our gateway client and server against each other and against the reference
+// peer (../shared/tools/ipfs-ref-gateway, Node), all on 127.0.0.1. The
+// reference tests skip, saying why, when node/npm or ../shared is missing.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_runner.h"
+#include "ipfs/multihash.h"
+
+namespace ia::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string xorshift(uint32_t seed, size_t n) {
+  std::string out(n, '\0');
+  uint32_t x = seed;
+  for (size_t i = 0; i < n; i += 4) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    for (size_t k = 0; k < 4 && i + k < n; ++k) out[i + k] = static_cast<char>((x >> (8 * k)) & 0xff);
+  }
+  return out;
+}
+
+// A background process (its stdout and stderr to `log`), killed by pid when this goes out of scope.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log, const std::string& cwd = "") {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+      FILE* f = std::freopen(log.c_str(), "w", stdout);
+      if (!f || ::dup2(::fileno(stdout), 2) < 0) ::_exit(127);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Waits until `log` contains `needle`; returns the log.
+std::string wait_for(const std::string& log, const std::string& needle, int seconds = 30) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    std::string s = read_file(log);
+    if (s.find(needle) != std::string::npos) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return read_file(log);
+}
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Runs a shell command, returns {status, stdout}.
+std::pair<int, std::string> sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {-1, ""};
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string cli_path() { return IA_CLI_PATH; }
+
+class IpfsInterop : public ::testing::Test {
+ protected:
+  std::string home(const std::string& name) { return tmp_.path() + "/" + name; }
+  CliResult cli(const std::string& home_dir, std::vector<std::string> args) {
+    ::setenv("IPFS_ACCELERATE_HOME", home_dir.c_str(), 1);
+    args.insert(args.begin(), "ipfs");
+    CliResult r = run_cli(args);
+    ::unsetenv("IPFS_ACCELERATE_HOME");
+    return r;
+  }
+  // Starts `ipfs serve` on a free port over `home_dir`; returns the URL.
+  std::string serve(const std::string& home_dir, std::unique_ptr<Process>& proc) {
+    std::string log = tmp_.path() + "/serve-" + std::to_string(++serial_) + ".log";
+    ::setenv("IPFS_ACCELERATE_HOME", home_dir.c_str(), 1);
+    proc = std::make_unique<Process>(std::vector<std::string>{cli_path(), "ipfs", "serve", "--port", "0"}, log);
+    ::unsetenv("IPFS_ACCELERATE_HOME");
+    std::string out = wait_for(log, "listening on http://");
+    size_t at = out.find("http://");
+    EXPECT_NE(at, std::string::npos) << out;
+    if (at == std::string::npos) return "";
+    return out.substr(at, out.find('\n', at) - at);
+  }
+  TempDir tmp_;
+  int serial_ = 0;
+};
+
+TEST_F(IpfsInterop, OurClientFetchesFromOurServerAndResumes) {
+  std::string a = home("a"), b = home("b");
+  std::string f = tmp_.path() + "/big.bin";
+  write_file(f, xorshift(9, 3'000'000));
+  CliResult add = cli(a, {"add", "-Q", f});
+  ASSERT_EQ(add.status, 0) << add.err;
+  std::string cid = add.out.substr(0, add.out.size() - 1);
+  std::unique_ptr<Process> server;
+  std::string url = serve(a, server);
+  ASSERT_FALSE(url.empty());
+  CliResult fetch = cli(b, {"fetch", "--json", "--gateway", url, cid});
+  ASSERT_EQ(fetch.status, 0) << fetch.err;
+  auto j = nlohmann::json::parse(fetch.out);
+  EXPECT_EQ(j["Blocks"], 13);
+  EXPECT_EQ(cli(b, {"cat", cid}).out, xorshift(9, 3'000'000));
+  // Block by block, after removing some: only the missing ones come back.
+  CliResult stat = cli(b, {"block", "rm", cid});
+  ASSERT_EQ(stat.status, 0);
+  CliResult again = cli(b, {"fetch", "--json", "--no-car", "--gateway", url, cid});
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["Fetched"], 1);
+  EXPECT_EQ(cli(b, {"repo", "verify"}).status, 0);
+  // A gateway that is not there: a clear error.
+  CliResult bad = cli(home("c"), {"fetch", "--gateway", "http://127.0.0.1:1", cid});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("could not fetch"), std::string::npos) << bad.err;
+}
+
+// The reference peer, installed once per test run into a temporary folder.
+class RefPeer : public IpfsInterop {
+ protected:
+  void SetUp() override {
+    fs::path shared = fs::path(IA_FIXTURES_DIR) / ".." / ".." / ".." / "shared" / "tools" / "ipfs-ref-gateway";
+    if (!fs::exists(shared / "gateway.mjs")) GTEST_SKIP() << "reference peer not found at " << shared.string();
+    if (sh("node --version >/dev/null 2>&1 && npm --version >/dev/null 2>&1").first != 0) {
+      GTEST_SKIP() << "node/npm not installed";
+    }
+    dir_ = tmp_.path() + "/refgw";
+    fs::copy(shared, dir_, fs::copy_options::recursive);
+    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+      fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    }
+    fs::remove_all(dir_ + "/node_modules");
+    auto [st, out] = sh("cd '" + dir_ + "' && npm ci --no-audit --no-fund >/dev/null 2>&1; echo $?");
+    if (out.rfind("0", 0) != 0) GTEST_SKIP() << "npm ci failed in " << dir_ << " (offline?)";
+    repo_ = tmp_.path() + "/gwrepo";
+  }
+  std::string node(const std::string& args) {
+    auto [st, out] = sh("cd '" + dir_ + "' && node gateway.mjs " + args + " 2>&1");
+    EXPECT_EQ(st, 0) << out;
+    return out;
+  }
+  std::string dir_, repo_;
+};
+
+TEST_F(RefPeer, OurClientFetchesWhatTheReferenceAdded) {
+  std::string f = tmp_.path() + "/file.bin";
+  write_file(f, xorshift(1, 786449));
+  fs::create_directories(tmp_.path() + "/tree/sub");
+  write_file(tmp_.path() + "/tree/a.txt", "alpha\n");
+  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift(3, 300000));
+  std::string out_file = node("add --repo '" + repo_ + "' '" + f + "'");
+  std::string out_dir = node("add --repo '" + repo_ + "' --cid-version 1 -r '" + tmp_.path() + "/tree'");
+  auto last_cid = [](const std::string& out) {
+    size_t at = out.rfind("added ");
+    return out.substr(at + 6, out.find(' ', at + 6) - at - 6);
+  };
+  std::string file_cid = last_cid(out_file), dir_cid = last_cid(out_dir);
+  EXPECT_EQ(file_cid, "QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR");
+  int port = free_port();
+  Process gw({"node", "gateway.mjs", "serve", "--repo", repo_, "--host", "127.0.0.1", "--port", std::to_string(port)},
+             tmp_.path() + "/refgw.log", dir_);
+  ASSERT_NE(wait_for(tmp_.path() + "/refgw.log", "listening").find("listening"), std::string::npos);
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  std::string h = home("ours");
+  for (const auto& mode : std::vector<std::string>{"", "--no-car"}) {
+    std::vector<std::string> args{"fetch", "--gateway", url, file_cid};
+    if (!mode.empty()) args.insert(args.begin() + 1, mode);
+    CliResult r = cli(h + mode, args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(cli(h + mode, {"cat", file_cid}).out, xorshift(1, 786449));
+    r = cli(h + mode, {"fetch", "--gateway", url, dir_cid});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(cli(h + mode, {"cat", dir_cid + "/sub/b.bin"}).out, xorshift(3, 300000));
+    // Our importer agrees with the reference on the directory's CID.
+    EXPECT_EQ(cli(h + mode, {"add", "-r", "-n", "-Q", "--cid-version", "1", tmp_.path() + "/tree"}).out, dir_cid + "\n");
+  }
+}
+
+TEST_F(RefPeer, ReferenceClientFetchesFromOurServer) {
+  std::string h = home("ours");
+  fs::create_directories(tmp_.path() + "/tree/sub");
+  write_file(tmp_.path() + "/tree/a.txt", "alpha\n");
+  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift(3, 700000));
+  CliResult add = cli(h, {"add", "-r", "-Q", tmp_.path() + "/tree"});
+  ASSERT_EQ(add.status, 0) << add.err;
+  std::string cid = add.out.substr(0, add.out.size() - 1);
+  std::unique_ptr<Process> server;
+  std::string url = serve(h, server);
+  ASSERT_FALSE(url.empty());
+  for (const std::string mode : {"car", "raw"}) {
+    std::string out = node("fetch --gateway " + url + " --mode " + mode + " " + cid + "/sub/b.bin");
+    auto j = nlohmann::json::parse(out.substr(out.find('{')));
+    EXPECT_EQ(j["sha256"], ipfs::to_hex(ipfs::sha256(xorshift(3, 700000)))) << out;
+    EXPECT_EQ(j["size"], 700000) << out;
+  }
+  std::string out = node("fetch --gateway " + url + " " + cid);
+  auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(j["type"], "directory") << out;
+}
+
+}  // namespace
+}  // namespace ia::test

@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/error.h"
+#include "runtime/sampling.h"
+
+namespace ia {
+namespace {
+
+std::vector<float> logits5() { return {1.0f, 3.0f, 2.5f, -1.0f, 0.5f}; }
+
+TEST(Sampling, GreedyIsFirstArgmax) {
+  SamplingParams p;
+  Sampler s(p, 1);
+  std::vector<float> l = {1, 4, 4, 0};
+  EXPECT_EQ(s.sample(l.data(), 4, {}, {}).id, 1);
+}
+
+TEST(Sampling, TopK1EqualsGreedy) {
+  SamplingParams p;
+  p.greedy = false;
+  p.temperature = 1.5f;
+  p.top_k = 1;
+  Sampler s(p, 42);
+  auto l = logits5();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(s.sample(l.data(), 5, {}, {}).id, 1);
+}
+
+TEST(Sampling, SeedIsReproducibleAndSamplesVary) {
+  SamplingParams p;
+  p.greedy = false;
+  p.top_k = 0;
+  auto l = logits5();
+  Sampler a(p, 7), b(p, 7);
+  std::set<int32_t> seen;
+  for (int i = 0; i < 200; ++i) {
+    int32_t x = a.sample(l.data(), 5, {}, {}).id;
+    EXPECT_EQ(x, b.sample(l.data(), 5, {}, {}).id);
+    seen.insert(x);
+  }
+  EXPECT_GE(seen.size(), 3u);
+}
+
+TEST(Sampling, TopPAndMinPCut) {
+  auto l = logits5();
+  SamplingParams p;
+  p.greedy = false;
+  p.top_k = 0;
+  p.top_p = 0.01f;  // only the most likely token remains
+  Sampler s(p, 3);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(s.sample(l.data(), 5, {}, {}).id, 1);
+  p.top_p = 1.0f;
+  p.min_p = 0.5f;  // p(2)/p(1) = e^-0.5 = 0.61 stays, the rest go
+  Sampler m(p, 3);
+  for (int i = 0; i < 100; ++i) {
+    int32_t x = m.sample(l.data(), 5, {}, {}).id;
+    EXPECT_TRUE(x == 1 || x == 2) << x;
+  }
+}
+
+TEST(Sampling, RepetitionPenaltyHfSemantics) {
+  // Positive logits are divided, negative multiplied, each seen token once.
+  std::vector<float> l = {2.0f, 1.9f, -1.0f};
+  SamplingParams p;
+  p.repetition_penalty = 2.0f;
+  Sampler s(p, 1);
+  EXPECT_EQ(s.sample(l.data(), 3, {0}, {0, 0}).id, 1);  // 2.0 / 2 = 1.0 < 1.9
+}
+
+TEST(Sampling, PresenceFrequencyAndLogitBias) {
+  std::vector<float> l = {2.0f, 1.5f, 0.0f};
+  SamplingParams p;
+  p.frequency_penalty = 0.3f;  // token 0 seen twice: 2.0 - 0.6 = 1.4 < 1.5
+  Sampler s(p, 1);
+  EXPECT_EQ(s.sample(l.data(), 3, {}, {0, 0}).id, 1);
+  SamplingParams q;
+  q.logit_bias[2] = 100.0f;
+  Sampler t(q, 1);
+  EXPECT_EQ(t.sample(l.data(), 3, {}, {}).id, 2);
+}
+
+TEST(Sampling, LogprobsOfTheModelDistribution) {
+  auto l = logits5();
+  SamplingParams p;
+  p.logprobs = 2;
+  Sampler s(p, 1);
+  SampledToken t = s.sample(l.data(), 5, {}, {});
+  double z = 0;
+  for (float v : l) z += std::exp(v);
+  EXPECT_NEAR(t.logprob, 3.0 - std::log(z), 1e-5);
+  ASSERT_EQ(t.top.size(), 2u);
+  EXPECT_EQ(t.top[0].id, 1);
+  EXPECT_EQ(t.top[1].id, 2);
+  EXPECT_NEAR(t.top[1].logprob, 2.5 - std::log(z), 1e-5);
+}
+
+TEST(Sampling, ValidationNamesTheParameter) {
+  SamplingParams p;
+  p.temperature = -0.5f;
+  EXPECT_THROW(validate(p), Error);
+  p = {};
+  p.top_p = 0.0f;
+  EXPECT_THROW(validate(p), Error);
+  p.top_p = 1.5f;
+  EXPECT_THROW(validate(p), Error);
+  p = {};
+  p.repetition_penalty = 0;
+  EXPECT_THROW(validate(p), Error);
+}
+
+}  // namespace
+}  // namespace ia
