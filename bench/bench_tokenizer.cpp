@@ -33,10 +33,17 @@ struct Rng {
 };
 
 std::vector<std::string> make_texts(size_t total_bytes) {
-  static const char* syll[] = {"the", "an", "in", "ter", "con", "ing", "tion", "re", "pro", "ver", "al", "ment",
-                               "com", "de", "ly", "est", "ab", "ous", "per", "ist", "ure", "ble", "fi", "sta"};
-  static const char* accented[] = {"caf\xC3\xA9", "na\xC3\xAFve", "r\xC3\xA9sum\xC3\xA9", "\xC3\xBC" "ber",
-                                   "fa\xC3\xA7" "ade", "Stra\xC3\x9F" "e"};
+  static const char* syll[] = {"the", "an", "in", "ter", "con", "ing", "tion", "re",  "pro", "ver", "al", "ment",
+                               "com", "de", "ly", "est", "ab",  "ous", "per",  "ist", "ure", "ble", "fi", "sta"};
+  static const char* accented[] = {"caf\xC3\xA9",
+                                   "na\xC3\xAFve",
+                                   "r\xC3\xA9sum\xC3\xA9",
+                                   "\xC3\xBC"
+                                   "ber",
+                                   "fa\xC3\xA7"
+                                   "ade",
+                                   "Stra\xC3\x9F"
+                                   "e"};
   static const char* cjk[] = {"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", "\xE4\xB8\xAD\xE6\x96\x87",
                               "\xE6\x9D\xB1\xE4\xBA\xAC", "\xED\x95\x9C\xEA\xB5\xAD\xEC\x96\xB4"};
   static const char* emoji[] = {"\xF0\x9F\x98\x80", "\xF0\x9F\x8E\x89", "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD"};
@@ -105,7 +112,8 @@ std::shared_ptr<ia::tok::Tokenizer> load(const std::string& family) {
 
 void report(benchmark::State& state, size_t tokens) {
   const double mb = static_cast<double>(total_bytes()) / 1e6;
-  state.counters["MB/s"] = benchmark::Counter(mb * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["MB/s"] =
+      benchmark::Counter(mb * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["tokens"] = static_cast<double>(tokens);
 }
 
@@ -135,12 +143,24 @@ void encode_batch(benchmark::State& state, const std::string& family, int thread
   report(state, tokens);
 }
 
-void BM_Gpt2EncodeLoop(benchmark::State& s) { encode_loop(s, "gpt2"); }
-void BM_Gpt2Batch1Thread(benchmark::State& s) { encode_batch(s, "gpt2", 1); }
-void BM_Gpt2BatchAllCores(benchmark::State& s) { encode_batch(s, "gpt2", 0); }
-void BM_LlamaEncodeLoop(benchmark::State& s) { encode_loop(s, "llama"); }
-void BM_LlamaBatch1Thread(benchmark::State& s) { encode_batch(s, "llama", 1); }
-void BM_LlamaBatchAllCores(benchmark::State& s) { encode_batch(s, "llama", 0); }
+void BM_Gpt2EncodeLoop(benchmark::State& s) {
+  encode_loop(s, "gpt2");
+}
+void BM_Gpt2Batch1Thread(benchmark::State& s) {
+  encode_batch(s, "gpt2", 1);
+}
+void BM_Gpt2BatchAllCores(benchmark::State& s) {
+  encode_batch(s, "gpt2", 0);
+}
+void BM_LlamaEncodeLoop(benchmark::State& s) {
+  encode_loop(s, "llama");
+}
+void BM_LlamaBatch1Thread(benchmark::State& s) {
+  encode_batch(s, "llama", 1);
+}
+void BM_LlamaBatchAllCores(benchmark::State& s) {
+  encode_batch(s, "llama", 0);
+}
 
 BENCHMARK(BM_Gpt2EncodeLoop)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_Gpt2Batch1Thread)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();

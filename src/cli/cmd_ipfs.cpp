@@ -64,9 +64,13 @@ Action guarded(std::function<int()> body) {
   };
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump() << "\n"; }
+void print_json(const nlohmann::json& j) {
+  std::cout << j.dump() << "\n";
+}
 
-Cid cid_arg(const std::string& s) { return parse_ipfs_path(s).root; }
+Cid cid_arg(const std::string& s) {
+  return parse_ipfs_path(s).root;
+}
 
 // Resolves CID[/path] against the repo.
 Cid resolve_arg(Repo& repo, const std::string& s) {
@@ -118,9 +122,12 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
       for (const auto& path : a->paths) {
         BuiltNode root = import_path(path, *sink, o, a->recursive, [&](const AddedEntry& e) {
           if (a->quieter) return;
-          if (a->json) print_json({{"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}});
-          else if (a->quiet) std::cout << e.cid.to_string() << "\n";
-          else std::cout << "added " << e.cid.to_string() << " " << e.path << "\n";
+          if (a->json)
+            print_json({{"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}});
+          else if (a->quiet)
+            std::cout << e.cid.to_string() << "\n";
+          else
+            std::cout << "added " << e.cid.to_string() << " " << e.path << "\n";
         });
         if (a->quieter) std::cout << root.cid.to_string() << "\n";
         if (repo && !a->no_pin) repo->pin_add(root.cid);
@@ -157,8 +164,10 @@ void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
         if (!is_safe_entry_name(out)) ia::fail(ErrorKind::InvalidArgument, "give a destination with -o");
       }
       export_to_path(repo.blocks(), cid, out);
-      if (a->json) print_json({{"Path", out}, {"Hash", cid.to_string()}});
-      else std::cout << "Saved " << cid.to_string() << " to " << out << "\n";
+      if (a->json)
+        print_json({{"Path", out}, {"Hash", cid.to_string()}});
+      else
+        std::cout << "Saved " << cid.to_string() << " to " << out << "\n";
       return 0;
     });
   });
@@ -176,9 +185,12 @@ void register_cid(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
     action = guarded([a] {
       Cid c = Cid::parse(a->target);
       if (!a->codec.empty()) c = Cid{1, codec_from_name(a->codec), c.hash};
-      if (a->version == 0) c = c.to_v0();
-      else if (a->version == 1) c = c.to_v1();
-      else if (a->version != -1) ia::fail(ErrorKind::InvalidArgument, "--version must be 0 or 1");
+      if (a->version == 0)
+        c = c.to_v0();
+      else if (a->version == 1)
+        c = c.to_v1();
+      else if (a->version != -1)
+        ia::fail(ErrorKind::InvalidArgument, "--version must be 0 or 1");
       if (!a->base.empty()) {
         Multibase b = multibase_from_name(a->base);
         if (c.version == 0 && b != Multibase::Base58Btc) {
@@ -231,8 +243,10 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
       Cid cid = Cid::of(static_cast<uint64_t>(v), codec, data);
       Repo repo;
       repo.blocks().put(cid, data);
-      if (a->json) print_json({{"Key", cid.to_string()}, {"Size", data.size()}});
-      else std::cout << cid.to_string() << "\n";
+      if (a->json)
+        print_json({{"Key", cid.to_string()}, {"Size", data.size()}});
+      else
+        std::cout << cid.to_string() << "\n";
       return 0;
     });
   });
@@ -244,8 +258,10 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
       Repo repo;
       Cid cid = cid_arg(a->target);
       Bytes b = load_block(repo.blocks(), cid);
-      if (a->json) print_json({{"Key", cid.to_string()}, {"Size", b.size()}});
-      else std::cout << "Key: " << cid.to_string() << "\nSize: " << b.size() << "\n";
+      if (a->json)
+        print_json({{"Key", cid.to_string()}, {"Size", b.size()}});
+      else
+        std::cout << "Key: " << cid.to_string() << "\nSize: " << b.size() << "\n";
       return 0;
     });
   });
@@ -255,7 +271,8 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
     action = guarded([a] {
       Repo repo;
       Cid cid = cid_arg(a->target);
-      if (!repo.blocks().remove(cid.hash)) ia::fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
+      if (!repo.blocks().remove(cid.hash))
+        ia::fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
       std::cout << "removed " << cid.to_string() << "\n";
       return 0;
     });
@@ -293,8 +310,10 @@ void register_pin(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
     action = guarded([a] {
       Repo repo;
       for (const Cid& c : repo.pins()) {
-        if (a->json) print_json({{"Cid", c.to_string()}, {"Type", "recursive"}});
-        else std::cout << c.to_string() << " recursive\n";
+        if (a->json)
+          print_json({{"Cid", c.to_string()}, {"Type", "recursive"}});
+        else
+          std::cout << c.to_string() << " recursive\n";
       }
       return 0;
     });
@@ -310,8 +329,10 @@ void register_repo(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) 
     action = guarded([a] {
       Repo repo;
       size_t n = repo.gc();
-      if (a->json) print_json({{"Removed", n}});
-      else std::cout << "removed " << n << " blocks\n";
+      if (a->json)
+        print_json({{"Removed", n}});
+      else
+        std::cout << "removed " << n << " blocks\n";
       return 0;
     });
   });
@@ -403,7 +424,8 @@ void register_car(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
 }
 
 void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
-  CLI::App* serve = ipfs->add_subcommand("serve", "Serve the blockstore as a trustless HTTP gateway (/ipfs/CID?format=raw|car)");
+  CLI::App* serve =
+      ipfs->add_subcommand("serve", "Serve the blockstore as a trustless HTTP gateway (/ipfs/CID?format=raw|car)");
   serve->add_option("--port", a->port, "Port (0: any free one)")->check(CLI::Range(0, 65535));
   serve->add_option("--host", a->host, "Address to listen on (default 127.0.0.1)");
   serve->callback([a, &action] {
@@ -441,15 +463,19 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
           if (now - last < std::chrono::milliseconds(200)) return;
           last = now;
           double s = std::chrono::duration<double>(now - start).count();
-          std::cerr << fmt::format("\r{:.1f} MB  {:.1f} MB/s   ", total / 1e6, s > 0 ? total / 1e6 / s : 0.0) << std::flush;
+          std::cerr << fmt::format("\r{:.1f} MB  {:.1f} MB/s   ", total / 1e6, s > 0 ? total / 1e6 / s : 0.0)
+                    << std::flush;
         };
       }
       FetchStats st = fetch_dag(root, repo.blocks(), o);
       if (tty) std::cerr << "\r" << std::string(40, ' ') << "\r" << std::flush;
       if (!a->no_pin) repo.pin_add(root);
       if (a->json) {
-        print_json({{"Cid", root.to_string()}, {"Blocks", st.blocks_total}, {"Fetched", st.blocks_fetched},
-                    {"Bytes", st.bytes_fetched}, {"Gateway", st.gateway}});
+        print_json({{"Cid", root.to_string()},
+                    {"Blocks", st.blocks_total},
+                    {"Fetched", st.blocks_fetched},
+                    {"Bytes", st.bytes_fetched},
+                    {"Gateway", st.gateway}});
       } else {
         std::cout << "fetched " << root.to_string() << " (" << st.blocks_total << " blocks, " << st.blocks_fetched
                   << " new, " << st.bytes_fetched << " bytes) from " << st.gateway << "\n";

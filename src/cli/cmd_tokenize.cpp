@@ -75,8 +75,8 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--model", t->model, "Hugging Face model folder")->required();
   sub->add_flag("--no-special-tokens", t->no_special, "Do not add [CLS]/[SEP]/BOS/... tokens");
   sub->add_option("--pair", t->pair, "Second sequence of a pair input");
-  auto* input = sub->add_option("--input", t->input,
-                                 "JSONL file: one JSON string or {\"text\":…, \"pair\":…} per line; one result per line");
+  auto* input = sub->add_option(
+      "--input", t->input, "JSONL file: one JSON string or {\"text\":…, \"pair\":…} per line; one result per line");
   auto* text = sub->add_option("text", t->text, "Text to tokenize");
   input->excludes(text);
   sub->callback([&ctx, &action, t, sub] {
@@ -86,7 +86,8 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
         throw ipfs_accelerate::Error("invalid_argument", "tokenize: give a TEXT or --input FILE.jsonl");
       }
       if (batch) {
-        if (sub->count("--pair")) throw ipfs_accelerate::Error("invalid_argument", "--pair cannot be used with --input");
+        if (sub->count("--pair"))
+          throw ipfs_accelerate::Error("invalid_argument", "--pair cannot be used with --input");
         const auto inputs = read_jsonl(t->input);
         const auto results = ctx.accelerator().tokenize_batch(t->model, inputs, !t->no_special);
         std::string out;

@@ -11,7 +11,9 @@ namespace ia::ipfs {
 using Bytes = std::string;
 using BytesView = std::string_view;
 
-inline const uint8_t* byte_ptr(BytesView b) { return reinterpret_cast<const uint8_t*>(b.data()); }
+inline const uint8_t* byte_ptr(BytesView b) {
+  return reinterpret_cast<const uint8_t*>(b.data());
+}
 
 // Lower-case hex, for messages and tests.
 std::string to_hex(BytesView bytes);

@@ -124,7 +124,8 @@ class Source {
     if (n > limit_ - offset_) fail(ErrorKind::Corrupt, "truncated CAR: {} runs past the end", what);
     Bytes out(n, '\0');
     in_.read(out.data(), static_cast<std::streamsize>(n));
-    if (static_cast<uint64_t>(in_.gcount()) != n) fail(ErrorKind::Corrupt, "truncated CAR: {} at byte {}", what, offset_);
+    if (static_cast<uint64_t>(in_.gcount()) != n)
+      fail(ErrorKind::Corrupt, "truncated CAR: {} at byte {}", what, offset_);
     offset_ += n;
     return out;
   }
@@ -190,7 +191,8 @@ std::pair<uint64_t, std::vector<Cid>> parse_header(BytesView header) {
 void read_v1_body(Source& src, BlockSink& sink, CarImportStats& stats) {
   while (!src.at_end()) {
     uint64_t len = src.varint("section length");
-    if (len == 0 || len > kMaxCarSection) fail(ErrorKind::Corrupt, "CAR section of {} bytes at byte {}", len, src.offset());
+    if (len == 0 || len > kMaxCarSection)
+      fail(ErrorKind::Corrupt, "CAR section of {} bytes at byte {}", len, src.offset());
     uint64_t start = src.offset();
     Bytes section = src.read(len, "section");
     size_t pos = 0;

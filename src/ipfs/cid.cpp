@@ -43,7 +43,8 @@ Cid Cid::parse(std::string_view text) {
 
 Cid Cid::read(BytesView data, size_t& pos) {
   // A v0 CID in binary is the bare multihash, which starts 0x12 0x20.
-  if (data.size() - pos >= 2 && static_cast<uint8_t>(data[pos]) == 0x12 && static_cast<uint8_t>(data[pos + 1]) == 0x20) {
+  if (data.size() - pos >= 2 && static_cast<uint8_t>(data[pos]) == 0x12 &&
+      static_cast<uint8_t>(data[pos + 1]) == 0x20) {
     Cid c;
     c.version = 0;
     c.codec = kCodecDagPb;
@@ -99,7 +100,9 @@ Cid Cid::to_v1() const {
   return c;
 }
 
-bool Cid::can_be_v0() const { return codec == kCodecDagPb && hash.code == kHashSha256 && hash.digest.size() == 32; }
+bool Cid::can_be_v0() const {
+  return codec == kCodecDagPb && hash.code == kHashSha256 && hash.digest.size() == 32;
+}
 
 Cid Cid::to_v0() const {
   if (!can_be_v0()) {

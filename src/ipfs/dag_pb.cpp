@@ -54,7 +54,8 @@ PbNode decode_pb_node(BytesView block) {
   uint32_t field;
   pb::WireType type;
   while (r.next(field, type)) {
-    if (type != pb::kLen) fail(ErrorKind::Corrupt, "dag-pb node: field {} has wire type {}", field, static_cast<int>(type));
+    if (type != pb::kLen)
+      fail(ErrorKind::Corrupt, "dag-pb node: field {} has wire type {}", field, static_cast<int>(type));
     if (field == 2) {
       if (node.data) fail(ErrorKind::Corrupt, "dag-pb node: link after Data");
       node.links.push_back(decode_link(r.bytes()));

@@ -31,14 +31,17 @@ struct Node {
 Node load_unixfs(Blockstore& store, const Cid& cid) {
   Node n;
   n.block = load_block(store, cid);
-  if (cid.codec != kCodecDagPb) fail(ErrorKind::Unsupported, "{}: codec 0x{:x} is not UnixFS", cid.to_string(), cid.codec);
+  if (cid.codec != kCodecDagPb)
+    fail(ErrorKind::Unsupported, "{}: codec 0x{:x} is not UnixFS", cid.to_string(), cid.codec);
   n.pb = decode_pb_node(n.block);
   if (!n.pb.data) fail(ErrorKind::Corrupt, "{}: dag-pb node without UnixFS data", cid.to_string());
   n.fs = decode_unixfs(*n.pb.data);
   return n;
 }
 
-bool is_directory_type(UnixfsType t) { return t == UnixfsType::Directory || t == UnixfsType::HamtShard; }
+bool is_directory_type(UnixfsType t) {
+  return t == UnixfsType::Directory || t == UnixfsType::HamtShard;
+}
 
 std::vector<DirListing> entries_of(Blockstore& store, const Cid& cid, const Node& n) {
   std::vector<DirListing> out;
@@ -67,7 +70,8 @@ uint64_t stream_file(Blockstore& store, const Cid& cid, int depth, Sink& sink) {
   if (is_directory_type(n.fs.type)) fail(ErrorKind::InvalidArgument, "{} is a directory", cid.to_string());
   if (n.fs.type == UnixfsType::Symlink) fail(ErrorKind::InvalidArgument, "{} is a symlink", cid.to_string());
   if (n.fs.type != UnixfsType::File && n.fs.type != UnixfsType::Raw) {
-    fail(ErrorKind::Unsupported, "{}: UnixFS {} nodes cannot be read as a file", cid.to_string(), unixfs_type_name(n.fs.type));
+    fail(ErrorKind::Unsupported, "{}: UnixFS {} nodes cannot be read as a file", cid.to_string(),
+         unixfs_type_name(n.fs.type));
   }
   uint64_t total = 0;
   if (n.fs.data) {
@@ -90,9 +94,11 @@ void export_node(Blockstore& store, const Cid& cid, const fs::path& dest, int de
     if (is_directory_type(n.fs.type)) {
       auto entries = entries_of(store, cid, n);
       for (const auto& e : entries) {
-        if (!is_safe_entry_name(e.name)) fail(ErrorKind::Corrupt, "{}: unsafe directory entry name \"{}\"", cid.to_string(), e.name);
+        if (!is_safe_entry_name(e.name))
+          fail(ErrorKind::Corrupt, "{}: unsafe directory entry name \"{}\"", cid.to_string(), e.name);
       }
-      if (!fs::create_directory(dest, ec) || ec) fail(ErrorKind::Unavailable, "{}: cannot create folder", dest.string());
+      if (!fs::create_directory(dest, ec) || ec)
+        fail(ErrorKind::Unavailable, "{}: cannot create folder", dest.string());
       for (const auto& e : entries) export_node(store, e.cid, dest / e.name, depth + 1);
       return;
     }
@@ -141,8 +147,10 @@ void export_node(Blockstore& store, const Cid& cid, const fs::path& dest, int de
 }  // namespace
 
 IpfsPath parse_ipfs_path(std::string_view text) {
-  if (text.rfind("ipfs://", 0) == 0) text.remove_prefix(7);
-  else if (text.rfind("/ipfs/", 0) == 0) text.remove_prefix(6);
+  if (text.rfind("ipfs://", 0) == 0)
+    text.remove_prefix(7);
+  else if (text.rfind("/ipfs/", 0) == 0)
+    text.remove_prefix(6);
   size_t slash = text.find('/');
   IpfsPath p;
   p.root = Cid::parse(text.substr(0, slash));

@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::string_view kSuffix = ".data";
 
-std::string key_of(const Multihash& mh) { return encode_base(Multibase::Base32, mh.bytes()); }
+std::string key_of(const Multihash& mh) {
+  return encode_base(Multibase::Base32, mh.bytes());
+}
 
 std::string unique_suffix() {
   static std::atomic<uint64_t> counter{0};
@@ -113,7 +115,9 @@ bool FsBlockstore::has(const Multihash& mh) {
   return fs::exists(path_of(mh), ec);
 }
 
-std::optional<Bytes> FsBlockstore::get_unverified(const Multihash& mh) { return read_whole(path_of(mh)); }
+std::optional<Bytes> FsBlockstore::get_unverified(const Multihash& mh) {
+  return read_whole(path_of(mh));
+}
 
 std::optional<Bytes> FsBlockstore::get(const Multihash& mh) {
   if (mh.code == kHashIdentity) return mh.digest;

@@ -63,8 +63,10 @@ long http_get(const std::string& url, const std::string& accept, Download& d, lo
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(c);
   long status = 0;
-  if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  else err = curl_easy_strerror(rc);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  else
+    err = curl_easy_strerror(rc);
   curl_slist_free_all(headers);
   curl_easy_cleanup(c);
   return status;

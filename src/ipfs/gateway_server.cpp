@@ -87,15 +87,19 @@ void handle(Blockstore& store, const httplib::Request& req, httplib::Response& r
   std::string accept = req.get_header_value("Accept");
   if (req.has_param("format")) {
     std::string f = req.get_param_value("format");
-    if (f == "raw") fmt = Format::Raw;
-    else if (f == "car") fmt = Format::Car;
-    else return error(res, 400, "unsupported format \"" + f + "\" (raw or car)");
+    if (f == "raw")
+      fmt = Format::Raw;
+    else if (f == "car")
+      fmt = Format::Car;
+    else
+      return error(res, 400, "unsupported format \"" + f + "\" (raw or car)");
   } else if (accept.find("application/vnd.ipld.raw") != std::string::npos) {
     fmt = Format::Raw, from_accept = true;
   } else if (accept.find("application/vnd.ipld.car") != std::string::npos) {
     fmt = Format::Car, from_accept = true;
   }
-  if (!fmt) return error(res, 400, "this is a trustless gateway: ask for ?format=raw|car or an application/vnd.ipld.* Accept");
+  if (!fmt)
+    return error(res, 400, "this is a trustless gateway: ask for ?format=raw|car or an application/vnd.ipld.* Accept");
   if (*fmt == Format::Car) {
     std::string v = req.has_param("car-version") ? req.get_param_value("car-version") : "";
     if (v.empty() && accept.find("version=2") != std::string::npos) v = "2";
@@ -124,7 +128,8 @@ void handle(Blockstore& store, const httplib::Request& req, httplib::Response& r
       return;
     }
     std::string scope = req.has_param("dag-scope") ? req.get_param_value("dag-scope") : "all";
-    if (scope != "all" && scope != "entity" && scope != "block") return error(res, 400, "unknown dag-scope \"" + scope + "\"");
+    if (scope != "all" && scope != "entity" && scope != "block")
+      return error(res, 400, "unknown dag-scope \"" + scope + "\"");
     if (!store.has(root.hash)) return error(res, 404, "block " + root.to_string() + " not found");
     auto [on_path, target] = resolve_with_blocks(store, root, path);
     std::vector<Cid> blocks = on_path;
@@ -180,12 +185,13 @@ struct GatewayServer::Impl {
 };
 
 GatewayServer::GatewayServer(Blockstore& store) : impl_(std::make_unique<Impl>(store)) {
-  impl_->server.Get(R"(/ipfs/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-    handle(impl_->store, req, res);
-  });
+  impl_->server.Get(R"(/ipfs/(.+))",
+                    [this](const httplib::Request& req, httplib::Response& res) { handle(impl_->store, req, res); });
 }
 
-GatewayServer::~GatewayServer() { stop(); }
+GatewayServer::~GatewayServer() {
+  stop();
+}
 
 int GatewayServer::bind(const std::string& host, int port) {
   int bound = port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);
@@ -193,7 +199,9 @@ int GatewayServer::bind(const std::string& host, int port) {
   return bound;
 }
 
-void GatewayServer::run() { impl_->server.listen_after_bind(); }
+void GatewayServer::run() {
+  impl_->server.listen_after_bind();
+}
 
 void GatewayServer::stop() {
   if (impl_) impl_->server.stop();

@@ -12,7 +12,9 @@ namespace ia::ipfs {
 
 namespace {
 
-inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+inline uint64_t rotl(uint64_t x, int r) {
+  return (x << r) | (x >> (64 - r));
+}
 
 inline uint64_t fmix64(uint64_t k) {
   k ^= k >> 33;
@@ -60,7 +62,9 @@ void insert(Shard& shard, DirEntryLink entry, int depth) {
   it->second = std::move(child);
 }
 
-std::string slot_prefix(int idx) { return fmt::format("{:02X}", idx); }
+std::string slot_prefix(int idx) {
+  return fmt::format("{:02X}", idx);
+}
 
 BuiltNode write_shard(const Shard& shard, BlockSink& sink, uint64_t cid_version) {
   PbNode node;
@@ -97,7 +101,8 @@ void walk_shard(const PbNode& node, Blockstore& store, int depth,
   if (depth > 8) fail(ErrorKind::Corrupt, "HAMT: shards nested deeper than the hash");
   if (!node.data) fail(ErrorKind::Corrupt, "HAMT shard without UnixFS data");
   UnixfsData d = decode_unixfs(*node.data);
-  if (d.type != UnixfsType::HamtShard) fail(ErrorKind::Corrupt, "HAMT child is a {} node, not a shard", unixfs_type_name(d.type));
+  if (d.type != UnixfsType::HamtShard)
+    fail(ErrorKind::Corrupt, "HAMT child is a {} node, not a shard", unixfs_type_name(d.type));
   if (d.hash_type.value_or(0) != kHashMurmur3X64_64 || d.fanout.value_or(0) != kHamtFanout) {
     fail(ErrorKind::Unsupported, "HAMT with hash 0x{:x} and fanout {} (supported: murmur3-x64-64, 256)",
          d.hash_type.value_or(0), d.fanout.value_or(0));

@@ -25,11 +25,13 @@ size_t parse_chunker(std::string_view spec) {
     fail(ErrorKind::Unsupported, "chunker \"{}\" is not supported (only size-N)", spec);
   }
   std::string_view num = spec.substr(5);
-  if (num.empty() || num.size() > 9 || !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (num.empty() || num.size() > 9 ||
+      !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     fail(ErrorKind::InvalidArgument, "invalid chunker \"{}\" (expected size-N)", spec);
   }
   size_t n = std::stoul(std::string(num));
-  if (n == 0 || n > kMaxChunkSize) fail(ErrorKind::InvalidArgument, "chunk size {} is out of range (1..{})", n, kMaxChunkSize);
+  if (n == 0 || n > kMaxChunkSize)
+    fail(ErrorKind::InvalidArgument, "chunk size {} is out of range (1..{})", n, kMaxChunkSize);
   return n;
 }
 
@@ -149,7 +151,8 @@ BuiltNode import_bytes(BytesView data, BlockSink& sink, const ImportOptions& opt
 BuiltNode build_directory(std::vector<DirEntryLink> entries, BlockSink& sink, uint64_t cid_version) {
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].name == entries[i - 1].name) fail(ErrorKind::InvalidArgument, "duplicate directory entry \"{}\"", entries[i].name);
+    if (entries[i].name == entries[i - 1].name)
+      fail(ErrorKind::InvalidArgument, "duplicate directory entry \"{}\"", entries[i].name);
   }
   size_t estimate = 0;
   for (const auto& e : entries) estimate += e.name.size() + e.cid.bytes().size();

@@ -75,8 +75,8 @@ struct AddedEntry {
 // Imports a file, or (when `recursive`) a directory tree. Calls on_entry for
 // every file and directory, children before their directory, the root last.
 // Symlinks are stored as UnixFS symlink nodes; other special files are refused.
-BuiltNode import_path(const std::filesystem::path& path, BlockSink& sink, const ImportOptions& options,
-                      bool recursive, const std::function<void(const AddedEntry&)>& on_entry = {});
+BuiltNode import_path(const std::filesystem::path& path, BlockSink& sink, const ImportOptions& options, bool recursive,
+                      const std::function<void(const AddedEntry&)>& on_entry = {});
 
 // Builds a directory node (basic, or HAMT when over the threshold) from
 // already-imported children; sorts them by name bytes.

@@ -56,7 +56,8 @@ std::string encode_big(std::string_view alphabet, BytesView bytes) {
 }
 
 Bytes decode_big(std::string_view alphabet, bool fold_case, std::string_view text, const char* name) {
-  if (text.size() > kMaxBigBaseText) fail(ErrorKind::InvalidArgument, "{} text too long ({} characters)", name, text.size());
+  if (text.size() > kMaxBigBaseText)
+    fail(ErrorKind::InvalidArgument, "{} text too long ({} characters)", name, text.size());
   const auto table = reverse_table(alphabet, fold_case);
   const uint32_t base = static_cast<uint32_t>(alphabet.size());
   size_t zeros = 0;

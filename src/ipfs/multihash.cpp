@@ -22,7 +22,8 @@ Multihash read_multihash(BytesView data, size_t& pos) {
   if (mh.code == kHashSha256) {
     if (len != 32) fail(ErrorKind::Corrupt, "sha2-256 multihash with length {} (expected 32)", len);
   } else if (mh.code == kHashIdentity) {
-    if (len > kMaxIdentityDigest) fail(ErrorKind::Corrupt, "identity multihash of {} bytes (limit {})", len, kMaxIdentityDigest);
+    if (len > kMaxIdentityDigest)
+      fail(ErrorKind::Corrupt, "identity multihash of {} bytes (limit {})", len, kMaxIdentityDigest);
   } else {
     fail(ErrorKind::Unsupported, "unsupported multihash code 0x{:x} (supported: sha2-256, identity)", mh.code);
   }
@@ -42,7 +43,8 @@ Multihash parse_multihash(BytesView bytes) {
 Multihash compute_multihash(uint64_t code, BytesView data) {
   if (code == kHashSha256) return Multihash{kHashSha256, sha256(data)};
   if (code == kHashIdentity) {
-    if (data.size() > kMaxIdentityDigest) fail(ErrorKind::InvalidArgument, "identity hash of {} bytes (limit {})", data.size(), kMaxIdentityDigest);
+    if (data.size() > kMaxIdentityDigest)
+      fail(ErrorKind::InvalidArgument, "identity hash of {} bytes (limit {})", data.size(), kMaxIdentityDigest);
     return Multihash{kHashIdentity, Bytes(data)};
   }
   fail(ErrorKind::Unsupported, "unsupported multihash code 0x{:x}", code);
@@ -60,7 +62,9 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void Sha256::update(BytesView data) {
   if (EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size()) != 1) {

@@ -13,7 +13,9 @@ namespace fs = std::filesystem;
 
 Repo::Repo(fs::path home) : home_(std::move(home)), blocks_(home_ / "blocks") {}
 
-fs::path Repo::pin_path(const Cid& root) const { return home_ / "pins" / root.to_v1().to_string(); }
+fs::path Repo::pin_path(const Cid& root) const {
+  return home_ / "pins" / root.to_v1().to_string();
+}
 
 void Repo::pin_add(const Cid& root) {
   walk_dag(blocks_, root, [](const Cid&, const Bytes&) {});  // the whole DAG must be here first

@@ -35,7 +35,8 @@ UnixfsData decode_unixfs(BytesView bytes) {
   uint32_t field;
   pb::WireType type;
   auto want = [&](pb::WireType expected) {
-    if (type != expected) fail(ErrorKind::Corrupt, "UnixFS data: field {} has wire type {}", field, static_cast<int>(type));
+    if (type != expected)
+      fail(ErrorKind::Corrupt, "UnixFS data: field {} has wire type {}", field, static_cast<int>(type));
   };
   while (r.next(field, type)) {
     switch (field) {
@@ -47,8 +48,14 @@ UnixfsData decode_unixfs(BytesView bytes) {
         have_type = true;
         break;
       }
-      case 2: want(pb::kLen); d.data = Bytes(r.bytes()); break;
-      case 3: want(pb::kVarint); d.filesize = r.varint(); break;
+      case 2:
+        want(pb::kLen);
+        d.data = Bytes(r.bytes());
+        break;
+      case 3:
+        want(pb::kVarint);
+        d.filesize = r.varint();
+        break;
       case 4:
         if (type == pb::kLen) {  // packed encoding: accepted on input, never written
           pb::Reader packed(r.bytes(), "UnixFS blocksizes");
@@ -58,8 +65,14 @@ UnixfsData decode_unixfs(BytesView bytes) {
           d.blocksizes.push_back(r.varint());
         }
         break;
-      case 5: want(pb::kVarint); d.hash_type = r.varint(); break;
-      case 6: want(pb::kVarint); d.fanout = r.varint(); break;
+      case 5:
+        want(pb::kVarint);
+        d.hash_type = r.varint();
+        break;
+      case 6:
+        want(pb::kVarint);
+        d.fanout = r.varint();
+        break;
       default: r.skip(type); break;
     }
   }

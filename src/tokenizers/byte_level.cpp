@@ -98,6 +98,8 @@ std::unique_ptr<PreTokenizer> make_byte_level_pre_tokenizer(const nlohmann::json
   return std::make_unique<ByteLevelPreTokenizer>(j);
 }
 
-std::unique_ptr<Normalizer> make_byte_level_normalizer() { return std::make_unique<ByteLevelNormalizer>(); }
+std::unique_ptr<Normalizer> make_byte_level_normalizer() {
+  return std::make_unique<ByteLevelNormalizer>();
+}
 
 }  // namespace ia::tok

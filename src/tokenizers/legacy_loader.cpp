@@ -6,14 +6,14 @@
 #include "tokenizers/legacy_loader.h"
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <unordered_set>
 
-#include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "tokenizers/decoders.h"
@@ -89,8 +89,8 @@ struct Config {
 };
 
 json added_token(const std::string& content, int64_t id, bool special) {
-  return json{{"id", id},          {"content", content}, {"single_word", false}, {"lstrip", false},
-              {"rstrip", false},   {"normalized", !special}, {"special", special}};
+  return json{{"id", id},        {"content", content},     {"single_word", false}, {"lstrip", false},
+              {"rstrip", false}, {"normalized", !special}, {"special", special}};
 }
 
 // Special tokens as added tokens: added_tokens_decoder entries first (they
@@ -198,9 +198,11 @@ std::shared_ptr<Tokenizer> load_bert(const fs::path& dir, const Config& c) {
         {"vocab", v}}},
       {"post_processor",
        {{"type", "TemplateProcessing"},
-        {"single", json::array({template_piece(cls, 0, false), template_piece("A", 0, true), template_piece(sep, 0, false)})},
-        {"pair", json::array({template_piece(cls, 0, false), template_piece("A", 0, true), template_piece(sep, 0, false),
-                              template_piece("B", 1, true), template_piece(sep, 1, false)})},
+        {"single",
+         json::array({template_piece(cls, 0, false), template_piece("A", 0, true), template_piece(sep, 0, false)})},
+        {"pair",
+         json::array({template_piece(cls, 0, false), template_piece("A", 0, true), template_piece(sep, 0, false),
+                      template_piece("B", 1, true), template_piece(sep, 1, false)})},
         {"special_tokens", {{cls, special_entry(cls, id_of(cls))}, {sep, special_entry(sep, id_of(sep))}}}}},
       {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
   };
@@ -257,7 +259,8 @@ std::shared_ptr<Tokenizer> load_gpt2(const fs::path& dir, const Config& c) {
     }
     post = {{"type", "TemplateProcessing"},
             {"single", json::array({template_piece(bos, 0, false), template_piece("A", 0, true)})},
-            {"pair", json::array({template_piece(bos, 0, false), template_piece("A", 0, true), template_piece("B", 1, true)})},
+            {"pair",
+             json::array({template_piece(bos, 0, false), template_piece("A", 0, true), template_piece("B", 1, true)})},
             {"special_tokens", {{bos, special_entry(bos, bos_id)}}}};
   } else {
     post = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
@@ -266,7 +269,8 @@ std::shared_ptr<Tokenizer> load_gpt2(const fs::path& dir, const Config& c) {
       {"version", "1.0"},
       {"added_tokens", added},
       {"normalizer", nullptr},
-      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", prefix_space}, {"trim_offsets", true}, {"use_regex", true}}},
+      {"pre_tokenizer",
+       {{"type", "ByteLevel"}, {"add_prefix_space", prefix_space}, {"trim_offsets", true}, {"use_regex", true}}},
       {"model",
        {{"type", "BPE"},
         {"dropout", nullptr},
@@ -367,7 +371,8 @@ std::shared_ptr<Tokenizer> LegacyLoader::load(const std::string& dir_str) {
   c.cfg = read_json_or_empty(dir / "tokenizer_config.json");
   c.map = read_json_or_empty(dir / "special_tokens_map.json");
   if (fs::is_regular_file(dir / "vocab.txt", ec)) return load_bert(dir, c);
-  if (fs::is_regular_file(dir / "vocab.json", ec) && fs::is_regular_file(dir / "merges.txt", ec)) return load_gpt2(dir, c);
+  if (fs::is_regular_file(dir / "vocab.json", ec) && fs::is_regular_file(dir / "merges.txt", ec))
+    return load_gpt2(dir, c);
   if (fs::is_regular_file(dir / "tokenizer.model", ec)) return load_sentencepiece(dir, c);
   fail(ErrorKind::NotFound,
        "model folder '{}' has no tokenizer (looked for tokenizer.json, vocab.txt, vocab.json + merges.txt, "

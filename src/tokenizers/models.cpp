@@ -26,7 +26,8 @@ std::unique_ptr<Model> make_model(const nlohmann::json& j) {
   if (type == "WordLevel") return std::make_unique<WordLevel>(j);
   if (type == "BPE") return std::make_unique<Bpe>(j);
   if (type == "Unigram") return std::make_unique<Unigram>(j);
-  fail(ErrorKind::Unsupported, "model: type '{}' is not supported (supported: WordPiece, WordLevel, BPE, Unigram)", type);
+  fail(ErrorKind::Unsupported, "model: type '{}' is not supported (supported: WordPiece, WordLevel, BPE, Unigram)",
+       type);
 }
 
 }  // namespace ia::tok

@@ -2,8 +2,8 @@
 // Concrete models behind the Model interface (one .cpp each).
 #include "tokenizers/model.h"
 #include "tokenizers/prefix_trie.h"
-#include "tokenizers/word_cache.h"
 #include "tokenizers/vocab.h"
+#include "tokenizers/word_cache.h"
 
 namespace ia::tok {
 

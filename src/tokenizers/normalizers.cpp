@@ -108,8 +108,8 @@ class Strip final : public Normalizer {
 
 class Replace final : public Normalizer {
  public:
-  explicit Replace(const nlohmann::json& j) : pattern_(Pattern::from_json(js::field(j, "pattern", "normalizer Replace"),
-                                                                          "normalizer Replace")) {
+  explicit Replace(const nlohmann::json& j)
+      : pattern_(Pattern::from_json(js::field(j, "pattern", "normalizer Replace"), "normalizer Replace")) {
     content_ = js::str(j, "content", "normalizer Replace");
   }
   void normalize(NormalizedString& s) const override { s.replace(pattern_.find_matches(s.get()), content_); }
@@ -139,9 +139,16 @@ class Nmt final : public Normalizer {
     });
     s.map([](char32_t c) -> char32_t {
       switch (c) {
-        case 0x09: case 0x0A: case 0x0C: case 0x0D: case 0x1680: case 0x2028: case 0x2029: case 0x2581:
-        case 0xFEFF: case 0xFFFD:
-          return U' ';
+        case 0x09:
+        case 0x0A:
+        case 0x0C:
+        case 0x0D:
+        case 0x1680:
+        case 0x2028:
+        case 0x2029:
+        case 0x2581:
+        case 0xFEFF:
+        case 0xFFFD: return U' ';
         default: return (c >= 0x200B && c <= 0x200F) ? U' ' : c;
       }
     });
@@ -208,7 +215,8 @@ class Precompiled final : public Normalizer {
       i += len;
     }
     if (diff > 0) {
-      for (long k = 0; k < diff && static_cast<size_t>(k) < dest.size(); ++k) dest[dest.size() - 1 - static_cast<size_t>(k)].second = 1;
+      for (long k = 0; k < diff && static_cast<size_t>(k) < dest.size(); ++k)
+        dest[dest.size() - 1 - static_cast<size_t>(k)].second = 1;
     } else if (diff < 0 && !dest.empty()) {
       dest.back().second += static_cast<int>(diff);
     }

@@ -26,8 +26,12 @@ SplitBehavior parse_split_behavior(const nlohmann::json& j, const std::string& w
 
 namespace {
 
-Matches whitespace_matches(std::string_view s) { return match_chars(s, uni::is_whitespace); }
-Matches punct_matches(std::string_view s) { return match_chars(s, uni::is_bert_punctuation); }
+Matches whitespace_matches(std::string_view s) {
+  return match_chars(s, uni::is_whitespace);
+}
+Matches punct_matches(std::string_view s) {
+  return match_chars(s, uni::is_bert_punctuation);
+}
 
 class BertPreTokenizer final : public PreTokenizer {
  public:

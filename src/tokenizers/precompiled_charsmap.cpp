@@ -1,6 +1,5 @@
 #include "tokenizers/precompiled_charsmap.h"
 
-
 #include "core/error.h"
 #include "tokenizers/unicode.h"
 
@@ -8,19 +7,29 @@ namespace ia::tok {
 
 namespace {
 // Fields of one double-array unit, as Darts packs them.
-bool has_leaf(uint32_t u) { return ((u >> 8) & 1) != 0; }
-uint32_t value_of(uint32_t u) { return u & ((1u << 31) - 1); }
-uint32_t label_of(uint32_t u) { return u & ((1u << 31) | 0xFF); }
-uint32_t offset_of(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+bool has_leaf(uint32_t u) {
+  return ((u >> 8) & 1) != 0;
+}
+uint32_t value_of(uint32_t u) {
+  return u & ((1u << 31) - 1);
+}
+uint32_t label_of(uint32_t u) {
+  return u & ((1u << 31) | 0xFF);
+}
+uint32_t offset_of(uint32_t u) {
+  return (u >> 10) << ((u & (1u << 9)) >> 6);
+}
 }  // namespace
 
 PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob, const std::string& what) {
   if (blob.empty()) return;  // an empty map normalizes nothing
   if (blob.size() < 4) fail(ErrorKind::Corrupt, "{}: precompiled_charsmap is truncated", what);
   uint32_t trie_bytes = 0;
-  for (int k = 3; k >= 0; --k) trie_bytes = (trie_bytes << 8) | static_cast<unsigned char>(blob[static_cast<size_t>(k)]);
+  for (int k = 3; k >= 0; --k)
+    trie_bytes = (trie_bytes << 8) | static_cast<unsigned char>(blob[static_cast<size_t>(k)]);
   const size_t n_units = trie_bytes / 4;
-  if (n_units > (blob.size() - 4) / 4) fail(ErrorKind::Corrupt, "{}: precompiled_charsmap trie size out of range", what);
+  if (n_units > (blob.size() - 4) / 4)
+    fail(ErrorKind::Corrupt, "{}: precompiled_charsmap trie size out of range", what);
   units_.resize(n_units);
   for (size_t i = 0; i < n_units; ++i) {
     uint32_t u = 0;

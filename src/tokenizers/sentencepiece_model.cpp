@@ -37,7 +37,9 @@ std::optional<std::string> SentencePieceModel::id_to_token(int32_t id) const {
   return sp_->IdToPiece(id);
 }
 
-size_t SentencePieceModel::vocab_size() const { return static_cast<size_t>(sp_->GetPieceSize()); }
+size_t SentencePieceModel::vocab_size() const {
+  return static_cast<size_t>(sp_->GetPieceSize());
+}
 
 std::vector<std::string_view> SentencePieceModel::tokens() const {
   std::vector<std::string_view> out;

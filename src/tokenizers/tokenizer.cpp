@@ -2,10 +2,10 @@
 
 #include <atomic>
 #include <exception>
-#include <functional>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <sstream>
 #include <unordered_set>
 
@@ -14,10 +14,10 @@
 #include "tokenizers/added_vocabulary.h"
 #include "tokenizers/decoders.h"
 #include "tokenizers/json_util.h"
+#include "tokenizers/legacy_loader.h"
 #include "tokenizers/model.h"
 #include "tokenizers/normalizers.h"
 #include "tokenizers/post_processors.h"
-#include "tokenizers/legacy_loader.h"
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/truncation_padding.h"
 #include "tokenizers/unicode.h"
@@ -131,8 +131,8 @@ void Tokenizer::with_truncation(std::optional<TruncationParams> t) {
     const size_t effective = t->max_length > added_single_ ? t->max_length - added_single_ : 0;
     if (t->stride > 0 && t->stride >= effective) {
       fail(ErrorKind::InvalidArgument,
-           "truncation stride {} is not less than the effective max length {} ({} minus {} special tokens)",
-           t->stride, effective, t->max_length, added_single_);
+           "truncation stride {} is not less than the effective max length {} ({} minus {} special tokens)", t->stride,
+           effective, t->max_length, added_single_);
     }
   }
   truncation_ = std::move(t);
@@ -268,7 +268,9 @@ std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
   return model_->id_to_token(id);
 }
 
-size_t Tokenizer::vocab_size() const { return vocab_size_; }
+size_t Tokenizer::vocab_size() const {
+  return vocab_size_;
+}
 
 std::optional<int32_t> Tokenizer::pad_token_id() const {
   if (pad_id_) return pad_id_;

@@ -68,7 +68,7 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = true) const;
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;
-  size_t vocab_size() const;  // including added tokens
+  size_t vocab_size() const;                    // including added tokens
   std::optional<int32_t> pad_token_id() const;  // from padding config or "[PAD]"/"<pad>" added token if present
 
   const std::optional<TruncationParams>& truncation() const { return truncation_; }

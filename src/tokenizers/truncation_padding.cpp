@@ -144,9 +144,7 @@ void pad_encodings(std::vector<Encoding>& encs, const PaddingParams& p) {
   for (auto& e : encs) {
     if (e.ids.size() >= target) continue;
     const size_t n = target - e.ids.size();
-    auto pad = [&](auto& v, const auto& value) {
-      v.insert(p.left ? v.begin() : v.end(), n, value);
-    };
+    auto pad = [&](auto& v, const auto& value) { v.insert(p.left ? v.begin() : v.end(), n, value); };
     pad(e.ids, p.pad_id);
     pad(e.type_ids, p.pad_type_id);
     pad(e.special_tokens_mask, 1);

@@ -14,9 +14,7 @@ char32_t decode(std::string_view s, size_t i, size_t* len) {
   }
   // Callers only pass sanitized strings, but bound every read anyway so a
   // truncated sequence can never read past the end.
-  auto cont = [&](size_t k) -> char32_t {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) & 0x3F : 0;
-  };
+  auto cont = [&](size_t k) -> char32_t { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) & 0x3F : 0; };
   if (b0 < 0xE0) {
     *len = std::min<size_t>(2, s.size() - i);
     return ((b0 & 0x1F) << 6) | cont(1);
@@ -29,7 +27,9 @@ char32_t decode(std::string_view s, size_t i, size_t* len) {
   return ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3);
 }
 
-size_t utf8_len(char32_t c) { return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4; }
+size_t utf8_len(char32_t c) {
+  return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+}
 
 void append_utf8(std::string& out, char32_t c) {
   if (c < 0x80) {
@@ -135,11 +135,15 @@ utf8proc_category_t cat(char32_t c) {
 bool is_whitespace(char32_t c) {
   if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
   switch (c) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F:
-    case 0x205F: case 0x3000:
-      return true;
-    default:
-      return c >= 0x2000 && c <= 0x200A;
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000: return true;
+    default: return c >= 0x2000 && c <= 0x200A;
   }
 }
 
@@ -153,7 +157,9 @@ bool is_other(char32_t c) {
   return k == UTF8PROC_CATEGORY_CN || k >= UTF8PROC_CATEGORY_CC;
 }
 
-bool is_mark_nonspacing(char32_t c) { return c >= 0x300 && cat(c) == UTF8PROC_CATEGORY_MN; }
+bool is_mark_nonspacing(char32_t c) {
+  return c >= 0x300 && cat(c) == UTF8PROC_CATEGORY_MN;
+}
 
 bool is_numeric(char32_t c) {
   if (c < 0x80) return c >= '0' && c <= '9';
@@ -169,8 +175,8 @@ bool is_alphabetic(char32_t c) {
   // Other_Alphabetic outside the letter categories: most are combining marks,
   // a few are circled/parenthesized letters (So).
   if (k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC) return true;
-  return (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-         (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189);
+  return (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) || (c >= 0x1F150 && c <= 0x1F169) ||
+         (c >= 0x1F170 && c <= 0x1F189);
 }
 
 bool is_word_char(char32_t c) {
@@ -184,7 +190,9 @@ bool is_word_char(char32_t c) {
   return is_alphabetic(c);
 }
 
-bool is_bert_whitespace(char32_t c) { return c == '\t' || c == '\n' || c == '\r' || is_whitespace(c); }
+bool is_bert_whitespace(char32_t c) {
+  return c == '\t' || c == '\n' || c == '\r' || is_whitespace(c);
+}
 
 bool is_bert_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
@@ -250,7 +258,9 @@ utf8proc_option_t decompose_opts(NormForm f) {
   return static_cast<utf8proc_option_t>(o);
 }
 
-bool composes(NormForm f) { return f == NormForm::NFC || f == NormForm::NFKC; }
+bool composes(NormForm f) {
+  return f == NormForm::NFC || f == NormForm::NFKC;
+}
 
 // Normalizes the code points in[0..n) into `buf` (resized). Chunks handed in
 // start at a starter and never interact with neighbours, so normalizing each

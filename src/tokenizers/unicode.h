@@ -28,11 +28,11 @@ bool is_valid_utf8(std::string_view s);
 // Rust `char::is_whitespace` (Unicode White_Space).
 bool is_whitespace(char32_t c);
 // Unicode general category helpers (from utf8proc).
-bool is_punctuation(char32_t c);         // P*
-bool is_other(char32_t c);               // C* (Cc, Cf, Cs, Co, Cn)
-bool is_mark_nonspacing(char32_t c);     // Mn
-bool is_numeric(char32_t c);             // Rust char::is_numeric: Nd | Nl | No
-bool is_alphabetic(char32_t c);          // Unicode Alphabetic (approximation via categories)
+bool is_punctuation(char32_t c);      // P*
+bool is_other(char32_t c);            // C* (Cc, Cf, Cs, Co, Cn)
+bool is_mark_nonspacing(char32_t c);  // Mn
+bool is_numeric(char32_t c);          // Rust char::is_numeric: Nd | Nl | No
+bool is_alphabetic(char32_t c);       // Unicode Alphabetic (approximation via categories)
 // Regex `\w` as the Rust regex crate defines it (Unicode-aware).
 bool is_word_char(char32_t c);
 // BERT helpers (HF bert normalizer / pre-tokenizer definitions).
@@ -55,7 +55,6 @@ enum class NormForm { NFC, NFD, NFKC, NFKD };
 // the input in the encoding NormalizedString::transform expects
 // (0 replace, +1 inserted, -n replaces and removes n following input chars).
 // Returns false (and leaves out empty) when s is already normalized.
-bool normalize_with_changes(std::string_view s, NormForm form,
-                            std::vector<std::pair<char32_t, int>>& out);
+bool normalize_with_changes(std::string_view s, NormForm form, std::vector<std::pair<char32_t, int>>& out);
 
 }  // namespace ia::tok::uni

@@ -40,7 +40,8 @@ Unigram::Unigram(const nlohmann::json& j) {
   if (const auto* u = js::opt(j, "unk_id")) {
     const int32_t id = js::token_id(*u, what, "unk_id");
     if (tokens.empty()) fail(ErrorKind::Corrupt, "{}: unk_id given but the vocabulary is empty", what);
-    if (static_cast<size_t>(id) >= tokens.size()) fail(ErrorKind::Corrupt, "{}: unk_id {} is not in the vocabulary", what, id);
+    if (static_cast<size_t>(id) >= tokens.size())
+      fail(ErrorKind::Corrupt, "{}: unk_id {} is not in the vocabulary", what, id);
     unk_id_ = id;
   }
   byte_fallback_ = js::boolean_or(j, "byte_fallback", what, false);
@@ -75,7 +76,8 @@ void Unigram::tokenize(std::string_view word, std::vector<Token>& out) const {
       Node& target = best[pos + char_len];
       const double cand = base + unk_score;
       if (target.start < 0 || cand > target.score) {
-        if (!unk_id_) fail(ErrorKind::InvalidArgument, "Unigram: a character is not in the vocabulary and the model has no unk_id");
+        if (!unk_id_)
+          fail(ErrorKind::InvalidArgument, "Unigram: a character is not in the vocabulary and the model has no unk_id");
         target = Node{*unk_id_, cand, static_cast<int64_t>(pos)};
       }
     }

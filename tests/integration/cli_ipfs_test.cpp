@@ -78,7 +78,8 @@ class CliIpfs : public ::testing::Test {
 TEST_F(CliIpfs, AddPrintsKuboCids) {
   std::string f = file("xs1_1000.bin", xorshift(1, 1000));
   EXPECT_EQ(ok({"add", f}), "added QmVakM4JamqzV1PsZ6JwuqaqX1WpvoJW3dTaiM4TVGePZP xs1_1000.bin\n");
-  EXPECT_EQ(ok({"add", "--cid-version", "1", "-q", f}), "bafkreie77gthm64hdwo5d4iffbx3uupyc5k7l2teiy7aetpiylek4lg5cq\n");
+  EXPECT_EQ(ok({"add", "--cid-version", "1", "-q", f}),
+            "bafkreie77gthm64hdwo5d4iffbx3uupyc5k7l2teiy7aetpiylek4lg5cq\n");
   std::string big = file("xs1_786449.bin", xorshift(1, 786449));
   EXPECT_EQ(ok({"add", "-Q", "--raw-leaves=false", big}), "QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR\n");
   auto j = nlohmann::json::parse(ok({"add", "--json", "--cid-version", "1", big}));

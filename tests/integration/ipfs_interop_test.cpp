@@ -101,7 +101,9 @@ std::pair<int, std::string> sh(const std::string& cmd) {
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
-std::string cli_path() { return IA_CLI_PATH; }
+std::string cli_path() {
+  return IA_CLI_PATH;
+}
 
 class IpfsInterop : public ::testing::Test {
  protected:
@@ -214,7 +216,8 @@ TEST_F(RefPeer, OurClientFetchesWhatTheReferenceAdded) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(cli(h + mode, {"cat", dir_cid + "/sub/b.bin"}).out, xorshift(3, 300000));
     // Our importer agrees with the reference on the directory's CID.
-    EXPECT_EQ(cli(h + mode, {"add", "-r", "-n", "-Q", "--cid-version", "1", tmp_.path() + "/tree"}).out, dir_cid + "\n");
+    EXPECT_EQ(cli(h + mode, {"add", "-r", "-n", "-Q", "--cid-version", "1", tmp_.path() + "/tree"}).out,
+              dir_cid + "\n");
   }
 }
 
@@ -229,15 +232,18 @@ TEST_F(RefPeer, ReferenceClientFetchesFromOurServer) {
   std::unique_ptr<Process> server;
   std::string url = serve(h, server);
   ASSERT_FALSE(url.empty());
-  for (const std::string mode : {"car", "raw"}) {
-    std::string out = node("fetch --gateway " + url + " --mode " + mode + " " + cid + "/sub/b.bin");
-    auto j = nlohmann::json::parse(out.substr(out.find('{')));
-    EXPECT_EQ(j["sha256"], ipfs::to_hex(ipfs::sha256(xorshift(3, 700000)))) << out;
-    EXPECT_EQ(j["size"], 700000) << out;
-  }
-  std::string out = node("fetch --gateway " + url + " " + cid);
+  // CAR mode through a path, then both modes on the directory itself.
+  std::string out = node("fetch --gateway " + url + " --mode car " + cid + "/sub/b.bin");
   auto j = nlohmann::json::parse(out.substr(out.find('{')));
-  EXPECT_EQ(j["type"], "directory") << out;
+  EXPECT_EQ(j["sha256"], ipfs::to_hex(ipfs::sha256(xorshift(3, 700000)))) << out;
+  EXPECT_EQ(j["size"], 700000) << out;
+  for (const std::string mode : {"car", "raw"}) {
+    out = node("fetch --gateway " + url + " --mode " + mode + " " + cid);
+    ASSERT_NE(out.find('{'), std::string::npos) << out;
+    j = nlohmann::json::parse(out.substr(out.find('{')));
+    EXPECT_EQ(j["type"], "directory") << out;
+    EXPECT_EQ(j["verified_blocks"], 7) << out;  // root, a.txt, sub, b.bin: its root + 3 leaves
+  }
 }
 
 }  // namespace

@@ -62,12 +62,14 @@ TEST(DagPb, StrictDecodingRejectsNonCanonicalBlocks) {
   // Data before a link.
   Bytes swapped = Bytes("\x0a\x02", 2) + data + good.substr(0, good.size() - data.size() - 2);
   EXPECT_THROW(decode_pb_node(swapped), Error);
-  EXPECT_THROW(decode_pb_node(from_hex("0a05")), Error);          // truncated
-  EXPECT_THROW(decode_pb_node(from_hex("1800")), Error);          // unknown field
-  EXPECT_THROW(decode_pb_node(from_hex("1202" "1200")), Error);   // link without hash
-  EXPECT_THROW(decode_pb_node(from_hex("0800")), Error);          // wrong wire type
-  EXPECT_THROW(decode_unixfs(from_hex("0809")), Error);           // unknown UnixFS type
-  EXPECT_THROW(decode_unixfs(from_hex("1800")), Error);           // no type
+  EXPECT_THROW(decode_pb_node(from_hex("0a05")), Error);  // truncated
+  EXPECT_THROW(decode_pb_node(from_hex("1800")), Error);  // unknown field
+  EXPECT_THROW(decode_pb_node(from_hex("1202"
+                                       "1200")),
+               Error);                                    // link without hash
+  EXPECT_THROW(decode_pb_node(from_hex("0800")), Error);  // wrong wire type
+  EXPECT_THROW(decode_unixfs(from_hex("0809")), Error);   // unknown UnixFS type
+  EXPECT_THROW(decode_unixfs(from_hex("1800")), Error);   // no type
 }
 
 }  // namespace

@@ -129,8 +129,10 @@ void write_tree(const nlohmann::json& tree, const fs::path& dir) {
     }
     fs::create_directories(p.parent_path());
     std::ofstream out(p, std::ios::binary);
-    if (e.contains("text")) out << e["text"].get<std::string>();
-    else out << test::xorshift_bytes(e["seed"].get<uint32_t>(), e["size"].get<size_t>());
+    if (e.contains("text"))
+      out << e["text"].get<std::string>();
+    else
+      out << test::xorshift_bytes(e["seed"].get<uint32_t>(), e["size"].get<size_t>());
   }
 }
 

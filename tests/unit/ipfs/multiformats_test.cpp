@@ -57,9 +57,9 @@ TEST(Multihash, Sha256AndIdentity) {
   EXPECT_FALSE(multihash_matches(mh, "hello worle"));
   Multihash id = compute_multihash(kHashIdentity, "abc");
   EXPECT_EQ(to_hex(id.bytes()), "0003616263");
-  EXPECT_THROW(parse_multihash(from_hex("1220aa")), Error);                   // truncated
-  EXPECT_THROW(parse_multihash(from_hex("1310") + Bytes(16, 'a')), Error);    // unknown code
-  EXPECT_THROW(parse_multihash(from_hex("1210") + Bytes(16, 'a')), Error);    // sha256 of 16 bytes
+  EXPECT_THROW(parse_multihash(from_hex("1220aa")), Error);                 // truncated
+  EXPECT_THROW(parse_multihash(from_hex("1310") + Bytes(16, 'a')), Error);  // unknown code
+  EXPECT_THROW(parse_multihash(from_hex("1210") + Bytes(16, 'a')), Error);  // sha256 of 16 bytes
   Sha256 h;
   h.update("hello ");
   h.update("world");
@@ -98,7 +98,8 @@ TEST(Cid, MalformedStringsAreClearErrors) {
       Cid::parse(bad);
       ADD_FAILURE() << "accepted " << bad;
     } catch (const Error& e) {
-      EXPECT_TRUE(e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::Unsupported) << bad << ": " << e.what();
+      EXPECT_TRUE(e.kind() == ErrorKind::InvalidArgument || e.kind() == ErrorKind::Unsupported)
+          << bad << ": " << e.what();
     }
   }
 }

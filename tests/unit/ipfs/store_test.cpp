@@ -160,7 +160,8 @@ TEST_F(Exporter, HamtDirectoryReadsBack) {
   MemoryBlockstore store;
   BuiltNode x = import_bytes("x", store, ImportOptions{});
   std::vector<DirEntryLink> entries;
-  for (int i = 0; i < 5000; ++i) entries.push_back(DirEntryLink{fmt::format("file-{:05}-{}", i, std::string(40, 'n')), x.cid, x.tsize});
+  for (int i = 0; i < 5000; ++i)
+    entries.push_back(DirEntryLink{fmt::format("file-{:05}-{}", i, std::string(40, 'n')), x.cid, x.tsize});
   BuiltNode dir = build_directory(entries, store, 1);
   PbNode root = decode_pb_node(*store.get(dir.cid.hash));
   EXPECT_EQ(decode_unixfs(*root.data).type, UnixfsType::HamtShard);
@@ -222,7 +223,10 @@ TEST_F(Car, BadCarsAreRejected) {
   expect_corrupt(bad_header, "bad header");
   // A section whose CID names an unknown hash function.
   std::string unknown = encode_car_header({Cid::of(1, kCodecRaw, "x")});
-  Bytes cid = from_hex("015513" "20") + Bytes(32, 'a');  // sha3-512 code 0x13 with 32 bytes
+  Bytes cid = from_hex(
+                  "015513"
+                  "20") +
+              Bytes(32, 'a');  // sha3-512 code 0x13 with 32 bytes
   unknown += encode_varint(cid.size() + 1) + cid + "x";
   EXPECT_THROW(import(unknown), Error);
 }

@@ -16,10 +16,10 @@
 
 namespace {
 
-using nlohmann::json;
 using ia::tok::NormalizedString;
 using ia::tok::PreTokenizedString;
 using ia::tok::Tokenizer;
+using nlohmann::json;
 
 std::string norm(const json& spec, const std::string& text) {
   auto n = ia::tok::make_normalizer(spec);
@@ -37,7 +37,9 @@ std::vector<std::string> pre(const json& spec, const std::string& text) {
   return out;
 }
 
-std::string bert_dir() { return std::string(IA_FIXTURES_DIR) + "/models/bert"; }
+std::string bert_dir() {
+  return std::string(IA_FIXTURES_DIR) + "/models/bert";
+}
 
 // A small WordLevel tokenizer: whitespace split, vocab of the given words.
 json word_level(const std::vector<std::string>& words, json normalizer = nullptr, json added = json::array()) {
@@ -57,10 +59,16 @@ json word_level(const std::vector<std::string>& words, json normalizer = nullptr
 // ---------------------------------------------------------------- normalizers
 
 TEST(Normalizers, BertNormalizerCleansLowercasesStripsAccents) {
-  const json bert = {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
-                     {"strip_accents", nullptr}, {"lowercase", true}};
+  const json bert = {{"type", "BertNormalizer"},
+                     {"clean_text", true},
+                     {"handle_chinese_chars", true},
+                     {"strip_accents", nullptr},
+                     {"lowercase", true}};
   EXPECT_EQ(norm(bert, "H\xC3\xA9llo\tWORLD\x01"), "hello world");
-  EXPECT_EQ(norm(bert, "a\xE4\xB8\xAD" "b"), "a \xE4\xB8\xAD b");  // a中b -> a 中 b
+  EXPECT_EQ(norm(bert,
+                 "a\xE4\xB8\xAD"
+                 "b"),
+            "a \xE4\xB8\xAD b");  // a中b -> a 中 b
   EXPECT_EQ(norm(bert, ""), "");
   json keep = bert;
   keep["strip_accents"] = false;
@@ -68,7 +76,11 @@ TEST(Normalizers, BertNormalizerCleansLowercasesStripsAccents) {
 }
 
 TEST(Normalizers, LowercaseIsFullMapping) {
-  EXPECT_EQ(norm({{"type", "Lowercase"}}, "\xC3\x80" "B"), "\xC3\xA0" "b");
+  EXPECT_EQ(norm({{"type", "Lowercase"}},
+                 "\xC3\x80"
+                 "B"),
+            "\xC3\xA0"
+            "b");
   // U+0130 lowercases to two chars: i + U+0307.
   EXPECT_EQ(norm({{"type", "Lowercase"}}, "\xC4\xB0"), "i\xCC\x87");
 }
@@ -76,8 +88,8 @@ TEST(Normalizers, LowercaseIsFullMapping) {
 TEST(Normalizers, UnicodeForms) {
   EXPECT_EQ(norm({{"type", "NFD"}}, "\xC3\xA9"), "e\xCC\x81");
   EXPECT_EQ(norm({{"type", "NFC"}}, "e\xCC\x81"), "\xC3\xA9");
-  EXPECT_EQ(norm({{"type", "NFKC"}}, "\xEF\xAC\x81"), "fi");       // ﬁ
-  EXPECT_EQ(norm({{"type", "NFKD"}}, "\xE2\x91\xA0"), "1");        // ①
+  EXPECT_EQ(norm({{"type", "NFKC"}}, "\xEF\xAC\x81"), "fi");                       // ﬁ
+  EXPECT_EQ(norm({{"type", "NFKD"}}, "\xE2\x91\xA0"), "1");                        // ①
   EXPECT_EQ(norm({{"type", "NFC"}}, "\xE1\x84\x80\xE1\x85\xA1"), "\xEA\xB0\x80");  // jamo -> 가
   EXPECT_EQ(norm({{"type", "NFC"}}, "plain ascii"), "plain ascii");
 }
@@ -88,12 +100,15 @@ TEST(Normalizers, StripAccentsStripReplacePrependSequence) {
   EXPECT_EQ(norm({{"type", "Strip"}, {"strip_left", false}, {"strip_right", true}}, "  hi  "), "  hi");
   EXPECT_EQ(norm({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}}, "   "), "");
   EXPECT_EQ(norm({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\xE2\x96\x81"}}, "a b  c"),
-            "a\xE2\x96\x81" "b\xE2\x96\x81\xE2\x96\x81" "c");
+            "a\xE2\x96\x81"
+            "b\xE2\x96\x81\xE2\x96\x81"
+            "c");
   EXPECT_EQ(norm({{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", " "}}, "a   b"), "a b");
   EXPECT_EQ(norm({{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}}, "hi"), "\xE2\x96\x81hi");
   EXPECT_EQ(norm({{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}}, ""), "");
-  const json seq = {{"type", "Sequence"},
-                    {"normalizers", json::array({{{"type", "NFD"}}, {{"type", "StripAccents"}}, {{"type", "Lowercase"}}})}};
+  const json seq = {
+      {"type", "Sequence"},
+      {"normalizers", json::array({{{"type", "NFD"}}, {{"type", "StripAccents"}}, {{"type", "Lowercase"}}})}};
   EXPECT_EQ(norm(seq, "Na\xC3\xAFve"), "naive");
 }
 
@@ -131,8 +146,8 @@ TEST(PreTokenizers, PunctuationDigitsSequence) {
             (std::vector<std::string>{"abc", "123", "d"}));
   EXPECT_EQ(pre({{"type", "Digits"}, {"individual_digits", true}}, "a12"), (std::vector<std::string>{"a", "1", "2"}));
   const json seq = {{"type", "Sequence"},
-                    {"pretokenizers", json::array({{{"type", "WhitespaceSplit"}},
-                                                   {{"type", "Digits"}, {"individual_digits", true}}})}};
+                    {"pretokenizers",
+                     json::array({{{"type", "WhitespaceSplit"}}, {{"type", "Digits"}, {"individual_digits", true}}})}};
   EXPECT_EQ(pre(seq, "x1 y"), (std::vector<std::string>{"x", "1", "y"}));
 }
 
@@ -194,14 +209,25 @@ TEST(BertPipeline, CjkCharsAreSeparateWords) {
 
 TEST(BertPipeline, InvalidUtf8NeverCrashes) {
   auto tok = Tokenizer::from_folder(bert_dir());
-  const std::string bad[] = {"a\xFF" "b", "\xC3", "\xED\xA0\x80", "\xF0\x9F\x98", std::string("x\0y", 3), "\x80\x80"};
+  const std::string bad[] = {
+      "a\xFF"
+      "b",
+      "\xC3",
+      "\xED\xA0\x80",
+      "\xF0\x9F\x98",
+      std::string("x\0y", 3),
+      "\x80\x80"};
   for (const auto& t : bad) {
     const auto enc = tok->encode(t);
     EXPECT_EQ(enc.ids.size(), enc.offsets.size());
     (void)tok->decode(enc.ids);
   }
   // U+FFFD is removed by the BERT normalizer: "a\xFF" "b" reads as "a" "b".
-  EXPECT_EQ(tok->encode("a\xFF" "b", false).tokens, tok->encode("ab", false).tokens);
+  EXPECT_EQ(tok->encode("a\xFF"
+                        "b",
+                        false)
+                .tokens,
+            tok->encode("ab", false).tokens);
   // Without a cleaning normalizer the replacement char is a token of its own.
   auto wl = Tokenizer::from_json_string(word_level({"a"}).dump());
   const auto enc = wl->encode("a \xFF");
@@ -230,14 +256,34 @@ TEST(BertPipeline, SpecialTokensInTextAndDecode) {
 
 TEST(AddedTokens, OptionsLikeHf) {
   json added = json::array({
-      {{"id", 10}, {"content", "my"}, {"single_word", false}, {"lstrip", true}, {"rstrip", true},
-       {"normalized", true}, {"special", false}},
-      {{"id", 11}, {"content", "name"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-       {"normalized", true}, {"special", false}},
-      {{"id", 12}, {"content", "ony"}, {"single_word", true}, {"lstrip", false}, {"rstrip", false},
-       {"normalized", true}, {"special", false}},
-      {{"id", 13}, {"content", "[CLS]"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-       {"normalized", false}, {"special", true}},
+      {{"id", 10},
+       {"content", "my"},
+       {"single_word", false},
+       {"lstrip", true},
+       {"rstrip", true},
+       {"normalized", true},
+       {"special", false}},
+      {{"id", 11},
+       {"content", "name"},
+       {"single_word", false},
+       {"lstrip", false},
+       {"rstrip", false},
+       {"normalized", true},
+       {"special", false}},
+      {{"id", 12},
+       {"content", "ony"},
+       {"single_word", true},
+       {"lstrip", false},
+       {"rstrip", false},
+       {"normalized", true},
+       {"special", false}},
+      {{"id", 13},
+       {"content", "[CLS]"},
+       {"single_word", false},
+       {"lstrip", false},
+       {"rstrip", false},
+       {"normalized", false},
+       {"special", true}},
   });
   auto tok = Tokenizer::from_json_string(word_level({"is", "anthony"}, {{"type", "Lowercase"}}, added).dump());
   const auto enc = tok->encode("[CLS] My name is Anthony");
@@ -259,12 +305,14 @@ TEST(AddedTokens, OptionsLikeHf) {
 TEST(Decoders, WordPieceCleanup) {
   auto d = ia::tok::make_decoder({{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}});
   EXPECT_EQ(d->decode({"hello", "##s", ",", "world", "!", "do", "n't"}), "hellos, world! don't");
-  auto seq = ia::tok::make_decoder({{"type", "Sequence"},
-                                    {"decoders", json::array({{{"type", "Replace"},
-                                                               {"pattern", {{"String", "\xE2\x96\x81"}}},
-                                                               {"content", " "}},
-                                                              {{"type", "Fuse"}}})}});
-  EXPECT_EQ(seq->decode({"\xE2\x96\x81" "a", "b"}), " ab");
+  auto seq = ia::tok::make_decoder(
+      {{"type", "Sequence"},
+       {"decoders", json::array({{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
+                                 {{"type", "Fuse"}}})}});
+  EXPECT_EQ(seq->decode({"\xE2\x96\x81"
+                         "a",
+                         "b"}),
+            " ab");
 }
 
 // ------------------------------------------------------------ post-processors
@@ -277,8 +325,11 @@ TEST(PostProcessors, BertAndRoberta) {
   EXPECT_EQ(enc.ids, (std::vector<int32_t>{101, 1, 102, 2, 102}));
   EXPECT_EQ(enc.type_ids, (std::vector<int32_t>{0, 0, 0, 1, 1}));
   EXPECT_EQ(enc.special_tokens_mask, (std::vector<int32_t>{1, 0, 1, 0, 1}));
-  j["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {"</s>", 2}}, {"cls", {"<s>", 0}},
-                         {"trim_offsets", true}, {"add_prefix_space", true}};
+  j["post_processor"] = {{"type", "RobertaProcessing"},
+                         {"sep", {"</s>", 2}},
+                         {"cls", {"<s>", 0}},
+                         {"trim_offsets", true},
+                         {"add_prefix_space", true}};
   auto roberta = Tokenizer::from_json_string(j.dump());
   enc = roberta->encode_pair("a", "b");
   EXPECT_EQ(enc.ids, (std::vector<int32_t>{0, 1, 2, 2, 2, 2}));
@@ -341,8 +392,10 @@ TEST(Malformed, JsonErrorsAreClear) {
   EXPECT_NE(msg.find("Split"), std::string::npos) << msg;
 
   j = word_level({"a"});
-  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({{{"SpecialToken", {{"id", "[X]"}, {"type_id", 0}}}}})},
-                         {"pair", json::array()}, {"special_tokens", json::object()}};
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", json::array({{{"SpecialToken", {{"id", "[X]"}, {"type_id", 0}}}}})},
+                         {"pair", json::array()},
+                         {"special_tokens", json::object()}};
   EXPECT_EQ(kind_of([&] { Tokenizer::from_json_string(j.dump()); }, &msg), ia::ErrorKind::Corrupt);
 
   j = word_level({"a"});
@@ -361,9 +414,7 @@ TEST(Malformed, FilesAndFolders) {
   const auto dir = std::filesystem::temp_directory_path() / "ia_tok_malformed_test";
   std::filesystem::create_directories(dir);
   const auto path = (dir / "tokenizer.json").string();
-  {
-    std::ofstream(path) << "{\"model\": {\"type\": \"WordPiece\", \"vocab\": 7}}";
-  }
+  { std::ofstream(path) << "{\"model\": {\"type\": \"WordPiece\", \"vocab\": 7}}"; }
   EXPECT_EQ(kind_of([&] { Tokenizer::from_file(path); }, &msg), ia::ErrorKind::Corrupt);
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("WordPiece"), std::string::npos) << msg;

@@ -22,14 +22,14 @@ TEST(EdgeCases, AllFamiliesSurviveAwkwardInput) {
       "",
       " ",
       "\t\n \r\n",
-      "\xCC\x81",                                     // lone combining acute
-      "e\xCC\x81\xCC\x81\xCC\x81",                    // stacked marks
+      "\xCC\x81",                                                                  // lone combining acute
+      "e\xCC\x81\xCC\x81\xCC\x81",                                                 // stacked marks
       "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",  // ZWJ family
-      "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",             // thumbs up + skin tone
-      "\xE4\xB8\xAD\xE6\x96\x87\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",  // CJK
-      std::string(5000, 'a'),                          // very long word
+      "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",                                          // thumbs up + skin tone
+      "\xE4\xB8\xAD\xE6\x96\x87\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",              // CJK
+      std::string(5000, 'a'),                                                      // very long word
       std::string(3000, '!'),
-      "x\xFFy\xC3(z\xE2\x82",                         // invalid UTF-8
+      "x\xFFy\xC3(z\xE2\x82",  // invalid UTF-8
   };
   for (const auto& family : kFamilies) {
     auto tok = Tokenizer::from_folder(fixture_dir(family));
@@ -48,14 +48,20 @@ TEST(EdgeCases, AllFamiliesSurviveAwkwardInput) {
       (void)tok->decode(e.ids, false);
     }
     const auto batch = tok->encode_batch(inputs);
-    for (size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(batch[i].ids, tok->encode(inputs[i]).ids) << family << " " << i;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      EXPECT_EQ(batch[i].ids, tok->encode(inputs[i]).ids) << family << " " << i;
   }
 }
 
 TEST(EdgeCases, InvalidUtf8BecomesReplacementChars) {
   auto tok = Tokenizer::from_folder(fixture_dir("gpt2"));
   // Each maximal invalid subpart is one U+FFFD, so these two spell the same.
-  EXPECT_EQ(tok->encode("a\xFF" "b").ids, tok->encode("a\xEF\xBF\xBD" "b").ids);
+  EXPECT_EQ(tok->encode("a\xFF"
+                        "b")
+                .ids,
+            tok->encode("a\xEF\xBF\xBD"
+                        "b")
+                .ids);
 }
 
 TEST(EdgeCases, AddedTokensTouchingText) {
@@ -78,7 +84,8 @@ TEST(EdgeCases, AddedTokensTouchingText) {
 TEST(EdgeCases, BatchRunsInParallelAndKeepsOrder) {
   auto tok = Tokenizer::from_folder(fixture_dir("llama"));
   std::vector<std::string> texts;
-  for (int i = 0; i < 500; ++i) texts.push_back("text number " + std::to_string(i) + std::string(static_cast<size_t>(i % 37), 'z'));
+  for (int i = 0; i < 500; ++i)
+    texts.push_back("text number " + std::to_string(i) + std::string(static_cast<size_t>(i % 37), 'z'));
   const auto batch = tok->encode_batch(texts);
   ASSERT_EQ(batch.size(), texts.size());
   for (size_t i = 0; i < texts.size(); i += 7) EXPECT_EQ(batch[i].ids, tok->encode(texts[i]).ids);

@@ -117,10 +117,10 @@ std::string t5_model_proto() {
   std::string trainer;
   field_varint(trainer, 3, 1);  // UNIGRAM
   field_varint(trainer, 4, id);
-  field_varint(trainer, 40, 2);  // unk
+  field_varint(trainer, 40, 2);   // unk
   field_varint(trainer, 41, -1);  // no bos
-  field_varint(trainer, 42, 1);  // eos
-  field_varint(trainer, 43, 0);  // pad
+  field_varint(trainer, 42, 1);   // eos
+  field_varint(trainer, 43, 0);   // pad
   field_bytes(proto, 2, trainer);
   std::string norm;
   field_bytes(norm, 1, "identity");

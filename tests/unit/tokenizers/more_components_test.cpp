@@ -29,12 +29,12 @@ std::string base64(const std::string& bytes) {
 // A hand-built Darts double array with two rules: "A" -> "aa", "é" -> "e".
 std::string tiny_charsmap() {
   std::vector<uint32_t> u(0x16C, 0);
-  u[0] = 1u << 10;                                  // root: offset 1
-  u[0x40] = 0x41u | (1u << 8) | (1u << 10);         // 'A' (1 ^ 0x41), leaf, offset 1
-  u[0x41] = 0;                                      // value: "aa" at 0
-  u[0xC2] = 0xC3u | (0x100u << 10);                 // first byte of é, offset 0x100
-  u[0x16B] = 0xA9u | (1u << 8) | (1u << 10);        // second byte (0x1C2 ^ 0xA9), leaf
-  u[0x16A] = 3;                                     // value: "e" at 3
+  u[0] = 1u << 10;                            // root: offset 1
+  u[0x40] = 0x41u | (1u << 8) | (1u << 10);   // 'A' (1 ^ 0x41), leaf, offset 1
+  u[0x41] = 0;                                // value: "aa" at 0
+  u[0xC2] = 0xC3u | (0x100u << 10);           // first byte of é, offset 0x100
+  u[0x16B] = 0xA9u | (1u << 8) | (1u << 10);  // second byte (0x1C2 ^ 0xA9), leaf
+  u[0x16A] = 3;                               // value: "e" at 3
   std::string blob;
   auto put32 = [&](uint32_t v) {
     for (int k = 0; k < 4; ++k) blob.push_back(static_cast<char>((v >> (8 * k)) & 0xFF));
@@ -46,7 +46,11 @@ std::string tiny_charsmap() {
 }
 
 TEST(Normalizers, NmtDropsControlsAndMapsSpaces) {
-  EXPECT_EQ(normalize({{"type", "Nmt"}}, "a\x01" "b\tc\xE2\x80\x8B" "d\xEF\xBB\xBF"), "ab c d ");
+  EXPECT_EQ(normalize({{"type", "Nmt"}},
+                      "a\x01"
+                      "b\tc\xE2\x80\x8B"
+                      "d\xEF\xBB\xBF"),
+            "ab c d ");
 }
 
 TEST(Normalizers, PrecompiledAppliesCharsmapRules) {
@@ -75,7 +79,9 @@ TEST(Normalizers, PrecompiledRejectsCorruptBlobs) {
 }
 
 TEST(Normalizers, ByteLevelMapsBytes) {
-  EXPECT_EQ(normalize({{"type", "ByteLevel"}}, "a b\xC3\xA9"), "a\xC4\xA0" "b\xC3\x83\xC2\xA9");
+  EXPECT_EQ(normalize({{"type", "ByteLevel"}}, "a b\xC3\xA9"),
+            "a\xC4\xA0"
+            "b\xC3\x83\xC2\xA9");
 }
 
 TEST(PreTokenizers, UnicodeScriptsSplitsOnScriptChange) {
@@ -103,7 +109,9 @@ TEST(PreTokenizers, FixedLength) {
   EXPECT_EQ(pre_tokenize({{"type", "FixedLength"}}, "abcdefg"), (std::vector<std::string>{"abcde", "fg"}));
 }
 
-std::string decode(const json& spec, std::vector<std::string> tokens) { return make_decoder(spec)->decode(std::move(tokens)); }
+std::string decode(const json& spec, std::vector<std::string> tokens) {
+  return make_decoder(spec)->decode(std::move(tokens));
+}
 
 TEST(Decoders, BpeDecoderTurnsSuffixIntoSpaces) {
   EXPECT_EQ(decode({{"type", "BPEDecoder"}, {"suffix", "</w>"}}, {"hel", "lo</w>", "wor", "ld</w>"}), "hello world");

@@ -15,7 +15,9 @@ namespace ia::tok::test {
 
 using nlohmann::json;
 
-inline std::string fixture_dir(const std::string& family) { return std::string(IA_FIXTURES_DIR) + "/models/" + family; }
+inline std::string fixture_dir(const std::string& family) {
+  return std::string(IA_FIXTURES_DIR) + "/models/" + family;
+}
 
 inline json read_json(const std::string& path) {
   std::ifstream in(path);

@@ -82,7 +82,8 @@ TEST_P(TokenizerParity, BatchMatchesSingle) {
   for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i].ids, tok->encode(texts[i]).ids);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, TokenizerParity, ::testing::Values("bert", "gpt2", "whisper", "qwen2", "clip", "llama", "t5"),
+INSTANTIATE_TEST_SUITE_P(Families, TokenizerParity,
+                         ::testing::Values("bert", "gpt2", "whisper", "qwen2", "clip", "llama", "t5"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

@@ -24,7 +24,9 @@ json letters(json truncation, json padding) {
               {"decoder", nullptr}};
 }
 
-std::vector<std::string> toks(const Encoding& e) { return e.tokens; }
+std::vector<std::string> toks(const Encoding& e) {
+  return e.tokens;
+}
 
 TEST(Truncation, LeavesRoomForSpecialTokens) {
   auto t = Tokenizer::from_json_string(letters({{"max_length", 5}}, nullptr).dump());

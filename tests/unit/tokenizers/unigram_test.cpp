@@ -23,10 +23,11 @@ std::vector<std::string> values(const std::vector<Token>& t) {
 
 TEST(Unigram, PicksMostLikelySegmentation) {
   // "ab" as one piece (-1) beats "a" + "b" (-1.5 + -1.5).
-  const json m = {{"type", "Unigram"},
-                  {"unk_id", 0},
-                  {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"a", -1.5}), json::array({"b", -1.5}),
-                                         json::array({"ab", -1.0}), json::array({"abc", -10.0}), json::array({"c", -1.0})})}};
+  const json m = {
+      {"type", "Unigram"},
+      {"unk_id", 0},
+      {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"a", -1.5}), json::array({"b", -1.5}),
+                             json::array({"ab", -1.0}), json::array({"abc", -10.0}), json::array({"c", -1.0})})}};
   auto t = run(m, "abc");
   EXPECT_EQ(values(t), (std::vector<std::string>{"ab", "c"}));
   EXPECT_EQ(t[0].id, 3);
@@ -37,7 +38,9 @@ TEST(Unigram, UnknownCharsAreFusedAndKeepTheirText) {
   const json m = {{"type", "Unigram"},
                   {"unk_id", 0},
                   {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"a", -1.0})})}};
-  auto t = run(m, "a\xE6\x97\xA5\xE6\x9C\xAC" "a");  // a日本a
+  auto t = run(m,
+               "a\xE6\x97\xA5\xE6\x9C\xAC"
+               "a");  // a日本a
   ASSERT_EQ(t.size(), 3u);
   EXPECT_EQ(t[1].id, 0);
   EXPECT_EQ(t[1].value, "\xE6\x97\xA5\xE6\x9C\xAC");  // HF keeps the original text of an unk piece
@@ -71,9 +74,10 @@ TEST(Unigram, RejectsBadVocab) {
 }
 
 TEST(Unigram, VeryLongWordIsLinear) {
-  const json m = {{"type", "Unigram"},
-                  {"unk_id", 0},
-                  {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"x", -1.0}), json::array({"xx", -1.5})})}};
+  const json m = {
+      {"type", "Unigram"},
+      {"unk_id", 0},
+      {"vocab", json::array({json::array({"<unk>", 0.0}), json::array({"x", -1.0}), json::array({"xx", -1.5})})}};
   auto t = run(m, std::string(100000, 'x'));
   EXPECT_EQ(t.size(), 50000u);
 }

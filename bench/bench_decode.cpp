@@ -1,0 +1,244 @@
+// Decoder generation speed on random-weight models shaped like TinyLlama-1.1B
+// and Qwen2-0.5B (bf16 weights), each beside a ceiling measured in the same run:
+// - decode (batch 1 and 8): tokens/s and GB/s of weights streamed per step,
+//   against the machine's memory bandwidth (a large-array copy and a large
+//   streaming read); "of_roofline" = achieved GB/s / copy GB/s;
+// - prefill of 512 tokens: tokens/s and FLOP/s, against one large bf16 GEMM
+//   through the same linear op; "of_gemm" = achieved / GEMM FLOP/s;
+// - the bf16 GEMV of each weight shape alone (GB/s), to locate losses.
+// Model folders are written once under the temp dir (IA_BENCH_DECODE_DIR overrides).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/decoder.h"
+#include "models/decoder_random.h"
+#include "ops/ops.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kPromptLen = 16;    // context before timed decode steps
+constexpr int64_t kDecodeSteps = 32;  // decode steps per benchmark iteration
+constexpr int64_t kPrefillLen = 512;
+
+// Baselines measured earlier in the same run (benchmarks run in registration order).
+double g_copy_bytes_per_s = 0, g_gemm_flops = 0;
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+std::string model_dir(const std::string& like) {
+  const char* env = std::getenv("IA_BENCH_DECODE_DIR");
+  const fs::path root = env ? fs::path(env) : fs::temp_directory_path();
+  const std::string dir = (root / ("ia-bench-" + like + "-bf16")).string();
+  if (!fs::exists(dir + "/model.safetensors")) ia::write_random_decoder(ia::random_decoder_preset(like), ia::DType::BF16, dir, 1);
+  return dir;
+}
+
+struct Loaded {
+  std::shared_ptr<ia::WeightStore> weights;  // the mmap the decoder's views point into
+  std::unique_ptr<ia::Decoder> decoder;
+};
+
+const Loaded& load(const std::string& like) {
+  static std::map<std::string, Loaded> cache;
+  auto it = cache.find(like);
+  if (it != cache.end()) return it->second;
+  const std::string dir = model_dir(like);
+  Loaded l;
+  l.weights = ia::WeightStore::open(dir);
+  l.decoder = ia::Decoder::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, ia::Device::cpu());
+  return cache.emplace(like, std::move(l)).first->second;
+}
+
+std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (auto& id : ids) id = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab - 3));
+  return ids;
+}
+
+// Streams a buffer much larger than the caches; in parallel over the same threads the model uses.
+constexpr size_t kBandwidthBytes = size_t{1} << 30;
+
+void BM_MemCopy(benchmark::State& state) {
+  std::vector<char> a(kBandwidthBytes, 1), b(kBandwidthBytes, 2);
+  const int64_t chunks = 1024;
+  auto copy = [&] {
+    ia::parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      const size_t step = kBandwidthBytes / chunks;
+      std::memcpy(b.data() + c0 * step, a.data() + c0 * step, static_cast<size_t>(c1 - c0) * step);
+    });
+  };
+  copy();
+  const double t0 = now_s();
+  for (auto _ : state) {
+    copy();
+    benchmark::DoNotOptimize(b.data());
+  }
+  // Bytes read + bytes written, as STREAM counts a copy.
+  state.counters["GB/s"] = benchmark::Counter(2.0 * kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  g_copy_bytes_per_s = 2.0 * kBandwidthBytes * static_cast<double>(state.iterations()) / (now_s() - t0);
+}
+
+void BM_MemRead(benchmark::State& state) {
+  std::vector<uint64_t> a(kBandwidthBytes / 8, 3);
+  const int64_t n = static_cast<int64_t>(a.size());
+  for (auto _ : state) {
+    ia::parallel_for(n, n / 64, [&](int64_t i0, int64_t i1) {
+      uint64_t s = 0;
+      for (int64_t i = i0; i < i1; ++i) s += a[static_cast<size_t>(i)];
+      benchmark::DoNotOptimize(s);
+    });
+  }
+  state.counters["GB/s"] = benchmark::Counter(kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The attainable bf16 GEMM rate: one large product through the same linear op.
+void BM_LargeGemmBf16(benchmark::State& state) {
+  const int64_t M = 4096, K = 2048, N = 2048;
+  ia::Tensor x = ia::Tensor::empty({M, K}, ia::DType::F32), w = ia::Tensor::empty({N, K}, ia::DType::F32);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> d(0, 1);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.02f * d(rng);
+  w = w.to(ia::DType::BF16);
+  ia::ops::linear(x, w, nullptr);
+  const double t0 = now_s();
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::linear(x, w, nullptr).raw());
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
+  g_gemm_flops = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
+}
+
+// One bf16 linear at decode shape (M rows), weights larger than the caches.
+void BM_Gemv(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
+  // Several copies so consecutive calls do not hit a warm last-level cache.
+  const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / (N * K * 2));
+  std::vector<ia::Tensor> ws;
+  std::mt19937 rng(2);
+  for (int64_t c = 0; c < copies; ++c) {
+    ia::Tensor w = ia::Tensor::empty({N, K}, ia::DType::BF16);
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<uint16_t>()[i] = static_cast<uint16_t>(0x3c00 + (rng() & 0xff));
+    ws.push_back(w);
+  }
+  ia::Tensor x = ia::Tensor::empty({M, K}, ia::DType::F32);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 0.5f;
+  size_t c = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ia::ops::linear(x, ws[c], nullptr).raw());
+    c = (c + 1) % ws.size();
+  }
+  state.counters["GB/s"] = benchmark::Counter(2.0 * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) {
+  const Loaded& m = load(like);
+  const ia::Decoder& dec = *m.decoder;
+  const int64_t V = dec.config().vocab_size;
+  const int64_t bs = 16, per_seq = (kPromptLen + kDecodeSteps + bs) / bs + 1;
+  auto cache = dec.make_cache(batch * per_seq, bs);
+  std::vector<std::vector<int32_t>> prompts, next(static_cast<size_t>(batch), std::vector<int32_t>(1, 5));
+  std::vector<int64_t> seqs;
+  auto start = [&] {  // fresh sequences with a prefilled prompt
+    for (int64_t s : seqs) cache->release(s);
+    seqs.clear();
+    prompts.clear();
+    std::vector<ia::SeqChunk> chunks;
+    for (int64_t b = 0; b < batch; ++b) {
+      seqs.push_back(cache->create_sequence());
+      prompts.push_back(random_ids(kPromptLen, V, static_cast<uint32_t>(b)));
+    }
+    for (int64_t b = 0; b < batch; ++b) chunks.push_back({seqs[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)]});
+    dec.forward(chunks, *cache);
+  };
+  auto steps = [&] {
+    for (int64_t i = 0; i < kDecodeSteps; ++i) {
+      std::vector<ia::SeqChunk> chunks;
+      for (int64_t b = 0; b < batch; ++b) chunks.push_back({seqs[static_cast<size_t>(b)], next[static_cast<size_t>(b)]});
+      ia::Tensor logits = dec.forward(chunks, *cache);
+      for (int64_t b = 0; b < batch; ++b) {  // greedy, so the step depends on the last
+        const float* row = logits.data<float>() + b * V;
+        next[static_cast<size_t>(b)][0] = static_cast<int32_t>(std::max_element(row, row + V) - row);
+      }
+    }
+  };
+  start();
+  steps();  // warm-up: page faults on the mmap'd weights, primitive creation
+  double timed = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    start();
+    state.ResumeTiming();
+    const double t0 = now_s();
+    steps();
+    timed += now_s() - t0;
+  }
+  const double bytes = static_cast<double>(dec.weight_bytes_per_token());
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(batch * kDecodeSteps), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weights_GB/s"] = benchmark::Counter(bytes * kDecodeSteps / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_MB"] = bytes / 1e6;
+  // Each step streams every weight once (for the whole batch): the roofline is copy bandwidth / bytes per step.
+  if (g_copy_bytes_per_s > 0 && timed > 0)
+    state.counters["of_roofline"] = bytes * kDecodeSteps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
+}
+
+double prefill_flops(const ia::Decoder& dec, int64_t T) {
+  const auto& c = dec.config();
+  // Linear layers (every weight once per token) + attention scores and values (causal: half).
+  const double linear = 2.0 * static_cast<double>(T) * static_cast<double>(dec.weight_bytes_per_token()) / 2.0;
+  const double attn = 2.0 * 2.0 * static_cast<double>(c.num_layers) * static_cast<double>(c.num_heads * c.head_dim) *
+                      static_cast<double>(T) * static_cast<double>(T + 1) / 2.0;
+  return linear + attn;
+}
+
+void BM_Prefill(benchmark::State& state, const std::string& like) {
+  const Loaded& m = load(like);
+  const ia::Decoder& dec = *m.decoder;
+  auto cache = dec.make_cache((kPrefillLen + 15) / 16 + 1, 16);
+  const std::vector<int32_t> prompt = random_ids(kPrefillLen, dec.config().vocab_size, 9);
+  auto run = [&] {
+    const int64_t seq = cache->create_sequence();
+    benchmark::DoNotOptimize(dec.forward({{seq, prompt}}, *cache).raw());
+    cache->release(seq);
+  };
+  run();  // warm-up: prepacked weights, primitives
+  const double t0 = now_s();
+  for (auto _ : state) run();
+  const double elapsed = now_s() - t0, flops = prefill_flops(dec, kPrefillLen);
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(kPrefillLen), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  if (g_gemm_flops > 0) state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops;
+}
+
+BENCHMARK(BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
+// TinyLlama-1.1B shapes: fused QKV, o_proj, fused gate|up, down_proj, lm_head.
+BENCHMARK_CAPTURE(BM_Gemv, qkv_2560x2048, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemv, o_2048x2048, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemv, gate_up_11264x2048, 1, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemv, down_2048x5632, 1, 2048, 5632)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemv, lm_head_32000x2048, 1, 32000, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Gemv, gate_up_m8_11264x2048, 8, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Decode, llama_1b_b1, "llama-1b", 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Decode, llama_1b_b8, "llama-1b", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Prefill, llama_1b_512, "llama-1b")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Decode, qwen2_05b_b1, "qwen2-0.5b", 1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Decode, qwen2_05b_b8, "qwen2-0.5b", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Prefill, qwen2_05b_512, "qwen2-0.5b")->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
