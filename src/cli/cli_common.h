@@ -32,6 +32,7 @@ void register_chat_template(CLI::App& app, Context& ctx, Action& action);
 void register_generate(CLI::App& app, Context& ctx, Action& action);
 void register_dev(CLI::App& app, Context& ctx, Action& action);
 void register_ipfs(CLI::App& app, Context& ctx, Action& action);
+void register_models(CLI::App& app, Context& ctx, Action& action);
 
 // JSON float with the shortest text that reads back to the same float.
 std::string format_float(float v);

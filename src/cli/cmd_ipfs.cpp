@@ -78,6 +78,21 @@ Cid resolve_arg(Repo& repo, const std::string& s) {
   return resolve_path(repo.blocks(), p.root, p.path);
 }
 
+// "12.3 / 104.9 MB  45.1 MB/s  ETA 0:03" (total and ETA once the DAG's size is known).
+std::string progress_line(const FetchProgress& p, double seconds) {
+  double mb = p.bytes / 1e6, rate = seconds > 0 ? mb / seconds : 0.0;
+  std::string line = fmt::format("{:.1f}", mb);
+  if (p.expected_bytes >= p.bytes && p.expected_bytes > 0) {
+    line += fmt::format(" / {:.1f}", p.expected_bytes / 1e6);
+  }
+  line += fmt::format(" MB  {:.1f} MB/s", rate);
+  if (p.expected_bytes > p.bytes && rate > 0) {
+    auto left = static_cast<long>((p.expected_bytes - p.bytes) / 1e6 / rate + 0.5);
+    line += fmt::format("  ETA {}:{:02}", left / 60, left % 60);
+  }
+  return line + "    ";
+}
+
 Bytes read_input(const std::string& path) {
   if (path.empty() || path == "-") {
     std::stringstream ss;
@@ -129,8 +144,9 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
           else
             std::cout << "added " << e.cid.to_string() << " " << e.path << "\n";
         });
+        if (repo) repo->blocks().sync();  // the commit point before the CID is printed as stored
         if (a->quieter) std::cout << root.cid.to_string() << "\n";
-        if (repo && !a->no_pin) repo->pin_add(root.cid);
+        if (repo && !a->no_pin) repo->pin_add(root.cid, true);  // every block was just written
       }
       return 0;
     });
@@ -451,25 +467,21 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
       FetchOptions o;
       o.gateways = a->gateways.empty() ? gateways_from_env() : a->gateways;
       o.try_car = !a->no_car;
-      // A progress line on a terminal: bytes so far and the rate.
+      // A progress line on a terminal: bytes so far, of how many, the rate and the time left.
       const bool tty = ::isatty(2);
       auto start = std::chrono::steady_clock::now();
       auto last = start;
-      uint64_t total = 0;
       if (tty) {
-        o.on_progress = [&](uint64_t n) {
-          total += n;
+        o.on_progress = [&](const FetchProgress& p) {
           auto now = std::chrono::steady_clock::now();
           if (now - last < std::chrono::milliseconds(200)) return;
           last = now;
-          double s = std::chrono::duration<double>(now - start).count();
-          std::cerr << fmt::format("\r{:.1f} MB  {:.1f} MB/s   ", total / 1e6, s > 0 ? total / 1e6 / s : 0.0)
-                    << std::flush;
+          std::cerr << "\r" << progress_line(p, std::chrono::duration<double>(now - start).count()) << std::flush;
         };
       }
       FetchStats st = fetch_dag(root, repo.blocks(), o);
-      if (tty) std::cerr << "\r" << std::string(40, ' ') << "\r" << std::flush;
-      if (!a->no_pin) repo.pin_add(root);
+      if (tty) std::cerr << "\r" << std::string(72, ' ') << "\r" << std::flush;
+      if (!a->no_pin) repo.pin_add(root, true);  // fetch_dag returned: all verified and present
       if (a->json) {
         print_json({{"Cid", root.to_string()},
                     {"Blocks", st.blocks_total},

@@ -35,11 +35,12 @@ int main(int argc, char** argv) {
   ia::cli::register_generate(app, ctx, action);
   ia::cli::register_dev(app, ctx, action);
   ia::cli::register_ipfs(app, ctx, action);
+  ia::cli::register_models(app, ctx, action);
 
   // Name an unknown command plainly instead of CLI11's "A subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads") {
+    if (a == "--threads" || a == "--gateway") {  // options of the root that take a value
       ++i;
       continue;
     }

@@ -35,6 +35,9 @@ class Blockstore : public BlockSink {
   virtual bool remove(const Multihash& mh) = 0;
   // Every stored multihash (order unspecified).
   virtual void for_each(const std::function<void(const Multihash&)>& fn) = 0;
+  // A commit point: every block put so far is durable when this returns
+  // (stores that batch durability do the work here; see FsBlockstore).
+  virtual void sync() {}
 };
 
 // In memory, thread-safe: tests, CAR round trips, staging.

@@ -1,21 +1,20 @@
 #include "ipfs/gateway_client.h"
 
 #include <curl/curl.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <exception>
 #include <mutex>
+#include <set>
 #include <unordered_set>
 
 #include "core/error.h"
 #include "ipfs/car.h"
+#include "ipfs/car_stream.h"
 #include "ipfs/dag.h"
+#include "ipfs/dag_pb.h"
 
 namespace ia::ipfs {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -24,116 +23,214 @@ void curl_init_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-struct Download {
-  Bytes body;
-  std::ofstream* file = nullptr;
-  uint64_t bytes = 0;
-  size_t limit = 0;  // 0: none
-  const FetchOptions* opt = nullptr;
-};
-
-size_t on_data(char* p, size_t size, size_t n, void* ud) {
-  auto* d = static_cast<Download*>(ud);
-  size_t len = size * n;
-  d->bytes += len;
-  if (d->file) {
-    d->file->write(p, static_cast<std::streamsize>(len));
-    if (!*d->file) return 0;
-  } else {
-    if (d->limit && d->body.size() + len > d->limit) return 0;  // a "block" larger than any block may be
-    d->body.append(p, len);
+// One curl handle per gateway, so successive requests reuse the connection.
+class HttpSession {
+ public:
+  using OnBody = std::function<bool(BytesView)>;  // false aborts the transfer
+  explicit HttpSession(long stall_timeout_s) : stall_(stall_timeout_s) {
+    curl_init_once();
+    c_ = curl_easy_init();
+    if (!c_) fail(ErrorKind::Internal, "curl_easy_init failed");
   }
-  if (d->opt && d->opt->on_progress) d->opt->on_progress(len);
-  return len;
-}
+  ~HttpSession() { curl_easy_cleanup(c_); }
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
 
-// GET url; returns the HTTP status (0 on a transport failure, with `err` set).
-long http_get(const std::string& url, const std::string& accept, Download& d, long timeout_s, std::string& err) {
-  curl_init_once();
-  CURL* c = curl_easy_init();
-  if (!c) fail(ErrorKind::Internal, "curl_easy_init failed");
-  curl_slist* headers = curl_slist_append(nullptr, ("Accept: " + accept).c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  if (rc == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  else
-    err = curl_easy_strerror(rc);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return status;
-}
+  // GET url; the body goes to on_body only when the status is 200. Returns the
+  // status (0 on a transport failure, with `err` set; an aborted or cut
+  // transfer also sets `err`).
+  long get(const std::string& url, const std::string& accept, const OnBody& on_body, std::string& err) {
+    curl_slist* headers = curl_slist_append(nullptr, ("Accept: " + accept).c_str());
+    Ctx ctx{c_, &on_body};
+    curl_easy_setopt(c_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c_, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c_, CURLOPT_WRITEFUNCTION, &HttpSession::on_data);
+    curl_easy_setopt(c_, CURLOPT_WRITEDATA, &ctx);
+    curl_easy_setopt(c_, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c_, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(c_, CURLOPT_LOW_SPEED_TIME, stall_);
+    curl_easy_setopt(c_, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c_, CURLOPT_BUFFERSIZE, 512L * 1024);
+    CURLcode rc = curl_easy_perform(c_);
+    long status = 0;
+    curl_easy_getinfo(c_, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) err = curl_easy_strerror(rc);
+    curl_easy_setopt(c_, CURLOPT_HTTPHEADER, nullptr);
+    curl_slist_free_all(headers);
+    return status;
+  }
+
+ private:
+  struct Ctx {
+    CURL* c;
+    const OnBody* on_body;
+  };
+  static size_t on_data(char* p, size_t size, size_t n, void* ud) {
+    auto* ctx = static_cast<Ctx*>(ud);
+    long status = 0;
+    curl_easy_getinfo(ctx->c, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) return size * n;  // an error body: drained, not kept
+    return (*ctx->on_body)(BytesView(p, size * n)) ? size * n : 0;
+  }
+  CURL* c_;
+  long stall_;
+};
 
 std::string trim_slash(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
   return s;
 }
 
-// CIDs of the DAG that are not stored yet (walking what is stored), or empty when complete.
-std::vector<Cid> missing_blocks(Blockstore& store, const Cid& root, size_t& total) {
-  std::vector<Cid> missing, stack{root};
+// A missing block and the Tsize its parent claims for its subtree (0 when unknown).
+struct Missing {
+  Cid cid;
+  uint64_t tsize = 0;
+};
+
+// The links of a block with their Tsizes.
+std::vector<Missing> links_of(const Cid& cid, BytesView block) {
+  std::vector<Missing> out;
+  if (cid.codec == kCodecDagPb) {
+    for (auto& l : decode_pb_node(block).links) out.push_back({std::move(l.cid), l.tsize.value_or(0)});
+  } else {
+    for (auto& c : block_links(cid, block)) out.push_back({std::move(c), 0});  // raw: none; others refused
+  }
+  return out;
+}
+
+// The missing blocks whose parents are stored (the roots of the missing
+// subtrees), walking what is stored; `total` counts the blocks seen.
+std::vector<Missing> missing_frontier(Blockstore& store, const Cid& root, size_t& total) {
+  std::vector<Missing> missing, stack{{root, 0}};
   std::unordered_set<Cid> seen;
   total = 0;
   while (!stack.empty()) {
-    Cid c = std::move(stack.back());
+    Missing m = std::move(stack.back());
     stack.pop_back();
-    if (!seen.insert(c).second) continue;
+    if (!seen.insert(m.cid).second) continue;
     ++total;
-    if (!store.has(c.hash)) {
-      missing.push_back(c);
+    if (!store.has(m.cid.hash)) {
+      missing.push_back(std::move(m));
       continue;
     }
-    Bytes b = load_block(store, c);
-    auto links = block_links(c, b);
-    for (auto it = links.rbegin(); it != links.rend(); ++it) stack.push_back(*it);
+    if (m.cid.codec == kCodecRaw) continue;  // no links: no need to read it
+    auto links = links_of(m.cid, load_block(store, m.cid));
+    for (auto it = links.rbegin(); it != links.rend(); ++it) stack.push_back(std::move(*it));
   }
   return missing;
 }
 
-// Tries one CAR request; blocks are verified by read_car before being stored.
-void fetch_car(const std::string& gw, const Cid& root, Blockstore& store, const FetchOptions& opt, FetchStats& st) {
-  fs::path tmp = fs::temp_directory_path() / fmt::format("ia-fetch-{}-{}.car", ::getpid(), root.to_string());
+struct Progress {
+  const FetchOptions& opt;
+  FetchProgress p;
+  void add(uint64_t n) {
+    p.bytes += n;
+    if (opt.on_progress) opt.on_progress(p);
+  }
+};
+
+enum class CarResult { Complete, Partial, Refused };
+
+// Streams /ipfs/{sub}?format=car into the store. Blocks are accepted only when
+// they belong to `sub`'s DAG (the root, then links of accepted blocks).
+CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub, Blockstore& store, FetchStats& st,
+                    Progress& progress, std::string& last_error, size_t& subtree_blocks) {
+  std::set<Multihash> expected{sub.cid.hash}, received;
+  bool root_seen = false;
+  CarStreamReader reader([&](const Cid& cid, BytesView block) {
+    if (!expected.count(cid.hash)) return;  // not (yet) known to be ours: dropped, never stored
+    expected.erase(cid.hash);
+    received.insert(cid.hash);
+    subtree_blocks = received.size();
+    auto links = links_of(cid, block);
+    if (!root_seen && cid.hash == sub.cid.hash) {
+      root_seen = true;
+      if (sub.tsize == 0) {  // the request's root: now its weight is known
+        uint64_t t = block.size();
+        for (const auto& l : links) t += l.tsize;
+        progress.p.expected_bytes += t;
+      }
+    }
+    for (auto& l : links) {
+      if (!received.count(l.cid.hash)) expected.insert(l.cid.hash);
+    }
+    if (!store.has(cid.hash)) {
+      store.put(cid, block);
+      ++st.blocks_fetched;
+      st.bytes_fetched += block.size();
+    }
+  });
+  std::exception_ptr failure;
   std::string err;
-  long status;
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    Download d;
-    d.file = &f;
-    d.opt = &opt;
-    status = http_get(gw + "/ipfs/" + root.to_string() + "?format=car&dag-scope=all",
-                      "application/vnd.ipld.car; version=1; order=dfs; dups=n", d, opt.timeout_s, err);
+  long status = http.get(
+      gw + "/ipfs/" + sub.cid.to_string() + "?format=car&dag-scope=all",
+      "application/vnd.ipld.car; version=1; order=dfs; dups=n",
+      [&](BytesView data) {
+        try {
+          reader.feed(data);
+        } catch (...) {
+          failure = std::current_exception();
+          return false;
+        }
+        progress.add(data.size());
+        return true;
+      },
+      err);
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Corrupt && e.kind() != ErrorKind::Unsupported) throw;  // e.g. the disk
+      last_error = fmt::format("{}: {}", gw, e.what());
+      return CarResult::Refused;
+    }
   }
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove(p, ec);
-    }
-  } cleanup{tmp};
-  if (status != 200) return;  // fall back to raw blocks
-  std::ifstream in(tmp, std::ios::binary);
-  struct Counting : BlockSink {
-    Blockstore& s;
-    FetchStats& st;
-    Counting(Blockstore& s_, FetchStats& st_) : s(s_), st(st_) {}
-    void put(const Cid& c, BytesView b) override {
-      if (!s.has(c.hash)) ++st.blocks_fetched, st.bytes_fetched += b.size();
-      s.put(c, b);
-    }
-  } sink(store, st);
+  if (status != 200) {
+    last_error = status ? fmt::format("{}: HTTP {} for {}?format=car", gw, status, sub.cid.to_string())
+                        : fmt::format("{}: {}", gw, err);
+    return reader.blocks() ? CarResult::Partial : CarResult::Refused;
+  }
+  if (!err.empty()) {
+    last_error = fmt::format("{}: {}", gw, err);
+    return CarResult::Partial;
+  }
   try {
-    read_car(in, sink);  // a truncated CAR still leaves its verified blocks stored
+    reader.finish();
   } catch (const Error& e) {
-    if (e.kind() != ErrorKind::Corrupt) throw;
+    last_error = fmt::format("{}: {}", gw, e.what());
+    return CarResult::Partial;
   }
+  return expected.empty() ? CarResult::Complete : CarResult::Partial;
+}
+
+// One verified block by ?format=raw; false (with last_error) when the gateway could not deliver it.
+bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstore& store, FetchStats& st,
+               Progress& progress, std::string& last_error) {
+  Bytes body;
+  std::string err;
+  long status = http.get(
+      gw + "/ipfs/" + c.to_string() + "?format=raw", "application/vnd.ipld.raw",
+      [&](BytesView data) {
+        if (body.size() + data.size() > kMaxCarSection) return false;  // larger than any block may be
+        body.append(data);
+        progress.add(data.size());
+        return true;
+      },
+      err);
+  if (status != 200 || !err.empty()) {
+    last_error = status && status != 200 ? fmt::format("{}: HTTP {} for block {}", gw, status, c.to_string())
+                                         : fmt::format("{}: {}", gw, err);
+    return false;
+  }
+  if (!multihash_matches(c.hash, body)) {
+    last_error = fmt::format("{} sent bytes that do not match block {}", gw, c.to_string());
+    return false;
+  }
+  store.put(c, body);
+  ++st.blocks_fetched;
+  st.bytes_fetched += body.size();
+  return true;
 }
 
 }  // namespace
@@ -156,52 +253,61 @@ std::vector<std::string> gateways_from_env() {
 
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options) {
   if (options.gateways.empty()) fail(ErrorKind::InvalidArgument, "no gateway given (--gateway URL or IPFS_GATEWAY)");
+  for (const auto& gw : options.gateways) {
+    if (gw.rfind("http://", 0) != 0 && gw.rfind("https://", 0) != 0)
+      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", gw);
+  }
   FetchStats st;
   std::string last_error = "nothing tried";
+  Progress progress{options, {}};
   for (const auto& raw_gw : options.gateways) {
     std::string gw = trim_slash(raw_gw);
-    if (gw.rfind("http://", 0) != 0 && gw.rfind("https://", 0) != 0) {
-      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", raw_gw);
-    }
-    if (missing_blocks(store, root, st.blocks_total).empty()) {
-      st.gateway = gw;
-      return st;
-    }
-    if (options.try_car) fetch_car(gw, root, store, options, st);
-    // Whatever is still missing, one verified block at a time.
-    bool failed = false;
+    HttpSession http(options.stall_timeout_s);
+    bool car = options.try_car, failed = false;
     for (;;) {
-      auto missing = missing_blocks(store, root, st.blocks_total);
+      auto missing = missing_frontier(store, root, st.blocks_total);
       if (missing.empty()) break;
-      for (const Cid& c : missing) {
-        Download d;
-        d.limit = kMaxCarSection;
-        d.opt = &options;
-        std::string err;
-        long status = http_get(gw + "/ipfs/" + c.to_string() + "?format=raw", "application/vnd.ipld.raw", d,
-                               options.timeout_s, err);
-        if (status != 200) {
-          last_error = status ? fmt::format("{}: HTTP {} for block {}", gw, status, c.to_string())
-                              : fmt::format("{}: {}", gw, err);
+      progress.p.expected_bytes = progress.p.bytes;
+      for (const auto& m : missing) progress.p.expected_bytes += m.tsize;
+      if (car) {
+        // One CAR per missing subtree: a fresh fetch asks for the root once;
+        // a resumed one only for what is not stored yet.
+        size_t before = st.blocks_fetched, received = 0;
+        bool all_complete = true;
+        for (const auto& m : missing) {
+          size_t sub_blocks = 0;
+          CarResult r = fetch_car(http, gw, m, store, st, progress, last_error, sub_blocks);
+          received += sub_blocks > 0 ? sub_blocks - 1 : 0;  // the subtree's root is already counted
+          if (r == CarResult::Refused) {
+            car = false;
+            break;
+          }
+          all_complete = all_complete && r == CarResult::Complete;
+        }
+        if (car && all_complete) {
+          // Every missing subtree arrived whole (each link of each block was
+          // received and verified): no need to walk the DAG again.
+          st.blocks_total += received;
+          break;
+        }
+        if (st.blocks_fetched == before) car = false;  // no progress by CAR: block by block
+        continue;
+      }
+      for (const auto& m : missing) {
+        if (!fetch_raw(http, gw, m.cid, store, st, progress, last_error)) {
           failed = true;
           break;
         }
-        if (!multihash_matches(c.hash, d.body)) {
-          last_error = fmt::format("{} sent bytes that do not match block {}", gw, c.to_string());
-          failed = true;
-          break;
-        }
-        store.put(c, d.body);
-        ++st.blocks_fetched;
-        st.bytes_fetched += d.body.size();
       }
       if (failed) break;
     }
     if (!failed) {
+      store.sync();  // the commit point: everything fetched is durable before anyone pins it
       st.gateway = gw;
       return st;
     }
   }
+  store.sync();  // keep what was verified: a later fetch resumes from it
   fail(ErrorKind::Unavailable, "could not fetch {}: {}", root.to_string(), last_error);
 }
 

@@ -1,9 +1,14 @@
 #pragma once
 // A trustless-gateway client: fetches a DAG from HTTP gateways into a
-// blockstore, verifying every block against its CID before storing it. It asks
-// for the whole DAG as a CAR first and falls back to one ?format=raw request
-// per block still missing; blocks already stored are never fetched again, so
-// an interrupted fetch resumes where it stopped.
+// blockstore, verifying every block against its CID before storing it.
+//
+// The body of a `?format=car` response is parsed as it streams (libcurl's
+// write callback feeds a CarStreamReader): each block is verified, checked to
+// belong to the DAG asked for (a link of a block already accepted) and stored
+// at once, so memory holds about one block and an interrupted fetch keeps
+// everything verified so far. A later fetch walks what is stored, asks for the
+// missing subtrees only, and falls back to one `?format=raw` request per block
+// when a gateway cannot deliver a CAR.
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,18 +24,25 @@ struct FetchStats {
   std::string gateway;      // the one that completed it
 };
 
+struct FetchProgress {
+  uint64_t bytes = 0;           // response bytes received so far
+  uint64_t expected_bytes = 0;  // estimate of what the missing part weighs (UnixFS Tsize); 0: not known yet
+};
+
 struct FetchOptions {
   std::vector<std::string> gateways;  // tried in order
   bool try_car = true;
-  long timeout_s = 300;
-  std::function<void(uint64_t bytes)> on_progress;
+  long stall_timeout_s = 60;  // a transfer slower than 1 KB/s for this long is abandoned
+  std::function<void(const FetchProgress&)> on_progress;
 };
 
 // Gateways from IPFS_GATEWAY (comma-separated), if set.
 std::vector<std::string> gateways_from_env();
 
-// Throws ia::Error: Unavailable when no gateway could deliver, Corrupt when a
-// gateway sent bytes that do not match (that gateway is then skipped).
+// Returns with every block of the DAG present and verified (and store.sync()
+// called). Throws ia::Error: Unavailable when no gateway could deliver,
+// naming the last failure (a gateway that sent bytes not matching their CID
+// is abandoned for the next one).
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options);
 
 }  // namespace ia::ipfs

@@ -17,8 +17,10 @@ fs::path Repo::pin_path(const Cid& root) const {
   return home_ / "pins" / root.to_v1().to_string();
 }
 
-void Repo::pin_add(const Cid& root) {
-  walk_dag(blocks_, root, [](const Cid&, const Bytes&) {});  // the whole DAG must be here first
+void Repo::pin_add(const Cid& root, bool known_complete) {
+  blocks_.sync();  // a commit point: a pin never names blocks that are not durable yet
+  if (!known_complete) walk_dag(blocks_, root, [](const Cid&, const Bytes&) {});  // the whole DAG must be here first
+  if (known_complete && !blocks_.has(root.hash)) fail(ErrorKind::NotFound, "{} is not in the blockstore", root.to_string());
   fs::create_directories(home_ / "pins");
   write_file_atomic(pin_path(root), root.to_string());
 }
@@ -59,6 +61,7 @@ size_t Repo::gc() {
     walk_dag(blocks_, pin, [&](const Cid& c, const Bytes&) { live.insert(c.hash); });
   }
   size_t removed = 0;
+  blocks_.remove_stale_temps();  // left by a writer killed before its commit
   blocks_.for_each([&](const Multihash& mh) {
     if (!live.count(mh) && blocks_.remove(mh)) ++removed;
   });

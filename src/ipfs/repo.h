@@ -22,14 +22,18 @@ class Repo {
   FsBlockstore& blocks() { return blocks_; }
   const std::filesystem::path& home() const { return home_; }
 
-  // Pins `root` recursively; every block must be present and valid (else NotFound / Corrupt).
-  void pin_add(const Cid& root);
+  // Pins `root` recursively; every block must be present and valid (else
+  // NotFound / Corrupt). `known_complete`: the caller has just written or
+  // fetched and verified the whole DAG, so the check (a walk that re-reads and
+  // re-hashes every block) is skipped.
+  void pin_add(const Cid& root, bool known_complete = false);
   // Returns false when it was not pinned.
   bool pin_rm(const Cid& root);
   std::vector<Cid> pins();
   bool is_pinned(const Cid& root);
 
-  // Deletes every block not reachable from a pin; returns the removed multihashes' count.
+  // Deletes every block not reachable from a pin (and temporaries of dead writers);
+  // returns the removed blocks' count.
   size_t gc();
   // Re-hashes every block; a block that does not match is moved to corrupt/.
   VerifyReport verify();

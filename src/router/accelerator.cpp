@@ -14,6 +14,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "router/model_source.h"
 #include "runtime/device_selection.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
@@ -44,7 +45,10 @@ auto translate_errors(Fn&& fn) -> decltype(fn()) {
 std::string resolve_model_dir(const std::string& model) {
   if (model.empty()) ia::fail(ia::ErrorKind::InvalidArgument, "no model given (--model DIR)");
   std::error_code ec;
-  if (!fs::exists(model, ec)) ia::fail(ia::ErrorKind::NotFound, "{}: model folder does not exist", model);
+  if (!fs::exists(model, ec)) {
+    if (auto dir = ia::router::resolve_model_source(model)) return *dir;  // a CID, ipfs:// URL or registered name
+    ia::fail(ia::ErrorKind::NotFound, "{}: model folder does not exist", model);
+  }
   if (!fs::is_directory(model, ec)) ia::fail(ia::ErrorKind::InvalidArgument, "{}: not a folder", model);
   return fs::weakly_canonical(model, ec).string();
 }

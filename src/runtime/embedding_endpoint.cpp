@@ -72,6 +72,10 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
     fail(ErrorKind::InvalidArgument, "dtype {} is not supported for encoders (use f32 or bf16)", dtype_name(dtype));
   }
   ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
+  // The endpoint pads and truncates batches itself (as transformers does per call);
+  // a folder's Fixed padding applied per text would count pad tokens as real ones.
+  ep->tokenizer_->with_padding(std::nullopt);
+  ep->tokenizer_->with_truncation(std::nullopt);
   auto weights = WeightStore::open(dir);
   ep->encoder_ = BertEncoder::load(config, *weights, dtype, device);
   ep->pad_id_ = ep->tokenizer_->pad_token_id().value_or(config.get_int("pad_token_id", 0));

@@ -18,88 +18,13 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/cli_runner.h"
+#include "integration/ipfs_processes.h"
 #include "ipfs/multihash.h"
 
 namespace ia::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string xorshift(uint32_t seed, size_t n) {
-  std::string out(n, '\0');
-  uint32_t x = seed;
-  for (size_t i = 0; i < n; i += 4) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    for (size_t k = 0; k < 4 && i + k < n; ++k) out[i + k] = static_cast<char>((x >> (8 * k)) & 0xff);
-  }
-  return out;
-}
-
-// A background process (its stdout and stderr to `log`), killed by pid when this goes out of scope.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::string& log, const std::string& cwd = "") {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
-      FILE* f = std::freopen(log.c_str(), "w", stdout);
-      if (!f || ::dup2(::fileno(stdout), 2) < 0) ::_exit(127);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      ::_exit(127);
-    }
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st;
-      ::waitpid(pid_, &st, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
-
-// Waits until `log` contains `needle`; returns the log.
-std::string wait_for(const std::string& log, const std::string& needle, int seconds = 30) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    std::string s = read_file(log);
-    if (s.find(needle) != std::string::npos) return s;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return read_file(log);
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// Runs a shell command, returns {status, stdout}.
-std::pair<int, std::string> sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 std::string cli_path() {
   return IA_CLI_PATH;
@@ -117,15 +42,9 @@ class IpfsInterop : public ::testing::Test {
   }
   // Starts `ipfs serve` on a free port over `home_dir`; returns the URL.
   std::string serve(const std::string& home_dir, std::unique_ptr<Process>& proc) {
-    std::string log = tmp_.path() + "/serve-" + std::to_string(++serial_) + ".log";
-    ::setenv("IPFS_ACCELERATE_HOME", home_dir.c_str(), 1);
-    proc = std::make_unique<Process>(std::vector<std::string>{cli_path(), "ipfs", "serve", "--port", "0"}, log);
-    ::unsetenv("IPFS_ACCELERATE_HOME");
-    std::string out = wait_for(log, "listening on http://");
-    size_t at = out.find("http://");
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at == std::string::npos) return "";
-    return out.substr(at, out.find('\n', at) - at);
+    std::string url = start_our_gateway(home_dir, tmp_.path() + "/serve-" + std::to_string(++serial_) + ".log", proc);
+    EXPECT_FALSE(url.empty());
+    return url;
   }
   TempDir tmp_;
   int serial_ = 0;
@@ -163,19 +82,8 @@ TEST_F(IpfsInterop, OurClientFetchesFromOurServerAndResumes) {
 class RefPeer : public IpfsInterop {
  protected:
   void SetUp() override {
-    fs::path shared = fs::path(IA_FIXTURES_DIR) / ".." / ".." / ".." / "shared" / "tools" / "ipfs-ref-gateway";
-    if (!fs::exists(shared / "gateway.mjs")) GTEST_SKIP() << "reference peer not found at " << shared.string();
-    if (sh("node --version >/dev/null 2>&1 && npm --version >/dev/null 2>&1").first != 0) {
-      GTEST_SKIP() << "node/npm not installed";
-    }
     dir_ = tmp_.path() + "/refgw";
-    fs::copy(shared, dir_, fs::copy_options::recursive);
-    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
-      fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
-    }
-    fs::remove_all(dir_ + "/node_modules");
-    auto [st, out] = sh("cd '" + dir_ + "' && npm ci --no-audit --no-fund >/dev/null 2>&1; echo $?");
-    if (out.rfind("0", 0) != 0) GTEST_SKIP() << "npm ci failed in " << dir_ << " (offline?)";
+    if (std::string why = install_reference_peer(dir_); !why.empty()) GTEST_SKIP() << why;
     repo_ = tmp_.path() + "/gwrepo";
   }
   std::string node(const std::string& args) {

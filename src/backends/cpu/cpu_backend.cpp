@@ -378,6 +378,15 @@ class CpuBackend final : public Backend {
       parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) k.f32_to_bf16(xp + r * lda, xbp + r * K, K);
       });
+      if (M <= 8 && k.gemv_bf16_dp) {
+        // Decode (a few rows): stream each weight once for all rows, bf16 pairs in hardware.
+        const uint16_t* wp = w.data<uint16_t>();
+        float* op = out.data<float>();
+        parallel_for(N, std::max<int64_t>(16, 65536 / std::max<int64_t>(K, 1)),
+                     [&](int64_t j0, int64_t j1) { k.gemv_bf16_dp(xbp, M, K, K, wp, ldw, bp, op, N, j0, j1); });
+        apply_epilogue_after(epi, out);
+        return;
+      }
       if (M <= 8 && k.gemv_bf16) {
         // Decode (a few rows): a weight-streaming GEMV beats oneDNN's GEMM setup
         // and blocking at M=1. x is rounded to bf16 as the GEMM path does, then

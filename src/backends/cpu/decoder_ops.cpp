@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/prefill_attention.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -121,6 +122,33 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   const float* vc = v_cache.data<float>();
   float* o = out.data<float>();
   const Kernels& kern = kernels();
+  // Sequences with many new rows (prefill) go through GEMMs; their rows leave the per-row loop.
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1), len = index_at(seq_lens, s);
+    if (e - b < kPrefillAttentionMinRows || !k_cache.is_contiguous() || !v_cache.is_contiguous()) continue;
+    for (int64_t i = 0; i < (len + bs - 1) / bs; ++i) {
+      const int64_t blk = bt[s * bt_stride + i];
+      IA_CHECK(blk >= 0 && blk < nblocks, "cpu paged_attention: block {} outside the cache of {} blocks", blk, nblocks);
+    }
+    PrefillAttentionArgs a;
+    a.q = qp + b * q.strides()[0];
+    a.q_row_stride = q.strides()[0];
+    a.q_head_stride = q.strides()[1];
+    a.rows = e - b;
+    a.len = len;
+    a.k_cache = kc;
+    a.v_cache = vc;
+    a.block_table = bt + s * bt_stride;
+    a.block_size = bs;
+    a.num_heads = Hq;
+    a.num_kv_heads = Hkv;
+    a.head_dim = D;
+    a.window = params.window;
+    a.scale = params.scale;
+    a.out = o + b * Hq * D;
+    prefill_attention_cpu(a);
+    for (int64_t t = b; t < e; ++t) row_seq[static_cast<size_t>(t)] = -2;
+  }
   parallel_for(T * Hkv, 1, [&](int64_t w0, int64_t w1) {
     std::vector<float> sc;
     std::vector<int64_t> kv_rows;  // element offsets of the visible keys/values
@@ -128,6 +156,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       const int64_t t = w / Hkv, hk = w % Hkv;
       const int64_t s = row_seq[static_cast<size_t>(t)];
       float* orow = o + (t * Hq + hk * G) * D;
+      if (s == -2) continue;  // done by prefill_attention_cpu
       if (s < 0) {  // a row no sequence owns: defined output anyway
         std::fill(orow, orow + G * D, 0.0f);
         continue;

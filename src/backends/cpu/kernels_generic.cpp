@@ -136,7 +136,7 @@ void axpy(float a, const float* x, float* y, int64_t n) {
 const Kernels& generic_kernels() {
   static const Kernels k{Isa::Generic, "generic", gelu_erf,     gelu_tanh,       silu,           relu, add, layer_norm,
                          softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-                         nullptr};
+                         nullptr, nullptr};
   return k;
 }
 
