@@ -3,17 +3,8 @@
 // reference tests skip, saying why, when node/npm or ../shared is missing.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -25,10 +16,6 @@ namespace ia::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string cli_path() {
-  return IA_CLI_PATH;
-}
 
 class IpfsInterop : public ::testing::Test {
  protected:

@@ -37,9 +37,10 @@ void prefill_attention_cpu(const PrefillAttentionArgs& a) {
       std::memcpy(vbuf.data() + p * HD, a.v_cache + slot * HD, static_cast<size_t>(HD) * sizeof(float));
     }
   });
-  // Query rows per block so the score block stays cache-sized (~2 MiB of floats).
+  // Query rows per block: at most 64, so the causal skip (keys past the block's last row)
+  // saves most of the upper triangle, and fewer when the score block would outgrow ~2 MiB.
   constexpr int64_t kScoreBudget = 512 * 1024;
-  const int64_t qn = std::clamp<int64_t>(kScoreBudget / std::max<int64_t>(Hq * len, 1), 16, rows);
+  const int64_t qn = std::min(rows, std::clamp<int64_t>(kScoreBudget / std::max<int64_t>(Hq * len, 1), 16, 64));
   std::vector<float> scores(static_cast<size_t>(Hq * qn * len));
   float* sp = scores.data();
   const Kernels& kern = kernels();

@@ -741,10 +741,12 @@ TEST_P(Conformance, PagedAttention) {
   struct S { int64_t Hq, Hkv, D, bs, window; };
   for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0}}) {
     // (cached length after the write, new tokens) per sequence.
-    std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}};
+    // The last two have enough rows for the CPU's GEMM path (a whole prompt of more than one
+    // query block, and a chunk after cached tokens).
+    std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}, {70, 70}, {100, 30}};
     int64_t T = 0, need = 0;
     for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs;
-    const int64_t nblocks = need + 3, max_blocks = (23 + cfg.bs - 1) / cfg.bs;
+    const int64_t nblocks = need + 3, max_blocks = (100 + cfg.bs - 1) / cfg.bs;
     std::vector<int64_t> perm(static_cast<size_t>(nblocks));
     for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
     std::shuffle(perm.begin(), perm.end(), rng.gen);
