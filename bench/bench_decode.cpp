@@ -37,13 +37,16 @@ constexpr int64_t kPrefillLen = 512;
 // Baselines measured earlier in the same run (benchmarks run in registration order).
 double g_copy_bytes_per_s = 0, g_gemm_flops = 0;
 
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 std::string model_dir(const std::string& like) {
   const char* env = std::getenv("IA_BENCH_DECODE_DIR");
   const fs::path root = env ? fs::path(env) : fs::temp_directory_path();
   const std::string dir = (root / ("ia-bench-" + like + "-bf16")).string();
-  if (!fs::exists(dir + "/model.safetensors")) ia::write_random_decoder(ia::random_decoder_preset(like), ia::DType::BF16, dir, 1);
+  if (!fs::exists(dir + "/model.safetensors"))
+    ia::write_random_decoder(ia::random_decoder_preset(like), ia::DType::BF16, dir, 1);
   return dir;
 }
 
@@ -89,7 +92,8 @@ void BM_MemCopy(benchmark::State& state) {
     benchmark::DoNotOptimize(b.data());
   }
   // Bytes read + bytes written, as STREAM counts a copy.
-  state.counters["GB/s"] = benchmark::Counter(2.0 * kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   g_copy_bytes_per_s = 2.0 * kBandwidthBytes * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
@@ -160,13 +164,15 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
       seqs.push_back(cache->create_sequence());
       prompts.push_back(random_ids(kPromptLen, V, static_cast<uint32_t>(b)));
     }
-    for (int64_t b = 0; b < batch; ++b) chunks.push_back({seqs[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)]});
+    for (int64_t b = 0; b < batch; ++b)
+      chunks.push_back({seqs[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)]});
     dec.forward(chunks, *cache);
   };
   auto steps = [&] {
     for (int64_t i = 0; i < kDecodeSteps; ++i) {
       std::vector<ia::SeqChunk> chunks;
-      for (int64_t b = 0; b < batch; ++b) chunks.push_back({seqs[static_cast<size_t>(b)], next[static_cast<size_t>(b)]});
+      for (int64_t b = 0; b < batch; ++b)
+        chunks.push_back({seqs[static_cast<size_t>(b)], next[static_cast<size_t>(b)]});
       ia::Tensor logits = dec.forward(chunks, *cache);
       for (int64_t b = 0; b < batch; ++b) {  // greedy, so the step depends on the last
         const float* row = logits.data<float>() + b * V;
@@ -186,12 +192,15 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
     timed += now_s() - t0;
   }
   const double bytes = static_cast<double>(dec.weight_bytes_per_token());
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(batch * kDecodeSteps), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["weights_GB/s"] = benchmark::Counter(bytes * kDecodeSteps / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(batch * kDecodeSteps), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weights_GB/s"] =
+      benchmark::Counter(bytes * kDecodeSteps / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weight_MB"] = bytes / 1e6;
   // Each step streams every weight once (for the whole batch): the roofline is copy bandwidth / bytes per step.
   if (g_copy_bytes_per_s > 0 && timed > 0)
-    state.counters["of_roofline"] = bytes * kDecodeSteps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
+    state.counters["of_roofline"] =
+        bytes * kDecodeSteps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
 }
 
 double prefill_flops(const ia::Decoder& dec, int64_t T) {
@@ -217,9 +226,11 @@ void BM_Prefill(benchmark::State& state, const std::string& like) {
   const double t0 = now_s();
   for (auto _ : state) run();
   const double elapsed = now_s() - t0, flops = prefill_flops(dec, kPrefillLen);
-  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(kPrefillLen), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(kPrefillLen), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
-  if (g_gemm_flops > 0) state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops;
+  if (g_gemm_flops > 0)
+    state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops;
 }
 
 BENCHMARK(BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);

@@ -133,6 +133,13 @@ class Accelerator {
   std::string render_chat_template(const std::string& model, const std::string& messages_json,
                                    const ChatTemplateOptions& options = {});
 
+  // One assistant turn: `messages_json` (as for render_chat_template) rendered through the
+  // folder's chat template with the generation prompt, tokenized without adding special
+  // tokens (the template writes them, as apply_chat_template(tokenize=True) does), then
+  // generated as `generate` does.
+  GenerateResult chat(const std::string& model, const std::string& messages_json, const GenerateOptions& options = {},
+                      const ChatTemplateOptions& template_options = {});
+
   // JSON text describing the model folder (family, architecture, task, modality, parameters, dtypes, files).
   std::string inspect(const std::string& model);
   // JSON text describing this machine (CPU, ISA, memory, CUDA).

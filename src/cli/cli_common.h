@@ -30,6 +30,7 @@ void register_inspect(CLI::App& app, Context& ctx, Action& action);
 void register_hardware(CLI::App& app, Context& ctx, Action& action);
 void register_chat_template(CLI::App& app, Context& ctx, Action& action);
 void register_generate(CLI::App& app, Context& ctx, Action& action);
+void register_chat(CLI::App& app, Context& ctx, Action& action);
 void register_dev(CLI::App& app, Context& ctx, Action& action);
 void register_ipfs(CLI::App& app, Context& ctx, Action& action);
 void register_models(CLI::App& app, Context& ctx, Action& action);

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   ia::cli::register_hardware(app, ctx, action);
   ia::cli::register_chat_template(app, ctx, action);
   ia::cli::register_generate(app, ctx, action);
+  ia::cli::register_chat(app, ctx, action);
   ia::cli::register_dev(app, ctx, action);
   ia::cli::register_ipfs(app, ctx, action);
   ia::cli::register_models(app, ctx, action);

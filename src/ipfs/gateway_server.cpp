@@ -4,11 +4,7 @@
 
 #include "core/error.h"
 #include "ipfs/car.h"
-#include "ipfs/dag.h"
-#include "ipfs/dag_pb.h"
-#include "ipfs/exporter.h"
-#include "ipfs/hamt.h"
-#include "ipfs/unixfs.h"
+#include "ipfs/car_selection.h"
 #include "ipfs/varint.h"
 
 namespace ia::ipfs {
@@ -28,45 +24,6 @@ void common_headers(httplib::Response& res, const std::string& ipfs_path, const 
 void error(httplib::Response& res, int status, const std::string& msg) {
   res.status = status;
   res.set_content(msg + "\n", "text/plain; charset=utf-8");
-}
-
-// The CIDs of the blocks that lead from `root` along `path` (the root and each
-// directory passed through), and the CID the path ends at.
-std::pair<std::vector<Cid>, Cid> resolve_with_blocks(Blockstore& store, const Cid& root, const std::string& path) {
-  std::vector<Cid> on_path;
-  Cid cur = root;
-  std::string_view rest = path;
-  while (!rest.empty()) {
-    size_t slash = rest.find('/');
-    std::string seg(rest.substr(0, slash));
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-    if (seg.empty()) continue;
-    on_path.push_back(cur);
-    cur = resolve_path(store, cur, seg);
-  }
-  return {on_path, cur};
-}
-
-// The blocks of the requested scope, in CAR order (DFS pre-order, no duplicates).
-std::vector<Cid> scope_blocks(Blockstore& store, const Cid& target, const std::string& scope) {
-  std::vector<Cid> out;
-  if (scope == "block") return {target};
-  if (scope == "entity" && target.codec == kCodecDagPb) {
-    PbNode n = decode_pb_node(load_block(store, target));
-    UnixfsData d = n.data ? decode_unixfs(*n.data) : UnixfsData{};
-    if (d.type == UnixfsType::Directory) return {target};
-    if (d.type == UnixfsType::HamtShard) {
-      // The shard nodes, not the entries.
-      walk_dag(store, target, [&](const Cid& c, const Bytes& b) {
-        if (c.codec != kCodecDagPb) return;
-        PbNode sn = decode_pb_node(b);
-        if (sn.data && decode_unixfs(*sn.data).type == UnixfsType::HamtShard) out.push_back(c);
-      });
-      return out;
-    }
-  }
-  walk_dag(store, target, [&](const Cid& c, const Bytes&) { out.push_back(c); });
-  return out;
 }
 
 void handle(Blockstore& store, const httplib::Request& req, httplib::Response& res) {
@@ -127,46 +84,55 @@ void handle(Blockstore& store, const httplib::Request& req, httplib::Response& r
       res.set_content(block, "application/vnd.ipld.raw");
       return;
     }
-    std::string scope = req.has_param("dag-scope") ? req.get_param_value("dag-scope") : "all";
-    if (scope != "all" && scope != "entity" && scope != "block")
-      return error(res, 400, "unknown dag-scope \"" + scope + "\"");
+    CarSelection sel;
+    sel.scope = parse_dag_scope(req.has_param("dag-scope") ? req.get_param_value("dag-scope") : "all");
+    std::string bytes_text = req.has_param("entity-bytes") ? req.get_param_value("entity-bytes") : "";
+    if (!bytes_text.empty()) sel.bytes = parse_entity_bytes(bytes_text);
+    std::string dups = req.has_param("car-dups") ? req.get_param_value("car-dups") : "";
+    if (dups.empty() && accept.find("dups=y") != std::string::npos) dups = "y";
+    if (!dups.empty() && dups != "y" && dups != "n") return error(res, 400, "car-dups must be y or n");
+    sel.dups = dups == "y";
     if (!store.has(root.hash)) return error(res, 404, "block " + root.to_string() + " not found");
-    auto [on_path, target] = resolve_with_blocks(store, root, path);
-    std::vector<Cid> blocks = on_path;
-    for (auto& c : scope_blocks(store, target, scope)) blocks.push_back(std::move(c));
-    std::string etag = "\"" + cid_text + ".car\"";
+    // Resolves the path now: a missing name is still a 404 rather than a cut stream.
+    auto seq = std::make_shared<CarBlockSequence>(store, root, path, sel);
+    // The Etag names everything that shapes the bytes (spec: scope, entity-bytes; here dups too).
+    std::string variant;
+    if (sel.scope != DagScope::All || sel.bytes)
+      variant += sel.bytes ? ".entity" : sel.scope == DagScope::Block ? ".block" : ".entity";
+    if (sel.bytes) variant += "." + bytes_text;
+    if (sel.dups) variant += ".dups";
+    std::string etag = "\"" + cid_text + ".car" + variant + "\"";
     common_headers(res, ipfs_path, cid_text);
     res.set_header("Etag", etag);
+    res.set_header("Content-Disposition", "attachment; filename=\"" + cid_text + ".car\"");
     if (from_accept) res.set_header("Content-Location", ipfs_path + "?format=car");
     if (req.get_header_value("If-None-Match") == etag) {
       res.status = 304;
       return;
     }
-    // Streamed one block at a time: memory holds the CID list, never the DAG.
+    // Streamed one block at a time: memory holds one block and the DFS stack, never the DAG.
     auto header = std::make_shared<Bytes>(encode_car_header({root}));
-    auto list = std::make_shared<std::vector<Cid>>(std::move(blocks));
-    auto next = std::make_shared<size_t>(0);
     res.set_chunked_content_provider(
-        "application/vnd.ipld.car; version=1; order=dfs; dups=n",
-        [&store, header, list, next](size_t, httplib::DataSink& sink) {
+        std::string("application/vnd.ipld.car; version=1; order=dfs; dups=") + (sel.dups ? "y" : "n"),
+        [header, seq](size_t, httplib::DataSink& sink) {
           if (!header->empty()) {
             sink.write(header->data(), header->size());
             header->clear();
             return true;
           }
-          if (*next == list->size()) {
-            sink.done();
-            return true;
-          }
-          const Cid& c = (*list)[(*next)++];
           try {
-            Bytes block = load_block(store, c);
-            Bytes cb = c.bytes();
-            Bytes section = encode_varint(cb.size() + block.size()) + cb + block;
-            sink.write(section.data(), section.size());
+            auto b = seq->next();
+            if (!b) {
+              sink.done();
+              return true;
+            }
+            Bytes cb = b->first.bytes();
+            Bytes prefix = encode_varint(cb.size() + b->second.size()) + cb;
+            sink.write(prefix.data(), prefix.size());
+            sink.write(b->second.data(), b->second.size());
             return true;
           } catch (const Error&) {
-            return false;  // a block vanished: cut the stream, the client sees an incomplete CAR
+            return false;  // a block vanished or is corrupt: cut the stream, the client sees an incomplete CAR
           }
         });
   } catch (const Error& e) {

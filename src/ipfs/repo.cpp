@@ -20,7 +20,8 @@ fs::path Repo::pin_path(const Cid& root) const {
 void Repo::pin_add(const Cid& root, bool known_complete) {
   blocks_.sync();  // a commit point: a pin never names blocks that are not durable yet
   if (!known_complete) walk_dag(blocks_, root, [](const Cid&, const Bytes&) {});  // the whole DAG must be here first
-  if (known_complete && !blocks_.has(root.hash)) fail(ErrorKind::NotFound, "{} is not in the blockstore", root.to_string());
+  if (known_complete && !blocks_.has(root.hash))
+    fail(ErrorKind::NotFound, "{} is not in the blockstore", root.to_string());
   fs::create_directories(home_ / "pins");
   write_file_atomic(pin_path(root), root.to_string());
 }

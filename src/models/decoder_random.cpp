@@ -18,21 +18,52 @@ using Json = nlohmann::json;
 
 Json preset_impl(const std::string& like) {
   if (like == "llama-1b") {  // TinyLlama-1.1B
-    return {{"model_type", "llama"}, {"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 2048}, {"num_hidden_layers", 22},
-            {"num_attention_heads", 32}, {"num_key_value_heads", 4}, {"intermediate_size", 5632}, {"vocab_size", 32000},
-            {"max_position_embeddings", 2048}, {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"hidden_act", "silu"},
-            {"tie_word_embeddings", false}, {"bos_token_id", 1}, {"eos_token_id", 2}};
+    return {{"model_type", "llama"},
+            {"architectures", {"LlamaForCausalLM"}},
+            {"hidden_size", 2048},
+            {"num_hidden_layers", 22},
+            {"num_attention_heads", 32},
+            {"num_key_value_heads", 4},
+            {"intermediate_size", 5632},
+            {"vocab_size", 32000},
+            {"max_position_embeddings", 2048},
+            {"rms_norm_eps", 1e-5},
+            {"rope_theta", 10000.0},
+            {"hidden_act", "silu"},
+            {"tie_word_embeddings", false},
+            {"bos_token_id", 1},
+            {"eos_token_id", 2}};
   }
   if (like == "qwen2-0.5b") {
-    return {{"model_type", "qwen2"}, {"architectures", {"Qwen2ForCausalLM"}}, {"hidden_size", 896}, {"num_hidden_layers", 24},
-            {"num_attention_heads", 14}, {"num_key_value_heads", 2}, {"intermediate_size", 4864}, {"vocab_size", 151936},
-            {"max_position_embeddings", 32768}, {"rms_norm_eps", 1e-6}, {"rope_theta", 1000000.0}, {"hidden_act", "silu"},
-            {"tie_word_embeddings", true}, {"bos_token_id", 1}, {"eos_token_id", 2}};
+    return {{"model_type", "qwen2"},
+            {"architectures", {"Qwen2ForCausalLM"}},
+            {"hidden_size", 896},
+            {"num_hidden_layers", 24},
+            {"num_attention_heads", 14},
+            {"num_key_value_heads", 2},
+            {"intermediate_size", 4864},
+            {"vocab_size", 151936},
+            {"max_position_embeddings", 32768},
+            {"rms_norm_eps", 1e-6},
+            {"rope_theta", 1000000.0},
+            {"hidden_act", "silu"},
+            {"tie_word_embeddings", true},
+            {"bos_token_id", 1},
+            {"eos_token_id", 2}};
   }
   if (like == "gpt2") {
-    return {{"model_type", "gpt2"}, {"architectures", {"GPT2LMHeadModel"}}, {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12},
-            {"n_positions", 1024}, {"vocab_size", 50257}, {"layer_norm_epsilon", 1e-5}, {"activation_function", "gelu_new"},
-            {"tie_word_embeddings", true}, {"bos_token_id", 1}, {"eos_token_id", 2}};
+    return {{"model_type", "gpt2"},
+            {"architectures", {"GPT2LMHeadModel"}},
+            {"n_embd", 768},
+            {"n_layer", 12},
+            {"n_head", 12},
+            {"n_positions", 1024},
+            {"vocab_size", 50257},
+            {"layer_norm_epsilon", 1e-5},
+            {"activation_function", "gelu_new"},
+            {"tie_word_embeddings", true},
+            {"bos_token_id", 1},
+            {"eos_token_id", 2}};
   }
   if (fs::is_regular_file(like)) {
     std::ifstream f(like);
@@ -78,12 +109,32 @@ Json make_tokenizer(int64_t vocab) {
   Json added = Json::array();
   int i = 0;
   for (const char* t : {"<unk>", "<s>", "</s>"})
-    added.push_back({{"id", i++}, {"content", t}, {"single_word", false}, {"lstrip", false}, {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back({{"id", i++},
+                     {"content", t},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
   Json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-  return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added}, {"normalizer", nullptr},
-          {"pre_tokenizer", bl}, {"post_processor", bl}, {"decoder", bl},
-          {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", ""},
-                     {"end_of_word_suffix", ""}, {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", v}, {"merges", Json::array()}}}};
+  return {{"version", "1.0"},
+          {"truncation", nullptr},
+          {"padding", nullptr},
+          {"added_tokens", added},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", bl},
+          {"post_processor", bl},
+          {"decoder", bl},
+          {"model",
+           {{"type", "BPE"},
+            {"dropout", nullptr},
+            {"unk_token", nullptr},
+            {"continuing_subword_prefix", ""},
+            {"end_of_word_suffix", ""},
+            {"fuse_unk", false},
+            {"byte_fallback", false},
+            {"vocab", v},
+            {"merges", Json::array()}}}};
 }
 
 struct Rng {
@@ -96,35 +147,47 @@ struct Rng {
     return z ^ (z >> 31);
   }
   // Uniform with the standard deviation of N(0, std).
-  float uniform(float std) { return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * std * 1.7320508); }
+  float uniform(float std) {
+    return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * std * 1.7320508);
+  }
 };
 
-Tensor random_tensor(const Shape& shape, DType dtype, Rng& rng, float std, float constant = 0, bool use_constant = false) {
+Tensor random_tensor(const Shape& shape, DType dtype, Rng& rng, float std, float constant = 0,
+                     bool use_constant = false) {
   Tensor t = Tensor::empty(shape, dtype);
   const int64_t n = t.numel();
   for (int64_t i = 0; i < n; ++i) {
     const float v = use_constant ? constant : rng.uniform(std);
-    if (dtype == DType::BF16) t.data<uint16_t>()[i] = f32_to_bf16(v);
-    else t.data<float>()[i] = v;
+    if (dtype == DType::BF16)
+      t.data<uint16_t>()[i] = f32_to_bf16(v);
+    else
+      t.data<float>()[i] = v;
   }
   return t;
 }
 
 }  // namespace
 
-Json random_decoder_preset(const std::string& like) { return preset_impl(like); }
+Json random_decoder_preset(const std::string& like) {
+  return preset_impl(like);
+}
 
 RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& out, uint64_t seed, int layers) {
   if (layers > 0) cfg[cfg.value("model_type", "") == "gpt2" ? "n_layer" : "num_hidden_layers"] = layers;
-  if (dt != DType::BF16 && dt != DType::F32) fail(ErrorKind::InvalidArgument, "random-model: dtype must be f32 or bf16");
+  if (dt != DType::BF16 && dt != DType::F32)
+    fail(ErrorKind::InvalidArgument, "random-model: dtype must be f32 or bf16");
   cfg["torch_dtype"] = dt == DType::BF16 ? "bfloat16" : "float32";
   const std::string type = cfg.value("model_type", "");
   const bool gpt2 = type == "gpt2";
   if (!gpt2 && type != "llama" && type != "qwen2" && type != "qwen3" && type != "mistral")
     fail(ErrorKind::Unsupported, "random-model: model_type \"{}\" is not a supported decoder", type);
-  auto geti = [&](const char* k, int64_t def) { return cfg.contains(k) && cfg[k].is_number() ? cfg[k].get<int64_t>() : def; };
-  const int64_t H = gpt2 ? geti("n_embd", 0) : geti("hidden_size", 0), L = gpt2 ? geti("n_layer", 0) : geti("num_hidden_layers", 0);
-  const int64_t NH = gpt2 ? geti("n_head", 0) : geti("num_attention_heads", 0), NKV = gpt2 ? NH : geti("num_key_value_heads", NH);
+  auto geti = [&](const char* k, int64_t def) {
+    return cfg.contains(k) && cfg[k].is_number() ? cfg[k].get<int64_t>() : def;
+  };
+  const int64_t H = gpt2 ? geti("n_embd", 0) : geti("hidden_size", 0),
+                L = gpt2 ? geti("n_layer", 0) : geti("num_hidden_layers", 0);
+  const int64_t NH = gpt2 ? geti("n_head", 0) : geti("num_attention_heads", 0),
+                NKV = gpt2 ? NH : geti("num_key_value_heads", NH);
   const int64_t D = geti("head_dim", NH ? H / NH : 0), I = gpt2 ? geti("n_inner", 4 * H) : geti("intermediate_size", 0);
   const int64_t V = geti("vocab_size", 0), P = gpt2 ? geti("n_positions", 1024) : 0;
   if (H <= 0 || L <= 0 || NH <= 0 || NKV <= 0 || D <= 0 || I <= 0 || V < 259)
@@ -157,10 +220,12 @@ RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& ou
       mat(p + "self_attn.q_proj.weight", {NH * D, H}), mat(p + "self_attn.k_proj.weight", {NKV * D, H});
       mat(p + "self_attn.v_proj.weight", {NKV * D, H}), mat(p + "self_attn.o_proj.weight", {H, NH * D});
       if (qkv_bias) {
-        mat(p + "self_attn.q_proj.bias", {NH * D}), mat(p + "self_attn.k_proj.bias", {NKV * D}), mat(p + "self_attn.v_proj.bias", {NKV * D});
+        mat(p + "self_attn.q_proj.bias", {NH * D}), mat(p + "self_attn.k_proj.bias", {NKV * D}),
+            mat(p + "self_attn.v_proj.bias", {NKV * D});
       }
       if (type == "qwen3") ones(p + "self_attn.q_norm.weight", D), ones(p + "self_attn.k_norm.weight", D);
-      mat(p + "mlp.gate_proj.weight", {I, H}), mat(p + "mlp.up_proj.weight", {I, H}), mat(p + "mlp.down_proj.weight", {H, I});
+      mat(p + "mlp.gate_proj.weight", {I, H}), mat(p + "mlp.up_proj.weight", {I, H}),
+          mat(p + "mlp.down_proj.weight", {H, I});
     }
     ones("model.norm.weight", H);
     if (!tied) mat("lm_head.weight", {V, H});
@@ -175,7 +240,10 @@ RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& ou
   write_json("config.json", cfg);
   write_json("generation_config.json", {{"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", false}});
   write_json("tokenizer.json", make_tokenizer(V));
-  write_json("tokenizer_config.json", {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"model_max_length", geti("max_position_embeddings", P)}});
+  write_json("tokenizer_config.json", {{"bos_token", "<s>"},
+                                       {"eos_token", "</s>"},
+                                       {"unk_token", "<unk>"},
+                                       {"model_max_length", geti("max_position_embeddings", P)}});
   RandomDecoderInfo info{type, 0};
   for (const auto& [n, t] : ts) info.parameters += t.numel();
   return info;

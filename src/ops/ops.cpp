@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "ops/op_timer.h"
 
 namespace ia::ops {
 namespace {
@@ -57,6 +58,7 @@ Backend& backend_checked(const Tensor& x, OpKind op, DType dtype) {
 }  // namespace
 
 Tensor embedding(const Tensor& table, const Tensor& ids) {
+  OpTimer timer("embedding");
   check_defined(table, "embedding", "table");
   check_defined(ids, "embedding", "ids");
   IA_CHECK(table.dim() == 2, "embedding: table must be [vocab, hidden], got {}", table.describe());
@@ -73,6 +75,7 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) { return linear(x, w, bias, LinearEpilogue{}); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue) {
+  OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
   check_f32(x, "linear", "x");
   check_defined(w, "linear", "w");
   IA_CHECK(x.dim() >= 1, "linear: x must have at least 1 dim, got {}", x.describe());
@@ -118,6 +121,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Linear
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b) {
+  OpTimer timer("matmul");
   check_f32(a, "matmul", "a");
   check_f32(b, "matmul", "b");
   check_same_device(a, b, "matmul");
@@ -141,6 +145,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b) {
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps) {
+  OpTimer timer("layer_norm");
   check_f32(x, "layer_norm", "x");
   check_defined(weight, "layer_norm", "weight");
   IA_CHECK(x.dim() >= 1, "layer_norm: x must have at least 1 dim");
@@ -162,6 +167,7 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, flo
 }
 
 Tensor activation(Activation act, const Tensor& x) {
+  OpTimer timer("activation");
   check_f32(x, "activation", "x");
   Backend& be = backend_checked(x, OpKind::Activation, DType::F32);
   Tensor out = alloc(x.shape(), DType::F32, x.device());
@@ -173,6 +179,7 @@ Tensor gelu(const Tensor& x) { return activation(Activation::GeluErf, x); }
 Tensor gelu_tanh(const Tensor& x) { return activation(Activation::GeluTanh, x); }
 
 Tensor softmax(const Tensor& x) {
+  OpTimer timer("softmax");
   check_f32(x, "softmax", "x");
   IA_CHECK(x.dim() >= 1, "softmax: x must have at least 1 dim");
   Backend& be = backend_checked(x, OpKind::Softmax, DType::F32);
@@ -182,6 +189,7 @@ Tensor softmax(const Tensor& x) {
 }
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask, const AttentionParams& params) {
+  OpTimer timer("attention");
   check_f32(q, "attention", "q");
   check_f32(k, "attention", "k");
   check_f32(v, "attention", "v");
@@ -218,6 +226,7 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  OpTimer timer("add");
   check_f32(a, "add", "a");
   check_f32(b, "add", "b");
   check_same_device(a, b, "add");
@@ -261,6 +270,7 @@ Tensor cast(const Tensor& x, DType dtype) {
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+  OpTimer timer("rms_norm");
   check_f32(x, "rms_norm", "x");
   check_defined(weight, "rms_norm", "weight");
   IA_CHECK(x.dim() >= 1, "rms_norm: x must have at least 1 dim");
@@ -276,6 +286,7 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
 }
 
 Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin) {
+  OpTimer timer("rotary");
   check_f32(x, "rotary", "x");
   check_f32(cos, "rotary", "cos");
   check_f32(sin, "rotary", "sin");
@@ -295,6 +306,7 @@ Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const
 }
 
 Tensor swiglu(const Tensor& gate_up) {
+  OpTimer timer("swiglu");
   check_f32(gate_up, "swiglu", "gate_up");
   IA_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0, "swiglu: last dim of {} must be even ([gate | up])",
            gate_up.describe());
@@ -307,6 +319,7 @@ Tensor swiglu(const Tensor& gate_up) {
 }
 
 void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) {
+  OpTimer timer("kv_cache_write");
   check_f32(k, "kv_cache_write", "k");
   check_f32(v, "kv_cache_write", "v");
   check_f32(k_cache, "kv_cache_write", "k_cache");
@@ -325,6 +338,7 @@ void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tenso
 
 Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
                        const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params) {
+  OpTimer timer("paged_attention");
   check_f32(q, "paged_attention", "q");
   check_f32(k_cache, "paged_attention", "k_cache");
   check_f32(v_cache, "paged_attention", "v_cache");
@@ -350,6 +364,7 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
 }
 
 Tensor to_device(const Tensor& x, Device device) {
+  OpTimer timer("to_device");
   check_defined(x, "to_device", "x");
   if (x.device() == device) return x;
   if (!x.device().is_cpu() && !device.is_cpu()) return to_device(to_device(x, Device::cpu()), device);

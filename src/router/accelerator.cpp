@@ -200,49 +200,84 @@ std::string Accelerator::detokenize(const std::string& model, const std::vector<
   });
 }
 
+namespace {
+
+ia::GenerationRequest generation_request(const GenerateOptions& options) {
+  ia::GenerationRequest req;
+  if (options.max_new_tokens) req.max_new_tokens = *options.max_new_tokens;
+  req.temperature = options.temperature;
+  if (options.top_k) req.top_k = *options.top_k;
+  req.top_p = options.top_p;
+  req.min_p = options.min_p;
+  req.repetition_penalty = options.repetition_penalty;
+  req.presence_penalty = options.presence_penalty;
+  req.frequency_penalty = options.frequency_penalty;
+  for (const auto& [id, b] : options.logit_bias) req.logit_bias[id] = b;
+  req.seed = options.seed;
+  req.stop = options.stop;
+  req.ignore_eos = options.ignore_eos;
+  req.logprobs = options.logprobs;
+  req.truncate_prompt = options.truncate;
+  return req;
+}
+
+GenerateResult generate_result(const std::string& model, ia::Device device, ia::DType dtype, const ia::GenerationResult& r,
+                               const ia::GenerationStats& st) {
+  GenerateResult out;
+  out.model = model;
+  out.device = device.str();
+  out.dtype = ia::dtype_name(dtype);
+  out.prompt_ids.assign(r.prompt_ids.begin(), r.prompt_ids.end());
+  out.ids.assign(r.ids.begin(), r.ids.end());
+  out.text = r.text;
+  out.finish_reason = r.finish_reason;
+  for (const auto& t : r.logprobs) {
+    TokenLogprobs lp{t.id, t.logprob, {}};
+    for (const auto& e : t.top) lp.top.emplace_back(e.id, e.logprob);
+    out.logprobs.push_back(std::move(lp));
+  }
+  out.warnings = r.warnings;
+  out.prefill_ms = st.prefill_ms;
+  out.decode_ms = st.decode_ms;
+  out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
+  return out;
+}
+
+}  // namespace
+
 GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt, const GenerateOptions& options) {
   return translate_errors([&] {
     std::string dir = resolve_model_dir(model);
     ia::DType dtype = parse_compute_dtype(options.dtype);
     ia::Device device = ia::choose_device(options.device);
-    ia::GenerationRequest req;
-    if (options.max_new_tokens) req.max_new_tokens = *options.max_new_tokens;
-    req.temperature = options.temperature;
-    if (options.top_k) req.top_k = *options.top_k;
-    req.top_p = options.top_p;
-    req.min_p = options.min_p;
-    req.repetition_penalty = options.repetition_penalty;
-    req.presence_penalty = options.presence_penalty;
-    req.frequency_penalty = options.frequency_penalty;
-    for (const auto& [id, b] : options.logit_bias) req.logit_bias[id] = b;
-    req.seed = options.seed;
-    req.stop = options.stop;
-    req.ignore_eos = options.ignore_eos;
-    req.logprobs = options.logprobs;
-    req.truncate_prompt = options.truncate;
+    ia::GenerationRequest req = generation_request(options);
     auto gen = impl_->generator(dir, device, dtype);
     ia::StreamCallback cb;
     if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
     ia::GenerationStats st;
     ia::GenerationResult r = std::move(gen->generate({prompt}, req, cb, &st).at(0));
-    GenerateResult out;
-    out.model = model;
-    out.device = device.str();
-    out.dtype = ia::dtype_name(dtype);
-    out.prompt_ids.assign(r.prompt_ids.begin(), r.prompt_ids.end());
-    out.ids.assign(r.ids.begin(), r.ids.end());
-    out.text = r.text;
-    out.finish_reason = r.finish_reason;
-    for (const auto& t : r.logprobs) {
-      TokenLogprobs lp{t.id, t.logprob, {}};
-      for (const auto& e : t.top) lp.top.emplace_back(e.id, e.logprob);
-      out.logprobs.push_back(std::move(lp));
-    }
-    out.warnings = r.warnings;
-    out.prefill_ms = st.prefill_ms;
-    out.decode_ms = st.decode_ms;
-    out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
-    return out;
+    return generate_result(model, device, dtype, r, st);
+  });
+}
+
+GenerateResult Accelerator::chat(const std::string& model, const std::string& messages_json, const GenerateOptions& options,
+                                 const ChatTemplateOptions& template_options) {
+  ChatTemplateOptions t = template_options;
+  t.add_generation_prompt = true;
+  const std::string prompt = render_chat_template(model, messages_json, t);
+  return translate_errors([&] {
+    std::string dir = resolve_model_dir(model);
+    ia::DType dtype = parse_compute_dtype(options.dtype);
+    ia::Device device = ia::choose_device(options.device);
+    ia::GenerationRequest req = generation_request(options);
+    auto gen = impl_->generator(dir, device, dtype);
+    const ia::tok::Encoding enc = gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
+    std::vector<int32_t> ids(enc.ids.begin(), enc.ids.end());
+    ia::StreamCallback cb;
+    if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
+    ia::GenerationStats st;
+    ia::GenerationResult r = std::move(gen->generate_ids({ids}, req, cb, &st).at(0));
+    return generate_result(model, device, dtype, r, st);
   });
 }
 

@@ -84,7 +84,8 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
     }
     if (o.gateways.empty()) o.gateways = ipfs::gateways_from_env();
     if (o.gateways.empty())
-      fail(ErrorKind::NotFound, "model {} is not in the local blockstore and no gateway is set (--gateway or IPFS_GATEWAY)",
+      fail(ErrorKind::NotFound,
+           "model {} is not in the local blockstore and no gateway is set (--gateway or IPFS_GATEWAY)",
            path->root.to_string());
     spdlog::info("fetching model {} from {}", path->root.to_string(), o.gateways.front());
     ipfs::fetch_dag(path->root, repo.blocks(), o);

@@ -5,8 +5,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <string>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 

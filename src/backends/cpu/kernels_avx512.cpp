@@ -368,7 +368,11 @@ IA_AVX512BF16_INLINE void gemv_dp_block(const uint16_t* x, int64_t K, int64_t ld
   int64_t k = 0;
   for (; k + 32 <= K; k += 32) {
     __m512bh wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(wr[r] + k));
+    for (int r = 0; r < R; ++r) {
+      // 2 KiB ahead: the hardware prefetchers stop at each 4 KiB page, and a row is often one page.
+      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + k + 1024), _MM_HINT_T0);
+      wv[r] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(wr[r] + k));
+    }
     for (int m = 0; m < M; ++m) {
       const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(x + m * ldx + k));
       for (int r = 0; r < R; ++r) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], xv, wv[r]);

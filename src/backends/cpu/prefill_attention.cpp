@@ -51,8 +51,8 @@ void prefill_attention_cpu(const PrefillAttentionArgs& a) {
     const int64_t kbeg = a.window > 0 ? std::max<int64_t>(0, p0 + i0 - a.window + 1) : 0;
     const int64_t nk = kend - kbeg;
     // scores[hk, g, i, j] = q[i0 + i, hk * G + g, :] . k[kbeg + j, hk, :]  (K broadcast over the G query heads)
-    dnnl_matmul(mat4({Hkv, G, qb, D}, {G * a.q_head_stride, a.q_head_stride, a.q_row_stride, 1}), a.q + i0 * a.q_row_stride,
-                mat4({Hkv, 1, D, nk}, {D, D, 1, HD}), kbuf.data() + kbeg * HD, nullptr,
+    dnnl_matmul(mat4({Hkv, G, qb, D}, {G * a.q_head_stride, a.q_head_stride, a.q_row_stride, 1}),
+                a.q + i0 * a.q_row_stride, mat4({Hkv, 1, D, nk}, {D, D, 1, HD}), kbuf.data() + kbeg * HD, nullptr,
                 mat4({Hkv, G, qb, nk}, {G * qb * nk, qb * nk, nk, 1}), sp);
     parallel_for(Hq * qb, std::max<int64_t>(1, 16384 / std::max<int64_t>(nk, 1)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {

@@ -9,10 +9,12 @@
 
 #include "core/error.h"
 #include "ipfs/car.h"
+#include "ipfs/car_stream.h"
 #include "ipfs/exporter.h"
 #include "ipfs/gateway_client.h"
 #include "ipfs/gateway_server.h"
 #include "ipfs/importer.h"
+#include "ipfs/varint.h"
 #include "unit/ipfs/fixtures.h"
 
 namespace ia::ipfs {
@@ -28,7 +30,7 @@ class Gateway : public ::testing::Test {
     // Wait until the probe answers.
     httplib::Client c("127.0.0.1", port_);
     for (int i = 0; i < 100; ++i) {
-      if (auto r = c.Get("/ipfs/bafkqaaa?format=raw"); r && r->status == 200) break;
+      if (auto r = c.Get("/ipfs/bafkqaaa?format=raw"); r) break;  // any answer: it is listening
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -103,6 +105,62 @@ TEST_F(Gateway, ClientFetchesDirectoriesByCarAndByRawBlocksAndResumes) {
     EXPECT_EQ(again.blocks_fetched, 2u);
     EXPECT_EQ(local.size(), served_.size());
   }
+}
+
+TEST_F(Gateway, EntityBytesDupsAndScopesShapeTheCar) {
+  BuiltNode f = import_bytes(test::xorshift_bytes(3, 1'000'000), served_, ImportOptions{});
+  httplib::Client c("127.0.0.1", port_);
+  std::string base = "/ipfs/" + f.cid.to_string() + "?format=car";
+  auto whole = c.Get(base.c_str());
+  auto first = c.Get((base + "&entity-bytes=0:0").c_str());
+  ASSERT_TRUE(whole && first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_LT(first->body.size(), whole->body.size() / 2);  // the root and one leaf of four
+  EXPECT_NE(first->get_header_value("Etag"), whole->get_header_value("Etag"));
+  MemoryBlockstore got;
+  CarStreamReader r([&](const Cid& cid, BytesView b) { got.put(cid, b); });
+  r.feed(first->body);
+  r.finish();
+  EXPECT_EQ(got.size(), 2u);
+  auto dups = c.Get((base + "&car-dups=y").c_str());
+  ASSERT_TRUE(dups);
+  EXPECT_EQ(dups->get_header_value("Content-Type"), "application/vnd.ipld.car; version=1; order=dfs; dups=y");
+  auto status = [&](const std::string& q) {
+    auto res = c.Get((base + q).c_str());
+    return res ? res->status : -1;
+  };
+  EXPECT_EQ(status("&entity-bytes=5000000:*"), 400);  // wholly past the end
+  EXPECT_EQ(status("&entity-bytes=x"), 400);
+  EXPECT_EQ(status("&dag-scope=everything"), 400);
+  EXPECT_EQ(status("&car-dups=maybe"), 400);
+  EXPECT_EQ(c.Get(("/ipfs/" + f.cid.to_string() + "/no-such-name?format=car").c_str())->status,
+            400);  // a file has no names
+}
+
+TEST(GatewayClient, BlocksOutsideTheRequestedDagAreNotStored) {
+  MemoryBlockstore src;
+  BuiltNode f = import_bytes(test::xorshift_bytes(4, 300000), src, ImportOptions{1, {}, kDefaultChunkSize});
+  Cid stray = Cid::of(1, kCodecRaw, "valid bytes, but not part of the DAG");
+  std::stringstream car;
+  write_car(src, f.cid, car);
+  Bytes sb = stray.bytes();
+  std::string body = car.str() + encode_varint(sb.size() + 36) + sb + "valid bytes, but not part of the DAG";
+  httplib::Server gw;
+  gw.Get(R"(/ipfs/(.+))", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(body, "application/vnd.ipld.car; version=1; order=dfs; dups=n");
+  });
+  int port = gw.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { gw.listen_after_bind(); });
+  while (!gw.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  MemoryBlockstore local;
+  FetchOptions o;
+  o.gateways = {"http://127.0.0.1:" + std::to_string(port)};
+  FetchStats st = fetch_dag(f.cid, local, o);
+  EXPECT_EQ(st.blocks_total, 3u);
+  EXPECT_EQ(local.size(), 3u);
+  EXPECT_FALSE(local.has(stray.hash));
+  gw.stop();
+  t.join();
 }
 
 TEST(GatewayClient, LyingGatewayIsRejectedAndNothingIsStored) {

@@ -1,0 +1,143 @@
+// `chat`: a conversation with a decoder model through its chat template.
+// Interactive (the default): each stdin line is a user turn; the reply streams
+// to stdout and joins the conversation. `--messages FILE.json`: one turn for a
+// given conversation, no interaction.
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_common.h"
+
+namespace ia::cli {
+
+namespace {
+
+using Json = nlohmann::json;
+
+struct ChatArgs {
+  std::string model, system, messages, device = "auto", dtype = "f32";
+  std::optional<int> max_new_tokens, top_k;
+  std::optional<float> temperature, top_p, min_p, repetition_penalty;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  bool json = false;
+};
+
+std::string read_text(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw ipfs_accelerate::Error("not_found", "cannot read messages file \"" + path + "\"");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Generated text may hold partial UTF-8 (random or tiny models): replace, never throw.
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json turn_json(const ipfs_accelerate::GenerateResult& r) {
+  return {{"role", "assistant"},
+          {"content", r.text},
+          {"finish_reason", r.finish_reason},
+          {"prompt_tokens", r.prompt_ids.size()},
+          {"completion_tokens", r.ids.size()},
+          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}}}};
+}
+
+int run_chat(Context& ctx, const ChatArgs& a) {
+  ipfs_accelerate::GenerateOptions o;
+  o.device = a.device;
+  o.dtype = a.dtype;
+  o.max_new_tokens = a.max_new_tokens;
+  o.temperature = a.temperature;
+  o.top_k = a.top_k;
+  o.top_p = a.top_p;
+  o.min_p = a.min_p;
+  o.repetition_penalty = a.repetition_penalty;
+  o.seed = a.seed;
+  o.stop = a.stop;
+  Json conversation = Json::array();
+  if (!a.system.empty()) conversation.push_back({{"role", "system"}, {"content", a.system}});
+
+  if (!a.messages.empty()) {
+    Json given;
+    try {
+      given = Json::parse(read_text(a.messages));
+    } catch (const Json::exception& e) {
+      throw ipfs_accelerate::Error("invalid_argument", a.messages + ": not valid JSON: " + e.what());
+    }
+    if (given.is_object() && given.contains("messages")) given = given["messages"];
+    if (!given.is_array())
+      throw ipfs_accelerate::Error("invalid_argument", a.messages + ": expected a JSON list of messages");
+    // --system adds a system message unless the file starts with one.
+    const bool has_system = !given.empty() && given[0].is_object() && given[0].value("role", "") == "system";
+    if (has_system) conversation = Json::array();
+    for (const auto& m : given) conversation.push_back(m);
+    ipfs_accelerate::GenerateResult r = ctx.accelerator().chat(a.model, dump(conversation), o);
+    std::cout << (a.json ? dump(turn_json(r)) : r.text) << "\n";
+    return 0;
+  }
+
+  // Interactive: a prompt marker only on a terminal, so piped output is just the replies.
+  const bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+  if (tty) std::cerr << "Type a message; /reset starts over, /exit or end of input quits.\n";
+  if (!a.json) {
+    o.on_text = [](const std::string& delta) {
+      std::cout << delta;
+      std::cout.flush();
+    };
+  }
+  std::string line;
+  while (true) {
+    if (tty) std::cout << "> " << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (line == "/exit" || line == "/quit") break;
+    if (line == "/reset") {
+      conversation.erase(conversation.begin() + (a.system.empty() ? 0 : 1), conversation.end());
+      continue;
+    }
+    conversation.push_back({{"role", "user"}, {"content", line}});
+    ipfs_accelerate::GenerateResult r = ctx.accelerator().chat(a.model, dump(conversation), o);
+    if (a.json) std::cout << dump(turn_json(r));
+    std::cout << "\n" << std::flush;
+    conversation.push_back({{"role", "assistant"}, {"content", r.text}});
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_chat(CLI::App& app, Context& ctx, Action& action) {
+  auto a = std::make_shared<ChatArgs>();
+  CLI::App* sub =
+      app.add_subcommand("chat", "Chat with a decoder model through its chat template (interactive, streaming)");
+  sub->add_option("--model", a->model, "Hugging Face model folder")->required();
+  sub->add_option("--system", a->system, "System message that opens the conversation");
+  sub->add_option("--messages", a->messages,
+                  "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
+  sub->add_option("--max-new-tokens", a->max_new_tokens,
+                  "Tokens per reply at most (default: generation_config.json, else 256)");
+  sub->add_option("--temperature", a->temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
+  sub->add_option("--top-k", a->top_k, "Keep the k most likely tokens (0 = off)");
+  sub->add_option("--top-p", a->top_p, "Nucleus sampling mass, in (0, 1]");
+  sub->add_option("--min-p", a->min_p, "Drop tokens below min_p x the top probability");
+  sub->add_option("--repetition-penalty", a->repetition_penalty, "HF repetition penalty (> 0; 1 = off)");
+  sub->add_option("--seed", a->seed, "Sampling seed (same seed, same output)");
+  sub->add_option("--stop", a->stop, "Stop a reply when its text contains STR (repeatable)");
+  sub->add_option("--device", a->device, "auto | cpu")->capture_default_str();
+  sub->add_option("--dtype", a->dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
+  sub->add_flag("--json", a->json, "One JSON object per reply (content, finish_reason, token counts, timings)");
+  sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_chat(ctx, *a); }; });
+}
+
+}  // namespace ia::cli

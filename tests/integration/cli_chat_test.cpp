@@ -1,0 +1,99 @@
+// `chat` end to end: --messages runs one turn through the chat template (the
+// prompt tokenized without extra special tokens, as apply_chat_template does),
+// and the interactive mode keeps the conversation across stdin lines.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_runner.h"
+
+namespace ia::test {
+namespace {
+
+using Json = nlohmann::json;
+
+const std::string kFixtures = std::string(IA_FIXTURES_DIR) + "/models/";
+const std::vector<std::string> kGreedy = {"--max-new-tokens", "6", "--temperature", "0"};
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// One --messages turn, as JSON.
+Json chat_once(const std::string& model, const Json& messages) {
+  TempDir dir;
+  write_file(dir.path() + "/m.json", messages.dump());
+  auto r = run_cli(with({"chat", "--model", model, "--messages", dir.path() + "/m.json", "--json"}, kGreedy));
+  EXPECT_EQ(r.status, 0) << r.err;
+  return Json::parse(r.out);
+}
+
+class CliChat : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CliChat, MessagesTurnUsesTheTemplateWithoutExtraSpecialTokens) {
+  const std::string model = kFixtures + GetParam();
+  const Json messages = Json::array({{{"role", "user"}, {"content", "Hello!"}}});
+  TempDir dir;
+  write_file(dir.path() + "/m.json", messages.dump());
+  auto rendered =
+      run_cli({"chat-template", "--model", model, "--messages", dir.path() + "/m.json", "--add-generation-prompt"});
+  ASSERT_EQ(rendered.status, 0) << rendered.err;
+  auto tok = run_cli({"tokenize", "--model", model, "--no-special-tokens", rendered.out});  // printed as rendered
+  ASSERT_EQ(tok.status, 0) << tok.err;
+  const Json ids = Json::parse(tok.out)["ids"];
+
+  const Json turn = chat_once(model, messages);
+  EXPECT_EQ(turn["role"], "assistant");
+  EXPECT_EQ(turn["finish_reason"], "length");
+  EXPECT_EQ(turn["completion_tokens"], 6);
+  EXPECT_EQ(turn["prompt_tokens"], ids.size()) << "the template's own BOS must not be doubled";
+}
+
+TEST_P(CliChat, InteractiveKeepsTheConversation) {
+  const std::string model = kFixtures + GetParam();
+  auto r = run_cli(with({"chat", "--model", model, "--system", "Be brief.", "--json"}, kGreedy),
+                   "Hello!\nWhat is two plus two?\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<Json> turns;
+  size_t pos = 0;
+  while (pos < r.out.size()) {
+    const size_t nl = r.out.find('\n', pos);
+    turns.push_back(Json::parse(r.out.substr(pos, nl - pos)));
+    pos = nl == std::string::npos ? r.out.size() : nl + 1;
+  }
+  ASSERT_EQ(turns.size(), 2u) << r.out;
+
+  // Each turn equals a --messages run over the conversation so far.
+  Json conv = Json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hello!"}}});
+  const Json first = chat_once(model, conv);
+  EXPECT_EQ(turns[0]["content"], first["content"]);
+  EXPECT_EQ(turns[0]["prompt_tokens"], first["prompt_tokens"]);
+  conv.push_back({{"role", "assistant"}, {"content", first["content"]}});
+  conv.push_back({{"role", "user"}, {"content", "What is two plus two?"}});
+  const Json second = chat_once(model, conv);
+  EXPECT_EQ(turns[1]["content"], second["content"]);
+  EXPECT_EQ(turns[1]["prompt_tokens"], second["prompt_tokens"]);
+  EXPECT_GT(turns[1]["prompt_tokens"].get<int>(), turns[0]["prompt_tokens"].get<int>() + 6);
+
+  // Plain (streaming) mode prints the same replies, one after the other.
+  auto plain =
+      run_cli(with({"chat", "--model", model, "--system", "Be brief."}, kGreedy), "Hello!\nWhat is two plus two?\n");
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_EQ(plain.out, first["content"].get<std::string>() + "\n" + second["content"].get<std::string>() + "\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CliChat, ::testing::Values("llama", "qwen2"));
+
+TEST(CliChatErrors, BadMessagesAreExitTwo) {
+  TempDir dir;
+  write_file(dir.path() + "/bad.json", "{not json");
+  auto r = run_cli({"chat", "--model", kFixtures + "qwen2", "--messages", dir.path() + "/bad.json"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("not valid JSON"), std::string::npos) << r.err;
+  r = run_cli({"chat", "--model", kFixtures + "qwen2", "--messages", dir.path() + "/missing.json"});
+  EXPECT_EQ(r.status, 2) << r.err;
+}
+
+}  // namespace
+}  // namespace ia::test
