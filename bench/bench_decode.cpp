@@ -205,8 +205,11 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
 
 double prefill_flops(const ia::Decoder& dec, int64_t T) {
   const auto& c = dec.config();
-  // Linear layers (every weight once per token) + attention scores and values (causal: half).
-  const double linear = 2.0 * static_cast<double>(T) * static_cast<double>(dec.weight_bytes_per_token()) / 2.0;
+  // Linear layers (every bf16 weight once per token, but the LM head only for the last
+  // token: prefill returns one row of logits) + attention scores and values (causal: half).
+  const double head = static_cast<double>(c.vocab_size * c.hidden_size);
+  const double params = static_cast<double>(dec.weight_bytes_per_token()) / 2.0;
+  const double linear = 2.0 * static_cast<double>(T) * (params - head) + 2.0 * head;
   const double attn = 2.0 * 2.0 * static_cast<double>(c.num_layers) * static_cast<double>(c.num_heads * c.head_dim) *
                       static_cast<double>(T) * static_cast<double>(T + 1) / 2.0;
   return linear + attn;

@@ -107,7 +107,16 @@ int run_chat(Context& ctx, const ChatArgs& a) {
       continue;
     }
     conversation.push_back({{"role", "user"}, {"content", line}});
-    ipfs_accelerate::GenerateResult r = ctx.accelerator().chat(a.model, dump(conversation), o);
+    ipfs_accelerate::GenerateResult r;
+    try {
+      r = ctx.accelerator().chat(a.model, dump(conversation), o);
+    } catch (const ipfs_accelerate::Error& e) {
+      // A turn the model cannot take (say, past its context) ends that turn, not the session.
+      if (!e.is_user_error()) throw;
+      std::cerr << "ipfs-accelerate: error: " << e.what() << "\n";
+      conversation.erase(conversation.end() - 1);
+      continue;
+    }
     if (a.json) std::cout << dump(turn_json(r));
     std::cout << "\n" << std::flush;
     conversation.push_back({{"role", "assistant"}, {"content", r.text}});

@@ -455,7 +455,7 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
     });
   });
   CLI::App* fetch = ipfs->add_subcommand("fetch", "Fetch a DAG from trustless gateways, verifying every block");
-  fetch->add_option("cid", a->target, "CID")->required();
+  fetch->add_option("cid", a->target, "CID or CID/path (then only what the path names)")->required();
   fetch->add_option("--gateway", a->gateways, "Gateway URL (repeatable, tried in order; default: $IPFS_GATEWAY)");
   fetch->add_flag("--no-car", a->no_car, "Fetch block by block (?format=raw) instead of one CAR");
   fetch->add_flag("--no-pin", a->no_pin, "Do not pin the fetched DAG");
@@ -463,7 +463,7 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   fetch->callback([a, &action] {
     action = guarded([a] {
       Repo repo;
-      Cid root = cid_arg(a->target);
+      IpfsPath target = parse_ipfs_path(a->target);
       FetchOptions o;
       o.gateways = a->gateways.empty() ? gateways_from_env() : a->gateways;
       o.try_car = !a->no_car;
@@ -479,9 +479,11 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
           std::cerr << "\r" << progress_line(p, std::chrono::duration<double>(now - start).count()) << std::flush;
         };
       }
-      FetchStats st = fetch_dag(root, repo.blocks(), o);
+      FetchStats st;
+      // CID/path: only what the path names (and the blocks proving the path).
+      Cid root = fetch_path(target.root, target.path, repo.blocks(), o, &st);
       if (tty) std::cerr << "\r" << std::string(72, ' ') << "\r" << std::flush;
-      if (!a->no_pin) repo.pin_add(root, true);  // fetch_dag returned: all verified and present
+      if (!a->no_pin) repo.pin_add(root, true);  // fetched: all verified and present
       if (a->json) {
         print_json({{"Cid", root.to_string()},
                     {"Blocks", st.blocks_total},

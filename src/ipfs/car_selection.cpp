@@ -46,32 +46,8 @@ Cid step(Blockstore& store, const Cid& dir, std::string_view seg, const std::str
     return missing();
   }
   if (d.type != UnixfsType::HamtShard) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
-  if (d.fanout.value_or(0) != kHamtFanout) {
-    fail(ErrorKind::Unsupported, "{}: HAMT fanout {} (only {} is supported)", walked, d.fanout.value_or(0),
-         kHamtFanout);
-  }
-  uint64_t h = murmur3_x64_64(seg);
-  for (int depth = 0; depth < 8; ++depth) {
-    std::string prefix = fmt::format("{:02X}", (h >> (56 - 8 * depth)) & 0xff);
-    const PbLink* next_shard = nullptr;
-    for (const auto& l : n.links) {
-      std::string_view name = l.name ? std::string_view(*l.name) : std::string_view();
-      if (name.size() < 2 || name.substr(0, 2) != prefix) continue;
-      if (name.size() == 2) {
-        next_shard = &l;
-        break;
-      }
-      if (name.substr(2) == seg) return l.cid;
-      return missing();  // the slot holds another entry
-    }
-    if (!next_shard) return missing();
-    Cid shard = next_shard->cid;
-    n = decode_node(load_block(store, shard));
-    if (unixfs_of(n, shard).type != UnixfsType::HamtShard)
-      fail(ErrorKind::Corrupt, "{}: HAMT child {} is not a shard", walked, shard.to_string());
-    proof.push_back(shard);
-  }
-  fail(ErrorKind::Corrupt, "{}: HAMT deeper than its 64-bit hash", walked);
+  if (auto found = hamt_find(n, store, seg, &proof)) return *found;
+  return missing();
 }
 
 }  // namespace

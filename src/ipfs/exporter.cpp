@@ -179,11 +179,16 @@ Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path) {
     Node n = load_unixfs(store, cur);
     if (!is_directory_type(n.fs.type)) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
     bool found = false;
-    for (const auto& e : entries_of(store, cur, n)) {
-      if (e.name == seg) {
-        cur = e.cid;
-        found = true;
-        break;
+    if (n.fs.type == UnixfsType::HamtShard) {
+      // By the name's hash: only the shards on its route are read.
+      if (auto c = hamt_find(n.pb, store, seg)) cur = *c, found = true;
+    } else {
+      for (const auto& e : entries_of(store, cur, n)) {
+        if (e.name == seg) {
+          cur = e.cid;
+          found = true;
+          break;
+        }
       }
     }
     walked += "/" + std::string(seg);

@@ -13,6 +13,7 @@
 #include "ipfs/car_stream.h"
 #include "ipfs/dag.h"
 #include "ipfs/dag_pb.h"
+#include "ipfs/exporter.h"
 
 namespace ia::ipfs {
 
@@ -135,7 +136,7 @@ enum class CarResult { Complete, Partial, Refused };
 // Streams /ipfs/{sub}?format=car into the store. Blocks are accepted only when
 // they belong to `sub`'s DAG (the root, then links of accepted blocks).
 CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub, Blockstore& store, FetchStats& st,
-                    Progress& progress, std::string& last_error, size_t& subtree_blocks) {
+                    Progress& progress, std::string& last_error, size_t& subtree_blocks, const std::string& path = "") {
   std::set<Multihash> expected{sub.cid.hash}, received;
   bool root_seen = false;
   CarStreamReader reader([&](const Cid& cid, BytesView block) {
@@ -164,7 +165,7 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
   std::exception_ptr failure;
   std::string err;
   long status = http.get(
-      gw + "/ipfs/" + sub.cid.to_string() + "?format=car&dag-scope=all",
+      gw + "/ipfs/" + sub.cid.to_string() + (path.empty() ? "" : "/" + path) + "?format=car&dag-scope=all",
       "application/vnd.ipld.car; version=1; order=dfs; dups=n",
       [&](BytesView data) {
         try {
@@ -231,6 +232,16 @@ bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstor
   ++st.blocks_fetched;
   st.bytes_fetched += body.size();
   return true;
+}
+
+// What `path` names under `root` with the blocks stored; nullopt while a block on the way is missing.
+std::optional<Cid> resolve_stored(Blockstore& store, const Cid& root, const std::string& path) {
+  try {
+    return resolve_path(store, root, path);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::NotFound) throw;
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -309,6 +320,43 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
   }
   store.sync();  // keep what was verified: a later fetch resumes from it
   fail(ErrorKind::Unavailable, "could not fetch {}: {}", root.to_string(), last_error);
+}
+
+Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, const FetchOptions& options,
+               FetchStats* stats) {
+  if (path.empty()) {
+    FetchStats st = fetch_dag(root, store, options);
+    if (stats) *stats = st;
+    return root;
+  }
+  if (auto target = resolve_stored(store, root, path)) {
+    FetchStats st = fetch_dag(*target, store, options);
+    if (stats) *stats = st;
+    return *target;
+  }
+  // One CAR of the path: the blocks proving it (directories, HAMT shards) and
+  // the DAG at its end. Each block is still accepted only as a link of an
+  // accepted one, starting from the root.
+  if (options.try_car) {
+    Progress progress{options, {}};
+    FetchStats ignored;
+    std::string err;
+    for (const auto& gw : options.gateways) {
+      HttpSession http(options.stall_timeout_s);
+      size_t n = 0;
+      fetch_car(http, trim_slash(gw), Missing{root, 0}, store, ignored, progress, err, n, path);
+      if (resolve_stored(store, root, path)) break;
+    }
+  }
+  // The path is stored now (or, failing that, the whole DAG is fetched), then its target is completed.
+  std::optional<Cid> target = resolve_stored(store, root, path);
+  if (!target) {
+    fetch_dag(root, store, options);
+    target = resolve_path(store, root, path);  // now a NotFound is a name that does not exist
+  }
+  FetchStats st = fetch_dag(*target, store, options);
+  if (stats) *stats = st;
+  return *target;
 }
 
 }  // namespace ia::ipfs

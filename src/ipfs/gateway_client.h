@@ -45,4 +45,11 @@ std::vector<std::string> gateways_from_env();
 // is abandoned for the next one).
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options);
 
+// Fetches what `root/path` names (a file or a folder), not the rest of
+// root's DAG: one CAR of the path (its proof blocks, then the target's DAG),
+// then fetch_dag of the target for whatever is still missing. Returns the
+// target's CID. Throws as fetch_dag; NotFound when the path names nothing.
+Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, const FetchOptions& options,
+               FetchStats* stats = nullptr);
+
 }  // namespace ia::ipfs

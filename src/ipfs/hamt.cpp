@@ -160,4 +160,39 @@ void for_each_hamt_entry(const PbNode& root, Blockstore& store,
   walk_shard(root, store, 0, fn);
 }
 
+std::optional<Cid> hamt_find(const PbNode& root, Blockstore& store, std::string_view name, std::vector<Cid>* route) {
+  auto unixfs_of = [](const PbNode& n) {
+    if (!n.data) fail(ErrorKind::Corrupt, "HAMT node without UnixFS data");
+    return decode_unixfs(*n.data);
+  };
+  UnixfsData d = unixfs_of(root);
+  if (d.type != UnixfsType::HamtShard) fail(ErrorKind::Corrupt, "not a HAMT shard");
+  if (d.fanout.value_or(0) != kHamtFanout)
+    fail(ErrorKind::Unsupported, "HAMT fanout {} (only {} is supported)", d.fanout.value_or(0), kHamtFanout);
+  uint64_t h = murmur3_x64_64(name);
+  PbNode node = root;
+  // One byte of the hash per level, most significant first, as the writer places entries.
+  for (int depth = 0; depth < 8; ++depth) {
+    std::string prefix = fmt::format("{:02X}", (h >> (56 - 8 * depth)) & 0xff);
+    const PbLink* shard = nullptr;
+    for (const auto& l : node.links) {
+      std::string_view link_name = l.name ? std::string_view(*l.name) : std::string_view();
+      if (link_name.size() < 2 || link_name.substr(0, 2) != prefix) continue;
+      if (link_name.size() > 2) {
+        if (link_name.substr(2) == name) return l.cid;
+        return std::nullopt;  // the slot holds another entry
+      }
+      shard = &l;
+      break;
+    }
+    if (!shard) return std::nullopt;
+    Cid next = shard->cid;
+    node = decode_pb_node(load_block(store, next));
+    if (unixfs_of(node).type != UnixfsType::HamtShard)
+      fail(ErrorKind::Corrupt, "HAMT child {} is not a shard", next.to_string());
+    if (route) route->push_back(next);
+  }
+  fail(ErrorKind::Corrupt, "HAMT deeper than its 64-bit hash");
+}
+
 }  // namespace ia::ipfs

@@ -5,7 +5,9 @@
 // child shard (link name = the 2 hex digits alone).
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipfs/blockstore.h"
@@ -38,5 +40,13 @@ BuiltNode build_hamt_directory(std::vector<DirEntryLink> entries, BlockSink& sin
 // ia::Error(Corrupt) on a malformed shard.
 void for_each_hamt_entry(const PbNode& root, Blockstore& store,
                          const std::function<void(const std::string&, const PbLink&)>& fn);
+
+// Looks `name` up in the sharded directory whose root node is `root` (already
+// decoded) by its hash, loading only the child shards on that route (appended
+// to `route` when given, so a gateway can prove the path with them). nullopt
+// when the name is absent. Throws ia::Error(Corrupt) on a malformed shard,
+// Unsupported for a fanout other than 256.
+std::optional<Cid> hamt_find(const PbNode& root, Blockstore& store, std::string_view name,
+                             std::vector<Cid>* route = nullptr);
 
 }  // namespace ia::ipfs

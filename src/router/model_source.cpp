@@ -76,6 +76,7 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
   if (!path) return std::nullopt;
 
   ipfs::Repo repo(home);
+  // Fetches the folder the path names (only it and the blocks proving the path), pinned against `repo gc`.
   auto fetch = [&] {
     ipfs::FetchOptions o;
     {
@@ -85,11 +86,11 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
     if (o.gateways.empty()) o.gateways = ipfs::gateways_from_env();
     if (o.gateways.empty())
       fail(ErrorKind::NotFound,
-           "model {} is not in the local blockstore and no gateway is set (--gateway or IPFS_GATEWAY)",
-           path->root.to_string());
-    spdlog::info("fetching model {} from {}", path->root.to_string(), o.gateways.front());
-    ipfs::fetch_dag(path->root, repo.blocks(), o);
-    repo.pin_add(path->root, true);  // fetched and verified: keep it from `repo gc`
+           "model {} is not in the local blockstore and no gateway is set (--gateway or IPFS_GATEWAY)", target);
+    spdlog::info("fetching model {} from {}", target, o.gateways.front());
+    ipfs::Cid got = ipfs::fetch_path(path->root, path->path, repo.blocks(), o);
+    repo.pin_add(got, true);  // fetched and verified
+    return got;
   };
   // The target CID (after the sub-path) names the folder, so two paths to the same content share it.
   ipfs::Cid cid;
@@ -97,8 +98,7 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
     cid = ipfs::resolve_path(repo.blocks(), path->root, path->path);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::NotFound) throw;
-    fetch();
-    cid = ipfs::resolve_path(repo.blocks(), path->root, path->path);
+    cid = fetch();
   }
   fs::path dest = home / "models" / cid.to_v1().to_string();
   std::error_code ec;

@@ -94,6 +94,25 @@ TEST(CliModels, ModelByCidFromOurGatewayEmbedsLikeTheFolder) {
   EXPECT_NE(file.err.find("not a model folder"), std::string::npos) << file.err;
 }
 
+TEST(CliModels, SubFolderIsFetchedWithoutTheRestOfTheDag) {
+  TempDir tmp;
+  std::string src = tmp.path() + "/src", home = tmp.path() + "/home", tree = tmp.path() + "/hub";
+  fs::create_directories(tree);
+  fs::copy(kBert, tree + "/bert", fs::copy_options::recursive);
+  write_file(tree + "/other.bin", xorshift(8, 2'000'000));  // a sibling that must not come over the wire
+  CliResult add = in_home(src, {"ipfs", "add", "-r", "-Q", tree});
+  ASSERT_EQ(add.status, 0) << add.err;
+  std::string cid = add.out.substr(0, add.out.size() - 1);
+  std::unique_ptr<Process> server;
+  std::string url = start_our_gateway(src, tmp.path() + "/serve.log", server);
+  ASSERT_FALSE(url.empty());
+  auto expected = embeddings(in_home(home, embed_args({}, kBert)));
+  EXPECT_EQ(embeddings(in_home(home, embed_args({"--gateway", url}, "ipfs://" + cid + "/bert"))), expected);
+  server.reset();
+  EXPECT_EQ(in_home(home, {"ipfs", "cat", cid + "/other.bin"}).status, 2);  // never fetched
+  EXPECT_EQ(in_home(home, {"ipfs", "repo", "verify"}).status, 0);
+}
+
 TEST(CliModels, ModelByCidFromTheReferencePeer) {
   TempDir tmp;
   std::string dir = tmp.path() + "/refgw";

@@ -394,6 +394,8 @@ IA_AVX512BF16_INLINE void gemv_dp_block(const uint16_t* x, int64_t K, int64_t ld
 }
 
 // Four rows per block for up to 4 inputs, two beyond (32 accumulators at most fit the registers).
+// (Tried for 5-8 inputs: three rows per block, and two passes of 4 inputs over an L1-resident
+// block; neither was faster, so those shapes look bound by vdpbf16ps throughput.)
 template <int M>
 IA_AVX512BF16_INLINE void gemv_dp_rows(const uint16_t* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
                                        const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1) {

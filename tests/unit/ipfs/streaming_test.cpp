@@ -98,6 +98,7 @@ TEST(CarSelection, PathThroughHamtShardsScopesAndEntityBytes) {
   for (const auto& [c, b] : blocks) client.put(c, b);
   CarSelection block_scope{DagScope::Block, {}, false};
   EXPECT_EQ(CarBlockSequence(client, t.dir.cid, t.name, block_scope).target(), t.file.cid);
+  EXPECT_EQ(resolve_path(client, t.dir.cid, t.name), t.file.cid);  // the exporter takes the same route
 
   EXPECT_EQ(all_of(CarBlockSequence(t.store, t.dir.cid, t.name, block_scope)).size(), shards + 1);
   // Entity of the sharded directory: its shard nodes, not the 5000 entries.
