@@ -26,7 +26,11 @@ class Generation : public ::testing::TestWithParam<const char*> {
 
 TEST_P(Generation, KvDecodeEqualsFullRecomputeEachStep) {
   const Decoder& m = gen_->model();
-  std::vector<int32_t> ids = gen_->tokenizer().encode("The meaning of life is").ids;
+  // Long enough (>= 16 tokens) that the full recompute takes the CPU's GEMM attention path
+  // while the cached steps take the per-row decode path.
+  std::vector<int32_t> ids =
+      gen_->tokenizer().encode("The meaning of life is a question that people have asked for a very long time, and").ids;
+  ASSERT_GE(ids.size(), 16u);
   auto cache = m.make_cache(16, 4);
   const int64_t seq = cache->create_sequence();
   Tensor step = m.forward({SeqChunk{seq, ids}}, *cache);
