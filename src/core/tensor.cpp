@@ -29,6 +29,26 @@ Shape contiguous_strides(const Shape& s) {
 Tensor::Tensor(std::shared_ptr<Storage> storage, size_t offset_bytes, Shape shape, Shape strides, DType dtype)
     : storage_(std::move(storage)), offset_(offset_bytes), shape_(std::move(shape)), strides_(std::move(strides)), dtype_(dtype) {}
 
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  IA_CHECK(!parts.empty(), "concat_rows of nothing");
+  int64_t rows = 0;
+  for (const auto& p : parts) {
+    IA_CHECK(p.dtype() == parts[0].dtype() && p.dim() == parts[0].dim(), "concat_rows: {} vs {}", p.describe(),
+             parts[0].describe());
+    rows += p.size(0);
+  }
+  Shape shape = parts[0].shape();
+  shape[0] = rows;
+  Tensor out = Tensor::empty(shape, parts[0].dtype());
+  char* dst = static_cast<char*>(out.raw());
+  for (const auto& p : parts) {
+    Tensor c = p.contiguous();
+    std::memcpy(dst, c.raw(), c.nbytes());
+    dst += c.nbytes();
+  }
+  return out;
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape) {
     if (d < 0) fail(ErrorKind::Internal, "negative dimension in shape {}", shape_str(shape));

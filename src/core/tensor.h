@@ -20,6 +20,10 @@ std::string shape_str(const Shape& s);
 int64_t shape_numel(const Shape& s);
 Shape contiguous_strides(const Shape& s);
 
+class Tensor;
+// Concatenates host tensors of one dtype along dim 0 (e.g. fusing Q, K, V weights at load).
+Tensor concat_rows(const std::vector<Tensor>& parts);
+
 class Tensor {
  public:
   Tensor() = default;

@@ -51,22 +51,6 @@ Activation parse_activation(const std::string& act, const std::string& where) {
   fail(ErrorKind::Unsupported, "{}: hidden_act \"{}\" is not supported", where, act);
 }
 
-// Concatenates [rows_i, cols] tensors of one dtype along dim 0 on the host.
-Tensor concat_rows(const std::vector<Tensor>& parts) {
-  int64_t rows = 0;
-  for (const auto& p : parts) rows += p.size(0);
-  Shape shape = parts[0].shape();
-  shape[0] = rows;
-  Tensor out = Tensor::empty(shape, parts[0].dtype());
-  char* dst = static_cast<char*>(out.raw());
-  for (const auto& p : parts) {
-    Tensor c = p.contiguous();
-    std::memcpy(dst, c.raw(), c.nbytes());
-    dst += c.nbytes();
-  }
-  return out;
-}
-
 }  // namespace
 
 std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

@@ -42,20 +42,6 @@ constexpr DecoderWeightNames kLlamaNames = {
 constexpr DecoderWeightNames kGpt2Names = {"wte",  "wpe",     "ln_f",    "lm_head", "h.{}.", "ln_1",    nullptr, nullptr, nullptr,
                                            "attn.c_attn", "attn.c_proj", nullptr, nullptr, "ln_2", nullptr, "mlp.c_fc", "mlp.c_proj"};
 
-Tensor concat_rows(const std::vector<Tensor>& parts) {
-  int64_t rows = 0;
-  for (const auto& p : parts) rows += p.size(0);
-  Shape shape = parts[0].shape();
-  shape[0] = rows;
-  Tensor out = Tensor::empty(shape, parts[0].dtype());
-  char* dst = static_cast<char*>(out.raw());
-  for (const auto& p : parts) {
-    Tensor c = p.contiguous();
-    std::memcpy(dst, c.raw(), c.nbytes());
-    dst += c.nbytes();
-  }
-  return out;
-}
 
 }  // namespace
 

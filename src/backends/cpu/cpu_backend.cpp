@@ -27,36 +27,9 @@ using dt = dnnl::memory::data_type;
 // Rows per parallel chunk so that each chunk touches at least ~16K elements.
 int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1)); }
 
-double load_elem(const void* base, DType t, int64_t i) {
-  switch (t) {
-    case DType::F64: return static_cast<const double*>(base)[i];
-    case DType::F32: return static_cast<const float*>(base)[i];
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(base)[i]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(base)[i]);
-    case DType::I64: return static_cast<double>(static_cast<const int64_t*>(base)[i]);
-    case DType::I32: return static_cast<const int32_t*>(base)[i];
-    case DType::I16: return static_cast<const int16_t*>(base)[i];
-    case DType::I8: return static_cast<const int8_t*>(base)[i];
-    case DType::U8: return static_cast<const uint8_t*>(base)[i];
-    case DType::Bool: return static_cast<const uint8_t*>(base)[i] != 0;
-  }
-  return 0;
-}
-
-void store_elem(void* base, DType t, int64_t i, double v) {
-  switch (t) {
-    case DType::F64: static_cast<double*>(base)[i] = v; break;
-    case DType::F32: static_cast<float*>(base)[i] = static_cast<float>(v); break;
-    case DType::F16: static_cast<uint16_t*>(base)[i] = f32_to_f16(static_cast<float>(v)); break;
-    case DType::BF16: static_cast<uint16_t*>(base)[i] = f32_to_bf16(static_cast<float>(v)); break;
-    case DType::I64: static_cast<int64_t*>(base)[i] = static_cast<int64_t>(v); break;
-    case DType::I32: static_cast<int32_t*>(base)[i] = static_cast<int32_t>(v); break;
-    case DType::I16: static_cast<int16_t*>(base)[i] = static_cast<int16_t>(v); break;
-    case DType::I8: static_cast<int8_t*>(base)[i] = static_cast<int8_t>(v); break;
-    case DType::U8: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); break;
-    case DType::Bool: static_cast<uint8_t*>(base)[i] = v != 0; break;
-  }
-}
+// Generic element access goes through core's load_scalar / store_scalar.
+double load_elem(const void* base, DType t, int64_t i) { return load_scalar(base, t, i); }
+void store_elem(void* base, DType t, int64_t i, double v) { store_scalar(base, t, i, v); }
 
 int64_t load_index(const void* base, DType t, int64_t i) {
   switch (t) {
