@@ -42,17 +42,24 @@ std::string random_bert_folder(const Shape& s) {
   std::string dir = (fs::temp_directory_path() / (std::string("ia-bench-") + s.name)).string();
   if (fs::exists(dir + "/model.safetensors")) return dir;
   fs::create_directories(dir);
-  nlohmann::json cfg = {{"model_type", "bert"},       {"architectures", {"BertModel"}},
-                        {"vocab_size", kVocab},       {"hidden_size", s.hidden},
-                        {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads},
-                        {"intermediate_size", s.intermediate}, {"max_position_embeddings", 512},
-                        {"type_vocab_size", 2},       {"hidden_act", "gelu"},
+  nlohmann::json cfg = {{"model_type", "bert"},
+                        {"architectures", {"BertModel"}},
+                        {"vocab_size", kVocab},
+                        {"hidden_size", s.hidden},
+                        {"num_hidden_layers", s.layers},
+                        {"num_attention_heads", s.heads},
+                        {"intermediate_size", s.intermediate},
+                        {"max_position_embeddings", 512},
+                        {"type_vocab_size", 2},
+                        {"hidden_act", "gelu"},
                         {"layer_norm_eps", 1e-12}};
   std::ofstream(dir + "/config.json") << cfg.dump(2);
   std::mt19937 rng(42);
   const int64_t H = s.hidden, I = s.intermediate;
   std::vector<std::pair<std::string, ia::Tensor>> w;
-  auto add = [&](const std::string& n, const ia::Shape& shape, float scale) { w.emplace_back(n, random_tensor(shape, rng, scale)); };
+  auto add = [&](const std::string& n, const ia::Shape& shape, float scale) {
+    w.emplace_back(n, random_tensor(shape, rng, scale));
+  };
   add("embeddings.word_embeddings.weight", {kVocab, H}, 0.02f);
   add("embeddings.position_embeddings.weight", {512, H}, 0.02f);
   add("embeddings.token_type_embeddings.weight", {2, H}, 0.02f);
@@ -60,7 +67,8 @@ std::string random_bert_folder(const Shape& s) {
   add("embeddings.LayerNorm.bias", {H}, 0.02f);
   for (int64_t l = 0; l < s.layers; ++l) {
     std::string p = "encoder.layer." + std::to_string(l) + ".";
-    for (const char* n : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+    for (const char* n :
+         {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
       add(p + n + ".weight", {H, H}, 0.02f);
       add(p + n + ".bias", {H}, 0.02f);
     }
@@ -101,7 +109,8 @@ void BM_Encoder(benchmark::State& state, Shape s, ia::DType dtype) {
     auto out = enc->forward(ids, mask, nullptr);
     benchmark::DoNotOptimize(out.last_hidden_state.raw());
   }
-  state.counters["seq/s"] = benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["seq/s"] =
+      benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(encoder_flops(s), benchmark::Counter::kIsIterationInvariantRate);
 }
 

@@ -32,7 +32,8 @@ void BM_Linear(benchmark::State& state, ia::DType wdt) {
     ia::Tensor y = ia::ops::linear(x, w, &b);
     benchmark::DoNotOptimize(y.raw());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(M * N * K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(M * N * K) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(ia::cpu::onednn_isa_name());
 }
 

@@ -40,8 +40,13 @@ void BM_Gelu(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(ia::ops::activation(act, x).raw());
   bytes_counter(state, 8.0 * static_cast<double>(M * H));
 }
-BENCHMARK(BM_Gelu)->ArgNames({"M", "H", "tanh"})->Args({4096, 1536, 0})->Args({4096, 3072, 0})->Args({4096, 3072, 1})
-    ->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Gelu)
+    ->ArgNames({"M", "H", "tanh"})
+    ->Args({4096, 1536, 0})
+    ->Args({4096, 3072, 0})
+    ->Args({4096, 3072, 1})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 void BM_Add(benchmark::State& state) {
   const int64_t M = state.range(0), H = state.range(1);
@@ -71,11 +76,16 @@ void BM_Attention(benchmark::State& state) {
   ia::AttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), false};
   benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
   for (auto _ : state) benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(4.0 * static_cast<double>(B * H * S * S * D) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(B * H * S * S * D) / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_Attention)->ArgNames({"B", "S", "H", "D"})->Args({32, 128, 12, 64})->Args({32, 128, 12, 32})->Args({1, 512, 12, 64})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Attention)
+    ->ArgNames({"B", "S", "H", "D"})
+    ->Args({32, 128, 12, 64})
+    ->Args({32, 128, 12, 32})
+    ->Args({1, 512, 12, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_Embedding(benchmark::State& state) {
   const int64_t V = 30522, H = state.range(0), n = 4096;

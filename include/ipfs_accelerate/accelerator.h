@@ -61,8 +61,8 @@ struct TokenizeResult {
 // Text generation (decoder models). Unset fields take the model folder's
 // generation_config.json value, then transformers' default.
 struct GenerateOptions {
-  std::string device = "auto";  // auto | cpu
-  std::string dtype = "f32";    // f32 | bf16 (linear weights)
+  std::string device = "auto";        // auto | cpu
+  std::string dtype = "f32";          // f32 | bf16 (linear weights)
   std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
   std::optional<float> temperature;   // 0: greedy; unset: generation_config.json's do_sample decides
   std::optional<int> top_k;
@@ -72,8 +72,8 @@ struct GenerateOptions {
   std::optional<uint64_t> seed;  // same seed, same request: same output
   std::vector<std::string> stop;
   bool ignore_eos = false;
-  int logprobs = -1;       // -1: none; 0: the sampled token's; n: also the n most likely
-  bool truncate = false;   // keep the end of a prompt longer than the context instead of failing
+  int logprobs = -1;      // -1: none; 0: the sampled token's; n: also the n most likely
+  bool truncate = false;  // keep the end of a prompt longer than the context instead of failing
   std::function<void(const std::string&)> on_text;  // streaming: text deltas, concatenating to `text`
 };
 
@@ -120,9 +120,9 @@ class Accelerator {
                           const std::optional<std::string>& pair = std::nullopt);
   std::string detokenize(const std::string& model, const std::vector<int>& ids, bool skip_special_tokens = false);
   // Many texts (each optionally with a pair) at once, in parallel; results in input order.
-  std::vector<TokenizeResult> tokenize_batch(const std::string& model,
-                                             const std::vector<std::pair<std::string, std::optional<std::string>>>& inputs,
-                                             bool add_special_tokens = true);
+  std::vector<TokenizeResult> tokenize_batch(
+      const std::string& model, const std::vector<std::pair<std::string, std::optional<std::string>>>& inputs,
+      bool add_special_tokens = true);
 
   // Generates a continuation of `prompt`, tokenized as tokenizer.encode(prompt).
   GenerateResult generate(const std::string& model, const std::string& prompt, const GenerateOptions& options = {});

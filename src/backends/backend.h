@@ -51,8 +51,8 @@ struct AttentionParams {
 
 // Decoder attention over a paged KV cache (see paged_attention below).
 struct PagedAttentionParams {
-  float scale = 1.0f;   // usually 1/sqrt(head_dim)
-  int64_t window = 0;   // > 0: sliding window, a query at position p sees keys p-window+1 .. p (Mistral)
+  float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  int64_t window = 0;  // > 0: sliding window, a query at position p sees keys p-window+1 .. p (Mistral)
 };
 
 class Backend {
@@ -108,16 +108,17 @@ class Backend {
   virtual void swiglu(const Tensor& x, Tensor& out) = 0;
   // Writes k/v [T, Hkv, D] (row strides allowed, last dim contiguous) into the paged caches
   // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset).
-  virtual void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) = 0;
+  virtual void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
+                              Tensor& v_cache) = 0;
   // Causal attention of new tokens against the paged cache (prefill and decode alike).
   // q [T, Hq, D] holds the new tokens of S sequences back to back: sequence s owns rows
   // query_start[s] .. query_start[s+1]-1 (query_start [S+1] i32), which are its last positions
   // once the cache holds seq_lens[s] (i32) tokens. block_tables [S, max_blocks] i32 maps a
   // sequence's position p to block block_tables[s, p / block_size]. Grouped-query: q head h
   // reads kv head h / (Hq / Hkv). out [T, Hq, D].
-  virtual void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
-                               const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
-                               Tensor& out) = 0;
+  virtual void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                               const Tensor& block_tables, const Tensor& seq_lens, const Tensor& query_start,
+                               const PagedAttentionParams& params, Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

@@ -26,12 +26,19 @@ struct RandomModelArgs {
 
 int run_random_model(const RandomModelArgs& a) {
   DType dt;
-  if (a.dtype == "bf16") dt = DType::BF16;
-  else if (a.dtype == "f32") dt = DType::F32;
-  else throw ipfs_accelerate::Error("invalid_argument", "--dtype must be f32 or bf16, got \"" + a.dtype + "\"");
+  if (a.dtype == "bf16")
+    dt = DType::BF16;
+  else if (a.dtype == "f32")
+    dt = DType::F32;
+  else
+    throw ipfs_accelerate::Error("invalid_argument", "--dtype must be f32 or bf16, got \"" + a.dtype + "\"");
   try {
     RandomDecoderInfo info = write_random_decoder(random_decoder_preset(a.like), dt, a.out, a.seed, a.layers);
-    std::cout << Json{{"out", a.out}, {"model_type", info.model_type}, {"parameters", info.parameters}, {"dtype", a.dtype}}.dump()
+    std::cout << Json{{"out", a.out},
+                      {"model_type", info.model_type},
+                      {"parameters", info.parameters},
+                      {"dtype", a.dtype}}
+                     .dump()
               << "\n";
   } catch (const ia::Error& e) {
     // The CLI reports the public error type (exit 2 for the user's mistakes).
@@ -50,7 +57,8 @@ void register_dev(CLI::App& app, Context& ctx, Action& action) {
   rm->add_option("--like", a->like, "CONFIG.json | llama-1b | qwen2-0.5b | gpt2")->required();
   rm->add_option("--dtype", a->dtype, "Weight dtype: bf16 | f32")->capture_default_str();
   rm->add_option("--out", a->out, "Output folder")->required();
-  rm->add_option("--layers", a->layers, "Override the number of layers (smaller test models)")->check(CLI::NonNegativeNumber);
+  rm->add_option("--layers", a->layers, "Override the number of layers (smaller test models)")
+      ->check(CLI::NonNegativeNumber);
   rm->add_option("--seed", a->seed, "Weight seed")->capture_default_str();
   rm->callback([&action, a] { action = [a] { return run_random_model(*a); }; });
 }

@@ -76,7 +76,8 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
 
 void register_embed(CLI::App& app, Context& ctx, Action& action) {
   auto args = std::make_shared<EmbedArgs>();
-  CLI::App* sub = app.add_subcommand("embed", "Embed texts with a model folder (one text per line on stdin when no TEXT)");
+  CLI::App* sub =
+      app.add_subcommand("embed", "Embed texts with a model folder (one text per line on stdin when no TEXT)");
   sub->add_option("--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->dtype, "Compute dtype: f32 | bf16")->capture_default_str();
@@ -84,7 +85,9 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
       ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len"}));
   sub->add_flag("--normalize", args->normalize, "L2-normalize the embeddings");
   sub->add_flag("--no-normalize", args->no_normalize, "Do not L2-normalize, whatever the model folder says");
-  sub->add_option("--batch-size", args->batch_size, "Texts per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--batch-size", args->batch_size, "Texts per forward pass")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_flag("--no-truncate", args->no_truncate, "Refuse texts longer than the model's limit instead of truncating");
   sub->add_option("text", args->texts, "Texts to embed");
   sub->callback([&ctx, &action, args] { action = [&ctx, args] { return run_embed(ctx, *args); }; });

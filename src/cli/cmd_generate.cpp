@@ -43,7 +43,8 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
     // Plain text as it comes, or one JSON line per delta before the final object.
     o.on_text = [&a](const std::string& delta) {
       if (a.json) {
-        std::cout << nlohmann::json{{"delta", delta}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << nlohmann::json{{"delta", delta}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
       } else {
         std::cout << delta;
       }
@@ -67,7 +68,8 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
   j["usage"] = {{"prompt_tokens", r.prompt_ids.size()},
                 {"completion_tokens", r.ids.size()},
                 {"total_tokens", r.prompt_ids.size() + r.ids.size()}};
-  j["timings"] = {{"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
+  j["timings"] = {
+      {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
   if (a.logprobs >= 0) {
     nlohmann::json lp = nlohmann::json::array();
     for (const auto& t : r.logprobs) {
@@ -87,10 +89,12 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
 
 void register_generate(CLI::App& app, Context& ctx, Action& action) {
   auto a = std::make_shared<GenerateArgs>();
-  CLI::App* sub = app.add_subcommand("generate", "Generate text with a decoder model folder (GPT-2, LLaMA, Qwen2/3, Mistral)");
+  CLI::App* sub =
+      app.add_subcommand("generate", "Generate text with a decoder model folder (GPT-2, LLaMA, Qwen2/3, Mistral)");
   sub->add_option("--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
-  sub->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate at most (default: generation_config.json, else 256)");
+  sub->add_option("--max-new-tokens", a->max_new_tokens,
+                  "Tokens to generate at most (default: generation_config.json, else 256)");
   sub->add_option("--temperature", a->temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
   sub->add_option("--top-k", a->top_k, "Keep the k most likely tokens (0 = off)");
   sub->add_option("--top-p", a->top_p, "Nucleus sampling mass, in (0, 1]");

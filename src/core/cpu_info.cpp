@@ -82,7 +82,9 @@ uint64_t read_xcr0() {
   return (static_cast<uint64_t>(edx) << 32) | eax;
 }
 
-inline bool bit(unsigned reg, int n) { return ((reg >> n) & 1u) != 0; }
+inline bool bit(unsigned reg, int n) {
+  return ((reg >> n) & 1u) != 0;
+}
 #endif
 
 CpuFeatures detect_features() {
@@ -94,9 +96,9 @@ CpuFeatures detect_features() {
 
   const bool osxsave = bit(l1.c, 27);
   const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
-  const bool os_avx = (xcr0 & 0x6) == 0x6;                   // XMM (1) + YMM (2)
-  const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;    // opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7)
-  const bool os_amx = (xcr0 & 0x60000) == 0x60000;           // XTILECFG (17), XTILEDATA (18)
+  const bool os_avx = (xcr0 & 0x6) == 0x6;                 // XMM (1) + YMM (2)
+  const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;  // opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7)
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;         // XTILECFG (17), XTILEDATA (18)
 
   f.avx = os_avx && bit(l1.c, 28);
   f.fma = f.avx && bit(l1.c, 12);

@@ -6,10 +6,16 @@ namespace ia {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::Bool: return 1;
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::Bool: return 1;
   }
   return 0;
 }
@@ -31,12 +37,15 @@ const char* dtype_name(DType t) {
 }
 
 bool parse_dtype(std::string_view s, DType* out) {
-  struct Entry { std::string_view a, b; DType t; };
-  static constexpr Entry kTable[] = {
-      {"f64", "F64", DType::F64}, {"f32", "F32", DType::F32}, {"f16", "F16", DType::F16},
-      {"bf16", "BF16", DType::BF16}, {"i64", "I64", DType::I64}, {"i32", "I32", DType::I32},
-      {"i16", "I16", DType::I16}, {"i8", "I8", DType::I8}, {"u8", "U8", DType::U8},
-      {"bool", "BOOL", DType::Bool}};
+  struct Entry {
+    std::string_view a, b;
+    DType t;
+  };
+  static constexpr Entry kTable[] = {{"f64", "F64", DType::F64}, {"f32", "F32", DType::F32},
+                                     {"f16", "F16", DType::F16}, {"bf16", "BF16", DType::BF16},
+                                     {"i64", "I64", DType::I64}, {"i32", "I32", DType::I32},
+                                     {"i16", "I16", DType::I16}, {"i8", "I8", DType::I8},
+                                     {"u8", "U8", DType::U8},    {"bool", "BOOL", DType::Bool}};
   for (const auto& e : kTable) {
     if (s == e.a || s == e.b) {
       *out = e.t;
@@ -78,9 +87,9 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&x, &f, 4);
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t absx = x & 0x7fffffffu;
-  if (absx > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (absx > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
   if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (absx < 0x38800000u) {                                                  // subnormal or zero
+  if (absx < 0x38800000u) {                                               // subnormal or zero
     float a;
     std::memcpy(&a, &absx, 4);
     // Scale so that the f16 subnormal unit (2^-24) becomes 1, round to nearest even.

@@ -35,8 +35,8 @@ template <typename... Args>
   throw Error(kind, fmt::format(f, std::forward<Args>(args)...));
 }
 
-#define IA_CHECK(cond, ...)                                      \
-  do {                                                           \
+#define IA_CHECK(cond, ...)                                          \
+  do {                                                               \
     if (!(cond)) ::ia::fail(::ia::ErrorKind::Internal, __VA_ARGS__); \
   } while (0)
 

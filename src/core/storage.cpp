@@ -21,7 +21,9 @@ HostStorage::HostStorage(size_t bytes) : bytes_(bytes) {
   if (!ptr_) throw std::bad_alloc();
 }
 
-HostStorage::~HostStorage() { std::free(ptr_); }
+HostStorage::~HostStorage() {
+  std::free(ptr_);
+}
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

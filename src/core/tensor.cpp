@@ -8,7 +8,9 @@
 
 namespace ia {
 
-std::string shape_str(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+std::string shape_str(const Shape& s) {
+  return fmt::format("[{}]", fmt::join(s, ", "));
+}
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
@@ -27,7 +29,11 @@ Shape contiguous_strides(const Shape& s) {
 }
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, size_t offset_bytes, Shape shape, Shape strides, DType dtype)
-    : storage_(std::move(storage)), offset_(offset_bytes), shape_(std::move(shape)), strides_(std::move(strides)), dtype_(dtype) {}
+    : storage_(std::move(storage)),
+      offset_(offset_bytes),
+      shape_(std::move(shape)),
+      strides_(std::move(strides)),
+      dtype_(dtype) {}
 
 Tensor concat_rows(const std::vector<Tensor>& parts) {
   IA_CHECK(!parts.empty(), "concat_rows of nothing");
@@ -64,14 +70,16 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype) {
 }
 
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape) {
-  IA_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: {} values for shape {}", v.size(), shape_str(shape));
+  IA_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: {} values for shape {}", v.size(),
+           shape_str(shape));
   Tensor t = empty(shape, DType::F32);
   std::memcpy(t.raw(), v.data(), v.size() * sizeof(float));
   return t;
 }
 
 Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& shape) {
-  IA_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: {} values for shape {}", v.size(), shape_str(shape));
+  IA_CHECK(static_cast<int64_t>(v.size()) == shape_numel(shape), "from_vector: {} values for shape {}", v.size(),
+           shape_str(shape));
   Tensor t = empty(shape, DType::I64);
   std::memcpy(t.raw(), v.data(), v.size() * sizeof(int64_t));
   return t;
@@ -113,7 +121,8 @@ Tensor Tensor::view(const Shape& shape) const {
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
   if (d < 0) d += dim();
-  IA_CHECK(d >= 0 && d < dim() && index >= 0 && index < shape_[static_cast<size_t>(d)], "select({}, {}) out of range for {}", d, index, describe());
+  IA_CHECK(d >= 0 && d < dim() && index >= 0 && index < shape_[static_cast<size_t>(d)],
+           "select({}, {}) out of range for {}", d, index, describe());
   Shape s = shape_, st = strides_;
   size_t off = offset_ + static_cast<size_t>(index * strides_[static_cast<size_t>(d)]) * dtype_size(dtype_);
   s.erase(s.begin() + d);
@@ -238,7 +247,8 @@ Tensor Tensor::to(DType target) const {
     });
     return out;
   }
-  for_each_strided(shape_, strides_, [&](int64_t so, int64_t di) { store_scalar(dst, target, di, load_scalar(src, dtype_, so)); });
+  for_each_strided(shape_, strides_,
+                   [&](int64_t so, int64_t di) { store_scalar(dst, target, di, load_scalar(src, dtype_, so)); });
   return out;
 }
 

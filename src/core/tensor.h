@@ -55,7 +55,7 @@ class Tensor {
   }
 
   // Views (share storage).
-  Tensor view(const Shape& shape) const;     // requires contiguous; one dim may be -1
+  Tensor view(const Shape& shape) const;            // requires contiguous; one dim may be -1
   Tensor select(int64_t dim, int64_t index) const;  // drops dim
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   Tensor transpose(int64_t a, int64_t b) const;

@@ -32,7 +32,7 @@ int physical_cores() {
     if (key == "core id") cores.insert({phys, value});
   }
   int n = cores.empty() ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
-                       : static_cast<int>(cores.size());
+                        : static_cast<int>(cores.size());
   // Under taskset or a cgroup cpuset fewer CPUs are ours; more threads than that oversubscribe badly.
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -75,7 +75,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     fn(0, n);
     return;
   }
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static)
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t begin = n * c / chunks;
     int64_t end = n * (c + 1) / chunks;

@@ -84,14 +84,17 @@ const Json* HfConfig::find(const std::string& key) const {
   return &*it;
 }
 
-bool HfConfig::has(const std::string& key) const { return find(key) != nullptr; }
+bool HfConfig::has(const std::string& key) const {
+  return find(key) != nullptr;
+}
 
 std::optional<int64_t> HfConfig::opt_int(const std::string& key) const {
   const Json* v = find(key);
   if (!v) return std::nullopt;
   if (v->is_number_unsigned()) {
     uint64_t u = v->get<uint64_t>();
-    if (u > static_cast<uint64_t>(INT64_MAX)) fail(ErrorKind::Corrupt, "{}: '{}' is {}, too large", source_, key, brief(*v));
+    if (u > static_cast<uint64_t>(INT64_MAX))
+      fail(ErrorKind::Corrupt, "{}: '{}' is {}, too large", source_, key, brief(*v));
     return static_cast<int64_t>(u);
   }
   if (v->is_number_integer()) return v->get<int64_t>();
@@ -123,12 +126,18 @@ std::optional<bool> HfConfig::opt_bool(const std::string& key) const {
   fail(ErrorKind::Corrupt, "{}: '{}' is {}, not true/false", source_, key, brief(*v));
 }
 
-int64_t HfConfig::get_int(const std::string& key, int64_t def) const { return opt_int(key).value_or(def); }
-double HfConfig::get_float(const std::string& key, double def) const { return opt_float(key).value_or(def); }
+int64_t HfConfig::get_int(const std::string& key, int64_t def) const {
+  return opt_int(key).value_or(def);
+}
+double HfConfig::get_float(const std::string& key, double def) const {
+  return opt_float(key).value_or(def);
+}
 std::string HfConfig::get_string(const std::string& key, const std::string& def) const {
   return opt_string(key).value_or(def);
 }
-bool HfConfig::get_bool(const std::string& key, bool def) const { return opt_bool(key).value_or(def); }
+bool HfConfig::get_bool(const std::string& key, bool def) const {
+  return opt_bool(key).value_or(def);
+}
 
 int64_t HfConfig::require_int(const std::string& key) const {
   auto v = opt_int(key);
@@ -158,7 +167,9 @@ std::optional<HfConfig> HfConfig::sub(const std::string& key) const {
   return c;
 }
 
-std::string HfConfig::model_type() const { return get_string("model_type", ""); }
+std::string HfConfig::model_type() const {
+  return get_string("model_type", "");
+}
 
 std::vector<std::string> HfConfig::architectures() const {
   std::vector<std::string> out;
@@ -172,7 +183,9 @@ std::vector<std::string> HfConfig::architectures() const {
   return out;
 }
 
-const Json& HfConfig::json() const { return *j_; }
+const Json& HfConfig::json() const {
+  return *j_;
+}
 
 // ---------------------------------------------------------------------------
 // BertConfig
@@ -199,7 +212,8 @@ BertConfig BertConfig::from(const HfConfig& cfg) {
   BertConfig c;
   c.model_type = cfg.model_type();
   const std::string& f = cfg.path();
-  const bool distil = c.model_type == "distilbert" || (!cfg.has("hidden_size") && cfg.has("dim") && cfg.has("n_layers"));
+  const bool distil =
+      c.model_type == "distilbert" || (!cfg.has("hidden_size") && cfg.has("dim") && cfg.has("n_layers"));
   const bool roberta = c.model_type == "roberta" || c.model_type == "xlm-roberta" || c.model_type == "camembert";
   if (c.model_type.empty()) c.model_type = distil ? "distilbert" : "bert";
 
@@ -231,7 +245,8 @@ BertConfig BertConfig::from(const HfConfig& cfg) {
     fail(ErrorKind::Corrupt, "{}: hidden_size {} is not divisible by num_attention_heads {}", f, c.hidden_size,
          c.num_attention_heads);
   }
-  if (c.type_vocab_size < 0) fail(ErrorKind::Corrupt, "{}: type_vocab_size must not be negative, got {}", f, c.type_vocab_size);
+  if (c.type_vocab_size < 0)
+    fail(ErrorKind::Corrupt, "{}: type_vocab_size must not be negative, got {}", f, c.type_vocab_size);
   if (!(c.layer_norm_eps > 0) || !std::isfinite(c.layer_norm_eps)) {
     fail(ErrorKind::Corrupt, "{}: layer_norm_eps must be a positive number, got {}", f, c.layer_norm_eps);
   }
@@ -269,7 +284,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 void read_pooling(const std::string& path, SentenceTransformerConfig* st) {
   HfConfig p = HfConfig::load_file(path);
-  struct Mode { const char* key; PoolingMode mode; };
+  struct Mode {
+    const char* key;
+    PoolingMode mode;
+  };
   static const Mode kModes[] = {
       {"pooling_mode_cls_token", PoolingMode::Cls},
       {"pooling_mode_mean_tokens", PoolingMode::Mean},

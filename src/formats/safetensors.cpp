@@ -29,19 +29,17 @@ namespace {
 
 struct StDTypeEntry {
   const char* name;
-  unsigned bits;                // element size in bits
-  std::optional<DType> dtype;   // nullopt: valid in the spec, no ia::DType
+  unsigned bits;               // element size in bits
+  std::optional<DType> dtype;  // nullopt: valid in the spec, no ia::DType
 };
 
 // Every dtype of the safetensors spec.
 const StDTypeEntry kStDTypes[] = {
-    {"F64", 64, DType::F64},   {"F32", 32, DType::F32},  {"F16", 16, DType::F16},
-    {"BF16", 16, DType::BF16}, {"I64", 64, DType::I64},  {"I32", 32, DType::I32},
-    {"I16", 16, DType::I16},   {"I8", 8, DType::I8},     {"U8", 8, DType::U8},
-    {"BOOL", 8, DType::Bool},  {"F8_E4M3", 8, std::nullopt}, {"F8_E5M2", 8, std::nullopt},
-    {"F8_E8M0", 8, std::nullopt}, {"U16", 16, std::nullopt}, {"U32", 32, std::nullopt},
-    {"U64", 64, std::nullopt}, {"C64", 64, std::nullopt},    {"F4", 4, std::nullopt},
-    {"F6_E2M3", 6, std::nullopt}, {"F6_E3M2", 6, std::nullopt},
+    {"F64", 64, DType::F64},      {"F32", 32, DType::F32},   {"F16", 16, DType::F16},      {"BF16", 16, DType::BF16},
+    {"I64", 64, DType::I64},      {"I32", 32, DType::I32},   {"I16", 16, DType::I16},      {"I8", 8, DType::I8},
+    {"U8", 8, DType::U8},         {"BOOL", 8, DType::Bool},  {"F8_E4M3", 8, std::nullopt}, {"F8_E5M2", 8, std::nullopt},
+    {"F8_E8M0", 8, std::nullopt}, {"U16", 16, std::nullopt}, {"U32", 32, std::nullopt},    {"U64", 64, std::nullopt},
+    {"C64", 64, std::nullopt},    {"F4", 4, std::nullopt},   {"F6_E2M3", 6, std::nullopt}, {"F6_E3M2", 6, std::nullopt},
 };
 
 const StDTypeEntry* find_st_dtype(const std::string& s) {
@@ -68,7 +66,9 @@ std::string brief(const json& j) {
   return s;
 }
 
-const char* type_word(const json& j) { return j.type_name(); }
+const char* type_word(const json& j) {
+  return j.type_name();
+}
 
 }  // namespace
 
@@ -102,7 +102,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
          kSafetensorsMaxHeaderBytes);
   }
   if (n > size - 8) {
-    fail(ErrorKind::Corrupt, "{}: safetensors header length {} runs past the end of the file ({} bytes)", name, n, size);
+    fail(ErrorKind::Corrupt, "{}: safetensors header length {} runs past the end of the file ({} bytes)", name, n,
+         size);
   }
   const char* hb = reinterpret_cast<const char*>(data + 8);
   std::set<std::string> seen;
@@ -120,7 +121,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
   } catch (const json::exception& e) {
     fail(ErrorKind::Corrupt, "{}: safetensors header is not valid JSON: {}", name, strip_json_prefix(e.what()));
   }
-  if (!h.is_object()) fail(ErrorKind::Corrupt, "{}: safetensors header is a JSON {}, not an object", name, type_word(h));
+  if (!h.is_object())
+    fail(ErrorKind::Corrupt, "{}: safetensors header is a JSON {}, not an object", name, type_word(h));
   if (!duplicate.empty()) fail(ErrorKind::Corrupt, "{}: safetensors header lists '{}' twice", name, duplicate);
 
   SafetensorsHeader out;
@@ -131,7 +133,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
     const std::string& key = it.key();
     const json& v = it.value();
     if (key == "__metadata__") {
-      if (!v.is_object()) fail(ErrorKind::Corrupt, "{}: __metadata__ is a JSON {}, not an object of strings", name, type_word(v));
+      if (!v.is_object())
+        fail(ErrorKind::Corrupt, "{}: __metadata__ is a JSON {}, not an object of strings", name, type_word(v));
       for (auto m = v.begin(); m != v.end(); ++m) {
         if (!m.value().is_string()) {
           fail(ErrorKind::Corrupt, "{}: __metadata__ entry '{}' is a JSON {}, not a string", name, m.key(),
@@ -141,7 +144,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
       }
       continue;
     }
-    if (!v.is_object()) fail(ErrorKind::Corrupt, "{}: tensor '{}' is a JSON {}, not an object", name, key, type_word(v));
+    if (!v.is_object())
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' is a JSON {}, not an object", name, key, type_word(v));
     TensorInfo ti;
     ti.name = key;
 
@@ -199,15 +203,15 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
     auto off = v.find("data_offsets");
     if (off == v.end()) fail(ErrorKind::Corrupt, "{}: tensor '{}' has no data_offsets", name, key);
     if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned()) {
-      fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets is {}, not [begin, end] of two non-negative integers", name,
-           key, brief(*off));
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets is {}, not [begin, end] of two non-negative integers",
+           name, key, brief(*off));
     }
     uint64_t b = (*off)[0].get<uint64_t>();
     uint64_t e = (*off)[1].get<uint64_t>();
     if (b > e) fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets [{}, {}] begin after end", name, key, b, e);
     if (e > out.data_size) {
-      fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets [{}, {}] end past the data section ({} bytes)", name, key, b,
-           e, out.data_size);
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets [{}, {}] end past the data section ({} bytes)", name, key,
+           b, e, out.data_size);
     }
     if (e - b != want_bytes) {
       fail(ErrorKind::Corrupt, "{}: tensor '{}' holds {} bytes but {} x {} needs {} bytes", name, key, e - b,
@@ -277,7 +281,8 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
     if (ti.nbytes()) std::memcpy(st->data(), p, ti.nbytes());
     return Tensor(std::move(st), 0, ti.shape, std::move(strides), dt);
   }
-  return Tensor(std::make_shared<MappedStorage>(file_, ti.file_offset, ti.nbytes()), 0, ti.shape, std::move(strides), dt);
+  return Tensor(std::make_shared<MappedStorage>(file_, ti.file_offset, ti.nbytes()), 0, ti.shape, std::move(strides),
+                dt);
 }
 
 // ---------------------------------------------------------------------------
@@ -286,7 +291,8 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
 Tensor convert_float_tensor(const Tensor& t, DType to, const std::string& what) {
   if (t.dtype() == to) return t;
   auto ok = [](DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; };
-  if (!ok(to)) fail(ErrorKind::Unsupported, "{}: cannot convert to {} (compute dtypes are f32, bf16, f16)", what, dtype_name(to));
+  if (!ok(to))
+    fail(ErrorKind::Unsupported, "{}: cannot convert to {} (compute dtypes are f32, bf16, f16)", what, dtype_name(to));
   if (!ok(t.dtype())) {
     fail(ErrorKind::Unsupported, "{}: stored as {}, which cannot be converted to {}", what, dtype_name(t.dtype()),
          dtype_name(to));
@@ -385,13 +391,15 @@ std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
   std::map<std::string, std::vector<std::string>> by_shard;  // deterministic shard order
   for (auto it = wm->begin(); it != wm->end(); ++it) {
     if (!it.value().is_string()) {
-      fail(ErrorKind::Corrupt, "{}: weight_map entry '{}' is {}, not a shard file name", ip, it.key(), brief(it.value()));
+      fail(ErrorKind::Corrupt, "{}: weight_map entry '{}' is {}, not a shard file name", ip, it.key(),
+           brief(it.value()));
     }
     std::string shard = it.value().get<std::string>();
     fs::path sp(shard);
     bool bad = shard.empty() || sp.is_absolute();
     for (const auto& part : sp) bad = bad || part == "..";
-    if (bad) fail(ErrorKind::Corrupt, "{}: weight_map entry '{}' names shard '{}' outside the folder", ip, it.key(), shard);
+    if (bad)
+      fail(ErrorKind::Corrupt, "{}: weight_map entry '{}' names shard '{}' outside the folder", ip, it.key(), shard);
     by_shard[shard].push_back(it.key());
   }
   if (by_shard.empty()) fail(ErrorKind::Corrupt, "{}: weight_map is empty", ip);
@@ -402,7 +410,9 @@ std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
     }
     auto f = SafetensorsFile::open(sp.string());
     for (const auto& n : names) {
-      if (!f->has(n)) fail(ErrorKind::Corrupt, "{}: tensor '{}' is listed in shard '{}' but that shard has no such tensor", ip, n, shard);
+      if (!f->has(n))
+        fail(ErrorKind::Corrupt, "{}: tensor '{}' is listed in shard '{}' but that shard has no such tensor", ip, n,
+             shard);
     }
     ws->add_file(std::move(f), &names);
   }
@@ -431,7 +441,8 @@ const TensorInfo& WeightStore::info(const std::string& name) const {
         if (hint.empty() || n < hint) hint = n;
       }
     }
-    if (!hint.empty()) fail(ErrorKind::NotFound, "{}: no tensor '{}' in the model weights (there is '{}')", dir_, name, hint);
+    if (!hint.empty())
+      fail(ErrorKind::NotFound, "{}: no tensor '{}' in the model weights (there is '{}')", dir_, name, hint);
     fail(ErrorKind::NotFound, "{}: no tensor '{}' in the model weights", dir_, name);
   }
   return files_[it->second]->info(name);
@@ -445,7 +456,8 @@ Tensor WeightStore::get(const std::string& name) const {
 Tensor WeightStore::get_as(const std::string& name, DType compute_dtype, const Shape& expected_shape) const {
   const TensorInfo& ti = info(name);
   bool match = ti.shape.size() == expected_shape.size();
-  for (size_t i = 0; match && i < ti.shape.size(); ++i) match = expected_shape[i] < 0 || expected_shape[i] == ti.shape[i];
+  for (size_t i = 0; match && i < ti.shape.size(); ++i)
+    match = expected_shape[i] < 0 || expected_shape[i] == ti.shape[i];
   if (!match) {
     fail(ErrorKind::Corrupt, "{}: tensor {} has shape {} but the config implies {}", dir_, name, shape_str(ti.shape),
          shape_str(expected_shape));
@@ -496,7 +508,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     if (name == "__metadata__") fail(ErrorKind::InvalidArgument, "{}: '__metadata__' cannot name a tensor", path);
     if (!seen.insert(name).second) fail(ErrorKind::InvalidArgument, "{}: tensor '{}' given twice", path, name);
     if (!t.defined()) fail(ErrorKind::InvalidArgument, "{}: tensor '{}' is undefined", path, name);
-    if (!t.device().is_cpu()) fail(ErrorKind::InvalidArgument, "{}: tensor '{}' is on {}, copy it to the host first", path, name, t.device().str());
+    if (!t.device().is_cpu())
+      fail(ErrorKind::InvalidArgument, "{}: tensor '{}' is on {}, copy it to the host first", path, name,
+           t.device().str());
     Tensor c = t.contiguous();
     h[name] = {{"dtype", safetensors_dtype_name(c.dtype())},
                {"shape", c.shape()},
@@ -512,7 +526,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   fs::path target(path);
   fs::path parent = target.parent_path();
   if (parent.empty()) parent = ".";
-  fs::path tmp = parent / fmt::format(".{}.tmp.{}.{}", target.filename().string(), ::getpid(), g_tmp_counter.fetch_add(1));
+  fs::path tmp =
+      parent / fmt::format(".{}.tmp.{}.{}", target.filename().string(), ::getpid(), g_tmp_counter.fetch_add(1));
   const std::string ts = tmp.string();
   int fd = ::open(ts.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -533,7 +548,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     // Verify by reading it back.
     {
       auto f = SafetensorsFile::open(ts);
-      if (f->size() != data.size()) fail(ErrorKind::Internal, "{}: wrote {} tensors, read back {}", ts, data.size(), f->size());
+      if (f->size() != data.size())
+        fail(ErrorKind::Internal, "{}: wrote {} tensors, read back {}", ts, data.size(), f->size());
       for (size_t i = 0; i < data.size(); ++i) {
         const std::string& name = tensors[i].first;
         const TensorInfo& ti = f->info(name);

@@ -39,8 +39,8 @@ struct TensorInfo {
 
 // The validated contents of a safetensors header.
 struct SafetensorsHeader {
-  size_t data_offset = 0;  // absolute offset of the data section (8 + header length)
-  size_t data_size = 0;    // bytes in the data section
+  size_t data_offset = 0;           // absolute offset of the data section (8 + header length)
+  size_t data_size = 0;             // bytes in the data section
   std::vector<TensorInfo> tensors;  // sorted by name
   std::map<std::string, std::string> metadata;
 };
@@ -87,7 +87,7 @@ class WeightStore {
 
   const std::string& dir() const { return dir_; }
   bool has(const std::string& name) const { return where_.count(name) != 0; }
-  std::vector<std::string> names() const;  // sorted
+  std::vector<std::string> names() const;                 // sorted
   const TensorInfo& info(const std::string& name) const;  // NotFound naming tensor and folder
 
   // The tensor as stored (zero copy). NotFound naming the tensor and the folder.
@@ -99,7 +99,7 @@ class WeightStore {
   // As get_as, without the shape check.
   Tensor get_as(const std::string& name, DType compute_dtype) const;
 
-  size_t total_bytes() const { return total_bytes_; }               // sum of tensor byte sizes
+  size_t total_bytes() const { return total_bytes_; }                                  // sum of tensor byte sizes
   const std::map<std::string, size_t>& dtype_counts() const { return dtype_counts_; }  // "F32" -> #tensors
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   bool sharded() const { return sharded_; }

@@ -28,19 +28,35 @@ struct EncoderWeightNames {
   const char* pooler;  // nullptr: none
 };
 
-constexpr EncoderWeightNames kBertNames = {
-    "embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings",
-    "embeddings.LayerNorm",       "encoder.layer.{}.",              "attention.self.query",
-    "attention.self.key",         "attention.self.value",           "attention.output.dense",
-    "attention.output.LayerNorm", "intermediate.dense",             "output.dense",
-    "output.LayerNorm",           "pooler.dense"};
+constexpr EncoderWeightNames kBertNames = {"embeddings.word_embeddings",
+                                           "embeddings.position_embeddings",
+                                           "embeddings.token_type_embeddings",
+                                           "embeddings.LayerNorm",
+                                           "encoder.layer.{}.",
+                                           "attention.self.query",
+                                           "attention.self.key",
+                                           "attention.self.value",
+                                           "attention.output.dense",
+                                           "attention.output.LayerNorm",
+                                           "intermediate.dense",
+                                           "output.dense",
+                                           "output.LayerNorm",
+                                           "pooler.dense"};
 
-constexpr EncoderWeightNames kDistilBertNames = {
-    "embeddings.word_embeddings", "embeddings.position_embeddings", nullptr,
-    "embeddings.LayerNorm",       "transformer.layer.{}.",          "attention.q_lin",
-    "attention.k_lin",            "attention.v_lin",                "attention.out_lin",
-    "sa_layer_norm",              "ffn.lin1",                       "ffn.lin2",
-    "output_layer_norm",          nullptr};
+constexpr EncoderWeightNames kDistilBertNames = {"embeddings.word_embeddings",
+                                                 "embeddings.position_embeddings",
+                                                 nullptr,
+                                                 "embeddings.LayerNorm",
+                                                 "transformer.layer.{}.",
+                                                 "attention.q_lin",
+                                                 "attention.k_lin",
+                                                 "attention.v_lin",
+                                                 "attention.out_lin",
+                                                 "sa_layer_norm",
+                                                 "ffn.lin1",
+                                                 "ffn.lin2",
+                                                 "output_layer_norm",
+                                                 nullptr};
 
 Activation parse_activation(const std::string& act, const std::string& where) {
   if (act == "gelu") return Activation::GeluErf;
@@ -112,9 +128,9 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const Wei
     auto b = [&](const char* n) { return lp + n + ".bias"; };
     Layer L;
     // One GEMM for Q, K and V instead of three.
-    L.qkv_w = ops::to_device(concat_rows({mat_host(w(names.q), {H, H}), mat_host(w(names.k), {H, H}),
-                                          mat_host(w(names.v), {H, H})}),
-                             device);
+    L.qkv_w = ops::to_device(
+        concat_rows({mat_host(w(names.q), {H, H}), mat_host(w(names.k), {H, H}), mat_host(w(names.v), {H, H})}),
+        device);
     L.qkv_b = ops::to_device(concat_rows({weights.get_as(pre + b(names.q), DType::F32, {H}),
                                           weights.get_as(pre + b(names.k), DType::F32, {H}),
                                           weights.get_as(pre + b(names.v), DType::F32, {H})}),

@@ -33,19 +33,24 @@ struct DecoderWeightNames {
   const char* down;
 };
 
-constexpr DecoderWeightNames kLlamaNames = {
-    "model.embed_tokens", nullptr,           "model.norm",       "lm_head",         "model.layers.{}.",
-    "input_layernorm",    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", nullptr,
-    "self_attn.o_proj",   "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm",
-    "mlp.gate_proj",      "mlp.up_proj",      "mlp.down_proj"};
+constexpr DecoderWeightNames kLlamaNames = {"model.embed_tokens", nullptr,
+                                            "model.norm",         "lm_head",
+                                            "model.layers.{}.",   "input_layernorm",
+                                            "self_attn.q_proj",   "self_attn.k_proj",
+                                            "self_attn.v_proj",   nullptr,
+                                            "self_attn.o_proj",   "self_attn.q_norm",
+                                            "self_attn.k_norm",   "post_attention_layernorm",
+                                            "mlp.gate_proj",      "mlp.up_proj",
+                                            "mlp.down_proj"};
 
-constexpr DecoderWeightNames kGpt2Names = {"wte",  "wpe",     "ln_f",    "lm_head", "h.{}.", "ln_1",    nullptr, nullptr, nullptr,
-                                           "attn.c_attn", "attn.c_proj", nullptr, nullptr, "ln_2", nullptr, "mlp.c_fc", "mlp.c_proj"};
-
+constexpr DecoderWeightNames kGpt2Names = {"wte",   "wpe",   "ln_f",  "lm_head",     "h.{}.",       "ln_1",
+                                           nullptr, nullptr, nullptr, "attn.c_attn", "attn.c_proj", nullptr,
+                                           nullptr, "ln_2",  nullptr, "mlp.c_fc",    "mlp.c_proj"};
 
 }  // namespace
 
-std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype, Device device) {
+std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                       Device device) {
   auto d = std::unique_ptr<Decoder>(new Decoder());
   d->cfg_ = DecoderConfig::from(config);
   d->compute_dtype_ = compute_dtype;
@@ -81,7 +86,8 @@ std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore
   };
 
   const std::string embed_name = std::string(n.embed) + ".weight";
-  if (!weights.has(pre + embed_name)) fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
+  if (!weights.has(pre + embed_name))
+    fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
   d->embed_ = f32(embed_name, {V, H});
   if (n.pos_embed) d->pos_embed_ = f32(std::string(n.pos_embed) + ".weight", {c.max_positions, H});
   d->final_w_ = f32(std::string(n.final_norm) + ".weight", {H});
@@ -105,7 +111,8 @@ std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore
       L.qkv_w = track(mat_host(w(n.qkv), {qkv_rows, H}));
       if (c.qkv_bias) L.qkv_b = f32(b(n.qkv), {qkv_rows});
     } else {
-      L.qkv_w = track(concat_rows({mat_host(w(n.q), {Hq * D, H}), mat_host(w(n.k), {Hkv * D, H}), mat_host(w(n.v), {Hkv * D, H})}));
+      L.qkv_w = track(
+          concat_rows({mat_host(w(n.q), {Hq * D, H}), mat_host(w(n.k), {Hkv * D, H}), mat_host(w(n.v), {Hkv * D, H})}));
       if (c.qkv_bias)
         L.qkv_b = ops::to_device(concat_rows({bias_or_empty(true, b(n.q), Hq * D), bias_or_empty(true, b(n.k), Hkv * D),
                                               bias_or_empty(true, b(n.v), Hkv * D)}),
@@ -119,7 +126,9 @@ std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore
     }
     if (n.gate) {
       L.up_w = track(concat_rows({mat_host(w(n.gate), {I, H}), mat_host(w(n.up), {I, H})}));
-      if (c.mlp_bias) L.up_b = ops::to_device(concat_rows({bias_or_empty(true, b(n.gate), I), bias_or_empty(true, b(n.up), I)}), device);
+      if (c.mlp_bias)
+        L.up_b =
+            ops::to_device(concat_rows({bias_or_empty(true, b(n.gate), I), bias_or_empty(true, b(n.up), I)}), device);
     } else {
       L.up_w = track(mat_host(w(n.up), {I, H}));
       if (c.mlp_bias) L.up_b = f32(b(n.up), {I});
@@ -177,7 +186,8 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     const int64_t end = cache.length(ch.seq) + static_cast<int64_t>(ch.tokens.size());
     IA_CHECK(!ch.tokens.empty(), "decoder: empty chunk for sequence {}", ch.seq);
     if (end > cfg_.max_positions && (cfg_.gpt2 || cfg_.rope.type != "dynamic"))
-      fail(ErrorKind::InvalidArgument, "sequence of {} tokens exceeds the model's context of {} tokens", end, cfg_.max_positions);
+      fail(ErrorKind::InvalidArgument, "sequence of {} tokens exceeds the model's context of {} tokens", end,
+           cfg_.max_positions);
     T += static_cast<int64_t>(ch.tokens.size());
     max_pos = std::max(max_pos, end);
     max_blocks = std::max(max_blocks, cache.blocks_for(end));
@@ -185,7 +195,8 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
   const int64_t D = cfg_.head_dim, Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads;
 
   // Host-side bookkeeping: ids, positions, cache slots, block tables.
-  Tensor ids = Tensor::empty({T}, DType::I64), pos = Tensor::empty({T}, DType::I64), slots = Tensor::empty({T}, DType::I64);
+  Tensor ids = Tensor::empty({T}, DType::I64), pos = Tensor::empty({T}, DType::I64),
+         slots = Tensor::empty({T}, DType::I64);
   Tensor tables = Tensor::empty({S, max_blocks}, DType::I32), lens = Tensor::empty({S}, DType::I32);
   Tensor starts = Tensor::empty({S + 1}, DType::I32), last_rows = Tensor::empty({S}, DType::I64);
   std::fill(tables.data<int32_t>(), tables.data<int32_t>() + S * max_blocks, -1);
@@ -210,8 +221,10 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     starts.data<int32_t>()[s + 1] = static_cast<int32_t>(t);
     last_rows.data<int64_t>()[s] = t - 1;
   }
-  Tensor ids_d = ops::to_device(ids, device_), pos_d = ops::to_device(pos, device_), slots_d = ops::to_device(slots, device_);
-  Tensor tables_d = ops::to_device(tables, device_), lens_d = ops::to_device(lens, device_), starts_d = ops::to_device(starts, device_);
+  Tensor ids_d = ops::to_device(ids, device_), pos_d = ops::to_device(pos, device_),
+         slots_d = ops::to_device(slots, device_);
+  Tensor tables_d = ops::to_device(tables, device_), lens_d = ops::to_device(lens, device_),
+         starts_d = ops::to_device(starts, device_);
 
   Tensor x = ops::embedding(embed_, ids_d);  // [T, H]
   if (pos_embed_.defined()) x = ops::add(x, ops::embedding(pos_embed_, pos_d));
@@ -236,8 +249,8 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     }
     ops::kv_cache_write(k, v, slots_d, cache.k(static_cast<int64_t>(l)), cache.v(static_cast<int64_t>(l)));
     attn.window = L.window;
-    Tensor a = ops::paged_attention(q, cache.k(static_cast<int64_t>(l)), cache.v(static_cast<int64_t>(l)), tables_d, lens_d, starts_d,
-                                    attn)
+    Tensor a = ops::paged_attention(q, cache.k(static_cast<int64_t>(l)), cache.v(static_cast<int64_t>(l)), tables_d,
+                                    lens_d, starts_d, attn)
                    .view({T, Hq * D});
     x = ops::add(x, ops::linear(a, L.o_w, L.o_b.defined() ? &L.o_b : nullptr));
     h = norm(x, L.norm2_w, L.norm2_b);
@@ -245,7 +258,8 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     Tensor act = cfg_.gpt2 ? ops::activation(cfg_.act, up) : ops::swiglu(up);
     x = ops::add(x, ops::linear(act, L.down_w, L.down_b.defined() ? &L.down_b : nullptr));
   }
-  if (!all_logits && T != S) x = ops::embedding(x, ops::to_device(last_rows, device_));  // gathers each chunk's last row
+  if (!all_logits && T != S)
+    x = ops::embedding(x, ops::to_device(last_rows, device_));  // gathers each chunk's last row
   x = norm(x, final_w_, final_b_);
   Tensor logits = ops::linear(x, lm_head_, nullptr);
   return ops::to_device(logits, Device::cpu());

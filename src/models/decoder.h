@@ -30,7 +30,8 @@ class Decoder {
  public:
   // Linear weights become `compute_dtype` (f32 or bf16); embeddings and norms stay f32.
   // Corrupt when a tensor is missing or its shape disagrees with the config.
-  static std::unique_ptr<Decoder> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype, Device device);
+  static std::unique_ptr<Decoder> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                       Device device);
 
   const DecoderConfig& config() const { return cfg_; }
   DType compute_dtype() const { return compute_dtype_; }

@@ -41,7 +41,8 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
     partial = rp->get_float("partial_rotary_factor", partial);
   }
   if (r.type == "su" || r.type == "longrope" || r.type == "mrope")
-    fail(ErrorKind::Unsupported, "{}: rope type \"{}\" is not supported (default, linear, dynamic, llama3, yarn)", cfg.path(), r.type);
+    fail(ErrorKind::Unsupported, "{}: rope type \"{}\" is not supported (default, linear, dynamic, llama3, yarn)",
+         cfg.path(), r.type);
   if (r.type != "default" && r.type != "linear" && r.type != "dynamic" && r.type != "llama3" && r.type != "yarn")
     fail(ErrorKind::Unsupported, "{}: unknown rope type \"{}\"", cfg.path(), r.type);
   if (r.original_max_positions <= 0) {
@@ -51,8 +52,8 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
   r.rotary_dim = static_cast<int64_t>(static_cast<double>(head_dim) * partial);
   if (r.rotary_dim % 2) r.rotary_dim -= 1;
   if (r.theta <= 0 || r.factor <= 0 || r.rotary_dim <= 0)
-    fail(ErrorKind::Corrupt, "{}: invalid rope parameters (theta {}, factor {}, rotary dims {})", cfg.path(), r.theta, r.factor,
-         r.rotary_dim);
+    fail(ErrorKind::Corrupt, "{}: invalid rope parameters (theta {}, factor {}, rotary dims {})", cfg.path(), r.theta,
+         r.factor, r.rotary_dim);
   return r;
 }
 
@@ -66,7 +67,8 @@ std::vector<int64_t> parse_token_id_list(const HfConfig& cfg, const std::string&
     out.push_back(v.get<int64_t>());
   } else if (v.is_array()) {
     for (const auto& e : v) {
-      if (!e.is_number_integer()) fail(ErrorKind::Corrupt, "{}: \"{}\" must be an int or a list of ints", cfg.path(), key);
+      if (!e.is_number_integer())
+        fail(ErrorKind::Corrupt, "{}: \"{}\" must be an int or a list of ints", cfg.path(), key);
       out.push_back(e.get<int64_t>());
     }
   } else {
@@ -110,8 +112,8 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
     c.mlp_bias = cfg.get_bool("mlp_bias", false);
     c.qk_norm = t == "qwen3";
   } else {
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" is not a decoder this build runs (gpt2, llama, qwen2, qwen3, mistral)", where,
-         t);
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" is not a decoder this build runs (gpt2, llama, qwen2, qwen3, mistral)", where, t);
   }
   c.vocab_size = cfg.require_int("vocab_size");
   if (c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 || c.num_kv_heads <= 0 || c.vocab_size <= 0 ||
@@ -119,11 +121,13 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
     fail(ErrorKind::Corrupt, "{}: sizes must be positive", where);
   c.head_dim = cfg.get_int("head_dim", 0);
   if (c.head_dim <= 0) {
-    if (c.hidden_size % c.num_heads) fail(ErrorKind::Corrupt, "{}: hidden size {} is not divisible by {} heads", where, c.hidden_size, c.num_heads);
+    if (c.hidden_size % c.num_heads)
+      fail(ErrorKind::Corrupt, "{}: hidden size {} is not divisible by {} heads", where, c.hidden_size, c.num_heads);
     c.head_dim = c.hidden_size / c.num_heads;
   }
   if (c.num_heads % c.num_kv_heads)
-    fail(ErrorKind::Corrupt, "{}: {} attention heads are not a multiple of {} key/value heads", where, c.num_heads, c.num_kv_heads);
+    fail(ErrorKind::Corrupt, "{}: {} attention heads are not a multiple of {} key/value heads", where, c.num_heads,
+         c.num_kv_heads);
   if (!c.gpt2) c.rope = parse_rope(cfg, c.head_dim, c.max_positions);
 
   // Sliding windows: layer_types when given (newer configs), else Mistral's

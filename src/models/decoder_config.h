@@ -20,11 +20,11 @@ struct RopeConfig {
   double theta = 10000.0;
   double factor = 1.0;
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
-  int64_t original_max_positions = 0;                     // llama3 / yarn (0: max_positions)
-  bool original_max_given = false;                        // yarn: factor taken from the ratio
-  double beta_fast = 32.0, beta_slow = 1.0;               // yarn
+  int64_t original_max_positions = 0;                    // llama3 / yarn (0: max_positions)
+  bool original_max_given = false;                       // yarn: factor taken from the ratio
+  double beta_fast = 32.0, beta_slow = 1.0;              // yarn
   std::optional<double> attention_factor, mscale, mscale_all_dim;
-  bool truncate = true;  // yarn
+  bool truncate = true;    // yarn
   int64_t rotary_dim = 0;  // head_dim * partial_rotary_factor
 };
 
@@ -34,10 +34,10 @@ struct DecoderConfig {
   int64_t intermediate_size = 0, max_positions = 0;
   double norm_eps = 1e-5;
   Activation act = Activation::Silu;
-  bool gpt2 = false;            // learned positions, LayerNorm with bias, Conv1D weights, GELU MLP
+  bool gpt2 = false;  // learned positions, LayerNorm with bias, Conv1D weights, GELU MLP
   bool tie_word_embeddings = false;
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
-  bool qk_norm = false;         // Qwen3
+  bool qk_norm = false;               // Qwen3
   std::vector<int64_t> layer_window;  // per layer: 0 = full attention, else the sliding window
   RopeConfig rope;
   std::vector<int64_t> eos_token_ids;  // from config.json (generation_config.json may override)

@@ -5,9 +5,11 @@
 
 namespace ia {
 
-KvCache::KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks, Device device)
+KvCache::KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks,
+                 Device device)
     : block_size_(block_size), num_blocks_(num_blocks) {
-  IA_CHECK(num_layers > 0 && kv_heads > 0 && head_dim > 0 && block_size > 0 && num_blocks > 0, "kv cache: bad geometry");
+  IA_CHECK(num_layers > 0 && kv_heads > 0 && head_dim > 0 && block_size > 0 && num_blocks > 0,
+           "kv cache: bad geometry");
   Backend& be = backend_for(device);
   const Shape shape = {num_blocks, block_size, kv_heads, head_dim};
   const size_t bytes = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
@@ -35,15 +37,20 @@ void KvCache::release(int64_t id) {
   seqs_.erase(id);
 }
 
-int64_t KvCache::length(int64_t id) const { return seq(id).length; }
-const std::vector<int32_t>& KvCache::block_table(int64_t id) const { return seq(id).blocks; }
+int64_t KvCache::length(int64_t id) const {
+  return seq(id).length;
+}
+const std::vector<int32_t>& KvCache::block_table(int64_t id) const {
+  return seq(id).blocks;
+}
 
 std::vector<int64_t> KvCache::append(int64_t id, int64_t n) {
   seq(id);
   Seq& s = seqs_[id];
   const int64_t need = blocks_for(s.length + n) - static_cast<int64_t>(s.blocks.size());
   if (need > free_blocks())
-    fail(ErrorKind::Unavailable, "kv cache is full: {} more blocks of {} tokens needed, {} free", need, block_size_, free_blocks());
+    fail(ErrorKind::Unavailable, "kv cache is full: {} more blocks of {} tokens needed, {} free", need, block_size_,
+         free_blocks());
   for (int64_t i = 0; i < need; ++i) {
     s.blocks.push_back(free_.back());
     free_.pop_back();
@@ -51,7 +58,8 @@ std::vector<int64_t> KvCache::append(int64_t id, int64_t n) {
   std::vector<int64_t> slots(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t pos = s.length + i;
-    slots[static_cast<size_t>(i)] = static_cast<int64_t>(s.blocks[static_cast<size_t>(pos / block_size_)]) * block_size_ + pos % block_size_;
+    slots[static_cast<size_t>(i)] =
+        static_cast<int64_t>(s.blocks[static_cast<size_t>(pos / block_size_)]) * block_size_ + pos % block_size_;
   }
   s.length += n;
   return slots;

@@ -17,7 +17,9 @@ std::vector<float> base_inv_freq(double base, int64_t dim) {
   return f;
 }
 
-double yarn_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
+double yarn_mscale(double scale, double mscale) {
+  return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
 
 }  // namespace
 
@@ -65,7 +67,8 @@ RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int
       att = yarn_mscale(factor, 1.0);
     }
     auto correction_dim = [&](double rotations) {
-      return static_cast<double>(dim) * std::log(static_cast<double>(orig) / (rotations * 2 * M_PI)) / (2 * std::log(r.theta));
+      return static_cast<double>(dim) * std::log(static_cast<double>(orig) / (rotations * 2 * M_PI)) /
+             (2 * std::log(r.theta));
     };
     double low = correction_dim(r.beta_fast), high = correction_dim(r.beta_slow);
     if (r.truncate) low = std::floor(low), high = std::ceil(high);

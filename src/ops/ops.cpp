@@ -42,16 +42,19 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
   IA_CHECK(a.device() == b.device(), "{}: tensors on different devices: {} and {}", op, a.describe(), b.describe());
 }
 
-bool is_index_type(DType t) { return t == DType::I64 || t == DType::I32; }
+bool is_index_type(DType t) {
+  return t == DType::I64 || t == DType::I32;
+}
 bool is_mask_type(DType t) {
-  return t == DType::I64 || t == DType::I32 || t == DType::I16 || t == DType::I8 || t == DType::U8 || t == DType::Bool ||
-         t == DType::F32;
+  return t == DType::I64 || t == DType::I32 || t == DType::I16 || t == DType::I8 || t == DType::U8 ||
+         t == DType::Bool || t == DType::F32;
 }
 
 Backend& backend_checked(const Tensor& x, OpKind op, DType dtype) {
   Backend& be = backend_for(x.device());
   if (!be.supports(op, dtype))
-    fail(ErrorKind::Unsupported, "{}: backend {} does not support dtype {}", op_kind_name(op), be.name(), dtype_name(dtype));
+    fail(ErrorKind::Unsupported, "{}: backend {} does not support dtype {}", op_kind_name(op), be.name(),
+         dtype_name(dtype));
   return be;
 }
 
@@ -72,7 +75,9 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) { return linear(x, w, bias, LinearEpilogue{}); }
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
+  return linear(x, w, bias, LinearEpilogue{});
+}
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue) {
   OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
@@ -125,13 +130,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b) {
   check_f32(a, "matmul", "a");
   check_f32(b, "matmul", "b");
   check_same_device(a, b, "matmul");
-  IA_CHECK((a.dim() == 2 && b.dim() == 2) || (a.dim() == 3 && b.dim() == 3), "matmul: expects two 2-D or two 3-D tensors, got {} and {}",
-           a.describe(), b.describe());
+  IA_CHECK((a.dim() == 2 && b.dim() == 2) || (a.dim() == 3 && b.dim() == 3),
+           "matmul: expects two 2-D or two 3-D tensors, got {} and {}", a.describe(), b.describe());
   Backend& be = backend_checked(a, OpKind::MatMul, DType::F32);
   auto as3 = [](const Tensor& t) {
     if (t.dim() == 3) return t;
-    return Tensor(t.storage(), t.offset_bytes(), {1, t.size(0), t.size(1)}, {t.size(0) * t.size(1), t.strides()[0], t.strides()[1]},
-                  t.dtype());
+    return Tensor(t.storage(), t.offset_bytes(), {1, t.size(0), t.size(1)},
+                  {t.size(0) * t.size(1), t.strides()[0], t.strides()[1]}, t.dtype());
   };
   Tensor a3 = as3(a), b3 = as3(b);
   const int64_t B = a3.size(0), M = a3.size(1), K = a3.size(2);
@@ -175,8 +180,12 @@ Tensor activation(Activation act, const Tensor& x) {
   return out;
 }
 
-Tensor gelu(const Tensor& x) { return activation(Activation::GeluErf, x); }
-Tensor gelu_tanh(const Tensor& x) { return activation(Activation::GeluTanh, x); }
+Tensor gelu(const Tensor& x) {
+  return activation(Activation::GeluErf, x);
+}
+Tensor gelu_tanh(const Tensor& x) {
+  return activation(Activation::GeluTanh, x);
+}
 
 Tensor softmax(const Tensor& x) {
   OpTimer timer("softmax");
@@ -188,15 +197,17 @@ Tensor softmax(const Tensor& x) {
   return out;
 }
 
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask, const AttentionParams& params) {
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
+                 const AttentionParams& params) {
   OpTimer timer("attention");
   check_f32(q, "attention", "q");
   check_f32(k, "attention", "k");
   check_f32(v, "attention", "v");
-  IA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention: q, k, v must be [B, S, H, D], got {}, {}, {}", q.describe(),
-           k.describe(), v.describe());
+  IA_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention: q, k, v must be [B, S, H, D], got {}, {}, {}",
+           q.describe(), k.describe(), v.describe());
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3), Sk = k.size(1);
-  IA_CHECK(k.size(0) == B && k.size(2) == H && k.size(3) == D, "attention: k {} does not match q {}", k.describe(), q.describe());
+  IA_CHECK(k.size(0) == B && k.size(2) == H && k.size(3) == D, "attention: k {} does not match q {}", k.describe(),
+           q.describe());
   IA_CHECK(v.shape() == k.shape(), "attention: v {} does not match k {}", v.describe(), k.describe());
   check_same_device(q, k, "attention");
   check_same_device(q, v, "attention");
@@ -231,7 +242,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   check_f32(b, "add", "b");
   check_same_device(a, b, "add");
   IA_CHECK(b.dim() <= a.dim() && std::equal(b.shape().begin(), b.shape().end(), a.shape().end() - b.dim()),
-           "add: {} cannot be broadcast to {} (b must have a's shape or a's trailing shape)", b.describe(), a.describe());
+           "add: {} cannot be broadcast to {} (b must have a's shape or a's trailing shape)", b.describe(),
+           a.describe());
   Backend& be = backend_checked(a, OpKind::Add, DType::F32);
   Tensor out = alloc(a.shape(), DType::F32, a.device());
   be.add(contig(a), contig(b), out);
@@ -292,7 +304,8 @@ Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const
   check_f32(sin, "rotary", "sin");
   check_defined(positions, "rotary", "positions");
   IA_CHECK(x.dim() == 3, "rotary: x must be [T, N, D], got {}", x.describe());
-  IA_CHECK(cos.dim() == 2 && sin.shape() == cos.shape(), "rotary: cos {} / sin {} must be [P, R/2]", cos.describe(), sin.describe());
+  IA_CHECK(cos.dim() == 2 && sin.shape() == cos.shape(), "rotary: cos {} / sin {} must be [P, R/2]", cos.describe(),
+           sin.describe());
   IA_CHECK(2 * cos.size(1) <= x.size(2), "rotary: {} rotated dims exceed head dim {}", 2 * cos.size(1), x.size(2));
   IA_CHECK(positions.dim() == 1 && positions.size(0) == x.size(0) && is_index_type(positions.dtype()),
            "rotary: positions {} must be [{}] i32/i64", positions.describe(), x.size(0));
@@ -324,12 +337,13 @@ void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tenso
   check_f32(v, "kv_cache_write", "v");
   check_f32(k_cache, "kv_cache_write", "k_cache");
   check_f32(v_cache, "kv_cache_write", "v_cache");
-  IA_CHECK(k.dim() == 3 && v.shape() == k.shape(), "kv_cache_write: k {} and v {} must be [T, Hkv, D]", k.describe(), v.describe());
-  IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous() &&
-               k_cache.size(2) == k.size(1) && k_cache.size(3) == k.size(2),
+  IA_CHECK(k.dim() == 3 && v.shape() == k.shape(), "kv_cache_write: k {} and v {} must be [T, Hkv, D]", k.describe(),
+           v.describe());
+  IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() &&
+               v_cache.is_contiguous() && k_cache.size(2) == k.size(1) && k_cache.size(3) == k.size(2),
            "kv_cache_write: caches {} / {} do not fit k {}", k_cache.describe(), v_cache.describe(), k.describe());
-  IA_CHECK(slots.dim() == 1 && slots.size(0) == k.size(0) && is_index_type(slots.dtype()), "kv_cache_write: slots {} must be [{}]",
-           slots.describe(), k.size(0));
+  IA_CHECK(slots.dim() == 1 && slots.size(0) == k.size(0) && is_index_type(slots.dtype()),
+           "kv_cache_write: slots {} must be [{}]", slots.describe(), k.size(0));
   check_same_device(k, k_cache, "kv_cache_write");
   Backend& be = backend_checked(k, OpKind::PagedAttention, DType::F32);
   auto last = [](const Tensor& t) { return t.size(2) <= 1 || t.strides()[2] == 1 ? t : contig(t); };
@@ -343,15 +357,18 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
   check_f32(k_cache, "paged_attention", "k_cache");
   check_f32(v_cache, "paged_attention", "v_cache");
   IA_CHECK(q.dim() == 3, "paged_attention: q must be [T, Hq, D], got {}", q.describe());
-  IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous(),
-           "paged_attention: caches {} / {} must be contiguous [blocks, block_size, Hkv, D]", k_cache.describe(), v_cache.describe());
+  IA_CHECK(
+      k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous(),
+      "paged_attention: caches {} / {} must be contiguous [blocks, block_size, Hkv, D]", k_cache.describe(),
+      v_cache.describe());
   IA_CHECK(k_cache.size(3) == q.size(2) && k_cache.size(2) > 0 && q.size(1) % k_cache.size(2) == 0,
            "paged_attention: q {} does not fit the cache {} (query heads must be a multiple of kv heads)", q.describe(),
            k_cache.describe());
   const int64_t S = seq_lens.numel();
   IA_CHECK(block_tables.dim() == 2 && block_tables.size(0) == S && block_tables.dtype() == DType::I32,
            "paged_attention: block_tables {} must be [{}, max_blocks] i32", block_tables.describe(), S);
-  IA_CHECK(seq_lens.dim() == 1 && is_index_type(seq_lens.dtype()), "paged_attention: seq_lens {} must be [S]", seq_lens.describe());
+  IA_CHECK(seq_lens.dim() == 1 && is_index_type(seq_lens.dtype()), "paged_attention: seq_lens {} must be [S]",
+           seq_lens.describe());
   IA_CHECK(query_start.dim() == 1 && query_start.size(0) == S + 1 && is_index_type(query_start.dtype()),
            "paged_attention: query_start {} must be [{}]", query_start.describe(), S + 1);
   IA_CHECK(params.window >= 0, "paged_attention: window must be >= 0");

@@ -8,18 +8,19 @@
 
 namespace ia::ops {
 
-Tensor embedding(const Tensor& table, const Tensor& ids);                  // -> ids.shape + [H], f32
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);       // x [..., K], w [N, K] -> [..., N] f32
+Tensor embedding(const Tensor& table, const Tensor& ids);             // -> ids.shape + [H], f32
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);  // x [..., K], w [N, K] -> [..., N] f32
 // activation(x @ w^T + bias) + residual in one pass where the backend can fuse it.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue);
-Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false);     // batched 3-D or 2-D
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false);  // batched 3-D or 2-D
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps);
 Tensor activation(Activation act, const Tensor& x);
 Tensor gelu(const Tensor& x);       // erf form (HF "gelu")
 Tensor gelu_tanh(const Tensor& x);  // tanh form (HF "gelu_new", "gelu_pytorch_tanh")
 Tensor softmax(const Tensor& x);    // over last dim
 // q [B, Sq, H, D], k/v [B, Sk, H, D]; key_mask [B, Sk] or null -> [B, Sq, H, D]
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask, const AttentionParams& params);
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
+                 const AttentionParams& params);
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor pool(PoolMode mode, const Tensor& x, const Tensor& mask);  // [B, S, H] -> [B, H]
 Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);

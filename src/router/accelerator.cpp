@@ -141,7 +141,8 @@ TokenizeResult Accelerator::tokenize(const std::string& model, const std::string
                                      const std::optional<std::string>& pair) {
   return translate_errors([&] {
     auto tok = impl_->tokenizer(resolve_model_dir(model));
-    ia::tok::Encoding e = pair ? tok->encode_pair(text, *pair, add_special_tokens) : tok->encode(text, add_special_tokens);
+    ia::tok::Encoding e =
+        pair ? tok->encode_pair(text, *pair, add_special_tokens) : tok->encode(text, add_special_tokens);
     TokenizeResult r;
     r.ids.assign(e.ids.begin(), e.ids.end());
     r.type_ids.assign(e.type_ids.begin(), e.type_ids.end());
@@ -221,8 +222,8 @@ ia::GenerationRequest generation_request(const GenerateOptions& options) {
   return req;
 }
 
-GenerateResult generate_result(const std::string& model, ia::Device device, ia::DType dtype, const ia::GenerationResult& r,
-                               const ia::GenerationStats& st) {
+GenerateResult generate_result(const std::string& model, ia::Device device, ia::DType dtype,
+                               const ia::GenerationResult& r, const ia::GenerationStats& st) {
   GenerateResult out;
   out.model = model;
   out.device = device.str();
@@ -245,7 +246,8 @@ GenerateResult generate_result(const std::string& model, ia::Device device, ia::
 
 }  // namespace
 
-GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt, const GenerateOptions& options) {
+GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt,
+                                     const GenerateOptions& options) {
   return translate_errors([&] {
     std::string dir = resolve_model_dir(model);
     ia::DType dtype = parse_compute_dtype(options.dtype);
@@ -260,8 +262,8 @@ GenerateResult Accelerator::generate(const std::string& model, const std::string
   });
 }
 
-GenerateResult Accelerator::chat(const std::string& model, const std::string& messages_json, const GenerateOptions& options,
-                                 const ChatTemplateOptions& template_options) {
+GenerateResult Accelerator::chat(const std::string& model, const std::string& messages_json,
+                                 const GenerateOptions& options, const ChatTemplateOptions& template_options) {
   ChatTemplateOptions t = template_options;
   t.add_generation_prompt = true;
   const std::string prompt = render_chat_template(model, messages_json, t);

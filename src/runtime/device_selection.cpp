@@ -38,15 +38,16 @@ Device choose_device(const std::string& requested) {
   }
   std::string reason;
   std::vector<CudaDeviceInfo> devices = cuda_devices(&reason);
-  if (devices.empty()) fail(ErrorKind::Unavailable, "device '{}' requested but CUDA is not available: {}", requested, reason);
+  if (devices.empty())
+    fail(ErrorKind::Unavailable, "device '{}' requested but CUDA is not available: {}", requested, reason);
   if (static_cast<size_t>(index) >= devices.size()) {
     fail(ErrorKind::Unavailable, "device '{}' requested but only {} CUDA device(s) found (cuda:0..cuda:{})", requested,
          devices.size(), devices.size() - 1);
   }
   Device d = Device::cuda(index);
   if (!has_backend(d)) {
-    fail(ErrorKind::Unavailable, "device '{}' ({}) is present but no CUDA backend is available in this build", requested,
-         devices[static_cast<size_t>(index)].name);
+    fail(ErrorKind::Unavailable, "device '{}' ({}) is present but no CUDA backend is available in this build",
+         requested, devices[static_cast<size_t>(index)].name);
   }
   return d;
 }

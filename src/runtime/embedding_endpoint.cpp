@@ -99,7 +99,8 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
 
 EmbeddingResult EmbeddingEndpoint::embed(const std::vector<std::string>& texts, const EmbeddingOptions& options) const {
   if (texts.empty()) fail(ErrorKind::InvalidArgument, "no texts to embed");
-  if (options.batch_size < 1) fail(ErrorKind::InvalidArgument, "batch size must be at least 1, got {}", options.batch_size);
+  if (options.batch_size < 1)
+    fail(ErrorKind::InvalidArgument, "batch size must be at least 1, got {}", options.batch_size);
   EmbeddingResult result;
   result.pooling = options.pooling.value_or(default_pooling_);
   result.normalized = options.normalize.value_or(default_normalize_);

@@ -16,7 +16,9 @@ namespace ia {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 constexpr int64_t kDefaultMaxNewTokens = 256;
 constexpr int64_t kBlockSize = 16;
@@ -71,7 +73,8 @@ std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device
   HfConfig config = HfConfig::load(dir);
   ModelKind kind = classify_model(config.json(), config.path());
   if (kind.task != "text-generation" || !kind.implemented)
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type, kind.architecture);
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type,
+         kind.architecture);
   auto weights = WeightStore::open(dir);
   std::shared_ptr<const Decoder> model = Decoder::load(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
@@ -108,8 +111,9 @@ std::vector<GenerationResult> Generator::generate(const std::vector<std::string>
   return generate_ids(ids, req, on_text, stats);
 }
 
-std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req,
-                                                      const StreamCallback& on_text, GenerationStats* stats) const {
+std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
+                                                      const GenerationRequest& req, const StreamCallback& on_text,
+                                                      GenerationStats* stats) const {
   const DecoderConfig& cfg = model_->config();
   const int64_t ctx = cfg.max_positions;
   const SamplingParams params = resolve(req);
@@ -128,14 +132,16 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
     s.prompt = prompts[i];
     if (s.prompt.empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
     for (int32_t id : s.prompt)
-      if (id < 0 || id >= cfg.vocab_size) fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
-    int64_t want = req.max_new_tokens.value_or(
-        defaults_.max_new_tokens.value_or(defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(s.prompt.size()))
-                                                               : kDefaultMaxNewTokens));
+      if (id < 0 || id >= cfg.vocab_size)
+        fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
+    int64_t want = req.max_new_tokens.value_or(defaults_.max_new_tokens.value_or(
+        defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(s.prompt.size()))
+                             : kDefaultMaxNewTokens));
     const auto plen = static_cast<int64_t>(s.prompt.size());
     if (plen >= ctx) {
       if (!req.truncate_prompt)
-        fail(ErrorKind::InvalidArgument, "prompt of {} tokens does not fit the model's context of {} tokens (ask for truncation)", plen, ctx);
+        fail(ErrorKind::InvalidArgument,
+             "prompt of {} tokens does not fit the model's context of {} tokens (ask for truncation)", plen, ctx);
       const int64_t keep = std::max<int64_t>(1, ctx - std::min(want, ctx / 2));
       s.prompt.erase(s.prompt.begin(), s.prompt.end() - keep);
       s.result.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, keep));
@@ -181,7 +187,8 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
       if (k == s.gen.size()) {
         ready = stable_utf8_prefix(text);
       } else {
-        const std::string base = tok_->decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
+        const std::string base =
+            tok_->decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
         size_t common = 0;
         while (common < base.size() && common < text.size() && base[common] == text[common]) ++common;
         ready = stable_utf8_prefix(base.substr(0, common));

@@ -48,9 +48,9 @@ struct GenerationRequest {
 
 struct GenerationResult {
   std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> ids;  // generated tokens only (an eos that stopped generation included)
-  std::string text;          // detokenized (special tokens skipped), cut before a stop string
-  std::string finish_reason; // "stop" (eos or stop string) or "length"
+  std::vector<int32_t> ids;            // generated tokens only (an eos that stopped generation included)
+  std::string text;                    // detokenized (special tokens skipped), cut before a stop string
+  std::string finish_reason;           // "stop" (eos or stop string) or "length"
   std::vector<SampledToken> logprobs;  // per generated token, when requested
   std::vector<std::string> warnings;
 };
@@ -65,7 +65,8 @@ using StreamCallback = std::function<void(size_t, const std::string&)>;
 
 class Generator {
  public:
-  Generator(std::shared_ptr<const Decoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer, GenerationDefaults defaults)
+  Generator(std::shared_ptr<const Decoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
+            GenerationDefaults defaults)
       : model_(std::move(model)), tok_(std::move(tokenizer)), defaults_(std::move(defaults)) {}
   // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json).
   static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype);
@@ -74,8 +75,9 @@ class Generator {
   std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
                                          const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
   // Prompts as token ids.
-  std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req,
-                                             const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
+  std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts,
+                                             const GenerationRequest& req, const StreamCallback& on_text = {},
+                                             GenerationStats* stats = nullptr) const;
 
   const Decoder& model() const { return *model_; }
   const tok::Tokenizer& tokenizer() const { return *tok_; }

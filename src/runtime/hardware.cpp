@@ -2,9 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <fmt/format.h>
 #include <cstddef>
 #include <utility>
-#include <fmt/format.h>
 
 #include "core/cpu_info.h"
 
@@ -198,20 +198,30 @@ std::vector<CudaDeviceInfo> cuda_devices(std::string* reason) {
   return p.devices;
 }
 
-std::string cuda_driver_version() { return cuda_probe().driver_version; }
+std::string cuda_driver_version() {
+  return cuda_probe().driver_version;
+}
 
 nlohmann::json hardware_report() {
   using nlohmann::json;
   const CpuFeatures& f = cpu_features();
   json isa = {
-      {"sse42", f.sse42},        {"avx", f.avx},
-      {"avx2", f.avx2},           {"fma", f.fma},
-      {"f16c", f.f16c},           {"avx512f", f.avx512f},
-      {"avx512bw", f.avx512bw},   {"avx512vl", f.avx512vl},
-      {"avx512dq", f.avx512dq},   {"avx512_vnni", f.avx512_vnni},
-      {"avx512_bf16", f.avx512_bf16}, {"avx512_fp16", f.avx512_fp16},
-      {"amx_tile", f.amx_tile},   {"amx_bf16", f.amx_bf16},
-      {"amx_int8", f.amx_int8},   {"avx_vnni", f.avx_vnni},
+      {"sse42", f.sse42},
+      {"avx", f.avx},
+      {"avx2", f.avx2},
+      {"fma", f.fma},
+      {"f16c", f.f16c},
+      {"avx512f", f.avx512f},
+      {"avx512bw", f.avx512bw},
+      {"avx512vl", f.avx512vl},
+      {"avx512dq", f.avx512dq},
+      {"avx512_vnni", f.avx512_vnni},
+      {"avx512_bf16", f.avx512_bf16},
+      {"avx512_fp16", f.avx512_fp16},
+      {"amx_tile", f.amx_tile},
+      {"amx_bf16", f.amx_bf16},
+      {"amx_int8", f.amx_int8},
+      {"avx_vnni", f.avx_vnni},
   };
   json cpu = {
       {"model", cpu_model_name()},

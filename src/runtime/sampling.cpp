@@ -23,7 +23,8 @@ void validate(const SamplingParams& p) {
   if (p.logprobs > 20) fail(ErrorKind::InvalidArgument, "logprobs must be at most 20, got {}", p.logprobs);
 }
 
-SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<int32_t>& prompt, const std::vector<int32_t>& generated) {
+SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<int32_t>& prompt,
+                             const std::vector<int32_t>& generated) {
   work_.assign(logits, logits + V);
   float* s = work_.data();
   for (const auto& [id, bias] : p_.logit_bias)
@@ -65,7 +66,8 @@ SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<i
     const double mx = s[order_[0]];
     std::vector<double> prob(static_cast<size_t>(n));
     double sum = 0;
-    for (int64_t i = 0; i < n; ++i) sum += (prob[static_cast<size_t>(i)] = std::exp(s[order_[static_cast<size_t>(i)]] - mx));
+    for (int64_t i = 0; i < n; ++i)
+      sum += (prob[static_cast<size_t>(i)] = std::exp(s[order_[static_cast<size_t>(i)]] - mx));
     for (double& p : prob) p /= sum;
     if (p_.top_p < 1.0f) {
       // The smallest head whose mass reaches top_p (at least one token).
@@ -108,8 +110,9 @@ SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<i
       std::vector<int32_t> idx(static_cast<size_t>(V));
       std::iota(idx.begin(), idx.end(), 0);
       const int64_t k = std::min<int64_t>(p_.logprobs, V);
-      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                        [logits](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [logits](int32_t a, int32_t b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+      });
       for (int64_t i = 0; i < k; ++i)
         out.top.push_back({idx[static_cast<size_t>(i)], static_cast<float>(logits[idx[static_cast<size_t>(i)]] - lse)});
     }

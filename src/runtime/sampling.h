@@ -16,9 +16,9 @@ namespace ia {
 struct SamplingParams {
   bool greedy = true;
   float temperature = 1.0f;
-  int64_t top_k = 0;      // 0: off
-  float top_p = 1.0f;     // 1: off
-  float min_p = 0.0f;     // 0: off
+  int64_t top_k = 0;   // 0: off
+  float top_p = 1.0f;  // 1: off
+  float min_p = 0.0f;  // 0: off
   float repetition_penalty = 1.0f;
   float presence_penalty = 0.0f, frequency_penalty = 0.0f;
   std::map<int32_t, float> logit_bias;
@@ -35,14 +35,15 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t id = 0;
-  float logprob = 0;               // of the model's distribution (raw logits), when requested
+  float logprob = 0;              // of the model's distribution (raw logits), when requested
   std::vector<TokenLogprob> top;  // n best of that distribution, most likely first
 };
 
 class Sampler {
  public:
   Sampler(SamplingParams params, uint64_t seed) : p_(std::move(params)), rng_(seed) {}
-  SampledToken sample(const float* logits, int64_t vocab, const std::vector<int32_t>& prompt, const std::vector<int32_t>& generated);
+  SampledToken sample(const float* logits, int64_t vocab, const std::vector<int32_t>& prompt,
+                      const std::vector<int32_t>& generated);
   const SamplingParams& params() const { return p_; }
 
  private:

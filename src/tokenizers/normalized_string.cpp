@@ -181,8 +181,8 @@ void NormalizedString::replace(const Matches& matches, std::string_view content)
     if (!is_match) continue;
     const long s = static_cast<long>(range.first) + shift, e = static_cast<long>(range.second) + shift;
     if (s < 0 || e < s || static_cast<size_t>(e) > normalized_.size()) continue;
-    const size_t removed = uni::char_count(std::string_view(normalized_).substr(static_cast<size_t>(s),
-                                                                                static_cast<size_t>(e - s)));
+    const size_t removed =
+        uni::char_count(std::string_view(normalized_).substr(static_cast<size_t>(s), static_cast<size_t>(e - s)));
     transform_range(static_cast<size_t>(s), static_cast<size_t>(e), dest, removed);
     shift += static_cast<long>(content.size()) - (e - s);
   }
@@ -219,10 +219,18 @@ void apply_form(NormalizedString& n, uni::NormForm f) {
 }
 }  // namespace
 
-void NormalizedString::nfd() { apply_form(*this, uni::NormForm::NFD); }
-void NormalizedString::nfkd() { apply_form(*this, uni::NormForm::NFKD); }
-void NormalizedString::nfc() { apply_form(*this, uni::NormForm::NFC); }
-void NormalizedString::nfkc() { apply_form(*this, uni::NormForm::NFKC); }
+void NormalizedString::nfd() {
+  apply_form(*this, uni::NormForm::NFD);
+}
+void NormalizedString::nfkd() {
+  apply_form(*this, uni::NormForm::NFKD);
+}
+void NormalizedString::nfc() {
+  apply_form(*this, uni::NormForm::NFC);
+}
+void NormalizedString::nfkc() {
+  apply_form(*this, uni::NormForm::NFKC);
+}
 
 std::vector<NormalizedString> NormalizedString::split(const Matches& matches, SplitBehavior behavior) const {
   // (range, keep) after applying the delimiter behavior.

@@ -15,8 +15,9 @@ Encoding merge_encodings(std::vector<Encoding>&& encodings) {
   Encoding out = std::move(encodings[0]);
   for (size_t i = 1; i < encodings.size(); ++i) {
     Encoding& e = encodings[i];
-    auto app = [](auto& dst, auto& src) { dst.insert(dst.end(), std::make_move_iterator(src.begin()),
-                                                     std::make_move_iterator(src.end())); };
+    auto app = [](auto& dst, auto& src) {
+      dst.insert(dst.end(), std::make_move_iterator(src.begin()), std::make_move_iterator(src.end()));
+    };
     app(out.ids, e.ids);
     app(out.type_ids, e.type_ids);
     app(out.special_tokens_mask, e.special_tokens_mask);

@@ -24,8 +24,8 @@ void expect_user_error(const CliResult& r, const std::string& needle) {
 TEST(CliGenerate, JsonGreedyMatchesReference) {
   std::ifstream f(kLlama + "/reference.json");
   auto ref = nlohmann::json::parse(f)["generations"][0];
-  auto r = run_cli({"generate", "--model", kLlama, "--prompt", ref["prompt"], "--max-new-tokens", "24", "--temperature", "0",
-                    "--ignore-eos", "--json"});
+  auto r = run_cli({"generate", "--model", kLlama, "--prompt", ref["prompt"], "--max-new-tokens", "24", "--temperature",
+                    "0", "--ignore-eos", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prompt_ids"], ref["input_ids"]);
@@ -37,14 +37,19 @@ TEST(CliGenerate, JsonGreedyMatchesReference) {
 }
 
 TEST(CliGenerate, BadInputIsExitTwoWithOneLine) {
-  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "0"}), "max_new_tokens");
-  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens=-3"}), "max_new_tokens");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "0"}),
+                    "max_new_tokens");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens=-3"}),
+                    "max_new_tokens");
   expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature=-0.5"}), "temperature");
-  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "0"}), "top_p");
-  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "1.5"}), "top_p");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "0"}),
+                    "top_p");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--temperature", "1", "--top-p", "1.5"}),
+                    "top_p");
   std::string long_prompt;
   for (int i = 0; i < 400; ++i) long_prompt += "hello world ";
-  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", long_prompt, "--max-new-tokens", "4"}), "context");
+  expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", long_prompt, "--max-new-tokens", "4"}),
+                    "context");
 }
 
 TEST(CliGenerate, UnknownArchitectureIsExitTwo) {
@@ -58,10 +63,11 @@ TEST(CliGenerate, UnknownArchitectureIsExitTwo) {
 
 TEST(CliGenerate, RandomModelLoadsAndGenerates) {
   TempDir dir;
-  auto w = run_cli({"dev", "random-model", "--like", kLlama + "/config.json", "--dtype", "bf16", "--out", dir.path() + "/m"});
+  auto w = run_cli(
+      {"dev", "random-model", "--like", kLlama + "/config.json", "--dtype", "bf16", "--out", dir.path() + "/m"});
   ASSERT_EQ(w.status, 0) << w.err;
-  auto r = run_cli({"generate", "--model", dir.path() + "/m", "--prompt", "hello", "--max-new-tokens", "5", "--ignore-eos", "--dtype",
-                    "bf16", "--json"});
+  auto r = run_cli({"generate", "--model", dir.path() + "/m", "--prompt", "hello", "--max-new-tokens", "5",
+                    "--ignore-eos", "--dtype", "bf16", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"].size(), 5u);
 }

@@ -77,7 +77,8 @@ TEST(BertParity, TokenizerReproducesReferenceIds) {
     tok::Encoding e = ep->tokenizer().encode(ref.texts[i]);
     std::vector<int64_t> want;
     for (int64_t s = 0; s < S; ++s) {
-      if (mask.data<int64_t>()[static_cast<int64_t>(i) * S + s]) want.push_back(ids.data<int64_t>()[static_cast<int64_t>(i) * S + s]);
+      if (mask.data<int64_t>()[static_cast<int64_t>(i) * S + s])
+        want.push_back(ids.data<int64_t>()[static_cast<int64_t>(i) * S + s]);
     }
     std::vector<int64_t> got(e.ids.begin(), e.ids.end());
     EXPECT_EQ(got, want) << "text " << i;

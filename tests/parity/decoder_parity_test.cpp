@@ -17,7 +17,9 @@
 namespace ia {
 namespace {
 
-std::string fixture(const std::string& family) { return std::string(IA_FIXTURES_DIR) + "/models/" + family; }
+std::string fixture(const std::string& family) {
+  return std::string(IA_FIXTURES_DIR) + "/models/" + family;
+}
 
 nlohmann::json reference(const std::string& family) {
   std::ifstream f(fixture(family) + "/reference.json");
@@ -76,12 +78,14 @@ TEST_P(DecoderParity, FullPromptLogits) {
     for (int64_t k = 0; k < want.numel(); ++k)
       worst = std::max(worst, std::fabs(static_cast<double>(logits.data<float>()[k]) - want.data<float>()[k]));
     EXPECT_LE(worst, atol) << GetParam() << " prompt " << i;
-    std::cout << "[ parity   ] " << GetParam() << " prompt " << i << " max |logit diff| " << worst << " (atol " << atol << ")\n";
+    std::cout << "[ parity   ] " << GetParam() << " prompt " << i << " max |logit diff| " << worst << " (atol " << atol
+              << ")\n";
   }
 }
 
 // Greedy decoding of `prompts` together (one batch) with the paged cache.
-std::vector<std::vector<int32_t>> greedy(const Decoder& model, const std::vector<std::vector<int32_t>>& prompts, int steps) {
+std::vector<std::vector<int32_t>> greedy(const Decoder& model, const std::vector<std::vector<int32_t>>& prompts,
+                                         int steps) {
   auto cache = model.make_cache(64, 4);  // small blocks: sequences span several, interleaved
   std::vector<int64_t> seqs;
   std::vector<SeqChunk> chunks;
@@ -95,7 +99,8 @@ std::vector<std::vector<int32_t>> greedy(const Decoder& model, const std::vector
     for (size_t s = 0; s < prompts.size(); ++s) out[s].push_back(argmax_row(logits, static_cast<int64_t>(s)));
     if (step + 1 == steps) break;
     chunks.clear();
-    for (size_t s = 0; s < prompts.size(); ++s) chunks.push_back(SeqChunk{seqs[s], std::span<const int32_t>(&out[s].back(), 1)});
+    for (size_t s = 0; s < prompts.size(); ++s)
+      chunks.push_back(SeqChunk{seqs[s], std::span<const int32_t>(&out[s].back(), 1)});
     logits = model.forward(chunks, *cache);
   }
   return out;
@@ -114,7 +119,8 @@ TEST_P(DecoderParity, GreedyAsOneBatch) {
   for (size_t i = 0; i < ref_["generations"].size(); ++i) prompts.push_back(prompt_ids(i));
   auto got = greedy(*model_, prompts, 24);
   for (size_t i = 0; i < prompts.size(); ++i)
-    EXPECT_EQ(got[i], ref_["generations"][i]["greedy_ids"].get<std::vector<int32_t>>()) << GetParam() << " prompt " << i;
+    EXPECT_EQ(got[i], ref_["generations"][i]["greedy_ids"].get<std::vector<int32_t>>())
+        << GetParam() << " prompt " << i;
 }
 
 TEST_P(DecoderParity, Bf16WeightsStayClose) {

@@ -25,11 +25,17 @@ namespace {
 using dt = dnnl::memory::data_type;
 
 // Rows per parallel chunk so that each chunk touches at least ~16K elements.
-int64_t row_grain(int64_t row_len) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1)); }
+int64_t row_grain(int64_t row_len) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1));
+}
 
 // Generic element access goes through core's load_scalar / store_scalar.
-double load_elem(const void* base, DType t, int64_t i) { return load_scalar(base, t, i); }
-void store_elem(void* base, DType t, int64_t i, double v) { store_scalar(base, t, i, v); }
+double load_elem(const void* base, DType t, int64_t i) {
+  return load_scalar(base, t, i);
+}
+void store_elem(void* base, DType t, int64_t i, double v) {
+  store_scalar(base, t, i, v);
+}
 
 int64_t load_index(const void* base, DType t, int64_t i) {
   switch (t) {
@@ -78,7 +84,8 @@ void strided_copy(const char* src, const Shape& shape, const Shape& sst, char* d
         dof += idx * dstr[static_cast<size_t>(d)];
       }
       if (inner_contig) {
-        std::memcpy(dst + static_cast<size_t>(dof) * es, src + static_cast<size_t>(so) * es, static_cast<size_t>(inner) * es);
+        std::memcpy(dst + static_cast<size_t>(dof) * es, src + static_cast<size_t>(so) * es,
+                    static_cast<size_t>(inner) * es);
       } else {
         const int64_t ss = sst[static_cast<size_t>(nd - 1)], ds = dstr[static_cast<size_t>(nd - 1)];
         for (int64_t i = 0; i < inner; ++i)
@@ -197,7 +204,8 @@ class HostPool {
 
 class PooledStorage final : public Storage {
  public:
-  explicit PooledStorage(size_t bytes) : bytes_(bytes), cap_(HostPool::capacity_for(bytes)), ptr_(HostPool::get().take(cap_)) {}
+  explicit PooledStorage(size_t bytes)
+      : bytes_(bytes), cap_(HostPool::capacity_for(bytes)), ptr_(HostPool::get().take(cap_)) {}
   ~PooledStorage() override { HostPool::get().give(ptr_, cap_); }
   PooledStorage(const PooledStorage&) = delete;
   PooledStorage& operator=(const PooledStorage&) = delete;
@@ -213,7 +221,9 @@ class PooledStorage final : public Storage {
 class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu(); }
-  std::string name() const override { return std::string("cpu (") + kernels().name + ", oneDNN " + onednn_isa_name() + ")"; }
+  std::string name() const override {
+    return std::string("cpu (") + kernels().name + ", oneDNN " + onednn_isa_name() + ")";
+  }
 
   std::shared_ptr<Storage> allocate(size_t bytes) override { return std::make_shared<PooledStorage>(bytes); }
 
@@ -339,8 +349,8 @@ class CpuBackend final : public Backend {
     const GemmEpilogue gepi = gemm_epilogue(epi);
     if (w.dtype() == DType::F32) {
       const int64_t lda = M > 1 ? x.strides()[0] : K;
-      dnnl_linear_prepacked(mat(dt::f32, {M, K}, {lda, 1}), x.raw(), mat(dt::f32, {K, N}, {1, ldw}), w.raw(), w.storage(), bp, dst,
-                            out.raw(), gepi);
+      dnnl_linear_prepacked(mat(dt::f32, {M, K}, {lda, 1}), x.raw(), mat(dt::f32, {K, N}, {1, ldw}), w.raw(),
+                            w.storage(), bp, dst, out.raw(), gepi);
     } else if (w.dtype() == DType::BF16) {
       thread_local std::vector<uint16_t> xb;
       if (xb.size() < static_cast<size_t>(M * K)) xb.resize(static_cast<size_t>(M * K));
@@ -375,8 +385,8 @@ class CpuBackend final : public Backend {
         apply_epilogue_after(epi, out);
         return;
       }
-      dnnl_linear_prepacked(mat(dt::bf16, {M, K}, {K, 1}), xbp, mat(dt::bf16, {K, N}, {1, ldw}), w.raw(), w.storage(), bp, dst,
-                            out.raw(), gepi);
+      dnnl_linear_prepacked(mat(dt::bf16, {M, K}, {K, 1}), xbp, mat(dt::bf16, {K, N}, {1, ldw}), w.raw(), w.storage(),
+                            bp, dst, out.raw(), gepi);
     } else {
       fail(ErrorKind::Unsupported, "cpu linear: weight dtype {} (use f32 or bf16)", dtype_name(w.dtype()));
     }
@@ -461,8 +471,8 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask, const AttentionParams& params,
-                 Tensor& out) override {
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
+                 const AttentionParams& params, Tensor& out) override {
     check_f32(q, "attention", "q");
     check_f32(k, "attention", "k");
     check_f32(v, "attention", "v");
@@ -484,7 +494,8 @@ class CpuBackend final : public Backend {
       const DType mt = key_mask->dtype();
       const Shape& ms = key_mask->strides();
       for (int64_t b = 0; b < B; ++b)
-        for (int64_t j = 0; j < Sk; ++j) keep[static_cast<size_t>(b * Sk + j)] = load_elem(mp, mt, b * ms[0] + j * ms[1]) != 0;
+        for (int64_t j = 0; j < Sk; ++j)
+          keep[static_cast<size_t>(b * Sk + j)] = load_elem(mp, mt, b * ms[0] + j * ms[1]) != 0;
     }
     const Shape &qs = q.strides(), &ks = k.strides(), &vs = v.strides();
     // Work in steps whose score block stays cache-sized (~2 MiB): several
@@ -572,8 +583,10 @@ class CpuBackend final : public Backend {
         float* ob = o + b * H;
         const float* xb = xp + b * S * H;
         if (mode == PoolMode::Cls) {
-          if (S > 0) std::memcpy(ob, xb, static_cast<size_t>(H) * sizeof(float));
-          else std::fill(ob, ob + H, 0.0f);
+          if (S > 0)
+            std::memcpy(ob, xb, static_cast<size_t>(H) * sizeof(float));
+          else
+            std::fill(ob, ob + H, 0.0f);
           continue;
         }
         if (mode == PoolMode::Max) {
@@ -581,7 +594,9 @@ class CpuBackend final : public Backend {
           std::fill(acc.begin(), acc.end(), S > 0 ? -1e300 : 0.0);
           for (int64_t s = 0; s < S; ++s) {
             const bool on = load_elem(mp, mt, b * ms[0] + s * ms[1]) != 0;
-            for (int64_t h = 0; h < H; ++h) acc[static_cast<size_t>(h)] = std::max(acc[static_cast<size_t>(h)], on ? static_cast<double>(xb[s * H + h]) : -1e9);
+            for (int64_t h = 0; h < H; ++h)
+              acc[static_cast<size_t>(h)] =
+                  std::max(acc[static_cast<size_t>(h)], on ? static_cast<double>(xb[s * H + h]) : -1e9);
           }
           for (int64_t h = 0; h < H; ++h) ob[h] = static_cast<float>(acc[static_cast<size_t>(h)]);
           continue;
@@ -618,12 +633,15 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override { rms_norm_cpu(x, weight, eps, out); }
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override {
+    rms_norm_cpu(x, weight, eps, out);
+  }
   void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) override {
     rotary_cpu(x, positions, cos, sin, out);
   }
   void swiglu(const Tensor& x, Tensor& out) override { swiglu_cpu(x, out); }
-  void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) override {
+  void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
+                      Tensor& v_cache) override {
     kv_cache_write_cpu(k, v, slots, k_cache, v_cache);
   }
   void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
@@ -642,11 +660,13 @@ class CpuBackend final : public Backend {
     }
     const Kernels& k = kernels();
     if (from == DType::F32 && to == DType::BF16) {
-      parallel_for(n, 16384, [&](int64_t b, int64_t e) { k.f32_to_bf16(x.data<float>() + b, out.data<uint16_t>() + b, e - b); });
+      parallel_for(n, 16384,
+                   [&](int64_t b, int64_t e) { k.f32_to_bf16(x.data<float>() + b, out.data<uint16_t>() + b, e - b); });
       return;
     }
     if (from == DType::BF16 && to == DType::F32) {
-      parallel_for(n, 16384, [&](int64_t b, int64_t e) { k.bf16_to_f32(x.data<uint16_t>() + b, out.data<float>() + b, e - b); });
+      parallel_for(n, 16384,
+                   [&](int64_t b, int64_t e) { k.bf16_to_f32(x.data<uint16_t>() + b, out.data<float>() + b, e - b); });
       return;
     }
     const void* src = x.raw();
@@ -656,8 +676,10 @@ class CpuBackend final : public Backend {
       if (from == DType::I64 && !is_float(to)) {
         for (int64_t i = 0; i < n; ++i) {
           int64_t v = static_cast<const int64_t*>(src)[i];
-          if (to == DType::I32) static_cast<int32_t*>(dst)[i] = static_cast<int32_t>(v);
-          else store_elem(dst, to, i, static_cast<double>(v));
+          if (to == DType::I32)
+            static_cast<int32_t*>(dst)[i] = static_cast<int32_t>(v);
+          else
+            store_elem(dst, to, i, static_cast<double>(v));
         }
         return;
       }
@@ -684,6 +706,8 @@ void release_cached_memory() {
   dnnl_clear_caches();
 }
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend() {
+  return std::make_unique<CpuBackend>();
+}
 
 }  // namespace ia::cpu

@@ -19,13 +19,15 @@ int64_t index_at(const Tensor& t, int64_t i) {
   fail(ErrorKind::Internal, "cpu: index tensor must be i32 or i64, got {}", t.describe());
 }
 
-int64_t grain_rows(int64_t row_len) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1)); }
+int64_t grain_rows(int64_t row_len) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1));
+}
 
 }  // namespace
 
 void rms_norm_cpu(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
-  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous() && weight.dtype() == DType::F32, "cpu rms_norm: {} {}", x.describe(),
-           weight.describe());
+  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous() && weight.dtype() == DType::F32, "cpu rms_norm: {} {}",
+           x.describe(), weight.describe());
   const int64_t H = x.size(-1), rows = H ? x.numel() / H : 0;
   const float* xp = x.data<float>();
   const float* wp = weight.data<float>();
@@ -47,8 +49,8 @@ void rotary_cpu(const Tensor& x, const Tensor& positions, const Tensor& cos, con
   std::vector<int64_t> pos(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) {
     pos[static_cast<size_t>(t)] = index_at(positions, t);
-    IA_CHECK(pos[static_cast<size_t>(t)] >= 0 && pos[static_cast<size_t>(t)] < P, "cpu rotary: position {} outside the {}-row table",
-             pos[static_cast<size_t>(t)], P);
+    IA_CHECK(pos[static_cast<size_t>(t)] >= 0 && pos[static_cast<size_t>(t)] < P,
+             "cpu rotary: position {} outside the {}-row table", pos[static_cast<size_t>(t)], P);
   }
   parallel_for(T * N, grain_rows(D), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
@@ -88,16 +90,20 @@ void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, T
   float* vc = v_cache.data<float>();
   for (int64_t t = 0; t < T; ++t) {
     const int64_t slot = index_at(slots, t);
-    IA_CHECK(slot >= 0 && slot < num_slots, "cpu kv_cache_write: slot {} outside the cache of {} slots", slot, num_slots);
+    IA_CHECK(slot >= 0 && slot < num_slots, "cpu kv_cache_write: slot {} outside the cache of {} slots", slot,
+             num_slots);
     for (int64_t h = 0; h < H; ++h) {
-      std::memcpy(kc + (slot * H + h) * D, k.data<float>() + t * k.strides()[0] + h * k.strides()[1], static_cast<size_t>(D) * 4);
-      std::memcpy(vc + (slot * H + h) * D, v.data<float>() + t * v.strides()[0] + h * v.strides()[1], static_cast<size_t>(D) * 4);
+      std::memcpy(kc + (slot * H + h) * D, k.data<float>() + t * k.strides()[0] + h * k.strides()[1],
+                  static_cast<size_t>(D) * 4);
+      std::memcpy(vc + (slot * H + h) * D, v.data<float>() + t * v.strides()[0] + h * v.strides()[1],
+                  static_cast<size_t>(D) * 4);
     }
   }
 }
 
 void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
-                         const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params, Tensor& out) {
+                         const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
+                         Tensor& out) {
   IA_CHECK(q.strides()[2] == 1, "cpu paged_attention: q must be contiguous in the head dim");
   const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2);
   const int64_t bs = k_cache.size(1), Hkv = k_cache.size(2), nblocks = k_cache.size(0);
@@ -109,7 +115,8 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1), len = index_at(seq_lens, s);
     IA_CHECK(0 <= b && b <= e && e <= T && e - b <= len && len <= max_blocks * bs,
-             "cpu paged_attention: sequence {} rows [{}, {}) with {} cached tokens (table of {} blocks)", s, b, e, len, max_blocks);
+             "cpu paged_attention: sequence {} rows [{}, {}) with {} cached tokens (table of {} blocks)", s, b, e, len,
+             max_blocks);
     for (int64_t t = b; t < e; ++t) {
       row_seq[static_cast<size_t>(t)] = s;
       row_pos[static_cast<size_t>(t)] = len - (e - t);
@@ -157,7 +164,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       const int64_t s = row_seq[static_cast<size_t>(t)];
       float* orow = o + (t * Hq + hk * G) * D;
       if (s == -2) continue;  // done by prefill_attention_cpu
-      if (s < 0) {  // a row no sequence owns: defined output anyway
+      if (s < 0) {            // a row no sequence owns: defined output anyway
         std::fill(orow, orow + G * D, 0.0f);
         continue;
       }
@@ -168,15 +175,18 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       for (int64_t j = 0; j < n; ++j) {
         const int64_t pos = lo + j;
         const int64_t blk = bt[s * bt_stride + pos / bs];
-        IA_CHECK(blk >= 0 && blk < nblocks, "cpu paged_attention: block {} outside the cache of {} blocks", blk, nblocks);
+        IA_CHECK(blk >= 0 && blk < nblocks, "cpu paged_attention: block {} outside the cache of {} blocks", blk,
+                 nblocks);
         kv_rows[static_cast<size_t>(j)] = ((blk * bs + pos % bs) * Hkv + hk) * D;
       }
       sc.resize(static_cast<size_t>(G * n));
       for (int64_t j = 0; j < n; ++j) {
         const float* kr = kc + kv_rows[static_cast<size_t>(j)];
-        for (int64_t g = 0; g < G; ++g) sc[static_cast<size_t>(g * n + j)] = kern.dot(qp + t * q.strides()[0] + (hk * G + g) * q.strides()[1], kr, D);
+        for (int64_t g = 0; g < G; ++g)
+          sc[static_cast<size_t>(g * n + j)] = kern.dot(qp + t * q.strides()[0] + (hk * G + g) * q.strides()[1], kr, D);
       }
-      for (int64_t g = 0; g < G; ++g) kern.attn_softmax(sc.data() + g * n, sc.data() + g * n, n, n, nullptr, params.scale);
+      for (int64_t g = 0; g < G; ++g)
+        kern.attn_softmax(sc.data() + g * n, sc.data() + g * n, n, n, nullptr, params.scale);
       std::fill(orow, orow + G * D, 0.0f);
       for (int64_t j = 0; j < n; ++j) {
         const float* vr = vc + kv_rows[static_cast<size_t>(j)];

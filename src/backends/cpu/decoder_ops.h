@@ -12,6 +12,7 @@ void rotary_cpu(const Tensor& x, const Tensor& positions, const Tensor& cos, con
 void swiglu_cpu(const Tensor& x, Tensor& out);
 void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache);
 void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
-                         const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params, Tensor& out);
+                         const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
+                         Tensor& out);
 
 }  // namespace ia::cpu

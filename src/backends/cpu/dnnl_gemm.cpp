@@ -178,7 +178,8 @@ bool prepack_enabled() {
 void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
                  const MatDesc& dst, void* dst_ptr, const GemmEpilogue& epi) {
   PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, false, epi);
-  execute(p, src, src_ptr, dnnl::memory(to_md(wei), dnnl_engine(), const_cast<void*>(wei_ptr)), bias, dst, dst_ptr, epi);
+  execute(p, src, src_ptr, dnnl::memory(to_md(wei), dnnl_engine(), const_cast<void*>(wei_ptr)), bias, dst, dst_ptr,
+          epi);
 }
 
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,

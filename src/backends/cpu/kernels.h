@@ -40,12 +40,12 @@ struct Kernels {
   // Small-M bf16 GEMV for decode: y[m, j] = sum_k x[m, k] w[j, k] (+ bias[j]) for output
   // rows j in [j0, j1), m < M <= 8; x already holds bf16-representable values. Null when the
   // ISA has no fast version (the caller then uses oneDNN).
-  void (*gemv_bf16)(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
-                    float* y, int64_t ldy, int64_t j0, int64_t j1);
+  void (*gemv_bf16)(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
+                    const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
   // As gemv_bf16 with x in bf16 (row stride ldx), multiplied pairwise in bf16 with f32
   // accumulation (AVX512-BF16 vdpbf16ps). Null without AVX512-BF16.
-  void (*gemv_bf16_dp)(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
-                       float* y, int64_t ldy, int64_t j0, int64_t j1);
+  void (*gemv_bf16_dp)(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
+                       const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
 };
 
 const Kernels& generic_kernels();

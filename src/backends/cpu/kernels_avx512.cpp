@@ -24,7 +24,9 @@ namespace ia::cpu {
 #if IA_HAVE_AVX512_TU
 namespace {
 
-IA_AVX512_INLINE __mmask16 tail_mask(int64_t r) { return static_cast<__mmask16>((1u << r) - 1u); }
+IA_AVX512_INLINE __mmask16 tail_mask(int64_t r) {
+  return static_cast<__mmask16>((1u << r) - 1u);
+}
 
 // exp(x), about 1 ulp (Cephes polynomial); exact 0 below -87.3, +inf above 88.7.
 IA_AVX512_INLINE __m512 exp_ps(__m512 x) {
@@ -102,15 +104,31 @@ IA_AVX512_INLINE void map(const float* x, float* y, int64_t n) {
   }
 }
 
-IA_AVX512 __m512 gelu_erf_fn(__m512 x) { return gelu_erf_ps(x); }
-IA_AVX512 __m512 gelu_tanh_fn(__m512 x) { return gelu_tanh_ps(x); }
-IA_AVX512 __m512 silu_fn(__m512 x) { return silu_ps(x); }
-IA_AVX512 __m512 relu_fn(__m512 x) { return _mm512_max_ps(x, _mm512_setzero_ps()); }
+IA_AVX512 __m512 gelu_erf_fn(__m512 x) {
+  return gelu_erf_ps(x);
+}
+IA_AVX512 __m512 gelu_tanh_fn(__m512 x) {
+  return gelu_tanh_ps(x);
+}
+IA_AVX512 __m512 silu_fn(__m512 x) {
+  return silu_ps(x);
+}
+IA_AVX512 __m512 relu_fn(__m512 x) {
+  return _mm512_max_ps(x, _mm512_setzero_ps());
+}
 
-IA_AVX512 void gelu_erf(const float* x, float* y, int64_t n) { map<gelu_erf_fn>(x, y, n); }
-IA_AVX512 void gelu_tanh(const float* x, float* y, int64_t n) { map<gelu_tanh_fn>(x, y, n); }
-IA_AVX512 void silu(const float* x, float* y, int64_t n) { map<silu_fn>(x, y, n); }
-IA_AVX512 void relu(const float* x, float* y, int64_t n) { map<relu_fn>(x, y, n); }
+IA_AVX512 void gelu_erf(const float* x, float* y, int64_t n) {
+  map<gelu_erf_fn>(x, y, n);
+}
+IA_AVX512 void gelu_tanh(const float* x, float* y, int64_t n) {
+  map<gelu_tanh_fn>(x, y, n);
+}
+IA_AVX512 void silu(const float* x, float* y, int64_t n) {
+  map<silu_fn>(x, y, n);
+}
+IA_AVX512 void relu(const float* x, float* y, int64_t n) {
+  map<relu_fn>(x, y, n);
+}
 
 IA_AVX512 void add(const float* a, const float* b, float* y, int64_t n) {
   int64_t i = 0;
@@ -141,7 +159,10 @@ IA_AVX512 void layer_norm(const float* x, const float* w, const float* b, float 
   for (i = 0; i + 16 <= n; i += 16) {
     __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vm0);
     d0 = _mm512_add_ps(d0, d);
-    if ((i & 16) == 0) q0 = _mm512_fmadd_ps(d, d, q0); else q1 = _mm512_fmadd_ps(d, d, q1);
+    if ((i & 16) == 0)
+      q0 = _mm512_fmadd_ps(d, d, q0);
+    else
+      q1 = _mm512_fmadd_ps(d, d, q1);
   }
   if (i < n) {
     __mmask16 m = tail_mask(n - i);
@@ -199,9 +220,8 @@ IA_AVX512_INLINE void softmax_masked(const float* s, float* p, int64_t n, float 
 }
 
 IA_AVX512 void softmax(const float* x, float* y, int64_t n) {
-  softmax_masked(x, y, n, 1.0f, [n](int64_t i) IA_AVX512 {
-    return n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
-  });
+  softmax_masked(x, y, n, 1.0f,
+                 [n](int64_t i) IA_AVX512 { return n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i); });
 }
 
 IA_AVX512 void attn_softmax(const float* s, float* p, int64_t n, int64_t limit, const uint8_t* keep, float scale) {
@@ -248,7 +268,6 @@ IA_AVX512 void bf16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
     _mm512_mask_storeu_ps(y + i, m, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
   }
 }
-
 
 IA_AVX512_INLINE __mmask16 lanes(int64_t n, int64_t i) {
   return n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
@@ -301,18 +320,21 @@ IA_AVX512 void axpy(float a, const float* x, float* y, int64_t n) {
   const __m512 va = _mm512_set1_ps(a);
   for (int64_t i = 0; i < n; i += 16) {
     __mmask16 m = lanes(n, i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    _mm512_mask_storeu_ps(y + i, m,
+                          _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
   }
 }
 
 // 16 bf16 -> 16 f32 (exact: bf16 is the top half of an f32).
-IA_AVX512_INLINE __m512 bf16x16(__m256i v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)); }
+IA_AVX512_INLINE __m512 bf16x16(__m256i v) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
 
 // Decode GEMV: memory bound on the weights, so each weight row is streamed once
 // for all M inputs; two independent accumulators per input hide FMA latency.
 template <int M>
-IA_AVX512_INLINE void gemv_rows(const float* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
-                                float* y, int64_t ldy, int64_t j0, int64_t j1) {
+IA_AVX512_INLINE void gemv_rows(const float* x, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
+                                const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1) {
   for (int64_t j = j0; j < j1; ++j) {
     const uint16_t* wr = w + j * ldw;
     __m512 a0[M], a1[M];
@@ -336,8 +358,8 @@ IA_AVX512_INLINE void gemv_rows(const float* x, int64_t K, int64_t ldx, const ui
   }
 }
 
-IA_AVX512 void gemv_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
-                         float* y, int64_t ldy, int64_t j0, int64_t j1) {
+IA_AVX512 void gemv_bf16(const float* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
+                         const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1) {
   switch (M) {
     case 1: gemv_rows<1>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
     case 2: gemv_rows<2>(x, K, ldx, w, ldw, bias, y, ldy, j0, j1); break;
@@ -429,10 +451,10 @@ IA_AVX512BF16 void gemv_bf16_dp(const uint16_t* x, int64_t M, int64_t K, int64_t
 const Kernels* avx512_kernels() {
   static const Kernels* k = []() -> const Kernels* {
     __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
-    static Kernels table{Isa::Avx512, "avx512",     gelu_erf,     gelu_tanh,       silu,           relu, add, layer_norm,
+    static Kernels table{Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
                          softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
                          gemv_bf16,   nullptr};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
@@ -442,7 +464,9 @@ const Kernels* avx512_kernels() {
 }
 
 #else
-const Kernels* avx512_kernels() { return nullptr; }
+const Kernels* avx512_kernels() {
+  return nullptr;
+}
 #endif
 
 }  // namespace ia::cpu

@@ -134,9 +134,9 @@ void axpy(float a, const float* x, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& generic_kernels() {
-  static const Kernels k{Isa::Generic, "generic", gelu_erf,     gelu_tanh,       silu,           relu, add, layer_norm,
-                         softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-                         nullptr, nullptr};
+  static const Kernels k{
+      Isa::Generic, "generic",       gelu_erf,        gelu_tanh, silu,   relu, add,  layer_norm, softmax,
+      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm,  swiglu, dot,  axpy, nullptr,    nullptr};
   return k;
 }
 
@@ -162,7 +162,9 @@ const Kernels& kernels() {
   return f ? *f : best();
 }
 
-bool isa_available(Isa isa) { return isa == Isa::Generic || avx512_kernels() != nullptr; }
+bool isa_available(Isa isa) {
+  return isa == Isa::Generic || avx512_kernels() != nullptr;
+}
 
 bool force_isa(Isa isa) {
   if (!isa_available(isa)) return false;

@@ -35,15 +35,25 @@ TEST(CpuInfo, FeatureImplicationsHold) {
     EXPECT_TRUE(f.avx);
     EXPECT_TRUE(f.fma);
   }
-  if (f.avx2 || f.fma || f.f16c || f.avx_vnni) { EXPECT_TRUE(f.avx); }
-  for (bool sub : {f.avx512bw, f.avx512vl, f.avx512dq, f.avx512_vnni, f.avx512_bf16, f.avx512_fp16}) {
-    if (sub) { EXPECT_TRUE(f.avx512f); }
+  if (f.avx2 || f.fma || f.f16c || f.avx_vnni) {
+    EXPECT_TRUE(f.avx);
   }
-  if (f.amx_bf16 || f.amx_int8) { EXPECT_TRUE(f.amx_tile); }
-  if (f.avx) { EXPECT_TRUE(f.sse42); }
+  for (bool sub : {f.avx512bw, f.avx512vl, f.avx512dq, f.avx512_vnni, f.avx512_bf16, f.avx512_fp16}) {
+    if (sub) {
+      EXPECT_TRUE(f.avx512f);
+    }
+  }
+  if (f.amx_bf16 || f.amx_int8) {
+    EXPECT_TRUE(f.amx_tile);
+  }
+  if (f.avx) {
+    EXPECT_TRUE(f.sse42);
+  }
 }
 
-TEST(CpuInfo, CachedReferenceIsStable) { EXPECT_EQ(&cpu_features(), &cpu_features()); }
+TEST(CpuInfo, CachedReferenceIsStable) {
+  EXPECT_EQ(&cpu_features(), &cpu_features());
+}
 
 TEST(CpuInfo, MatchesProcCpuinfoFlags) {
   std::set<std::string> flags = proc_cpu_flags();
@@ -71,9 +81,13 @@ TEST(CpuInfo, MatchesProcCpuinfoFlags) {
 
 TEST(CpuInfo, AmxPermissionIsConsistent) {
   const bool granted = request_amx_permission();
-  if (!cpu_features().amx_tile) { EXPECT_FALSE(granted); }
+  if (!cpu_features().amx_tile) {
+    EXPECT_FALSE(granted);
+  }
   EXPECT_EQ(granted, request_amx_permission());  // cached
-  if (granted) { EXPECT_EQ(best_isa_name().rfind("amx", 0), 0u) << "AMX usable but best ISA is " << best_isa_name(); }
+  if (granted) {
+    EXPECT_EQ(best_isa_name().rfind("amx", 0), 0u) << "AMX usable but best ISA is " << best_isa_name();
+  }
 }
 
 TEST(CpuInfo, BestIsaMatchesFeatures) {
@@ -82,14 +96,22 @@ TEST(CpuInfo, BestIsaMatchesFeatures) {
   const std::set<std::string> known = {"amx", "avx512_bf16", "avx512", "avx2", "sse4.2", "generic"};
   EXPECT_TRUE(known.count(isa)) << isa;
   const bool avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
-  if (isa == "amx") { EXPECT_TRUE(avx512 && f.amx_tile && f.amx_bf16 && f.amx_int8); }
-  if (isa == "avx512_bf16") { EXPECT_TRUE(avx512 && f.avx512_bf16); }
-  if (isa == "avx512") { EXPECT_TRUE(avx512 && !f.avx512_bf16); }
+  if (isa == "amx") {
+    EXPECT_TRUE(avx512 && f.amx_tile && f.amx_bf16 && f.amx_int8);
+  }
+  if (isa == "avx512_bf16") {
+    EXPECT_TRUE(avx512 && f.avx512_bf16);
+  }
+  if (isa == "avx512") {
+    EXPECT_TRUE(avx512 && !f.avx512_bf16);
+  }
   if (isa == "avx2") {
     EXPECT_TRUE(f.avx2 && f.fma);
     EXPECT_FALSE(avx512);
   }
-  if (f.avx2 && f.fma && f.f16c) { EXPECT_NE(isa, "sse4.2"); }
+  if (f.avx2 && f.fma && f.f16c) {
+    EXPECT_NE(isa, "sse4.2");
+  }
 #if defined(__x86_64__)
   EXPECT_TRUE(f.sse42) << "every x86-64 CPU we can run on has SSE4.2";
   EXPECT_NE(isa, "generic");

@@ -147,9 +147,9 @@ TEST(F16, ExactValues) {
 }
 
 TEST(F16, RoundToNearestEven) {
-  const float ulp1 = std::ldexp(1.0f, -10);  // f16 spacing in [1, 2)
-  EXPECT_EQ(f32_to_f16(1.0f + ulp1 / 2), 0x3c00);          // tie, 0x3c00 even
-  EXPECT_EQ(f32_to_f16(1.0f + 3 * ulp1 / 2), 0x3c02);      // tie, 0x3c01 odd -> up
+  const float ulp1 = std::ldexp(1.0f, -10);                    // f16 spacing in [1, 2)
+  EXPECT_EQ(f32_to_f16(1.0f + ulp1 / 2), 0x3c00);              // tie, 0x3c00 even
+  EXPECT_EQ(f32_to_f16(1.0f + 3 * ulp1 / 2), 0x3c02);          // tie, 0x3c01 odd -> up
   EXPECT_EQ(f32_to_f16(1.0f + ulp1 / 2 + ulp1 / 64), 0x3c01);  // above the tie
   EXPECT_EQ(f32_to_f16(-(1.0f + 3 * ulp1 / 2)), 0xbc02);
   EXPECT_EQ(f32_to_f16(2.0f - std::ldexp(1.0f, -12)), 0x4000);  // carry into the exponent
@@ -162,18 +162,18 @@ TEST(F16, RoundToNearestEven) {
 TEST(F16, Subnormals) {
   const float unit = std::ldexp(1.0f, -24);  // smallest f16 subnormal
   EXPECT_EQ(f16_to_f32(0x0001), unit);
-  EXPECT_EQ(f16_to_f32(0x03ff), 1023 * unit);  // largest subnormal
+  EXPECT_EQ(f16_to_f32(0x03ff), 1023 * unit);            // largest subnormal
   EXPECT_EQ(f16_to_f32(0x0400), std::ldexp(1.0f, -14));  // smallest normal
   EXPECT_EQ(f16_to_f32(0x8001), -unit);
   EXPECT_EQ(f32_to_f16(unit), 0x0001);
   EXPECT_EQ(f32_to_f16(5 * unit), 0x0005);
-  EXPECT_EQ(f32_to_f16(unit / 2), 0x0000);             // tie between 0 and 1 -> 0 (even)
-  EXPECT_EQ(f32_to_f16(unit / 2 * 1.0001f), 0x0001);   // above the tie
-  EXPECT_EQ(f32_to_f16(3 * unit / 2), 0x0002);         // tie between 1 and 2 -> 2
-  EXPECT_EQ(f32_to_f16(5 * unit / 2), 0x0002);         // tie between 2 and 3 -> 2
+  EXPECT_EQ(f32_to_f16(unit / 2), 0x0000);            // tie between 0 and 1 -> 0 (even)
+  EXPECT_EQ(f32_to_f16(unit / 2 * 1.0001f), 0x0001);  // above the tie
+  EXPECT_EQ(f32_to_f16(3 * unit / 2), 0x0002);        // tie between 1 and 2 -> 2
+  EXPECT_EQ(f32_to_f16(5 * unit / 2), 0x0002);        // tie between 2 and 3 -> 2
   EXPECT_EQ(f32_to_f16(unit / 4), 0x0000);
-  EXPECT_EQ(f32_to_f16(-unit / 4), 0x8000);            // underflow keeps the sign
-  EXPECT_EQ(f32_to_f16(1023.5f * unit), 0x0400);       // rounds up into the smallest normal
+  EXPECT_EQ(f32_to_f16(-unit / 4), 0x8000);       // underflow keeps the sign
+  EXPECT_EQ(f32_to_f16(1023.5f * unit), 0x0400);  // rounds up into the smallest normal
   EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);
   EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::denorm_min()), 0x0000);
 }
@@ -212,7 +212,9 @@ TEST(F16, RoundTripAllValues) {
 __attribute__((target("f16c"))) uint16_t hw_f32_to_f16(float f) {
   return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-__attribute__((target("f16c"))) float hw_f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) float hw_f16_to_f32(uint16_t h) {
+  return _cvtsh_ss(h);
+}
 
 // Cross-check against the F16C instructions over a sweep of the f32 bit patterns.
 TEST(F16, MatchesF16CInstructions) {

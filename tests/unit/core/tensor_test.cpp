@@ -90,10 +90,10 @@ TEST(Tensor, View) {
   EXPECT_EQ(t.view({-1}).shape(), Shape{6});
   EXPECT_EQ(t.view({1, 6, 1}).shape(), (Shape{1, 6, 1}));
 
-  expect_internal_error([&] { (void)t.view({4, -1}); });      // 6 is not divisible by 4
-  expect_internal_error([&] { (void)t.view({-1, -1}); });     // two inferred dims
+  expect_internal_error([&] { (void)t.view({4, -1}); });   // 6 is not divisible by 4
+  expect_internal_error([&] { (void)t.view({-1, -1}); });  // two inferred dims
   expect_internal_error([&] { (void)t.view({7}); });
-  expect_internal_error([&] { (void)t.view({-2, -3}); });     // negative sizes other than -1
+  expect_internal_error([&] { (void)t.view({-2, -3}); });             // negative sizes other than -1
   expect_internal_error([&] { (void)t.transpose(0, 1).view({6}); });  // not contiguous
 
   // A view of an offset (narrowed, still contiguous) tensor keeps the offset.
@@ -240,14 +240,19 @@ TEST(Tensor, ToBF16RoundsToNearestEven) {
   EXPECT_EQ(back[0], 1.0f);
   EXPECT_EQ(back[1], 1.015625f);  // 0x3f82
   EXPECT_TRUE(std::isinf(back[4]));
-  EXPECT_EQ(b.transpose(0, 1).to(DType::F32).to_f32_vector(), (std::vector<float>{back[0], back[3], back[1], back[4], back[2], back[5]}));
+  EXPECT_EQ(b.transpose(0, 1).to(DType::F32).to_f32_vector(),
+            (std::vector<float>{back[0], back[3], back[1], back[4], back[2], back[5]}));
 }
 
 TEST(Tensor, ToF16RoundTrips) {
   const float unit = std::ldexp(1.0f, -24);
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> src = {1.0f, 0.1f, 65504.0f, 65520.0f, unit, 1023 * unit, unit / 2, 3 * unit / 2, -inf,
-                            std::numeric_limits<float>::quiet_NaN(), -0.0f, 1.0f + std::ldexp(1.0f, -11)};
+  std::vector<float> src = {1.0f,     0.1f,
+                            65504.0f, 65520.0f,
+                            unit,     1023 * unit,
+                            unit / 2, 3 * unit / 2,
+                            -inf,     std::numeric_limits<float>::quiet_NaN(),
+                            -0.0f,    1.0f + std::ldexp(1.0f, -11)};
   const std::vector<uint16_t> want = {0x3c00, 0x2e66, 0x7bff, 0x7c00, 0x0001, 0x03ff,
                                       0x0000, 0x0002, 0xfc00, 0x7e00, 0x8000, 0x3c00};
   Tensor t = Tensor::from_vector(src, {12});

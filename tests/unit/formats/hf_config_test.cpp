@@ -63,7 +63,8 @@ TEST(HfConfig, FileErrors) {
 
 TEST(HfConfig, TypedGetters) {
   HfConfig c = HfConfig::from_json(
-      nlohmann::json::parse(R"({"i": 3, "f": 2.5, "fi": 512.0, "s": "x", "b": true, "n": null, "big": 18446744073709551615,
+      nlohmann::json::parse(
+          R"({"i": 3, "f": 2.5, "fi": 512.0, "s": "x", "b": true, "n": null, "big": 18446744073709551615,
                                "text_config": {"hidden_size": 16}})"),
       "cfg.json");
   EXPECT_EQ(c.get_int("i", 0), 3);
@@ -95,7 +96,9 @@ TEST(HfConfig, TypedGetters) {
   expect_error([&] { HfConfig::from_json(nlohmann::json::array(), "x.json"); }, ErrorKind::Corrupt, {"x.json"});
 }
 
-HfConfig cfg(const std::string& text) { return HfConfig::from_json(nlohmann::json::parse(text), "DIR/config.json"); }
+HfConfig cfg(const std::string& text) {
+  return HfConfig::from_json(nlohmann::json::parse(text), "DIR/config.json");
+}
 
 TEST(BertConfig, DistilBertAliases) {
   BertConfig b = BertConfig::from(cfg(R"({"model_type": "distilbert", "vocab_size": 100, "dim": 64, "n_layers": 3,
@@ -133,13 +136,22 @@ TEST(BertConfig, Validation) {
                ErrorKind::Corrupt, {"hidden_size must be positive"});
   expect_error([&] { BertConfig::from(cfg("{" + base + R"(, "num_attention_heads": 2})")); }, ErrorKind::Corrupt,
                {"DIR/config.json", "missing required key 'hidden_size'"});
-  expect_error([&] { BertConfig::from(cfg(R"({"hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,
-      "intermediate_size": 16})")); },
-               ErrorKind::Corrupt, {"missing required key 'vocab_size'"});
-  expect_error([&] { BertConfig::from(cfg("{" + base + R"(, "hidden_size": 8, "num_attention_heads": 2, "pad_token_id": 50})")); },
-               ErrorKind::Corrupt, {"pad_token_id 50"});
-  expect_error([&] { BertConfig::from(cfg("{" + base + R"(, "hidden_size": 8, "num_attention_heads": 2, "layer_norm_eps": 0})")); },
-               ErrorKind::Corrupt, {"layer_norm_eps"});
+  expect_error(
+      [&] {
+        BertConfig::from(cfg(R"({"hidden_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,
+      "intermediate_size": 16})"));
+      },
+      ErrorKind::Corrupt, {"missing required key 'vocab_size'"});
+  expect_error(
+      [&] {
+        BertConfig::from(cfg("{" + base + R"(, "hidden_size": 8, "num_attention_heads": 2, "pad_token_id": 50})"));
+      },
+      ErrorKind::Corrupt, {"pad_token_id 50"});
+  expect_error(
+      [&] {
+        BertConfig::from(cfg("{" + base + R"(, "hidden_size": 8, "num_attention_heads": 2, "layer_norm_eps": 0})"));
+      },
+      ErrorKind::Corrupt, {"layer_norm_eps"});
   expect_error([&] { BertConfig::from(cfg("{" + base + R"(, "hidden_size": "8", "num_attention_heads": 2})")); },
                ErrorKind::Corrupt, {"'hidden_size'", "not an integer"});
 }
@@ -161,7 +173,8 @@ TEST(SentenceTransformer, AbsentAndVariants) {
   EXPECT_FALSE(load_sentence_transformer_config(dir.path()).has_value());
 
   std::filesystem::create_directories(dir.file("1_Pooling"));
-  write_bytes(dir.file("1_Pooling/config.json"), R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false})");
+  write_bytes(dir.file("1_Pooling/config.json"),
+              R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false})");
   auto st = load_sentence_transformer_config(dir.path());  // no modules.json: the default pooling folder
   ASSERT_TRUE(st && st->pooling);
   EXPECT_EQ(*st->pooling, PoolingMode::Cls);
@@ -174,7 +187,8 @@ TEST(SentenceTransformer, AbsentAndVariants) {
   ASSERT_TRUE(st && st->pooling);
   EXPECT_FALSE(st->normalize);
 
-  write_bytes(dir.file("1_Pooling/config.json"), R"({"pooling_mode_max_tokens": true, "pooling_mode_mean_tokens": true})");
+  write_bytes(dir.file("1_Pooling/config.json"),
+              R"({"pooling_mode_max_tokens": true, "pooling_mode_mean_tokens": true})");
   expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Unsupported,
                {"1_Pooling/config.json", "mean", "max"});
   write_bytes(dir.file("1_Pooling/config.json"), R"({"pooling_mode_max_tokens": false})");

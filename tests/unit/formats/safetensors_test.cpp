@@ -110,7 +110,13 @@ TEST(SafetensorsWriter, RoundTrip) {
 
   const std::string path = dir.file("rt.safetensors");
   write_safetensors(path,
-                    {{"a", a}, {"a.bf16", bf}, {"a.f16", h}, {"ids", ids}, {"flags", flags}, {"t", t}, {"empty", empty},
+                    {{"a", a},
+                     {"a.bf16", bf},
+                     {"a.f16", h},
+                     {"ids", ids},
+                     {"flags", flags},
+                     {"t", t},
+                     {"empty", empty},
                      {"scalar", scalar}},
                     {{"format", "pt"}, {"note", "round trip"}});
 
@@ -249,7 +255,8 @@ TEST_F(BadFile, OffsetsPastData) {
 }
 
 TEST_F(BadFile, ByteSizeMismatch) {
-  expect_corrupt_header(R"({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", "abcdefgh", "needs 8 bytes");
+  expect_corrupt_header(R"({"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", "abcdefgh",
+                        "needs 8 bytes");
   expect_corrupt_header(R"({"x": {"dtype": "BF16", "shape": [2, 2], "data_offsets": [0, 4]}})", "abcdefgh",
                         "needs 8 bytes");
 }
@@ -264,7 +271,8 @@ TEST_F(BadFile, OverlappingRanges) {
 }
 
 TEST_F(BadFile, NegativeDimension) {
-  expect_corrupt_header(R"({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "abcd", "negative dimension");
+  expect_corrupt_header(R"({"x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", "abcd",
+                        "negative dimension");
 }
 
 TEST_F(BadFile, ShapeOverflow) {

@@ -60,16 +60,18 @@ TEST(WeightStore, GetAsConvertsAndChecksShape) {
   Tensor back = convert_float_tensor(bf, DType::F32, "t");
   EXPECT_EQ(back.to_f32_vector(), b);
 
-  expect_error([&] { ws->get_as(name, DType::F32, {33, 32}); }, ErrorKind::Corrupt,
-               {kBert, "tensor " + name + " has shape [32, 32] but the config implies [33, 32]"});
+  expect_error(
+      [&] {
+        ws->get_as(name, DType::F32, {33, 32});
+      },
+      ErrorKind::Corrupt, {kBert, "tensor " + name + " has shape [32, 32] but the config implies [33, 32]"});
   expect_error([&] { ws->get_as(name, DType::F32, {32, 32, 1}); }, ErrorKind::Corrupt, {"config implies [32, 32, 1]"});
   expect_error([&] { ws->get_as(name, DType::I32, {32, 32}); }, ErrorKind::Unsupported, {name});
 }
 
 TEST(WeightStore, GetAsRefusesIntegerWeights) {
   TempDir dir;
-  write_safetensors(dir.file("model.safetensors"),
-                    {{"ids", Tensor::from_vector(std::vector<int64_t>{1, 2}, {2})}});
+  write_safetensors(dir.file("model.safetensors"), {{"ids", Tensor::from_vector(std::vector<int64_t>{1, 2}, {2})}});
   auto ws = WeightStore::open(dir.path());
   EXPECT_EQ(ws->get_as("ids", DType::I64).dtype(), DType::I64);  // same dtype: as stored
   expect_error([&] { ws->get_as("ids", DType::F32, {2}); }, ErrorKind::Unsupported, {"ids", "i64"});

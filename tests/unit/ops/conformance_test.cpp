@@ -93,7 +93,8 @@ void expect_close(const Vec& got, const Vec& ref, const Vec& mag, double rtol, c
     double tol = rtol * (std::fabs(ref[i]) + (mag.empty() ? 0.0 : mag[i]));
     double err = std::fabs(got[i] - ref[i]);
     if (!(err <= tol)) {  // NaN fails too
-      if (bad < 5) ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << ref[i] << " (tol " << tol << ")";
+      if (bad < 5)
+        ADD_FAILURE() << what << ": element " << i << " got " << got[i] << " want " << ref[i] << " (tol " << tol << ")";
       ++bad;
     }
     if (tol > 0) worst = std::max(worst, err / tol);
@@ -185,7 +186,9 @@ void ref_linear(const Vec& x, const Vec& w, const Vec* b, int64_t M, int64_t K, 
 
 TEST_P(Conformance, Linear) {
   Rng rng(3);
-  struct S { int64_t M, K, N; };
+  struct S {
+    int64_t M, K, N;
+  };
   for (S s : {S{1, 1, 1}, S{7, 33, 129}, S{33, 129, 7}, S{129, 64, 33}, S{40, 384, 96}}) {
     for (DType wdt : {DType::F32, DType::BF16}) {
       if (!be().supports(OpKind::Linear, wdt)) continue;
@@ -201,7 +204,8 @@ TEST_P(Conformance, Linear) {
           Tensor out = dev_.poisoned({s.M, s.N});
           be().linear(xd, dev_.up(w), with_bias ? &bd : nullptr, out);
           Vec xv = values(strided ? xfull.narrow(1, 2, s.K) : xfull), wv = values(w), bv = values(b), y, mag;
-          std::string what = fmt::format("linear {} M={} K={} N={} bias={} strided={}", dtype_name(wdt), s.M, s.K, s.N, with_bias, strided);
+          std::string what = fmt::format("linear {} M={} K={} N={} bias={} strided={}", dtype_name(wdt), s.M, s.K, s.N,
+                                         with_bias, strided);
           Vec got = values(dev_.down(out));
           if (wdt == DType::BF16) {
             // Exact against activations rounded to bf16 (what the kernel multiplies) ...
@@ -224,7 +228,9 @@ TEST_P(Conformance, Linear) {
 
 TEST_P(Conformance, MatMul) {
   Rng rng(4);
-  struct S { int64_t B, M, K, N; };
+  struct S {
+    int64_t B, M, K, N;
+  };
   for (S s : {S{1, 1, 1, 1}, S{3, 7, 33, 129}, S{2, 129, 7, 33}, S{1, 33, 129, 7}, S{4, 64, 64, 64}}) {
     for (bool trans_b : {false, true}) {
       for (bool strided : {false, true}) {
@@ -245,7 +251,8 @@ TEST_P(Conformance, MatMul) {
             for (int64_t n = 0; n < s.N; ++n) {
               double acc = 0, am = 0;
               for (int64_t k = 0; k < s.K; ++k) {
-                double bb = trans_b ? bv[static_cast<size_t>((z * s.N + n) * s.K + k)] : bv[static_cast<size_t>((z * s.K + k) * s.N + n)];
+                double bb = trans_b ? bv[static_cast<size_t>((z * s.N + n) * s.K + k)]
+                                    : bv[static_cast<size_t>((z * s.K + k) * s.N + n)];
                 double t = av[static_cast<size_t>((z * s.M + m) * s.K + k)] * bb;
                 acc += t;
                 am += std::fabs(t);
@@ -253,8 +260,9 @@ TEST_P(Conformance, MatMul) {
               ref[static_cast<size_t>((z * s.M + m) * s.N + n)] = acc;
               mag[static_cast<size_t>((z * s.M + m) * s.N + n)] = am;
             }
-        expect_close(values(dev_.down(out)), ref, mag, kRtol,
-                     fmt::format("matmul B={} M={} K={} N={} trans_b={} strided={}", s.B, s.M, s.K, s.N, trans_b, strided));
+        expect_close(
+            values(dev_.down(out)), ref, mag, kRtol,
+            fmt::format("matmul B={} M={} K={} N={} trans_b={} strided={}", s.B, s.M, s.K, s.N, trans_b, strided));
       }
     }
   }
@@ -283,7 +291,8 @@ TEST_P(Conformance, LayerNorm) {
             for (int64_t i = 0; i < H; ++i) {
               double n = (xv[static_cast<size_t>(r * H + i)] - mean) * rstd * wv[static_cast<size_t>(i)];
               ref.push_back(n + (with_bias ? bv[static_cast<size_t>(i)] : 0));
-              mag.push_back(std::fabs(n) + (with_bias ? std::fabs(bv[static_cast<size_t>(i)]) : 0) + 1e-2 * std::fabs(wv[static_cast<size_t>(i)]));
+              mag.push_back(std::fabs(n) + (with_bias ? std::fabs(bv[static_cast<size_t>(i)]) : 0) +
+                            1e-2 * std::fabs(wv[static_cast<size_t>(i)]));
             }
           }
           expect_close(values(dev_.down(out)), ref, mag, kRtol,
@@ -307,7 +316,8 @@ double ref_act(Activation a, double x) {
 
 TEST_P(Conformance, Activation) {
   Rng rng(6);
-  for (Activation a : {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu}) {
+  for (Activation a :
+       {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu}) {
     for (int64_t n : {1, 7, 33, 129, 4099}) {
       Tensor x = host_f32({n}, rng, -9, 9);
       Tensor out = dev_.poisoned({n});
@@ -325,7 +335,9 @@ TEST_P(Conformance, Activation) {
 // linear with a fused epilogue: activation(x @ w^T + b) + residual, against f64.
 TEST_P(Conformance, LinearFused) {
   Rng rng(13);
-  struct S { int64_t M, K, N; };
+  struct S {
+    int64_t M, K, N;
+  };
   for (S s : {S{1, 33, 17}, S{7, 64, 129}, S{129, 96, 40}}) {
     for (DType wdt : {DType::F32, DType::BF16}) {
       if (!be().supports(OpKind::Linear, wdt)) continue;
@@ -356,8 +368,8 @@ TEST_P(Conformance, LinearFused) {
             }
           }
           expect_close(values(dev_.down(out)), y, mag, kRtol,
-                       fmt::format("linear_fused {} M={} K={} N={} act={} residual={}", dtype_name(wdt), s.M, s.K,
-                                   s.N, act, with_residual));
+                       fmt::format("linear_fused {} M={} K={} N={} act={} residual={}", dtype_name(wdt), s.M, s.K, s.N,
+                                   act, with_residual));
         }
       }
     }
@@ -384,7 +396,8 @@ TEST_P(Conformance, Softmax) {
 }
 
 // Reference attention over [B, S, H, D] host tensors (any strides).
-Vec ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int64_t>* mask, float scale, bool causal, Vec& mag) {
+Vec ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int64_t>* mask, float scale,
+                  bool causal, Vec& mag) {
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3), Sk = k.size(1);
   Vec qv = values(q), kv = values(k), vv = values(v);
   Vec out(static_cast<size_t>(B * Sq * H * D), 0);
@@ -396,10 +409,12 @@ Vec ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::
         std::vector<bool> on(static_cast<size_t>(Sk));
         double mx = -INFINITY;
         for (int64_t j = 0; j < Sk; ++j) {
-          on[static_cast<size_t>(j)] = (!mask || (*mask)[static_cast<size_t>(b * Sk + j)] != 0) && (!causal || j <= i + (Sk - Sq));
+          on[static_cast<size_t>(j)] =
+              (!mask || (*mask)[static_cast<size_t>(b * Sk + j)] != 0) && (!causal || j <= i + (Sk - Sq));
           double d = 0;
           for (int64_t e = 0; e < D; ++e)
-            d += qv[static_cast<size_t>(((b * Sq + i) * H + h) * D + e)] * kv[static_cast<size_t>(((b * Sk + j) * H + h) * D + e)];
+            d += qv[static_cast<size_t>(((b * Sq + i) * H + h) * D + e)] *
+                 kv[static_cast<size_t>(((b * Sk + j) * H + h) * D + e)];
           s[static_cast<size_t>(j)] = d * scale;
           if (on[static_cast<size_t>(j)]) mx = std::max(mx, d * scale);
         }
@@ -425,7 +440,9 @@ Vec ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, const std::
 
 TEST_P(Conformance, Attention) {
   Rng rng(8);
-  struct S { int64_t B, Sq, Sk, H, D; };
+  struct S {
+    int64_t B, Sq, Sk, H, D;
+  };
   for (S s : {S{1, 1, 1, 1, 1}, S{2, 7, 7, 3, 33}, S{3, 33, 33, 2, 64}, S{2, 5, 129, 4, 16}, S{2, 129, 129, 2, 8},
               // Long sequences: the backend may split heads and query rows.
               S{1, 600, 600, 2, 8}, S{1, 1000, 1000, 1, 8}, S{1, 3, 1000, 1, 8}}) {
@@ -463,8 +480,8 @@ TEST_P(Conformance, Attention) {
           Vec mag;
           Vec ref = ref_attention(qh, kh, vh, mask_kind ? &mask : nullptr, p.scale, causal, mag);
           expect_close(values(dev_.down(out)), ref, mag, kRtol,
-                       fmt::format("attention B={} Sq={} Sk={} H={} D={} fused={} mask={} causal={}", s.B, s.Sq, s.Sk, s.H, s.D, fused,
-                                   mask_kind, causal));
+                       fmt::format("attention B={} Sq={} Sk={} H={} D={} fused={} mask={} causal={}", s.B, s.Sq, s.Sk,
+                                   s.H, s.D, fused, mask_kind, causal));
         }
       }
     }
@@ -474,7 +491,8 @@ TEST_P(Conformance, Attention) {
 TEST_P(Conformance, AttentionFullyMaskedRowIsZeroNotNaN) {
   Rng rng(9);
   const int64_t B = 2, S = 9, H = 2, D = 16;
-  Tensor q = dev_.up(host_f32({B, S, H, D}, rng)), k = dev_.up(host_f32({B, S, H, D}, rng)), v = dev_.up(host_f32({B, S, H, D}, rng));
+  Tensor q = dev_.up(host_f32({B, S, H, D}, rng)), k = dev_.up(host_f32({B, S, H, D}, rng)),
+         v = dev_.up(host_f32({B, S, H, D}, rng));
   std::vector<int64_t> mask(static_cast<size_t>(B * S), 1);
   for (int64_t j = 0; j < S; ++j) mask[static_cast<size_t>(S + j)] = 0;  // batch 1: nothing to attend to
   for (DType mdt : {DType::I64, DType::I32}) {
@@ -562,11 +580,13 @@ TEST_P(Conformance, Pool) {
             }
             if (mode == PoolMode::Cls) acc = xv[static_cast<size_t>((b * S) * H + h)];
             if (mode == PoolMode::Mean) acc /= std::max(cnt, 1e-9), am /= std::max(cnt, 1e-9);
-            if (mode == PoolMode::MeanSqrtLen) acc /= std::sqrt(std::max(cnt, 1e-9)), am /= std::sqrt(std::max(cnt, 1e-9));
+            if (mode == PoolMode::MeanSqrtLen)
+              acc /= std::sqrt(std::max(cnt, 1e-9)), am /= std::sqrt(std::max(cnt, 1e-9));
             ref.push_back(acc);
             mag.push_back(am);
           }
-        expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("pool mode={} B={} S={} H={}", static_cast<int>(mode), B, S, H));
+        expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                     fmt::format("pool mode={} B={} S={} H={}", static_cast<int>(mode), B, S, H));
       }
     }
   }
@@ -595,9 +615,12 @@ TEST_P(Conformance, L2Normalize) {
 
 TEST_P(Conformance, Cast) {
   Rng rng(14);
-  struct C { DType from, to; };
-  for (C c : {C{DType::F32, DType::BF16}, C{DType::BF16, DType::F32}, C{DType::F32, DType::F16}, C{DType::F16, DType::F32},
-              C{DType::I64, DType::I32}, C{DType::I32, DType::I64}, C{DType::I32, DType::F32}, C{DType::F32, DType::F32}}) {
+  struct C {
+    DType from, to;
+  };
+  for (C c :
+       {C{DType::F32, DType::BF16}, C{DType::BF16, DType::F32}, C{DType::F32, DType::F16}, C{DType::F16, DType::F32},
+        C{DType::I64, DType::I32}, C{DType::I32, DType::I64}, C{DType::I32, DType::F32}, C{DType::F32, DType::F32}}) {
     if (!be().supports(OpKind::Cast, c.from)) continue;
     for (int64_t n : {1, 7, 33, 129, 1000}) {
       Tensor x;
@@ -643,7 +666,8 @@ TEST_P(Conformance, LinearDecodeRows) {
         if (wdt == DType::BF16)
           for (double& v : xv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
         ref_linear(xv, wv, &bv, M, K, N, y, mag);
-        expect_close(values(dev_.down(out)), y, mag, kRtol, fmt::format("linear decode {} M={} K={} N={}", dtype_name(wdt), M, K, N));
+        expect_close(values(dev_.down(out)), y, mag, kRtol,
+                     fmt::format("linear decode {} M={} K={} N={}", dtype_name(wdt), M, K, N));
       }
     }
   }
@@ -667,7 +691,8 @@ TEST_P(Conformance, RmsNorm) {
             mag.push_back(std::fabs(ref.back()));
           }
         }
-        expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("rms_norm rows={} H={} eps={}", rows, H, eps));
+        expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                     fmt::format("rms_norm rows={} H={} eps={}", rows, H, eps));
       }
     }
   }
@@ -675,7 +700,9 @@ TEST_P(Conformance, RmsNorm) {
 
 TEST_P(Conformance, Rotary) {
   Rng rng(18);
-  struct S { int64_t T, N, D, R, P; };
+  struct S {
+    int64_t T, N, D, R, P;
+  };
   for (S s : {S{1, 1, 2, 2, 1}, S{7, 3, 16, 16, 40}, S{5, 4, 64, 32, 9}, S{33, 2, 130, 130, 100}}) {
     for (bool strided : {false, true}) {
       // strided: x is the first N heads of a wider [T, N + 2, D] projection.
@@ -698,10 +725,12 @@ TEST_P(Conformance, Rotary) {
             double v, m;
             if (i < h) {
               v = xv[base + static_cast<size_t>(i)] * cv[c] - xv[base + static_cast<size_t>(i + h)] * sv[c];
-              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) + std::fabs(xv[base + static_cast<size_t>(i + h)] * sv[c]);
+              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) +
+                  std::fabs(xv[base + static_cast<size_t>(i + h)] * sv[c]);
             } else if (i < 2 * h) {
               v = xv[base + static_cast<size_t>(i)] * cv[c] + xv[base + static_cast<size_t>(i - h)] * sv[c];
-              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) + std::fabs(xv[base + static_cast<size_t>(i - h)] * sv[c]);
+              m = std::fabs(xv[base + static_cast<size_t>(i)] * cv[c]) +
+                  std::fabs(xv[base + static_cast<size_t>(i - h)] * sv[c]);
             } else {
               v = xv[base + static_cast<size_t>(i)], m = 0;
             }
@@ -738,7 +767,9 @@ TEST_P(Conformance, SwiGlu) {
 // blocks scattered over the pool in random order, GQA and a sliding window.
 TEST_P(Conformance, PagedAttention) {
   Rng rng(20);
-  struct S { int64_t Hq, Hkv, D, bs, window; };
+  struct S {
+    int64_t Hq, Hkv, D, bs, window;
+  };
   for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0}}) {
     // (cached length after the write, new tokens) per sequence.
     // The last two have enough rows for the CPU's GEMM path (a whole prompt of more than one
@@ -755,7 +786,8 @@ TEST_P(Conformance, PagedAttention) {
     std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
     size_t next = 0;
     for (size_t s = 0; s < seqs.size(); ++s) {
-      for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b) tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
+      for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b)
+        tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
       lens.push_back(seqs[s].first);
       starts.push_back(starts.back() + seqs[s].second);
     }
@@ -763,9 +795,11 @@ TEST_P(Conformance, PagedAttention) {
     p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
     p.window = cfg.window;
     Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
-    be().paged_attention(dev_.up(q), dev_.up(kc), dev_.up(vc), dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
-                         dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
-                         dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
+    be().paged_attention(
+        dev_.up(q), dev_.up(kc), dev_.up(vc),
+        dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
+        dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
+        dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
     Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)), mag(ref.size());
     const int64_t G = cfg.Hq / cfg.Hkv;
     for (size_t s = 0; s < seqs.size(); ++s) {
@@ -783,7 +817,8 @@ TEST_P(Conformance, PagedAttention) {
           double mx = -INFINITY;
           for (int64_t j = lo; j <= pos; ++j) {
             double d = 0;
-            for (int64_t e = 0; e < cfg.D; ++e) d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
+            for (int64_t e = 0; e < cfg.D; ++e)
+              d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
             sc.push_back(d * p.scale);
             mx = std::max(mx, d * p.scale);
           }
@@ -802,7 +837,8 @@ TEST_P(Conformance, PagedAttention) {
       }
     }
     expect_close(values(dev_.down(out)), ref, mag, kRtol,
-                 fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.bs, cfg.window));
+                 fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.bs,
+                             cfg.window));
   }
 }
 
@@ -817,8 +853,10 @@ TEST_P(Conformance, KvCacheWrite) {
   Vec kv = values(dev_.down(kc)), vv = values(dev_.down(vc)), src = values(kfull);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t e = 0; e < H * D; ++e) {
-      ASSERT_EQ(kv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)], src[static_cast<size_t>(t * 3 * H * D + H * D + e)]);
-      ASSERT_EQ(vv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)], src[static_cast<size_t>(t * 3 * H * D + 2 * H * D + e)]);
+      ASSERT_EQ(kv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)],
+                src[static_cast<size_t>(t * 3 * H * D + H * D + e)]);
+      ASSERT_EQ(vv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)],
+                src[static_cast<size_t>(t * 3 * H * D + 2 * H * D + e)]);
     }
 }
 
@@ -832,9 +870,9 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation, OpKind::Softmax,
-                      OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast, OpKind::RmsNorm,
-                      OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention})
+    for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation,
+                      OpKind::Softmax, OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast,
+                      OpKind::RmsNorm, OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));

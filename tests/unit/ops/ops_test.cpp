@@ -117,7 +117,8 @@ TEST(Ops, GeluForms) {
   const double xs[] = {-3.0, -0.5, 0.0, 0.5, 3.0};
   for (int i = 0; i < 5; ++i) {
     EXPECT_NEAR(g.data<float>()[i], 0.5 * xs[i] * (1 + std::erf(xs[i] / std::sqrt(2.0))), 1e-6);
-    EXPECT_NEAR(gt.data<float>()[i], 0.5 * xs[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (xs[i] + 0.044715 * xs[i] * xs[i] * xs[i]))), 1e-6);
+    EXPECT_NEAR(gt.data<float>()[i],
+                0.5 * xs[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (xs[i] + 0.044715 * xs[i] * xs[i] * xs[i]))), 1e-6);
   }
 }
 

@@ -16,7 +16,9 @@
 namespace ia {
 namespace {
 
-std::string fixture(const std::string& f) { return std::string(IA_FIXTURES_DIR) + "/models/" + f; }
+std::string fixture(const std::string& f) {
+  return std::string(IA_FIXTURES_DIR) + "/models/" + f;
+}
 
 class Generation : public ::testing::TestWithParam<const char*> {
  protected:
@@ -29,7 +31,9 @@ TEST_P(Generation, KvDecodeEqualsFullRecomputeEachStep) {
   // Long enough (>= 16 tokens) that the full recompute takes the CPU's GEMM attention path
   // while the cached steps take the per-row decode path.
   std::vector<int32_t> ids =
-      gen_->tokenizer().encode("The meaning of life is a question that people have asked for a very long time, and").ids;
+      gen_->tokenizer()
+          .encode("The meaning of life is a question that people have asked for a very long time, and")
+          .ids;
   ASSERT_GE(ids.size(), 16u);
   auto cache = m.make_cache(16, 4);
   const int64_t seq = cache->create_sequence();
@@ -38,7 +42,8 @@ TEST_P(Generation, KvDecodeEqualsFullRecomputeEachStep) {
     auto full_cache = m.make_cache(16, 4);
     Tensor full = m.forward({SeqChunk{full_cache->create_sequence(), ids}}, *full_cache);
     double worst = 0;
-    for (int64_t k = 0; k < full.numel(); ++k) worst = std::max(worst, std::fabs(double(full.data<float>()[k]) - step.data<float>()[k]));
+    for (int64_t k = 0; k < full.numel(); ++k)
+      worst = std::max(worst, std::fabs(double(full.data<float>()[k]) - step.data<float>()[k]));
     EXPECT_LT(worst, 1e-4) << "step " << i;
     const float* p = step.data<float>();
     ids.push_back(static_cast<int32_t>(std::max_element(p, p + step.size(1)) - p));
@@ -88,7 +93,8 @@ TEST_P(Generation, StopStringAcrossTokenBoundaries) {
   if (stable_utf8_prefix(stop) != stop.size() || stop.empty()) GTEST_SKIP() << "no clean stop string in this text";
   req.stop = {stop};
   std::string streamed;
-  GenerationResult r = gen_->generate({"The meaning of life is"}, req, [&](size_t, const std::string& d) { streamed += d; })[0];
+  GenerationResult r =
+      gen_->generate({"The meaning of life is"}, req, [&](size_t, const std::string& d) { streamed += d; })[0];
   EXPECT_EQ(r.finish_reason, "stop");
   EXPECT_EQ(r.text, text.substr(0, text.find(stop)));
   EXPECT_EQ(streamed, r.text);
@@ -141,8 +147,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Generation, ::testing::Values("gpt2", "llama"
 
 TEST(GenerationUtf8, StablePrefixHoldsPartialCharacters) {
   EXPECT_EQ(stable_utf8_prefix("abc"), 3u);
-  EXPECT_EQ(stable_utf8_prefix("ab\xE6\x97"), 2u);          // a partial 3-byte character
-  EXPECT_EQ(stable_utf8_prefix("ab\xEF\xBF\xBD"), 2u);      // trailing U+FFFD
+  EXPECT_EQ(stable_utf8_prefix("ab\xE6\x97"), 2u);      // a partial 3-byte character
+  EXPECT_EQ(stable_utf8_prefix("ab\xEF\xBF\xBD"), 2u);  // trailing U+FFFD
   EXPECT_EQ(stable_utf8_prefix("\xE6\x97\xA5x"), 4u);
 }
 

@@ -40,9 +40,9 @@ TEST(HardwareReport, HasAllKeysWithTypes) {
   EXPECT_GE(cpu["physical_cores"].get<int>(), 1);
   EXPECT_GE(cpu["logical_cores"].get<int>(), cpu["physical_cores"].get<int>());
   ASSERT_TRUE(cpu["isa"].is_object());
-  for (const char* flag : {"sse42", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq",
-                           "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
-                           "avx_vnni"}) {
+  for (const char* flag :
+       {"sse42", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
+        "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "avx_vnni"}) {
     ASSERT_TRUE(cpu["isa"].contains(flag)) << flag;
     EXPECT_TRUE(cpu["isa"][flag].is_boolean()) << flag;
   }
@@ -121,8 +121,8 @@ TEST(DeviceSelection, AutoPicksCudaOnlyWithDeviceAndBackend) {
 }
 
 TEST(DeviceSelection, UnknownStringsAreInvalidArgument) {
-  for (const char* s : {"bogus", "", "CPU ", "gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1x", "cuda0", "cuda:+1",
-                        "cpu:0"}) {
+  for (const char* s :
+       {"bogus", "", "CPU ", "gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1x", "cuda0", "cuda:+1", "cpu:0"}) {
     EXPECT_EQ(kind_of(s), ErrorKind::InvalidArgument) << "'" << s << "'";
   }
 }

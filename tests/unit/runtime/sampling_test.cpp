@@ -9,7 +9,9 @@
 namespace ia {
 namespace {
 
-std::vector<float> logits5() { return {1.0f, 3.0f, 2.5f, -1.0f, 0.5f}; }
+std::vector<float> logits5() {
+  return {1.0f, 3.0f, 2.5f, -1.0f, 0.5f};
+}
 
 TEST(Sampling, GreedyIsFirstArgmax) {
   SamplingParams p;
