@@ -83,6 +83,7 @@ else
     echo "reference peer: skipped (npm ci failed, offline?)"
   else
     (cd "$work/refgw" && node gateway.mjs add --repo "$work/refrepo" -r "$work/model" > "$work/refadd.log" 2>&1)
+    sync  # the peer does not sync its add; its writeback would otherwise be charged to our fetch
     rcid=$(grep -o 'added [^ ]*' "$work/refadd.log" | tail -1 | cut -d' ' -f2)
     [ "$rcid" = "$cid" ] && echo "reference peer: same root CID" || echo "reference peer: root $rcid (ours $cid)"
     port=$(free_port)
