@@ -388,11 +388,17 @@ IA_AVX512BF16_INLINE void gemv_dp_block(const uint16_t* x, int64_t K, int64_t ld
   const uint16_t* wr[R];
   for (int r = 0; r < R; ++r) wr[r] = w + (j + r) * ldw;
   int64_t k = 0;
+  // Prefetch 2 KiB ahead in each row (the hardware prefetchers stop at each 4 KiB page, and a
+  // row is often one page); past the row's end, into the same row of the next block, which is
+  // what this stream reads next. (Prefetching k + 2 KiB regardless mostly touched rows of the
+  // current block, already in L1, and left each block's start to demand misses: 62% -> 73% of
+  // the copy roofline at 2 threads.)
+  constexpr int64_t kAhead = 1024;
   for (; k + 32 <= K; k += 32) {
     __m512bh wv[R];
     for (int r = 0; r < R; ++r) {
-      // 2 KiB ahead: the hardware prefetchers stop at each 4 KiB page, and a row is often one page.
-      _mm_prefetch(reinterpret_cast<const char*>(wr[r] + k + 1024), _MM_HINT_T0);
+      const uint16_t* pf = k + kAhead < K ? wr[r] + k + kAhead : wr[r] + R * ldw + (k + kAhead - K);
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
       wv[r] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(wr[r] + k));
     }
     for (int m = 0; m < M; ++m) {
