@@ -20,4 +20,20 @@ std::string format_float(float v) {
   return fmt::format("{}", v);
 }
 
+void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, const std::string& stop_help) {
+  sub->add_option("--max-new-tokens", o.max_new_tokens,
+                  "Tokens to generate at most (default: generation_config.json, else 256)");
+  sub->add_option("--temperature", o.temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
+  sub->add_option("--top-k", o.top_k, "Keep the k most likely tokens (0 = off)");
+  sub->add_option("--top-p", o.top_p, "Nucleus sampling mass, in (0, 1]");
+  sub->add_option("--min-p", o.min_p, "Drop tokens below min_p x the top probability");
+  sub->add_option("--repetition-penalty", o.repetition_penalty, "HF repetition penalty (> 0; 1 = off)");
+  sub->add_option("--presence-penalty", o.presence_penalty, "OpenAI presence penalty, in [-2, 2]");
+  sub->add_option("--frequency-penalty", o.frequency_penalty, "OpenAI frequency penalty, in [-2, 2]");
+  sub->add_option("--seed", o.seed, "Sampling seed (same seed, same output)");
+  sub->add_option("--stop", o.stop, stop_help);
+  sub->add_option("--device", o.device, "auto | cpu")->capture_default_str();
+  sub->add_option("--dtype", o.dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
+}
+
 }  // namespace ia::cli

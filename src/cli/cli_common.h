@@ -35,6 +35,10 @@ void register_dev(CLI::App& app, Context& ctx, Action& action);
 void register_ipfs(CLI::App& app, Context& ctx, Action& action);
 void register_models(CLI::App& app, Context& ctx, Action& action);
 
+// The sampling, stopping and placement flags `generate` and `chat` share, bound
+// straight to the options they fill. `stop_help` words --stop for the command.
+void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& options, const std::string& stop_help);
+
 // JSON float with the shortest text that reads back to the same float.
 std::string format_float(float v);
 

@@ -21,11 +21,8 @@ namespace {
 using Json = nlohmann::json;
 
 struct ChatArgs {
-  std::string model, system, messages, device = "auto", dtype = "f32";
-  std::optional<int> max_new_tokens, top_k;
-  std::optional<float> temperature, top_p, min_p, repetition_penalty;
-  std::optional<uint64_t> seed;
-  std::vector<std::string> stop;
+  std::string model, system, messages;
+  ipfs_accelerate::GenerateOptions options;
   bool json = false;
 };
 
@@ -53,17 +50,7 @@ Json turn_json(const ipfs_accelerate::GenerateResult& r) {
 }
 
 int run_chat(Context& ctx, const ChatArgs& a) {
-  ipfs_accelerate::GenerateOptions o;
-  o.device = a.device;
-  o.dtype = a.dtype;
-  o.max_new_tokens = a.max_new_tokens;
-  o.temperature = a.temperature;
-  o.top_k = a.top_k;
-  o.top_p = a.top_p;
-  o.min_p = a.min_p;
-  o.repetition_penalty = a.repetition_penalty;
-  o.seed = a.seed;
-  o.stop = a.stop;
+  ipfs_accelerate::GenerateOptions o = a.options;
   Json conversation = Json::array();
   if (!a.system.empty()) conversation.push_back({{"role", "system"}, {"content", a.system}});
 
@@ -134,17 +121,7 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--system", a->system, "System message that opens the conversation");
   sub->add_option("--messages", a->messages,
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
-  sub->add_option("--max-new-tokens", a->max_new_tokens,
-                  "Tokens per reply at most (default: generation_config.json, else 256)");
-  sub->add_option("--temperature", a->temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
-  sub->add_option("--top-k", a->top_k, "Keep the k most likely tokens (0 = off)");
-  sub->add_option("--top-p", a->top_p, "Nucleus sampling mass, in (0, 1]");
-  sub->add_option("--min-p", a->min_p, "Drop tokens below min_p x the top probability");
-  sub->add_option("--repetition-penalty", a->repetition_penalty, "HF repetition penalty (> 0; 1 = off)");
-  sub->add_option("--seed", a->seed, "Sampling seed (same seed, same output)");
-  sub->add_option("--stop", a->stop, "Stop a reply when its text contains STR (repeatable)");
-  sub->add_option("--device", a->device, "auto | cpu")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
+  add_generation_flags(sub, a->options, "Stop a reply when its text contains STR (repeatable)");
   sub->add_flag("--json", a->json, "One JSON object per reply (content, finish_reason, token counts, timings)");
   sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_chat(ctx, *a); }; });
 }

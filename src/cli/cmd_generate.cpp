@@ -12,33 +12,13 @@ namespace ia::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, prompt, device = "auto", dtype = "f32";
-  std::optional<int> max_new_tokens, top_k;
-  std::optional<float> temperature, top_p, min_p, repetition_penalty;
-  float presence_penalty = 0, frequency_penalty = 0;
-  std::optional<uint64_t> seed;
-  std::vector<std::string> stop;
-  bool ignore_eos = false, json = false, stream = false, truncate = false;
-  int logprobs = -1;
+  std::string model, prompt;
+  ipfs_accelerate::GenerateOptions options;
+  bool json = false, stream = false;
 };
 
 int run_generate(Context& ctx, const GenerateArgs& a) {
-  ipfs_accelerate::GenerateOptions o;
-  o.device = a.device;
-  o.dtype = a.dtype;
-  o.max_new_tokens = a.max_new_tokens;
-  o.temperature = a.temperature;
-  o.top_k = a.top_k;
-  o.top_p = a.top_p;
-  o.min_p = a.min_p;
-  o.repetition_penalty = a.repetition_penalty;
-  o.presence_penalty = a.presence_penalty;
-  o.frequency_penalty = a.frequency_penalty;
-  o.seed = a.seed;
-  o.stop = a.stop;
-  o.ignore_eos = a.ignore_eos;
-  o.logprobs = a.logprobs;
-  o.truncate = a.truncate;
+  ipfs_accelerate::GenerateOptions o = a.options;
   if (a.stream) {
     // Plain text as it comes, or one JSON line per delta before the final object.
     o.on_text = [&a](const std::string& delta) {
@@ -70,7 +50,7 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
                 {"total_tokens", r.prompt_ids.size() + r.ids.size()}};
   j["timings"] = {
       {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
-  if (a.logprobs >= 0) {
+  if (a.options.logprobs >= 0) {
     nlohmann::json lp = nlohmann::json::array();
     for (const auto& t : r.logprobs) {
       nlohmann::json top = nlohmann::json::array();
@@ -93,22 +73,12 @@ void register_generate(CLI::App& app, Context& ctx, Action& action) {
       app.add_subcommand("generate", "Generate text with a decoder model folder (GPT-2, LLaMA, Qwen2/3, Mistral)");
   sub->add_option("--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
-  sub->add_option("--max-new-tokens", a->max_new_tokens,
-                  "Tokens to generate at most (default: generation_config.json, else 256)");
-  sub->add_option("--temperature", a->temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
-  sub->add_option("--top-k", a->top_k, "Keep the k most likely tokens (0 = off)");
-  sub->add_option("--top-p", a->top_p, "Nucleus sampling mass, in (0, 1]");
-  sub->add_option("--min-p", a->min_p, "Drop tokens below min_p x the top probability");
-  sub->add_option("--repetition-penalty", a->repetition_penalty, "HF repetition penalty (> 0; 1 = off)");
-  sub->add_option("--presence-penalty", a->presence_penalty, "OpenAI presence penalty, in [-2, 2]");
-  sub->add_option("--frequency-penalty", a->frequency_penalty, "OpenAI frequency penalty, in [-2, 2]");
-  sub->add_option("--seed", a->seed, "Sampling seed (same seed, same output)");
-  sub->add_option("--stop", a->stop, "Stop when the text contains STR (repeatable); the text ends before it");
-  sub->add_option("--logprobs", a->logprobs, "Log-probabilities of the sampled token and the N most likely (0..20)");
-  sub->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at the end-of-sequence token");
-  sub->add_flag("--truncate", a->truncate, "Keep the end of a prompt longer than the context instead of failing");
-  sub->add_option("--device", a->device, "auto | cpu")->capture_default_str();
-  sub->add_option("--dtype", a->dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
+  add_generation_flags(sub, a->options, "Stop when the text contains STR (repeatable); the text ends before it");
+  sub->add_option("--logprobs", a->options.logprobs,
+                  "Log-probabilities of the sampled token and the N most likely (0..20)");
+  sub->add_flag("--ignore-eos", a->options.ignore_eos, "Do not stop at the end-of-sequence token");
+  sub->add_flag("--truncate", a->options.truncate,
+                "Keep the end of a prompt longer than the context instead of failing");
   sub->add_flag("--json", a->json, "Print a JSON object (ids, text, finish_reason, usage, timings)");
   sub->add_flag("--stream", a->stream, "Print text as it is generated");
   sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_generate(ctx, *a); }; });
