@@ -97,6 +97,11 @@ size_t valid_seq_len(std::string_view s, size_t i, size_t* bad) {
 }
 }  // namespace
 
+size_t valid_seq_len(std::string_view s, size_t i) {
+  size_t bad = 0;
+  return valid_seq_len(s, i, &bad);
+}
+
 bool is_valid_utf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t bad = 0;

@@ -24,6 +24,9 @@ size_t char_count(std::string_view s);
 // subpart, as Python/Rust lossy decoding does). Returns s unchanged if valid.
 std::string sanitize_utf8(std::string_view s);
 bool is_valid_utf8(std::string_view s);
+// Byte length of the well-formed UTF-8 sequence starting at s[i], or 0 when
+// the bytes there are not valid UTF-8 (overlong, surrogate, > U+10FFFF, ...).
+size_t valid_seq_len(std::string_view s, size_t i);
 
 // Rust `char::is_whitespace` (Unicode White_Space).
 bool is_whitespace(char32_t c);

@@ -3,6 +3,7 @@
 // transformers' ImmutableSandboxedEnvironment allows), and the globals
 // range, namespace, dict, joiner, raise_exception and strftime_now.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <optional>
@@ -70,8 +71,14 @@ Value attr_path(Interpreter& in, const Value& v, const std::string& path, int li
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (cur.is_undefined()) return cur;
-    cur = digits ? in.getitem(cur, Value(static_cast<int64_t>(std::stoll(part))), line)
-                 : in.getitem(cur, Value(part), line);
+    if (digits) {
+      int64_t idx = 0;
+      const auto r = std::from_chars(part.data(), part.data() + part.size(), idx);
+      if (r.ec != std::errc()) in.error(line, "attribute index '" + part + "' is too large");
+      cur = in.getitem(cur, Value(idx), line);
+    } else {
+      cur = in.getitem(cur, Value(part), line);
+    }
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
@@ -572,7 +579,9 @@ Value str_format(Interpreter& in, const std::string& fmt, const CallArgs& a) {
     if (field.empty()) {
       v = arg(a, auto_idx++, "");
     } else if (std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
-      v = arg(a, static_cast<size_t>(std::stoul(field)), "");
+      size_t idx = 0;
+      // An index too large to parse names no argument either.
+      if (std::from_chars(field.data(), field.data() + field.size(), idx).ec == std::errc()) v = arg(a, idx, "");
     } else {
       for (const auto& [k, val] : a.keyword) {
         if (k == field) v = &val;

@@ -468,6 +468,7 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Frame>& frame) {
         } else {
           chars.push_back(u[static_cast<size_t>(i)]);
         }
+        if (step > 0 ? i > INT64_MAX - step : i < INT64_MIN - step) break;  // i += step would overflow
       }
       if (obj.is_string()) return Value(py::encode(chars));
       return Value::list(std::move(items), obj.is_tuple());

@@ -3,6 +3,8 @@
 
 #include <utf8proc.h>
 
+#include "tokenizers/unicode.h"
+
 namespace ia::tok::jinja::py {
 
 namespace {
@@ -16,30 +18,16 @@ bool valid_cp(char32_t c) {
 U32 decode(std::string_view s) {
   U32 out;
   out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      out.push_back(b);
+  for (size_t i = 0; i < s.size();) {
+    // Bytes that are not well-formed UTF-8 (as Python's decoder judges it)
+    // are kept one by one as raw-byte values so encode() restores them.
+    if (uni::valid_seq_len(s, i) == 0) {
+      out.push_back(kRawByteBase + static_cast<unsigned char>(s[i]));
       ++i;
       continue;
     }
-    size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
-    char32_t c = n == 4 ? (b & 0x07) : n == 3 ? (b & 0x0F) : (b & 0x1F);
-    bool ok = n != 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) {
-      const auto cb = static_cast<unsigned char>(s[i + k]);
-      if ((cb & 0xC0) != 0x80) ok = false;
-      c = (c << 6) | (cb & 0x3F);
-    }
-    // Reject overlong 3/4-byte forms and surrogates as Python's decoder does.
-    if (ok && ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || !valid_cp(c))) ok = false;
-    if (!ok) {
-      out.push_back(kRawByteBase + b);
-      ++i;
-      continue;
-    }
-    out.push_back(c);
+    size_t n = 0;
+    out.push_back(uni::decode(s, i, &n));
     i += n;
   }
   return out;
@@ -48,20 +36,8 @@ U32 decode(std::string_view s) {
 void append(std::string& out, char32_t c) {
   if (c >= kRawByteBase) {
     out.push_back(static_cast<char>(c - kRawByteBase));
-  } else if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    uni::append_utf8(out, c);
   }
 }
 

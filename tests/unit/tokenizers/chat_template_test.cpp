@@ -15,6 +15,7 @@
 #include "tokenizers/chat_template/chat_template.h"
 #include "tokenizers/chat_template/interpreter.h"
 #include "tokenizers/chat_template/parser.h"
+#include "tokenizers/chat_template/py_string.h"
 
 namespace {
 
@@ -190,6 +191,19 @@ TEST(ChatTemplateLanguage, StrftimeNowUsesTheClock) {
   EXPECT_GE(std::stoi(year), 2024);
 }
 
+TEST(ChatTemplateLanguage, PyStringKeepsInvalidBytesOneByOne) {
+  namespace py = ia::tok::jinja::py;
+  // 0xF5..0xFF never start UTF-8: each byte is its own (raw) character and
+  // the text round-trips unchanged, as do overlong forms and surrogates.
+  for (std::string s : {std::string("a\xF5\x80\x80z"), std::string("\xFF\xFE"), std::string("\xE0\x80\x80"),
+                        std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"), std::string("\xC3")}) {
+    EXPECT_EQ(py::length(s), s.size()) << s;
+    EXPECT_EQ(py::encode(py::decode(s)), s);
+  }
+  EXPECT_EQ(py::decode("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"), (py::U32{0xE9, 0x20AC, 0x1F600}));
+  EXPECT_EQ(py::length("h\xC3\xA9"), 2u);
+}
+
 TEST(ChatTemplateLanguage, ContentAsListOfParts) {
   ojson vars = {
       {"messages",
@@ -275,7 +289,15 @@ TEST(ChatTemplateErrors, RuntimeTypeErrors) {
   expect_error("{{ {}.update({}) }}", "unsafe");
   expect_error("{{ 'ab'[::0] }}", "slice step cannot be zero");
   expect_error("{{ range(1, 2, 0) }}", "must not be zero");
+  // Out-of-range numbers inside strings give ia::Error, not std::out_of_range.
+  expect_error("{{ [{'a': 1}] | map(attribute='99999999999999999999') | list }}", "too large");
+  expect_error("{{ '{99999999999999999999}'.format(1) }}", "no argument for field");
   expect_error("{% set ns = namespace() %}{% set ns.self = ns %}", "namespace cannot hold a namespace");
+}
+
+TEST(ChatTemplateLanguage, SliceWithHugeStepStopsAfterOneItem) {
+  EXPECT_EQ(render_vars("{{ 'abc'[1::9223372036854775807] }}"), "b");
+  EXPECT_EQ(render_vars("{{ [1, 2, 3][1::-9223372036854775807] }}"), "[2]");
 }
 
 TEST(ChatTemplateErrors, RecursionIsBounded) {

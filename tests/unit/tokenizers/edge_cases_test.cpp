@@ -5,17 +5,12 @@
 
 #include "tok_test_util.h"
 #include "tokenizers/tokenizer.h"
+#include "tokenizers/unicode.h"
 
 namespace ia::tok::test {
 namespace {
 
 const std::vector<std::string> kFamilies = {"bert", "gpt2", "whisper", "qwen2", "clip", "llama", "t5"};
-
-size_t chars(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 TEST(EdgeCases, AllFamiliesSurviveAwkwardInput) {
   const std::vector<std::string> inputs = {
@@ -39,7 +34,7 @@ TEST(EdgeCases, AllFamiliesSurviveAwkwardInput) {
       ASSERT_EQ(e.ids.size(), e.offsets.size());
       ASSERT_EQ(e.ids.size(), e.tokens.size());
       // Offsets are chars of the sanitized text: never past its end.
-      const size_t limit = chars(in) + 4;
+      const size_t limit = uni::char_count(in) + 4;
       for (const auto& o : e.offsets) {
         EXPECT_LE(o.first, o.second);
         EXPECT_LE(o.second, limit);

@@ -29,7 +29,7 @@ inline void write_file(const std::filesystem::path& p, const std::string& bytes)
   out << bytes;
 }
 
-// Normalized text and (normalized byte range -> original byte range) of each char.
+// The text `spec`'s normalizer makes of `text`.
 inline std::string normalize(const json& spec, const std::string& text) {
   auto n = make_normalizer(spec);
   NormalizedString s(text);
