@@ -50,20 +50,6 @@ struct IpfsArgs {
   bool no_car = false;
 };
 
-// The ipfs layer throws ia::Error; the CLI main reports ipfs_accelerate::Error
-// as one line with exit status 2, so translate at this edge.
-Action guarded(std::function<int()> body) {
-  return [body = std::move(body)] {
-    try {
-      return body();
-    } catch (const ia::Error& e) {
-      throw ipfs_accelerate::Error(ia::error_kind_name(e.kind()), e.what());
-    } catch (const std::filesystem::filesystem_error& e) {
-      throw ipfs_accelerate::Error("unavailable", e.what());
-    }
-  };
-}
-
 void print_json(const nlohmann::json& j) {
   std::cout << j.dump() << "\n";
 }

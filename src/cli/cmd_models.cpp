@@ -28,19 +28,6 @@ struct ModelsArgs {
   std::vector<std::string> gateways;
 };
 
-// ia::Error becomes the public error type the CLI main reports as one line.
-Action guarded(std::function<int()> body) {
-  return [body = std::move(body)] {
-    try {
-      return body();
-    } catch (const ia::Error& e) {
-      throw ipfs_accelerate::Error(ia::error_kind_name(e.kind()), e.what());
-    } catch (const fs::filesystem_error& e) {
-      throw ipfs_accelerate::Error("unavailable", e.what());
-    }
-  };
-}
-
 // A folder is added to the blockstore (and pinned); anything else must be an IPFS path.
 std::string target_of(const ModelsArgs& a) {
   std::error_code ec;

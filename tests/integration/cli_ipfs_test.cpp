@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/cli_runner.h"
+#include "integration/ipfs_processes.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/importer.h"
 #include "ipfs/unixfs.h"
@@ -19,19 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kIpfsFixtures = std::string(IA_FIXTURES_DIR) + "/ipfs";
-
-std::string xorshift(uint32_t seed, size_t n) {
-  std::string out(n, '\0');
-  uint32_t x = seed;
-  for (size_t i = 0; i < n; i += 4) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    for (size_t k = 0; k < 4 && i + k < n; ++k) out[i + k] = static_cast<char>((x >> (8 * k)) & 0xff);
-  }
-  return out;
-}
+using ipfs::test::kIpfsFixtures;
 
 // Every test gets its own repo through the environment the CLI inherits.
 class CliIpfs : public ::testing::Test {
@@ -76,17 +65,17 @@ class CliIpfs : public ::testing::Test {
 };
 
 TEST_F(CliIpfs, AddPrintsKuboCids) {
-  std::string f = file("xs1_1000.bin", xorshift(1, 1000));
+  std::string f = file("xs1_1000.bin", xorshift_bytes(1, 1000));
   EXPECT_EQ(ok({"add", f}), "added QmVakM4JamqzV1PsZ6JwuqaqX1WpvoJW3dTaiM4TVGePZP xs1_1000.bin\n");
   EXPECT_EQ(ok({"add", "--cid-version", "1", "-q", f}),
             "bafkreie77gthm64hdwo5d4iffbx3uupyc5k7l2teiy7aetpiylek4lg5cq\n");
-  std::string big = file("xs1_786449.bin", xorshift(1, 786449));
+  std::string big = file("xs1_786449.bin", xorshift_bytes(1, 786449));
   EXPECT_EQ(ok({"add", "-Q", "--raw-leaves=false", big}), "QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR\n");
   auto j = nlohmann::json::parse(ok({"add", "--json", "--cid-version", "1", big}));
   EXPECT_EQ(j["Hash"], "bafybeih75bvjdmqn7jt2xxt5v77dzisdgbf7nbfya27evm3gvancdql4ja");
   EXPECT_EQ(j["Size"], "786653");
   EXPECT_EQ(j["Name"], "xs1_786449.bin");
-  EXPECT_EQ(ok({"cat", "QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR"}), xorshift(1, 786449));
+  EXPECT_EQ(ok({"cat", "QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR"}), xorshift_bytes(1, 786449));
   EXPECT_NE(ok({"pin", "ls"}).find("QmZCi7QtkkeY8irc2c9VnR5QkiMkE151DDGWxAJtvJ4dSR recursive"), std::string::npos);
 }
 
@@ -105,7 +94,7 @@ TEST_F(CliIpfs, AddTreeCatGet) {
   for (const auto& e : spec["trees"][0]["entries"]) {
     if (e.value("dir", false)) continue;
     write_file(d + "/" + e["path"].get<std::string>(),
-               e.contains("text") ? e["text"].get<std::string>() : xorshift(e["seed"], e["size"]));
+               e.contains("text") ? e["text"].get<std::string>() : xorshift_bytes(e["seed"], e["size"]));
   }
   write_file(d + "/.hidden", "skipped");
   CliResult r = ipfs({"add", "-r", d});
@@ -119,7 +108,7 @@ TEST_F(CliIpfs, AddTreeCatGet) {
   EXPECT_EQ(ok({"cat", "/ipfs/QmUDwsdkjtzmNSzZEzEBQJ8Wa9xiTAv1HMthBkhzCUc1uz/onnx/extra/notes.txt"}), "nested notes\n");
   std::string out = tmp_.path() + "/out";
   ok({"get", "QmUDwsdkjtzmNSzZEzEBQJ8Wa9xiTAv1HMthBkhzCUc1uz", "-o", out});
-  EXPECT_EQ(read_file(out + "/model.safetensors"), xorshift(2, 2100000));
+  EXPECT_EQ(read_file(out + "/model.safetensors"), xorshift_bytes(2, 2100000));
   EXPECT_TRUE(fs::is_directory(out + "/empty_dir"));
   EXPECT_EQ(fs::file_size(out + "/onnx/extra/empty.bin"), 0u);
   expect_user_error(ipfs({"cat", "QmUDwsdkjtzmNSzZEzEBQJ8Wa9xiTAv1HMthBkhzCUc1uz"}), "is a directory");
@@ -158,13 +147,13 @@ TEST_F(CliIpfs, BlockPutGetStatRm) {
 }
 
 TEST_F(CliIpfs, PinGcVerify) {
-  std::string a = file("a.bin", xorshift(7, 600000)), b = file("b.bin", xorshift(8, 600000));
+  std::string a = file("a.bin", xorshift_bytes(7, 600000)), b = file("b.bin", xorshift_bytes(8, 600000));
   std::string ca = ok({"add", "-Q", a}), cb = ok({"add", "-Q", "--no-pin", b});
   ca.pop_back(), cb.pop_back();
   auto gc = nlohmann::json::parse(ok({"repo", "gc", "--json"}));
   EXPECT_EQ(gc["Removed"], 4);  // b's root and three leaves
   expect_user_error(ipfs({"cat", cb}), "not found");
-  EXPECT_EQ(ok({"cat", ca}), xorshift(7, 600000));
+  EXPECT_EQ(ok({"cat", ca}), xorshift_bytes(7, 600000));
   EXPECT_EQ(ok({"repo", "verify"}), "verified 4 blocks, 0 corrupt\n");
   // Corrupt one stored block by hand.
   for (const auto& e : fs::recursive_directory_iterator(home_ + "/blocks")) {
@@ -185,7 +174,7 @@ TEST_F(CliIpfs, PinGcVerify) {
 }
 
 TEST_F(CliIpfs, CarExportImport) {
-  std::string f = file("xs1_786449.bin", xorshift(1, 786449));
+  std::string f = file("xs1_786449.bin", xorshift_bytes(1, 786449));
   std::string root = ok({"add", "-Q", "--cid-version", "1", f});
   root.pop_back();
   std::string car = tmp_.path() + "/out.car";
@@ -197,7 +186,7 @@ TEST_F(CliIpfs, CarExportImport) {
   auto j = nlohmann::json::parse(ok({"car", "import", "--json", kIpfsFixtures + "/car/xs1_786449.kubo-cidv1.car"}));
   EXPECT_EQ(j["Roots"][0], root);
   EXPECT_EQ(j["Blocks"], 5);
-  EXPECT_EQ(ok({"cat", root}), xorshift(1, 786449));
+  EXPECT_EQ(ok({"cat", root}), xorshift_bytes(1, 786449));
   // A truncated CAR and a CAR with one flipped byte: refused, nothing stored.
   std::string home3 = tmp_.path() + "/home3";
   ::setenv("IPFS_ACCELERATE_HOME", home3.c_str(), 1);

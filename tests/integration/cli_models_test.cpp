@@ -99,7 +99,7 @@ TEST(CliModels, SubFolderIsFetchedWithoutTheRestOfTheDag) {
   std::string src = tmp.path() + "/src", home = tmp.path() + "/home", tree = tmp.path() + "/hub";
   fs::create_directories(tree);
   fs::copy(kBert, tree + "/bert", fs::copy_options::recursive);
-  write_file(tree + "/other.bin", xorshift(8, 2'000'000));  // a sibling that must not come over the wire
+  write_file(tree + "/other.bin", xorshift_bytes(8, 2'000'000));  // a sibling that must not come over the wire
   CliResult add = in_home(src, {"ipfs", "add", "-r", "-Q", tree});
   ASSERT_EQ(add.status, 0) << add.err;
   std::string cid = add.out.substr(0, add.out.size() - 1);

@@ -40,7 +40,7 @@ class IpfsInterop : public ::testing::Test {
 TEST_F(IpfsInterop, OurClientFetchesFromOurServerAndResumes) {
   std::string a = home("a"), b = home("b");
   std::string f = tmp_.path() + "/big.bin";
-  write_file(f, xorshift(9, 3'000'000));
+  write_file(f, xorshift_bytes(9, 3'000'000));
   CliResult add = cli(a, {"add", "-Q", f});
   ASSERT_EQ(add.status, 0) << add.err;
   std::string cid = add.out.substr(0, add.out.size() - 1);
@@ -51,7 +51,7 @@ TEST_F(IpfsInterop, OurClientFetchesFromOurServerAndResumes) {
   ASSERT_EQ(fetch.status, 0) << fetch.err;
   auto j = nlohmann::json::parse(fetch.out);
   EXPECT_EQ(j["Blocks"], 13);
-  EXPECT_EQ(cli(b, {"cat", cid}).out, xorshift(9, 3'000'000));
+  EXPECT_EQ(cli(b, {"cat", cid}).out, xorshift_bytes(9, 3'000'000));
   // Block by block, after removing some: only the missing ones come back.
   CliResult stat = cli(b, {"block", "rm", cid});
   ASSERT_EQ(stat.status, 0);
@@ -83,10 +83,10 @@ class RefPeer : public IpfsInterop {
 
 TEST_F(RefPeer, OurClientFetchesWhatTheReferenceAdded) {
   std::string f = tmp_.path() + "/file.bin";
-  write_file(f, xorshift(1, 786449));
+  write_file(f, xorshift_bytes(1, 786449));
   fs::create_directories(tmp_.path() + "/tree/sub");
   write_file(tmp_.path() + "/tree/a.txt", "alpha\n");
-  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift(3, 300000));
+  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift_bytes(3, 300000));
   std::string out_file = node("add --repo '" + repo_ + "' '" + f + "'");
   std::string out_dir = node("add --repo '" + repo_ + "' --cid-version 1 -r '" + tmp_.path() + "/tree'");
   auto last_cid = [](const std::string& out) {
@@ -106,10 +106,10 @@ TEST_F(RefPeer, OurClientFetchesWhatTheReferenceAdded) {
     if (!mode.empty()) args.insert(args.begin() + 1, mode);
     CliResult r = cli(h + mode, args);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(cli(h + mode, {"cat", file_cid}).out, xorshift(1, 786449));
+    EXPECT_EQ(cli(h + mode, {"cat", file_cid}).out, xorshift_bytes(1, 786449));
     r = cli(h + mode, {"fetch", "--gateway", url, dir_cid});
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(cli(h + mode, {"cat", dir_cid + "/sub/b.bin"}).out, xorshift(3, 300000));
+    EXPECT_EQ(cli(h + mode, {"cat", dir_cid + "/sub/b.bin"}).out, xorshift_bytes(3, 300000));
     // Our importer agrees with the reference on the directory's CID.
     EXPECT_EQ(cli(h + mode, {"add", "-r", "-n", "-Q", "--cid-version", "1", tmp_.path() + "/tree"}).out,
               dir_cid + "\n");
@@ -120,7 +120,7 @@ TEST_F(RefPeer, ReferenceClientFetchesFromOurServer) {
   std::string h = home("ours");
   fs::create_directories(tmp_.path() + "/tree/sub");
   write_file(tmp_.path() + "/tree/a.txt", "alpha\n");
-  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift(3, 700000));
+  write_file(tmp_.path() + "/tree/sub/b.bin", xorshift_bytes(3, 700000));
   CliResult add = cli(h, {"add", "-r", "-Q", tmp_.path() + "/tree"});
   ASSERT_EQ(add.status, 0) << add.err;
   std::string cid = add.out.substr(0, add.out.size() - 1);
@@ -130,7 +130,7 @@ TEST_F(RefPeer, ReferenceClientFetchesFromOurServer) {
   // CAR mode through a path, then both modes on the directory itself.
   std::string out = node("fetch --gateway " + url + " --mode car " + cid + "/sub/b.bin");
   auto j = nlohmann::json::parse(out.substr(out.find('{')));
-  EXPECT_EQ(j["sha256"], ipfs::to_hex(ipfs::sha256(xorshift(3, 700000)))) << out;
+  EXPECT_EQ(j["sha256"], ipfs::to_hex(ipfs::sha256(xorshift_bytes(3, 700000)))) << out;
   EXPECT_EQ(j["size"], 700000) << out;
   for (const std::string mode : {"car", "raw"}) {
     out = node("fetch --gateway " + url + " --mode " + mode + " " + cid);

@@ -19,18 +19,6 @@ namespace ia::test {
 
 namespace fs = std::filesystem;
 
-std::string xorshift(uint32_t seed, size_t n) {
-  std::string out(n, '\0');
-  uint32_t x = seed;
-  for (size_t i = 0; i < n; i += 4) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    for (size_t k = 0; k < 4 && i + k < n; ++k) out[i + k] = static_cast<char>((x >> (8 * k)) & 0xff);
-  }
-  return out;
-}
-
 Process::Process(const std::vector<std::string>& argv, const std::string& log, const std::string& cwd,
                  const std::vector<std::pair<std::string, std::string>>& env) {
   pid_ = ::fork();

@@ -10,10 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include "unit/ipfs/fixtures.h"
+
 namespace ia::test {
 
-// The fixtures' xorshift32 stream: the first n bytes for `seed`.
-std::string xorshift(uint32_t seed, size_t n);
+// The fixtures' xorshift32 stream: one implementation, shared with the unit tests.
+using ipfs::test::xorshift_bytes;
 
 // A background process (stdout and stderr to `log`, extra environment
 // variables set in the child), killed by pid when this goes out of scope.

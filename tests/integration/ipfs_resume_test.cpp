@@ -63,7 +63,7 @@ CliResult cli(const std::string& home, std::vector<std::string> args) {
 TEST(IpfsResume, FetchKilledHalfWayResumesAndLeavesNothingCorrupt) {
   TempDir tmp;
   std::string src = tmp.path() + "/src", dst = tmp.path() + "/dst", file = tmp.path() + "/f.bin";
-  const std::string data = xorshift(21, 4'000'000);
+  const std::string data = xorshift_bytes(21, 4'000'000);
   write_file(file, data);
   // 64 KiB chunks: 62 leaves + the root, so the kill lands between many blocks.
   CliResult add = cli(src, {"add", "-Q", "--chunker", "size-65536", file});
