@@ -55,14 +55,5 @@ BENCHMARK_CAPTURE(BM_Linear, bf16, ia::DType::BF16)->Apply(Shapes);
 
 }  // namespace
 
-// IA_NUM_THREADS=n pins the worker count (e.g. under taskset, where the
-// physical-core default would oversubscribe).
-int main(int argc, char** argv) {
-  if (const char* e = std::getenv("IA_NUM_THREADS")) ia::set_num_threads(std::atoi(e));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("threads", std::to_string(ia::num_threads()));
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+// Threads: the pool's default (physical cores within the affinity mask, or OMP_NUM_THREADS).
+BENCHMARK_MAIN();

@@ -24,6 +24,11 @@ struct Context {
 // A subcommand's body: runs after parsing, returns the exit status.
 using Action = std::function<int()>;
 
+// Wraps a body that may throw ia::Error or std::filesystem::filesystem_error:
+// the CLI main reports ipfs_accelerate::Error as one line with exit status 2,
+// so translate at this edge (used by `ipfs …`, `models …` and `dev …`).
+Action guarded(std::function<int()> body);
+
 void register_embed(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);
 void register_inspect(CLI::App& app, Context& ctx, Action& action);

@@ -32,18 +32,13 @@ int run_random_model(const RandomModelArgs& a) {
     dt = DType::F32;
   else
     throw ipfs_accelerate::Error("invalid_argument", "--dtype must be f32 or bf16, got \"" + a.dtype + "\"");
-  try {
-    RandomDecoderInfo info = write_random_decoder(random_decoder_preset(a.like), dt, a.out, a.seed, a.layers);
-    std::cout << Json{{"out", a.out},
-                      {"model_type", info.model_type},
-                      {"parameters", info.parameters},
-                      {"dtype", a.dtype}}
-                     .dump()
-              << "\n";
-  } catch (const ia::Error& e) {
-    // The CLI reports the public error type (exit 2 for the user's mistakes).
-    throw ipfs_accelerate::Error(error_kind_name(e.kind()), e.what());
-  }
+  RandomDecoderInfo info = write_random_decoder(random_decoder_preset(a.like), dt, a.out, a.seed, a.layers);
+  std::cout << Json{{"out", a.out},
+                    {"model_type", info.model_type},
+                    {"parameters", info.parameters},
+                    {"dtype", a.dtype}}
+                   .dump()
+            << "\n";
   return 0;
 }
 
@@ -60,7 +55,7 @@ void register_dev(CLI::App& app, Context& ctx, Action& action) {
   rm->add_option("--layers", a->layers, "Override the number of layers (smaller test models)")
       ->check(CLI::NonNegativeNumber);
   rm->add_option("--seed", a->seed, "Weight seed")->capture_default_str();
-  rm->callback([&action, a] { action = [a] { return run_random_model(*a); }; });
+  rm->callback([&action, a] { action = guarded([a] { return run_random_model(*a); }); });
 }
 
 }  // namespace ia::cli

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "formats/json_messages.h"
 
 namespace ia {
 
@@ -20,36 +21,9 @@ using Json = nlohmann::json;
 
 namespace {
 
-std::string strip_json_prefix(const char* what) {
-  std::string s = what;
-  if (!s.empty() && s[0] == '[') {
-    auto p = s.find("] ");
-    if (p != std::string::npos) s = s.substr(p + 2);
-  }
-  return s;
-}
-
-std::string brief(const Json& j) {
-  std::string s = j.dump(-1, ' ', true, Json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
-}
-
 bool is_file(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec);
-}
-
-Json parse_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "{}: cannot open: {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return Json::parse(ss.str());
-  } catch (const Json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", path, strip_json_prefix(e.what()));
-  }
 }
 
 }  // namespace
@@ -69,13 +43,13 @@ HfConfig HfConfig::from_json(const Json& j, const std::string& source) {
 
 HfConfig HfConfig::load_file(const std::string& path) {
   if (!is_file(path)) fail(ErrorKind::NotFound, "{}: no such file", path);
-  return from_json(parse_json_file(path), path);
+  return from_json(read_json_file(path), path);
 }
 
 HfConfig HfConfig::load(const std::string& dir) {
   fs::path p = fs::path(dir) / "config.json";
   if (!is_file(p)) fail(ErrorKind::NotFound, "{}: no config.json", dir);
-  return from_json(parse_json_file(p.string()), p.string());
+  return from_json(read_json_file(p.string()), p.string());
 }
 
 const Json* HfConfig::find(const std::string& key) const {
@@ -94,7 +68,7 @@ std::optional<int64_t> HfConfig::opt_int(const std::string& key) const {
   if (v->is_number_unsigned()) {
     uint64_t u = v->get<uint64_t>();
     if (u > static_cast<uint64_t>(INT64_MAX))
-      fail(ErrorKind::Corrupt, "{}: '{}' is {}, too large", source_, key, brief(*v));
+      fail(ErrorKind::Corrupt, "{}: '{}' is {}, too large", source_, key, brief_json(*v));
     return static_cast<int64_t>(u);
   }
   if (v->is_number_integer()) return v->get<int64_t>();
@@ -102,28 +76,28 @@ std::optional<int64_t> HfConfig::opt_int(const std::string& key) const {
     double d = v->get<double>();
     if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) return static_cast<int64_t>(d);
   }
-  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an integer", source_, key, brief(*v));
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an integer", source_, key, brief_json(*v));
 }
 
 std::optional<double> HfConfig::opt_float(const std::string& key) const {
   const Json* v = find(key);
   if (!v) return std::nullopt;
   if (v->is_number()) return v->get<double>();
-  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a number", source_, key, brief(*v));
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a number", source_, key, brief_json(*v));
 }
 
 std::optional<std::string> HfConfig::opt_string(const std::string& key) const {
   const Json* v = find(key);
   if (!v) return std::nullopt;
   if (v->is_string()) return v->get<std::string>();
-  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a string", source_, key, brief(*v));
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not a string", source_, key, brief_json(*v));
 }
 
 std::optional<bool> HfConfig::opt_bool(const std::string& key) const {
   const Json* v = find(key);
   if (!v) return std::nullopt;
   if (v->is_boolean()) return v->get<bool>();
-  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not true/false", source_, key, brief(*v));
+  fail(ErrorKind::Corrupt, "{}: '{}' is {}, not true/false", source_, key, brief_json(*v));
 }
 
 int64_t HfConfig::get_int(const std::string& key, int64_t def) const {
@@ -160,7 +134,7 @@ std::string HfConfig::require_string(const std::string& key) const {
 std::optional<HfConfig> HfConfig::sub(const std::string& key) const {
   const Json* v = find(key);
   if (!v) return std::nullopt;
-  if (!v->is_object()) fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an object", source_, key, brief(*v));
+  if (!v->is_object()) fail(ErrorKind::Corrupt, "{}: '{}' is {}, not an object", source_, key, brief_json(*v));
   HfConfig c;
   c.j_ = std::shared_ptr<const Json>(j_, v);  // aliasing: shares ownership of the whole document
   c.source_ = source_ + ":" + key;
@@ -175,9 +149,9 @@ std::vector<std::string> HfConfig::architectures() const {
   std::vector<std::string> out;
   const Json* v = find("architectures");
   if (!v) return out;
-  if (!v->is_array()) fail(ErrorKind::Corrupt, "{}: 'architectures' is {}, not a list", source_, brief(*v));
+  if (!v->is_array()) fail(ErrorKind::Corrupt, "{}: 'architectures' is {}, not a list", source_, brief_json(*v));
   for (const auto& a : *v) {
-    if (!a.is_string()) fail(ErrorKind::Corrupt, "{}: 'architectures' holds {}, not a string", source_, brief(a));
+    if (!a.is_string()) fail(ErrorKind::Corrupt, "{}: 'architectures' holds {}, not a string", source_, brief_json(a));
     out.push_back(a.get<std::string>());
   }
   return out;
@@ -324,18 +298,19 @@ std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const 
     return st;
   }
   const std::string mp = modules.string();
-  Json j = parse_json_file(mp);
+  Json j = read_json_file(mp);
   if (!j.is_array()) fail(ErrorKind::Corrupt, "{}: is a JSON {}, not a list of modules", mp, j.type_name());
   SentenceTransformerConfig st;
   for (const Json& m : j) {
-    if (!m.is_object()) fail(ErrorKind::Corrupt, "{}: module {} is not an object", mp, brief(m));
+    if (!m.is_object()) fail(ErrorKind::Corrupt, "{}: module {} is not an object", mp, brief_json(m));
     auto t = m.find("type");
-    if (t == m.end() || !t->is_string()) fail(ErrorKind::Corrupt, "{}: module {} has no type string", mp, brief(m));
+    if (t == m.end() || !t->is_string())
+      fail(ErrorKind::Corrupt, "{}: module {} has no type string", mp, brief_json(m));
     std::string type = t->get<std::string>();
     std::string path;
     auto p = m.find("path");
     if (p != m.end()) {
-      if (!p->is_string()) fail(ErrorKind::Corrupt, "{}: module {} path is not a string", mp, brief(m));
+      if (!p->is_string()) fail(ErrorKind::Corrupt, "{}: module {} path is not a string", mp, brief_json(m));
       path = p->get<std::string>();
     }
     st.module_types.push_back(type);
@@ -360,7 +335,8 @@ std::optional<TokenizerConfigInfo> load_tokenizer_config_info(const std::string&
   TokenizerConfigInfo info;
   if (c.has("model_max_length")) {
     const Json& v = c.json().at("model_max_length");
-    if (!v.is_number()) fail(ErrorKind::Corrupt, "{}: 'model_max_length' is {}, not a number", p.string(), brief(v));
+    if (!v.is_number())
+      fail(ErrorKind::Corrupt, "{}: 'model_max_length' is {}, not a number", p.string(), brief_json(v));
     double d = v.get<double>();
     // transformers writes int(1e30) for "no limit".
     if (d > 0 && d < 1e15) info.model_max_length = c.get_int("model_max_length", 0);

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "formats/json_messages.h"
 
 namespace ia {
 
@@ -47,23 +48,6 @@ const StDTypeEntry* find_st_dtype(const std::string& s) {
     if (s == e.name) return &e;
   }
   return nullptr;
-}
-
-// nlohmann's messages start with "[json.exception.parse_error.101] "; keep the rest.
-std::string strip_json_prefix(const char* what) {
-  std::string s = what;
-  if (!s.empty() && s[0] == '[') {
-    auto p = s.find("] ");
-    if (p != std::string::npos) s = s.substr(p + 2);
-  }
-  return s;
-}
-
-// A short, printable rendering of a JSON value for error messages.
-std::string brief(const json& j) {
-  std::string s = j.dump(-1, ' ', true, json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
 }
 
 const char* type_word(const json& j) {
@@ -151,7 +135,8 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
 
     auto dt = v.find("dtype");
     if (dt == v.end()) fail(ErrorKind::Corrupt, "{}: tensor '{}' has no dtype", name, key);
-    if (!dt->is_string()) fail(ErrorKind::Corrupt, "{}: tensor '{}' dtype is {}, not a string", name, key, brief(*dt));
+    if (!dt->is_string())
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' dtype is {}, not a string", name, key, brief_json(*dt));
     ti.st_dtype = dt->get<std::string>();
     const StDTypeEntry* de = find_st_dtype(ti.st_dtype);
     if (!de) fail(ErrorKind::Corrupt, "{}: tensor '{}' has unknown dtype '{}'", name, key, ti.st_dtype);
@@ -159,24 +144,27 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
 
     auto sh = v.find("shape");
     if (sh == v.end()) fail(ErrorKind::Corrupt, "{}: tensor '{}' has no shape", name, key);
-    if (!sh->is_array()) fail(ErrorKind::Corrupt, "{}: tensor '{}' shape is {}, not an array", name, key, brief(*sh));
+    if (!sh->is_array())
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' shape is {}, not an array", name, key, brief_json(*sh));
     // Element count, refusing overflow even when another dimension is zero, so
     // that no later product over the shape can overflow.
     uint64_t prod_nonzero = 1;
     bool has_zero = false;
     for (const json& d : *sh) {
       if (!d.is_number_integer()) {
-        fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} holds {}, not an integer", name, key, brief(*sh), brief(d));
+        fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} holds {}, not an integer", name, key, brief_json(*sh),
+             brief_json(d));
       }
       if (d.is_number_unsigned()) {
         uint64_t u = d.get<uint64_t>();
         if (u > static_cast<uint64_t>(INT64_MAX)) {
-          fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} has a dimension too large", name, key, brief(*sh));
+          fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} has a dimension too large", name, key, brief_json(*sh));
         }
         ti.shape.push_back(static_cast<int64_t>(u));
       } else {
         int64_t s = d.get<int64_t>();
-        if (s < 0) fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} has a negative dimension", name, key, brief(*sh));
+        if (s < 0)
+          fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {} has a negative dimension", name, key, brief_json(*sh));
         ti.shape.push_back(s);
       }
       uint64_t dim = static_cast<uint64_t>(ti.shape.back());
@@ -185,13 +173,13 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
         continue;
       }
       if (__builtin_mul_overflow(prod_nonzero, dim, &prod_nonzero) || prod_nonzero > static_cast<uint64_t>(INT64_MAX)) {
-        fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {}: the element count overflows", name, key, brief(*sh));
+        fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {}: the element count overflows", name, key, brief_json(*sh));
       }
     }
     uint64_t numel = has_zero ? 0 : prod_nonzero;
     uint64_t bits = 0;
     if (__builtin_mul_overflow(prod_nonzero, static_cast<uint64_t>(de->bits), &bits)) {
-      fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {}: the byte size overflows", name, key, brief(*sh));
+      fail(ErrorKind::Corrupt, "{}: tensor '{}' shape {}: the byte size overflows", name, key, brief_json(*sh));
     }
     if (has_zero) bits = 0;
     if (bits % 8 != 0) {
@@ -204,7 +192,7 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
     if (off == v.end()) fail(ErrorKind::Corrupt, "{}: tensor '{}' has no data_offsets", name, key);
     if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned()) {
       fail(ErrorKind::Corrupt, "{}: tensor '{}' data_offsets is {}, not [begin, end] of two non-negative integers",
-           name, key, brief(*off));
+           name, key, brief_json(*off));
     }
     uint64_t b = (*off)[0].get<uint64_t>();
     uint64_t e = (*off)[1].get<uint64_t>();
@@ -332,18 +320,6 @@ bool is_file(const fs::path& p) {
   return fs::is_regular_file(p, ec);
 }
 
-json read_json_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "{}: cannot open: {}", p.string(), std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return json::parse(ss.str());
-  } catch (const json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", p.string(), strip_json_prefix(e.what()));
-  }
-}
-
 }  // namespace
 
 void WeightStore::add_file(std::shared_ptr<SafetensorsFile> f, const std::vector<std::string>* only) {
@@ -384,7 +360,7 @@ std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
 
   ws->sharded_ = true;
   const std::string ip = index.string();
-  json j = read_json_file(index);
+  json j = read_json_file(ip);
   if (!j.is_object()) fail(ErrorKind::Corrupt, "{}: is a JSON {}, not an object", ip, type_word(j));
   auto wm = j.find("weight_map");
   if (wm == j.end() || !wm->is_object()) fail(ErrorKind::Corrupt, "{}: has no weight_map object", ip);
@@ -392,7 +368,7 @@ std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
   for (auto it = wm->begin(); it != wm->end(); ++it) {
     if (!it.value().is_string()) {
       fail(ErrorKind::Corrupt, "{}: weight_map entry '{}' is {}, not a shard file name", ip, it.key(),
-           brief(it.value()));
+           brief_json(it.value()));
     }
     std::string shard = it.value().get<std::string>();
     fs::path sp(shard);

@@ -62,39 +62,36 @@ ia::DType parse_compute_dtype(const std::string& s) {
 }  // namespace
 
 struct Accelerator::Impl {
+  using PlacedKey = std::tuple<std::string, std::string, int>;  // folder, device, dtype
+
   std::mutex mu;
-  std::map<std::tuple<std::string, std::string, int>, std::shared_ptr<ia::EmbeddingEndpoint>> endpoints;
+  std::map<PlacedKey, std::shared_ptr<ia::EmbeddingEndpoint>> endpoints;
+  std::map<PlacedKey, std::shared_ptr<ia::Generator>> generators;
   std::map<std::string, std::shared_ptr<ia::tok::Tokenizer>> tokenizers;
 
-  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
+  // Loaded things are kept for reuse; load() runs under the lock so one folder loads once.
+  template <typename Map, typename Load>
+  typename Map::mapped_type cached(Map& map, const typename Map::key_type& key, Load load) {
     std::lock_guard<std::mutex> lock(mu);
-    auto key = std::make_tuple(dir, device.str(), static_cast<int>(dtype));
-    auto it = endpoints.find(key);
-    if (it != endpoints.end()) return it->second;
-    auto ep = ia::EmbeddingEndpoint::load(dir, device, dtype);
-    endpoints[key] = ep;
-    return ep;
+    auto it = map.find(key);
+    if (it != map.end()) return it->second;
+    auto loaded = load();
+    map[key] = loaded;
+    return loaded;
   }
 
-  std::map<std::tuple<std::string, std::string, int>, std::shared_ptr<ia::Generator>> generators;
+  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
+    return cached(endpoints, PlacedKey{dir, device.str(), static_cast<int>(dtype)},
+                  [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
+  }
 
   std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto key = std::make_tuple(dir, device.str(), static_cast<int>(dtype));
-    auto it = generators.find(key);
-    if (it != generators.end()) return it->second;
-    auto g = ia::Generator::load(dir, device, dtype);
-    generators[key] = g;
-    return g;
+    return cached(generators, PlacedKey{dir, device.str(), static_cast<int>(dtype)},
+                  [&] { return ia::Generator::load(dir, device, dtype); });
   }
 
   std::shared_ptr<ia::tok::Tokenizer> tokenizer(const std::string& dir) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = tokenizers.find(dir);
-    if (it != tokenizers.end()) return it->second;
-    auto t = ia::tok::Tokenizer::from_folder(dir);
-    tokenizers[dir] = t;
-    return t;
+    return cached(tokenizers, dir, [&] { return ia::tok::Tokenizer::from_folder(dir); });
   }
 };
 

@@ -12,15 +12,6 @@ namespace {
 
 const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models/";
 
-void expect_user_error(const CliResult& r, const std::string& needle) {
-  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
-  auto lines = r.err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r.err;
-  EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
-  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
-
 TEST(CliChatTemplate, EveryFixtureCaseExactly) {
   TempDir tmp;
   for (const std::string family : {"llama", "qwen2"}) {

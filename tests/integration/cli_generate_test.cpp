@@ -13,14 +13,6 @@ namespace {
 
 const std::string kLlama = std::string(IA_FIXTURES_DIR) + "/models/llama";
 
-void expect_user_error(const CliResult& r, const std::string& needle) {
-  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
-  auto lines = r.err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r.err;
-  EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
-  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
-}
-
 TEST(CliGenerate, JsonGreedyMatchesReference) {
   std::ifstream f(kLlama + "/reference.json");
   auto ref = nlohmann::json::parse(f)["generations"][0];

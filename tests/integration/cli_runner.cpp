@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -49,6 +51,15 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+void expect_user_error(const CliResult& r, const std::string& needle) {
+  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
+  auto lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 TempDir::TempDir() {

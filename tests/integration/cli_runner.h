@@ -15,6 +15,10 @@ struct CliResult {
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
 
+// A bad-input failure as users must see it: exit status 2, nothing on stdout, and
+// exactly one stderr line that starts with the error prefix and mentions `needle`.
+void expect_user_error(const CliResult& r, const std::string& needle);
+
 // A fresh empty directory under the system temp dir, removed by the caller's TempDir.
 class TempDir {
  public:

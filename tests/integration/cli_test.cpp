@@ -21,16 +21,6 @@ nlohmann::json parse_out(const CliResult& r) {
   return nlohmann::json::parse(r.out);
 }
 
-// Exit status 2, exactly one stderr line that starts with the error prefix and mentions `needle`.
-void expect_user_error(const CliResult& r, const std::string& needle) {
-  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
-  auto lines = r.err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r.err;
-  EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
-  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
-
 TEST(Cli, EmbedJsonShape) {
   auto j = parse_out(run_cli({"embed", "--model", kBert, "Hello world", "The quick brown fox"}));
   EXPECT_EQ(j["model"], kBert);

@@ -22,14 +22,6 @@ std::vector<nlohmann::json> lines_of(const std::string& out) {
   return v;
 }
 
-void expect_user_error(const CliResult& r, const std::string& needle) {
-  EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
-  auto lines = r.err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r.err;
-  EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
-
 TEST(CliTokenize, BatchMatchesSingleCallsInOrder) {
   TempDir dir;
   const std::string path = dir.path() + "/in.jsonl";
