@@ -158,14 +158,6 @@ Tensor Decoder::norm(const Tensor& x, const Tensor& w, const Tensor& b) const {
 }
 
 void Decoder::rope_for(int64_t positions, Tensor& cos, Tensor& sin) const {
-  if (cfg_.rope.type == "dynamic" && positions > cfg_.max_positions) {
-    // NTK scaling depends on the current length: fresh tables, not cached.
-    Tensor c, s;
-    rope_tables(rope_frequencies(cfg_.rope, cfg_.max_positions, positions), positions, c, s);
-    cos = ops::to_device(c, device_);
-    sin = ops::to_device(s, device_);
-    return;
-  }
   std::lock_guard<std::mutex> lock(rope_mu_);
   if (positions > rope_rows_) {
     const int64_t rows = std::max<int64_t>({positions, 2 * rope_rows_, 256});
@@ -193,6 +185,28 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     max_blocks = std::max(max_blocks, cache.blocks_for(end));
   }
   const int64_t D = cfg_.head_dim, Hq = cfg_.num_heads, Hkv = cfg_.num_kv_heads;
+  // Dynamic (NTK) rope past the trained length: the frequencies depend on the
+  // sequence's current length, so each sequence gets its own, as a
+  // transformers run of that sequence alone computes them (HF batches take the
+  // batch's longest; here a sequence's output must not depend on its batch).
+  // One cos/sin row per new token, indexed by token rather than position.
+  const bool rope_per_token = !cfg_.gpt2 && cfg_.rope.type == "dynamic" && max_pos > cfg_.max_positions;
+  const int64_t half = cfg_.rope.rotary_dim / 2;
+  Tensor tok_cos, tok_sin, tok_idx;
+  if (rope_per_token) {
+    tok_cos = Tensor::empty({T, half}, DType::F32);
+    tok_sin = Tensor::empty({T, half}, DType::F32);
+    tok_idx = Tensor::empty({T}, DType::I64);
+    int64_t row = 0;
+    for (const auto& ch : chunks) {
+      const int64_t n = static_cast<int64_t>(ch.tokens.size()), p0 = cache.length(ch.seq);
+      const RopeFrequencies f = rope_frequencies(cfg_.rope, cfg_.max_positions, p0 + n);
+      for (int64_t i = 0; i < n; ++i, ++row) {
+        rope_row(f, p0 + i, tok_cos.data<float>() + row * half, tok_sin.data<float>() + row * half);
+        tok_idx.data<int64_t>()[row] = row;
+      }
+    }
+  }
 
   // Host-side bookkeeping: ids, positions, cache slots, block tables.
   Tensor ids = Tensor::empty({T}, DType::I64), pos = Tensor::empty({T}, DType::I64),
@@ -228,8 +242,14 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
 
   Tensor x = ops::embedding(embed_, ids_d);  // [T, H]
   if (pos_embed_.defined()) x = ops::add(x, ops::embedding(pos_embed_, pos_d));
-  Tensor cos, sin;
-  if (!cfg_.gpt2) rope_for(max_pos, cos, sin);
+  Tensor cos, sin, rope_pos = pos_d;
+  if (rope_per_token) {
+    cos = ops::to_device(tok_cos, device_);
+    sin = ops::to_device(tok_sin, device_);
+    rope_pos = ops::to_device(tok_idx, device_);
+  } else if (!cfg_.gpt2) {
+    rope_for(max_pos, cos, sin);
+  }
 
   PagedAttentionParams attn;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(D));
@@ -244,8 +264,8 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
       k = ops::rms_norm(k, L.k_norm, eps);
     }
     if (!cfg_.gpt2) {
-      q = ops::rotary(q, pos_d, cos, sin);
-      k = ops::rotary(k, pos_d, cos, sin);
+      q = ops::rotary(q, rope_pos, cos, sin);
+      k = ops::rotary(k, rope_pos, cos, sin);
     }
     ops::kv_cache_write(k, v, slots_d, cache.k(static_cast<int64_t>(l)), cache.v(static_cast<int64_t>(l)));
     attn.window = L.window;

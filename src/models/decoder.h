@@ -59,7 +59,8 @@ class Decoder {
   };
   Decoder() = default;
   Tensor norm(const Tensor& x, const Tensor& w, const Tensor& b) const;
-  // cos/sin on the device covering positions [0, positions).
+  // cos/sin on the device covering positions [0, positions) with the trained-length
+  // frequencies (dynamic rope past that length is built per token in forward).
   void rope_for(int64_t positions, Tensor& cos, Tensor& sin) const;
 
   DecoderConfig cfg_;

@@ -30,8 +30,9 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
     r.factor = rp->get_float("factor", 1.0);
     r.low_freq_factor = rp->get_float("low_freq_factor", 1.0);
     r.high_freq_factor = rp->get_float("high_freq_factor", 4.0);
-    r.original_max_given = rp->has("original_max_position_embeddings");
     r.original_max_positions = rp->get_int("original_max_position_embeddings", 0);
+    // yarn: a null factor means max_position_embeddings / original_max_position_embeddings.
+    r.factor_from_ratio = r.type == "yarn" && !rp->has("factor");
     r.beta_fast = rp->get_float("beta_fast", 32.0);
     r.beta_slow = rp->get_float("beta_slow", 1.0);
     r.attention_factor = rp->opt_float("attention_factor");
@@ -45,10 +46,14 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
          cfg.path(), r.type);
   if (r.type != "default" && r.type != "linear" && r.type != "dynamic" && r.type != "llama3" && r.type != "yarn")
     fail(ErrorKind::Unsupported, "{}: unknown rope type \"{}\"", cfg.path(), r.type);
-  if (r.original_max_positions <= 0) {
-    // llama3's own default is 8192; yarn falls back to max_position_embeddings.
-    r.original_max_positions = r.type == "llama3" ? 8192 : max_positions;
-  }
+  // As transformers' standardize_rope_params: a top-level
+  // original_max_position_embeddings (Phi-3 style) wins over the rope dict's,
+  // and llama3 / yarn without either fall back to max_position_embeddings.
+  if (cfg.has("original_max_position_embeddings"))
+    r.original_max_positions = cfg.get_int("original_max_position_embeddings", 0);
+  if (r.original_max_positions <= 0) r.original_max_positions = max_positions;
+  if (r.factor_from_ratio)
+    r.factor = static_cast<double>(max_positions) / static_cast<double>(r.original_max_positions);
   r.rotary_dim = static_cast<int64_t>(static_cast<double>(head_dim) * partial);
   if (r.rotary_dim % 2) r.rotary_dim -= 1;
   if (r.theta <= 0 || r.factor <= 0 || r.rotary_dim <= 0)

@@ -20,8 +20,8 @@ struct RopeConfig {
   double theta = 10000.0;
   double factor = 1.0;
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
-  int64_t original_max_positions = 0;                    // llama3 / yarn (0: max_positions)
-  bool original_max_given = false;                       // yarn: factor taken from the ratio
+  int64_t original_max_positions = 0;                    // llama3 / yarn (absent: max_positions)
+  bool factor_from_ratio = false;                        // yarn without a factor: max / original
   double beta_fast = 32.0, beta_slow = 1.0;              // yarn
   std::optional<double> attention_factor, mscale, mscale_all_dim;
   bool truncate = true;    // yarn

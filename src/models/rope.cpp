@@ -54,10 +54,13 @@ RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int
       }
     }
   } else if (r.type == "yarn") {
-    double factor = r.factor;
-    int64_t orig = r.original_max_positions;
-    // As transformers: with an explicit original length the ratio to max_positions is the factor.
-    if (r.original_max_given) factor = static_cast<double>(max_positions) / static_cast<double>(orig);
+    // transformers >= 5 uses the explicit factor (only a missing one becomes
+    // max_position_embeddings / original_max_position_embeddings, in
+    // decoder_config.cpp); older 4.x releases took the ratio whenever an original length was
+    // given, which turns e.g. Qwen2.5's {factor 4, original 32768} at
+    // max_position_embeddings 32768 into no scaling at all.
+    const double factor = r.factor;
+    const int64_t orig = r.original_max_positions;
     double att;
     if (r.attention_factor) {
       att = *r.attention_factor;
@@ -89,18 +92,20 @@ RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int
   return out;
 }
 
+void rope_row(const RopeFrequencies& f, int64_t position, float* cos, float* sin) {
+  const size_t half = f.inv_freq.size();
+  for (size_t i = 0; i < half; ++i) {
+    const float freq = f.inv_freq[i] * static_cast<float>(position);
+    cos[i] = static_cast<float>(std::cos(static_cast<double>(freq))) * f.attention_scaling;
+    sin[i] = static_cast<float>(std::sin(static_cast<double>(freq))) * f.attention_scaling;
+  }
+}
+
 void rope_tables(const RopeFrequencies& f, int64_t positions, Tensor& cos, Tensor& sin) {
   const int64_t half = static_cast<int64_t>(f.inv_freq.size());
   cos = Tensor::empty({positions, half}, DType::F32);
   sin = Tensor::empty({positions, half}, DType::F32);
-  float* c = cos.data<float>();
-  float* s = sin.data<float>();
-  for (int64_t p = 0; p < positions; ++p)
-    for (int64_t i = 0; i < half; ++i) {
-      const float freq = f.inv_freq[static_cast<size_t>(i)] * static_cast<float>(p);
-      c[p * half + i] = static_cast<float>(std::cos(static_cast<double>(freq))) * f.attention_scaling;
-      s[p * half + i] = static_cast<float>(std::sin(static_cast<double>(freq))) * f.attention_scaling;
-    }
+  for (int64_t p = 0; p < positions; ++p) rope_row(f, p, cos.data<float>() + p * half, sin.data<float>() + p * half);
 }
 
 }  // namespace ia

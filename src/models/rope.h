@@ -23,4 +23,7 @@ RopeFrequencies rope_frequencies(const RopeConfig& rope, int64_t max_positions, 
 // freqs = f32(inv_freq * pos), then cos/sin, times attention_scaling.
 void rope_tables(const RopeFrequencies& f, int64_t positions, Tensor& cos, Tensor& sin);
 
+// One row of those tables: cos/sin [rotary_dim / 2] for `position`.
+void rope_row(const RopeFrequencies& f, int64_t position, float* cos, float* sin);
+
 }  // namespace ia
