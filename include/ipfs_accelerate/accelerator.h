@@ -96,6 +96,7 @@ struct GenerateResult {
   double prefill_ms = 0;
   double decode_ms = 0;
   double decode_tokens_per_s = 0;
+  int cached_prompt_tokens = 0;  // prompt tokens a ChatSession took from its cache instead of prefilling
 };
 
 struct ChatTemplateOptions {
@@ -104,6 +105,33 @@ struct ChatTemplateOptions {
   std::optional<std::string> tools_json;      // JSON list of tool (function) schemas
   std::optional<std::string> documents_json;  // JSON list of documents
   std::optional<std::string> extra_json;      // JSON object of further template variables
+};
+
+class Accelerator;
+
+// A conversation whose KV cache outlives a turn (Accelerator::chat_session).
+// chat() takes the whole conversation and answers as Accelerator::chat does, but
+// prefills only the prompt tokens past the longest common prefix with what the
+// cache holds from the previous turn (its prompt and reply), so a turn costs the
+// new message rather than the history; GenerateResult::cached_prompt_tokens says
+// how many were reused. A different device or dtype in the options starts a new
+// cache. Not thread-safe; the Accelerator that made it must outlive it.
+class ChatSession {
+ public:
+  ~ChatSession();
+  ChatSession(const ChatSession&) = delete;
+  ChatSession& operator=(const ChatSession&) = delete;
+
+  GenerateResult chat(const std::string& messages_json, const GenerateOptions& options = {},
+                      const ChatTemplateOptions& template_options = {});
+  // Forgets the cached tokens: the next turn prefills its whole prompt.
+  void reset();
+
+ private:
+  friend class Accelerator;
+  struct Impl;
+  explicit ChatSession(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 class Accelerator {
@@ -139,6 +167,8 @@ class Accelerator {
   // generated as `generate` does.
   GenerateResult chat(const std::string& model, const std::string& messages_json, const GenerateOptions& options = {},
                       const ChatTemplateOptions& template_options = {});
+  // A conversation on `model` that keeps its KV cache between turns (see ChatSession).
+  std::unique_ptr<ChatSession> chat_session(const std::string& model);
 
   // JSON text describing the model folder (family, architecture, task, modality, parameters, dtypes, files).
   std::string inspect(const std::string& model);
@@ -146,6 +176,11 @@ class Accelerator {
   static std::string hardware_json();
 
  private:
+  friend class ChatSession;
+  // One chat turn, through `session`'s cache when there is one.
+  GenerateResult chat_turn(const std::string& model, const std::string& messages_json, const GenerateOptions& options,
+                           const ChatTemplateOptions& template_options, ChatSession::Impl* session);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

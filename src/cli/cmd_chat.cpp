@@ -1,12 +1,15 @@
 // `chat`: a conversation with a decoder model through its chat template.
 // Interactive (the default): each stdin line is a user turn; the reply streams
 // to stdout and joins the conversation. `--messages FILE.json`: one turn for a
-// given conversation, no interaction.
+// given conversation, no interaction. Turns run on a ChatSession, which keeps the
+// KV cache and prefills only what differs from the previous turn's tokens
+// (`--no-prefix-cache`: every turn prefills the whole conversation).
 #include <unistd.h>
 
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -24,6 +27,7 @@ struct ChatArgs {
   std::string model, system, messages;
   ipfs_accelerate::GenerateOptions options;
   bool json = false;
+  bool no_prefix_cache = false;
 };
 
 std::string read_text(const std::string& path) {
@@ -46,11 +50,23 @@ Json turn_json(const ipfs_accelerate::GenerateResult& r) {
           {"finish_reason", r.finish_reason},
           {"prompt_tokens", r.prompt_ids.size()},
           {"completion_tokens", r.ids.size()},
+          {"cached_prompt_tokens", r.cached_prompt_tokens},
           {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}}}};
 }
 
 int run_chat(Context& ctx, const ChatArgs& a) {
   ipfs_accelerate::GenerateOptions o = a.options;
+  std::unique_ptr<ipfs_accelerate::ChatSession> session;
+  if (!a.no_prefix_cache) session = ctx.accelerator().chat_session(a.model);
+  auto turn = [&](const Json& messages) {
+    ipfs_accelerate::GenerateResult r =
+        session ? session->chat(dump(messages), o) : ctx.accelerator().chat(a.model, dump(messages), o);
+    if (ctx.verbose)
+      std::cerr << "chat: " << r.prompt_ids.size() << " prompt tokens, reused " << r.cached_prompt_tokens
+                << " cached, prefilled " << r.prompt_ids.size() - static_cast<size_t>(r.cached_prompt_tokens) << " in "
+                << static_cast<int64_t>(r.prefill_ms) << " ms\n";
+    return r;
+  };
   Json conversation = Json::array();
   if (!a.system.empty()) conversation.push_back({{"role", "system"}, {"content", a.system}});
 
@@ -68,7 +84,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     const bool has_system = !given.empty() && given[0].is_object() && given[0].value("role", "") == "system";
     if (has_system) conversation = Json::array();
     for (const auto& m : given) conversation.push_back(m);
-    ipfs_accelerate::GenerateResult r = ctx.accelerator().chat(a.model, dump(conversation), o);
+    ipfs_accelerate::GenerateResult r = turn(conversation);
     std::cout << (a.json ? dump(turn_json(r)) : r.text) << "\n";
     return 0;
   }
@@ -96,7 +112,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     conversation.push_back({{"role", "user"}, {"content", line}});
     ipfs_accelerate::GenerateResult r;
     try {
-      r = ctx.accelerator().chat(a.model, dump(conversation), o);
+      r = turn(conversation);
     } catch (const ipfs_accelerate::Error& e) {
       // A turn the model cannot take (say, past its context) ends that turn, not the session.
       if (!e.is_user_error()) throw;
@@ -122,7 +138,10 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--messages", a->messages,
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
   add_generation_flags(sub, a->options, "Stop a reply when its text contains STR (repeatable)");
-  sub->add_flag("--json", a->json, "One JSON object per reply (content, finish_reason, token counts, timings)");
+  sub->add_flag("--json", a->json,
+                "One JSON object per reply (content, finish_reason, token counts incl. cached_prompt_tokens, timings)");
+  sub->add_flag("--no-prefix-cache", a->no_prefix_cache,
+                "Prefill the whole conversation every turn instead of reusing the KV cache of the previous one");
   sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_chat(ctx, *a); }; });
 }
 

@@ -65,4 +65,39 @@ std::vector<int64_t> KvCache::append(int64_t id, int64_t n) {
   return slots;
 }
 
+void KvCache::truncate(int64_t id, int64_t new_length) {
+  seq(id);
+  Seq& s = seqs_[id];
+  if (new_length < 0 || new_length > s.length)
+    fail(ErrorKind::InvalidArgument, "kv cache: cannot truncate sequence {} of {} tokens to {}", id, s.length,
+         new_length);
+  const auto keep = static_cast<size_t>(blocks_for(new_length));
+  while (s.blocks.size() > keep) {
+    free_.push_back(s.blocks.back());
+    s.blocks.pop_back();
+  }
+  s.length = new_length;
+}
+
+void KvCache::grow(int64_t num_blocks) {
+  if (num_blocks <= num_blocks_) return;
+  Backend& be = backend_for(k_[0].device());
+  const Shape& old = k_[0].shape();
+  const Shape shape = {num_blocks, old[1], old[2], old[3]};
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
+  for (auto* pools : {&k_, &v_}) {
+    for (Tensor& pool : *pools) {
+      Tensor bigger(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
+      Tensor head = bigger.narrow(0, 0, num_blocks_);
+      be.copy(pool, head);
+      pool = bigger;
+    }
+  }
+  // Below the existing free blocks, lowest id on top: recently freed (warm) blocks still go first.
+  std::vector<int32_t> added;
+  for (int64_t b = num_blocks - 1; b >= num_blocks_; --b) added.push_back(static_cast<int32_t>(b));
+  free_.insert(free_.begin(), added.begin(), added.end());
+  num_blocks_ = num_blocks;
+}
+
 }  // namespace ia

@@ -36,6 +36,14 @@ class KvCache {
   // Makes room for n more tokens (Unavailable when the pool runs out), advances
   // the length and returns each new token's slot (block * block_size + offset).
   std::vector<int64_t> append(int64_t seq, int64_t n);
+  // Drops the sequence's tokens from position new_length on and returns the
+  // blocks it no longer needs to the free list; a partial last block is kept and
+  // its slots past new_length are overwritten by the next append. InvalidArgument
+  // when new_length is negative or past the sequence's length.
+  void truncate(int64_t seq, int64_t new_length);
+  // Enlarges the pools to num_blocks blocks (never shrinks), keeping every
+  // sequence's K/V where it is; the new blocks join the free list.
+  void grow(int64_t num_blocks);
 
   Tensor& k(int64_t layer) { return k_[static_cast<size_t>(layer)]; }
   Tensor& v(int64_t layer) { return v_[static_cast<size_t>(layer)]; }

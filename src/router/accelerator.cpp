@@ -15,6 +15,7 @@
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
 #include "router/model_source.h"
+#include "runtime/chat_session.h"
 #include "runtime/device_selection.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
@@ -238,6 +239,7 @@ GenerateResult generate_result(const std::string& model, ia::Device device, ia::
   out.prefill_ms = st.prefill_ms;
   out.decode_ms = st.decode_ms;
   out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
+  out.cached_prompt_tokens = static_cast<int>(st.cached_tokens);
   return out;
 }
 
@@ -259,8 +261,40 @@ GenerateResult Accelerator::generate(const std::string& model, const std::string
   });
 }
 
+struct ChatSession::Impl {
+  Accelerator* accelerator = nullptr;
+  std::string model;
+  std::shared_ptr<ia::Generator> generator;  // the one `session` runs on
+  std::unique_ptr<ia::ChatSession> session;
+};
+
+ChatSession::ChatSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChatSession::~ChatSession() = default;
+
+GenerateResult ChatSession::chat(const std::string& messages_json, const GenerateOptions& options,
+                                 const ChatTemplateOptions& template_options) {
+  return impl_->accelerator->chat_turn(impl_->model, messages_json, options, template_options, impl_.get());
+}
+
+void ChatSession::reset() {
+  if (impl_->session) impl_->session->reset();
+}
+
+std::unique_ptr<ChatSession> Accelerator::chat_session(const std::string& model) {
+  auto impl = std::make_unique<ChatSession::Impl>();
+  impl->accelerator = this;
+  impl->model = model;
+  return std::unique_ptr<ChatSession>(new ChatSession(std::move(impl)));
+}
+
 GenerateResult Accelerator::chat(const std::string& model, const std::string& messages_json,
                                  const GenerateOptions& options, const ChatTemplateOptions& template_options) {
+  return chat_turn(model, messages_json, options, template_options, nullptr);
+}
+
+GenerateResult Accelerator::chat_turn(const std::string& model, const std::string& messages_json,
+                                      const GenerateOptions& options, const ChatTemplateOptions& template_options,
+                                      ChatSession::Impl* session) {
   ChatTemplateOptions t = template_options;
   t.add_generation_prompt = true;
   const std::string prompt = render_chat_template(model, messages_json, t);
@@ -275,7 +309,17 @@ GenerateResult Accelerator::chat(const std::string& model, const std::string& me
     ia::StreamCallback cb;
     if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
     ia::GenerationStats st;
-    ia::GenerationResult r = std::move(gen->generate_ids({ids}, req, cb, &st).at(0));
+    ia::GenerationResult r;
+    if (session) {
+      // Another model folder, device or dtype cannot use the cached K/V.
+      if (session->generator != gen) {
+        session->session = std::make_unique<ia::ChatSession>(gen);
+        session->generator = gen;
+      }
+      r = session->session->turn(std::move(ids), req, cb, &st);
+    } else {
+      r = std::move(gen->generate_ids({ids}, req, cb, &st).at(0));
+    }
     return generate_result(model, device, dtype, r, st);
   });
 }

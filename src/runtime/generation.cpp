@@ -101,6 +101,10 @@ SamplingParams Generator::resolve(const GenerationRequest& req) const {
   p.logit_bias = req.logit_bias;
   p.logprobs = req.logprobs;
   validate(p);
+  if (req.max_new_tokens && *req.max_new_tokens <= 0)
+    fail(ErrorKind::InvalidArgument, "max_new_tokens must be > 0, got {}", *req.max_new_tokens);
+  for (const auto& s : req.stop)
+    if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
   return p;
 }
 
@@ -111,52 +115,19 @@ std::vector<GenerationResult> Generator::generate(const std::vector<std::string>
   return generate_ids(ids, req, on_text, stats);
 }
 
-std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
-                                                      const GenerationRequest& req, const StreamCallback& on_text,
-                                                      GenerationStats* stats) const {
-  const DecoderConfig& cfg = model_->config();
-  const int64_t ctx = cfg.max_positions;
-  const SamplingParams params = resolve(req);
-  if (req.max_new_tokens && *req.max_new_tokens <= 0)
-    fail(ErrorKind::InvalidArgument, "max_new_tokens must be > 0, got {}", *req.max_new_tokens);
-  for (const auto& s : req.stop)
-    if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
-  if (prompts.empty()) return {};
-  const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids;
-  const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+namespace {
 
-  std::vector<SeqState> seqs(prompts.size());
-  int64_t blocks = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    SeqState& s = seqs[i];
-    s.prompt = prompts[i];
-    if (s.prompt.empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
-    for (int32_t id : s.prompt)
-      if (id < 0 || id >= cfg.vocab_size)
-        fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
-    int64_t want = req.max_new_tokens.value_or(defaults_.max_new_tokens.value_or(
-        defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(s.prompt.size()))
-                             : kDefaultMaxNewTokens));
-    const auto plen = static_cast<int64_t>(s.prompt.size());
-    if (plen >= ctx) {
-      if (!req.truncate_prompt)
-        fail(ErrorKind::InvalidArgument,
-             "prompt of {} tokens does not fit the model's context of {} tokens (ask for truncation)", plen, ctx);
-      const int64_t keep = std::max<int64_t>(1, ctx - std::min(want, ctx / 2));
-      s.prompt.erase(s.prompt.begin(), s.prompt.end() - keep);
-      s.result.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, keep));
-    }
-    s.max_new = std::min<int64_t>(want, ctx - static_cast<int64_t>(s.prompt.size()));
-    s.sampler = std::make_unique<Sampler>(params, seed);
-    s.result.prompt_ids = s.prompt;
-    blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
-  }
-  auto cache = model_->make_cache(blocks, kBlockSize);
+// The generation loop over sequences whose prompts' first `cached` tokens are already in
+// the cache: one prefill forward of the rest of every prompt, then batched decode.
+void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, const GenerationRequest& req,
+         const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
+  const tok::Tokenizer& tok = gen.tokenizer();
+  const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
   size_t max_stop = 0;
   for (const auto& s : req.stop) max_stop = std::max(max_stop, s.size());
 
   auto is_byte_token = [&](int32_t id) {
-    auto t = tok_->id_to_token(id);
+    auto t = tok.id_to_token(id);
     return t && t->size() == 6 && t->compare(0, 3, "<0x") == 0 && (*t)[5] == '>';
   };
   // Appends a sampled token, decides whether the sequence is finished, streams text.
@@ -164,7 +135,7 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
     SeqState& s = seqs[i];
     s.gen.push_back(t.id);
     if (params.logprobs >= 0) s.result.logprobs.push_back(t);
-    std::string text = tok_->decode(s.gen, /*skip_special_tokens=*/true);
+    std::string text = tok.decode(s.gen, /*skip_special_tokens=*/true);
     std::string reason;
     if (std::find(eos.begin(), eos.end(), t.id) != eos.end()) reason = "stop";
     if (!req.stop.empty()) {
@@ -188,7 +159,7 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
         ready = stable_utf8_prefix(text);
       } else {
         const std::string base =
-            tok_->decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
+            tok.decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
         size_t common = 0;
         while (common < base.size() && common < text.size() && base[common] == text[common]) ++common;
         ready = stable_utf8_prefix(base.substr(0, common));
@@ -211,15 +182,18 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
     }
   };
 
+  const Decoder& model = gen.model();
   GenerationStats st;
   auto t0 = Clock::now();
   std::vector<SeqChunk> chunks;
   for (auto& s : seqs) {
-    s.cache_seq = cache->create_sequence();
-    chunks.push_back(SeqChunk{s.cache_seq, s.prompt});
+    const auto cached = static_cast<size_t>(cache.length(s.cache_seq));
+    IA_CHECK(cached < s.prompt.size(), "generation: sequence holds {} of a {}-token prompt", cached, s.prompt.size());
+    chunks.push_back(SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached)});
     st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
+    st.cached_tokens += static_cast<int64_t>(cached);
   }
-  Tensor logits = model_->forward(chunks, *cache);
+  Tensor logits = model.forward(chunks, cache);
   std::vector<size_t> rows(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) rows[i] = i;
   const int64_t V = logits.size(1);
@@ -241,18 +215,86 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
       chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].gen.back(), 1)});
     }
     if (chunks.empty()) break;
-    logits = model_->forward(chunks, *cache);
+    logits = model.forward(chunks, cache);
     st.decode_tokens += static_cast<int64_t>(chunks.size());
     sample_rows();
   }
   st.decode_ms = ms_since(t1);
   if (stats) *stats = st;
-  std::vector<GenerationResult> out;
-  for (auto& s : seqs) {
-    s.result.ids = s.gen;
-    out.push_back(std::move(s.result));
+  for (auto& s : seqs) s.result.ids = s.gen;
+}
+
+}  // namespace
+
+PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const {
+  const DecoderConfig& cfg = model_->config();
+  const int64_t ctx = cfg.max_positions;
+  PreparedPrompt p;
+  p.ids = std::move(prompt);
+  if (p.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
+  for (int32_t id : p.ids)
+    if (id < 0 || id >= cfg.vocab_size)
+      fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
+  const int64_t want = req.max_new_tokens.value_or(defaults_.max_new_tokens.value_or(
+      defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(p.ids.size()))
+                           : kDefaultMaxNewTokens));
+  const auto plen = static_cast<int64_t>(p.ids.size());
+  if (plen >= ctx) {
+    if (!req.truncate_prompt)
+      fail(ErrorKind::InvalidArgument,
+           "prompt of {} tokens does not fit the model's context of {} tokens (ask for truncation)", plen, ctx);
+    const int64_t keep = std::max<int64_t>(1, ctx - std::min(want, ctx / 2));
+    p.ids.erase(p.ids.begin(), p.ids.end() - keep);
+    p.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, keep));
   }
+  p.max_new = std::min<int64_t>(want, ctx - static_cast<int64_t>(p.ids.size()));
+  return p;
+}
+
+std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
+                                                      const GenerationRequest& req, const StreamCallback& on_text,
+                                                      GenerationStats* stats) const {
+  const SamplingParams params = resolve(req);
+  if (prompts.empty()) return {};
+  const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+
+  std::vector<SeqState> seqs(prompts.size());
+  int64_t blocks = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    SeqState& s = seqs[i];
+    if (prompts[i].empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
+    PreparedPrompt p = prepare(prompts[i], req);
+    s.prompt = std::move(p.ids);
+    s.max_new = p.max_new;
+    s.result.warnings = std::move(p.warnings);
+    s.sampler = std::make_unique<Sampler>(params, seed);
+    s.result.prompt_ids = s.prompt;
+    blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
+  }
+  auto cache = model_->make_cache(blocks, kBlockSize);
+  for (auto& s : seqs) s.cache_seq = cache->create_sequence();
+  run(*this, *cache, seqs, req, params, on_text, stats);
+  std::vector<GenerationResult> out;
+  for (auto& s : seqs) out.push_back(std::move(s.result));
   return out;
+}
+
+GenerationResult Generator::generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt,
+                                        const GenerationRequest& req, const StreamCallback& on_text,
+                                        GenerationStats* stats) const {
+  const SamplingParams params = resolve(req);
+  if (prompt.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
+  IA_CHECK(prompt.max_new > 0, "generation: a prepared prompt may generate {} tokens", prompt.max_new);
+  std::vector<SeqState> seqs(1);
+  SeqState& s = seqs[0];
+  s.cache_seq = seq;
+  s.prompt = prompt.ids;
+  s.max_new = prompt.max_new;
+  s.result.warnings = prompt.warnings;
+  s.sampler = std::make_unique<Sampler>(params, req.seed ? *req.seed : std::random_device{}());
+  s.result.prompt_ids = s.prompt;
+  run(*this, cache, seqs, req, params, on_text, stats);
+  return std::move(s.result);
 }
 
 }  // namespace ia

@@ -58,6 +58,15 @@ struct GenerationResult {
 struct GenerationStats {
   double prefill_ms = 0, decode_ms = 0;
   int64_t prompt_tokens = 0, decode_tokens = 0;  // decode_tokens: tokens produced by decode steps
+  int64_t cached_tokens = 0;                     // prompt tokens whose K/V were already in the cache (not prefilled)
+};
+
+// A prompt made ready to run: cut to fit the context when the request allows it,
+// with the number of tokens it may generate.
+struct PreparedPrompt {
+  std::vector<int32_t> ids;
+  int64_t max_new = 0;
+  std::vector<std::string> warnings;
 };
 
 // index of the prompt, text delta.
@@ -79,10 +88,26 @@ class Generator {
                                              const GenerationRequest& req, const StreamCallback& on_text = {},
                                              GenerationStats* stats = nullptr) const;
 
+  // What generate_ids does to each prompt before running it: checks its ids, cuts it
+  // when it does not fit the context (InvalidArgument unless req.truncate_prompt)
+  // and works out max_new_tokens.
+  PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const;
+
+  // One prepared prompt on a caller-owned cache (a chat session's): sequence `seq`
+  // already holds the K/V of prompt.ids[0, cache.length(seq)), which must be shorter
+  // than the prompt so that its last token runs and gives logits. The rest of the
+  // prompt is prefilled, then decoding goes on exactly as in generate_ids; the cache
+  // needs free blocks for prompt.ids.size() + prompt.max_new tokens. On return the
+  // sequence holds the prompt and every generated token but the last one, which is
+  // never fed to the model: cache.length(seq) == prompt.ids.size() + ids.size() - 1.
+  GenerationResult generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt, const GenerationRequest& req,
+                               const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
+
   const Decoder& model() const { return *model_; }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
   const GenerationDefaults& defaults() const { return defaults_; }
-  // The sampling parameters a request resolves to (validated; InvalidArgument when out of range).
+  // The sampling parameters a request resolves to (validated, as are its max_new_tokens
+  // and stop strings; InvalidArgument when out of range).
   SamplingParams resolve(const GenerationRequest& req) const;
 
  private:

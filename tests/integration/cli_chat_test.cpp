@@ -1,6 +1,7 @@
 // `chat` end to end: --messages runs one turn through the chat template (the
 // prompt tokenized without extra special tokens, as apply_chat_template does),
-// and the interactive mode keeps the conversation across stdin lines.
+// and the interactive mode keeps the conversation across stdin lines, reusing
+// the KV cache of earlier turns with the same replies as a fresh prefill.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,51 @@ TEST_P(CliChat, InteractiveKeepsTheConversation) {
       run_cli(with({"chat", "--model", model, "--system", "Be brief."}, kGreedy), "Hello!\nWhat is two plus two?\n");
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_EQ(plain.out, first["content"].get<std::string>() + "\n" + second["content"].get<std::string>() + "\n");
+}
+
+std::vector<Json> json_lines(const std::string& out) {
+  std::vector<Json> lines;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    const size_t nl = out.find('\n', pos);
+    lines.push_back(Json::parse(out.substr(pos, nl - pos)));
+    pos = nl == std::string::npos ? out.size() : nl + 1;
+  }
+  return lines;
+}
+
+TEST_P(CliChat, LaterTurnsReuseTheKvCache) {
+  const std::string model = kFixtures + GetParam();
+  const std::string input = "Hello!\nWhat is two plus two?\nAnd three times three?\n/reset\nHello!\n";
+  auto r = run_cli(with({"-v", "chat", "--model", model, "--system", "Be brief.", "--json"}, kGreedy), input);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto fresh =
+      run_cli(with({"chat", "--model", model, "--system", "Be brief.", "--json", "--no-prefix-cache"}, kGreedy), input);
+  ASSERT_EQ(fresh.status, 0) << fresh.err;
+  const std::vector<Json> turns = json_lines(r.out), fresh_turns = json_lines(fresh.out);
+  ASSERT_EQ(turns.size(), 4u) << r.out;
+  ASSERT_EQ(fresh_turns.size(), 4u) << fresh.out;
+  for (size_t i = 0; i < turns.size(); ++i) {
+    EXPECT_EQ(turns[i]["content"], fresh_turns[i]["content"]) << i;
+    EXPECT_EQ(turns[i]["prompt_tokens"], fresh_turns[i]["prompt_tokens"]) << i;
+    EXPECT_EQ(fresh_turns[i]["cached_prompt_tokens"], 0) << i;
+  }
+  EXPECT_EQ(turns[0]["cached_prompt_tokens"], 0);
+  for (size_t i = 1; i < 3; ++i) {
+    // The earlier turns come from the cache: at least the previous prompt is not prefilled again.
+    EXPECT_GE(turns[i]["cached_prompt_tokens"].get<int>(), turns[i - 1]["prompt_tokens"].get<int>()) << i;
+    EXPECT_LT(turns[i]["cached_prompt_tokens"].get<int>(), turns[i]["prompt_tokens"].get<int>()) << i;
+  }
+  // After /reset the system message's tokens are still shared with the first conversation:
+  // the same first turn again recomputes only its last token.
+  EXPECT_EQ(turns[3]["content"], turns[0]["content"]);
+  EXPECT_EQ(turns[3]["cached_prompt_tokens"].get<int>(), turns[0]["prompt_tokens"].get<int>() - 1);
+
+  // -v reports the reuse on stderr, one line per turn.
+  size_t reports = 0;
+  for (const auto& line : r.err_lines())
+    if (line.rfind("chat: ", 0) == 0 && line.find(" cached, prefilled ") != std::string::npos) ++reports;
+  EXPECT_EQ(reports, 4u) << r.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CliChat, ::testing::Values("llama", "qwen2"));

@@ -1,0 +1,111 @@
+// The paged KV cache's bookkeeping: append hands out slots block by block,
+// truncate drops tokens and frees whole blocks (a partial block's slots are
+// reused by the next append), grow enlarges the pools keeping their contents.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "models/kv_cache.h"
+
+namespace ia {
+namespace {
+
+// 2 layers, 1 kv head, head_dim 2, blocks of 4 tokens, 6 blocks.
+KvCache small_cache(int64_t blocks = 6) {
+  return KvCache(2, 1, 2, 4, blocks, Device::cpu());
+}
+
+TEST(KvCache, TruncateMidBlockThenAppendReusesThePartialBlocksSlots) {
+  KvCache c = small_cache();
+  const int64_t s = c.create_sequence();
+  const std::vector<int64_t> first = c.append(s, 10);  // blocks 0, 1 and half of 2
+  ASSERT_EQ(c.block_table(s).size(), 3u);
+  EXPECT_EQ(c.free_blocks(), 3);
+  const std::vector<int32_t> table = c.block_table(s);
+
+  c.truncate(s, 6);  // keeps block 0 and the first 2 slots of block 1
+  EXPECT_EQ(c.length(s), 6);
+  EXPECT_EQ(c.block_table(s), std::vector<int32_t>(table.begin(), table.begin() + 2));
+  EXPECT_EQ(c.free_blocks(), 4);
+
+  // The next tokens land in the slots the dropped positions 6, 7 had, then in a fresh block.
+  const std::vector<int64_t> again = c.append(s, 4);
+  EXPECT_EQ(again[0], first[6]);
+  EXPECT_EQ(again[1], first[7]);
+  EXPECT_EQ(again[2], int64_t{c.block_table(s)[2]} * 4);
+  EXPECT_EQ(c.length(s), 10);
+  EXPECT_EQ(c.free_blocks(), 3);
+}
+
+TEST(KvCache, TruncateOnABlockBoundaryAndToZeroFreesBlocks) {
+  KvCache c = small_cache();
+  const int64_t s = c.create_sequence(), other = c.create_sequence();
+  c.append(s, 12);
+  c.append(other, 5);
+  EXPECT_EQ(c.free_blocks(), 1);
+  c.truncate(s, 8);
+  EXPECT_EQ(c.block_table(s).size(), 2u);
+  EXPECT_EQ(c.free_blocks(), 2);
+  c.truncate(s, 8);  // same length: nothing changes
+  EXPECT_EQ(c.free_blocks(), 2);
+  c.truncate(s, 0);
+  EXPECT_TRUE(c.block_table(s).empty());
+  EXPECT_EQ(c.length(s), 0);
+  EXPECT_EQ(c.free_blocks(), 4);
+  EXPECT_EQ(c.length(other), 5);  // other sequences keep their tokens
+  // The whole pool but `other`'s blocks is available again.
+  c.append(s, 16);
+  EXPECT_EQ(c.free_blocks(), 0);
+  EXPECT_THROW(c.append(s, 1), Error);
+}
+
+TEST(KvCache, TruncateErrors) {
+  KvCache c = small_cache();
+  const int64_t s = c.create_sequence();
+  c.append(s, 5);
+  try {
+    c.truncate(s, 6);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+  }
+  EXPECT_THROW(c.truncate(s, -1), Error);
+  EXPECT_THROW(c.truncate(s + 7, 0), Error);
+  EXPECT_EQ(c.length(s), 5);
+  EXPECT_EQ(c.free_blocks(), 4);
+}
+
+TEST(KvCache, GrowKeepsContentsAndAddsFreeBlocks) {
+  KvCache c = small_cache(2);
+  const int64_t s = c.create_sequence();
+  const std::vector<int64_t> slots = c.append(s, 6);
+  for (int64_t l = 0; l < 2; ++l) {
+    float* k = c.k(l).data<float>();
+    float* v = c.v(l).data<float>();
+    for (int64_t slot : slots)
+      for (int64_t d = 0; d < 2; ++d) {
+        k[slot * 2 + d] = static_cast<float>(100 * l + 10 * slot + d);
+        v[slot * 2 + d] = -static_cast<float>(100 * l + 10 * slot + d);
+      }
+  }
+  EXPECT_THROW(c.append(s, 3), Error);  // 9 tokens need 3 blocks of 4
+  EXPECT_EQ(c.length(s), 6);
+  c.grow(5);
+  EXPECT_EQ(c.num_blocks(), 5);
+  EXPECT_EQ(c.free_blocks(), 3);
+  EXPECT_EQ(c.k(1).size(0), 5);
+  for (int64_t l = 0; l < 2; ++l)
+    for (int64_t slot : slots)
+      for (int64_t d = 0; d < 2; ++d) {
+        EXPECT_EQ(c.k(l).data<float>()[slot * 2 + d], static_cast<float>(100 * l + 10 * slot + d));
+        EXPECT_EQ(c.v(l).data<float>()[slot * 2 + d], -static_cast<float>(100 * l + 10 * slot + d));
+      }
+  const std::vector<int64_t> more = c.append(s, 3);
+  EXPECT_EQ(more[0], slots[5] + 1);  // the rest of the partial block first
+  EXPECT_EQ(more[1], slots[5] + 2);
+  EXPECT_GE(more[2] / 4, 2);  // the third block is one of the new ones
+  c.grow(3);                  // never shrinks
+  EXPECT_EQ(c.num_blocks(), 5);
+}
+
+}  // namespace
+}  // namespace ia
