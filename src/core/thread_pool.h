@@ -16,4 +16,12 @@ int default_num_threads();
 // fn(begin, end) for each chunk, in parallel. Runs inline when small.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+// As parallel_for, but threads take contiguous chunks from a shared counter,
+// each a share of what is left (guided self-scheduling), in multiples of
+// `unit` items: threads that run slower (a farther memory channel, a core
+// shared with another task) take less, and all finish within one small chunk of
+// each other. For memory-bound loops, where a static split waits for the
+// slowest thread at the closing barrier.
+void parallel_for_balanced(int64_t n, int64_t unit, const std::function<void(int64_t, int64_t)>& fn);
+
 }  // namespace ia
