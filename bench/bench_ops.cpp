@@ -1,6 +1,8 @@
-// Encoder-relevant kernels at BERT shapes (batch 32 x 128 tokens unless noted).
+// Encoder-relevant kernels at BERT shapes (batch 32 x 128 tokens unless noted), and decoder
+// prefill attention.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -11,6 +13,12 @@
 #include "ops/ops.h"
 
 namespace {
+
+ia::Tensor i32_tensor(const std::vector<int32_t>& v, const ia::Shape& s) {
+  ia::Tensor t = ia::Tensor::empty(s, ia::DType::I32);
+  std::copy(v.begin(), v.end(), t.data<int32_t>());
+  return t;
+}
 
 ia::Tensor random_tensor(const ia::Shape& s, uint32_t seed) {
   ia::Tensor t = ia::Tensor::empty(s, ia::DType::F32);
@@ -84,6 +92,34 @@ BENCHMARK(BM_Attention)
     ->Args({32, 128, 12, 64})
     ->Args({32, 128, 12, 32})
     ->Args({1, 512, 12, 64})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Causal prefill attention of one T-token prompt over the paged KV cache (decoder prefill):
+// blocks of 16 tokens in a shuffled order, as a cache shared by several sequences leaves them.
+void BM_PrefillAttention(benchmark::State& state) {
+  const int64_t T = state.range(0), Hq = state.range(1), Hkv = state.range(2), D = state.range(3), bs = 16;
+  const int64_t nblocks = (T + bs - 1) / bs;
+  ia::Tensor q = random_tensor({T, Hq, D}, 1);
+  ia::Tensor kc = random_tensor({nblocks, bs, Hkv, D}, 2), vc = random_tensor({nblocks, bs, Hkv, D}, 3);
+  std::vector<int32_t> table(static_cast<size_t>(nblocks));
+  for (int64_t b = 0; b < nblocks; ++b) table[static_cast<size_t>(b)] = static_cast<int32_t>(b);
+  std::shuffle(table.begin(), table.end(), std::mt19937(4));
+  ia::Tensor tables = i32_tensor(table, {1, nblocks});
+  ia::Tensor lens = i32_tensor({static_cast<int32_t>(T)}, {1});
+  ia::Tensor starts = i32_tensor({0, static_cast<int32_t>(T)}, {2});
+  ia::PagedAttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), 0};
+  benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
+  // Causal: T (T + 1) / 2 (query, key) pairs, 2 D FLOP each for the scores and for the values.
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * static_cast<double>(Hq * D) * static_cast<double>(T * (T + 1) / 2) / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PrefillAttention)
+    ->ArgNames({"T", "Hq", "Hkv", "D"})
+    ->Args({512, 14, 2, 64})  // qwen2-0.5b
+    ->Args({512, 32, 4, 64})  // llama-1b
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

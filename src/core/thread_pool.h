@@ -24,4 +24,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 // slowest thread at the closing barrier.
 void parallel_for_balanced(int64_t n, int64_t unit, const std::function<void(int64_t, int64_t)>& fn);
 
+// Calls fn(i) for every i in [0, n), threads claiming one task at a time in index
+// order from a shared counter: for tasks of unequal cost, listed largest first.
+void parallel_tasks(int64_t n, const std::function<void(int64_t)>& fn);
+
 }  // namespace ia

@@ -46,6 +46,11 @@ struct Kernels {
   // accumulation (AVX512-BF16 vdpbf16ps). Null without AVX512-BF16.
   void (*gemv_bf16_dp)(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, const uint16_t* w, int64_t ldw,
                        const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
+  // Small single-threaded f32 GEMM, all row-major: c[i, j] = sum_p a[i, p] b[p, j] for
+  // i < m, j < n (c overwritten). Prefill attention's Q K^T (K transposed) and P V per
+  // (head, query block), each task on one thread.
+  void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                int64_t ldc);
 };
 
 const Kernels& generic_kernels();

@@ -325,6 +325,58 @@ IA_AVX512 void axpy(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+// MR rows of C at once: 4 column vectors x MR rows of accumulators (24 of the 32 registers
+// at MR = 6), one broadcast of a per row and k step against 4 loads of b's row shared by all
+// rows.
+template <int MR>
+IA_AVX512_INLINE void sgemm_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                                 float* c, int64_t ldc) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    __m512 acc[MR][4];
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; ++p) {
+      const float* bp = b + p * ldb + j;
+      const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16), b2 = _mm512_loadu_ps(bp + 32),
+                   b3 = _mm512_loadu_ps(bp + 48);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r * lda + p]);
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        acc[r][2] = _mm512_fmadd_ps(av, b2, acc[r][2]);
+        acc[r][3] = _mm512_fmadd_ps(av, b3, acc[r][3]);
+      }
+    }
+    for (int r = 0; r < MR; ++r)
+      for (int v = 0; v < 4; ++v) _mm512_storeu_ps(c + r * ldc + j + 16 * v, acc[r][v]);
+  }
+  for (; j < n; j += 16) {
+    const __mmask16 msk = lanes(n, j);
+    __m512 acc[MR];
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; ++p) {
+      const __m512 bv = _mm512_maskz_loadu_ps(msk, b + p * ldb + j);
+      for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * lda + p]), bv, acc[r]);
+    }
+    for (int r = 0; r < MR; ++r) _mm512_mask_storeu_ps(c + r * ldc + j, msk, acc[r]);
+  }
+}
+
+IA_AVX512 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                     float* c, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 6 <= m; i += 6) sgemm_rows<6>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc);
+  switch (m - i) {
+    case 5: sgemm_rows<5>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc); break;
+    case 4: sgemm_rows<4>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc); break;
+    case 3: sgemm_rows<3>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc); break;
+    case 2: sgemm_rows<2>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc); break;
+    case 1: sgemm_rows<1>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc); break;
+    default: break;
+  }
+}
+
 // 16 bf16 -> 16 f32 (exact: bf16 is the top half of an f32).
 IA_AVX512_INLINE __m512 bf16x16(__m256i v) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
@@ -462,9 +514,9 @@ const Kernels* avx512_kernels() {
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
-    static Kernels table{Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
-                         softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-                         gemv_bf16,   nullptr};
+    static Kernels table{
+        Isa::Avx512,     "avx512",        gelu_erf, gelu_tanh, silu, relu, add,       layer_norm, softmax, attn_softmax,
+        f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, gemv_bf16, nullptr,    sgemm};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
     return &table;
   }();

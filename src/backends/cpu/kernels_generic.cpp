@@ -131,12 +131,25 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+           int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j) ci[j] = 0.0f;
+    for (int64_t p = 0; p < k; ++p) {
+      const float av = a[i * lda + p];
+      const float* bp = b + p * ldb;
+      for (int64_t j = 0; j < n; ++j) ci[j] += av * bp[j];
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels k{
-      Isa::Generic, "generic",       gelu_erf,        gelu_tanh, silu,   relu, add,  layer_norm, softmax,
-      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm,  swiglu, dot,  axpy, nullptr,    nullptr};
+      Isa::Generic,    "generic",       gelu_erf, gelu_tanh, silu, relu, add,     layer_norm, softmax, attn_softmax,
+      f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, nullptr, nullptr,    sgemm};
   return k;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // Prefill attention on the CPU: the query rows of one sequence against its
-// paged K/V, as two batched GEMMs (scores = Q K^T, out = P V) per block of
-// query rows instead of one dot product per (query, key). Decode rows (one
-// query per sequence) stay on the per-row loop of paged_attention_cpu.
+// paged K/V, as two small GEMMs (scores = Q K^T, out = P V) per query head and
+// block of query rows, each such task on one thread, instead of one dot
+// product per (query, key). Decode rows (one query per sequence) stay on the
+// per-row loop of paged_attention_cpu.
 #include <cstdint>
 
 namespace ia::cpu {

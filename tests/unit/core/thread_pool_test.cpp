@@ -55,6 +55,19 @@ TEST(ThreadPool, BalancedForCoversEveryIndexOnceInWholeUnits) {
   set_num_threads(0);
 }
 
+TEST(ThreadPool, TasksRunEachIndexOnce) {
+  for (int threads : {1, 2, 5}) {
+    set_num_threads(threads);
+    for (int64_t n : {0, 1, 2, 13, 1000}) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      parallel_tasks(n, [&](int64_t i) { hits[static_cast<size_t>(i)]++; });
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "threads " << threads << " n " << n << " i " << i;
+    }
+  }
+  set_num_threads(0);
+}
+
 TEST(ThreadPool, ThreadCountIsSettable) {
   set_num_threads(1);
   EXPECT_EQ(num_threads(), 1);
