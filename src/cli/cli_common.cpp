@@ -3,9 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <filesystem>
-
-#include "core/error.h"
 
 namespace ia::cli {
 
@@ -16,18 +13,6 @@ ipfs_accelerate::Accelerator& Context::accelerator() {
     accelerator_ = std::make_unique<ipfs_accelerate::Accelerator>(opts);
   }
   return *accelerator_;
-}
-
-Action guarded(std::function<int()> body) {
-  return [body = std::move(body)] {
-    try {
-      return body();
-    } catch (const ia::Error& e) {
-      throw ipfs_accelerate::Error(ia::error_kind_name(e.kind()), e.what());
-    } catch (const std::filesystem::filesystem_error& e) {
-      throw ipfs_accelerate::Error("unavailable", e.what());
-    }
-  };
 }
 
 std::string format_float(float v) {

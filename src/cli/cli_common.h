@@ -21,13 +21,10 @@ struct Context {
   std::unique_ptr<ipfs_accelerate::Accelerator> accelerator_;
 };
 
-// A subcommand's body: runs after parsing, returns the exit status.
+// A subcommand's body: runs after parsing, returns the exit status. It may
+// throw ipfs_accelerate::Error, ia::Error or std::filesystem::filesystem_error;
+// main turns them into one stderr line and exit status 2 (1 for internal ones).
 using Action = std::function<int()>;
-
-// Wraps a body that may throw ia::Error or std::filesystem::filesystem_error:
-// the CLI main reports ipfs_accelerate::Error as one line with exit status 2,
-// so translate at this edge (used by `ipfs …`, `models …` and `dev …`).
-Action guarded(std::function<int()> body);
 
 void register_embed(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);

@@ -55,7 +55,7 @@ void register_dev(CLI::App& app, Context& ctx, Action& action) {
   rm->add_option("--layers", a->layers, "Override the number of layers (smaller test models)")
       ->check(CLI::NonNegativeNumber);
   rm->add_option("--seed", a->seed, "Weight seed")->capture_default_str();
-  rm->callback([&action, a] { action = guarded([a] { return run_random_model(*a); }); });
+  rm->callback([&action, a] { action = [a] { return run_random_model(*a); }; });
 }
 
 }  // namespace ia::cli

@@ -106,7 +106,7 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   sub->add_flag("--no-pin", a->no_pin, "Do not pin the added roots");
   sub->add_flag("--json", a->json, "One JSON object per entry: {Name, Hash, Size}");
   sub->callback([a, sub, &action] {
-    action = guarded([a, sub] {
+    action = [a, sub] {
       ImportOptions o;
       o.cid_version = a->cid_version;
       if (sub->count("--raw-leaves")) o.raw_leaves = a->raw_leaves;
@@ -135,7 +135,7 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
         if (repo && !a->no_pin) repo->pin_add(root.cid, true);  // every block was just written
       }
       return 0;
-    });
+    };
   });
 }
 
@@ -143,20 +143,20 @@ void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   CLI::App* cat = ipfs->add_subcommand("cat", "Write a file's bytes to stdout (CID[/path])");
   cat->add_option("cid", a->target, "CID or CID/path")->required();
   cat->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       std::ios::sync_with_stdio(false);
       cat_file(repo.blocks(), resolve_arg(repo, a->target), std::cout);
       std::cout.flush();
       return 0;
-    });
+    };
   });
   CLI::App* get = ipfs->add_subcommand("get", "Write a file or folder (CID[/path]) to disk");
   get->add_option("cid", a->target, "CID or CID/path")->required();
   get->add_option("-o,--output", a->output, "Destination (must not exist; default: the CID or last path name)");
   get->add_flag("--json", a->json, "Print {Path, Hash} as JSON");
   get->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       IpfsPath p = parse_ipfs_path(a->target);
       Cid cid = resolve_path(repo.blocks(), p.root, p.path);
@@ -171,7 +171,7 @@ void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
       else
         std::cout << "Saved " << cid.to_string() << " to " << out << "\n";
       return 0;
-    });
+    };
   });
 }
 
@@ -184,7 +184,7 @@ void register_cid(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   format->add_option("-v,--version", a->version, "CID version 0 or 1");
   format->add_option("--codec", a->codec, "Replace the codec: raw, dag-pb, dag-cbor");
   format->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Cid c = Cid::parse(a->target);
       if (!a->codec.empty()) c = Cid{1, codec_from_name(a->codec), c.hash};
       if (a->version == 0)
@@ -203,15 +203,15 @@ void register_cid(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
         std::cout << c.to_string() << "\n";
       }
       return 0;
-    });
+    };
   });
   CLI::App* b32 = cid->add_subcommand("base32", "Print a CID as CIDv1 in base32");
   b32->add_option("cid", a->target, "CID")->required();
   b32->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       std::cout << Cid::parse(a->target).to_v1().to_string() << "\n";
       return 0;
-    });
+    };
   });
 }
 
@@ -221,13 +221,13 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
   CLI::App* get = block->add_subcommand("get", "Write a block's bytes to stdout");
   get->add_option("cid", a->target, "CID")->required();
   get->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Bytes b = load_block(repo.blocks(), cid_arg(a->target));
       std::cout.write(b.data(), static_cast<std::streamsize>(b.size()));
       std::cout.flush();
       return 0;
-    });
+    };
   });
   CLI::App* put = block->add_subcommand("put", "Store a block read from FILE (or stdin); prints its CID");
   put->add_option("file", a->target, "File, or - for stdin");
@@ -235,7 +235,7 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
   put->add_option("--cid-version", a->version, "CID version (default 1; 0 only for dag-pb)");
   put->add_flag("--json", a->json, "Print {Key, Size}");
   put->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Bytes data = read_input(a->target);
       uint64_t codec = codec_from_name(a->format);
       if (codec == kCodecDagCbor) ia::fail(ErrorKind::Unsupported, "dag-cbor blocks are not supported yet");
@@ -250,13 +250,13 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
       else
         std::cout << cid.to_string() << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* stat = block->add_subcommand("stat", "Print a block's CID and size");
   stat->add_option("cid", a->target, "CID")->required();
   stat->add_flag("--json", a->json, "Print {Key, Size}");
   stat->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Cid cid = cid_arg(a->target);
       Bytes b = load_block(repo.blocks(), cid);
@@ -265,19 +265,19 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
       else
         std::cout << "Key: " << cid.to_string() << "\nSize: " << b.size() << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* rm = block->add_subcommand("rm", "Remove a block");
   rm->add_option("cid", a->target, "CID")->required();
   rm->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Cid cid = cid_arg(a->target);
       if (!repo.blocks().remove(cid.hash))
         ia::fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
       std::cout << "removed " << cid.to_string() << "\n";
       return 0;
-    });
+    };
   });
 }
 
@@ -287,29 +287,29 @@ void register_pin(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   CLI::App* add = pin->add_subcommand("add", "Pin a DAG (every block must be present)");
   add->add_option("cid", a->target, "CID")->required();
   add->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Cid cid = resolve_arg(repo, a->target);
       repo.pin_add(cid);
       std::cout << "pinned " << cid.to_string() << " recursively\n";
       return 0;
-    });
+    };
   });
   CLI::App* rm = pin->add_subcommand("rm", "Unpin a DAG");
   rm->add_option("cid", a->target, "CID")->required();
   rm->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Cid cid = cid_arg(a->target);
       if (!repo.pin_rm(cid)) ia::fail(ErrorKind::NotFound, "{} is not pinned", cid.to_string());
       std::cout << "unpinned " << cid.to_string() << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* ls = pin->add_subcommand("ls", "List pins");
   ls->add_flag("--json", a->json, "One {Cid, Type} object per line");
   ls->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       for (const Cid& c : repo.pins()) {
         if (a->json)
@@ -318,7 +318,7 @@ void register_pin(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
           std::cout << c.to_string() << " recursive\n";
       }
       return 0;
-    });
+    };
   });
 }
 
@@ -328,7 +328,7 @@ void register_repo(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) 
   CLI::App* gc = r->add_subcommand("gc", "Delete blocks no pin reaches");
   gc->add_flag("--json", a->json, "Print {Removed}");
   gc->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       size_t n = repo.gc();
       if (a->json)
@@ -336,12 +336,12 @@ void register_repo(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) 
       else
         std::cout << "removed " << n << " blocks\n";
       return 0;
-    });
+    };
   });
   CLI::App* verify = r->add_subcommand("verify", "Re-hash every block; move corrupt ones to corrupt/");
   verify->add_flag("--json", a->json, "Print {Checked, Corrupt[]}");
   verify->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       VerifyReport rep = repo.verify();
       if (a->json) {
@@ -351,7 +351,7 @@ void register_repo(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) 
         std::cout << "verified " << rep.checked << " blocks, " << rep.corrupt.size() << " corrupt\n";
       }
       return rep.corrupt.empty() ? 0 : 2;
-    });
+    };
   });
 }
 
@@ -362,7 +362,7 @@ void register_car(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   exp->add_option("cid", a->target, "CID[/path]")->required();
   exp->add_option("-o,--output", a->output, "CAR file to write")->required();
   exp->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       Cid cid = resolve_arg(repo, a->target);
       fs::path out(a->output), tmp(a->output + ".ia-partial");
@@ -380,18 +380,24 @@ void register_car(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
           throw;
         }
       }
-      fs::rename(tmp, out);
+      std::error_code rename_error, ignored;
+      fs::rename(tmp, out, rename_error);
+      if (rename_error) {
+        fs::remove(tmp, ignored);  // nothing half-done is left behind
+        ia::fail(ErrorKind::Unavailable, "{}: cannot rename the finished CAR into place: {}", out.string(),
+                 rename_error.message());
+      }
       std::cout << "exported " << cid.to_string() << " (" << st.blocks << " blocks, " << st.bytes << " bytes) to "
                 << a->output << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* imp = car->add_subcommand("import", "Import a CARv1/CARv2; every block is re-hashed first");
   imp->add_option("file", a->target, "CAR file")->required();
   imp->add_flag("--no-pin", a->no_pin, "Do not pin the roots");
   imp->add_flag("--json", a->json, "Print {Roots, Blocks}");
   imp->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       // Two passes: the whole file is verified before anything is stored, so a
       // bad CAR leaves the blockstore untouched.
       auto open = [&] {
@@ -421,7 +427,7 @@ void register_car(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
         std::cout << "imported " << st.blocks << " blocks\n";
       }
       return 0;
-    });
+    };
   });
 }
 
@@ -431,14 +437,14 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   serve->add_option("--port", a->port, "Port (0: any free one)")->check(CLI::Range(0, 65535));
   serve->add_option("--host", a->host, "Address to listen on (default 127.0.0.1)");
   serve->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       GatewayServer server(repo.blocks());
       int port = server.bind(a->host, a->port);
       std::cout << "ipfs gateway listening on http://" << a->host << ":" << port << std::endl;
       server.run();
       return 0;
-    });
+    };
   });
   CLI::App* fetch = ipfs->add_subcommand("fetch", "Fetch a DAG from trustless gateways, verifying every block");
   fetch->add_option("cid", a->target, "CID or CID/path (then only what the path names)")->required();
@@ -447,7 +453,7 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   fetch->add_flag("--no-pin", a->no_pin, "Do not pin the fetched DAG");
   fetch->add_flag("--json", a->json, "Print {Cid, Blocks, Fetched, Bytes, Gateway}");
   fetch->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       Repo repo;
       IpfsPath target = parse_ipfs_path(a->target);
       FetchOptions o;
@@ -481,7 +487,7 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
                   << " new, " << st.bytes_fetched << " bytes) from " << st.gateway << "\n";
       }
       return 0;
-    });
+    };
   });
 }
 

@@ -64,30 +64,30 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
   add->add_option("source", a->source, "Model folder, CID, CID/path or ipfs://CID/path")->required();
   add->add_flag("--cid-version-1", a->cid_v1, "Add a folder with CIDv1 and raw leaves");
   add->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       std::string target = target_of(*a);
       router::ModelNames(ipfs::default_home()).set(a->name, target);
       std::cout << nlohmann::json{{"name", a->name}, {"cid", target}}.dump() << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* list = models->add_subcommand("list", "One {name, cid} object per line");
   list->callback([&action] {
-    action = guarded([] {
+    action = [] {
       for (const auto& [name, cid] : router::ModelNames(ipfs::default_home()).list())
         std::cout << nlohmann::json{{"name", name}, {"cid", cid}}.dump() << "\n";
       return 0;
-    });
+    };
   });
   CLI::App* rm = models->add_subcommand("rm", "Forget a name (its blocks stay until `ipfs pin rm` + `ipfs repo gc`)");
   rm->add_option("name", a->name, "Name")->required();
   rm->callback([a, &action] {
-    action = guarded([a] {
+    action = [a] {
       if (!router::ModelNames(ipfs::default_home()).remove(a->name))
         ia::fail(ErrorKind::NotFound, "no model named \"{}\"", a->name);
       std::cout << nlohmann::json{{"removed", a->name}}.dump() << "\n";
       return 0;
-    });
+    };
   });
 }
 

@@ -1,10 +1,13 @@
 // ipfs-accelerate: JSON on stdout, errors on stderr as one line; exit status 2
-// for bad input, 1 for an internal error.
+// for bad input, 1 for an internal error. Subcommands just throw: main maps
+// every error to its line and status, in one place.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
 #include "cli/cli_common.h"
+#include "core/error.h"
 #include "core/logging.h"
 
 namespace {
@@ -16,9 +19,13 @@ std::string one_line(std::string s) {
   return s;
 }
 
-}  // namespace
+// "ipfs-accelerate: error: …" (2 when the user can fix it, else 1).
+int report_error(const std::string& what, bool user_error) {
+  std::cerr << "ipfs-accelerate: error: " << one_line(what) << "\n";
+  return user_error ? 2 : 1;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"ipfs-accelerate: run Hugging Face models fast on this machine's hardware", "ipfs-accelerate"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "ipfs-accelerate 0.1.0");
@@ -73,11 +80,20 @@ int main(int argc, char** argv) {
   }
 
   ia::init_logging(ctx.verbose);
+  return action ? action() : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
   try {
-    return action ? action() : 2;
-  } catch (const ipfs_accelerate::Error& e) {
-    std::cerr << "ipfs-accelerate: error: " << one_line(e.what()) << "\n";
-    return e.is_user_error() ? 2 : 1;
+    return run(argc, argv);
+  } catch (const ipfs_accelerate::Error& e) {  // from the public API
+    return report_error(e.what(), e.is_user_error());
+  } catch (const ia::Error& e) {  // from the layers subcommands use directly (ipfs, models, dev)
+    return report_error(e.what(), e.is_user_error());
+  } catch (const std::filesystem::filesystem_error& e) {  // the machine's files, not a bug: "unavailable"
+    return report_error(e.what(), true);
   } catch (const std::exception& e) {
     std::cerr << "ipfs-accelerate: internal error: " << one_line(e.what()) << "\n";
     return 1;

@@ -223,6 +223,19 @@ TEST_F(CliIpfs, HostileDirectoryEntryIsRefused) {
   EXPECT_TRUE(fs::is_empty(tmp_.path() + "/target"));
 }
 
+// A failure of the machine's files inside a subcommand (here renaming the finished
+// CAR onto a folder that is in the way) is not a bug: one line, status 2, and the
+// temporary file is removed.
+TEST_F(CliIpfs, FilesystemErrorIsOneLine) {
+  std::string root = ok({"add", "-Q", file("f", "some bytes")});
+  root.pop_back();
+  std::string in_the_way = tmp_.path() + "/in-the-way";
+  file("in-the-way/keep", "x");
+  expect_user_error(ipfs({"car", "export", root, "-o", in_the_way}), "cannot rename");
+  EXPECT_EQ(read_file(in_the_way + "/keep"), "x");
+  EXPECT_FALSE(fs::exists(in_the_way + ".ia-partial")) << "the temporary CAR was left behind";
+}
+
 TEST_F(CliIpfs, BadInputIsOneLine) {
   expect_user_error(ipfs({"cat", "QmNotACid"}), "invalid CID");
   expect_user_error(ipfs({"cat", "bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"}), "not found");

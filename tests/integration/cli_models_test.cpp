@@ -94,6 +94,24 @@ TEST(CliModels, ModelByCidFromOurGatewayEmbedsLikeTheFolder) {
   EXPECT_NE(file.err.find("not a model folder"), std::string::npos) << file.err;
 }
 
+// `models …` and `dev …` throw the library's own errors; main reports each as
+// one "ipfs-accelerate: error: …" line with exit status 2.
+TEST(CliModels, ModelsAndDevErrorsAreOneLineWithStatus2) {
+  TempDir tmp;
+  const std::string home = tmp.path() + "/home";
+  const std::string cid = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+  expect_user_error(in_home(home, {"models", "rm", "nope"}), "no model named \"nope\"");
+  expect_user_error(in_home(home, {"models", "add", "../x", cid}), "cannot be a model name");
+  expect_user_error(in_home(home, {"models", "add", "x", "not-a-cid"}), "not-a-cid");
+  write_file(tmp.path() + "/file.txt", "x");
+  expect_user_error(in_home(home, {"models", "add", "x", tmp.path() + "/file.txt"}), "a model must be a folder");
+  expect_user_error(run_cli({"dev", "random-model", "--like", "nonsense", "--out", tmp.path() + "/m"}),
+                    "--like must be");
+  expect_user_error(run_cli({"dev", "random-model", "--like", kBert + "/config.json", "--out", tmp.path() + "/m"}),
+                    "not a supported decoder");
+  EXPECT_FALSE(fs::exists(tmp.path() + "/m"));
+}
+
 TEST(CliModels, SubFolderIsFetchedWithoutTheRestOfTheDag) {
   TempDir tmp;
   std::string src = tmp.path() + "/src", home = tmp.path() + "/home", tree = tmp.path() + "/hub";
@@ -108,6 +126,9 @@ TEST(CliModels, SubFolderIsFetchedWithoutTheRestOfTheDag) {
   ASSERT_FALSE(url.empty());
   auto expected = embeddings(in_home(home, embed_args({}, kBert)));
   EXPECT_EQ(embeddings(in_home(home, embed_args({"--gateway", url}, "ipfs://" + cid + "/bert"))), expected);
+  // A name that is not there: one clear line, found out without fetching the rest of the DAG.
+  expect_user_error(in_home(home, embed_args({"--gateway", url}, "ipfs://" + cid + "/nope")),
+                    cid + "/nope: no such file or directory");
   server.reset();
   EXPECT_EQ(in_home(home, {"ipfs", "cat", cid + "/other.bin"}).status, 2);  // never fetched
   EXPECT_EQ(in_home(home, {"ipfs", "repo", "verify"}).status, 0);
