@@ -88,7 +88,7 @@ namespace {
 bool ends_with_word(std::string_view s) {
   if (s.empty()) return false;
   size_t b = s.size() - 1;
-  while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+  while (b > 0 && uni::is_utf8_continuation(s[b])) --b;
   size_t len = 1;
   return uni::is_word_char(uni::decode(s, b, &len));
 }
@@ -102,7 +102,7 @@ size_t trailing_space_start(std::string_view s) {
   size_t end = s.size();
   while (end > 0) {
     size_t b = end - 1;
-    while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
+    while (b > 0 && uni::is_utf8_continuation(s[b])) --b;
     size_t len = 1;
     if (!uni::is_whitespace(uni::decode(s, b, &len))) break;
     end = b;

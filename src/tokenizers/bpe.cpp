@@ -7,6 +7,7 @@
 
 #include "tokenizers/json_util.h"
 #include "tokenizers/models_impl.h"
+#include "tokenizers/unicode.h"
 
 namespace ia::tok {
 
@@ -104,7 +105,7 @@ void Bpe::segment(std::string_view word, std::vector<Piece>& result) const {
   };
   for (size_t i = 0; i < word.size();) {
     size_t end = i + 1;
-    while (end < word.size() && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80) ++end;
+    while (end < word.size() && uni::is_utf8_continuation(word[end])) ++end;
     piece.clear();
     if (i > 0 && prefix_) piece += *prefix_;
     piece.append(word.substr(i, end - i));

@@ -5,6 +5,8 @@
 // tokenizer_config.json.
 #include "tokenizers/legacy_loader.h"
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -93,6 +95,21 @@ json added_token(const std::string& content, int64_t id, bool special) {
               {"rstrip", false}, {"normalized", !special}, {"special", special}};
 }
 
+// An added_tokens_decoder key: the token id as a whole non-negative decimal
+// integer ("12abc", "-1", "+1", " 1" and "0x1" are not ids).
+int64_t decoder_key_id(const fs::path& config, const std::string& key) {
+  int64_t id = -1;
+  const char* end = key.data() + key.size();
+  const bool digits =
+      !key.empty() && std::all_of(key.begin(), key.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  auto [ptr, ec] = std::from_chars(key.data(), end, id);
+  if (!digits || ec != std::errc() || ptr != end) {
+    fail(ErrorKind::Corrupt, "'{}': added_tokens_decoder key '{}' is not a token id (a non-negative decimal integer)",
+         config.string(), key);
+  }
+  return id;
+}
+
 // Special tokens as added tokens: added_tokens_decoder entries first (they
 // carry ids and flags), then the named special tokens, then added_tokens.json.
 // A token missing from the vocab gets the next free id, as transformers does.
@@ -104,12 +121,7 @@ json collect_added(const Config& c, const fs::path& dir, const std::vector<std::
     std::map<int64_t, json> by_id;
     for (const auto& [key, v] : it->items()) {
       if (!v.is_object() || !v.contains("content") || !v["content"].is_string()) continue;
-      int64_t id = 0;
-      try {
-        id = std::stoll(key);
-      } catch (const std::exception&) {
-        fail(ErrorKind::Corrupt, "tokenizer_config.json: added_tokens_decoder key '{}' is not an id", key);
-      }
+      const int64_t id = decoder_key_id(dir / "tokenizer_config.json", key);
       json t = added_token(v["content"], id, v.value("special", true));
       for (const char* f : {"single_word", "lstrip", "rstrip", "normalized"}) {
         if (v.contains(f) && v[f].is_boolean()) t[f] = v[f];

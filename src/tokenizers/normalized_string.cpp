@@ -157,7 +157,7 @@ void NormalizedString::prepend(std::string_view s) {
 void NormalizedString::append(std::string_view s) {
   if (normalized_.empty() || s.empty()) return;
   size_t b = normalized_.size() - 1;
-  while (b > 0 && (static_cast<unsigned char>(normalized_[b]) & 0xC0) == 0x80) --b;
+  while (b > 0 && uni::is_utf8_continuation(normalized_[b])) --b;
   size_t len = 1;
   const char32_t prev = uni::decode(normalized_, b, &len);
   std::vector<CharChange> dest{{prev, 0}};

@@ -1,5 +1,7 @@
 #include "tokenizers/pre_tokenized.h"
 
+#include "tokenizers/unicode.h"
+
 namespace ia::tok {
 
 PreTokenizedString::PreTokenizedString(std::string original) : original_(std::move(original)) {
@@ -45,7 +47,7 @@ Encoding PreTokenizedString::into_encoding(int32_t type_id) const {
   std::vector<uint32_t> char_of_byte(original_.size());
   uint32_t ci = 0;
   for (size_t b = 0; b < original_.size(); ++b) {
-    if (b > 0 && (static_cast<unsigned char>(original_[b]) & 0xC0) != 0x80) ++ci;
+    if (b > 0 && !uni::is_utf8_continuation(original_[b])) ++ci;
     char_of_byte[b] = ci;
   }
   auto to_chars = [&](Offsets o) -> Offsets {

@@ -51,7 +51,7 @@ void append_utf8(std::string& out, char32_t c) {
 
 size_t char_count(std::string_view s) {
   size_t n = 0;
-  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  for (char ch : s) n += !is_utf8_continuation(ch);
   return n;
 }
 

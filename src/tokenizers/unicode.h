@@ -11,6 +11,12 @@
 
 namespace ia::tok::uni {
 
+// A UTF-8 continuation byte (10xxxxxx): it never starts a code point, so
+// skipping these finds the next (or, going back, the current) character start.
+constexpr bool is_utf8_continuation(unsigned char b) {
+  return (b & 0xC0) == 0x80;
+}
+
 // Decodes one code point at s[i] (s must be valid UTF-8, which every string in
 // the pipeline is after sanitize_utf8) and returns it; `len` gets its byte size.
 char32_t decode(std::string_view s, size_t i, size_t* len);

@@ -6,6 +6,7 @@
 
 #include "tokenizers/json_util.h"
 #include "tokenizers/models_impl.h"
+#include "tokenizers/unicode.h"
 
 namespace ia::tok {
 
@@ -14,7 +15,7 @@ constexpr double kUnkPenalty = 10.0;
 
 size_t utf8_char_len(std::string_view s, size_t i) {
   size_t end = i + 1;
-  while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) ++end;
+  while (end < s.size() && uni::is_utf8_continuation(s[end])) ++end;
   return end - i;
 }
 }  // namespace

@@ -50,7 +50,7 @@ void WordPiece::tokenize(std::string_view word, std::vector<Token>& out) const {
       // Drop the last char of the candidate (step back over UTF-8 continuation bytes).
       do {
         --end;
-      } while (end > start && (static_cast<unsigned char>(word[end]) & 0xC0) == 0x80);
+      } while (end > start && uni::is_utf8_continuation(word[end]));
     }
     if (!found) {
       out.resize(first);

@@ -59,6 +59,24 @@ TEST(EdgeCases, InvalidUtf8BecomesReplacementChars) {
                 .ids);
 }
 
+// The one test for "is this byte inside a character": exactly 0x80..0xBF, and
+// in every encoded code point all bytes but the first.
+TEST(EdgeCases, Utf8ContinuationBytes) {
+  static_assert(uni::is_utf8_continuation(0x80) && uni::is_utf8_continuation(0xBF));
+  static_assert(!uni::is_utf8_continuation('a') && !uni::is_utf8_continuation(0xC2) &&
+                !uni::is_utf8_continuation(0xFF));
+  int continuation = 0;
+  for (int b = 0; b < 256; ++b) continuation += uni::is_utf8_continuation(static_cast<unsigned char>(b));
+  EXPECT_EQ(continuation, 64);
+  for (char32_t c : {U'a', U'\u00e9', U'\u20ac', U'\U0001F600', U'\U0010FFFF'}) {
+    std::string s;
+    uni::append_utf8(s, c);
+    ASSERT_EQ(s.size(), uni::utf8_len(c));
+    EXPECT_FALSE(uni::is_utf8_continuation(s[0]));
+    for (size_t i = 1; i < s.size(); ++i) EXPECT_TRUE(uni::is_utf8_continuation(s[i])) << i;
+  }
+}
+
 TEST(EdgeCases, AddedTokensTouchingText) {
   auto tok = Tokenizer::from_folder(fixture_dir("gpt2"));
   const auto e = tok->encode("abc<|endoftext|>def", false);

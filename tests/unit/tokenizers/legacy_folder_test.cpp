@@ -198,5 +198,34 @@ TEST(LegacyFolders, ErrorsAreClear) {
   EXPECT_THROW(Tokenizer::from_folder(dir.path().string()), ia::Error);  // merge uses a token not in the vocab
 }
 
+// added_tokens_decoder keys are token ids: a whole non-negative decimal
+// integer. Anything else ("12abc" once loaded as id 12) is a Corrupt config
+// named with the file and the key.
+TEST(LegacyFolders, AddedTokensDecoderKeysMustBeWholeIds) {
+  ScratchDir dir("ia_legacy_decoder_keys");
+  write_file(dir.path() / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  auto config_with_key = [&](const std::string& key) {
+    json cfg = {{"added_tokens_decoder", {{key, {{"content", "<extra>"}, {"special", true}}}}}};
+    write_file(dir.path() / "tokenizer_config.json", cfg.dump());
+  };
+  config_with_key("7");
+  auto tok = Tokenizer::from_folder(dir.path().string());
+  ASSERT_TRUE(tok->token_to_id("<extra>").has_value());
+  EXPECT_EQ(*tok->token_to_id("<extra>"), 7);
+  for (const std::string key : {"12abc", "-1", "+7", " 7", "7 ", "0x7", "7.0", "", "99999999999999999999"}) {
+    SCOPED_TRACE("key '" + key + "'");
+    config_with_key(key);
+    try {
+      Tokenizer::from_folder(dir.path().string());
+      ADD_FAILURE() << "accepted added_tokens_decoder key '" << key << "'";
+    } catch (const ia::Error& e) {
+      EXPECT_EQ(e.kind(), ia::ErrorKind::Corrupt);
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find((dir.path() / "tokenizer_config.json").string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find("'" + key + "'"), std::string::npos) << msg;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ia::tok::test
