@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <unordered_set>
+#include <vector>
 
 #include "core/error.h"
 #include "ipfs/car.h"
@@ -234,6 +236,48 @@ bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstor
   return true;
 }
 
+// The store as a path walk sees it: a block it lacks is fetched (?format=raw,
+// verified) from the first gateway that delivers it, so resolving a path
+// fetches the directories and HAMT shards on the way and nothing else. A walk
+// reads only directories and shards, so the block asked for is dag-pb.
+class FetchOnMiss : public Blockstore {
+ public:
+  // `what` names the walk in errors (ROOT/PATH).
+  FetchOnMiss(Blockstore& store, const FetchOptions& options, Progress& progress, std::string what)
+      : store_(store), options_(options), progress_(progress), what_(std::move(what)) {}
+  void put(const Cid& cid, BytesView block) override { store_.put(cid, block); }
+  bool has(const Multihash& mh) override { return store_.has(mh); }
+  bool remove(const Multihash& mh) override { return store_.remove(mh); }
+  void for_each(const std::function<void(const Multihash&)>& fn) override { store_.for_each(fn); }
+  std::optional<Bytes> get(const Multihash& mh) override {
+    if (auto block = store_.get(mh)) return block;
+    const Cid cid{1, kCodecDagPb, mh};
+    std::string last_error = "nothing tried";
+    for (size_t i = 0; i < options_.gateways.size(); ++i) {
+      if (sessions_.size() <= i) sessions_.push_back(std::make_unique<HttpSession>(options_.stall_timeout_s));
+      if (fetch_raw(*sessions_[i], trim_slash(options_.gateways[i]), cid, store_, stats_, progress_, last_error))
+        return store_.get(mh);
+    }
+    fail(ErrorKind::Unavailable, "could not fetch {}: {}", what_, last_error);
+  }
+
+ private:
+  Blockstore& store_;
+  const FetchOptions& options_;
+  Progress& progress_;
+  std::string what_;
+  FetchStats stats_;
+  std::vector<std::unique_ptr<HttpSession>> sessions_;  // one per gateway, reused along the path
+};
+
+void check_gateways(const FetchOptions& options) {
+  if (options.gateways.empty()) fail(ErrorKind::InvalidArgument, "no gateway given (--gateway URL or IPFS_GATEWAY)");
+  for (const auto& gw : options.gateways) {
+    if (gw.rfind("http://", 0) != 0 && gw.rfind("https://", 0) != 0)
+      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", gw);
+  }
+}
+
 // What `path` names under `root` with the blocks stored; nullopt while a block on the way is missing.
 std::optional<Cid> resolve_stored(Blockstore& store, const Cid& root, const std::string& path) {
   try {
@@ -263,11 +307,7 @@ std::vector<std::string> gateways_from_env() {
 }
 
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options) {
-  if (options.gateways.empty()) fail(ErrorKind::InvalidArgument, "no gateway given (--gateway URL or IPFS_GATEWAY)");
-  for (const auto& gw : options.gateways) {
-    if (gw.rfind("http://", 0) != 0 && gw.rfind("https://", 0) != 0)
-      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", gw);
-  }
+  check_gateways(options);
   FetchStats st;
   std::string last_error = "nothing tried";
   Progress progress{options, {}};
@@ -334,11 +374,12 @@ Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, cons
     if (stats) *stats = st;
     return *target;
   }
+  check_gateways(options);
+  Progress progress{options, {}};
   // One CAR of the path: the blocks proving it (directories, HAMT shards) and
   // the DAG at its end. Each block is still accepted only as a link of an
   // accepted one, starting from the root.
   if (options.try_car) {
-    Progress progress{options, {}};
     FetchStats ignored;
     std::string err;
     for (const auto& gw : options.gateways) {
@@ -348,11 +389,14 @@ Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, cons
       if (resolve_stored(store, root, path)) break;
     }
   }
-  // The path is stored now (or, failing that, the whole DAG is fetched), then its target is completed.
+  // The path is stored now or, failing that (no CAR, or a gateway that answers
+  // a missing name with an error), walked block by block: only the blocks on
+  // the way are fetched, never the rest of root's DAG, and a NotFound is then
+  // a name that does not exist. Then the target is completed.
   std::optional<Cid> target = resolve_stored(store, root, path);
   if (!target) {
-    fetch_dag(root, store, options);
-    target = resolve_path(store, root, path);  // now a NotFound is a name that does not exist
+    FetchOnMiss walk(store, options, progress, root.to_string() + "/" + path);
+    target = resolve_path(walk, root, path);
   }
   FetchStats st = fetch_dag(*target, store, options);
   if (stats) *stats = st;

@@ -46,9 +46,12 @@ std::vector<std::string> gateways_from_env();
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options);
 
 // Fetches what `root/path` names (a file or a folder), not the rest of
-// root's DAG: one CAR of the path (its proof blocks, then the target's DAG),
-// then fetch_dag of the target for whatever is still missing. Returns the
-// target's CID. Throws as fetch_dag; NotFound when the path names nothing.
+// root's DAG: one CAR of the path (its proof blocks, then the target's DAG);
+// when that does not prove the path (no CAR, or the gateway answers with an
+// error), the path is walked block by block (?format=raw), fetching only the
+// directories on the way; then fetch_dag of the target for whatever is still
+// missing. Returns the target's CID. Throws as fetch_dag; NotFound when the
+// path names nothing (known from verified blocks, without fetching the rest).
 Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, const FetchOptions& options,
                FetchStats* stats = nullptr);
 

@@ -4,8 +4,12 @@
 
 #include <httplib.h>
 
+#include <atomic>
+#include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "ipfs/car.h"
@@ -193,6 +197,115 @@ TEST(GatewayClient, LyingGatewayIsRejectedAndNothingIsStored) {
   liar.stop();
   t.join();
   EXPECT_THROW(fetch_dag(Cid::of(1, kCodecRaw, "x"), local, FetchOptions{}), Error);  // no gateway
+}
+
+// Our gateway behind a loopback proxy that records every request (and can
+// answer 502 to all of them instead).
+class CountingGateway {
+ public:
+  CountingGateway() : upstream_(served) {
+    up_port_ = upstream_.bind("127.0.0.1", 0);
+    up_thread_ = std::thread([this] { upstream_.run(); });
+    front_.Get(R"(/ipfs/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mu_);
+        requests_.push_back(req.target);
+      }
+      if (broken) {
+        res.status = 502;
+        return;
+      }
+      httplib::Client c("127.0.0.1", up_port_);
+      httplib::Headers h;
+      if (req.has_header("Accept")) h.emplace("Accept", req.get_header_value("Accept"));
+      auto r = c.Get(req.target, h);
+      if (!r) {
+        res.status = 502;
+        return;
+      }
+      res.status = r->status;
+      res.set_content(r->body, r->get_header_value("Content-Type"));
+    });
+    port_ = front_.bind_to_any_port("127.0.0.1");
+    front_thread_ = std::thread([this] { front_.listen_after_bind(); });
+    while (!front_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~CountingGateway() {
+    front_.stop();
+    front_thread_.join();
+    upstream_.stop();
+    up_thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The request targets since the last call.
+  std::vector<std::string> take() {
+    std::lock_guard lock(mu_);
+    return std::exchange(requests_, {});
+  }
+
+  MemoryBlockstore served;
+  std::atomic<bool> broken{false};
+
+ private:
+  GatewayServer upstream_;
+  int up_port_ = 0, port_ = 0;
+  std::thread up_thread_, front_thread_;
+  httplib::Server front_;
+  std::mutex mu_;
+  std::vector<std::string> requests_;
+};
+
+// A path that does not prove itself by CAR (a name the gateway answers 404
+// for, --no-car, a failing gateway) is walked block by block: only the
+// directories on the way are fetched, never root's whole DAG, and each
+// directory once.
+TEST(GatewayClient, PathFetchNeverFallsBackToTheWholeDag) {
+  CountingGateway gw;
+  BuiltNode big = import_bytes(test::xorshift_bytes(6, 1'000'000), gw.served, ImportOptions{});  // 4 leaves + root
+  BuiltNode a = import_bytes("alpha", gw.served, ImportOptions{});
+  BuiltNode sub = build_directory({{"a.txt", a.cid, a.tsize}}, gw.served, 0);
+  BuiltNode root = build_directory({{"big.bin", big.cid, big.tsize}, {"sub", sub.cid, sub.tsize}}, gw.served, 0);
+  const std::string r = root.cid.to_string();
+  FetchOptions o;
+  o.gateways = {gw.url()};
+
+  // A name that does not exist: the path CAR is refused (404), then only the root block is read.
+  MemoryBlockstore local;
+  try {
+    fetch_path(root.cid, "nope", local, o);
+    ADD_FAILURE() << "a missing name was found";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_NE(std::string(e.what()).find(r + "/nope"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(gw.take(), (std::vector<std::string>{"/ipfs/" + r + "/nope?format=car&dag-scope=all",
+                                                 "/ipfs/" + root.cid.to_v1().to_string() + "?format=raw"}));
+  EXPECT_EQ(local.size(), 1u);  // the root directory, not big.bin's 5 blocks
+  EXPECT_FALSE(local.has(big.cid.hash));
+
+  // Without CAR: root, sub, then the target; big.bin stays on the gateway.
+  MemoryBlockstore raw_only;
+  o.try_car = false;
+  EXPECT_EQ(fetch_path(root.cid, "sub/a.txt", raw_only, o), a.cid);
+  EXPECT_EQ(gw.take().size(), 3u);
+  EXPECT_EQ(raw_only.size(), 3u);
+  EXPECT_FALSE(raw_only.has(big.cid.hash));
+
+  // A failing gateway: one path CAR, one block, then a clear error naming the path and the failure.
+  MemoryBlockstore none;
+  o.try_car = true;
+  gw.broken = true;
+  try {
+    fetch_path(root.cid, "sub", none, o);
+    ADD_FAILURE() << "fetched from a failing gateway";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("could not fetch " + r + "/sub"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("HTTP 502"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(gw.take().size(), 2u);
+  EXPECT_EQ(none.size(), 0u);
 }
 
 }  // namespace
