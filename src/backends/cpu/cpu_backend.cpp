@@ -364,6 +364,22 @@ class CpuBackend final : public Backend {
       parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) k.f32_to_bf16(xp + r * lda, xbp + r * K, K);
       });
+      if (M >= 2 && M <= 16 && K % 32 == 0 && N >= 16 && k.gemv_bf16_amx) {
+        // Batched decode (2-16 rows) on AMX tiles: the weights stream once, as at one row,
+        // where vdpbf16ps would make 8 rows compute-bound.
+        thread_local std::vector<uint16_t> x_pairs;
+        if (x_pairs.size() < static_cast<size_t>(16 * K)) x_pairs.resize(static_cast<size_t>(16 * K));
+        pack_bf16_pairs(xbp, M, K, K, x_pairs.data());
+        const uint16_t* xpp = x_pairs.data();
+        const uint16_t* wp = w.data<uint16_t>();
+        float* op = out.data<float>();
+        const int64_t n16 = N / 16 * 16;
+        parallel_for_balanced(n16, kGemvRowsPerChunk,
+                              [&](int64_t j0, int64_t j1) { k.gemv_bf16_amx(xpp, M, K, wp, ldw, bp, op, N, j0, j1); });
+        if (n16 < N) k.gemv_bf16_dp(xbp, M, K, K, wp, ldw, bp, op, N, n16, N);  // the last rows, fewer than 16
+        apply_epilogue_after(epi, out);
+        return;
+      }
       if (M <= 8 && k.gemv_bf16_dp) {
         // Decode (a few rows): stream each weight once for all rows, bf16 pairs in hardware.
         const uint16_t* wp = w.data<uint16_t>();

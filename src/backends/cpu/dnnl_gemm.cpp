@@ -1,8 +1,5 @@
 #include "backends/cpu/dnnl_gemm.h"
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -10,26 +7,16 @@
 #include <string>
 #include <unordered_map>
 
+#include "backends/cpu/amx_permission.h"
 #include "core/logging.h"
 
 namespace ia::cpu {
 namespace {
 
-// Linux >= 5.16 hands out the AMX tile state only to processes that ask.
-void request_amx_permission() {
-#if defined(__x86_64__) && defined(SYS_arch_prctl)
-  constexpr int kArchReqXcompPerm = 0x1023;
-  constexpr int kXfeatureXtiledata = 18;
-  // Ask unconditionally: on CPUs or kernels without AMX the call simply fails.
-  long rc = syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata);
-  if (rc != 0) SPDLOG_DEBUG("arch_prctl(ARCH_REQ_XCOMP_PERM) failed; AMX unavailable");
-#endif
-}
-
 struct EngineHolder {
   dnnl::engine engine;
   EngineHolder() {
-    request_amx_permission();
+    amx_bf16_usable();  // oneDNN's AMX kernels need the process's tile permission too
     // oneDNN 2.6 keeps AMX behind the max-ISA switch; it must be raised before
     // the first primitive is created. It is an upper bound: CPUs without AMX
     // still get their best ISA. An explicit ONEDNN_MAX_CPU_ISA wins.

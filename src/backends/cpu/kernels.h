@@ -51,7 +51,18 @@ struct Kernels {
   // (head, query block), each task on one thread.
   void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                 int64_t ldc);
+  // Decode of 2-16 rows on AMX tiles: y[m, j] = sum_k x[m, k] w[j, k] (+ bias[j]) for
+  // j in [j0, j1), both multiples of 16, K a multiple of 32. The weights are the tiles' A
+  // operand as they lie (row-major rows), x the B operand, packed by pack_bf16_pairs;
+  // the tile unit's throughput leaves the 2-16 rows bound by the weight stream, as one
+  // row is. Null without AMX-BF16 (or without the kernel's permission to use it).
+  void (*gemv_bf16_amx)(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
+                        const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
 };
+
+// x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32
+// + 2 * m + k % 2] = x[m, k], rows m >= M zero; out holds K * 16 values (K even).
+void pack_bf16_pairs(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, uint16_t* out);
 
 const Kernels& generic_kernels();
 // Null when the CPU (or the compiler) lacks AVX-512.

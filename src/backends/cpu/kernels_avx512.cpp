@@ -10,7 +10,9 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstdlib>
 
+#include "backends/cpu/amx_permission.h"
 #include "backends/cpu/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -506,6 +508,69 @@ IA_AVX512BF16 void gemv_bf16_dp(const uint16_t* x, int64_t M, int64_t K, int64_t
   }
 }
 
+#define IA_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma,avx2")))
+
+// The 64-byte tile configuration (palette 1) that ldtilecfg reads.
+struct alignas(64) TileConfig {
+  uint8_t palette_id = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles: 0-1 C (16 weight rows x 16 inputs, f32), 2-3 A (16 weight rows x 32 k, the weights
+// read in place with the row stride), 4 B (16 k-pairs x 16 inputs, x packed once per call).
+// Two row blocks per step keep 32 weight rows (streams) in flight; each A row is one cache
+// line, and the line 1 KiB ahead in the same row is prefetched (into the next block's row past
+// the end), as the one-row kernel does.
+template <int Blocks>
+IA_AMX inline void amx_rows(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
+                            const float* bias, float* y, int64_t ldy, int64_t j) {
+  constexpr int64_t kAhead = 512;
+  const int64_t stride = ldw * static_cast<int64_t>(sizeof(uint16_t));
+  const uint16_t* w0 = w + j * ldw;
+  _tile_zero(0);
+  if (Blocks == 2) _tile_zero(1);
+  for (int64_t k = 0; k < K; k += 32) {
+    for (int r = 0; r < 16 * Blocks; ++r) {
+      const uint16_t* row = w0 + r * ldw;
+      const uint16_t* pf = k + kAhead < K ? row + k + kAhead : row + 16 * Blocks * ldw + (k + kAhead - K);
+      _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
+    }
+    _tile_loadd(4, x_pairs + k * 16, 64);
+    _tile_loadd(2, w0 + k, stride);
+    _tile_dpbf16ps(0, 2, 4);
+    if (Blocks == 2) {
+      _tile_loadd(3, w0 + 16 * ldw + k, stride);
+      _tile_dpbf16ps(1, 3, 4);
+    }
+  }
+  alignas(64) float c[2][16][16];
+  _tile_stored(0, c[0], 64);
+  if (Blocks == 2) _tile_stored(1, c[1], 64);
+  for (int blk = 0; blk < Blocks; ++blk)
+    for (int r = 0; r < 16; ++r) {
+      const int64_t n = j + 16 * blk + r;
+      const float b = bias ? bias[n] : 0.0f;
+      for (int64_t m = 0; m < M; ++m) y[m * ldy + n] = c[blk][r][m] + b;
+    }
+}
+
+IA_AMX void gemv_bf16_amx(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
+                          const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1) {
+  TileConfig cfg;
+  for (int t = 0; t < 5; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  int64_t j = j0;
+  for (; j + 32 <= j1; j += 32) amx_rows<2>(x_pairs, M, K, w, ldw, bias, y, ldy, j);
+  if (j + 16 <= j1) amx_rows<1>(x_pairs, M, K, w, ldw, bias, y, ldy, j);
+  _tile_release();  // no tile state for the kernel to save at the next context switch
+}
+
 }  // namespace
 
 const Kernels* avx512_kernels() {
@@ -514,10 +579,14 @@ const Kernels* avx512_kernels() {
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
-    static Kernels table{
-        Isa::Avx512,     "avx512",        gelu_erf, gelu_tanh, silu, relu, add,       layer_norm, softmax, attn_softmax,
-        f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, gemv_bf16, nullptr,    sgemm};
+    static Kernels table{Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
+                         softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
+                         gemv_bf16,   nullptr,      sgemm,           nullptr};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
+    // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps (for comparing the two).
+    const char* amx_env = std::getenv("IA_CPU_AMX");
+    const bool amx_off = amx_env && amx_env[0] == '0';
+    if (table.gemv_bf16_dp && !amx_off && amx_bf16_usable()) table.gemv_bf16_amx = gemv_bf16_amx;
     return &table;
   }();
   return k;

@@ -146,10 +146,20 @@ void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const f
 
 }  // namespace
 
+void pack_bf16_pairs(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, uint16_t* out) {
+  for (int64_t kp = 0; kp < K / 2; ++kp) {
+    uint16_t* row = out + kp * 32;
+    for (int64_t m = 0; m < 16; ++m) {
+      row[2 * m] = m < M ? x[m * ldx + 2 * kp] : 0;
+      row[2 * m + 1] = m < M ? x[m * ldx + 2 * kp + 1] : 0;
+    }
+  }
+}
+
 const Kernels& generic_kernels() {
   static const Kernels k{
       Isa::Generic,    "generic",       gelu_erf, gelu_tanh, silu, relu, add,     layer_norm, softmax, attn_softmax,
-      f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, nullptr, nullptr,    sgemm};
+      f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, nullptr, nullptr,    sgemm,   nullptr};
   return k;
 }
 

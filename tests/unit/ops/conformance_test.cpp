@@ -651,10 +651,13 @@ TEST_P(Conformance, Copy) {
 }
 
 TEST_P(Conformance, LinearDecodeRows) {
-  // The few-row (decode) shapes a backend may serve with a GEMV instead of a GEMM.
+  // The few-row (decode) shapes a backend may serve with a GEMV instead of a GEMM, and the
+  // 2-16 row shapes the CPU runs on AMX tiles when K is a multiple of 32 (rows in blocks of
+  // 32 and 16, and a tail of fewer than 16).
   Rng rng(16);
-  for (int64_t M : {1, 2, 3, 4, 5, 8}) {
-    for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1000, 65}, {64, 300}, {15, 17}}) {
+  for (int64_t M : {1, 2, 3, 4, 5, 8, 11, 16}) {
+    for (auto [K, N] :
+         std::vector<std::pair<int64_t, int64_t>>{{1000, 65}, {64, 300}, {15, 17}, {1024, 100}, {32, 48}}) {
       for (DType wdt : {DType::F32, DType::BF16}) {
         Tensor xfull = host_f32({M, K + 3}, rng);
         Tensor w = host_f32({N, K}, rng, -1, 1).to(wdt);
