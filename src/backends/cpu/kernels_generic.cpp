@@ -147,12 +147,12 @@ void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const f
 }  // namespace
 
 void pack_bf16_pairs(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, uint16_t* out) {
-  for (int64_t kp = 0; kp < K / 2; ++kp) {
-    uint16_t* row = out + kp * 32;
-    for (int64_t m = 0; m < 16; ++m) {
-      row[2 * m] = m < M ? x[m * ldx + 2 * kp] : 0;
-      row[2 * m + 1] = m < M ? x[m * ldx + 2 * kp + 1] : 0;
-    }
+  // A 16 x K/2 transpose of 32-bit pairs: each row of x is read once, in order (this runs
+  // on one thread before every batched-decode linear, so it must stay small next to it).
+  if (M < 16) std::fill(out, out + 16 * K, uint16_t{0});
+  for (int64_t m = 0; m < M; ++m) {
+    const uint16_t* row = x + m * ldx;
+    for (int64_t kp = 0; kp < K / 2; ++kp) std::memcpy(out + kp * 32 + 2 * m, row + 2 * kp, 2 * sizeof(uint16_t));
   }
 }
 
