@@ -72,7 +72,8 @@ class Backend {
 
   // out[..., :] = table[ids[...], :]; ids are i32 or i64.
   virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
-  // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim.
+  // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim, f32 (bf16
+  // weights: rounded to bf16 first), or already bf16 when w is bf16; out f32.
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // linear followed by the epilogue; not pure: the default runs linear, activation and add.
   virtual void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
@@ -98,13 +99,15 @@ class Backend {
   virtual void cast(const Tensor& x, Tensor& out) = 0;
 
   // --- decoder ops ---
-  // out = weight * x / sqrt(mean(x^2) + eps) over the last dim, in f32 (HF LlamaRMSNorm).
+  // out = weight * x / sqrt(mean(x^2) + eps) over the last dim, in f32 (HF LlamaRMSNorm);
+  // out f32, or bf16 (rounded to nearest even) where supports(RmsNorm, BF16).
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) = 0;
   // Rotary embedding, HF rotate_half layout: x [T, N, D] (dims 0/1 may be strided, last dim
   // contiguous), positions [T] i64, cos/sin [P, R/2] f32 with R <= D rotated dims (the rest is
   // copied). For i < R/2: out[i] = x[i] c - x[i+R/2] s, out[i+R/2] = x[i+R/2] c + x[i] s.
   virtual void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) = 0;
-  // x [..., 2I] = [gate | up] -> out [..., I] = silu(gate) * up (LLaMA MLP, gate and up fused in one GEMM).
+  // x [..., 2I] = [gate | up] -> out [..., I] = silu(gate) * up (LLaMA MLP, gate and up fused in one
+  // GEMM); out f32, or bf16 where supports(SwiGlu, BF16).
   virtual void swiglu(const Tensor& x, Tensor& out) = 0;
   // Writes k/v [T, Hkv, D] (row strides allowed, last dim contiguous) into the paged caches
   // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset).

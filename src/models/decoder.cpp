@@ -56,6 +56,10 @@ std::unique_ptr<Decoder> Decoder::load(const HfConfig& config, const WeightStore
   d->compute_dtype_ = compute_dtype;
   d->device_ = device;
   const DecoderConfig& c = d->cfg_;
+  const Backend& be = backend_for(device);
+  if (compute_dtype == DType::BF16 && !c.gpt2 && be.supports(OpKind::RmsNorm, DType::BF16) &&
+      be.supports(OpKind::SwiGlu, DType::BF16))
+    d->linear_input_dtype_ = DType::BF16;
   const DecoderWeightNames& n = c.gpt2 ? kGpt2Names : kLlamaNames;
   if (!c.gpt2 && c.act != Activation::Silu)
     fail(ErrorKind::Unsupported, "{}: gated MLP with an activation other than silu is not supported", config.path());
@@ -154,7 +158,7 @@ std::unique_ptr<KvCache> Decoder::make_cache(int64_t num_blocks, int64_t block_s
 
 Tensor Decoder::norm(const Tensor& x, const Tensor& w, const Tensor& b) const {
   if (cfg_.gpt2) return ops::layer_norm(x, w, b.defined() ? &b : nullptr, static_cast<float>(cfg_.norm_eps));
-  return ops::rms_norm(x, w, static_cast<float>(cfg_.norm_eps));
+  return ops::rms_norm(x, w, static_cast<float>(cfg_.norm_eps), linear_input_dtype_);
 }
 
 void Decoder::rope_for(int64_t positions, Tensor& cos, Tensor& sin) const {
@@ -275,7 +279,7 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
     x = ops::add(x, ops::linear(a, L.o_w, L.o_b.defined() ? &L.o_b : nullptr));
     h = norm(x, L.norm2_w, L.norm2_b);
     Tensor up = ops::linear(h, L.up_w, L.up_b.defined() ? &L.up_b : nullptr);
-    Tensor act = cfg_.gpt2 ? ops::activation(cfg_.act, up) : ops::swiglu(up);
+    Tensor act = cfg_.gpt2 ? ops::activation(cfg_.act, up) : ops::swiglu(up, linear_input_dtype_);
     x = ops::add(x, ops::linear(act, L.down_w, L.down_b.defined() ? &L.down_b : nullptr));
   }
   if (!all_logits && T != S)

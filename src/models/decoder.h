@@ -65,6 +65,9 @@ class Decoder {
 
   DecoderConfig cfg_;
   DType compute_dtype_ = DType::F32;
+  // What the norms and the gate hand to the next linear: bf16 with bf16 weights where the
+  // backend can (the linear would round f32 inputs to the same values), else f32.
+  DType linear_input_dtype_ = DType::F32;
   Device device_;
   Tensor embed_, pos_embed_, final_w_, final_b_, lm_head_;
   std::vector<Layer> layers_;

@@ -50,6 +50,12 @@ bool is_mask_type(DType t) {
          t == DType::Bool || t == DType::F32;
 }
 
+// Activations a norm or gate may hand to the next linear: f32, or bf16 for bf16 weights.
+void check_activation_out(DType t, const char* op) {
+  if (t != DType::F32 && t != DType::BF16)
+    fail(ErrorKind::InvalidArgument, "{}: output dtype {} (use f32 or bf16)", op, dtype_name(t));
+}
+
 Backend& backend_checked(const Tensor& x, OpKind op, DType dtype) {
   Backend& be = backend_for(x.device());
   if (!be.supports(op, dtype))
@@ -81,8 +87,13 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue) {
   OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
-  check_f32(x, "linear", "x");
   check_defined(w, "linear", "w");
+  if (x.dtype() == DType::BF16) {
+    // Already rounded by its producer (rms_norm / swiglu with a bf16 output).
+    IA_CHECK(w.dtype() == DType::BF16, "linear: bf16 x needs bf16 weights, got {}", w.describe());
+  } else {
+    check_f32(x, "linear", "x");
+  }
   IA_CHECK(x.dim() >= 1, "linear: x must have at least 1 dim, got {}", x.describe());
   IA_CHECK(w.dim() == 2, "linear: w must be [out, in], got {}", w.describe());
   const int64_t K = x.size(-1), N = w.size(0);
@@ -281,18 +292,19 @@ Tensor cast(const Tensor& x, DType dtype) {
   return out;
 }
 
-Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, DType out_dtype) {
   OpTimer timer("rms_norm");
   check_f32(x, "rms_norm", "x");
+  check_activation_out(out_dtype, "rms_norm");
   check_defined(weight, "rms_norm", "weight");
   IA_CHECK(x.dim() >= 1, "rms_norm: x must have at least 1 dim");
   const int64_t H = x.size(-1);
   IA_CHECK(weight.numel() == H, "rms_norm: weight {} does not match hidden size {}", weight.describe(), H);
   IA_CHECK(eps >= 0, "rms_norm: eps must be >= 0, got {}", eps);
   check_same_device(x, weight, "rms_norm");
-  Backend& be = backend_checked(x, OpKind::RmsNorm, DType::F32);
+  Backend& be = backend_checked(x, OpKind::RmsNorm, out_dtype);
   Tensor w = as_f32(weight).view({H});
-  Tensor out = alloc(x.shape(), DType::F32, x.device());
+  Tensor out = alloc(x.shape(), out_dtype, x.device());
   be.rms_norm(contig(x), w, eps, out);
   return out;
 }
@@ -318,15 +330,16 @@ Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const
   return out;
 }
 
-Tensor swiglu(const Tensor& gate_up) {
+Tensor swiglu(const Tensor& gate_up, DType out_dtype) {
   OpTimer timer("swiglu");
   check_f32(gate_up, "swiglu", "gate_up");
+  check_activation_out(out_dtype, "swiglu");
   IA_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0, "swiglu: last dim of {} must be even ([gate | up])",
            gate_up.describe());
-  Backend& be = backend_checked(gate_up, OpKind::SwiGlu, DType::F32);
+  Backend& be = backend_checked(gate_up, OpKind::SwiGlu, out_dtype);
   Shape os = gate_up.shape();
   os.back() /= 2;
-  Tensor out = alloc(os, DType::F32, gate_up.device());
+  Tensor out = alloc(os, out_dtype, gate_up.device());
   be.swiglu(contig(gate_up), out);
   return out;
 }

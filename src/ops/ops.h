@@ -26,10 +26,13 @@ Tensor pool(PoolMode mode, const Tensor& x, const Tensor& mask);  // [B, S, H] -
 Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);
 Tensor cast(const Tensor& x, DType dtype);
 // --- decoder ops (see backends/backend.h for the exact semantics) ---
-Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps);  // over the last dim, f32
+// Over the last dim, computed in f32. out_dtype BF16 feeds a bf16 linear directly: the
+// values are those linear would round x to (nearest even), without the f32 round trip.
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, DType out_dtype = DType::F32);
 // x [T, N, D] (rows may be strided), positions [T] i64, cos/sin [P, R/2] -> [T, N, D]
 Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin);
-Tensor swiglu(const Tensor& gate_up);  // [..., 2I] = [gate | up] -> [..., I]
+// [..., 2I] = [gate | up] -> [..., I] (out_dtype F32 or BF16, as rms_norm).
+Tensor swiglu(const Tensor& gate_up, DType out_dtype = DType::F32);
 // k/v [T, Hkv, D] into the caches [blocks, block_size, Hkv, D] at slots [T] (i64).
 void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache);
 // q [T, Hq, D]; block_tables [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 -> [T, Hq, D]

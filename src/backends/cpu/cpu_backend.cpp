@@ -252,6 +252,8 @@ class CpuBackend final : public Backend {
       case OpKind::Linear: return t == DType::F32 || t == DType::BF16;
       case OpKind::Embedding: return t == DType::F32 || t == DType::BF16 || t == DType::F16;
       case OpKind::Cast: return true;
+      case OpKind::RmsNorm:  // bf16: an output that feeds a bf16 linear
+      case OpKind::SwiGlu: return t == DType::F32 || t == DType::BF16;
       default: return t == DType::F32;
     }
   }
@@ -332,7 +334,11 @@ class CpuBackend final : public Backend {
   }
 
   void linear_impl(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epi, Tensor& out) {
-    check_f32(x, "linear", "x");
+    if (x.dtype() == DType::BF16) {
+      IA_CHECK(w.dtype() == DType::BF16, "cpu linear: bf16 x needs bf16 weights, got {}", w.describe());
+    } else {
+      check_f32(x, "linear", "x");
+    }
     check_f32(out, "linear", "out");
     IA_CHECK(x.dim() == 2 && w.dim() == 2 && out.dim() == 2, "cpu linear: expects 2-D x, w, out");
     IA_CHECK(x.strides()[1] == 1 && w.strides()[1] == 1, "cpu linear: x and w must be contiguous in the last dim");
@@ -355,15 +361,28 @@ class CpuBackend final : public Backend {
       dnnl_linear_prepacked(mat(dt::f32, {M, K}, {lda, 1}), x.raw(), mat(dt::f32, {K, N}, {1, ldw}), w.raw(),
                             w.storage(), bp, dst, out.raw(), gepi);
     } else if (w.dtype() == DType::BF16) {
-      thread_local std::vector<uint16_t> xb;
-      if (xb.size() < static_cast<size_t>(M * K)) xb.resize(static_cast<size_t>(M * K));
-      uint16_t* xbp = xb.data();
+      // x as bf16 rows of stride K: as given when its producer already rounded it (no copy),
+      // else rounded here.
       const Kernels& k = kernels();
-      const float* xp = x.data<float>();
       const int64_t lda = x.strides()[0];
-      parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) k.f32_to_bf16(xp + r * lda, xbp + r * K, K);
-      });
+      const uint16_t* xbp = nullptr;
+      if (x.dtype() == DType::BF16 && (M == 1 || lda == K)) {
+        xbp = x.data<uint16_t>();
+      } else {
+        thread_local std::vector<uint16_t> xb;
+        if (xb.size() < static_cast<size_t>(M * K)) xb.resize(static_cast<size_t>(M * K));
+        uint16_t* xw = xb.data();
+        if (x.dtype() == DType::BF16) {
+          for (int64_t r = 0; r < M; ++r)
+            std::memcpy(xw + r * K, x.data<uint16_t>() + r * lda, static_cast<size_t>(K) * sizeof(uint16_t));
+        } else {
+          const float* xp = x.data<float>();
+          parallel_for(M, row_grain(K), [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) k.f32_to_bf16(xp + r * lda, xw + r * K, K);
+          });
+        }
+        xbp = xw;
+      }
       if (M >= 2 && M <= 16 && K % 32 == 0 && N >= 16 && k.gemv_bf16_amx) {
         // Batched decode (2-16 rows) on AMX tiles: the weights stream once, as at one row,
         // where vdpbf16ps would make 8 rows compute-bound.

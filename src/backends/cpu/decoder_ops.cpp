@@ -28,11 +28,25 @@ int64_t grain_rows(int64_t row_len) {
 void rms_norm_cpu(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
   IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous() && weight.dtype() == DType::F32, "cpu rms_norm: {} {}",
            x.describe(), weight.describe());
+  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu rms_norm: out {}", out.describe());
   const int64_t H = x.size(-1), rows = H ? x.numel() / H : 0;
   const float* xp = x.data<float>();
   const float* wp = weight.data<float>();
-  float* o = out.data<float>();
   const Kernels& k = kernels();
+  if (out.dtype() == DType::BF16) {
+    // Row by row through an f32 row in cache, then rounded: what linear would do to f32 x.
+    uint16_t* o = out.data<uint16_t>();
+    parallel_for(rows, grain_rows(H), [&](int64_t r0, int64_t r1) {
+      thread_local std::vector<float> row;
+      if (row.size() < static_cast<size_t>(H)) row.resize(static_cast<size_t>(H));
+      for (int64_t r = r0; r < r1; ++r) {
+        k.rms_norm(xp + r * H, wp, eps, row.data(), H);
+        k.f32_to_bf16(row.data(), o + r * H, H);
+      }
+    });
+    return;
+  }
+  float* o = out.data<float>();
   parallel_for(rows, grain_rows(H), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) k.rms_norm(xp + r * H, wp, eps, o + r * H, H);
   });
@@ -73,10 +87,23 @@ void rotary_cpu(const Tensor& x, const Tensor& positions, const Tensor& cos, con
 
 void swiglu_cpu(const Tensor& x, Tensor& out) {
   IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "cpu swiglu: x {}", x.describe());
+  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu swiglu: out {}", out.describe());
   const int64_t I = out.size(-1), rows = I ? out.numel() / I : 0;
   const float* xp = x.data<float>();
-  float* o = out.data<float>();
   const Kernels& k = kernels();
+  if (out.dtype() == DType::BF16) {
+    uint16_t* o = out.data<uint16_t>();
+    parallel_for(rows, grain_rows(2 * I), [&](int64_t r0, int64_t r1) {
+      thread_local std::vector<float> row;
+      if (row.size() < static_cast<size_t>(I)) row.resize(static_cast<size_t>(I));
+      for (int64_t r = r0; r < r1; ++r) {
+        k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, row.data(), I);
+        k.f32_to_bf16(row.data(), o + r * I, I);
+      }
+    });
+    return;
+  }
+  float* o = out.data<float>();
   parallel_for(rows, grain_rows(2 * I), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, o + r * I, I);
   });

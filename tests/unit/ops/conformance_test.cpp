@@ -765,6 +765,50 @@ TEST_P(Conformance, SwiGlu) {
   }
 }
 
+// With bf16 weights, rms_norm and swiglu may hand bf16 straight to the next linear. The
+// decoder relies on two exact properties: the bf16 output is the f32 output rounded to
+// nearest even (what linear does to an f32 x), and linear on that bf16 x equals linear on
+// the f32 x, bit for bit (GEMV, AMX and GEMM row counts).
+TEST_P(Conformance, Bf16ActivationsForBf16Linears) {
+  if (!be().supports(OpKind::RmsNorm, DType::BF16) || !be().supports(OpKind::SwiGlu, DType::BF16) ||
+      !be().supports(OpKind::Linear, DType::BF16)) {
+    std::cout << "[  SKIPPED ] " << be().name() << " has no bf16 rms_norm/swiglu outputs\n";
+    GTEST_SKIP();
+  }
+  Rng rng(23);
+  auto expect_rounded = [&](const Tensor& f32_out, const Tensor& bf16_out, const std::string& what) {
+    Tensor f = dev_.down(f32_out), b = dev_.down(bf16_out);
+    ASSERT_EQ(b.dtype(), DType::BF16);
+    for (int64_t i = 0; i < f.numel(); ++i)
+      ASSERT_EQ(b.data<uint16_t>()[i], f32_to_bf16(f.data<float>()[i])) << what << " element " << i;
+  };
+  for (int64_t rows : {1, 3, 16, 40}) {
+    for (int64_t H : {64, 96}) {
+      Tensor x = host_f32({rows, H}, rng), w = host_f32({H}, rng);
+      Tensor of = dev_.poisoned({rows, H}), ob = dev_.poisoned({rows, H}, DType::BF16);
+      be().rms_norm(dev_.up(x), dev_.up(w), 1e-6f, of);
+      be().rms_norm(dev_.up(x), dev_.up(w), 1e-6f, ob);
+      expect_rounded(of, ob, fmt::format("rms_norm rows={} H={}", rows, H));
+      // The linear that follows: same output from the bf16 x as from the f32 x.
+      for (int64_t N : {48, 100}) {
+        Tensor wl = dev_.up(host_f32({N, H}, rng, -1, 1).to(DType::BF16)), bl = dev_.up(host_f32({N}, rng));
+        Tensor yf = dev_.poisoned({rows, N}), yb = dev_.poisoned({rows, N});
+        be().linear(of, wl, &bl, yf);
+        be().linear(ob, wl, &bl, yb);
+        Vec a = values(dev_.down(yf)), b = values(dev_.down(yb));
+        for (size_t i = 0; i < a.size(); ++i)
+          ASSERT_EQ(a[i], b[i]) << "linear from bf16 x, rows=" << rows << " K=" << H << " N=" << N << " at " << i;
+      }
+    }
+    const int64_t I = 80;
+    Tensor g = host_f32({rows, 2 * I}, rng, -9, 9);
+    Tensor sf = dev_.poisoned({rows, I}), sb = dev_.poisoned({rows, I}, DType::BF16);
+    be().swiglu(dev_.up(g), sf);
+    be().swiglu(dev_.up(g), sb);
+    expect_rounded(sf, sb, fmt::format("swiglu rows={} I={}", rows, I));
+  }
+}
+
 // Paged attention against a dense f64 loop: several sequences with different
 // cached lengths and new-token counts (prefill chunks and single-token decode),
 // blocks scattered over the pool in random order, GQA and a sliding window.
