@@ -102,7 +102,11 @@ class Source {
   void set_limit(uint64_t end) { limit_ = end; }
   bool at_end() {
     if (offset_ >= limit_) return true;
-    return in_.peek() == std::char_traits<char>::eof();
+    if (in_.peek() != std::char_traits<char>::eof()) return false;
+    // A CARv2 payload declares its size: ending before it is a truncation, even on a section boundary.
+    if (limit_ != UINT64_MAX)
+      fail(ErrorKind::Corrupt, "truncated CAR: the CARv2 payload ends at byte {} of {}", offset_, limit_);
+    return true;
   }
   uint8_t byte(const char* what) {
     if (offset_ >= limit_) fail(ErrorKind::Corrupt, "truncated CAR: {} at byte {}", what, offset_);

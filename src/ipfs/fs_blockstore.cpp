@@ -90,8 +90,11 @@ void write_file_atomic(const fs::path& path, BytesView bytes, bool durable) {
     ::unlink(tmp.c_str());
     fail(ErrorKind::Unavailable, "{}: write error: {}", tmp.string(), std::strerror(err));
   }
-  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
-    int err = errno;
+  // Close whether or not the flush worked (a failed fsync must not leak the descriptor).
+  const int sync_err = durable && ::fsync(fd) != 0 ? errno : 0;
+  const int close_err = ::close(fd) != 0 ? errno : 0;
+  if (sync_err || close_err) {
+    const int err = sync_err ? sync_err : close_err;
     ::unlink(tmp.c_str());
     fail(ErrorKind::Unavailable, "{}: cannot flush: {}", tmp.string(), std::strerror(err));
   }

@@ -3,6 +3,7 @@
 #include <array>
 #include <map>
 #include <memory>
+#include <set>
 #include <variant>
 
 #include "core/error.h"
@@ -96,7 +97,7 @@ BuiltNode write_shard(const Shard& shard, BlockSink& sink, uint64_t cid_version)
   return BuiltNode{cid, tsize + block.size()};
 }
 
-void walk_shard(const PbNode& node, Blockstore& store, int depth,
+void walk_shard(const PbNode& node, Blockstore& store, int depth, std::set<Multihash>& shards,
                 const std::function<void(const std::string&, const PbLink&)>& fn) {
   if (depth > 8) fail(ErrorKind::Corrupt, "HAMT: shards nested deeper than the hash");
   if (!node.data) fail(ErrorKind::Corrupt, "HAMT shard without UnixFS data");
@@ -115,8 +116,12 @@ void walk_shard(const PbNode& node, Blockstore& store, int depth,
       continue;
     }
     if (link.cid.codec != kCodecDagPb) fail(ErrorKind::Corrupt, "HAMT child shard is not dag-pb");
+    // Each child shard holds entries no other slot can, so it occurs once in a
+    // valid HAMT; a repeated one would multiply the walk (and listing) per level.
+    if (!shards.insert(link.cid.hash).second)
+      fail(ErrorKind::Corrupt, "HAMT child shard {} occurs more than once", link.cid.to_string());
     Bytes block = load_block(store, link.cid);
-    walk_shard(decode_pb_node(block), store, depth + 1, fn);
+    walk_shard(decode_pb_node(block), store, depth + 1, shards, fn);
   }
 }
 
@@ -157,7 +162,8 @@ BuiltNode build_hamt_directory(std::vector<DirEntryLink> entries, BlockSink& sin
 
 void for_each_hamt_entry(const PbNode& root, Blockstore& store,
                          const std::function<void(const std::string&, const PbLink&)>& fn) {
-  walk_shard(root, store, 0, fn);
+  std::set<Multihash> shards;
+  walk_shard(root, store, 0, shards, fn);
 }
 
 std::optional<Cid> hamt_find(const PbNode& root, Blockstore& store, std::string_view name, std::vector<Cid>* route) {
@@ -169,6 +175,8 @@ std::optional<Cid> hamt_find(const PbNode& root, Blockstore& store, std::string_
   if (d.type != UnixfsType::HamtShard) fail(ErrorKind::Corrupt, "not a HAMT shard");
   if (d.fanout.value_or(0) != kHamtFanout)
     fail(ErrorKind::Unsupported, "HAMT fanout {} (only {} is supported)", d.fanout.value_or(0), kHamtFanout);
+  if (d.hash_type.value_or(0) != kHashMurmur3X64_64)
+    fail(ErrorKind::Unsupported, "HAMT hash 0x{:x} (only murmur3-x64-64 is supported)", d.hash_type.value_or(0));
   uint64_t h = murmur3_x64_64(name);
   PbNode node = root;
   // One byte of the hash per level, most significant first, as the writer places entries.

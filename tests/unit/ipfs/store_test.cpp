@@ -11,6 +11,7 @@
 #include "ipfs/car.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/exporter.h"
+#include "ipfs/hamt.h"
 #include "ipfs/importer.h"
 #include "ipfs/repo.h"
 #include "ipfs/unixfs.h"
@@ -171,6 +172,50 @@ TEST_F(Exporter, HamtDirectoryReadsBack) {
   EXPECT_EQ(c, x.cid);
 }
 
+// A hand-made shard node (the hash is not checked by a listing).
+Cid put_shard(MemoryBlockstore& store, std::vector<PbLink> links, std::optional<uint64_t> hash_type) {
+  UnixfsData d;
+  d.type = UnixfsType::HamtShard;
+  d.data = Bytes(1, '\x01');
+  d.hash_type = hash_type;
+  d.fanout = kHamtFanout;
+  PbNode n;
+  n.data = encode_unixfs(d);
+  n.links = std::move(links);
+  Bytes block = encode_pb_node(n);
+  Cid c = Cid::of(1, kCodecDagPb, block);
+  store.put(c, block);
+  return c;
+}
+
+TEST_F(Exporter, HamtWithARepeatedChildShardIsCorrupt) {
+  // 256 links per level to one child, 8 levels deep, would list 256^8 entries.
+  MemoryBlockstore store;
+  BuiltNode x = import_bytes("x", store, ImportOptions{});
+  Cid child = put_shard(store, {PbLink{x.cid, std::string("ABname"), x.tsize}}, kHashMurmur3X64_64);
+  Cid root =
+      put_shard(store, {PbLink{child, std::string("00"), 1}, PbLink{child, std::string("01"), 1}}, kHashMurmur3X64_64);
+  try {
+    auto listing = list_directory(store, root);
+    ADD_FAILURE() << "listed " << listing.size() << " entries";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+  }
+}
+
+TEST_F(Exporter, HamtLookupRefusesAnotherHashFunction) {
+  // Looking a name up by the wrong hash would call a present entry missing.
+  MemoryBlockstore store;
+  BuiltNode x = import_bytes("x", store, ImportOptions{});
+  Cid root = put_shard(store, {PbLink{x.cid, std::string("00name"), x.tsize}}, std::nullopt);
+  try {
+    resolve_path(store, root, "name");
+    ADD_FAILURE() << "resolved through a HAMT without murmur3";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+  }
+}
+
 TEST_F(Car, ExportIsByteIdenticalToFixturesAndImportVerifies) {
   for (const auto& car : test::cids_json()["cars"]) {
     std::string fixture = test::read_all(test::kIpfsFixtures + "/" + car["file"].get<std::string>());
@@ -245,6 +290,25 @@ TEST_F(Car, ReadsCarV2) {
   EXPECT_EQ(st.version, 2);
   EXPECT_EQ(st.blocks, 5u);
   EXPECT_EQ(st.roots[0].to_string(), "bafybeih75bvjdmqn7jt2xxt5v77dzisdgbf7nbfya27evm3gvancdql4ja");
+}
+
+TEST_F(Car, CarV2PayloadShorterThanItsDeclaredSizeIsCorrupt) {
+  // The file ends on a section boundary but before data offset + data size:
+  // blocks are missing, which a CARv2 (unlike a CARv1) can tell.
+  std::string v1 = test::read_all(test::kIpfsFixtures + "/car/xs1_786449.kubo-cidv1.car");
+  Bytes v2 = from_hex("0aa16776657273696f6e02");
+  Bytes fixed(40, '\0');
+  uint64_t offset = v2.size() + 40, size = v1.size() + 1000;
+  for (int i = 0; i < 8; ++i) fixed[16 + i] = static_cast<char>(offset >> (8 * i));
+  for (int i = 0; i < 8; ++i) fixed[24 + i] = static_cast<char>(size >> (8 * i));
+  std::istringstream in(v2 + fixed + v1);
+  MemoryBlockstore s;
+  try {
+    read_car(in, s);
+    ADD_FAILURE() << "a truncated CARv2 payload was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+  }
 }
 
 }  // namespace
