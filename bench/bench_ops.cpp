@@ -108,7 +108,7 @@ void BM_PrefillAttention(benchmark::State& state) {
   ia::Tensor tables = i32_tensor(table, {1, nblocks});
   ia::Tensor lens = i32_tensor({static_cast<int32_t>(T)}, {1});
   ia::Tensor starts = i32_tensor({0, static_cast<int32_t>(T)}, {2});
-  ia::PagedAttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), 0};
+  ia::PagedAttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), 0, state.range(4) != 0};
   benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
   for (auto _ : state) benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
   // Causal: T (T + 1) / 2 (query, key) pairs, 2 D FLOP each for the scores and for the values.
@@ -117,9 +117,11 @@ void BM_PrefillAttention(benchmark::State& state) {
                          benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_PrefillAttention)
-    ->ArgNames({"T", "Hq", "Hkv", "D"})
-    ->Args({512, 14, 2, 64})  // qwen2-0.5b
-    ->Args({512, 32, 4, 64})  // llama-1b
+    ->ArgNames({"T", "Hq", "Hkv", "D", "bf16"})
+    ->Args({512, 14, 2, 64, 0})  // qwen2-0.5b
+    ->Args({512, 32, 4, 64, 0})  // llama-1b
+    ->Args({512, 14, 2, 64, 1})  // bf16 products (a bf16 model; AMX where the CPU has it)
+    ->Args({512, 32, 4, 64, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -53,6 +53,9 @@ struct AttentionParams {
 struct PagedAttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
   int64_t window = 0;  // > 0: sliding window, a query at position p sees keys p-window+1 .. p (Mistral)
+  // Q K^T and P V may take bf16 inputs (f32 accumulation, f32 softmax), as a bf16 model's
+  // attention does in transformers; a backend may ignore it and stay in f32.
+  bool bf16_products = false;
 };
 
 class Backend {

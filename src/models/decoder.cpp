@@ -257,6 +257,7 @@ Tensor Decoder::forward(const std::vector<SeqChunk>& chunks, KvCache& cache, boo
 
   PagedAttentionParams attn;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  attn.bf16_products = linear_input_dtype_ == DType::BF16;  // a bf16 model, as transformers runs it
   const float eps = static_cast<float>(cfg_.norm_eps);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];

@@ -179,6 +179,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
     a.head_dim = D;
     a.window = params.window;
     a.scale = params.scale;
+    a.bf16_products = params.bf16_products;
     a.out = o + b * Hq * D;
     prefill_attention_cpu(a);
     for (int64_t t = b; t < e; ++t) row_seq[static_cast<size_t>(t)] = -2;

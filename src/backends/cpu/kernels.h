@@ -58,6 +58,15 @@ struct Kernels {
   // row is. Null without AMX-BF16 (or without the kernel's permission to use it).
   void (*gemv_bf16_amx)(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
                         const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
+  // Prefill attention products on AMX tiles for one (head, block of 64 query rows), D a
+  // multiple of 32, key counts multiples of 32. Scores: s[i, j] = sum_d q[i, d] k[j, d] with q
+  // bf16 [64, D] and k as pairs along d, k_pairs[(d / 2) * ldk + 2 j + d % 2] (ldk = 2 * keys
+  // in the buffer), s f32 with row stride lds. Values: o[i, d] = sum_j p[i, j] v[j, d] with p
+  // bf16 [64, nk] and v as pairs along keys, v_pairs[(j / 2) * 2 D + 2 d + j % 2]; o f32 [64, D].
+  // Null without AMX-BF16.
+  void (*attn_scores_amx)(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
+                          int64_t lds);
+  void (*attn_values_amx)(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

@@ -571,6 +571,78 @@ IA_AMX void gemv_bf16_amx(const uint16_t* x_pairs, int64_t M, int64_t K, const u
   _tile_release();  // no tile state for the kernel to save at the next context switch
 }
 
+// Prefill attention products for one (head, 64-row query block) on tiles 0-3 (C, one per 16
+// query rows), 4 (B) and 5 (A). Scores: B = 16 d-pairs x 16 keys, A = 16 query rows x 32 d.
+IA_AMX void attn_scores_amx(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
+                            int64_t lds) {
+  TileConfig cfg;
+  for (int t = 0; t < 6; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  const int64_t qstride = D * static_cast<int64_t>(sizeof(uint16_t));
+  const int64_t kstride = ldk * static_cast<int64_t>(sizeof(uint16_t));
+  for (int64_t j = 0; j < nk; j += 16) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t d = 0; d < D; d += 32) {
+      _tile_loadd(4, k_pairs + (d / 2) * ldk + 2 * j, kstride);
+      _tile_loadd(5, q + d, qstride);
+      _tile_dpbf16ps(0, 5, 4);
+      _tile_loadd(5, q + 16 * D + d, qstride);
+      _tile_dpbf16ps(1, 5, 4);
+      _tile_loadd(5, q + 32 * D + d, qstride);
+      _tile_dpbf16ps(2, 5, 4);
+      _tile_loadd(5, q + 48 * D + d, qstride);
+      _tile_dpbf16ps(3, 5, 4);
+    }
+    const int64_t sstride = lds * static_cast<int64_t>(sizeof(float));
+    _tile_stored(0, s + j, sstride);
+    _tile_stored(1, s + 16 * lds + j, sstride);
+    _tile_stored(2, s + 32 * lds + j, sstride);
+    _tile_stored(3, s + 48 * lds + j, sstride);
+  }
+  _tile_release();
+}
+
+// Values: B = 16 key-pairs x 16 d, A = 16 query rows x 32 keys of p.
+IA_AMX void attn_values_amx(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o) {
+  TileConfig cfg;
+  for (int t = 0; t < 6; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+  const int64_t pstride = nk * static_cast<int64_t>(sizeof(uint16_t));
+  const int64_t vstride = 2 * D * static_cast<int64_t>(sizeof(uint16_t));
+  const int64_t ostride = D * static_cast<int64_t>(sizeof(float));
+  for (int64_t c = 0; c < D; c += 16) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t j = 0; j < nk; j += 32) {
+      _tile_loadd(4, v_pairs + (j / 2) * 2 * D + 2 * c, vstride);
+      _tile_loadd(5, p + j, pstride);
+      _tile_dpbf16ps(0, 5, 4);
+      _tile_loadd(5, p + 16 * nk + j, pstride);
+      _tile_dpbf16ps(1, 5, 4);
+      _tile_loadd(5, p + 32 * nk + j, pstride);
+      _tile_dpbf16ps(2, 5, 4);
+      _tile_loadd(5, p + 48 * nk + j, pstride);
+      _tile_dpbf16ps(3, 5, 4);
+    }
+    _tile_stored(0, o + c, ostride);
+    _tile_stored(1, o + 16 * D + c, ostride);
+    _tile_stored(2, o + 32 * D + c, ostride);
+    _tile_stored(3, o + 48 * D + c, ostride);
+  }
+  _tile_release();
+}
+
 }  // namespace
 
 const Kernels* avx512_kernels() {
@@ -581,12 +653,17 @@ const Kernels* avx512_kernels() {
       return nullptr;
     static Kernels table{Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
                          softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-                         gemv_bf16,   nullptr,      sgemm,           nullptr};
+                         gemv_bf16,   nullptr,      sgemm,           nullptr,         nullptr,  nullptr};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
-    // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps (for comparing the two).
+    // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps and bf16 prefill attention in f32 (for
+    // comparing).
     const char* amx_env = std::getenv("IA_CPU_AMX");
     const bool amx_off = amx_env && amx_env[0] == '0';
-    if (table.gemv_bf16_dp && !amx_off && amx_bf16_usable()) table.gemv_bf16_amx = gemv_bf16_amx;
+    if (table.gemv_bf16_dp && !amx_off && amx_bf16_usable()) {
+      table.gemv_bf16_amx = gemv_bf16_amx;
+      table.attn_scores_amx = attn_scores_amx;
+      table.attn_values_amx = attn_values_amx;
+    }
     return &table;
   }();
   return k;

@@ -158,8 +158,9 @@ void pack_bf16_pairs(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, uint1
 
 const Kernels& generic_kernels() {
   static const Kernels k{
-      Isa::Generic,    "generic",       gelu_erf, gelu_tanh, silu, relu, add,     layer_norm, softmax, attn_softmax,
-      f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,    dot,  axpy, nullptr, nullptr,    sgemm,   nullptr};
+      Isa::Generic, "generic",    gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
+      softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
+      nullptr,      nullptr,      sgemm,           nullptr,         nullptr,  nullptr};
   return k;
 }
 

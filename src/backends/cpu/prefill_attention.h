@@ -20,7 +20,8 @@ struct PrefillAttentionArgs {
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
   int64_t window = 0;  // sliding window (0 = none)
   float scale = 1.0f;
-  float* out = nullptr;  // [rows, Hq, D] contiguous
+  bool bf16_products = false;  // AMX tiles for both products where the CPU has them (D % 32 == 0)
+  float* out = nullptr;        // [rows, Hq, D] contiguous
 };
 
 // Rows below this many per sequence are not worth the GEMM set-up.

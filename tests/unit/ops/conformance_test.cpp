@@ -817,76 +817,87 @@ TEST_P(Conformance, PagedAttention) {
   struct S {
     int64_t Hq, Hkv, D, bs, window;
   };
-  for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0}}) {
-    // (cached length after the write, new tokens) per sequence.
-    // The last two have enough rows for the CPU's GEMM path (a whole prompt of more than one
-    // query block, and a chunk after cached tokens).
-    std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}, {70, 70}, {100, 30}};
-    int64_t T = 0, need = 0;
-    for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs;
-    const int64_t nblocks = need + 3, max_blocks = (100 + cfg.bs - 1) / cfg.bs;
-    std::vector<int64_t> perm(static_cast<size_t>(nblocks));
-    for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
-    std::shuffle(perm.begin(), perm.end(), rng.gen);
-    Tensor kc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng), vc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng);
-    Tensor q = host_f32({T, cfg.Hq, cfg.D}, rng);
-    std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
-    size_t next = 0;
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b)
-        tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
-      lens.push_back(seqs[s].first);
-      starts.push_back(starts.back() + seqs[s].second);
-    }
-    PagedAttentionParams p;
-    p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
-    p.window = cfg.window;
-    Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
-    be().paged_attention(
-        dev_.up(q), dev_.up(kc), dev_.up(vc),
-        dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
-        dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
-        dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
-    Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)), mag(ref.size());
-    const int64_t G = cfg.Hq / cfg.Hkv;
-    for (size_t s = 0; s < seqs.size(); ++s) {
-      const auto [len, n] = seqs[s];
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t t = starts[s] + r, pos = len - n + r;
-        for (int64_t h = 0; h < cfg.Hq; ++h) {
-          const int64_t hk = h / G;
-          auto at = [&](const Vec& c, int64_t j, int64_t e) {
-            int64_t blk = tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(j / cfg.bs)];
-            return c[static_cast<size_t>((((blk * cfg.bs) + j % cfg.bs) * cfg.Hkv + hk) * cfg.D + e)];
-          };
-          const int64_t lo = cfg.window > 0 ? std::max<int64_t>(0, pos - cfg.window + 1) : 0;
-          std::vector<double> sc;
-          double mx = -INFINITY;
-          for (int64_t j = lo; j <= pos; ++j) {
-            double d = 0;
-            for (int64_t e = 0; e < cfg.D; ++e)
-              d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
-            sc.push_back(d * p.scale);
-            mx = std::max(mx, d * p.scale);
-          }
-          double sum = 0;
-          for (double& x : sc) sum += (x = std::exp(x - mx));
-          for (int64_t e = 0; e < cfg.D; ++e) {
-            double acc = 0, am = 0;
+  // bf16_products: the backend may run both products with bf16 inputs (the CPU does on AMX when
+  // D % 32 == 0); the reference then rounds q, k and v to bf16 too, and the tolerance allows
+  // for the probabilities rounded to bf16.
+  for (bool bf16 : {false, true})
+    for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0},
+                  S{4, 2, 64, 16, 0}, S{4, 1, 128, 16, 40}}) {
+      // (cached length after the write, new tokens) per sequence.
+      // The last two have enough rows for the CPU's GEMM path (a whole prompt of more than one
+      // query block, and a chunk after cached tokens).
+      std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}, {70, 70}, {100, 30}};
+      int64_t T = 0, need = 0;
+      for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs;
+      const int64_t nblocks = need + 3, max_blocks = (100 + cfg.bs - 1) / cfg.bs;
+      std::vector<int64_t> perm(static_cast<size_t>(nblocks));
+      for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
+      std::shuffle(perm.begin(), perm.end(), rng.gen);
+      Tensor kc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng),
+             vc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng);
+      Tensor q = host_f32({T, cfg.Hq, cfg.D}, rng);
+      std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
+      size_t next = 0;
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b)
+          tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
+        lens.push_back(seqs[s].first);
+        starts.push_back(starts.back() + seqs[s].second);
+      }
+      PagedAttentionParams p;
+      p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
+      p.window = cfg.window;
+      p.bf16_products = bf16;
+      Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+      be().paged_attention(
+          dev_.up(q), dev_.up(kc), dev_.up(vc),
+          dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
+          dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
+          dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
+      Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)),
+          mag(ref.size());
+      if (bf16)
+        for (Vec* vec : {&qv, &kv, &vv})
+          for (double& v : *vec) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+      const int64_t G = cfg.Hq / cfg.Hkv;
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const auto [len, n] = seqs[s];
+        for (int64_t r = 0; r < n; ++r) {
+          const int64_t t = starts[s] + r, pos = len - n + r;
+          for (int64_t h = 0; h < cfg.Hq; ++h) {
+            const int64_t hk = h / G;
+            auto at = [&](const Vec& c, int64_t j, int64_t e) {
+              int64_t blk = tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(j / cfg.bs)];
+              return c[static_cast<size_t>((((blk * cfg.bs) + j % cfg.bs) * cfg.Hkv + hk) * cfg.D + e)];
+            };
+            const int64_t lo = cfg.window > 0 ? std::max<int64_t>(0, pos - cfg.window + 1) : 0;
+            std::vector<double> sc;
+            double mx = -INFINITY;
             for (int64_t j = lo; j <= pos; ++j) {
-              double term = sc[static_cast<size_t>(j - lo)] / sum * at(vv, j, e);
-              acc += term, am += std::fabs(term);
+              double d = 0;
+              for (int64_t e = 0; e < cfg.D; ++e)
+                d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
+              sc.push_back(d * p.scale);
+              mx = std::max(mx, d * p.scale);
             }
-            ref[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = acc;
-            mag[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = am;
+            double sum = 0;
+            for (double& x : sc) sum += (x = std::exp(x - mx));
+            for (int64_t e = 0; e < cfg.D; ++e) {
+              double acc = 0, am = 0;
+              for (int64_t j = lo; j <= pos; ++j) {
+                double term = sc[static_cast<size_t>(j - lo)] / sum * at(vv, j, e);
+                acc += term, am += std::fabs(term);
+              }
+              ref[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = acc;
+              mag[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = am;
+            }
           }
         }
       }
+      expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 64 : kRtol,
+                   fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={} bf16_products={}", cfg.Hq, cfg.Hkv,
+                               cfg.D, cfg.bs, cfg.window, bf16));
     }
-    expect_close(values(dev_.down(out)), ref, mag, kRtol,
-                 fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.bs,
-                             cfg.window));
-  }
 }
 
 TEST_P(Conformance, KvCacheWrite) {
