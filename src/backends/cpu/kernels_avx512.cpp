@@ -519,6 +519,16 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
+// Tiles 0 .. n-1 as 16 rows of 64 bytes (16 f32 or 32 bf16 per row), for this thread.
+IA_AMX inline void load_tile_config(int n) {
+  TileConfig cfg;
+  for (int t = 0; t < n; ++t) {
+    cfg.rows[t] = 16;
+    cfg.colsb[t] = 64;
+  }
+  _tile_loadconfig(&cfg);
+}
+
 // Tiles: 0-1 C (16 weight rows x 16 inputs, f32), 2-3 A (16 weight rows x 32 k, the weights
 // read in place with the row stride), 4 B (16 k-pairs x 16 inputs, x packed once per call).
 // Two row blocks per step keep 32 weight rows (streams) in flight; each A row is one cache
@@ -559,12 +569,7 @@ IA_AMX inline void amx_rows(const uint16_t* x_pairs, int64_t M, int64_t K, const
 
 IA_AMX void gemv_bf16_amx(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
                           const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1) {
-  TileConfig cfg;
-  for (int t = 0; t < 5; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  load_tile_config(5);
   int64_t j = j0;
   for (; j + 32 <= j1; j += 32) amx_rows<2>(x_pairs, M, K, w, ldw, bias, y, ldy, j);
   if (j + 16 <= j1) amx_rows<1>(x_pairs, M, K, w, ldw, bias, y, ldy, j);
@@ -575,12 +580,7 @@ IA_AMX void gemv_bf16_amx(const uint16_t* x_pairs, int64_t M, int64_t K, const u
 // query rows), 4 (B) and 5 (A). Scores: B = 16 d-pairs x 16 keys, A = 16 query rows x 32 d.
 IA_AMX void attn_scores_amx(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
                             int64_t lds) {
-  TileConfig cfg;
-  for (int t = 0; t < 6; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  load_tile_config(6);
   const int64_t qstride = D * static_cast<int64_t>(sizeof(uint16_t));
   const int64_t kstride = ldk * static_cast<int64_t>(sizeof(uint16_t));
   for (int64_t j = 0; j < nk; j += 16) {
@@ -610,12 +610,7 @@ IA_AMX void attn_scores_amx(const uint16_t* q, int64_t D, const uint16_t* k_pair
 
 // Values: B = 16 key-pairs x 16 d, A = 16 query rows x 32 keys of p.
 IA_AMX void attn_values_amx(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o) {
-  TileConfig cfg;
-  for (int t = 0; t < 6; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
+  load_tile_config(6);
   const int64_t pstride = nk * static_cast<int64_t>(sizeof(uint16_t));
   const int64_t vstride = 2 * D * static_cast<int64_t>(sizeof(uint16_t));
   const int64_t ostride = D * static_cast<int64_t>(sizeof(float));
