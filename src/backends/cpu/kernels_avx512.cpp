@@ -576,34 +576,49 @@ IA_AMX void gemv_bf16_amx(const uint16_t* x_pairs, int64_t M, int64_t K, const u
   _tile_release();  // no tile state for the kernel to save at the next context switch
 }
 
+// Attention tiles for a block of 64 query rows: C 0-3 hold its four 16-row groups.
+IA_AMX inline void zero_c4() {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
+
+// C 0-3 += (A rows 16 g .. 16 g + 15, from a with `ld` elements per row) x B (tile 4).
+IA_AMX inline void dp_c4(const uint16_t* a, int64_t ld) {
+  const int64_t stride = ld * static_cast<int64_t>(sizeof(uint16_t));
+  _tile_loadd(5, a, stride);
+  _tile_dpbf16ps(0, 5, 4);
+  _tile_loadd(5, a + 16 * ld, stride);
+  _tile_dpbf16ps(1, 5, 4);
+  _tile_loadd(5, a + 32 * ld, stride);
+  _tile_dpbf16ps(2, 5, 4);
+  _tile_loadd(5, a + 48 * ld, stride);
+  _tile_dpbf16ps(3, 5, 4);
+}
+
+// C 0-3 to c (ld floats per row).
+IA_AMX inline void store_c4(float* c, int64_t ld) {
+  const int64_t stride = ld * static_cast<int64_t>(sizeof(float));
+  _tile_stored(0, c, stride);
+  _tile_stored(1, c + 16 * ld, stride);
+  _tile_stored(2, c + 32 * ld, stride);
+  _tile_stored(3, c + 48 * ld, stride);
+}
+
 // Prefill attention products for one (head, 64-row query block) on tiles 0-3 (C, one per 16
 // query rows), 4 (B) and 5 (A). Scores: B = 16 d-pairs x 16 keys, A = 16 query rows x 32 d.
 IA_AMX void attn_scores_amx(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
                             int64_t lds) {
   load_tile_config(6);
-  const int64_t qstride = D * static_cast<int64_t>(sizeof(uint16_t));
   const int64_t kstride = ldk * static_cast<int64_t>(sizeof(uint16_t));
   for (int64_t j = 0; j < nk; j += 16) {
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    zero_c4();
     for (int64_t d = 0; d < D; d += 32) {
       _tile_loadd(4, k_pairs + (d / 2) * ldk + 2 * j, kstride);
-      _tile_loadd(5, q + d, qstride);
-      _tile_dpbf16ps(0, 5, 4);
-      _tile_loadd(5, q + 16 * D + d, qstride);
-      _tile_dpbf16ps(1, 5, 4);
-      _tile_loadd(5, q + 32 * D + d, qstride);
-      _tile_dpbf16ps(2, 5, 4);
-      _tile_loadd(5, q + 48 * D + d, qstride);
-      _tile_dpbf16ps(3, 5, 4);
+      dp_c4(q + d, D);
     }
-    const int64_t sstride = lds * static_cast<int64_t>(sizeof(float));
-    _tile_stored(0, s + j, sstride);
-    _tile_stored(1, s + 16 * lds + j, sstride);
-    _tile_stored(2, s + 32 * lds + j, sstride);
-    _tile_stored(3, s + 48 * lds + j, sstride);
+    store_c4(s + j, lds);
   }
   _tile_release();
 }
@@ -611,29 +626,14 @@ IA_AMX void attn_scores_amx(const uint16_t* q, int64_t D, const uint16_t* k_pair
 // Values: B = 16 key-pairs x 16 d, A = 16 query rows x 32 keys of p.
 IA_AMX void attn_values_amx(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o) {
   load_tile_config(6);
-  const int64_t pstride = nk * static_cast<int64_t>(sizeof(uint16_t));
   const int64_t vstride = 2 * D * static_cast<int64_t>(sizeof(uint16_t));
-  const int64_t ostride = D * static_cast<int64_t>(sizeof(float));
   for (int64_t c = 0; c < D; c += 16) {
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    zero_c4();
     for (int64_t j = 0; j < nk; j += 32) {
       _tile_loadd(4, v_pairs + (j / 2) * 2 * D + 2 * c, vstride);
-      _tile_loadd(5, p + j, pstride);
-      _tile_dpbf16ps(0, 5, 4);
-      _tile_loadd(5, p + 16 * nk + j, pstride);
-      _tile_dpbf16ps(1, 5, 4);
-      _tile_loadd(5, p + 32 * nk + j, pstride);
-      _tile_dpbf16ps(2, 5, 4);
-      _tile_loadd(5, p + 48 * nk + j, pstride);
-      _tile_dpbf16ps(3, 5, 4);
+      dp_c4(p + j, nk);
     }
-    _tile_stored(0, o + c, ostride);
-    _tile_stored(1, o + 16 * D + c, ostride);
-    _tile_stored(2, o + 32 * D + c, ostride);
-    _tile_stored(3, o + 48 * D + c, ostride);
+    store_c4(o + c, D);
   }
   _tile_release();
 }
