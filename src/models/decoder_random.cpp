@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "formats/safetensors.h"
+#include "tokenizers/byte_level.h"
+#include "tokenizers/unicode.h"
 
 namespace ia {
 
@@ -76,25 +78,6 @@ Json preset_impl(const std::string& like) {
   fail(ErrorKind::InvalidArgument, "--like must be a config.json file, llama-1b, qwen2-0.5b or gpt2; got \"{}\"", like);
 }
 
-// GPT-2's byte -> printable character table (tokenizers' ByteLevel alphabet), as UTF-8.
-std::vector<std::string> byte_level_alphabet() {
-  std::vector<std::string> out(256);
-  int extra = 0;
-  for (int b = 0; b < 256; ++b) {
-    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-    const int cp = printable ? b : 256 + extra++;
-    std::string s;
-    if (cp < 0x80) {
-      s += static_cast<char>(cp);
-    } else {
-      s += static_cast<char>(0xC0 | (cp >> 6));
-      s += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    out[static_cast<size_t>(b)] = s;
-  }
-  return out;
-}
-
 // A byte-level BPE tokenizer covering `vocab` ids: <unk> <s> </s>, the 256
 // bytes, then filler tokens ("t123") so every id the model can emit decodes.
 Json make_tokenizer(int64_t vocab) {
@@ -102,9 +85,12 @@ Json make_tokenizer(int64_t vocab) {
   v["<unk>"] = 0;
   v["<s>"] = 1;
   v["</s>"] = 2;
-  auto alpha = byte_level_alphabet();
   int64_t id = 3;
-  for (const auto& s : alpha) v[s] = id++;
+  for (char32_t c : tok::bytes_to_unicode()) {  // the ByteLevel alphabet, one token per byte
+    std::string s;
+    tok::uni::append_utf8(s, c);
+    v[s] = id++;
+  }
   for (; id < vocab; ++id) v["t" + std::to_string(id)] = id;
   Json added = Json::array();
   int i = 0;
