@@ -30,26 +30,6 @@ UnixfsData unixfs_of(const PbNode& n, const Cid& cid) {
   return decode_unixfs(*n.data);
 }
 
-// One path segment from directory `dir`, recording the blocks that prove it:
-// the directory node and, in a sharded directory, each shard node on the way
-// to the entry (found by the name's murmur3 hash, one byte per level).
-Cid step(Blockstore& store, const Cid& dir, std::string_view seg, const std::string& walked, std::vector<Cid>& proof) {
-  if (dir.codec != kCodecDagPb) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
-  PbNode n = decode_node(load_block(store, dir));
-  UnixfsData d = unixfs_of(n, dir);
-  proof.push_back(dir);
-  auto missing = [&]() -> Cid { fail(ErrorKind::NotFound, "{}/{}: no such file or directory", walked, seg); };
-  if (d.type == UnixfsType::Directory) {
-    for (const auto& l : n.links) {
-      if (l.name && *l.name == seg) return l.cid;
-    }
-    return missing();
-  }
-  if (d.type != UnixfsType::HamtShard) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
-  if (auto found = hamt_find(n, store, seg, &proof)) return *found;
-  return missing();
-}
-
 }  // namespace
 
 EntityBytes parse_entity_bytes(std::string_view text) {
@@ -73,15 +53,7 @@ DagScope parse_dag_scope(std::string_view text) {
 CarBlockSequence::CarBlockSequence(Blockstore& store, const Cid& root, std::string_view path,
                                    const CarSelection& selection)
     : store_(store), sel_(selection), target_(root) {
-  std::string walked = root.to_string();
-  while (!path.empty()) {
-    size_t slash = path.find('/');
-    std::string_view seg = path.substr(0, slash);
-    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
-    if (seg.empty()) continue;
-    target_ = step(store_, target_, seg, walked, path_blocks_);
-    walked += "/" + std::string(seg);
-  }
+  target_ = resolve_path(store_, root, path, &path_blocks_);
   plan_target();
 }
 

@@ -167,7 +167,7 @@ bool is_safe_entry_name(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
-Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path) {
+Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path, std::vector<Cid>* proof) {
   Cid cur = root;
   std::string walked = root.to_string();
   while (!path.empty()) {
@@ -178,10 +178,11 @@ Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path) {
     if (cur.codec != kCodecDagPb) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
     Node n = load_unixfs(store, cur);
     if (!is_directory_type(n.fs.type)) fail(ErrorKind::InvalidArgument, "{} is not a directory", walked);
+    if (proof) proof->push_back(cur);
     bool found = false;
     if (n.fs.type == UnixfsType::HamtShard) {
       // By the name's hash: only the shards on its route are read.
-      if (auto c = hamt_find(n.pb, store, seg)) cur = *c, found = true;
+      if (auto c = hamt_find(n.pb, store, seg, proof)) cur = *c, found = true;
     } else {
       for (const auto& e : entries_of(store, cur, n)) {
         if (e.name == seg) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "ipfs/blockstore.h"
 
@@ -20,8 +21,10 @@ struct IpfsPath {
 IpfsPath parse_ipfs_path(std::string_view text);
 
 // Follows `path` through directories (basic or HAMT). Throws NotFound for a
-// missing name, InvalidArgument when a segment is not a directory.
-Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path);
+// missing name, InvalidArgument when a segment is not a directory. `proof`, when
+// given, receives every directory and HAMT shard block read on the way, in order
+// (what a trustless gateway sends before the target).
+Cid resolve_path(Blockstore& store, const Cid& root, std::string_view path, std::vector<Cid>* proof = nullptr);
 
 // True when a directory entry name is safe to create on disk: not empty, not
 // "." or "..", no '/' and no NUL.
