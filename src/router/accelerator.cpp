@@ -91,6 +91,17 @@ struct Accelerator::Impl {
                   [&] { return ia::Generator::load(dir, device, dtype); });
   }
 
+  // What generate and chat share: the model's generator on the chosen device and dtype, the
+  // request, and the streaming callback.
+  struct GenerationSetup {
+    ia::Device device;
+    ia::DType dtype;
+    std::shared_ptr<ia::Generator> gen;
+    ia::GenerationRequest req;
+    ia::StreamCallback on_text;
+  };
+  GenerationSetup setup_generation(const std::string& model, const GenerateOptions& options);
+
   std::shared_ptr<ia::tok::Tokenizer> tokenizer(const std::string& dir) {
     return cached(tokenizers, dir, [&] { return ia::tok::Tokenizer::from_folder(dir); });
   }
@@ -245,19 +256,25 @@ GenerateResult generate_result(const std::string& model, ia::Device device, ia::
 
 }  // namespace
 
+Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std::string& model,
+                                                                       const GenerateOptions& options) {
+  GenerationSetup g;
+  const std::string dir = resolve_model_dir(model);
+  g.dtype = parse_compute_dtype(options.dtype);
+  g.device = ia::choose_device(options.device);
+  g.req = generation_request(options);
+  g.gen = generator(dir, g.device, g.dtype);
+  if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };
+  return g;
+}
+
 GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt,
                                      const GenerateOptions& options) {
   return translate_errors([&] {
-    std::string dir = resolve_model_dir(model);
-    ia::DType dtype = parse_compute_dtype(options.dtype);
-    ia::Device device = ia::choose_device(options.device);
-    ia::GenerationRequest req = generation_request(options);
-    auto gen = impl_->generator(dir, device, dtype);
-    ia::StreamCallback cb;
-    if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
+    Impl::GenerationSetup g = impl_->setup_generation(model, options);
     ia::GenerationStats st;
-    ia::GenerationResult r = std::move(gen->generate({prompt}, req, cb, &st).at(0));
-    return generate_result(model, device, dtype, r, st);
+    ia::GenerationResult r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
+    return generate_result(model, g.device, g.dtype, r, st);
   });
 }
 
@@ -299,28 +316,22 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
   t.add_generation_prompt = true;
   const std::string prompt = render_chat_template(model, messages_json, t);
   return translate_errors([&] {
-    std::string dir = resolve_model_dir(model);
-    ia::DType dtype = parse_compute_dtype(options.dtype);
-    ia::Device device = ia::choose_device(options.device);
-    ia::GenerationRequest req = generation_request(options);
-    auto gen = impl_->generator(dir, device, dtype);
-    const ia::tok::Encoding enc = gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
+    Impl::GenerationSetup g = impl_->setup_generation(model, options);
+    const ia::tok::Encoding enc = g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
     std::vector<int32_t> ids(enc.ids.begin(), enc.ids.end());
-    ia::StreamCallback cb;
-    if (options.on_text) cb = [&](size_t, const std::string& delta) { options.on_text(delta); };
     ia::GenerationStats st;
     ia::GenerationResult r;
     if (session) {
       // Another model folder, device or dtype cannot use the cached K/V.
-      if (session->generator != gen) {
-        session->session = std::make_unique<ia::ChatSession>(gen);
-        session->generator = gen;
+      if (session->generator != g.gen) {
+        session->session = std::make_unique<ia::ChatSession>(g.gen);
+        session->generator = g.gen;
       }
-      r = session->session->turn(std::move(ids), req, cb, &st);
+      r = session->session->turn(std::move(ids), g.req, g.on_text, &st);
     } else {
-      r = std::move(gen->generate_ids({ids}, req, cb, &st).at(0));
+      r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st).at(0));
     }
-    return generate_result(model, device, dtype, r, st);
+    return generate_result(model, g.device, g.dtype, r, st);
   });
 }
 
