@@ -166,25 +166,19 @@ Encoding Tokenizer::encode_unpadded(std::string_view a, const std::string_view* 
 }
 
 Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
-  Encoding e = encode_unpadded(text, nullptr, add_special_tokens);
-  if (padding_) {
-    std::vector<Encoding> one;
-    one.push_back(std::move(e));
-    pad_encodings(one, *padding_);
-    e = std::move(one[0]);
-  }
-  return e;
+  return padded_one(encode_unpadded(text, nullptr, add_special_tokens));
 }
 
 Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, bool add_special_tokens) const {
-  Encoding e = encode_unpadded(a, &b, add_special_tokens);
-  if (padding_) {
-    std::vector<Encoding> one;
-    one.push_back(std::move(e));
-    pad_encodings(one, *padding_);
-    e = std::move(one[0]);
-  }
-  return e;
+  return padded_one(encode_unpadded(a, &b, add_special_tokens));
+}
+
+Encoding Tokenizer::padded_one(Encoding e) const {
+  if (!padding_) return e;
+  std::vector<Encoding> one;
+  one.push_back(std::move(e));
+  pad_encodings(one, *padding_);
+  return std::move(one[0]);
 }
 
 namespace {

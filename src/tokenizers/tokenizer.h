@@ -91,6 +91,8 @@ class Tokenizer {
   Encoding encode_one(std::string_view text, int32_t type_id) const;
   Encoding finish(std::vector<Encoding>&& encs, bool add_special_tokens) const;
   Encoding encode_unpadded(std::string_view a, const std::string_view* b, bool add_special_tokens) const;
+  // A single encoding padded as the tokenizer's padding config says (fixed length; as is without one).
+  Encoding padded_one(Encoding e) const;
   friend struct LegacyLoader;
 
   std::unique_ptr<Normalizer> normalizer_;

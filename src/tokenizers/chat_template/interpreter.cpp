@@ -86,6 +86,17 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, std::string& out, con
   return Flow::Normal;
 }
 
+Value Interpreter::apply_filter_chain(const Expr& chain, Value v, const std::shared_ptr<Frame>& frame) {
+  std::vector<const Expr*> filters;
+  for (const Expr* f = &chain; f; f = f->a.get()) filters.push_back(f);
+  for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
+    CallArgs args;
+    eval_args(**it, 0, args, frame);
+    v = filter((*it)->name, v, args, (*it)->line);
+  }
+  return v;
+}
+
 Interpreter::Flow Interpreter::exec(const Stmt& s, std::string& out, const std::shared_ptr<Frame>& frame) {
   step(s.line);
   DepthGuard guard(*this, s.line);
@@ -105,13 +116,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, std::string& out, const std::
       Value v(std::move(buf));
       if (s.expr) {
         // The filter chain was parsed over a null input; feed it the block's text.
-        std::vector<const Expr*> chain;
-        for (const Expr* f = s.expr.get(); f; f = f->a.get()) chain.push_back(f);
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          CallArgs args;
-          eval_args(**it, 0, args, frame);
-          v = filter((*it)->name, v, args, (*it)->line);
-        }
+        v = apply_filter_chain(*s.expr, std::move(v), frame);
       }
       frame->set(s.text, std::move(v));
       return Flow::Normal;
@@ -120,13 +125,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, std::string& out, const std::
       std::string buf;
       exec_body(s.bodies[0], buf, frame);
       Value v(std::move(buf));
-      std::vector<const Expr*> chain;
-      for (const Expr* f = s.expr.get(); f; f = f->a.get()) chain.push_back(f);
-      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-        CallArgs args;
-        eval_args(**it, 0, args, frame);
-        v = filter((*it)->name, v, args, (*it)->line);
-      }
+      v = apply_filter_chain(*s.expr, std::move(v), frame);
       append(out, v.to_str(), s.line);
       return Flow::Normal;
     }

@@ -64,6 +64,9 @@ class Interpreter {
   Value eval_binary(const Expr& e, const std::shared_ptr<Frame>& frame);
   Value eval_call(const Expr& e, const std::shared_ptr<Frame>& frame);
   void eval_args(const Expr& e, size_t first, CallArgs& args, const std::shared_ptr<Frame>& frame);
+  // A block's filter chain (`{% set x | f | g %}`, `{% filter f | g %}`), parsed over a null
+  // input with the last filter outermost, applied to `v` innermost first.
+  Value apply_filter_chain(const Expr& chain, Value v, const std::shared_ptr<Frame>& frame);
   Value make_macro(const Stmt& s, const std::shared_ptr<Frame>& frame);
   void append(std::string& out, const std::string& s, int line) const;
 
