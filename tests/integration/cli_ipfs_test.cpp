@@ -40,13 +40,6 @@ class CliIpfs : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.err;
     return r.out;
   }
-  void expect_user_error(const CliResult& r, const std::string& needle) {
-    EXPECT_EQ(r.status, 2) << "stdout: " << r.out << "\nstderr: " << r.err;
-    auto lines = r.err_lines();
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_EQ(lines[0].rfind("ipfs-accelerate: error: ", 0), 0u) << lines[0];
-    EXPECT_NE(lines[0].find(needle), std::string::npos) << "expected \"" << needle << "\" in: " << lines[0];
-  }
   size_t block_files() {
     size_t n = 0;
     if (!fs::exists(home_ + "/blocks")) return 0;
