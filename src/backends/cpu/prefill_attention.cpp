@@ -43,10 +43,14 @@ void prefill_attention_amx(const PrefillAttentionArgs& a, const Kernels& kern) {
     const int64_t nk = (kend - kbeg + 31) / 32 * 32;
     thread_local std::vector<uint16_t> q16, p16;
     thread_local std::vector<float> sc, ob;
-    q16.assign(static_cast<size_t>(kBlockRows * D), 0);
-    p16.assign(static_cast<size_t>(kBlockRows * nk), 0);
+    for (auto* buf : {&q16, &p16})
+      if (buf->size() < static_cast<size_t>(kBlockRows * std::max(D, nk)))
+        buf->resize(static_cast<size_t>(kBlockRows * std::max(D, nk)));
     if (sc.size() < static_cast<size_t>(kBlockRows * nk)) sc.resize(static_cast<size_t>(kBlockRows * nk));
     if (ob.size() < static_cast<size_t>(kBlockRows * D)) ob.resize(static_cast<size_t>(kBlockRows * D));
+    // Rows qb..63 of the last block pad the tiles: zeros (rows below qb are written in full).
+    std::fill(q16.begin() + qb * D, q16.begin() + kBlockRows * D, uint16_t{0});
+    std::fill(p16.begin() + qb * nk, p16.begin() + kBlockRows * nk, uint16_t{0});
     for (int64_t i = 0; i < qb; ++i)
       kern.f32_to_bf16(a.q + (i0 + i) * a.q_row_stride + h * a.q_head_stride, q16.data() + i * D, D);
     kern.attn_scores_amx(q16.data(), D, kp.data() + (hk * (D / 2) * len_pad + kbeg) * 2, 2 * len_pad, nk, sc.data(),
