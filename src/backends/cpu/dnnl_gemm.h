@@ -1,7 +1,9 @@
 #pragma once
 // oneDNN matmul wrappers with a primitive cache (creating a primitive costs far
 // more than running a small one; models call the same shapes over and over).
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -20,6 +22,16 @@ struct MatDesc {
   int64_t dims[4] = {0, 0, 0, 0};
   int64_t strides[4] = {0, 0, 0, 0};
 };
+
+inline MatDesc mat_desc(dnnl::memory::data_type type, std::initializer_list<int64_t> dims,
+                        std::initializer_list<int64_t> strides) {
+  MatDesc d;
+  d.dt = type;
+  d.ndims = static_cast<int>(dims.size());
+  std::copy(dims.begin(), dims.end(), d.dims);
+  std::copy(strides.begin(), strides.end(), d.strides);
+  return d;
+}
 
 // Work fused into the GEMM's output pass (oneDNN post-ops), in this order:
 // activation(dst), then dst += residual. Saves a full read and write of dst per step.

@@ -1,112 +1,95 @@
-#include "backends/cpu/decoder_ops.h"
-
+// Attention: padded batches with a key mask (oneDNN batched GEMMs), and the decoder's paged
+// KV cache (write, then attention: GEMM tasks for prefill rows, a per-row loop for decode).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/cpu_common.h"
+#include "backends/cpu/cpu_ops.h"
+#include "backends/cpu/dnnl_gemm.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/prefill_attention.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
 namespace ia::cpu {
-namespace {
 
-int64_t index_at(const Tensor& t, int64_t i) {
-  const int64_t off = t.dim() == 0 ? 0 : i * t.strides().back();
-  if (t.dtype() == DType::I64) return t.data<int64_t>()[off];
-  if (t.dtype() == DType::I32) return t.data<int32_t>()[off];
-  fail(ErrorKind::Internal, "cpu: index tensor must be i32 or i64, got {}", t.describe());
-}
+using dt = dnnl::memory::data_type;
 
-int64_t grain_rows(int64_t row_len) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(row_len, 1));
-}
-
-}  // namespace
-
-void rms_norm_cpu(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
-  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous() && weight.dtype() == DType::F32, "cpu rms_norm: {} {}",
-           x.describe(), weight.describe());
-  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu rms_norm: out {}", out.describe());
-  const int64_t H = x.size(-1), rows = H ? x.numel() / H : 0;
-  const float* xp = x.data<float>();
-  const float* wp = weight.data<float>();
-  const Kernels& k = kernels();
-  if (out.dtype() == DType::BF16) {
-    // Row by row through an f32 row in cache, then rounded: what linear would do to f32 x.
-    uint16_t* o = out.data<uint16_t>();
-    parallel_for(rows, grain_rows(H), [&](int64_t r0, int64_t r1) {
-      thread_local std::vector<float> row;
-      if (row.size() < static_cast<size_t>(H)) row.resize(static_cast<size_t>(H));
-      for (int64_t r = r0; r < r1; ++r) {
-        k.rms_norm(xp + r * H, wp, eps, row.data(), H);
-        k.f32_to_bf16(row.data(), o + r * H, H);
-      }
-    });
+void attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
+                   const AttentionParams& params, Tensor& out) {
+  check_f32(q, "attention", "q");
+  check_f32(k, "attention", "k");
+  check_f32(v, "attention", "v");
+  check_contig(out, "attention", "out");
+  IA_CHECK(q.strides()[3] == 1 && k.strides()[3] == 1 && v.strides()[3] == 1,
+           "cpu attention: q, k, v must be contiguous in the head dim");
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3), Sk = k.size(1);
+  if (B == 0 || Sq == 0 || H == 0 || D == 0) return;
+  float* o = out.data<float>();
+  if (Sk == 0) {
+    std::memset(o, 0, out.nbytes());
     return;
   }
-  float* o = out.data<float>();
-  parallel_for(rows, grain_rows(H), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) k.rms_norm(xp + r * H, wp, eps, o + r * H, H);
-  });
-}
-
-void rotary_cpu(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) {
-  IA_CHECK(x.dim() == 3 && x.strides()[2] == 1 && x.dtype() == DType::F32, "cpu rotary: x {}", x.describe());
-  const int64_t T = x.size(0), N = x.size(1), D = x.size(2), P = cos.size(0), half = cos.size(1);
-  const int64_t s0 = x.strides()[0], s1 = x.strides()[1];
-  const float* xp = x.data<float>();
-  const float* cp = cos.data<float>();
-  const float* sp = sin.data<float>();
-  float* o = out.data<float>();
-  std::vector<int64_t> pos(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) {
-    pos[static_cast<size_t>(t)] = index_at(positions, t);
-    IA_CHECK(pos[static_cast<size_t>(t)] >= 0 && pos[static_cast<size_t>(t)] < P,
-             "cpu rotary: position {} outside the {}-row table", pos[static_cast<size_t>(t)], P);
+  // keep[b, j]: 1 where key j of batch b may be attended to.
+  std::vector<uint8_t> keep;
+  if (key_mask) {
+    keep.resize(static_cast<size_t>(B * Sk));
+    const void* mp = key_mask->raw();
+    const DType mt = key_mask->dtype();
+    const Shape& ms = key_mask->strides();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t j = 0; j < Sk; ++j)
+        keep[static_cast<size_t>(b * Sk + j)] = load_scalar(mp, mt, b * ms[0] + j * ms[1]) != 0;
   }
-  parallel_for(T * N, grain_rows(D), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t t = r / N, n = r % N;
-      const float* xr = xp + t * s0 + n * s1;
-      float* orow = o + r * D;
-      const float* c = cp + pos[static_cast<size_t>(t)] * half;
-      const float* s = sp + pos[static_cast<size_t>(t)] * half;
-      for (int64_t i = 0; i < half; ++i) {
-        const float a = xr[i], b = xr[i + half];
-        // As torch: each product rounded, then the sum (no fused multiply-add).
-        const float ac = a * c[i], bs = b * s[i], bc = b * c[i], as = a * s[i];
-        orow[i] = ac - bs;
-        orow[i + half] = bc + as;
+  const Shape &qs = q.strides(), &ks = k.strides(), &vs = v.strides();
+  // Work in steps whose score block stays cache-sized (~2 MiB): several
+  // batches per step for short sequences; for long ones, a block of heads
+  // and, when even one head is too large, a block of query rows.
+  constexpr int64_t kScoreBudget = 512 * 1024;  // floats
+  const int64_t per_b = H * Sq * Sk;
+  int64_t nb = 1, nh = H, nq = Sq;
+  if (per_b <= kScoreBudget) {
+    nb = std::clamp<int64_t>(kScoreBudget / per_b, 1, B);
+  } else {
+    nh = std::clamp<int64_t>(kScoreBudget / (Sq * Sk), 1, H);
+    if (nh == 1) nq = std::clamp<int64_t>(kScoreBudget / Sk, 1, Sq);
+  }
+  thread_local std::vector<float> scores;
+  const size_t need = static_cast<size_t>(nb * nh * nq * Sk);
+  if (scores.size() < need) scores.resize(need);
+  float* sp = scores.data();
+  const Kernels& kern = kernels();
+  const float scale = params.scale;
+  for (int64_t b0 = 0; b0 < B; b0 += nb) {
+    const int64_t n = std::min(nb, B - b0);
+    for (int64_t h0 = 0; h0 < H; h0 += nh) {
+      const int64_t hn = std::min(nh, H - h0);
+      for (int64_t i0 = 0; i0 < Sq; i0 += nq) {
+        const int64_t qn = std::min(nq, Sq - i0);
+        const float* qp = q.data<float>() + b0 * qs[0] + i0 * qs[1] + h0 * qs[2];
+        const float* kp = k.data<float>() + b0 * ks[0] + h0 * ks[2];
+        const float* vp = v.data<float>() + b0 * vs[0] + h0 * vs[2];
+        const int64_t sb = hn * qn * Sk, sh = qn * Sk;  // score strides per batch / head
+        // scores[b, h, i, j] = q[b, i, h, :] . k[b, j, h, :]
+        dnnl_matmul(mat_desc(dt::f32, {n, hn, qn, D}, {qs[0], qs[2], qs[1], 1}), qp,
+                    mat_desc(dt::f32, {n, hn, D, Sk}, {ks[0], ks[2], 1, ks[1]}), kp, nullptr,
+                    mat_desc(dt::f32, {n, hn, qn, Sk}, {sb, sh, Sk, 1}), sp);
+        parallel_for(n * hn * qn, row_grain(Sk), [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t b = r / (hn * qn), i = i0 + r % qn;
+            const uint8_t* kb = key_mask ? keep.data() + (b0 + b) * Sk : nullptr;
+            const int64_t limit = params.causal ? i + (Sk - Sq) + 1 : Sk;
+            kern.attn_softmax(sp + r * Sk, sp + r * Sk, Sk, std::max<int64_t>(limit, 0), kb, scale);
+          }
+        });
+        // out[b, i, h, :] = sum_j p[b, h, i, j] v[b, j, h, :]
+        dnnl_matmul(mat_desc(dt::f32, {n, hn, qn, Sk}, {sb, sh, Sk, 1}), sp,
+                    mat_desc(dt::f32, {n, hn, Sk, D}, {vs[0], vs[2], vs[1], 1}), vp, nullptr,
+                    mat_desc(dt::f32, {n, hn, qn, D}, {Sq * H * D, D, H * D, 1}), o + ((b0 * Sq + i0) * H + h0) * D);
       }
-      for (int64_t i = 2 * half; i < D; ++i) orow[i] = xr[i];
     }
-  });
-}
-
-void swiglu_cpu(const Tensor& x, Tensor& out) {
-  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "cpu swiglu: x {}", x.describe());
-  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu swiglu: out {}", out.describe());
-  const int64_t I = out.size(-1), rows = I ? out.numel() / I : 0;
-  const float* xp = x.data<float>();
-  const Kernels& k = kernels();
-  if (out.dtype() == DType::BF16) {
-    uint16_t* o = out.data<uint16_t>();
-    parallel_for(rows, grain_rows(2 * I), [&](int64_t r0, int64_t r1) {
-      thread_local std::vector<float> row;
-      if (row.size() < static_cast<size_t>(I)) row.resize(static_cast<size_t>(I));
-      for (int64_t r = r0; r < r1; ++r) {
-        k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, row.data(), I);
-        k.f32_to_bf16(row.data(), o + r * I, I);
-      }
-    });
-    return;
   }
-  float* o = out.data<float>();
-  parallel_for(rows, grain_rows(2 * I), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, o + r * I, I);
-  });
 }
 
 void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache) {
