@@ -14,11 +14,24 @@ bool MemoryBlockstore::has(const Multihash& mh) {
   return blocks_.count(mh) > 0;
 }
 
+void check_block_hash(const Multihash& mh, BytesView block) {
+  if (multihash_matches(mh, block)) return;
+  Cid key;  // named as kubo names blockstore keys: the raw CIDv1 of the multihash
+  key.codec = kCodecRaw;
+  key.hash = mh;
+  fail(ErrorKind::Corrupt, "stored block {} does not match its hash", key.to_string());
+}
+
 std::optional<Bytes> MemoryBlockstore::get(const Multihash& mh) {
-  std::lock_guard lock(mu_);
-  auto it = blocks_.find(mh);
-  if (it == blocks_.end()) return std::nullopt;
-  return it->second;
+  std::optional<Bytes> block;
+  {
+    std::lock_guard lock(mu_);
+    auto it = blocks_.find(mh);
+    if (it == blocks_.end()) return std::nullopt;
+    block = it->second;
+  }
+  check_block_hash(mh, *block);  // hashed outside the lock: readers of other blocks need not wait
+  return block;
 }
 
 bool MemoryBlockstore::remove(const Multihash& mh) {

@@ -40,7 +40,14 @@ class Blockstore : public BlockSink {
   virtual void sync() {}
 };
 
-// In memory, thread-safe: tests, CAR round trips, staging.
+// What every Blockstore::get does before it returns a block: throws
+// ia::Error(Corrupt) when `block` does not hash to `mh` (boxo does this in a
+// wrapper, ValidatingBlockstore; here each store calls it on its read path, so
+// a store cannot be used without it).
+void check_block_hash(const Multihash& mh, BytesView block);
+
+// In memory, thread-safe: tests, CAR round trips, staging. get() verifies
+// like any Blockstore: a block put under the wrong hash is refused there.
 class MemoryBlockstore : public Blockstore {
  public:
   void put(const Cid& cid, BytesView block) override;

@@ -102,6 +102,55 @@ TEST_F(Blockstore_, PinsGcAndVerify) {
   EXPECT_FALSE(repo.pin_rm(keep.cid));
 }
 
+// The in-memory store verifies on get() as the on-disk one does: bytes put
+// under another block's hash are refused with Corrupt, on every read path.
+TEST(MemoryBlockstore, GetRefusesABlockThatDoesNotMatchItsHash) {
+  MemoryBlockstore store;
+  const std::string good = "the bytes this CID names";
+  const Cid good_cid = Cid::of(1, kCodecRaw, good);
+  store.put(good_cid, good);
+  ASSERT_TRUE(store.get(good_cid.hash));
+  EXPECT_EQ(*store.get(good_cid.hash), good);
+
+  const Cid damaged = Cid::of(1, kCodecRaw, "original bytes");
+  store.put(damaged, std::string("damaged bytes"));
+  EXPECT_TRUE(store.has(damaged.hash));  // present, but never handed out
+  try {
+    store.get(damaged.hash);
+    ADD_FAILURE() << "a block that does not match its hash was returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+    EXPECT_NE(std::string(e.what()).find(damaged.to_string()), std::string::npos) << e.what();
+  }
+  try {
+    load_block(store, damaged);
+    ADD_FAILURE() << "load_block returned a corrupt block";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+  }
+  // A file whose leaf is damaged: cat stops with Corrupt instead of printing wrong bytes.
+  MemoryBlockstore whole;
+  BuiltNode file = import_bytes(test::xorshift_bytes(3, 600000), whole, ImportOptions{});
+  PbNode root = decode_pb_node(*whole.get(file.cid.hash));
+  ASSERT_GE(root.links.size(), 2u);
+  MemoryBlockstore tampered;
+  whole.for_each([&](const Multihash& mh) {
+    Bytes b = *whole.get(mh);
+    if (mh == root.links[1].cid.hash) b[20] ^= 1;
+    Cid c;
+    c.hash = mh;
+    tampered.put(c, b);
+  });
+  std::stringstream sink;
+  try {
+    cat_file(tampered, file.cid, sink);
+    ADD_FAILURE() << "cat of a tampered file succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+  }
+  EXPECT_EQ(store.get(Cid::of(1, kCodecRaw, "absent").hash), std::nullopt);
+}
+
 TEST_F(Exporter, CatGetAndPaths) {
   fs::path src = dir_ / "src";
   fs::create_directories(src / "sub" / "deeper");
