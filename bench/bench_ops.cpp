@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "backends/cpu/kernels.h"
 #include "core/thread_pool.h"
@@ -72,26 +73,73 @@ void BM_Softmax(benchmark::State& state) {
 }
 BENCHMARK(BM_Softmax)->Args({32 * 12 * 128, 128})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// Self-attention on q/k/v views of a fused [B, S, 3*H*D] projection, with a padding mask.
+// Encoder batches: B sequences of S tokens, or (mixed) of lengths drawn from 16..S.
+std::vector<int64_t> encoder_lengths(int64_t B, int64_t S, bool mixed) {
+  std::vector<int64_t> lens(static_cast<size_t>(B), S);
+  std::mt19937 g(7);
+  if (mixed)
+    for (auto& n : lens) n = 16 + static_cast<int64_t>(g() % static_cast<uint32_t>(S - 15));
+  return lens;
+}
+
+// (query, key) pairs of a bidirectional batch: sum of len^2.
+double attention_pairs(const std::vector<int64_t>& lens) {
+  double pairs = 0;
+  for (int64_t n : lens) pairs += static_cast<double>(n * n);
+  return pairs;
+}
+
+// Self-attention on q/k/v views of a fused [B, S, 3*H*D] projection, padded to S tokens with a
+// key mask (the padded batch layout of ops::attention).
 void BM_Attention(benchmark::State& state) {
   const int64_t B = state.range(0), S = state.range(1), H = state.range(2), D = state.range(3);
+  const std::vector<int64_t> lens = encoder_lengths(B, S, state.range(4) != 0);
   ia::Tensor qkv = random_tensor({B, S, 3 * H * D}, 1).view({B, S, 3, H, D});
   ia::Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
   std::vector<int64_t> mask(static_cast<size_t>(B * S), 1);
   for (int64_t b = 0; b < B; ++b)
-    for (int64_t s = S - (b % 4) * 8; s < S; ++s) mask[static_cast<size_t>(b * S + s)] = 0;
+    for (int64_t s = lens[static_cast<size_t>(b)]; s < S; ++s) mask[static_cast<size_t>(b * S + s)] = 0;
   ia::Tensor m = ia::Tensor::from_vector(mask, {B, S});
   ia::AttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), false};
   benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
   for (auto _ : state) benchmark::DoNotOptimize(ia::ops::attention(q, k, v, &m, p).raw());
-  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(B * H * S * S * D) / 1e9,
+  // Useful work only (the pairs of real tokens), as for BM_VarlenAttention.
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(H * D) * attention_pairs(lens) / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Attention)
-    ->ArgNames({"B", "S", "H", "D"})
-    ->Args({32, 128, 12, 64})
-    ->Args({32, 128, 12, 32})
-    ->Args({1, 512, 12, 64})
+    ->ArgNames({"B", "S", "H", "D", "mixed"})
+    ->Args({32, 128, 12, 64, 0})  // BERT-base
+    ->Args({32, 128, 12, 32, 0})  // MiniLM-L6
+    ->Args({32, 128, 12, 64, 1})
+    ->Args({32, 128, 12, 32, 1})
+    ->Args({1, 512, 12, 64, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same batches packed back to back ([T, 3H, D] fused projection, no padding), bidirectional.
+void BM_VarlenAttention(benchmark::State& state) {
+  const int64_t B = state.range(0), S = state.range(1), H = state.range(2), D = state.range(3);
+  const std::vector<int64_t> lens = encoder_lengths(B, S, state.range(4) != 0);
+  std::vector<int32_t> starts{0};
+  for (int64_t n : lens) starts.push_back(starts.back() + static_cast<int32_t>(n));
+  const int64_t T = starts.back();
+  ia::Tensor qkv = random_tensor({T, 3 * H, D}, 1);
+  ia::Tensor q = qkv.narrow(1, 0, H), k = qkv.narrow(1, H, H), v = qkv.narrow(1, 2 * H, H);
+  ia::Tensor qs = i32_tensor(starts, {B + 1});
+  ia::VarlenAttentionParams p;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  p.bf16_products = state.range(5) != 0;
+  benchmark::DoNotOptimize(ia::ops::varlen_attention(q, k, v, qs, p).raw());
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::varlen_attention(q, k, v, qs, p).raw());
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(H * D) * attention_pairs(lens) / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(ia::cpu::kernels().name);
+}
+BENCHMARK(BM_VarlenAttention)
+    ->ArgNames({"B", "S", "H", "D", "mixed", "bf16"})
+    ->ArgsProduct({{32}, {128}, {12}, {64, 32}, {0, 1}, {0, 1}})
+    ->Args({1, 512, 12, 64, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -28,6 +28,7 @@ enum class OpKind {
   Rotary,
   SwiGlu,
   PagedAttention,  // kv_cache_write + paged_attention
+  VarlenAttention,
 };
 const char* op_kind_name(OpKind op);
 
@@ -55,6 +56,16 @@ struct PagedAttentionParams {
   int64_t window = 0;  // > 0: sliding window, a query at position p sees keys p-window+1 .. p (Mistral)
   // Q K^T and P V may take bf16 inputs (f32 accumulation, f32 softmax), as a bf16 model's
   // attention does in transformers; a backend may ignore it and stay in f32.
+  bool bf16_products = false;
+};
+
+// Attention of packed sequences without a KV cache (see varlen_attention below).
+struct VarlenAttentionParams {
+  float scale = 1.0f;  // usually 1/sqrt(head_dim)
+  bool causal = false;
+  int64_t window = 0;  // causal only: > 0, a query at position p sees keys p-window+1 .. p
+  // Q K^T and P V take bf16-rounded inputs (q, k, v, probabilities) with f32 accumulation and
+  // f32 softmax, as PyTorch runs a bf16 model's SDPA; f32 otherwise.
   bool bf16_products = false;
 };
 
@@ -125,6 +136,16 @@ class Backend {
   virtual void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                const Tensor& block_tables, const Tensor& seq_lens, const Tensor& query_start,
                                const PagedAttentionParams& params, Tensor& out) = 0;
+
+  // Attention of sequences packed back to back, without a KV cache (encoders; a prompt's
+  // self-attention when nothing is cached). q [T, Hq, D], k/v [T, Hkv, D] (dims 0/1 may be
+  // strided, last dim contiguous: usually narrow views of one fused QKV output [T, Hq+2Hkv, D]);
+  // query_start [S+1] (i32/i64, ascending, within [0, T]): sequence s owns rows
+  // query_start[s] .. query_start[s+1]-1 of q, k, v. A query sees the keys of its own sequence:
+  // all of them, or with causal only those at or before it (and within `window` when > 0).
+  // GQA: q head h reads kv head h / (Hq / Hkv). out [T, Hq, D] f32; rows no sequence owns are 0.
+  virtual void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                                const VarlenAttentionParams& params, Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

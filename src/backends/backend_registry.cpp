@@ -25,6 +25,7 @@ const char* op_kind_name(OpKind op) {
     case OpKind::Rotary: return "rotary";
     case OpKind::SwiGlu: return "swiglu";
     case OpKind::PagedAttention: return "paged_attention";
+    case OpKind::VarlenAttention: return "varlen_attention";
   }
   return "?";
 }

@@ -393,6 +393,40 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
   return out;
 }
 
+Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                        const VarlenAttentionParams& params) {
+  OpTimer timer("varlen_attention");
+  check_f32(q, "varlen_attention", "q");
+  check_f32(k, "varlen_attention", "k");
+  check_f32(v, "varlen_attention", "v");
+  IA_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "varlen_attention: q, k, v must be [T, H, D], got {}, {}, {}",
+           q.describe(), k.describe(), v.describe());
+  IA_CHECK(v.shape() == k.shape() && k.size(0) == q.size(0) && k.size(2) == q.size(2),
+           "varlen_attention: k {} / v {} do not match q {}", k.describe(), v.describe(), q.describe());
+  IA_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0,
+           "varlen_attention: query heads ({}) must be a multiple of kv heads ({})", q.size(1), k.size(1));
+  check_defined(query_start, "varlen_attention", "query_start");
+  IA_CHECK(query_start.dim() == 1 && query_start.size(0) >= 1 && is_index_type(query_start.dtype()),
+           "varlen_attention: query_start {} must be [S+1] i32 or i64", query_start.describe());
+  IA_CHECK(params.window >= 0, "varlen_attention: window must be >= 0");
+  IA_CHECK(params.window == 0 || params.causal, "varlen_attention: a window needs causal attention");
+  check_same_device(q, k, "varlen_attention");
+  check_same_device(q, v, "varlen_attention");
+  check_same_device(q, query_start, "varlen_attention");
+  Backend& be = backend_checked(q, OpKind::VarlenAttention, DType::F32);
+  // The head dim contiguous (a size-1 one may carry any stride: normalised to 1).
+  auto last_contig = [](const Tensor& t) {
+    if (t.size(2) > 1 && t.strides()[2] != 1) return contig(t);
+    if (t.strides()[2] == 1) return t;
+    Shape st = t.strides();
+    st[2] = 1;
+    return Tensor(t.storage(), t.offset_bytes(), t.shape(), st, t.dtype());
+  };
+  Tensor out = alloc(q.shape(), DType::F32, q.device());
+  be.varlen_attention(last_contig(q), last_contig(k), last_contig(v), contig(query_start), params, out);
+  return out;
+}
+
 Tensor to_device(const Tensor& x, Device device) {
   OpTimer timer("to_device");
   check_defined(x, "to_device", "x");

@@ -38,6 +38,10 @@ void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tenso
 // q [T, Hq, D]; block_tables [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 -> [T, Hq, D]
 Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
                        const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params);
+// Packed sequences without a KV cache (encoders): q [T, Hq, D], k/v [T, Hkv, D] (rows and heads
+// may be strided, e.g. views of one fused QKV output), query_start [S+1] i32/i64 -> [T, Hq, D] f32.
+Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                        const VarlenAttentionParams& params);
 // Moves (copies) a tensor to another device.
 Tensor to_device(const Tensor& x, Device device);
 

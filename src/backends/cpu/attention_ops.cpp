@@ -1,14 +1,15 @@
-// Attention: padded batches with a key mask (oneDNN batched GEMMs), and the decoder's paged
-// KV cache (write, then attention: GEMM tasks for prefill rows, a per-row loop for decode).
+// Attention: padded batches with a key mask (oneDNN batched GEMMs), packed sequences without a
+// cache (GEMM tasks), and the decoder's paged KV cache (write, then attention: GEMM tasks for
+// prefill rows, a per-row loop for decode).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/attention_tasks.h"
 #include "backends/cpu/cpu_common.h"
 #include "backends/cpu/cpu_ops.h"
 #include "backends/cpu/dnnl_gemm.h"
 #include "backends/cpu/kernels.h"
-#include "backends/cpu/prefill_attention.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -139,7 +140,19 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   const float* vc = v_cache.data<float>();
   float* o = out.data<float>();
   const Kernels& kern = kernels();
-  // Sequences with many new rows (prefill) go through GEMMs; their rows leave the per-row loop.
+  // Sequences with many new rows (prefill) go through GEMM tasks; their rows leave the per-row loop.
+  AttentionTasksArgs a;
+  a.q = qp;
+  a.q_row_stride = q.strides()[0];
+  a.q_head_stride = q.strides()[1];
+  a.out = o;
+  a.num_heads = Hq;
+  a.num_kv_heads = Hkv;
+  a.head_dim = D;
+  a.causal = true;
+  a.window = params.window;
+  a.scale = params.scale;
+  a.bf16_products = params.bf16_products;
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1), len = index_at(seq_lens, s);
     if (e - b < kPrefillAttentionMinRows || !k_cache.is_contiguous() || !v_cache.is_contiguous()) continue;
@@ -147,26 +160,20 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       const int64_t blk = bt[s * bt_stride + i];
       IA_CHECK(blk >= 0 && blk < nblocks, "cpu paged_attention: block {} outside the cache of {} blocks", blk, nblocks);
     }
-    PrefillAttentionArgs a;
-    a.q = qp + b * q.strides()[0];
-    a.q_row_stride = q.strides()[0];
-    a.q_head_stride = q.strides()[1];
-    a.rows = e - b;
-    a.len = len;
-    a.k_cache = kc;
-    a.v_cache = vc;
-    a.block_table = bt + s * bt_stride;
-    a.block_size = bs;
-    a.num_heads = Hq;
-    a.num_kv_heads = Hkv;
-    a.head_dim = D;
-    a.window = params.window;
-    a.scale = params.scale;
-    a.bf16_products = params.bf16_products;
-    a.out = o + b * Hq * D;
-    prefill_attention_cpu(a);
+    AttentionSequence sq;
+    sq.q_row = b;
+    sq.rows = e - b;
+    sq.len = len;
+    sq.kv.k = kc;
+    sq.kv.v = vc;
+    sq.kv.k_row_stride = sq.kv.v_row_stride = Hkv * D;
+    sq.kv.k_head_stride = sq.kv.v_head_stride = D;
+    sq.kv.block_table = bt + s * bt_stride;
+    sq.kv.block_size = bs;
+    a.seqs.push_back(sq);
     for (int64_t t = b; t < e; ++t) row_seq[static_cast<size_t>(t)] = -2;
   }
+  attention_tasks_cpu(a);
   parallel_for(T * Hkv, 1, [&](int64_t w0, int64_t w1) {
     std::vector<float> sc;
     std::vector<int64_t> kv_rows;  // element offsets of the visible keys/values
@@ -174,7 +181,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       const int64_t t = w / Hkv, hk = w % Hkv;
       const int64_t s = row_seq[static_cast<size_t>(t)];
       float* orow = o + (t * Hq + hk * G) * D;
-      if (s == -2) continue;  // done by prefill_attention_cpu
+      if (s == -2) continue;  // done by attention_tasks_cpu
       if (s < 0) {            // a row no sequence owns: defined output anyway
         std::fill(orow, orow + G * D, 0.0f);
         continue;
@@ -205,6 +212,54 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
       }
     }
   });
+}
+
+void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                          const VarlenAttentionParams& params, Tensor& out) {
+  check_f32(q, "varlen_attention", "q");
+  check_f32(k, "varlen_attention", "k");
+  check_f32(v, "varlen_attention", "v");
+  check_contig(out, "varlen_attention", "out");
+  IA_CHECK(q.strides()[2] == 1 && k.strides()[2] == 1 && v.strides()[2] == 1,
+           "cpu varlen_attention: q, k, v must be contiguous in the head dim");
+  const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k.size(1), S = query_start.numel() - 1;
+  float* o = out.data<float>();
+  if (T == 0 || Hq == 0 || D == 0) return;
+  AttentionTasksArgs a;
+  a.q = q.data<float>();
+  a.q_row_stride = q.strides()[0];
+  a.q_head_stride = q.strides()[1];
+  a.out = o;
+  a.num_heads = Hq;
+  a.num_kv_heads = Hkv;
+  a.head_dim = D;
+  a.causal = params.causal;
+  a.window = params.window;
+  a.scale = params.scale;
+  a.bf16_products = params.bf16_products;
+  int64_t covered = 0;  // rows of the sequences so far; the rest get zeros
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1);
+    if (b < covered || e < b || e > T)
+      fail(ErrorKind::InvalidArgument,
+           "varlen_attention: query_start[{}..{}] = {}, {} is not an ascending range within the {} rows", s, s + 1, b,
+           e, T);
+    std::fill(o + covered * Hq * D, o + b * Hq * D, 0.0f);
+    covered = e;
+    if (e == b) continue;
+    AttentionSequence sq;
+    sq.q_row = b;
+    sq.rows = sq.len = e - b;
+    sq.kv.k = k.data<float>() + b * k.strides()[0];
+    sq.kv.v = v.data<float>() + b * v.strides()[0];
+    sq.kv.k_row_stride = k.strides()[0];
+    sq.kv.k_head_stride = k.strides()[1];
+    sq.kv.v_row_stride = v.strides()[0];
+    sq.kv.v_head_stride = v.strides()[1];
+    a.seqs.push_back(sq);
+  }
+  std::fill(o + covered * Hq * D, o + T * Hq * D, 0.0f);
+  attention_tasks_cpu(a);
 }
 
 }  // namespace ia::cpu

@@ -84,6 +84,10 @@ class CpuBackend final : public Backend {
                        Tensor& out) override {
     paged_attention_cpu(q, k_cache, v_cache, block_tables, seq_lens, query_start, params, out);
   }
+  void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                        const VarlenAttentionParams& params, Tensor& out) override {
+    varlen_attention_cpu(q, k, v, query_start, params, out);
+  }
 };
 
 }  // namespace

@@ -46,5 +46,7 @@ void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, T
 void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
                          const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
                          Tensor& out);
+void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                          const VarlenAttentionParams& params, Tensor& out);
 
 }  // namespace ia::cpu

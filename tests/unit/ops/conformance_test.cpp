@@ -900,6 +900,131 @@ TEST_P(Conformance, PagedAttention) {
     }
 }
 
+// Attention of packed sequences (no cache) against a dense f64 loop: mixed lengths (1, one
+// 64-row query block, several blocks, an empty sequence), bidirectional, causal and causal with
+// a window, GQA, q/k/v as strided views of one fused projection or separate tensors, f32 and
+// bf16 products.
+TEST_P(Conformance, VarlenAttention) {
+  Rng rng(22);
+  struct S {
+    int64_t Hq, Hkv, D;
+  };
+  const std::vector<int64_t> lens = {1, 9, 70, 0, 128, 17, 1, 64, 65};
+  std::vector<int64_t> starts{0};
+  for (int64_t n : lens) starts.push_back(starts.back() + n);
+  const int64_t T = starts.back();
+  struct Mode {
+    bool causal;
+    int64_t window;
+  };
+  for (S cfg : {S{1, 1, 1}, S{4, 2, 16}, S{3, 3, 33}, S{6, 2, 64}, S{12, 12, 32}, S{2, 1, 128}})
+    for (bool fused : {true, false})
+      for (Mode mode : {Mode{false, 0}, Mode{true, 0}, Mode{true, 5}})
+        for (bool bf16 : {false, true}) {
+          const int64_t W = cfg.Hq + 2 * cfg.Hkv;
+          Tensor q, k, v, qh, kh, vh;
+          if (fused) {
+            Tensor qkv = host_f32({T, W, cfg.D}, rng);
+            Tensor d = dev_.up(qkv);
+            q = d.narrow(1, 0, cfg.Hq), k = d.narrow(1, cfg.Hq, cfg.Hkv), v = d.narrow(1, cfg.Hq + cfg.Hkv, cfg.Hkv);
+            qh = qkv.narrow(1, 0, cfg.Hq), kh = qkv.narrow(1, cfg.Hq, cfg.Hkv);
+            vh = qkv.narrow(1, cfg.Hq + cfg.Hkv, cfg.Hkv);
+          } else {
+            qh = host_f32({T, cfg.Hq, cfg.D}, rng), kh = host_f32({T, cfg.Hkv, cfg.D}, rng);
+            vh = host_f32({T, cfg.Hkv, cfg.D}, rng);
+            q = dev_.up(qh), k = dev_.up(kh), v = dev_.up(vh);
+          }
+          VarlenAttentionParams p;
+          p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
+          p.causal = mode.causal;
+          p.window = mode.window;
+          p.bf16_products = bf16;
+          Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+          be().varlen_attention(
+              q, k, v, dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(starts.size())}).to(DType::I32)), p,
+              out);
+          // bf16 products: the reference rounds q, k, v and the probabilities to bf16 as well;
+          // the tolerance allows a probability to round to the neighbouring bf16 value.
+          Vec qv = values(qh), kv = values(kh), vv = values(vh), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)),
+              mag(ref.size());
+          auto rounded = [&](double x) { return bf16 ? bf16_to_f32(f32_to_bf16(static_cast<float>(x))) : x; };
+          for (Vec* vec : {&qv, &kv, &vv})
+            for (double& x : *vec) x = rounded(x);
+          const int64_t G = cfg.Hq / cfg.Hkv;
+          for (size_t s = 0; s < lens.size(); ++s)
+            for (int64_t i = 0; i < lens[s]; ++i) {
+              const int64_t t = starts[s] + i;
+              const int64_t lo = mode.causal && mode.window > 0 ? std::max<int64_t>(0, i - mode.window + 1) : 0;
+              const int64_t hi = mode.causal ? i : lens[s] - 1;
+              for (int64_t h = 0; h < cfg.Hq; ++h) {
+                const int64_t hk = h / G;
+                std::vector<double> sc;
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = lo; j <= hi; ++j) {
+                  double d = 0;
+                  for (int64_t e = 0; e < cfg.D; ++e)
+                    d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] *
+                         kv[static_cast<size_t>(((starts[s] + j) * cfg.Hkv + hk) * cfg.D + e)];
+                  sc.push_back(d * p.scale);
+                  mx = std::max(mx, d * p.scale);
+                }
+                for (double& x : sc) sum += (x = std::exp(x - mx));
+                for (double& x : sc) x = rounded(x / sum);
+                for (int64_t e = 0; e < cfg.D; ++e) {
+                  double acc = 0, am = 0;
+                  for (int64_t j = lo; j <= hi; ++j) {
+                    double term = sc[static_cast<size_t>(j - lo)] *
+                                  vv[static_cast<size_t>(((starts[s] + j) * cfg.Hkv + hk) * cfg.D + e)];
+                    acc += term, am += std::fabs(term);
+                  }
+                  ref[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = acc;
+                  mag[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] = am;
+                }
+              }
+            }
+          expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 256 : kRtol,
+                       fmt::format("varlen_attention Hq={} Hkv={} D={} fused={} causal={} window={} bf16_products={}",
+                                   cfg.Hq, cfg.Hkv, cfg.D, fused, mode.causal, mode.window, bf16));
+        }
+}
+
+// Rows before the first sequence and after the last one belong to none: zeros, not garbage.
+// query_start that is not an ascending range within the rows is an InvalidArgument error.
+TEST_P(Conformance, VarlenAttentionRowsOutsideSequencesAndBadStarts) {
+  Rng rng(23);
+  const int64_t T = 10, H = 2, D = 8;
+  Tensor q = dev_.up(host_f32({T, H, D}, rng)), k = dev_.up(host_f32({T, H, D}, rng)),
+         v = dev_.up(host_f32({T, H, D}, rng));
+  auto starts = [&](std::vector<int64_t> s) {
+    return dev_.up(Tensor::from_vector(s, {static_cast<int64_t>(s.size())}).to(DType::I32));
+  };
+  VarlenAttentionParams p;
+  p.scale = 0.3f;
+  Tensor out = dev_.poisoned({T, H, D});
+  be().varlen_attention(q, k, v, starts({2, 5, 7}), p, out);
+  Vec got = values(dev_.down(out));
+  for (int64_t t : {0, 1, 7, 8, 9})
+    for (int64_t e = 0; e < H * D; ++e) ASSERT_EQ(got[static_cast<size_t>(t * H * D + e)], 0.0) << "row " << t;
+  for (int64_t t = 2; t < 7; ++t)
+    for (int64_t e = 0; e < H * D; ++e) ASSERT_TRUE(std::isfinite(got[static_cast<size_t>(t * H * D + e)]));
+  // A single-token sequence attends to itself only: out = v.
+  Tensor one = dev_.poisoned({T, H, D});
+  be().varlen_attention(q, k, v, starts({3, 4}), p, one);
+  Vec o1 = values(dev_.down(one)), vv = values(dev_.down(v));
+  for (int64_t e = 0; e < H * D; ++e)
+    EXPECT_FLOAT_EQ(o1[static_cast<size_t>(3 * H * D + e)], vv[static_cast<size_t>(3 * H * D + e)]);
+  for (auto bad : {std::vector<int64_t>{0, 5, 3}, std::vector<int64_t>{0, 11}, std::vector<int64_t>{-1, 4},
+                   std::vector<int64_t>{0, 6, 4, 10}}) {
+    Tensor o = dev_.poisoned({T, H, D});
+    try {
+      be().varlen_attention(q, k, v, starts(bad), p, o);
+      ADD_FAILURE() << "query_start " << bad[1] << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+    }
+  }
+}
+
 TEST_P(Conformance, KvCacheWrite) {
   Rng rng(21);
   const int64_t T = 5, H = 2, D = 7, blocks = 4, bs = 3;
@@ -930,7 +1055,7 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
     for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation,
                       OpKind::Softmax, OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast,
-                      OpKind::RmsNorm, OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention})
+                      OpKind::RmsNorm, OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention, OpKind::VarlenAttention})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));

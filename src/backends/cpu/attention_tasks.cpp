@@ -1,0 +1,223 @@
+#include "backends/cpu/attention_tasks.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "backends/cpu/kernels.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace ia::cpu {
+namespace {
+
+constexpr int64_t kBlockRows = 64;
+
+template <class T>
+T* grown(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+float bf16_rounded(float x) {
+  return bf16_to_f32(f32_to_bf16(x));
+}
+
+// Up to 64 query rows of one sequence, and the keys any of them sees: [kbeg, kend).
+struct QueryBlock {
+  int64_t seq = 0, i0 = 0, rows = 0, kbeg = 0, kend = 0;
+};
+
+// Calls fn(s, p) for every position p < positions[s] of every sequence s, in parallel.
+template <class Fn>
+void for_each_position(const std::vector<int64_t>& positions, int64_t grain, const Fn& fn) {
+  std::vector<int64_t> first(positions.size() + 1, 0);
+  for (size_t s = 0; s < positions.size(); ++s) first[s + 1] = first[s] + positions[s];
+  parallel_for(first.back(), grain, [&](int64_t g0, int64_t g1) {
+    int64_t s = std::upper_bound(first.begin(), first.end(), g0) - first.begin() - 1;
+    for (int64_t g = g0; g < g1; ++g) {
+      while (g >= first[static_cast<size_t>(s + 1)]) ++s;
+      fn(s, g - first[static_cast<size_t>(s)]);
+    }
+  });
+}
+
+class AttentionTasks {
+ public:
+  explicit AttentionTasks(const AttentionTasksArgs& a)
+      : a_(a), kern_(kernels()), Hq_(a.num_heads), Hkv_(a.num_kv_heads), D_(a.head_dim), G_(Hq_ / Hkv_) {
+    const int64_t S = static_cast<int64_t>(a.seqs.size());
+    for (int64_t s = 0; s < S; ++s) {
+      const AttentionSequence& sq = a.seqs[static_cast<size_t>(s)];
+      const int64_t p0 = sq.len - sq.rows;
+      for (int64_t i0 = 0; i0 < sq.rows; i0 += kBlockRows) {
+        QueryBlock b;
+        b.seq = s, b.i0 = i0, b.rows = std::min(kBlockRows, sq.rows - i0);
+        b.kend = a.causal ? p0 + i0 + b.rows : sq.len;
+        b.kbeg = a.causal && a.window > 0 ? std::max<int64_t>(0, p0 + i0 - a.window + 1) : 0;
+        blocks_.push_back(b);
+      }
+    }
+    // Costlier blocks first (more rows, more keys: a causal sequence's later blocks), as
+    // parallel_tasks hands tasks out in index order.
+    std::stable_sort(blocks_.begin(), blocks_.end(), [](const QueryBlock& x, const QueryBlock& y) {
+      return x.rows * (x.kend - x.kbeg) > y.rows * (y.kend - y.kbeg);
+    });
+  }
+
+  void run() {
+    if (blocks_.empty() || D_ == 0) return;
+    if (a_.bf16_products && D_ % 32 == 0 && kern_.attn_scores_amx && kern_.attn_values_amx) {
+      run_amx();
+    } else {
+      run_f32();
+    }
+  }
+
+ private:
+  // f32 products (of bf16-rounded inputs when bf16_products): K of each sequence gathered
+  // transposed per KV head [Hkv, D, len], so Q K^T reads whole rows of it; V read where it lies
+  // when its rows are evenly strided and need no rounding, else gathered as [Hkv, len, D].
+  void run_f32() {
+    const bool round = a_.bf16_products;
+    const bool gather_v = round || std::any_of(a_.seqs.begin(), a_.seqs.end(),
+                                               [](const AttentionSequence& s) { return s.kv.block_table; });
+    std::vector<int64_t> lens, offset;
+    int64_t total = 0;
+    for (const AttentionSequence& s : a_.seqs) {
+      lens.push_back(s.rows > 0 ? s.len : 0);
+      offset.push_back(total);
+      total += lens.back() * Hkv_ * D_;
+    }
+    // Reused across calls: a fresh buffer of this size would page-fault its way in every layer.
+    thread_local std::vector<float> kt_buf, vh_buf;
+    float* kt = grown(kt_buf, total);
+    float* vh = gather_v ? grown(vh_buf, total) : nullptr;
+    for_each_position(lens, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p) {
+      const AttentionSequence& sq = a_.seqs[static_cast<size_t>(s)];
+      const int64_t len = sq.len, row = sq.kv.row(p);
+      float* kts = kt + offset[static_cast<size_t>(s)];
+      for (int64_t h = 0; h < Hkv_; ++h) {
+        const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+        for (int64_t d = 0; d < D_; ++d) kts[(h * D_ + d) * len + p] = round ? bf16_rounded(kr[d]) : kr[d];
+        if (!gather_v) continue;
+        const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
+        float* vd = vh + offset[static_cast<size_t>(s)] + (h * len + p) * D_;
+        for (int64_t d = 0; d < D_; ++d) vd[d] = round ? bf16_rounded(vr[d]) : vr[d];
+      }
+    });
+    parallel_tasks(static_cast<int64_t>(blocks_.size()) * Hq_, [&](int64_t task) {
+      const QueryBlock& b = blocks_[static_cast<size_t>(task / Hq_)];
+      const int64_t h = task % Hq_, hk = h / G_;
+      const AttentionSequence& sq = a_.seqs[static_cast<size_t>(b.seq)];
+      const int64_t nk = b.kend - b.kbeg, len = sq.len;
+      thread_local std::vector<float> scores, q_rounded;
+      float* sp = grown(scores, b.rows * nk);
+      const float* qp = a_.q + (sq.q_row + b.i0) * a_.q_row_stride + h * a_.q_head_stride;
+      int64_t ldq = a_.q_row_stride;
+      if (round) {
+        float* qr = grown(q_rounded, b.rows * D_);
+        for (int64_t i = 0; i < b.rows; ++i)
+          for (int64_t d = 0; d < D_; ++d) qr[i * D_ + d] = bf16_rounded(qp[i * ldq + d]);
+        qp = qr, ldq = D_;
+      }
+      // scores[i, j] = q[i0 + i, h, :] . k[kbeg + j, hk, :]
+      kern_.sgemm(b.rows, nk, D_, qp, ldq, kt + offset[static_cast<size_t>(b.seq)] + hk * D_ * len + b.kbeg, len, sp,
+                  nk);
+      softmax_rows(b, sp, nk, b.kbeg);
+      if (round)
+        for (int64_t i = 0; i < b.rows * nk; ++i) sp[i] = bf16_rounded(sp[i]);
+      // out[i0 + i, h, :] = sum_j p[i, j] v[kbeg + j, hk, :]
+      const float* vp = gather_v ? vh + offset[static_cast<size_t>(b.seq)] + (hk * len + b.kbeg) * D_
+                                 : sq.kv.v + b.kbeg * sq.kv.v_row_stride + hk * sq.kv.v_head_stride;
+      const int64_t ldv = gather_v ? D_ : sq.kv.v_row_stride;
+      kern_.sgemm(b.rows, D_, nk, sp, nk, vp, ldv, a_.out + ((sq.q_row + b.i0) * Hq_ + h) * D_, Hq_ * D_);
+    });
+  }
+
+  // Both products on AMX tiles: K and V of each sequence gathered as bf16 pairs (K along d, V
+  // along keys), keys padded to a multiple of 32 with zeros; query blocks padded to 64 rows.
+  void run_amx() {
+    std::vector<int64_t> padded, offset;
+    int64_t total = 0;
+    for (const AttentionSequence& s : a_.seqs) {
+      padded.push_back(s.rows > 0 ? (s.len + 31) / 32 * 32 : 0);
+      offset.push_back(total);
+      total += padded.back() * Hkv_ * D_;
+    }
+    thread_local std::vector<uint16_t> kp_buf, vp_buf;
+    uint16_t* kp = grown(kp_buf, total);
+    uint16_t* vp = grown(vp_buf, total);
+    for_each_position(padded, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p) {
+      const AttentionSequence& sq = a_.seqs[static_cast<size_t>(s)];
+      const int64_t len_pad = padded[static_cast<size_t>(s)];
+      uint16_t* kps = kp + offset[static_cast<size_t>(s)];
+      uint16_t* vps = vp + offset[static_cast<size_t>(s)];
+      const int64_t row = p < sq.len ? sq.kv.row(p) : 0;
+      for (int64_t h = 0; h < Hkv_; ++h) {
+        const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+        const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
+        for (int64_t d = 0; d < D_; ++d) {
+          // Padding keys are zeros: their probabilities are 0, and 0 * garbage could be NaN.
+          kps[((h * (D_ / 2) + d / 2) * len_pad + p) * 2 + d % 2] = p < sq.len ? f32_to_bf16(kr[d]) : 0;
+          vps[((h * (len_pad / 2) + p / 2) * D_ + d) * 2 + p % 2] = p < sq.len ? f32_to_bf16(vr[d]) : 0;
+        }
+      }
+    });
+    parallel_tasks(static_cast<int64_t>(blocks_.size()) * Hq_, [&](int64_t task) {
+      const QueryBlock& b = blocks_[static_cast<size_t>(task / Hq_)];
+      const int64_t h = task % Hq_, hk = h / G_;
+      const AttentionSequence& sq = a_.seqs[static_cast<size_t>(b.seq)];
+      const int64_t len_pad = padded[static_cast<size_t>(b.seq)];
+      // Keys from a whole 32-key step (keys before the window get p = 0), to a multiple of 32.
+      const int64_t kbeg = b.kbeg / 32 * 32, nk = (b.kend - kbeg + 31) / 32 * 32;
+      thread_local std::vector<uint16_t> q16, p16;
+      thread_local std::vector<float> sc, ob;
+      uint16_t* qt = grown(q16, kBlockRows * D_);
+      uint16_t* pt = grown(p16, kBlockRows * nk);
+      float* sp = grown(sc, kBlockRows * nk);
+      float* op = grown(ob, kBlockRows * D_);
+      // Rows qb..63 of a short block pad the tiles: zeros (rows below qb are written in full).
+      std::fill(qt + b.rows * D_, qt + kBlockRows * D_, uint16_t{0});
+      std::fill(pt + b.rows * nk, pt + kBlockRows * nk, uint16_t{0});
+      for (int64_t i = 0; i < b.rows; ++i)
+        kern_.f32_to_bf16(a_.q + (sq.q_row + b.i0 + i) * a_.q_row_stride + h * a_.q_head_stride, qt + i * D_, D_);
+      const uint16_t* kps = kp + offset[static_cast<size_t>(b.seq)];
+      const uint16_t* vps = vp + offset[static_cast<size_t>(b.seq)];
+      kern_.attn_scores_amx(qt, D_, kps + (hk * (D_ / 2) * len_pad + kbeg) * 2, 2 * len_pad, nk, sp, nk);
+      softmax_rows(b, sp, nk, kbeg);
+      for (int64_t i = 0; i < b.rows; ++i) kern_.f32_to_bf16(sp + i * nk, pt + i * nk, nk);
+      kern_.attn_values_amx(pt, nk, vps + (hk * (len_pad / 2) + kbeg / 2) * D_ * 2, D_, op);
+      for (int64_t i = 0; i < b.rows; ++i)
+        std::copy(op + i * D_, op + (i + 1) * D_, a_.out + ((sq.q_row + b.i0 + i) * Hq_ + h) * D_);
+    });
+  }
+
+  // Scores [rows, nk] of keys kbeg.. into probabilities, in place: per row, the keys it sees
+  // (causal end, window start, or all of the sequence), zeros elsewhere.
+  void softmax_rows(const QueryBlock& b, float* sp, int64_t nk, int64_t kbeg) const {
+    const AttentionSequence& sq = a_.seqs[static_cast<size_t>(b.seq)];
+    const int64_t p0 = sq.len - sq.rows;
+    for (int64_t i = 0; i < b.rows; ++i) {
+      const int64_t p = p0 + b.i0 + i;
+      const int64_t lo = a_.causal && a_.window > 0 ? std::max<int64_t>(0, p - a_.window + 1) : 0;
+      const int64_t start = lo - kbeg, limit = (a_.causal ? p + 1 : sq.len) - kbeg;
+      float* row = sp + i * nk;
+      std::fill(row, row + start, 0.0f);
+      kern_.attn_softmax(row + start, row + start, nk - start, limit - start, nullptr, a_.scale);
+    }
+  }
+
+  const AttentionTasksArgs& a_;
+  const Kernels& kern_;
+  const int64_t Hq_, Hkv_, D_, G_;
+  std::vector<QueryBlock> blocks_;
+};
+
+}  // namespace
+
+void attention_tasks_cpu(const AttentionTasksArgs& a) {
+  if (a.num_heads <= 0 || a.num_kv_heads <= 0) return;
+  AttentionTasks(a).run();
+}
+
+}  // namespace ia::cpu
