@@ -23,6 +23,27 @@ void validate(const SamplingParams& p) {
   if (p.logprobs > 20) fail(ErrorKind::InvalidArgument, "logprobs must be at most 20, got {}", p.logprobs);
 }
 
+SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefaults& d) {
+  SamplingParams p;
+  if (asked.temperature) {
+    p.greedy = *asked.temperature == 0;
+    p.temperature = *asked.temperature;
+  } else {
+    p.greedy = !d.do_sample.value_or(false);
+    p.temperature = static_cast<float>(d.temperature.value_or(1.0));
+  }
+  p.top_k = asked.top_k.value_or(d.top_k.value_or(50));
+  p.top_p = asked.top_p.value_or(static_cast<float>(d.top_p.value_or(1.0)));
+  p.min_p = asked.min_p.value_or(static_cast<float>(d.min_p.value_or(0.0)));
+  p.repetition_penalty = asked.repetition_penalty.value_or(static_cast<float>(d.repetition_penalty.value_or(1.0)));
+  p.presence_penalty = asked.presence_penalty;
+  p.frequency_penalty = asked.frequency_penalty;
+  p.logit_bias = asked.logit_bias;
+  p.logprobs = asked.logprobs;
+  validate(p);
+  return p;
+}
+
 SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<int32_t>& prompt,
                              const std::vector<int32_t>& generated) {
   work_.assign(logits, logits + V);

@@ -8,11 +8,33 @@
 // maximum after the processors, as torch.argmax.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
 namespace ia {
 
+// What a request asks of the sampler, as the CLI flags, the public
+// GenerateOptions and the HTTP API spell it. Unset fields take the model's
+// generation_config.json value, then HF's default (see resolve_sampling).
+struct SamplingOptions {
+  std::optional<float> temperature;  // 0: greedy; unset: generation_config's do_sample decides
+  std::optional<int64_t> top_k;
+  std::optional<float> top_p, min_p, repetition_penalty;
+  float presence_penalty = 0, frequency_penalty = 0;  // OpenAI semantics
+  std::map<int32_t, float> logit_bias;
+  std::optional<uint64_t> seed;  // unset: random
+  int logprobs = -1;             // -1: none; 0: the sampled token's; n: also the n most likely tokens
+};
+
+// generation_config.json's sampling defaults; all optional.
+struct SamplingDefaults {
+  std::optional<bool> do_sample;
+  std::optional<double> temperature, top_p, min_p, repetition_penalty;
+  std::optional<int64_t> top_k;
+};
+
+// What the sampler runs: every control resolved to a value.
 struct SamplingParams {
   bool greedy = true;
   float temperature = 1.0f;
@@ -27,6 +49,12 @@ struct SamplingParams {
 
 // Throws InvalidArgument naming the parameter when a value is out of range.
 void validate(const SamplingParams& p);
+
+// The one resolve step: the request's value, else generation_config.json's,
+// else HF's default (greedy unless do_sample; top_k 50, top_p 1, min_p off,
+// repetition_penalty 1); validated. The seed is not part of the result: the
+// Sampler takes it apart.
+SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefaults& defaults);
 
 struct TokenLogprob {
   int32_t id = 0;
