@@ -4,6 +4,9 @@
 // one thread, and encode_batch on every core. Reported as MB/s of input.
 // IA_BENCH_TEXT_OUT=path also writes the texts as JSONL, so another
 // tokenizer (tools/bench/tokenizer_speed_hf.py) can time the same input.
+// Detokenization of 4,096 generated tokens: DecodeStream (each token decoded
+// once, with its context) beside re-decoding the whole output after every
+// token, as the generation loop did before it; reported as total ms.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/thread_pool.h"
+#include "tokenizers/decode_stream.h"
 #include "tokenizers/tokenizer.h"
 
 namespace {
@@ -162,12 +166,72 @@ void BM_LlamaBatchAllCores(benchmark::State& s) {
   encode_batch(s, "llama", 0);
 }
 
+// The first 4,096 tokens of the bench text: what a long generation hands to
+// the detokenizer one id at a time.
+std::vector<int32_t> generated_ids(const ia::tok::Tokenizer& tok) {
+  constexpr size_t kTokens = 4096;
+  std::vector<int32_t> ids;
+  for (const auto& t : texts()) {
+    const auto e = tok.encode(t, /*add_special_tokens=*/false);
+    ids.insert(ids.end(), e.ids.begin(), e.ids.end());
+    if (ids.size() >= kTokens) break;
+  }
+  ids.resize(kTokens);
+  return ids;
+}
+
+void decode_stream(benchmark::State& state, const std::string& family) {
+  auto tok = load(family);
+  const auto ids = generated_ids(*tok);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    ia::tok::DecodeStream ds(*tok, /*skip_special_tokens=*/true);
+    bytes = 0;
+    for (int32_t id : ids) bytes += ds.step(id).size();
+    bytes += ds.flush().size();
+  }
+  if (bytes != tok->decode(ids, true).size()) state.SkipWithError("DecodeStream text differs from decode()");
+  state.counters["tokens"] = static_cast<double>(ids.size());
+}
+
+void full_redecode(benchmark::State& state, const std::string& family) {
+  auto tok = load(family);
+  const auto ids = generated_ids(*tok);
+  for (auto _ : state) {
+    std::vector<int32_t> so_far;
+    size_t bytes = 0;
+    for (int32_t id : ids) {
+      so_far.push_back(id);
+      bytes = tok->decode(so_far, true).size();
+    }
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.counters["tokens"] = static_cast<double>(ids.size());
+}
+
+void BM_Gpt2DecodeStream4096(benchmark::State& s) {
+  decode_stream(s, "gpt2");
+}
+void BM_Gpt2FullRedecode4096(benchmark::State& s) {
+  full_redecode(s, "gpt2");
+}
+void BM_LlamaDecodeStream4096(benchmark::State& s) {
+  decode_stream(s, "llama");
+}
+void BM_LlamaFullRedecode4096(benchmark::State& s) {
+  full_redecode(s, "llama");
+}
+
 BENCHMARK(BM_Gpt2EncodeLoop)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_Gpt2Batch1Thread)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_Gpt2BatchAllCores)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_LlamaEncodeLoop)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_LlamaBatch1Thread)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(BM_LlamaBatchAllCores)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(BM_Gpt2DecodeStream4096)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_Gpt2FullRedecode4096)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_LlamaDecodeStream4096)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_LlamaFullRedecode4096)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 }  // namespace
 
