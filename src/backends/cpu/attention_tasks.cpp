@@ -1,6 +1,7 @@
 #include "backends/cpu/attention_tasks.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/kernels.h"
@@ -27,18 +28,24 @@ struct QueryBlock {
   int64_t seq = 0, i0 = 0, rows = 0, kbeg = 0, kend = 0;
 };
 
-// Calls fn(s, p) for every position p < positions[s] of every sequence s, in parallel.
+// Positions are gathered in tiles of this many: a tile of K rows is read while it sits in L1, and
+// each cache line of a transposed buffer is written by one thread.
+constexpr int64_t kGatherTile = 16;
+
+// Calls fn(s, p0, p1) for tiles [p0, p1) of the positions 0 .. positions[s] - 1 of every
+// sequence s, in parallel.
 template <class Fn>
-void for_each_position(const std::vector<int64_t>& positions, int64_t grain, const Fn& fn) {
-  std::vector<int64_t> first(positions.size() + 1, 0);
-  for (size_t s = 0; s < positions.size(); ++s) first[s + 1] = first[s] + positions[s];
-  parallel_for(first.back(), grain, [&](int64_t g0, int64_t g1) {
-    int64_t s = std::upper_bound(first.begin(), first.end(), g0) - first.begin() - 1;
-    for (int64_t g = g0; g < g1; ++g) {
-      while (g >= first[static_cast<size_t>(s + 1)]) ++s;
-      fn(s, g - first[static_cast<size_t>(s)]);
-    }
-  });
+void for_each_position_tile(const std::vector<int64_t>& positions, int64_t positions_per_chunk, const Fn& fn) {
+  std::vector<std::pair<int64_t, int64_t>> tiles;  // (sequence, first position)
+  for (size_t s = 0; s < positions.size(); ++s)
+    for (int64_t p = 0; p < positions[s]; p += kGatherTile) tiles.emplace_back(static_cast<int64_t>(s), p);
+  parallel_for(static_cast<int64_t>(tiles.size()), std::max<int64_t>(1, positions_per_chunk / kGatherTile),
+               [&](int64_t t0, int64_t t1) {
+                 for (int64_t t = t0; t < t1; ++t) {
+                   const auto [s, p0] = tiles[static_cast<size_t>(t)];
+                   fn(s, p0, std::min(p0 + kGatherTile, positions[static_cast<size_t>(s)]));
+                 }
+               });
 }
 
 class AttentionTasks {
@@ -92,17 +99,32 @@ class AttentionTasks {
     thread_local std::vector<float> kt_buf, vh_buf;
     float* kt = grown(kt_buf, total);
     float* vh = gather_v ? grown(vh_buf, total) : nullptr;
-    for_each_position(lens, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p) {
+    for_each_position_tile(lens, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p0, int64_t p1) {
       const AttentionSequence& sq = a_.seqs[static_cast<size_t>(s)];
-      const int64_t len = sq.len, row = sq.kv.row(p);
+      const int64_t len = sq.len;
+      int64_t rows[kGatherTile];
+      for (int64_t p = p0; p < p1; ++p) rows[p - p0] = sq.kv.row(p);
       float* kts = kt + offset[static_cast<size_t>(s)];
       for (int64_t h = 0; h < Hkv_; ++h) {
-        const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
-        for (int64_t d = 0; d < D_; ++d) kts[(h * D_ + d) * len + p] = round ? bf16_rounded(kr[d]) : kr[d];
+        const float* kh = sq.kv.k + h * sq.kv.k_head_stride;
+        for (int64_t d = 0; d < D_; ++d) {
+          float* dst = kts + (h * D_ + d) * len;
+          for (int64_t p = p0; p < p1; ++p) {
+            const float x = kh[rows[p - p0] * sq.kv.k_row_stride + d];
+            dst[p] = round ? bf16_rounded(x) : x;
+          }
+        }
         if (!gather_v) continue;
-        const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
-        float* vd = vh + offset[static_cast<size_t>(s)] + (h * len + p) * D_;
-        for (int64_t d = 0; d < D_; ++d) vd[d] = round ? bf16_rounded(vr[d]) : vr[d];
+        const float* vh_src = sq.kv.v + h * sq.kv.v_head_stride;
+        for (int64_t p = p0; p < p1; ++p) {
+          const float* vr = vh_src + rows[p - p0] * sq.kv.v_row_stride;
+          float* vd = vh + offset[static_cast<size_t>(s)] + (h * len + p) * D_;
+          if (round) {
+            round_to_bf16(vr, vd, D_);
+          } else {
+            std::copy(vr, vr + D_, vd);
+          }
+        }
       }
     });
     parallel_tasks(static_cast<int64_t>(blocks_.size()) * Hq_, [&](int64_t task) {
@@ -116,16 +138,14 @@ class AttentionTasks {
       int64_t ldq = a_.q_row_stride;
       if (round) {
         float* qr = grown(q_rounded, b.rows * D_);
-        for (int64_t i = 0; i < b.rows; ++i)
-          for (int64_t d = 0; d < D_; ++d) qr[i * D_ + d] = bf16_rounded(qp[i * ldq + d]);
+        for (int64_t i = 0; i < b.rows; ++i) round_to_bf16(qp + i * ldq, qr + i * D_, D_);
         qp = qr, ldq = D_;
       }
       // scores[i, j] = q[i0 + i, h, :] . k[kbeg + j, hk, :]
       kern_.sgemm(b.rows, nk, D_, qp, ldq, kt + offset[static_cast<size_t>(b.seq)] + hk * D_ * len + b.kbeg, len, sp,
                   nk);
       softmax_rows(b, sp, nk, b.kbeg);
-      if (round)
-        for (int64_t i = 0; i < b.rows * nk; ++i) sp[i] = bf16_rounded(sp[i]);
+      if (round) round_to_bf16(sp, sp, b.rows * nk);
       // out[i0 + i, h, :] = sum_j p[i, j] v[kbeg + j, hk, :]
       const float* vp = gather_v ? vh + offset[static_cast<size_t>(b.seq)] + (hk * len + b.kbeg) * D_
                                  : sq.kv.v + b.kbeg * sq.kv.v_row_stride + hk * sq.kv.v_head_stride;
@@ -147,19 +167,21 @@ class AttentionTasks {
     thread_local std::vector<uint16_t> kp_buf, vp_buf;
     uint16_t* kp = grown(kp_buf, total);
     uint16_t* vp = grown(vp_buf, total);
-    for_each_position(padded, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p) {
+    for_each_position_tile(padded, std::max<int64_t>(1, 4096 / (Hkv_ * D_)), [&](int64_t s, int64_t p0, int64_t p1) {
       const AttentionSequence& sq = a_.seqs[static_cast<size_t>(s)];
       const int64_t len_pad = padded[static_cast<size_t>(s)];
       uint16_t* kps = kp + offset[static_cast<size_t>(s)];
       uint16_t* vps = vp + offset[static_cast<size_t>(s)];
-      const int64_t row = p < sq.len ? sq.kv.row(p) : 0;
-      for (int64_t h = 0; h < Hkv_; ++h) {
-        const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
-        const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
-        for (int64_t d = 0; d < D_; ++d) {
-          // Padding keys are zeros: their probabilities are 0, and 0 * garbage could be NaN.
-          kps[((h * (D_ / 2) + d / 2) * len_pad + p) * 2 + d % 2] = p < sq.len ? f32_to_bf16(kr[d]) : 0;
-          vps[((h * (len_pad / 2) + p / 2) * D_ + d) * 2 + p % 2] = p < sq.len ? f32_to_bf16(vr[d]) : 0;
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t row = p < sq.len ? sq.kv.row(p) : 0;
+        for (int64_t h = 0; h < Hkv_; ++h) {
+          const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+          const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
+          for (int64_t d = 0; d < D_; ++d) {
+            // Padding keys are zeros: their probabilities are 0, and 0 * garbage could be NaN.
+            kps[((h * (D_ / 2) + d / 2) * len_pad + p) * 2 + d % 2] = p < sq.len ? f32_to_bf16(kr[d]) : 0;
+            vps[((h * (len_pad / 2) + p / 2) * D_ + d) * 2 + p % 2] = p < sq.len ? f32_to_bf16(vr[d]) : 0;
+          }
         }
       }
     });
@@ -190,6 +212,17 @@ class AttentionTasks {
       for (int64_t i = 0; i < b.rows; ++i)
         std::copy(op + i * D_, op + (i + 1) * D_, a_.out + ((sq.q_row + b.i0 + i) * Hq_ + h) * D_);
     });
+  }
+
+  // y = x rounded to the nearest bf16 (x == y allowed), through the vector conversions.
+  void round_to_bf16(const float* x, float* y, int64_t n) const {
+    thread_local std::vector<uint16_t> tmp;
+    uint16_t* t = grown(tmp, std::min<int64_t>(n, 4096));
+    for (int64_t i = 0; i < n; i += 4096) {
+      const int64_t m = std::min<int64_t>(4096, n - i);
+      kern_.f32_to_bf16(x + i, t, m);
+      kern_.bf16_to_f32(t, y + i, m);
+    }
   }
 
   // Scores [rows, nk] of keys kbeg.. into probabilities, in place: per row, the keys it sees
