@@ -58,21 +58,25 @@ struct TokenizeResult {
   std::vector<std::pair<size_t, size_t>> offsets;
 };
 
-// Text generation (decoder models). Unset fields take the model folder's
+// How the next token is chosen. Unset fields take the model folder's
 // generation_config.json value, then transformers' default.
-struct GenerateOptions {
-  std::string device = "auto";        // auto | cpu
-  std::string dtype = "f32";          // f32 | bf16 (linear weights)
-  std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
-  std::optional<float> temperature;   // 0: greedy; unset: generation_config.json's do_sample decides
-  std::optional<int> top_k;
+struct SamplingOptions {
+  std::optional<float> temperature;  // 0: greedy; unset: generation_config.json's do_sample decides
+  std::optional<int> top_k;          // 0: off
   std::optional<float> top_p, min_p, repetition_penalty;
   float presence_penalty = 0, frequency_penalty = 0;  // OpenAI semantics, in [-2, 2]
   std::map<int, float> logit_bias;
   std::optional<uint64_t> seed;  // same seed, same request: same output
+  int logprobs = -1;             // -1: none; 0: the sampled token's; n: also the n most likely
+};
+
+// Text generation (decoder models): sampling, plus placement, length and stopping.
+struct GenerateOptions : SamplingOptions {
+  std::string device = "auto";        // auto | cpu
+  std::string dtype = "f32";          // f32 | bf16 (linear weights)
+  std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
   std::vector<std::string> stop;
   bool ignore_eos = false;
-  int logprobs = -1;      // -1: none; 0: the sampled token's; n: also the n most likely
   bool truncate = false;  // keep the end of a prompt longer than the context instead of failing
   std::function<void(const std::string&)> on_text;  // streaming: text deltas, concatenating to `text`
 };

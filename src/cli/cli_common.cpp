@@ -20,9 +20,10 @@ std::string format_float(float v) {
   return fmt::format("{}", v);
 }
 
-void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, const std::string& stop_help) {
-  sub->add_option("--max-new-tokens", o.max_new_tokens,
-                  "Tokens to generate at most (default: generation_config.json, else 256)");
+namespace {
+
+// The flags of ipfs_accelerate::SamplingOptions, which the router hands to the sampler as they are.
+void add_sampling_flags(CLI::App* sub, ipfs_accelerate::SamplingOptions& o) {
   sub->add_option("--temperature", o.temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
   sub->add_option("--top-k", o.top_k, "Keep the k most likely tokens (0 = off)");
   sub->add_option("--top-p", o.top_p, "Nucleus sampling mass, in (0, 1]");
@@ -31,6 +32,14 @@ void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, co
   sub->add_option("--presence-penalty", o.presence_penalty, "OpenAI presence penalty, in [-2, 2]");
   sub->add_option("--frequency-penalty", o.frequency_penalty, "OpenAI frequency penalty, in [-2, 2]");
   sub->add_option("--seed", o.seed, "Sampling seed (same seed, same output)");
+}
+
+}  // namespace
+
+void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, const std::string& stop_help) {
+  sub->add_option("--max-new-tokens", o.max_new_tokens,
+                  "Tokens to generate at most (default: generation_config.json, else 256)");
+  add_sampling_flags(sub, o);
   sub->add_option("--stop", o.stop, stop_help);
   sub->add_option("--device", o.device, "auto | cpu")->capture_default_str();
   sub->add_option("--dtype", o.dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
