@@ -22,9 +22,10 @@
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
-#include "models/decoder.h"
+#include "models/decoder_lm.h"
 #include "models/decoder_random.h"
 #include "ops/ops.h"
+#include "runtime/step_runner.h"
 
 namespace {
 
@@ -52,7 +53,7 @@ std::string model_dir(const std::string& like) {
 
 struct Loaded {
   std::shared_ptr<ia::WeightStore> weights;  // the mmap the decoder's views point into
-  std::unique_ptr<ia::Decoder> decoder;
+  std::unique_ptr<ia::DecoderLM> decoder;
 };
 
 const Loaded& load(const std::string& like) {
@@ -62,7 +63,7 @@ const Loaded& load(const std::string& like) {
   const std::string dir = model_dir(like);
   Loaded l;
   l.weights = ia::WeightStore::open(dir);
-  l.decoder = ia::Decoder::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, ia::Device::cpu());
+  l.decoder = ia::DecoderLM::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, ia::Device::cpu());
   return cache.emplace(like, std::move(l)).first->second;
 }
 
@@ -149,10 +150,11 @@ void BM_Gemv(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
 
 void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) {
   const Loaded& m = load(like);
-  const ia::Decoder& dec = *m.decoder;
+  const ia::CausalLM& dec = *m.decoder;
   const int64_t V = dec.config().vocab_size;
   const int64_t bs = 16, per_seq = (kPromptLen + kDecodeSteps + bs) / bs + 1;
   auto cache = dec.make_cache(batch * per_seq, bs);
+  ia::CausalStepRunner runner(dec);  // keeps its step buffers between steps, as generation does
   std::vector<std::vector<int32_t>> prompts, next(static_cast<size_t>(batch), std::vector<int32_t>(1, 5));
   std::vector<int64_t> seqs;
   auto start = [&] {  // fresh sequences with a prefilled prompt
@@ -166,14 +168,14 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
     }
     for (int64_t b = 0; b < batch; ++b)
       chunks.push_back({seqs[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)]});
-    dec.forward(chunks, *cache);
+    runner.step(chunks, *cache);
   };
   auto steps = [&] {
     for (int64_t i = 0; i < kDecodeSteps; ++i) {
       std::vector<ia::SeqChunk> chunks;
       for (int64_t b = 0; b < batch; ++b)
         chunks.push_back({seqs[static_cast<size_t>(b)], next[static_cast<size_t>(b)]});
-      ia::Tensor logits = dec.forward(chunks, *cache);
+      ia::Tensor logits = runner.step(chunks, *cache);
       for (int64_t b = 0; b < batch; ++b) {  // greedy, so the step depends on the last
         const float* row = logits.data<float>() + b * V;
         next[static_cast<size_t>(b)][0] = static_cast<int32_t>(std::max_element(row, row + V) - row);
@@ -203,7 +205,7 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
         bytes * kDecodeSteps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
 }
 
-double prefill_flops(const ia::Decoder& dec, int64_t T) {
+double prefill_flops(const ia::CausalLM& dec, int64_t T) {
   const auto& c = dec.config();
   // Linear layers (every bf16 weight once per token, but the LM head only for the last
   // token: prefill returns one row of logits) + attention scores and values (causal: half).
@@ -217,12 +219,13 @@ double prefill_flops(const ia::Decoder& dec, int64_t T) {
 
 void BM_Prefill(benchmark::State& state, const std::string& like) {
   const Loaded& m = load(like);
-  const ia::Decoder& dec = *m.decoder;
+  const ia::CausalLM& dec = *m.decoder;
   auto cache = dec.make_cache((kPrefillLen + 15) / 16 + 1, 16);
   const std::vector<int32_t> prompt = random_ids(kPrefillLen, dec.config().vocab_size, 9);
+  ia::CausalStepRunner runner(dec);
   auto run = [&] {
     const int64_t seq = cache->create_sequence();
-    benchmark::DoNotOptimize(dec.forward({{seq, prompt}}, *cache).raw());
+    benchmark::DoNotOptimize(runner.step({{seq, prompt}}, *cache).raw());
     cache->release(seq);
   };
   run();  // warm-up: prepacked weights, primitives

@@ -3,21 +3,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "models/activation_names.h"
 
 namespace ia {
 
 namespace {
 
-Activation parse_act(const std::string& act, const std::string& where) {
-  if (act == "gelu") return Activation::GeluErf;
-  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") return Activation::GeluTanh;
-  if (act == "relu") return Activation::Relu;
-  if (act == "silu" || act == "swish") return Activation::Silu;
-  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported by the decoder stack", where, act);
-}
-
 RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positions) {
   RopeConfig r;
+  std::string type = "default";
   // Newer transformers nest everything under rope_parameters; older ones have
   // rope_theta at the top and the scaling under rope_scaling.
   std::optional<HfConfig> rp = cfg.sub("rope_parameters");
@@ -26,13 +20,13 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
   double partial = cfg.get_float("partial_rotary_factor", 1.0);
   if (rp) {
     r.theta = rp->get_float("rope_theta", r.theta);
-    r.type = rp->get_string("rope_type", rp->get_string("type", "default"));
+    type = rp->get_string("rope_type", rp->get_string("type", "default"));
     r.factor = rp->get_float("factor", 1.0);
     r.low_freq_factor = rp->get_float("low_freq_factor", 1.0);
     r.high_freq_factor = rp->get_float("high_freq_factor", 4.0);
     r.original_max_positions = rp->get_int("original_max_position_embeddings", 0);
     // yarn: a null factor means max_position_embeddings / original_max_position_embeddings.
-    r.factor_from_ratio = r.type == "yarn" && !rp->has("factor");
+    r.factor_from_ratio = type == "yarn" && !rp->has("factor");
     r.beta_fast = rp->get_float("beta_fast", 32.0);
     r.beta_slow = rp->get_float("beta_slow", 1.0);
     r.attention_factor = rp->opt_float("attention_factor");
@@ -41,11 +35,21 @@ RopeConfig parse_rope(const HfConfig& cfg, int64_t head_dim, int64_t max_positio
     r.truncate = rp->get_bool("truncate", true);
     partial = rp->get_float("partial_rotary_factor", partial);
   }
-  if (r.type == "su" || r.type == "longrope" || r.type == "mrope")
+  if (type == "su" || type == "longrope" || type == "mrope")
     fail(ErrorKind::Unsupported, "{}: rope type \"{}\" is not supported (default, linear, dynamic, llama3, yarn)",
-         cfg.path(), r.type);
-  if (r.type != "default" && r.type != "linear" && r.type != "dynamic" && r.type != "llama3" && r.type != "yarn")
-    fail(ErrorKind::Unsupported, "{}: unknown rope type \"{}\"", cfg.path(), r.type);
+         cfg.path(), type);
+  static const std::pair<const char*, RopeType> kTypes[] = {{"default", RopeType::Default},
+                                                            {"linear", RopeType::Linear},
+                                                            {"dynamic", RopeType::Dynamic},
+                                                            {"llama3", RopeType::Llama3},
+                                                            {"yarn", RopeType::Yarn}};
+  bool known = false;
+  for (const auto& [name, t] : kTypes)
+    if (type == name) {
+      r.type = t;
+      known = true;
+    }
+  if (!known) fail(ErrorKind::Unsupported, "{}: unknown rope type \"{}\"", cfg.path(), type);
   // As transformers' standardize_rope_params: a top-level
   // original_max_position_embeddings (Phi-3 style) wins over the rope dict's,
   // and llama3 / yarn without either fall back to max_position_embeddings.
@@ -88,7 +92,10 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
   const std::string& t = c.model_type;
   const std::string where = cfg.path();
   if (t == "gpt2") {
-    c.gpt2 = true;
+    c.norm = NormKind::LayerNorm;
+    c.positions = PositionKind::Learned;
+    c.weight_layout = WeightLayout::InOut;
+    c.mlp = MlpKind::Plain;
     c.hidden_size = cfg.require_int("n_embd");
     c.num_layers = cfg.require_int("n_layer");
     c.num_heads = cfg.require_int("n_head");
@@ -96,7 +103,7 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
     c.intermediate_size = cfg.get_int("n_inner", 4 * c.hidden_size);
     c.max_positions = cfg.get_int("n_positions", 1024);
     c.norm_eps = cfg.get_float("layer_norm_epsilon", 1e-5);
-    c.act = parse_act(cfg.get_string("activation_function", "gelu_new"), where);
+    c.act = parse_activation(cfg.get_string("activation_function", "gelu_new"), where);
     c.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", true);
     c.qkv_bias = c.o_bias = c.mlp_bias = true;
     if (cfg.get_bool("scale_attn_by_inverse_layer_idx", false))
@@ -109,7 +116,7 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
     c.intermediate_size = cfg.require_int("intermediate_size");
     c.max_positions = cfg.get_int("max_position_embeddings", 2048);
     c.norm_eps = cfg.get_float("rms_norm_eps", 1e-6);
-    c.act = parse_act(cfg.get_string("hidden_act", "silu"), where);
+    c.act = parse_activation(cfg.get_string("hidden_act", "silu"), where);
     c.tie_word_embeddings = cfg.get_bool("tie_word_embeddings", false);
     const bool attention_bias = cfg.get_bool("attention_bias", false);
     c.qkv_bias = t == "qwen2" || attention_bias;  // Qwen2 always has q/k/v biases, never an o bias
@@ -133,7 +140,7 @@ DecoderConfig DecoderConfig::from(const HfConfig& cfg) {
   if (c.num_heads % c.num_kv_heads)
     fail(ErrorKind::Corrupt, "{}: {} attention heads are not a multiple of {} key/value heads", where, c.num_heads,
          c.num_kv_heads);
-  if (!c.gpt2) c.rope = parse_rope(cfg, c.head_dim, c.max_positions);
+  if (c.positions == PositionKind::Rotary) c.rope = parse_rope(cfg, c.head_dim, c.max_positions);
 
   // Sliding windows: layer_types when given (newer configs), else Mistral's
   // sliding_window on every layer, Qwen2's on layers >= max_window_layers.

@@ -1,8 +1,8 @@
 #pragma once
-// What the generic decoder stack needs from config.json, normalised across
+// What the decoder-only stack needs from config.json, normalised across
 // GPT-2 (n_embd, n_layer, ...), LLaMA, Qwen2/Qwen3 and Mistral. The
-// per-architecture differences are flags here plus a weight-name map in
-// decoder.cpp.
+// per-architecture differences are named properties here (norm, positions,
+// weight layout, MLP kind) plus a weight-name table in decoder_lm.cpp.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,23 +10,13 @@
 
 #include "backends/backend.h"
 #include "formats/hf_config.h"
+#include "models/layers/attention.h"
+#include "models/layers/mlp.h"
+#include "models/layers/norm.h"
+#include "models/layers/weight_source.h"
+#include "models/rope_config.h"
 
 namespace ia {
-
-// Rotary embedding parameters, from `rope_parameters` (newer transformers) or
-// `rope_theta` + `rope_scaling` (older).
-struct RopeConfig {
-  std::string type = "default";  // default | linear | dynamic | llama3 | yarn
-  double theta = 10000.0;
-  double factor = 1.0;
-  double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
-  int64_t original_max_positions = 0;                    // llama3 / yarn (absent: max_positions)
-  bool factor_from_ratio = false;                        // yarn without a factor: max / original
-  double beta_fast = 32.0, beta_slow = 1.0;              // yarn
-  std::optional<double> attention_factor, mscale, mscale_all_dim;
-  bool truncate = true;    // yarn
-  int64_t rotary_dim = 0;  // head_dim * partial_rotary_factor
-};
 
 struct DecoderConfig {
   std::string model_type;
@@ -34,7 +24,12 @@ struct DecoderConfig {
   int64_t intermediate_size = 0, max_positions = 0;
   double norm_eps = 1e-5;
   Activation act = Activation::Silu;
-  bool gpt2 = false;  // learned positions, LayerNorm with bias, Conv1D weights, GELU MLP
+  // GPT-2: LayerNorm with bias, learned positions, Conv1D [in, out] matrices, plain GELU MLP.
+  // LLaMA family: RMSNorm, rotary positions, [out, in] matrices, gated SiLU MLP.
+  NormKind norm = NormKind::RmsNorm;
+  PositionKind positions = PositionKind::Rotary;
+  WeightLayout weight_layout = WeightLayout::OutIn;
+  MlpKind mlp = MlpKind::Gated;
   bool tie_word_embeddings = false;
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
   bool qk_norm = false;               // Qwen3

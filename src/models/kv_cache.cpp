@@ -45,24 +45,45 @@ const std::vector<int32_t>& KvCache::block_table(int64_t id) const {
 }
 
 std::vector<int64_t> KvCache::append(int64_t id, int64_t n) {
-  seq(id);
-  Seq& s = seqs_[id];
-  const int64_t need = blocks_for(s.length + n) - static_cast<int64_t>(s.blocks.size());
+  return reserve({{id, n}}).slots;
+}
+
+KvCache::Reservation KvCache::reserve(const std::vector<std::pair<int64_t, int64_t>>& seq_tokens) {
+  // Everything is checked before anything changes.
+  int64_t need = 0;
+  for (size_t i = 0; i < seq_tokens.size(); ++i) {
+    const auto [id, n] = seq_tokens[i];
+    auto it = seqs_.find(id);
+    if (it == seqs_.end()) fail(ErrorKind::InvalidArgument, "kv cache: no sequence {}", id);
+    if (n < 0) fail(ErrorKind::InvalidArgument, "kv cache: cannot add {} tokens to sequence {}", n, id);
+    for (size_t j = 0; j < i; ++j)
+      if (seq_tokens[j].first == id) fail(ErrorKind::InvalidArgument, "kv cache: sequence {} listed twice", id);
+    need += blocks_for(it->second.length + n) - static_cast<int64_t>(it->second.blocks.size());
+  }
   if (need > free_blocks())
     fail(ErrorKind::Unavailable, "kv cache is full: {} more blocks of {} tokens needed, {} free", need, block_size_,
          free_blocks());
-  for (int64_t i = 0; i < need; ++i) {
-    s.blocks.push_back(free_.back());
-    free_.pop_back();
+  Reservation r;
+  for (const auto& [id, n] : seq_tokens) {
+    Seq& s = seqs_[id];
+    r.previous_lengths.emplace_back(id, s.length);
+    while (static_cast<int64_t>(s.blocks.size()) < blocks_for(s.length + n)) {
+      s.blocks.push_back(free_.back());
+      free_.pop_back();
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pos = s.length + i;
+      r.slots.push_back(static_cast<int64_t>(s.blocks[static_cast<size_t>(pos / block_size_)]) * block_size_ +
+                        pos % block_size_);
+    }
+    s.length += n;
   }
-  std::vector<int64_t> slots(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t pos = s.length + i;
-    slots[static_cast<size_t>(i)] =
-        static_cast<int64_t>(s.blocks[static_cast<size_t>(pos / block_size_)]) * block_size_ + pos % block_size_;
-  }
-  s.length += n;
-  return slots;
+  return r;
+}
+
+void KvCache::rollback(const Reservation& r) {
+  for (auto it = r.previous_lengths.rbegin(); it != r.previous_lengths.rend(); ++it)
+    if (has(it->first)) truncate(it->first, it->second);
 }
 
 void KvCache::truncate(int64_t id, int64_t new_length) {

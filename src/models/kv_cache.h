@@ -7,6 +7,7 @@
 // prefix sharing can later hand blocks around without copying.
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "core/device.h"
@@ -36,6 +37,18 @@ class KvCache {
   // Makes room for n more tokens (Unavailable when the pool runs out), advances
   // the length and returns each new token's slot (block * block_size + offset).
   std::vector<int64_t> append(int64_t seq, int64_t n);
+
+  // Room for the new tokens of a whole step, all or nothing (vLLM's allocate_slots):
+  // either every listed sequence grows by its count, or (Unavailable, InvalidArgument
+  // for an unknown or repeated sequence or a negative count) none changes.
+  struct Reservation {
+    std::vector<std::pair<int64_t, int64_t>> previous_lengths;  // (sequence, length before)
+    std::vector<int64_t> slots;                                 // each new token's slot, sequence after sequence
+  };
+  Reservation reserve(const std::vector<std::pair<int64_t, int64_t>>& seq_tokens);
+  // Undoes a reservation whose step did not run: each sequence returns to its
+  // previous length and the blocks it took go back to the free list.
+  void rollback(const Reservation& r);
   // Drops the sequence's tokens from position new_length on and returns the
   // blocks it no longer needs to the free list; a partial last block is kept and
   // its slots past new_length are overwritten by the next append. InvalidArgument

@@ -4,10 +4,22 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "models/bert_encoder.h"
+#include "models/decoder_lm.h"
 
 namespace ia {
 
 namespace {
+
+using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using EncoderLoader = std::unique_ptr<Encoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
+
+std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return DecoderLM::load(c, w, t, d);
+}
+std::unique_ptr<Encoder> load_bert_encoder(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return BertEncoder::load(c, w, t, d);
+}
 
 struct FamilyEntry {
   const char* model_type;
@@ -15,34 +27,43 @@ struct FamilyEntry {
   const char* default_architecture;
   const char* task;
   const char* modality;
-  bool implemented;
+  CausalLmLoader causal_lm;  // null: not a causal LM in this build
+  EncoderLoader encoder;     // null: not an encoder in this build
 };
 
-// Types that share an architecture with BERT differ only in weight names and a
-// few flags (see models/bert_encoder.cpp); the rest are recognised so users get
-// "not implemented yet" instead of "unknown".
+// Types that share an architecture differ only in weight names and a few
+// properties (models/bert_encoder.cpp, models/decoder_lm.cpp); the rest are
+// recognised so users get "not implemented yet" instead of "unknown".
 constexpr FamilyEntry kFamilies[] = {
-    {"bert", "bert", "BertModel", "feature-extraction", "text", true},
-    {"roberta", "bert", "RobertaModel", "feature-extraction", "text", true},
-    {"xlm-roberta", "bert", "XLMRobertaModel", "feature-extraction", "text", true},
-    {"camembert", "bert", "CamembertModel", "feature-extraction", "text", true},
-    {"distilbert", "bert", "DistilBertModel", "feature-extraction", "text", true},
-    {"gpt2", "gpt2", "GPT2LMHeadModel", "text-generation", "text", true},
-    {"llama", "llama", "LlamaForCausalLM", "text-generation", "text", true},
-    {"qwen2", "llama", "Qwen2ForCausalLM", "text-generation", "text", true},
-    {"qwen3", "llama", "Qwen3ForCausalLM", "text-generation", "text", true},
-    {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", true},
-    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", false},
-    {"vit", "vit", "ViTModel", "image-classification", "vision", false},
-    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", false},
-    {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", false},
-    {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", false},
-    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", false},
-    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", false},
-    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", false},
-    {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", false},
-    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", false},
+    {"bert", "bert", "BertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
+    {"roberta", "bert", "RobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder},
+    {"xlm-roberta", "bert", "XLMRobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder},
+    {"camembert", "bert", "CamembertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
+    {"distilbert", "bert", "DistilBertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
+    {"gpt2", "gpt2", "GPT2LMHeadModel", "text-generation", "text", load_decoder_lm, nullptr},
+    {"llama", "llama", "LlamaForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
+    {"qwen2", "llama", "Qwen2ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
+    {"qwen3", "llama", "Qwen3ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
+    {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
+    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr},
+    {"vit", "vit", "ViTModel", "image-classification", "vision", nullptr, nullptr},
+    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr},
+    {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr,
+     nullptr},
+    {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr},
+    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr},
+    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr},
+    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr},
+    {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr},
+    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr},
 };
+
+const FamilyEntry& entry_for(const std::string& type) {
+  for (const auto& f : kFamilies)
+    if (type == f.model_type) return f;
+  IA_CHECK(false, "model registry: no entry for \"{}\"", type);
+  return kFamilies[0];
+}
 
 // The task an `architectures` entry implies, where it is more specific than the family default.
 std::string task_from_architecture(const std::string& arch, const std::string& fallback) {
@@ -91,11 +112,31 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.implemented;
+    kind.implemented = f.causal_lm || f.encoder;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
        fmt::join(known_model_types(), ", "));
+}
+
+std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  const FamilyEntry& f = entry_for(kind.model_type);
+  if (!f.causal_lm || kind.task != "text-generation")
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", weights.dir(),
+         kind.model_type, kind.architecture);
+  return f.causal_lm(config, weights, compute_dtype, device);
+}
+
+std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                      Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  const FamilyEntry& f = entry_for(kind.model_type);
+  if (!f.encoder)
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet",
+         weights.dir(), kind.model_type, kind.family, kind.task);
+  return f.encoder(config, weights, compute_dtype, device);
 }
 
 }  // namespace ia

@@ -1,11 +1,19 @@
 #pragma once
-// The model-family classifier: maps config.json (`model_type`, `architectures`)
-// to a family, an architecture, a task and a modality, and says whether this
-// build can run it. Unknown types are a clear error, never a guess.
+// The one model registry: maps config.json (`model_type`, `architectures`) to
+// a family, an architecture, a task and a modality, says whether this build
+// can run it, and creates the model behind its interface (CausalLM, Encoder).
+// Unknown types are a clear error, never a guess.
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/tensor.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/causal_lm.h"
+#include "models/encoder.h"
 
 namespace ia {
 
@@ -23,5 +31,12 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
 
 // All model types the registry knows, for --help and errors.
 std::vector<std::string> known_model_types();
+
+// The model of a config.json behind its interface. Unsupported (naming the
+// folder, the type and what it is) when the registry has no such model in this build.
+std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device);
+std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                      Device device);
 
 }  // namespace ia

@@ -26,12 +26,12 @@ double yarn_mscale(double scale, double mscale) {
 RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int64_t seq_len) {
   const int64_t dim = r.rotary_dim;
   RopeFrequencies out;
-  if (r.type == "default") {
+  if (r.type == RopeType::Default) {
     out.inv_freq = base_inv_freq(r.theta, dim);
-  } else if (r.type == "linear") {
+  } else if (r.type == RopeType::Linear) {
     out.inv_freq = base_inv_freq(r.theta, dim);
     for (float& f : out.inv_freq) f = static_cast<float>(f / r.factor);
-  } else if (r.type == "dynamic") {
+  } else if (r.type == RopeType::Dynamic) {
     // NTK-aware: the base grows once the sequence passes the trained length.
     double base = r.theta;
     if (seq_len > max_positions) {
@@ -40,7 +40,7 @@ RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int
                                 static_cast<double>(dim) / static_cast<double>(dim - 2));
     }
     out.inv_freq = base_inv_freq(base, dim);
-  } else if (r.type == "llama3") {
+  } else if (r.type == RopeType::Llama3) {
     out.inv_freq = base_inv_freq(r.theta, dim);
     const double old_ctx = static_cast<double>(r.original_max_positions);
     const double low_wavelen = old_ctx / r.low_freq_factor, high_wavelen = old_ctx / r.high_freq_factor;
@@ -53,7 +53,7 @@ RopeFrequencies rope_frequencies(const RopeConfig& r, int64_t max_positions, int
         f = static_cast<float>((1 - smooth) * f / r.factor + smooth * f);
       }
     }
-  } else if (r.type == "yarn") {
+  } else if (r.type == RopeType::Yarn) {
     // transformers >= 5 uses the explicit factor (only a missing one becomes
     // max_position_embeddings / original_max_position_embeddings, in
     // decoder_config.cpp); older 4.x releases took the ratio whenever an original length was

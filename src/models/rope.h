@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "models/decoder_config.h"
+#include "models/rope_config.h"
 
 namespace ia {
 

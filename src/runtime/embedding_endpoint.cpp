@@ -7,7 +7,10 @@
 
 #include "core/logging.h"
 #include "formats/hf_config.h"
+#include "models/model_registry.h"
 #include "ops/ops.h"
+#include "runtime/sequence_pooling.h"
+#include "runtime/step_builder.h"
 
 namespace ia {
 
@@ -38,47 +41,24 @@ const char* pool_mode_name(PoolMode mode) {
   return "mean";
 }
 
-EncodedBatch pad_batch(const std::vector<const tok::Encoding*>& encodings, int64_t pad_id) {
-  const int64_t B = static_cast<int64_t>(encodings.size());
-  int64_t S = 1;
-  for (const auto* e : encodings) S = std::max<int64_t>(S, static_cast<int64_t>(e->ids.size()));
-  EncodedBatch batch{Tensor::empty({B, S}, DType::I64), Tensor::zeros({B, S}, DType::I64),
-                     Tensor::zeros({B, S}, DType::I64)};
-  int64_t* ids = batch.input_ids.data<int64_t>();
-  int64_t* mask = batch.attention_mask.data<int64_t>();
-  int64_t* types = batch.token_type_ids.data<int64_t>();
-  for (int64_t b = 0; b < B; ++b) {
-    const tok::Encoding& e = *encodings[static_cast<size_t>(b)];
-    for (int64_t s = 0; s < S; ++s) {
-      bool real = s < static_cast<int64_t>(e.ids.size());
-      ids[b * S + s] = real ? e.ids[static_cast<size_t>(s)] : pad_id;
-      mask[b * S + s] = real ? 1 : 0;
-      types[b * S + s] = real && s < static_cast<int64_t>(e.type_ids.size()) ? e.type_ids[static_cast<size_t>(s)] : 0;
-    }
-  }
-  return batch;
-}
-
 std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& dir, Device device, DType dtype) {
   HfConfig config = HfConfig::load(dir);
   auto ep = std::shared_ptr<EmbeddingEndpoint>(new EmbeddingEndpoint());
   ep->dir_ = dir;
   ep->kind_ = classify_model(config.json(), config.path());
-  if (ep->kind_.family != "bert") {
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet", dir,
-         ep->kind_.model_type, ep->kind_.family, ep->kind_.task);
-  }
   if (dtype != DType::F32 && dtype != DType::BF16) {
     fail(ErrorKind::InvalidArgument, "dtype {} is not supported for encoders (use f32 or bf16)", dtype_name(dtype));
   }
+  if (!ep->kind_.implemented || ep->kind_.task == "text-generation")
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet", dir,
+         ep->kind_.model_type, ep->kind_.family, ep->kind_.task);
   ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
   // The endpoint pads and truncates batches itself (as transformers does per call);
   // a folder's Fixed padding applied per text would count pad tokens as real ones.
   ep->tokenizer_->with_padding(std::nullopt);
   ep->tokenizer_->with_truncation(std::nullopt);
   auto weights = WeightStore::open(dir);
-  ep->encoder_ = BertEncoder::load(config, *weights, dtype, device);
-  ep->pad_id_ = ep->tokenizer_->pad_token_id().value_or(config.get_int("pad_token_id", 0));
+  ep->encoder_ = load_encoder(config, *weights, dtype, device);
 
   auto st = load_sentence_transformer_config(dir);
   if (st) {
@@ -140,24 +120,29 @@ EmbeddingResult EmbeddingEndpoint::embed(const std::vector<std::string>& texts, 
   }
   result.tokenize_ms = ms_since(t0);
 
-  // Similar lengths batch together so padding stays small; results go back to input order.
+  // Similar lengths batch together (sequences of one batch share the attention
+  // tasks' schedule); results go back to input order.
   std::vector<size_t> order(texts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return encodings[a].ids.size() > encodings[b].ids.size(); });
 
   auto t1 = std::chrono::steady_clock::now();
+  StepBuilder builder(encoder_->device());
   const int64_t H = encoder_->hidden_size();
   result.embeddings = Tensor::empty({static_cast<int64_t>(texts.size()), H}, DType::F32);
   result.token_counts.resize(texts.size());
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(options.batch_size)) {
     size_t end = std::min(order.size(), start + static_cast<size_t>(options.batch_size));
-    std::vector<const tok::Encoding*> chunk;
-    for (size_t j = start; j < end; ++j) chunk.push_back(&encodings[order[j]]);
-    EncodedBatch batch = pad_batch(chunk, pad_id_);
-    EncoderOutput out = encoder_->forward(batch.input_ids, batch.attention_mask, &batch.token_type_ids);
-    Tensor mask = ops::to_device(batch.attention_mask, encoder_->device());
-    Tensor pooled = ops::pool(result.pooling, out.last_hidden_state, mask);
+    std::vector<std::span<const int32_t>> ids, types;
+    for (size_t j = start; j < end; ++j) {
+      const tok::Encoding& e = encodings[order[j]];
+      ids.emplace_back(e.ids);
+      types.emplace_back(e.type_ids);
+    }
+    StepInputs step = builder.encoder_step(ids, types, encoder_->vocab_size());
+    EncoderOutput out = encoder_->forward(step);
+    Tensor pooled = pool_sequences(result.pooling, out.last_hidden_state, step);
     if (result.normalized) pooled = ops::l2_normalize(pooled);
     Tensor host = ops::to_device(pooled, Device::cpu());
     for (size_t j = start; j < end; ++j) {

@@ -10,6 +10,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "runtime/step_runner.h"
 
 namespace ia {
 
@@ -71,12 +72,9 @@ GenerationDefaults GenerationDefaults::load(const std::string& dir, const Decode
 
 std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
   HfConfig config = HfConfig::load(dir);
-  ModelKind kind = classify_model(config.json(), config.path());
-  if (kind.task != "text-generation" || !kind.implemented)
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type,
-         kind.architecture);
+  classify_model(config.json(), config.path());  // an unknown type fails before the weights are opened
   auto weights = WeightStore::open(dir);
-  std::shared_ptr<const Decoder> model = Decoder::load(config, *weights, dtype, device);
+  std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
   return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
 }
@@ -182,7 +180,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     }
   };
 
-  const Decoder& model = gen.model();
+  CausalStepRunner model(gen.model());
   GenerationStats st;
   auto t0 = Clock::now();
   std::vector<SeqChunk> chunks;
@@ -193,7 +191,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
     st.cached_tokens += static_cast<int64_t>(cached);
   }
-  Tensor logits = model.forward(chunks, cache);
+  Tensor logits = model.step(chunks, cache);
   std::vector<size_t> rows(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) rows[i] = i;
   const int64_t V = logits.size(1);
@@ -215,7 +213,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
       chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].gen.back(), 1)});
     }
     if (chunks.empty()) break;
-    logits = model.forward(chunks, cache);
+    logits = model.step(chunks, cache);
     st.decode_tokens += static_cast<int64_t>(chunks.size());
     sample_rows();
   }

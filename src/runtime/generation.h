@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "models/decoder.h"
+#include "models/causal_lm.h"
 #include "runtime/sampling.h"
 #include "tokenizers/tokenizer.h"
 
@@ -74,7 +74,7 @@ using StreamCallback = std::function<void(size_t, const std::string&)>;
 
 class Generator {
  public:
-  Generator(std::shared_ptr<const Decoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
+  Generator(std::shared_ptr<const CausalLM> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
             GenerationDefaults defaults)
       : model_(std::move(model)), tok_(std::move(tokenizer)), defaults_(std::move(defaults)) {}
   // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json).
@@ -103,7 +103,7 @@ class Generator {
   GenerationResult generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt, const GenerationRequest& req,
                                const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
 
-  const Decoder& model() const { return *model_; }
+  const CausalLM& model() const { return *model_; }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
   const GenerationDefaults& defaults() const { return defaults_; }
   // The sampling parameters a request resolves to (validated, as are its max_new_tokens
@@ -111,7 +111,7 @@ class Generator {
   SamplingParams resolve(const GenerationRequest& req) const;
 
  private:
-  std::shared_ptr<const Decoder> model_;
+  std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;
 };

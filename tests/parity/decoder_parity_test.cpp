@@ -14,9 +14,10 @@
 
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
-#include "models/decoder.h"
 #include "models/decoder_config.h"
+#include "models/decoder_lm.h"
 #include "models/rope.h"
+#include "runtime/step_runner.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ia {
@@ -54,7 +55,7 @@ class DecoderParity : public ::testing::TestWithParam<const char*> {
     dir_ = fixture(GetParam());
     ref_ = reference(GetParam());
     weights_ = WeightStore::open(dir_);
-    model_ = Decoder::load(HfConfig::load(dir_), *weights_, DType::F32, Device::cpu());
+    model_ = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::F32, Device::cpu());
     refs_ = SafetensorsFile::open(dir_ + "/reference.safetensors");
   }
   std::vector<int32_t> ids(const std::string& name) const {
@@ -74,7 +75,7 @@ class DecoderParity : public ::testing::TestWithParam<const char*> {
   std::string dir_;
   nlohmann::json ref_;
   std::shared_ptr<WeightStore> weights_;
-  std::unique_ptr<Decoder> model_;
+  std::unique_ptr<DecoderLM> model_;
   std::shared_ptr<SafetensorsFile> refs_;
 };
 
@@ -94,10 +95,10 @@ double max_abs_diff(const Tensor& got, const Tensor& want) {
 }
 
 // All logits of `ids` in one forward from an empty cache.
-Tensor full_logits(const Decoder& model, const std::vector<int32_t>& ids) {
+Tensor full_logits(const CausalLM& model, const std::vector<int32_t>& ids) {
   auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
   const int64_t seq = cache->create_sequence();
-  return model.forward({SeqChunk{seq, ids}}, *cache, /*all_logits=*/true);
+  return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
 }
 
 TEST_P(DecoderParity, FullPromptLogits) {
@@ -114,7 +115,7 @@ TEST_P(DecoderParity, FullPromptLogits) {
 }
 
 // Greedy decoding of `prompts` together (one batch) with the paged cache.
-std::vector<std::vector<int32_t>> greedy(const Decoder& model, const std::vector<std::vector<int32_t>>& prompts,
+std::vector<std::vector<int32_t>> greedy(const CausalLM& model, const std::vector<std::vector<int32_t>>& prompts,
                                          int steps) {
   auto cache = model.make_cache(64, 4);  // small blocks: sequences span several, interleaved
   std::vector<int64_t> seqs;
@@ -124,14 +125,15 @@ std::vector<std::vector<int32_t>> greedy(const Decoder& model, const std::vector
     chunks.push_back(SeqChunk{seqs.back(), p});
   }
   std::vector<std::vector<int32_t>> out(prompts.size());
-  Tensor logits = model.forward(chunks, *cache);
+  CausalStepRunner runner(model);
+  Tensor logits = runner.step(chunks, *cache);
   for (int step = 0; step < steps; ++step) {
     for (size_t s = 0; s < prompts.size(); ++s) out[s].push_back(argmax_row(logits, static_cast<int64_t>(s)));
     if (step + 1 == steps) break;
     chunks.clear();
     for (size_t s = 0; s < prompts.size(); ++s)
       chunks.push_back(SeqChunk{seqs[s], std::span<const int32_t>(&out[s].back(), 1)});
-    logits = model.forward(chunks, *cache);
+    logits = runner.step(chunks, *cache);
   }
   return out;
 }
@@ -196,7 +198,7 @@ TEST_P(DynamicRopeParity, CachedStepLogits) {
     ASSERT_EQ(want.size(0), static_cast<int64_t>(gen.size()));
     auto cache = model_->make_cache(64, 4);
     const int64_t seq = cache->create_sequence();
-    Tensor logits = model_->forward({SeqChunk{seq, prompt}}, *cache);
+    Tensor logits = CausalStepRunner(*model_).step({SeqChunk{seq, prompt}}, *cache);
     const int64_t V = want.size(1);
     double worst = 0;
     for (int64_t step = 0; step < want.size(0); ++step) {
@@ -204,7 +206,8 @@ TEST_P(DynamicRopeParity, CachedStepLogits) {
         worst =
             std::max(worst, std::fabs(static_cast<double>(logits.data<float>()[k]) - want.data<float>()[step * V + k]));
       if (step + 1 == want.size(0)) break;
-      logits = model_->forward({SeqChunk{seq, std::span<const int32_t>(&gen[static_cast<size_t>(step)], 1)}}, *cache);
+      logits = CausalStepRunner(*model_).step(
+          {SeqChunk{seq, std::span<const int32_t>(&gen[static_cast<size_t>(step)], 1)}}, *cache);
     }
     EXPECT_LE(worst, atol) << GetParam() << " prompt " << i;
     std::cout << "[ parity   ] " << GetParam() << " cached steps of prompt " << i << " max |logit diff| " << worst
@@ -214,7 +217,7 @@ TEST_P(DynamicRopeParity, CachedStepLogits) {
 
 TEST_P(DecoderParity, Bf16WeightsStayClose) {
   // bf16 weights are not bit-exact; the greedy path should still mostly agree.
-  auto m = Decoder::load(HfConfig::load(dir_), *weights_, DType::BF16, Device::cpu());
+  auto m = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::BF16, Device::cpu());
   auto want = ref_["generations"][0]["greedy_ids"].get<std::vector<int32_t>>();
   auto got = greedy(*m, {prompt_ids(0)}, 4);
   EXPECT_EQ(got[0][0], want[0]);

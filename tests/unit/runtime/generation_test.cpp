@@ -12,6 +12,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "runtime/generation.h"
+#include "runtime/step_runner.h"
 
 namespace ia {
 namespace {
@@ -27,7 +28,7 @@ class Generation : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(Generation, KvDecodeEqualsFullRecomputeEachStep) {
-  const Decoder& m = gen_->model();
+  const CausalLM& m = gen_->model();
   // Long enough (>= 16 tokens) that the full recompute takes the CPU's GEMM attention path
   // while the cached steps take the per-row decode path.
   std::vector<int32_t> ids =
@@ -37,17 +38,17 @@ TEST_P(Generation, KvDecodeEqualsFullRecomputeEachStep) {
   ASSERT_GE(ids.size(), 16u);
   auto cache = m.make_cache(16, 4);
   const int64_t seq = cache->create_sequence();
-  Tensor step = m.forward({SeqChunk{seq, ids}}, *cache);
+  Tensor step = CausalStepRunner(m).step({SeqChunk{seq, ids}}, *cache);
   for (int i = 0; i < 10; ++i) {
     auto full_cache = m.make_cache(16, 4);
-    Tensor full = m.forward({SeqChunk{full_cache->create_sequence(), ids}}, *full_cache);
+    Tensor full = CausalStepRunner(m).step({SeqChunk{full_cache->create_sequence(), ids}}, *full_cache);
     double worst = 0;
     for (int64_t k = 0; k < full.numel(); ++k)
       worst = std::max(worst, std::fabs(double(full.data<float>()[k]) - step.data<float>()[k]));
     EXPECT_LT(worst, 1e-4) << "step " << i;
     const float* p = step.data<float>();
     ids.push_back(static_cast<int32_t>(std::max_element(p, p + step.size(1)) - p));
-    step = m.forward({SeqChunk{seq, std::span<const int32_t>(&ids.back(), 1)}}, *cache);
+    step = CausalStepRunner(m).step({SeqChunk{seq, std::span<const int32_t>(&ids.back(), 1)}}, *cache);
   }
 }
 

@@ -1,0 +1,44 @@
+#pragma once
+// The interface of a model that continues token sequences (GPT-2, LLaMA,
+// Qwen2/3, Mistral; later the text side of vision-language models). The
+// runtime builds each step (StepInputs) and owns the KV cache; the model only
+// computes, on its device, and returns the logits the step asked for there.
+#include <cstdint>
+#include <memory>
+
+#include "core/tensor.h"
+#include "models/decoder_config.h"
+#include "models/kv_cache.h"
+#include "models/step_inputs.h"
+
+namespace ia {
+
+// The shape of the paged KV cache a model needs.
+struct KvCacheLayout {
+  int64_t num_layers = 0, kv_heads = 0, head_dim = 0;
+};
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+
+  virtual const DecoderConfig& config() const = 0;
+  virtual DType compute_dtype() const = 0;
+  virtual Device device() const = 0;
+  // Bytes of weights one decode step reads (linear weights + LM head), for rooflines.
+  virtual int64_t weight_bytes_per_token() const = 0;
+  virtual KvCacheLayout kv_layout() const = 0;
+
+  // Runs the step's new tokens, writing their K/V into `cache` at step.slots, and
+  // returns f32 logits [rows, vocab] of step.output_rows (every row when
+  // undefined) on the model's device.
+  virtual Tensor forward(const StepInputs& step, KvCache& cache) const = 0;
+
+  // A cache of `num_blocks` blocks of `block_size` tokens on the model's device.
+  std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16) const {
+    const KvCacheLayout l = kv_layout();
+    return std::make_unique<KvCache>(l.num_layers, l.kv_heads, l.head_dim, block_size, num_blocks, device());
+  }
+};
+
+}  // namespace ia

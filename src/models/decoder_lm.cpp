@@ -1,0 +1,140 @@
+#include "models/decoder_lm.h"
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ia {
+
+namespace {
+
+// Where each weight of a decoder lives in a checkpoint; null where the architecture has none.
+struct DecoderWeightNames {
+  const char* embed;
+  const char* pos_embed;
+  const char* final_norm;
+  const char* lm_head;  // relative to the checkpoint root (GPT-2 keeps it outside "transformer.")
+  BlockWeightNames block;
+};
+
+constexpr DecoderWeightNames kLlamaNames = {"model.embed_tokens",
+                                            nullptr,
+                                            "model.norm",
+                                            "lm_head",
+                                            {"model.layers.{}.",
+                                             "input_layernorm",
+                                             {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", nullptr,
+                                              "self_attn.o_proj", "self_attn.q_norm", "self_attn.k_norm"},
+                                             nullptr,
+                                             {},
+                                             "post_attention_layernorm",
+                                             {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}}};
+
+constexpr DecoderWeightNames kGpt2Names = {"wte",
+                                           "wpe",
+                                           "ln_f",
+                                           "lm_head",
+                                           {"h.{}.",
+                                            "ln_1",
+                                            {nullptr, nullptr, nullptr, "attn.c_attn", "attn.c_proj", nullptr, nullptr},
+                                            nullptr,
+                                            {},
+                                            "ln_2",
+                                            {nullptr, "mlp.c_fc", "mlp.c_proj"}}};
+
+const DecoderWeightNames& weight_names_for(const std::string& model_type) {
+  return model_type == "gpt2" ? kGpt2Names : kLlamaNames;
+}
+
+BlockSpec block_spec(const DecoderConfig& c, int64_t layer) {
+  BlockSpec s;
+  s.pre_norm = true;
+  s.norm = NormSpec{c.norm, c.norm == NormKind::LayerNorm, static_cast<float>(c.norm_eps)};
+  AttentionSpec& a = s.attention;
+  a.hidden = c.hidden_size;
+  a.heads = c.num_heads;
+  a.kv_heads = c.num_kv_heads;
+  a.head_dim = c.head_dim;
+  a.mask = AttentionMask::Causal;
+  a.positions = c.positions == PositionKind::Rotary ? PositionKind::Rotary : PositionKind::None;
+  a.kv = KvSource::PagedCache;
+  a.qkv_bias = c.qkv_bias;
+  a.o_bias = c.o_bias;
+  a.qk_norm = c.qk_norm;
+  a.qk_norm_eps = static_cast<float>(c.norm_eps);
+  a.window = c.layer_window[static_cast<size_t>(layer)];
+  s.mlp = MlpSpec{c.mlp, c.act, c.hidden_size, c.intermediate_size, c.mlp_bias};
+  return s;
+}
+
+}  // namespace
+
+std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                           Device device) {
+  auto d = std::unique_ptr<DecoderLM>(new DecoderLM());
+  d->cfg_ = DecoderConfig::from(config);
+  d->compute_dtype_ = compute_dtype;
+  d->device_ = device;
+  const DecoderConfig& c = d->cfg_;
+  const Backend& be = backend_for(device);
+  if (compute_dtype == DType::BF16 && c.norm == NormKind::RmsNorm && c.mlp == MlpKind::Gated &&
+      be.supports(OpKind::RmsNorm, DType::BF16) && be.supports(OpKind::SwiGlu, DType::BF16))
+    d->linear_input_dtype_ = DType::BF16;
+  const DecoderWeightNames& n = weight_names_for(c.model_type);
+  const int64_t H = c.hidden_size, V = c.vocab_size;
+
+  // GPT-2 checkpoints come with and without the "transformer." prefix.
+  const std::string pre =
+      c.weight_layout == WeightLayout::InOut && weights.has("transformer.wte.weight") ? "transformer." : "";
+  WeightSource w(weights, pre, compute_dtype, device, c.weight_layout);
+  const std::string embed_name = std::string(n.embed) + ".weight";
+  if (!w.has(embed_name))
+    fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
+  d->embed_ = w.vector(embed_name, {V, H});
+  if (c.positions == PositionKind::Learned)
+    d->pos_embed_ = w.vector(std::string(n.pos_embed) + ".weight", {c.max_positions, H});
+  d->final_norm_ = Norm::load(w, n.final_norm, H, block_spec(c, 0).norm);
+  for (int64_t i = 0; i < c.num_layers; ++i) d->blocks_.push_back(Block::load(w, i, n.block, block_spec(c, i)));
+
+  const std::string head = std::string(n.lm_head) + ".weight";
+  WeightSource root(weights, "", compute_dtype, device);
+  if (weights.has(head) && !c.tie_word_embeddings) {
+    d->lm_head_ = Linear::from(root.matrix_out_in(head, V, H));
+  } else if (!c.tie_word_embeddings && c.positions != PositionKind::Learned) {
+    fail(ErrorKind::Corrupt, "{}: no \"{}\" tensor and tie_word_embeddings is false", weights.dir(), head);
+  } else {
+    d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
+  }
+  d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
+  if (c.positions == PositionKind::Rotary)
+    d->rotary_ = std::make_unique<RotaryEmbedding>(c.rope, c.max_positions, device);
+  return d;
+}
+
+Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {
+  if (step.max_seq_len > cfg_.max_positions &&
+      (cfg_.positions != PositionKind::Rotary || cfg_.rope.type != RopeType::Dynamic))
+    fail(ErrorKind::InvalidArgument, "sequence of {} tokens exceeds the model's context of {} tokens", step.max_seq_len,
+         cfg_.max_positions);
+  Tensor x = step.input_embeddings.defined() ? step.input_embeddings : ops::embedding(embed_, step.token_ids);
+  if (pos_embed_.defined()) x = ops::add(x, ops::embedding(pos_embed_, step.positions));
+
+  RotaryTables rotary;
+  BlockContext ctx;
+  ctx.step = &step;
+  ctx.cache = &cache;
+  ctx.linear_input_dtype = linear_input_dtype_;
+  ctx.bf16_products = linear_input_dtype_ == DType::BF16;  // a bf16 model, as transformers runs it
+  if (rotary_) {
+    rotary = rotary_->for_step(step);
+    ctx.rotary = &rotary;
+  }
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    ctx.layer = static_cast<int64_t>(l);
+    x = blocks_[l](x, ctx);
+  }
+  if (step.output_rows.defined() && step.output_rows.size(0) != step.num_tokens)
+    x = ops::embedding(x, step.output_rows);  // gathers the rows that need logits
+  return lm_head_(final_norm_(x, linear_input_dtype_));
+}
+
+}  // namespace ia

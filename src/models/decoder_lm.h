@@ -1,0 +1,50 @@
+#pragma once
+// The decoder-only causal LM, written once from the shared layers: token (and
+// for GPT-2 learned position) embeddings, a stack of pre-norm Blocks over the
+// paged KV cache, a final norm and the LM head. An architecture is its
+// DecoderConfig properties (norm, positions, weight layout, MLP kind) plus a
+// weight-name table (decoder_lm.cpp): GPT-2, LLaMA, Qwen2 (q/k/v bias), Qwen3
+// (q/k norm), Mistral (sliding window).
+#include <memory>
+#include <vector>
+
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/causal_lm.h"
+#include "models/layers/block.h"
+#include "models/layers/linear.h"
+#include "models/layers/norm.h"
+#include "models/layers/rotary_embedding.h"
+
+namespace ia {
+
+class DecoderLM final : public CausalLM {
+ public:
+  // Linear weights become `compute_dtype` (f32 or bf16); embeddings and norms stay f32.
+  // Corrupt when a tensor is missing or its shape disagrees with the config.
+  static std::unique_ptr<DecoderLM> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device);
+
+  const DecoderConfig& config() const override { return cfg_; }
+  DType compute_dtype() const override { return compute_dtype_; }
+  Device device() const override { return device_; }
+  int64_t weight_bytes_per_token() const override { return weight_bytes_; }
+  KvCacheLayout kv_layout() const override { return {cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim}; }
+  Tensor forward(const StepInputs& step, KvCache& cache) const override;
+
+ private:
+  DecoderLM() = default;
+
+  DecoderConfig cfg_;
+  DType compute_dtype_ = DType::F32;
+  DType linear_input_dtype_ = DType::F32;
+  Device device_;
+  Tensor embed_, pos_embed_;
+  std::vector<Block> blocks_;
+  Norm final_norm_;
+  Linear lm_head_;
+  std::unique_ptr<RotaryEmbedding> rotary_;  // null without rotary positions
+  int64_t weight_bytes_ = 0;
+};
+
+}  // namespace ia

@@ -1,0 +1,72 @@
+#include "models/layers/attention.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ia {
+
+Attention Attention::load(const WeightSource& w, const std::string& lp, const AttentionWeightNames& n,
+                          const AttentionSpec& spec) {
+  if (spec.positions == PositionKind::RelativeBias)
+    fail(ErrorKind::Unsupported, "{}: relative position bias attention is not implemented yet", w.store().dir());
+  if (spec.kv == KvSource::CrossCache)
+    fail(ErrorKind::Unsupported, "{}: cross-attention is not implemented yet", w.store().dir());
+  Attention a;
+  a.spec_ = spec;
+  const int64_t H = spec.hidden, D = spec.head_dim, Hq = spec.heads, Hkv = spec.kv_heads;
+  if (n.q) {
+    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, spec.qkv_bias);
+  } else {
+    a.qkv_ = Linear::load(w, lp + n.qkv, (Hq + 2 * Hkv) * D, H, spec.qkv_bias);
+  }
+  a.o_ = Linear::load(w, lp + n.o, H, Hq * D, spec.o_bias);
+  if (spec.qk_norm) {
+    const NormSpec rms{NormKind::RmsNorm, false, spec.qk_norm_eps};
+    a.q_norm_ = Norm::load(w, lp + n.q_norm, D, rms);
+    a.k_norm_ = Norm::load(w, lp + n.k_norm, D, rms);
+  }
+  return a;
+}
+
+Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const {
+  const StepInputs& step = *ctx.step;
+  const int64_t T = x.size(0), D = spec_.head_dim, Hq = spec_.heads, Hkv = spec_.kv_heads;
+  Tensor qkv = qkv_(x).view({T, Hq + 2 * Hkv, D});
+  Tensor q = qkv.narrow(1, 0, Hq), k = qkv.narrow(1, Hq, Hkv), v = qkv.narrow(1, Hq + Hkv, Hkv);
+  if (spec_.qk_norm) {
+    q = q_norm_(q);
+    k = k_norm_(k);
+  }
+  if (spec_.positions == PositionKind::Rotary) {
+    IA_CHECK(ctx.rotary, "attention: rotary positions without tables");
+    q = ops::rotary(q, ctx.rotary->positions, ctx.rotary->cos, ctx.rotary->sin);
+    k = ops::rotary(k, ctx.rotary->positions, ctx.rotary->cos, ctx.rotary->sin);
+  }
+  const float scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
+  Tensor a;
+  if (spec_.kv == KvSource::PagedCache) {
+    IA_CHECK(ctx.cache, "attention: a paged-cache layer without a cache");
+    Tensor& kc = ctx.cache->k(ctx.layer);
+    Tensor& vc = ctx.cache->v(ctx.layer);
+    ops::kv_cache_write(k, v, step.slots, kc, vc);
+    PagedAttentionParams p;
+    p.scale = scale;
+    p.window = spec_.window;
+    p.bf16_products = ctx.bf16_products;
+    a = ops::paged_attention(q, kc, vc, step.block_tables, step.seq_lens, step.query_start, p);
+  } else {
+    VarlenAttentionParams p;
+    p.scale = scale;
+    p.causal = spec_.mask == AttentionMask::Causal;
+    p.window = spec_.window;
+    p.bf16_products = ctx.bf16_products;
+    a = ops::varlen_attention(q, k, v, step.query_start, p);
+  }
+  LinearEpilogue add;
+  add.residual = residual;
+  return o_(a.view({T, Hq * D}), add);
+}
+
+}  // namespace ia

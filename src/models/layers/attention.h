@@ -1,0 +1,71 @@
+#pragma once
+// Multi-head attention, self or cross: fused Q|K|V projection, optional q/k
+// norm, rotary positions, grouped-query heads, causal or bidirectional masks,
+// sliding windows, and K/V read from the step itself (encoders), from the
+// paged KV cache (causal LMs) or from a cross-attention cache filled once from
+// an encoder's output (encoder-decoders).
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+#include "models/layers/block_context.h"
+#include "models/layers/linear.h"
+#include "models/layers/norm.h"
+#include "models/layers/weight_source.h"
+
+namespace ia {
+
+enum class AttentionMask { Causal, Bidirectional };
+
+// How a model encodes positions. Learned tables are added to the embeddings by
+// the model; rotary and relative-bias positions act inside attention.
+enum class PositionKind { None, Learned, Rotary, RelativeBias };
+
+// Where keys and values come from.
+enum class KvSource {
+  Step,        // the step's own tokens (encoders; nothing is cached)
+  PagedCache,  // the paged KV cache: new tokens are written, then attend to everything cached
+  CrossCache,  // an encoder output projected once per request (Whisper, T5 decoders)
+};
+
+struct AttentionSpec {
+  int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  AttentionMask mask = AttentionMask::Causal;
+  PositionKind positions = PositionKind::None;
+  KvSource kv = KvSource::Step;
+  bool qkv_bias = false, o_bias = false;
+  bool qk_norm = false;  // per-head RMS norm of q and k (Qwen3)
+  float qk_norm_eps = 1e-6f;
+  int64_t window = 0;  // > 0: a query at position p sees keys p-window+1 .. p
+  float scale = 0;     // 0: 1/sqrt(head_dim) (T5 uses 1)
+};
+
+// Checkpoint names relative to the layer prefix; null where the architecture has none.
+struct AttentionWeightNames {
+  const char* q;
+  const char* k;
+  const char* v;
+  const char* qkv;  // already fused in the checkpoint (GPT-2 c_attn); used when q is null
+  const char* o;
+  const char* q_norm;
+  const char* k_norm;
+};
+
+class Attention {
+ public:
+  Attention() = default;
+  // Unsupported for the variants whose families have not landed (relative bias, cross-attention).
+  static Attention load(const WeightSource& w, const std::string& layer_prefix, const AttentionWeightNames& names,
+                        const AttentionSpec& spec);
+
+  // x [T, hidden] -> o_proj(attention) + residual.
+  Tensor operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const;
+  const AttentionSpec& spec() const { return spec_; }
+
+ private:
+  AttentionSpec spec_;
+  Linear qkv_, o_;
+  Norm q_norm_, k_norm_;
+};
+
+}  // namespace ia

@@ -1,0 +1,26 @@
+#include "models/layers/linear.h"
+
+#include "ops/ops.h"
+
+namespace ia {
+
+Linear Linear::load(const WeightSource& w, const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                    int64_t in, bool bias) {
+  Linear l;
+  std::vector<std::string> weights, biases;
+  for (const auto& n : names) {
+    weights.push_back(n + ".weight");
+    biases.push_back(n + ".bias");
+  }
+  l.weight_ = w.stacked_matrices(weights, rows, in);
+  if (bias) l.bias_ = w.stacked_vectors(biases, rows);
+  return l;
+}
+
+Tensor Linear::operator()(const Tensor& x, const LinearEpilogue& epilogue) const {
+  const Tensor* b = bias_.defined() ? &bias_ : nullptr;
+  if (!epilogue.has_activation && !epilogue.residual) return ops::linear(x, weight_, b);
+  return ops::linear(x, weight_, b, epilogue);
+}
+
+}  // namespace ia

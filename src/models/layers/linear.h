@@ -1,0 +1,40 @@
+#pragma once
+// A linear layer: weight [out, in] in the compute dtype (any dtype the backend
+// runs) and an optional f32 bias, with the backend's fused epilogue
+// (activation, residual add). Several checkpoint matrices can load as one
+// (fused Q|K|V, gate|up) so a layer runs one GEMM for them.
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/tensor.h"
+#include "models/layers/weight_source.h"
+
+namespace ia {
+
+class Linear {
+ public:
+  Linear() = default;
+  // NAME_i.weight [rows_i, in] stacked by rows; with `bias`, NAME_i.bias [rows_i] likewise.
+  static Linear load(const WeightSource& w, const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                     int64_t in, bool bias);
+  static Linear load(const WeightSource& w, const std::string& name, int64_t out, int64_t in, bool bias) {
+    return load(w, std::vector<std::string>{name}, std::vector<int64_t>{out}, in, bias);
+  }
+  // A linear layer over an existing matrix (a tied LM head).
+  static Linear from(Tensor weight) {
+    Linear l;
+    l.weight_ = std::move(weight);
+    return l;
+  }
+
+  // x [..., in] f32 (or bf16 with bf16 weights) -> activation(x W^T + b) + residual, f32.
+  Tensor operator()(const Tensor& x, const LinearEpilogue& epilogue = {}) const;
+  const Tensor& weight() const { return weight_; }
+  int64_t out_features() const { return weight_.size(0); }
+
+ private:
+  Tensor weight_, bias_;
+};
+
+}  // namespace ia

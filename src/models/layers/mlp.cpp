@@ -1,0 +1,34 @@
+#include "models/layers/mlp.h"
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ia {
+
+Mlp Mlp::load(const WeightSource& w, const std::string& lp, const MlpWeightNames& names, const MlpSpec& spec) {
+  Mlp m;
+  m.spec_ = spec;
+  const int64_t H = spec.hidden, I = spec.intermediate;
+  if (spec.kind == MlpKind::Gated) {
+    if (spec.activation != Activation::Silu)
+      fail(ErrorKind::Unsupported, "{}: gated MLP with an activation other than silu is not supported",
+           w.store().dir());
+    m.up_ = Linear::load(w, {lp + names.gate, lp + names.up}, {I, I}, H, spec.bias);
+  } else {
+    m.up_ = Linear::load(w, lp + names.up, I, H, spec.bias);
+  }
+  m.down_ = Linear::load(w, lp + names.down, H, I, spec.bias);
+  return m;
+}
+
+Tensor Mlp::operator()(const Tensor& x, const Tensor* residual, DType act_dtype) const {
+  LinearEpilogue add;
+  add.residual = residual;
+  if (spec_.kind == MlpKind::Gated) return down_(ops::swiglu(up_(x), act_dtype), add);
+  LinearEpilogue act;
+  act.has_activation = true;
+  act.activation = spec_.activation;
+  return down_(up_(x, act), add);
+}
+
+}  // namespace ia

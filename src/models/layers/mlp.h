@@ -1,0 +1,45 @@
+#pragma once
+// The feed-forward part of a block: plain (up -> activation -> down, the
+// activation fused into the up projection's epilogue) or gated
+// (act(gate) * up -> down, gate and up fused into one GEMM).
+#include <string>
+
+#include "backends/backend.h"
+#include "core/tensor.h"
+#include "models/layers/linear.h"
+
+namespace ia {
+
+enum class MlpKind { Plain, Gated };
+
+struct MlpSpec {
+  MlpKind kind = MlpKind::Plain;
+  Activation activation = Activation::GeluErf;
+  int64_t hidden = 0, intermediate = 0;
+  bool bias = true;
+};
+
+// Checkpoint names of the MLP's matrices, relative to the layer prefix ("" for gate when plain).
+struct MlpWeightNames {
+  const char* gate;
+  const char* up;
+  const char* down;
+};
+
+class Mlp {
+ public:
+  Mlp() = default;
+  // Unsupported for a gated MLP with an activation the backend has no fused gate for.
+  static Mlp load(const WeightSource& w, const std::string& layer_prefix, const MlpWeightNames& names,
+                  const MlpSpec& spec);
+
+  // x [T, hidden] -> down(...) + residual; `act_dtype` BF16 lets the gate hand bf16 to a bf16 down projection.
+  Tensor operator()(const Tensor& x, const Tensor* residual, DType act_dtype = DType::F32) const;
+
+ private:
+  MlpSpec spec_;
+  Linear up_;  // gated: [gate | up]
+  Linear down_;
+};
+
+}  // namespace ia

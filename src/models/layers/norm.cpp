@@ -1,0 +1,20 @@
+#include "models/layers/norm.h"
+
+#include "ops/ops.h"
+
+namespace ia {
+
+Norm Norm::load(const WeightSource& w, const std::string& name, int64_t size, const NormSpec& spec) {
+  Norm n;
+  n.spec_ = spec;
+  n.weight_ = w.vector(name + ".weight", {size});
+  if (spec.kind == NormKind::LayerNorm && spec.bias) n.bias_ = w.vector(name + ".bias", {size});
+  return n;
+}
+
+Tensor Norm::operator()(const Tensor& x, DType out_dtype) const {
+  if (spec_.kind == NormKind::RmsNorm) return ops::rms_norm(x, weight_, spec_.eps, out_dtype);
+  return ops::layer_norm(x, weight_, bias_.defined() ? &bias_ : nullptr, spec_.eps);
+}
+
+}  // namespace ia

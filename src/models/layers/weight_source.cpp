@@ -1,0 +1,56 @@
+#include "models/layers/weight_source.h"
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ia {
+
+WeightSource::WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
+                           WeightLayout layout)
+    : store_(&store),
+      prefix_(std::move(prefix)),
+      compute_dtype_(compute_dtype),
+      device_(device),
+      layout_(layout),
+      matrix_bytes_(std::make_shared<int64_t>(0)) {}
+
+Tensor WeightSource::vector(const std::string& name, const Shape& shape) const {
+  return ops::to_device(store_->get_as(prefix_ + name, DType::F32, shape), device_);
+}
+
+Tensor WeightSource::stacked_vectors(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) const {
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < names.size(); ++i) parts.push_back(store_->get_as(prefix_ + names[i], DType::F32, {sizes[i]}));
+  return ops::to_device(parts.size() == 1 ? parts[0] : concat_rows(parts), device_);
+}
+
+Tensor WeightSource::matrix_host(const std::string& name, int64_t rows, int64_t cols, WeightLayout layout) const {
+  if (layout == WeightLayout::InOut)
+    return store_->get_as(prefix_ + name, compute_dtype_, {cols, rows}).transpose(0, 1).contiguous();
+  return store_->get_as(prefix_ + name, compute_dtype_, {rows, cols});
+}
+
+Tensor WeightSource::placed_matrix(const Tensor& host) const {
+  *matrix_bytes_ += static_cast<int64_t>(host.nbytes());
+  return ops::to_device(host, device_);
+}
+
+Tensor WeightSource::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  return placed_matrix(matrix_host(name, rows, cols, layout_));
+}
+
+Tensor WeightSource::matrix_out_in(const std::string& name, int64_t rows, int64_t cols) const {
+  return placed_matrix(matrix_host(name, rows, cols, WeightLayout::OutIn));
+}
+
+Tensor WeightSource::stacked_matrices(const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                                      int64_t cols) const {
+  IA_CHECK(names.size() == rows.size() && !names.empty(), "weights: {} names for {} row counts", names.size(),
+           rows.size());
+  if (names.size() == 1) return matrix(names[0], rows[0], cols);
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < names.size(); ++i) parts.push_back(matrix_host(names[i], rows[i], cols, layout_));
+  return placed_matrix(concat_rows(parts));
+}
+
+}  // namespace ia

@@ -1,0 +1,57 @@
+#pragma once
+// Where a model's layers take their weights from: a WeightStore, the name
+// prefix the checkpoint uses ("bert." for task heads, "transformer." for some
+// GPT-2 files), the compute dtype of matrices, the device, and the matrix
+// layout the checkpoint stores. Matrices become the compute dtype, vectors and
+// tables f32; everything lands on the device. Shapes are checked exactly
+// (Corrupt naming the tensor and folder on a mismatch or a missing tensor).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "formats/safetensors.h"
+
+namespace ia {
+
+// How a checkpoint stores a linear layer's matrix: [out, in] (torch.nn.Linear)
+// or [in, out] (GPT-2's Conv1D, transposed once at load).
+enum class WeightLayout { OutIn, InOut };
+
+class WeightSource {
+ public:
+  WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
+               WeightLayout layout = WeightLayout::OutIn);
+
+  bool has(const std::string& name) const { return store_->has(prefix_ + name); }
+  // An f32 tensor of exactly `shape` (norm weights, biases, embedding tables).
+  Tensor vector(const std::string& name, const Shape& shape) const;
+  // Vectors stacked end to end (the biases of a fused projection).
+  Tensor stacked_vectors(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) const;
+  // A [rows, cols] matrix in the compute dtype, read in this source's layout.
+  Tensor matrix(const std::string& name, int64_t rows, int64_t cols) const;
+  // Several matrices of `cols` columns stacked by rows into one (Q|K|V, gate|up), so a layer runs one GEMM.
+  Tensor stacked_matrices(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t cols) const;
+  // A matrix stored as [rows, cols] whatever the layout (tied embeddings used as the LM head).
+  Tensor matrix_out_in(const std::string& name, int64_t rows, int64_t cols) const;
+
+  const WeightStore& store() const { return *store_; }
+  const std::string& prefix() const { return prefix_; }
+  DType compute_dtype() const { return compute_dtype_; }
+  Device device() const { return device_; }
+  // Bytes of the matrices loaded so far (what one decode step streams), for rooflines.
+  int64_t matrix_bytes() const { return *matrix_bytes_; }
+
+ private:
+  Tensor matrix_host(const std::string& name, int64_t rows, int64_t cols, WeightLayout layout) const;
+  Tensor placed_matrix(const Tensor& host) const;
+
+  const WeightStore* store_;
+  std::string prefix_;
+  DType compute_dtype_;
+  Device device_;
+  WeightLayout layout_;
+  std::shared_ptr<int64_t> matrix_bytes_;  // shared by copies of this source
+};
+
+}  // namespace ia

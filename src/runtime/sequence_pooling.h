@@ -1,0 +1,15 @@
+#pragma once
+// Sentence embeddings from a packed step: each sequence's rows of the
+// encoder's hidden states [T, H] pooled into one row [S, H] (sentence-
+// transformers' Pooling module). The first or last row of a sequence is a
+// gather; mean / max / mean_sqrt_len gather each sequence's rows into a padded
+// [S, L, H] view with a mask and run the backend's pooling op.
+#include "backends/backend.h"
+#include "core/tensor.h"
+#include "models/step_inputs.h"
+
+namespace ia {
+
+Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step);
+
+}  // namespace ia

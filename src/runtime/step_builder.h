@@ -1,0 +1,51 @@
+#pragma once
+// Builds the StepInputs a model runs on (the runtime's job, never the model's):
+// token ids checked against the vocabulary, positions, KV slots reserved
+// all-or-nothing, block tables, sequence lengths, query starts and the rows
+// that need outputs, staged in host buffers the builder keeps between steps
+// and placed on the model's device.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "models/kv_cache.h"
+#include "models/step_inputs.h"
+
+namespace ia {
+
+// New tokens of one sequence of the cache (a whole prompt for prefill, one token for decode).
+struct SeqChunk {
+  int64_t seq = 0;
+  std::span<const int32_t> tokens;
+};
+
+// Which rows of a step the model's head turns into outputs.
+enum class OutputRows { LastOfEachSequence, All };
+
+class StepBuilder {
+ public:
+  explicit StepBuilder(Device device) : device_(device) {}
+
+  // A causal-LM step over `chunks`: InvalidArgument for an empty chunk or an id
+  // outside [0, vocab), Unavailable when the cache cannot hold every chunk; in
+  // both cases nothing in the cache has changed. On success the cache holds room
+  // for every new token and `reservation` says how to undo it should the step fail.
+  StepInputs causal_step(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t vocab, OutputRows rows,
+                         KvCache::Reservation& reservation);
+
+  // An encoder step: sequences packed back to back, positions from 0 in each;
+  // `types` (segment ids, one list per sequence) may be empty.
+  StepInputs encoder_step(const std::vector<std::span<const int32_t>>& ids,
+                          const std::vector<std::span<const int32_t>>& types, int64_t vocab);
+
+ private:
+  // A host tensor of `shape` backed by `buffer`, which grows (and is then reused) as steps need.
+  Tensor staged(Tensor& buffer, const Shape& shape, DType dtype);
+  Tensor placed(const Tensor& host) const;
+
+  Device device_;
+  Tensor ids_, types_, positions_, starts_, slots_, tables_, lens_, rows_;
+};
+
+}  // namespace ia

@@ -1,0 +1,63 @@
+#include "runtime/step_runner.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace ia {
+
+Tensor CausalStepRunner::step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows) {
+  KvCache::Reservation reservation;
+  StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation);
+  try {
+    return ops::to_device(model_.forward(st, cache), Device::cpu());
+  } catch (...) {
+    cache.rollback(reservation);
+    throw;
+  }
+}
+
+EncoderOutput encode_padded(const Encoder& encoder, const Tensor& input_ids, const Tensor& attention_mask,
+                            const Tensor* token_type_ids) {
+  IA_CHECK(input_ids.dim() == 2 && attention_mask.shape() == input_ids.shape(), "encoder: ids {} mask {}",
+           input_ids.describe(), attention_mask.describe());
+  const int64_t B = input_ids.size(0), S = input_ids.size(1);
+  Tensor ids = input_ids.contiguous(), mask = attention_mask.contiguous();
+  Tensor types = token_type_ids ? token_type_ids->contiguous() : Tensor();
+  std::vector<std::vector<int32_t>> seq_ids(static_cast<size_t>(B)), seq_types;
+  if (types.defined()) seq_types.resize(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t n = 0;
+    while (n < S && mask.data<int64_t>()[b * S + n]) ++n;
+    for (int64_t s = n; s < S; ++s)
+      if (mask.data<int64_t>()[b * S + s])
+        fail(ErrorKind::InvalidArgument, "encoder: row {} of the attention mask is not right-padded", b);
+    for (int64_t s = 0; s < n; ++s) {
+      seq_ids[static_cast<size_t>(b)].push_back(static_cast<int32_t>(ids.data<int64_t>()[b * S + s]));
+      if (types.defined())
+        seq_types[static_cast<size_t>(b)].push_back(static_cast<int32_t>(types.data<int64_t>()[b * S + s]));
+    }
+  }
+  std::vector<std::span<const int32_t>> id_spans, type_spans;
+  for (const auto& v : seq_ids) id_spans.emplace_back(v);
+  for (const auto& v : seq_types) type_spans.emplace_back(v);
+  StepBuilder builder(encoder.device());
+  StepInputs st = builder.encoder_step(id_spans, type_spans, encoder.vocab_size());
+  EncoderOutput packed = encoder.forward(st);
+  Tensor hidden = ops::to_device(packed.last_hidden_state, Device::cpu()).to(DType::F32).contiguous();
+  const int64_t H = hidden.size(1);
+  EncoderOutput out;
+  out.last_hidden_state = Tensor::zeros({B, S, H}, DType::F32);
+  int64_t row = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto n = static_cast<int64_t>(seq_ids[static_cast<size_t>(b)].size());
+    std::memcpy(out.last_hidden_state.data<float>() + b * S * H, hidden.data<float>() + row * H,
+                static_cast<size_t>(n * H) * sizeof(float));
+    row += n;
+  }
+  if (packed.pooler_output.defined()) out.pooler_output = ops::to_device(packed.pooler_output, Device::cpu());
+  return out;
+}
+
+}  // namespace ia
