@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "core/error_outcome.h"
+#include "router/result_json.h"
 
 namespace ia::cli {
 
@@ -39,20 +41,7 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Generated text may hold partial UTF-8 (random or tiny models): replace, never throw.
-std::string dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
-Json turn_json(const ipfs_accelerate::GenerateResult& r) {
-  return {{"role", "assistant"},
-          {"content", r.text},
-          {"finish_reason", r.finish_reason},
-          {"prompt_tokens", r.prompt_ids.size()},
-          {"completion_tokens", r.ids.size()},
-          {"cached_prompt_tokens", r.cached_prompt_tokens},
-          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}}}};
-}
+using router::dump_json;
 
 int run_chat(Context& ctx, const ChatArgs& a) {
   ipfs_accelerate::GenerateOptions o = a.options;
@@ -60,7 +49,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
   if (!a.no_prefix_cache) session = ctx.accelerator().chat_session(a.model);
   auto turn = [&](const Json& messages) {
     ipfs_accelerate::GenerateResult r =
-        session ? session->chat(dump(messages), o) : ctx.accelerator().chat(a.model, dump(messages), o);
+        session ? session->chat(dump_json(messages), o) : ctx.accelerator().chat(a.model, dump_json(messages), o);
     if (ctx.verbose)
       std::cerr << "chat: " << r.prompt_ids.size() << " prompt tokens, reused " << r.cached_prompt_tokens
                 << " cached, prefilled " << r.prompt_ids.size() - static_cast<size_t>(r.cached_prompt_tokens) << " in "
@@ -85,7 +74,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     if (has_system) conversation = Json::array();
     for (const auto& m : given) conversation.push_back(m);
     ipfs_accelerate::GenerateResult r = turn(conversation);
-    std::cout << (a.json ? dump(turn_json(r)) : r.text) << "\n";
+    std::cout << (a.json ? dump_json(router::chat_turn_json(r)) : r.text) << "\n";
     return 0;
   }
 
@@ -116,11 +105,11 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     } catch (const ipfs_accelerate::Error& e) {
       // A turn the model cannot take (say, past its context) ends that turn, not the session.
       if (!e.is_user_error()) throw;
-      std::cerr << "ipfs-accelerate: error: " << e.what() << "\n";
+      std::cerr << cli_error_line({error_kind_from_name(e.kind()), e.what()}) << "\n";
       conversation.erase(conversation.end() - 1);
       continue;
     }
-    if (a.json) std::cout << dump(turn_json(r));
+    if (a.json) std::cout << dump_json(router::chat_turn_json(r));
     std::cout << "\n" << std::flush;
     conversation.push_back({{"role", "assistant"}, {"content", r.text}});
   }

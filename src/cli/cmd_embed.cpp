@@ -3,9 +3,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/cli_common.h"
+#include "router/result_json.h"
 
 namespace ia::cli {
 
@@ -42,33 +41,7 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
   opts.batch_size = args.batch_size;
   opts.truncate = !args.no_truncate;
   ipfs_accelerate::EmbedResult r = ctx.accelerator().embed(args.model, texts, opts);
-
-  nlohmann::json head;
-  head["model"] = r.model;
-  head["device"] = r.device;
-  head["dtype"] = r.dtype;
-  head["pooling"] = r.pooling;
-  head["normalized"] = r.normalized;
-  head["dimensions"] = r.dimensions;
-  int total_tokens = 0;
-  for (int n : r.token_counts) total_tokens += n;
-  head["usage"] = {{"prompt_tokens", total_tokens}, {"total_tokens", total_tokens}};
-  head["timings"] = {{"tokenize_ms", r.tokenize_ms}, {"inference_ms", r.inference_ms}};
-  if (!r.warnings.empty()) head["warnings"] = r.warnings;
-  // Embeddings are written by hand so each float prints in its shortest exact form.
-  std::string out = head.dump();
-  out.pop_back();
-  out += ",\"embeddings\":[";
-  for (size_t i = 0; i < r.embeddings.size(); ++i) {
-    out += i ? ",[" : "[";
-    for (size_t k = 0; k < r.embeddings[i].size(); ++k) {
-      if (k) out += ',';
-      out += format_float(r.embeddings[i][k]);
-    }
-    out += ']';
-  }
-  out += "]}\n";
-  std::cout << out;
+  std::cout << router::embed_result_json(r) + "\n";
   return 0;
 }
 

@@ -3,9 +3,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/cli_common.h"
+#include "router/result_json.h"
 
 namespace ia::cli {
 
@@ -23,8 +22,7 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
     // Plain text as it comes, or one JSON line per delta before the final object.
     o.on_text = [&a](const std::string& delta) {
       if (a.json) {
-        std::cout << nlohmann::json{{"delta", delta}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                  << "\n";
+        std::cout << router::dump_json({{"delta", delta}}) << "\n";
       } else {
         std::cout << delta;
       }
@@ -37,31 +35,7 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
     std::cout << "\n";
     return 0;
   }
-  nlohmann::json j;
-  j["model"] = r.model;
-  j["device"] = r.device;
-  j["dtype"] = r.dtype;
-  j["prompt_ids"] = r.prompt_ids;
-  j["ids"] = r.ids;
-  j["text"] = r.text;
-  j["finish_reason"] = r.finish_reason;
-  j["usage"] = {{"prompt_tokens", r.prompt_ids.size()},
-                {"completion_tokens", r.ids.size()},
-                {"total_tokens", r.prompt_ids.size() + r.ids.size()}};
-  j["timings"] = {
-      {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
-  if (a.options.logprobs >= 0) {
-    nlohmann::json lp = nlohmann::json::array();
-    for (const auto& t : r.logprobs) {
-      nlohmann::json top = nlohmann::json::array();
-      for (const auto& [id, l] : t.top) top.push_back({{"id", id}, {"logprob", l}});
-      lp.push_back({{"id", t.id}, {"logprob", t.logprob}, {"top", top}});
-    }
-    j["logprobs"] = lp;
-  }
-  if (!r.warnings.empty()) j["warnings"] = r.warnings;
-  // Generated text may hold partial UTF-8 (random or tiny models): replace, never throw.
-  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  std::cout << router::dump_json(router::generate_result_json(r, /*with_logprobs=*/a.options.logprobs >= 0)) << "\n";
   return 0;
 }
 

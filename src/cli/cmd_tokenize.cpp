@@ -10,21 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "router/result_json.h"
 
 namespace ia::cli {
 
 namespace {
-
-nlohmann::json to_json(const ipfs_accelerate::TokenizeResult& r) {
-  nlohmann::json j;
-  j["ids"] = r.ids;
-  j["tokens"] = r.tokens;
-  j["type_ids"] = r.type_ids;
-  nlohmann::json offsets = nlohmann::json::array();
-  for (const auto& [a, b] : r.offsets) offsets.push_back({a, b});
-  j["offsets"] = offsets;
-  return j;
-}
 
 // Reads the whole JSONL file first, so a bad line fails before any output.
 std::vector<std::pair<std::string, std::optional<std::string>>> read_jsonl(const std::string& path) {
@@ -91,14 +81,14 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
         const auto inputs = read_jsonl(t->input);
         const auto results = ctx.accelerator().tokenize_batch(t->model, inputs, !t->no_special);
         std::string out;
-        for (const auto& r : results) out += to_json(r).dump() + "\n";
+        for (const auto& r : results) out += router::dump_json(router::tokenize_result_json(r)) + "\n";
         std::cout << out;
         return 0;
       }
       std::optional<std::string> pair;
       if (sub->count("--pair")) pair = t->pair;
       auto r = ctx.accelerator().tokenize(t->model, t->text, !t->no_special, pair);
-      std::cout << to_json(r).dump() << "\n";
+      std::cout << router::dump_json(router::tokenize_result_json(r)) << "\n";
       return 0;
     };
   });
@@ -117,7 +107,7 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
     action = [&ctx, d] {
       nlohmann::json j;
       j["text"] = ctx.accelerator().detokenize(d->model, d->ids, d->skip_special);
-      std::cout << j.dump() << "\n";
+      std::cout << router::dump_json(j) << "\n";
       return 0;
     };
   });

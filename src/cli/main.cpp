@@ -1,29 +1,15 @@
 // ipfs-accelerate: JSON on stdout, errors on stderr as one line; exit status 2
 // for bad input, 1 for an internal error. Subcommands just throw: main maps
-// every error to its line and status, in one place.
-#include <cstdio>
-#include <filesystem>
+// every error to its line and status through core/error_outcome.h, the map
+// the HTTP edges use too.
 #include <iostream>
 #include <string>
 
 #include "cli/cli_common.h"
-#include "core/error.h"
+#include "core/error_outcome.h"
 #include "core/logging.h"
 
 namespace {
-
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
-
-// "ipfs-accelerate: error: …" (2 when the user can fix it, else 1).
-int report_error(const std::string& what, bool user_error) {
-  std::cerr << "ipfs-accelerate: error: " << one_line(what) << "\n";
-  return user_error ? 2 : 1;
-}
 
 int run(int argc, char** argv) {
   CLI::App app{"ipfs-accelerate: run Hugging Face models fast on this machine's hardware", "ipfs-accelerate"};
@@ -60,8 +46,10 @@ int run(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
-      std::cerr << "ipfs-accelerate: error: unknown command \"" << a << "\" (commands: " << names << ")\n";
-      return 2;
+      const ia::ErrorOutcome outcome{ia::ErrorKind::InvalidArgument,
+                                     "unknown command \"" + a + "\" (commands: " + names + ")"};
+      std::cerr << ia::cli_error_line(outcome) << "\n";
+      return ia::cli_exit_status(outcome.kind);
     }
     break;
   }
@@ -75,8 +63,9 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "ipfs-accelerate: error: " << one_line(e.what()) << " (see --help)\n";
-    return 2;
+    const ia::ErrorOutcome outcome{ia::ErrorKind::InvalidArgument, std::string(e.what()) + " (see --help)"};
+    std::cerr << ia::cli_error_line(outcome) << "\n";
+    return ia::cli_exit_status(outcome.kind);
   }
 
   ia::init_logging(ctx.verbose);
@@ -88,14 +77,9 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
-  } catch (const ipfs_accelerate::Error& e) {  // from the public API
-    return report_error(e.what(), e.is_user_error());
-  } catch (const ia::Error& e) {  // from the layers subcommands use directly (ipfs, models, dev)
-    return report_error(e.what(), e.is_user_error());
-  } catch (const std::filesystem::filesystem_error& e) {  // the machine's files, not a bug: "unavailable"
-    return report_error(e.what(), true);
-  } catch (const std::exception& e) {
-    std::cerr << "ipfs-accelerate: internal error: " << one_line(e.what()) << "\n";
-    return 1;
+  } catch (...) {  // ia::Error, ipfs_accelerate::Error, the machine's files, bugs
+    const ia::ErrorOutcome outcome = ia::current_error_outcome();
+    std::cerr << ia::cli_error_line(outcome) << "\n";
+    return ia::cli_exit_status(outcome.kind);
   }
 }

@@ -1,0 +1,110 @@
+#include "router/result_json.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace ia::router {
+
+std::string dump_json(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string float_json(float v) {
+  if (!std::isfinite(v)) return "null";
+  return fmt::format("{}", v);  // shortest round-trip form
+}
+
+void append_float_array(std::string& out, const std::vector<float>& values) {
+  out += '[';
+  for (size_t k = 0; k < values.size(); ++k) {
+    if (k) out += ',';
+    out += float_json(values[k]);
+  }
+  out += ']';
+}
+
+nlohmann::json embed_usage_json(const ipfs_accelerate::EmbedResult& r) {
+  int total_tokens = 0;
+  for (int n : r.token_counts) total_tokens += n;
+  return {{"prompt_tokens", total_tokens}, {"total_tokens", total_tokens}};
+}
+
+std::string embed_result_json(const ipfs_accelerate::EmbedResult& r) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  head["pooling"] = r.pooling;
+  head["normalized"] = r.normalized;
+  head["dimensions"] = r.dimensions;
+  head["usage"] = embed_usage_json(r);
+  head["timings"] = {{"tokenize_ms", r.tokenize_ms}, {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  // The float arrays go last, written by hand (float_json), before the closing brace.
+  std::string out = dump_json(head);
+  out.pop_back();
+  out += ",\"embeddings\":[";
+  for (size_t i = 0; i < r.embeddings.size(); ++i) {
+    if (i) out += ',';
+    append_float_array(out, r.embeddings[i]);
+  }
+  out += "]}";
+  return out;
+}
+
+nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r) {
+  nlohmann::json j;
+  j["ids"] = r.ids;
+  j["tokens"] = r.tokens;
+  j["type_ids"] = r.type_ids;
+  nlohmann::json offsets = nlohmann::json::array();
+  for (const auto& [start, end] : r.offsets) offsets.push_back({start, end});
+  j["offsets"] = offsets;
+  return j;
+}
+
+nlohmann::json generation_usage_json(const ipfs_accelerate::GenerateResult& r) {
+  return {{"prompt_tokens", r.prompt_ids.size()},
+          {"completion_tokens", r.ids.size()},
+          {"total_tokens", r.prompt_ids.size() + r.ids.size()}};
+}
+
+nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r) {
+  nlohmann::json lp = nlohmann::json::array();
+  for (const auto& t : r.logprobs) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [id, l] : t.top) top.push_back({{"id", id}, {"logprob", l}});
+    lp.push_back({{"id", t.id}, {"logprob", t.logprob}, {"top", top}});
+  }
+  return lp;
+}
+
+nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["device"] = r.device;
+  j["dtype"] = r.dtype;
+  j["prompt_ids"] = r.prompt_ids;
+  j["ids"] = r.ids;
+  j["text"] = r.text;
+  j["finish_reason"] = r.finish_reason;
+  j["usage"] = generation_usage_json(r);
+  j["timings"] = {
+      {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
+  if (with_logprobs) j["logprobs"] = logprobs_json(r);
+  if (!r.warnings.empty()) j["warnings"] = r.warnings;
+  return j;
+}
+
+nlohmann::json chat_turn_json(const ipfs_accelerate::GenerateResult& r) {
+  return {{"role", "assistant"},
+          {"content", r.text},
+          {"finish_reason", r.finish_reason},
+          {"prompt_tokens", r.prompt_ids.size()},
+          {"completion_tokens", r.ids.size()},
+          {"cached_prompt_tokens", r.cached_prompt_tokens},
+          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}}}};
+}
+
+}  // namespace ia::router

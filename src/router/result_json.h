@@ -1,0 +1,46 @@
+#pragma once
+// JSON of the public result types, written once for every edge: the CLI
+// prints these objects, the HTTP server builds its responses from them and
+// their parts (usage, timings, logprobs, float arrays).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accelerate/accelerator.h"
+
+namespace ia::router {
+
+// Text a model made may hold partial UTF-8 (random or tiny models): invalid
+// bytes become U+FFFD instead of throwing.
+std::string dump_json(const nlohmann::json& j);
+
+// A float in its shortest form that reads back to the same float ("null" for
+// NaN or infinity, which JSON lacks). nlohmann::json would print the double
+// the float widens to (0.1f as 0.10000000149011612).
+std::string float_json(float v);
+// "[f0,f1,…]" of float_json values, appended to `out`.
+void append_float_array(std::string& out, const std::vector<float>& values);
+
+// {"prompt_tokens", "total_tokens"}: every text's tokens, special tokens included.
+nlohmann::json embed_usage_json(const ipfs_accelerate::EmbedResult& r);
+// {model, device, dtype, pooling, normalized, dimensions, usage, timings,
+// warnings (when any), embeddings}, no trailing newline.
+std::string embed_result_json(const ipfs_accelerate::EmbedResult& r);
+
+// {ids, tokens, type_ids, offsets: [[start, end], …]}.
+nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r);
+
+// OpenAI's usage object: {prompt_tokens, completion_tokens, total_tokens}.
+nlohmann::json generation_usage_json(const ipfs_accelerate::GenerateResult& r);
+// [{id, logprob, top: [{id, logprob}, …]}, …], one per generated token.
+nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r);
+// {model, device, dtype, prompt_ids, ids, text, finish_reason, usage,
+// timings: {prefill_ms, decode_ms, decode_tokens_per_s}, logprobs (when
+// `with_logprobs`), warnings (when any)}.
+nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs);
+// One chat reply: {role: "assistant", content, finish_reason, prompt_tokens,
+// completion_tokens, cached_prompt_tokens, timings: {prefill_ms, decode_tokens_per_s}}.
+nlohmann::json chat_turn_json(const ipfs_accelerate::GenerateResult& r);
+
+}  // namespace ia::router
