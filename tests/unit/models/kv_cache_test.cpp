@@ -109,3 +109,56 @@ TEST(KvCache, GrowKeepsContentsAndAddsFreeBlocks) {
 
 }  // namespace
 }  // namespace ia
+
+namespace ia {
+namespace {
+
+TEST(KvCacheReserve, IsAllOrNothingAcrossSequences) {
+  KvCache c = small_cache();  // 6 blocks of 4
+  const int64_t a = c.create_sequence(), b = c.create_sequence();
+  c.append(a, 3);  // one block, 5 free
+  const std::vector<int32_t> table = c.block_table(a);
+  // a would take 2 more blocks and b 5: 7 > 5, so neither grows. Appending chunk by chunk
+  // (the old forward) grew a before b failed and left a with 6 tokens whose K/V never came.
+  try {
+    c.reserve({{a, 6}, {b, 17}});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+  }
+  EXPECT_EQ(c.length(a), 3);
+  EXPECT_EQ(c.block_table(a), table);
+  EXPECT_EQ(c.length(b), 0);
+  EXPECT_TRUE(c.block_table(b).empty());
+  EXPECT_EQ(c.free_blocks(), 5);
+  // Bad requests change nothing either.
+  EXPECT_THROW(c.reserve({{a, 1}, {a, 1}}), Error);
+  EXPECT_THROW(c.reserve({{a, 1}, {99, 1}}), Error);
+  EXPECT_THROW(c.reserve({{a, 1}, {b, -1}}), Error);
+  EXPECT_EQ(c.length(a), 3);
+  EXPECT_EQ(c.free_blocks(), 5);
+}
+
+TEST(KvCacheReserve, SlotsFollowEachSequencesBlocksAndRollbackRestores) {
+  KvCache c = small_cache();
+  const int64_t a = c.create_sequence(), b = c.create_sequence();
+  c.append(a, 3);
+  KvCache::Reservation r = c.reserve({{a, 2}, {b, 5}});
+  ASSERT_EQ(r.slots.size(), 7u);
+  EXPECT_EQ(c.length(a), 5);
+  EXPECT_EQ(c.length(b), 5);
+  // a's positions 3, 4: the last slot of its first block, then the first of a new one.
+  EXPECT_EQ(r.slots[0], int64_t{c.block_table(a)[0]} * 4 + 3);
+  EXPECT_EQ(r.slots[1], int64_t{c.block_table(a)[1]} * 4);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(r.slots[static_cast<size_t>(2 + i)], int64_t{c.block_table(b)[static_cast<size_t>(i / 4)]} * 4 + i % 4);
+  EXPECT_EQ(c.free_blocks(), 2);
+  c.rollback(r);
+  EXPECT_EQ(c.length(a), 3);
+  EXPECT_EQ(c.block_table(a).size(), 1u);
+  EXPECT_EQ(c.length(b), 0);
+  EXPECT_EQ(c.free_blocks(), 5);
+}
+
+}  // namespace
+}  // namespace ia

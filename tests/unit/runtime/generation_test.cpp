@@ -162,3 +162,48 @@ TEST(GenerationDefaultsTest, EosAsIntOrList) {
 
 }  // namespace
 }  // namespace ia
+
+namespace ia {
+namespace {
+
+// A step that fails leaves every sequence of the cache exactly as it was: when the
+// cache cannot hold all chunks (nothing reserved) and when the model refuses the step
+// after the reservation (rolled back).
+TEST(CausalStep, AFailedStepLeavesTheCacheAsItWas) {
+  auto gen = Generator::load(fixture("llama"), Device::cpu(), DType::F32);
+  const CausalLM& m = gen->model();
+  const int64_t ctx = m.config().max_positions;
+  auto cache = m.make_cache(ctx / 16 + 4, 16);
+  CausalStepRunner runner(m);
+  const int64_t a = cache->create_sequence(), b = cache->create_sequence();
+  std::vector<int32_t> prompt(20, 5), too_long(static_cast<size_t>(ctx + 1), 7), huge(static_cast<size_t>(ctx * 2), 7);
+  runner.step({SeqChunk{a, prompt}}, *cache);
+  const int64_t free = cache->free_blocks();
+  const std::vector<int32_t> table = cache->block_table(a);
+  auto unchanged = [&] {
+    EXPECT_EQ(cache->length(a), 20);
+    EXPECT_EQ(cache->block_table(a), table);
+    EXPECT_EQ(cache->length(b), 0);
+    EXPECT_EQ(cache->free_blocks(), free);
+  };
+  // Not enough blocks for b: a must not have grown either.
+  EXPECT_THROW(runner.step({SeqChunk{a, prompt}, SeqChunk{b, huge}}, *cache), Error);
+  unchanged();
+  // Fits the cache but not the model's context: refused by the model after the reservation.
+  EXPECT_THROW(runner.step({SeqChunk{a, prompt}, SeqChunk{b, too_long}}, *cache), Error);
+  unchanged();
+  // A token outside the vocabulary in the second chunk.
+  std::vector<int32_t> bad = {5, static_cast<int32_t>(m.config().vocab_size)};
+  EXPECT_THROW(runner.step({SeqChunk{a, prompt}, SeqChunk{b, bad}}, *cache), Error);
+  unchanged();
+  // And the cache still works: the next step equals a fresh run of the same tokens.
+  Tensor next = runner.step({SeqChunk{a, std::span<const int32_t>(prompt.data(), 1)}}, *cache);
+  auto fresh = m.make_cache(4, 16);
+  std::vector<int32_t> all(prompt);
+  all.push_back(prompt[0]);
+  Tensor want = CausalStepRunner(m).step({SeqChunk{fresh->create_sequence(), all}}, *fresh);
+  for (int64_t k = 0; k < want.numel(); ++k) EXPECT_NEAR(next.data<float>()[k], want.data<float>()[k], 1e-4);
+}
+
+}  // namespace
+}  // namespace ia
