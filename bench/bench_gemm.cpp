@@ -53,6 +53,33 @@ void Shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_CAPTURE(BM_Linear, f32, ia::DType::F32)->Apply(Shapes);
 BENCHMARK_CAPTURE(BM_Linear, bf16, ia::DType::BF16)->Apply(Shapes);
 
+// An encoder's feed-forward pair with bf16 weights: up (+ GELU epilogue) then down (+ residual),
+// the intermediate handed over in f32 (rounded to bf16 by the down projection) or already in
+// bf16 from the up projection's epilogue (intermediate = 1).
+void BM_FeedForwardBf16(benchmark::State& state) {
+  const int64_t M = state.range(0), H = state.range(1), I = state.range(2);
+  const ia::DType mid = state.range(3) ? ia::DType::BF16 : ia::DType::F32;
+  ia::Tensor x = random_tensor({M, H}, 1);
+  ia::Tensor up = random_tensor({I, H}, 2).to(ia::DType::BF16), down = random_tensor({H, I}, 3).to(ia::DType::BF16);
+  ia::Tensor bu = random_tensor({I}, 4), bd = random_tensor({H}, 5);
+  ia::LinearEpilogue gelu;
+  gelu.has_activation = true;
+  ia::LinearEpilogue residual;
+  residual.residual = &x;
+  auto run = [&] { return ia::ops::linear(ia::ops::linear(x, up, &bu, gelu, mid), down, &bd, residual); };
+  benchmark::DoNotOptimize(run().raw());
+  for (auto _ : state) benchmark::DoNotOptimize(run().raw());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * static_cast<double>(M * H * I) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(ia::cpu::onednn_isa_name());
+}
+BENCHMARK(BM_FeedForwardBf16)
+    ->ArgNames({"M", "H", "I", "bf16_mid"})
+    ->ArgsProduct({{4096}, {384}, {1536}, {0, 1}})
+    ->ArgsProduct({{4096}, {768}, {3072}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 }  // namespace
 
 // Threads: the pool's default (physical cores within the affinity mask, or OMP_NUM_THREADS).

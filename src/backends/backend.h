@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/pool_mode.h"
 #include "core/tensor.h"
 
 namespace ia {
@@ -33,8 +34,6 @@ enum class OpKind {
 const char* op_kind_name(OpKind op);
 
 enum class Activation { GeluErf, GeluTanh, Tanh, Relu, Silu };
-
-enum class PoolMode { Cls, Mean, Max, MeanSqrtLen };
 
 // Elementwise work applied to a linear layer's output, in this order:
 // out = activation(x @ w^T + bias) + residual. Backends fuse it into the GEMM
@@ -87,7 +86,9 @@ class Backend {
   // out[..., :] = table[ids[...], :]; ids are i32 or i64.
   virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
   // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim, f32 (bf16
-  // weights: rounded to bf16 first), or already bf16 when w is bf16; out f32.
+  // weights: rounded to bf16 first), or already bf16 when w is bf16; out f32, or bf16 when w is
+  // bf16 (the f32 result, epilogue included, rounded to nearest even: what the next bf16 linear
+  // would round it to).
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // linear followed by the epilogue; not pure: the default runs linear, activation and add.
   virtual void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,

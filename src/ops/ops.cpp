@@ -85,7 +85,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   return linear(x, w, bias, LinearEpilogue{});
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue) {
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue, DType out_dtype) {
   OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
   check_defined(w, "linear", "w");
   if (x.dtype() == DType::BF16) {
@@ -110,7 +110,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Linear
   Tensor wc = w.strides()[1] == 1 ? w : contig(w);
   Shape os = x.shape();
   os.back() = N;
-  Tensor out = alloc(os, DType::F32, x.device());
+  check_activation_out(out_dtype, "linear");
+  if (out_dtype == DType::BF16 && w.dtype() != DType::BF16)
+    fail(ErrorKind::InvalidArgument, "linear: a bf16 output needs bf16 weights, got {}", w.describe());
+  Tensor out = alloc(os, out_dtype, x.device());
   Tensor x2;
   if (x.dim() == 2 && x.strides()[1] == 1) {
     x2 = x;  // row-strided 2-D views (e.g. a slice of columns) go straight through
@@ -264,6 +267,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor pool(PoolMode mode, const Tensor& x, const Tensor& mask) {
   check_f32(x, "pool", "x");
   check_defined(mask, "pool", "mask");
+  IA_CHECK(mode == PoolMode::Cls || mode == PoolMode::Mean || mode == PoolMode::Max || mode == PoolMode::MeanSqrtLen,
+           "pool: mode {} is not a backend pooling op (the endpoint gathers last tokens)", pool_mode_name(mode));
   IA_CHECK(x.dim() == 3, "pool: x must be [B, S, H], got {}", x.describe());
   IA_CHECK(mask.dim() == 2 && mask.size(0) == x.size(0) && mask.size(1) == x.size(1), "pool: mask {} must be [{}, {}]",
            mask.describe(), x.size(0), x.size(1));

@@ -10,8 +10,11 @@ namespace ia::ops {
 
 Tensor embedding(const Tensor& table, const Tensor& ids);             // -> ids.shape + [H], f32
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);  // x [..., K], w [N, K] -> [..., N] f32
-// activation(x @ w^T + bias) + residual in one pass where the backend can fuse it.
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue);
+// activation(x @ w^T + bias) + residual in one pass where the backend can fuse it. out_dtype BF16
+// (bf16 weights only) hands the next bf16 linear its input already rounded, as rms_norm does:
+// the same values that linear would round an f32 output to, without the f32 round trip.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
+              DType out_dtype = DType::F32);
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_b = false);  // batched 3-D or 2-D
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps);
 Tensor activation(Activation act, const Tensor& x);

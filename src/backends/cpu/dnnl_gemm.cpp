@@ -62,6 +62,13 @@ dnnl::memory::desc to_md(const MatDesc& d) {
   return dnnl::memory::desc(dims, d.dt, strides);
 }
 
+// The residual is f32 and laid out as dst, whatever dst's dtype (bf16 feeds the next linear).
+dnnl::memory::desc residual_md(const MatDesc& dst) {
+  MatDesc r = dst;
+  r.dt = dnnl::memory::data_type::f32;
+  return to_md(r);
+}
+
 void append_desc(std::string& key, const MatDesc& d) {
   key.push_back(static_cast<char>(d.dt));
   key.push_back(static_cast<char>(d.ndims));
@@ -107,7 +114,7 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
                                    : dnnl::matmul::desc(to_md(src), wmd, to_md(dst));
   dnnl::post_ops po;
   if (epi.activation != dnnl::algorithm::undef) po.append_eltwise(1.0f, epi.activation, epi.activation_alpha, 0.0f);
-  if (epi.residual) po.append_binary(dnnl::algorithm::binary_add, to_md(dst));
+  if (epi.residual) po.append_binary(dnnl::algorithm::binary_add, residual_md(dst));
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
   dnnl::matmul::primitive_desc pd(md, attr, eng);
@@ -135,7 +142,7 @@ void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const 
   if (epi.residual) {
     const int index = epi.activation != dnnl::algorithm::undef ? 1 : 0;  // position in the post-op chain
     args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
-                 dnnl::memory(to_md(dst), eng, const_cast<float*>(epi.residual)));
+                 dnnl::memory(residual_md(dst), eng, const_cast<float*>(epi.residual)));
   }
   dnnl::stream& s = dnnl_stream();
   p.prim.execute(s, args);

@@ -83,7 +83,8 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
   } else {
     check_f32(x, "linear", "x");
   }
-  check_f32(out, "linear", "out");
+  IA_CHECK(out.dtype() == DType::F32 || (out.dtype() == DType::BF16 && w.dtype() == DType::BF16),
+           "cpu linear: out {} (f32, or bf16 with bf16 weights)", out.describe());
   IA_CHECK(x.dim() == 2 && w.dim() == 2 && out.dim() == 2, "cpu linear: expects 2-D x, w, out");
   IA_CHECK(x.strides()[1] == 1 && w.strides()[1] == 1, "cpu linear: x and w must be contiguous in the last dim");
   const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
@@ -91,7 +92,19 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
   if (bias) check_f32(*bias, "linear", "bias");
   const float* bp = bias ? bias->data<float>() : nullptr;
   const int64_t ldw = w.size(0) > 1 ? w.strides()[0] : K;
-  const MatDesc dst = mat_desc(dt::f32, {M, N}, {N, 1});
+  const Kernels& k = kernels();
+  const GemmPath path = choose_gemm_path(GemmProblem{M, N, K, w.dtype()}, GemmKernelSet::of(k));
+  if (out.dtype() == DType::BF16 && (K == 0 || path != GemmPath::OneDnnBf16)) {
+    // Paths that write f32 only (few-row GEMVs): through an f32 buffer, then rounded.
+    check_contig(out, "linear", "out");
+    thread_local Tensor f32_out;
+    if (!f32_out.defined() || f32_out.numel() < M * N) f32_out = Tensor::empty({M * N}, DType::F32);
+    Tensor o = f32_out.narrow(0, 0, M * N).view({M, N});
+    linear_cpu(x, w, bias, epi, o);
+    k.f32_to_bf16(o.data<float>(), out.data<uint16_t>(), M * N);
+    return;
+  }
+  const MatDesc dst = mat_desc(out.dtype() == DType::BF16 ? dt::bf16 : dt::f32, {M, N}, {N, 1});
   if (K == 0) {
     float* o = out.data<float>();
     for (int64_t i = 0; i < M; ++i)
@@ -99,8 +112,6 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
     apply_epilogue_after(epi, out);
     return;
   }
-  const Kernels& k = kernels();
-  const GemmPath path = choose_gemm_path(GemmProblem{M, N, K, w.dtype()}, GemmKernelSet::of(k));
   if (path == GemmPath::Unsupported)
     fail(ErrorKind::Unsupported, "cpu linear: weight dtype {} (use f32 or bf16)", dtype_name(w.dtype()));
   if (path == GemmPath::OneDnnF32) {
