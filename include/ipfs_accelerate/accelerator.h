@@ -31,7 +31,7 @@ struct AcceleratorOptions {
 struct EmbedOptions {
   std::string device = "auto";         // auto | cpu | cuda | cuda:N
   std::string dtype = "f32";           // f32 | bf16
-  std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len; default: the model folder's
+  std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len | lasttoken; default: the model folder's
   std::optional<bool> normalize;       // default: the model folder's (sentence-transformers Normalize module)
   int batch_size = 32;
   bool truncate = true;  // false: a text over the model's limit is an error

@@ -54,7 +54,8 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->dtype, "Compute dtype: f32 | bf16")->capture_default_str();
-  sub->add_option("--pooling", args->pooling, "cls | mean | max | mean_sqrt_len (default: the model folder's)")
+  sub->add_option("--pooling", args->pooling,
+                  "cls | mean | max | mean_sqrt_len | lasttoken (default: the model folder's)")
       ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len"}));
   sub->add_flag("--normalize", args->normalize, "L2-normalize the embeddings");
   sub->add_flag("--no-normalize", args->no_normalize, "Do not L2-normalize, whatever the model folder says");

@@ -238,18 +238,6 @@ BertConfig BertConfig::from(const HfConfig& cfg) {
 // ---------------------------------------------------------------------------
 // sentence-transformers
 
-const char* pooling_mode_name(PoolingMode m) {
-  switch (m) {
-    case PoolingMode::Cls: return "cls";
-    case PoolingMode::Mean: return "mean";
-    case PoolingMode::Max: return "max";
-    case PoolingMode::MeanSqrtLen: return "mean_sqrt_len";
-    case PoolingMode::LastToken: return "lasttoken";
-    case PoolingMode::WeightedMean: return "weightedmean";
-  }
-  return "?";
-}
-
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -260,24 +248,21 @@ void read_pooling(const std::string& path, SentenceTransformerConfig* st) {
   HfConfig p = HfConfig::load_file(path);
   struct Mode {
     const char* key;
-    PoolingMode mode;
+    PoolMode mode;
   };
   static const Mode kModes[] = {
-      {"pooling_mode_cls_token", PoolingMode::Cls},
-      {"pooling_mode_mean_tokens", PoolingMode::Mean},
-      {"pooling_mode_max_tokens", PoolingMode::Max},
-      {"pooling_mode_mean_sqrt_len_tokens", PoolingMode::MeanSqrtLen},
-      {"pooling_mode_lasttoken", PoolingMode::LastToken},
-      {"pooling_mode_weightedmean_tokens", PoolingMode::WeightedMean},
+      {"pooling_mode_cls_token", PoolMode::Cls},       {"pooling_mode_mean_tokens", PoolMode::Mean},
+      {"pooling_mode_max_tokens", PoolMode::Max},      {"pooling_mode_mean_sqrt_len_tokens", PoolMode::MeanSqrtLen},
+      {"pooling_mode_lasttoken", PoolMode::LastToken}, {"pooling_mode_weightedmean_tokens", PoolMode::WeightedMean},
   };
-  std::vector<PoolingMode> on;
+  std::vector<PoolMode> on;
   for (const auto& m : kModes) {
     if (p.get_bool(m.key, false)) on.push_back(m.mode);
   }
   if (on.empty()) fail(ErrorKind::Corrupt, "{}: no pooling mode is enabled", path);
   if (on.size() > 1) {
     std::string names;
-    for (PoolingMode m : on) names += (names.empty() ? "" : ", ") + std::string(pooling_mode_name(m));
+    for (PoolMode m : on) names += (names.empty() ? "" : ", ") + std::string(pool_mode_name(m));
     fail(ErrorKind::Unsupported, "{}: several pooling modes at once ({}) are not supported", path, names);
   }
   st->pooling = on.front();

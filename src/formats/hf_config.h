@@ -14,6 +14,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/pool_mode.h"
+
 namespace ia {
 
 class HfConfig {
@@ -86,12 +88,9 @@ struct BertConfig {
   static BertConfig from(const HfConfig& cfg);
 };
 
-enum class PoolingMode { Cls, Mean, Max, MeanSqrtLen, LastToken, WeightedMean };
-const char* pooling_mode_name(PoolingMode m);  // "cls", "mean", "max", "mean_sqrt_len", "lasttoken", "weightedmean"
-
 struct SentenceTransformerConfig {
-  std::optional<PoolingMode> pooling;  // nullopt: no Pooling module (or no pooling config)
-  bool normalize = false;              // a Normalize module is present
+  std::optional<PoolMode> pooling;  // nullopt: no Pooling module (or no pooling config)
+  bool normalize = false;           // a Normalize module is present
   int64_t word_embedding_dimension = 0;
   bool include_prompt = true;
   std::vector<std::string> module_types;  // "sentence_transformers.models.Transformer", ...

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "router/load_once_cache.h"
 #include "router/model_source.h"
 #include "runtime/chat_session.h"
 #include "runtime/device_selection.h"
@@ -65,30 +65,20 @@ ia::DType parse_compute_dtype(const std::string& s) {
 struct Accelerator::Impl {
   using PlacedKey = std::tuple<std::string, std::string, int>;  // folder, device, dtype
 
-  std::mutex mu;
-  std::map<PlacedKey, std::shared_ptr<ia::EmbeddingEndpoint>> endpoints;
-  std::map<PlacedKey, std::shared_ptr<ia::Generator>> generators;
-  std::map<std::string, std::shared_ptr<ia::tok::Tokenizer>> tokenizers;
-
-  // Loaded things are kept for reuse; load() runs under the lock so one folder loads once.
-  template <typename Map, typename Load>
-  typename Map::mapped_type cached(Map& map, const typename Map::key_type& key, Load load) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = map.find(key);
-    if (it != map.end()) return it->second;
-    auto loaded = load();
-    map[key] = loaded;
-    return loaded;
-  }
+  // Loaded things are kept for reuse, each loaded once; a load holds no lock
+  // another model's call needs (load_once_cache.h).
+  ia::router::LoadOnceCache<PlacedKey, ia::EmbeddingEndpoint> endpoints;
+  ia::router::LoadOnceCache<PlacedKey, ia::Generator> generators;
+  ia::router::LoadOnceCache<std::string, ia::tok::Tokenizer> tokenizers;
 
   std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return cached(endpoints, PlacedKey{dir, device.str(), static_cast<int>(dtype)},
-                  [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
+    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)},
+                         [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
   }
 
   std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return cached(generators, PlacedKey{dir, device.str(), static_cast<int>(dtype)},
-                  [&] { return ia::Generator::load(dir, device, dtype); });
+    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)},
+                          [&] { return ia::Generator::load(dir, device, dtype); });
   }
 
   // What generate and chat share: the model's generator on the chosen device and dtype, the
@@ -103,7 +93,7 @@ struct Accelerator::Impl {
   GenerationSetup setup_generation(const std::string& model, const GenerateOptions& options);
 
   std::shared_ptr<ia::tok::Tokenizer> tokenizer(const std::string& dir) {
-    return cached(tokenizers, dir, [&] { return ia::tok::Tokenizer::from_folder(dir); });
+    return tokenizers.get(dir, [&] { return ia::tok::Tokenizer::from_folder(dir); });
   }
 };
 
@@ -212,21 +202,29 @@ std::string Accelerator::detokenize(const std::string& model, const std::vector<
 
 namespace {
 
+// The one place the public sampling struct becomes the internal one (the
+// public API cannot include runtime headers).
+ia::SamplingOptions sampling_options(const SamplingOptions& o) {
+  ia::SamplingOptions s;
+  s.temperature = o.temperature;
+  if (o.top_k) s.top_k = *o.top_k;
+  s.top_p = o.top_p;
+  s.min_p = o.min_p;
+  s.repetition_penalty = o.repetition_penalty;
+  s.presence_penalty = o.presence_penalty;
+  s.frequency_penalty = o.frequency_penalty;
+  s.logit_bias.insert(o.logit_bias.begin(), o.logit_bias.end());
+  s.seed = o.seed;
+  s.logprobs = o.logprobs;
+  return s;
+}
+
 ia::GenerationRequest generation_request(const GenerateOptions& options) {
   ia::GenerationRequest req;
+  static_cast<ia::SamplingOptions&>(req) = sampling_options(options);
   if (options.max_new_tokens) req.max_new_tokens = *options.max_new_tokens;
-  req.temperature = options.temperature;
-  if (options.top_k) req.top_k = *options.top_k;
-  req.top_p = options.top_p;
-  req.min_p = options.min_p;
-  req.repetition_penalty = options.repetition_penalty;
-  req.presence_penalty = options.presence_penalty;
-  req.frequency_penalty = options.frequency_penalty;
-  for (const auto& [id, b] : options.logit_bias) req.logit_bias[id] = b;
-  req.seed = options.seed;
   req.stop = options.stop;
   req.ignore_eos = options.ignore_eos;
-  req.logprobs = options.logprobs;
   req.truncate_prompt = options.truncate;
   return req;
 }
@@ -409,7 +407,7 @@ std::string Accelerator::inspect(const std::string& model) {
     j["has_tokenizer"] = fs::exists(fs::path(dir) / "tokenizer.json");
     auto st = ia::load_sentence_transformer_config(dir);
     if (st) {
-      j["sentence_transformers"] = {{"pooling", st->pooling ? ia::pooling_mode_name(*st->pooling) : "mean"},
+      j["sentence_transformers"] = {{"pooling", st->pooling ? ia::pool_mode_name(*st->pooling) : "mean"},
                                     {"normalize", st->normalize}};
     }
     return j.dump(2);

@@ -21,24 +21,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 PoolMode parse_pool_mode(const std::string& s) {
-  if (s == "cls") return PoolMode::Cls;
-  if (s == "mean") return PoolMode::Mean;
-  if (s == "max") return PoolMode::Max;
-  if (s == "mean_sqrt_len") return PoolMode::MeanSqrtLen;
-  if (s == "lasttoken" || s == "weightedmean") {
-    fail(ErrorKind::Unsupported, "pooling \"{}\" is not supported yet (cls, mean, max, mean_sqrt_len are)", s);
-  }
-  fail(ErrorKind::InvalidArgument, "unknown pooling \"{}\" (expected cls, mean, max or mean_sqrt_len)", s);
-}
-
-const char* pool_mode_name(PoolMode mode) {
-  switch (mode) {
-    case PoolMode::Cls: return "cls";
-    case PoolMode::Mean: return "mean";
-    case PoolMode::Max: return "max";
-    case PoolMode::MeanSqrtLen: return "mean_sqrt_len";
-  }
-  return "mean";
+  const std::optional<PoolMode> mode = pool_mode_from_name(s);
+  if (!mode)
+    fail(ErrorKind::InvalidArgument, "unknown pooling \"{}\" (expected cls, mean, max, mean_sqrt_len or lasttoken)", s);
+  if (*mode == PoolMode::WeightedMean)
+    fail(ErrorKind::Unsupported, "pooling \"{}\" is not supported yet (cls, mean, max, mean_sqrt_len, lasttoken are)",
+         s);
+  return *mode;
 }
 
 std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& dir, Device device, DType dtype) {
@@ -66,7 +55,7 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
       fail(ErrorKind::Unsupported, "{}: sentence-transformers Dense modules ({}) are not supported yet", dir,
            st->dense_paths.front());
     }
-    ep->default_pooling_ = st->pooling ? parse_pool_mode(pooling_mode_name(*st->pooling)) : PoolMode::Mean;
+    ep->default_pooling_ = st->pooling ? parse_pool_mode(pool_mode_name(*st->pooling)) : PoolMode::Mean;
     ep->default_normalize_ = st->normalize;
     ep->pooling_source_ = "sentence-transformers config";
   } else {

@@ -31,8 +31,8 @@ struct EmbeddingResult {
   double inference_ms = 0;
 };
 
-PoolMode parse_pool_mode(const std::string& s);  // cls | mean | max | mean_sqrt_len; InvalidArgument otherwise
-const char* pool_mode_name(PoolMode mode);
+// cls | mean | max | mean_sqrt_len | lasttoken; InvalidArgument for an unknown name, Unsupported for weightedmean.
+PoolMode parse_pool_mode(const std::string& s);
 
 class EmbeddingEndpoint {
  public:

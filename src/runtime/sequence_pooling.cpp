@@ -9,6 +9,12 @@ namespace ia {
 Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step) {
   const int64_t S = step.num_sequences;
   if (mode == PoolMode::Cls) return ops::embedding(hidden, step.query_start.narrow(0, 0, S));
+  if (mode == PoolMode::LastToken) {
+    Tensor last = Tensor::empty({S}, DType::I64);
+    int64_t end = 0;
+    for (int64_t s = 0; s < S; ++s) last.data<int64_t>()[s] = (end += step.host_seq_lens[static_cast<size_t>(s)]) - 1;
+    return ops::embedding(hidden, ops::to_device(last, hidden.device()));
+  }
   int64_t L = 1;
   for (int64_t n : step.host_seq_lens) L = std::max(L, n);
   Tensor index = Tensor::empty({S, L}, DType::I64), mask = Tensor::zeros({S, L}, DType::I64);

@@ -160,8 +160,8 @@ TEST(SentenceTransformer, BertFixture) {
   auto st = load_sentence_transformer_config(kBert);
   ASSERT_TRUE(st.has_value());
   ASSERT_TRUE(st->pooling.has_value());
-  EXPECT_EQ(*st->pooling, PoolingMode::Mean);
-  EXPECT_STREQ(pooling_mode_name(*st->pooling), "mean");
+  EXPECT_EQ(*st->pooling, PoolMode::Mean);
+  EXPECT_STREQ(pool_mode_name(*st->pooling), "mean");
   EXPECT_TRUE(st->normalize);
   EXPECT_EQ(st->word_embedding_dimension, 32);
   EXPECT_EQ(st->module_types.size(), 3u);
@@ -177,7 +177,7 @@ TEST(SentenceTransformer, AbsentAndVariants) {
               R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false})");
   auto st = load_sentence_transformer_config(dir.path());  // no modules.json: the default pooling folder
   ASSERT_TRUE(st && st->pooling);
-  EXPECT_EQ(*st->pooling, PoolingMode::Cls);
+  EXPECT_EQ(*st->pooling, PoolMode::Cls);
   EXPECT_FALSE(st->normalize);
 
   write_bytes(dir.file("modules.json"),

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "runtime/embedding_endpoint.h"
+#include "runtime/sequence_pooling.h"
 #include "runtime/step_builder.h"
 
 namespace ia {
@@ -32,6 +33,35 @@ TEST(PoolMode, ParsesNamesAndRejectsOthers) {
   EXPECT_EQ(parse_pool_mode("mean_sqrt_len"), PoolMode::MeanSqrtLen);
   EXPECT_STREQ(pool_mode_name(PoolMode::Max), "max");
   EXPECT_THROW(parse_pool_mode("median"), Error);
+}
+
+}  // namespace
+}  // namespace ia
+
+namespace ia {
+namespace {
+
+TEST(SequencePooling, EachSequencesRowsOnly) {
+  // Two sequences of 2 and 3 rows, hidden size 2.
+  const std::vector<int32_t> a = {1, 1}, b = {1, 1, 1};
+  StepBuilder builder(Device::cpu());
+  StepInputs st = builder.encoder_step({a, b}, {}, 4);
+  Tensor h = Tensor::empty({5, 2}, DType::F32);
+  const float rows[5][2] = {{1, 2}, {3, -4}, {5, 6}, {-7, 8}, {9, 1}};
+  for (int r = 0; r < 5; ++r)
+    for (int c = 0; c < 2; ++c) h.data<float>()[r * 2 + c] = rows[r][c];
+  auto got = [&](PoolMode m) {
+    Tensor p = pool_sequences(m, h, st);
+    return std::vector<float>(p.data<float>(), p.data<float>() + p.numel());
+  };
+  EXPECT_EQ(got(PoolMode::Cls), (std::vector<float>{1, 2, 5, 6}));
+  EXPECT_EQ(got(PoolMode::LastToken), (std::vector<float>{3, -4, 9, 1}));
+  EXPECT_EQ(got(PoolMode::Max), (std::vector<float>{3, 2, 9, 8}));
+  const std::vector<float> mean = got(PoolMode::Mean);
+  EXPECT_FLOAT_EQ(mean[0], 2);
+  EXPECT_FLOAT_EQ(mean[1], -1);
+  EXPECT_FLOAT_EQ(mean[2], 7.0f / 3);
+  EXPECT_FLOAT_EQ(mean[3], 5);
 }
 
 }  // namespace
