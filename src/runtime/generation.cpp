@@ -11,6 +11,8 @@
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
 #include "runtime/step_runner.h"
+#include "runtime/stop_matcher.h"
+#include "tokenizers/decode_stream.h"
 
 namespace ia {
 
@@ -30,7 +32,8 @@ struct SeqState {
   std::vector<int32_t> prompt, gen;
   int64_t max_new = 0;
   std::unique_ptr<Sampler> sampler;
-  size_t emitted = 0;  // bytes of text already streamed
+  std::optional<tok::DecodeStream> detok;  // generated ids to final text, special tokens skipped
+  std::optional<StopMatcher> stops;        // that text, cut before a stop string
   bool done = false;
   GenerationResult result;
 };
@@ -80,25 +83,7 @@ std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device
 }
 
 SamplingParams Generator::resolve(const GenerationRequest& req) const {
-  SamplingParams p;
-  const GenerationDefaults& d = defaults_;
-  if (req.temperature) {
-    p.greedy = *req.temperature == 0;
-    p.temperature = *req.temperature;
-  } else {
-    p.greedy = !d.do_sample.value_or(false);
-    p.temperature = static_cast<float>(d.temperature.value_or(1.0));
-  }
-  // HF's defaults: top_k 50, top_p 1, min_p off, repetition_penalty 1.
-  p.top_k = req.top_k.value_or(d.top_k.value_or(50));
-  p.top_p = req.top_p.value_or(static_cast<float>(d.top_p.value_or(1.0)));
-  p.min_p = req.min_p.value_or(static_cast<float>(d.min_p.value_or(0.0)));
-  p.repetition_penalty = req.repetition_penalty.value_or(static_cast<float>(d.repetition_penalty.value_or(1.0)));
-  p.presence_penalty = req.presence_penalty;
-  p.frequency_penalty = req.frequency_penalty;
-  p.logit_bias = req.logit_bias;
-  p.logprobs = req.logprobs;
-  validate(p);
+  const SamplingParams p = resolve_sampling(req, defaults_);
   if (req.max_new_tokens && *req.max_new_tokens <= 0)
     fail(ErrorKind::InvalidArgument, "max_new_tokens must be > 0, got {}", *req.max_new_tokens);
   for (const auto& s : req.stop)
@@ -121,63 +106,36 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
          const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
   const tok::Tokenizer& tok = gen.tokenizer();
   const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
-  size_t max_stop = 0;
-  for (const auto& s : req.stop) max_stop = std::max(max_stop, s.size());
-
-  auto is_byte_token = [&](int32_t id) {
-    auto t = tok.id_to_token(id);
-    return t && t->size() == 6 && t->compare(0, 3, "<0x") == 0 && (*t)[5] == '>';
-  };
+  for (auto& s : seqs) {
+    s.detok.emplace(tok, /*skip_special_tokens=*/true);
+    s.stops.emplace(req.stop);
+  }
   // Appends a sampled token, decides whether the sequence is finished, streams text.
+  // Each token is detokenized once; the final text is decode(gen) cut before the
+  // earliest stop string, and the streamed deltas add up to it.
   auto accept = [&](size_t i, const SampledToken& t) {
     SeqState& s = seqs[i];
     s.gen.push_back(t.id);
     if (params.logprobs >= 0) s.result.logprobs.push_back(t);
-    std::string text = tok.decode(s.gen, /*skip_special_tokens=*/true);
+    std::string delta = s.stops->push(s.detok->step(t.id));
+    // A stop string may already show in text the stream still holds (before a
+    // partial character): stop at this token, as a search of decode(gen) would.
+    if (!s.stops->stopped() && s.stops->would_stop(s.detok->pending())) delta += s.stops->push(s.detok->flush());
     std::string reason;
-    if (std::find(eos.begin(), eos.end(), t.id) != eos.end()) reason = "stop";
-    if (!req.stop.empty()) {
-      size_t cut = std::string::npos;
-      // A new stop string can only end in the text added since the last check.
-      const size_t from = s.emitted > max_stop ? s.emitted - max_stop : 0;
-      for (const auto& stop : req.stop) cut = std::min(cut, text.find(stop, from));
-      if (cut != std::string::npos) {
-        text.resize(cut);
-        reason = "stop";
-      }
+    if (s.stops->stopped() || std::find(eos.begin(), eos.end(), t.id) != eos.end()) {
+      reason = "stop";
+    } else if (static_cast<int64_t>(s.gen.size()) >= s.max_new) {
+      reason = "length";
     }
-    if (reason.empty() && static_cast<int64_t>(s.gen.size()) >= s.max_new) reason = "length";
-    size_t ready = text.size();
-    if (reason.empty()) {
-      // A run of byte-fallback tokens (<0xNN>) is decoded as a whole and may
-      // still turn into U+FFFDs: only text before the run is final.
-      size_t k = s.gen.size();
-      while (k > 0 && is_byte_token(s.gen[k - 1])) --k;
-      if (k == s.gen.size()) {
-        ready = stable_utf8_prefix(text);
-      } else {
-        const std::string base =
-            tok.decode(std::vector<int32_t>(s.gen.begin(), s.gen.begin() + static_cast<std::ptrdiff_t>(k)), true);
-        size_t common = 0;
-        while (common < base.size() && common < text.size() && base[common] == text[common]) ++common;
-        ready = stable_utf8_prefix(base.substr(0, common));
-      }
-      // Hold back a tail that could be the start of a stop string.
-      for (const auto& stop : req.stop)
-        for (size_t k = std::min(stop.size() - 1, ready); k > 0; --k)
-          if (text.compare(ready - k, k, stop, 0, k) == 0) {
-            ready -= k;
-            break;
-          }
-    } else {
+    if (!reason.empty()) {
+      delta += s.stops->push(s.detok->flush());  // an eos after a stop string still cuts the text
+      delta += s.stops->finish();
+      if (s.stops->stopped()) reason = "stop";
       s.done = true;
       s.result.finish_reason = reason;
-      s.result.text = text;
     }
-    if (ready > s.emitted && text.size() >= ready) {
-      if (on_text) on_text(i, text.substr(s.emitted, ready - s.emitted));
-      s.emitted = ready;
-    }
+    s.result.text += delta;
+    if (on_text && !delta.empty()) on_text(i, delta);
   };
 
   CausalStepRunner model(gen.model());

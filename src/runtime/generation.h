@@ -4,9 +4,9 @@
 // batch, all over a paged KV cache. Stops on eos (unless ignore_eos), on stop
 // strings found in the detokenized text (text is cut before the stop string; a
 // cut never splits a UTF-8 character because stop strings are whole UTF-8), or
-// at max_new_tokens. Streaming hands out text deltas as soon as they are valid
-// UTF-8 and cannot be the start of a stop string; their concatenation equals
-// the final text.
+// at max_new_tokens. Text is detokenized incrementally (tok::DecodeStream) and
+// streamed as soon as it is final and cannot be the start of a stop string
+// (StopMatcher); the deltas concatenate to the final text.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,28 +21,20 @@
 
 namespace ia {
 
-// generation_config.json (sampling defaults and eos ids); all optional.
-struct GenerationDefaults {
+// generation_config.json (sampling defaults, lengths and eos ids); all optional.
+struct GenerationDefaults : SamplingDefaults {
   std::vector<int64_t> eos_token_ids;
-  std::optional<bool> do_sample;
-  std::optional<double> temperature, top_p, min_p, repetition_penalty;
-  std::optional<int64_t> top_k, max_new_tokens, max_length;
+  std::optional<int64_t> max_new_tokens, max_length;
   // Reads DIR/generation_config.json when present; eos ids fall back to config.json's.
   static GenerationDefaults load(const std::string& dir, const DecoderConfig& config);
 };
 
-// What a request asks for; unset fields take generation_config.json's value, then HF's default.
-struct GenerationRequest {
+// What a request asks for: sampling, plus length and stopping. Unset fields take
+// generation_config.json's value, then HF's default.
+struct GenerationRequest : SamplingOptions {
   std::optional<int64_t> max_new_tokens;  // default: generation_config, else 256
-  std::optional<float> temperature;       // 0: greedy; unset: generation_config's do_sample decides
-  std::optional<int64_t> top_k;
-  std::optional<float> top_p, min_p, repetition_penalty;
-  float presence_penalty = 0, frequency_penalty = 0;
-  std::map<int32_t, float> logit_bias;
-  std::optional<uint64_t> seed;  // unset: random
   std::vector<std::string> stop;
   bool ignore_eos = false;
-  int logprobs = -1;
   bool truncate_prompt = false;  // keep the last tokens of a prompt longer than the context instead of failing
 };
 
