@@ -19,10 +19,6 @@ T* grown(std::vector<T>& v, int64_t n) {
   return v.data();
 }
 
-float bf16_rounded(float x) {
-  return bf16_to_f32(f32_to_bf16(x));
-}
-
 // Up to 64 query rows of one sequence, and the keys any of them sees: [kbeg, kend).
 struct QueryBlock {
   int64_t seq = 0, i0 = 0, rows = 0, kbeg = 0, kend = 0;
@@ -105,14 +101,22 @@ class AttentionTasks {
       int64_t rows[kGatherTile];
       for (int64_t p = p0; p < p1; ++p) rows[p - p0] = sq.kv.row(p);
       float* kts = kt + offset[static_cast<size_t>(s)];
+      thread_local std::vector<float> rounded_rows;
       for (int64_t h = 0; h < Hkv_; ++h) {
-        const float* kh = sq.kv.k + h * sq.kv.k_head_stride;
+        // The tile's K rows of head h: where they lie, or rounded into a small buffer first.
+        const float* src[kGatherTile];
+        for (int64_t p = p0; p < p1; ++p)
+          src[p - p0] = sq.kv.k + rows[p - p0] * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+        if (round) {
+          float* buf = grown(rounded_rows, kGatherTile * D_);
+          for (int64_t p = p0; p < p1; ++p) {
+            round_to_bf16(src[p - p0], buf + (p - p0) * D_, D_);
+            src[p - p0] = buf + (p - p0) * D_;
+          }
+        }
         for (int64_t d = 0; d < D_; ++d) {
           float* dst = kts + (h * D_ + d) * len;
-          for (int64_t p = p0; p < p1; ++p) {
-            const float x = kh[rows[p - p0] * sq.kv.k_row_stride + d];
-            dst[p] = round ? bf16_rounded(x) : x;
-          }
+          for (int64_t p = p0; p < p1; ++p) dst[p] = src[p - p0][d];
         }
         if (!gather_v) continue;
         const float* vh_src = sq.kv.v + h * sq.kv.v_head_stride;
@@ -214,16 +218,7 @@ class AttentionTasks {
     });
   }
 
-  // y = x rounded to the nearest bf16 (x == y allowed), through the vector conversions.
-  void round_to_bf16(const float* x, float* y, int64_t n) const {
-    thread_local std::vector<uint16_t> tmp;
-    uint16_t* t = grown(tmp, std::min<int64_t>(n, 4096));
-    for (int64_t i = 0; i < n; i += 4096) {
-      const int64_t m = std::min<int64_t>(4096, n - i);
-      kern_.f32_to_bf16(x + i, t, m);
-      kern_.bf16_to_f32(t, y + i, m);
-    }
-  }
+  void round_to_bf16(const float* x, float* y, int64_t n) const { kern_.round_bf16(x, y, n); }
 
   // Scores [rows, nk] of keys kbeg.. into probabilities, in place: per row, the keys it sees
   // (causal end, window start, or all of the sequence), zeros elsewhere.

@@ -67,6 +67,9 @@ struct Kernels {
   void (*attn_scores_amx)(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
                           int64_t lds);
   void (*attn_values_amx)(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o);
+  // y = x rounded to the nearest bf16 value, kept in f32 (as f32_to_bf16 then bf16_to_f32, in
+  // one pass; x == y allowed): bf16 products computed as exact f32 products.
+  void (*round_bf16)(const float* x, float* y, int64_t n);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

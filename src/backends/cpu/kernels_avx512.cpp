@@ -249,6 +249,21 @@ IA_AVX512_INLINE __m256i cvt_bf16(__m512 v) {
   return _mm512_cvtepi32_epi16(rounded);
 }
 
+IA_AVX512 void round_bf16_row(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+    __m512i r = _mm512_and_si512(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), high);
+    // NaN stays NaN (quiet), as f32_to_bf16.
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_and_si512(_mm512_or_si512(bits, _mm512_set1_epi32(0x400000)), high));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_castsi512_ps(r));
+  }
+}
+
 IA_AVX512 void f32_to_bf16_row(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), cvt_bf16(_mm512_loadu_ps(x + i)));
@@ -646,9 +661,10 @@ const Kernels* avx512_kernels() {
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
-    static Kernels table{Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
-                         softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-                         gemv_bf16,   nullptr,      sgemm,           nullptr,         nullptr,  nullptr};
+    static Kernels table{
+        Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,    add,           layer_norm,
+        softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,  dot,           axpy,
+        gemv_bf16,   nullptr,      sgemm,           nullptr,         nullptr,  nullptr, round_bf16_row};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
     // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps and bf16 prefill attention in f32 (for
     // comparing).

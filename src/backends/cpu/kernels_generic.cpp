@@ -156,11 +156,15 @@ void pack_bf16_pairs(const uint16_t* x, int64_t M, int64_t K, int64_t ldx, uint1
   }
 }
 
+void round_bf16_row(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
 const Kernels& generic_kernels() {
   static const Kernels k{
-      Isa::Generic, "generic",    gelu_erf,        gelu_tanh,       silu,     relu,   add, layer_norm,
-      softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu, dot, axpy,
-      nullptr,      nullptr,      sgemm,           nullptr,         nullptr,  nullptr};
+      Isa::Generic, "generic",    gelu_erf,        gelu_tanh,       silu,     relu,    add,           layer_norm,
+      softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,  dot,           axpy,
+      nullptr,      nullptr,      sgemm,           nullptr,         nullptr,  nullptr, round_bf16_row};
   return k;
 }
 
