@@ -17,10 +17,10 @@ Linear Linear::load(const WeightSource& w, const std::vector<std::string>& names
   return l;
 }
 
-Tensor Linear::operator()(const Tensor& x, const LinearEpilogue& epilogue) const {
+Tensor Linear::operator()(const Tensor& x, const LinearEpilogue& epilogue, DType out_dtype) const {
   const Tensor* b = bias_.defined() ? &bias_ : nullptr;
-  if (!epilogue.has_activation && !epilogue.residual) return ops::linear(x, weight_, b);
-  return ops::linear(x, weight_, b, epilogue);
+  if (!epilogue.has_activation && !epilogue.residual && out_dtype == DType::F32) return ops::linear(x, weight_, b);
+  return ops::linear(x, weight_, b, epilogue, out_dtype);
 }
 
 }  // namespace ia

@@ -28,8 +28,9 @@ class Linear {
     return l;
   }
 
-  // x [..., in] f32 (or bf16 with bf16 weights) -> activation(x W^T + b) + residual, f32.
-  Tensor operator()(const Tensor& x, const LinearEpilogue& epilogue = {}) const;
+  // x [..., in] f32 (or bf16 with bf16 weights) -> activation(x W^T + b) + residual, f32, or
+  // bf16 with out_dtype BF16 (bf16 weights only: the input the next bf16 linear would round to).
+  Tensor operator()(const Tensor& x, const LinearEpilogue& epilogue = {}, DType out_dtype = DType::F32) const;
   const Tensor& weight() const { return weight_; }
   int64_t out_features() const { return weight_.size(0); }
 

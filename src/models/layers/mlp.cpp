@@ -18,6 +18,9 @@ Mlp Mlp::load(const WeightSource& w, const std::string& lp, const MlpWeightNames
     m.up_ = Linear::load(w, lp + names.up, I, H, spec.bias);
   }
   m.down_ = Linear::load(w, lp + names.down, H, I, spec.bias);
+  if (spec.kind == MlpKind::Plain && m.down_.weight().dtype() == DType::BF16 &&
+      backend_for(w.device()).supports(OpKind::Linear, DType::BF16))
+    m.hidden_dtype_ = DType::BF16;
   return m;
 }
 
@@ -28,7 +31,7 @@ Tensor Mlp::operator()(const Tensor& x, const Tensor* residual, DType act_dtype)
   LinearEpilogue act;
   act.has_activation = true;
   act.activation = spec_.activation;
-  return down_(up_(x, act), add);
+  return down_(up_(x, act, hidden_dtype_), add);
 }
 
 }  // namespace ia

@@ -38,6 +38,9 @@ class Mlp {
 
  private:
   MlpSpec spec_;
+  // A plain MLP's activation handed to a bf16 down projection as bf16, rounded in the up
+  // projection's output pass (the values the down projection would round it to).
+  DType hidden_dtype_ = DType::F32;
   Linear up_;  // gated: [gate | up]
   Linear down_;
 };
