@@ -1,7 +1,8 @@
 #pragma once
 // Error types shared by every layer. Errors are exceptions carrying a kind so
-// the edges (CLI, server) can map them: user-caused kinds become exit status 2
-// or HTTP 4xx; Internal is a bug.
+// the edges (CLI, gateway, server) can map them, all through
+// core/error_outcome.h: user-caused kinds become exit status 2 or an HTTP
+// 4xx/5xx by kind; Internal is a bug (exit 1, HTTP 500).
 #include <stdexcept>
 #include <string>
 
