@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "ops/ops.h"
 
@@ -85,6 +86,62 @@ TEST(Ops, AttentionChecksAndFusedViews) {
   Tensor bad_mask = Tensor::from_vector(std::vector<int64_t>{1, 1, 1, 1}, {2, 2});
   EXPECT_THROW(ops::attention(q, k, v, &bad_mask, AttentionParams{}), Error);
   EXPECT_THROW(ops::attention(q, seq({B, S, H, D + 1}), v, nullptr, AttentionParams{}), Error);
+}
+
+TEST(Ops, VarlenAttentionShapesViewsAndErrors) {
+  // q/k/v as narrow views of one fused [T, Hq + 2 Hkv, D] projection; the result is [T, Hq, D].
+  const int64_t T = 7, Hq = 4, Hkv = 2, D = 8;
+  Tensor qkv = seq({T, Hq + 2 * Hkv, D});
+  Tensor q = qkv.narrow(1, 0, Hq), k = qkv.narrow(1, Hq, Hkv), v = qkv.narrow(1, Hq + Hkv, Hkv);
+  Tensor starts = Tensor::from_vector(std::vector<int64_t>{0, 3, 7}, {3}).to(DType::I32);
+  VarlenAttentionParams p;
+  p.scale = 0.5f;
+  Tensor out = ops::varlen_attention(q, k, v, starts, p);
+  EXPECT_EQ(out.shape(), (Shape{T, Hq, D}));
+  // Row 3 opens the second sequence; causal, it sees only itself: out = v of its kv head.
+  p.causal = true;
+  Tensor oc = ops::varlen_attention(q, k, v, starts, p);
+  for (int64_t h = 0; h < Hq; ++h)
+    for (int64_t d = 0; d < D; ++d)
+      EXPECT_FLOAT_EQ(oc.data<float>()[(3 * Hq + h) * D + d], v.contiguous().data<float>()[(3 * Hkv + h / 2) * D + d]);
+  // i64 starts are accepted as well.
+  EXPECT_EQ(ops::varlen_attention(q, k, v, starts.to(DType::I64), p).shape(), (Shape{T, Hq, D}));
+  auto rejects = [&](const Tensor& qq, const Tensor& kk, const Tensor& vv, const Tensor& st,
+                     const VarlenAttentionParams& pp) {
+    EXPECT_THROW(ops::varlen_attention(qq, kk, vv, st, pp), Error);
+  };
+  rejects(q, qkv.narrow(1, 0, 3), qkv.narrow(1, 3, 3), starts, p);          // 4 query heads over 3 kv heads
+  rejects(q, k, qkv.narrow(1, 0, 1), starts, p);                            // v unlike k
+  rejects(q.narrow(0, 0, 6), k, v, starts, p);                              // rows disagree
+  rejects(q, k, v, Tensor::from_vector(std::vector<float>{0, 7}, {2}), p);  // float starts
+  VarlenAttentionParams windowed = p;
+  windowed.causal = false;
+  windowed.window = 2;  // a window needs causal attention
+  rejects(q, k, v, starts, windowed);
+  try {
+    ops::varlen_attention(q, k, v, Tensor::from_vector(std::vector<int64_t>{0, 5, 3}, {3}), p);
+    FAIL() << "descending query_start accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+  }
+}
+
+TEST(Ops, LinearBf16OutputNeedsBf16Weights) {
+  Tensor x = seq({3, 32}), w = seq({16, 32});
+  LinearEpilogue gelu;
+  gelu.has_activation = true;
+  try {
+    ops::linear(x, w, nullptr, gelu, DType::BF16);
+    FAIL() << "bf16 output with f32 weights accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+  }
+  Tensor y = ops::linear(x, w.to(DType::BF16), nullptr, gelu, DType::BF16);
+  EXPECT_EQ(y.dtype(), DType::BF16);
+  EXPECT_EQ(y.shape(), (Shape{3, 16}));
+  // The same values as the f32 output rounded to bf16 (the few-row GEMV path rounds its f32 result).
+  Tensor y32 = ops::linear(x, w.to(DType::BF16), nullptr, gelu);
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.data<uint16_t>()[i], f32_to_bf16(y32.data<float>()[i])) << i;
 }
 
 TEST(Ops, PoolNormalizeEmbeddingCast) {
