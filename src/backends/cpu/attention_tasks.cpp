@@ -114,10 +114,7 @@ class AttentionTasks {
             src[p - p0] = buf + (p - p0) * D_;
           }
         }
-        for (int64_t d = 0; d < D_; ++d) {
-          float* dst = kts + (h * D_ + d) * len;
-          for (int64_t p = p0; p < p1; ++p) dst[p] = src[p - p0][d];
-        }
+        kern_.transpose_rows(src, p1 - p0, D_, kts + h * D_ * len + p0, len);
         if (!gather_v) continue;
         const float* vh_src = sq.kv.v + h * sq.kv.v_head_stride;
         for (int64_t p = p0; p < p1; ++p) {

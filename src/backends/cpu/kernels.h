@@ -70,6 +70,9 @@ struct Kernels {
   // y = x rounded to the nearest bf16 value, kept in f32 (as f32_to_bf16 then bf16_to_f32, in
   // one pass; x == y allowed): bf16 products computed as exact f32 products.
   void (*round_bf16)(const float* x, float* y, int64_t n);
+  // Transposes up to 16 rows of n floats each (rows[r], r < m <= 16) into columns:
+  // y[c * ldy + r] = rows[r][c] for c < n, r < m (K gathered for Q K^T).
+  void (*transpose_rows)(const float* const* rows, int64_t m, int64_t n, float* y, int64_t ldy);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

@@ -264,6 +264,40 @@ IA_AVX512 void round_bf16_row(const float* x, float* y, int64_t n) {
   }
 }
 
+// 16 x 16 blocks transposed in registers: unpack pairs, then quads, then 128-bit lanes.
+IA_AVX512 void transpose_rows(const float* const* rows, int64_t m, int64_t n, float* y, int64_t ldy) {
+  const __mmask16 row_mask = tail_mask(m);
+  for (int64_t c = 0; c < n; c += 16) {
+    const __mmask16 cm = n - c >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - c);
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < m ? _mm512_maskz_loadu_ps(cm, rows[i] + c) : _mm512_setzero_ps();
+    // t[2i] holds, per 128-bit lane, columns 0-1 of rows 2i, 2i + 1 interleaved; t[2i + 1] columns 2-3.
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // r[4q + k] holds, in each 128-bit lane L, column 4L + k of rows 4q .. 4q + 3.
+    for (int i = 0; i < 16; i += 4)
+      for (int j = 0; j < 2; ++j) {
+        const __m512d lo = _mm512_castps_pd(t[i + j]), hi = _mm512_castps_pd(t[i + 2 + j]);
+        r[i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+        r[i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+      }
+    // Column 4L + k: lane L of r[k], r[4 + k], r[8 + k], r[12 + k] (rows 0-3, 4-7, 8-11, 12-15).
+    for (int k = 0; k < 4; ++k) {
+      const __m512 ab_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44),
+                   ab_hi = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xee);
+      const __m512 cd_lo = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44),
+                   cd_hi = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xee);
+      t[k] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
+      t[4 + k] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xdd);
+      t[8 + k] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
+      t[12 + k] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xdd);
+    }
+    for (int i = 0; i < 16 && c + i < n; ++i) _mm512_mask_storeu_ps(y + (c + i) * ldy, row_mask, t[i]);
+  }
+}
+
 IA_AVX512 void f32_to_bf16_row(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), cvt_bf16(_mm512_loadu_ps(x + i)));
@@ -661,10 +695,30 @@ const Kernels* avx512_kernels() {
     if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma")))
       return nullptr;
-    static Kernels table{
-        Isa::Avx512, "avx512",     gelu_erf,        gelu_tanh,       silu,     relu,    add,           layer_norm,
-        softmax,     attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,  dot,           axpy,
-        gemv_bf16,   nullptr,      sgemm,           nullptr,         nullptr,  nullptr, round_bf16_row};
+    static Kernels table{Isa::Avx512,
+                         "avx512",
+                         gelu_erf,
+                         gelu_tanh,
+                         silu,
+                         relu,
+                         add,
+                         layer_norm,
+                         softmax,
+                         attn_softmax,
+                         f32_to_bf16_row,
+                         bf16_to_f32_row,
+                         rms_norm,
+                         swiglu,
+                         dot,
+                         axpy,
+                         gemv_bf16,
+                         nullptr,
+                         sgemm,
+                         nullptr,
+                         nullptr,
+                         nullptr,
+                         round_bf16_row,
+                         transpose_rows};
     if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
     // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps and bf16 prefill attention in f32 (for
     // comparing).

@@ -160,11 +160,36 @@ void round_bf16_row(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(f32_to_bf16(x[i]));
 }
 
+void transpose_rows(const float* const* rows, int64_t m, int64_t n, float* y, int64_t ldy) {
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t r = 0; r < m; ++r) y[c * ldy + r] = rows[r][c];
+}
+
 const Kernels& generic_kernels() {
-  static const Kernels k{
-      Isa::Generic, "generic",    gelu_erf,        gelu_tanh,       silu,     relu,    add,           layer_norm,
-      softmax,      attn_softmax, f32_to_bf16_row, bf16_to_f32_row, rms_norm, swiglu,  dot,           axpy,
-      nullptr,      nullptr,      sgemm,           nullptr,         nullptr,  nullptr, round_bf16_row};
+  static const Kernels k{Isa::Generic,
+                         "generic",
+                         gelu_erf,
+                         gelu_tanh,
+                         silu,
+                         relu,
+                         add,
+                         layer_norm,
+                         softmax,
+                         attn_softmax,
+                         f32_to_bf16_row,
+                         bf16_to_f32_row,
+                         rms_norm,
+                         swiglu,
+                         dot,
+                         axpy,
+                         nullptr,
+                         nullptr,
+                         sgemm,
+                         nullptr,
+                         nullptr,
+                         nullptr,
+                         round_bf16_row,
+                         transpose_rows};
   return k;
 }
 
