@@ -12,6 +12,8 @@
 #include <thread>
 #include <utility>
 
+#include "core/error.h"
+
 namespace ia {
 
 namespace {
@@ -61,6 +63,9 @@ int num_threads() {
 }
 
 void set_num_threads(int n) {
+  // Each OpenMP worker reserves a stack: tens of thousands exhaust memory and crash.
+  if (n > kMaxThreads)
+    fail(ErrorKind::InvalidArgument, "--threads {} is more than the limit of {} worker threads", n, kMaxThreads);
   if (n <= 0) n = default_num_threads();
   g_threads.store(n);
   omp_set_num_threads(n);

@@ -7,9 +7,13 @@
 
 namespace ia {
 
+// Most worker threads set_num_threads accepts (machines have at most a few hundred cores).
+inline constexpr int kMaxThreads = 1024;
+
 // Number of worker threads used by every parallel region (ours and oneDNN's).
 int num_threads();
-void set_num_threads(int n);  // n <= 0 means the default (physical cores)
+// n <= 0 means the default (physical cores); InvalidArgument above kMaxThreads.
+void set_num_threads(int n);
 int default_num_threads();
 
 // Splits [0, n) into contiguous chunks of at least `grain` items and calls

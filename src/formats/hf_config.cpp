@@ -215,6 +215,16 @@ BertConfig BertConfig::from(const HfConfig& cfg) {
   positive("num_attention_heads", c.num_attention_heads);
   positive("intermediate_size", c.intermediate_size);
   positive("max_position_embeddings", c.max_position_embeddings);
+  auto at_most = [&](const char* what, int64_t v, int64_t limit) {
+    if (v > limit) fail(ErrorKind::Corrupt, "{}: {} {} is more than the limit of {}", f, what, v, limit);
+  };
+  at_most("vocab_size", c.vocab_size, kMaxConfigVocabSize);
+  at_most("hidden_size", c.hidden_size, kMaxConfigDimension);
+  at_most("num_hidden_layers", c.num_hidden_layers, kMaxConfigLayers);
+  at_most("num_attention_heads", c.num_attention_heads, kMaxConfigDimension);
+  at_most("intermediate_size", c.intermediate_size, kMaxConfigDimension);
+  at_most("max_position_embeddings", c.max_position_embeddings, kMaxConfigPositions);
+  at_most("type_vocab_size", c.type_vocab_size, kMaxConfigVocabSize);
   if (c.hidden_size % c.num_attention_heads != 0) {
     fail(ErrorKind::Corrupt, "{}: hidden_size {} is not divisible by num_attention_heads {}", f, c.hidden_size,
          c.num_attention_heads);

@@ -18,6 +18,14 @@
 
 namespace ia {
 
+// Bounds on config.json sizes, far above any released model and low enough
+// that per-layer tables and weight products cannot overflow or exhaust memory
+// before the weights are checked. Past them a config is Corrupt.
+inline constexpr int64_t kMaxConfigLayers = 4096;
+inline constexpr int64_t kMaxConfigDimension = int64_t{1} << 20;  // hidden, intermediate, heads, head_dim
+inline constexpr int64_t kMaxConfigVocabSize = int64_t{1} << 24;
+inline constexpr int64_t kMaxConfigPositions = int64_t{1} << 26;
+
 class HfConfig {
  public:
   HfConfig();

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 
 namespace ia {
@@ -19,15 +20,9 @@ std::string strip_json_prefix(const char* what) {
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "{}: cannot open: {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", path, strip_json_prefix(e.what()));
-  }
+  JsonLimits limits;
+  limits.reject_duplicate_keys = true;
+  return parse_json_bounded(read_bounded_file(path, limits.max_bytes), path, limits);
 }
 
 std::string brief_json(const nlohmann::json& j) {

@@ -12,11 +12,13 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "formats/json_messages.h"
@@ -89,25 +91,20 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
     fail(ErrorKind::Corrupt, "{}: safetensors header length {} runs past the end of the file ({} bytes)", name, n,
          size);
   }
-  const char* hb = reinterpret_cast<const char*>(data + 8);
-  std::set<std::string> seen;
-  std::string duplicate;
-  json::parser_callback_t cb = [&](int depth, json::parse_event_t ev, json& parsed) {
-    if (ev == json::parse_event_t::key && depth == 1 && duplicate.empty()) {
-      std::string k = parsed.get<std::string>();
-      if (!seen.insert(k).second) duplicate = std::move(k);
-    }
-    return true;
-  };
-  json h;
-  try {
-    h = json::parse(hb, hb + n, cb);
-  } catch (const json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: safetensors header is not valid JSON: {}", name, strip_json_prefix(e.what()));
-  }
+  // Bounded parse: depth limit and duplicate keys refused in one linear SAX
+  // pass (nlohmann's callback parser rescans the parent object after every
+  // nested object closes, which made 40,000 tensors take over a minute).
+  JsonLimits limits;
+  limits.reject_duplicate_keys = true;
+  limits.max_bytes = kSafetensorsMaxHeaderBytes;
+  json h = parse_json_bounded(std::string_view(reinterpret_cast<const char*>(data + 8), static_cast<size_t>(n)),
+                              name + ": safetensors header", limits);
   if (!h.is_object())
     fail(ErrorKind::Corrupt, "{}: safetensors header is a JSON {}, not an object", name, type_word(h));
-  if (!duplicate.empty()) fail(ErrorKind::Corrupt, "{}: safetensors header lists '{}' twice", name, duplicate);
+  if (h.size() > kSafetensorsMaxTensors + 1) {
+    fail(ErrorKind::Corrupt, "{}: safetensors header lists {} entries, more than the limit of {} tensors", name,
+         h.size(), kSafetensorsMaxTensors);
+  }
 
   SafetensorsHeader out;
   out.data_offset = 8 + static_cast<size_t>(n);
@@ -132,6 +129,9 @@ SafetensorsHeader SafetensorsFile::parse_header(const uint8_t* data, size_t size
       fail(ErrorKind::Corrupt, "{}: tensor '{}' is a JSON {}, not an object", name, key, type_word(v));
     TensorInfo ti;
     ti.name = key;
+    // Names are printed and matched as C strings downstream; NUL or empty ones are never valid.
+    if (key.empty() || key.find('\0') != std::string::npos)
+      fail(ErrorKind::Corrupt, "{}: a tensor name is empty or holds a NUL byte", name);
 
     auto dt = v.find("dtype");
     if (dt == v.end()) fail(ErrorKind::Corrupt, "{}: tensor '{}' has no dtype", name, key);

@@ -24,6 +24,8 @@ namespace ia {
 
 // Header sizes above this are refused as corrupt (the reference implementation's limit).
 inline constexpr size_t kSafetensorsMaxHeaderBytes = 100u * 1000u * 1000u;
+// Tensors in one file above this are refused as corrupt (large checkpoints hold a few thousand per shard).
+inline constexpr size_t kSafetensorsMaxTensors = 1u << 20;
 
 struct TensorInfo {
   std::string name;

@@ -33,6 +33,8 @@ Bpe::Bpe(const nlohmann::json& j) {
     fail(ErrorKind::Corrupt, "{}: field 'dropout' must be a number", what);
   }
   const auto& merges = js::array(j, "merges", what);
+  if (merges.size() > kMaxMerges)
+    fail(ErrorKind::Corrupt, "{}: {} merges, more than the limit of {}", what, merges.size(), kMaxMerges);
   merges_.reserve(merges.size());
   const size_t prefix_len = prefix_ ? prefix_->size() : 0;
   int32_t rank = 0;

@@ -269,6 +269,7 @@ class MetaspaceDecoder final : public Decoder {
 class SequenceDecoder final : public Decoder {
  public:
   explicit SequenceDecoder(const nlohmann::json& j) {
+    js::SequenceNestingGuard nesting("decoder Sequence");
     for (const auto& d : js::array(j, "decoders", "decoder Sequence")) {
       if (auto p = make_decoder(d)) parts_.push_back(std::move(p));
     }

@@ -8,8 +8,29 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizers/input_limits.h"
 
 namespace ia::tok::js {
+
+// Counts how deep Sequence components nest while one is being built (on this
+// thread); Corrupt past kMaxSequenceNesting, before recursion can run deep.
+class SequenceNestingGuard {
+ public:
+  explicit SequenceNestingGuard(const char* what) {
+    if (depth() >= kMaxSequenceNesting)
+      fail(ErrorKind::Corrupt, "{}: Sequences nested deeper than {} levels (the limit)", what, kMaxSequenceNesting);
+    ++depth();
+  }
+  ~SequenceNestingGuard() { --depth(); }
+  SequenceNestingGuard(const SequenceNestingGuard&) = delete;
+  SequenceNestingGuard& operator=(const SequenceNestingGuard&) = delete;
+
+ private:
+  static int& depth() {
+    thread_local int d = 0;
+    return d;
+  }
+};
 
 using json = nlohmann::json;
 

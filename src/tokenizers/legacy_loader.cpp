@@ -17,8 +17,10 @@
 #include <sentencepiece_processor.h>
 #include <nlohmann/json.hpp>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "tokenizers/decoders.h"
+#include "tokenizers/input_limits.h"
 #include "tokenizers/model.h"
 #include "tokenizers/sentencepiece_model.h"
 #include "tokenizers/tokenizer.h"
@@ -32,23 +34,21 @@ using nlohmann::json;
 namespace {
 
 std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "'{}' cannot be opened", p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_bounded_file(p.string(), kMaxTokenizerConfigBytes);
+}
+
+json parse_bounded(const fs::path& p) {
+  JsonLimits limits;
+  limits.max_bytes = kMaxTokenizerConfigBytes;
+  return parse_json_bounded(read_text(p), p.string(), limits);
 }
 
 json read_json_or_empty(const fs::path& p) {
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return json::object();
-  try {
-    json j = json::parse(read_text(p));
-    if (!j.is_object()) fail(ErrorKind::Corrupt, "'{}' must hold a JSON object", p.string());
-    return j;
-  } catch (const json::exception& e) {
-    fail(ErrorKind::Corrupt, "'{}' is not valid JSON: {}", p.string(), e.what());
-  }
+  json j = parse_bounded(p);
+  if (!j.is_object()) fail(ErrorKind::Corrupt, "'{}' must hold a JSON object", p.string());
+  return j;
 }
 
 // tokenizer_config.json + special_tokens_map.json (the config wins).
@@ -222,12 +222,7 @@ std::shared_ptr<Tokenizer> load_bert(const fs::path& dir, const Config& c) {
 }
 
 std::shared_ptr<Tokenizer> load_gpt2(const fs::path& dir, const Config& c) {
-  json vocab;
-  try {
-    vocab = json::parse(read_text(dir / "vocab.json"));
-  } catch (const json::exception& e) {
-    fail(ErrorKind::Corrupt, "'{}' is not valid JSON: {}", (dir / "vocab.json").string(), e.what());
-  }
+  json vocab = parse_bounded(dir / "vocab.json");
   if (!vocab.is_object()) fail(ErrorKind::Corrupt, "'{}' must map tokens to ids", (dir / "vocab.json").string());
   // merges.txt: "a b" per line after an optional "#version" header; blank lines ignored.
   json merges = json::array();

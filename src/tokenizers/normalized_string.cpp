@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error.h"
 #include "tokenizers/unicode.h"
 
 namespace ia::tok {
@@ -77,6 +78,7 @@ void NormalizedString::transform_range(size_t start, size_t end, const std::vect
     uni::append_utf8(repl, c);
     aligns.insert(aligns.end(), repl.size() - before, align);
   }
+  check_growth(normalized_.size() - (end - start) + repl.size());
   normalized_.replace(start, end - start, repl);
   alignments_.erase(alignments_.begin() + static_cast<std::ptrdiff_t>(start),
                     alignments_.begin() + static_cast<std::ptrdiff_t>(end));
@@ -169,22 +171,52 @@ void NormalizedString::append(std::string_view s) {
 }
 
 void NormalizedString::replace(const Matches& matches, std::string_view content) {
-  std::vector<CharChange> dest;
-  for (size_t i = 0; i < content.size();) {
-    size_t len = 1;
-    dest.emplace_back(uni::decode(content, i, &len), 1);
-    i += len;
+  // One pass building the new text and alignments (a transform_range per
+  // match rewrote the tail each time: quadratic on long inputs). Same
+  // alignments as HF's per-match transform_range: the inserted chars share the
+  // alignment of the last byte before them once the match is consumed.
+  size_t matched = 0, match_bytes = 0;
+  for (const auto& [range, is_match] : matches) {
+    if (is_match && range.first <= range.second && range.second <= normalized_.size()) {
+      ++matched;
+      match_bytes += range.second - range.first;
+    }
   }
-  // Matches refer to the string before any replacement: track the shift.
-  long shift = 0;
+  if (matched == 0) return;
+  const size_t new_size = normalized_.size() - match_bytes + matched * content.size();
+  check_growth(new_size);
+  std::string out;
+  std::vector<Offsets> aligns;
+  out.reserve(new_size);
+  aligns.reserve(new_size);
+  size_t pos = 0;  // next byte of normalized_ not yet copied
   for (const auto& [range, is_match] : matches) {
     if (!is_match) continue;
-    const long s = static_cast<long>(range.first) + shift, e = static_cast<long>(range.second) + shift;
-    if (s < 0 || e < s || static_cast<size_t>(e) > normalized_.size()) continue;
-    const size_t removed =
-        uni::char_count(std::string_view(normalized_).substr(static_cast<size_t>(s), static_cast<size_t>(e - s)));
-    transform_range(static_cast<size_t>(s), static_cast<size_t>(e), dest, removed);
-    shift += static_cast<long>(content.size()) - (e - s);
+    const size_t s = range.first, e = range.second;
+    if (s < pos || e < s || e > normalized_.size()) continue;
+    out.append(normalized_, pos, s - pos);
+    aligns.insert(aligns.end(), alignments_.begin() + static_cast<std::ptrdiff_t>(pos),
+                  alignments_.begin() + static_cast<std::ptrdiff_t>(s));
+    Offsets align{0, 0};
+    if (e > s) {
+      align = alignments_[e - 1];
+    } else if (!aligns.empty()) {
+      align = aligns.back();
+    }
+    out.append(content);
+    aligns.insert(aligns.end(), content.size(), align);
+    pos = e;
+  }
+  out.append(normalized_, pos, std::string::npos);
+  aligns.insert(aligns.end(), alignments_.begin() + static_cast<std::ptrdiff_t>(pos), alignments_.end());
+  normalized_ = std::move(out);
+  alignments_ = std::move(aligns);
+}
+
+void NormalizedString::check_growth(size_t new_size) const {
+  if (new_size > kMaxNormalizedGrowth * original_.size() + kNormalizedGrowthSlackBytes) {
+    fail(ErrorKind::Corrupt, "tokenizer normalizers grow the text past {} times its size ({} bytes from {})",
+         kMaxNormalizedGrowth, new_size, original_.size());
   }
 }
 

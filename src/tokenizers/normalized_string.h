@@ -15,6 +15,12 @@
 namespace ia::tok {
 
 using Offsets = std::pair<size_t, size_t>;
+
+// Normalizers may grow a text (NFKD, Replace, Prepend) but not past this
+// factor of its original size plus a slack: a chain of Replace steps that
+// doubles the text each time is refused (Corrupt) instead of exhausting memory.
+inline constexpr size_t kMaxNormalizedGrowth = 32;
+inline constexpr size_t kNormalizedGrowthSlackBytes = 4096;
 // One output char and its change relative to the input: 0 replaces the next
 // input char, +1 is inserted, -n replaces the next input char and removes the
 // n input chars after it.
@@ -63,6 +69,9 @@ class NormalizedString {
   std::vector<NormalizedString> split(const Matches& matches, SplitBehavior behavior) const;
 
  private:
+  // Corrupt when new_size exceeds the growth limit.
+  void check_growth(size_t new_size) const;
+
   std::string original_;
   std::string normalized_;
   std::vector<Offsets> alignments_;  // one per normalized byte, into original_

@@ -227,6 +227,7 @@ class Precompiled final : public Normalizer {
 class SequenceNormalizer final : public Normalizer {
  public:
   explicit SequenceNormalizer(const nlohmann::json& j) {
+    js::SequenceNestingGuard nesting("normalizer Sequence");
     for (const auto& n : js::array(j, "normalizers", "normalizer Sequence")) {
       if (auto p = make_normalizer(n)) parts_.push_back(std::move(p));
     }

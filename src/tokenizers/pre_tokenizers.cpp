@@ -261,6 +261,7 @@ class UnicodeScripts final : public PreTokenizer {
 class SequencePreTokenizer final : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(const nlohmann::json& j) {
+    js::SequenceNestingGuard nesting("pre_tokenizer Sequence");
     for (const auto& p : js::array(j, "pretokenizers", "pre_tokenizer Sequence")) {
       if (auto q = make_pre_tokenizer(p)) parts_.push_back(std::move(q));
     }

@@ -19,7 +19,7 @@ void onig_init_once() {
 }
 }  // namespace
 
-Regex::Regex(const std::string& pattern, const std::string& what) {
+Regex::Regex(const std::string& pattern, const std::string& what) : pattern_(pattern), what_(what) {
   onig_init_once();
   if (!uni::is_valid_utf8(pattern)) fail(ErrorKind::Corrupt, "{}: regex is not valid UTF-8", what);
   OnigRegex reg = nullptr;
@@ -45,6 +45,13 @@ Matches Regex::find_matches(std::string_view s) const {
     return out;
   }
   auto* reg = static_cast<OnigRegex>(reg_);
+  // Bounded backtracking: a pattern such as (a|a)*b would otherwise take
+  // exponential time on a long run of 'a'. Real tokenizer patterns stay far
+  // below these limits; exceeding one is an error, not a silent non-match.
+  OnigMatchParam* param = onig_new_match_param();
+  onig_initialize_match_param(param);
+  onig_set_retry_limit_in_match_of_match_param(param, kRegexRetryLimitPerMatch);
+  onig_set_retry_limit_in_search_of_match_param(param, kRegexRetryLimitPerSearch);
   OnigRegion* region = onig_region_new();
   const auto* str = reinterpret_cast<const OnigUChar*>(s.data());
   const auto* end = str + s.size();
@@ -54,8 +61,16 @@ Matches Regex::find_matches(std::string_view s) const {
   bool have_last = false;
   size_t last_end = 0;
   while (pos <= s.size()) {
-    const int r = onig_search(reg, str, end, str + pos, end, region, ONIG_OPTION_NONE);
-    if (r < 0) break;  // ONIG_MISMATCH or a search error: no more matches
+    const int r = onig_search_with_param(reg, str, end, str + pos, end, region, ONIG_OPTION_NONE, param);
+    if (r == ONIG_MISMATCH) break;
+    if (r < 0) {
+      onig_region_free(region, 1);
+      onig_free_match_param(param);
+      OnigUChar msg[ONIG_MAX_ERROR_MESSAGE_LEN];
+      onig_error_code_to_str(msg, r);
+      fail(ErrorKind::Corrupt, "{}: regex '{}' gave up on this input: {}", what_, pattern_,
+           reinterpret_cast<const char*>(msg));
+    }
     const auto ms = static_cast<size_t>(region->beg[0]);
     const auto me = static_cast<size_t>(region->end[0]);
     if (ms == me && have_last && last_end == me) {
@@ -73,6 +88,7 @@ Matches Regex::find_matches(std::string_view s) const {
     prev = me;
   }
   onig_region_free(region, 1);
+  onig_free_match_param(param);
   if (prev != s.size()) out.push_back({{prev, s.size()}, false});
   return out;
 }

@@ -12,6 +12,11 @@
 
 namespace ia::tok {
 
+// Backtracking budget of one match attempt and of one search (all start
+// positions together); see Regex::find_matches.
+inline constexpr unsigned long kRegexRetryLimitPerMatch = 1000000;
+inline constexpr unsigned long kRegexRetryLimitPerSearch = 10000000;
+
 class Regex {
  public:
   // Throws ia::Error(Corrupt) naming `what` if the pattern does not compile.
@@ -20,10 +25,12 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
   // Every non-overlapping match, as a partition of s (HF find_matches).
+  // Corrupt (naming the pattern) when the backtracking budget runs out.
   Matches find_matches(std::string_view s) const;
 
  private:
   void* reg_ = nullptr;  // OnigRegex
+  std::string pattern_, what_;
 };
 
 class Pattern {

@@ -9,10 +9,12 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "core/bounded_json.h"
 #include "core/thread_pool.h"
 
 #include "tokenizers/added_vocabulary.h"
 #include "tokenizers/decoders.h"
+#include "tokenizers/input_limits.h"
 #include "tokenizers/json_util.h"
 #include "tokenizers/legacy_loader.h"
 #include "tokenizers/model.h"
@@ -28,12 +30,10 @@ Tokenizer::Tokenizer() = default;
 Tokenizer::~Tokenizer() = default;
 
 std::shared_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::NotFound, "tokenizer file '{}' cannot be opened", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(ErrorKind::Corrupt, "tokenizer file '{}' could not be read", path);
-  return parse(ss.str(), path);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail(ErrorKind::NotFound, "tokenizer file '{}' cannot be opened", path);
+  return parse(read_bounded_file(path, kMaxTokenizerJsonBytes), path);
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::from_json_string(const std::string& json) {
@@ -50,13 +50,9 @@ std::shared_ptr<Tokenizer> Tokenizer::from_folder(const std::string& dir) {
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::parse(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: not valid JSON: {}", source, e.what());
-  }
-  return from_json(j, source, nullptr, nullptr);
+  JsonLimits limits;
+  limits.max_bytes = kMaxTokenizerJsonBytes;
+  return from_json(parse_json_bounded(text, source, limits), source, nullptr, nullptr);
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const std::string& source,
@@ -84,6 +80,8 @@ std::shared_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, const s
     if (const auto& at = get("added_tokens"); !at.is_null()) {
       const std::string what = "added_tokens";
       if (!at.is_array()) fail(ErrorKind::Corrupt, "'added_tokens' must be an array");
+      if (at.size() > kMaxAddedTokens)
+        fail(ErrorKind::Corrupt, "{} added_tokens, more than the limit of {}", at.size(), kMaxAddedTokens);
       for (const auto& a : at) {
         AddedToken tok;
         tok.content = js::str(a, "content", what);

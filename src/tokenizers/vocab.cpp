@@ -1,11 +1,14 @@
 #include "tokenizers/vocab.h"
 
+#include "tokenizers/input_limits.h"
 #include "tokenizers/json_util.h"
 
 namespace ia::tok {
 
 Vocab Vocab::from_json(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) fail(ErrorKind::Corrupt, "{}: 'vocab' must be an object of token -> id", what);
+  if (j.size() > kMaxVocabEntries)
+    fail(ErrorKind::Corrupt, "{}: vocab has {} entries, more than the limit of {}", what, j.size(), kMaxVocabEntries);
   std::unordered_map<std::string, int32_t> map;
   map.reserve(j.size());
   for (const auto& [tok, idj] : j.items()) map[tok] = js::token_id(idj, what, "vocab");

@@ -3,12 +3,12 @@
 #include "tokenizers/chat_template/chat_template.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "tokenizers/chat_template/interpreter.h"
 #include "tokenizers/chat_template/parser.h"
+#include "tokenizers/input_limits.h"
 
 namespace ia::tok {
 
@@ -18,22 +18,20 @@ using ojson = nlohmann::ordered_json;
 namespace {
 
 std::string read_text(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, "{}: cannot read", p.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  return read_bounded_file(p.string(), kMaxTokenizerConfigBytes);
 }
 
 ojson read_json(const fs::path& p) {
-  try {
-    return ojson::parse(read_text(p));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}: invalid JSON ({})", p.string(), e.what());
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxTokenizerConfigBytes;
+  return parse_ordered_json_bounded(read_text(p), p.string(), limits);
 }
 
 std::shared_ptr<const jinja::Template> compile(const std::string& source, const std::string& where) {
+  if (source.size() > kMaxChatTemplateBytes) {
+    fail(ErrorKind::Corrupt, "{}: chat template of {} bytes exceeds the limit of {} bytes", where, source.size(),
+         kMaxChatTemplateBytes);
+  }
   try {
     return jinja::parse(source);
   } catch (const Error& e) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "tokenizers/chat_template/py_string.h"
@@ -415,9 +416,21 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Frame>& frame) {
     }
     case ExprKind::Dict: {
       ValueDict items;
+      // String keys (nearly all) are found through a hash index, so a long
+      // literal is not quadratic; other keys compare against every entry.
+      std::unordered_map<std::string, size_t> string_keys;
       for (size_t i = 0; i + 1 < e.items.size(); i += 2) {
         Value k = eval(*e.items[i], frame);
         Value v = eval(*e.items[i + 1], frame);
+        if (k.is_string()) {
+          auto [it, fresh] = string_keys.emplace(k.str(), items.size());
+          if (fresh) {
+            items.emplace_back(std::move(k), std::move(v));
+          } else {
+            items[it->second].second = std::move(v);
+          }
+          continue;
+        }
         bool replaced = false;
         for (auto& [ek, ev] : items) {
           if (equals(ek, k)) {
