@@ -69,8 +69,8 @@ class AttentionTasks {
 
   void run() {
     if (blocks_.empty() || D_ == 0) return;
-    if (a_.bf16_products && D_ % 32 == 0 && kern_.attn_scores_amx && kern_.attn_values_amx) {
-      run_amx();
+    if (a_.bf16_products && D_ % 32 == 0 && kern_.attn_scores_bf16 && kern_.attn_values_bf16) {
+      run_bf16_pairs();
     } else {
       run_f32();
     }
@@ -155,9 +155,10 @@ class AttentionTasks {
     });
   }
 
-  // Both products on AMX tiles: K and V of each sequence gathered as bf16 pairs (K along d, V
-  // along keys), keys padded to a multiple of 32 with zeros; query blocks padded to 64 rows.
-  void run_amx() {
+  // Both products on bf16 pairs (AMX tiles, or vdpbf16ps): K and V of each sequence gathered
+  // as pairs (K along d, V along keys), keys padded to a multiple of 32 with zeros; query
+  // blocks padded to 64 rows.
+  void run_bf16_pairs() {
     std::vector<int64_t> padded, offset;
     int64_t total = 0;
     for (const AttentionSequence& s : a_.seqs) {
@@ -173,17 +174,33 @@ class AttentionTasks {
       const int64_t len_pad = padded[static_cast<size_t>(s)];
       uint16_t* kps = kp + offset[static_cast<size_t>(s)];
       uint16_t* vps = vp + offset[static_cast<size_t>(s)];
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t row = p < sq.len ? sq.kv.row(p) : 0;
-        for (int64_t h = 0; h < Hkv_; ++h) {
-          const float* kr = sq.kv.k + row * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
-          const float* vr = sq.kv.v + row * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
-          for (int64_t d = 0; d < D_; ++d) {
-            // Padding keys are zeros: their probabilities are 0, and 0 * garbage could be NaN.
-            kps[((h * (D_ / 2) + d / 2) * len_pad + p) * 2 + d % 2] = p < sq.len ? f32_to_bf16(kr[d]) : 0;
-            vps[((h * (len_pad / 2) + p / 2) * D_ + d) * 2 + p % 2] = p < sq.len ? f32_to_bf16(vr[d]) : 0;
-          }
+      // Tiles hold 16 positions of a padded length (a multiple of 32): whole position pairs.
+      const int64_t m = p1 - p0;
+      thread_local std::vector<uint16_t> k16_buf;
+      thread_local std::vector<float> zeros;
+      uint16_t* k16 = grown(k16_buf, kGatherTile * D_);
+      if (static_cast<int64_t>(zeros.size()) < D_) zeros.assign(static_cast<size_t>(D_), 0.0f);
+      int64_t rows[kGatherTile];
+      for (int64_t p = p0; p < p1; ++p) rows[p - p0] = p < sq.len ? sq.kv.row(p) : -1;
+      for (int64_t h = 0; h < Hkv_; ++h) {
+        // Padding keys are zeros: their probabilities are 0, and 0 * garbage could be NaN.
+        const float* kr[kGatherTile];
+        const float* vr[kGatherTile];
+        for (int64_t i = 0; i < m; ++i) {
+          kr[i] = rows[i] < 0 ? zeros.data() : sq.kv.k + rows[i] * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+          vr[i] = rows[i] < 0 ? zeros.data() : sq.kv.v + rows[i] * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
         }
+        // K: each row to bf16, then its 32-bit d-pairs transposed to [D / 2, positions].
+        const float* pairs[kGatherTile];
+        for (int64_t i = 0; i < m; ++i) {
+          kern_.f32_to_bf16(kr[i], k16 + i * D_, D_);
+          pairs[i] = reinterpret_cast<const float*>(k16 + i * D_);
+        }
+        kern_.transpose_rows(pairs, m, D_ / 2, reinterpret_cast<float*>(kps + (h * (D_ / 2) * len_pad + p0) * 2),
+                             len_pad);
+        // V: the rows of each position pair interleaved.
+        for (int64_t i = 0; i + 1 < m; i += 2)
+          kern_.interleave_bf16(vr[i], vr[i + 1], vps + (h * (len_pad / 2) + (p0 + i) / 2) * D_ * 2, D_);
       }
     });
     parallel_tasks(static_cast<int64_t>(blocks_.size()) * Hq_, [&](int64_t task) {
@@ -206,10 +223,10 @@ class AttentionTasks {
         kern_.f32_to_bf16(a_.q + (sq.q_row + b.i0 + i) * a_.q_row_stride + h * a_.q_head_stride, qt + i * D_, D_);
       const uint16_t* kps = kp + offset[static_cast<size_t>(b.seq)];
       const uint16_t* vps = vp + offset[static_cast<size_t>(b.seq)];
-      kern_.attn_scores_amx(qt, D_, kps + (hk * (D_ / 2) * len_pad + kbeg) * 2, 2 * len_pad, nk, sp, nk);
+      kern_.attn_scores_bf16(qt, D_, kps + (hk * (D_ / 2) * len_pad + kbeg) * 2, 2 * len_pad, nk, sp, nk);
       softmax_rows(b, sp, nk, kbeg);
       for (int64_t i = 0; i < b.rows; ++i) kern_.f32_to_bf16(sp + i * nk, pt + i * nk, nk);
-      kern_.attn_values_amx(pt, nk, vps + (hk * (len_pad / 2) + kbeg / 2) * D_ * 2, D_, op);
+      kern_.attn_values_bf16(pt, nk, vps + (hk * (len_pad / 2) + kbeg / 2) * D_ * 2, D_, op);
       for (int64_t i = 0; i < b.rows; ++i)
         std::copy(op + i * D_, op + (i + 1) * D_, a_.out + ((sq.q_row + b.i0 + i) * Hq_ + h) * D_);
     });

@@ -40,8 +40,8 @@ struct AttentionTasksArgs {
   int64_t window = 0;  // causal only: > 0 sees keys p - window + 1 .. p
   float scale = 1.0f;
   // Both products on bf16-rounded inputs (q, k, v and the probabilities) with f32 accumulation
-  // and f32 softmax: on AMX tiles where the CPU has them (D % 32 == 0), else as exact f32
-  // products of the rounded values.
+  // and f32 softmax: on bf16 pairs where the CPU multiplies them (AMX tiles, else AVX512-BF16
+  // vdpbf16ps; D % 32 == 0), else as exact f32 products of the rounded values.
   bool bf16_products = false;
   std::vector<AttentionSequence> seqs;
 };

@@ -58,21 +58,25 @@ struct Kernels {
   // row is. Null without AMX-BF16 (or without the kernel's permission to use it).
   void (*gemv_bf16_amx)(const uint16_t* x_pairs, int64_t M, int64_t K, const uint16_t* w, int64_t ldw,
                         const float* bias, float* y, int64_t ldy, int64_t j0, int64_t j1);
-  // Prefill attention products on AMX tiles for one (head, block of 64 query rows), D a
+  // Attention products in bf16 for one (head, block of 64 query rows), D a
   // multiple of 32, key counts multiples of 32. Scores: s[i, j] = sum_d q[i, d] k[j, d] with q
   // bf16 [64, D] and k as pairs along d, k_pairs[(d / 2) * ldk + 2 j + d % 2] (ldk = 2 * keys
   // in the buffer), s f32 with row stride lds. Values: o[i, d] = sum_j p[i, j] v[j, d] with p
   // bf16 [64, nk] and v as pairs along keys, v_pairs[(j / 2) * 2 D + 2 d + j % 2]; o f32 [64, D].
-  // Null without AMX-BF16.
-  void (*attn_scores_amx)(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
-                          int64_t lds);
-  void (*attn_values_amx)(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o);
+  // AMX tiles where usable, else vdpbf16ps (AVX512-BF16); null without either.
+  void (*attn_scores_bf16)(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk, float* s,
+                           int64_t lds);
+  void (*attn_values_bf16)(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o);
   // y = x rounded to the nearest bf16 value, kept in f32 (as f32_to_bf16 then bf16_to_f32, in
   // one pass; x == y allowed): bf16 products computed as exact f32 products.
   void (*round_bf16)(const float* x, float* y, int64_t n);
   // Transposes up to 16 rows of n floats each (rows[r], r < m <= 16) into columns:
   // y[c * ldy + r] = rows[r][c] for c < n, r < m (K gathered for Q K^T).
+  // (Any 32-bit elements: they are moved bit for bit, e.g. pairs of bf16.)
   void (*transpose_rows)(const float* const* rows, int64_t m, int64_t n, float* y, int64_t ldy);
+  // Two rows rounded to bf16 and interleaved: y[2 i] = bf16(a[i]), y[2 i + 1] = bf16(b[i]), i < n
+  // (V rows as the key pairs of bf16 attention products).
+  void (*interleave_bf16)(const float* a, const float* b, uint16_t* y, int64_t n);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #include "backends/cpu/amx_permission.h"
 #include "backends/cpu/kernels.h"
@@ -261,6 +262,15 @@ IA_AVX512 void round_bf16_row(const float* x, float* y, int64_t n) {
     const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     r = _mm512_mask_mov_epi32(r, nan, _mm512_and_si512(_mm512_or_si512(bits, _mm512_set1_epi32(0x400000)), high));
     _mm512_mask_storeu_ps(y + i, m, _mm512_castsi512_ps(r));
+  }
+}
+
+IA_AVX512 void interleave_bf16(const float* a, const float* b, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(n - i);
+    const __m512i lo = _mm512_cvtepu16_epi32(cvt_bf16(_mm512_maskz_loadu_ps(m, a + i)));
+    const __m512i hi = _mm512_slli_epi32(_mm512_cvtepu16_epi32(cvt_bf16(_mm512_maskz_loadu_ps(m, b + i))), 16);
+    _mm512_mask_storeu_epi32(y + 2 * i, m, _mm512_or_si512(lo, hi));
   }
 }
 
@@ -557,6 +567,48 @@ IA_AVX512BF16 void gemv_bf16_dp(const uint16_t* x, int64_t M, int64_t K, int64_t
   }
 }
 
+// Attention products in bf16 pairs without AMX (same operands as the tile kernels below): 8
+// query rows x 32 keys (scores) or 32 dims (values) of accumulators, one 32-bit broadcast of a
+// bf16 pair of q (p) per row against 16 pairs of k (v) per vector, vdpbf16ps adding both
+// products in f32.
+IA_AVX512BF16_INLINE __m512bh bf16_pair(const uint16_t* x) {
+  int32_t v;
+  std::memcpy(&v, x, sizeof v);
+  return reinterpret_cast<__m512bh>(_mm512_set1_epi32(v));
+}
+
+// c[r, n0 + v * 16 + l] (r < 8, v < 2) = sum over pairs t < pairs of a[r * lda + 2t .. 2t+1] and
+// b[t * ldb + 2 (v * 16 + l) .. + 1].
+IA_AVX512BF16_INLINE void dp_block_8x32(const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t pairs,
+                                        float* c, int64_t ldc) {
+  __m512 acc[8][2];
+  for (int r = 0; r < 8; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < pairs; ++t) {
+    const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + t * ldb));
+    const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + t * ldb + 32));
+    for (int r = 0; r < 8; ++r) {
+      const __m512bh av = bf16_pair(a + r * lda + 2 * t);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+    }
+  }
+  for (int r = 0; r < 8; ++r) {
+    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+  }
+}
+
+IA_AVX512BF16 void attn_scores_dp(const uint16_t* q, int64_t D, const uint16_t* k_pairs, int64_t ldk, int64_t nk,
+                                  float* s, int64_t lds) {
+  for (int64_t i = 0; i < 64; i += 8)
+    for (int64_t j = 0; j < nk; j += 32) dp_block_8x32(q + i * D, D, k_pairs + 2 * j, ldk, D / 2, s + i * lds + j, lds);
+}
+
+IA_AVX512BF16 void attn_values_dp(const uint16_t* p, int64_t nk, const uint16_t* v_pairs, int64_t D, float* o) {
+  for (int64_t i = 0; i < 64; i += 8)
+    for (int64_t c = 0; c < D; c += 32) dp_block_8x32(p + i * nk, nk, v_pairs + 2 * c, 2 * D, nk / 2, o + i * D + c, D);
+}
+
 #define IA_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma,avx2")))
 
 // The 64-byte tile configuration (palette 1) that ldtilecfg reads.
@@ -718,16 +770,21 @@ const Kernels* avx512_kernels() {
                          nullptr,
                          nullptr,
                          round_bf16_row,
-                         transpose_rows};
-    if (__builtin_cpu_supports("avx512bf16")) table.gemv_bf16_dp = gemv_bf16_dp;
+                         transpose_rows,
+                         interleave_bf16};
+    if (__builtin_cpu_supports("avx512bf16")) {
+      table.gemv_bf16_dp = gemv_bf16_dp;
+      table.attn_scores_bf16 = attn_scores_dp;
+      table.attn_values_bf16 = attn_values_dp;
+    }
     // IA_CPU_AMX=0 keeps batched decode on vdpbf16ps and bf16 prefill attention in f32 (for
     // comparing).
     const char* amx_env = std::getenv("IA_CPU_AMX");
     const bool amx_off = amx_env && amx_env[0] == '0';
     if (table.gemv_bf16_dp && !amx_off && amx_bf16_usable()) {
       table.gemv_bf16_amx = gemv_bf16_amx;
-      table.attn_scores_amx = attn_scores_amx;
-      table.attn_values_amx = attn_values_amx;
+      table.attn_scores_bf16 = attn_scores_amx;
+      table.attn_values_bf16 = attn_values_amx;
     }
     return &table;
   }();

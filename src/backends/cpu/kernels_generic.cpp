@@ -165,6 +165,13 @@ void transpose_rows(const float* const* rows, int64_t m, int64_t n, float* y, in
     for (int64_t r = 0; r < m; ++r) y[c * ldy + r] = rows[r][c];
 }
 
+void interleave_bf16(const float* a, const float* b, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    y[2 * i] = f32_to_bf16(a[i]);
+    y[2 * i + 1] = f32_to_bf16(b[i]);
+  }
+}
+
 const Kernels& generic_kernels() {
   static const Kernels k{Isa::Generic,
                          "generic",
@@ -189,7 +196,8 @@ const Kernels& generic_kernels() {
                          nullptr,
                          nullptr,
                          round_bf16_row,
-                         transpose_rows};
+                         transpose_rows,
+                         interleave_bf16};
   return k;
 }
 

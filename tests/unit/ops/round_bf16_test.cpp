@@ -1,5 +1,6 @@
-// The kernels' round_bf16 (f32 -> nearest bf16, kept in f32) against core's scalar
-// f32_to_bf16, bit for bit: ties to even, overflow to infinity, signed zeros, subnormals, NaN.
+// The kernels' bf16 rounding (round_bf16: f32 -> nearest bf16 kept in f32; interleave_bf16)
+// against core's scalar f32_to_bf16, bit for bit: ties to even, overflow to infinity, signed
+// zeros, subnormals, NaN.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -54,14 +55,34 @@ void check(const Kernels& k) {
   for (float v : nan) EXPECT_TRUE(std::isnan(v)) << k.name;
 }
 
+// interleave_bf16: two rows rounded as f32_to_bf16 and interleaved, tail included.
+void check_interleave(const Kernels& k) {
+  std::mt19937 g(5);
+  std::uniform_real_distribution<float> d(-3, 3);
+  for (int64_t n : {1, 15, 16, 33, 64}) {
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    for (auto& v : a) v = d(g);
+    for (auto& v : b) v = d(g);
+    std::vector<uint16_t> y(static_cast<size_t>(2 * n + 2), 0xabcd);
+    k.interleave_bf16(a.data(), b.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(y[static_cast<size_t>(2 * i)], f32_to_bf16(a[static_cast<size_t>(i)])) << k.name << " n=" << n;
+      ASSERT_EQ(y[static_cast<size_t>(2 * i + 1)], f32_to_bf16(b[static_cast<size_t>(i)])) << k.name << " n=" << n;
+    }
+    EXPECT_EQ(y[static_cast<size_t>(2 * n)], 0xabcd) << k.name << ": wrote past the end";
+  }
+}
+
 TEST(RoundBf16, GenericMatchesScalar) {
   check(generic_kernels());
+  check_interleave(generic_kernels());
 }
 
 TEST(RoundBf16, Avx512MatchesScalar) {
   const Kernels* k = avx512_kernels();
   if (!k) GTEST_SKIP() << "no AVX-512 here";
   check(*k);
+  check_interleave(*k);
 }
 
 }  // namespace
