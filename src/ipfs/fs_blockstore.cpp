@@ -141,6 +141,9 @@ size_t FsBlockstore::staged() const {
 
 void FsBlockstore::put(const Cid& cid, BytesView block) {
   if (cid.hash.code == kHashIdentity) return;  // the CID carries the bytes
+  // Before anything is written or found present: a block this writer relies on
+  // (new or already stored) stays until it lets go of the repository.
+  gc_lock_.lock_shared();
   if (staged_path(cid.hash)) return;
   fs::path p = path_of(cid.hash);
   std::error_code ec;

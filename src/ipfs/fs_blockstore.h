@@ -24,6 +24,7 @@
 #include <mutex>
 
 #include "ipfs/blockstore.h"
+#include "ipfs/repo_lock.h"
 
 namespace ia::ipfs {
 
@@ -62,6 +63,10 @@ class FsBlockstore : public Blockstore {
   void set_durable(bool durable) { durable_ = durable; }
   // Deletes temporaries left by processes that no longer run; returns how many.
   size_t remove_stale_temps();
+  // The repository's GC lock (dir/gc.lock): put() takes it shared before its
+  // first write and this object keeps it until destroyed, so nothing it stored
+  // is collectable before its owner has pinned it.
+  RepoLock& gc_lock() { return gc_lock_; }
 
  private:
   struct Staged {
@@ -72,6 +77,7 @@ class FsBlockstore : public Blockstore {
   std::optional<std::filesystem::path> staged_path(const Multihash& mh) const;
 
   std::filesystem::path dir_;
+  RepoLock gc_lock_{dir_ / "gc.lock"};
   bool durable_ = true;
   mutable std::mutex mu_;
   std::map<Multihash, Staged> staged_;

@@ -18,7 +18,8 @@ fs::path Repo::pin_path(const Cid& root) const {
 }
 
 void Repo::pin_add(const Cid& root, bool known_complete) {
-  blocks_.sync();  // a commit point: a pin never names blocks that are not durable yet
+  blocks_.gc_lock().lock_shared();  // no gc between the check below and the pin
+  blocks_.sync();                   // a commit point: a pin never names blocks that are not durable yet
   if (!known_complete) walk_dag(blocks_, root, [](const Cid&, const Bytes&) {});  // the whole DAG must be here first
   if (known_complete && !blocks_.has(root.hash))
     fail(ErrorKind::NotFound, "{} is not in the blockstore", root.to_string());
@@ -56,7 +57,12 @@ std::vector<Cid> Repo::pins() {
   return out;
 }
 
-size_t Repo::gc() {
+size_t Repo::gc(std::chrono::milliseconds wait) {
+  blocks_.gc_lock().lock_exclusive(wait);
+  struct Release {
+    RepoLock& lock;
+    ~Release() { lock.unlock(); }
+  } release{blocks_.gc_lock()};
   std::set<Multihash> live;
   for (const Cid& pin : pins()) {
     walk_dag(blocks_, pin, [&](const Cid& c, const Bytes&) { live.insert(c.hash); });

@@ -2,6 +2,7 @@
 // The local repository under $IPFS_ACCELERATE_HOME: the blockstore plus
 // recursive pins (one file per pinned root under pins/, so concurrent pinners
 // never rewrite a shared list), garbage collection and verification.
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,8 +34,10 @@ class Repo {
   bool is_pinned(const Cid& root);
 
   // Deletes every block not reachable from a pin (and temporaries of dead writers);
-  // returns the removed blocks' count.
-  size_t gc();
+  // returns the removed blocks' count. Holds the GC lock exclusive throughout,
+  // so it first waits (up to `wait`, then Unavailable) for running writers -
+  // an add or fetch in progress - to pin and let go.
+  size_t gc(std::chrono::milliseconds wait = std::chrono::minutes(10));
   // Re-hashes every block; a block that does not match is moved to corrupt/.
   VerifyReport verify();
 
