@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
+#include <iostream>
+#include <string>
 
 namespace ia::cli {
 
@@ -13,6 +16,45 @@ ipfs_accelerate::Accelerator& Context::accelerator() {
     accelerator_ = std::make_unique<ipfs_accelerate::Accelerator>(opts);
   }
   return *accelerator_;
+}
+
+namespace {
+[[noreturn]] void input_too_large(const std::string& what) {
+  throw ipfs_accelerate::Error(
+      "invalid_argument", what + ": input larger than the limit of " + std::to_string(kMaxCliInputBytes) + " bytes");
+}
+}  // namespace
+
+std::string read_input_text(const std::string& path, const std::string& what) {
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) throw ipfs_accelerate::Error("not_found", what + ": cannot read \"" + path + "\"");
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+  std::string out;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    out.append(buf, static_cast<size_t>(in.gcount()));
+    if (out.size() > kMaxCliInputBytes) input_too_large(what);
+  }
+  return out;
+}
+
+bool read_input_line(std::istream& in, std::string& line, size_t* total, const std::string& what) {
+  line.clear();
+  std::istream::sentry ok(in, true);
+  if (!ok) return false;
+  for (int c = in.rdbuf()->sbumpc();; c = in.rdbuf()->sbumpc()) {
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(std::ios::eofbit);
+      if (line.empty()) in.setstate(std::ios::failbit);
+      return !line.empty();
+    }
+    if (++*total > kMaxCliInputBytes) input_too_large(what);
+    if (c == '\n') return true;
+    line.push_back(static_cast<char>(c));
+  }
 }
 
 std::string format_float(float v) {

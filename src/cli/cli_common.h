@@ -1,7 +1,9 @@
 #pragma once
 // Shared pieces of the CLI subcommands: the Accelerator they all use, and a
 // registry of subcommands each defined in its own file.
+#include <cstddef>
 #include <functional>
+#include <istream>
 #include <memory>
 #include <string>
 
@@ -40,6 +42,18 @@ void register_models(CLI::App& app, Context& ctx, Action& action);
 // The sampling, stopping and placement flags `generate` and `chat` share, bound
 // straight to the options they fill. `stop_help` words --stop for the command.
 void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& options, const std::string& stop_help);
+
+// Most bytes the CLI reads from one input (--messages, --input, stdin); an
+// endless stream is refused instead of exhausting memory.
+inline constexpr size_t kMaxCliInputBytes = 64u << 20;
+
+// The whole text of a file, or of standard input for "-": NotFound when it
+// cannot be opened, InvalidArgument "WHAT: ... limit" past kMaxCliInputBytes.
+std::string read_input_text(const std::string& path, const std::string& what);
+
+// std::getline with the total bytes read from `in` (counted in *total) capped
+// at kMaxCliInputBytes: false at end of input, InvalidArgument naming `what` past it.
+bool read_input_line(std::istream& in, std::string& line, size_t* total, const std::string& what);
 
 // JSON float with the shortest text that reads back to the same float.
 std::string format_float(float v);

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "core/bounded_json.h"
 #include "core/error_outcome.h"
 #include "router/result_json.h"
 
@@ -31,15 +32,6 @@ struct ChatArgs {
   bool json = false;
   bool no_prefix_cache = false;
 };
-
-std::string read_text(const std::string& path) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw ipfs_accelerate::Error("not_found", "cannot read messages file \"" + path + "\"");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 using router::dump_json;
 
@@ -60,12 +52,10 @@ int run_chat(Context& ctx, const ChatArgs& a) {
   if (!a.system.empty()) conversation.push_back({{"role", "system"}, {"content", a.system}});
 
   if (!a.messages.empty()) {
-    Json given;
-    try {
-      given = Json::parse(read_text(a.messages));
-    } catch (const Json::exception& e) {
-      throw ipfs_accelerate::Error("invalid_argument", a.messages + ": not valid JSON: " + e.what());
-    }
+    JsonLimits limits;
+    limits.kind = ErrorKind::InvalidArgument;
+    limits.max_bytes = kMaxCliInputBytes;
+    Json given = parse_json_bounded(read_input_text(a.messages, "--messages"), a.messages, limits);
     if (given.is_object() && given.contains("messages")) given = given["messages"];
     if (!given.is_array())
       throw ipfs_accelerate::Error("invalid_argument", a.messages + ": expected a JSON list of messages");
@@ -90,7 +80,8 @@ int run_chat(Context& ctx, const ChatArgs& a) {
   std::string line;
   while (true) {
     if (tty) std::cout << "> " << std::flush;
-    if (!std::getline(std::cin, line)) break;
+    size_t read_bytes = 0;  // the cap is per line: a session may run long
+    if (!read_input_line(std::cin, line, &read_bytes, "chat: standard input")) break;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     if (line == "/exit" || line == "/quit") break;

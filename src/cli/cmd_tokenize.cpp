@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "core/bounded_json.h"
 #include "router/result_json.h"
 
 namespace ia::cli {
@@ -26,16 +27,15 @@ std::vector<std::pair<std::string, std::optional<std::string>>> read_jsonl(const
   auto bad = [&](const std::string& why) {
     throw ipfs_accelerate::Error("invalid_argument", path + ":" + std::to_string(n) + ": " + why);
   };
-  while (std::getline(in, line)) {
+  size_t read_bytes = 0;
+  while (read_input_line(in, line, &read_bytes, "--input file '" + path + "'")) {
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines are skipped
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception&) {
-      bad("not valid JSON");
-    }
+    JsonLimits limits;
+    limits.kind = ErrorKind::InvalidArgument;
+    j = parse_json_bounded(line, path + ":" + std::to_string(n), limits);
     if (j.is_string()) {
       out.emplace_back(j.get<std::string>(), std::nullopt);
     } else if (j.is_object() && j.contains("text") && j["text"].is_string()) {
