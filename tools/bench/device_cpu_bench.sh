@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# CPU benchmarks on the GPU lease machine (16-core AMX Xeon, PyTorch installed),
+# ours beside PyTorch + transformers in one run, and this build beside a base
+# build, back to back. Carries a bundle made here with make_cpu_bundle.sh and
+# packed as build-bundle/cpu-bundle.tar.xz (folders new/ and base/ of binaries,
+# lib/ of their shared libraries).
+#   device: bash tools/bench/device_cpu_bench.sh [encoder] [decode]
+# Results: $OUT/cpu-bench.tar.gz (JSON per run, summary.txt); the summary is printed last.
+set -uo pipefail
+# Everything lands in $out; after each phase it is packed into $OUT/cpu-bench.tar.gz
+# (the lease returns only a few files), so a run cut short still brings back what it did.
+out=/tmp/ia-bench-out
+mkdir -p "$out"
+pack() { [ -n "${OUT:-}" ] && tar -czf "$OUT/cpu-bench.tar.gz" -C "$out" . ; }
+b=/tmp/ia-bundle
+mkdir -p "$b" && tar -xJf build-bundle/cpu-bundle.tar.xz -C "$b"
+export LD_LIBRARY_PATH=$b/lib
+what=${*:-encoder decode}
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cpus; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+run_threads() {  # THREADS CMD...: 2 threads pinned to cores 0-1, 16 on the whole machine
+  local t=$1
+  shift
+  if [ "$t" -lt "$(nproc)" ]; then
+    OMP_NUM_THREADS=$t taskset -c 0-$((t - 1)) "$@"
+  else
+    OMP_NUM_THREADS=$t "$@"
+  fi
+}
+
+if [[ $what == *encoder* ]]; then
+  for t in 16 2; do
+    for v in new base; do
+      [ -x "$b/$v/bench_encoder" ] || continue
+      run_threads "$t" "$b/$v/bench_encoder" --benchmark_filter=BM_Encoder --benchmark_min_time=1 \
+        --benchmark_out="$out/encoder_${v}_t$t.json" --benchmark_out_format=json >/dev/null 2>"$out/encoder_${v}_t$t.err" ||
+        tail -3 "$out/encoder_${v}_t$t.err"
+    done
+    run_threads "$t" python3 tools/bench/hf_cpu_encoder_bench.py --threads "$t" --out "$out/encoder_torch_t$t.json" \
+      >/dev/null 2>"$out/encoder_torch_t$t.err" || tail -3 "$out/encoder_torch_t$t.err"
+    pack
+  done
+fi
+
+if [[ $what == *decode* ]]; then
+  export IA_BENCH_DECODE_DIR=/tmp/ia-bench-models
+  mkdir -p "$IA_BENCH_DECODE_DIR"
+  # Alternated twice so the spread between runs of one binary is visible beside the difference.
+  for round in ${IA_BENCH_ROUNDS:-1 2}; do
+    for v in base new; do
+      [ -x "$b/$v/bench_decode" ] || continue
+      "$b/$v/bench_decode" --benchmark_filter='BM_MemCopy|BM_Decode|BM_Prefill' \
+        --benchmark_out="$out/decode_${v}_r$round.json" --benchmark_out_format=json >/dev/null \
+        2>"$out/decode_${v}_r$round.err" || tail -3 "$out/decode_${v}_r$round.err"
+      pack
+    done
+  done
+fi
+
+python3 tools/bench/summarize_device_cpu_bench.py "$out" | tee "$out/summary.txt"
+pack

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Summarises the JSON files tools/bench/device_cpu_bench.sh writes: encoder seq/s of this
+build, the base build and PyTorch per thread count, and decode/prefill tokens/s per run."""
+import glob, json, os, sys
+out = sys.argv[1]
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception:
+        return None
+for t in (16, 2):
+    torch = load(f"{out}/encoder_torch_t{t}.json")
+    rows = {}
+    for v in ("new", "base"):
+        j = load(f"{out}/encoder_{v}_t{t}.json")
+        if not j:
+            continue
+        for r in j["benchmarks"]:
+            name = r["name"].split("/")[0].replace("BM_Encoder/", "")
+            rows.setdefault(name, {})[v] = r["seq/s"]
+    if rows:
+        print(f"encoder seq/s, {t} threads (torch {torch and torch['torch']}, transformers {torch and torch['transformers']})")
+        print(f"{'case':24} {'new':>8} {'base':>8} {'torch':>8} {'new/torch':>9}")
+        for name, r in rows.items():
+            tv = torch.get(name) if torch else None
+            ratio = r['new'] / tv if tv and 'new' in r else float('nan')
+            print(f"{name:24} {r.get('new', float('nan')):8.1f} {r.get('base', float('nan')):8.1f} "
+                  f"{tv or float('nan'):8.1f} {ratio:9.2f}")
+for p in sorted(glob.glob(f"{out}/decode_*_r*.json")):
+    j = load(p)
+    if not j:
+        continue
+    cells = []
+    for r in j["benchmarks"]:
+        n = r["name"].split("/")[0]
+        if "tokens/s" in r:
+            cells.append(f"{n.replace('BM_', '')}={r['tokens/s']:.1f}")
+        elif n == "BM_MemCopy" and "GB/s" in r:
+            cells.append(f"copy={r['GB/s']:.0f}GB/s")
+    print(os.path.basename(p), " ".join(cells))
