@@ -1,7 +1,8 @@
 #pragma once
 // What a trustless-gateway request asks for, decided before any block is
 // read: the root CID and path, the response format (?format= wins over
-// Accept: application/vnd.ipld.raw | application/vnd.ipld.car), and for a CAR
+// Accept: of application/vnd.ipld.raw and application/vnd.ipld.car the one with
+// the highest q, the first written on a tie; q=0 refuses a type), and for a CAR
 // its version, order, dag-scope, entity-bytes and dups. This gateway serves
 // only verifiable responses, so a request that asks for neither raw nor CAR
 // (UnixFS bytes, say) is refused rather than answered unverifiably.
@@ -34,7 +35,7 @@ struct GatewayQuery {
 };
 
 // A request for a response this gateway does not produce (CARv2, an order
-// other than dfs): HTTP 406. Its kind is InvalidArgument, what it is anywhere else.
+// other than dfs, every ipld type refused with q=0): HTTP 406. Its kind is InvalidArgument, what it is anywhere else.
 class NotAcceptable : public Error {
  public:
   explicit NotAcceptable(const std::string& message) : Error(ErrorKind::InvalidArgument, message) {}

@@ -1,22 +1,33 @@
 // The gateway's request path in three steps: negotiate what is asked
 // (gateway_negotiation.h), answer it (a raw block, or a CAR streamed one block
 // at a time), and map any error to its status and JSON body through
-// core/error_outcome.h, the map every HTTP edge uses.
+// core/error_outcome.h, the map every HTTP edge uses. Connections are
+// bounded by gateway_connections.h; Range is answered here, never by httplib.
 #include "ipfs/gateway_server.h"
 
 #include <httplib.h>
+
+#include <random>
 
 #include "core/error.h"
 #include "core/error_outcome.h"
 #include "core/logging.h"
 #include "ipfs/car.h"
 #include "ipfs/car_selection.h"
+#include "ipfs/gateway_connections.h"
 #include "ipfs/gateway_negotiation.h"
+#include "ipfs/gateway_ranges.h"
 #include "ipfs/varint.h"
 
 namespace ia::ipfs {
 
 namespace {
+
+// The Range entries of the request this worker thread is answering. They are
+// taken out of the request before routing, because httplib would otherwise
+// slice every answer itself, building a multipart body of any size in memory
+// (1,900 overlapping entries of a 256 KiB block: ~500 MB).
+thread_local std::vector<RangeEntry> t_ranges;
 
 void common_headers(httplib::Response& res, const GatewayQuery& q) {
   res.set_header("Cache-Control", "public, max-age=29030400, immutable");
@@ -44,10 +55,61 @@ void require_root(Blockstore& store, const Cid& root) {
   if (!store.has(root.hash)) fail(ErrorKind::NotFound, "block {} not found", root.to_string());
 }
 
-void respond_raw(Blockstore& store, const httplib::Request& req, httplib::Response& res, const GatewayQuery& q) {
+void respond_error(httplib::Response& res, int status, const ErrorOutcome& outcome);
+
+std::string random_boundary() {
+  std::random_device rd;
+  std::string b;
+  for (int i = 0; i < 4; ++i) b += fmt::format("{:08x}", rd());
+  return b;
+}
+
+// 206 with the spans of `block` asked for (one span, or multipart/byteranges:
+// at most the block plus one part header per span), 416 when none is satisfiable
+// or the header has more than max_ranges entries.
+void respond_ranges(httplib::Response& res, const Bytes& block, const GatewayLimits& limits) {
+  const std::string content_range_size = "/" + std::to_string(block.size());
+  std::vector<ByteSpan> spans;
+  if (t_ranges.size() <= limits.max_ranges) spans = resolve_ranges(t_ranges, block.size());
+  if (spans.empty()) {
+    res.set_header("Content-Range", "bytes *" + content_range_size);
+    const std::string why = t_ranges.size() > limits.max_ranges
+                                ? fmt::format("at most {} ranges are served in one request", limits.max_ranges)
+                                : std::string("no requested range is within the block");
+    respond_error(res, 416, {ErrorKind::InvalidArgument, why});
+    return;
+  }
+  res.status = 206;
+  auto range_text = [&](const ByteSpan& s) {
+    return "bytes " + std::to_string(s.first) + "-" + std::to_string(s.last) + content_range_size;
+  };
+  if (spans.size() == 1) {
+    res.set_header("Content-Range", range_text(spans[0]));
+    res.set_content(block.data() + spans[0].first, spans[0].size(), "application/vnd.ipld.raw");
+    return;
+  }
+  const std::string boundary = random_boundary();
+  std::string body;
+  for (const ByteSpan& s : spans) {
+    body +=
+        "--" + boundary + "\r\nContent-Type: application/vnd.ipld.raw\r\nContent-Range: " + range_text(s) + "\r\n\r\n";
+    body.append(block.data() + s.first, s.size());
+    body += "\r\n";
+  }
+  body += "--" + boundary + "--\r\n";
+  res.set_content(std::move(body), "multipart/byteranges; boundary=" + boundary);
+}
+
+void respond_raw(Blockstore& store, const httplib::Request& req, httplib::Response& res, const GatewayQuery& q,
+                 const GatewayLimits& limits) {
   require_root(store, q.root);
   Bytes block = load_block(store, q.root);
   if (answer_headers(req, res, q, ".bin")) return;
+  res.set_header("Accept-Ranges", "bytes");
+  if (!t_ranges.empty()) {
+    respond_ranges(res, block, limits);
+    return;
+  }
   res.set_content(block, "application/vnd.ipld.raw");
 }
 
@@ -90,13 +152,22 @@ void respond_car(Blockstore& store, const httplib::Request& req, httplib::Respon
   stream_car(res, q.root, q.car.dups, std::move(seq));
 }
 
+// An internal error's body says only "internal error" (http_error_body); an
+// unavailable store's says only that, because its message is the store's (a
+// filesystem error names local paths). Both are logged whole.
 void respond_error(httplib::Response& res, int status, const ErrorOutcome& outcome) {
-  if (!outcome.is_user_error()) spdlog::error("gateway: internal error: {}", outcome.message);
+  ErrorOutcome shown = outcome;
+  if (outcome.kind == ErrorKind::Unavailable) {
+    spdlog::warn("gateway: unavailable: {}", outcome.message);
+    shown.message = "the blockstore is unavailable; try again later";
+  } else if (!outcome.is_user_error()) {
+    spdlog::error("gateway: internal error: {}", outcome.message);
+  }
   res.status = status;
-  res.set_content(http_error_body(outcome) + "\n", "application/json");
+  res.set_content(http_error_body(shown) + "\n", "application/json");
 }
 
-void handle(Blockstore& store, const httplib::Request& req, httplib::Response& res) {
+void handle(Blockstore& store, const GatewayLimits& limits, const httplib::Request& req, httplib::Response& res) {
   try {
     const QueryParam param = [&req](const char* name) -> std::optional<std::string> {
       if (!req.has_param(name)) return std::nullopt;
@@ -104,7 +175,7 @@ void handle(Blockstore& store, const httplib::Request& req, httplib::Response& r
     };
     const GatewayQuery q = negotiate_gateway_query(req.matches[1].str(), req.get_header_value("Accept"), param);
     if (q.format == GatewayFormat::Raw)
-      respond_raw(store, req, res, q);
+      respond_raw(store, req, res, q, limits);
     else
       respond_car(store, req, res, q);
   } catch (const NotAcceptable& e) {
@@ -118,14 +189,19 @@ void handle(Blockstore& store, const httplib::Request& req, httplib::Response& r
 }  // namespace
 
 struct GatewayServer::Impl {
-  explicit Impl(Blockstore& s) : store(s) {}
+  Impl(Blockstore& s, const GatewayLimits& l)
+      : store(s),
+        limits(l),
+        server(l, [](httplib::Request& req) { t_ranges = std::move(req.ranges), req.ranges = {}; }) {}
   Blockstore& store;
-  httplib::Server server;
+  const GatewayLimits limits;
+  BoundedHttpServer server;
 };
 
-GatewayServer::GatewayServer(Blockstore& store) : impl_(std::make_unique<Impl>(store)) {
-  impl_->server.Get(R"(/ipfs/(.+))",
-                    [this](const httplib::Request& req, httplib::Response& res) { handle(impl_->store, req, res); });
+GatewayServer::GatewayServer(Blockstore& store, GatewayLimits limits) : impl_(std::make_unique<Impl>(store, limits)) {
+  impl_->server.Get(R"(/ipfs/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+    handle(impl_->store, impl_->limits, req, res);
+  });
 }
 
 GatewayServer::~GatewayServer() {

@@ -87,6 +87,31 @@ TEST(GatewayNegotiation, RefusesWhatItDoesNotServe) {
   EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.car; order=bfs", {}), ErrorKind::Internal);
 }
 
+TEST(GatewayNegotiation, AcceptQValuesChooseTheFormat) {
+  // The highest q wins, whatever the order.
+  GatewayQuery q =
+      negotiate_gateway_query(kCid, "application/vnd.ipld.raw;q=0.5, application/vnd.ipld.car;q=0.9", params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Car);
+  q = negotiate_gateway_query(kCid, "application/vnd.ipld.car; q=0.2; dups=y, application/vnd.ipld.raw", params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Raw);
+  // A tie: the first written.
+  q = negotiate_gateway_query(kCid, "application/vnd.ipld.car, application/vnd.ipld.raw", params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Car);
+  // q=0 takes a type out: the other is served, or 406 when none is left.
+  q = negotiate_gateway_query(kCid, "application/vnd.ipld.raw;q=0, application/vnd.ipld.car;q=0.1", params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Car);
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=0", {}), ErrorKind::Internal);
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=0.0, application/vnd.ipld.car;q=0", {}), ErrorKind::Internal);
+  // A malformed q drops its entry; nothing verifiable left is a 400.
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=high", {}), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=2", {}), ErrorKind::InvalidArgument);
+  // CAR parameters come from the chosen entry only: a refused CARv2 entry does not make it 406.
+  q = negotiate_gateway_query(kCid, "application/vnd.ipld.car;version=2;q=0, application/vnd.ipld.car;dups=y",
+                              params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Car);
+  EXPECT_TRUE(q.car.dups);
+}
+
 // Errors come back as the OpenAI-style JSON body every HTTP edge writes; a
 // corrupt block in the served store is refused (502), never served.
 TEST(GatewayErrors, StatusAndJsonBodyComeFromTheOneMap) {

@@ -1,0 +1,225 @@
+#include "ipfs/gateway_connections.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "core/error_outcome.h"
+
+namespace ia::ipfs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Polls are cut into slices this long so a stopping server is noticed soon.
+constexpr std::chrono::milliseconds kPollSlice{100};
+
+// Set on the accepting thread while it closes a connection past the limit.
+thread_local bool t_refuse_connection = false;
+
+// Exactly `workers` threads; a connection that would have to wait for one is
+// refused instead (run at once on the accepting thread with
+// t_refuse_connection set: httplib hands us a closure that owns the socket,
+// and only running it closes the socket).
+class ConnectionPool : public httplib::TaskQueue {
+ public:
+  explicit ConnectionPool(size_t workers) : capacity_(std::max<size_t>(workers, 1)) {
+    for (size_t i = 0; i < capacity_; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~ConnectionPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!stopping_ && busy_ + pending_.size() < capacity_) {
+        pending_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+    }
+    t_refuse_connection = true;
+    fn();
+    t_refuse_connection = false;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ && threads_.empty()) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping, and nothing left to close
+        fn = std::move(pending_.front());
+        pending_.pop_front();
+        ++busy_;
+      }
+      fn();
+      std::lock_guard lock(mu_);
+      --busy_;
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> pending_;
+  size_t busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// A socket as httplib::Stream, with a deadline on reads: each request's reads
+// must finish by the deadline set when it starts, however the bytes trickle in.
+class DeadlineSocketStream : public httplib::Stream {
+ public:
+  DeadlineSocketStream(int sock, const GatewayLimits& limits, const std::atomic<int>& listening)
+      : sock_(sock), limits_(limits), listening_(listening) {}
+
+  // Waits up to idle_timeout for the next request's first byte.
+  bool wait_for_request() {
+    if (buffered() > 0) return true;
+    return wait_for(POLLIN, Clock::now() + limits_.idle_timeout);
+  }
+  void start_request() { read_deadline_ = Clock::now() + limits_.request_read_timeout; }
+
+  bool is_readable() const override { return buffered() > 0 || wait_for(POLLIN, read_deadline_); }
+  bool is_writable() const override { return wait_for(POLLOUT, Clock::now() + limits_.write_timeout); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (buffered() == 0) {
+      if (!wait_for(POLLIN, read_deadline_)) return -1;
+      ssize_t n;
+      do n = ::recv(sock_, buffer_, sizeof buffer_, 0);
+      while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      begin_ = 0, end_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, buffered());
+    std::memcpy(ptr, buffer_ + begin_, n);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address_of(&::getpeername, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address_of(&::getsockname, ip, port); }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  size_t buffered() const { return end_ - begin_; }
+
+  // Polls for `events` until `deadline` (false then), in slices so that a
+  // stopped server ends the wait too.
+  bool wait_for(short events, Clock::time_point deadline) const {
+    for (;;) {
+      if (listening_.load() == INVALID_SOCKET) return false;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{sock_, events, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(std::min(left, kPollSlice).count()));
+      if (r > 0) return true;  // ready, or an error/hang-up the next call reports
+      if (r < 0 && errno != EINTR) return false;
+    }
+  }
+
+  void address_of(int (*get)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (get(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+      inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+      port = ntohs(a->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+      port = ntohs(a->sin6_port);
+    }
+    ip = text;
+  }
+
+  const int sock_;
+  const GatewayLimits& limits_;
+  const std::atomic<int>& listening_;
+  Clock::time_point read_deadline_ = Clock::now();
+  char buffer_[4096];
+  size_t begin_ = 0, end_ = 0;
+};
+
+// Past the connection limit: a 503 the client can read, sent without waiting
+// (the accepting thread must not block on a client), then the socket closes.
+void refuse(int sock) {
+  const std::string body = http_error_body({ErrorKind::Unavailable, "too many connections; try again shortly"}) + "\n";
+  const std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+  (void)::send(sock, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Closing with unread bytes makes the kernel reset the connection, which can
+  // discard the 503 before the client reads it: read what has already come.
+  char sink[4096];
+  for (int i = 0; i < 16 && ::recv(sock, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+}
+
+}  // namespace
+
+BoundedHttpServer::BoundedHttpServer(const GatewayLimits& limits, std::function<void(httplib::Request&)> setup_request)
+    : limits_(limits), setup_request_(std::move(setup_request)) {
+  new_task_queue = [n = limits_.max_connections] { return new ConnectionPool(n); };
+  set_payload_max_length(limits_.max_request_body);
+}
+
+bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
+  bool ok = false;
+  if (t_refuse_connection) {
+    refuse(sock);
+  } else {
+    DeadlineSocketStream stream(sock, limits_, svr_sock_);
+    for (size_t left = limits_.max_requests_per_connection; left > 0 && stream.wait_for_request(); --left) {
+      stream.start_request();
+      bool closed = false;
+      ok = process_request(stream, left == 1, closed, setup_request_);
+      if (!ok || closed) break;
+    }
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  return ok;
+}
+
+}  // namespace ia::ipfs
