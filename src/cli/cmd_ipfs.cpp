@@ -436,10 +436,37 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
       ipfs->add_subcommand("serve", "Serve the blockstore as a trustless HTTP gateway (/ipfs/CID?format=raw|car)");
   serve->add_option("--port", a->port, "Port (0: any free one)")->check(CLI::Range(0, 65535));
   serve->add_option("--host", a->host, "Address to listen on (default 127.0.0.1)");
-  serve->callback([a, &action] {
-    action = [a] {
+  // The gateway's bounds for a shared network (docs/ipfs.md, "Gateway limits").
+  auto limits = std::make_shared<GatewayLimits>();
+  auto request_timeout_s = std::make_shared<double>(10), keepalive_timeout_s = std::make_shared<double>(5),
+       write_timeout_s = std::make_shared<double>(10);
+  serve
+      ->add_option("--max-connections", limits->max_connections,
+                   "Connections served at once, each by its own thread; more get 503 (default 64)")
+      ->check(CLI::Range(1, 4096));
+  serve
+      ->add_option("--request-timeout", *request_timeout_s,
+                   "Seconds a request's line and headers may take to arrive; a slower client is cut off (default 10)")
+      ->check(CLI::Range(0.1, 3600.0));
+  serve
+      ->add_option("--keepalive-timeout", *keepalive_timeout_s,
+                   "Seconds an idle keep-alive connection is kept open (default 5)")
+      ->check(CLI::Range(0.1, 3600.0));
+  serve
+      ->add_option("--write-timeout", *write_timeout_s,
+                   "Seconds a client may take to accept more of a response before it is cut off (default 10)")
+      ->check(CLI::Range(0.1, 3600.0));
+  serve
+      ->add_option("--max-ranges", limits->max_ranges, "Entries allowed in one Range header; more get 416 (default 32)")
+      ->check(CLI::Range(1, 1000));
+  serve->callback([a, &action, limits, request_timeout_s, keepalive_timeout_s, write_timeout_s] {
+    auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
+    limits->request_read_timeout = ms(*request_timeout_s);
+    limits->idle_timeout = ms(*keepalive_timeout_s);
+    limits->write_timeout = ms(*write_timeout_s);
+    action = [a, limits] {
       Repo repo;
-      GatewayServer server(repo.blocks());
+      GatewayServer server(repo.blocks(), *limits);
       int port = server.bind(a->host, a->port);
       std::cout << "ipfs gateway listening on http://" << a->host << ":" << port << std::endl;
       server.run();
