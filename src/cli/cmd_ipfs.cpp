@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -48,7 +49,33 @@ struct IpfsArgs {
   int port = 8080;
   std::vector<std::string> gateways;
   bool no_car = false;
+  uint64_t max_fetch_bytes = 0;
+  long idle_timeout_s = 60;
+  // cat / get
+  std::string max_size;  // bytes; default: $IPFS_ACCELERATE_MAX_OUTPUT, else ExportLimits' default
+  uint64_t max_entries = ExportLimits::kDefaultMaxEntries;
 };
+
+// The output limits of cat/get: --max-size, else IPFS_ACCELERATE_MAX_OUTPUT, else the default.
+ExportLimits export_limits(const IpfsArgs& a) {
+  ExportLimits l;
+  l.max_entries = a.max_entries;
+  std::string text = a.max_size;
+  if (text.empty()) {
+    if (const char* env = std::getenv("IPFS_ACCELERATE_MAX_OUTPUT"); env && *env) text = env;
+  }
+  if (!text.empty()) {
+    size_t used = 0;
+    try {
+      l.max_bytes = std::stoull(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || text[0] == '-')
+      ia::fail(ErrorKind::InvalidArgument, "output size limit \"{}\" is not a number of bytes", text);
+  }
+  return l;
+}
 
 void print_json(const nlohmann::json& j) {
   std::cout << j.dump() << "\n";
@@ -79,17 +106,24 @@ std::string progress_line(const FetchProgress& p, double seconds) {
   return line + "    ";
 }
 
-Bytes read_input(const std::string& path) {
-  if (path.empty() || path == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
+// At most `cap` bytes of FILE or stdin; InvalidArgument when there are more
+// (read no further than cap + 1, so /dev/zero costs nothing).
+Bytes read_input_capped(const std::string& path, size_t cap) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (!path.empty() && path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) ia::fail(ErrorKind::NotFound, "{}: cannot open", path);
+    in = &file;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) ia::fail(ErrorKind::NotFound, "{}: cannot open", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  Bytes out(cap + 1, '\0');
+  in->read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in->gcount()));
+  if (in->bad()) ia::fail(ErrorKind::Unavailable, "{}: read error", path.empty() ? "stdin" : path);
+  if (out.size() > cap)
+    ia::fail(ErrorKind::InvalidArgument, "{} is larger than the block size limit of {} bytes",
+             path.empty() || path == "-" ? "stdin" : path, cap);
+  return out;
 }
 
 void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
@@ -120,20 +154,28 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
         repo = std::make_unique<Repo>();
         sink = &repo->blocks();
       }
+      // The lines are printed once every path is added and pinned: a command
+      // that fails prints nothing on stdout (no CID a script could take as stored).
+      std::string lines;
       for (const auto& path : a->paths) {
         BuiltNode root = import_path(path, *sink, o, a->recursive, [&](const AddedEntry& e) {
           if (a->quieter) return;
           if (a->json)
-            print_json({{"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}});
+            lines +=
+                nlohmann::json{{"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}}.dump() +
+                "\n";
           else if (a->quiet)
-            std::cout << e.cid.to_string() << "\n";
+            lines += e.cid.to_string() + "\n";
           else
-            std::cout << "added " << e.cid.to_string() << " " << e.path << "\n";
+            lines += "added " + e.cid.to_string() + " " + e.path + "\n";
         });
         if (repo) repo->blocks().sync();  // the commit point before the CID is printed as stored
-        if (a->quieter) std::cout << root.cid.to_string() << "\n";
-        if (repo && !a->no_pin) repo->pin_add(root.cid, true);  // every block was just written
+        if (a->quieter) lines += root.cid.to_string() + "\n";
+        // Every block was just written, and the repository's GC lock (held
+        // since the first write) kept gc from collecting any of them.
+        if (repo && !a->no_pin) repo->pin_add(root.cid, true);
       }
+      std::cout << lines << std::flush;
       return 0;
     };
   });
@@ -142,11 +184,14 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
 void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   CLI::App* cat = ipfs->add_subcommand("cat", "Write a file's bytes to stdout (CID[/path])");
   cat->add_option("cid", a->target, "CID or CID/path")->required();
+  cat->add_option("--max-size", a->max_size,
+                  "Refuse a file larger than this many bytes (default: $IPFS_ACCELERATE_MAX_OUTPUT, else 256 GiB)");
   cat->callback([a, &action] {
     action = [a] {
       Repo repo;
+      ExportLimits limits = export_limits(*a);
       std::ios::sync_with_stdio(false);
-      cat_file(repo.blocks(), resolve_arg(repo, a->target), std::cout);
+      cat_file(repo.blocks(), resolve_arg(repo, a->target), std::cout, limits);
       std::cout.flush();
       return 0;
     };
@@ -155,8 +200,13 @@ void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   get->add_option("cid", a->target, "CID or CID/path")->required();
   get->add_option("-o,--output", a->output, "Destination (must not exist; default: the CID or last path name)");
   get->add_flag("--json", a->json, "Print {Path, Hash} as JSON");
+  get->add_option("--max-size", a->max_size,
+                  "Refuse a DAG declaring more file bytes than this (default: $IPFS_ACCELERATE_MAX_OUTPUT, else 256 "
+                  "GiB)");
+  get->add_option("--max-entries", a->max_entries, "Refuse a DAG of more files, folders and symlinks than this");
   get->callback([a, &action] {
     action = [a] {
+      ExportLimits limits = export_limits(*a);
       Repo repo;
       IpfsPath p = parse_ipfs_path(a->target);
       Cid cid = resolve_path(repo.blocks(), p.root, p.path);
@@ -165,7 +215,7 @@ void register_cat_get(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
         out = p.path.empty() ? p.root.to_string() : fs::path(p.path).filename().string();
         if (!is_safe_entry_name(out)) ia::fail(ErrorKind::InvalidArgument, "give a destination with -o");
       }
-      export_to_path(repo.blocks(), cid, out);
+      export_to_path(repo.blocks(), cid, out, limits);
       if (a->json)
         print_json({{"Path", out}, {"Hash", cid.to_string()}});
       else
@@ -236,7 +286,7 @@ void register_block(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action)
   put->add_flag("--json", a->json, "Print {Key, Size}");
   put->callback([a, &action] {
     action = [a] {
-      Bytes data = read_input(a->target);
+      Bytes data = read_input_capped(a->target, kMaxBlockSize);
       uint64_t codec = codec_from_name(a->format);
       if (codec == kCodecDagCbor) ia::fail(ErrorKind::Unsupported, "dag-cbor blocks are not supported yet");
       if (codec == kCodecDagPb) decode_pb_node(data);  // refuse malformed dag-pb
@@ -479,6 +529,10 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
   fetch->add_flag("--no-car", a->no_car, "Fetch block by block (?format=raw) instead of one CAR");
   fetch->add_flag("--no-pin", a->no_pin, "Do not pin the fetched DAG");
   fetch->add_flag("--json", a->json, "Print {Cid, Blocks, Fetched, Bytes, Gateway}");
+  fetch->add_option("--max-size", a->max_fetch_bytes,
+                    "Stop after receiving this many bytes in all (default: no limit)");
+  fetch->add_option("--idle-timeout", a->idle_timeout_s,
+                    "Give up on a gateway that brings no new block for this many seconds (default 60)");
   fetch->callback([a, &action] {
     action = [a] {
       Repo repo;
@@ -486,6 +540,8 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
       FetchOptions o;
       o.gateways = a->gateways.empty() ? gateways_from_env() : a->gateways;
       o.try_car = !a->no_car;
+      o.max_bytes = a->max_fetch_bytes;
+      o.idle_timeout_s = a->idle_timeout_s;
       // A progress line on a terminal: bytes so far, of how many, the rate and the time left.
       const bool tty = ::isatty(2);
       auto start = std::chrono::steady_clock::now();

@@ -34,6 +34,17 @@ class HostStorage final : public Storage {
 };
 
 // A read-only file mapped into memory (weights are used in place, zero copy).
+//
+// If the file is truncated while mapped (a model folder rewritten or a
+// download redone under a running `chat`), a read past the new end raises
+// SIGBUS. Copying every file on load would double the memory and load time of
+// multi-GB weights, and jumping out of the fault (siglongjmp) cannot unwind a
+// kernel running in a worker thread. So a SIGBUS handler, installed on the
+// first open, checks whether the faulting address lies in a live mapping: if
+// so it prints one line naming the file ("ipfs-accelerate: error: <path> was
+// truncated while in use ...") and exits with status 2 (a user-caused error,
+// like the CLI's others); a fault anywhere else goes to the previous handler
+// or the default action.
 class MappedFile {
  public:
   static std::shared_ptr<MappedFile> open(const std::string& path);
@@ -49,6 +60,7 @@ class MappedFile {
   void* ptr_ = nullptr;
   size_t size_ = 0;
   std::string path_;
+  int guard_slot_ = -1;  // its entry in the SIGBUS handler's table, -1 when none was free
 };
 
 // A byte range of a MappedFile, seen as a storage. Writing through it is a bug:

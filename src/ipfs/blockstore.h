@@ -11,6 +11,10 @@
 
 namespace ia::ipfs {
 
+// The largest block accepted from a user (`block put`): the bitswap limit
+// kubo keeps to (2 MiB), above the importer's largest chunk (1 MiB) plus its node.
+inline constexpr size_t kMaxBlockSize = 2u << 20;
+
 class BlockSink {
  public:
   virtual ~BlockSink() = default;

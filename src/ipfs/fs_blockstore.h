@@ -63,7 +63,7 @@ class FsBlockstore : public Blockstore {
   void set_durable(bool durable) { durable_ = durable; }
   // Deletes temporaries left by processes that no longer run; returns how many.
   size_t remove_stale_temps();
-  // The repository's GC lock (dir/gc.lock): put() takes it shared before its
+  // The repository's GC lock (DIR.gc-lock): put() takes it shared before its
   // first write and this object keeps it until destroyed, so nothing it stored
   // is collectable before its owner has pinned it.
   RepoLock& gc_lock() { return gc_lock_; }
@@ -77,7 +77,7 @@ class FsBlockstore : public Blockstore {
   std::optional<std::filesystem::path> staged_path(const Multihash& mh) const;
 
   std::filesystem::path dir_;
-  RepoLock gc_lock_{dir_ / "gc.lock"};
+  RepoLock gc_lock_{dir_.string() + ".gc-lock"};  // beside the folder: its listing holds blocks only
   bool durable_ = true;
   mutable std::mutex mu_;
   std::map<Multihash, Staged> staged_;

@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "ipfs/dag.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/exporter.h"
+#include "ipfs/url_redaction.h"
 
 namespace ia::ipfs {
 
@@ -26,11 +29,36 @@ void curl_init_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// scheme://host:port of a URL, lower-cased, the port explicit; "" when it does not parse.
+std::string origin_of(const std::string& url) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (u && curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char *scheme = nullptr, *host = nullptr, *port = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+      out = std::string(scheme) + "://" + host + ":" + port;
+      for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
 // One curl handle per gateway, so successive requests reuse the connection.
+// Redirects are followed by hand, and only within the origin of the URL
+// asked for: a gateway cannot send the client (and its credentials, and the
+// CIDs it wants) to another host. A transfer that delivers nothing useful
+// (touch() not called) for `idle_s` is abandoned.
 class HttpSession {
  public:
   using OnBody = std::function<bool(BytesView)>;  // false aborts the transfer
-  explicit HttpSession(long stall_timeout_s) : stall_(stall_timeout_s) {
+  static constexpr int kMaxRedirects = 5;
+  HttpSession(long stall_timeout_s, long idle_s) : stall_(stall_timeout_s), idle_(idle_s) {
     curl_init_once();
     c_ = curl_easy_init();
     if (!c_) fail(ErrorKind::Internal, "curl_easy_init failed");
@@ -39,17 +67,48 @@ class HttpSession {
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
+  // Useful progress (a block accepted): pushes the idle deadline back.
+  void touch() { last_useful_ = std::chrono::steady_clock::now(); }
+
   // GET url; the body goes to on_body only when the status is 200. Returns the
   // status (0 on a transport failure, with `err` set; an aborted or cut
-  // transfer also sets `err`).
+  // transfer, or a refused redirect, also sets `err`).
   long get(const std::string& url, const std::string& accept, const OnBody& on_body, std::string& err) {
+    const std::string origin = origin_of(url);
+    std::string at = url;
+    for (int hop = 0;; ++hop) {
+      long status = get_once(at, accept, on_body, err);
+      if (!err.empty() || status < 300 || status >= 400) return status;
+      char* location = nullptr;
+      curl_easy_getinfo(c_, CURLINFO_REDIRECT_URL, &location);
+      if (!location) return status;  // a 3xx without a Location: an error status
+      std::string next = location;
+      if (origin.empty() || origin_of(next) != origin) {
+        err = fmt::format("refused a redirect to another origin ({})", redact_url(next));
+        return 0;
+      }
+      if (hop + 1 > kMaxRedirects) {
+        err = fmt::format("more than {} redirects", kMaxRedirects);
+        return 0;
+      }
+      at = next;
+    }
+  }
+
+ private:
+  long get_once(const std::string& url, const std::string& accept, const OnBody& on_body, std::string& err) {
     curl_slist* headers = curl_slist_append(nullptr, ("Accept: " + accept).c_str());
-    Ctx ctx{c_, &on_body};
+    Ctx ctx{c_, &on_body, this};
+    touch();
     curl_easy_setopt(c_, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c_, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c_, CURLOPT_WRITEFUNCTION, &HttpSession::on_data);
     curl_easy_setopt(c_, CURLOPT_WRITEDATA, &ctx);
-    curl_easy_setopt(c_, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c_, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c_, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c_, CURLOPT_XFERINFOFUNCTION, &HttpSession::on_progress);
+    curl_easy_setopt(c_, CURLOPT_XFERINFODATA, &ctx);
     curl_easy_setopt(c_, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(c_, CURLOPT_LOW_SPEED_TIME, stall_);
@@ -58,16 +117,20 @@ class HttpSession {
     CURLcode rc = curl_easy_perform(c_);
     long status = 0;
     curl_easy_getinfo(c_, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK) err = curl_easy_strerror(rc);
+    if (ctx.idle) {
+      err = fmt::format("no new block for {} s (idle limit)", idle_);
+    } else if (rc != CURLE_OK) {
+      err = curl_easy_strerror(rc);
+    }
     curl_easy_setopt(c_, CURLOPT_HTTPHEADER, nullptr);
     curl_slist_free_all(headers);
     return status;
   }
-
- private:
   struct Ctx {
     CURL* c;
     const OnBody* on_body;
+    HttpSession* self;
+    bool idle = false;
   };
   static size_t on_data(char* p, size_t size, size_t n, void* ud) {
     auto* ctx = static_cast<Ctx*>(ud);
@@ -76,8 +139,18 @@ class HttpSession {
     if (status != 200) return size * n;  // an error body: drained, not kept
     return (*ctx->on_body)(BytesView(p, size * n)) ? size * n : 0;
   }
+  static int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    auto* ctx = static_cast<Ctx*>(ud);
+    if (ctx->self->idle_ > 0 &&
+        std::chrono::steady_clock::now() - ctx->self->last_useful_ > std::chrono::seconds(ctx->self->idle_)) {
+      ctx->idle = true;
+      return 1;
+    }
+    return 0;
+  }
   CURL* c_;
-  long stall_;
+  long stall_, idle_;
+  std::chrono::steady_clock::time_point last_useful_{};
 };
 
 std::string trim_slash(std::string s) {
@@ -127,7 +200,13 @@ std::vector<Missing> missing_frontier(Blockstore& store, const Cid& root, size_t
 struct Progress {
   const FetchOptions& opt;
   FetchProgress p;
+  // Throws InvalidArgument past the total-size limit: a hard stop, whatever gateway is next.
   void add(uint64_t n) {
+    if (opt.max_bytes && p.bytes + n > opt.max_bytes) {
+      fail(ErrorKind::InvalidArgument,
+           "the fetch passed the limit of {} bytes received (raise it with --max-size); what was verified is kept",
+           opt.max_bytes);
+    }
     p.bytes += n;
     if (opt.on_progress) opt.on_progress(p);
   }
@@ -141,8 +220,18 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
                     Progress& progress, std::string& last_error, size_t& subtree_blocks, const std::string& path = "") {
   std::set<Multihash> expected{sub.cid.hash}, received;
   bool root_seen = false;
+  size_t duplicates = 0;
+  const std::string shown = redact_url(gw);
   CarStreamReader reader([&](const Cid& cid, BytesView block) {
-    if (!expected.count(cid.hash)) return;  // not (yet) known to be ours: dropped, never stored
+    if (!expected.count(cid.hash)) {
+      // In a DFS CAR every block of the DAG comes after its parent. A block
+      // already received is a duplicate (bounded: with dups=n asked, at most
+      // one per block); anything else is not ours, and a gateway sending it is
+      // not followed further (it could send such blocks forever).
+      if (received.count(cid.hash) && ++duplicates <= received.size()) return;
+      fail(ErrorKind::Corrupt, "{} sent block {}, which is not part of the DAG asked for", shown, cid.to_string());
+    }
+    http.touch();
     expected.erase(cid.hash);
     received.insert(cid.hash);
     subtree_blocks = received.size();
@@ -170,13 +259,13 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
       gw + "/ipfs/" + sub.cid.to_string() + (path.empty() ? "" : "/" + path) + "?format=car&dag-scope=all",
       "application/vnd.ipld.car; version=1; order=dfs; dups=n",
       [&](BytesView data) {
-        try {
+        try {  // nothing may throw through curl's C frames
+          progress.add(data.size());
           reader.feed(data);
         } catch (...) {
           failure = std::current_exception();
           return false;
         }
-        progress.add(data.size());
         return true;
       },
       err);
@@ -185,23 +274,23 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
       std::rethrow_exception(failure);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::Corrupt && e.kind() != ErrorKind::Unsupported) throw;  // e.g. the disk
-      last_error = fmt::format("{}: {}", gw, e.what());
+      last_error = e.what();
       return CarResult::Refused;
     }
   }
   if (status != 200) {
-    last_error = status ? fmt::format("{}: HTTP {} for {}?format=car", gw, status, sub.cid.to_string())
-                        : fmt::format("{}: {}", gw, err);
+    last_error = status ? fmt::format("{}: HTTP {} for {}?format=car", shown, status, sub.cid.to_string())
+                        : fmt::format("{}: {}", shown, err);
     return reader.blocks() ? CarResult::Partial : CarResult::Refused;
   }
   if (!err.empty()) {
-    last_error = fmt::format("{}: {}", gw, err);
+    last_error = fmt::format("{}: {}", shown, err);
     return CarResult::Partial;
   }
   try {
     reader.finish();
   } catch (const Error& e) {
-    last_error = fmt::format("{}: {}", gw, e.what());
+    last_error = fmt::format("{}: {}", shown, e.what());
     return CarResult::Partial;
   }
   return expected.empty() ? CarResult::Complete : CarResult::Partial;
@@ -212,22 +301,31 @@ bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstor
                Progress& progress, std::string& last_error) {
   Bytes body;
   std::string err;
+  std::exception_ptr failure;
+  const std::string shown = redact_url(gw);
   long status = http.get(
       gw + "/ipfs/" + c.to_string() + "?format=raw", "application/vnd.ipld.raw",
       [&](BytesView data) {
         if (body.size() + data.size() > kMaxCarSection) return false;  // larger than any block may be
+        try {
+          progress.add(data.size());
+        } catch (...) {
+          failure = std::current_exception();  // never through curl's C frames
+          return false;
+        }
         body.append(data);
-        progress.add(data.size());
+        http.touch();
         return true;
       },
       err);
+  if (failure) std::rethrow_exception(failure);
   if (status != 200 || !err.empty()) {
-    last_error = status && status != 200 ? fmt::format("{}: HTTP {} for block {}", gw, status, c.to_string())
-                                         : fmt::format("{}: {}", gw, err);
+    last_error = status && status != 200 ? fmt::format("{}: HTTP {} for block {}", shown, status, c.to_string())
+                                         : fmt::format("{}: {}", shown, err);
     return false;
   }
   if (!multihash_matches(c.hash, body)) {
-    last_error = fmt::format("{} sent bytes that do not match block {}", gw, c.to_string());
+    last_error = fmt::format("{} sent bytes that do not match block {}", shown, c.to_string());
     return false;
   }
   store.put(c, body);
@@ -254,7 +352,8 @@ class FetchOnMiss : public Blockstore {
     const Cid cid{1, kCodecDagPb, mh};
     std::string last_error = "nothing tried";
     for (size_t i = 0; i < options_.gateways.size(); ++i) {
-      if (sessions_.size() <= i) sessions_.push_back(std::make_unique<HttpSession>(options_.stall_timeout_s));
+      if (sessions_.size() <= i)
+        sessions_.push_back(std::make_unique<HttpSession>(options_.stall_timeout_s, options_.idle_timeout_s));
       if (fetch_raw(*sessions_[i], trim_slash(options_.gateways[i]), cid, store_, stats_, progress_, last_error))
         return store_.get(mh);
     }
@@ -274,7 +373,7 @@ void check_gateways(const FetchOptions& options) {
   if (options.gateways.empty()) fail(ErrorKind::InvalidArgument, "no gateway given (--gateway URL or IPFS_GATEWAY)");
   for (const auto& gw : options.gateways) {
     if (gw.rfind("http://", 0) != 0 && gw.rfind("https://", 0) != 0)
-      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", gw);
+      fail(ErrorKind::InvalidArgument, "gateway \"{}\" is not an http(s) URL", redact_url(gw));
   }
 }
 
@@ -313,7 +412,7 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
   Progress progress{options, {}};
   for (const auto& raw_gw : options.gateways) {
     std::string gw = trim_slash(raw_gw);
-    HttpSession http(options.stall_timeout_s);
+    HttpSession http(options.stall_timeout_s, options.idle_timeout_s);
     bool car = options.try_car, failed = false;
     for (;;) {
       auto missing = missing_frontier(store, root, st.blocks_total);
@@ -354,7 +453,7 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
     }
     if (!failed) {
       store.sync();  // the commit point: everything fetched is durable before anyone pins it
-      st.gateway = gw;
+      st.gateway = redact_url(gw);
       return st;
     }
   }
@@ -383,7 +482,7 @@ Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, cons
     FetchStats ignored;
     std::string err;
     for (const auto& gw : options.gateways) {
-      HttpSession http(options.stall_timeout_s);
+      HttpSession http(options.stall_timeout_s, options.idle_timeout_s);
       size_t n = 0;
       fetch_car(http, trim_slash(gw), Missing{root, 0}, store, ignored, progress, err, n, path);
       if (resolve_stored(store, root, path)) break;

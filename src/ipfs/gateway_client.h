@@ -21,7 +21,7 @@ struct FetchStats {
   size_t blocks_fetched = 0;  // new blocks verified and stored
   uint64_t bytes_fetched = 0;
   size_t blocks_total = 0;  // blocks of the DAG, all present now
-  std::string gateway;      // the one that completed it
+  std::string gateway;      // the one that completed it, credentials redacted
 };
 
 struct FetchProgress {
@@ -33,6 +33,8 @@ struct FetchOptions {
   std::vector<std::string> gateways;  // tried in order
   bool try_car = true;
   long stall_timeout_s = 60;  // a transfer slower than 1 KB/s for this long is abandoned
+  long idle_timeout_s = 60;   // a transfer that brings no new block of the DAG for this long is abandoned (0: none)
+  uint64_t max_bytes = 0;     // response bytes in all before the fetch stops with InvalidArgument (0: no limit)
   std::function<void(const FetchProgress&)> on_progress;
 };
 
@@ -40,7 +42,10 @@ struct FetchOptions {
 std::vector<std::string> gateways_from_env();
 
 // Returns with every block of the DAG present and verified (and store.sync()
-// called). Throws ia::Error: Unavailable when no gateway could deliver,
+// called). A CAR that carries a block outside the DAG asked for (or more
+// duplicates than blocks) is cut there and the gateway is tried block by block;
+// redirects are followed only within the gateway's origin; errors show
+// gateway URLs with their credentials redacted. Throws ia::Error: Unavailable when no gateway could deliver,
 // naming the last failure (a gateway that sent bytes not matching their CID
 // is abandoned for the next one).
 FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options);

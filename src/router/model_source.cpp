@@ -13,6 +13,7 @@
 #include "ipfs/exporter.h"
 #include "ipfs/gateway_client.h"
 #include "ipfs/repo.h"
+#include "ipfs/url_redaction.h"
 #include "router/model_names.h"
 
 namespace ia::router {
@@ -87,7 +88,7 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
     if (o.gateways.empty())
       fail(ErrorKind::NotFound,
            "model {} is not in the local blockstore and no gateway is set (--gateway or IPFS_GATEWAY)", target);
-    spdlog::info("fetching model {} from {}", target, o.gateways.front());
+    spdlog::info("fetching model {} from {}", target, ipfs::redact_url(o.gateways.front()));
     ipfs::Cid got = ipfs::fetch_path(path->root, path->path, repo.blocks(), o);
     repo.pin_add(got, true);  // fetched and verified
     return got;
