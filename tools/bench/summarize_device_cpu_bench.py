@@ -16,7 +16,7 @@ for t in (16, 2):
         if not j:
             continue
         for r in j["benchmarks"]:
-            name = r["name"].split("/")[0].replace("BM_Encoder/", "")
+            name = r["name"].split("/")[1]
             rows.setdefault(name, {})[v] = r["seq/s"]
     if rows:
         print(f"encoder seq/s, {t} threads (torch {torch and torch['torch']}, transformers {torch and torch['transformers']})")
@@ -32,9 +32,10 @@ for p in sorted(glob.glob(f"{out}/decode_*_r*.json")):
         continue
     cells = []
     for r in j["benchmarks"]:
-        n = r["name"].split("/")[0]
+        parts = r["name"].split("/")
+        n = parts[0]
         if "tokens/s" in r:
-            cells.append(f"{n.replace('BM_', '')}={r['tokens/s']:.1f}")
+            cells.append(f"{parts[1]}={r['tokens/s']:.1f}")
         elif n == "BM_MemCopy" and "GB/s" in r:
             cells.append(f"copy={r['GB/s']:.0f}GB/s")
     print(os.path.basename(p), " ".join(cells))
