@@ -74,12 +74,6 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const Wei
   WeightSource w(weights, enc->prefix_, compute_dtype, device);
   const int64_t H = bc.hidden_size;
   const NormSpec ln{NormKind::LayerNorm, true, static_cast<float>(bc.layer_norm_eps)};
-  enc->word_emb_ = w.vector(word, {bc.vocab_size, H});
-  enc->pos_emb_ = w.vector(std::string(names.pos_emb) + ".weight", {bc.max_position_embeddings, H});
-  if (names.type_emb && bc.type_vocab_size > 0 && w.has(std::string(names.type_emb) + ".weight"))
-    enc->type_emb_ = w.vector(std::string(names.type_emb) + ".weight", {bc.type_vocab_size, H});
-  enc->emb_norm_ = Norm::load(w, names.emb_norm, H, ln);
-
   BlockSpec spec;
   spec.pre_norm = false;
   spec.norm = ln;
@@ -91,6 +85,17 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const Wei
   spec.attention.kv = KvSource::Step;
   spec.attention.qkv_bias = spec.attention.o_bias = true;
   spec.mlp = MlpSpec{MlpKind::Plain, parse_activation(bc.hidden_act, config.path()), H, bc.intermediate_size, true};
+  std::vector<std::string> needed = {std::string(names.pos_emb) + ".weight"};
+  for (auto& t : Norm::tensor_names(names.emb_norm, ln)) needed.push_back(std::move(t));
+  for (int64_t i = 0; i < bc.num_hidden_layers; ++i)
+    for (auto& t : Block::tensor_names(i, names.block, spec)) needed.push_back(std::move(t));
+  w.require(needed, "model_type " + bc.model_type);
+  enc->word_emb_ = w.vector(word, {bc.vocab_size, H});
+  enc->pos_emb_ = w.vector(std::string(names.pos_emb) + ".weight", {bc.max_position_embeddings, H});
+  if (names.type_emb && bc.type_vocab_size > 0 && w.has(std::string(names.type_emb) + ".weight"))
+    enc->type_emb_ = w.vector(std::string(names.type_emb) + ".weight", {bc.type_vocab_size, H});
+  enc->emb_norm_ = Norm::load(w, names.emb_norm, H, ln);
+
   for (int64_t i = 0; i < bc.num_hidden_layers; ++i) enc->blocks_.push_back(Block::load(w, i, names.block, spec));
   if (names.pooler && w.has(std::string(names.pooler) + ".weight")) {
     enc->pooler_ = Linear::load(w, names.pooler, H, H, true);

@@ -89,6 +89,11 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   const std::string embed_name = std::string(n.embed) + ".weight";
   if (!w.has(embed_name))
     fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
+  std::vector<std::string> needed = Norm::tensor_names(n.final_norm, block_spec(c, 0).norm);
+  if (c.positions == PositionKind::Learned) needed.push_back(std::string(n.pos_embed) + ".weight");
+  for (int64_t i = 0; i < c.num_layers; ++i)
+    for (auto& t : Block::tensor_names(i, n.block, block_spec(c, i))) needed.push_back(std::move(t));
+  w.require(needed, "model_type " + c.model_type);
   d->embed_ = w.vector(embed_name, {V, H});
   if (c.positions == PositionKind::Learned)
     d->pos_embed_ = w.vector(std::string(n.pos_embed) + ".weight", {c.max_positions, H});

@@ -30,6 +30,18 @@ Attention Attention::load(const WeightSource& w, const std::string& lp, const At
   return a;
 }
 
+std::vector<std::string> Attention::tensor_names(const std::string& lp, const AttentionWeightNames& n,
+                                                 const AttentionSpec& spec) {
+  std::vector<std::string> out = n.q ? Linear::tensor_names({lp + n.q, lp + n.k, lp + n.v}, spec.qkv_bias)
+                                     : Linear::tensor_names({lp + n.qkv}, spec.qkv_bias);
+  for (auto& t : Linear::tensor_names({lp + n.o}, spec.o_bias)) out.push_back(std::move(t));
+  if (spec.qk_norm) {
+    out.push_back(lp + n.q_norm + ".weight");
+    out.push_back(lp + n.k_norm + ".weight");
+  }
+  return out;
+}
+
 Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const {
   const StepInputs& step = *ctx.step;
   const int64_t T = x.size(0), D = spec_.head_dim, Hq = spec_.heads, Hkv = spec_.kv_heads;

@@ -6,6 +6,7 @@
 // an encoder's output (encoder-decoders).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "models/layers/block_context.h"
@@ -57,6 +58,10 @@ class Attention {
   // Unsupported for the variants whose families have not landed (relative bias, cross-attention).
   static Attention load(const WeightSource& w, const std::string& layer_prefix, const AttentionWeightNames& names,
                         const AttentionSpec& spec);
+
+  // The checkpoint tensors load() reads.
+  static std::vector<std::string> tensor_names(const std::string& layer_prefix, const AttentionWeightNames& names,
+                                               const AttentionSpec& spec);
 
   // x [T, hidden] -> o_proj(attention) + residual.
   Tensor operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const;

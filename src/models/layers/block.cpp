@@ -20,6 +20,23 @@ Block Block::load(const WeightSource& w, int64_t index, const BlockWeightNames& 
   return b;
 }
 
+std::vector<std::string> Block::tensor_names(int64_t index, const BlockWeightNames& n, const BlockSpec& spec) {
+  const std::string lp = fmt::format(fmt::runtime(n.layer), index);
+  std::vector<std::string> out;
+  auto add = [&](std::vector<std::string> more) {
+    for (auto& t : more) out.push_back(std::move(t));
+  };
+  add(Norm::tensor_names(lp + n.attention_norm, spec.norm));
+  add(Attention::tensor_names(lp, n.attention, spec.attention));
+  if (spec.cross_attention) {
+    add(Norm::tensor_names(lp + n.cross_attention_norm, spec.norm));
+    add(Attention::tensor_names(lp, n.cross_attention, *spec.cross_attention));
+  }
+  add(Norm::tensor_names(lp + n.mlp_norm, spec.norm));
+  add(Mlp::tensor_names(lp, n.mlp, spec.mlp));
+  return out;
+}
+
 Tensor Block::operator()(const Tensor& x, const BlockContext& ctx) const {
   const DType in = ctx.linear_input_dtype;
   if (spec_.pre_norm) {

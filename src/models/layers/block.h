@@ -5,6 +5,7 @@
 // heads; an architecture is a BlockSpec and a table of weight names.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "models/layers/attention.h"
@@ -37,6 +38,9 @@ struct BlockWeightNames {
 class Block {
  public:
   static Block load(const WeightSource& w, int64_t index, const BlockWeightNames& names, const BlockSpec& spec);
+
+  // Every checkpoint tensor load() reads, so a model can name a missing one before it allocates anything.
+  static std::vector<std::string> tensor_names(int64_t index, const BlockWeightNames& names, const BlockSpec& spec);
 
   // x [T, hidden] -> [T, hidden]
   Tensor operator()(const Tensor& x, const BlockContext& ctx) const;

@@ -17,6 +17,15 @@ Linear Linear::load(const WeightSource& w, const std::vector<std::string>& names
   return l;
 }
 
+std::vector<std::string> Linear::tensor_names(const std::vector<std::string>& names, bool bias) {
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    out.push_back(n + ".weight");
+    if (bias) out.push_back(n + ".bias");
+  }
+  return out;
+}
+
 Tensor Linear::operator()(const Tensor& x, const LinearEpilogue& epilogue, DType out_dtype) const {
   const Tensor* b = bias_.defined() ? &bias_ : nullptr;
   if (!epilogue.has_activation && !epilogue.residual && out_dtype == DType::F32) return ops::linear(x, weight_, b);

@@ -21,6 +21,8 @@ class Linear {
   static Linear load(const WeightSource& w, const std::string& name, int64_t out, int64_t in, bool bias) {
     return load(w, std::vector<std::string>{name}, std::vector<int64_t>{out}, in, bias);
   }
+  // The checkpoint tensors load() reads.
+  static std::vector<std::string> tensor_names(const std::vector<std::string>& names, bool bias);
   // A linear layer over an existing matrix (a tied LM head).
   static Linear from(Tensor weight) {
     Linear l;

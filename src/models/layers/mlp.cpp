@@ -24,6 +24,12 @@ Mlp Mlp::load(const WeightSource& w, const std::string& lp, const MlpWeightNames
   return m;
 }
 
+std::vector<std::string> Mlp::tensor_names(const std::string& lp, const MlpWeightNames& n, const MlpSpec& spec) {
+  std::vector<std::string> names = {lp + n.up, lp + n.down};
+  if (spec.kind == MlpKind::Gated) names.push_back(lp + n.gate);
+  return Linear::tensor_names(names, spec.bias);
+}
+
 Tensor Mlp::operator()(const Tensor& x, const Tensor* residual, DType act_dtype) const {
   LinearEpilogue add;
   add.residual = residual;

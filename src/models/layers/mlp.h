@@ -3,6 +3,7 @@
 // activation fused into the up projection's epilogue) or gated
 // (act(gate) * up -> down, gate and up fused into one GEMM).
 #include <string>
+#include <vector>
 
 #include "backends/backend.h"
 #include "core/tensor.h"
@@ -32,6 +33,10 @@ class Mlp {
   // Unsupported for a gated MLP with an activation the backend has no fused gate for.
   static Mlp load(const WeightSource& w, const std::string& layer_prefix, const MlpWeightNames& names,
                   const MlpSpec& spec);
+
+  // The checkpoint tensors load() reads.
+  static std::vector<std::string> tensor_names(const std::string& layer_prefix, const MlpWeightNames& names,
+                                               const MlpSpec& spec);
 
   // x [T, hidden] -> down(...) + residual; `act_dtype` BF16 lets the gate hand bf16 to a bf16 down projection.
   Tensor operator()(const Tensor& x, const Tensor* residual, DType act_dtype = DType::F32) const;

@@ -12,6 +12,12 @@ Norm Norm::load(const WeightSource& w, const std::string& name, int64_t size, co
   return n;
 }
 
+std::vector<std::string> Norm::tensor_names(const std::string& name, const NormSpec& spec) {
+  std::vector<std::string> out = {name + ".weight"};
+  if (spec.kind == NormKind::LayerNorm && spec.bias) out.push_back(name + ".bias");
+  return out;
+}
+
 Tensor Norm::operator()(const Tensor& x, DType out_dtype) const {
   if (spec_.kind == NormKind::RmsNorm) return ops::rms_norm(x, weight_, spec_.eps, out_dtype);
   return ops::layer_norm(x, weight_, bias_.defined() ? &bias_ : nullptr, spec_.eps);

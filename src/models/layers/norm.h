@@ -2,6 +2,7 @@
 // A normalisation layer over the last dim: LayerNorm (with or without bias) or
 // RMSNorm (HF LlamaRMSNorm), with its eps.
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "models/layers/weight_source.h"
@@ -21,6 +22,8 @@ class Norm {
   Norm() = default;
   // Reads NAME.weight (and NAME.bias when the spec has one), each [size].
   static Norm load(const WeightSource& w, const std::string& name, int64_t size, const NormSpec& spec);
+  // The checkpoint tensors load() reads.
+  static std::vector<std::string> tensor_names(const std::string& name, const NormSpec& spec);
 
   // out_dtype BF16 lets an RMS norm hand a bf16 linear its input directly (the
   // values that linear would round to); LayerNorm always returns f32.

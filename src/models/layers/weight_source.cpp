@@ -14,6 +14,13 @@ WeightSource::WeightSource(const WeightStore& store, std::string prefix, DType c
       layout_(layout),
       matrix_bytes_(std::make_shared<int64_t>(0)) {}
 
+void WeightSource::require(const std::vector<std::string>& names, const std::string& needed_by) const {
+  for (const auto& n : names)
+    if (!has(n))
+      fail(ErrorKind::NotFound, "{}: no tensor \"{}\" in the checkpoint ({} needs it)", store_->dir(), prefix_ + n,
+           needed_by);
+}
+
 Tensor WeightSource::vector(const std::string& name, const Shape& shape) const {
   return ops::to_device(store_->get_as(prefix_ + name, DType::F32, shape), device_);
 }

@@ -24,6 +24,9 @@ class WeightSource {
                WeightLayout layout = WeightLayout::OutIn);
 
   bool has(const std::string& name) const { return store_->has(prefix_ + name); }
+  // NotFound naming the first of `names` the checkpoint lacks and what needs it; run before
+  // allocating anything, so a folder missing a tensor costs nothing however large its config says it is.
+  void require(const std::vector<std::string>& names, const std::string& needed_by) const;
   // An f32 tensor of exactly `shape` (norm weights, biases, embedding tables).
   Tensor vector(const std::string& name, const Shape& shape) const;
   // Vectors stacked end to end (the biases of a fused projection).

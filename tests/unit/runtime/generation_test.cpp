@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/step_runner.h"
 
@@ -203,6 +205,44 @@ TEST(CausalStep, AFailedStepLeavesTheCacheAsItWas) {
   all.push_back(prompt[0]);
   Tensor want = CausalStepRunner(m).step({SeqChunk{fresh->create_sequence(), all}}, *fresh);
   for (int64_t k = 0; k < want.numel(); ++k) EXPECT_NEAR(next.data<float>()[k], want.data<float>()[k], 1e-4);
+}
+
+}  // namespace
+}  // namespace ia
+
+namespace ia {
+namespace {
+
+// A checkpoint missing one tensor of its last layer is refused before anything is
+// loaded, naming the tensor (decoders and encoders alike).
+TEST(ModelLoading, AMissingTensorIsNamedBeforeLoading) {
+  for (const auto& [model, missing] :
+       {std::pair<std::string, std::string>{"llama", "model.layers.1.mlp.down_proj.weight"},
+        {"bert", "encoder.layer.1.output.LayerNorm.bias"}}) {
+    const std::string src = fixture(model);
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ia-missing-" + model);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    for (const auto& e : std::filesystem::directory_iterator(src))
+      if (e.path().extension() != ".safetensors") std::filesystem::copy(e.path(), dir / e.path().filename());
+    auto store = WeightStore::open(src);
+    std::vector<std::pair<std::string, Tensor>> kept;
+    for (const auto& name : store->names())
+      if (name != missing) kept.emplace_back(name, store->get(name));
+    ASSERT_EQ(kept.size() + 1, store->names().size()) << model;
+    write_safetensors((dir / "model.safetensors").string(), kept);
+    try {
+      if (model == "llama")
+        Generator::load(dir.string(), Device::cpu(), DType::F32);
+      else
+        EmbeddingEndpoint::load(dir.string(), Device::cpu(), DType::F32);
+      ADD_FAILURE() << model << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+      EXPECT_NE(std::string(e.what()).find(missing), std::string::npos) << e.what();
+    }
+    std::filesystem::remove_all(dir);
+  }
 }
 
 }  // namespace
