@@ -4,7 +4,7 @@
 # build, back to back. Carries a bundle made here with make_cpu_bundle.sh and
 # packed as build-bundle/cpu-bundle.tar.xz (folders new/ and base/ of binaries,
 # lib/ of their shared libraries).
-#   device: bash tools/bench/device_cpu_bench.sh [encoder] [decode]
+#   device: bash tools/bench/device_cpu_bench.sh [encoder] [optimes] [decode]
 # Results: $OUT/cpu-bench.tar.gz (JSON per run, summary.txt); the summary is printed last.
 set -uo pipefail
 # Everything lands in $out; after each phase it is packed into $OUT/cpu-bench.tar.gz
@@ -15,7 +15,7 @@ pack() { [ -n "${OUT:-}" ] && tar -czf "$OUT/cpu-bench.tar.gz" -C "$out" . ; }
 b=/tmp/ia-bundle
 mkdir -p "$b" && tar -xJf build-bundle/cpu-bundle.tar.xz -C "$b"
 export LD_LIBRARY_PATH=$b/lib
-what=${*:-encoder decode}
+what=${*:-encoder optimes decode}
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cpus; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 run_threads() {  # THREADS CMD...: 2 threads pinned to cores 0-1, 16 on the whole machine
@@ -40,6 +40,16 @@ if [[ $what == *encoder* ]]; then
       >/dev/null 2>"$out/encoder_torch_t$t.err" || tail -3 "$out/encoder_torch_t$t.err"
     pack
   done
+fi
+
+if [[ $what == *optimes* ]]; then
+  # Where the time goes, per op, in one encoder case of each build (IA_OP_TIMES prints at exit).
+  for v in new base; do
+    IA_OP_TIMES=1 OMP_NUM_THREADS=16 "$b/$v/bench_encoder" --benchmark_filter="${IA_OPTIMES_CASE:-BM_Encoder/minilm_l6_f32/}" \
+      --benchmark_min_time=1 >/dev/null 2>"$out/optimes_$v.txt"
+    echo "== op times, $v"; tail -12 "$out/optimes_$v.txt"
+  done
+  pack
 fi
 
 if [[ $what == *decode* ]]; then
