@@ -2,12 +2,13 @@
 # missing, configure and build first.
 BUILD_DIR ?= build
 FUZZ_DIR ?= build-fuzz
+ASAN_DIR ?= build-asan
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test run bench fuzz format format-check clean
+.PHONY: all deps configure build test test-asan run bench fuzz format format-check clean
 
 all: build
 
@@ -25,6 +26,11 @@ build: deps configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory fuzz
+
+# Everything again under AddressSanitizer + UndefinedBehaviorSanitizer (clang,
+# its own build tree): the whole ctest suite, then every fuzz seed replayed.
+test-asan: deps
+	@bash scripts/run-asan.sh $(ASAN_DIR) $(JOBS)
 
 # Embeds a few sentences with the bundled BERT model and prints the result and the time taken.
 run: build
@@ -44,4 +50,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR)
