@@ -1,5 +1,7 @@
 #include "models/decoder_random.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <utility>
@@ -7,7 +9,9 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "models/decoder_config.h"
 #include "tokenizers/byte_level.h"
 #include "tokenizers/unicode.h"
 
@@ -180,6 +184,16 @@ RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& ou
     fail(ErrorKind::InvalidArgument, "random-model: config sizes must be positive and vocab_size >= 259");
   const bool tied = cfg.value("tie_word_embeddings", gpt2);
   const bool qkv_bias = type == "qwen2" || cfg.value("attention_bias", false);
+  // The limits a loader applies (sizes, layers, heads) hold here too, and every tensor is
+  // built in memory before the file is written: refuse what cannot fit instead of bad_alloc.
+  DecoderConfig::from(HfConfig::from_json(cfg, "random-model config"));
+  const double params = static_cast<double>(L) * (4.0 * H * NH * D + 3.0 * H * I) + (tied ? 1.0 : 2.0) * V * H;
+  const double bytes = params * static_cast<double>(dtype_size(dt));
+  const double available =
+      static_cast<double>(::sysconf(_SC_AVPHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  if (bytes > available)
+    fail(ErrorKind::InvalidArgument, "random-model: {:.1f} GB of weights do not fit the {:.1f} GB of free memory",
+         bytes / 1e9, available / 1e9);
 
   Rng rng{seed * 0x9e3779b97f4a7c15ull + 1};
   std::vector<std::pair<std::string, Tensor>> ts;

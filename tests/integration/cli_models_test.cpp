@@ -109,6 +109,14 @@ TEST(CliModels, ModelsAndDevErrorsAreOneLineWithStatus2) {
                     "--like must be");
   expect_user_error(run_cli({"dev", "random-model", "--like", kBert + "/config.json", "--out", tmp.path() + "/m"}),
                     "not a supported decoder");
+  // Too many layers for any loader, and more weights than memory holds: refused before building
+  // anything (this was bad_alloc, exit 1).
+  expect_user_error(
+      run_cli({"dev", "random-model", "--like", "llama-1b", "--layers", "2000000000", "--out", tmp.path() + "/m"}),
+      "num_hidden_layers");
+  expect_user_error(
+      run_cli({"dev", "random-model", "--like", "llama-1b", "--layers", "4096", "--out", tmp.path() + "/m"}),
+      "free memory");
   EXPECT_FALSE(fs::exists(tmp.path() + "/m"));
 }
 
