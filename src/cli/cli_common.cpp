@@ -57,11 +57,6 @@ bool read_input_line(std::istream& in, std::string& line, size_t* total, const s
   }
 }
 
-std::string format_float(float v) {
-  if (!std::isfinite(v)) return "null";  // JSON has no NaN/Inf
-  return fmt::format("{}", v);
-}
-
 namespace {
 
 // The flags of ipfs_accelerate::SamplingOptions, which the router hands to the sampler as they are.

@@ -55,7 +55,4 @@ std::string read_input_text(const std::string& path, const std::string& what);
 // at kMaxCliInputBytes: false at end of input, InvalidArgument naming `what` past it.
 bool read_input_line(std::istream& in, std::string& line, size_t* total, const std::string& what);
 
-// JSON float with the shortest text that reads back to the same float.
-std::string format_float(float v);
-
 }  // namespace ia::cli
