@@ -30,6 +30,7 @@ built=$(date +%s)
 # report that slipped past -fno-sanitize-recover fatal all the same.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0}
 (cd "$dir" && ctest --output-on-failure -j "$jobs")
 tested=$(date +%s)
 
