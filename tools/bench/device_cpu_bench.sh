@@ -32,7 +32,7 @@ if [[ $what == *encoder* ]]; then
   for t in 16 2; do
     for v in ${IA_BENCH_VARIANTS:-new base}; do
       [ -x "$b/$v/bench_encoder" ] || continue
-      run_threads "$t" "$b/$v/bench_encoder" --benchmark_filter=BM_Encoder --benchmark_min_time=1 \
+      run_threads "$t" "$b/$v/bench_encoder" --benchmark_filter="BM_LargeGemm|BM_Encoder" --benchmark_min_time=1 \
         --benchmark_out="$out/encoder_${v}_t$t.json" --benchmark_out_format=json >/dev/null 2>"$out/encoder_${v}_t$t.err" ||
         tail -3 "$out/encoder_${v}_t$t.err"
     done

@@ -16,16 +16,26 @@ for t in (16, 2):
         if not j:
             continue
         for r in j["benchmarks"]:
+            if r["name"].startswith("BM_LargeGemm"):
+                print(f"{t} threads, {v}: large GEMM {r['name'].split('/')[1]} {r['FLOP/s'] / 1e9:.0f} GFLOP/s")
+                gemm = rows.setdefault("_gemm", {})
+                gemm[r["name"].split("/")[1]] = r["FLOP/s"]
+                continue
             name = r["name"].split("/")[1]
             rows.setdefault(name, {})[v] = r["seq/s"]
+            if v == "new" and "FLOP/s" in r:
+                rows[name]["flops"] = r["FLOP/s"]
     if rows:
         print(f"encoder seq/s, {t} threads (torch {torch and torch['torch']}, transformers {torch and torch['transformers']})")
-        print(f"{'case':24} {'new':>8} {'base':>8} {'torch':>8} {'new/torch':>9}")
+        gemm = rows.pop("_gemm", {})
+        print(f"{'case':24} {'new':>8} {'base':>8} {'torch':>8} {'new/torch':>9} {'of GEMM':>8}")
         for name, r in rows.items():
             tv = torch.get(name) if torch else None
             ratio = r['new'] / tv if tv and 'new' in r else float('nan')
+            g = gemm.get("bf16" if "bf16" in name else "f32")
+            frac = r["flops"] / g if g and "flops" in r else float("nan")
             print(f"{name:24} {r.get('new', float('nan')):8.1f} {r.get('base', float('nan')):8.1f} "
-                  f"{tv or float('nan'):8.1f} {ratio:9.2f}")
+                  f"{tv or float('nan'):8.1f} {ratio:9.2f} {frac * 100:7.0f}%")
 for p in sorted(glob.glob(f"{out}/decode_*_r*.json")):
     j = load(p)
     if not j:
