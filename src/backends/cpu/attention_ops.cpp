@@ -112,6 +112,29 @@ void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, T
   }
 }
 
+namespace {
+
+// What the paged and the packed attention share in a run of attention tasks: q [T, Hq, D]
+// (rows and heads strided), the output rows, the heads and how the products run.
+AttentionTasksArgs task_args(const Tensor& q, float* out, int64_t kv_heads, bool causal, int64_t window, float scale,
+                             bool bf16_products) {
+  AttentionTasksArgs a;
+  a.q = q.data<float>();
+  a.q_row_stride = q.strides()[0];
+  a.q_head_stride = q.strides()[1];
+  a.out = out;
+  a.num_heads = q.size(1);
+  a.num_kv_heads = kv_heads;
+  a.head_dim = q.size(2);
+  a.causal = causal;
+  a.window = window;
+  a.scale = scale;
+  a.bf16_products = bf16_products;
+  return a;
+}
+
+}  // namespace
+
 void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
                          const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
                          Tensor& out) {
@@ -141,18 +164,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   float* o = out.data<float>();
   const Kernels& kern = kernels();
   // Sequences with many new rows (prefill) go through GEMM tasks; their rows leave the per-row loop.
-  AttentionTasksArgs a;
-  a.q = qp;
-  a.q_row_stride = q.strides()[0];
-  a.q_head_stride = q.strides()[1];
-  a.out = o;
-  a.num_heads = Hq;
-  a.num_kv_heads = Hkv;
-  a.head_dim = D;
-  a.causal = true;
-  a.window = params.window;
-  a.scale = params.scale;
-  a.bf16_products = params.bf16_products;
+  AttentionTasksArgs a = task_args(q, o, Hkv, true, params.window, params.scale, params.bf16_products);
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1), len = index_at(seq_lens, s);
     if (e - b < kPrefillAttentionMinRows || !k_cache.is_contiguous() || !v_cache.is_contiguous()) continue;
@@ -225,18 +237,7 @@ void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, con
   const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k.size(1), S = query_start.numel() - 1;
   float* o = out.data<float>();
   if (T == 0 || Hq == 0 || D == 0) return;
-  AttentionTasksArgs a;
-  a.q = q.data<float>();
-  a.q_row_stride = q.strides()[0];
-  a.q_head_stride = q.strides()[1];
-  a.out = o;
-  a.num_heads = Hq;
-  a.num_kv_heads = Hkv;
-  a.head_dim = D;
-  a.causal = params.causal;
-  a.window = params.window;
-  a.scale = params.scale;
-  a.bf16_products = params.bf16_products;
+  AttentionTasksArgs a = task_args(q, o, Hkv, params.causal, params.window, params.scale, params.bf16_products);
   int64_t covered = 0;  // rows of the sequences so far; the rest get zeros
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1);
