@@ -33,10 +33,12 @@ struct AcceptEntry {
 };
 
 // A q outside 0..1 or not a number makes the entry malformed: it is skipped.
+// from_chars reads "nan", which compares false both ways: it would pass a
+// range test written as q < 0 || q > 1 and then win over every real q.
 std::optional<double> parse_q(std::string_view v) {
   double q = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), q);
-  if (ec != std::errc() || end != v.data() + v.size() || q < 0 || q > 1) return std::nullopt;
+  if (ec != std::errc() || end != v.data() + v.size() || !(q >= 0 && q <= 1)) return std::nullopt;
   return q;
 }
 
@@ -55,7 +57,7 @@ std::vector<AcceptEntry> parse_accept(std::string_view accept) {
       rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
       if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
         std::optional<double> q = parse_q(trim(p.substr(2)));
-        malformed = !q;
+        malformed = malformed || !q;  // a later valid q does not repair an earlier bad one
         e.q = q.value_or(0);
       }
     }

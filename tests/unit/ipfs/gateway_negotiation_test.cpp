@@ -105,6 +105,12 @@ TEST(GatewayNegotiation, AcceptQValuesChooseTheFormat) {
   // A malformed q drops its entry; nothing verifiable left is a 400.
   EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=high", {}), ErrorKind::InvalidArgument);
   EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=2", {}), ErrorKind::InvalidArgument);
+  // q=nan is malformed too: it neither wins over q=1 nor stands alone.
+  q = negotiate_gateway_query(kCid, "application/vnd.ipld.raw;q=nan, application/vnd.ipld.car", params({}));
+  EXPECT_EQ(q.format, GatewayFormat::Car);
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=NaN", {}), ErrorKind::InvalidArgument);
+  // So is an entry with two q's, one of them bad, whichever comes last.
+  EXPECT_EQ(kind_of(kCid, "application/vnd.ipld.raw;q=high;q=0.5", {}), ErrorKind::InvalidArgument);
   // CAR parameters come from the chosen entry only: a refused CARv2 entry does not make it 406.
   q = negotiate_gateway_query(kCid, "application/vnd.ipld.car;version=2;q=0, application/vnd.ipld.car;dups=y",
                               params({}));
