@@ -25,12 +25,12 @@ class Error : public std::runtime_error {
 };
 
 struct AcceleratorOptions {
-  int threads = 0;  // 0: one per physical core
+  int threads = 0;  // 0: one per physical core, at most the affinity mask, cgroup CPU quota and OMP_NUM_THREADS allow
 };
 
 struct EmbedOptions {
   std::string device = "auto";         // auto | cpu | cuda | cuda:N
-  std::string dtype = "f32";           // f32 | bf16
+  std::string dtype = "auto";          // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
   std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len | lasttoken; default: the model folder's
   std::optional<bool> normalize;       // default: the model folder's (sentence-transformers Normalize module)
   int batch_size = 32;
@@ -73,7 +73,7 @@ struct SamplingOptions {
 // Text generation (decoder models): sampling, plus placement, length and stopping.
 struct GenerateOptions : SamplingOptions {
   std::string device = "auto";        // auto | cpu
-  std::string dtype = "f32";          // f32 | bf16 (linear weights)
+  std::string dtype = "auto";         // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
   std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
   std::vector<std::string> stop;
   bool ignore_eos = false;

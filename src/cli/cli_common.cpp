@@ -79,7 +79,9 @@ void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, co
   add_sampling_flags(sub, o);
   sub->add_option("--stop", o.stop, stop_help);
   sub->add_option("--device", o.device, "auto | cpu")->capture_default_str();
-  sub->add_option("--dtype", o.dtype, "Linear weight dtype: f32 | bf16")->capture_default_str();
+  sub->add_option("--dtype", o.dtype,
+                  "Linear weight dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")
+      ->capture_default_str();
 }
 
 }  // namespace ia::cli

@@ -13,7 +13,7 @@ namespace {
 struct EmbedArgs {
   std::string model;
   std::string device = "auto";
-  std::string dtype = "f32";
+  std::string dtype = "auto";
   std::string pooling;
   int batch_size = 32;
   bool no_truncate = false;
@@ -53,7 +53,9 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
       app.add_subcommand("embed", "Embed texts with a model folder (one text per line on stdin when no TEXT)");
   sub->add_option("--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-  sub->add_option("--dtype", args->dtype, "Compute dtype: f32 | bf16")->capture_default_str();
+  sub->add_option("--dtype", args->dtype,
+                  "Compute dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")
+      ->capture_default_str();
   sub->add_option("--pooling", args->pooling,
                   "cls | mean | max | mean_sqrt_len | lasttoken (default: the model folder's)")
       ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len"}));

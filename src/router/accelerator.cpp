@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/logging.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -57,7 +58,32 @@ std::string resolve_model_dir(const std::string& model) {
 ia::DType parse_compute_dtype(const std::string& s) {
   if (s == "f32" || s == "float32") return ia::DType::F32;
   if (s == "bf16" || s == "bfloat16") return ia::DType::BF16;
-  ia::fail(ia::ErrorKind::InvalidArgument, "unsupported dtype \"{}\" (expected f32 or bf16)", s);
+  ia::fail(ia::ErrorKind::InvalidArgument, "unsupported dtype \"{}\" (expected auto, f32 or bf16)", s);
+}
+
+// The dtype a request runs in. An explicit f32 or bf16 wins; "auto" (the default) is the
+// checkpoint's own, config.json's torch_dtype (transformers 5 writes dtype): bfloat16 runs in
+// bf16, float16 in bf16 too (this build has no f16 compute; a warning says so), anything else
+// and none in f32. An unreadable config.json is left to the load to report.
+ia::DType resolve_compute_dtype(const std::string& requested, const std::string& dir,
+                                std::vector<std::string>& warnings) {
+  if (requested != "auto") return parse_compute_dtype(requested);
+  std::string stored;
+  try {
+    const ia::HfConfig cfg = ia::HfConfig::load(dir);
+    stored = cfg.get_string("torch_dtype", cfg.get_string("dtype", ""));
+  } catch (const ia::Error&) {
+    return ia::DType::F32;
+  }
+  if (stored == "bfloat16") return ia::DType::BF16;
+  if (stored == "float16") {
+    warnings.emplace_back(
+        "the checkpoint is float16; running it in bf16 (no f16 compute on this build; --dtype f32 for full "
+        "precision)");
+    spdlog::warn("{}", warnings.back());
+    return ia::DType::BF16;
+  }
+  return ia::DType::F32;
 }
 
 }  // namespace
@@ -86,6 +112,7 @@ struct Accelerator::Impl {
   struct GenerationSetup {
     ia::Device device;
     ia::DType dtype;
+    std::vector<std::string> warnings;  // the dtype resolution's
     std::shared_ptr<ia::Generator> gen;
     ia::GenerationRequest req;
     ia::StreamCallback on_text;
@@ -107,7 +134,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
                                const EmbedOptions& options) {
   return translate_errors([&] {
     std::string dir = resolve_model_dir(model);
-    ia::DType dtype = parse_compute_dtype(options.dtype);
+    std::vector<std::string> dtype_warnings;
+    ia::DType dtype = resolve_compute_dtype(options.dtype, dir, dtype_warnings);
     ia::Device device = ia::choose_device(options.device);
     ia::EmbeddingOptions eo;
     if (options.pooling) eo.pooling = ia::parse_pool_mode(*options.pooling);
@@ -129,7 +157,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
       out.embeddings.emplace_back(p + i * out.dimensions, p + (i + 1) * out.dimensions);
     }
     out.token_counts = r.token_counts;
-    out.warnings = r.warnings;
+    out.warnings = std::move(dtype_warnings);
+    out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
     out.tokenize_ms = r.tokenize_ms;
     out.inference_ms = r.inference_ms;
     return out;
@@ -230,7 +259,8 @@ ia::GenerationRequest generation_request(const GenerateOptions& options) {
 }
 
 GenerateResult generate_result(const std::string& model, ia::Device device, ia::DType dtype,
-                               const ia::GenerationResult& r, const ia::GenerationStats& st) {
+                               const ia::GenerationResult& r, const ia::GenerationStats& st,
+                               const std::vector<std::string>& setup_warnings) {
   GenerateResult out;
   out.model = model;
   out.device = device.str();
@@ -244,7 +274,8 @@ GenerateResult generate_result(const std::string& model, ia::Device device, ia::
     for (const auto& e : t.top) lp.top.emplace_back(e.id, e.logprob);
     out.logprobs.push_back(std::move(lp));
   }
-  out.warnings = r.warnings;
+  out.warnings = setup_warnings;
+  out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
   out.prefill_ms = st.prefill_ms;
   out.decode_ms = st.decode_ms;
   out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
@@ -258,7 +289,7 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
                                                                        const GenerateOptions& options) {
   GenerationSetup g;
   const std::string dir = resolve_model_dir(model);
-  g.dtype = parse_compute_dtype(options.dtype);
+  g.dtype = resolve_compute_dtype(options.dtype, dir, g.warnings);
   g.device = ia::choose_device(options.device);
   g.req = generation_request(options);
   g.gen = generator(dir, g.device, g.dtype);
@@ -272,7 +303,7 @@ GenerateResult Accelerator::generate(const std::string& model, const std::string
     Impl::GenerationSetup g = impl_->setup_generation(model, options);
     ia::GenerationStats st;
     ia::GenerationResult r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
-    return generate_result(model, g.device, g.dtype, r, st);
+    return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });
 }
 
@@ -329,7 +360,7 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
     } else {
       r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st).at(0));
     }
-    return generate_result(model, g.device, g.dtype, r, st);
+    return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });
 }
 
