@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -59,6 +61,97 @@ bool read_input_line(std::istream& in, std::string& line, size_t* total, const s
 
 namespace {
 
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate nearest to `given`, if near enough to be what was meant.
+std::string nearest(const std::string& given, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const std::string& c : candidates) {
+    const size_t d = edit_distance(given, c);
+    if (d < best_d) best = c, best_d = d;
+  }
+  // No guess for a one-letter flag: any other letter is as near.
+  const bool one_letter_flag = given.size() <= 2 && given[0] == '-';
+  const size_t limit = one_letter_flag ? 0 : std::min<size_t>(3, std::max<size_t>(1, given.size() / 3));
+  return best_d <= limit && best_d > 0 ? best : "";
+}
+
+std::string command_path(const CLI::App* app) {
+  std::string path;
+  for (; app && app->get_parent(); app = app->get_parent()) path = app->get_name() + (path.empty() ? "" : " " + path);
+  return path;
+}
+
+}  // namespace
+
+std::optional<std::string> check_arguments(const CLI::App& app, const std::vector<std::string>& args) {
+  const CLI::App* cur = &app;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") break;
+    const bool negative_number =
+        a.size() > 1 && a[0] == '-' && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.');
+    if (a.size() > 1 && a[0] == '-' && !negative_number) {
+      const bool long_name = a.rfind("--", 0) == 0;
+      // --name=value; -xVALUE and -xyz name their option by the first letter.
+      const std::string name = long_name ? a.substr(0, a.find('=')) : a.substr(0, 2);
+      const CLI::Option* opt = nullptr;
+      for (const CLI::App* level = cur; level && !opt; level = level->get_parent())
+        opt = level->get_option_no_throw(name);
+      if (!opt) {
+        std::vector<std::string> known;
+        for (const CLI::App* level = cur; level; level = level->get_parent())
+          for (const CLI::Option* o : level->get_options()) {
+            for (const std::string& l : o->get_lnames()) known.push_back("--" + l);
+            for (const std::string& s : o->get_snames()) known.push_back("-" + s);
+          }
+        const std::string where = cur->get_parent() ? " for `" + command_path(cur) + "`" : "";
+        const std::string guess = nearest(name, known);
+        return "unknown option \"" + name + "\"" + where + (guess.empty() ? "" : "; did you mean " + guess + "?") +
+               " (see " + (where.empty() ? "" : command_path(cur) + " ") + "--help)";
+      }
+      if (opt->get_items_expected_min() > 0 && a.size() == name.size() && (long_name || a.size() == 2)) ++i;
+      continue;
+    }
+    const std::vector<const CLI::App*> subs = cur->get_subcommands({});
+    if (subs.empty()) continue;  // a positional argument of the command
+    const CLI::App* next = nullptr;
+    std::vector<std::string> names;
+    for (const CLI::App* sub : subs) {
+      if (sub->get_name() == a) next = sub;
+      names.push_back(sub->get_name());
+    }
+    if (next) {
+      cur = next;
+      continue;
+    }
+    if (!cur->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty()) continue;
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    const std::string guess = nearest(a, names);
+    const std::string where = cur->get_parent() ? " of `" + command_path(cur) + "`" : "";
+    return "unknown command \"" + a + "\"" + where + (guess.empty() ? "" : "; did you mean " + guess + "?") +
+           " (commands: " + list + ")";
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 // The flags of ipfs_accelerate::SamplingOptions, which the router hands to the sampler as they are.
 void add_sampling_flags(CLI::App* sub, ipfs_accelerate::SamplingOptions& o) {
   sub->add_option("--temperature", o.temperature, "0 = greedy (default: generation_config.json's do_sample decides)");
@@ -74,7 +167,7 @@ void add_sampling_flags(CLI::App* sub, ipfs_accelerate::SamplingOptions& o) {
 }  // namespace
 
 void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, const std::string& stop_help) {
-  sub->add_option("--max-new-tokens", o.max_new_tokens,
+  sub->add_option("-n,--max-new-tokens", o.max_new_tokens,
                   "Tokens to generate at most (default: generation_config.json, else 256)");
   add_sampling_flags(sub, o);
   sub->add_option("--stop", o.stop, stop_help);

@@ -5,7 +5,9 @@
 #include <functional>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -42,6 +44,12 @@ void register_models(CLI::App& app, Context& ctx, Action& action);
 // The sampling, stopping and placement flags `generate` and `chat` share, bound
 // straight to the options they fill. `stop_help` words --stop for the command.
 void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& options, const std::string& stop_help);
+
+// Walks `args` (argv as given) through `app`'s commands before CLI11 parses
+// them: the line to print for an unknown command or option, with the nearest
+// known name of that command level ("did you mean --model?"), else nullopt.
+// Options of a parent command count at its subcommands (fallthrough).
+std::optional<std::string> check_arguments(const CLI::App& app, const std::vector<std::string>& args);
 
 // Most bytes the CLI reads from one input (--messages, --input, stdin); an
 // endless stream is refused instead of exhausting memory.

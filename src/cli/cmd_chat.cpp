@@ -35,13 +35,30 @@ struct ChatArgs {
 
 using router::dump_json;
 
+// A model without a chat template gets the command to use instead.
+[[noreturn]] void rethrow_with_next_step(const ipfs_accelerate::Error& e) {
+  const std::string msg = e.what();
+  const size_t at = msg.find("no chat template (");
+  if (e.kind() != "not_found" || at == std::string::npos) throw e;
+  throw ipfs_accelerate::Error(e.kind(), msg.substr(0, at) + "this model has no chat template; use `generate` (" +
+                                             msg.substr(at + std::string("no chat template (").size()));
+}
+
 int run_chat(Context& ctx, const ChatArgs& a) {
   ipfs_accelerate::GenerateOptions o = a.options;
   std::unique_ptr<ipfs_accelerate::ChatSession> session;
-  if (!a.no_prefix_cache) session = ctx.accelerator().chat_session(a.model);
+  try {
+    if (!a.no_prefix_cache) session = ctx.accelerator().chat_session(a.model);
+  } catch (const ipfs_accelerate::Error& e) {
+    rethrow_with_next_step(e);
+  }
   auto turn = [&](const Json& messages) {
-    ipfs_accelerate::GenerateResult r =
-        session ? session->chat(dump_json(messages), o) : ctx.accelerator().chat(a.model, dump_json(messages), o);
+    ipfs_accelerate::GenerateResult r;
+    try {
+      r = session ? session->chat(dump_json(messages), o) : ctx.accelerator().chat(a.model, dump_json(messages), o);
+    } catch (const ipfs_accelerate::Error& e) {
+      rethrow_with_next_step(e);
+    }
     if (ctx.verbose)
       std::cerr << "chat: " << r.prompt_ids.size() << " prompt tokens, reused " << r.cached_prompt_tokens
                 << " cached, prefilled " << r.prompt_ids.size() - static_cast<size_t>(r.cached_prompt_tokens) << " in "
@@ -113,7 +130,7 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
   auto a = std::make_shared<ChatArgs>();
   CLI::App* sub =
       app.add_subcommand("chat", "Chat with a decoder model through its chat template (interactive, streaming)");
-  sub->add_option("--model", a->model, "Hugging Face model folder")->required();
+  sub->add_option("-m,--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("--system", a->system, "System message that opens the conversation");
   sub->add_option("--messages", a->messages,
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");

@@ -33,7 +33,7 @@ void register_chat_template(CLI::App& app, Context& ctx, Action& action) {
   };
   auto a = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand("chat-template", "Render the model's chat template for a conversation");
-  sub->add_option("--model", a->model, "Hugging Face model folder")->required();
+  sub->add_option("-m,--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("--messages", a->messages, "JSON file: a list of {role, content} messages ('-': stdin)")->required();
   sub->add_flag("--add-generation-prompt", a->add_generation_prompt, "End with the assistant turn's opening");
   sub->add_option("--template", a->template_name, "A named template of the folder (e.g. tool_use)");

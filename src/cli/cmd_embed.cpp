@@ -51,7 +51,7 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   auto args = std::make_shared<EmbedArgs>();
   CLI::App* sub =
       app.add_subcommand("embed", "Embed texts with a model folder (one text per line on stdin when no TEXT)");
-  sub->add_option("--model", args->model, "Hugging Face model folder")->required();
+  sub->add_option("-m,--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->dtype,
                   "Compute dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")

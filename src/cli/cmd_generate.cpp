@@ -45,8 +45,8 @@ void register_generate(CLI::App& app, Context& ctx, Action& action) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* sub =
       app.add_subcommand("generate", "Generate text with a decoder model folder (GPT-2, LLaMA, Qwen2/3, Mistral)");
-  sub->add_option("--model", a->model, "Hugging Face model folder")->required();
-  sub->add_option("--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
+  sub->add_option("-m,--model", a->model, "Hugging Face model folder")->required();
+  sub->add_option("-p,--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
   add_generation_flags(sub, a->options, "Stop when the text contains STR (repeatable); the text ends before it");
   sub->add_option("--logprobs", a->options.logprobs,
                   "Log-probabilities of the sampled token and the N most likely (0..20)");

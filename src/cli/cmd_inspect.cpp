@@ -9,7 +9,7 @@ namespace ia::cli {
 void register_inspect(CLI::App& app, Context& ctx, Action& action) {
   auto model = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("inspect", "Family, architecture, task, modality, parameters, dtypes and files");
-  sub->add_option("--model", *model, "Hugging Face model folder")->required();
+  sub->add_option("-m,--model", *model, "Hugging Face model folder")->required();
   sub->callback([&ctx, &action, model] {
     action = [&ctx, model] {
       std::cout << ctx.accelerator().inspect(*model) << "\n";

@@ -62,7 +62,7 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
   };
   auto t = std::make_shared<TokenizeArgs>();
   CLI::App* sub = app.add_subcommand("tokenize", "Token ids and tokens of a text");
-  sub->add_option("--model", t->model, "Hugging Face model folder")->required();
+  sub->add_option("-m,--model", t->model, "Hugging Face model folder")->required();
   sub->add_flag("--no-special-tokens", t->no_special, "Do not add [CLS]/[SEP]/BOS/... tokens");
   sub->add_option("--pair", t->pair, "Second sequence of a pair input");
   auto* input = sub->add_option(
@@ -100,7 +100,7 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
   };
   auto d = std::make_shared<DetokenizeArgs>();
   CLI::App* dsub = app.add_subcommand("detokenize", "Text of token ids");
-  dsub->add_option("--model", d->model, "Hugging Face model folder")->required();
+  dsub->add_option("-m,--model", d->model, "Hugging Face model folder")->required();
   dsub->add_flag("--skip-special-tokens", d->skip_special, "Leave out special tokens");
   dsub->add_option("id", d->ids, "Token ids")->required();
   dsub->callback([&ctx, &action, d] {

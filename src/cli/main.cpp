@@ -2,8 +2,10 @@
 // for bad input, 1 for an internal error. Subcommands just throw: main maps
 // every error to its line and status through core/error_outcome.h, the map
 // the HTTP edges use too.
+#include <cstddef>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "cli/cli_common.h"
 #include "core/error_outcome.h"
@@ -16,7 +18,10 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "ipfs-accelerate 0.1.0");
   ia::cli::Context ctx;
-  app.add_option("--threads", ctx.threads, "Worker threads (default: physical cores)")->check(CLI::NonNegativeNumber);
+  // Root options are taken after a subcommand too (fallthrough, inherited by every subcommand).
+  app.fallthrough();
+  app.add_option("-t,--threads", ctx.threads, "Worker threads (default: physical cores); before or after the command")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("-v,--verbose", ctx.verbose, "Log progress to stderr");
 
   ia::cli::Action action;
@@ -31,31 +36,33 @@ int run(int argc, char** argv) {
   ia::cli::register_ipfs(app, ctx, action);
   ia::cli::register_models(app, ctx, action);
 
-  // Name an unknown command plainly instead of CLI11's "A subcommand is required".
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--threads" || a == "--gateway") {  // options of the root that take a value
+  // `help [COMMAND...]` is `COMMAND... --help`; then name an unknown command or
+  // option plainly, with the nearest known name, before CLI11 parses.
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    const bool option = args[i].size() > 1 && args[i][0] == '-' && args[i].find('=') == std::string::npos;
+    const CLI::Option* opt = option ? app.get_option_no_throw(args[i]) : nullptr;
+    if (opt && opt->get_items_expected_min() > 0) {
       ++i;
       continue;
     }
-    if (a.empty() || a[0] == '-') continue;
-    bool known = false;
-    std::string names;
-    for (const CLI::App* sub : app.get_subcommands({})) {
-      known = known || sub->get_name() == a;
-      names += (names.empty() ? "" : ", ") + sub->get_name();
-    }
-    if (!known) {
-      const ia::ErrorOutcome outcome{ia::ErrorKind::InvalidArgument,
-                                     "unknown command \"" + a + "\" (commands: " + names + ")"};
-      std::cerr << ia::cli_error_line(outcome) << "\n";
-      return ia::cli_exit_status(outcome.kind);
+    if (args[i].empty() || args[i][0] == '-') continue;
+    if (args[i] == "help") {
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      args.emplace_back("--help");
     }
     break;
   }
+  if (auto problem = ia::cli::check_arguments(app, args)) {
+    const ia::ErrorOutcome outcome{ia::ErrorKind::InvalidArgument, *problem};
+    std::cerr << ia::cli_error_line(outcome) << "\n";
+    return ia::cli_exit_status(outcome.kind);
+  }
+  std::vector<char*> parse_argv;
+  for (std::string& a : args) parse_argv.push_back(a.data());
 
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(parse_argv.size()), parse_argv.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

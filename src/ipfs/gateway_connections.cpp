@@ -202,6 +202,13 @@ BoundedHttpServer::BoundedHttpServer(const GatewayLimits& limits, std::function<
     : limits_(limits), setup_request_(std::move(setup_request)) {
   new_task_queue = [n = limits_.max_connections] { return new ConnectionPool(n); };
   set_payload_max_length(limits_.max_request_body);
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind a port one
+  // already listens on and split its traffic; SO_REUSEADDR alone still allows a
+  // restart over TIME_WAIT connections but refuses a port in use (EADDRINUSE).
+  set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
 }
 
 bool BoundedHttpServer::process_and_close_socket(socket_t sock) {

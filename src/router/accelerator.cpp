@@ -51,7 +51,17 @@ std::string resolve_model_dir(const std::string& model) {
     if (auto dir = ia::router::resolve_model_source(model)) return *dir;  // a CID, ipfs:// URL or registered name
     ia::fail(ia::ErrorKind::NotFound, "{}: model folder does not exist", model);
   }
-  if (!fs::is_directory(model, ec)) ia::fail(ia::ErrorKind::InvalidArgument, "{}: not a folder", model);
+  if (!fs::is_directory(model, ec)) {
+    // A file of the folder given for the folder: say what to pass instead.
+    const fs::path file(model);
+    if (file.extension() == ".safetensors")
+      ia::fail(ia::ErrorKind::InvalidArgument, "{}: --model takes a folder; pass the folder that holds it: {}", model,
+               file.parent_path().empty() ? "." : file.parent_path().string());
+    if (file.extension() == ".gguf")
+      ia::fail(ia::ErrorKind::Unsupported,
+               "{}: GGUF is not supported yet; use the Hugging Face folder (config.json + *.safetensors)", model);
+    ia::fail(ia::ErrorKind::InvalidArgument, "{}: not a folder", model);
+  }
   return fs::weakly_canonical(model, ec).string();
 }
 
