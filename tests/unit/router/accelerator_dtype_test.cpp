@@ -13,27 +13,15 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accelerate/accelerator.h"
+#include "unit/router/router_test_util.h"
 
 namespace ipfs_accelerate {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "ia-dtype-XXXXXX").string();
-    if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::kModels;
+using test::TempDir;
 
 // A copy of the fixture folder `name` whose config.json has `key` set to `value` (the other of
 // torch_dtype/dtype removed); an empty key removes both.

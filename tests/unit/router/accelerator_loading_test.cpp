@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accelerate/accelerator.h"
+#include "unit/router/router_test_util.h"
 
 namespace ipfs_accelerate {
 namespace {
@@ -24,21 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "ia-router-XXXXXX").string();
-    if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::kModels;
+using test::TempDir;
 
 // The bert fixture folder with its WordPiece vocabulary grown by `extra`
 // tokens: a real tokenizer.json that takes a while to parse and index.
