@@ -18,12 +18,18 @@ namespace ia::cli {
 struct Context {
   int threads = 0;
   bool verbose = false;
+  bool quiet = false;  // no timing summary on stderr
   // Created on first use so `--help` and parse errors never load anything.
   ipfs_accelerate::Accelerator& accelerator();
 
  private:
   std::unique_ptr<ipfs_accelerate::Accelerator> accelerator_;
 };
+
+// The one-line speed summary generate and chat print on stderr at the end, as llama-cli
+// does: prompt tokens prefilled and their rate, generated tokens and their rate, and the
+// time to the first token.
+std::string speed_summary(const ipfs_accelerate::GenerateResult& r);
 
 // A subcommand's body: runs after parsing, returns the exit status. It may
 // throw ipfs_accelerate::Error, ia::Error or std::filesystem::filesystem_error;

@@ -81,7 +81,8 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     if (has_system) conversation = Json::array();
     for (const auto& m : given) conversation.push_back(m);
     ipfs_accelerate::GenerateResult r = turn(conversation);
-    std::cout << (a.json ? dump_json(router::chat_turn_json(r)) : r.text) << "\n";
+    std::cout << (a.json ? dump_json(router::chat_turn_json(r)) : r.text) << "\n" << std::flush;
+    if (!ctx.quiet) std::cerr << speed_summary(r) << "\n";
     return 0;
   }
 

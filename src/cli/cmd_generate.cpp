@@ -33,9 +33,11 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
   if (!a.json) {
     if (!a.stream) std::cout << r.text;
     std::cout << "\n";
-    return 0;
+  } else {
+    std::cout << router::dump_json(router::generate_result_json(r, /*with_logprobs=*/a.options.logprobs >= 0)) << "\n";
   }
-  std::cout << router::dump_json(router::generate_result_json(r, /*with_logprobs=*/a.options.logprobs >= 0)) << "\n";
+  std::cout.flush();
+  if (!ctx.quiet) std::cerr << speed_summary(r) << "\n";
   return 0;
 }
 

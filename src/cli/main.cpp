@@ -20,9 +20,11 @@ int run(int argc, char** argv) {
   ia::cli::Context ctx;
   // Root options are taken after a subcommand too (fallthrough, inherited by every subcommand).
   app.fallthrough();
-  app.add_option("-t,--threads", ctx.threads, "Worker threads (default: physical cores); before or after the command")
+  app.add_option("-t,--threads", ctx.threads,
+                 "Worker threads (default: the CPUs this process may use); before or after the command")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-v,--verbose", ctx.verbose, "Log progress to stderr");
+  app.add_flag("--quiet", ctx.quiet, "No speed summary on stderr after generate / chat");
 
   ia::cli::Action action;
   ia::cli::register_embed(app, ctx, action);

@@ -26,6 +26,19 @@ TEST(CliGenerate, JsonGreedyMatchesReference) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 24);
   EXPECT_TRUE(j["timings"].contains("prefill_ms"));
   EXPECT_TRUE(j["timings"].contains("decode_tokens_per_s"));
+  // One speed line on stderr, with the counts of this run (as llama-cli prints at the end).
+  const std::vector<std::string> lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  const std::string& speed = lines[0];
+  EXPECT_EQ(speed.rfind("speed: prompt " + std::to_string(ref["input_ids"].size()) + " tokens", 0), 0u) << speed;
+  EXPECT_NE(speed.find("generated 24 tokens"), std::string::npos) << speed;
+  EXPECT_NE(speed.find("first token after"), std::string::npos) << speed;
+  // --quiet (before or after the command) keeps stderr empty.
+  auto q = run_cli({"generate", "--model", kLlama, "--prompt", ref["prompt"], "--max-new-tokens", "24", "--temperature",
+                    "0", "--ignore-eos", "--json", "--quiet"});
+  ASSERT_EQ(q.status, 0) << q.err;
+  EXPECT_TRUE(q.err_lines().empty()) << q.err;
+  EXPECT_EQ(nlohmann::json::parse(q.out)["ids"], ref["greedy_ids"]);
 }
 
 TEST(CliGenerate, BadInputIsExitTwoWithOneLine) {
