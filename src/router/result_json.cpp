@@ -80,6 +80,13 @@ nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r) {
   return lp;
 }
 
+namespace {
+// No decode step ran (one token, or none): a rate is undefined, not zero.
+nlohmann::json decode_rate_json(const ipfs_accelerate::GenerateResult& r) {
+  return r.decode_tokens_per_s > 0 ? nlohmann::json(r.decode_tokens_per_s) : nlohmann::json(nullptr);
+}
+}  // namespace
+
 nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs) {
   nlohmann::json j;
   j["model"] = r.model;
@@ -91,7 +98,7 @@ nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bo
   j["finish_reason"] = r.finish_reason;
   j["usage"] = generation_usage_json(r);
   j["timings"] = {
-      {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}};
+      {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", decode_rate_json(r)}};
   if (with_logprobs) j["logprobs"] = logprobs_json(r);
   if (!r.warnings.empty()) j["warnings"] = r.warnings;
   return j;
@@ -104,7 +111,7 @@ nlohmann::json chat_turn_json(const ipfs_accelerate::GenerateResult& r) {
           {"prompt_tokens", r.prompt_ids.size()},
           {"completion_tokens", r.ids.size()},
           {"cached_prompt_tokens", r.cached_prompt_tokens},
-          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", r.decode_tokens_per_s}}}};
+          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", decode_rate_json(r)}}}};
 }
 
 }  // namespace ia::router

@@ -36,7 +36,7 @@ nlohmann::json generation_usage_json(const ipfs_accelerate::GenerateResult& r);
 // [{id, logprob, top: [{id, logprob}, …]}, …], one per generated token.
 nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r);
 // {model, device, dtype, prompt_ids, ids, text, finish_reason, usage,
-// timings: {prefill_ms, decode_ms, decode_tokens_per_s}, logprobs (when
+// timings: {prefill_ms, decode_ms, decode_tokens_per_s (null when no decode step ran)}, logprobs (when
 // `with_logprobs`), warnings (when any)}.
 nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs);
 // One chat reply: {role: "assistant", content, finish_reason, prompt_tokens,

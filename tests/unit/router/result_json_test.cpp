@@ -87,6 +87,11 @@ TEST(ResultJson, Generate) {
   EXPECT_EQ(dump_json(generate_result_json(r, true)["logprobs"]), "[]");  // asked for, none generated
   r.warnings = {"prompt truncated"};
   EXPECT_EQ(generate_result_json(r, false)["warnings"], nlohmann::json::array({"prompt truncated"}));
+  // One generated token: no decode step ran, so the rate is null rather than 0.
+  r.decode_ms = 0;
+  r.decode_tokens_per_s = 0;
+  EXPECT_TRUE(generate_result_json(r, false)["timings"]["decode_tokens_per_s"].is_null());
+  EXPECT_TRUE(chat_turn_json(r)["timings"]["decode_tokens_per_s"].is_null());
 }
 
 TEST(ResultJson, ChatTurn) {
