@@ -152,16 +152,13 @@ std::optional<std::string> check_arguments(const CLI::App& app, const std::vecto
 
 std::string speed_summary(const ipfs_accelerate::GenerateResult& r) {
   const auto prefilled = static_cast<double>(r.prompt_ids.size()) - r.cached_prompt_tokens;
-  // The first token comes from the prefill step; the rest from decode steps.
-  const auto decoded = r.ids.empty() ? 0.0 : static_cast<double>(r.ids.size()) - 1;
-  auto rate = [](double n, double ms) {
-    return ms > 0 ? fmt::format("{:.1f} tok/s", n * 1000.0 / ms) : std::string("-");
-  };
+  auto rate = [](double tok_s) { return tok_s > 0 ? fmt::format("{:.1f} tok/s", tok_s) : std::string("-"); };
+  // The first token comes from the prefill step, the rest from decode steps, whose rate the runtime measured.
   return fmt::format(
       "speed: prompt {:.0f} tokens in {:.1f} ms ({}), generated {} tokens in {:.1f} ms ({}), first token after "
       "{:.1f} ms",
-      prefilled, r.prefill_ms, rate(prefilled, r.prefill_ms), r.ids.size(), r.decode_ms, rate(decoded, r.decode_ms),
-      r.prefill_ms);
+      prefilled, r.prefill_ms, rate(r.prefill_ms > 0 ? prefilled * 1000.0 / r.prefill_ms : 0), r.ids.size(),
+      r.decode_ms, rate(r.decode_tokens_per_s), r.prefill_ms);
 }
 
 namespace {

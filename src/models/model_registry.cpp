@@ -119,24 +119,30 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
        fmt::join(known_model_types(), ", "));
 }
 
+void require_causal_lm(const ModelKind& kind, const std::string& dir) {
+  if (!entry_for(kind.model_type).causal_lm || kind.task != "text-generation")
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type,
+         kind.architecture);
+}
+
+void require_encoder(const ModelKind& kind, const std::string& dir) {
+  if (!entry_for(kind.model_type).encoder)
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
-  const FamilyEntry& f = entry_for(kind.model_type);
-  if (!f.causal_lm || kind.task != "text-generation")
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", weights.dir(),
-         kind.model_type, kind.architecture);
-  return f.causal_lm(config, weights, compute_dtype, device);
+  require_causal_lm(kind, weights.dir());
+  return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device);
 }
 
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                       Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
-  const FamilyEntry& f = entry_for(kind.model_type);
-  if (!f.encoder)
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet",
-         weights.dir(), kind.model_type, kind.family, kind.task);
-  return f.encoder(config, weights, compute_dtype, device);
+  require_encoder(kind, weights.dir());
+  return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device);
 }
 
 }  // namespace ia

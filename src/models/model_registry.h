@@ -32,6 +32,12 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
 // All model types the registry knows, for --help and errors.
 std::vector<std::string> known_model_types();
 
+// Unsupported (naming the folder, the type and what it is) unless the registry has a
+// causal LM / an encoder of this kind in this build: what the loaders below check first,
+// and what a runtime type checks before it opens anything.
+void require_causal_lm(const ModelKind& kind, const std::string& dir);
+void require_encoder(const ModelKind& kind, const std::string& dir);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

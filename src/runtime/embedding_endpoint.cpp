@@ -20,14 +20,18 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
+PoolMode supported_pool_mode(PoolMode mode) {
+  if (mode == PoolMode::WeightedMean)
+    fail(ErrorKind::Unsupported, "pooling \"{}\" is not supported yet (cls, mean, max, mean_sqrt_len, lasttoken are)",
+         pool_mode_name(mode));
+  return mode;
+}
+
 PoolMode parse_pool_mode(const std::string& s) {
   const std::optional<PoolMode> mode = pool_mode_from_name(s);
   if (!mode)
     fail(ErrorKind::InvalidArgument, "unknown pooling \"{}\" (expected cls, mean, max, mean_sqrt_len or lasttoken)", s);
-  if (*mode == PoolMode::WeightedMean)
-    fail(ErrorKind::Unsupported, "pooling \"{}\" is not supported yet (cls, mean, max, mean_sqrt_len, lasttoken are)",
-         s);
-  return *mode;
+  return supported_pool_mode(*mode);
 }
 
 std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& dir, Device device, DType dtype) {
@@ -38,9 +42,7 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
   if (dtype != DType::F32 && dtype != DType::BF16) {
     fail(ErrorKind::InvalidArgument, "dtype {} is not supported for encoders (use f32 or bf16)", dtype_name(dtype));
   }
-  if (!ep->kind_.implemented || ep->kind_.task == "text-generation")
-    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) cannot produce text embeddings yet", dir,
-         ep->kind_.model_type, ep->kind_.family, ep->kind_.task);
+  require_encoder(ep->kind_, dir);  // before anything is opened
   ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
   // The endpoint pads and truncates batches itself (as transformers does per call);
   // a folder's Fixed padding applied per text would count pad tokens as real ones.
@@ -55,7 +57,7 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
       fail(ErrorKind::Unsupported, "{}: sentence-transformers Dense modules ({}) are not supported yet", dir,
            st->dense_paths.front());
     }
-    ep->default_pooling_ = st->pooling ? parse_pool_mode(pool_mode_name(*st->pooling)) : PoolMode::Mean;
+    ep->default_pooling_ = st->pooling ? supported_pool_mode(*st->pooling) : PoolMode::Mean;
     ep->default_normalize_ = st->normalize;
     ep->pooling_source_ = "sentence-transformers config";
   } else {

@@ -33,6 +33,8 @@ struct EmbeddingResult {
 
 // cls | mean | max | mean_sqrt_len | lasttoken; InvalidArgument for an unknown name, Unsupported for weightedmean.
 PoolMode parse_pool_mode(const std::string& s);
+// The mode itself; Unsupported for the modes this build cannot pool with (weightedmean).
+PoolMode supported_pool_mode(PoolMode mode);
 
 class EmbeddingEndpoint {
  public:

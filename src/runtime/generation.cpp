@@ -75,7 +75,7 @@ GenerationDefaults GenerationDefaults::load(const std::string& dir, const Decode
 
 std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
   HfConfig config = HfConfig::load(dir);
-  classify_model(config.json(), config.path());  // an unknown type fails before the weights are opened
+  require_causal_lm(classify_model(config.json(), config.path()), dir);  // before anything is opened
   auto weights = WeightStore::open(dir);
   std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
