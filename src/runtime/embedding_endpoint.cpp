@@ -44,8 +44,8 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
   }
   require_encoder(ep->kind_, dir);  // before anything is opened
   ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
-  // The endpoint pads and truncates batches itself (as transformers does per call);
-  // a folder's Fixed padding applied per text would count pad tokens as real ones.
+  // The endpoint truncates texts itself and packs batches without padding; a folder's
+  // Fixed padding applied per text would count pad tokens as real ones.
   ep->tokenizer_->with_padding(std::nullopt);
   ep->tokenizer_->with_truncation(std::nullopt);
   auto weights = WeightStore::open(dir);
