@@ -108,8 +108,4 @@ class Generator {
   GenerationDefaults defaults_;
 };
 
-// Length of the longest prefix of `text` that is complete UTF-8 and does not end
-// in U+FFFD (a byte-level decoder's stand-in for a partial character).
-size_t stable_utf8_prefix(const std::string& text);
-
 }  // namespace ia

@@ -23,6 +23,25 @@ std::string fixture(const std::string& f) {
   return std::string(IA_FIXTURES_DIR) + "/models/" + f;
 }
 
+// Length of the longest prefix of `text` that is complete UTF-8 and does not end in U+FFFD
+// (a byte-level decoder's stand-in for a partial character): where a test may cut generated
+// text into a stop string. (The generation loop itself holds partial characters in
+// tok::DecodeStream.)
+size_t stable_utf8_prefix(const std::string& s) {
+  size_t i = 0, last_complete = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 1;
+    if (i + len > s.size()) break;
+    i += len;
+    last_complete = i;
+  }
+  // A trailing U+FFFD is usually a character whose bytes are still arriving.
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  while (last_complete >= 3 && s.compare(last_complete - 3, 3, kReplacement) == 0) last_complete -= 3;
+  return last_complete;
+}
+
 class Generation : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override { gen_ = Generator::load(fixture(GetParam()), Device::cpu(), DType::F32); }
