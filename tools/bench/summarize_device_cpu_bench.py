@@ -8,6 +8,28 @@ def load(p):
         return json.load(open(p))
     except Exception:
         return None
+for t in (2, 16):
+    tags = sorted({os.path.basename(p).split("_t")[0][5:] for p in glob.glob(f"{out}/gemm_*_t{t}.json")},
+                  key=lambda v: (v != "new", v != "base", v))
+    runs = {v: load(f"{out}/gemm_{v}_t{t}.json") for v in tags}
+    if any(runs.values()):
+        extra = [v for v in tags if v not in ("new", "base")]
+        print(f"linear GFLOP/s, {t} threads: {'case':34} {'new':>8} {'base':>8} {'new/base':>8} " +
+              " ".join(f"{v:>10}" for v in extra))
+        names = []
+        for j in runs.values():
+            for r in (j or {}).get("benchmarks", []):
+                if r["name"] not in names:
+                    names.append(r["name"])
+        for n in names:
+            got = {}
+            for v, j in runs.items():
+                for r in (j or {}).get("benchmarks", []):
+                    if r["name"] == n and "GFLOP/s" in r:
+                        got[v] = r["GFLOP/s"]
+            nv, bv = got.get("new", float("nan")), got.get("base", float("nan"))
+            print(f"  {n:50} {nv:8.0f} {bv:8.0f} {nv / bv if bv == bv and bv else float('nan'):8.2f} " +
+                  " ".join(f"{got.get(v, float('nan')):10.0f}" for v in extra))
 for t in (16, 2):
     torch = load(f"{out}/encoder_torch_t{t}.json")
     rows = {}

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/amx_gemm.h"
 #include "backends/cpu/cpu_common.h"
 #include "backends/cpu/cpu_ops.h"
 #include "backends/cpu/dnnl_gemm.h"
@@ -93,8 +94,10 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
   const float* bp = bias ? bias->data<float>() : nullptr;
   const int64_t ldw = w.size(0) > 1 ? w.strides()[0] : K;
   const Kernels& k = kernels();
-  const GemmPath path = choose_gemm_path(GemmProblem{M, N, K, w.dtype()}, GemmKernelSet::of(k));
-  if (out.dtype() == DType::BF16 && (K == 0 || path != GemmPath::OneDnnBf16)) {
+  GemmPath path = choose_gemm_path(GemmProblem{M, N, K, w.dtype()}, GemmKernelSet::of(k));
+  // Packing pays off only for weights that stay (a model's); a temporary goes to oneDNN.
+  if (path == GemmPath::AmxGemm && !w.storage()) path = GemmPath::OneDnnBf16;
+  if (out.dtype() == DType::BF16 && (K == 0 || (path != GemmPath::OneDnnBf16 && path != GemmPath::AmxGemm))) {
     // Paths that write f32 only (few-row GEMVs): through an f32 buffer, then rounded.
     check_contig(out, "linear", "out");
     thread_local Tensor f32_out;
@@ -118,6 +121,31 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
     const int64_t lda = M > 1 ? x.strides()[0] : K;
     dnnl_linear_prepacked(mat_desc(dt::f32, {M, K}, {lda, 1}), x.raw(), mat_desc(dt::f32, {K, N}, {1, ldw}), w.raw(),
                           w.storage(), bp, dst, out.raw(), gemm_epilogue(epi));
+    return;
+  }
+  if (path == GemmPath::AmxGemm) {
+    // x as it lies (f32 rows are rounded while the GEMM packs them).
+    AmxInput in;
+    in.ld = M > 1 ? x.strides()[0] : K;
+    if (x.dtype() == DType::BF16) {
+      in.bf16 = x.data<uint16_t>();
+    } else {
+      in.f32 = x.data<float>();
+    }
+    std::shared_ptr<const AmxPackedWeights> packed = cached_amx_weights(w.data<uint16_t>(), N, K, ldw, w.storage());
+    AmxEpilogue e;
+    e.bias = bp;
+    if (epi) {
+      e.has_activation = epi->has_activation;
+      e.activation = epi->activation;
+      if (epi->residual) e.residual = epi->residual->data<float>();
+    }
+    check_contig(out, "linear", "out");
+    if (out.dtype() == DType::BF16) {
+      amx_gemm_bf16(in, M, *packed, e, nullptr, out.data<uint16_t>(), N);
+    } else {
+      amx_gemm_bf16(in, M, *packed, e, out.data<float>(), nullptr, N);
+    }
     return;
   }
   const uint16_t* xbp = x_as_bf16_rows(x, M, K, k);

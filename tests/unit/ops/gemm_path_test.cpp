@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "backends/cpu/kernels.h"
 
 namespace ia::cpu {
@@ -37,6 +39,17 @@ TEST(GemmPath, Bf16DecodeRowsOnAmxWhereTheTilesFit) {
   EXPECT_EQ(path(4096, 384, 384, DType::BF16, amx), GemmPath::OneDnnBf16);
 }
 
+TEST(GemmPath, Bf16ManyRowsOnOwnAmxGemm) {
+  GemmKernelSet amx{true, true, true};
+  amx.amx_gemm = true;
+  EXPECT_EQ(path(17, 2048, 2048, DType::BF16, amx), GemmPath::AmxGemm);
+  EXPECT_EQ(path(4096, 384, 384, DType::BF16, amx), GemmPath::AmxGemm);
+  EXPECT_EQ(path(100, 17, 64, DType::BF16, amx), GemmPath::AmxGemm);  // any N: packed to 32 columns
+  EXPECT_EQ(path(16, 2048, 2048, DType::BF16, amx), GemmPath::AmxDecodeRows);
+  EXPECT_EQ(path(4096, 384, 48, DType::BF16, amx), GemmPath::OneDnnBf16);  // K not in steps of 32
+  EXPECT_EQ(path(4096, 384, 384, DType::F32, amx), GemmPath::OneDnnF32);
+}
+
 TEST(GemmPath, Bf16DecodeWithoutAmx) {
   const GemmKernelSet dp{false, true, true};  // AVX512-BF16, or IA_CPU_AMX=0
   EXPECT_EQ(path(1, 512, 512, DType::BF16, dp), GemmPath::GemvBf16Pairs);
@@ -57,6 +70,8 @@ TEST(GemmPath, KernelSetFollowsTheKernelTable) {
     EXPECT_TRUE(a.gemv_bf16_widened);
     EXPECT_EQ(a.gemv_bf16_pairs, k->gemv_bf16_dp != nullptr);
     EXPECT_EQ(a.amx_decode_rows, k->gemv_bf16_amx != nullptr);
+    const char* off = std::getenv("IA_CPU_AMX_GEMM");
+    EXPECT_EQ(a.amx_gemm, k->gemv_bf16_amx != nullptr && !(off && off[0] == '0'));
   }
 }
 
