@@ -79,6 +79,9 @@ struct GenerateOptions : SamplingOptions {
   bool ignore_eos = false;
   bool truncate = false;  // keep the end of a prompt longer than the context instead of failing
   std::function<void(const std::string&)> on_text;  // streaming: text deltas, concatenating to `text`
+  // Asked between tokens: true stops generating there, finish_reason "cancelled", with the
+  // text so far (a chat's Ctrl-C). Called on the generating thread.
+  std::function<bool()> cancelled;
 };
 
 struct TokenLogprobs {
@@ -94,7 +97,7 @@ struct GenerateResult {
   std::vector<int> prompt_ids;
   std::vector<int> ids;  // generated tokens only
   std::string text;
-  std::string finish_reason;  // "stop" | "length"
+  std::string finish_reason;  // "stop" | "length" | "cancelled"
   std::vector<TokenLogprobs> logprobs;
   std::vector<std::string> warnings;
   double prefill_ms = 0;
@@ -128,6 +131,25 @@ class ChatSession {
 
   GenerateResult chat(const std::string& messages_json, const GenerateOptions& options = {},
                       const ChatTemplateOptions& template_options = {});
+  // Loads the model and checks the options now: the generation options (sampling, lengths,
+  // device, dtype), the chat template (it exists, `template_name` names one, it parses) and
+  // the tools / documents / variables JSON, so that they fail before a first turn rather than
+  // in it. chat() with the same options then fails only on its messages.
+  void prepare(const GenerateOptions& options = {}, const ChatTemplateOptions& template_options = {});
+
+  // How a conversation fits the model's context: the prompt tokens it renders to (with the
+  // generation prompt), the new tokens the options ask for after it (max_new_tokens, else the
+  // model's generation_config.json, else 256) and the context length. A turn whose
+  // prompt_tokens + max_new_tokens exceeds context_tokens gets fewer new tokens than asked
+  // (none fit when prompt_tokens >= context_tokens: chat() refuses it).
+  struct Fit {
+    int prompt_tokens = 0;
+    int max_new_tokens = 0;
+    int context_tokens = 0;
+  };
+  Fit fit(const std::string& messages_json, const GenerateOptions& options = {},
+          const ChatTemplateOptions& template_options = {});
+
   // Forgets the cached tokens: the next turn prefills its whole prompt.
   void reset();
 
@@ -184,6 +206,10 @@ class Accelerator {
   // One chat turn, through `session`'s cache when there is one.
   GenerateResult chat_turn(const std::string& model, const std::string& messages_json, const GenerateOptions& options,
                            const ChatTemplateOptions& template_options, ChatSession::Impl* session);
+  void prepare_chat(const std::string& model, const GenerateOptions& options,
+                    const ChatTemplateOptions& template_options);
+  ChatSession::Fit chat_fit(const std::string& model, const std::string& messages_json, const GenerateOptions& options,
+                            const ChatTemplateOptions& template_options);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -304,6 +304,7 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   g.req = generation_request(options);
   g.gen = generator(dir, g.device, g.dtype);
   if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };
+  g.req.cancelled = options.cancelled;
   return g;
 }
 
@@ -332,6 +333,15 @@ GenerateResult ChatSession::chat(const std::string& messages_json, const Generat
   return impl_->accelerator->chat_turn(impl_->model, messages_json, options, template_options, impl_.get());
 }
 
+void ChatSession::prepare(const GenerateOptions& options, const ChatTemplateOptions& template_options) {
+  impl_->accelerator->prepare_chat(impl_->model, options, template_options);
+}
+
+ChatSession::Fit ChatSession::fit(const std::string& messages_json, const GenerateOptions& options,
+                                  const ChatTemplateOptions& template_options) {
+  return impl_->accelerator->chat_fit(impl_->model, messages_json, options, template_options);
+}
+
 void ChatSession::reset() {
   if (impl_->session) impl_->session->reset();
 }
@@ -346,6 +356,65 @@ std::unique_ptr<ChatSession> Accelerator::chat_session(const std::string& model)
 GenerateResult Accelerator::chat(const std::string& model, const std::string& messages_json,
                                  const GenerateOptions& options, const ChatTemplateOptions& template_options) {
   return chat_turn(model, messages_json, options, template_options, nullptr);
+}
+
+namespace {
+
+nlohmann::ordered_json parse_user_json(const std::string& text, const char* what) {
+  try {
+    return nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    ia::fail(ia::ErrorKind::InvalidArgument, "{} is not valid JSON: {}", what, e.what());
+  }
+}
+
+// The template's variables from the public options: tools and documents must be JSON lists.
+ia::tok::ChatRenderOptions render_options(const ChatTemplateOptions& options) {
+  ia::tok::ChatRenderOptions o;
+  o.add_generation_prompt = options.add_generation_prompt;
+  o.template_name = options.template_name;
+  if (options.tools_json) {
+    o.tools = parse_user_json(*options.tools_json, "tools");
+    if (!o.tools.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "tools must be a JSON list");
+  }
+  if (options.documents_json) {
+    o.documents = parse_user_json(*options.documents_json, "documents");
+    if (!o.documents.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "documents must be a JSON list");
+  }
+  if (options.extra_json) o.extra = parse_user_json(*options.extra_json, "extra variables");
+  return o;
+}
+
+}  // namespace
+
+void Accelerator::prepare_chat(const std::string& model, const GenerateOptions& options,
+                               const ChatTemplateOptions& template_options) {
+  translate_errors([&] {
+    const std::string dir = resolve_model_dir(model);
+    // The template first: a folder without one is not for chat, whatever the options say.
+    ia::tok::ChatTemplate::from_tokenizer_config(dir, template_options.template_name);
+    render_options(template_options);
+    Impl::GenerationSetup g = impl_->setup_generation(model, options);
+    g.gen->resolve(g.req);
+    return 0;
+  });
+}
+
+ChatSession::Fit Accelerator::chat_fit(const std::string& model, const std::string& messages_json,
+                                       const GenerateOptions& options, const ChatTemplateOptions& template_options) {
+  ChatTemplateOptions t = template_options;
+  t.add_generation_prompt = true;
+  const std::string prompt = render_chat_template(model, messages_json, t);
+  return translate_errors([&] {
+    Impl::GenerationSetup g = impl_->setup_generation(model, options);
+    const auto tokens =
+        static_cast<int64_t>(g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false).ids.size());
+    ChatSession::Fit f;
+    f.prompt_tokens = static_cast<int>(tokens);
+    f.max_new_tokens = static_cast<int>(g.gen->requested_new_tokens(g.req, tokens));
+    f.context_tokens = static_cast<int>(g.gen->model().config().max_positions);
+    return f;
+  });
 }
 
 GenerateResult Accelerator::chat_turn(const std::string& model, const std::string& messages_json,
@@ -374,18 +443,6 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
   });
 }
 
-namespace {
-
-nlohmann::ordered_json parse_user_json(const std::string& text, const char* what) {
-  try {
-    return nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    ia::fail(ia::ErrorKind::InvalidArgument, "{} is not valid JSON: {}", what, e.what());
-  }
-}
-
-}  // namespace
-
 std::string Accelerator::render_chat_template(const std::string& model, const std::string& messages_json,
                                               const ChatTemplateOptions& options) {
   return translate_errors([&] {
@@ -397,19 +454,8 @@ std::string Accelerator::render_chat_template(const std::string& model, const st
     for (size_t i = 0; i < messages.size(); ++i) {
       if (!messages[i].is_object()) ia::fail(ia::ErrorKind::InvalidArgument, "message {} is not a JSON object", i);
     }
-    ia::tok::ChatRenderOptions o;
-    o.add_generation_prompt = options.add_generation_prompt;
-    o.template_name = options.template_name;
-    if (options.tools_json) {
-      o.tools = parse_user_json(*options.tools_json, "tools");
-      if (!o.tools.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "tools must be a JSON list");
-    }
-    if (options.documents_json) {
-      o.documents = parse_user_json(*options.documents_json, "documents");
-      if (!o.documents.is_array()) ia::fail(ia::ErrorKind::InvalidArgument, "documents must be a JSON list");
-    }
-    if (options.extra_json) o.extra = parse_user_json(*options.extra_json, "extra variables");
-    return ia::tok::ChatTemplate::from_tokenizer_config(dir, options.template_name).render(messages, o);
+    return ia::tok::ChatTemplate::from_tokenizer_config(dir, options.template_name)
+        .render(messages, render_options(options));
   });
 }
 

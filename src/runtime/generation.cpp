@@ -95,6 +95,15 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     s.detok.emplace(tok, /*skip_special_tokens=*/true);
     s.stops.emplace(req.stop);
   }
+  // Ends a sequence: the text its streams still hold, cut before a stop string.
+  auto finish = [](SeqState& s, std::string reason) {
+    std::string delta = s.stops->push(s.detok->flush());  // an eos after a stop string still cuts the text
+    delta += s.stops->finish();
+    if (s.stops->stopped()) reason = "stop";
+    s.done = true;
+    s.result.finish_reason = std::move(reason);
+    return delta;
+  };
   // Appends a sampled token, decides whether the sequence is finished, streams text.
   // Each token is detokenized once; the final text is decode(gen) cut before the
   // earliest stop string, and the streamed deltas add up to it.
@@ -112,13 +121,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     } else if (static_cast<int64_t>(s.gen.size()) >= s.max_new) {
       reason = "length";
     }
-    if (!reason.empty()) {
-      delta += s.stops->push(s.detok->flush());  // an eos after a stop string still cuts the text
-      delta += s.stops->finish();
-      if (s.stops->stopped()) reason = "stop";
-      s.done = true;
-      s.result.finish_reason = reason;
-    }
+    if (!reason.empty()) delta += finish(s, reason);
     s.result.text += delta;
     if (on_text && !delta.empty()) on_text(i, delta);
   };
@@ -148,6 +151,14 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   st.prefill_ms = ms_since(t0);
   auto t1 = Clock::now();
   for (;;) {
+    if (req.cancelled && req.cancelled()) {
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        if (seqs[i].done) continue;
+        const std::string delta = finish(seqs[i], "cancelled");
+        seqs[i].result.text += delta;
+        if (on_text && !delta.empty()) on_text(i, delta);
+      }
+    }
     chunks.clear();
     rows.clear();
     for (size_t i = 0; i < seqs.size(); ++i) {
@@ -167,6 +178,11 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
 
 }  // namespace
 
+int64_t Generator::requested_new_tokens(const GenerationRequest& req, int64_t prompt_tokens) const {
+  return req.max_new_tokens.value_or(defaults_.max_new_tokens.value_or(
+      defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - prompt_tokens) : kDefaultMaxNewTokens));
+}
+
 PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const {
   const DecoderConfig& cfg = model_->config();
   const int64_t ctx = cfg.max_positions;
@@ -176,9 +192,7 @@ PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationR
   for (int32_t id : p.ids)
     if (id < 0 || id >= cfg.vocab_size)
       fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
-  const int64_t want = req.max_new_tokens.value_or(defaults_.max_new_tokens.value_or(
-      defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - static_cast<int64_t>(p.ids.size()))
-                           : kDefaultMaxNewTokens));
+  const int64_t want = requested_new_tokens(req, static_cast<int64_t>(p.ids.size()));
   const auto plen = static_cast<int64_t>(p.ids.size());
   if (plen >= ctx) {
     if (!req.truncate_prompt)

@@ -36,13 +36,16 @@ struct GenerationRequest : SamplingOptions {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   bool truncate_prompt = false;  // keep the last tokens of a prompt longer than the context instead of failing
+  // Asked between tokens (before every decode step): true ends every running sequence
+  // there, finish_reason "cancelled", with the text so far (a chat's Ctrl-C).
+  std::function<bool()> cancelled;
 };
 
 struct GenerationResult {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> ids;            // generated tokens only (an eos that stopped generation included)
   std::string text;                    // detokenized (special tokens skipped), cut before a stop string
-  std::string finish_reason;           // "stop" (eos or stop string) or "length"
+  std::string finish_reason;           // "stop" (eos or stop string), "length" or "cancelled"
   std::vector<SampledToken> logprobs;  // per generated token, when requested
   std::vector<std::string> warnings;
 };
@@ -84,6 +87,10 @@ class Generator {
   // when it does not fit the context (InvalidArgument unless req.truncate_prompt)
   // and works out max_new_tokens.
   PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const;
+  // The tokens a request asks to generate after a prompt of `prompt_tokens`: its
+  // max_new_tokens, else generation_config.json's max_new_tokens, else what its
+  // max_length leaves (at least 1), else 256. prepare() caps it at the context's end.
+  int64_t requested_new_tokens(const GenerationRequest& req, int64_t prompt_tokens) const;
 
   // One prepared prompt on a caller-owned cache (a chat session's): sequence `seq`
   // already holds the K/V of prompt.ids[0, cache.length(seq)), which must be shorter

@@ -178,6 +178,27 @@ TEST_P(ChatSessionTest, ErrorsLeaveTheSessionUsable) {
   EXPECT_EQ(st.cached_tokens, 0);
 }
 
+TEST_P(ChatSessionTest, ACancelledReplyIsCachedAsFarAsItWent) {
+  ChatSession s(gen_);
+  Json conv = Json::array({{{"role", "user"}, {"content", "Hello!"}}});
+  GenerationRequest stop_early = greedy_;
+  int asked = 0;
+  stop_early.cancelled = [&] { return ++asked >= 3; };
+  GenerationStats st;
+  const std::vector<int32_t> ids = render(conv);
+  const GenerationResult r = s.turn(ids, stop_early, {}, &st);
+  EXPECT_EQ(r.finish_reason, "cancelled");
+  ASSERT_EQ(r.ids.size(), 3u);
+  std::vector<int32_t> held = ids;
+  held.insert(held.end(), r.ids.begin(), r.ids.end() - 1);
+  EXPECT_EQ(s.cached_ids(), held);
+  // The stopped reply joins the conversation; the next turn reuses it and answers as a fresh run.
+  conv.push_back({{"role", "assistant"}, {"content", r.text}});
+  conv.push_back({{"role", "user"}, {"content", "Go on."}});
+  turn(s, conv, greedy_, st);
+  EXPECT_GT(st.cached_tokens, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, ChatSessionTest, ::testing::Values("llama", "qwen2"),
                          [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
 

@@ -102,6 +102,25 @@ TEST_P(Generation, StreamingConcatenationEqualsFinalText) {
   }
 }
 
+TEST_P(Generation, CancelledBetweenTokensKeepsTheTextSoFar) {
+  GenerationRequest req;
+  req.max_new_tokens = 24;
+  req.temperature = 0;
+  req.ignore_eos = true;
+  const GenerationResult full = gen_->generate({"Hello world"}, req)[0];
+  // Asked before every decode step: true on the 5th ask ends the reply with 5 tokens.
+  int asked = 0;
+  req.cancelled = [&] { return ++asked >= 5; };
+  std::string streamed;
+  const GenerationResult r =
+      gen_->generate({"Hello world"}, req, [&](size_t, const std::string& d) { streamed += d; })[0];
+  EXPECT_EQ(r.finish_reason, "cancelled");
+  ASSERT_EQ(r.ids.size(), 5u);
+  EXPECT_EQ(std::vector<int32_t>(full.ids.begin(), full.ids.begin() + 5), r.ids);
+  EXPECT_EQ(r.text, gen_->tokenizer().decode(r.ids, /*skip_special_tokens=*/true));
+  EXPECT_EQ(streamed, r.text);
+}
+
 TEST_P(Generation, StopStringAcrossTokenBoundaries) {
   GenerationRequest req;
   req.max_new_tokens = 24;
