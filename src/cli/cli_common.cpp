@@ -162,6 +162,25 @@ std::string speed_summary(const ipfs_accelerate::GenerateResult& r) {
 }
 
 namespace {
+bool g_pretty_json = false;
+}  // namespace
+
+void set_pretty_json(bool pretty) {
+  g_pretty_json = pretty;
+}
+
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(g_pretty_json ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string json_text(const std::string& json) {
+  // Compact JSON has no raw newline (strings escape theirs): such text is printed as it is.
+  if (!g_pretty_json && json.find('\n') == std::string::npos) return json;
+  return nlohmann::ordered_json::parse(json).dump(g_pretty_json ? 2 : -1, ' ', false,
+                                                  nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
 
 // The flags of ipfs_accelerate::SamplingOptions, which the router hands to the sampler as they are.
 void add_sampling_flags(CLI::App* sub, ipfs_accelerate::SamplingOptions& o) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "ipfs_accelerate/accelerator.h"
 
@@ -50,6 +51,13 @@ void register_models(CLI::App& app, Context& ctx, Action& action);
 // The sampling, stopping and placement flags `generate` and `chat` share, bound
 // straight to the options they fill. `stop_help` words --stop for the command.
 void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& options, const std::string& stop_help);
+
+// JSON as every command prints it (no newline): one compact line, or indented (2 spaces)
+// after set_pretty_json(true) (the global --pretty). Invalid UTF-8 in strings becomes U+FFFD.
+void set_pretty_json(bool pretty);
+std::string json_text(const nlohmann::json& j);
+// The same for JSON already written as text (the embed serializer's, inspect's, hardware's); key order kept.
+std::string json_text(const std::string& json);
 
 // Walks `args` (argv as given) through `app`'s commands before CLI11 parses
 // them: the line to print for an unknown command or option, with the nearest

@@ -81,7 +81,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
     if (has_system) conversation = Json::array();
     for (const auto& m : given) conversation.push_back(m);
     ipfs_accelerate::GenerateResult r = turn(conversation);
-    std::cout << (a.json ? dump_json(router::chat_turn_json(r)) : r.text) << "\n" << std::flush;
+    std::cout << (a.json ? json_text(router::chat_result_json(r)) : r.text) << "\n" << std::flush;
     if (!ctx.quiet) std::cerr << speed_summary(r) << "\n";
     return 0;
   }
@@ -118,7 +118,7 @@ int run_chat(Context& ctx, const ChatArgs& a) {
       conversation.erase(conversation.end() - 1);
       continue;
     }
-    if (a.json) std::cout << dump_json(router::chat_turn_json(r));
+    if (a.json) std::cout << json_text(router::chat_result_json(r));
     std::cout << "\n" << std::flush;
     conversation.push_back({{"role", "assistant"}, {"content", r.text}});
   }
@@ -137,7 +137,8 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
   add_generation_flags(sub, a->options, "Stop a reply when its text contains STR (repeatable)");
   sub->add_flag("--json", a->json,
-                "One JSON object per reply (content, finish_reason, token counts incl. cached_prompt_tokens, timings)");
+                "One JSON object per reply: generate's (text, finish_reason, usage, timings, model, device, dtype) "
+                "plus message {role, content}");
   sub->add_flag("--no-prefix-cache", a->no_prefix_cache,
                 "Prefill the whole conversation every turn instead of reusing the KV cache of the previous one");
   sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_chat(ctx, *a); }; });

@@ -33,11 +33,10 @@ int run_random_model(const RandomModelArgs& a) {
   else
     throw ipfs_accelerate::Error("invalid_argument", "--dtype must be f32 or bf16, got \"" + a.dtype + "\"");
   RandomDecoderInfo info = write_random_decoder(random_decoder_preset(a.like), dt, a.out, a.seed, a.layers);
-  std::cout << Json{{"out", a.out},
-                    {"model_type", info.model_type},
-                    {"parameters", info.parameters},
-                    {"dtype", a.dtype}}
-                   .dump()
+  std::cout << json_text(Json{{"out", a.out},
+                              {"model_type", info.model_type},
+                              {"parameters", info.parameters},
+                              {"dtype", a.dtype}})
             << "\n";
   return 0;
 }

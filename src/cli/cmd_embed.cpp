@@ -41,7 +41,7 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
   opts.batch_size = args.batch_size;
   opts.truncate = !args.no_truncate;
   ipfs_accelerate::EmbedResult r = ctx.accelerator().embed(args.model, texts, opts);
-  std::cout << router::embed_result_json(r) + "\n";
+  std::cout << json_text(router::embed_result_json(r)) + "\n";
   return 0;
 }
 

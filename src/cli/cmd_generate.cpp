@@ -22,7 +22,7 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
     // Plain text as it comes, or one JSON line per delta before the final object.
     o.on_text = [&a](const std::string& delta) {
       if (a.json) {
-        std::cout << router::dump_json({{"delta", delta}}) << "\n";
+        std::cout << json_text(nlohmann::json{{"delta", delta}}) << "\n";
       } else {
         std::cout << delta;
       }
@@ -34,7 +34,7 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
     if (!a.stream) std::cout << r.text;
     std::cout << "\n";
   } else {
-    std::cout << router::dump_json(router::generate_result_json(r, /*with_logprobs=*/a.options.logprobs >= 0)) << "\n";
+    std::cout << json_text(router::generate_result_json(r, /*with_logprobs=*/a.options.logprobs >= 0)) << "\n";
   }
   std::cout.flush();
   if (!ctx.quiet) std::cerr << speed_summary(r) << "\n";

@@ -9,7 +9,7 @@ void register_hardware(CLI::App& app, Context& ctx, Action& action) {
   CLI::App* sub = app.add_subcommand("hardware", "CPU model, cores, ISA flags, memory and CUDA devices");
   sub->callback([&action] {
     action = [] {
-      std::cout << ipfs_accelerate::Accelerator::hardware_json() << "\n";
+      std::cout << json_text(ipfs_accelerate::Accelerator::hardware_json()) << "\n";
       return 0;
     };
   });

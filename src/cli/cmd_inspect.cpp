@@ -12,7 +12,7 @@ void register_inspect(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("-m,--model", *model, "Hugging Face model folder")->required();
   sub->callback([&ctx, &action, model] {
     action = [&ctx, model] {
-      std::cout << ctx.accelerator().inspect(*model) << "\n";
+      std::cout << json_text(ctx.accelerator().inspect(*model)) << "\n";
       return 0;
     };
   });

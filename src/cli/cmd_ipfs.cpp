@@ -78,7 +78,7 @@ ExportLimits export_limits(const IpfsArgs& a) {
 }
 
 void print_json(const nlohmann::json& j) {
-  std::cout << j.dump() << "\n";
+  std::cout << json_text(j) << "\n";
 }
 
 Cid cid_arg(const std::string& s) {
@@ -161,9 +161,9 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
         BuiltNode root = import_path(path, *sink, o, a->recursive, [&](const AddedEntry& e) {
           if (a->quieter) return;
           if (a->json)
-            lines +=
-                nlohmann::json{{"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}}.dump() +
-                "\n";
+            lines += json_text(nlohmann::json{
+                         {"Name", e.path}, {"Hash", e.cid.to_string()}, {"Size", std::to_string(e.size)}}) +
+                     "\n";
           else if (a->quiet)
             lines += e.cid.to_string() + "\n";
           else

@@ -67,7 +67,7 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
     action = [a] {
       std::string target = target_of(*a);
       router::ModelNames(ipfs::default_home()).set(a->name, target);
-      std::cout << nlohmann::json{{"name", a->name}, {"cid", target}}.dump() << "\n";
+      std::cout << json_text(nlohmann::json{{"name", a->name}, {"cid", target}}) << "\n";
       return 0;
     };
   });
@@ -75,7 +75,7 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
   list->callback([&action] {
     action = [] {
       for (const auto& [name, cid] : router::ModelNames(ipfs::default_home()).list())
-        std::cout << nlohmann::json{{"name", name}, {"cid", cid}}.dump() << "\n";
+        std::cout << json_text(nlohmann::json{{"name", name}, {"cid", cid}}) << "\n";
       return 0;
     };
   });
@@ -85,7 +85,7 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
     action = [a] {
       if (!router::ModelNames(ipfs::default_home()).remove(a->name))
         ia::fail(ErrorKind::NotFound, "no model named \"{}\"", a->name);
-      std::cout << nlohmann::json{{"removed", a->name}}.dump() << "\n";
+      std::cout << json_text(nlohmann::json{{"removed", a->name}}) << "\n";
       return 0;
     };
   });

@@ -81,14 +81,14 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
         const auto inputs = read_jsonl(t->input);
         const auto results = ctx.accelerator().tokenize_batch(t->model, inputs, !t->no_special);
         std::string out;
-        for (const auto& r : results) out += router::dump_json(router::tokenize_result_json(r)) + "\n";
+        for (const auto& r : results) out += json_text(router::tokenize_result_json(r)) + "\n";
         std::cout << out;
         return 0;
       }
       std::optional<std::string> pair;
       if (sub->count("--pair")) pair = t->pair;
       auto r = ctx.accelerator().tokenize(t->model, t->text, !t->no_special, pair);
-      std::cout << router::dump_json(router::tokenize_result_json(r)) << "\n";
+      std::cout << json_text(router::tokenize_result_json(r)) << "\n";
       return 0;
     };
   });
@@ -107,7 +107,7 @@ void register_tokenize(CLI::App& app, Context& ctx, Action& action) {
     action = [&ctx, d] {
       nlohmann::json j;
       j["text"] = ctx.accelerator().detokenize(d->model, d->ids, d->skip_special);
-      std::cout << router::dump_json(j) << "\n";
+      std::cout << json_text(j) << "\n";
       return 0;
     };
   });

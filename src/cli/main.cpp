@@ -25,6 +25,8 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-v,--verbose", ctx.verbose, "Log progress to stderr");
   app.add_flag("--quiet", ctx.quiet, "No speed summary on stderr after generate / chat");
+  bool pretty = false;
+  app.add_flag("--pretty", pretty, "Indent JSON output (default: each object on one compact line)");
 
   ia::cli::Action action;
   ia::cli::register_embed(app, ctx, action);
@@ -78,6 +80,7 @@ int run(int argc, char** argv) {
   }
 
   ia::init_logging(ctx.verbose);
+  ia::cli::set_pretty_json(pretty);
   return action ? action() : 2;
 }
 

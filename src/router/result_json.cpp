@@ -67,7 +67,8 @@ nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r) {
 nlohmann::json generation_usage_json(const ipfs_accelerate::GenerateResult& r) {
   return {{"prompt_tokens", r.prompt_ids.size()},
           {"completion_tokens", r.ids.size()},
-          {"total_tokens", r.prompt_ids.size() + r.ids.size()}};
+          {"total_tokens", r.prompt_ids.size() + r.ids.size()},
+          {"prompt_tokens_details", {{"cached_tokens", r.cached_prompt_tokens}}}};
 }
 
 nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r) {
@@ -104,14 +105,10 @@ nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bo
   return j;
 }
 
-nlohmann::json chat_turn_json(const ipfs_accelerate::GenerateResult& r) {
-  return {{"role", "assistant"},
-          {"content", r.text},
-          {"finish_reason", r.finish_reason},
-          {"prompt_tokens", r.prompt_ids.size()},
-          {"completion_tokens", r.ids.size()},
-          {"cached_prompt_tokens", r.cached_prompt_tokens},
-          {"timings", {{"prefill_ms", r.prefill_ms}, {"decode_tokens_per_s", decode_rate_json(r)}}}};
+nlohmann::json chat_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs) {
+  nlohmann::json j = generate_result_json(r, with_logprobs);
+  j["message"] = {{"role", "assistant"}, {"content", r.text}};
+  return j;
 }
 
 }  // namespace ia::router

@@ -31,16 +31,19 @@ std::string embed_result_json(const ipfs_accelerate::EmbedResult& r);
 // {ids, tokens, type_ids, offsets: [[start, end], …]}.
 nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r);
 
-// OpenAI's usage object: {prompt_tokens, completion_tokens, total_tokens}.
+// OpenAI's usage object: {prompt_tokens, completion_tokens, total_tokens,
+// prompt_tokens_details: {cached_tokens}} (cached_tokens: prompt tokens a chat
+// session took from its KV cache instead of prefilling; 0 for generate).
 nlohmann::json generation_usage_json(const ipfs_accelerate::GenerateResult& r);
 // [{id, logprob, top: [{id, logprob}, …]}, …], one per generated token.
 nlohmann::json logprobs_json(const ipfs_accelerate::GenerateResult& r);
+// The one shape of a generation, `generate --json` and `chat --json` alike:
 // {model, device, dtype, prompt_ids, ids, text, finish_reason, usage,
 // timings: {prefill_ms, decode_ms, decode_tokens_per_s (null when no decode step ran)}, logprobs (when
 // `with_logprobs`), warnings (when any)}.
 nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs);
-// One chat reply: {role: "assistant", content, finish_reason, prompt_tokens,
-// completion_tokens, cached_prompt_tokens, timings: {prefill_ms, decode_tokens_per_s}}.
-nlohmann::json chat_turn_json(const ipfs_accelerate::GenerateResult& r);
+// One chat reply: generate_result_json plus what is chat's own, the reply as a
+// message: {…, message: {role: "assistant", content: text}}.
+nlohmann::json chat_result_json(const ipfs_accelerate::GenerateResult& r, bool with_logprobs = false);
 
 }  // namespace ia::router

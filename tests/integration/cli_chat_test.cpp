@@ -45,10 +45,12 @@ TEST_P(CliChat, MessagesTurnUsesTheTemplateWithoutExtraSpecialTokens) {
   const Json ids = Json::parse(tok.out)["ids"];
 
   const Json turn = chat_once(model, messages);
-  EXPECT_EQ(turn["role"], "assistant");
+  EXPECT_EQ(turn["message"]["role"], "assistant");
+  EXPECT_EQ(turn["message"]["content"], turn["text"]);
   EXPECT_EQ(turn["finish_reason"], "length");
-  EXPECT_EQ(turn["completion_tokens"], 6);
-  EXPECT_EQ(turn["prompt_tokens"], ids.size()) << "the template's own BOS must not be doubled";
+  EXPECT_EQ(turn["usage"]["completion_tokens"], 6);
+  EXPECT_EQ(turn["usage"]["prompt_tokens"], ids.size()) << "the template's own BOS must not be doubled";
+  EXPECT_EQ(turn["prompt_ids"], ids);
 }
 
 TEST_P(CliChat, InteractiveKeepsTheConversation) {
@@ -68,20 +70,20 @@ TEST_P(CliChat, InteractiveKeepsTheConversation) {
   // Each turn equals a --messages run over the conversation so far.
   Json conv = Json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hello!"}}});
   const Json first = chat_once(model, conv);
-  EXPECT_EQ(turns[0]["content"], first["content"]);
-  EXPECT_EQ(turns[0]["prompt_tokens"], first["prompt_tokens"]);
-  conv.push_back({{"role", "assistant"}, {"content", first["content"]}});
+  EXPECT_EQ(turns[0]["text"], first["text"]);
+  EXPECT_EQ(turns[0]["prompt_ids"], first["prompt_ids"]);
+  conv.push_back({{"role", "assistant"}, {"content", first["text"]}});
   conv.push_back({{"role", "user"}, {"content", "What is two plus two?"}});
   const Json second = chat_once(model, conv);
-  EXPECT_EQ(turns[1]["content"], second["content"]);
-  EXPECT_EQ(turns[1]["prompt_tokens"], second["prompt_tokens"]);
-  EXPECT_GT(turns[1]["prompt_tokens"].get<int>(), turns[0]["prompt_tokens"].get<int>() + 6);
+  EXPECT_EQ(turns[1]["text"], second["text"]);
+  EXPECT_EQ(turns[1]["prompt_ids"], second["prompt_ids"]);
+  EXPECT_GT(turns[1]["usage"]["prompt_tokens"].get<int>(), turns[0]["usage"]["prompt_tokens"].get<int>() + 6);
 
   // Plain (streaming) mode prints the same replies, one after the other.
   auto plain =
       run_cli(with({"chat", "--model", model, "--system", "Be brief."}, kGreedy), "Hello!\nWhat is two plus two?\n");
   ASSERT_EQ(plain.status, 0) << plain.err;
-  EXPECT_EQ(plain.out, first["content"].get<std::string>() + "\n" + second["content"].get<std::string>() + "\n");
+  EXPECT_EQ(plain.out, first["text"].get<std::string>() + "\n" + second["text"].get<std::string>() + "\n");
 }
 
 std::vector<Json> json_lines(const std::string& out) {
@@ -106,21 +108,23 @@ TEST_P(CliChat, LaterTurnsReuseTheKvCache) {
   const std::vector<Json> turns = json_lines(r.out), fresh_turns = json_lines(fresh.out);
   ASSERT_EQ(turns.size(), 4u) << r.out;
   ASSERT_EQ(fresh_turns.size(), 4u) << fresh.out;
+  auto cached = [](const Json& t) { return t["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(); };
+  auto prompt = [](const Json& t) { return t["usage"]["prompt_tokens"].get<int>(); };
   for (size_t i = 0; i < turns.size(); ++i) {
-    EXPECT_EQ(turns[i]["content"], fresh_turns[i]["content"]) << i;
-    EXPECT_EQ(turns[i]["prompt_tokens"], fresh_turns[i]["prompt_tokens"]) << i;
-    EXPECT_EQ(fresh_turns[i]["cached_prompt_tokens"], 0) << i;
+    EXPECT_EQ(turns[i]["text"], fresh_turns[i]["text"]) << i;
+    EXPECT_EQ(turns[i]["prompt_ids"], fresh_turns[i]["prompt_ids"]) << i;
+    EXPECT_EQ(cached(fresh_turns[i]), 0) << i;
   }
-  EXPECT_EQ(turns[0]["cached_prompt_tokens"], 0);
+  EXPECT_EQ(cached(turns[0]), 0);
   for (size_t i = 1; i < 3; ++i) {
     // The earlier turns come from the cache: at least the previous prompt is not prefilled again.
-    EXPECT_GE(turns[i]["cached_prompt_tokens"].get<int>(), turns[i - 1]["prompt_tokens"].get<int>()) << i;
-    EXPECT_LT(turns[i]["cached_prompt_tokens"].get<int>(), turns[i]["prompt_tokens"].get<int>()) << i;
+    EXPECT_GE(cached(turns[i]), prompt(turns[i - 1])) << i;
+    EXPECT_LT(cached(turns[i]), prompt(turns[i])) << i;
   }
   // After /reset the system message's tokens are still shared with the first conversation:
   // the same first turn again recomputes only its last token.
-  EXPECT_EQ(turns[3]["content"], turns[0]["content"]);
-  EXPECT_EQ(turns[3]["cached_prompt_tokens"].get<int>(), turns[0]["prompt_tokens"].get<int>() - 1);
+  EXPECT_EQ(turns[3]["text"], turns[0]["text"]);
+  EXPECT_EQ(cached(turns[3]), prompt(turns[0]) - 1);
 
   // -v reports the reuse on stderr, one line per turn.
   size_t reports = 0;

@@ -72,13 +72,16 @@ ipfs_accelerate::GenerateResult generated() {
 
 TEST(ResultJson, Generate) {
   ipfs_accelerate::GenerateResult r = generated();
-  EXPECT_EQ(dump_json(generation_usage_json(r)), R"({"completion_tokens":2,"prompt_tokens":3,"total_tokens":5})");
+  EXPECT_EQ(
+      dump_json(generation_usage_json(r)),
+      R"({"completion_tokens":2,"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":2},"total_tokens":5})");
   EXPECT_EQ(dump_json(generate_result_json(r, false)),
             R"({"device":"cpu","dtype":"bf16","finish_reason":"length","ids":[9,8],"model":"m",)"
             R"("prompt_ids":[1,2,3],"text":"ab)"
             "\xef\xbf\xbd"
             R"(","timings":{"decode_ms":4.0,"decode_tokens_per_s":500.0,"prefill_ms":3.0},)"
-            R"("usage":{"completion_tokens":2,"prompt_tokens":3,"total_tokens":5}})");
+            R"("usage":{"completion_tokens":2,"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":2},)"
+            R"("total_tokens":5}})");
   nlohmann::json with = generate_result_json(r, true);
   EXPECT_EQ(dump_json(with["logprobs"]),
             R"([{"id":9,"logprob":-0.5,"top":[{"id":9,"logprob":-0.5},{"id":4,"logprob":-1.25}]},)"
@@ -91,15 +94,18 @@ TEST(ResultJson, Generate) {
   r.decode_ms = 0;
   r.decode_tokens_per_s = 0;
   EXPECT_TRUE(generate_result_json(r, false)["timings"]["decode_tokens_per_s"].is_null());
-  EXPECT_TRUE(chat_turn_json(r)["timings"]["decode_tokens_per_s"].is_null());
+  EXPECT_TRUE(chat_result_json(r)["timings"]["decode_tokens_per_s"].is_null());
 }
 
-TEST(ResultJson, ChatTurn) {
-  EXPECT_EQ(dump_json(chat_turn_json(generated())),
-            R"({"cached_prompt_tokens":2,"completion_tokens":2,"content":"ab)"
-            "\xef\xbf\xbd"
-            R"(","finish_reason":"length","prompt_tokens":3,"role":"assistant",)"
-            R"("timings":{"decode_tokens_per_s":500.0,"prefill_ms":3.0}})");
+TEST(ResultJson, ChatIsGenerateWithTheMessage) {
+  const ipfs_accelerate::GenerateResult r = generated();
+  nlohmann::json chat = chat_result_json(r);
+  EXPECT_EQ(dump_json(chat["message"]), R"({"content":"ab)"
+                                        "\xef\xbf\xbd"
+                                        R"(","role":"assistant"})");
+  chat.erase("message");
+  EXPECT_EQ(chat, generate_result_json(r, false));  // the rest is generate's object, field for field
+  EXPECT_EQ(chat_result_json(r, true)["logprobs"], generate_result_json(r, true)["logprobs"]);
 }
 
 }  // namespace
