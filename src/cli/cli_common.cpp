@@ -161,6 +161,22 @@ std::string speed_summary(const ipfs_accelerate::GenerateResult& r) {
       r.decode_ms, rate(r.decode_tokens_per_s), r.prefill_ms);
 }
 
+void add_chat_template_flags(CLI::App* sub, ChatTemplateFlags& f) {
+  sub->add_option("--template", f.template_name, "A named template of the folder (e.g. tool_use)");
+  sub->add_option("--tools", f.tools, "JSON file: a list of tool (function) schemas");
+  sub->add_option("--documents", f.documents, "JSON file: a list of documents");
+  sub->add_option("--vars", f.vars, "JSON file: an object of further template variables");
+}
+
+ipfs_accelerate::ChatTemplateOptions chat_template_options(const CLI::App* sub, const ChatTemplateFlags& f) {
+  ipfs_accelerate::ChatTemplateOptions o;
+  if (sub->count("--template")) o.template_name = f.template_name;
+  if (sub->count("--tools")) o.tools_json = read_input_text(f.tools, "--tools");
+  if (sub->count("--documents")) o.documents_json = read_input_text(f.documents, "--documents");
+  if (sub->count("--vars")) o.extra_json = read_input_text(f.vars, "--vars");
+  return o;
+}
+
 namespace {
 bool g_pretty_json = false;
 }  // namespace

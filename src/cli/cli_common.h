@@ -52,6 +52,16 @@ void register_models(CLI::App& app, Context& ctx, Action& action);
 // straight to the options they fill. `stop_help` words --stop for the command.
 void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& options, const std::string& stop_help);
 
+// The chat-template flags `chat-template` and `chat` share: --template NAME, --tools FILE.json,
+// --documents FILE.json, --vars FILE.json.
+struct ChatTemplateFlags {
+  std::string template_name, tools, documents, vars;
+};
+void add_chat_template_flags(CLI::App* sub, ChatTemplateFlags& flags);
+// The options those flags give (the files read now: NotFound when one cannot be; their JSON
+// is checked where the template uses it).
+ipfs_accelerate::ChatTemplateOptions chat_template_options(const CLI::App* sub, const ChatTemplateFlags& flags);
+
 // JSON as every command prints it (no newline): one compact line, or indented (2 spaces)
 // after set_pretty_json(true) (the global --pretty). Invalid UTF-8 in strings becomes U+FFFD.
 void set_pretty_json(bool pretty);

@@ -1,21 +1,30 @@
 // `chat`: a conversation with a decoder model through its chat template.
-// Interactive (the default): each stdin line is a user turn; the reply streams
-// to stdout and joins the conversation. `--messages FILE.json`: one turn for a
-// given conversation, no interaction. Turns run on a ChatSession, which keeps the
-// KV cache and prefills only what differs from the previous turn's tokens
-// (`--no-prefix-cache`: every turn prefills the whole conversation).
+// The model loads and every option is checked before the first prompt (a bad one
+// is exit 2 at once). Interactive (the default): each line is a user turn (or a
+// /command; `"""` opens and closes a message of several lines); the reply streams
+// to stdout and joins the conversation; Ctrl-C stops a reply, a second one quits.
+// At a terminal lines are edited with libedit, with history (src/cli/line_input).
+// `--messages FILE.json`: one turn for a given conversation, no interaction.
+// Turns run on a ChatSession, which keeps the KV cache and prefills only what
+// differs from the previous turn's tokens (`--no-prefix-cache`: every turn
+// prefills the whole conversation). A conversation that no longer fits the
+// context with the reply's tokens loses its oldest turns (the system message stays).
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "cli/line_input.h"
 #include "core/bounded_json.h"
 #include "core/error_outcome.h"
 #include "router/result_json.h"
@@ -24,16 +33,19 @@ namespace ia::cli {
 
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 struct ChatArgs {
   std::string model, system, messages;
   ipfs_accelerate::GenerateOptions options;
+  ChatTemplateFlags template_flags;
   bool json = false;
   bool no_prefix_cache = false;
 };
 
-using router::dump_json;
+std::string dump(const Json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // A model without a chat template gets the command to use instead.
 [[noreturn]] void rethrow_with_next_step(const ipfs_accelerate::Error& e) {
@@ -44,85 +56,398 @@ using router::dump_json;
                                              msg.substr(at + std::string("no chat template (").size()));
 }
 
-int run_chat(Context& ctx, const ChatArgs& a) {
-  ipfs_accelerate::GenerateOptions o = a.options;
-  std::unique_ptr<ipfs_accelerate::ChatSession> session;
+template <typename Fn>
+auto with_next_step(Fn&& fn) -> decltype(fn()) {
   try {
-    if (!a.no_prefix_cache) session = ctx.accelerator().chat_session(a.model);
+    return fn();
   } catch (const ipfs_accelerate::Error& e) {
     rethrow_with_next_step(e);
   }
-  auto turn = [&](const Json& messages) {
-    ipfs_accelerate::GenerateResult r;
-    try {
-      r = session ? session->chat(dump_json(messages), o) : ctx.accelerator().chat(a.model, dump_json(messages), o);
-    } catch (const ipfs_accelerate::Error& e) {
-      rethrow_with_next_step(e);
+}
+
+// The messages of a --messages or /load file: a JSON list, or an object with "messages".
+Json read_messages(const std::string& path, const std::string& what) {
+  JsonLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;
+  limits.max_bytes = kMaxCliInputBytes;
+  Json given = parse_ordered_json_bounded(read_input_text(path, what), path, limits);
+  if (given.is_object() && given.contains("messages")) given = given["messages"];
+  if (!given.is_array()) throw ipfs_accelerate::Error("invalid_argument", path + ": expected a JSON list of messages");
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (!given[i].is_object() || !given[i].contains("role") || !given[i]["role"].is_string())
+      throw ipfs_accelerate::Error("invalid_argument",
+                                   path + ": message " + std::to_string(i) + " is not an object with a \"role\"");
+  }
+  return given;
+}
+
+bool is_system(const Json& m) {
+  return m.is_object() && m.value("role", "") == "system";
+}
+
+const char* kHelp =
+    "Commands:\n"
+    "  /help                 this list\n"
+    "  /bye, /exit           quit (so do Ctrl-D and Ctrl-C twice)\n"
+    "  /clear                forget the conversation, keep the system message\n"
+    "  /set                  show the settings\n"
+    "  /set PARAM VALUE      temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty,\n"
+    "                        frequency_penalty, seed, max_tokens; VALUE unset: the default\n"
+    "  /set system TEXT      replace the system message\n"
+    "  /save FILE            write the conversation as JSON messages\n"
+    "  /load FILE            continue a saved conversation (JSON messages)\n"
+    "  \"\"\"                   a line of three quotes starts and ends a message of several lines\n"
+    "Ctrl-C stops a reply; at the prompt it drops the line, twice in a row quits.\n";
+
+class Chat {
+ public:
+  Chat(Context& ctx, const ChatArgs& a, const ipfs_accelerate::ChatTemplateOptions& tmpl)
+      : ctx_(ctx), a_(a), options_(a.options), tmpl_(tmpl) {
+    session_ = with_next_step([&] { return ctx_.accelerator().chat_session(a_.model); });
+    // Everything the turns need, checked and loaded before the first prompt.
+    with_next_step([&] {
+      session_->prepare(options_, tmpl_);
+      return 0;
+    });
+    if (!a_.system.empty()) conversation_.push_back({{"role", "system"}, {"content", a_.system}});
+  }
+
+  // One turn for the conversation of a --messages file.
+  int once() {
+    Json given = read_messages(a_.messages, "--messages");
+    // --system adds a system message unless the file starts with one.
+    if (!given.empty() && is_system(given[0])) conversation_ = Json::array();
+    for (const auto& m : given) conversation_.push_back(m);
+    fit_context();
+    ipfs_accelerate::GenerateResult r = turn(options_);
+    std::cout << (a_.json ? json_text(router::chat_result_json(r)) : r.text) << "\n" << std::flush;
+    if (!ctx_.quiet) std::cerr << speed_summary(r) << "\n";
+    return 0;
+  }
+
+  int interactive() {
+    const bool terminal = isatty(STDIN_FILENO) != 0;
+    SigintCatcher sigint;
+    LineReader reader(/*edit=*/terminal, /*prompt=*/terminal);
+    if (terminal) std::cerr << "Type a message; /help lists the commands, /bye or Ctrl-D quits.\n";
+    ipfs_accelerate::GenerateOptions o;
+    bool armed = false;  // the last thing that happened was a Ctrl-C: one more with nothing typed quits
+    std::string line;
+    for (;;) {
+      bool typed = false;
+      const LineReader::Result got = reader.read(">>> ", line, &typed);
+      if (got == LineReader::Result::End) return 0;
+      if (got == LineReader::Result::Interrupted) {
+        if (armed && !typed) return 0;
+        if (terminal && !typed) std::cerr << "(Ctrl-C again, /bye or Ctrl-D to quit)\n";
+        armed = true;
+        continue;
+      }
+      armed = false;
+      reader.remember(line);
+      std::string message;
+      if (line.rfind("\"\"\"", 0) == 0) {
+        bool ended = false;
+        message = read_block(reader, line.substr(3), &ended);
+        if (!ended) {  // a Ctrl-C dropped the message
+          armed = true;
+          continue;
+        }
+      } else if (line.rfind('/', 0) == 0) {
+        if (!command(line)) return 0;
+        continue;
+      } else {
+        message = line;
+      }
+      if (message.empty()) continue;
+
+      conversation_.push_back({{"role", "user"}, {"content", message}});
+      o = options_;
+      o.cancelled = [] { return SigintCatcher::pending(); };
+      if (!a_.json) {
+        o.on_text = [](const std::string& delta) {
+          std::cout << delta;
+          std::cout.flush();
+        };
+      }
+      ipfs_accelerate::GenerateResult r;
+      try {
+        fit_context();
+        r = turn(o);
+      } catch (const ipfs_accelerate::Error& e) {
+        // A turn the model cannot take (say, past its context) ends that turn, not the session.
+        if (!e.is_user_error()) throw;
+        std::cerr << cli_error_line({error_kind_from_name(e.kind()), e.what()}) << "\n";
+        conversation_.erase(conversation_.end() - 1);
+        armed = SigintCatcher::take();
+        continue;
+      }
+      if (a_.json) std::cout << json_text(router::chat_result_json(r));
+      std::cout << "\n" << std::flush;
+      // A reply stopped by Ctrl-C joins the conversation as far as it went, as it was shown.
+      conversation_.push_back({{"role", "assistant"}, {"content", r.text}});
+      armed = SigintCatcher::take();
     }
-    if (ctx.verbose)
+  }
+
+ private:
+  // The lines of a `"""` message up to the line that ends with `"""`; `first` is what followed
+  // the opening quotes. *ended is false when a Ctrl-C dropped it; end of input ends it.
+  std::string read_block(LineReader& reader, std::string first, bool* ended) {
+    std::vector<std::string> parts;
+    auto closes = [](std::string& s) {
+      if (s.size() < 3 || s.compare(s.size() - 3, 3, "\"\"\"") != 0) return false;
+      s.resize(s.size() - 3);
+      return true;
+    };
+    *ended = true;
+    const bool one_line = closes(first);
+    if (!first.empty()) parts.push_back(first);
+    std::string line;
+    while (!one_line) {
+      bool typed = false;
+      const LineReader::Result got = reader.read("... ", line, &typed);
+      if (got == LineReader::Result::End) break;
+      if (got == LineReader::Result::Interrupted) {
+        *ended = false;
+        return {};
+      }
+      reader.remember(line);
+      const bool last = closes(line);
+      if (!last || !line.empty()) parts.push_back(line);
+      if (last) break;
+    }
+    std::string text;
+    for (size_t i = 0; i < parts.size(); ++i) text += (i ? "\n" : "") + parts[i];
+    return text;
+  }
+
+  ipfs_accelerate::GenerateResult turn(const ipfs_accelerate::GenerateOptions& o) {
+    const std::string messages = dump(conversation_);
+    ipfs_accelerate::GenerateResult r = with_next_step([&] {
+      return a_.no_prefix_cache ? ctx_.accelerator().chat(a_.model, messages, o, tmpl_)
+                                : session_->chat(messages, o, tmpl_);
+    });
+    if (ctx_.verbose)
       std::cerr << "chat: " << r.prompt_ids.size() << " prompt tokens, reused " << r.cached_prompt_tokens
                 << " cached, prefilled " << r.prompt_ids.size() - static_cast<size_t>(r.cached_prompt_tokens) << " in "
                 << static_cast<int64_t>(r.prefill_ms) << " ms\n";
     return r;
-  };
-  Json conversation = Json::array();
-  if (!a.system.empty()) conversation.push_back({{"role", "system"}, {"content", a.system}});
-
-  if (!a.messages.empty()) {
-    JsonLimits limits;
-    limits.kind = ErrorKind::InvalidArgument;
-    limits.max_bytes = kMaxCliInputBytes;
-    Json given = parse_json_bounded(read_input_text(a.messages, "--messages"), a.messages, limits);
-    if (given.is_object() && given.contains("messages")) given = given["messages"];
-    if (!given.is_array())
-      throw ipfs_accelerate::Error("invalid_argument", a.messages + ": expected a JSON list of messages");
-    // --system adds a system message unless the file starts with one.
-    const bool has_system = !given.empty() && given[0].is_object() && given[0].value("role", "") == "system";
-    if (has_system) conversation = Json::array();
-    for (const auto& m : given) conversation.push_back(m);
-    ipfs_accelerate::GenerateResult r = turn(conversation);
-    std::cout << (a.json ? json_text(router::chat_result_json(r)) : r.text) << "\n" << std::flush;
-    if (!ctx.quiet) std::cerr << speed_summary(r) << "\n";
-    return 0;
   }
 
-  // Interactive: a prompt marker only on a terminal, so piped output is just the replies.
-  const bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-  if (tty) std::cerr << "Type a message; /reset starts over, /exit or end of input quits.\n";
-  if (!a.json) {
-    o.on_text = [](const std::string& delta) {
-      std::cout << delta;
-      std::cout.flush();
-    };
-  }
-  std::string line;
-  while (true) {
-    if (tty) std::cout << "> " << std::flush;
-    size_t read_bytes = 0;  // the cap is per line: a session may run long
-    if (!read_input_line(std::cin, line, &read_bytes, "chat: standard input")) break;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    if (line == "/exit" || line == "/quit") break;
-    if (line == "/reset") {
-      conversation.erase(conversation.begin() + (a.system.empty() ? 0 : 1), conversation.end());
-      continue;
+  // Drops the oldest turns (a user message and what answered it) while the prompt and the
+  // tokens the reply may take do not fit the context; the system message and the last user
+  // message stay.
+  void fit_context() {
+    size_t dropped = 0;
+    ipfs_accelerate::ChatSession::Fit f, before;
+    for (;;) {
+      f = session_->fit(dump(conversation_), options_, tmpl_);
+      if (!dropped) before = f;
+      if (f.prompt_tokens + f.max_new_tokens <= f.context_tokens) break;
+      const size_t first = !conversation_.empty() && is_system(conversation_[0]) ? 1 : 0;
+      size_t next = first + 1;
+      while (next < conversation_.size() && conversation_[next].value("role", "") != "user") ++next;
+      if (next >= conversation_.size()) break;  // only the last user message is left
+      conversation_.erase(conversation_.begin() + static_cast<std::ptrdiff_t>(first),
+                          conversation_.begin() + static_cast<std::ptrdiff_t>(next));
+      dropped += next - first;
     }
-    conversation.push_back({{"role", "user"}, {"content", line}});
-    ipfs_accelerate::GenerateResult r;
+    if (dropped)
+      std::cerr << "chat: the conversation (" << before.prompt_tokens << " tokens) and the reply ("
+                << before.max_new_tokens << ") do not fit the context of " << before.context_tokens
+                << " tokens; dropped the " << dropped << " oldest message" << (dropped == 1 ? "" : "s")
+                << " (the system message stays)\n";
+  }
+
+  void error(const std::string& message) { std::cerr << cli_error_line({ErrorKind::InvalidArgument, message}) << "\n"; }
+
+  // A /command; false to quit.
+  bool command(const std::string& line) {
+    std::istringstream in(line);
+    std::string name, arg;
+    in >> name;
+    std::getline(in >> std::ws, arg);
+    while (!arg.empty() && (arg.back() == ' ' || arg.back() == '\t')) arg.pop_back();
+    if (name == "/bye" || name == "/exit" || name == "/quit") return false;
+    if (name == "/help" || name == "/?") {
+      std::cerr << kHelp;
+    } else if (name == "/clear" || name == "/reset") {
+      conversation_.erase(conversation_.begin() + (!conversation_.empty() && is_system(conversation_[0]) ? 1 : 0),
+                          conversation_.end());
+      std::cerr << "chat: conversation cleared\n";
+    } else if (name == "/set") {
+      set(arg);
+    } else if (name == "/save" || name == "/load") {
+      if (arg.empty())
+        error(name + " needs a FILE");
+      else if (name == "/save")
+        save(arg);
+      else
+        load(arg);
+    } else {
+      error("unknown command " + name + " (/help lists them; \"\"\" sends a message that starts with /)");
+    }
+    return true;
+  }
+
+  void show_settings() const {
+    auto opt = [](const auto& v) {
+      std::ostringstream s;
+      if (v)
+        s << *v;
+      else
+        s << "default";
+      return s.str();
+    };
+    std::cerr << "temperature " << opt(options_.temperature) << "\ntop_p " << opt(options_.top_p) << "\ntop_k "
+              << opt(options_.top_k) << "\nmin_p " << opt(options_.min_p) << "\nrepetition_penalty "
+              << opt(options_.repetition_penalty) << "\npresence_penalty " << options_.presence_penalty
+              << "\nfrequency_penalty " << options_.frequency_penalty << "\nseed " << opt(options_.seed)
+              << "\nmax_tokens " << opt(options_.max_new_tokens) << "\nsystem "
+              << (!conversation_.empty() && is_system(conversation_[0]) ? dump(conversation_[0]["content"])
+                                                                        : std::string("none"))
+              << "\n";
+  }
+
+  // /set PARAM VALUE: the new options are checked as at the start (prepare) before they count.
+  void set(const std::string& arg) {
+    if (arg.empty()) return show_settings();
+    const size_t sp = arg.find_first_of(" \t");
+    std::string param = arg.substr(0, sp);
+    for (char& c : param)
+      if (c == '-') c = '_';
+    std::string value = sp == std::string::npos ? "" : arg.substr(arg.find_first_not_of(" \t", sp));
+    if (param == "system") {
+      const bool has = !conversation_.empty() && is_system(conversation_[0]);
+      if (value.empty()) {
+        if (has) conversation_.erase(conversation_.begin());
+      } else if (has) {
+        conversation_[0]["content"] = value;
+      } else {
+        conversation_.insert(conversation_.begin(), Json{{"role", "system"}, {"content", value}});
+      }
+      std::cerr << "chat: system message " << (value.empty() ? "removed" : "set") << "\n";
+      return;
+    }
+    const bool unset = value == "unset" || value == "default";
+    if (value.empty()) return error("/set " + param + " needs a VALUE (or unset)");
+    auto number = [&](auto& out) {
+      const char* end = value.data() + value.size();
+      auto [ptr, ec] = std::from_chars(value.data(), end, out);
+      if (ec != std::errc() || ptr != end)
+        throw ipfs_accelerate::Error("invalid_argument", "/set " + param + ": \"" + value + "\" is not a number");
+    };
+    ipfs_accelerate::GenerateOptions o = options_;
     try {
-      r = turn(conversation);
+      float f = 0;
+      if (param == "temperature" || param == "top_p" || param == "min_p" || param == "repetition_penalty") {
+        std::optional<float>& field = param == "temperature" ? o.temperature
+                                      : param == "top_p"     ? o.top_p
+                                      : param == "min_p"     ? o.min_p
+                                                             : o.repetition_penalty;
+        if (unset) {
+          field.reset();
+        } else {
+          number(f);
+          field = f;
+        }
+      } else if (param == "presence_penalty" || param == "frequency_penalty") {
+        float& field = param == "presence_penalty" ? o.presence_penalty : o.frequency_penalty;
+        if (unset) {
+          field = 0;
+        } else {
+          number(f);
+          field = f;
+        }
+      } else if (param == "top_k" || param == "max_tokens" || param == "max_new_tokens") {
+        std::optional<int>& field = param == "top_k" ? o.top_k : o.max_new_tokens;
+        int n = 0;
+        if (unset) {
+          field.reset();
+        } else {
+          number(n);
+          field = n;
+        }
+      } else if (param == "seed") {
+        uint64_t n = 0;
+        if (unset) {
+          o.seed.reset();
+        } else {
+          number(n);
+          o.seed = n;
+        }
+      } else {
+        return error("/set: unknown parameter \"" + param +
+                     "\" (temperature, top_p, top_k, min_p, repetition_penalty, presence_penalty, "
+                     "frequency_penalty, seed, max_tokens, system)");
+      }
+      session_->prepare(o, tmpl_);
     } catch (const ipfs_accelerate::Error& e) {
-      // A turn the model cannot take (say, past its context) ends that turn, not the session.
       if (!e.is_user_error()) throw;
       std::cerr << cli_error_line({error_kind_from_name(e.kind()), e.what()}) << "\n";
-      conversation.erase(conversation.end() - 1);
-      continue;
+      return;
     }
-    if (a.json) std::cout << json_text(router::chat_result_json(r));
-    std::cout << "\n" << std::flush;
-    conversation.push_back({{"role", "assistant"}, {"content", r.text}});
+    options_ = o;
+    std::cerr << "chat: " << param << " " << (unset ? "unset" : value) << "\n";
   }
-  return 0;
+
+  // The conversation as a JSON list of messages, written under a temporary name and renamed,
+  // so FILE is the old file or the whole new one.
+  void save(const std::string& path) {
+    namespace fs = std::filesystem;
+    const std::string tmp = path + ".tmp-" + std::to_string(getpid());
+    std::error_code ec;
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f << dump(conversation_, 2) << "\n";
+      f.close();
+      if (!f) {
+        fs::remove(tmp, ec);
+        return error("/save: cannot write \"" + tmp + "\"");
+      }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      return error("/save: cannot write \"" + path + "\": " + ec.message());
+    }
+    std::cerr << "chat: saved " << conversation_.size() << " messages to " << path << "\n";
+  }
+
+  // A saved conversation replaces this one; as with --messages, the system message of
+  // --system (or /set system) stays unless the file starts with its own.
+  void load(const std::string& path) {
+    Json given;
+    try {
+      given = read_messages(path, "/load");
+    } catch (const ipfs_accelerate::Error& e) {
+      if (!e.is_user_error()) throw;
+      std::cerr << cli_error_line({error_kind_from_name(e.kind()), e.what()}) << "\n";
+      return;
+    } catch (const ia::Error& e) {
+      std::cerr << cli_error_line({e.kind(), e.what()}) << "\n";
+      return;
+    }
+    Json next = Json::array();
+    if ((given.empty() || !is_system(given[0])) && !conversation_.empty() && is_system(conversation_[0]))
+      next.push_back(conversation_[0]);
+    for (const auto& m : given) next.push_back(m);
+    conversation_ = std::move(next);
+    std::cerr << "chat: loaded " << given.size() << " messages from " << path << "\n";
+  }
+
+  Context& ctx_;
+  const ChatArgs& a_;
+  ipfs_accelerate::GenerateOptions options_;  // the flags, then /set
+  ipfs_accelerate::ChatTemplateOptions tmpl_;
+  std::unique_ptr<ipfs_accelerate::ChatSession> session_;
+  Json conversation_ = Json::array();
+};
+
+int run_chat(Context& ctx, const ChatArgs& a, const CLI::App* sub) {
+  Chat chat(ctx, a, chat_template_options(sub, a.template_flags));
+  return a.messages.empty() ? chat.interactive() : chat.once();
 }
 
 }  // namespace
@@ -136,12 +461,13 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--messages", a->messages,
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
   add_generation_flags(sub, a->options, "Stop a reply when its text contains STR (repeatable)");
+  add_chat_template_flags(sub, a->template_flags);
   sub->add_flag("--json", a->json,
                 "One JSON object per reply: generate's (text, finish_reason, usage, timings, model, device, dtype) "
                 "plus message {role, content}");
   sub->add_flag("--no-prefix-cache", a->no_prefix_cache,
                 "Prefill the whole conversation every turn instead of reusing the KV cache of the previous one");
-  sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_chat(ctx, *a); }; });
+  sub->callback([&ctx, &action, a, sub] { action = [&ctx, a, sub] { return run_chat(ctx, *a, sub); }; });
 }
 
 }  // namespace ia::cli

@@ -28,7 +28,8 @@ std::string read_input(const std::string& path, const char* what) {
 
 void register_chat_template(CLI::App& app, Context& ctx, Action& action) {
   struct Args {
-    std::string model, messages, template_name, tools, documents, vars;
+    std::string model, messages;
+    ChatTemplateFlags flags;
     bool add_generation_prompt = false;
   };
   auto a = std::make_shared<Args>();
@@ -36,18 +37,11 @@ void register_chat_template(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("-m,--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("--messages", a->messages, "JSON file: a list of {role, content} messages ('-': stdin)")->required();
   sub->add_flag("--add-generation-prompt", a->add_generation_prompt, "End with the assistant turn's opening");
-  sub->add_option("--template", a->template_name, "A named template of the folder (e.g. tool_use)");
-  sub->add_option("--tools", a->tools, "JSON file: a list of tool (function) schemas");
-  sub->add_option("--documents", a->documents, "JSON file: a list of documents");
-  sub->add_option("--vars", a->vars, "JSON file: an object of further template variables");
+  add_chat_template_flags(sub, a->flags);
   sub->callback([&ctx, &action, a, sub] {
     action = [&ctx, a, sub] {
-      ipfs_accelerate::ChatTemplateOptions o;
+      ipfs_accelerate::ChatTemplateOptions o = chat_template_options(sub, a->flags);
       o.add_generation_prompt = a->add_generation_prompt;
-      if (sub->count("--template")) o.template_name = a->template_name;
-      if (sub->count("--tools")) o.tools_json = read_input(a->tools, "tools");
-      if (sub->count("--documents")) o.documents_json = read_input(a->documents, "documents");
-      if (sub->count("--vars")) o.extra_json = read_input(a->vars, "vars");
       std::string prompt = ctx.accelerator().render_chat_template(a->model, read_input(a->messages, "messages"), o);
       std::cout << prompt;
       std::cout.flush();
