@@ -24,7 +24,7 @@ int run(int argc, char** argv) {
                  "Worker threads (default: the CPUs this process may use); before or after the command")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("-v,--verbose", ctx.verbose, "Log progress to stderr");
-  app.add_flag("--quiet", ctx.quiet, "No speed summary on stderr after generate / chat");
+  app.add_flag("--quiet", ctx.quiet, "No speed summary after generate / chat and no download progress on stderr");
   bool pretty = false;
   app.add_flag("--pretty", pretty, "Indent JSON output (default: each object on one compact line)");
 
@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
   ia::cli::register_ipfs(app, ctx, action);
   ia::cli::register_models(app, ctx, action);
 
+  ia::cli::register_pull(app, ctx, action);
   // `help [COMMAND...]` is `COMMAND... --help`; then name an unknown command or
   // option plainly, with the nearest known name, before CLI11 parses.
   std::vector<std::string> args(argv, argv + argc);

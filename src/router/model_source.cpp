@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "hub/hub.h"
 #include "ipfs/exporter.h"
 #include "ipfs/gateway_client.h"
 #include "ipfs/repo.h"
@@ -24,6 +25,7 @@ namespace {
 
 std::mutex g_mu;
 std::vector<std::string> g_gateways;
+hub::ProgressFn g_download_progress;
 
 // "CID…", "ipfs://…" or "/ipfs/…" parsed as an IPFS path; nullopt for anything else.
 std::optional<ipfs::IpfsPath> as_ipfs_path(const std::string& text) {
@@ -69,12 +71,26 @@ void set_model_gateways(std::vector<std::string> gateways) {
   g_gateways = std::move(gateways);
 }
 
+void set_download_progress(hub::ProgressFn progress) {
+  std::lock_guard lock(g_mu);
+  g_download_progress = std::move(progress);
+}
+
 std::optional<std::string> resolve_model_source(const std::string& model) {
   fs::path home = ipfs::default_home();
   std::string target = model;
   if (auto named = ModelNames(home).lookup(model)) target = *named;
   auto path = as_ipfs_path(target);
-  if (!path) return std::nullopt;
+  if (!path) {
+    auto ref = hub::parse_repo_ref(target);
+    if (!ref) return std::nullopt;
+    hub::ProgressFn progress;
+    {
+      std::lock_guard lock(g_mu);
+      progress = g_download_progress;
+    }
+    return hub::resolve_model(hub::HubSettings::from_env(), *ref, progress).string();
+  }
 
   ipfs::Repo repo(home);
   // Fetches the folder the path names (only it and the blocks proving the path), pinned against `repo gc`.
