@@ -18,6 +18,7 @@
 
 #include "cli/cli_common.h"
 #include "core/error.h"
+#include "hub/cache.h"
 #include "ipfs/car.h"
 #include "ipfs/dag.h"
 #include "ipfs/exporter.h"
@@ -38,7 +39,7 @@ struct IpfsArgs {
   // add
   std::vector<std::string> paths;
   bool recursive = false, raw_leaves = false, hidden = false, only_hash = false, quiet = false, quieter = false;
-  bool no_pin = false;
+  bool no_pin = false, dereference_symlinks = false;
   uint64_t cid_version = 0;
   std::string chunker = "size-262144";
   // shared positional / options
@@ -138,6 +139,8 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   sub->add_flag("-q,--quiet", a->quiet, "Print only the CIDs");
   sub->add_flag("-Q,--quieter", a->quieter, "Print only the final root CID");
   sub->add_flag("--no-pin", a->no_pin, "Do not pin the added roots");
+  sub->add_flag("--dereference-symlinks", a->dereference_symlinks,
+                "Store the files symlinks point to, not the links (always so inside a Hugging Face cache snapshot)");
   sub->add_flag("--json", a->json, "One JSON object per entry: {Name, Hash, Size}");
   sub->callback([a, sub, &action] {
     action = [a, sub] {
@@ -158,6 +161,8 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
       // that fails prints nothing on stdout (no CID a script could take as stored).
       std::string lines;
       for (const auto& path : a->paths) {
+        // A snapshot's files are links into ../../blobs, which would dangle wherever the DAG is fetched.
+        o.dereference_symlinks = a->dereference_symlinks || hub::in_cache_snapshot(path);
         BuiltNode root = import_path(path, *sink, o, a->recursive, [&](const AddedEntry& e) {
           if (a->quieter) return;
           if (a->json)

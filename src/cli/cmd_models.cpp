@@ -35,6 +35,7 @@ std::string target_of(const ModelsArgs& a) {
     ipfs::Repo repo;
     ipfs::ImportOptions o;
     o.cid_version = a.cid_v1 ? 1 : 0;
+    o.dereference_symlinks = true;  // a model is its files' bytes (a Hugging Face snapshot is links into blobs/)
     o.validate();
     ipfs::BuiltNode root = ipfs::import_path(a.source, repo.blocks(), o, /*recursive=*/true);
     repo.pin_add(root.cid, true);
@@ -61,7 +62,8 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
   models->require_subcommand(1);
   CLI::App* add = models->add_subcommand("add", "Register NAME for a folder (added to the blockstore) or a CID");
   add->add_option("name", a->name, "Name")->required();
-  add->add_option("source", a->source, "Model folder, CID, CID/path or ipfs://CID/path")->required();
+  add->add_option("source", a->source, "Model folder (symlinks followed), CID, CID/path or ipfs://CID/path")
+      ->required();
   add->add_flag("--cid-version-1", a->cid_v1, "Add a folder with CIDv1 and raw leaves");
   add->callback([a, &action] {
     action = [a] {

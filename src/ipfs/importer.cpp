@@ -200,9 +200,18 @@ BuiltNode import_symlink(const fs::path& path, BlockSink& sink, const ImportOpti
   return BuiltNode{cid, block.size()};
 }
 
+// `open_dirs`: the folders being imported around this entry, when symlinks are
+// followed (a link to one of them would recurse for ever).
 BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink& sink, const ImportOptions& options,
-                       const std::function<void(const AddedEntry&)>& on_entry) {
+                       const std::function<void(const AddedEntry&)>& on_entry, std::vector<fs::path>& open_dirs) {
   auto status = fs::symlink_status(path);
+  if (fs::is_symlink(status) && options.dereference_symlinks) {
+    std::error_code ec;
+    status = fs::status(path, ec);
+    if (ec || !fs::exists(status))
+      fail(ErrorKind::NotFound, "{}: a symlink to a missing file ({})", path.string(),
+           fs::read_symlink(path, ec).string());
+  }
   BuiltNode node;
   bool dir = false;
   if (fs::is_symlink(status)) {
@@ -211,6 +220,12 @@ BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink
     node = import_file(path, sink, options);
   } else if (fs::is_directory(status)) {
     dir = true;
+    if (options.dereference_symlinks) {
+      fs::path real = fs::canonical(path);
+      if (std::find(open_dirs.begin(), open_dirs.end(), real) != open_dirs.end())
+        fail(ErrorKind::InvalidArgument, "{}: a symlink loop (it leads back to {})", path.string(), real.string());
+      open_dirs.push_back(std::move(real));
+    }
     std::vector<std::pair<std::string, fs::path>> children;
     for (const auto& e : fs::directory_iterator(path)) {
       std::string name = e.path().filename().string();
@@ -220,10 +235,11 @@ BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink
     std::sort(children.begin(), children.end());
     std::vector<DirEntryLink> links;
     for (const auto& [name, child] : children) {
-      BuiltNode c = import_entry(child, shown + "/" + name, sink, options, on_entry);
+      BuiltNode c = import_entry(child, shown + "/" + name, sink, options, on_entry, open_dirs);
       links.push_back(DirEntryLink{name, c.cid, c.tsize});
     }
     node = build_directory(std::move(links), sink, options.cid_version);
+    if (options.dereference_symlinks) open_dirs.pop_back();
   } else {
     fail(ErrorKind::Unsupported, "{}: not a regular file, directory or symlink", path.string());
   }
@@ -248,7 +264,8 @@ BuiltNode import_path(const fs::path& path, BlockSink& sink, const ImportOptions
   if (shown.empty() || shown == ".") shown = fs::absolute(clean).lexically_normal().filename().string();
   // The top-level argument is followed when it is a symlink, as kubo does.
   fs::path target = fs::is_symlink(fs::symlink_status(path)) ? fs::canonical(path) : path;
-  return import_entry(target, shown, sink, options, on_entry);
+  std::vector<fs::path> open_dirs;
+  return import_entry(target, shown, sink, options, on_entry, open_dirs);
 }
 
 }  // namespace ia::ipfs

@@ -28,6 +28,10 @@ struct ImportOptions {
   size_t chunk_size = kDefaultChunkSize;
   size_t max_links = kDefaultMaxLinks;
   bool hidden = false;  // include dot-files
+  // Store what symlinks point to instead of the links (kubo's --dereference-symlinks):
+  // a Hugging Face cache snapshot is links into ../../blobs, which would dangle
+  // wherever the folder is fetched.
+  bool dereference_symlinks = false;
 
   bool use_raw_leaves() const { return raw_leaves.value_or(cid_version == 1); }
   // Throws ia::Error(InvalidArgument) for an out-of-range value.
@@ -74,7 +78,9 @@ struct AddedEntry {
 
 // Imports a file, or (when `recursive`) a directory tree. Calls on_entry for
 // every file and directory, children before their directory, the root last.
-// Symlinks are stored as UnixFS symlink nodes; other special files are refused.
+// Symlinks are stored as UnixFS symlink nodes (with dereference_symlinks, as the
+// file or folder they point to; a dangling one is NotFound, a loop
+// InvalidArgument); other special files are refused.
 BuiltNode import_path(const std::filesystem::path& path, BlockSink& sink, const ImportOptions& options, bool recursive,
                       const std::function<void(const AddedEntry&)>& on_entry = {});
 

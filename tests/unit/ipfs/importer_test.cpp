@@ -180,6 +180,51 @@ TEST_F(TreeImport, HiddenFilesSkippedUnlessAsked) {
   EXPECT_THROW(import_path(root_ / "missing", sink, ImportOptions{}, true), Error);
 }
 
+// A Hugging Face cache snapshot: files that are relative links into ../../blobs.
+// Followed, it is stored as the plain folder of the same files; by default the
+// links stay links, as kubo stores them.
+TEST_F(TreeImport, DereferencedSymlinksStoreWhatTheyPointTo) {
+  const fs::path repo = root_ / "models--org--name", snap = repo / "snapshots" / "abc", plain = root_ / "plain";
+  fs::create_directories(repo / "blobs");
+  fs::create_directories(snap / "1_Pooling");
+  fs::create_directories(plain / "1_Pooling");
+  std::ofstream(repo / "blobs" / "e1") << "{\"a\": 1}";
+  std::ofstream(repo / "blobs" / "e2") << test::xorshift_bytes(3, 300000);
+  fs::create_symlink("../../blobs/e1", snap / "config.json");
+  fs::create_symlink("../../../blobs/e2", snap / "1_Pooling" / "w.bin");
+  std::ofstream(plain / "config.json") << "{\"a\": 1}";
+  std::ofstream(plain / "1_Pooling" / "w.bin") << test::xorshift_bytes(3, 300000);
+
+  NullSink sink;
+  ImportOptions follow;
+  follow.dereference_symlinks = true;
+  const std::string plain_cid = import_path(plain, sink, ImportOptions{}, true).cid.to_string();
+  EXPECT_EQ(import_path(snap, sink, follow, true).cid.to_string(), plain_cid);
+  EXPECT_NE(import_path(snap, sink, ImportOptions{}, true).cid.to_string(), plain_cid);
+
+  // A link to a folder is followed into it; one back to a folder being added is a loop.
+  fs::create_symlink("1_Pooling", snap / "again");
+  EXPECT_NO_THROW(import_path(snap, sink, follow, true));
+  fs::create_symlink("..", snap / "1_Pooling" / "up");
+  try {
+    import_path(snap, sink, follow, true);
+    ADD_FAILURE() << "a symlink loop was followed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("loop"), std::string::npos) << e.what();
+  }
+  fs::remove(snap / "1_Pooling" / "up");
+  // A dangling link is named, not stored.
+  fs::create_symlink("../../blobs/missing", snap / "tokenizer.json");
+  try {
+    import_path(snap, sink, follow, true);
+    ADD_FAILURE() << "a dangling link was stored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+    EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Importer, ChunkerOptions) {
   EXPECT_EQ(parse_chunker("size-262144"), 262144u);
   EXPECT_EQ(parse_chunker("size-1"), 1u);
