@@ -181,10 +181,24 @@ class DeadlineSocketStream : public httplib::Stream {
   size_t begin_ = 0, end_ = 0;
 };
 
-// Past the connection limit: a 503 the client can read, sent without waiting
+// The client's address without the port ("" when the socket has none).
+std::string peer_address(int sock) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(sock, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+// Past a connection limit: a 503 the client can read, sent without waiting
 // (the accepting thread must not block on a client), then the socket closes.
-void refuse(int sock) {
-  const std::string body = http_error_body({ErrorKind::Unavailable, "too many connections; try again shortly"}) + "\n";
+void refuse(int sock, const char* why) {
+  const std::string body = http_error_body({ErrorKind::Unavailable, why}) + "\n";
   const std::string response =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
       std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
@@ -211,11 +225,35 @@ BoundedHttpServer::BoundedHttpServer(const GatewayLimits& limits, std::function<
   });
 }
 
+bool BoundedHttpServer::admit(const std::string& address) {
+  if (limits_.max_connections_per_address == 0) return true;
+  std::lock_guard lock(per_address_mu_);
+  size_t& n = per_address_[address];
+  if (n >= limits_.max_connections_per_address) return false;
+  ++n;
+  return true;
+}
+
+void BoundedHttpServer::release(const std::string& address) {
+  if (limits_.max_connections_per_address == 0) return;
+  std::lock_guard lock(per_address_mu_);
+  auto it = per_address_.find(address);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+}
+
 bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   bool ok = false;
+  const std::string address = t_refuse_connection ? std::string() : peer_address(sock);
   if (t_refuse_connection) {
-    refuse(sock);
+    refuse(sock, "too many connections; try again shortly");
+  } else if (!admit(address)) {
+    refuse(sock, "too many connections from this address; try again shortly");
   } else {
+    struct ReleaseOnExit {
+      BoundedHttpServer* server;
+      const std::string& address;
+      ~ReleaseOnExit() { server->release(address); }
+    } release_on_exit{this, address};
     DeadlineSocketStream stream(sock, limits_, svr_sock_);
     for (size_t left = limits_.max_requests_per_connection; left > 0 && stream.wait_for_request(); --left) {
       stream.start_request();

@@ -6,6 +6,8 @@
 // queues connections without limit behind the workers. Here:
 //  - a pool of exactly max_connections workers: an admitted connection never
 //    waits behind a slow one, and the next connection gets 503 and is closed;
+//  - at most max_connections_per_address of them from one client address
+//    (503 past it), so one client cannot hold every worker;
 //  - a deadline per request: its head (and body) must arrive within
 //    request_read_timeout of its first byte, or the connection is closed;
 //  - an idle keep-alive connection is closed after idle_timeout, and every
@@ -13,6 +15,9 @@
 #include <httplib.h>
 
 #include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "ipfs/gateway_server.h"
 
@@ -25,8 +30,13 @@ class BoundedHttpServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;
+  // Counts a connection from `address`; false (not counted) when it has its limit already.
+  bool admit(const std::string& address);
+  void release(const std::string& address);
 
   GatewayLimits limits_;
+  std::mutex per_address_mu_;
+  std::unordered_map<std::string, size_t> per_address_;
   std::function<void(httplib::Request&)> setup_request_;
 };
 

@@ -24,6 +24,9 @@ struct GatewayLimits {
   // Connections served at once, each by its own worker thread; one more is
   // answered 503 and closed.
   size_t max_connections = 64;
+  // Connections one client address may hold at once (0: no limit); its next
+  // one is answered 503 and closed, so one client cannot take every worker.
+  size_t max_connections_per_address = 16;
   // A request's line and headers (and any body) must arrive within this, from
   // its first byte: a client dribbling bytes is cut off after it.
   std::chrono::milliseconds request_read_timeout{10'000};

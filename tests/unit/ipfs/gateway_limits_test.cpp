@@ -168,6 +168,76 @@ TEST(GatewayLimits, ConnectionsPastTheLimitAreRefusedWith503) {
   ::close(b);
 }
 
+// A plain TCP connection from another loopback address (Linux routes all of 127/8 to lo).
+int connect_raw_from(const char* source, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &src.sin_addr);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// One request over a raw socket; the whole response as text.
+std::string raw_get(int fd, const std::string& path) {
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return "";
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+  return got;
+}
+
+TEST(GatewayLimits, OneAddressCannotHoldEveryWorker) {
+  MemoryBlockstore store;
+  const Cid hello = Cid::of(1, kCodecRaw, "hello");
+  store.put(hello, std::string("hello"));
+  GatewayLimits limits;
+  limits.max_connections = 8;
+  limits.max_connections_per_address = 2;
+  limits.idle_timeout = milliseconds(3000);
+  RunningGateway gw(store, limits);
+  std::this_thread::sleep_for(milliseconds(200));  // the start-up probe's connection is gone
+  // 127.0.0.1 holds its two connections, silent.
+  int a = connect_raw(gw.port()), b = connect_raw(gw.port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  std::this_thread::sleep_for(milliseconds(200));
+  const std::string path = "/ipfs/" + hello.to_string() + "?format=raw";
+  // Its third is refused, though 6 workers are free ...
+  httplib::Client c("127.0.0.1", gw.port());
+  auto refused = c.Get(path.c_str());
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(nlohmann::json::parse(refused->body)["error"]["message"],
+            "too many connections from this address; try again shortly");
+  // ... while another address is served.
+  int other = connect_raw_from("127.0.0.2", gw.port());
+  if (other < 0) GTEST_SKIP() << "cannot connect from 127.0.0.2 on this machine";
+  const std::string answer = raw_get(other, path);
+  ::close(other);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_NE(answer.find("hello"), std::string::npos);
+  // A connection that ends gives its slot back.
+  ::close(a);
+  std::this_thread::sleep_for(milliseconds(300));
+  auto served = c.Get(path.c_str());
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->status, 200);
+  ::close(b);
+}
+
 class RangeRequests : public ::testing::Test {
  protected:
   RangeRequests() : block_(test::xorshift_bytes(7, 256 * 1024)), cid_(Cid::of(1, kCodecRaw, block_)) {
