@@ -126,6 +126,28 @@ void stream_file(Blockstore& store, const Cid& cid, uint64_t expected, int depth
     stream_file(store, n.pb.links[i].cid, n.fs.blocksizes[i], depth + 1, sink);
 }
 
+// Before `cat` writes its first byte: every block of the file is here and every node's size
+// agrees with its parent, so a missing or inconsistent block fails the command with nothing on
+// stdout. Internal nodes are read (they are small); raw leaves are only looked up. Each
+// distinct node is checked once (a DAG may link one subtree many times).
+void require_file_blocks(Blockstore& store, const Cid& cid, uint64_t expected, int depth,
+                         std::set<std::pair<std::string, uint64_t>>& checked) {
+  if (depth > kMaxDepth) fail(ErrorKind::Corrupt, "{}: file DAG nested deeper than {}", cid.to_string(), kMaxDepth);
+  if (!checked.insert({cid.to_string(), expected}).second) return;
+  if (cid.codec == kCodecRaw) {
+    if (cid.hash.code != kHashIdentity && !store.has(cid.hash))
+      fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
+    return;
+  }
+  Node n = load_unixfs(store, cid);
+  check_file_type(cid, n);
+  const uint64_t size = node_size(cid, n);
+  if (size != expected)
+    fail(ErrorKind::Corrupt, "{}: declares {} bytes where its parent declared {}", cid.to_string(), size, expected);
+  for (size_t i = 0; i < n.pb.links.size(); ++i)
+    require_file_blocks(store, n.pb.links[i].cid, n.fs.blocksizes[i], depth + 1, checked);
+}
+
 bool is_safe_symlink_target(const std::string& target) {
   // Only links that stay inside the exported tree (relative, no "..").
   fs::path t(target);
@@ -328,6 +350,8 @@ uint64_t declared_file_size(Blockstore& store, const Cid& cid) {
 uint64_t cat_file(Blockstore& store, const Cid& cid, std::ostream& out, const ExportLimits& limits) {
   uint64_t size = declared_file_size(store, cid);
   if (size > limits.max_bytes) fail_bytes_limit(cid, size, limits.max_bytes);
+  std::set<std::pair<std::string, uint64_t>> checked;
+  require_file_blocks(store, cid, size, 0, checked);
   auto sink = [&](BytesView b) {
     out.write(b.data(), static_cast<std::streamsize>(b.size()));
     if (!out) fail(ErrorKind::Unavailable, "write error on output");

@@ -147,6 +147,32 @@ TEST_F(CliIpfsHardening, OutputLimitIsNamedAndCanBeRaised) {
   EXPECT_EQ(raised.out, xorshift_bytes(7, 600000));
 }
 
+TEST_F(CliIpfsHardening, CatWithABlockMissingMidwayPrintsNothing) {
+  // Three raw leaves under one node; the last leaf is removed from the repo after import.
+  MemoryBlockstore store;
+  std::vector<std::pair<std::string, Cid>> links;
+  UnixfsData d;
+  d.type = UnixfsType::File;
+  for (int i = 0; i < 3; ++i) {
+    Bytes leaf = xorshift_bytes(static_cast<uint64_t>(20 + i), 4096);
+    Cid c = Cid::of(1, kCodecRaw, leaf);
+    store.put(c, leaf);
+    links.push_back({"", c});
+    d.blocksizes.push_back(leaf.size());
+  }
+  d.filesize = 3 * 4096;
+  Cid root = unixfs_node(store, d, links);
+  import_dag(store, root);
+  CliResult whole = ipfs({"cat", root.to_string()});
+  ASSERT_EQ(whole.status, 0) << whole.err;
+  ASSERT_EQ(whole.out.size(), 3u * 4096);
+  CliResult rm = ipfs({"block", "rm", links[2].second.to_string()});
+  ASSERT_EQ(rm.status, 0) << rm.err;
+  CliResult r = ipfs({"cat", root.to_string()});
+  expect_user_error(r, links[2].second.to_string());
+  EXPECT_TRUE(r.out.empty()) << r.out.size() << " bytes on stdout";
+}
+
 TEST_F(CliIpfsHardening, AddThatFailsPrintsNothingOnStdout) {
   std::string good = tmp_.path() + "/good.txt";
   write_file(good, "fine");
