@@ -500,6 +500,10 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
                    "Connections served at once, each by its own thread; more get 503 (default 64)")
       ->check(CLI::Range(1, 4096));
   serve
+      ->add_option("--max-connections-per-address", limits->max_connections_per_address,
+                   "Connections one client address may hold at once; more get 503 (0: no limit; default 16)")
+      ->check(CLI::Range(0, 4096));
+  serve
       ->add_option("--request-timeout", *request_timeout_s,
                    "Seconds a request's line and headers may take to arrive; a slower client is cut off (default 10)")
       ->check(CLI::Range(0.1, 3600.0));
