@@ -75,7 +75,7 @@ if [[ $what == *encoder* ]]; then
   for t in 16 2; do
     for v in ${IA_BENCH_VARIANTS:-new base}; do
       have "$v" bench_encoder || continue
-      filter="BM_LargeGemm|BM_Encoder"
+      filter="${IA_ENCODER_FILTER:-BM_LargeGemm|BM_Encoder}"
       [ "$v" = base ] && filter="${IA_BASE_ENCODER_FILTER:-$filter}"
       run_threads "$t" $(variant_cmd "$v" bench_encoder) --benchmark_filter="$filter" --benchmark_min_time=1 \
         --benchmark_out="$out/encoder_${v}_t$t.json" --benchmark_out_format=json >/dev/null 2>"$out/encoder_${v}_t$t.err" ||

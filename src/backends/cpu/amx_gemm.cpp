@@ -117,15 +117,17 @@ void clear_amx_weight_cache() {
 #if IA_HAVE_AMX_GEMM_TU
 namespace {
 
-// Packed columns each thread keeps in L2 while it walks its row panels; IA_AMX_GEMM_CHUNK_KB
-// overrides (for tuning on other CPUs).
-int64_t chunk_bytes() {
-  static const int64_t bytes = [] {
+// Packed columns each thread keeps in L2 while it walks its row panels: at least 8 column
+// panels, so each row panel fetched (from L3 at large K: 192 KiB at K = 3072) feeds 8 of them,
+// within 0.5-1.5 MiB of a 2 MiB L2. IA_AMX_GEMM_CHUNK_KB fixes it (for tuning on other CPUs).
+int64_t chunk_bytes(int64_t panel_bytes) {
+  static const int64_t fixed = [] {
     const char* e = std::getenv("IA_AMX_GEMM_CHUNK_KB");
     const long kb = e ? std::strtol(e, nullptr, 10) : 0;
-    return kb > 0 ? static_cast<int64_t>(kb) * 1024 : int64_t{512} * 1024;
+    return kb > 0 ? static_cast<int64_t>(kb) * 1024 : int64_t{0};
   }();
-  return bytes;
+  if (fixed > 0) return fixed;
+  return std::clamp<int64_t>(8 * panel_bytes, int64_t{512} << 10, int64_t{1536} << 10);
 }
 
 // The 64-byte tile configuration (palette 1) that ldtilecfg reads.
@@ -352,7 +354,7 @@ void run_gemm(const AmxInput& x, int64_t M, const AmxPackedWeights& w, const Amx
   }
   pack_rows(x, M, w.K, a.get(), kernels());
   const int64_t panel_bytes = 32 * w.K * static_cast<int64_t>(sizeof(uint16_t));
-  const int64_t panels_per_chunk = std::clamp<int64_t>(chunk_bytes() / panel_bytes, 1, n_panels);
+  const int64_t panels_per_chunk = std::clamp<int64_t>(chunk_bytes(panel_bytes) / panel_bytes, 1, n_panels);
   const int64_t chunks = (n_panels + panels_per_chunk - 1) / panels_per_chunk;
   const uint16_t* ap = a.get();
   parallel_for(chunks * m_panels, 1, [&](int64_t u0, int64_t u1) {
