@@ -10,6 +10,7 @@
 #include "cli/cli_common.h"
 #include "core/error_outcome.h"
 #include "core/logging.h"
+#include "core/omp_wait.h"
 
 namespace {
 
@@ -88,6 +89,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: libgomp has read its environment already (see core/omp_wait.h).
+  ia::reexec_with_cli_omp_wait(argc, argv);
   try {
     return run(argc, argv);
   } catch (...) {  // ia::Error, ipfs_accelerate::Error, the machine's files, bugs
