@@ -34,7 +34,15 @@ struct EmbedOptions {
   std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len | lasttoken; default: the model folder's
   std::optional<bool> normalize;       // default: the model folder's (sentence-transformers Normalize module)
   int batch_size = 32;
-  bool truncate = true;  // false: a text over the model's limit is an error
+  bool truncate = true;  // false: a text over the limit is an error
+  // Tokens per text, special tokens included; default: the folder's max_seq_length
+  // (sentence_bert_config.json), else the model's limit, which it may not exceed.
+  std::optional<int> max_length;
+  // Put before each text, as sentence-transformers' encode(prompt_name=… / prompt=…) does: a
+  // prompt of config_sentence_transformers.json by name, or the text itself (not both).
+  // Neither: the folder's default_prompt_name, when it has one.
+  std::optional<std::string> prompt_name;
+  std::optional<std::string> prompt;
 };
 
 struct EmbedResult {
@@ -46,6 +54,8 @@ struct EmbedResult {
   int dimensions = 0;
   std::vector<std::vector<float>> embeddings;
   std::vector<int> token_counts;      // tokens per text, special tokens included, after truncation
+  std::vector<int> truncated;         // indices of the texts cut to max_length tokens
+  int max_length = 0;                 // the limit of tokens per text that held
   std::vector<std::string> warnings;  // e.g. truncation
   double tokenize_ms = 0;
   double inference_ms = 0;

@@ -1,4 +1,6 @@
 // `embed`: text embeddings from a model folder.
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,15 +18,22 @@ struct EmbedArgs {
   std::string dtype = "auto";
   std::string pooling;
   int batch_size = 32;
+  int max_length = 0;
+  std::string prompt_name;
+  std::string prompt;
+  bool has_prompt = false;
   bool no_truncate = false;
   bool normalize = false;
   bool no_normalize = false;
+  bool jsonl = false;
   std::vector<std::string> texts;
 };
 
 int run_embed(Context& ctx, const EmbedArgs& args) {
   std::vector<std::string> texts = args.texts;
   if (texts.empty()) {  // one text per line on stdin
+    if (isatty(STDIN_FILENO) && !ctx.quiet)
+      std::cerr << "embed: reading texts from the terminal, one per line; end with Ctrl-D (or give TEXT arguments)\n";
     std::string line;
     while (std::getline(std::cin, line)) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -40,8 +49,17 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
   if (args.no_normalize) opts.normalize = false;
   opts.batch_size = args.batch_size;
   opts.truncate = !args.no_truncate;
+  if (args.max_length > 0) opts.max_length = args.max_length;
+  if (!args.prompt_name.empty()) opts.prompt_name = args.prompt_name;
+  if (args.has_prompt) opts.prompt = args.prompt;
   ipfs_accelerate::EmbedResult r = ctx.accelerator().embed(args.model, texts, opts);
-  std::cout << json_text(router::embed_result_json(r)) + "\n";
+  if (args.jsonl) {
+    std::string out;
+    for (size_t i = 0; i < r.embeddings.size(); ++i) out += json_text(router::embed_line_json(r, i)) + "\n";
+    std::cout << out;
+  } else {
+    std::cout << json_text(router::embed_result_json(r)) + "\n";
+  }
   return 0;
 }
 
@@ -58,15 +76,30 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
       ->capture_default_str();
   sub->add_option("--pooling", args->pooling,
                   "cls | mean | max | mean_sqrt_len | lasttoken (default: the model folder's)")
-      ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len"}));
+      ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len", "lasttoken"}));
   sub->add_flag("--normalize", args->normalize, "L2-normalize the embeddings");
   sub->add_flag("--no-normalize", args->no_normalize, "Do not L2-normalize, whatever the model folder says");
   sub->add_option("--batch-size", args->batch_size, "Texts per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub->add_flag("--no-truncate", args->no_truncate, "Refuse texts longer than the model's limit instead of truncating");
+  sub->add_option("--max-length", args->max_length,
+                  "Tokens per text, special tokens included (default: the folder's max_seq_length, else the "
+                  "model's limit)")
+      ->check(CLI::PositiveNumber);
+  sub->add_flag("--no-truncate", args->no_truncate, "Refuse texts longer than the limit instead of truncating");
+  CLI::Option* name =
+      sub->add_option("--prompt-name", args->prompt_name,
+                      "A prompt of the folder's config_sentence_transformers.json, put before each text");
+  CLI::Option* prompt =
+      sub->add_option("--prompt", args->prompt, "Text put before each text (\"\" for none, over a default prompt)");
+  name->excludes(prompt);
+  sub->add_flag("--jsonl", args->jsonl,
+                "One JSON object per text, in input order: {\"index\",\"tokens\",\"truncated\"?,\"embedding\"}");
   sub->add_option("text", args->texts, "Texts to embed");
-  sub->callback([&ctx, &action, args] { action = [&ctx, args] { return run_embed(ctx, *args); }; });
+  sub->callback([&ctx, &action, args, prompt] {
+    args->has_prompt = prompt->count() > 0;
+    action = [&ctx, args] { return run_embed(ctx, *args); };
+  });
 }
 
 }  // namespace ia::cli

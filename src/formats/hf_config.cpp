@@ -1,5 +1,6 @@
 #include "formats/hf_config.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -280,7 +281,47 @@ void read_pooling(const std::string& path, SentenceTransformerConfig* st) {
   st->include_prompt = p.get_bool("include_prompt", true);
 }
 
+// sentence_bert_config.json of the Transformer module: max_seq_length, do_lower_case.
+void read_transformer_config(const fs::path& folder, SentenceTransformerConfig* st) {
+  const fs::path path = folder / "sentence_bert_config.json";
+  if (!is_file(path)) return;
+  HfConfig c = HfConfig::load_file(path.string());
+  if (std::optional<int64_t> n = c.opt_int("max_seq_length")) {
+    if (*n < 1 || *n > kMaxConfigPositions)
+      fail(ErrorKind::Corrupt, "{}: max_seq_length must be a positive number of tokens, got {}", path.string(), *n);
+    st->max_seq_length = n;
+  }
+  st->do_lower_case = c.get_bool("do_lower_case", false);
+}
+
+// config_sentence_transformers.json: prompts and default_prompt_name.
+void read_prompts(const fs::path& dir, SentenceTransformerConfig* st) {
+  const fs::path path = dir / "config_sentence_transformers.json";
+  if (!is_file(path)) return;
+  const std::string f = path.string();
+  HfConfig c = HfConfig::load_file(f);
+  if (c.has("prompts")) {
+    const Json& prompts = c.json().at("prompts");
+    if (!prompts.is_object())
+      fail(ErrorKind::Corrupt, "{}: 'prompts' is {}, not an object of named prompts", f, brief_json(prompts));
+    for (const auto& [name, text] : prompts.items()) {
+      if (!text.is_string())
+        fail(ErrorKind::Corrupt, "{}: prompt \"{}\" is {}, not a string", f, name, brief_json(text));
+      st->prompts.emplace_back(name, text.get<std::string>());
+    }
+  }
+  st->default_prompt_name = c.opt_string("default_prompt_name");
+  if (st->default_prompt_name && !st->prompt(*st->default_prompt_name))
+    fail(ErrorKind::Corrupt, "{}: default_prompt_name \"{}\" is not one of its prompts", f, *st->default_prompt_name);
+}
+
 }  // namespace
+
+const std::string* SentenceTransformerConfig::prompt(const std::string& name) const {
+  for (const auto& [n, text] : prompts)
+    if (n == name) return &text;
+  return nullptr;
+}
 
 std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const std::string& dir) {
   const fs::path d(dir);
@@ -290,6 +331,8 @@ std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const 
     if (!is_file(default_pooling)) return std::nullopt;
     SentenceTransformerConfig st;
     read_pooling(default_pooling.string(), &st);
+    read_transformer_config(d, &st);
+    read_prompts(d, &st);
     return st;
   }
   const std::string mp = modules.string();
@@ -308,8 +351,14 @@ std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const 
       if (!p->is_string()) fail(ErrorKind::Corrupt, "{}: module {} path is not a string", mp, brief_json(m));
       path = p->get<std::string>();
     }
+    const fs::path rel(path);
+    if (rel.is_absolute() || std::any_of(rel.begin(), rel.end(), [](const fs::path& c) { return c == ".."; }))
+      fail(ErrorKind::Corrupt, "{}: module {} has a path outside the model folder", mp, brief_json(m));
     st.module_types.push_back(type);
-    if (ends_with(type, "Pooling")) {
+    st.module_paths.push_back(path.empty() ? d.string() : (d / path).string());
+    if (ends_with(type, "Transformer")) {
+      read_transformer_config(d / path, &st);
+    } else if (ends_with(type, "Pooling")) {
       if (st.pooling) fail(ErrorKind::Unsupported, "{}: more than one Pooling module", mp);
       fs::path pc = d / path / "config.json";
       if (!is_file(pc)) fail(ErrorKind::NotFound, "{}: the Pooling module's {} is missing", mp, pc.string());
@@ -320,6 +369,7 @@ std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const 
       st.dense_paths.push_back((d / path).string());
     }
   }
+  read_prompts(d, &st);
   return st;
 }
 

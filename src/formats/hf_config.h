@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -102,12 +103,25 @@ struct SentenceTransformerConfig {
   int64_t word_embedding_dimension = 0;
   bool include_prompt = true;
   std::vector<std::string> module_types;  // "sentence_transformers.models.Transformer", ...
+  std::vector<std::string> module_paths;  // each module's folder (DIR for path ""), beside module_types
   std::vector<std::string> dense_paths;   // folders of Dense modules, in order (the caller decides)
+  // sentence_bert_config.json (in the Transformer module's folder): texts are cut to
+  // max_seq_length tokens, special tokens included; do_lower_case lowercases them first.
+  std::optional<int64_t> max_seq_length;
+  bool do_lower_case = false;
+  // config_sentence_transformers.json: named prompts put before each text, and the one
+  // used when the caller names none (a name that `prompts` has).
+  std::vector<std::pair<std::string, std::string>> prompts;  // (name, text), by name
+  std::optional<std::string> default_prompt_name;
+  const std::string* prompt(const std::string& name) const;  // null when there is no such prompt
 };
 
-// Reads DIR/modules.json and the Pooling module's config.json (usually
-// 1_Pooling/config.json). nullopt when the folder has neither. Corrupt on bad
-// JSON; Unsupported when several pooling modes are enabled at once.
+// Reads DIR/modules.json, the Pooling module's config.json (usually
+// 1_Pooling/config.json), sentence_bert_config.json and config_sentence_transformers.json.
+// nullopt when the folder has neither modules.json nor 1_Pooling/config.json. Corrupt on bad
+// JSON, a max_seq_length that is not a positive integer, prompts that are not strings or a
+// default_prompt_name that names none of them; Unsupported when several pooling modes are
+// enabled at once.
 std::optional<SentenceTransformerConfig> load_sentence_transformer_config(const std::string& dir);
 
 struct TokenizerConfigInfo {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/error.h"
 #include "core/tensor.h"
 #include "models/decoder_config.h"
 #include "models/kv_cache.h"
@@ -31,8 +32,18 @@ class CausalLM {
 
   // Runs the step's new tokens, writing their K/V into `cache` at step.slots, and
   // returns f32 logits [rows, vocab] of step.output_rows (every row when
-  // undefined) on the model's device.
+  // undefined) on the model's device; with step.output HiddenStates, the final
+  // hidden states [rows, hidden] instead.
   virtual Tensor forward(const StepInputs& step, KvCache& cache) const = 0;
+
+  // Runs each sequence of the step as a whole prompt (positions from 0) without a KV
+  // cache: its tokens attend to each other causally and no K/V is kept. Returns what
+  // forward returns. For embeddings and scoring, where no token follows. Unsupported
+  // where the model has no such path.
+  virtual Tensor forward_prompt(const StepInputs& step) const {
+    (void)step;
+    fail(ErrorKind::Unsupported, "this model cannot run a prompt without a KV cache");
+  }
 
   // A cache of `num_blocks` blocks of `block_size` tokens on the model's device.
   std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16) const {

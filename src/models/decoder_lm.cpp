@@ -9,18 +9,22 @@ namespace {
 
 // Where each weight of a decoder lives in a checkpoint; null where the architecture has none.
 struct DecoderWeightNames {
-  const char* embed;
+  // The base model's prefix ("model." / "transformer."); a checkpoint saved from the base
+  // model alone (an embedding model's Qwen3Model, GPT2Model) has its names without it.
+  const char* base;
+  const char* embed;  // this and the block names are relative to the base model
   const char* pos_embed;
   const char* final_norm;
   const char* lm_head;  // relative to the checkpoint root (GPT-2 keeps it outside "transformer.")
   BlockWeightNames block;
 };
 
-constexpr DecoderWeightNames kLlamaNames = {"model.embed_tokens",
+constexpr DecoderWeightNames kLlamaNames = {"model.",
+                                            "embed_tokens",
                                             nullptr,
-                                            "model.norm",
+                                            "norm",
                                             "lm_head",
-                                            {"model.layers.{}.",
+                                            {"layers.{}.",
                                              "input_layernorm",
                                              {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", nullptr,
                                               "self_attn.o_proj", "self_attn.q_norm", "self_attn.k_norm"},
@@ -29,7 +33,8 @@ constexpr DecoderWeightNames kLlamaNames = {"model.embed_tokens",
                                              "post_attention_layernorm",
                                              {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}}};
 
-constexpr DecoderWeightNames kGpt2Names = {"wte",
+constexpr DecoderWeightNames kGpt2Names = {"transformer.",
+                                           "wte",
                                            "wpe",
                                            "ln_f",
                                            "lm_head",
@@ -82,11 +87,11 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   const DecoderWeightNames& n = weight_names_for(c.model_type);
   const int64_t H = c.hidden_size, V = c.vocab_size;
 
-  // GPT-2 checkpoints come with and without the "transformer." prefix.
-  const std::string pre =
-      c.weight_layout == WeightLayout::InOut && weights.has("transformer.wte.weight") ? "transformer." : "";
-  WeightSource w(weights, pre, compute_dtype, device, c.weight_layout);
+  // Checkpoints come with the base model's prefix ("model.", GPT-2's "transformer.") and,
+  // saved from the base model alone, without it.
   const std::string embed_name = std::string(n.embed) + ".weight";
+  const std::string pre = weights.has(n.base + embed_name) || !weights.has(embed_name) ? n.base : "";
+  WeightSource w(weights, pre, compute_dtype, device, c.weight_layout);
   if (!w.has(embed_name))
     fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
   std::vector<std::string> needed = Norm::tensor_names(n.final_norm, block_spec(c, 0).norm);
@@ -116,6 +121,16 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
 }
 
 Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {
+  return run(step, &cache);
+}
+
+Tensor DecoderLM::forward_prompt(const StepInputs& step) const {
+  for (int64_t p : step.host_first_pos)
+    if (p != 0) fail(ErrorKind::InvalidArgument, "a prompt step without a KV cache must start each sequence at 0");
+  return run(step, nullptr);
+}
+
+Tensor DecoderLM::run(const StepInputs& step, KvCache* cache) const {
   if (step.max_seq_len > cfg_.max_positions &&
       (cfg_.positions != PositionKind::Rotary || cfg_.rope.type != RopeType::Dynamic))
     fail(ErrorKind::InvalidArgument, "sequence of {} tokens exceeds the model's context of {} tokens", step.max_seq_len,
@@ -126,7 +141,7 @@ Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {
   RotaryTables rotary;
   BlockContext ctx;
   ctx.step = &step;
-  ctx.cache = &cache;
+  ctx.cache = cache;  // null: each layer attends within the step (Attention)
   ctx.linear_input_dtype = linear_input_dtype_;
   ctx.bf16_products = linear_input_dtype_ == DType::BF16;  // a bf16 model, as transformers runs it
   if (rotary_) {
@@ -138,7 +153,8 @@ Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {
     x = blocks_[l](x, ctx);
   }
   if (step.output_rows.defined() && step.output_rows.size(0) != step.num_tokens)
-    x = ops::embedding(x, step.output_rows);  // gathers the rows that need logits
+    x = ops::embedding(x, step.output_rows);  // gathers the rows that need outputs
+  if (step.output == StepOutput::HiddenStates) return final_norm_(x, DType::F32);
   return lm_head_(final_norm_(x, linear_input_dtype_));
 }
 

@@ -31,9 +31,12 @@ class DecoderLM final : public CausalLM {
   int64_t weight_bytes_per_token() const override { return weight_bytes_; }
   KvCacheLayout kv_layout() const override { return {cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim}; }
   Tensor forward(const StepInputs& step, KvCache& cache) const override;
+  Tensor forward_prompt(const StepInputs& step) const override;
 
  private:
   DecoderLM() = default;
+  // The blocks over the paged cache, or (null) over the step's own tokens.
+  Tensor run(const StepInputs& step, KvCache* cache) const;
 
   DecoderConfig cfg_;
   DType compute_dtype_ = DType::F32;

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "models/bert_encoder.h"
+#include "models/causal_lm_encoder.h"
 #include "models/decoder_lm.h"
 
 namespace ia {
@@ -131,6 +132,14 @@ void require_encoder(const ModelKind& kind, const std::string& dir) {
          kind.model_type, kind.family, kind.task);
 }
 
+bool has_encoder(const ModelKind& kind) {
+  return entry_for(kind.model_type).encoder != nullptr;
+}
+
+bool has_causal_lm(const ModelKind& kind) {
+  return entry_for(kind.model_type).causal_lm != nullptr;
+}
+
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
@@ -143,6 +152,16 @@ std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore&
   const ModelKind kind = classify_model(config.json(), config.path());
   require_encoder(kind, weights.dir());
   return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device);
+}
+
+std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
+                                                   DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  if (!has_causal_lm(kind))
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
+         kind.model_type, kind.architecture);
+  return std::make_unique<CausalLmEncoder>(
+      entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device));
 }
 
 }  // namespace ia

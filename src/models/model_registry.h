@@ -38,11 +38,20 @@ std::vector<std::string> known_model_types();
 void require_causal_lm(const ModelKind& kind, const std::string& dir);
 void require_encoder(const ModelKind& kind, const std::string& dir);
 
+// Whether this build has an encoder / a causal LM (decoder) for the kind's model_type.
+bool has_encoder(const ModelKind& kind);
+bool has_causal_lm(const ModelKind& kind);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device);
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                       Device device);
+// A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
+// states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
+// Unsupported when this build has no causal LM of this kind.
+std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
+                                                   DType compute_dtype, Device device);
 
 }  // namespace ia

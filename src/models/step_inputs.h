@@ -12,6 +12,12 @@
 
 namespace ia {
 
+// What a causal LM returns for a step's output rows.
+enum class StepOutput {
+  Logits,        // the LM head's logits [R, vocab]
+  HiddenStates,  // the final hidden states after the final norm [R, hidden] (embeddings from a decoder)
+};
+
 struct StepInputs {
   int64_t num_tokens = 0;     // T
   int64_t num_sequences = 0;  // S
@@ -33,6 +39,7 @@ struct StepInputs {
   // Rows whose final hidden state the head turns into outputs (logits): each
   // sequence's last token for generation; undefined means every row.
   Tensor output_rows;  // [R] i64
+  StepOutput output = StepOutput::Logits;
 
   // Cross-attention (encoder-decoders): the encoder's output the decoder attends to.
   Tensor encoder_output;       // [T_enc, hidden] f32, or undefined

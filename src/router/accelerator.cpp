@@ -152,6 +152,9 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
     eo.normalize = options.normalize;
     eo.batch_size = options.batch_size;
     eo.truncate = options.truncate;
+    if (options.max_length) eo.max_length = *options.max_length;
+    eo.prompt_name = options.prompt_name;
+    eo.prompt = options.prompt;
     auto ep = impl_->endpoint(dir, device, dtype);
     ia::EmbeddingResult r = ep->embed(texts, eo);
 
@@ -167,6 +170,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
       out.embeddings.emplace_back(p + i * out.dimensions, p + (i + 1) * out.dimensions);
     }
     out.token_counts = r.token_counts;
+    out.truncated = r.truncated;
+    out.max_length = static_cast<int>(r.max_length);
     out.warnings = std::move(dtype_warnings);
     out.warnings.insert(out.warnings.end(), r.warnings.begin(), r.warnings.end());
     out.tokenize_ms = r.tokenize_ms;
@@ -494,8 +499,15 @@ std::string Accelerator::inspect(const std::string& model) {
     j["has_tokenizer"] = fs::exists(fs::path(dir) / "tokenizer.json");
     auto st = ia::load_sentence_transformer_config(dir);
     if (st) {
-      j["sentence_transformers"] = {{"pooling", st->pooling ? ia::pool_mode_name(*st->pooling) : "mean"},
-                                    {"normalize", st->normalize}};
+      nlohmann::json& js = j["sentence_transformers"];
+      js = {{"pooling", st->pooling ? ia::pool_mode_name(*st->pooling) : "mean"}, {"normalize", st->normalize}};
+      if (st->max_seq_length) js["max_seq_length"] = *st->max_seq_length;
+      if (!st->dense_paths.empty()) js["dense_modules"] = st->dense_paths.size();
+      if (!st->prompts.empty()) {
+        js["prompts"] = nlohmann::json::object();
+        for (const auto& [name, text] : st->prompts) js["prompts"][name] = text;
+      }
+      if (st->default_prompt_name) js["default_prompt_name"] = *st->default_prompt_name;
     }
     return j.dump(2);
   });

@@ -1,5 +1,6 @@
 #include "router/result_json.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -50,6 +51,20 @@ std::string embed_result_json(const ipfs_accelerate::EmbedResult& r) {
     append_float_array(out, r.embeddings[i]);
   }
   out += "]}";
+  return out;
+}
+
+std::string embed_line_json(const ipfs_accelerate::EmbedResult& r, size_t index) {
+  nlohmann::json head;
+  head["index"] = index;
+  head["tokens"] = index < r.token_counts.size() ? r.token_counts[index] : 0;
+  if (std::find(r.truncated.begin(), r.truncated.end(), static_cast<int>(index)) != r.truncated.end())
+    head["truncated"] = true;
+  std::string out = dump_json(head);
+  out.pop_back();
+  out += ",\"embedding\":";
+  append_float_array(out, r.embeddings.at(index));
+  out += '}';
   return out;
 }
 

@@ -27,6 +27,9 @@ nlohmann::json embed_usage_json(const ipfs_accelerate::EmbedResult& r);
 // {model, device, dtype, pooling, normalized, dimensions, usage, timings,
 // warnings (when any), embeddings}, no trailing newline.
 std::string embed_result_json(const ipfs_accelerate::EmbedResult& r);
+// One text's line of `embed --jsonl`: {index, tokens, truncated (only when true), embedding},
+// no trailing newline.
+std::string embed_line_json(const ipfs_accelerate::EmbedResult& r, size_t index);
 
 // {ids, tokens, type_ids, offsets: [[start, end], …]}.
 nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r);

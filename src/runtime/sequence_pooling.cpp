@@ -6,7 +6,7 @@
 
 namespace ia {
 
-Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step) {
+Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step, int64_t skip_first) {
   const int64_t S = step.num_sequences;
   if (mode == PoolMode::Cls) return ops::embedding(hidden, step.query_start.narrow(0, 0, S));
   if (mode == PoolMode::LastToken) {
@@ -21,10 +21,11 @@ Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& ste
   int64_t row = 0;
   for (int64_t s = 0; s < S; ++s) {
     const int64_t n = step.host_seq_lens[static_cast<size_t>(s)];
+    const int64_t first = std::clamp<int64_t>(skip_first, 0, n - 1);
     for (int64_t i = 0; i < L; ++i) {
       // Padding points at the sequence's first row; the mask keeps it out of the pool.
       index.data<int64_t>()[s * L + i] = row + (i < n ? i : 0);
-      mask.data<int64_t>()[s * L + i] = i < n ? 1 : 0;
+      mask.data<int64_t>()[s * L + i] = first <= i && i < n ? 1 : 0;
     }
     row += n;
   }

@@ -10,6 +10,8 @@
 
 namespace ia {
 
-Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step);
+// skip_first: mean / max / mean_sqrt_len leave out each sequence's first rows (a prompt,
+// sentence-transformers' include_prompt false), keeping at least its last row.
+Tensor pool_sequences(PoolMode mode, const Tensor& hidden, const StepInputs& step, int64_t skip_first = 0);
 
 }  // namespace ia

@@ -145,11 +145,12 @@ Encoding Tokenizer::encode_one(std::string_view text, int32_t type_id) const {
   return pts.into_encoding(type_id);
 }
 
-Encoding Tokenizer::finish(std::vector<Encoding>&& encs, bool add_special_tokens) const {
-  if (truncation_) {
+Encoding Tokenizer::finish(std::vector<Encoding>&& encs, bool add_special_tokens,
+                           const TruncationParams* truncation) const {
+  if (truncation) {
     const size_t added = add_special_tokens ? (encs.size() > 1 ? added_pair_ : added_single_) : 0;
-    const size_t max_len = truncation_->max_length > added ? truncation_->max_length - added : 0;
-    truncate_encodings(encs, *truncation_, max_len);
+    const size_t max_len = truncation->max_length > added ? truncation->max_length - added : 0;
+    truncate_encodings(encs, *truncation, max_len);
   }
   if (post_processor_) post_processor_->process(encs, add_special_tokens);
   return merge_encodings(std::move(encs));
@@ -160,7 +161,19 @@ Encoding Tokenizer::encode_unpadded(std::string_view a, const std::string_view* 
   encs.reserve(b ? 2 : 1);
   encs.push_back(encode_one(a, 0));
   if (b) encs.push_back(encode_one(*b, 1));
-  return finish(std::move(encs), add_special_tokens);
+  return finish(std::move(encs), add_special_tokens, truncation_ ? &*truncation_ : nullptr);
+}
+
+Encoding Tokenizer::encode_truncated(std::string_view text, size_t max_length, bool add_special_tokens) const {
+  const size_t added = add_special_tokens ? added_single_ : 0;
+  if (max_length <= added)
+    fail(ErrorKind::InvalidArgument,
+         "a maximum length of {} tokens leaves no room for the text after {} special tokens", max_length, added);
+  TruncationParams t;
+  t.max_length = max_length;
+  std::vector<Encoding> encs;
+  encs.push_back(encode_one(text, 0));
+  return padded_one(finish(std::move(encs), add_special_tokens, &t));
 }
 
 Encoding Tokenizer::encode(std::string_view text, bool add_special_tokens) const {

@@ -60,6 +60,11 @@ class Tokenizer {
   // with_padding(std::nullopt) before sharing the tokenizer for that).
   Encoding encode(std::string_view text, bool add_special_tokens = true) const;
   Encoding encode_pair(std::string_view a, std::string_view b, bool add_special_tokens = true) const;
+  // As encode, with transformers' per-call truncation (truncation=True, max_length=N) in place
+  // of the tokenizer's own: the text's tokens are cut from the right, before the post-processor,
+  // so that with its special tokens the result has at most max_length. InvalidArgument when
+  // max_length leaves no room for a token of the text.
+  Encoding encode_truncated(std::string_view text, size_t max_length, bool add_special_tokens = true) const;
   // In parallel on the thread pool; results in input order; padding (if set)
   // over the whole batch.
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = true) const;
@@ -89,7 +94,7 @@ class Tokenizer {
   static std::shared_ptr<Tokenizer> from_json(const nlohmann::json& j, const std::string& source,
                                               std::unique_ptr<Model> model, std::unique_ptr<Decoder> decoder);
   Encoding encode_one(std::string_view text, int32_t type_id) const;
-  Encoding finish(std::vector<Encoding>&& encs, bool add_special_tokens) const;
+  Encoding finish(std::vector<Encoding>&& encs, bool add_special_tokens, const TruncationParams* truncation) const;
   Encoding encode_unpadded(std::string_view a, const std::string_view* b, bool add_special_tokens) const;
   // A single encoding padded as the tokenizer's padding config says (fixed length; as is without one).
   Encoding padded_one(Encoding e) const;

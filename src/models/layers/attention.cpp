@@ -58,8 +58,9 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
   }
   const float scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
   Tensor a;
-  if (spec_.kv == KvSource::PagedCache) {
-    IA_CHECK(ctx.cache, "attention: a paged-cache layer without a cache");
+  // A paged-cache layer run without a cache (a whole prompt whose K/V is not kept:
+  // embeddings from a decoder) attends within the step's own tokens, as an encoder does.
+  if (spec_.kv == KvSource::PagedCache && ctx.cache) {
     Tensor& kc = ctx.cache->k(ctx.layer);
     Tensor& vc = ctx.cache->v(ctx.layer);
     ops::kv_cache_write(k, v, step.slots, kc, vc);

@@ -200,6 +200,61 @@ TEST(SentenceTransformer, AbsentAndVariants) {
   expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt, {"modules.json"});
 }
 
+TEST(SentenceTransformer, MaxSeqLengthPromptsAndModulePaths) {
+  auto st = load_sentence_transformer_config(std::string(IA_FIXTURES_DIR) + "/models/st-bert");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->max_seq_length, 10);
+  EXPECT_FALSE(st->do_lower_case);
+  ASSERT_NE(st->prompt("query"), nullptr);
+  EXPECT_EQ(*st->prompt("query"), "query: ");
+  EXPECT_EQ(*st->prompt("passage"), "passage: ");
+  EXPECT_EQ(st->prompt("nope"), nullptr);
+  EXPECT_FALSE(st->default_prompt_name.has_value());  // null in the file
+  ASSERT_EQ(st->module_paths.size(), 4u);
+  EXPECT_EQ(st->module_paths[2], std::string(IA_FIXTURES_DIR) + "/models/st-bert/2_Dense");
+  EXPECT_EQ(st->dense_paths, std::vector<std::string>{st->module_paths[2]});
+
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("1_Pooling"));
+  write_bytes(dir.file("1_Pooling/config.json"), R"({"pooling_mode_lasttoken": true})");
+  write_bytes(dir.file("modules.json"),
+              R"([{"path": "", "type": "sentence_transformers.models.Transformer"},
+                  {"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])");
+  write_bytes(dir.file("sentence_bert_config.json"), R"({"max_seq_length": 8192, "do_lower_case": true})");
+  write_bytes(dir.file("config_sentence_transformers.json"),
+              R"({"prompts": {"query": "Instruct: x\nQuery: ", "document": ""}, "default_prompt_name": "query"})");
+  st = load_sentence_transformer_config(dir.path());
+  ASSERT_TRUE(st && st->pooling);
+  EXPECT_EQ(*st->pooling, PoolMode::LastToken);
+  EXPECT_EQ(st->max_seq_length, 8192);
+  EXPECT_TRUE(st->do_lower_case);
+  EXPECT_EQ(st->default_prompt_name, "query");
+  EXPECT_EQ(*st->prompt("query"), "Instruct: x\nQuery: ");
+  EXPECT_EQ(*st->prompt("document"), "");
+
+  write_bytes(dir.file("config_sentence_transformers.json"), R"({"prompts": {"a": "x"}, "default_prompt_name": "b"})");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt,
+               {"config_sentence_transformers.json", "default_prompt_name", "\"b\""});
+  write_bytes(dir.file("config_sentence_transformers.json"), R"({"prompts": {"a": 1}})");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt,
+               {"config_sentence_transformers.json", "prompt \"a\"", "not a string"});
+  write_bytes(dir.file("config_sentence_transformers.json"), R"({"prompts": ["x"]})");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt, {"'prompts'"});
+  write_bytes(dir.file("config_sentence_transformers.json"), "{}");
+  write_bytes(dir.file("sentence_bert_config.json"), R"({"max_seq_length": 0})");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt,
+               {"sentence_bert_config.json", "max_seq_length"});
+  write_bytes(dir.file("sentence_bert_config.json"), R"({"max_seq_length": "long"})");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt,
+               {"sentence_bert_config.json", "'max_seq_length'"});
+  write_bytes(dir.file("sentence_bert_config.json"), "{}");
+  write_bytes(dir.file("modules.json"),
+              R"([{"path": "", "type": "sentence_transformers.models.Transformer"},
+                  {"path": "../1_Pooling", "type": "sentence_transformers.models.Pooling"}])");
+  expect_error([&] { load_sentence_transformer_config(dir.path()); }, ErrorKind::Corrupt,
+               {"modules.json", "outside the model folder"});
+}
+
 TEST(TokenizerConfigInfo, Reads) {
   auto t = load_tokenizer_config_info(kBert);
   ASSERT_TRUE(t.has_value());
