@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/cli_common.h"
+#include "core/weight_prepack.h"
 #include "router/result_json.h"
 
 namespace ia::cli {
@@ -17,6 +18,9 @@ struct GenerateArgs {
 };
 
 int run_generate(Context& ctx, const GenerateArgs& a) {
+  // One prompt, once: reordered weight copies would cost more than they save (and double the
+  // resident weights); chat and embed keep them (core/weight_prepack.h).
+  ia::set_weight_prepack(false);
   ipfs_accelerate::GenerateOptions o = a.options;
   if (a.stream) {
     // Plain text as it comes, or one JSON line per delta before the final object.

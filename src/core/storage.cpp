@@ -142,4 +142,16 @@ MappedFile::~MappedFile() {
   if (ptr_) ::munmap(ptr_, size_);
 }
 
+void MappedStorage::drop_resident(const void* begin, size_t bytes) const {
+  const auto base = reinterpret_cast<uintptr_t>(file_->data()) + offset_;
+  auto lo = reinterpret_cast<uintptr_t>(begin);
+  auto hi = lo + bytes;
+  lo = std::max(lo, base);
+  hi = std::min(hi, base + bytes_);
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  lo = (lo + page - 1) / page * page;  // whole pages only: neighbours keep theirs
+  hi = hi / page * page;
+  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 }  // namespace ia

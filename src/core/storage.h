@@ -72,6 +72,10 @@ class MappedStorage final : public Storage {
   void* data() override { return const_cast<unsigned char*>(file_->data()) + offset_; }
   size_t size_bytes() const override { return bytes_; }
   Device device() const override { return Device::cpu(); }
+  // Drops the pages wholly inside [begin, begin + bytes) of this range from the process's
+  // resident set (they stay in the page cache; a later read faults them back in): for weights
+  // copied elsewhere at load (fused Q|K|V), so the model is not resident twice.
+  void drop_resident(const void* begin, size_t bytes) const;
 
  private:
   std::shared_ptr<MappedFile> file_;

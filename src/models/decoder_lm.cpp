@@ -99,7 +99,6 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   for (int64_t i = 0; i < c.num_layers; ++i)
     for (auto& t : Block::tensor_names(i, n.block, block_spec(c, i))) needed.push_back(std::move(t));
   w.require(needed, "model_type " + c.model_type);
-  d->embed_ = w.vector(embed_name, {V, H});
   if (c.positions == PositionKind::Learned)
     d->pos_embed_ = w.vector(std::string(n.pos_embed) + ".weight", {c.max_positions, H});
   d->final_norm_ = Norm::load(w, n.final_norm, H, block_spec(c, 0).norm);
@@ -114,6 +113,8 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   } else {
     d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
   }
+  // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
+  d->embed_ = c.tie_word_embeddings || !weights.has(head) ? d->lm_head_.weight() : w.table(embed_name, {V, H});
   d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
   if (c.positions == PositionKind::Rotary)
     d->rotary_ = std::make_unique<RotaryEmbedding>(c.rope, c.max_positions, device);

@@ -108,6 +108,12 @@ std::shared_ptr<const AmxPackedWeights> cached_amx_weights(const uint16_t* w, in
   return packed;
 }
 
+size_t amx_weight_cache_size() {
+  PackedCache& c = packed_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.entries.size();
+}
+
 void clear_amx_weight_cache() {
   PackedCache& c = packed_cache();
   std::lock_guard<std::mutex> lock(c.mu);

@@ -3,6 +3,7 @@
 // activation(x[M, K] @ w[N, K]^T + bias) + residual, with x as bf16 rows read in place and w
 // packed once into the tile product's B layout. Debian 12's oneDNN (2.6) reaches about half of
 // the tile unit's rate at BERT shapes, where PyTorch's newer oneDNN reaches twice that.
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -36,6 +37,7 @@ AmxPackedWeights pack_amx_weights(const uint16_t* w, int64_t N, int64_t K, int64
 std::shared_ptr<const AmxPackedWeights> cached_amx_weights(const uint16_t* w, int64_t N, int64_t K, int64_t ldw,
                                                            const std::shared_ptr<Storage>& owner);
 void clear_amx_weight_cache();
+size_t amx_weight_cache_size();  // packed copies held now (for tests)
 
 struct AmxEpilogue {
   const float* bias = nullptr;  // [N] or null

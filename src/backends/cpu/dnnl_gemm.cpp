@@ -9,6 +9,7 @@
 
 #include "backends/cpu/amx_permission.h"
 #include "core/logging.h"
+#include "core/weight_prepack.h"
 
 namespace ia::cpu {
 namespace {
@@ -162,11 +163,7 @@ dnnl::stream& dnnl_stream() {
 }
 
 bool prepack_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("IA_CPU_PREPACK");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  return on;
+  return weight_prepack_enabled();
 }
 
 void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
@@ -229,6 +226,12 @@ void dnnl_clear_caches() {
   c.prims.clear();
   c.lru.clear();
   c.packed.clear();
+}
+
+size_t dnnl_packed_weights() {
+  Caches& c = caches();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return c.packed.size();
 }
 
 size_t dnnl_cache_size() {

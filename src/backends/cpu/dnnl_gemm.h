@@ -51,11 +51,13 @@ void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, co
 // the weights are reordered once into the layout oneDNN prefers (AMX / AVX-512
 // blocked) and cached, keyed by (owner, pointer, desc). `owner` is the storage
 // that holds the weights; the cached copy is dropped once it is freed.
-// Set IA_CPU_PREPACK=0 to disable.
+// Off with set_weight_prepack(false) or IA_CPU_PREPACK=0 (core/weight_prepack.h): plain dnnl_matmul.
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
                            const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
                            const GemmEpilogue& epi = {});
 bool prepack_enabled();
+// Prepacked weight copies held now (for tests).
+size_t dnnl_packed_weights();
 
 // Drops every cached primitive and prepacked weight.
 void dnnl_clear_caches();

@@ -1,6 +1,7 @@
 #include "models/layers/weight_source.h"
 
 #include "core/error.h"
+#include "core/storage.h"
 #include "ops/ops.h"
 
 namespace ia {
@@ -57,7 +58,17 @@ Tensor WeightSource::stacked_matrices(const std::vector<std::string>& names, con
   if (names.size() == 1) return matrix(names[0], rows[0], cols);
   std::vector<Tensor> parts;
   for (size_t i = 0; i < names.size(); ++i) parts.push_back(matrix_host(names[i], rows[i], cols, layout_));
-  return placed_matrix(concat_rows(parts));
+  Tensor stacked = placed_matrix(concat_rows(parts));
+  // The parts read in place from the mapped checkpoint are copied now: their pages need not stay
+  // resident beside the copy (a bf16 model's Q|K|V and gate|up are most of its bytes).
+  for (const Tensor& part : parts)
+    if (const auto* mapped = dynamic_cast<const MappedStorage*>(part.storage().get()))
+      mapped->drop_resident(part.raw(), part.nbytes());
+  return stacked;
+}
+
+Tensor WeightSource::table(const std::string& name, const Shape& shape) const {
+  return ops::to_device(store_->get_as(prefix_ + name, compute_dtype_, shape), device_);
 }
 
 }  // namespace ia

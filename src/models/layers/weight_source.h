@@ -2,8 +2,8 @@
 // Where a model's layers take their weights from: a WeightStore, the name
 // prefix the checkpoint uses ("bert." for task heads, "transformer." for some
 // GPT-2 files), the compute dtype of matrices, the device, and the matrix
-// layout the checkpoint stores. Matrices become the compute dtype, vectors and
-// tables f32; everything lands on the device. Shapes are checked exactly
+// layout the checkpoint stores. Matrices and token tables become the compute
+// dtype, vectors f32; everything lands on the device. Shapes are checked exactly
 // (Corrupt naming the tensor and folder on a mismatch or a missing tensor).
 #include <cstdint>
 #include <string>
@@ -27,8 +27,11 @@ class WeightSource {
   // NotFound naming the first of `names` the checkpoint lacks and what needs it; run before
   // allocating anything, so a folder missing a tensor costs nothing however large its config says it is.
   void require(const std::vector<std::string>& names, const std::string& needed_by) const;
-  // An f32 tensor of exactly `shape` (norm weights, biases, embedding tables).
+  // An f32 tensor of exactly `shape` (norm weights, biases, small tables).
   Tensor vector(const std::string& name, const Shape& shape) const;
+  // A lookup table (token embeddings) in the compute dtype: a bf16 checkpoint's table is used
+  // in place, not widened to an f32 copy (the gather widens the rows it reads).
+  Tensor table(const std::string& name, const Shape& shape) const;
   // Vectors stacked end to end (the biases of a fused projection).
   Tensor stacked_vectors(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) const;
   // A [rows, cols] matrix in the compute dtype, read in this source's layout.
