@@ -154,4 +154,9 @@ void MappedStorage::drop_resident(const void* begin, size_t bytes) const {
   if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
+std::shared_ptr<MappedStorage> MappedStorage::joined_with(const MappedStorage& next) const {
+  if (next.file_ != file_ || next.offset_ != offset_ + bytes_) return nullptr;
+  return std::make_shared<MappedStorage>(file_, offset_, bytes_ + next.bytes_);
+}
+
 }  // namespace ia

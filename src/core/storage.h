@@ -76,6 +76,10 @@ class MappedStorage final : public Storage {
   // resident set (they stay in the page cache; a later read faults them back in): for weights
   // copied elsewhere at load (fused Q|K|V), so the model is not resident twice.
   void drop_resident(const void* begin, size_t bytes) const;
+  // One storage over this range and `next` when `next` starts where this one ends in the same
+  // file (gate_proj then up_proj as a checkpoint stores them), else null: tensors stored back
+  // to back are one tensor without a copy.
+  std::shared_ptr<MappedStorage> joined_with(const MappedStorage& next) const;
 
  private:
   std::shared_ptr<MappedFile> file_;

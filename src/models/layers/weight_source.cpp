@@ -5,6 +5,27 @@
 #include "ops/ops.h"
 
 namespace ia {
+namespace {
+
+// The parts as one [sum rows, cols] tensor over the mapped checkpoint when they lie there back
+// to back, whole and in order (no copy, nothing resident twice); undefined otherwise.
+Tensor joined_in_place(const std::vector<Tensor>& parts) {
+  std::shared_ptr<MappedStorage> span;
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    auto mapped = std::dynamic_pointer_cast<MappedStorage>(p.storage());
+    if (!mapped || !p.is_contiguous() || p.raw() != mapped->data() || p.nbytes() != mapped->size_bytes() ||
+        p.dtype() != parts[0].dtype() || p.dim() != 2 || p.size(1) != parts[0].size(1))
+      return {};
+    span = span ? span->joined_with(*mapped) : mapped;
+    if (!span) return {};
+    rows += p.size(0);
+  }
+  const int64_t cols = parts[0].size(1);
+  return Tensor(span, 0, {rows, cols}, {cols, 1}, parts[0].dtype());
+}
+
+}  // namespace
 
 WeightSource::WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
                            WeightLayout layout)
@@ -58,6 +79,7 @@ Tensor WeightSource::stacked_matrices(const std::vector<std::string>& names, con
   if (names.size() == 1) return matrix(names[0], rows[0], cols);
   std::vector<Tensor> parts;
   for (size_t i = 0; i < names.size(); ++i) parts.push_back(matrix_host(names[i], rows[i], cols, layout_));
+  if (Tensor joined = joined_in_place(parts); joined.defined()) return placed_matrix(joined);
   Tensor stacked = placed_matrix(concat_rows(parts));
   // The parts read in place from the mapped checkpoint are copied now: their pages need not stay
   // resident beside the copy (a bf16 model's Q|K|V and gate|up are most of its bytes).
