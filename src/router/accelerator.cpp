@@ -2,6 +2,7 @@
 // endpoint; remote providers join here later as a fallback chain.
 #include "ipfs_accelerate/accelerator.h"
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -96,6 +97,17 @@ ia::DType resolve_compute_dtype(const std::string& requested, const std::string&
   return ia::DType::F32;
 }
 
+// With -v: what loads, from where, in which dtype, on which device, and how long it took.
+template <class Load>
+auto logged_load(const char* what, const std::string& dir, ia::Device device, ia::DType dtype, Load load) {
+  spdlog::info("loading {} from {} ({}, {})", what, dir, ia::dtype_name(dtype), device.str());
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = load();
+  spdlog::info("loaded {} from {} in {:.2f} s", what, dir,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return loaded;
+}
+
 }  // namespace
 
 struct Accelerator::Impl {
@@ -108,13 +120,16 @@ struct Accelerator::Impl {
   ia::router::LoadOnceCache<std::string, ia::tok::Tokenizer> tokenizers;
 
   std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)},
+    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
+      return logged_load("embedding model", dir, device, dtype,
                          [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
+    });
   }
 
   std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)},
-                          [&] { return ia::Generator::load(dir, device, dtype); });
+    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
+      return logged_load("generator", dir, device, dtype, [&] { return ia::Generator::load(dir, device, dtype); });
+    });
   }
 
   // What generate and chat share: the model's generator on the chosen device and dtype, the

@@ -79,3 +79,19 @@ TEST(CliGenerate, RandomModelLoadsAndGenerates) {
 
 }  // namespace
 }  // namespace ia::test
+
+namespace ia::test {
+namespace {
+
+TEST(CliGenerate, VerboseSaysWhatLoadsFromWhereAndHowLong) {
+  auto r = run_cli({"-v", "generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "2", "--dtype", "f32"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("loading generator from " + kLlama + " (f32, cpu)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("loaded generator from " + kLlama + " in "), std::string::npos) << r.err;
+  auto quiet = run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "2"});
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("loading"), std::string::npos) << quiet.err;
+}
+
+}  // namespace
+}  // namespace ia::test
