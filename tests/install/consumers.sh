@@ -21,9 +21,15 @@ first_output=""
 
 step() { echo "== $*"; }
 check_run() {  # NAME BINARY: runs the example, checks its line, and that every variant prints the same line
-  local out
-  out=$("$2" "$model")
+  local all out
+  all=$("$2" "$model")
+  out=$(tail -n 1 <<<"$all")
   echo "$1: $out"
+  # The result is the last line; log lines before it are the library's, reported, not failed on.
+  if [ "$all" != "$out" ]; then
+    echo "note: $1 also printed on stdout:"
+    head -n -1 <<<"$all" | sed 's/^/  /'
+  fi
   if ! [[ $out =~ $expected ]]; then
     echo "FAIL: $1 printed '$out'" >&2
     exit 1
