@@ -12,4 +12,8 @@ void init_logging(bool verbose) {
   spdlog::set_default_logger(logger);
 }
 
+void ensure_logging() {
+  if (!spdlog::get("ipfs-accelerate")) init_logging(false);
+}
+
 }  // namespace ia

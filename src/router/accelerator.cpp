@@ -150,6 +150,7 @@ struct Accelerator::Impl {
 };
 
 Accelerator::Accelerator(AcceleratorOptions options) : impl_(std::make_unique<Impl>()) {
+  ia::ensure_logging();
   ia::set_num_threads(options.threads);
 }
 

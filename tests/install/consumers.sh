@@ -25,10 +25,11 @@ check_run() {  # NAME BINARY: runs the example, checks its line, and that every 
   all=$("$2" "$model")
   out=$(tail -n 1 <<<"$all")
   echo "$1: $out"
-  # The result is the last line; log lines before it are the library's, reported, not failed on.
+  # The example's line is all of stdout: the library logs on stderr, never on a program's output.
   if [ "$all" != "$out" ]; then
-    echo "note: $1 also printed on stdout:"
-    head -n -1 <<<"$all" | sed 's/^/  /'
+    echo "FAIL: $1 printed more than its line on stdout:" >&2
+    head -n -1 <<<"$all" | sed 's/^/  /' >&2
+    exit 1
   fi
   if ! [[ $out =~ $expected ]]; then
     echo "FAIL: $1 printed '$out'" >&2
