@@ -36,20 +36,22 @@ Device choose_device(const std::string& requested) {
   if (index < 0) {
     fail(ErrorKind::InvalidArgument, "unknown device '{}' (expected auto, cpu, cuda or cuda:N)", requested);
   }
+  // A build without the backend first: no driver would make it work, so say what would.
+  if (!has_backend(Device::cuda(0)))
+    fail(ErrorKind::Unavailable,
+         "device '{}': this build of ipfs-accelerate has no CUDA backend (it runs models on the CPU: use --device "
+         "cpu or auto)",
+         requested);
   std::string reason;
   std::vector<CudaDeviceInfo> devices = cuda_devices(&reason);
   if (devices.empty())
-    fail(ErrorKind::Unavailable, "device '{}' requested but CUDA is not available: {}", requested, reason);
+    fail(ErrorKind::Unavailable, "device '{}': the CUDA backend is built in but no GPU is usable: {}", requested,
+         reason);
   if (static_cast<size_t>(index) >= devices.size()) {
     fail(ErrorKind::Unavailable, "device '{}' requested but only {} CUDA device(s) found (cuda:0..cuda:{})", requested,
          devices.size(), devices.size() - 1);
   }
-  Device d = Device::cuda(index);
-  if (!has_backend(d)) {
-    fail(ErrorKind::Unavailable, "device '{}' ({}) is present but no CUDA backend is available in this build",
-         requested, devices[static_cast<size_t>(index)].name);
-  }
-  return d;
+  return Device::cuda(index);
 }
 
 }  // namespace ia

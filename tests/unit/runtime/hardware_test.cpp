@@ -127,6 +127,32 @@ TEST(DeviceSelection, UnknownStringsAreInvalidArgument) {
   }
 }
 
+std::string message_of(const std::string& requested) {
+  try {
+    choose_device(requested);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DeviceSelection, NoCudaBackendInTheBuildIsSaidAsSuch) {
+  // Not "driver missing": the two need different fixes (another build vs installing a driver).
+  if (has_backend(Device::cuda(0))) {
+    const std::string m = cuda_devices(nullptr).empty() ? message_of("cuda") : "";
+    if (!m.empty()) {
+      EXPECT_NE(m.find("no GPU is usable"), std::string::npos) << m;
+    }
+    return;
+  }
+  for (const char* s : {"cuda", "cuda:0", "cuda:3"}) {
+    const std::string m = message_of(s);
+    EXPECT_NE(m.find("this build of ipfs-accelerate has no CUDA backend"), std::string::npos) << m;
+    EXPECT_NE(m.find("--device cpu"), std::string::npos) << m;
+    EXPECT_EQ(m.find("libcuda"), std::string::npos) << m;
+  }
+}
+
 TEST(DeviceSelection, CudaWhenUnavailableIsUnavailable) {
   const size_t n = cuda_devices(nullptr).size();
   if (n == 0 || !has_backend(Device::cuda(0))) {
