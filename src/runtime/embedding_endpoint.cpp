@@ -98,6 +98,13 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
     ep->pooling_source_ = "default (mean, no sentence-transformers config)";
     ep->modules_ = SentenceModules::load(SentenceTransformerConfig{}, ep->encoder_->hidden_size(), dir);
   }
+  // Without max_seq_length, sentence-transformers takes the smaller of the positions and
+  // the tokenizer's model_max_length.
+  if (!ep->st_ || !ep->st_->max_seq_length) {
+    const std::optional<TokenizerConfigInfo> tc = load_tokenizer_config_info(dir);
+    if (tc && tc->model_max_length && *tc->model_max_length > 0)
+      ep->max_length_ = std::min(ep->max_length_, *tc->model_max_length);
+  }
   return ep;
 }
 

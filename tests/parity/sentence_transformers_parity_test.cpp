@@ -269,6 +269,26 @@ TEST(SentenceTransformersModules, DecoderCheckpointWithoutTheBasePrefix) {
   EXPECT_LE(max_err(ep->embed(ref.texts, {}).embeddings, ref.file->tensor("embeddings")), ref.atol);
 }
 
+// No max_seq_length: the smaller of the positions and the tokenizer's model_max_length, as
+// sentence-transformers' Transformer module takes.
+TEST(SentenceTransformersModules, WithoutMaxSeqLengthTheTokenizersModelMaxLength) {
+  const std::string src = fixture("bert");
+  TempFolder tmp;
+  fs::copy(src, tmp.str(), fs::copy_options::recursive);
+  auto ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  EXPECT_EQ(ep->max_length(), 128);  // both 128
+  nlohmann::json tc;
+  std::ifstream(src + "/tokenizer_config.json") >> tc;
+  tc["model_max_length"] = 6;
+  std::ofstream(tmp.str() + "/tokenizer_config.json") << tc.dump();
+  ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  EXPECT_EQ(ep->max_length(), 6);
+  EXPECT_EQ(ep->embed({"one two three four five six seven"}, {}).token_counts[0], 6);
+  std::ofstream(tmp.str() + "/sentence_bert_config.json") << R"({"max_seq_length": 9})";  // wins
+  ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  EXPECT_EQ(ep->max_length(), 9);
+}
+
 TEST(SentenceTransformersModules, DecoderWithoutSentenceTransformersFilesIsRefused) {
   const std::string src = fixture("st-qwen3");
   TempFolder tmp;
