@@ -74,7 +74,7 @@ BlockSpec block_spec(const DecoderConfig& c, int64_t layer) {
 }  // namespace
 
 std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                           Device device) {
+                                           Device device, bool with_lm_head) {
   auto d = std::unique_ptr<DecoderLM>(new DecoderLM());
   d->cfg_ = DecoderConfig::from(config);
   d->compute_dtype_ = compute_dtype;
@@ -106,7 +106,9 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
 
   const std::string head = std::string(n.lm_head) + ".weight";
   WeightSource root(weights, "", compute_dtype, device);
-  if (weights.has(head) && !c.tie_word_embeddings) {
+  if (!with_lm_head) {  // hidden states only (an embedding model): no head, tied or not
+    d->embed_ = w.table(embed_name, {V, H});
+  } else if (weights.has(head) && !c.tie_word_embeddings) {
     d->lm_head_ = Linear::from(root.matrix_out_in(head, V, H));
   } else if (!c.tie_word_embeddings && c.positions != PositionKind::Learned) {
     fail(ErrorKind::Corrupt, "{}: no \"{}\" tensor and tie_word_embeddings is false", weights.dir(), head);
@@ -114,7 +116,8 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
     d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
   }
   // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
-  d->embed_ = c.tie_word_embeddings || !weights.has(head) ? d->lm_head_.weight() : w.table(embed_name, {V, H});
+  if (with_lm_head)
+    d->embed_ = c.tie_word_embeddings || !weights.has(head) ? d->lm_head_.weight() : w.table(embed_name, {V, H});
   d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
   if (c.positions == PositionKind::Rotary)
     d->rotary_ = std::make_unique<RotaryEmbedding>(c.rope, c.max_positions, device);
@@ -156,6 +159,8 @@ Tensor DecoderLM::run(const StepInputs& step, KvCache* cache) const {
   if (step.output_rows.defined() && step.output_rows.size(0) != step.num_tokens)
     x = ops::embedding(x, step.output_rows);  // gathers the rows that need outputs
   if (step.output == StepOutput::HiddenStates) return final_norm_(x, DType::F32);
+  if (!lm_head_.weight().defined())
+    fail(ErrorKind::Unsupported, "the model was loaded without its LM head (for hidden states): it gives no logits");
   return lm_head_(final_norm_(x, linear_input_dtype_));
 }
 

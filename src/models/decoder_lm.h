@@ -21,9 +21,11 @@ namespace ia {
 class DecoderLM final : public CausalLM {
  public:
   // Linear weights become `compute_dtype` (f32 or bf16); embeddings and norms stay f32.
-  // Corrupt when a tensor is missing or its shape disagrees with the config.
+  // Corrupt when a tensor is missing or its shape disagrees with the config. Without
+  // `with_lm_head` the head is neither needed nor loaded (an embedding model's checkpoint may
+  // lack it): the model gives hidden states only (StepOutput::HiddenStates).
   static std::unique_ptr<DecoderLM> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                         Device device);
+                                         Device device, bool with_lm_head = true);
 
   const DecoderConfig& config() const override { return cfg_; }
   DType compute_dtype() const override { return compute_dtype_; }

@@ -12,11 +12,12 @@ namespace ia {
 
 namespace {
 
-using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const WeightStore&, DType, Device,
+                                                     bool with_lm_head);
 using EncoderLoader = std::unique_ptr<Encoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
-std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d) {
-  return DecoderLM::load(c, w, t, d);
+std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
+  return DecoderLM::load(c, w, t, d, head);
 }
 std::unique_ptr<Encoder> load_bert_encoder(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return BertEncoder::load(c, w, t, d);
@@ -144,7 +145,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightSto
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_causal_lm(kind, weights.dir());
-  return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device);
+  return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true);
 }
 
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
@@ -161,7 +162,7 @@ std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
          kind.model_type, kind.architecture);
   return std::make_unique<CausalLmEncoder>(
-      entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device));
+      entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, false));
 }
 
 }  // namespace ia

@@ -50,7 +50,7 @@ std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore&
                                       Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
-// Unsupported when this build has no causal LM of this kind.
+// Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
                                                    DType compute_dtype, Device device);
 
