@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backends/cpu/amx_permission.h"
+#include "backends/cpu/amx_tile_config.h"
 #include "backends/cpu/kernels.h"
 #include "core/error.h"
 #include "core/storage.h"
@@ -136,23 +137,10 @@ int64_t chunk_bytes(int64_t panel_bytes) {
   return std::clamp<int64_t>(8 * panel_bytes, int64_t{512} << 10, int64_t{1536} << 10);
 }
 
-// The 64-byte tile configuration (palette 1) that ldtilecfg reads.
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // The tile unit: all 8 tiles as 16 rows of 64 bytes for this thread while it lives.
 struct AmxTiles {
   IA_AMX_GEMM AmxTiles() {
-    TileConfig cfg;
-    for (int t = 0; t < 8; ++t) {
-      cfg.rows[t] = 16;
-      cfg.colsb[t] = 64;
-    }
+    const TileConfig cfg = full_tiles(8);
     _tile_loadconfig(&cfg);
   }
   IA_AMX_GEMM ~AmxTiles() { _tile_release(); }  // no tile state to save at the next switch

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "backends/cpu/amx_permission.h"
+#include "backends/cpu/amx_tile_config.h"
 #include "backends/cpu/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -611,22 +612,9 @@ IA_AVX512BF16 void attn_values_dp(const uint16_t* p, int64_t nk, const uint16_t*
 
 #define IA_AMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16,fma,avx2")))
 
-// The 64-byte tile configuration (palette 1) that ldtilecfg reads.
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0 .. n-1 as 16 rows of 64 bytes (16 f32 or 32 bf16 per row), for this thread.
 IA_AMX inline void load_tile_config(int n) {
-  TileConfig cfg;
-  for (int t = 0; t < n; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
+  const TileConfig cfg = full_tiles(n);
   _tile_loadconfig(&cfg);
 }
 
