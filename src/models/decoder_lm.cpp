@@ -110,14 +110,14 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
     d->embed_ = w.table(embed_name, {V, H});
   } else if (weights.has(head) && !c.tie_word_embeddings) {
     d->lm_head_ = Linear::from(root.matrix_out_in(head, V, H));
+    d->embed_ = w.table(embed_name, {V, H});
   } else if (!c.tie_word_embeddings && c.positions != PositionKind::Learned) {
     fail(ErrorKind::Corrupt, "{}: no \"{}\" tensor and tie_word_embeddings is false", weights.dir(), head);
   } else {
+    // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
     d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
+    d->embed_ = d->lm_head_.weight();
   }
-  // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
-  if (with_lm_head)
-    d->embed_ = c.tie_word_embeddings || !weights.has(head) ? d->lm_head_.weight() : w.table(embed_name, {V, H});
   d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
   if (c.positions == PositionKind::Rotary)
     d->rotary_ = std::make_unique<RotaryEmbedding>(c.rope, c.max_positions, device);

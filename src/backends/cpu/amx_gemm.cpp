@@ -22,6 +22,7 @@
 
 #include "backends/cpu/amx_permission.h"
 #include "backends/cpu/amx_tile_config.h"
+#include "backends/cpu/cpu_common.h"
 #include "backends/cpu/kernels.h"
 #include "core/error.h"
 #include "core/storage.h"
@@ -218,8 +219,7 @@ inline void panel_product(EmulatedTiles& t, const uint16_t* a, const uint16_t* b
 
 // Bias, activation and residual on one 32 x 32 block's valid rows and columns, then out.
 IA_AMX_GEMM void finish_block(float* c, int64_t rows, int64_t m0, int64_t n0, int64_t cols, const AmxEpilogue& e,
-                              int64_t N, float* of, uint16_t* ob, int64_t ldo, const Kernels& k,
-                              void (*act)(const float*, float*, int64_t)) {
+                              int64_t N, float* of, uint16_t* ob, int64_t ldo, const Kernels& k) {
   const __mmask16 lo = cols >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << cols) - 1u);
   const __mmask16 hi = cols >= 32   ? __mmask16(0xFFFF)
                        : cols <= 16 ? __mmask16(0)
@@ -236,11 +236,7 @@ IA_AMX_GEMM void finish_block(float* c, int64_t rows, int64_t m0, int64_t n0, in
     if (e.has_activation) {
       _mm512_store_ps(row, v0);
       _mm512_store_ps(row + 16, v1);
-      if (act) {
-        act(row, row, cols);
-      } else {
-        for (int64_t j = 0; j < cols; ++j) row[j] = std::tanh(row[j]);
-      }
+      activation_row(k, e.activation, row, row, cols);
       v0 = _mm512_load_ps(row);
       v1 = _mm512_load_ps(row + 16);
     }
@@ -296,16 +292,6 @@ IA_AMX_GEMM void gemm_units(const uint16_t* a, int64_t M, const AmxPackedWeights
                             uint16_t* ob, int64_t ldo, int64_t m_panels, int64_t panels_per_chunk, int64_t u0,
                             int64_t u1) {
   const Kernels& k = kernels();
-  void (*act)(const float*, float*, int64_t) = nullptr;
-  if (e.has_activation) {
-    switch (e.activation) {
-      case Activation::GeluErf: act = k.gelu_erf; break;
-      case Activation::GeluTanh: act = k.gelu_tanh; break;
-      case Activation::Silu: act = k.silu; break;
-      case Activation::Relu: act = k.relu; break;
-      case Activation::Tanh: break;
-    }
-  }
   const int64_t n_panels = w.nblocks / 2;
   Tiles t;
   alignas(64) float c[32 * 32];
@@ -318,7 +304,7 @@ IA_AMX_GEMM void gemm_units(const uint16_t* a, int64_t M, const AmxPackedWeights
       const uint16_t* b0 = w.data.get() + (2 * p) * w.kblocks * 512;
       panel_product(t, panel, b0, b0 + w.kblocks * 512, w.kblocks, c);
       const int64_t n0 = p * 32;
-      finish_block(c, rows, m0, n0, std::min<int64_t>(32, w.N - n0), e, w.N, of, ob, ldo, k, act);
+      finish_block(c, rows, m0, n0, std::min<int64_t>(32, w.N - n0), e, w.N, of, ob, ldo, k);
     }
   }
 }

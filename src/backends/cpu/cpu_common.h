@@ -1,8 +1,11 @@
 #pragma once
 // Helpers shared by the CPU op files (internal to the CPU backend).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
+#include "backends/backend.h"
+#include "backends/cpu/kernels.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -38,6 +41,25 @@ inline void check_f32(const Tensor& t, const char* op, const char* what) {
 inline void check_contig(const Tensor& t, const char* op, const char* what) {
   IA_CHECK(t.is_contiguous(), "cpu {}: {} must be contiguous, got {} strides {}", op, what, t.describe(),
            shape_str(t.strides()));
+}
+
+// y = act(x) for one row of n floats (x == y allowed), through the kernel table; tanh has no
+// row kernel and runs std::tanh. The one mapping from Activation to code on the CPU, for the
+// activation op and the GEMM epilogues that apply it per block.
+inline void activation_row(const Kernels& k, Activation act, const float* x, float* y, int64_t n) {
+  void (*fn)(const float*, float*, int64_t) = nullptr;
+  switch (act) {
+    case Activation::GeluErf: fn = k.gelu_erf; break;
+    case Activation::GeluTanh: fn = k.gelu_tanh; break;
+    case Activation::Silu: fn = k.silu; break;
+    case Activation::Relu: fn = k.relu; break;
+    case Activation::Tanh: break;
+  }
+  if (fn) {
+    fn(x, y, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+  }
 }
 
 }  // namespace ia::cpu

@@ -1,7 +1,6 @@
 #include "backends/cpu/dnnl_gemm.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <list>
 #include <mutex>
 #include <string>
@@ -162,10 +161,6 @@ dnnl::stream& dnnl_stream() {
   return s;
 }
 
-bool prepack_enabled() {
-  return weight_prepack_enabled();
-}
-
 void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr, const float* bias,
                  const MatDesc& dst, void* dst_ptr, const GemmEpilogue& epi) {
   PrimEntry p = get_primitive(src, wei, bias != nullptr, dst, false, epi);
@@ -176,7 +171,7 @@ void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, co
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
                            const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
                            const GemmEpilogue& epi) {
-  if (!owner || !prepack_enabled()) {
+  if (!owner || !weight_prepack_enabled()) {
     dnnl_matmul(src, src_ptr, wei, wei_ptr, bias, dst, dst_ptr, epi);
     return;
   }

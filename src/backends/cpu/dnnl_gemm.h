@@ -55,7 +55,6 @@ void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, co
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
                            const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
                            const GemmEpilogue& epi = {});
-bool prepack_enabled();
 // Prepacked weight copies held now (for tests).
 size_t dnnl_packed_weights();
 

@@ -18,21 +18,7 @@ void activation_cpu(Activation act, const Tensor& x, Tensor& out) {
   const float* xp = x.data<float>();
   float* o = out.data<float>();
   const Kernels& k = kernels();
-  void (*fn)(const float*, float*, int64_t) = nullptr;
-  switch (act) {
-    case Activation::GeluErf: fn = k.gelu_erf; break;
-    case Activation::GeluTanh: fn = k.gelu_tanh; break;
-    case Activation::Silu: fn = k.silu; break;
-    case Activation::Relu: fn = k.relu; break;
-    case Activation::Tanh: break;
-  }
-  parallel_for(n, 16384, [&](int64_t b, int64_t e) {
-    if (fn) {
-      fn(xp + b, o + b, e - b);
-    } else {
-      for (int64_t i = b; i < e; ++i) o[i] = std::tanh(xp[i]);
-    }
-  });
+  parallel_for(n, 16384, [&](int64_t b, int64_t e) { activation_row(k, act, xp + b, o + b, e - b); });
 }
 
 void add_cpu(const Tensor& a, const Tensor& b, Tensor& out) {

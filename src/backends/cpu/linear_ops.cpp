@@ -11,6 +11,7 @@
 #include "backends/cpu/kernels.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "core/weight_prepack.h"
 
 namespace ia::cpu {
 namespace {
@@ -97,7 +98,7 @@ void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Line
   GemmPath path = choose_gemm_path(GemmProblem{M, N, K, w.dtype()}, GemmKernelSet::of(k));
   // Packing pays off only for weights that stay (a model's) and serve many calls (not a one-shot
   // prompt: core/weight_prepack.h); otherwise oneDNN on the weights as they lie.
-  if (path == GemmPath::AmxGemm && (!w.storage() || !prepack_enabled())) path = GemmPath::OneDnnBf16;
+  if (path == GemmPath::AmxGemm && (!w.storage() || !weight_prepack_enabled())) path = GemmPath::OneDnnBf16;
   if (out.dtype() == DType::BF16 && (K == 0 || (path != GemmPath::OneDnnBf16 && path != GemmPath::AmxGemm))) {
     // Paths that write f32 only (few-row GEMVs): through an f32 buffer, then rounded.
     check_contig(out, "linear", "out");
