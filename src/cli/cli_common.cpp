@@ -9,14 +9,10 @@
 #include <iostream>
 #include <string>
 
-#include "cli/progress.h"
-#include "router/model_source.h"
-
 namespace ia::cli {
 
 ipfs_accelerate::Accelerator& Context::accelerator() {
   if (!accelerator_) {
-    router::set_download_progress(download_progress(&quiet));  // --model org/name downloads show a bar
     ipfs_accelerate::AcceleratorOptions opts;
     opts.threads = threads;
     accelerator_ = std::make_unique<ipfs_accelerate::Accelerator>(opts);

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
+#include "cli/progress.h"
 #include "core/error.h"
 #include "hub/cache.h"
 #include "ipfs/car.h"
@@ -92,21 +93,6 @@ Cid resolve_arg(Repo& repo, const std::string& s) {
   return resolve_path(repo.blocks(), p.root, p.path);
 }
 
-// "12.3 / 104.9 MB  45.1 MB/s  ETA 0:03" (total and ETA once the DAG's size is known).
-std::string progress_line(const FetchProgress& p, double seconds) {
-  double mb = p.bytes / 1e6, rate = seconds > 0 ? mb / seconds : 0.0;
-  std::string line = fmt::format("{:.1f}", mb);
-  if (p.expected_bytes >= p.bytes && p.expected_bytes > 0) {
-    line += fmt::format(" / {:.1f}", p.expected_bytes / 1e6);
-  }
-  line += fmt::format(" MB  {:.1f} MB/s", rate);
-  if (p.expected_bytes > p.bytes && rate > 0) {
-    auto left = static_cast<long>((p.expected_bytes - p.bytes) / 1e6 / rate + 0.5);
-    line += fmt::format("  ETA {}:{:02}", left / 60, left % 60);
-  }
-  return line + "    ";
-}
-
 // At most `cap` bytes of FILE or stdin; InvalidArgument when there are more
 // (read no further than cap + 1, so /dev/zero costs nothing).
 Bytes read_input_capped(const std::string& path, size_t cap) {
@@ -144,6 +130,7 @@ void register_add(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& action) {
   sub->add_flag("--json", a->json, "One JSON object per entry: {Name, Hash, Size}");
   sub->callback([a, sub, &action] {
     action = [a, sub] {
+      if (a->quiet || a->quieter) install_progress_reporter(ProgressStyle::None);  // as kubo's add -q: no bar
       ImportOptions o;
       o.cid_version = a->cid_version;
       if (sub->count("--raw-leaves")) o.raw_leaves = a->raw_leaves;
@@ -551,22 +538,9 @@ void register_gateway(CLI::App* ipfs, std::shared_ptr<IpfsArgs> a, Action& actio
       o.try_car = !a->no_car;
       o.max_bytes = a->max_fetch_bytes;
       o.idle_timeout_s = a->idle_timeout_s;
-      // A progress line on a terminal: bytes so far, of how many, the rate and the time left.
-      const bool tty = ::isatty(2);
-      auto start = std::chrono::steady_clock::now();
-      auto last = start;
-      if (tty) {
-        o.on_progress = [&](const FetchProgress& p) {
-          auto now = std::chrono::steady_clock::now();
-          if (now - last < std::chrono::milliseconds(200)) return;
-          last = now;
-          std::cerr << "\r" << progress_line(p, std::chrono::duration<double>(now - start).count()) << std::flush;
-        };
-      }
       FetchStats st;
       // CID/path: only what the path names (and the blocks proving the path).
       Cid root = fetch_path(target.root, target.path, repo.blocks(), o, &st);
-      if (tty) std::cerr << "\r" << std::string(72, ' ') << "\r" << std::flush;
       if (!a->no_pin) repo.pin_add(root, true);  // fetched: all verified and present
       if (a->json) {
         print_json({{"Cid", root.to_string()},

@@ -8,24 +8,23 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
-#include "cli/progress.h"
 #include "core/error.h"
 #include "hub/hub.h"
 
 namespace ia::cli {
 
-void register_pull(CLI::App& app, Context& ctx, Action& action) {
+void register_pull(CLI::App& app, Context& /*ctx*/, Action& action) {
   auto model = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand(
       "pull", "Download a Hugging Face model (org/name[@revision]) into the Hugging Face cache; prints its folder");
   sub->add_option("model", *model, "Hugging Face model id: org/name or org/name@revision (branch, tag or commit)")
       ->required();
-  sub->callback([&ctx, &action, model] {
-    action = [&ctx, model] {
+  sub->callback([&action, model] {
+    action = [model] {
       auto ref = hub::parse_repo_ref(*model);
       if (!ref)
         fail(ErrorKind::InvalidArgument, "{}: not a Hugging Face model id (org/name or org/name@revision)", *model);
-      const hub::PullResult r = hub::pull(hub::HubSettings::from_env(), *ref, download_progress(&ctx.quiet));
+      const hub::PullResult r = hub::pull(hub::HubSettings::from_env(), *ref);
       std::cout << json_text(nlohmann::json{{"model", ref->repo},
                                             {"revision", ref->revision},
                                             {"commit", r.commit},

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/cli_common.h"
+#include "cli/progress.h"
 #include "core/error_outcome.h"
 #include "core/logging.h"
 #include "core/omp_wait.h"
@@ -24,8 +25,14 @@ int run(int argc, char** argv) {
   app.add_option("-t,--threads", ctx.threads,
                  "Worker threads (default: the CPUs this process may use); before or after the command")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("-v,--verbose", ctx.verbose, "Log progress to stderr");
-  app.add_flag("--quiet", ctx.quiet, "No speed summary after generate / chat and no download progress on stderr");
+  app.add_flag("-v,--verbose", ctx.verbose, "Log what loads, from where and how long it took, to stderr");
+  app.add_flag("--quiet", ctx.quiet, "No speed summary after generate / chat and no progress on stderr");
+  std::string progress = "auto";
+  app.add_option("--progress", progress,
+                 "Progress on stderr: auto (a bar at a terminal, else a line for work that lasts), plain (a line as "
+                 "every task starts and ends), none")
+      ->check(CLI::IsMember({"auto", "plain", "none"}))
+      ->capture_default_str();
   bool pretty = false;
   app.add_flag("--pretty", pretty, "Indent JSON output (default: each object on one compact line)");
 
@@ -82,6 +89,8 @@ int run(int argc, char** argv) {
   }
 
   ia::init_logging(ctx.verbose);
+  ia::cli::install_progress_reporter(ctx.quiet ? ia::cli::ProgressStyle::None
+                                               : ia::cli::parse_progress_style(progress));
   ia::cli::set_pretty_json(pretty);
   return action ? action() : 2;
 }

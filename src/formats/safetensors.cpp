@@ -20,6 +20,7 @@
 
 #include "core/bounded_json.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/thread_pool.h"
 #include "formats/json_messages.h"
 
@@ -442,7 +443,10 @@ Tensor WeightStore::get_as(const std::string& name, DType compute_dtype, const S
 }
 
 Tensor WeightStore::get_as(const std::string& name, DType compute_dtype) const {
-  return convert_float_tensor(get(name), compute_dtype, fmt::format("{}: tensor {}", dir_, name));
+  const TensorInfo& ti = info(name);
+  Tensor t = convert_float_tensor(get(name), compute_dtype, fmt::format("{}: tensor {}", dir_, name));
+  if (read_progress_) read_progress_->advance(ti.nbytes());
+  return t;
 }
 
 // ---------------------------------------------------------------------------
@@ -505,6 +509,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   fs::path tmp =
       parent / fmt::format(".{}.tmp.{}.{}", target.filename().string(), ::getpid(), g_tmp_counter.fetch_add(1));
   const std::string ts = tmp.string();
+  ProgressTask task(fmt::format("writing {}", target.filename().string()), offset, ProgressUnit::Bytes);
   int fd = ::open(ts.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
     fail(errno == ENOENT ? ErrorKind::NotFound : ErrorKind::Unavailable, "{}: cannot create {}: {}", path, ts,
@@ -515,6 +520,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     write_all(fd, header.data(), header.size(), ts);
     for (const auto& t : data) {
       if (t.nbytes()) write_all(fd, t.raw(), t.nbytes(), ts);
+      task.advance(t.nbytes());
     }
     if (::fsync(fd) != 0) fail(ErrorKind::Unavailable, "{}: fsync failed: {}", ts, std::strerror(errno));
     int rc = ::close(fd);
@@ -552,6 +558,7 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     ::fsync(dfd);
     ::close(dfd);
   }
+  task.finish();
 }
 
 }  // namespace ia

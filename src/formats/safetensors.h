@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/progress.h"
 #include "core/storage.h"
 #include "core/tensor.h"
 
@@ -106,6 +107,10 @@ class WeightStore {
   const std::vector<std::shared_ptr<SafetensorsFile>>& files() const { return files_; }
   bool sharded() const { return sharded_; }
 
+  // While a model loads from this store, each tensor get_as converts advances `task` by its
+  // checkpoint bytes (the load's progress); nullptr stops. Set while no tensor is being read.
+  void report_reads_to(ProgressTask* task) const { read_progress_ = task; }
+
  private:
   WeightStore() = default;
   void add_file(std::shared_ptr<SafetensorsFile> f, const std::vector<std::string>* only);
@@ -115,6 +120,7 @@ class WeightStore {
   std::unordered_map<std::string, size_t> where_;  // tensor name -> index in files_
   size_t total_bytes_ = 0;
   std::map<std::string, size_t> dtype_counts_;
+  mutable ProgressTask* read_progress_ = nullptr;
 };
 
 // Host conversion between F32, BF16 and F16 (zero copy when already `to`).
@@ -127,7 +133,8 @@ const char* safetensors_dtype_name(DType t);
 // Writes `tensors` (host tensors, any strides; written contiguous, in the given
 // order) to `path` atomically: a temporary file in the same folder, fsync,
 // verified by reopening, then renamed over `path`. InvalidArgument for bad
-// names (empty, duplicate, "__metadata__") or device tensors.
+// names (empty, duplicate, "__metadata__") or device tensors. The bytes written
+// are reported as a ProgressTask "writing NAME".
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -176,13 +176,12 @@ struct Downloader::Target {
   uint64_t cap = 0;
 };
 
-Downloader::Downloader(const HubSettings& settings, const std::string& repo, ProgressFn progress)
+Downloader::Downloader(const HubSettings& settings, const std::string& repo)
     : settings_(settings),
       repo_(repo),
       origin_(url_origin(settings.endpoint)),
       cache_(settings.cache_dir, repo),
-      http_(settings.stall_timeout_s),
-      progress_(std::move(progress)) {
+      http_(settings.stall_timeout_s) {
   if (origin_.empty()) fail(ErrorKind::InvalidArgument, "HF_ENDPOINT {} is not a URL", redact_url(settings.endpoint));
 }
 
@@ -315,7 +314,9 @@ Downloader::Target Downloader::locate(const std::string& commit, const RepoFile&
 
 // One GET of the rest of the file into `incomplete`. True when the file is
 // complete; false (with `why`) for a failure the next attempt may overcome.
-bool Downloader::transfer(const Target& t, const std::string& incomplete, uint64_t& got, std::string& why) {
+// The first attempt starts `progress` at what an earlier run left.
+bool Downloader::transfer(const Target& t, const std::string& incomplete, uint64_t& got, std::string& why,
+                          std::optional<ProgressTask>& progress) {
   const std::string what = fmt::format("{}: {}", repo_, t.file);
   std::error_code ec;
   uint64_t offset = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
@@ -325,7 +326,10 @@ bool Downloader::transfer(const Target& t, const std::string& incomplete, uint64
     offset = 0;
   }
   if (t.size && offset == *t.size && offset > 0) return true;  // an earlier run got every byte
-  if (progress_) progress_({FileEvent::Phase::Start, repo_, t.file, offset, t.size.value_or(0), offset});
+  if (!progress)
+    progress.emplace(fmt::format("downloading {}: {}", repo_, t.file), t.size.value_or(0), ProgressUnit::Bytes, offset);
+  else
+    progress->set_done(offset);
 
   Fd fd;
   uint64_t written = 0;
@@ -354,7 +358,7 @@ bool Downloader::transfer(const Target& t, const std::string& incomplete, uint64
     if (!write_all(fd.get(), p, n)) return !(io_error = true);
     written += n;
     got += n;
-    if (progress_) progress_({FileEvent::Phase::Bytes, repo_, t.file, offset + written, t.size.value_or(0), offset});
+    progress->set_done(offset + written);
     return true;
   };
 
@@ -413,18 +417,9 @@ uint64_t Downloader::fetch(const std::string& commit, const RepoFile& file) {
       const std::string incomplete = blob.string() + ".incomplete";
       uint64_t got = 0;
       std::string why;
-      // A bar left open on the terminal is closed before the error is printed.
-      struct OnFailure {
-        const Downloader* self;
-        const Target& t;
-        int exceptions = std::uncaught_exceptions();
-        ~OnFailure() {
-          if (std::uncaught_exceptions() > exceptions && self->progress_)
-            self->progress_({FileEvent::Phase::Failed, self->repo_, t.file, 0, 0, 0});
-        }
-      } on_failure{this, t};
+      std::optional<ProgressTask> progress;  // ended as abandoned by an error, before its line is printed
       for (int attempt = 1;; ++attempt) {
-        if (transfer(t, incomplete, got, why)) break;
+        if (transfer(t, incomplete, got, why, progress)) break;
         if (attempt == kDownloadAttempts) {
           const uint64_t kept = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
           fail(ErrorKind::Unavailable, "{}: downloading {} failed: {}; {} received are kept and the next run resumes",
@@ -457,7 +452,10 @@ uint64_t Downloader::fetch(const std::string& commit, const RepoFile& file) {
       }
       fs::rename(incomplete, blob, ec);
       if (ec) fail(ErrorKind::Unavailable, "{}: cannot rename into place: {}", blob.string(), ec.message());
-      if (progress_) progress_({FileEvent::Phase::Done, repo_, t.file, size, size, 0});
+      if (progress) {
+        progress->set_done(size);
+        progress->finish();
+      }
       cache_.link(commit, file.name, t.etag);
       return got;
     }

@@ -7,27 +7,18 @@
 // is there), are verified (an LFS file's sha256 and a git file's blob sha1 are
 // its ETag) and only then renamed to blobs/<etag>; the snapshot gets a link.
 // The Authorization header goes only to the endpoint's own origin, never to
-// the host a redirect names.
+// the host a redirect names. Each file's transfer is a ProgressTask
+// (core/progress.h) labelled "downloading org/name: file".
 #include <cstdint>
-#include <functional>
+#include <optional>
 #include <string>
 
+#include "core/progress.h"
 #include "hub/cache.h"
 #include "hub/http.h"
 #include "hub/model_info.h"
 
 namespace ia::hub {
-
-struct FileEvent {
-  enum class Phase { Start, Bytes, Done, Failed };
-  Phase phase = Phase::Start;
-  std::string repo;           // org/name
-  std::string file;           // the path in the repository
-  uint64_t bytes = 0;         // of the file, present so far (a resumed part included)
-  uint64_t total = 0;         // 0 when the size is unknown
-  uint64_t resumed_from = 0;  // bytes an earlier, interrupted download left
-};
-using ProgressFn = std::function<void(const FileEvent&)>;
 
 // Attempts per file (each resumes where the previous one stopped).
 inline constexpr int kDownloadAttempts = 3;
@@ -35,7 +26,7 @@ inline constexpr int kMaxRedirects = 5;
 
 class Downloader {
  public:
-  Downloader(const HubSettings& settings, const std::string& repo, ProgressFn progress);
+  Downloader(const HubSettings& settings, const std::string& repo);
 
   // GET {endpoint}/api/models/{repo}/revision/{revision}?blobs=true, at most
   // kMaxModelInfoBytes. NotFound for a missing repository or revision (naming
@@ -55,13 +46,13 @@ class Downloader {
   std::vector<std::string> headers_for(const std::string& url) const;
   HttpResponse head(const std::string& url, std::string& final_url);
   Target locate(const std::string& commit, const RepoFile& file);
-  bool transfer(const Target& t, const std::string& incomplete, uint64_t& got, std::string& why);
+  bool transfer(const Target& t, const std::string& incomplete, uint64_t& got, std::string& why,
+                std::optional<ProgressTask>& progress);
 
   const HubSettings& settings_;
   std::string repo_, origin_;
   RepoCache cache_;
   HttpClient http_;
-  ProgressFn progress_;
 };
 
 }  // namespace ia::hub

@@ -41,7 +41,7 @@ void check_space(const fs::path& dir, const std::vector<RepoFile>& files, const 
 
 }  // namespace
 
-PullResult pull(const HubSettings& settings, const RepoRef& ref, const ProgressFn& progress) {
+PullResult pull(const HubSettings& settings, const RepoRef& ref) {
   RepoCache cache(settings.cache_dir, ref.repo);
   if (settings.offline) {
     auto snap = cache.find_snapshot(ref);
@@ -53,7 +53,7 @@ PullResult pull(const HubSettings& settings, const RepoRef& ref, const ProgressF
       if (!e.is_directory()) ++r.files;
     return r;
   }
-  Downloader dl(settings, ref.repo, progress);
+  Downloader dl(settings, ref.repo);
   const std::string listing = fmt::format("{} at {}", ref.str(), redact_url(settings.endpoint));
   const ModelInfo info = parse_model_info(dl.model_info_json(ref.revision), listing);
   if (is_commit_hash(ref.revision) && info.sha != ref.revision)
@@ -97,7 +97,7 @@ PullResult pull(const HubSettings& settings, const RepoRef& ref, const ProgressF
   return r;
 }
 
-fs::path resolve_model(const HubSettings& settings, const RepoRef& ref, const ProgressFn& progress) {
+fs::path resolve_model(const HubSettings& settings, const RepoRef& ref) {
   RepoCache cache(settings.cache_dir, ref.repo);
   if (auto snap = cache.find_snapshot(ref)) {
     if (settings.offline || snapshot_looks_complete(*snap)) return *snap;
@@ -105,7 +105,7 @@ fs::path resolve_model(const HubSettings& settings, const RepoRef& ref, const Pr
   } else if (settings.offline) {
     offline_miss(settings, ref);
   }
-  return pull(settings, ref, progress).snapshot;
+  return pull(settings, ref).snapshot;
 }
 
 }  // namespace ia::hub

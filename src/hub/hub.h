@@ -25,11 +25,11 @@ struct PullResult {
 // (model_info.h's select_files) that the cache lacks, then points
 // refs/<revision> at its commit. With HF_HUB_OFFLINE, answers from the cache
 // alone: NotFound when the revision is not there.
-PullResult pull(const HubSettings& settings, const RepoRef& ref, const ProgressFn& progress);
+PullResult pull(const HubSettings& settings, const RepoRef& ref);
 
 // The snapshot folder for `--model`: the cached one when it is complete (no
 // network at all), else pull()'s. With HF_HUB_OFFLINE any cached snapshot of
 // the revision is used and a missing one is NotFound.
-std::filesystem::path resolve_model(const HubSettings& settings, const RepoRef& ref, const ProgressFn& progress);
+std::filesystem::path resolve_model(const HubSettings& settings, const RepoRef& ref);
 
 }  // namespace ia::hub

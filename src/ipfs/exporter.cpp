@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/fs_blockstore.h"
 #include "ipfs/hamt.h"
@@ -244,8 +245,8 @@ struct Fd {
 // `shown` in errors). Every creation is relative to `dir` and exclusive, and
 // folders are entered with O_NOFOLLOW: a name the DAG made a symlink is never
 // written through or descended into.
-void export_node(Blockstore& store, int dir, const std::string& name, const fs::path& shown, const Cid& cid,
-                 int depth) {
+void export_node(Blockstore& store, int dir, const std::string& name, const fs::path& shown, const Cid& cid, int depth,
+                 ProgressTask& task) {
   if (depth > kMaxDepth) fail(ErrorKind::Corrupt, "directory tree nested deeper than {}", kMaxDepth);
   if (cid.codec == kCodecDagPb) {
     Node n = load_unixfs(store, cid);
@@ -257,7 +258,7 @@ void export_node(Blockstore& store, int dir, const std::string& name, const fs::
       for (const auto& e : entries) {
         if (!is_safe_entry_name(e.name))  // the plan checked; a store that changed since is refused too
           fail(ErrorKind::Corrupt, "{}: unsafe directory entry name \"{}\"", cid.to_string(), e.name);
-        export_node(store, sub.fd, e.name, shown / e.name, e.cid, depth + 1);
+        export_node(store, sub.fd, e.name, shown / e.name, e.cid, depth + 1, task);
       }
       return;
     }
@@ -273,6 +274,7 @@ void export_node(Blockstore& store, int dir, const std::string& name, const fs::
   Fd out(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (out.fd < 0) fail_io(shown, "cannot create");
   auto write_all = [&](BytesView b) {
+    const size_t size = b.size();
     while (!b.empty()) {
       ssize_t w = ::write(out.fd, b.data(), b.size());
       if (w < 0) {
@@ -281,6 +283,7 @@ void export_node(Blockstore& store, int dir, const std::string& name, const fs::
       }
       b.remove_prefix(static_cast<size_t>(w));
     }
+    task.advance(size);
   };
   stream_file(store, cid, declared_file_size(store, cid), 0, write_all);
   if (::fsync(out.fd) != 0) fail_io(shown, "fsync failed");
@@ -371,7 +374,9 @@ void export_to_path(Blockstore& store, const Cid& cid, const fs::path& dest_arg,
     fail(ErrorKind::InvalidArgument, "{} is a symlink: as {} it would point beside it, outside what is exported",
          cid.to_string(), dest.string());
   }
-  ExportPlan(store, limits, cid).size(cid, 0);  // limits, names and symlinks: before anything is written
+  // Limits, names and symlinks: before anything is written.
+  const uint64_t total_bytes = ExportPlan(store, limits, cid).size(cid, 0).bytes;
+  ProgressTask task(fmt::format("saving {}", cid.to_string()), total_bytes, ProgressUnit::Bytes);
 
   // A private staging folder beside `dest` (same filesystem, so the final move
   // is one rename), created exclusively under a random name.
@@ -387,7 +392,7 @@ void export_to_path(Blockstore& store, const Cid& cid, const fs::path& dest_arg,
   try {
     Fd stage_fd(::openat(parent_fd.fd, stage_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (stage_fd.fd < 0) fail_io(stage, "cannot open the staging folder");
-    export_node(store, stage_fd.fd, "root", dest, cid, 0);
+    export_node(store, stage_fd.fd, "root", dest, cid, 0, task);
     // Never replaces: a `dest` that appeared meanwhile (even an empty folder) is kept.
     if (::renameat2(stage_fd.fd, "root", parent_fd.fd, name.c_str(), RENAME_NOREPLACE) != 0) {
       if (errno == EEXIST) fail(ErrorKind::InvalidArgument, "{} already exists", dest.string());
@@ -398,6 +403,7 @@ void export_to_path(Blockstore& store, const Cid& cid, const fs::path& dest_arg,
     throw;
   }
   ::unlinkat(parent_fd.fd, stage_name.c_str(), AT_REMOVEDIR);
+  task.finish();
 }
 
 std::vector<DirListing> list_directory(Blockstore& store, const Cid& dir) {

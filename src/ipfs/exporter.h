@@ -57,7 +57,7 @@ uint64_t cat_file(Blockstore& store, const Cid& cid, std::ostream& out, const Ex
 // with O_EXCL | O_NOFOLLOW relative to its folder's descriptor (no write ever
 // follows a symlink), and moved to `dest` with one rename that never replaces
 // anything. Symlinks must be relative without "..", and the root cannot be one
-// (it would resolve beside `dest`).
+// (it would resolve beside `dest`). The bytes written are a ProgressTask "saving CID".
 void export_to_path(Blockstore& store, const Cid& cid, const std::filesystem::path& dest,
                     const ExportLimits& limits = {});
 

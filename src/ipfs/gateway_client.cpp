@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "ipfs/car.h"
 #include "ipfs/car_stream.h"
 #include "ipfs/dag.h"
@@ -197,18 +198,20 @@ std::vector<Missing> missing_frontier(Blockstore& store, const Cid& root, size_t
   return missing;
 }
 
-struct Progress {
+// The response bytes one stage of a fetch received, held to options.max_bytes and shown on the fetch's task.
+struct ReceivedBytes {
   const FetchOptions& opt;
-  FetchProgress p;
+  ProgressTask& task;
+  uint64_t bytes = 0;
   // Throws InvalidArgument past the total-size limit: a hard stop, whatever gateway is next.
   void add(uint64_t n) {
-    if (opt.max_bytes && p.bytes + n > opt.max_bytes) {
+    if (opt.max_bytes && bytes + n > opt.max_bytes) {
       fail(ErrorKind::InvalidArgument,
            "the fetch passed the limit of {} bytes received (raise it with --max-size); what was verified is kept",
            opt.max_bytes);
     }
-    p.bytes += n;
-    if (opt.on_progress) opt.on_progress(p);
+    bytes += n;
+    task.advance(n);
   }
 };
 
@@ -217,7 +220,8 @@ enum class CarResult { Complete, Partial, Refused };
 // Streams /ipfs/{sub}?format=car into the store. Blocks are accepted only when
 // they belong to `sub`'s DAG (the root, then links of accepted blocks).
 CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub, Blockstore& store, FetchStats& st,
-                    Progress& progress, std::string& last_error, size_t& subtree_blocks, const std::string& path = "") {
+                    ReceivedBytes& received_bytes, std::string& last_error, size_t& subtree_blocks,
+                    const std::string& path = "") {
   std::set<Multihash> expected{sub.cid.hash}, received;
   bool root_seen = false;
   size_t duplicates = 0;
@@ -241,7 +245,7 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
       if (sub.tsize == 0) {  // the request's root: now its weight is known
         uint64_t t = block.size();
         for (const auto& l : links) t += l.tsize;
-        progress.p.expected_bytes += t;
+        received_bytes.task.set_total(received_bytes.task.total() + t);
       }
     }
     for (auto& l : links) {
@@ -260,7 +264,7 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
       "application/vnd.ipld.car; version=1; order=dfs; dups=n",
       [&](BytesView data) {
         try {  // nothing may throw through curl's C frames
-          progress.add(data.size());
+          received_bytes.add(data.size());
           reader.feed(data);
         } catch (...) {
           failure = std::current_exception();
@@ -298,7 +302,7 @@ CarResult fetch_car(HttpSession& http, const std::string& gw, const Missing& sub
 
 // One verified block by ?format=raw; false (with last_error) when the gateway could not deliver it.
 bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstore& store, FetchStats& st,
-               Progress& progress, std::string& last_error) {
+               ReceivedBytes& received_bytes, std::string& last_error) {
   Bytes body;
   std::string err;
   std::exception_ptr failure;
@@ -308,7 +312,7 @@ bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstor
       [&](BytesView data) {
         if (body.size() + data.size() > kMaxCarSection) return false;  // larger than any block may be
         try {
-          progress.add(data.size());
+          received_bytes.add(data.size());
         } catch (...) {
           failure = std::current_exception();  // never through curl's C frames
           return false;
@@ -341,8 +345,8 @@ bool fetch_raw(HttpSession& http, const std::string& gw, const Cid& c, Blockstor
 class FetchOnMiss : public Blockstore {
  public:
   // `what` names the walk in errors (ROOT/PATH).
-  FetchOnMiss(Blockstore& store, const FetchOptions& options, Progress& progress, std::string what)
-      : store_(store), options_(options), progress_(progress), what_(std::move(what)) {}
+  FetchOnMiss(Blockstore& store, const FetchOptions& options, ReceivedBytes& received_bytes, std::string what)
+      : store_(store), options_(options), received_bytes_(received_bytes), what_(std::move(what)) {}
   void put(const Cid& cid, BytesView block) override { store_.put(cid, block); }
   bool has(const Multihash& mh) override { return store_.has(mh); }
   bool remove(const Multihash& mh) override { return store_.remove(mh); }
@@ -354,7 +358,7 @@ class FetchOnMiss : public Blockstore {
     for (size_t i = 0; i < options_.gateways.size(); ++i) {
       if (sessions_.size() <= i)
         sessions_.push_back(std::make_unique<HttpSession>(options_.stall_timeout_s, options_.idle_timeout_s));
-      if (fetch_raw(*sessions_[i], trim_slash(options_.gateways[i]), cid, store_, stats_, progress_, last_error))
+      if (fetch_raw(*sessions_[i], trim_slash(options_.gateways[i]), cid, store_, stats_, received_bytes_, last_error))
         return store_.get(mh);
     }
     fail(ErrorKind::Unavailable, "could not fetch {}: {}", what_, last_error);
@@ -363,7 +367,7 @@ class FetchOnMiss : public Blockstore {
  private:
   Blockstore& store_;
   const FetchOptions& options_;
-  Progress& progress_;
+  ReceivedBytes& received_bytes_;
   std::string what_;
   FetchStats stats_;
   std::vector<std::unique_ptr<HttpSession>> sessions_;  // one per gateway, reused along the path
@@ -405,11 +409,14 @@ std::vector<std::string> gateways_from_env() {
   return out;
 }
 
-FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options) {
+namespace {
+
+// fetch_dag, shown on `task` (fetch_path's, when the DAG is what a path named).
+FetchStats fetch_dag_shown_on(const Cid& root, Blockstore& store, const FetchOptions& options, ProgressTask& task) {
   check_gateways(options);
   FetchStats st;
   std::string last_error = "nothing tried";
-  Progress progress{options, {}};
+  ReceivedBytes received_bytes{options, task};
   for (const auto& raw_gw : options.gateways) {
     std::string gw = trim_slash(raw_gw);
     HttpSession http(options.stall_timeout_s, options.idle_timeout_s);
@@ -417,8 +424,9 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
     for (;;) {
       auto missing = missing_frontier(store, root, st.blocks_total);
       if (missing.empty()) break;
-      progress.p.expected_bytes = progress.p.bytes;
-      for (const auto& m : missing) progress.p.expected_bytes += m.tsize;
+      uint64_t expected = task.done();
+      for (const auto& m : missing) expected += m.tsize;
+      task.set_total(expected);
       if (car) {
         // One CAR per missing subtree: a fresh fetch asks for the root once;
         // a resumed one only for what is not stored yet.
@@ -426,7 +434,7 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
         bool all_complete = true;
         for (const auto& m : missing) {
           size_t sub_blocks = 0;
-          CarResult r = fetch_car(http, gw, m, store, st, progress, last_error, sub_blocks);
+          CarResult r = fetch_car(http, gw, m, store, st, received_bytes, last_error, sub_blocks);
           received += sub_blocks > 0 ? sub_blocks - 1 : 0;  // the subtree's root is already counted
           if (r == CarResult::Refused) {
             car = false;
@@ -444,7 +452,7 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
         continue;
       }
       for (const auto& m : missing) {
-        if (!fetch_raw(http, gw, m.cid, store, st, progress, last_error)) {
+        if (!fetch_raw(http, gw, m.cid, store, st, received_bytes, last_error)) {
           failed = true;
           break;
         }
@@ -461,6 +469,15 @@ FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& opt
   fail(ErrorKind::Unavailable, "could not fetch {}: {}", root.to_string(), last_error);
 }
 
+}  // namespace
+
+FetchStats fetch_dag(const Cid& root, Blockstore& store, const FetchOptions& options) {
+  ProgressTask task(fmt::format("fetching {}", root.to_string()), 0, ProgressUnit::Bytes);
+  FetchStats st = fetch_dag_shown_on(root, store, options, task);
+  task.finish();
+  return st;
+}
+
 Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, const FetchOptions& options,
                FetchStats* stats) {
   if (path.empty()) {
@@ -468,36 +485,36 @@ Cid fetch_path(const Cid& root, const std::string& path, Blockstore& store, cons
     if (stats) *stats = st;
     return root;
   }
-  if (auto target = resolve_stored(store, root, path)) {
-    FetchStats st = fetch_dag(*target, store, options);
-    if (stats) *stats = st;
-    return *target;
-  }
-  check_gateways(options);
-  Progress progress{options, {}};
-  // One CAR of the path: the blocks proving it (directories, HAMT shards) and
-  // the DAG at its end. Each block is still accepted only as a link of an
-  // accepted one, starting from the root.
-  if (options.try_car) {
-    FetchStats ignored;
-    std::string err;
-    for (const auto& gw : options.gateways) {
-      HttpSession http(options.stall_timeout_s, options.idle_timeout_s);
-      size_t n = 0;
-      fetch_car(http, trim_slash(gw), Missing{root, 0}, store, ignored, progress, err, n, path);
-      if (resolve_stored(store, root, path)) break;
-    }
-  }
-  // The path is stored now or, failing that (no CAR, or a gateway that answers
-  // a missing name with an error), walked block by block: only the blocks on
-  // the way are fetched, never the rest of root's DAG, and a NotFound is then
-  // a name that does not exist. Then the target is completed.
+  ProgressTask task(fmt::format("fetching {}/{}", root.to_string(), path), 0, ProgressUnit::Bytes);
   std::optional<Cid> target = resolve_stored(store, root, path);
   if (!target) {
-    FetchOnMiss walk(store, options, progress, root.to_string() + "/" + path);
-    target = resolve_path(walk, root, path);
+    check_gateways(options);
+    ReceivedBytes received_bytes{options, task};
+    // One CAR of the path: the blocks proving it (directories, HAMT shards) and
+    // the DAG at its end. Each block is still accepted only as a link of an
+    // accepted one, starting from the root.
+    if (options.try_car) {
+      FetchStats ignored;
+      std::string err;
+      for (const auto& gw : options.gateways) {
+        HttpSession http(options.stall_timeout_s, options.idle_timeout_s);
+        size_t n = 0;
+        fetch_car(http, trim_slash(gw), Missing{root, 0}, store, ignored, received_bytes, err, n, path);
+        if (resolve_stored(store, root, path)) break;
+      }
+    }
+    // The path is stored now or, failing that (no CAR, or a gateway that answers
+    // a missing name with an error), walked block by block: only the blocks on
+    // the way are fetched, never the rest of root's DAG, and a NotFound is then
+    // a name that does not exist. Then the target is completed.
+    target = resolve_stored(store, root, path);
+    if (!target) {
+      FetchOnMiss walk(store, options, received_bytes, root.to_string() + "/" + path);
+      target = resolve_path(walk, root, path);
+    }
   }
-  FetchStats st = fetch_dag(*target, store, options);
+  FetchStats st = fetch_dag_shown_on(*target, store, options, task);
+  task.finish();
   if (stats) *stats = st;
   return *target;
 }

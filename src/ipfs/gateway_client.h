@@ -8,8 +8,8 @@
 // at once, so memory holds about one block and an interrupted fetch keeps
 // everything verified so far. A later fetch walks what is stored, asks for the
 // missing subtrees only, and falls back to one `?format=raw` request per block
-// when a gateway cannot deliver a CAR.
-#include <functional>
+// when a gateway cannot deliver a CAR. A fetch is a ProgressTask
+// (core/progress.h), "fetching CID[/path]", of the bytes received.
 #include <string>
 #include <vector>
 
@@ -24,18 +24,12 @@ struct FetchStats {
   std::string gateway;      // the one that completed it, credentials redacted
 };
 
-struct FetchProgress {
-  uint64_t bytes = 0;           // response bytes received so far
-  uint64_t expected_bytes = 0;  // estimate of what the missing part weighs (UnixFS Tsize); 0: not known yet
-};
-
 struct FetchOptions {
   std::vector<std::string> gateways;  // tried in order
   bool try_car = true;
   long stall_timeout_s = 60;  // a transfer slower than 1 KB/s for this long is abandoned
   long idle_timeout_s = 60;   // a transfer that brings no new block of the DAG for this long is abandoned (0: none)
   uint64_t max_bytes = 0;     // response bytes in all before the fetch stops with InvalidArgument (0: no limit)
-  std::function<void(const FetchProgress&)> on_progress;
 };
 
 // Gateways from IPFS_GATEWAY (comma-separated), if set.

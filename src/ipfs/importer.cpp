@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/unixfs.h"
 #include "ipfs/varint.h"
@@ -174,7 +175,7 @@ BuiltNode build_directory(std::vector<DirEntryLink> entries, BlockSink& sink, ui
 
 namespace {
 
-BuiltNode import_file(const fs::path& path, BlockSink& sink, const ImportOptions& options) {
+BuiltNode import_file(const fs::path& path, BlockSink& sink, const ImportOptions& options, ProgressTask& task) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(ErrorKind::NotFound, "{}: cannot open", path.string());
   FileImporter imp(sink, options);
@@ -182,7 +183,10 @@ BuiltNode import_file(const fs::path& path, BlockSink& sink, const ImportOptions
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     std::streamsize got = in.gcount();
-    if (got > 0) imp.write(BytesView(buf.data(), static_cast<size_t>(got)));
+    if (got > 0) {
+      imp.write(BytesView(buf.data(), static_cast<size_t>(got)));
+      task.advance(static_cast<uint64_t>(got));
+    }
   }
   if (in.bad()) fail(ErrorKind::Unavailable, "{}: read error", path.string());
   return imp.finish();
@@ -203,7 +207,8 @@ BuiltNode import_symlink(const fs::path& path, BlockSink& sink, const ImportOpti
 // `open_dirs`: the folders being imported around this entry, when symlinks are
 // followed (a link to one of them would recurse for ever).
 BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink& sink, const ImportOptions& options,
-                       const std::function<void(const AddedEntry&)>& on_entry, std::vector<fs::path>& open_dirs) {
+                       const std::function<void(const AddedEntry&)>& on_entry, std::vector<fs::path>& open_dirs,
+                       ProgressTask& task) {
   auto status = fs::symlink_status(path);
   if (fs::is_symlink(status) && options.dereference_symlinks) {
     std::error_code ec;
@@ -217,7 +222,7 @@ BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink
   if (fs::is_symlink(status)) {
     node = import_symlink(path, sink, options);
   } else if (fs::is_regular_file(status)) {
-    node = import_file(path, sink, options);
+    node = import_file(path, sink, options, task);
   } else if (fs::is_directory(status)) {
     dir = true;
     if (options.dereference_symlinks) {
@@ -235,7 +240,7 @@ BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink
     std::sort(children.begin(), children.end());
     std::vector<DirEntryLink> links;
     for (const auto& [name, child] : children) {
-      BuiltNode c = import_entry(child, shown + "/" + name, sink, options, on_entry, open_dirs);
+      BuiltNode c = import_entry(child, shown + "/" + name, sink, options, on_entry, open_dirs, task);
       links.push_back(DirEntryLink{name, c.cid, c.tsize});
     }
     node = build_directory(std::move(links), sink, options.cid_version);
@@ -245,6 +250,30 @@ BuiltNode import_entry(const fs::path& path, const std::string& shown, BlockSink
   }
   if (on_entry) on_entry(AddedEntry{shown, node.cid, node.tsize, dir});
   return node;
+}
+
+// What import_entry will read of `path`, for the progress bar only: the files' bytes, dot-files
+// only when included, a symlink's target only when followed (folders behind links are missed).
+uint64_t bytes_to_import(const fs::path& path, const ImportOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    const uint64_t size = fs::file_size(path, ec);
+    return ec ? 0 : size;
+  }
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!options.hidden && !name.empty() && name[0] == '.') {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code entry_ec;
+    if (it->is_symlink(entry_ec) && !options.dereference_symlinks) continue;
+    if (!it->is_regular_file(entry_ec)) continue;
+    const uint64_t size = it->file_size(entry_ec);
+    if (!entry_ec) total += size;
+  }
+  return total;
 }
 
 }  // namespace
@@ -265,7 +294,10 @@ BuiltNode import_path(const fs::path& path, BlockSink& sink, const ImportOptions
   // The top-level argument is followed when it is a symlink, as kubo does.
   fs::path target = fs::is_symlink(fs::symlink_status(path)) ? fs::canonical(path) : path;
   std::vector<fs::path> open_dirs;
-  return import_entry(target, shown, sink, options, on_entry, open_dirs);
+  ProgressTask task(fmt::format("adding {}", shown), bytes_to_import(target, options), ProgressUnit::Bytes);
+  BuiltNode root = import_entry(target, shown, sink, options, on_entry, open_dirs, task);
+  task.finish();
+  return root;
 }
 
 }  // namespace ia::ipfs

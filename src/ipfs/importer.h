@@ -80,7 +80,8 @@ struct AddedEntry {
 // every file and directory, children before their directory, the root last.
 // Symlinks are stored as UnixFS symlink nodes (with dereference_symlinks, as the
 // file or folder they point to; a dangling one is NotFound, a loop
-// InvalidArgument); other special files are refused.
+// InvalidArgument); other special files are refused. The bytes read are a
+// ProgressTask "adding NAME" (core/progress.h).
 BuiltNode import_path(const std::filesystem::path& path, BlockSink& sink, const ImportOptions& options, bool recursive,
                       const std::function<void(const AddedEntry&)>& on_entry = {});
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "ipfs/dag.h"
 
 namespace ia::ipfs {
@@ -77,17 +78,24 @@ size_t Repo::gc(std::chrono::milliseconds wait) {
 
 VerifyReport Repo::verify() {
   VerifyReport r;
-  blocks_.for_each([&](const Multihash& mh) {
+  // Listed first, so the progress bar knows the count.
+  std::vector<Multihash> blocks;
+  blocks_.for_each([&](const Multihash& mh) { blocks.push_back(mh); });
+  ProgressTask task("verifying blocks", blocks.size(), ProgressUnit::Blocks);
+  for (const Multihash& mh : blocks) {
     ++r.checked;
     auto bytes = blocks_.get_unverified(mh);
-    if (!bytes || multihash_matches(mh, *bytes)) return;
+    const bool intact = !bytes || multihash_matches(mh, *bytes);  // a block gone meanwhile is no corruption
+    task.advance(1);
+    if (intact) continue;
     fs::path from = blocks_.path_of(mh);
     fs::create_directories(home_ / "corrupt");
     std::error_code ec;
     fs::rename(from, home_ / "corrupt" / from.filename(), ec);
     if (ec) fs::remove(from, ec);
     r.corrupt.push_back(from.filename().string());
-  });
+  }
+  task.finish();
   return r;
 }
 

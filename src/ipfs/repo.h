@@ -38,7 +38,8 @@ class Repo {
   // so it first waits (up to `wait`, then Unavailable) for running writers -
   // an add or fetch in progress - to pin and let go.
   size_t gc(std::chrono::milliseconds wait = std::chrono::minutes(10));
-  // Re-hashes every block; a block that does not match is moved to corrupt/.
+  // Re-hashes every block; a block that does not match is moved to corrupt/. Reported as a
+  // ProgressTask "verifying blocks".
   VerifyReport verify();
 
  private:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "core/tensor.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -195,11 +196,17 @@ RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& ou
     fail(ErrorKind::InvalidArgument, "random-model: {:.1f} GB of weights do not fit the {:.1f} GB of free memory",
          bytes / 1e9, available / 1e9);
 
-  Rng rng{seed * 0x9e3779b97f4a7c15ull + 1};
-  std::vector<std::pair<std::string, Tensor>> ts;
-  auto mat = [&](const std::string& n, Shape s) { ts.emplace_back(n, random_tensor(s, dt, rng, 0.02f)); };
-  auto ones = [&](const std::string& n, int64_t s) { ts.emplace_back(n, random_tensor({s}, dt, rng, 0, 1.0f, true)); };
-  auto zeros = [&](const std::string& n, int64_t s) { ts.emplace_back(n, random_tensor({s}, dt, rng, 0, 0.0f, true)); };
+  // The tensors are listed first, so drawing them (longer than writing them) is a task of known size.
+  struct PlannedTensor {
+    std::string name;
+    Shape shape;
+    float std = 0, constant = 0;
+    bool use_constant = false;
+  };
+  std::vector<PlannedTensor> plan;
+  auto mat = [&](const std::string& n, Shape s) { plan.push_back({n, std::move(s), 0.02f, 0, false}); };
+  auto ones = [&](const std::string& n, int64_t s) { plan.push_back({n, {s}, 0, 1.0f, true}); };
+  auto zeros = [&](const std::string& n, int64_t s) { plan.push_back({n, {s}, 0, 0.0f, true}); };
   if (gpt2) {
     mat("transformer.wte.weight", {V, H});
     mat("transformer.wpe.weight", {P, H});
@@ -230,6 +237,16 @@ RandomDecoderInfo write_random_decoder(Json cfg, DType dt, const std::string& ou
     ones("model.norm.weight", H);
     if (!tied) mat("lm_head.weight", {V, H});
   }
+  uint64_t total_bytes = 0;
+  for (const auto& t : plan) total_bytes += static_cast<uint64_t>(shape_numel(t.shape)) * dtype_size(dt);
+  ProgressTask drawing("generating random weights", total_bytes, ProgressUnit::Bytes);
+  Rng rng{seed * 0x9e3779b97f4a7c15ull + 1};
+  std::vector<std::pair<std::string, Tensor>> ts;
+  for (const auto& t : plan) {
+    ts.emplace_back(t.name, random_tensor(t.shape, dt, rng, t.std, t.constant, t.use_constant));
+    drawing.advance(ts.back().second.nbytes());
+  }
+  drawing.finish();
   fs::create_directories(out);
   write_safetensors((fs::path(out) / "model.safetensors").string(), ts, {{"format", "pt"}});
   auto write_json = [&](const char* name, const Json& j) {

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
 #include "models/decoder_lm.h"
@@ -141,18 +142,38 @@ bool has_causal_lm(const ModelKind& kind) {
   return entry_for(kind.model_type).causal_lm != nullptr;
 }
 
+namespace {
+
+// A load's progress: the checkpoint bytes its layers have read and converted, of all the store holds.
+template <typename Load>
+auto with_load_progress(const WeightStore& weights, Load load) {
+  ProgressTask task(fmt::format("loading {}", weights.dir()), weights.total_bytes(), ProgressUnit::Bytes);
+  weights.report_reads_to(&task);
+  struct StopReporting {
+    const WeightStore& weights;
+    ~StopReporting() { weights.report_reads_to(nullptr); }
+  } stop{weights};
+  auto model = load();
+  task.finish();
+  return model;
+}
+
+}  // namespace
+
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_causal_lm(kind, weights.dir());
-  return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true);
+  return with_load_progress(
+      weights, [&] { return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true); });
 }
 
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                       Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_encoder(kind, weights.dir());
-  return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device);
+  return with_load_progress(weights,
+                            [&] { return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device); });
 }
 
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
@@ -161,8 +182,10 @@ std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const
   if (!has_causal_lm(kind))
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
          kind.model_type, kind.architecture);
-  return std::make_unique<CausalLmEncoder>(
-      entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, false));
+  return with_load_progress(weights, [&] {
+    return std::make_unique<CausalLmEncoder>(
+        entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, false));
+  });
 }
 
 }  // namespace ia

@@ -44,6 +44,7 @@ bool has_causal_lm(const ModelKind& kind);
 
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
+// Each load is a ProgressTask "loading DIR" of the checkpoint bytes read (core/progress.h).
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device);
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

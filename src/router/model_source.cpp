@@ -25,7 +25,6 @@ namespace {
 
 std::mutex g_mu;
 std::vector<std::string> g_gateways;
-hub::ProgressFn g_download_progress;
 
 // "CID…", "ipfs://…" or "/ipfs/…" parsed as an IPFS path; nullopt for anything else.
 std::optional<ipfs::IpfsPath> as_ipfs_path(const std::string& text) {
@@ -71,11 +70,6 @@ void set_model_gateways(std::vector<std::string> gateways) {
   g_gateways = std::move(gateways);
 }
 
-void set_download_progress(hub::ProgressFn progress) {
-  std::lock_guard lock(g_mu);
-  g_download_progress = std::move(progress);
-}
-
 std::optional<std::string> resolve_model_source(const std::string& model) {
   fs::path home = ipfs::default_home();
   std::string target = model;
@@ -84,12 +78,7 @@ std::optional<std::string> resolve_model_source(const std::string& model) {
   if (!path) {
     auto ref = hub::parse_repo_ref(target);
     if (!ref) return std::nullopt;
-    hub::ProgressFn progress;
-    {
-      std::lock_guard lock(g_mu);
-      progress = g_download_progress;
-    }
-    return hub::resolve_model(hub::HubSettings::from_env(), *ref, progress).string();
+    return hub::resolve_model(hub::HubSettings::from_env(), *ref).string();
   }
 
   ipfs::Repo repo(home);

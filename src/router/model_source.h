@@ -10,12 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hub/download.h"
-
 namespace ia::router {
-
-// Where Hugging Face downloads report their progress (the CLI's bar); none by default.
-void set_download_progress(hub::ProgressFn progress);
 
 // Gateways for fetching models (`--gateway`); IPFS_GATEWAY is used when none was set.
 void set_model_gateways(std::vector<std::string> gateways);

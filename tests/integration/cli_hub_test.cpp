@@ -5,6 +5,7 @@
 // add` / `ipfs add -r` of a snapshot storing the files its links point to.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -12,6 +13,7 @@
 
 #include "integration/cli_runner.h"
 #include "integration/fake_hub.h"
+#include "integration/pty_session.h"
 
 namespace ia::test {
 namespace {
@@ -79,9 +81,6 @@ TEST_F(HubCli, DownloadsIntoTheSharedCacheLayoutThenEmbeds) {
   ::setenv("HF_TOKEN", "hf_test_token", 1);
   CliResult r = run_cli({"embed", "-m", kRepo, "hello world"});
   EXPECT_EQ(embeddings(r), reference_embeddings());
-  // Plain lines on a non-terminal stderr, one as each file starts and ends.
-  EXPECT_NE(r.err.find("downloading org/tiny-bert: model.safetensors"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("downloaded org/tiny-bert: model.safetensors"), std::string::npos) << r.err;
 
   // huggingface_hub's layout: refs/main, blobs by ETag, relative links in the snapshot.
   EXPECT_EQ(read_file((repo_dir() / "refs" / "main").string()), kCommit);
@@ -166,6 +165,40 @@ TEST_F(HubCli, InterruptedDownloadResumesWithRange) {
   EXPECT_EQ(ranges[1], "bytes=" + std::to_string(weights.size() / 2) + "-");
   EXPECT_EQ(read_file((repo_dir() / "blobs" / sha).string()), weights);
   EXPECT_EQ(partial_size(sha), 0u);
+}
+
+TEST_F(HubCli, ALastingDownloadIsTwoPlainLinesOffATerminal) {
+  FakeHub hub(kRepo, kCommit, repo_files());
+  use(hub);
+  hub.pause_lfs(std::chrono::milliseconds(1500));  // the weights take more than a second
+  CliResult r = run_cli({"pull", kRepo});
+  ASSERT_EQ(r.status, 0) << r.err;
+  // A line once the file had been coming for a second and one when it was done; none for the quick files.
+  EXPECT_NE(r.err.find("downloading org/tiny-bert: model.safetensors (195.9 kB)\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("downloading org/tiny-bert: model.safetensors: done, 195.9 kB in "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("config.json"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+}
+
+TEST_F(HubCli, DownloadProgressSaysWhereItResumesAndDrawsABarAtATerminal) {
+  FakeHub hub(kRepo, kCommit, repo_files());
+  use(hub);
+  hub.cut_lfs(1000);
+  expect_user_error(run_cli({"--quiet", "pull", kRepo}), "next run resumes");
+  hub.cut_lfs(0);
+  CliResult r = run_cli({"--progress", "plain", "pull", kRepo});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("downloading org/tiny-bert: model.safetensors (195.9 kB), resuming at "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("downloading org/tiny-bert: model.safetensors: done, 195.9 kB in "), std::string::npos) << r.err;
+
+  ::setenv("HF_HUB_CACHE", (tmp_.path() + "/another-cache").c_str(), 1);
+  PtySession pull({"pull", kRepo});
+  ASSERT_EQ(pull.wait(60), 0) << pull.output();
+  const std::string& out = pull.output();
+  const size_t bar = out.rfind("\rdownloading org/tiny-bert: model.safetensors");
+  ASSERT_NE(bar, std::string::npos) << out;
+  EXPECT_NE(out.find("[" + std::string(20, '#') + "] 195.9 kB in ", bar), std::string::npos) << out;
 }
 
 TEST_F(HubCli, DownloadCutEveryTimeResumesOnTheNextRun) {

@@ -39,15 +39,22 @@ std::string lfs_pointer(const std::string& bytes) {
 }
 
 // The bytes from the Range's start (0 without one) to the end, in pieces; with
-// `cut`, the connection is dropped after half of them.
-void serve_bytes(const httplib::Request& req, httplib::Response& res, std::string data, bool cut) {
+// `cut`, the connection is dropped after half of them; with a `pause`, the
+// pieces after the first wait that long (a slow transfer).
+void serve_bytes(const httplib::Request& req, httplib::Response& res, std::string data, bool cut,
+                 std::chrono::milliseconds pause = {}) {
   size_t start = 0;
   if (!req.ranges.empty() && req.ranges[0].first > 0) start = static_cast<size_t>(req.ranges[0].first);
   const size_t stop = cut ? start + (data.size() - std::min(start, data.size())) / 2 : data.size();
   auto bytes = std::make_shared<std::string>(std::move(data));
+  auto paused = std::make_shared<bool>(pause.count() == 0);
   res.set_content_provider(bytes->size(), "application/octet-stream",
-                           [bytes, stop](size_t offset, size_t length, httplib::DataSink& sink) {
+                           [bytes, stop, pause, paused, start](size_t offset, size_t length, httplib::DataSink& sink) {
                              if (offset >= stop) return false;  // cut: the connection closes here
+                             if (offset > start && !*paused) {
+                               std::this_thread::sleep_for(pause);
+                               *paused = true;
+                             }
                              const size_t n = std::min({length, size_t{16384}, stop - offset});
                              return sink.write(bytes->data() + offset, n);
                            });
@@ -130,6 +137,7 @@ FakeHub::FakeHub(std::string repo, std::string commit, std::map<std::string, Fil
       if (!f.lfs || sha256_hex(f.bytes) != req.matches[1].str()) continue;
       std::string bytes = f.bytes;
       bool cut = false;
+      std::chrono::milliseconds pause{};
       {
         std::lock_guard lock(mu_);
         if (corrupt_ == name) bytes[bytes.size() / 2] ^= 0x5a;
@@ -137,8 +145,9 @@ FakeHub::FakeHub(std::string repo, std::string commit, std::map<std::string, Fil
           --cuts_left_;
           cut = true;
         }
+        if (req.method == "GET") std::swap(pause, pause_);
       }
-      serve_bytes(req, res, std::move(bytes), cut);
+      serve_bytes(req, res, std::move(bytes), cut, pause);
       return;
     }
     res.status = 404;
@@ -160,6 +169,11 @@ std::string FakeHub::url() const {
 void FakeHub::cut_lfs(int times) {
   std::lock_guard lock(mu_);
   cuts_left_ = times;
+}
+
+void FakeHub::pause_lfs(std::chrono::milliseconds pause) {
+  std::lock_guard lock(mu_);
+  pause_ = pause;
 }
 
 void FakeHub::corrupt(const std::string& file) {

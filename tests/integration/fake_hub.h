@@ -14,8 +14,9 @@
 //       the LFS bytes, Range honoured (206 + Content-Range), no credentials expected.
 //
 // Faults on demand: a CDN answer cut off (the connection closed after half of
-// the bytes asked for), a file served with one byte flipped. Every request is
+// the bytes asked for), one that pauses, a file served with one byte flipped. Every request is
 // logged (method, path, Range, Authorization).
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,8 @@ class FakeHub {
 
   // The next `times` CDN answers stop after half of the bytes asked for.
   void cut_lfs(int times);
+  // The next CDN answer waits `pause` after its first piece of bytes.
+  void pause_lfs(std::chrono::milliseconds pause);
   // `file` is served with one byte flipped; its ETag stays the true hash.
   void corrupt(const std::string& file);
 
@@ -68,6 +71,7 @@ class FakeHub {
   int port_ = 0;
   mutable std::mutex mu_;
   int cuts_left_ = 0;
+  std::chrono::milliseconds pause_{};
   std::string corrupt_;
   std::vector<Request> requests_;
 };
