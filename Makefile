@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan run bench fuzz format format-check clean
+.PHONY: all deps configure build test test-asan run bench fuzz format format-check clean gpu-bundle
 
 all: build
 
@@ -38,6 +38,16 @@ run: build
 
 bench: build
 	@bash scripts/run-bench.sh $(BUILD_DIR)
+
+# The CLI and the CUDA backend with their Debian libraries, for a GPU machine without them
+# (scripts/gpu/make_bundle.sh; docs/gpu.md). Also carries the tests and benchmarks the GPU
+# script (scripts/gpu/run.sh) runs there.
+GPU_BUNDLE ?= build-bundle/gpu-bundle.tar.xz
+gpu-bundle: build
+	@mkdir -p $(dir $(GPU_BUNDLE))
+	@bash scripts/gpu/make_bundle.sh $(BUILD_DIR) $(GPU_BUNDLE) $(BUILD_DIR)/bin/test_unit_ops \
+		$(BUILD_DIR)/bin/test_parity $(BUILD_DIR)/bin/test_integration $(BUILD_DIR)/bin/bench_decode \
+		$(BUILD_DIR)/bin/bench_encoder
 
 # libFuzzer targets (clang), each run for a bounded time.
 fuzz: deps

@@ -7,12 +7,21 @@
 //   through the same linear op; "of_gemm" = achieved / GEMM FLOP/s;
 // - the bf16 GEMV of each weight shape alone (GB/s), to locate losses.
 // Model folders are written once under the temp dir (IA_BENCH_DECODE_DIR overrides).
+//
+// IA_BENCH_DEVICE = cpu (default) | cuda | cuda:N picks the device the models load on. On a GPU
+// the ceilings are the GPU's (a device-to-device copy of 1 GiB, an 8192^3 bf16 GEMM, the GEMVs on
+// device tensors), every timed region ends once the GPU has finished (ops only queue work there),
+// and the cases are those of issue 12's comparison with PyTorch (scripts/gpu/bench.sh): TinyLlama
+// decode at batch 1, 16 and 64 (32-token prompts, 128 new tokens) and prefill of 128, 512 and 2048
+// tokens. The CPU cases and their output are unchanged (CPU numbers are compared across sessions).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -25,6 +34,7 @@
 #include "models/decoder_lm.h"
 #include "models/decoder_random.h"
 #include "ops/ops.h"
+#include "runtime/device_selection.h"
 #include "runtime/step_runner.h"
 
 namespace {
@@ -34,6 +44,22 @@ namespace fs = std::filesystem;
 constexpr int64_t kPromptLen = 16;    // context before timed decode steps
 constexpr int64_t kDecodeSteps = 32;  // decode steps per benchmark iteration
 constexpr int64_t kPrefillLen = 512;
+// GPU decode as issue 12 and hf_reference_bench.py measure it: 32-token prompts, 128 new tokens
+// (the prefill yields the first, then 127 steps).
+constexpr int64_t kGpuPromptLen = 32, kGpuDecodeSteps = 127;
+
+// The device the models and ceilings run on (IA_BENCH_DEVICE, read in main).
+ia::Device g_device = ia::Device::cpu();
+bool on_gpu() {
+  return !g_device.is_cpu();
+}
+// Ends a timed region on a GPU, where ops only queue work; the CPU computes synchronously.
+void wait_device() {
+  if (on_gpu()) ia::ops::synchronize(g_device);
+}
+ia::Tensor on_device(const ia::Tensor& t) {
+  return ia::ops::to_device(t, g_device);
+}
 
 // Baselines measured earlier in the same run (benchmarks run in registration order).
 double g_copy_bytes_per_s = 0, g_gemm_flops = 0;
@@ -46,7 +72,8 @@ std::string model_dir(const std::string& like) {
   const char* env = std::getenv("IA_BENCH_DECODE_DIR");
   const fs::path root = env ? fs::path(env) : fs::temp_directory_path();
   const std::string dir = (root / ("ia-bench-" + like + "-bf16")).string();
-  if (!fs::exists(dir + "/model.safetensors"))
+  // A sharded folder counts too (scripts/gpu/bench.sh links the one hf_reference_bench.py saves).
+  if (!fs::exists(dir + "/model.safetensors") && !fs::exists(dir + "/model.safetensors.index.json"))
     ia::write_random_decoder(ia::random_decoder_preset(like), ia::DType::BF16, dir, 1);
   return dir;
 }
@@ -57,13 +84,14 @@ struct Loaded {
 };
 
 const Loaded& load(const std::string& like) {
-  static std::map<std::string, Loaded> cache;
+  // Never destroyed: on a GPU the CUDA runtime may be gone when static destructors would free into it.
+  static auto& cache = *new std::map<std::string, Loaded>;
   auto it = cache.find(like);
   if (it != cache.end()) return it->second;
   const std::string dir = model_dir(like);
   Loaded l;
   l.weights = ia::WeightStore::open(dir);
-  l.decoder = ia::DecoderLM::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, ia::Device::cpu());
+  l.decoder = ia::DecoderLM::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, g_device);
   return cache.emplace(like, std::move(l)).first->second;
 }
 
@@ -72,6 +100,20 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
   std::vector<int32_t> ids(static_cast<size_t>(n));
   for (auto& id : ids) id = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab - 3));
   return ids;
+}
+
+// Uniform values in [-scale, scale) from an LCG, for the GPU's 8192^2 operands (a normal
+// distribution over 2^26 values takes seconds); not constant, as a GEMM on zeros draws less power
+// and would overstate the rate.
+ia::Tensor fast_random(const ia::Shape& shape, float scale, uint64_t seed) {
+  ia::Tensor t = ia::Tensor::empty(shape, ia::DType::F32);
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
+  }
+  return t;
 }
 
 // Streams a buffer much larger than the caches; in parallel over the same threads the model uses.
@@ -98,6 +140,28 @@ void BM_MemCopy(benchmark::State& state) {
   g_copy_bytes_per_s = 2.0 * kBandwidthBytes * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
+// The GPU's copy bandwidth: device-to-device copies of a 1 GiB buffer (PyTorch's b.copy_(a) in
+// hf_reference_bench.py), a few per iteration so the wait ending each is a negligible part.
+void BM_MemCopyDevice(benchmark::State& state) {
+  constexpr int kCopies = 4;
+  ia::Backend& be = ia::backend_for(g_device);
+  const ia::Shape shape{static_cast<int64_t>(kBandwidthBytes)};
+  auto buffer = [&] {
+    return ia::Tensor(be.allocate(kBandwidthBytes), 0, shape, ia::contiguous_strides(shape), ia::DType::U8);
+  };
+  ia::Tensor a = buffer(), b = buffer();
+  be.copy(a, b);
+  wait_device();
+  const double t0 = now_s();
+  for (auto _ : state) {
+    for (int i = 0; i < kCopies; ++i) be.copy(a, b);
+    wait_device();
+  }
+  const double bytes = 2.0 * kCopies * kBandwidthBytes;  // read + written
+  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  g_copy_bytes_per_s = bytes * static_cast<double>(state.iterations()) / (now_s() - t0);
+}
+
 void BM_MemRead(benchmark::State& state) {
   std::vector<uint64_t> a(kBandwidthBytes / 8, 3);
   const int64_t n = static_cast<int64_t>(a.size());
@@ -113,16 +177,28 @@ void BM_MemRead(benchmark::State& state) {
 
 // The attainable bf16 GEMM rate: one large product through the same linear op.
 void BM_LargeGemmBf16(benchmark::State& state) {
-  const int64_t M = 4096, K = 2048, N = 2048;
-  ia::Tensor x = ia::Tensor::empty({M, K}, ia::DType::F32), w = ia::Tensor::empty({N, K}, ia::DType::F32);
-  std::mt19937 rng(1);
-  std::normal_distribution<float> d(0, 1);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
-  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.02f * d(rng);
-  w = w.to(ia::DType::BF16);
+  // 4096x2048x2048 saturates the CPU but takes an H100 ~50 us: the GPU gets 8192^3 (as PyTorch's).
+  const int64_t M = on_gpu() ? 8192 : 4096, K = on_gpu() ? 8192 : 2048, N = on_gpu() ? 8192 : 2048;
+  ia::Tensor x, w;
+  if (on_gpu()) {
+    // x already bf16, as the decoder's rms_norm hands it over: the GEMM alone, no rounding pass.
+    x = on_device(fast_random({M, K}, 1.0f, 1).to(ia::DType::BF16));
+    w = on_device(fast_random({N, K}, 0.02f, 2).to(ia::DType::BF16));
+  } else {
+    x = ia::Tensor::empty({M, K}, ia::DType::F32), w = ia::Tensor::empty({N, K}, ia::DType::F32);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> d(0, 1);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.02f * d(rng);
+    w = w.to(ia::DType::BF16);
+  }
   ia::ops::linear(x, w, nullptr);
+  wait_device();
   const double t0 = now_s();
-  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::linear(x, w, nullptr).raw());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ia::ops::linear(x, w, nullptr).raw());
+    wait_device();
+  }
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
   g_gemm_flops = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
@@ -133,26 +209,48 @@ void BM_Gemv(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
   const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / (N * K * 2));
   std::vector<ia::Tensor> ws;
   std::mt19937 rng(2);
+  ia::Tensor w;
   for (int64_t c = 0; c < copies; ++c) {
-    ia::Tensor w = ia::Tensor::empty({N, K}, ia::DType::BF16);
+    // On a GPU the copies are uploads of one host tensor: distinct device memory is what defeats
+    // the cache, and filling each anew would cost seconds over the library's repeated runs.
+    if (on_gpu() && c > 0) {
+      ws.push_back(on_device(w));
+      continue;
+    }
+    w = ia::Tensor::empty({N, K}, ia::DType::BF16);
     for (int64_t i = 0; i < w.numel(); ++i) w.data<uint16_t>()[i] = static_cast<uint16_t>(0x3c00 + (rng() & 0xff));
-    ws.push_back(w);
+    ws.push_back(on_gpu() ? on_device(w) : w);
   }
   ia::Tensor x = ia::Tensor::empty({M, K}, ia::DType::F32);
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 0.5f;
+  // On a GPU x is bf16, as the decoder's rms_norm / swiglu hand it to its linears; one call takes
+  // microseconds there, so each iteration queues several and waits once.
+  if (on_gpu()) x = on_device(x.to(ia::DType::BF16));
+  const int64_t calls = on_gpu() ? std::max<int64_t>(copies, 16) : 1;
+  if (on_gpu()) {  // warm-up: the GEMM heuristic's choice for this shape
+    ia::ops::linear(x, ws[0], nullptr);
+    wait_device();
+  }
   size_t c = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(ia::ops::linear(x, ws[c], nullptr).raw());
-    c = (c + 1) % ws.size();
+    for (int64_t i = 0; i < calls; ++i) {
+      benchmark::DoNotOptimize(ia::ops::linear(x, ws[c], nullptr).raw());
+      c = (c + 1) % ws.size();
+    }
+    wait_device();
   }
-  state.counters["GB/s"] = benchmark::Counter(2.0 * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * N * K * static_cast<double>(calls) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) {
+// Timed regions end with a host read (the step runner copies the logits to the host), which on a
+// GPU waits for the step's work.
+void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch, int64_t prompt_len,
+               int64_t decode_steps) {
   const Loaded& m = load(like);
   const ia::CausalLM& dec = *m.decoder;
   const int64_t V = dec.config().vocab_size;
-  const int64_t bs = 16, per_seq = (kPromptLen + kDecodeSteps + bs) / bs + 1;
+  const int64_t bs = 16, per_seq = (prompt_len + decode_steps + bs) / bs + 1;
   auto cache = dec.make_cache(batch * per_seq, bs);
   ia::CausalStepRunner runner(dec);  // keeps its step buffers between steps, as generation does
   std::vector<std::vector<int32_t>> prompts, next(static_cast<size_t>(batch), std::vector<int32_t>(1, 5));
@@ -164,14 +262,14 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
     std::vector<ia::SeqChunk> chunks;
     for (int64_t b = 0; b < batch; ++b) {
       seqs.push_back(cache->create_sequence());
-      prompts.push_back(random_ids(kPromptLen, V, static_cast<uint32_t>(b)));
+      prompts.push_back(random_ids(prompt_len, V, static_cast<uint32_t>(b)));
     }
     for (int64_t b = 0; b < batch; ++b)
       chunks.push_back({seqs[static_cast<size_t>(b)], prompts[static_cast<size_t>(b)]});
     runner.step(chunks, *cache);
   };
   auto steps = [&] {
-    for (int64_t i = 0; i < kDecodeSteps; ++i) {
+    for (int64_t i = 0; i < decode_steps; ++i) {
       std::vector<ia::SeqChunk> chunks;
       for (int64_t b = 0; b < batch; ++b)
         chunks.push_back({seqs[static_cast<size_t>(b)], next[static_cast<size_t>(b)]});
@@ -184,10 +282,12 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
   };
   start();
   steps();  // warm-up: page faults on the mmap'd weights, primitive creation
-  double timed = 0;
+  double timed = 0, prefill_timed = 0;
   for (auto _ : state) {
     state.PauseTiming();
+    const double p0 = now_s();
     start();
+    prefill_timed += now_s() - p0;
     state.ResumeTiming();
     const double t0 = now_s();
     steps();
@@ -195,14 +295,18 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch) 
   }
   const double bytes = static_cast<double>(dec.weight_bytes_per_token());
   state.counters["tokens/s"] =
-      benchmark::Counter(static_cast<double>(batch * kDecodeSteps), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(static_cast<double>(batch * decode_steps), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weights_GB/s"] =
-      benchmark::Counter(bytes * kDecodeSteps / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(bytes * decode_steps / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["weight_MB"] = bytes / 1e6;
   // Each step streams every weight once (for the whole batch): the roofline is copy bandwidth / bytes per step.
   if (g_copy_bytes_per_s > 0 && timed > 0)
     state.counters["of_roofline"] =
-        bytes * kDecodeSteps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
+        bytes * decode_steps * static_cast<double>(state.iterations()) / timed / g_copy_bytes_per_s;
+  // What PyTorch's generate() reports: new tokens (the prefill's and one per step) over prefill + steps.
+  if (on_gpu() && timed + prefill_timed > 0)
+    state.counters["generate_tokens/s"] = static_cast<double>(batch * (decode_steps + 1)) *
+                                          static_cast<double>(state.iterations()) / (timed + prefill_timed);
 }
 
 double prefill_flops(const ia::CausalLM& dec, int64_t T) {
@@ -217,13 +321,13 @@ double prefill_flops(const ia::CausalLM& dec, int64_t T) {
   return linear + attn;
 }
 
-void BM_Prefill(benchmark::State& state, const std::string& like) {
+void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefill_len) {
   const Loaded& m = load(like);
   const ia::CausalLM& dec = *m.decoder;
-  auto cache = dec.make_cache((kPrefillLen + 15) / 16 + 1, 16);
-  const std::vector<int32_t> prompt = random_ids(kPrefillLen, dec.config().vocab_size, 9);
+  auto cache = dec.make_cache((prefill_len + 15) / 16 + 1, 16);
+  const std::vector<int32_t> prompt = random_ids(prefill_len, dec.config().vocab_size, 9);
   ia::CausalStepRunner runner(dec);
-  auto run = [&] {
+  auto run = [&] {  // ends with a host read of the logits (on a GPU: once the step has run)
     const int64_t seq = cache->create_sequence();
     benchmark::DoNotOptimize(runner.step({{seq, prompt}}, *cache).raw());
     cache->release(seq);
@@ -231,31 +335,90 @@ void BM_Prefill(benchmark::State& state, const std::string& like) {
   run();  // warm-up: prepacked weights, primitives
   const double t0 = now_s();
   for (auto _ : state) run();
-  const double elapsed = now_s() - t0, flops = prefill_flops(dec, kPrefillLen);
+  const double elapsed = now_s() - t0, flops = prefill_flops(dec, prefill_len);
   state.counters["tokens/s"] =
-      benchmark::Counter(static_cast<double>(kPrefillLen), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(static_cast<double>(prefill_len), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   if (g_gemm_flops > 0)
     state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops;
 }
 
-BENCHMARK(BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-BENCHMARK(BM_MemRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-BENCHMARK(BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
-// TinyLlama-1.1B shapes: fused QKV, o_proj, fused gate|up, down_proj, lm_head.
-BENCHMARK_CAPTURE(BM_Gemv, qkv_2560x2048, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Gemv, o_2048x2048, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Gemv, gate_up_11264x2048, 1, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Gemv, down_2048x5632, 1, 2048, 5632)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Gemv, lm_head_32000x2048, 1, 32000, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Gemv, gate_up_m8_11264x2048, 8, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, llama_1b_b1, "llama-1b", 1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, llama_1b_b8, "llama-1b", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Prefill, llama_1b_512, "llama-1b")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, qwen2_05b_b1, "qwen2-0.5b", 1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Decode, qwen2_05b_b8, "qwen2-0.5b", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Prefill, qwen2_05b_512, "qwen2-0.5b")->Unit(benchmark::kMillisecond)->UseRealTime();
+// Registers fn(state, args...) under `name`. An error (a model that does not load, GPU memory
+// exhausted) marks that benchmark failed in the output and the run goes on to the next.
+template <class Fn, class... Args>
+benchmark::internal::Benchmark* add(const std::string& name, Fn fn, Args... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+    try {
+      fn(state, args...);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+    }
+  });
+}
+
+void register_cpu() {  // the cases and order of every earlier session
+  add("BM_MemCopy", BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+  add("BM_MemRead", BM_MemRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+  add("BM_LargeGemmBf16", BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
+  // TinyLlama-1.1B shapes: fused QKV, o_proj, fused gate|up, down_proj, lm_head.
+  add("BM_Gemv/qkv_2560x2048", BM_Gemv, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/o_2048x2048", BM_Gemv, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/gate_up_11264x2048", BM_Gemv, 1, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/down_2048x5632", BM_Gemv, 1, 2048, 5632)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/lm_head_32000x2048", BM_Gemv, 1, 32000, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/gate_up_m8_11264x2048", BM_Gemv, 8, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (const auto& [name, like] : {std::pair{"llama_1b", "llama-1b"}, std::pair{"qwen2_05b", "qwen2-0.5b"}}) {
+    for (int64_t batch : {1, 8})
+      add(std::string("BM_Decode/") + name + "_b" + std::to_string(batch), BM_Decode, std::string(like), batch,
+          kPromptLen, kDecodeSteps)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    add(std::string("BM_Prefill/") + name + "_512", BM_Prefill, std::string(like), kPrefillLen)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+}
+
+// The GPU runs the TinyLlama shape only (the one hf_reference_bench.py measures), at its sizes.
+void register_gpu() {
+  add("BM_MemCopy", BM_MemCopyDevice)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+  add("BM_LargeGemmBf16", BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/qkv_2560x2048", BM_Gemv, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/o_2048x2048", BM_Gemv, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/gate_up_11264x2048", BM_Gemv, 1, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/down_2048x5632", BM_Gemv, 1, 2048, 5632)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/lm_head_32000x2048", BM_Gemv, 1, 32000, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  add("BM_Gemv/gate_up_m64_11264x2048", BM_Gemv, 64, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  for (int64_t batch : {1, 16, 64})
+    add("BM_Decode/llama_1b_b" + std::to_string(batch), BM_Decode, std::string("llama-1b"), batch, kGpuPromptLen,
+        kGpuDecodeSteps)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  for (int64_t len : {128, 512, 2048})
+    add("BM_Prefill/llama_1b_" + std::to_string(len), BM_Prefill, std::string("llama-1b"), len)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN, with the device read first: it decides which cases exist.
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const char* requested = std::getenv("IA_BENCH_DEVICE");
+  try {
+    g_device = ia::choose_device(requested && *requested ? requested : "cpu");
+    if (on_gpu()) benchmark::AddCustomContext("ia_device", ia::backend_for(g_device).name());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_decode: IA_BENCH_DEVICE=%s: %s\n", requested ? requested : "", e.what());
+    return 2;
+  }
+  if (on_gpu())
+    register_gpu();
+  else
+    register_cpu();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -114,6 +114,10 @@ install(TARGETS ipfs_accelerate_static EXPORT ipfs_accelerateStaticTargets
 if(TARGET ipfs-accelerate)
   install(TARGETS ipfs-accelerate RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+# Beside libipfs_accelerate.so, where the loader finds it from the library and from bin/../lib.
+if(TARGET ipfs_accelerate_cuda)
+  install(TARGETS ipfs_accelerate_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 
 install(EXPORT ipfs_accelerateTargets NAMESPACE ipfs_accelerate:: DESTINATION ${ia_cmake_dir})
 install(EXPORT ipfs_accelerateStaticTargets NAMESPACE ipfs_accelerate:: DESTINATION ${ia_cmake_dir})

@@ -17,7 +17,7 @@ start=$(date +%s)
 # Warnings are not errors here (the gcc build checks them; some pragmas are gcc-only).
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 if [ ! -f "$dir/build.ninja" ]; then
-  CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIA_WERROR=OFF \
+  CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIA_WERROR=OFF -DIA_CUDA=OFF \
     -DIA_BUILD_FUZZERS=ON -DIA_BUILD_BENCH=OFF \
     -DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \

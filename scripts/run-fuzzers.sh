@@ -11,7 +11,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DIA_BUILD_FUZZERS=ON -DIA_BUILD_TESTS=OFF -DIA_BUILD_BENCH=OFF \
+    -DIA_BUILD_FUZZERS=ON -DIA_BUILD_TESTS=OFF -DIA_BUILD_BENCH=OFF -DIA_CUDA=OFF \
     -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" >/dev/null
 fi
 targets=$(cd fuzz && ls *.cpp 2>/dev/null | sed 's/\.cpp$//')

@@ -76,7 +76,12 @@ class Backend {
 
   virtual std::shared_ptr<Storage> allocate(size_t bytes) = 0;
   // Copies between two tensors of the same shape and dtype; one of them lives on this backend's device.
+  // A copy to the host returns once the data is there; everything else may run asynchronously
+  // (a GPU backend queues its ops on a stream in call order).
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // Waits until every op queued so far has finished (timing, handing buffers to other code).
+  // A backend that computes synchronously has nothing to wait for.
+  virtual void synchronize() {}
   virtual bool supports(OpKind op, DType dtype) const = 0;
 
   // All outputs are preallocated, contiguous, on this device. Inputs may be

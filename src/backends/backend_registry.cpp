@@ -4,6 +4,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cuda_library.h"
 #include "core/error.h"
 
 namespace ia {
@@ -35,19 +36,39 @@ namespace {
 struct Registry {
   std::mutex mu;
   std::vector<std::unique_ptr<Backend>> backends;  // never shrinks: references stay valid
+  std::once_flag cuda_once;
+  CudaLibraryStatus cuda_status;
   Registry() { backends.push_back(cpu::make_cpu_backend()); }
 };
 
-// Function-local static: built on first use, so no static-initialisation order issue.
+// Never destroyed: backends hold device resources the CUDA runtime may already have torn down
+// at exit, and storages still alive then point back at their allocators.
 Registry& registry() {
-  static Registry r;
+  static Registry* r = new Registry;
+  return *r;
+}
+
+// The CUDA library is loaded the first time a device other than the CPU is asked about, not at
+// start: a CPU-only run on a GPU machine pays nothing for it. Loaded outside the registry's lock
+// (the library's code may log or allocate); call_once makes every other caller wait for it.
+Registry& registry_with(Device device) {
+  Registry& r = registry();
+  if (!device.is_cpu()) {
+    std::call_once(r.cuda_once, [&r] {
+      CudaLibraryStatus status;
+      std::vector<std::unique_ptr<Backend>> made = load_cuda_backends(&status);
+      std::lock_guard<std::mutex> lock(r.mu);
+      r.cuda_status = status;
+      for (auto& b : made) r.backends.push_back(std::move(b));
+    });
+  }
   return r;
 }
 
 }  // namespace
 
 Backend& backend_for(Device device) {
-  Registry& r = registry();
+  Registry& r = registry_with(device);
   std::lock_guard<std::mutex> lock(r.mu);
   for (auto& b : r.backends)
     if (b->device() == device) return *b;
@@ -71,17 +92,21 @@ void register_backend(std::unique_ptr<Backend> backend) {
 }
 
 bool has_backend(Device device) {
-  Registry& r = registry();
+  Registry& r = registry_with(device);
   std::lock_guard<std::mutex> lock(r.mu);
   return std::any_of(r.backends.begin(), r.backends.end(), [&](auto& b) { return b->device() == device; });
 }
 
 std::vector<Backend*> registered_backends() {
-  Registry& r = registry();
+  Registry& r = registry_with(Device::cuda(0));
   std::lock_guard<std::mutex> lock(r.mu);
   std::vector<Backend*> out;
   for (auto& b : r.backends) out.push_back(b.get());
   return out;
+}
+
+const CudaLibraryStatus& cuda_library_status() {
+  return registry_with(Device::cuda(0)).cuda_status;
 }
 
 void Backend::linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,

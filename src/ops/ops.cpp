@@ -445,4 +445,8 @@ Tensor to_device(const Tensor& x, Device device) {
   return out;
 }
 
+void synchronize(Device device) {
+  backend_for(device).synchronize();
+}
+
 }  // namespace ia::ops

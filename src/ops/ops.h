@@ -47,5 +47,7 @@ Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
                         const VarlenAttentionParams& params);
 // Moves (copies) a tensor to another device.
 Tensor to_device(const Tensor& x, Device device);
+// Waits for every op queued on `device` (see Backend::synchronize).
+void synchronize(Device device);
 
 }  // namespace ia::ops

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "backends/backend.h"
+#include "backends/cuda_library.h"
 #include "core/error.h"
 #include "runtime/hardware.h"
 
@@ -25,31 +26,43 @@ int parse_cuda_index(const std::string& s) {
 
 }  // namespace
 
+static int cuda_backend_count() {
+  int n = 0;
+  while (has_backend(Device::cuda(n))) ++n;
+  return n;
+}
+
 Device choose_device(const std::string& requested) {
   if (requested == "cpu") return Device::cpu();
-  if (requested == "auto") {
-    if (!has_backend(Device::cuda(0))) return Device::cpu();
-    if (cuda_devices(nullptr).empty()) return Device::cpu();
-    return Device::cuda(0);
-  }
+  if (requested == "auto") return has_backend(Device::cuda(0)) ? Device::cuda(0) : Device::cpu();
   int index = parse_cuda_index(requested);
   if (index < 0) {
     fail(ErrorKind::InvalidArgument, "unknown device '{}' (expected auto, cpu, cuda or cuda:N)", requested);
   }
-  // A build without the backend first: no driver would make it work, so say what would.
-  if (!has_backend(Device::cuda(0)))
-    fail(ErrorKind::Unavailable,
-         "device '{}': this build of ipfs-accelerate has no CUDA backend (it runs models on the CPU: use --device "
-         "cpu or auto)",
-         requested);
-  std::string reason;
-  std::vector<CudaDeviceInfo> devices = cuda_devices(&reason);
-  if (devices.empty())
+  if (!has_backend(Device::cuda(0))) {
+    const CudaLibraryStatus& library = cuda_library_status();
+    // A build without the backend first: no driver would make it work, so say what would.
+    if (!library.built)
+      fail(ErrorKind::Unavailable,
+           "device '{}': this build of ipfs-accelerate has no CUDA backend (it runs models on the CPU: use --device "
+           "cpu or auto)",
+           requested);
+    // The library itself missing or broken is what to fix first (the bundle, the install).
+    if (!library.loaded)
+      fail(ErrorKind::Unavailable, "device '{}': the CUDA backend could not be used: {}", requested, library.reason);
+    // No driver: the driver probe names the missing library, clearer than the runtime's
+    // "driver version is insufficient".
+    std::string driver_reason;
+    if (cuda_devices(&driver_reason).empty())
+      fail(ErrorKind::Unavailable, "device '{}': the CUDA backend is built in but no GPU is usable: {}", requested,
+           driver_reason);
     fail(ErrorKind::Unavailable, "device '{}': the CUDA backend is built in but no GPU is usable: {}", requested,
-         reason);
-  if (static_cast<size_t>(index) >= devices.size()) {
+         library.reason);
+  }
+  const int count = cuda_backend_count();
+  if (index >= count) {
     fail(ErrorKind::Unavailable, "device '{}' requested but only {} CUDA device(s) found (cuda:0..cuda:{})", requested,
-         devices.size(), devices.size() - 1);
+         count, count - 1);
   }
   return Device::cuda(index);
 }

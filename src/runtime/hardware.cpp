@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <utility>
 
+#include "backends/backend.h"
+#include "backends/cuda_library.h"
 #include "core/cpu_info.h"
 
 namespace ia {
@@ -252,6 +254,16 @@ nlohmann::json hardware_report() {
     });
   }
   cuda["devices"] = std::move(devices);
+  // The backend library: whether this build has it, where it was loaded from, and the device
+  // names it runs on (with the CUDA runtime version), or why it runs on none.
+  const CudaLibraryStatus& library = cuda_library_status();
+  json backend = {{"built", library.built}, {"loaded", library.loaded}};
+  if (!library.path.empty()) backend["path"] = library.path;
+  json backend_devices = json::array();
+  for (int i = 0; has_backend(Device::cuda(i)); ++i) backend_devices.push_back(backend_for(Device::cuda(i)).name());
+  backend["devices"] = std::move(backend_devices);
+  if (library.devices == 0) backend["reason"] = library.reason;
+  cuda["backend"] = std::move(backend);
 
   return json{{"cpu", std::move(cpu)}, {"memory", std::move(memory)}, {"cuda", std::move(cuda)}};
 }

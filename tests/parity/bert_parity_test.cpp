@@ -10,6 +10,7 @@
 #include "formats/safetensors.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/step_runner.h"
+#include "test_device.h"
 
 namespace ia {
 namespace {
@@ -70,7 +71,7 @@ double max_err(const Tensor& got, const Tensor& want) {
 
 TEST(BertParity, TokenizerReproducesReferenceIds) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("input_ids");
   Tensor mask = ref.file->tensor("attention_mask");
   const int64_t S = ids.size(1);
@@ -88,7 +89,7 @@ TEST(BertParity, TokenizerReproducesReferenceIds) {
 
 TEST(BertParity, LastHiddenStateAndPoolerF32) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("input_ids"), mask = ref.file->tensor("attention_mask");
   EncoderOutput out = encode_padded(ep->encoder(), ids, mask, nullptr);
   double err = max_err_masked(out.last_hidden_state, ref.file->tensor("last_hidden_state"), mask);
@@ -100,7 +101,7 @@ TEST(BertParity, LastHiddenStateAndPoolerF32) {
 
 TEST(BertParity, PairInputWithTokenTypes) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("pair_input_ids"), types = ref.file->tensor("pair_token_type_ids");
   Tensor mask = Tensor::empty(ids.shape(), DType::I64);
   for (int64_t i = 0; i < mask.numel(); ++i) mask.data<int64_t>()[i] = 1;
@@ -110,7 +111,7 @@ TEST(BertParity, PairInputWithTokenTypes) {
 
 TEST(BertParity, SentenceEmbeddingThroughTheFullPipeline) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::F32);
   EXPECT_EQ(ep->default_pooling(), PoolMode::Mean);
   EXPECT_TRUE(ep->default_normalize());
   EmbeddingResult r = ep->embed(ref.texts, {});
@@ -119,7 +120,7 @@ TEST(BertParity, SentenceEmbeddingThroughTheFullPipeline) {
 
 TEST(BertParity, BatchEqualsOneByOne) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::F32);
   EmbeddingResult batch = ep->embed(ref.texts, {});
   for (size_t i = 0; i < ref.texts.size(); ++i) {
     EmbeddingResult one = ep->embed({ref.texts[i]}, {});
@@ -134,7 +135,7 @@ TEST(BertParity, BatchEqualsOneByOne) {
 
 TEST(BertParity, Bf16CosineToF32Reference) {
   Reference ref = load_reference();
-  auto ep = EmbeddingEndpoint::load(kBertDir, Device::cpu(), DType::BF16);
+  auto ep = EmbeddingEndpoint::load(kBertDir, test_device(), DType::BF16);
   EmbeddingResult r = ep->embed(ref.texts, {});
   Tensor want = ref.file->tensor("sentence_embedding");
   const int64_t H = want.size(1);

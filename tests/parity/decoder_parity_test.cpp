@@ -18,6 +18,7 @@
 #include "models/decoder_lm.h"
 #include "models/rope.h"
 #include "runtime/step_runner.h"
+#include "test_device.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ia {
@@ -55,7 +56,7 @@ class DecoderParity : public ::testing::TestWithParam<const char*> {
     dir_ = fixture(GetParam());
     ref_ = reference(GetParam());
     weights_ = WeightStore::open(dir_);
-    model_ = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::F32, Device::cpu());
+    model_ = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::F32, test_device());
     refs_ = SafetensorsFile::open(dir_ + "/reference.safetensors");
   }
   std::vector<int32_t> ids(const std::string& name) const {
@@ -217,7 +218,7 @@ TEST_P(DynamicRopeParity, CachedStepLogits) {
 
 TEST_P(DecoderParity, Bf16WeightsStayClose) {
   // bf16 weights are not bit-exact; the greedy path should still mostly agree.
-  auto m = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::BF16, Device::cpu());
+  auto m = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::BF16, test_device());
   auto want = ref_["generations"][0]["greedy_ids"].get<std::vector<int32_t>>();
   auto got = greedy(*m, {prompt_ids(0)}, 4);
   EXPECT_EQ(got[0][0], want[0]);

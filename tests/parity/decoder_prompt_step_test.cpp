@@ -13,7 +13,9 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/decoder_lm.h"
+#include "ops/ops.h"
 #include "runtime/step_builder.h"
+#include "test_device.h"
 
 namespace ia {
 namespace {
@@ -36,7 +38,7 @@ class DecoderPromptStep : public ::testing::TestWithParam<const char*> {
     std::ifstream f(dir_ + "/reference.json");
     ref_ = nlohmann::json::parse(f);
     weights_ = WeightStore::open(dir_);
-    model_ = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::F32, Device::cpu());
+    model_ = DecoderLM::load(HfConfig::load(dir_), *weights_, DType::F32, test_device());
     refs_ = SafetensorsFile::open(dir_ + "/reference.safetensors");
     for (size_t i = 0; i < ref_["generations"].size(); ++i) {
       Tensor t = refs_->tensor(fmt::format("prompt{}_input_ids", i)).to(DType::I64);
@@ -46,12 +48,12 @@ class DecoderPromptStep : public ::testing::TestWithParam<const char*> {
     }
   }
   Tensor run(const std::vector<std::vector<int32_t>>& prompts, StepOutput output) const {
-    StepBuilder builder(Device::cpu());
+    StepBuilder builder(test_device());
     std::vector<std::span<const int32_t>> ids;
     for (const auto& p : prompts) ids.emplace_back(p);
     StepInputs step = builder.encoder_step(ids, {}, model_->config().vocab_size);
     step.output = output;
-    return model_->forward_prompt(step);
+    return ops::to_device(model_->forward_prompt(step), Device::cpu());  // the rows, on the host
   }
   std::string dir_;
   nlohmann::json ref_;

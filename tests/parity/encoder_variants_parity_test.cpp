@@ -13,6 +13,7 @@
 #include "models/bert_encoder.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/step_runner.h"
+#include "test_device.h"
 
 namespace ia {
 namespace {
@@ -91,7 +92,7 @@ void expect_reference_ids(const EmbeddingEndpoint& ep, const Reference& ref) {
 
 TEST(RobertaParity, LoadsAsOffsetPositionEncoder) {
   Reference ref = load_reference("roberta");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   EXPECT_EQ(ep->kind().model_type, "roberta");
   EXPECT_EQ(dynamic_cast<const BertEncoder&>(ep->encoder()).weight_prefix(), "");
   // 130 positions, the first pad_token_id + 1 = 1 of them unused by real tokens.
@@ -101,7 +102,7 @@ TEST(RobertaParity, LoadsAsOffsetPositionEncoder) {
 
 TEST(RobertaParity, LastHiddenStateAndPoolerF32) {
   Reference ref = load_reference("roberta");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("input_ids"), mask = ref.file->tensor("attention_mask");
   EncoderOutput out = encode_padded(ep->encoder(), ids, mask, nullptr);
   double err = max_err_masked(out.last_hidden_state, ref.file->tensor("last_hidden_state"), mask);
@@ -115,7 +116,7 @@ TEST(RobertaParity, LastHiddenStateAndPoolerF32) {
 TEST(RobertaParity, EachRowAloneMatchesThePaddedBatch) {
   // Positions count real tokens, so a row's hidden states do not depend on the padding around it.
   Reference ref = load_reference("roberta");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("input_ids"), mask = ref.file->tensor("attention_mask");
   Tensor want = ref.file->tensor("last_hidden_state");
   const int64_t B = ids.size(0), S = ids.size(1), H = want.size(2);
@@ -144,7 +145,7 @@ TEST(RobertaParity, EachRowAloneMatchesThePaddedBatch) {
 
 TEST(DistilBertParity, LoadsWithItsOwnWeightNamesAndNoPooler) {
   Reference ref = load_reference("distilbert");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   EXPECT_EQ(ep->kind().model_type, "distilbert");
   EXPECT_EQ(ep->encoder().max_input_tokens(), 128);
   EXPECT_EQ(ep->default_pooling(), PoolMode::Cls);
@@ -154,7 +155,7 @@ TEST(DistilBertParity, LoadsWithItsOwnWeightNamesAndNoPooler) {
 
 TEST(DistilBertParity, LastHiddenStateF32) {
   Reference ref = load_reference("distilbert");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   Tensor ids = ref.file->tensor("input_ids"), mask = ref.file->tensor("attention_mask");
   EncoderOutput out = encode_padded(ep->encoder(), ids, mask, nullptr);
   double err = max_err_masked(out.last_hidden_state, ref.file->tensor("last_hidden_state"), mask);
@@ -165,7 +166,7 @@ TEST(DistilBertParity, LastHiddenStateF32) {
 
 TEST(DistilBertParity, ClsSentenceEmbeddingThroughTheFullPipeline) {
   Reference ref = load_reference("distilbert");
-  auto ep = EmbeddingEndpoint::load(ref.dir, Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(ref.dir, test_device(), DType::F32);
   EmbeddingResult r = ep->embed(ref.texts, {});
   EXPECT_EQ(r.pooling, PoolMode::Cls);
   EXPECT_FALSE(r.normalized);

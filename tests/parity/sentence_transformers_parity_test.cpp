@@ -18,6 +18,7 @@
 #include "formats/safetensors.h"
 #include "ipfs_accelerate/accelerator.h"
 #include "runtime/embedding_endpoint.h"
+#include "test_device.h"
 
 namespace ia {
 namespace {
@@ -92,7 +93,7 @@ class SentenceTransformersParity : public ::testing::TestWithParam<const char*> 
   void SetUp() override {
     dir_ = fixture(GetParam());
     ref_ = load_reference(dir_);
-    ep_ = EmbeddingEndpoint::load(dir_, Device::cpu(), DType::F32);
+    ep_ = EmbeddingEndpoint::load(dir_, test_device(), DType::F32);
   }
   static EmbeddingOptions query() {
     EmbeddingOptions o;
@@ -197,7 +198,7 @@ TEST_P(SentenceTransformersParity, UnknownPromptNameListsThePrompts) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, SentenceTransformersParity, ::testing::Values("st-bert", "st-qwen3"), param_name);
 
 TEST(SentenceTransformersModules, StBertRunsItsDenseModule) {
-  auto ep = EmbeddingEndpoint::load(fixture("st-bert"), Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(fixture("st-bert"), test_device(), DType::F32);
   ASSERT_EQ(ep->modules().dense().size(), 1u);
   EXPECT_EQ(ep->modules().dense()[0].activation, DenseActivation::Tanh);
   EXPECT_EQ(ep->modules().output_dim(), 16);
@@ -208,7 +209,7 @@ TEST(SentenceTransformersModules, StBertRunsItsDenseModule) {
 }
 
 TEST(SentenceTransformersModules, DecoderEmbeddingModelLoadsItsDecoder) {
-  auto ep = EmbeddingEndpoint::load(fixture("st-qwen3"), Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(fixture("st-qwen3"), test_device(), DType::F32);
   EXPECT_EQ(ep->kind().model_type, "qwen3");
   EXPECT_EQ(ep->default_pooling(), PoolMode::LastToken);
   EXPECT_EQ(ep->encoder().hidden_size(), 64);
@@ -225,7 +226,7 @@ TEST(SentenceTransformersModules, DecoderEmbeddingModelLoadsItsDecoder) {
 TEST(SentenceTransformersModules, DecoderBf16CloseToF32Reference) {
   const std::string dir = fixture("st-qwen3");
   Reference ref = load_reference(dir);
-  auto ep = EmbeddingEndpoint::load(dir, Device::cpu(), DType::BF16);
+  auto ep = EmbeddingEndpoint::load(dir, test_device(), DType::BF16);
   Tensor got = ep->embed(ref.texts, {}).embeddings, want = ref.file->tensor("embeddings");
   const int64_t D = want.size(1);
   for (int64_t i = 0; i < want.size(0); ++i) {
@@ -266,13 +267,13 @@ TEST(SentenceTransformersModules, DecoderCheckpointWithoutTheBasePrefixOrAHead) 
   }
   write_safetensors(tmp.str() + "/model.safetensors", renamed);
   Reference ref = load_reference(src);
-  auto ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
   EXPECT_LE(max_err(ep->embed(ref.texts, {}).embeddings, ref.file->tensor("embeddings")), ref.atol);
   nlohmann::json config;
   std::ifstream(src + "/config.json") >> config;
   config["tie_word_embeddings"] = false;
   std::ofstream(tmp.str() + "/config.json") << config.dump();
-  ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  ep = EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
   EXPECT_LE(max_err(ep->embed(ref.texts, {}).embeddings, ref.file->tensor("embeddings")), ref.atol);
 }
 
@@ -282,17 +283,17 @@ TEST(SentenceTransformersModules, WithoutMaxSeqLengthTheTokenizersModelMaxLength
   const std::string src = fixture("bert");
   TempFolder tmp;
   fs::copy(src, tmp.str(), fs::copy_options::recursive);
-  auto ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  auto ep = EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
   EXPECT_EQ(ep->max_length(), 128);  // both 128
   nlohmann::json tc;
   std::ifstream(src + "/tokenizer_config.json") >> tc;
   tc["model_max_length"] = 6;
   std::ofstream(tmp.str() + "/tokenizer_config.json") << tc.dump();
-  ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  ep = EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
   EXPECT_EQ(ep->max_length(), 6);
   EXPECT_EQ(ep->embed({"one two three four five six seven"}, {}).token_counts[0], 6);
   std::ofstream(tmp.str() + "/sentence_bert_config.json") << R"({"max_seq_length": 9})";  // wins
-  ep = EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+  ep = EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
   EXPECT_EQ(ep->max_length(), 9);
 }
 
@@ -302,7 +303,7 @@ TEST(SentenceTransformersModules, DecoderWithoutSentenceTransformersFilesIsRefus
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"})
     fs::copy_file(src + "/" + f, tmp.str() + "/" + f);
   try {
-    EmbeddingEndpoint::load(tmp.str(), Device::cpu(), DType::F32);
+    EmbeddingEndpoint::load(tmp.str(), test_device(), DType::F32);
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Unsupported);

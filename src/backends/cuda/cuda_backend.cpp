@@ -1,0 +1,499 @@
+// The CUDA backend: one per GPU, each with its own stream, caching allocator, cuBLASLt handle
+// and workspace. Every op enqueues on the stream and returns; the host waits only where it
+// must read the device (a copy to the host, an index check). Ops take f32 activations, as the
+// CPU backend does; bf16 is a weight and GEMM dtype (backends/backend.h).
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device_memory.h"
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/lt_gemm.h"
+#include "backends/cuda_plugin_abi.h"
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace ia::cuda {
+namespace {
+
+constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // cuBLASLt's recommended size for Hopper
+
+ElemType elem_type(DType t) {
+  switch (t) {
+    case DType::F64: return ElemType::F64;
+    case DType::F32: return ElemType::F32;
+    case DType::F16: return ElemType::F16;
+    case DType::BF16: return ElemType::BF16;
+    case DType::I64: return ElemType::I64;
+    case DType::I32: return ElemType::I32;
+    case DType::I16: return ElemType::I16;
+    case DType::I8: return ElemType::I8;
+    case DType::U8: return ElemType::U8;
+    case DType::Bool: return ElemType::Bool;
+  }
+  fail(ErrorKind::Internal, "cuda: unknown dtype");
+}
+
+Act act_of(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return Act::GeluErf;
+    case Activation::GeluTanh: return Act::GeluTanh;
+    case Activation::Tanh: return Act::Tanh;
+    case Activation::Relu: return Act::Relu;
+    case Activation::Silu: return Act::Silu;
+  }
+  fail(ErrorKind::Internal, "cuda: unknown activation");
+}
+
+// Makes `device` current for the calling thread while in scope (ops may come from any thread).
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    check(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (previous_ != device) check(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~DeviceGuard() {
+    int now = 0;
+    if (cudaGetDevice(&now) == cudaSuccess && now != previous_) cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+template <typename T>
+const T* cptr(const Tensor& t) {
+  return static_cast<const T*>(t.raw());
+}
+template <typename T>
+T* mptr(Tensor& t) {
+  return static_cast<T*>(t.raw());
+}
+
+HeadsView heads_view(const Tensor& t, int row_dim, int head_dim) {
+  HeadsView v;
+  v.data = cptr<float>(t);
+  v.row_stride = t.strides()[static_cast<size_t>(row_dim)];
+  v.head_stride = t.strides()[static_cast<size_t>(head_dim)];
+  return v;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int index, const cudaDeviceProp& prop, int runtime_version)
+      : index_(index), allocator_(std::make_shared<DeviceAllocator>(index)) {
+    DeviceGuard g(index_);
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudaMalloc(&workspace_, kWorkspaceBytes), "cudaMalloc (cuBLASLt workspace)");
+    check(cudaMalloc(reinterpret_cast<void**>(&flag_), sizeof(int)), "cudaMalloc (flag)");
+    check(cudaMemset(flag_, 0, sizeof(int)), "cudaMemset");
+    gemm_ = std::make_unique<LtGemm>(stream_, workspace_, kWorkspaceBytes);
+    name_ = fmt::format("cuda:{} ({}, compute capability {}.{}, {:.0f} GiB, CUDA runtime {}.{})", index, prop.name,
+                        prop.major, prop.minor, static_cast<double>(prop.totalGlobalMem) / (1u << 30),
+                        runtime_version / 1000, runtime_version % 1000 / 10);
+  }
+  // Device resources stay with the process: at exit the CUDA runtime may be torn down before
+  // this destructor runs, and freeing into it would fail.
+  ~CudaBackend() override = default;
+
+  Device device() const override { return Device::cuda(index_); }
+  std::string name() const override { return name_; }
+
+  std::shared_ptr<Storage> allocate(size_t bytes) override {
+    DeviceGuard g(index_);
+    return allocator_->allocate(bytes);
+  }
+
+  void copy(const Tensor& src, Tensor& dst) override {
+    IA_CHECK(src.shape() == dst.shape() && src.dtype() == dst.dtype(), "cuda copy: {} -> {}", src.describe(),
+             dst.describe());
+    IA_CHECK(dst.is_contiguous(), "cuda copy: the destination {} must be contiguous", dst.describe());
+    if (src.numel() == 0) return;
+    DeviceGuard g(index_);
+    const bool src_here = src.device() == device(), dst_here = dst.device() == device();
+    if (src_here && dst_here) {
+      to_contiguous(src, dst);
+      return;
+    }
+    if (!src_here && dst_here) {
+      IA_CHECK(src.device().is_cpu(), "cuda copy: from {}", src.device().str());
+      Tensor h = src.contiguous();
+      check(cudaMemcpyAsync(dst.raw(), h.raw(), h.nbytes(), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync H2D");
+      // The host buffer may be freed once this returns, and it is pageable: wait.
+      synchronize("copy to the device");
+      return;
+    }
+    IA_CHECK(src_here && dst.device().is_cpu(), "cuda copy: {} -> {}", src.describe(), dst.describe());
+    Tensor s = contiguous_here(src);
+    check(cudaMemcpyAsync(dst.raw(), s.raw(), s.nbytes(), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync D2H");
+    synchronize("copy to the host");
+  }
+
+  void synchronize() override {
+    DeviceGuard g(index_);
+    synchronize("synchronize");
+  }
+
+  bool supports(OpKind op, DType t) const override {
+    switch (op) {
+      case OpKind::Linear: return t == DType::F32 || t == DType::BF16;
+      case OpKind::Embedding: return t == DType::F32 || t == DType::BF16 || t == DType::F16;
+      case OpKind::Cast: return true;
+      case OpKind::RmsNorm:
+      case OpKind::SwiGlu: return t == DType::F32 || t == DType::BF16;
+      default: return t == DType::F32;
+    }
+  }
+
+  void embedding(const Tensor& table, const Tensor& ids, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_embedding(table.raw(), elem_type(table.dtype()), table.size(0), table.size(1), ids.raw(),
+                     ids.dtype() == DType::I64, ids.numel(), mptr<float>(out), flag_, stream_);
+    check_launch("embedding");
+    // Ids come from user text through the tokenizer; the runtime checks them too, but the op's
+    // contract is to refuse an out-of-range id, which needs the device's answer now.
+    raise_if_flagged("embedding: a token id is outside the table");
+  }
+
+  void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
+    linear_fused(x, w, bias, LinearEpilogue{}, out);
+  }
+
+  void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
+                    Tensor& out) override {
+    const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+    if (M == 0 || N == 0) return;
+    DeviceGuard g(index_);
+    const bool bf16_w = w.dtype() == DType::BF16;
+    const bool out_bf16 = out.dtype() == DType::BF16;
+    GemmMatrix xm{x.raw(), CUDA_R_32F, x.strides()[0]};
+    Tensor x_bf16;
+    if (bf16_w) {
+      if (x.dtype() == DType::BF16) {
+        xm.type = CUDA_R_16BF;
+      } else {
+        // The bf16 linear's input, rounded as the CPU rounds it.
+        x_bf16 = scratch({M, K}, DType::BF16);
+        if (K > 0) {
+          launch_round_rows_to_bf16(cptr<float>(x), x.strides()[0], mptr<uint16_t>(x_bf16), M, K, stream_);
+          check_launch("round to bf16");
+        }
+        xm = {x_bf16.raw(), CUDA_R_16BF, K};
+      }
+    }
+    const GemmMatrix wm{w.raw(), bf16_w ? CUDA_R_16BF : CUDA_R_32F, w.strides()[0]};
+    const float* b = bias ? cptr<float>(*bias) : nullptr;
+    const float* residual = epilogue.residual ? cptr<float>(*epilogue.residual) : nullptr;
+    // The GEMM writes f32 with the bias (and the residual, when nothing comes between); an
+    // activation or a bf16 output is one more pass over the result.
+    const bool direct = !out_bf16 && !epilogue.has_activation;
+    Tensor acc = direct ? out : (out_bf16 ? scratch({M, N}, DType::F32) : out);
+    if (K == 0) {
+      // No products: the bias alone (cuBLASLt does not take K = 0).
+      check(cudaMemsetAsync(acc.raw(), 0, acc.nbytes(), stream_), "cudaMemsetAsync");
+      if (b) launch_add(cptr<float>(acc), b, N, mptr<float>(acc), M * N, stream_);
+      if (direct && residual) launch_add(cptr<float>(acc), residual, M * N, mptr<float>(acc), M * N, stream_);
+      check_launch("linear (K = 0)");
+    } else {
+      gemm_->linear(xm, wm, b, direct ? residual : nullptr, GemmMatrix{acc.raw(), CUDA_R_32F, N}, M, N, K);
+    }
+    if (!direct) {
+      launch_linear_epilogue(cptr<float>(acc), epilogue.has_activation, act_of(epilogue.activation), residual,
+                             out.raw(), out_bf16, M, N, stream_);
+      check_launch("linear epilogue");
+    }
+  }
+
+  void matmul(const Tensor& a, const Tensor& b, bool trans_b, Tensor& out) override {
+    const int64_t B = a.size(0), M = a.size(1), K = a.size(2);
+    const int64_t N = out.size(2);
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    if (K == 0) {
+      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream_), "cudaMemsetAsync");
+      return;
+    }
+    Tensor ac = contiguous_here(a), bc = contiguous_here(b);
+    gemm_->matmul(cptr<float>(ac), cptr<float>(bc), trans_b, mptr<float>(out), B, M, N, K);
+  }
+
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t H = x.size(-1);
+    launch_layer_norm(cptr<float>(x), cptr<float>(weight), bias ? cptr<float>(*bias) : nullptr, eps, mptr<float>(out),
+                      x.numel() / H, H, stream_);
+    check_launch("layer_norm");
+  }
+
+  void activation(Activation act, const Tensor& x, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_activation(act_of(act), cptr<float>(x), mptr<float>(out), x.numel(), stream_);
+    check_launch("activation");
+  }
+
+  void softmax(const Tensor& x, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t C = x.size(-1);
+    launch_softmax(cptr<float>(x), mptr<float>(out), x.numel() / C, C, stream_);
+    check_launch("softmax");
+  }
+
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
+                 const AttentionParams& params, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3), Sk = k.size(1);
+    // The kernel takes one batch stride for k and v.
+    Tensor kc = k, vc = v;
+    if (k.strides()[0] != v.strides()[0]) {
+      kc = contiguous_here(k);
+      vc = contiguous_here(v);
+    }
+    Tensor mask;
+    if (key_mask) mask = as_f32_here(*key_mask);
+    launch_attention(heads_view(q, 1, 2), q.strides()[0], heads_view(kc, 1, 2), heads_view(vc, 1, 2), kc.strides()[0],
+                     key_mask ? cptr<float>(mask) : nullptr, params.scale, params.causal, mptr<float>(out), B, Sq, Sk,
+                     H, D, stream_);
+    check_launch("attention");
+  }
+
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override {
+    if (a.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_add(cptr<float>(a), cptr<float>(b), std::max<int64_t>(b.numel(), 1), mptr<float>(out), a.numel(), stream_);
+    check_launch("add");
+  }
+
+  void pool(PoolMode mode, const Tensor& x, const Tensor& mask, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t B = x.size(0), S = x.size(1), H = x.size(2);
+    if (S == 0) {
+      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream_), "cudaMemsetAsync");
+      return;
+    }
+    Pool p = Pool::Cls;
+    switch (mode) {
+      case PoolMode::Cls: p = Pool::Cls; break;
+      case PoolMode::Mean: p = Pool::Mean; break;
+      case PoolMode::Max: p = Pool::Max; break;
+      case PoolMode::MeanSqrtLen: p = Pool::MeanSqrtLen; break;
+      default: fail(ErrorKind::Unsupported, "cuda pool: mode {} is pooled by the runtime", static_cast<int>(mode));
+    }
+    Tensor m = as_f32_here(mask);
+    launch_pool(p, cptr<float>(x), cptr<float>(m), mptr<float>(out), B, S, H, stream_);
+    check_launch("pool");
+  }
+
+  void l2_normalize(const Tensor& x, float eps, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t C = x.size(-1);
+    launch_l2_normalize(cptr<float>(x), eps, mptr<float>(out), x.numel() / C, C, stream_);
+    check_launch("l2_normalize");
+  }
+
+  void cast(const Tensor& x, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    Tensor xc = contiguous_here(x);
+    launch_cast(xc.raw(), elem_type(xc.dtype()), out.raw(), elem_type(out.dtype()), xc.numel(), stream_);
+    check_launch("cast");
+  }
+
+  void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t H = x.size(-1);
+    launch_rms_norm(cptr<float>(x), cptr<float>(weight), eps, out.raw(), out.dtype() == DType::BF16, x.numel() / H, H,
+                    stream_);
+    check_launch("rms_norm");
+  }
+
+  void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t T = x.size(0), N = x.size(1), D = x.size(2);
+    Tensor pos = as_type_here(positions, DType::I64);
+    launch_rotary(cptr<float>(x), x.strides()[0], x.strides()[1], cptr<int64_t>(pos), cptr<float>(cos),
+                  cptr<float>(sin), cos.size(0), 2 * cos.size(1), mptr<float>(out), T, N, D, flag_, stream_);
+    check_launch("rotary");
+  }
+
+  void swiglu(const Tensor& x, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t I = x.size(-1) / 2;
+    launch_swiglu(cptr<float>(x), out.raw(), out.dtype() == DType::BF16, out.numel() / I, I, stream_);
+    check_launch("swiglu");
+  }
+
+  void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
+                      Tensor& v_cache) override {
+    if (k.numel() == 0) return;
+    DeviceGuard g(index_);
+    Tensor s = as_type_here(slots, DType::I64);
+    const int64_t num_slots = k_cache.size(0) * k_cache.size(1);
+    launch_kv_cache_write(cptr<float>(k), k.strides()[0], k.strides()[1], cptr<float>(v), v.strides()[0],
+                          v.strides()[1], cptr<int64_t>(s), mptr<float>(k_cache), mptr<float>(v_cache), num_slots,
+                          k.size(0), k.size(1), k.size(2), flag_, stream_);
+    check_launch("kv_cache_write");
+  }
+
+  void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,
+                       const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params,
+                       Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    Tensor tables = as_type_here(block_tables, DType::I32);
+    Tensor lens = as_type_here(seq_lens, DType::I32);
+    Tensor starts = as_type_here(query_start, DType::I32);
+    launch_paged_attention(heads_view(q, 0, 1), cptr<float>(k_cache), cptr<float>(v_cache), k_cache.size(1),
+                           cptr<int32_t>(tables), tables.size(1), cptr<int32_t>(lens), cptr<int32_t>(starts),
+                           lens.size(0), params.scale, params.window, params.bf16_products, mptr<float>(out), q.size(0),
+                           q.size(1), k_cache.size(2), q.size(2), stream_);
+    check_launch("paged_attention");
+  }
+
+  void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                        const VarlenAttentionParams& params, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_varlen_attention(heads_view(q, 0, 1), heads_view(k, 0, 1), heads_view(v, 0, 1), query_start.raw(),
+                            query_start.dtype() == DType::I64, query_start.size(0) - 1, params.scale, params.causal,
+                            params.window, params.bf16_products, mptr<float>(out), q.size(0), q.size(1), k.size(1),
+                            q.size(2), stream_);
+    check_launch("varlen_attention");
+  }
+
+ private:
+  Tensor scratch(const Shape& shape, DType dtype) {
+    const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+    return Tensor(allocator_->allocate(bytes), 0, shape, contiguous_strides(shape), dtype);
+  }
+
+  // src (on this device, any strides) into dst (contiguous, same shape and dtype).
+  void to_contiguous(const Tensor& src, Tensor& dst) {
+    if (src.is_contiguous()) {
+      check(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, stream_),
+            "cudaMemcpyAsync D2D");
+      return;
+    }
+    IA_CHECK(src.dim() <= 6, "cuda: a strided view of {} dims", src.dim());
+    StridedView view;
+    view.data = src.raw();
+    view.dims = static_cast<int>(src.dim());
+    for (int64_t d = 0; d < src.dim(); ++d) {
+      view.shape[d] = src.size(d);
+      view.strides[d] = src.strides()[static_cast<size_t>(d)];
+    }
+    launch_gather_strided(view, static_cast<int>(dtype_size(src.dtype())), dst.raw(), src.numel(), stream_);
+    check_launch("gather");
+  }
+
+  Tensor contiguous_here(const Tensor& t) {
+    if (t.is_contiguous()) return t;
+    Tensor c = scratch(t.shape(), t.dtype());
+    to_contiguous(t, c);
+    return c;
+  }
+
+  Tensor as_type_here(const Tensor& t, DType dtype) {
+    Tensor c = contiguous_here(t);
+    if (c.dtype() == dtype || c.numel() == 0) return c;
+    Tensor out = scratch(c.shape(), dtype);
+    launch_cast(c.raw(), elem_type(c.dtype()), out.raw(), elem_type(dtype), c.numel(), stream_);
+    check_launch("cast");
+    return out;
+  }
+
+  Tensor as_f32_here(const Tensor& t) { return as_type_here(t, DType::F32); }
+
+  // Waits for the stream; an index an earlier op found out of range is raised here.
+  void synchronize(const char* what) {
+    check(cudaStreamSynchronize(stream_), what);
+    raise_if_flagged("an index (position or KV slot) was out of range in an earlier GPU op");
+  }
+
+  void raise_if_flagged(const char* message) {
+    int flag = 0;
+    check(cudaMemcpyAsync(&flag, flag_, sizeof(int), cudaMemcpyDeviceToHost, stream_), "read flag");
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    if (flag == 0) return;
+    check(cudaMemsetAsync(flag_, 0, sizeof(int), stream_), "cudaMemsetAsync");
+    fail(ErrorKind::InvalidArgument, "{}", message);
+  }
+
+  int index_;
+  std::shared_ptr<DeviceAllocator> allocator_;
+  cudaStream_t stream_ = nullptr;
+  void* workspace_ = nullptr;
+  int* flag_ = nullptr;
+  std::unique_ptr<LtGemm> gemm_;
+  std::string name_;
+};
+
+// Kernels are built for Hopper (sm_90a) with compute_90 PTX the driver compiles for newer
+// cards; an older card has no code to run.
+constexpr int kMinComputeMajor = 9;
+
+int create_backends(std::vector<std::unique_ptr<Backend>>* out, std::string* reason) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    *reason = fmt::format("{} ({})", cudaGetErrorString(e), cudaGetErrorName(e));
+    cudaGetLastError();
+    return 0;
+  }
+  if (count == 0) {
+    *reason = "the driver reports no CUDA device";
+    return 0;
+  }
+  int runtime = 0;
+  cudaRuntimeGetVersion(&runtime);
+  int made = 0;
+  std::string skipped;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, i), "cudaGetDeviceProperties");
+    if (prop.major < kMinComputeMajor) {
+      skipped += fmt::format("{}cuda:{} ({}) has compute capability {}.{}; this build runs on {}.0 and newer",
+                             skipped.empty() ? "" : "; ", i, prop.name, prop.major, prop.minor, kMinComputeMajor);
+      continue;
+    }
+    out->push_back(std::make_unique<CudaBackend>(i, prop, runtime));
+    ++made;
+  }
+  if (made == 0) *reason = skipped;
+  return made;
+}
+
+}  // namespace
+}  // namespace ia::cuda
+
+extern "C" __attribute__((visibility("default"))) int ia_cuda_plugin_create_backends(
+    int abi_version, std::vector<std::unique_ptr<ia::Backend>>* out, std::string* reason) {
+  if (abi_version != ia::kCudaPluginAbiVersion) {
+    *reason = fmt::format("{} is from another build (interface version {}, the program's {})", ia::kCudaPluginFile,
+                          ia::kCudaPluginAbiVersion, abi_version);
+    return 0;
+  }
+  try {
+    return ia::cuda::create_backends(out, reason);
+  } catch (const std::exception& e) {
+    *reason = e.what();
+    return 0;
+  }
+}
