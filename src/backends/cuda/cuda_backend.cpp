@@ -92,6 +92,12 @@ class CudaBackend final : public Backend {
       : index_(index), allocator_(std::make_shared<DeviceAllocator>(index)) {
     DeviceGuard g(index_);
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    // Attention's split-K scratch comes from cudaMallocAsync; by default the pool returns its
+    // memory at every synchronisation, and each step would allocate it from the driver again.
+    cudaMemPool_t pool = nullptr;
+    check(cudaDeviceGetDefaultMemPool(&pool, index_), "cudaDeviceGetDefaultMemPool");
+    uint64_t keep = UINT64_MAX;
+    check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep), "cudaMemPoolSetAttribute");
     check(cudaMalloc(&workspace_, kWorkspaceBytes), "cudaMalloc (cuBLASLt workspace)");
     check(cudaMalloc(reinterpret_cast<void**>(&flag_), sizeof(int)), "cudaMalloc (flag)");
     check(cudaMemset(flag_, 0, sizeof(int)), "cudaMemset");
@@ -118,6 +124,7 @@ class CudaBackend final : public Backend {
     IA_CHECK(dst.is_contiguous(), "cuda copy: the destination {} must be contiguous", dst.describe());
     if (src.numel() == 0) return;
     DeviceGuard g(index_);
+    if (dst.storage() == checked_starts_.lock()) checked_starts_.reset();  // new contents: check again
     const bool src_here = src.device() == device(), dst_here = dst.device() == device();
     if (src_here && dst_here) {
       to_contiguous(src, dst);
@@ -371,6 +378,7 @@ class CudaBackend final : public Backend {
                         const VarlenAttentionParams& params, Tensor& out) override {
     if (out.numel() == 0) return;
     DeviceGuard g(index_);
+    check_query_starts(query_start, q.size(0));
     launch_varlen_attention(heads_view(q, 0, 1), heads_view(k, 0, 1), heads_view(v, 0, 1), query_start.raw(),
                             query_start.dtype() == DType::I64, query_start.size(0) - 1, params.scale, params.causal,
                             params.window, params.bf16_products, mptr<float>(out), q.size(0), q.size(1), k.size(1),
@@ -421,6 +429,30 @@ class CudaBackend final : public Backend {
 
   Tensor as_f32_here(const Tensor& t) { return as_type_here(t, DType::F32); }
 
+  // query_start must ascend within [0, rows] (InvalidArgument otherwise, as on the CPU). The
+  // kernels cannot raise, so the S+1 values are read here; every layer of a step passes the
+  // same tensor, so it is read once per step: until copy() writes that storage again.
+  void check_query_starts(const Tensor& starts, int64_t rows) {
+    std::shared_ptr<Storage> seen = checked_starts_.lock();
+    if (seen && seen == starts.storage() && checked_starts_offset_ == starts.offset_bytes() &&
+        checked_starts_count_ == starts.numel() && checked_starts_rows_ == rows)
+      return;
+    Tensor host = Tensor::empty(starts.shape(), starts.dtype());
+    copy(starts, host);
+    int64_t prev = 0;
+    for (int64_t i = 0; i < host.numel(); ++i) {
+      const int64_t v = starts.dtype() == DType::I64 ? host.data<int64_t>()[i] : host.data<int32_t>()[i];
+      if (v < prev || v > rows)
+        fail(ErrorKind::InvalidArgument, "varlen_attention: query_start[{}] = {} (must ascend within [0, {}])", i, v,
+             rows);
+      prev = v;
+    }
+    checked_starts_ = starts.storage();
+    checked_starts_offset_ = starts.offset_bytes();
+    checked_starts_count_ = starts.numel();
+    checked_starts_rows_ = rows;
+  }
+
   // Waits for the stream; an index an earlier op found out of range is raised here.
   void synchronize(const char* what) {
     check(cudaStreamSynchronize(stream_), what);
@@ -443,6 +475,10 @@ class CudaBackend final : public Backend {
   int* flag_ = nullptr;
   std::unique_ptr<LtGemm> gemm_;
   std::string name_;
+  std::weak_ptr<Storage> checked_starts_;  // the query_start last found valid (check_query_starts)
+  size_t checked_starts_offset_ = 0;
+  int64_t checked_starts_count_ = 0;
+  int64_t checked_starts_rows_ = 0;
 };
 
 // Kernels are built for Hopper (sm_90a) with compute_90 PTX the driver compiles for newer
