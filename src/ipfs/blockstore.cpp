@@ -4,6 +4,13 @@
 
 namespace ia::ipfs {
 
+bool Blockstore::get_into(const Multihash& mh, Bytes& out) {
+  auto block = get(mh);
+  if (!block) return false;
+  out.assign(*block);  // assign, not move: `out` keeps its own (reused) capacity
+  return true;
+}
+
 void MemoryBlockstore::put(const Cid& cid, BytesView block) {
   std::lock_guard lock(mu_);
   blocks_.try_emplace(cid.hash, Bytes(block));
@@ -34,6 +41,17 @@ std::optional<Bytes> MemoryBlockstore::get(const Multihash& mh) {
   return block;
 }
 
+bool MemoryBlockstore::get_into(const Multihash& mh, Bytes& out) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = blocks_.find(mh);
+    if (it == blocks_.end()) return false;
+    out.assign(it->second);
+  }
+  check_block_hash(mh, out);
+  return true;
+}
+
 bool MemoryBlockstore::remove(const Multihash& mh) {
   std::lock_guard lock(mu_);
   return blocks_.erase(mh) > 0;
@@ -58,6 +76,15 @@ Bytes load_block(Blockstore& store, const Cid& cid) {
   auto block = store.get(cid.hash);
   if (!block) fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
   return std::move(*block);
+}
+
+void load_block_into(Blockstore& store, const Cid& cid, Bytes& out) {
+  if (cid.hash.code == kHashIdentity) {
+    out.assign(cid.hash.digest);
+    return;
+  }
+  if (!store.get_into(cid.hash, out))
+    fail(ErrorKind::NotFound, "block {} not found in the blockstore", cid.to_string());
 }
 
 }  // namespace ia::ipfs

@@ -35,6 +35,14 @@ class Blockstore : public BlockSink {
   // The verified block, or nullopt when absent. Throws ia::Error(Corrupt)
   // when the stored bytes do not hash to `mh`.
   virtual std::optional<Bytes> get(const Multihash& mh) = 0;
+  // get() into the caller's buffer: `out` is overwritten with the verified
+  // block and keeps its capacity, so a caller that reuses its buffer (the
+  // gateway's CAR and raw answers) allocates nothing per block; a fresh
+  // 256 KiB buffer per block is above glibc's mmap threshold, i.e. an mmap,
+  // ~64 page faults and an munmap each time. False when absent (`out` is then
+  // unspecified); throws as get() does. The default copies get()'s answer;
+  // stores override it to read straight into `out`.
+  virtual bool get_into(const Multihash& mh, Bytes& out);
   // Removes the block; returns false if it was not there.
   virtual bool remove(const Multihash& mh) = 0;
   // Every stored multihash (order unspecified).
@@ -57,6 +65,7 @@ class MemoryBlockstore : public Blockstore {
   void put(const Cid& cid, BytesView block) override;
   bool has(const Multihash& mh) override;
   std::optional<Bytes> get(const Multihash& mh) override;
+  bool get_into(const Multihash& mh, Bytes& out) override;
   bool remove(const Multihash& mh) override;
   void for_each(const std::function<void(const Multihash&)>& fn) override;
   size_t size();
@@ -69,5 +78,7 @@ class MemoryBlockstore : public Blockstore {
 // The block for `cid`: identity CIDs are answered from the CID itself; a
 // missing block throws ia::Error(NotFound).
 Bytes load_block(Blockstore& store, const Cid& cid);
+// load_block into a reused buffer (Blockstore::get_into).
+void load_block_into(Blockstore& store, const Cid& cid, Bytes& out);
 
 }  // namespace ia::ipfs

@@ -63,7 +63,7 @@ void CarBlockSequence::plan_target() {
     stack_.push_back({target_, 0, true});
     return;
   }
-  Bytes block = load_block(store_, target_);  // NotFound now, while a status can still say so
+  Bytes& block = planned_.emplace(load_block(store_, target_));  // NotFound now, while a status can still say so
   bool follow = false;
   uint64_t size = block.size();
   bool is_file = target_.codec == kCodecRaw;
@@ -122,22 +122,37 @@ void CarBlockSequence::push_children(const Cid& cid, BytesView block, uint64_t o
 }
 
 std::optional<std::pair<Cid, Bytes>> CarBlockSequence::next() {
+  Bytes block;
+  const Cid* cid = next(block);
+  if (!cid) return std::nullopt;
+  return std::make_pair(*cid, std::move(block));
+}
+
+const Cid* CarBlockSequence::next(Bytes& block) {
   while (path_next_ < path_blocks_.size()) {
     const Cid& c = path_blocks_[path_next_++];
     if (!sel_.dups && !seen_.insert(c.hash).second) continue;
     if (c.hash.code == kHashIdentity) continue;
-    return std::make_pair(c, load_block(store_, c));
+    load_block_into(store_, c, block);
+    current_ = c;
+    return &current_;
   }
   while (!stack_.empty()) {
     Item it = std::move(stack_.back());
     stack_.pop_back();
     if (!sel_.dups && !seen_.insert(it.cid.hash).second) continue;
-    Bytes block = load_block(store_, it.cid);
+    if (planned_ && it.cid == target_) {  // the first item popped: the target, read by plan_target
+      block.assign(*planned_);
+      planned_.reset();
+    } else {
+      load_block_into(store_, it.cid, block);
+    }
     if (it.follow) push_children(it.cid, block, it.offset);
     if (it.cid.hash.code == kHashIdentity) continue;  // its bytes are in the CID: never sent
-    return std::make_pair(std::move(it.cid), std::move(block));
+    current_ = std::move(it.cid);
+    return &current_;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
 }  // namespace ia::ipfs

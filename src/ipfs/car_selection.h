@@ -44,6 +44,10 @@ class CarBlockSequence {
   // The next block (verified), or nullopt after the last. A block missing
   // from the store throws ia::Error(NotFound).
   std::optional<std::pair<Cid, Bytes>> next();
+  // next() into the caller's buffer (reused across blocks: see
+  // Blockstore::get_into): the block's CID, valid until the next call, or
+  // nullptr after the last.
+  const Cid* next(Bytes& block);
   const Cid& target() const { return target_; }
 
  private:
@@ -61,6 +65,10 @@ class CarBlockSequence {
   std::vector<Cid> path_blocks_;
   size_t path_next_ = 0;
   std::vector<Item> stack_;
+  Cid current_;
+  // The target block as plan_target read (and verified) it, handed out by the
+  // first next() instead of being read and hashed again.
+  std::optional<Bytes> planned_;
   std::set<Multihash> seen_;
   bool hamt_only_ = false;  // entity of a sharded directory: its shard nodes, not its entries
   bool range_ = false;      // entity-bytes narrows the file's blocks to [lo_, hi_]

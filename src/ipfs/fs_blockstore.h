@@ -47,6 +47,7 @@ class FsBlockstore : public Blockstore {
   void put(const Cid& cid, BytesView block) override;
   bool has(const Multihash& mh) override;
   std::optional<Bytes> get(const Multihash& mh) override;
+  bool get_into(const Multihash& mh, Bytes& out) override;
   bool remove(const Multihash& mh) override;
   // Commits first, so the listing is what is on disk under final names.
   void for_each(const std::function<void(const Multihash&)>& fn) override;
@@ -74,6 +75,8 @@ class FsBlockstore : public Blockstore {
     uint64_t size = 0;
   };
   void commit_locked();
+  // The stored bytes into `out` (staged or committed); false when absent.
+  bool read_unverified(const Multihash& mh, Bytes& out);
   std::optional<std::filesystem::path> staged_path(const Multihash& mh) const;
 
   std::filesystem::path dir_;

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <mutex>
 #include <random>
+#include <vector>
 
 #include "core/error.h"
 #include "core/error_outcome.h"
@@ -32,6 +35,46 @@ namespace {
 // slice every answer itself, building a multipart body of any size in memory
 // (1,900 overlapping entries of a 256 KiB block: ~500 MB).
 thread_local std::vector<RangeEntry> t_ranges;
+
+// Block buffers reused across blocks and requests. A block read into a fresh
+// buffer each time costs an mmap, ~64 page faults and an munmap per 256 KiB
+// block (glibc maps anything past 128 KiB); that and httplib's per-chunk
+// strings were most of the gateway's CPU. A request takes one buffer for its
+// whole answer and gives it back when its Response is destroyed, so a server
+// holds as many as it has served requests at once, whichever workers served them.
+class BlockBuffers {
+ public:
+  std::shared_ptr<Bytes> take() {
+    std::unique_ptr<Bytes> b;
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        b = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (!b) b = std::make_unique<Bytes>();
+    return {b.release(), [this](Bytes* p) { give_back(std::unique_ptr<Bytes>(p)); }};
+  }
+
+ private:
+  void give_back(std::unique_ptr<Bytes> b) {
+    if (b->capacity() > kKeepCapacity) return;  // an outsized block is not kept for every later request
+    std::lock_guard lock(mu_);
+    free_.push_back(std::move(b));
+  }
+  static constexpr size_t kKeepCapacity = kMaxBlockSize + 4096;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Bytes>> free_;
+};
+
+// HTTP/1.1 chunked framing, written here rather than by httplib: its chunked
+// writer copies every chunk into two or three new strings (payload, then
+// size + payload + CRLF), each as large as the block. Here a block goes to
+// the socket from the buffer it was read into; only its small framing is built.
+void append_chunk_size(Bytes& out, size_t size) {
+  out += fmt::format("{:x}\r\n", size);
+}
 
 void common_headers(httplib::Response& res, const GatewayQuery& q) {
   res.set_header("Cache-Control", "public, max-age=29030400, immutable");
@@ -104,56 +147,98 @@ void respond_ranges(httplib::Response& res, const Bytes& block, const GatewayLim
   res.set_content(std::move(body), "multipart/byteranges; boundary=" + boundary);
 }
 
-void respond_raw(Blockstore& store, const httplib::Request& req, httplib::Response& res, const GatewayQuery& q,
-                 const GatewayLimits& limits) {
+void respond_raw(Blockstore& store, BlockBuffers& buffers, const httplib::Request& req, httplib::Response& res,
+                 const GatewayQuery& q, const GatewayLimits& limits) {
   require_root(store, q.root);
-  Bytes block = load_block(store, q.root);
+  std::shared_ptr<Bytes> block = buffers.take();
+  load_block_into(store, q.root, *block);
   if (answer_headers(req, res, q, ".bin")) return;
   res.set_header("Accept-Ranges", "bytes");
   if (!t_ranges.empty()) {
-    respond_ranges(res, block, limits);
+    respond_ranges(res, *block, limits);
     return;
   }
-  res.set_content(block, "application/vnd.ipld.raw");
+  if (block->empty()) {  // httplib's providers need a length > 0
+    res.set_content(*block, "application/vnd.ipld.raw");
+    return;
+  }
+  // Sent from the buffer it was read into (set_content would copy it into the body).
+  const size_t size = block->size();
+  res.set_content_provider(size, "application/vnd.ipld.raw",
+                           [block = std::move(block)](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(block->data() + offset, length);
+                             return true;  // a failed write is httplib's to see
+                           });
 }
 
-// Streams the CAR one block at a time: memory holds one block and the DFS
-// stack, never the DAG. Errors past the header cannot change the status any
-// more, so a block that vanished or is corrupt cuts the stream: the client
-// sees an incomplete CAR, which it cannot mistake for a whole one.
-void stream_car(httplib::Response& res, const Cid& root, bool dups, std::shared_ptr<CarBlockSequence> seq) {
-  auto header = std::make_shared<Bytes>(encode_car_header({root}));
-  res.set_chunked_content_provider(
-      std::string("application/vnd.ipld.car; version=1; order=dfs; dups=") + (dups ? "y" : "n"),
-      [header, seq](size_t, httplib::DataSink& sink) {
-        if (!header->empty()) {
-          sink.write(header->data(), header->size());
-          header->clear();
-          return true;
-        }
-        try {
-          auto b = seq->next();
-          if (!b) {
-            sink.done();
-            return true;
-          }
-          Bytes cb = b->first.bytes();
-          Bytes prefix = encode_varint(cb.size() + b->second.size()) + cb;
-          sink.write(prefix.data(), prefix.size());
-          sink.write(b->second.data(), b->second.size());
-          return true;
-        } catch (const Error&) {
-          return false;
-        }
-      });
+// Streams the CAR one block at a time: memory holds one block (in a reused
+// buffer) and the DFS stack, never the DAG. The body is chunked by hand (see
+// append_chunk_size), one chunk per section. Errors past the header cannot
+// change the status any more, so a block that vanished or is corrupt cuts the
+// stream before its last chunk: the client sees an incomplete CAR, which it
+// cannot mistake for a whole one.
+class CarChunks {
+ public:
+  CarChunks(const Cid& root, std::shared_ptr<CarBlockSequence> seq, std::shared_ptr<Bytes> block)
+      : root_(root), seq_(std::move(seq)), block_(std::move(block)) {}
+
+  // httplib's provider: one chunk per call, the last chunk after the last section.
+  bool operator()(httplib::DataSink& sink) {
+    if (!header_sent_) {
+      const Bytes header = encode_car_header({root_});
+      append_chunk_size(frame_, header.size());
+      frame_ += header;
+      header_sent_ = true;
+      return sink.write(frame_.data(), frame_.size());
+    }
+    frame_.assign("\r\n");  // the CRLF ending the previous chunk goes out with this chunk's size line
+    const Cid* cid = nullptr;
+    try {
+      cid = seq_->next(*block_);
+    } catch (const std::exception& e) {
+      spdlog::warn("gateway: CAR of {} cut short: {}", root_.to_string(), e.what());
+      return false;  // no last chunk: the connection closes on an incomplete body
+    }
+    if (!cid) {
+      frame_ += "0\r\n\r\n";
+      sink.write(frame_.data(), frame_.size());
+      sink.done();
+      return true;
+    }
+    const Bytes& b = *block_;
+    const Bytes cb = cid->bytes();
+    const size_t section = cb.size() + b.size();
+    append_chunk_size(frame_, varint_size(section) + section);
+    append_varint(frame_, section);
+    frame_ += cb;
+    return sink.write(frame_.data(), frame_.size()) && sink.write(b.data(), b.size());
+  }
+
+ private:
+  Cid root_;
+  std::shared_ptr<CarBlockSequence> seq_;
+  std::shared_ptr<Bytes> block_;
+  Bytes frame_;  // a chunk's size line and section prefix (the block follows it from block_)
+  bool header_sent_ = false;
+};
+
+void stream_car(httplib::Response& res, const Cid& root, bool dups, std::shared_ptr<CarBlockSequence> seq,
+                std::shared_ptr<Bytes> block) {
+  auto chunks = std::make_shared<CarChunks>(root, std::move(seq), std::move(block));
+  // A provider without a length writes straight to the socket; the header
+  // makes its output a chunked body, which the provider frames.
+  res.set_header("Transfer-Encoding", "chunked");
+  res.set_content_provider(std::string("application/vnd.ipld.car; version=1; order=dfs; dups=") + (dups ? "y" : "n"),
+                           [chunks](size_t, httplib::DataSink& sink) { return (*chunks)(sink); });
 }
 
-void respond_car(Blockstore& store, const httplib::Request& req, httplib::Response& res, const GatewayQuery& q) {
+void respond_car(Blockstore& store, BlockBuffers& buffers, const httplib::Request& req, httplib::Response& res,
+                 const GatewayQuery& q) {
   require_root(store, q.root);
   // Resolves the path now: a missing name is still a 404 rather than a cut stream.
   auto seq = std::make_shared<CarBlockSequence>(store, q.root, q.path, q.car);
   if (answer_headers(req, res, q, ".car")) return;
-  stream_car(res, q.root, q.car.dups, std::move(seq));
+  stream_car(res, q.root, q.car.dups, std::move(seq), buffers.take());
 }
 
 // An internal error's body says only "internal error" (http_error_body); an
@@ -171,7 +256,8 @@ void respond_error(httplib::Response& res, int status, const ErrorOutcome& outco
   res.set_content(http_error_body(shown) + "\n", "application/json");
 }
 
-void handle(Blockstore& store, const GatewayLimits& limits, const httplib::Request& req, httplib::Response& res) {
+void handle(Blockstore& store, BlockBuffers& buffers, const GatewayLimits& limits, const httplib::Request& req,
+            httplib::Response& res) {
   try {
     const QueryParam param = [&req](const char* name) -> std::optional<std::string> {
       if (!req.has_param(name)) return std::nullopt;
@@ -179,9 +265,9 @@ void handle(Blockstore& store, const GatewayLimits& limits, const httplib::Reque
     };
     const GatewayQuery q = negotiate_gateway_query(req.matches[1].str(), req.get_header_value("Accept"), param);
     if (q.format == GatewayFormat::Raw)
-      respond_raw(store, req, res, q, limits);
+      respond_raw(store, buffers, req, res, q, limits);
     else
-      respond_car(store, req, res, q);
+      respond_car(store, buffers, req, res, q);
   } catch (const NotAcceptable& e) {
     respond_error(res, 406, {e.kind(), e.what()});
   } catch (...) {
@@ -199,12 +285,13 @@ struct GatewayServer::Impl {
         server(l, [](httplib::Request& req) { t_ranges = std::move(req.ranges), req.ranges = {}; }) {}
   Blockstore& store;
   const GatewayLimits limits;
+  BlockBuffers buffers;  // before the server: its responses hand buffers back to it
   BoundedHttpServer server;
 };
 
 GatewayServer::GatewayServer(Blockstore& store, GatewayLimits limits) : impl_(std::make_unique<Impl>(store, limits)) {
   impl_->server.Get(R"(/ipfs/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-    handle(impl_->store, impl_->limits, req, res);
+    handle(impl_->store, impl_->buffers, impl_->limits, req, res);
   });
 }
 

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -14,6 +17,7 @@
 #include "core/error.h"
 #include "ipfs/car.h"
 #include "ipfs/car_stream.h"
+#include "ipfs/dag.h"
 #include "ipfs/exporter.h"
 #include "ipfs/gateway_client.h"
 #include "ipfs/gateway_server.h"
@@ -139,6 +143,153 @@ TEST_F(Gateway, EntityBytesDupsAndScopesShapeTheCar) {
   EXPECT_EQ(status("&car-dups=maybe"), 400);
   EXPECT_EQ(c.Get(("/ipfs/" + f.cid.to_string() + "/no-such-name?format=car").c_str())->status,
             400);  // a file has no names
+}
+
+// One HTTP/1.1 connection to the gateway, read byte by byte as a client
+// would: the chunked framing is checked as sent, not as httplib decodes it.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    timeval tv{10, 0};
+    if (ok_) ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+  void send_get(const std::string& target) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ASSERT_EQ(::send(fd_, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  }
+  // Up to and including `end`, or what came before the connection closed.
+  std::string read_until(const std::string& end) {
+    while (buf_.find(end) == std::string::npos && fill()) {
+    }
+    size_t at = buf_.find(end);
+    return take(at == std::string::npos ? buf_.size() : at + end.size());
+  }
+  std::string read_exactly(size_t n) {
+    while (buf_.size() < n && fill()) {
+    }
+    return take(std::min(n, buf_.size()));
+  }
+  // Everything until the server closes the connection.
+  std::string read_to_eof() {
+    while (fill()) {
+    }
+    return take(buf_.size());
+  }
+
+ private:
+  bool fill() {
+    char tmp[65536];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  std::string take(size_t n) {
+    std::string out = buf_.substr(0, n);
+    buf_.erase(0, n);
+    return out;
+  }
+  int fd_;
+  bool ok_ = false;
+  std::string buf_;
+};
+
+// Reads a chunked body's chunks until the last (size 0) one; false when the
+// framing is broken or the connection ends first. A chunk whose data came
+// whole is kept even without its closing CRLF (the server sends that with the
+// next chunk's size line, as a client that streams chunk data would see it).
+bool read_chunks(RawConnection& conn, std::vector<std::string>& chunks) {
+  for (;;) {
+    const std::string line = conn.read_until("\r\n");
+    if (line.size() < 3 || line.substr(line.size() - 2) != "\r\n") return false;
+    const size_t size = std::stoul(line, nullptr, 16);
+    const std::string data = conn.read_exactly(size + 2);
+    if (size > 0 && data.size() >= size) chunks.push_back(data.substr(0, size));  // its data came whole
+    if (data.size() != size + 2 || data.substr(size) != "\r\n") return false;
+    if (size == 0) return true;
+  }
+}
+
+// The CAR body is chunked by hand: one chunk for the header and one per
+// section, ending in the last chunk, and the connection serves the next
+// request after it (keep-alive stays intact).
+TEST_F(Gateway, CarIsOneChunkPerSectionAndTheConnectionIsReused) {
+  BuiltNode f = import_bytes(test::xorshift_bytes(1, 786449), served_, ImportOptions{1, {}, kDefaultChunkSize});
+  const std::string fixture = test::read_all(test::kIpfsFixtures + "/car/xs1_786449.kubo-cidv1.car");
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.ok());
+  for (int round = 0; round < 2; ++round) {  // the second CAR comes from the reused block buffer
+    conn.send_get("/ipfs/" + f.cid.to_string() + "?format=car");
+    const std::string head = conn.read_until("\r\n\r\n");
+    ASSERT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+    EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+    std::vector<std::string> chunks;
+    ASSERT_TRUE(read_chunks(conn, chunks));
+    std::string body;
+    for (const auto& c : chunks) body += c;
+    EXPECT_TRUE(body == fixture);
+    size_t sections = 0;
+    CarStreamReader r([&](const Cid&, BytesView) { ++sections; });
+    uint64_t fed = 0;
+    for (const auto& c : chunks) {
+      r.feed(c);
+      fed += c.size();
+      EXPECT_EQ(r.offset(), fed);  // each chunk ends on a section boundary: all of it consumed
+    }
+    r.finish();
+    EXPECT_EQ(chunks.size(), 1 + sections);
+  }
+  // A raw block on the same connection: sent from the buffer, with its length.
+  const Cid small = Cid::of(1, kCodecRaw, "a raw block");
+  served_.put(small, "a raw block");
+  conn.send_get("/ipfs/" + small.to_string() + "?format=raw");
+  const std::string head = conn.read_until("\r\n\r\n");
+  ASSERT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Length: 11\r\n"), std::string::npos) << head;
+  EXPECT_EQ(conn.read_exactly(11), "a raw block");
+}
+
+// A corrupt block met while streaming cuts the CAR: the blocks before it are
+// sent, the last chunk never is and the connection closes, so no client can
+// take what came for a whole CAR.
+TEST(GatewayStream, ACorruptBlockCutsTheCarBeforeItsLastChunk) {
+  MemoryBlockstore whole, damaged;
+  BuiltNode f = import_bytes(test::xorshift_bytes(9, 1'000'000), whole, ImportOptions{1, {}, kDefaultChunkSize});
+  const std::vector<Cid> leaves = block_links(f.cid, *whole.get(f.cid.hash));
+  ASSERT_EQ(leaves.size(), 4u);
+  whole.for_each([&](const Multihash& mh) {
+    Bytes b = *whole.get(mh);
+    if (mh == leaves[2].hash) b[7] ^= 1;  // the third leaf: stored under its hash, one bit off
+    damaged.put(Cid{1, kCodecRaw, mh}, b);
+  });
+  GatewayServer server(damaged);
+  const int port = server.bind("127.0.0.1", 0);
+  std::thread thread([&] { server.run(); });
+  RawConnection conn(port);
+  ASSERT_TRUE(conn.ok());
+  conn.send_get("/ipfs/" + f.cid.to_string() + "?format=car");
+  const std::string head = conn.read_until("\r\n\r\n");
+  ASSERT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  std::vector<std::string> chunks;
+  EXPECT_FALSE(read_chunks(conn, chunks));  // the connection ended without the last chunk
+  EXPECT_EQ(chunks.size(), 1u + 3u);        // the header, the root and the two leaves before the bad one
+  std::string body;
+  for (const auto& c : chunks) body += c;
+  CarStreamReader r([](const Cid&, BytesView) {});
+  r.feed(body);
+  EXPECT_EQ(r.blocks(), 3u);
+  server.stop();
+  thread.join();
 }
 
 TEST(GatewayClient, BlocksOutsideTheRequestedDagAreNotStored) {

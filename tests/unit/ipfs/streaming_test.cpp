@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/error.h"
@@ -13,6 +15,7 @@
 #include "ipfs/car_stream.h"
 #include "ipfs/dag_pb.h"
 #include "ipfs/exporter.h"
+#include "ipfs/fs_blockstore.h"
 #include "ipfs/importer.h"
 #include "ipfs/repo.h"
 #include "ipfs/unixfs.h"
@@ -137,6 +140,85 @@ TEST(CarSelection, DupsAreSentEachTimeOnlyWhenAsked) {
   auto y = all_of(CarBlockSequence(store, dir.cid, "", {DagScope::All, {}, true})).size();
   EXPECT_EQ(n, 1u + 4u);      // dir, file root, 3 leaves
   EXPECT_EQ(y, 1u + 2 * 4u);  // the file's blocks twice
+}
+
+// A store that counts reads, to see that each block is read (and hashed) once.
+class CountingStore : public Blockstore {
+ public:
+  explicit CountingStore(Blockstore& inner) : inner_(inner) {}
+  void put(const Cid& c, BytesView b) override { inner_.put(c, b); }
+  bool has(const Multihash& mh) override { return inner_.has(mh); }
+  std::optional<Bytes> get(const Multihash& mh) override {
+    ++reads[mh];
+    return inner_.get(mh);
+  }
+  bool remove(const Multihash& mh) override { return inner_.remove(mh); }
+  void for_each(const std::function<void(const Multihash&)>& fn) override { inner_.for_each(fn); }
+  std::map<Multihash, int> reads;
+
+ private:
+  Blockstore& inner_;
+};
+
+// The gateway's path: blocks come into one caller buffer, each read once,
+// the target of an entity request included (plan_target's read is reused).
+TEST(CarSelection, EachBlockIsReadOnceIntoTheCallersBuffer) {
+  MemoryBlockstore store;
+  BuiltNode f = import_bytes(test::xorshift_bytes(5, 1'000'000), store, ImportOptions{});
+  for (CarSelection sel : {CarSelection{}, CarSelection{DagScope::Entity, {}, false},
+                           CarSelection{DagScope::All, parse_entity_bytes("0:*"), false}}) {
+    CountingStore counting(store);
+    CarBlockSequence seq(counting, f.cid, "", sel);
+    Bytes block;
+    std::vector<std::pair<Cid, Bytes>> got;
+    while (const Cid* c = seq.next(block)) got.emplace_back(*c, block);
+    EXPECT_TRUE(got == all_of(CarBlockSequence(store, f.cid, "", sel)));
+    ASSERT_EQ(got.size(), 5u);  // the root and four leaves
+    EXPECT_EQ(counting.reads.size(), got.size());
+    for (const auto& [mh, n] : counting.reads) EXPECT_EQ(n, 1);
+  }
+}
+
+// get_into reads a block into the caller's buffer without reallocating it
+// once it is large enough, and verifies it as get() does.
+TEST(FsBlockstoreRead, GetIntoReusesTheBufferAndStillVerifies) {
+  std::string templ = (fs::temp_directory_path() / "ia-ipfs-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(templ.data()), nullptr);
+  fs::path dir = templ;
+  {
+    FsBlockstore bs(dir / "blocks");
+    const Bytes a = test::xorshift_bytes(1, 262144), b = test::xorshift_bytes(2, 262144);
+    const Cid ca = Cid::of(1, kCodecRaw, a), cb = Cid::of(1, kCodecRaw, b);
+    bs.put(ca, a);
+    Bytes buf;
+    ASSERT_TRUE(bs.get_into(ca.hash, buf));  // staged
+    EXPECT_TRUE(buf == a);
+    bs.put(cb, b);
+    bs.sync();
+    const char* storage = buf.data();
+    ASSERT_TRUE(bs.get_into(cb.hash, buf));  // committed
+    EXPECT_TRUE(buf == b);
+    EXPECT_EQ(buf.data(), storage);  // the same allocation: nothing new per block
+    EXPECT_FALSE(bs.get_into(Cid::of(1, kCodecRaw, "absent").hash, buf));
+    // A damaged file is refused, not handed out.
+    { std::ofstream(bs.path_of(cb.hash), std::ios::binary | std::ios::trunc) << a; }
+    try {
+      bs.get_into(cb.hash, buf);
+      ADD_FAILURE() << "a block that does not match its hash was returned";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Corrupt) << e.what();
+    }
+    EXPECT_THROW(bs.get(cb.hash), Error);
+    EXPECT_TRUE(bs.get_unverified(cb.hash) == a);  // `repo verify` still sees the bytes as stored
+    // The in-memory store too.
+    MemoryBlockstore mem;
+    mem.put(ca, b);
+    EXPECT_THROW(mem.get_into(ca.hash, buf), Error);
+    mem.put(cb, b);
+    ASSERT_TRUE(mem.get_into(cb.hash, buf));
+    EXPECT_TRUE(buf == b);
+  }
+  fs::remove_all(dir);
 }
 
 TEST(FsBlockstoreCommit, StagedBlocksAreServedThenCommittedUnderTheirNames) {
