@@ -20,8 +20,13 @@ export LD_LIBRARY_PATH=$b/lib:/usr/local/cuda/lib64
 pack() { [ -n "${OUT:-}" ] && tar -czf "$OUT/gpu-run.tar.gz" -C "$log" . ; }
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
-# The tests read fixtures at the path they were built with (/work/main/tests/fixtures).
+# The tests read fixtures at the path they were built with (/work/main/tests/fixtures), and the
+# CLI tests run the CLI at its build path: point both at this checkout and the bundle.
 [ -d /work/main/tests/fixtures ] || { mkdir -p /work && ln -sfn "$root" /work/main; }
+cli_path=$(strings -n 8 "$b/bin/test_integration" 2>/dev/null | grep -m1 '^/.*/bin/ipfs-accelerate$')
+if [ -n "$cli_path" ] && [ ! -e "$cli_path" ]; then
+  mkdir -p "$(dirname "$(dirname "$cli_path")")" && ln -sfn "$b/bin" "$(dirname "$cli_path")"
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader 2>&1 | tee "$log/gpu.txt"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cpus"
 
