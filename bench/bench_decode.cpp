@@ -28,6 +28,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_device.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -49,14 +50,9 @@ constexpr int64_t kPrefillLen = 512;
 constexpr int64_t kGpuPromptLen = 32, kGpuDecodeSteps = 127;
 
 // The device the models and ceilings run on (IA_BENCH_DEVICE, read in main).
-ia::Device g_device = ia::Device::cpu();
-bool on_gpu() {
-  return !g_device.is_cpu();
-}
-// Ends a timed region on a GPU, where ops only queue work; the CPU computes synchronously.
-void wait_device() {
-  if (on_gpu()) ia::ops::synchronize(g_device);
-}
+ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::on_gpu;
+using ia::bench::wait_device;
 ia::Tensor on_device(const ia::Tensor& t) {
   return ia::ops::to_device(t, g_device);
 }
@@ -402,23 +398,6 @@ void register_gpu() {
 
 }  // namespace
 
-// BENCHMARK_MAIN, with the device read first: it decides which cases exist.
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const char* requested = std::getenv("IA_BENCH_DEVICE");
-  try {
-    g_device = ia::choose_device(requested && *requested ? requested : "cpu");
-    if (on_gpu()) benchmark::AddCustomContext("ia_device", ia::backend_for(g_device).name());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_decode: IA_BENCH_DEVICE=%s: %s\n", requested ? requested : "", e.what());
-    return 2;
-  }
-  if (on_gpu())
-    register_gpu();
-  else
-    register_cpu();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return ia::bench::run_benchmarks(argc, argv, "bench_decode", register_cpu, register_gpu);
 }

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_device.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/bert_encoder.h"
@@ -45,14 +46,9 @@ constexpr int64_t kBatch = 32, kSeq = 128;
 constexpr int64_t kVocab = 1024;
 
 // The device the encoders and the GEMM run on (IA_BENCH_DEVICE, read in main).
-ia::Device g_device = ia::Device::cpu();
-bool on_gpu() {
-  return !g_device.is_cpu();
-}
-// Ends a timed region on a GPU, where ops only queue work; the CPU computes synchronously.
-void wait_device() {
-  if (on_gpu()) ia::ops::synchronize(g_device);
-}
+ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::on_gpu;
+using ia::bench::wait_device;
 // The large GEMM's rate per weight dtype, measured earlier in the same run (for "of_gemm").
 std::map<ia::DType, double> g_gemm_flops;
 
@@ -283,23 +279,6 @@ void register_gpu() {
 
 }  // namespace
 
-// BENCHMARK_MAIN, with the device read first: it decides which cases exist.
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const char* requested = std::getenv("IA_BENCH_DEVICE");
-  try {
-    g_device = ia::choose_device(requested && *requested ? requested : "cpu");
-    if (on_gpu()) benchmark::AddCustomContext("ia_device", ia::backend_for(g_device).name());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_encoder: IA_BENCH_DEVICE=%s: %s\n", requested ? requested : "", e.what());
-    return 2;
-  }
-  if (on_gpu())
-    register_gpu();
-  else
-    register_cpu();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return ia::bench::run_benchmarks(argc, argv, "bench_encoder", register_cpu, register_gpu);
 }
