@@ -51,6 +51,7 @@ constexpr int64_t kGpuPromptLen = 32, kGpuDecodeSteps = 127;
 
 // The device the models and ceilings run on (IA_BENCH_DEVICE, read in main).
 ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::fast_random;
 using ia::bench::on_gpu;
 using ia::bench::wait_device;
 ia::Tensor on_device(const ia::Tensor& t) {
@@ -96,20 +97,6 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
   std::vector<int32_t> ids(static_cast<size_t>(n));
   for (auto& id : ids) id = 3 + static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab - 3));
   return ids;
-}
-
-// Uniform values in [-scale, scale) from an LCG, for the GPU's 8192^2 operands (a normal
-// distribution over 2^26 values takes seconds); not constant, as a GEMM on zeros draws less power
-// and would overstate the rate.
-ia::Tensor fast_random(const ia::Shape& shape, float scale, uint64_t seed) {
-  ia::Tensor t = ia::Tensor::empty(shape, ia::DType::F32);
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
-  }
-  return t;
 }
 
 // Streams a buffer much larger than the caches; in parallel over the same threads the model uses.

@@ -4,11 +4,13 @@
 // exist (GPU-sized shapes, GPU ceilings).
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 
 #include "backends/backend.h"
+#include "core/tensor.h"
 #include "ops/ops.h"
 #include "runtime/device_selection.h"
 
@@ -24,6 +26,20 @@ inline bool on_gpu() {
 // Ends a timed region on a GPU, where ops only queue work; the CPU computes synchronously.
 inline void wait_device() {
   if (on_gpu()) ops::synchronize(bench_device());
+}
+
+// Uniform values in [-scale, scale) from an LCG, for the GPU's 8192^2 operands (a normal
+// distribution over 2^26 values takes seconds); not constant, as a GEMM on zeros draws less power
+// and would overstate the rate.
+inline Tensor fast_random(const Shape& shape, float scale, uint64_t seed) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
+  }
+  return t;
 }
 
 // BENCHMARK_MAIN with the device read first: a device that cannot be used is exit 2 and why.

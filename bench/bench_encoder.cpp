@@ -47,6 +47,7 @@ constexpr int64_t kVocab = 1024;
 
 // The device the encoders and the GEMM run on (IA_BENCH_DEVICE, read in main).
 ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::fast_random;
 using ia::bench::on_gpu;
 using ia::bench::wait_device;
 // The large GEMM's rate per weight dtype, measured earlier in the same run (for "of_gemm").
@@ -192,20 +193,6 @@ void BM_Encoder(benchmark::State& state, Shape s, ia::DType dtype, bool mixed, i
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   if (on_gpu() && g_gemm_flops[dtype] > 0 && elapsed > 0)
     state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops[dtype];
-}
-
-// Uniform values in [-scale, scale) from an LCG, for the GPU's 8192^2 operands (a normal
-// distribution over 2^26 values takes seconds); not constant, as a GEMM on zeros draws less power
-// and would overstate the rate.
-ia::Tensor fast_random(const ia::Shape& shape, float scale, uint64_t seed) {
-  ia::Tensor t = ia::Tensor::empty(shape, ia::DType::F32);
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
-  }
-  return t;
 }
 
 // The machine's attainable GEMM rate: one large product through the same linear op.
