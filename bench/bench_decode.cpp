@@ -51,6 +51,7 @@ constexpr int64_t kGpuPromptLen = 32, kGpuDecodeSteps = 127;
 
 // The device the models and ceilings run on (IA_BENCH_DEVICE, read in main).
 ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::add;
 using ia::bench::fast_random;
 using ia::bench::on_gpu;
 using ia::bench::wait_device;
@@ -324,19 +325,6 @@ void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefil
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   if (g_gemm_flops > 0)
     state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops;
-}
-
-// Registers fn(state, args...) under `name`. An error (a model that does not load, GPU memory
-// exhausted) marks that benchmark failed in the output and the run goes on to the next.
-template <class Fn, class... Args>
-benchmark::internal::Benchmark* add(const std::string& name, Fn fn, Args... args) {
-  return benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-    try {
-      fn(state, args...);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-    }
-  });
 }
 
 void register_cpu() {  // the cases and order of every earlier session

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "backends/backend.h"
 #include "core/tensor.h"
@@ -40,6 +41,19 @@ inline Tensor fast_random(const Shape& shape, float scale, uint64_t seed) {
     p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
   }
   return t;
+}
+
+// Registers fn(state, args...) under `name`. An error (a model that does not load, GPU memory
+// exhausted, a failed kernel) marks that benchmark failed in the output and the run goes on.
+template <class Fn, class... Args>
+benchmark::internal::Benchmark* add(const std::string& name, Fn fn, Args... args) {
+  return benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+    try {
+      fn(state, args...);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+    }
+  });
 }
 
 // BENCHMARK_MAIN with the device read first: a device that cannot be used is exit 2 and why.

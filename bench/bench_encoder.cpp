@@ -47,6 +47,7 @@ constexpr int64_t kVocab = 1024;
 
 // The device the encoders and the GEMM run on (IA_BENCH_DEVICE, read in main).
 ia::Device& g_device = ia::bench::bench_device();
+using ia::bench::add;
 using ia::bench::fast_random;
 using ia::bench::on_gpu;
 using ia::bench::wait_device;
@@ -221,19 +222,6 @@ void BM_LargeGemm(benchmark::State& state, ia::DType dtype) {
   }
   state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
   g_gemm_flops[dtype] = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
-}
-
-// Registers fn(state, args...) under `name`. An error (GPU memory exhausted, a failed kernel)
-// marks that benchmark failed in the output and the run goes on to the next.
-template <class Fn, class... Args>
-benchmark::internal::Benchmark* add(const std::string& name, Fn fn, Args... args) {
-  return benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
-    try {
-      fn(state, args...);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-    }
-  });
 }
 
 void add_encoder(const std::string& name, Shape shape, ia::DType dtype, bool mixed, int64_t batch = kBatch,
