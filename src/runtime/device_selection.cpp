@@ -26,12 +26,6 @@ int parse_cuda_index(const std::string& s) {
 
 }  // namespace
 
-static int cuda_backend_count() {
-  int n = 0;
-  while (has_backend(Device::cuda(n))) ++n;
-  return n;
-}
-
 Device choose_device(const std::string& requested) {
   if (requested == "cpu") return Device::cpu();
   if (requested == "auto") return has_backend(Device::cuda(0)) ? Device::cuda(0) : Device::cpu();
@@ -59,10 +53,10 @@ Device choose_device(const std::string& requested) {
     fail(ErrorKind::Unavailable, "device '{}': the CUDA backend is built in but no GPU is usable: {}", requested,
          library.reason);
   }
-  const int count = cuda_backend_count();
-  if (index >= count) {
-    fail(ErrorKind::Unavailable, "device '{}' requested but only {} CUDA device(s) found (cuda:0..cuda:{})", requested,
-         count, count - 1);
+  // Backends carry the driver's ordinals (a card too old for this build leaves a gap).
+  if (!has_backend(Device::cuda(index))) {
+    fail(ErrorKind::Unavailable, "device '{}' requested but only {} usable CUDA device(s) found", requested,
+         cuda_library_status().devices);
   }
   return Device::cuda(index);
 }

@@ -168,7 +168,7 @@ class CudaBackend final : public Backend {
     check_launch("embedding");
     // Ids come from user text through the tokenizer; the runtime checks them too, but the op's
     // contract is to refuse an out-of-range id, which needs the device's answer now.
-    raise_if_flagged("embedding: a token id is outside the table");
+    raise_if_flagged("embedding", "embedding: a token id is outside the table");
   }
 
   void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
@@ -455,14 +455,14 @@ class CudaBackend final : public Backend {
 
   // Waits for the stream; an index an earlier op found out of range is raised here.
   void synchronize(const char* what) {
-    check(cudaStreamSynchronize(stream_), what);
-    raise_if_flagged("an index (position or KV slot) was out of range in an earlier GPU op");
+    raise_if_flagged(what, "an index (position or KV slot) was out of range in an earlier GPU op");
   }
 
-  void raise_if_flagged(const char* message) {
+  // Reads the out-of-range flag behind everything queued, with the one wait the caller needed.
+  void raise_if_flagged(const char* what, const char* message) {
     int flag = 0;
     check(cudaMemcpyAsync(&flag, flag_, sizeof(int), cudaMemcpyDeviceToHost, stream_), "read flag");
-    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    check(cudaStreamSynchronize(stream_), what);
     if (flag == 0) return;
     check(cudaMemsetAsync(flag_, 0, sizeof(int), stream_), "cudaMemsetAsync");
     fail(ErrorKind::InvalidArgument, "{}", message);
