@@ -1,5 +1,7 @@
 #include "models/kv_cache.h"
 
+#include <algorithm>
+
 #include "backends/backend.h"
 #include "core/error.h"
 
@@ -7,7 +9,7 @@ namespace ia {
 
 KvCache::KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks,
                  Device device)
-    : block_size_(block_size), num_blocks_(num_blocks) {
+    : block_size_(block_size), num_blocks_(num_blocks), pool_(num_blocks > 0 ? num_blocks : 1) {
   IA_CHECK(num_layers > 0 && kv_heads > 0 && head_dim > 0 && block_size > 0 && num_blocks > 0,
            "kv cache: bad geometry");
   Backend& be = backend_for(device);
@@ -17,11 +19,24 @@ KvCache::KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t
     k_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
     v_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
   }
-  for (int64_t b = num_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
 
 int64_t KvCache::create_sequence() {
   seqs_[next_id_] = Seq{};
+  return next_id_++;
+}
+
+int64_t KvCache::create_sequence(std::span<const int32_t> shared_blocks) {
+  for (int32_t b : shared_blocks)
+    IA_CHECK(b >= 0 && b < num_blocks_ && (pool_.holders(b) > 0 || pool_.is_cached(b)),
+             "kv cache: block {} holds nothing to share", b);
+  Seq s;
+  for (int32_t b : shared_blocks) {
+    pool_.hold(b);
+    s.blocks.push_back(b);
+  }
+  s.length = static_cast<int64_t>(shared_blocks.size()) * block_size_;
+  seqs_[next_id_] = std::move(s);
   return next_id_++;
 }
 
@@ -33,7 +48,9 @@ const KvCache::Seq& KvCache::seq(int64_t id) const {
 
 void KvCache::release(int64_t id) {
   const Seq& s = seq(id);
-  for (auto it = s.blocks.rbegin(); it != s.blocks.rend(); ++it) free_.push_back(*it);
+  // Last block first: its first block ends up on top of the free list, and of cached
+  // blocks the tail (the least likely to be shared) is evicted first.
+  for (auto it = s.blocks.rbegin(); it != s.blocks.rend(); ++it) pool_.release(*it);
   seqs_.erase(id);
 }
 
@@ -67,10 +84,7 @@ KvCache::Reservation KvCache::reserve(const std::vector<std::pair<int64_t, int64
   for (const auto& [id, n] : seq_tokens) {
     Seq& s = seqs_[id];
     r.previous_lengths.emplace_back(id, s.length);
-    while (static_cast<int64_t>(s.blocks.size()) < blocks_for(s.length + n)) {
-      s.blocks.push_back(free_.back());
-      free_.pop_back();
-    }
+    while (static_cast<int64_t>(s.blocks.size()) < blocks_for(s.length + n)) s.blocks.push_back(pool_.allocate());
     for (int64_t i = 0; i < n; ++i) {
       const int64_t pos = s.length + i;
       r.slots.push_back(static_cast<int64_t>(s.blocks[static_cast<size_t>(pos / block_size_)]) * block_size_ +
@@ -93,11 +107,78 @@ void KvCache::truncate(int64_t id, int64_t new_length) {
     fail(ErrorKind::InvalidArgument, "kv cache: cannot truncate sequence {} of {} tokens to {}", id, s.length,
          new_length);
   const auto keep = static_cast<size_t>(blocks_for(new_length));
+  // The kept partial block's slots past new_length will be written: it must be this
+  // sequence's own and out of the prefix cache.
+  const bool partial = new_length % block_size_ != 0;
+  const bool shared = partial && pool_.holders(s.blocks[keep - 1]) > 1;
+  if (shared) {
+    int64_t freed = 0;
+    for (size_t i = keep; i < s.blocks.size(); ++i) freed += pool_.holders(s.blocks[i]) == 1 ? 1 : 0;
+    if (pool_.available() + freed == 0)
+      fail(ErrorKind::Unavailable, "kv cache is full: no block to copy a shared block of sequence {} into", id);
+  }
   while (s.blocks.size() > keep) {
-    free_.push_back(s.blocks.back());
+    pool_.release(s.blocks.back());
     s.blocks.pop_back();
   }
+  if (shared) {
+    const int32_t own = pool_.allocate();
+    copy_block(s.blocks[keep - 1], own);
+    pool_.release(s.blocks[keep - 1]);
+    s.blocks[keep - 1] = own;
+  } else if (partial) {
+    pool_.forget(s.blocks[keep - 1]);
+  }
+  const auto full = static_cast<size_t>(new_length / block_size_);
+  if (s.cache_checked > full) {
+    s.cache_checked = full;
+    s.cache_blocked = false;
+  }
   s.length = new_length;
+}
+
+void KvCache::copy_block(int32_t from, int32_t to) {
+  Backend& be = backend_for(k_[0].device());
+  for (auto* pools : {&k_, &v_}) {
+    for (Tensor& pool : *pools) {
+      Tensor dst = pool.narrow(0, to, 1);
+      be.copy(pool.narrow(0, from, 1), dst);
+    }
+  }
+}
+
+std::vector<int32_t> KvCache::cached_prefix(std::span<const int32_t> tokens, int64_t max_blocks) const {
+  std::vector<int32_t> blocks;
+  const int64_t n = std::min(max_blocks, static_cast<int64_t>(tokens.size()) / block_size_);
+  int32_t parent = KvBlockPool::kNoParent;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t b =
+        pool_.find(parent, tokens.subspan(static_cast<size_t>(i * block_size_), static_cast<size_t>(block_size_)));
+    if (b < 0) break;
+    blocks.push_back(b);
+    parent = b;
+  }
+  return blocks;
+}
+
+void KvCache::cache_full_blocks(int64_t id, std::span<const int32_t> tokens) {
+  seq(id);
+  Seq& s = seqs_[id];
+  IA_CHECK(static_cast<int64_t>(tokens.size()) <= s.length, "kv cache: {} tokens named for a sequence of {}",
+           tokens.size(), s.length);
+  const auto full = tokens.size() / static_cast<size_t>(block_size_);
+  while (!s.cache_blocked && s.cache_checked < full) {
+    const size_t i = s.cache_checked;
+    const int32_t b = s.blocks[i];
+    const int32_t parent = i == 0 ? KvBlockPool::kNoParent : s.blocks[i - 1];
+    if (!pool_.is_cached(b) &&
+        !pool_.remember(b, parent,
+                        tokens.subspan(i * static_cast<size_t>(block_size_), static_cast<size_t>(block_size_)))) {
+      s.cache_blocked = true;
+      break;
+    }
+    ++s.cache_checked;
+  }
 }
 
 void KvCache::grow(int64_t num_blocks) {
@@ -114,10 +195,7 @@ void KvCache::grow(int64_t num_blocks) {
       pool = bigger;
     }
   }
-  // Below the existing free blocks, lowest id on top: recently freed (warm) blocks still go first.
-  std::vector<int32_t> added;
-  for (int64_t b = num_blocks - 1; b >= num_blocks_; --b) added.push_back(static_cast<int32_t>(b));
-  free_.insert(free_.begin(), added.begin(), added.end());
+  pool_.grow(num_blocks);
   num_blocks_ = num_blocks;
 }
 

@@ -3,15 +3,19 @@
 // fixed-size blocks [num_blocks, block_size, kv_heads, head_dim], and per
 // sequence a block table mapping its positions to blocks. Sequences grow a
 // block at a time from a shared free list, so a batch of prompts of different
-// lengths wastes at most one partial block each, and continuous batching or
-// prefix sharing can later hand blocks around without copying.
+// lengths wastes at most one partial block each. Blocks are reference-counted
+// (KvBlockPool): sequences with the same prefix hold the same full blocks without
+// copying, and full blocks can be kept in a prefix cache after their sequence is
+// released (cache_full_blocks, cached_prefix) for a later prompt to reuse.
 #include <cstdint>
 #include <map>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include "core/device.h"
 #include "core/tensor.h"
+#include "models/kv_block_pool.h"
 
 namespace ia {
 
@@ -22,13 +26,19 @@ class KvCache {
 
   int64_t block_size() const { return block_size_; }
   int64_t num_blocks() const { return num_blocks_; }
-  int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
+  // Blocks a sequence can still take: free ones and cached ones no sequence holds.
+  int64_t free_blocks() const { return pool_.available(); }
   // Blocks needed to hold `tokens` tokens of one sequence.
   int64_t blocks_for(int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
 
   // A new, empty sequence; returns its id.
   int64_t create_sequence();
-  // Returns the sequence's blocks to the free list.
+  // A new sequence that starts with `shared_blocks`, full blocks other sequences hold or
+  // the prefix cache keeps (from cached_prefix): it holds them too, copy-free, and its
+  // length is their tokens. Its next tokens go into blocks of its own.
+  int64_t create_sequence(std::span<const int32_t> shared_blocks);
+  // Lets go of the sequence's blocks: those no other sequence holds go back to the free
+  // list, or, when cached, stay in the prefix cache until the room is needed.
   void release(int64_t seq);
   bool has(int64_t seq) const { return seqs_.count(seq) != 0; }
   int64_t length(int64_t seq) const;
@@ -51,12 +61,28 @@ class KvCache {
   void rollback(const Reservation& r);
   // Drops the sequence's tokens from position new_length on and returns the
   // blocks it no longer needs to the free list; a partial last block is kept and
-  // its slots past new_length are overwritten by the next append. InvalidArgument
-  // when new_length is negative or past the sequence's length.
+  // its slots past new_length are overwritten by the next append (a shared one is
+  // first copied into a block of its own, a cached one leaves the prefix cache).
+  // InvalidArgument when new_length is negative or past the sequence's length,
+  // Unavailable when a shared block needs a copy and no block is free.
   void truncate(int64_t seq, int64_t new_length);
   // Enlarges the pools to num_blocks blocks (never shrinks), keeping every
   // sequence's K/V where it is; the new blocks join the free list.
   void grow(int64_t num_blocks);
+
+  // --- Prefix cache (vLLM's automatic prefix caching) ---
+  // The cached blocks holding the leading whole blocks of `tokens` (a prompt), as far
+  // as they match, at most max_blocks of them; for create_sequence(shared_blocks).
+  std::vector<int32_t> cached_prefix(std::span<const int32_t> tokens, int64_t max_blocks) const;
+  // Puts the sequence's full blocks in the prefix cache: `tokens` are the ids whose K/V
+  // it holds from position 0 (at most its length). Blocks already cached, or past a
+  // block an equal cached block made redundant, are skipped; call it after every step.
+  void cache_full_blocks(int64_t seq, std::span<const int32_t> tokens);
+  // How many sequences hold a block (0: free or only cached).
+  int32_t holders(int32_t block) const { return pool_.holders(block); }
+  // Blocks in the prefix cache, held or not, and those of them no sequence holds.
+  int64_t cached_blocks() const { return pool_.cached(); }
+  int64_t evictable_blocks() const { return pool_.evictable(); }
 
   Tensor& k(int64_t layer) { return k_[static_cast<size_t>(layer)]; }
   Tensor& v(int64_t layer) { return v_[static_cast<size_t>(layer)]; }
@@ -65,12 +91,16 @@ class KvCache {
   struct Seq {
     int64_t length = 0;
     std::vector<int32_t> blocks;
+    size_t cache_checked = 0;    // leading blocks cache_full_blocks has cached or found cached
+    bool cache_blocked = false;  // an equal block was cached first: the chain cannot go on from here
   };
   const Seq& seq(int64_t id) const;
+  // Copies every layer's K/V of block `from` into block `to`.
+  void copy_block(int32_t from, int32_t to);
 
   int64_t block_size_, num_blocks_;
   std::vector<Tensor> k_, v_;
-  std::vector<int32_t> free_;  // a stack: recently freed blocks are reused first (warm in cache)
+  KvBlockPool pool_;
   std::map<int64_t, Seq> seqs_;
   int64_t next_id_ = 0;
 };
