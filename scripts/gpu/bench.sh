@@ -9,6 +9,8 @@
 #            weights, which bench_decode then loads, so both engines run the very same model
 #   decode   BUNDLE_DIR/bin/bench_decode with IA_BENCH_DEVICE=cuda -> bench_decode.json (failed
 #            decoder cases rerun on our own random weights -> bench_decode_own.json)
+#            then its decode cases again with IA_CUDA_GRAPHS=0 -> bench_decode_eager.json (steps
+#            op by op instead of replayed CUDA graphs; IA_GPU_BENCH_EAGER=0 skips it)
 #   encoder  BUNDLE_DIR/bin/bench_encoder with IA_BENCH_DEVICE=cuda -> bench_encoder.json
 # then tools/bench/summarize_gpu_bench.py prints the table (also LOG_DIR/bench_summary.txt).
 # Expected on an H100: PyTorch 2-4 min (its eager batch-1/16/64 generate and the torch.compile
@@ -104,6 +106,14 @@ if [[ $phases == *decode* ]]; then
     IA_BENCH_DECODE_DIR=$models/own run_bench bench_decode bench_decode_own \
       "$(echo "$failed" | sed 's/[^A-Za-z0-9_/]/./g' | paste -sd'|')" "$t"
   fi
+fi
+
+if [[ $phases == *decode* ]] && [ "${IA_GPU_BENCH_EAGER:-1}" = 1 ]; then
+  # The same decode cases with every step issued op by op (no recorded CUDA graphs): what the
+  # recording is worth, measured in the same call.
+  t=$(limit 90 60)
+  phase "bench_decode op by op (IA_CUDA_GRAPHS=0)" "$t"
+  IA_CUDA_GRAPHS=0 IA_BENCH_DECODE_DIR=${dir:-$models/own} run_bench bench_decode bench_decode_eager 'BM_Decode/' "$t"
 fi
 
 if [[ $phases == *encoder* ]]; then

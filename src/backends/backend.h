@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "core/pool_mode.h"
 #include "core/tensor.h"
 
@@ -30,6 +31,7 @@ enum class OpKind {
   SwiGlu,
   PagedAttention,  // kv_cache_write + paged_attention
   VarlenAttention,
+  ArgMax,
 };
 const char* op_kind_name(OpKind op);
 
@@ -68,6 +70,15 @@ struct VarlenAttentionParams {
   bool bf16_products = false;
 };
 
+// Ops a backend recorded once and runs again on the same buffers (a CUDA graph). See
+// Backend::begin_recording.
+class RecordedWork {
+ public:
+  virtual ~RecordedWork() = default;
+  // Queues the recorded ops again, in order, after what is already queued.
+  virtual void replay() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -82,6 +93,19 @@ class Backend {
   // Waits until every op queued so far has finished (timing, handing buffers to other code).
   // A backend that computes synchronously has nothing to wait for.
   virtual void synchronize() {}
+
+  // Recording (a backend that queues its ops, to take the host out of a repeated step): between
+  // begin_recording and end_recording the ops this thread issues to the backend are recorded,
+  // not run; replay runs them on the same tensors. Tensors allocated while recording come from
+  // memory kept for the recording while it lives, so a replay never writes memory someone else
+  // holds by then. Nothing may be copied to or from the host, or waited for, while recording.
+  // end_recording must follow a begin_recording on the same thread, also after an op failed
+  // (it then throws). Backends that run ops as they are called (the CPU) cannot record.
+  virtual bool can_record() const { return false; }
+  virtual void begin_recording() { fail(ErrorKind::Unsupported, "{} cannot record ops", name()); }
+  virtual std::unique_ptr<RecordedWork> end_recording() {
+    fail(ErrorKind::Unsupported, "{} cannot record ops", name());
+  }
   virtual bool supports(OpKind op, DType dtype) const = 0;
 
   // All outputs are preallocated, contiguous, on this device. Inputs may be
@@ -152,6 +176,11 @@ class Backend {
   // GQA: q head h reads kv head h / (Hq / Hkv). out [T, Hq, D] f32; rows no sequence owns are 0.
   virtual void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                                 const VarlenAttentionParams& params, Tensor& out) = 0;
+
+  // The index of each row's first maximum: x [R, C] f32 contiguous (C >= 1) -> out [R] i32, as
+  // torch.argmax (rows without NaN). A decode step's greedy choice is made on the device that
+  // holds the logits, so only the ids cross to the host.
+  virtual void argmax(const Tensor& x, Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

@@ -27,6 +27,7 @@ const char* op_kind_name(OpKind op) {
     case OpKind::SwiGlu: return "swiglu";
     case OpKind::PagedAttention: return "paged_attention";
     case OpKind::VarlenAttention: return "varlen_attention";
+    case OpKind::ArgMax: return "argmax";
   }
   return "?";
 }

@@ -11,7 +11,9 @@
 
 namespace ia {
 
-constexpr int kCudaPluginAbiVersion = 1;
+// Raised whenever Backend (or anything else the library sees) changes shape: 2 added argmax and
+// recording.
+constexpr int kCudaPluginAbiVersion = 2;
 constexpr const char* kCudaPluginEntry = "ia_cuda_plugin_create_backends";
 constexpr const char* kCudaPluginFile = "libipfs_accelerate_cuda.so";
 

@@ -45,6 +45,15 @@ class CausalLM {
     fail(ErrorKind::Unsupported, "this model cannot run a prompt without a KV cache");
   }
 
+  // Whether a step shaped like `step` may be recorded once and replayed with other inputs of the
+  // same shapes (a CUDA graph, runtime/recorded_steps.h): its ops then read nothing of the host's
+  // but those shapes, and what they read on the device stays where it was (step.max_seq_len
+  // bounds the positions of the replays). False unless the model knows.
+  virtual bool replayable(const StepInputs& step) const {
+    (void)step;
+    return false;
+  }
+
   // A cache of `num_blocks` blocks of `block_size` tokens on the model's device.
   std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16) const {
     const KvCacheLayout l = kv_layout();

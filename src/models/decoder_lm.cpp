@@ -128,6 +128,11 @@ Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {
   return run(step, &cache);
 }
 
+bool DecoderLM::replayable(const StepInputs& step) const {
+  // Past the trained length, dynamic rope builds each step's tables on the host.
+  return !step.input_embeddings.defined() && step.max_seq_len <= cfg_.max_positions;
+}
+
 Tensor DecoderLM::forward_prompt(const StepInputs& step) const {
   for (int64_t p : step.host_first_pos)
     if (p != 0) fail(ErrorKind::InvalidArgument, "a prompt step without a KV cache must start each sequence at 0");

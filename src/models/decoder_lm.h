@@ -34,6 +34,7 @@ class DecoderLM final : public CausalLM {
   KvCacheLayout kv_layout() const override { return {cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim}; }
   Tensor forward(const StepInputs& step, KvCache& cache) const override;
   Tensor forward_prompt(const StepInputs& step) const override;
+  bool replayable(const StepInputs& step) const override;
 
  private:
   DecoderLM() = default;

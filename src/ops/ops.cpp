@@ -211,6 +211,16 @@ Tensor softmax(const Tensor& x) {
   return out;
 }
 
+Tensor argmax(const Tensor& x) {
+  OpTimer timer("argmax");
+  check_f32(x, "argmax", "x");
+  IA_CHECK(x.dim() == 2 && x.size(1) >= 1, "argmax: x must be [rows, cols >= 1], got {}", x.describe());
+  Backend& be = backend_checked(x, OpKind::ArgMax, DType::F32);
+  Tensor out = alloc({x.size(0)}, DType::I32, x.device());
+  be.argmax(contig(x), out);
+  return out;
+}
+
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
                  const AttentionParams& params) {
   OpTimer timer("attention");

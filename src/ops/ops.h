@@ -21,6 +21,7 @@ Tensor activation(Activation act, const Tensor& x);
 Tensor gelu(const Tensor& x);       // erf form (HF "gelu")
 Tensor gelu_tanh(const Tensor& x);  // tanh form (HF "gelu_new", "gelu_pytorch_tanh")
 Tensor softmax(const Tensor& x);    // over last dim
+Tensor argmax(const Tensor& x);     // [R, C] f32 -> [R] i32: each row's first maximum
 // q [B, Sq, H, D], k/v [B, Sk, H, D]; key_mask [B, Sk] or null -> [B, Sq, H, D]
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
                  const AttentionParams& params);

@@ -137,17 +137,31 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
     st.cached_tokens += static_cast<int64_t>(cached);
   }
-  Tensor logits = model.step(chunks, cache);
   std::vector<size_t> rows(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) rows[i] = i;
-  const int64_t V = logits.size(1);
-  auto sample_rows = [&] {
+  // Plain greedy decoding picks each token on the model's device: only ids cross to the host.
+  // Anything that needs the whole distribution (processors, sampling, logprobs) gets the logits.
+  const bool greedy_on_device = (params.greedy || params.temperature == 0) && params.logit_bias.empty() &&
+                                params.repetition_penalty == 1.0f && params.presence_penalty == 0 &&
+                                params.frequency_penalty == 0 && params.logprobs < 0;
+  auto step_and_sample = [&] {
+    if (greedy_on_device) {
+      const std::vector<int32_t> ids = model.step_greedy(chunks, cache);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        SampledToken t;
+        t.id = ids[r];
+        accept(rows[r], t);
+      }
+      return;
+    }
+    Tensor logits = model.step(chunks, cache);
+    const int64_t V = logits.size(1);
     for (size_t r = 0; r < rows.size(); ++r) {
       SeqState& s = seqs[rows[r]];
       accept(rows[r], s.sampler->sample(logits.data<float>() + static_cast<int64_t>(r) * V, V, s.prompt, s.gen));
     }
   };
-  sample_rows();
+  step_and_sample();
   st.prefill_ms = ms_since(t0);
   auto t1 = Clock::now();
   for (;;) {
@@ -167,9 +181,8 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
       chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].gen.back(), 1)});
     }
     if (chunks.empty()) break;
-    logits = model.step(chunks, cache);
     st.decode_tokens += static_cast<int64_t>(chunks.size());
-    sample_rows();
+    step_and_sample();
   }
   st.decode_ms = ms_since(t1);
   if (stats) *stats = st;

@@ -29,7 +29,7 @@ void check_ids(std::span<const int32_t> ids, int64_t vocab) {
 }  // namespace
 
 StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t vocab, OutputRows rows,
-                                    KvCache::Reservation& reservation) {
+                                    KvCache::Reservation& reservation, int64_t min_table_width) {
   const auto S = static_cast<int64_t>(chunks.size());
   IA_CHECK(S > 0, "step: no sequences");
   std::vector<std::pair<int64_t, int64_t>> want;
@@ -53,36 +53,55 @@ StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache
     st.max_seq_len = std::max(st.max_seq_len, len);
     max_blocks = std::max(max_blocks, cache.blocks_for(len));
   }
-  Tensor ids = staged(ids_, {T}, DType::I64), pos = staged(positions_, {T}, DType::I64);
-  Tensor slots = staged(slots_, {T}, DType::I64), starts = staged(starts_, {S + 1}, DType::I32);
-  Tensor tables = staged(tables_, {S, max_blocks}, DType::I32), lens = staged(lens_, {S}, DType::I32);
-  std::copy(reservation.slots.begin(), reservation.slots.end(), slots.data<int64_t>());
-  std::fill(tables.data<int32_t>(), tables.data<int32_t>() + S * max_blocks, -1);
+  const int64_t W = std::max(max_blocks, min_table_width);
+  const bool last_rows = rows == OutputRows::LastOfEachSequence && T != S;
+
+  // Every input in one buffer, so a step is one copy to the device: i64 sections, then i32.
+  size_t bytes = 0;
+  auto section = [&](int64_t n, DType dtype) {
+    const size_t at = bytes;
+    bytes += (static_cast<size_t>(n) * dtype_size(dtype) + 7) / 8 * 8;
+    return at;
+  };
+  const size_t at_ids = section(T, DType::I64), at_pos = section(T, DType::I64), at_slots = section(T, DType::I64);
+  const size_t at_rows = last_rows ? section(S, DType::I64) : 0;
+  const size_t at_starts = section(S + 1, DType::I32), at_tables = section(S * W, DType::I32),
+               at_lens = section(S, DType::I32);
+  Tensor host = staged(packed_, {static_cast<int64_t>(bytes)}, DType::U8);
+  auto* base = static_cast<char*>(host.raw());
+  auto* ids = reinterpret_cast<int64_t*>(base + at_ids);
+  auto* pos = reinterpret_cast<int64_t*>(base + at_pos);
+  auto* starts = reinterpret_cast<int32_t*>(base + at_starts);
+  auto* tables = reinterpret_cast<int32_t*>(base + at_tables);
+  auto* lens = reinterpret_cast<int32_t*>(base + at_lens);
+  std::copy(reservation.slots.begin(), reservation.slots.end(), reinterpret_cast<int64_t*>(base + at_slots));
+  std::fill(tables, tables + S * W, -1);
   int64_t t = 0;
-  starts.data<int32_t>()[0] = 0;
+  starts[0] = 0;
   for (int64_t s = 0; s < S; ++s) {
     const SeqChunk& ch = chunks[static_cast<size_t>(s)];
     const int64_t p0 = st.host_first_pos[static_cast<size_t>(s)];
     for (size_t i = 0; i < ch.tokens.size(); ++i, ++t) {
-      ids.data<int64_t>()[t] = ch.tokens[i];
-      pos.data<int64_t>()[t] = p0 + static_cast<int64_t>(i);
+      ids[t] = ch.tokens[i];
+      pos[t] = p0 + static_cast<int64_t>(i);
     }
     const auto& bt = cache.block_table(ch.seq);
-    std::copy(bt.begin(), bt.end(), tables.data<int32_t>() + s * max_blocks);
-    lens.data<int32_t>()[s] = static_cast<int32_t>(st.host_seq_lens[static_cast<size_t>(s)]);
-    starts.data<int32_t>()[s + 1] = static_cast<int32_t>(t);
+    std::copy(bt.begin(), bt.end(), tables + s * W);
+    lens[s] = static_cast<int32_t>(st.host_seq_lens[static_cast<size_t>(s)]);
+    starts[s + 1] = static_cast<int32_t>(t);
+    if (last_rows) reinterpret_cast<int64_t*>(base + at_rows)[s] = t - 1;
   }
-  st.token_ids = placed(ids);
-  st.positions = placed(pos);
-  st.slots = placed(slots);
-  st.block_tables = placed(tables);
-  st.seq_lens = placed(lens);
-  st.query_start = placed(starts);
-  if (rows == OutputRows::LastOfEachSequence && T != S) {
-    Tensor last = staged(rows_, {S}, DType::I64);
-    for (int64_t s = 0; s < S; ++s) last.data<int64_t>()[s] = starts.data<int32_t>()[s + 1] - 1;
-    st.output_rows = placed(last);
-  }
+  placed_ = placed(host);
+  auto view = [&](size_t at, const Shape& shape, DType dtype) {
+    return Tensor(placed_.storage(), placed_.offset_bytes() + at, shape, contiguous_strides(shape), dtype);
+  };
+  st.token_ids = view(at_ids, {T}, DType::I64);
+  st.positions = view(at_pos, {T}, DType::I64);
+  st.slots = view(at_slots, {T}, DType::I64);
+  st.block_tables = view(at_tables, {S, W}, DType::I32);
+  st.seq_lens = view(at_lens, {S}, DType::I32);
+  st.query_start = view(at_starts, {S + 1}, DType::I32);
+  if (last_rows) st.output_rows = view(at_rows, {S}, DType::I64);
   return st;
 }
 

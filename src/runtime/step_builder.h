@@ -31,8 +31,12 @@ class StepBuilder {
   // outside [0, vocab), Unavailable when the cache cannot hold every chunk; in
   // both cases nothing in the cache has changed. On success the cache holds room
   // for every new token and `reservation` says how to undo it should the step fail.
+  // The block tables are at least `min_table_width` columns wide (a recorded step keeps its
+  // shapes). Every input is a view of one buffer on the device (packed(): one copy per step).
   StepInputs causal_step(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t vocab, OutputRows rows,
-                         KvCache::Reservation& reservation);
+                         KvCache::Reservation& reservation, int64_t min_table_width = 0);
+  // The device buffer the last causal step's inputs are views of.
+  const Tensor& packed() const { return placed_; }
 
   // An encoder step: sequences packed back to back, positions from 0 in each;
   // `types` (segment ids, one list per sequence) may be empty.
@@ -45,7 +49,9 @@ class StepBuilder {
   Tensor placed(const Tensor& host) const;
 
   Device device_;
-  Tensor ids_, types_, positions_, starts_, slots_, tables_, lens_, rows_;
+  Tensor ids_, types_, positions_, starts_;
+  Tensor packed_;  // the host side of a causal step's inputs
+  Tensor placed_;  // the same on the device
 };
 
 }  // namespace ia

@@ -1,5 +1,6 @@
 #include "runtime/step_runner.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -7,15 +8,37 @@
 
 namespace ia {
 
-Tensor CausalStepRunner::step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows) {
+Tensor CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows,
+                                     StepResult result) {
+  const bool decode = recorded_.enabled() &&
+                      std::all_of(chunks.begin(), chunks.end(), [](const SeqChunk& c) { return c.tokens.size() == 1; });
+  int64_t width = 0;
+  if (decode) {
+    int64_t blocks = 1;
+    for (const auto& c : chunks)
+      if (cache.has(c.seq)) blocks = std::max(blocks, cache.blocks_for(cache.length(c.seq) + 1));
+    width = RecordedSteps::table_width(blocks);
+  }
   KvCache::Reservation reservation;
-  StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation);
+  StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation, width);
   try {
-    return ops::to_device(model_.forward(st, cache), Device::cpu());
+    if (decode && model_.replayable(st)) return recorded_.run(st, builder_.packed(), cache, result);
+    Tensor logits = model_.forward(st, cache);
+    return result == StepResult::GreedyIds ? ops::argmax(logits) : logits;
   } catch (...) {
     cache.rollback(reservation);
     throw;
   }
+}
+
+Tensor CausalStepRunner::step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows) {
+  return ops::to_device(device_step(chunks, cache, rows, StepResult::Logits), Device::cpu());
+}
+
+std::vector<int32_t> CausalStepRunner::step_greedy(const std::vector<SeqChunk>& chunks, KvCache& cache) {
+  Tensor ids =
+      ops::to_device(device_step(chunks, cache, OutputRows::LastOfEachSequence, StepResult::GreedyIds), Device::cpu());
+  return std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.numel());
 }
 
 EncoderOutput encode_padded(const Encoder& encoder, const Tensor& input_ids, const Tensor& attention_mask,

@@ -7,21 +7,30 @@
 #include "core/tensor.h"
 #include "models/causal_lm.h"
 #include "models/encoder.h"
+#include "runtime/recorded_steps.h"
 #include "runtime/step_builder.h"
 
 namespace ia {
 
 class CausalStepRunner {
  public:
-  explicit CausalStepRunner(const CausalLM& model) : model_(model), builder_(model.device()) {}
+  explicit CausalStepRunner(const CausalLM& model) : model_(model), builder_(model.device()), recorded_(model) {}
 
   // Runs the new tokens of each chunk (their K/V join the cache) and returns host
   // f32 logits: [chunks, vocab] for each chunk's last new token, or [new tokens, vocab].
   Tensor step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows = OutputRows::LastOfEachSequence);
+  // As step, but returns each chunk's greedy next token (the argmax of its last row's logits),
+  // chosen on the model's device: only the ids cross to the host.
+  std::vector<int32_t> step_greedy(const std::vector<SeqChunk>& chunks, KvCache& cache);
 
  private:
+  // The step's result on the model's device. Decode steps (one token per chunk) replay a
+  // recording of their shape where the device records (recorded_steps.h).
+  Tensor device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows, StepResult result);
+
   const CausalLM& model_;
   StepBuilder builder_;
+  RecordedSteps recorded_;
 };
 
 // Padded [B, S] i64 ids and mask (1 = token, right padding only) through an

@@ -121,6 +121,8 @@ def main():
     dec, dec_ctx = load_bench([os.path.join(log, "bench_decode.json"), os.path.join(log, "bench_decode_own.json")],
                               notes)
     enc, enc_ctx = load_bench([os.path.join(log, "bench_encoder.json")], notes)
+    eager, _ = load_bench([os.path.join(log, "bench_decode_eager.json")], []) \
+        if os.path.exists(os.path.join(log, "bench_decode_eager.json")) else ({}, {})
     if not dec:
         notes.append("bench_decode.json: no results (see bench_decode.err)")
     if not enc:
@@ -171,6 +173,10 @@ def main():
             f = roof(ours_steps)
             t = target(f >= 0.70 if fin(f) else None, ">= 70% of roofline")
         row(f"  decode steps only b{b}, tok/s", ours_steps, NAN, f_ours=roof(ours_steps), target=t)
+        e = eager.get(f"BM_Decode/llama_1b_b{b}")
+        if e is not None:
+            eg = e.get("generate_tokens/s", NAN) if ok(e) else NAN
+            row(f"  generate b{b} op by op (IA_CUDA_GRAPHS=0), tok/s", eg, NAN, f_ours=roof(eg))
         if b == 1 and "generate_b1_static_compiled_tok_s" in llama:
             torch_c = get(llama, "generate_b1_static_compiled_tok_s")
             row("  generate b1 vs torch.compile + static cache", ours_gen, torch_c, f_ours=roof(ours_gen),

@@ -88,6 +88,7 @@ class CpuBackend final : public Backend {
                         const VarlenAttentionParams& params, Tensor& out) override {
     varlen_attention_cpu(q, k, v, query_start, params, out);
   }
+  void argmax(const Tensor& x, Tensor& out) override { argmax_cpu(x, out); }
 };
 
 }  // namespace

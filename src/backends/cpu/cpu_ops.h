@@ -31,6 +31,7 @@ void add_cpu(const Tensor& a, const Tensor& b, Tensor& out);
 void softmax_cpu(const Tensor& x, Tensor& out);
 void swiglu_cpu(const Tensor& x, Tensor& out);
 void cast_cpu(const Tensor& x, Tensor& out);
+void argmax_cpu(const Tensor& x, Tensor& out);
 
 // embedding_pool_ops.cpp
 void embedding_cpu(const Tensor& table, const Tensor& ids, Tensor& out);

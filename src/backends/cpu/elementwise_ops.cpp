@@ -1,4 +1,5 @@
-// Elementwise ops: activations, add, softmax over rows, SwiGLU, dtype casts.
+// Elementwise ops: activations, add, softmax and argmax over rows, SwiGLU, dtype casts.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -51,6 +52,18 @@ void softmax_cpu(const Tensor& x, Tensor& out) {
   const Kernels& k = kernels();
   parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) k.softmax(xp + r * n, o + r * n, n);
+  });
+}
+
+void argmax_cpu(const Tensor& x, Tensor& out) {
+  check_f32(x, "argmax", "x");
+  check_contig(x, "argmax", "x");
+  const int64_t n = x.size(-1), rows = n ? x.numel() / n : 0;
+  const float* xp = x.data<float>();
+  int32_t* o = out.data<int32_t>();
+  parallel_for(rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      o[r] = static_cast<int32_t>(std::max_element(xp + r * n, xp + r * n + n) - (xp + r * n));
   });
 }
 

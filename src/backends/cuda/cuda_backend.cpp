@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,54 @@ HeadsView heads_view(const Tensor& t, int row_dim, int head_dim) {
   return v;
 }
 
+// The graph recorded from one thread's ops (Backend::begin_recording), and the private memory
+// pool whose addresses it replays on.
+class CudaGraphWork final : public RecordedWork {
+ public:
+  CudaGraphWork(cudaGraph_t graph, cudaGraphExec_t exec, cudaStream_t stream, int device,
+                std::shared_ptr<DeviceAllocator> allocator, std::shared_ptr<PrivatePool> pool)
+      : graph_(graph),
+        exec_(exec),
+        stream_(stream),
+        device_(device),
+        allocator_(std::move(allocator)),
+        pool_(std::move(pool)) {}
+  ~CudaGraphWork() override {
+    // Replays already queued keep their memory: the pool's blocks return to the general pool,
+    // whose next users queue behind them on the same stream.
+    cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+    allocator_->retire(pool_);
+  }
+  CudaGraphWork(const CudaGraphWork&) = delete;
+  CudaGraphWork& operator=(const CudaGraphWork&) = delete;
+  void replay() override {
+    int prev = 0;
+    check(cudaGetDevice(&prev), "cudaGetDevice");
+    if (prev != device_) check(cudaSetDevice(device_), "cudaSetDevice");
+    const cudaError_t e = cudaGraphLaunch(exec_, stream_);
+    if (prev != device_) cudaSetDevice(prev);
+    check(e, "cudaGraphLaunch");
+  }
+
+ private:
+  cudaGraph_t graph_;
+  cudaGraphExec_t exec_;
+  cudaStream_t stream_;
+  int device_;
+  std::shared_ptr<DeviceAllocator> allocator_;
+  std::shared_ptr<PrivatePool> pool_;
+};
+
+// The recording this thread has open, if any: its ops go to the recording stream instead of the
+// backend's, so other threads' work is neither recorded nor held up.
+struct ThreadRecording {
+  const void* backend = nullptr;
+  cudaStream_t stream = nullptr;
+  std::shared_ptr<PrivatePool> pool;
+};
+thread_local ThreadRecording tls_recording;
+
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int index, const cudaDeviceProp& prop, int runtime_version)
@@ -101,7 +150,7 @@ class CudaBackend final : public Backend {
     check(cudaMalloc(&workspace_, kWorkspaceBytes), "cudaMalloc (cuBLASLt workspace)");
     check(cudaMalloc(reinterpret_cast<void**>(&flag_), sizeof(int)), "cudaMalloc (flag)");
     check(cudaMemset(flag_, 0, sizeof(int)), "cudaMemset");
-    gemm_ = std::make_unique<LtGemm>(stream_, workspace_, kWorkspaceBytes);
+    gemm_ = std::make_unique<LtGemm>(workspace_, kWorkspaceBytes);
     name_ = fmt::format("cuda:{} ({}, compute capability {}.{}, {:.0f} GiB, CUDA runtime {}.{})", index, prop.name,
                         prop.major, prop.minor, static_cast<double>(prop.totalGlobalMem) / (1u << 30),
                         runtime_version / 1000, runtime_version % 1000 / 10);
@@ -130,23 +179,64 @@ class CudaBackend final : public Backend {
       to_contiguous(src, dst);
       return;
     }
+    if (recording()) fail(ErrorKind::Internal, "cuda: a copy between host and device cannot be recorded into a graph");
     if (!src_here && dst_here) {
       IA_CHECK(src.device().is_cpu(), "cuda copy: from {}", src.device().str());
       Tensor h = src.contiguous();
-      check(cudaMemcpyAsync(dst.raw(), h.raw(), h.nbytes(), cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync H2D");
+      check(cudaMemcpyAsync(dst.raw(), h.raw(), h.nbytes(), cudaMemcpyHostToDevice, stream()), "cudaMemcpyAsync H2D");
       // The host buffer may be freed once this returns, and it is pageable: wait.
       synchronize("copy to the device");
       return;
     }
     IA_CHECK(src_here && dst.device().is_cpu(), "cuda copy: {} -> {}", src.describe(), dst.describe());
     Tensor s = contiguous_here(src);
-    check(cudaMemcpyAsync(dst.raw(), s.raw(), s.nbytes(), cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync D2H");
+    check(cudaMemcpyAsync(dst.raw(), s.raw(), s.nbytes(), cudaMemcpyDeviceToHost, stream()), "cudaMemcpyAsync D2H");
     synchronize("copy to the host");
   }
 
   void synchronize() override {
     DeviceGuard g(index_);
     synchronize("synchronize");
+  }
+
+  bool can_record() const override { return true; }
+
+  void begin_recording() override {
+    IA_CHECK(!recording(), "cuda: a recording is already open on this thread");
+    DeviceGuard g(index_);
+    std::unique_lock<std::mutex> lock(record_mu_);  // one recording stream per backend
+    if (!record_stream_)
+      check(cudaStreamCreateWithFlags(&record_stream_, cudaStreamNonBlocking), "cudaStreamCreate (recording)");
+    // Relaxed: the caching allocator may call cudaMalloc while recording (not a stream operation).
+    check(cudaStreamBeginCapture(record_stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+    tls_recording = {this, record_stream_, allocator_->begin_private_pool()};
+    record_lock_ = std::move(lock);
+  }
+
+  std::unique_ptr<RecordedWork> end_recording() override {
+    IA_CHECK(recording(), "cuda: no recording is open on this thread");
+    DeviceGuard g(index_);
+    ThreadRecording rec = std::move(tls_recording);
+    tls_recording = {};
+    allocator_->end_private_pool();
+    std::unique_lock<std::mutex> lock = std::move(record_lock_);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(rec.stream, &graph);
+    if (ended != cudaSuccess || graph == nullptr) {
+      cudaGetLastError();
+      if (graph) cudaGraphDestroy(graph);
+      allocator_->retire(rec.pool);
+      fail(ErrorKind::Unsupported, "cuda: the recorded ops do not form a graph ({})", cudaGetErrorString(ended));
+    }
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+    if (made != cudaSuccess) {
+      cudaGetLastError();
+      cudaGraphDestroy(graph);
+      allocator_->retire(rec.pool);
+      fail(ErrorKind::Unsupported, "cuda: cudaGraphInstantiate failed ({})", cudaGetErrorString(made));
+    }
+    return std::make_unique<CudaGraphWork>(graph, exec, stream_, index_, allocator_, std::move(rec.pool));
   }
 
   bool supports(OpKind op, DType t) const override {
@@ -164,11 +254,12 @@ class CudaBackend final : public Backend {
     if (out.numel() == 0) return;
     DeviceGuard g(index_);
     launch_embedding(table.raw(), elem_type(table.dtype()), table.size(0), table.size(1), ids.raw(),
-                     ids.dtype() == DType::I64, ids.numel(), mptr<float>(out), flag_, stream_);
+                     ids.dtype() == DType::I64, ids.numel(), mptr<float>(out), flag_, stream());
     check_launch("embedding");
     // Ids come from user text through the tokenizer; the runtime checks them too, but the op's
-    // contract is to refuse an out-of-range id, which needs the device's answer now.
-    raise_if_flagged("embedding", "embedding: a token id is outside the table");
+    // contract is to refuse an out-of-range id, which needs the device's answer now. A recorded
+    // step cannot wait: its flag is read at the copy of its output.
+    if (!recording()) raise_if_flagged("embedding", "embedding: a token id is outside the table");
   }
 
   void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) override {
@@ -191,7 +282,7 @@ class CudaBackend final : public Backend {
         // The bf16 linear's input, rounded as the CPU rounds it.
         x_bf16 = scratch({M, K}, DType::BF16);
         if (K > 0) {
-          launch_round_rows_to_bf16(cptr<float>(x), x.strides()[0], mptr<uint16_t>(x_bf16), M, K, stream_);
+          launch_round_rows_to_bf16(cptr<float>(x), x.strides()[0], mptr<uint16_t>(x_bf16), M, K, stream());
           check_launch("round to bf16");
         }
         xm = {x_bf16.raw(), CUDA_R_16BF, K};
@@ -206,16 +297,16 @@ class CudaBackend final : public Backend {
     Tensor acc = direct ? out : (out_bf16 ? scratch({M, N}, DType::F32) : out);
     if (K == 0) {
       // No products: the bias alone (cuBLASLt does not take K = 0).
-      check(cudaMemsetAsync(acc.raw(), 0, acc.nbytes(), stream_), "cudaMemsetAsync");
-      if (b) launch_add(cptr<float>(acc), b, N, mptr<float>(acc), M * N, stream_);
-      if (direct && residual) launch_add(cptr<float>(acc), residual, M * N, mptr<float>(acc), M * N, stream_);
+      check(cudaMemsetAsync(acc.raw(), 0, acc.nbytes(), stream()), "cudaMemsetAsync");
+      if (b) launch_add(cptr<float>(acc), b, N, mptr<float>(acc), M * N, stream());
+      if (direct && residual) launch_add(cptr<float>(acc), residual, M * N, mptr<float>(acc), M * N, stream());
       check_launch("linear (K = 0)");
     } else {
-      gemm_->linear(xm, wm, b, direct ? residual : nullptr, GemmMatrix{acc.raw(), CUDA_R_32F, N}, M, N, K);
+      gemm_->linear(xm, wm, b, direct ? residual : nullptr, GemmMatrix{acc.raw(), CUDA_R_32F, N}, M, N, K, stream());
     }
     if (!direct) {
       launch_linear_epilogue(cptr<float>(acc), epilogue.has_activation, act_of(epilogue.activation), residual,
-                             out.raw(), out_bf16, M, N, stream_);
+                             out.raw(), out_bf16, M, N, stream());
       check_launch("linear epilogue");
     }
   }
@@ -226,11 +317,11 @@ class CudaBackend final : public Backend {
     if (out.numel() == 0) return;
     DeviceGuard g(index_);
     if (K == 0) {
-      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream_), "cudaMemsetAsync");
+      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream()), "cudaMemsetAsync");
       return;
     }
     Tensor ac = contiguous_here(a), bc = contiguous_here(b);
-    gemm_->matmul(cptr<float>(ac), cptr<float>(bc), trans_b, mptr<float>(out), B, M, N, K);
+    gemm_->matmul(cptr<float>(ac), cptr<float>(bc), trans_b, mptr<float>(out), B, M, N, K, stream());
   }
 
   void layer_norm(const Tensor& x, const Tensor& weight, const Tensor* bias, float eps, Tensor& out) override {
@@ -238,14 +329,14 @@ class CudaBackend final : public Backend {
     DeviceGuard g(index_);
     const int64_t H = x.size(-1);
     launch_layer_norm(cptr<float>(x), cptr<float>(weight), bias ? cptr<float>(*bias) : nullptr, eps, mptr<float>(out),
-                      x.numel() / H, H, stream_);
+                      x.numel() / H, H, stream());
     check_launch("layer_norm");
   }
 
   void activation(Activation act, const Tensor& x, Tensor& out) override {
     if (x.numel() == 0) return;
     DeviceGuard g(index_);
-    launch_activation(act_of(act), cptr<float>(x), mptr<float>(out), x.numel(), stream_);
+    launch_activation(act_of(act), cptr<float>(x), mptr<float>(out), x.numel(), stream());
     check_launch("activation");
   }
 
@@ -253,7 +344,7 @@ class CudaBackend final : public Backend {
     if (x.numel() == 0) return;
     DeviceGuard g(index_);
     const int64_t C = x.size(-1);
-    launch_softmax(cptr<float>(x), mptr<float>(out), x.numel() / C, C, stream_);
+    launch_softmax(cptr<float>(x), mptr<float>(out), x.numel() / C, C, stream());
     check_launch("softmax");
   }
 
@@ -272,14 +363,14 @@ class CudaBackend final : public Backend {
     if (key_mask) mask = as_f32_here(*key_mask);
     launch_attention(heads_view(q, 1, 2), q.strides()[0], heads_view(kc, 1, 2), heads_view(vc, 1, 2), kc.strides()[0],
                      key_mask ? cptr<float>(mask) : nullptr, params.scale, params.causal, mptr<float>(out), B, Sq, Sk,
-                     H, D, stream_);
+                     H, D, stream());
     check_launch("attention");
   }
 
   void add(const Tensor& a, const Tensor& b, Tensor& out) override {
     if (a.numel() == 0) return;
     DeviceGuard g(index_);
-    launch_add(cptr<float>(a), cptr<float>(b), std::max<int64_t>(b.numel(), 1), mptr<float>(out), a.numel(), stream_);
+    launch_add(cptr<float>(a), cptr<float>(b), std::max<int64_t>(b.numel(), 1), mptr<float>(out), a.numel(), stream());
     check_launch("add");
   }
 
@@ -288,7 +379,7 @@ class CudaBackend final : public Backend {
     DeviceGuard g(index_);
     const int64_t B = x.size(0), S = x.size(1), H = x.size(2);
     if (S == 0) {
-      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream_), "cudaMemsetAsync");
+      check(cudaMemsetAsync(out.raw(), 0, out.nbytes(), stream()), "cudaMemsetAsync");
       return;
     }
     Pool p = Pool::Cls;
@@ -300,7 +391,7 @@ class CudaBackend final : public Backend {
       default: fail(ErrorKind::Unsupported, "cuda pool: mode {} is pooled by the runtime", static_cast<int>(mode));
     }
     Tensor m = as_f32_here(mask);
-    launch_pool(p, cptr<float>(x), cptr<float>(m), mptr<float>(out), B, S, H, stream_);
+    launch_pool(p, cptr<float>(x), cptr<float>(m), mptr<float>(out), B, S, H, stream());
     check_launch("pool");
   }
 
@@ -308,7 +399,7 @@ class CudaBackend final : public Backend {
     if (x.numel() == 0) return;
     DeviceGuard g(index_);
     const int64_t C = x.size(-1);
-    launch_l2_normalize(cptr<float>(x), eps, mptr<float>(out), x.numel() / C, C, stream_);
+    launch_l2_normalize(cptr<float>(x), eps, mptr<float>(out), x.numel() / C, C, stream());
     check_launch("l2_normalize");
   }
 
@@ -316,8 +407,15 @@ class CudaBackend final : public Backend {
     if (x.numel() == 0) return;
     DeviceGuard g(index_);
     Tensor xc = contiguous_here(x);
-    launch_cast(xc.raw(), elem_type(xc.dtype()), out.raw(), elem_type(out.dtype()), xc.numel(), stream_);
+    launch_cast(xc.raw(), elem_type(xc.dtype()), out.raw(), elem_type(out.dtype()), xc.numel(), stream());
     check_launch("cast");
+  }
+
+  void argmax(const Tensor& x, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_argmax(cptr<float>(x), mptr<int32_t>(out), x.size(0), x.size(1), stream());
+    check_launch("argmax");
   }
 
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override {
@@ -325,7 +423,7 @@ class CudaBackend final : public Backend {
     DeviceGuard g(index_);
     const int64_t H = x.size(-1);
     launch_rms_norm(cptr<float>(x), cptr<float>(weight), eps, out.raw(), out.dtype() == DType::BF16, x.numel() / H, H,
-                    stream_);
+                    stream());
     check_launch("rms_norm");
   }
 
@@ -335,7 +433,7 @@ class CudaBackend final : public Backend {
     const int64_t T = x.size(0), N = x.size(1), D = x.size(2);
     Tensor pos = as_type_here(positions, DType::I64);
     launch_rotary(cptr<float>(x), x.strides()[0], x.strides()[1], cptr<int64_t>(pos), cptr<float>(cos),
-                  cptr<float>(sin), cos.size(0), 2 * cos.size(1), mptr<float>(out), T, N, D, flag_, stream_);
+                  cptr<float>(sin), cos.size(0), 2 * cos.size(1), mptr<float>(out), T, N, D, flag_, stream());
     check_launch("rotary");
   }
 
@@ -343,7 +441,7 @@ class CudaBackend final : public Backend {
     if (out.numel() == 0) return;
     DeviceGuard g(index_);
     const int64_t I = x.size(-1) / 2;
-    launch_swiglu(cptr<float>(x), out.raw(), out.dtype() == DType::BF16, out.numel() / I, I, stream_);
+    launch_swiglu(cptr<float>(x), out.raw(), out.dtype() == DType::BF16, out.numel() / I, I, stream());
     check_launch("swiglu");
   }
 
@@ -355,7 +453,7 @@ class CudaBackend final : public Backend {
     const int64_t num_slots = k_cache.size(0) * k_cache.size(1);
     launch_kv_cache_write(cptr<float>(k), k.strides()[0], k.strides()[1], cptr<float>(v), v.strides()[0],
                           v.strides()[1], cptr<int64_t>(s), mptr<float>(k_cache), mptr<float>(v_cache), num_slots,
-                          k.size(0), k.size(1), k.size(2), flag_, stream_);
+                          k.size(0), k.size(1), k.size(2), flag_, stream());
     check_launch("kv_cache_write");
   }
 
@@ -370,7 +468,7 @@ class CudaBackend final : public Backend {
     launch_paged_attention(heads_view(q, 0, 1), cptr<float>(k_cache), cptr<float>(v_cache), k_cache.size(1),
                            cptr<int32_t>(tables), tables.size(1), cptr<int32_t>(lens), cptr<int32_t>(starts),
                            lens.size(0), params.scale, params.window, params.bf16_products, mptr<float>(out), q.size(0),
-                           q.size(1), k_cache.size(2), q.size(2), stream_);
+                           q.size(1), k_cache.size(2), q.size(2), stream());
     check_launch("paged_attention");
   }
 
@@ -382,11 +480,15 @@ class CudaBackend final : public Backend {
     launch_varlen_attention(heads_view(q, 0, 1), heads_view(k, 0, 1), heads_view(v, 0, 1), query_start.raw(),
                             query_start.dtype() == DType::I64, query_start.size(0) - 1, params.scale, params.causal,
                             params.window, params.bf16_products, mptr<float>(out), q.size(0), q.size(1), k.size(1),
-                            q.size(2), stream_);
+                            q.size(2), stream());
     check_launch("varlen_attention");
   }
 
  private:
+  bool recording() const { return tls_recording.backend == this; }
+  // Where this thread's ops go: the recording stream while it records, else the backend's.
+  cudaStream_t stream() const { return recording() ? tls_recording.stream : stream_; }
+
   Tensor scratch(const Shape& shape, DType dtype) {
     const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
     return Tensor(allocator_->allocate(bytes), 0, shape, contiguous_strides(shape), dtype);
@@ -395,7 +497,7 @@ class CudaBackend final : public Backend {
   // src (on this device, any strides) into dst (contiguous, same shape and dtype).
   void to_contiguous(const Tensor& src, Tensor& dst) {
     if (src.is_contiguous()) {
-      check(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, stream_),
+      check(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice, stream()),
             "cudaMemcpyAsync D2D");
       return;
     }
@@ -407,7 +509,7 @@ class CudaBackend final : public Backend {
       view.shape[d] = src.size(d);
       view.strides[d] = src.strides()[static_cast<size_t>(d)];
     }
-    launch_gather_strided(view, static_cast<int>(dtype_size(src.dtype())), dst.raw(), src.numel(), stream_);
+    launch_gather_strided(view, static_cast<int>(dtype_size(src.dtype())), dst.raw(), src.numel(), stream());
     check_launch("gather");
   }
 
@@ -422,7 +524,7 @@ class CudaBackend final : public Backend {
     Tensor c = contiguous_here(t);
     if (c.dtype() == dtype || c.numel() == 0) return c;
     Tensor out = scratch(c.shape(), dtype);
-    launch_cast(c.raw(), elem_type(c.dtype()), out.raw(), elem_type(dtype), c.numel(), stream_);
+    launch_cast(c.raw(), elem_type(c.dtype()), out.raw(), elem_type(dtype), c.numel(), stream());
     check_launch("cast");
     return out;
   }
@@ -455,22 +557,26 @@ class CudaBackend final : public Backend {
 
   // Waits for the stream; an index an earlier op found out of range is raised here.
   void synchronize(const char* what) {
+    if (recording()) fail(ErrorKind::Internal, "cuda: {} cannot wait for the device while recording a graph", what);
     raise_if_flagged(what, "an index (position or KV slot) was out of range in an earlier GPU op");
   }
 
   // Reads the out-of-range flag behind everything queued, with the one wait the caller needed.
   void raise_if_flagged(const char* what, const char* message) {
     int flag = 0;
-    check(cudaMemcpyAsync(&flag, flag_, sizeof(int), cudaMemcpyDeviceToHost, stream_), "read flag");
-    check(cudaStreamSynchronize(stream_), what);
+    check(cudaMemcpyAsync(&flag, flag_, sizeof(int), cudaMemcpyDeviceToHost, stream()), "read flag");
+    check(cudaStreamSynchronize(stream()), what);
     if (flag == 0) return;
-    check(cudaMemsetAsync(flag_, 0, sizeof(int), stream_), "cudaMemsetAsync");
+    check(cudaMemsetAsync(flag_, 0, sizeof(int), stream()), "cudaMemsetAsync");
     fail(ErrorKind::InvalidArgument, "{}", message);
   }
 
   int index_;
   std::shared_ptr<DeviceAllocator> allocator_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t record_stream_ = nullptr;
+  std::mutex record_mu_;
+  std::unique_lock<std::mutex> record_lock_;  // held from begin_recording to end_recording
   void* workspace_ = nullptr;
   int* flag_ = nullptr;
   std::unique_ptr<LtGemm> gemm_;

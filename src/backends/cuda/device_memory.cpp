@@ -14,12 +14,43 @@ constexpr size_t kLargeStep = size_t{2} << 20;
 // A cached block serves a request up to this factor smaller, so one large block is not pinned
 // by a small tensor.
 constexpr size_t kMaxWaste = 2;
+
+// The private pool this thread allocates from, and for which allocator.
+struct ThreadPool {
+  const DeviceAllocator* owner = nullptr;
+  std::shared_ptr<PrivatePool> pool;
+};
+thread_local ThreadPool tls_pool;
 }  // namespace
 
 size_t DeviceAllocator::rounded(size_t bytes) {
   if (bytes == 0) bytes = 1;
   const size_t step = bytes < kSmallLimit ? kSmallStep : kLargeStep;
   return (bytes + step - 1) / step * step;
+}
+
+std::shared_ptr<PrivatePool> DeviceAllocator::begin_private_pool() {
+  tls_pool.owner = this;
+  tls_pool.pool = std::make_shared<PrivatePool>();
+  return tls_pool.pool;
+}
+
+void DeviceAllocator::end_private_pool() {
+  if (tls_pool.owner == this) tls_pool = {};
+}
+
+std::shared_ptr<PrivatePool> DeviceAllocator::active_pool() const {
+  return tls_pool.owner == this ? tls_pool.pool : nullptr;
+}
+
+void DeviceAllocator::retire(const std::shared_ptr<PrivatePool>& pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pool->retired = true;
+  for (auto& [size, ptr] : pool->free) {
+    free_.emplace(size, ptr);
+    cached_ += size;
+  }
+  pool->free.clear();
 }
 
 DeviceAllocator::~DeviceAllocator() {
@@ -29,16 +60,18 @@ DeviceAllocator::~DeviceAllocator() {
 
 std::shared_ptr<Storage> DeviceAllocator::allocate(size_t bytes) {
   const size_t want = rounded(bytes);
+  std::shared_ptr<PrivatePool> pool = active_pool();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.lower_bound(want);
-    if (it != free_.end() && it->first <= want * kMaxWaste) {
+    auto& blocks = pool ? pool->free : free_;
+    auto it = blocks.lower_bound(want);
+    if (it != blocks.end() && it->first <= want * kMaxWaste) {
       const size_t block = it->first;
       void* p = it->second;
-      free_.erase(it);
-      cached_ -= block;
+      blocks.erase(it);
+      if (!pool) cached_ -= block;
       in_use_ += block;
-      return std::make_shared<DeviceStorage>(shared_from_this(), p, bytes, block, device_);
+      return std::make_shared<DeviceStorage>(shared_from_this(), p, bytes, block, device_, std::move(pool));
     }
   }
   check(cudaSetDevice(device_), "cudaSetDevice");
@@ -60,13 +93,17 @@ std::shared_ptr<Storage> DeviceAllocator::allocate(size_t bytes) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   in_use_ += want;
-  return std::make_shared<DeviceStorage>(shared_from_this(), p, bytes, want, device_);
+  return std::make_shared<DeviceStorage>(shared_from_this(), p, bytes, want, device_, std::move(pool));
 }
 
-void DeviceAllocator::give_back(void* ptr, size_t bytes) {
+void DeviceAllocator::give_back(void* ptr, size_t bytes, PrivatePool* pool) {
   std::lock_guard<std::mutex> lock(mu_);
-  free_.emplace(bytes, ptr);
   in_use_ -= bytes;
+  if (pool && !pool->retired) {
+    pool->free.emplace(bytes, ptr);
+    return;
+  }
+  free_.emplace(bytes, ptr);
   cached_ += bytes;
 }
 

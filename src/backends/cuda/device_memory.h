@@ -13,6 +13,13 @@
 
 namespace ia::cuda {
 
+// Blocks kept for one recorded graph (see DeviceAllocator::begin_private_pool): a replay writes
+// the addresses the recording was given, so no one else may be handed them while it lives.
+struct PrivatePool {
+  std::multimap<size_t, void*> free;  // freed blocks, reusable by this recording only
+  bool retired = false;               // the recording is gone: blocks go back to everyone
+};
+
 class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
  public:
   explicit DeviceAllocator(int device) : device_(device) {}
@@ -23,6 +30,13 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
   // A block of at least `bytes`; on cudaMalloc failure the cached blocks are released and the
   // allocation retried once, then ErrorKind::Unavailable with the sizes.
   std::shared_ptr<Storage> allocate(size_t bytes);
+  // Until end_private_pool, this thread's allocations come from (and their blocks return to) a
+  // pool of their own, as PyTorch's graph pools: the ops recorded into a graph are replayed on
+  // the same addresses later, while the general pool has moved on. Other threads are unaffected.
+  std::shared_ptr<PrivatePool> begin_private_pool();
+  void end_private_pool();
+  // The recording is gone: its pool's blocks (now and as they are freed) serve everyone again.
+  void retire(const std::shared_ptr<PrivatePool>& pool);
   // Returns every cached block to the driver.
   void release_cached();
   size_t cached_bytes() const;
@@ -30,7 +44,8 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
 
  private:
   friend class DeviceStorage;
-  void give_back(void* ptr, size_t bytes);
+  void give_back(void* ptr, size_t bytes, PrivatePool* pool);
+  std::shared_ptr<PrivatePool> active_pool() const;
   static size_t rounded(size_t bytes);
 
   int device_;
@@ -42,9 +57,15 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
 
 class DeviceStorage final : public Storage {
  public:
-  DeviceStorage(std::shared_ptr<DeviceAllocator> owner, void* ptr, size_t bytes, size_t block_bytes, int device)
-      : owner_(std::move(owner)), ptr_(ptr), bytes_(bytes), block_bytes_(block_bytes), device_(device) {}
-  ~DeviceStorage() override { owner_->give_back(ptr_, block_bytes_); }
+  DeviceStorage(std::shared_ptr<DeviceAllocator> owner, void* ptr, size_t bytes, size_t block_bytes, int device,
+                std::shared_ptr<PrivatePool> pool)
+      : owner_(std::move(owner)),
+        ptr_(ptr),
+        bytes_(bytes),
+        block_bytes_(block_bytes),
+        device_(device),
+        pool_(std::move(pool)) {}
+  ~DeviceStorage() override { owner_->give_back(ptr_, block_bytes_, pool_.get()); }
   DeviceStorage(const DeviceStorage&) = delete;
   DeviceStorage& operator=(const DeviceStorage&) = delete;
   void* data() override { return ptr_; }
@@ -57,6 +78,7 @@ class DeviceStorage final : public Storage {
   size_t bytes_;
   size_t block_bytes_;
   int device_;
+  std::shared_ptr<PrivatePool> pool_;  // null: the general pool
 };
 
 }  // namespace ia::cuda

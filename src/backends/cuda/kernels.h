@@ -77,6 +77,8 @@ void launch_rms_norm(const float* x, const float* weight, float eps, void* out, 
 
 // Softmax over the last dim of x [rows, cols] (max-subtracted, f32).
 void launch_softmax(const float* x, float* out, int64_t rows, int64_t cols, cudaStream_t stream);
+// out[r] = the index of row r's first maximum (torch.argmax).
+void launch_argmax(const float* x, int32_t* out, int64_t rows, int64_t cols, cudaStream_t stream);
 
 // Divides each row by max(||row||_2, eps).
 void launch_l2_normalize(const float* x, float eps, float* out, int64_t rows, int64_t cols, cudaStream_t stream);

@@ -48,8 +48,7 @@ struct LtGemm::Plan {
   }
 };
 
-LtGemm::LtGemm(cudaStream_t stream, void* workspace, size_t workspace_bytes)
-    : stream_(stream), workspace_(workspace), workspace_bytes_(workspace_bytes) {
+LtGemm::LtGemm(void* workspace, size_t workspace_bytes) : workspace_(workspace), workspace_bytes_(workspace_bytes) {
   check(cublasLtCreate(&handle_), "cublasLtCreate");
 }
 
@@ -109,19 +108,20 @@ LtGemm::Plan& LtGemm::plan_for(const LtProblem& p) {
   return *plans_.emplace(p, std::move(plan)).first->second;
 }
 
-void LtGemm::run(const LtProblem& p, const void* a, const void* b, const void* c, void* d, const float* bias) {
+void LtGemm::run(const LtProblem& p, const void* a, const void* b, const void* c, void* d, const float* bias,
+                 cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(mu_);  // one handle, one workspace, and the bias attribute
   Plan& plan = plan_for(p);
   if (p.bias)
     check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)), "bias");
   const float alpha = 1.0f, beta = p.accumulate ? 1.0f : 0.0f;
   check(cublasLtMatmul(handle_, plan.desc, &alpha, a, plan.a, b, plan.b, &beta, c, plan.c, d, plan.d, &plan.algo,
-                       workspace_, workspace_bytes_, stream_),
+                       workspace_, workspace_bytes_, stream),
         "cublasLtMatmul");
 }
 
 void LtGemm::linear(const GemmMatrix& x, const GemmMatrix& w, const float* bias, const float* residual, GemmMatrix out,
-                    int64_t M, int64_t N, int64_t K) {
+                    int64_t M, int64_t N, int64_t K, cudaStream_t stream) {
   // Column-major: D (N x M, ld out.ld) = op(A) (N x K) . B (K x M), where A is w row-major
   // [N, K] (a K x N column-major matrix, transposed) and B is x row-major [M, K] (K x M).
   LtProblem p;
@@ -152,11 +152,11 @@ void LtGemm::linear(const GemmMatrix& x, const GemmMatrix& w, const float* bias,
   p.align_b = alignment_of(x.data);
   p.align_c = alignment_of(c);
   p.align_d = alignment_of(out.data);
-  run(p, w.data, x.data, c, const_cast<void*>(out.data), bias);
+  run(p, w.data, x.data, c, const_cast<void*>(out.data), bias, stream);
 }
 
 void LtGemm::matmul(const float* a, const float* b, bool trans_b, float* out, int64_t batch, int64_t M, int64_t N,
-                    int64_t K) {
+                    int64_t K, cudaStream_t stream) {
   // Column-major: out^T (N x M) = op(A) (N x K) . a^T (K x M), where A is b as stored: [N, K]
   // row-major (K x N column-major, transposed) or [K, N] row-major (N x K column-major).
   LtProblem p;
@@ -175,7 +175,7 @@ void LtGemm::matmul(const float* a, const float* b, bool trans_b, float* out, in
   p.align_a = alignment_of(b);
   p.align_b = alignment_of(a);
   p.align_c = p.align_d = alignment_of(out);
-  run(p, b, a, out, out, nullptr);
+  run(p, b, a, out, out, nullptr, stream);
 }
 
 }  // namespace ia::cuda

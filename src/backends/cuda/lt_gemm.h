@@ -1,5 +1,6 @@
 #pragma once
-// Row-major GEMMs through cuBLASLt on one stream: out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N])
+// Row-major GEMMs through cuBLASLt on the stream each call names (the backend's, or the one it
+// records a graph on): out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N])
 // (+ residual[M, N]) and batched matmuls. cuBLAS is column-major, so each product is computed as
 // its transpose: out^T (N x M) = w (N x K) . x^T (K x M), which is the same memory. f32 runs in
 // full f32 (CUBLAS_COMPUTE_32F, no TF32); bf16 operands accumulate in f32.
@@ -37,7 +38,7 @@ struct LtProblem {
 
 class LtGemm {
  public:
-  LtGemm(cudaStream_t stream, void* workspace, size_t workspace_bytes);
+  LtGemm(void* workspace, size_t workspace_bytes);
   ~LtGemm();
   LtGemm(const LtGemm&) = delete;
   LtGemm& operator=(const LtGemm&) = delete;
@@ -45,20 +46,21 @@ class LtGemm {
   // out[M, N] (row-major, ld out.ld) = x[M, K] @ w[N, K]^T + bias[N] (f32, may be null) +
   // residual (f32 [M, N] contiguous, may be null; out must then be f32).
   void linear(const GemmMatrix& x, const GemmMatrix& w, const float* bias, const float* residual, GemmMatrix out,
-              int64_t M, int64_t N, int64_t K);
+              int64_t M, int64_t N, int64_t K, cudaStream_t stream);
   // out[b] = a[b] @ (trans_b ? b[b]^T : b[b]) for `batch` contiguous f32 matrices: a [M, K],
   // b [N, K] or [K, N], out [M, N].
-  void matmul(const float* a, const float* b, bool trans_b, float* out, int64_t batch, int64_t M, int64_t N, int64_t K);
+  void matmul(const float* a, const float* b, bool trans_b, float* out, int64_t batch, int64_t M, int64_t N, int64_t K,
+              cudaStream_t stream);
 
  private:
   struct Plan;
   // The descriptors, layouts and algorithm of a problem, made once: the heuristic query costs
   // more than a decode step's GEMV.
   Plan& plan_for(const LtProblem& p);
-  void run(const LtProblem& p, const void* a, const void* b, const void* c, void* d, const float* bias);
+  void run(const LtProblem& p, const void* a, const void* b, const void* c, void* d, const float* bias,
+           cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
-  cudaStream_t stream_;
   void* workspace_;
   size_t workspace_bytes_;
   std::mutex mu_;

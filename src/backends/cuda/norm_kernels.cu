@@ -1,5 +1,5 @@
-// Row reductions over the last dim (layer norm, RMS norm, softmax, L2 normalisation) and token
-// pooling. A row belongs to one warp (short rows; four rows per block) or one block of up to
+// Row reductions over the last dim (layer norm, RMS norm, softmax, L2 normalisation, argmax) and
+// token pooling. A row belongs to one warp (short rows; four rows per block) or one block of up to
 // 1024 threads; a thread keeps its share of the row in registers between the passes (rows up to
 // 16384 floats), or, for longer rows, reads it again (from L2) on each pass. Sums in f32 as torch
 // does (layer norm's in f64, see there): each thread sums its few elements in order, then a
@@ -456,6 +456,43 @@ void launch_l2_normalize(const float* x, float eps, float* out, int64_t rows, in
     l2_normalize_kernel<decltype(v)::value, decltype(items)::value>
         <<<row_grid(p, rows), row_block(p), 0, stream>>>(x, eps, out, rows, cols, vec_io);
   });
+}
+
+namespace {
+
+// (value, index) as one 64-bit key whose unsigned order is the argmax order: the float's bits
+// made monotonic in the high half, the complemented index in the low half (ties: first index).
+__device__ __forceinline__ unsigned long long argmax_key(float v, int64_t i) {
+  const unsigned b = __float_as_uint(v);
+  const unsigned ordered = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return (static_cast<unsigned long long>(ordered) << 32) | static_cast<unsigned>(~static_cast<unsigned>(i));
+}
+
+struct MaxU64Op {
+  __device__ __forceinline__ unsigned long long operator()(unsigned long long a, unsigned long long b) const {
+    return a > b ? a : b;
+  }
+};
+
+// One block per row: each thread keeps its best key over a strided share, then one block max.
+__global__ __launch_bounds__(1024) void argmax_kernel(const float* __restrict__ x, int32_t* __restrict__ out,
+                                                       int64_t rows, int64_t cols) {
+  __shared__ unsigned long long scratch[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * cols;
+    unsigned long long best = 0;
+    for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) best = MaxU64Op{}(best, argmax_key(xr[i], i));
+    best = block_reduce_x(best, scratch, MaxU64Op{}, 0ull);
+    if (threadIdx.x == 0) out[r] = static_cast<int32_t>(~static_cast<unsigned>(best & 0xffffffffull));
+  }
+}
+
+}  // namespace
+
+void launch_argmax(const float* x, int32_t* out, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  const int threads = cols >= 1024 ? 1024 : static_cast<int>((cols + 31) / 32 * 32);
+  argmax_kernel<<<static_cast<unsigned>(clamp_grid(rows, kMaxGridX)), threads, 0, stream>>>(x, out, rows, cols);
 }
 
 void launch_pool(Pool mode, const float* x, const float* mask, float* out, int64_t B, int64_t S, int64_t H,

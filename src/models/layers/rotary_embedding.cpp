@@ -37,6 +37,10 @@ RotaryTables RotaryEmbedding::for_step(const StepInputs& step) const {
     const int64_t rows = std::max<int64_t>({step.max_seq_len, 2 * rows_, 256});
     Tensor c, s;
     rope_tables(rope_frequencies(rope_, max_positions_, max_positions_), rows, c, s);
+    if (cos_.defined() && !device_.is_cpu()) {
+      outgrown_.push_back(cos_);
+      outgrown_.push_back(sin_);
+    }
     cos_ = ops::to_device(c, device_);
     sin_ = ops::to_device(s, device_);
     rows_ = rows;

@@ -5,6 +5,7 @@
 // frequencies depend on each sequence's length.
 #include <cstdint>
 #include <mutex>
+#include <vector>
 
 #include "core/tensor.h"
 #include "models/rope_config.h"
@@ -34,6 +35,9 @@ class RotaryEmbedding {
   mutable std::mutex mu_;
   mutable Tensor cos_, sin_;
   mutable int64_t rows_ = 0;
+  // Smaller tables a grown one replaced, kept: a recorded step (CUDA graph) reads the tables it
+  // was recorded with. Growth doubles, so they add at most the size of the current ones.
+  mutable std::vector<Tensor> outgrown_;
 };
 
 }  // namespace ia

@@ -628,6 +628,31 @@ TEST_P(Conformance, L2Normalize) {
   }
 }
 
+TEST_P(Conformance, ArgMax) {
+  Rng rng(31);
+  for (int64_t rows : {1, 3, 64}) {
+    for (int64_t cols : {1, 7, 1000, 32000, 151936}) {
+      Tensor x = host_f32({rows, cols}, rng);
+      float* p = x.data<float>();
+      std::vector<int32_t> want(static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = p + r * cols;
+        // A tie for the maximum: the first index wins, as torch.argmax. Row 0 ties at its ends.
+        if (r % 2) row[rng.index(cols)] = -1e30f;  // large negatives change nothing
+        const int64_t a = r == 0 ? 0 : rng.index(cols), b = r == 0 ? cols - 1 : rng.index(cols);
+        row[a] = row[b] = 3.0f + static_cast<float>(r % 5);
+        want[static_cast<size_t>(r)] = static_cast<int32_t>(std::min(a, b));
+      }
+      Tensor out = dev_.poisoned({rows}, DType::I32);
+      be().argmax(dev_.up(x), out);
+      Tensor got = dev_.down(out);
+      for (int64_t r = 0; r < rows; ++r)
+        ASSERT_EQ(got.data<int32_t>()[r], want[static_cast<size_t>(r)])
+            << "rows " << rows << " cols " << cols << " row " << r;
+    }
+  }
+}
+
 TEST_P(Conformance, Cast) {
   Rng rng(14);
   struct C {
@@ -1068,9 +1093,10 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op : {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation,
-                      OpKind::Softmax, OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast,
-                      OpKind::RmsNorm, OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention, OpKind::VarlenAttention})
+    for (OpKind op :
+         {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation, OpKind::Softmax,
+          OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast, OpKind::RmsNorm,
+          OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention, OpKind::VarlenAttention, OpKind::ArgMax})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));
