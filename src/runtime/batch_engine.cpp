@@ -32,6 +32,7 @@ namespace detail {
 struct BatchEngineShared {
   std::mutex mu;
   std::condition_variable wake;
+  std::condition_variable idle;                             // notified when no request is left
   std::deque<std::unique_ptr<ScheduledSequence>> incoming;  // BatchEngine::Request
   std::vector<uint64_t> cancels;
   bool stopping = false;
@@ -331,6 +332,12 @@ void BatchEngine::publish_stats(const StepReport* step) {
     s.last_step_tokens = step->prefill_tokens + step->decode_tokens;
   }
   shared_->has_work = s.running + s.waiting > 0;
+  if (!shared_->has_work && shared_->incoming.empty()) shared_->idle.notify_all();
+}
+
+bool BatchEngine::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(shared_->mu);
+  return shared_->idle.wait_for(lock, timeout, [&] { return !shared_->has_work && shared_->incoming.empty(); });
 }
 
 BatchEngineStats BatchEngine::stats() const {

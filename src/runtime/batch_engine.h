@@ -13,6 +13,7 @@
 // Drive it with step() from a loop of your own, or start() a thread that steps
 // while there is work. Callbacks run on the stepping thread, between steps' model
 // work: a slow callback delays every request, so hand data off (a queue) there.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -145,6 +146,9 @@ class BatchEngine {
   // A thread that steps while there is work and sleeps otherwise, until stop().
   void start();
   void stop();
+  // Waits until every submitted request has finished, or the timeout passes; true when
+  // idle. A drain: stop submitting, wait_idle while the thread steps, then stop().
+  bool wait_idle(std::chrono::milliseconds timeout);
 
   BatchEngineStats stats() const;  // any thread
   // Called after every step that ran the model, on the stepping thread.

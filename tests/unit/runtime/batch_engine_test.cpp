@@ -396,6 +396,7 @@ TEST_P(BatchEngineTest, ItsOwnThreadServesConcurrentSubmitters) {
     EXPECT_EQ(e.result.ids, want.ids) << "request " << i;
     EXPECT_EQ(e.result.text, want.text) << "request " << i;
   }
+  EXPECT_TRUE(engine.wait_idle(std::chrono::seconds(10)));
   engine.stop();
   expect_idle(engine);
 }
