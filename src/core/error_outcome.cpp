@@ -83,11 +83,17 @@ const char* http_error_type(ErrorKind kind) {
 }
 
 std::string http_error_body(const ErrorOutcome& outcome, std::string_view param) {
+  return http_error_body(outcome.is_user_error() ? one_line(outcome.message) : "internal error",
+                         http_error_type(outcome.kind), param, error_kind_name(outcome.kind));
+}
+
+std::string http_error_body(std::string_view message, std::string_view type, std::string_view param,
+                            std::string_view code) {
   nlohmann::ordered_json error;
-  error["message"] = outcome.is_user_error() ? one_line(outcome.message) : "internal error";
-  error["type"] = http_error_type(outcome.kind);
+  error["message"] = one_line(std::string(message));
+  error["type"] = std::string(type);
   error["param"] = param.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(std::string(param));
-  error["code"] = error_kind_name(outcome.kind);
+  error["code"] = std::string(code);
   // A message may quote invalid UTF-8 from the request: replace, never throw.
   return nlohmann::ordered_json{{"error", error}}.dump(-1, ' ', false,
                                                        nlohmann::ordered_json::error_handler_t::replace);

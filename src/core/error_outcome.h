@@ -52,5 +52,9 @@ const char* http_error_type(ErrorKind kind);
 // message is replaced by "internal error" so no local path or detail leaks;
 // the server logs the original.
 std::string http_error_body(const ErrorOutcome& outcome, std::string_view param = {});
+// The same shape with every field given, for statuses no error kind has (the
+// server's 401, 413, 429 and context_length_exceeded); an empty param is null.
+std::string http_error_body(std::string_view message, std::string_view type, std::string_view param,
+                            std::string_view code);
 
 }  // namespace ia

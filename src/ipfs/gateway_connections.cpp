@@ -1,6 +1,7 @@
 #include "ipfs/gateway_connections.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -223,6 +224,25 @@ BoundedHttpServer::BoundedHttpServer(const GatewayLimits& limits, std::function<
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+}
+
+bool port_in_use(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
+  bool in_use = false;
+  for (addrinfo* ai = found; ai && !in_use; ai = ai->ai_next) {
+    int sock = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (sock < 0) continue;
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    in_use = ::bind(sock, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
+    close(sock);
+  }
+  freeaddrinfo(found);
+  return in_use;
 }
 
 bool BoundedHttpServer::admit(const std::string& address) {

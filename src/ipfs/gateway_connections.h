@@ -23,6 +23,11 @@
 
 namespace ia::ipfs {
 
+// Whether binding host:port fails because something already listens there (the
+// reason httplib's bind_to_port does not report); the gateway and the model server
+// both say so in one line.
+bool port_in_use(const std::string& host, int port);
+
 class BoundedHttpServer : public httplib::Server {
  public:
   // `setup_request` sees each parsed request before it is routed.

@@ -6,11 +6,7 @@
 #include "ipfs/gateway_server.h"
 
 #include <httplib.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -298,31 +294,6 @@ GatewayServer::GatewayServer(Blockstore& store, GatewayLimits limits) : impl_(st
 GatewayServer::~GatewayServer() {
   stop();
 }
-
-namespace {
-
-// Whether binding host:port fails because something already listens there (the
-// reason httplib's bind_to_port does not report).
-bool port_in_use(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
-  bool in_use = false;
-  for (addrinfo* ai = found; ai && !in_use; ai = ai->ai_next) {
-    int sock = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (sock < 0) continue;
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    in_use = ::bind(sock, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE;
-    close(sock);
-  }
-  freeaddrinfo(found);
-  return in_use;
-}
-
-}  // namespace
 
 int GatewayServer::bind(const std::string& host, int port) {
   int bound = port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);

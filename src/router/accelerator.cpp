@@ -16,6 +16,7 @@
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
 #include "router/load_once_cache.h"
+#include "router/model_placement.h"
 #include "router/model_source.h"
 #include "runtime/chat_session.h"
 #include "runtime/device_selection.h"
@@ -28,6 +29,8 @@
 namespace ipfs_accelerate {
 
 namespace fs = std::filesystem;
+using ia::router::resolve_compute_dtype;
+using ia::router::resolve_model_dir;
 
 namespace {
 
@@ -43,58 +46,6 @@ auto translate_errors(Fn&& fn) -> decltype(fn()) {
   } catch (const std::bad_alloc&) {
     throw Error("unavailable", "out of memory");
   }
-}
-
-std::string resolve_model_dir(const std::string& model) {
-  if (model.empty()) ia::fail(ia::ErrorKind::InvalidArgument, "no model given (--model DIR)");
-  std::error_code ec;
-  if (!fs::exists(model, ec)) {
-    if (auto dir = ia::router::resolve_model_source(model)) return *dir;  // a CID, ipfs:// URL or registered name
-    ia::fail(ia::ErrorKind::NotFound, "{}: model folder does not exist", model);
-  }
-  if (!fs::is_directory(model, ec)) {
-    // A file of the folder given for the folder: say what to pass instead.
-    const fs::path file(model);
-    if (file.extension() == ".safetensors")
-      ia::fail(ia::ErrorKind::InvalidArgument, "{}: --model takes a folder; pass the folder that holds it: {}", model,
-               file.parent_path().empty() ? "." : file.parent_path().string());
-    if (file.extension() == ".gguf")
-      ia::fail(ia::ErrorKind::Unsupported,
-               "{}: GGUF is not supported yet; use the Hugging Face folder (config.json + *.safetensors)", model);
-    ia::fail(ia::ErrorKind::InvalidArgument, "{}: not a folder", model);
-  }
-  return fs::weakly_canonical(model, ec).string();
-}
-
-ia::DType parse_compute_dtype(const std::string& s) {
-  if (s == "f32" || s == "float32") return ia::DType::F32;
-  if (s == "bf16" || s == "bfloat16") return ia::DType::BF16;
-  ia::fail(ia::ErrorKind::InvalidArgument, "unsupported dtype \"{}\" (expected auto, f32 or bf16)", s);
-}
-
-// The dtype a request runs in. An explicit f32 or bf16 wins; "auto" (the default) is the
-// checkpoint's own, config.json's torch_dtype (transformers 5 writes dtype): bfloat16 runs in
-// bf16, float16 in bf16 too (this build has no f16 compute; a warning says so), anything else
-// and none in f32. An unreadable config.json is left to the load to report.
-ia::DType resolve_compute_dtype(const std::string& requested, const std::string& dir,
-                                std::vector<std::string>& warnings) {
-  if (requested != "auto") return parse_compute_dtype(requested);
-  std::string stored;
-  try {
-    const ia::HfConfig cfg = ia::HfConfig::load(dir);
-    stored = cfg.get_string("torch_dtype", cfg.get_string("dtype", ""));
-  } catch (const ia::Error&) {
-    return ia::DType::F32;
-  }
-  if (stored == "bfloat16") return ia::DType::BF16;
-  if (stored == "float16") {
-    warnings.emplace_back(
-        "the checkpoint is float16; running it in bf16 (no f16 compute on this build; --dtype f32 for full "
-        "precision)");
-    spdlog::warn("{}", warnings.back());
-    return ia::DType::BF16;
-  }
-  return ia::DType::F32;
 }
 
 // With -v: what loads, from where, in which dtype, on which device, and how long it took.

@@ -170,28 +170,62 @@ EncodedTexts EmbeddingEndpoint::encode(const std::vector<std::string>& texts, co
 
 EmbeddingResult EmbeddingEndpoint::embed(const std::vector<std::string>& texts, const EmbeddingOptions& options) const {
   if (texts.empty()) fail(ErrorKind::InvalidArgument, "no texts to embed");
+  auto t0 = std::chrono::steady_clock::now();
+  EncodedTexts enc = encode(texts, options);
+  return embed_encoded(std::move(enc), options, ms_since(t0));
+}
+
+EmbeddingResult EmbeddingEndpoint::embed_ids(const std::vector<std::vector<int32_t>>& ids,
+                                             const EmbeddingOptions& options) const {
+  if (ids.empty()) fail(ErrorKind::InvalidArgument, "no inputs to embed");
+  const int64_t model_limit = encoder_->max_input_tokens();
+  EncodedTexts enc;
+  enc.max_length = options.max_length.value_or(max_length_);
+  if (enc.max_length < 1 || enc.max_length > model_limit)
+    fail(ErrorKind::InvalidArgument, "max length {} is outside 1..{} (the model's limit)", enc.max_length, model_limit);
+  const auto vocab = static_cast<int64_t>(encoder_->vocab_size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].empty()) fail(ErrorKind::InvalidArgument, "input {} has no tokens", i);
+    for (int32_t id : ids[i])
+      if (id < 0 || id >= vocab)
+        fail(ErrorKind::InvalidArgument, "input {}: token id {} is outside the vocabulary of {}", i, id, vocab);
+    tok::Encoding e;
+    e.ids = ids[i];
+    if (static_cast<int64_t>(e.ids.size()) > enc.max_length) {
+      if (!options.truncate)
+        fail(ErrorKind::InvalidArgument, "input {} has {} tokens, more than the limit of {} (truncation is off)", i,
+             e.ids.size(), enc.max_length);
+      e.ids.resize(static_cast<size_t>(enc.max_length));
+      enc.truncated.push_back(static_cast<int>(i));
+    }
+    e.type_ids.assign(e.ids.size(), 0);
+    enc.encodings.push_back(std::move(e));
+  }
+  return embed_encoded(std::move(enc), options, 0.0);
+}
+
+EmbeddingResult EmbeddingEndpoint::embed_encoded(EncodedTexts enc, const EmbeddingOptions& options,
+                                                 double tokenize_ms) const {
   if (options.batch_size < 1)
     fail(ErrorKind::InvalidArgument, "batch size must be at least 1, got {}", options.batch_size);
   EmbeddingResult result;
   result.pooling = options.pooling.value_or(default_pooling_);
   result.normalized = modules_.normalizes(options.normalize);
-
-  auto t0 = std::chrono::steady_clock::now();
-  EncodedTexts enc = encode(texts, options);
   const std::vector<tok::Encoding>& encodings = enc.encodings;
+  const size_t count = encodings.size();
   result.max_length = enc.max_length;
   result.truncated = enc.truncated;
   if (!result.truncated.empty()) {
-    std::string w = fmt::format("{} of {} texts were truncated to {} tokens", result.truncated.size(), texts.size(),
-                                enc.max_length);
+    std::string w =
+        fmt::format("{} of {} texts were truncated to {} tokens", result.truncated.size(), count, enc.max_length);
     spdlog::warn("{}", w);
     result.warnings.push_back(std::move(w));
   }
-  result.tokenize_ms = ms_since(t0);
+  result.tokenize_ms = tokenize_ms;
 
   // Similar lengths batch together (sequences of one batch share the attention
   // tasks' schedule); results go back to input order.
-  std::vector<size_t> order(texts.size());
+  std::vector<size_t> order(count);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return encodings[a].ids.size() > encodings[b].ids.size(); });
@@ -199,8 +233,8 @@ EmbeddingResult EmbeddingEndpoint::embed(const std::vector<std::string>& texts, 
   auto t1 = std::chrono::steady_clock::now();
   StepBuilder builder(encoder_->device());
   const int64_t D = modules_.output_dim();
-  result.embeddings = Tensor::empty({static_cast<int64_t>(texts.size()), D}, DType::F32);
-  result.token_counts.resize(texts.size());
+  result.embeddings = Tensor::empty({static_cast<int64_t>(count), D}, DType::F32);
+  result.token_counts.resize(count);
   for (size_t start = 0; start < order.size(); start += static_cast<size_t>(options.batch_size)) {
     size_t end = std::min(order.size(), start + static_cast<size_t>(options.batch_size));
     std::vector<std::span<const int32_t>> ids, types;

@@ -65,6 +65,10 @@ class EmbeddingEndpoint {
   static std::shared_ptr<EmbeddingEndpoint> load(const std::string& dir, Device device, DType dtype);
 
   EmbeddingResult embed(const std::vector<std::string>& texts, const EmbeddingOptions& options) const;
+  // Token ids given as they are (no prompt, no special tokens added: the OpenAI API's
+  // token-id inputs): InvalidArgument for an empty list, an id outside the vocabulary, or
+  // one longer than the limit with truncation off (with it on, its first tokens are kept).
+  EmbeddingResult embed_ids(const std::vector<std::vector<int32_t>>& ids, const EmbeddingOptions& options) const;
   // What embed() runs the model on: InvalidArgument for a text without tokens, a text over the
   // limit with truncation off, a bad max_length or prompt.
   EncodedTexts encode(const std::vector<std::string>& texts, const EmbeddingOptions& options) const;
@@ -87,6 +91,8 @@ class EmbeddingEndpoint {
 
  private:
   EmbeddingEndpoint() = default;
+  // What embed and embed_ids share once the inputs are tokens: batches, pooling, modules.
+  EmbeddingResult embed_encoded(EncodedTexts enc, const EmbeddingOptions& options, double tokenize_ms) const;
   std::string dir_;
   ModelKind kind_;
   std::unique_ptr<Encoder> encoder_;

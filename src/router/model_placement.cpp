@@ -1,0 +1,62 @@
+// Model folders and compute dtypes, resolved once for the Accelerator and the server.
+#include "router/model_placement.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "formats/hf_config.h"
+#include "router/model_source.h"
+
+namespace ia::router {
+
+namespace fs = std::filesystem;
+
+std::string resolve_model_dir(const std::string& model) {
+  if (model.empty()) fail(ErrorKind::InvalidArgument, "no model given (--model DIR)");
+  std::error_code ec;
+  if (!fs::exists(model, ec)) {
+    if (auto dir = resolve_model_source(model)) return *dir;  // a CID, ipfs:// URL or registered name
+    fail(ErrorKind::NotFound, "{}: model folder does not exist", model);
+  }
+  if (!fs::is_directory(model, ec)) {
+    // A file of the folder given for the folder: say what to pass instead.
+    const fs::path file(model);
+    if (file.extension() == ".safetensors")
+      fail(ErrorKind::InvalidArgument, "{}: --model takes a folder; pass the folder that holds it: {}", model,
+           file.parent_path().empty() ? "." : file.parent_path().string());
+    if (file.extension() == ".gguf")
+      fail(ErrorKind::Unsupported,
+           "{}: GGUF is not supported yet; use the Hugging Face folder (config.json + *.safetensors)", model);
+    fail(ErrorKind::InvalidArgument, "{}: not a folder", model);
+  }
+  return fs::weakly_canonical(model, ec).string();
+}
+
+DType parse_compute_dtype(const std::string& s) {
+  if (s == "f32" || s == "float32") return DType::F32;
+  if (s == "bf16" || s == "bfloat16") return DType::BF16;
+  fail(ErrorKind::InvalidArgument, "unsupported dtype \"{}\" (expected auto, f32 or bf16)", s);
+}
+
+DType resolve_compute_dtype(const std::string& requested, const std::string& dir, std::vector<std::string>& warnings) {
+  if (requested != "auto") return parse_compute_dtype(requested);
+  std::string stored;
+  try {
+    const HfConfig cfg = HfConfig::load(dir);
+    stored = cfg.get_string("torch_dtype", cfg.get_string("dtype", ""));
+  } catch (const Error&) {
+    return DType::F32;
+  }
+  if (stored == "bfloat16") return DType::BF16;
+  if (stored == "float16") {
+    warnings.emplace_back(
+        "the checkpoint is float16; running it in bf16 (no f16 compute on this build; --dtype f32 for full "
+        "precision)");
+    spdlog::warn("{}", warnings.back());
+    return DType::BF16;
+  }
+  return DType::F32;
+}
+
+}  // namespace ia::router

@@ -1,0 +1,26 @@
+#pragma once
+// Where a `--model` argument's folder is and which dtype it runs in: what every
+// Accelerator call and the HTTP server's model loading resolve first, so the CLI
+// and the server place a model the same way.
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace ia::router {
+
+// The local folder of `model`: a folder as it is (canonical), else a CID, ipfs:// URL,
+// registered name or Hugging Face id (model_source.h). NotFound when it is none; a file of
+// a folder given for the folder is InvalidArgument saying what to pass instead.
+std::string resolve_model_dir(const std::string& model);
+
+// f32 or bf16 by name (also float32 / bfloat16); InvalidArgument otherwise.
+DType parse_compute_dtype(const std::string& s);
+
+// The dtype a request runs in. An explicit f32 or bf16 wins; "auto" (the default) is the
+// checkpoint's own, config.json's torch_dtype (transformers 5 writes dtype): bfloat16 runs in
+// bf16, float16 in bf16 too (this build has no f16 compute; a warning says so), anything else
+// and none in f32. An unreadable config.json is left to the load to report.
+DType resolve_compute_dtype(const std::string& requested, const std::string& dir, std::vector<std::string>& warnings);
+
+}  // namespace ia::router

@@ -1,0 +1,80 @@
+// GET /v1/models, /health, /metrics and TEI's /info.
+#include "router/result_json.h"
+#include "runtime/embedding_endpoint.h"
+#include "server/api_error.h"
+#include "server/route_handler.h"
+#include "server/routes.h"
+
+namespace ia::server {
+
+namespace {
+
+using nlohmann::json;
+
+void models(ServerState& s, httplib::Response& res) {
+  json data = json::array();
+  for (const auto& m : s.models)
+    data.push_back(json{{"id", m->name},
+                        {"object", "model"},
+                        {"created", m->created},
+                        {"owned_by", "ipfs-accelerate"},
+                        {"max_model_len", m->max_model_len}});
+  send_json(res, router::dump_json(json{{"object", "list"}, {"data", data}}));
+}
+
+// TEI's /info for the first embedding model (TEI serves one), else the first model.
+void tei_info(ServerState& s, httplib::Response& res) {
+  const ServedModel* m = nullptr;
+  for (const auto& candidate : s.models)
+    if (!candidate->generates()) {
+      m = candidate.get();
+      break;
+    }
+  if (!m) m = s.models.front().get();
+  json model_type = m->generates()
+                        ? json{{"generation", json::object()}}
+                        : json{{"embedding", json{{"pooling", pool_mode_name(m->embedder->default_pooling())}}}};
+  json out{{"model_id", m->name},
+           {"model_sha", nullptr},
+           {"model_dtype", m->dtype},
+           {"model_type", model_type},
+           {"max_concurrent_requests", s.options.max_connections},
+           {"max_input_length", m->max_model_len},
+           {"max_batch_tokens", s.options.max_batch_tokens},
+           {"max_batch_requests", nullptr},
+           {"max_client_batch_size", s.limits.max_inputs},
+           {"auto_truncate", false},
+           {"tokenization_workers", 1},
+           {"version", "0.1.0"},
+           {"sha", nullptr},
+           {"docker_label", nullptr}};
+  send_json(res, router::dump_json(out));
+}
+
+}  // namespace
+
+void add_info_routes(httplib::Server& http, ServerState& state) {
+  add_get_route(http, state, "/v1/models",
+                [&state](const httplib::Request&, httplib::Response& res) { models(state, res); });
+  add_get_route(http, state, "/info",
+                [&state](const httplib::Request&, httplib::Response& res) { tei_info(state, res); });
+  // Health and metrics answer without a key (probes and scrapers); health says 503 until ready.
+  add_get_route(
+      http, state, "/health",
+      [&state](const httplib::Request&, httplib::Response& res) {
+        if (state.draining) throw unavailable("server_draining", "the server is shutting down");
+        if (!state.ready) throw unavailable("model_loading", "the models are still loading");
+        send_json(res, "{\"status\":\"ok\"}");
+      },
+      RouteOptions{false, false});
+  add_get_route(
+      http, state, "/metrics",
+      [&state](const httplib::Request&, httplib::Response& res) {
+        state.update_load_gauges();
+        res.status = 200;
+        res.set_content(state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+      },
+      RouteOptions{false, false});
+}
+
+}  // namespace ia::server

@@ -1,0 +1,123 @@
+#include "server/model_server.h"
+
+#include <thread>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "ipfs/gateway_connections.h"
+#include "server/api_error.h"
+#include "server/routes.h"
+#include "server/server_state.h"
+
+namespace ia::server {
+
+namespace {
+
+// The connection bounds of the gateway's server (ipfs/gateway_connections.h), sized for a
+// model server: many long streams from few addresses (a proxy), bodies up to the request bound.
+ipfs::GatewayLimits connection_limits(const ServeOptions& o) {
+  ipfs::GatewayLimits l;
+  l.max_connections = o.max_connections;
+  l.max_connections_per_address = 0;
+  l.request_read_timeout = o.request_read_timeout;
+  l.write_timeout = o.write_timeout;
+  l.idle_timeout = std::chrono::milliseconds(5'000);
+  l.max_request_body = o.max_request_bytes;
+  return l;
+}
+
+// Unknown routes (and httplib's own refusals, which come without a body) in OpenAI's shape.
+httplib::Server::HandlerResponse answer_unrouted(ServerState& state, const httplib::Request& req,
+                                                 httplib::Response& res) {
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  ErrorResponse e;
+  if (res.status == 404) {
+    const std::string path = req.path.size() > 200 ? req.path.substr(0, 200) + "..." : req.path;
+    e = error_response(ApiError(404, "invalid_request_error", "not_found", "no route " + req.method + " " + path));
+  } else if (res.status == 413) {
+    e = error_response(ApiError(413, "invalid_request_error", "request_too_large",
+                                "the request body is larger than " + std::to_string(state.options.max_request_bytes) +
+                                    " bytes (--max-request-bytes)"));
+  } else {
+    e = error_response(ApiError(res.status, "invalid_request_error", "bad_request", "the request could not be read"));
+  }
+  for (const auto& [k, v] : e.headers) res.set_header(k, v);
+  res.set_content(e.body + "\n", "application/json");
+  state.metrics.add(metric::kRequests, {{"route", "unmatched"}, {"status", std::to_string(res.status)}});
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+}  // namespace
+
+struct ModelServer::Impl {
+  explicit Impl(ServeOptions o) : state(std::move(o)), http(connection_limits(state.options), {}) {}
+  ServerState state;
+  ipfs::BoundedHttpServer http;
+};
+
+ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  ServerState& s = impl_->state;
+  httplib::Server& http = impl_->http;
+  add_generation_routes(http, s);
+  add_embedding_routes(http, s);
+  add_tokenizer_routes(http, s);
+  add_info_routes(http, s);
+  http.set_error_handler(httplib::Server::HandlerWithResponse(
+      [&s](const httplib::Request& req, httplib::Response& res) { return answer_unrouted(s, req, res); }));
+}
+
+ModelServer::~ModelServer() {
+  stop();
+}
+
+int ModelServer::bind() {
+  const ServeOptions& o = impl_->state.options;
+  const int bound =
+      o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (bound >= 0) return bound;
+  if (o.port != 0 && ipfs::port_in_use(o.host, o.port))
+    fail(ErrorKind::InvalidArgument, "port {} is in use on {} (another server listens there); pick another --port",
+         o.port, o.host);
+  fail(ErrorKind::Unavailable, "cannot listen on {}:{}", o.host, o.port);
+}
+
+void ModelServer::run() {
+  impl_->http.listen_after_bind();
+}
+
+void ModelServer::load_models() {
+  ServerState& s = impl_->state;
+  const ServeOptions& o = s.options;
+  for (size_t i = 0; i < o.models.size(); ++i) {
+    const std::string name = i < o.served_model_names.size() ? o.served_model_names[i] : "";
+    auto m = load_served_model(o.models[i], name, o);
+    for (const auto& other : s.models)
+      if (other->name == m->name)
+        fail(ErrorKind::InvalidArgument, "two models are served as `{}`; name them with --served-model-name", m->name);
+    s.models.push_back(std::move(m));
+  }
+  s.ready = true;
+}
+
+int ModelServer::drain(std::chrono::milliseconds grace) {
+  ServerState& s = impl_->state;
+  s.draining = true;
+  for (auto& m : s.models) {
+    if (m->generation) m->generation->drain();
+    if (m->embedding) m->embedding->drain();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (s.in_flight > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return s.in_flight;
+}
+
+void ModelServer::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+const ServerState& ModelServer::state() const {
+  return impl_->state;
+}
+
+}  // namespace ia::server

@@ -1,0 +1,43 @@
+#pragma once
+// The `serve` HTTP server: OpenAI-compatible, vLLM and TEI routes over the
+// loaded models on one port. Its lifecycle follows what operators expect of
+// vLLM / TEI: bind first (a port in use fails at once), answer 503 while the
+// models load, serve, and on SIGTERM drain: new requests get 503 while those in
+// flight finish within a grace period, then stop.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "server/server_options.h"
+
+namespace ia::server {
+
+struct ServerState;
+
+class ModelServer {
+ public:
+  explicit ModelServer(ServeOptions options);
+  ~ModelServer();
+  ModelServer(const ModelServer&) = delete;
+  ModelServer& operator=(const ModelServer&) = delete;
+
+  // Binds host:port (port 0: a free one) and returns the port; InvalidArgument when the
+  // port is in use, Unavailable when it cannot listen there.
+  int bind();
+  // Serves until stop() (blocking); requests get 503 until load_models() has finished.
+  void run();
+  // Loads every --model (in order; the first failure is thrown), then answers requests.
+  void load_models();
+  // Stops admitting (503), waits up to `grace` for requests in flight, and returns how many
+  // were still running when it gave up (0: all finished).
+  int drain(std::chrono::milliseconds grace);
+  void stop();
+
+  const ServerState& state() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ia::server

@@ -1,0 +1,100 @@
+#include "server/route_handler.h"
+
+#include <charconv>
+
+#include "server/api_error.h"
+
+namespace ia::server {
+
+namespace {
+
+void send_error(httplib::Response& res, const ErrorResponse& e) {
+  res.status = e.status;
+  for (const auto& [k, v] : e.headers) res.set_header(k, v);
+  res.set_content(e.body + "\n", "application/json");
+}
+
+void check_admission(ServerState& state, const httplib::Request& req, const RouteOptions& options) {
+  if (options.needs_ready && state.draining)
+    throw unavailable("server_draining", "the server is shutting down; try another instance");
+  if (options.needs_ready && !state.ready) throw unavailable("model_loading", "the models are still loading");
+  if (options.needs_key) state.keys.check(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
+}
+
+// The body, read through httplib's reader up to max_bytes. Past it: 413, and the connection
+// closes (what is left of the body is not read). A declared length past the bound is drained
+// by httplib in small reads (within the request deadline) so that the client sees the 413.
+std::string read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                      size_t max_bytes) {
+  const std::string declared = req.get_header_value("Content-Length");
+  uint64_t length = 0;
+  const bool has_length = !declared.empty() &&
+                          std::from_chars(declared.data(), declared.data() + declared.size(), length).ec == std::errc{};
+  std::string body;
+  bool too_large = has_length && length > max_bytes;
+  if (!too_large) body.reserve(has_length ? static_cast<size_t>(length) : 0);
+  const bool ok = reader([&](const char* data, size_t n) {
+    if (too_large || body.size() + n > max_bytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (too_large) {
+    res.set_header("Connection", "close");
+    throw ApiError(413, "invalid_request_error", "request_too_large",
+                   "the request body is larger than " + std::to_string(max_bytes) + " bytes (--max-request-bytes)");
+  }
+  if (!ok) {
+    res.set_header("Connection", "close");
+    throw ApiError(400, "invalid_request_error", "invalid_body", "the request body could not be read");
+  }
+  return body;
+}
+
+void count(ServerState& state, const std::string& route, int status) {
+  state.metrics.add(metric::kRequests, {{"route", route}, {"status", std::to_string(status)}});
+}
+
+}  // namespace
+
+void send_json(httplib::Response& res, const std::string& json, int status) {
+  res.status = status;
+  res.set_content(json + "\n", "application/json");
+}
+
+void add_post_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler handler,
+                    RouteOptions options) {
+  http.Post(pattern, [&state, pattern, handler = std::move(handler), options](
+                         const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    InFlight in_flight(state);
+    try {
+      check_admission(state, req, options);
+      const std::string body = read_body(req, res, reader, state.options.max_request_bytes);
+      handler(req, res, body);
+    } catch (...) {
+      send_error(res, current_error_response());
+    }
+    if (state.draining) res.set_header("Connection", "close");
+    count(state, pattern, res.status);
+  });
+}
+
+void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
+                   RouteOptions options) {
+  http.Get(pattern, [&state, pattern, handler = std::move(handler), options](const httplib::Request& req,
+                                                                             httplib::Response& res) {
+    InFlight in_flight(state);
+    try {
+      check_admission(state, req, options);
+      handler(req, res);
+    } catch (...) {
+      send_error(res, current_error_response());
+    }
+    if (state.draining) res.set_header("Connection", "close");
+    count(state, pattern, res.status);
+  });
+}
+
+}  // namespace ia::server

@@ -1,0 +1,31 @@
+#pragma once
+// How every route runs, in one place: 503 while loading or draining, the key
+// check (401), the body read within --max-request-bytes (413, never read into
+// memory past the bound), the handler, any error answered in OpenAI's shape,
+// and the request counted by route and status.
+#include <functional>
+#include <string>
+
+#include <httplib.h>
+
+#include "server/server_state.h"
+
+namespace ia::server {
+
+struct RouteOptions {
+  bool needs_key = true;    // --api-key applies
+  bool needs_ready = true;  // 503 while models load or the server drains
+};
+
+using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+using GetHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+void add_post_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler handler,
+                    RouteOptions options = {});
+void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
+                   RouteOptions options = {});
+
+// A JSON answer (200 unless `status`).
+void send_json(httplib::Response& res, const std::string& json, int status = 200);
+
+}  // namespace ia::server

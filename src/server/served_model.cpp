@@ -1,0 +1,72 @@
+#include "server/served_model.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "formats/hf_config.h"
+#include "models/model_registry.h"
+#include "router/model_placement.h"
+#include "runtime/device_selection.h"
+#include "server/queued_generation_service.h"
+
+namespace ia::server {
+
+namespace fs = std::filesystem;
+
+std::string default_served_name(const std::string& source, const std::string& dir) {
+  // A folder argument keeps the name the user sees; IPFS and hub sources are named by what was asked.
+  std::error_code ec;
+  if (fs::is_directory(source, ec)) return fs::path(dir).filename().string();
+  return source;
+}
+
+std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
+                                               const ServeOptions& options) {
+  auto m = std::make_unique<ServedModel>();
+  m->source = source;
+  m->dir = router::resolve_model_dir(source);
+  m->name = name.empty() ? default_served_name(source, m->dir) : name;
+  std::vector<std::string> warnings;
+  const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
+  const Device device = choose_device(options.device);
+  m->device = device.str();
+  m->dtype = dtype_name(dtype);
+  const HfConfig config = HfConfig::load(m->dir);
+  const ModelKind kind = classify_model(config.json(), config.path());
+  const bool sentence_transformers = fs::exists(fs::path(m->dir) / "modules.json");
+  const auto start = std::chrono::steady_clock::now();
+  int64_t context = 0;
+  if (!sentence_transformers && has_causal_lm(kind)) {
+    m->generator = Generator::load(m->dir, device, dtype);
+    context = m->generator->model().config().max_positions;
+    try {
+      m->chat_template = tok::ChatTemplate::from_tokenizer_config(m->dir);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::NotFound) throw;  // a broken template is the folder's error; none is fine
+    }
+    m->generation = make_queued_generation_service(m->generator, options.max_queue, options.test_token_delay);
+  } else {
+    m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype);
+    context = m->embedder->max_length();
+    m->embedding = std::make_unique<EmbeddingService>(m->embedder, options.max_queue);
+    const auto& j = config.json();
+    if (auto it = j.find("matryoshka_dimensions"); it != j.end() && it->is_array())
+      for (const auto& d : *it)
+        if (d.is_number_integer()) m->matryoshka_dimensions.push_back(d.get<int64_t>());
+    if (auto it = j.find("is_matryoshka"); it != j.end() && it->is_boolean()) m->matryoshka_any = it->get<bool>();
+  }
+  m->max_model_len = options.max_model_len ? std::min(*options.max_model_len, context) : context;
+  if (options.max_model_len && *options.max_model_len > context)
+    spdlog::warn("serve: {}: --max-model-len {} is more than the model's {} tokens; using {}", m->name,
+                 *options.max_model_len, context, context);
+  m->created =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  spdlog::info("serve: loaded {} ({}, {} on {}, {} tokens) from {} in {:.2f} s", m->name,
+               m->generates() ? "generation" : "embeddings", m->dtype, m->device, m->max_model_len, m->dir,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return m;
+}
+
+}  // namespace ia::server

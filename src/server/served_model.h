@@ -1,0 +1,48 @@
+#pragma once
+// A model the server answers for: its name, what it can do (generate, or
+// embed), its tokenizer and chat template, the context it is held to, and the
+// service that runs its requests. Loaded once at startup.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/embedding_endpoint.h"
+#include "runtime/generation.h"
+#include "server/embedding_service.h"
+#include "server/generation_service.h"
+#include "server/server_options.h"
+#include "tokenizers/chat_template/chat_template.h"
+
+namespace ia::server {
+
+struct ServedModel {
+  std::string name;    // what clients put in "model"
+  std::string source;  // the --model argument
+  std::string dir;
+  std::string device, dtype;
+  int64_t created = 0;                          // seconds since the epoch, when loaded
+  std::shared_ptr<Generator> generator;         // decoder models
+  std::shared_ptr<EmbeddingEndpoint> embedder;  // embedding models
+  std::unique_ptr<GenerationService> generation;
+  std::unique_ptr<EmbeddingService> embedding;
+  std::optional<tok::ChatTemplate> chat_template;  // none: chat completions answer 400
+  int64_t max_model_len = 0;                       // tokens of prompt + completion (embedding models: of one input)
+  // Embedding dimensions a request may ask for (config.json matryoshka_dimensions); empty: only the full one.
+  std::vector<int64_t> matryoshka_dimensions;
+  bool matryoshka_any = false;  // config.json is_matryoshka: any smaller size
+
+  const tok::Tokenizer& tokenizer() const { return generator ? generator->tokenizer() : embedder->tokenizer(); }
+  bool generates() const { return generator != nullptr; }
+};
+
+// Loads one --model: a decoder becomes a generator (with the folder's chat template when it
+// has one), an encoder or a sentence-transformers folder an embedding endpoint.
+std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
+                                               const ServeOptions& options);
+
+// The name a model is served under by default: its folder's name (the CID for IPFS content).
+std::string default_served_name(const std::string& source, const std::string& dir);
+
+}  // namespace ia::server

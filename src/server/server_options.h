@@ -1,0 +1,35 @@
+#pragma once
+// What `ipfs-accelerate serve` is asked to do: which models, where to listen,
+// who may call, and the bounds every request is held to.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ia::server {
+
+struct ServeOptions {
+  std::vector<std::string> models;              // --model: folder, CID, registered name or HF id
+  std::vector<std::string> served_model_names;  // --served-model-name, one per --model (default: folder name)
+  std::string host = "127.0.0.1";
+  int port = 8080;                    // 0: any free port
+  std::vector<std::string> api_keys;  // empty: no key needed
+  std::string device = "auto";
+  std::string dtype = "auto";
+  size_t max_queue = 64;                                   // requests waiting per model; one more gets 429
+  std::optional<int64_t> max_model_len;                    // default: the model's context
+  int max_num_seqs = 16;                                   // sequences one request may ask for (prompts x n)
+  int64_t max_batch_tokens = 16384;                        // prompt tokens one request may bring
+  size_t max_request_bytes = 16u << 20;                    // a body past this gets 413, unread
+  size_t max_connections = 128;                            // served at once; one more gets 503
+  std::chrono::milliseconds request_read_timeout{30'000};  // a request's head and body must arrive within this
+  std::chrono::milliseconds write_timeout{10'000};         // a client that stops reading is cut off after this
+  std::chrono::milliseconds drain_grace{30'000};           // SIGTERM: in-flight requests may finish within this
+  // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): the worker sleeps this long per streamed
+  // delta, so tests can disconnect or overflow the queue mid-generation on tiny models.
+  std::chrono::milliseconds test_token_delay{0};
+};
+
+}  // namespace ia::server

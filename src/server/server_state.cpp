@@ -1,0 +1,64 @@
+#include "server/server_state.h"
+
+#include "server/api_error.h"
+
+namespace ia::server {
+
+ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.api_keys) {
+  limits.max_sequences = options.max_num_seqs;
+  const auto buckets = MetricsRegistry::latency_buckets();
+  metrics.declare_counter(metric::kRequests, "HTTP requests answered, by route and status.");
+  metrics.declare_histogram(metric::kQueueSeconds, "Time requests waited for their model's worker.", buckets);
+  metrics.declare_histogram(metric::kTokenizeSeconds, "Time spent rendering chat templates and tokenizing.", buckets);
+  metrics.declare_histogram(metric::kInferenceSeconds, "Time the model ran for a request.", buckets);
+  metrics.declare_histogram(metric::kTimeToFirstToken, "Time from a request's arrival to its first token.", buckets);
+  metrics.declare_histogram(metric::kTimePerOutputToken, "Decode time per output token after the first.",
+                            {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  metrics.declare_counter(metric::kPromptTokens, "Prompt tokens processed.");
+  metrics.declare_counter(metric::kGenerationTokens, "Tokens generated.");
+  metrics.declare_counter(metric::kCancelled, "Requests cancelled because their client went away.");
+  metrics.declare_gauge(metric::kRunning, "Sequences running now.");
+  metrics.declare_gauge(metric::kWaiting, "Requests waiting in a model's queue.");
+}
+
+ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
+  auto fits = [use](const ServedModel& m) {
+    return use == ModelUse::Tokenization || (use == ModelUse::Generation) == m.generates();
+  };
+  if (name.empty()) {
+    for (auto& m : models)
+      if (fits(*m)) return *m;
+    throw invalid_field("model", use == ModelUse::Embedding ? "no embedding model is served here"
+                                                            : "no text-generation model is served here");
+  }
+  for (auto& m : models) {
+    if (m->name != name) continue;
+    if (!fits(*m))
+      throw invalid_field("model", m->generates()
+                                       ? "model `" + name + "` generates text; it has no embeddings"
+                                       : "model `" + name + "` is an embedding model; it does not generate text");
+    return *m;
+  }
+  throw model_not_found(name, served_names());
+}
+
+std::string ServerState::served_names() const {
+  std::string out;
+  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m->name;
+  return out;
+}
+
+void ServerState::update_load_gauges() {
+  for (const auto& m : models) {
+    const MetricsRegistry::Labels labels{{"model", m->name}};
+    if (m->generation) {
+      metrics.set(metric::kRunning, labels, static_cast<double>(m->generation->running()));
+      metrics.set(metric::kWaiting, labels, static_cast<double>(m->generation->waiting()));
+    } else if (m->embedding) {
+      metrics.set(metric::kRunning, labels, static_cast<double>(m->embedding->running()));
+      metrics.set(metric::kWaiting, labels, static_cast<double>(m->embedding->waiting()));
+    }
+  }
+}
+
+}  // namespace ia::server
