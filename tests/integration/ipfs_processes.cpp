@@ -39,12 +39,13 @@ Process::~Process() {
   kill(SIGTERM);
 }
 
-void Process::kill(int sig) {
-  if (pid_ <= 0) return;
+int Process::kill(int sig) {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, sig);
-  int st;
+  int st = 0;
   ::waitpid(pid_, &st, 0);
   pid_ = -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 std::string wait_for(const std::string& log, const std::string& needle, int seconds) {

@@ -27,8 +27,8 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
   pid_t pid() const { return pid_; }
-  // Sends `sig` and reaps the process.
-  void kill(int sig);
+  // Sends `sig` and reaps the process: its exit status (128 + N when signal N ended it), -1 when none is left.
+  int kill(int sig);
 
  private:
   pid_t pid_ = -1;
