@@ -17,6 +17,23 @@ if ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi
 
+# The openai SDK the server's conformance test drives (tests/server), exactly as the lock
+# file pins it; quiet and skipped when already installed or when npm is absent.
+install_npm_packages() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/server"
+  command -v npm >/dev/null 2>&1 || return 0
+  # A copy of the lock file installed last marks node_modules as current.
+  if cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"; then
+    return 0
+  fi
+  if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-package-lock.json"
+  else
+    echo "install-deps: npm ci in tests/server failed (offline?); the openai conformance test will be skipped"
+  fi
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -25,6 +42,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
+  install_npm_packages
   exit 0
 fi
 
@@ -34,3 +52,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm_packages
