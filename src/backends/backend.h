@@ -4,9 +4,11 @@
 // and allocates outputs; a backend only computes. A new device (CUDA) is a new
 // subclass registered with register_backend; ops and models do not change.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "backends/memory_budget.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/pool_mode.h"
@@ -101,6 +103,12 @@ class Backend {
   // holds by then. Nothing may be copied to or from the host, or waited for, while recording.
   // end_recording must follow a begin_recording on the same thread, also after an op failed
   // (it then throws). Backends that run ops as they are called (the CPU) cannot record.
+  // Free and total memory of the device (free counts what the backend keeps cached for reuse);
+  // nullopt where the backend does not budget memory (the CPU).
+  virtual std::optional<DeviceMemoryInfo> memory_info() const { return std::nullopt; }
+  // Returns what the backend keeps cached to the system (after a failed load, say).
+  virtual void release_cached_memory() {}
+
   virtual bool can_record() const { return false; }
   virtual void begin_recording() { fail(ErrorKind::Unsupported, "{} cannot record ops", name()); }
   virtual std::unique_ptr<RecordedWork> end_recording() {

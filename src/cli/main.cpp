@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/memory_budget.h"
 #include "cli/cli_common.h"
 #include "cli/progress.h"
 #include "core/error_outcome.h"
@@ -32,6 +33,10 @@ int run(int argc, char** argv) {
                  "Progress on stderr: auto (a bar at a terminal, else a line for work that lasts), plain (a line as "
                  "every task starts and ends), none")
       ->check(CLI::IsMember({"auto", "plain", "none"}))
+      ->capture_default_str();
+  double gpu_memory_fraction = 0.9;
+  app.add_option("--gpu-memory-fraction", gpu_memory_fraction,
+                 "Share of a GPU's free memory this process may take for weights and KV cache, in (0, 1]")
       ->capture_default_str();
   bool pretty = false;
   app.add_flag("--pretty", pretty, "Indent JSON output (default: each object on one compact line)");
@@ -90,6 +95,7 @@ int run(int argc, char** argv) {
   }
 
   ia::init_logging(ctx.verbose);
+  ia::set_gpu_memory_fraction(gpu_memory_fraction);  // exit 2 outside (0, 1]
   ia::cli::install_progress_reporter(ctx.quiet ? ia::cli::ProgressStyle::None
                                                : ia::cli::parse_progress_style(progress));
   ia::cli::set_pretty_json(pretty);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "backends/memory_budget.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "models/decoder_config.h"
@@ -55,8 +56,14 @@ class CausalLM {
   }
 
   // A cache of `num_blocks` blocks of `block_size` tokens on the model's device.
+  // Unavailable, with the sizes, when it does not fit the device's share of memory
+  // (--gpu-memory-fraction): checked before anything is allocated.
   std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16) const {
     const KvCacheLayout l = kv_layout();
+    const int64_t bytes =
+        2 * l.num_layers * num_blocks * block_size * l.kv_heads * l.head_dim * static_cast<int64_t>(sizeof(float));
+    require_device_room(device(), bytes,
+                        fmt::format("a KV cache of {} tokens ({} blocks)", num_blocks * block_size, num_blocks));
     return std::make_unique<KvCache>(l.num_layers, l.kv_heads, l.head_dim, block_size, num_blocks, device());
   }
 };

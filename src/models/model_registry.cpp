@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backends/backend.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "models/bert_encoder.h"
@@ -144,18 +145,37 @@ bool has_causal_lm(const ModelKind& kind) {
 
 namespace {
 
-// A load's progress: the checkpoint bytes its layers have read and converted, of all the store holds.
+// What a model's weights take on the device once converted: matrices in the compute dtype,
+// vectors (norms, biases) in f32.
+int64_t device_bytes(const WeightStore& weights, DType compute_dtype) {
+  int64_t bytes = 0;
+  for (const auto& name : weights.names()) {
+    const TensorInfo& t = weights.info(name);
+    bytes += t.numel() * static_cast<int64_t>(t.shape.size() >= 2 ? dtype_size(compute_dtype) : sizeof(float));
+  }
+  return bytes;
+}
+
+// A load: first the check that the weights fit the device's share of memory (nothing allocated
+// otherwise), then the load with its progress (the checkpoint bytes its layers have read and
+// converted, of all the store holds). A failed load on a GPU gives back what it had allocated.
 template <typename Load>
-auto with_load_progress(const WeightStore& weights, Load load) {
+auto with_load_progress(const WeightStore& weights, DType compute_dtype, Device device, Load load) {
+  require_device_room(device, device_bytes(weights, compute_dtype), fmt::format("the weights of {}", weights.dir()));
   ProgressTask task(fmt::format("loading {}", weights.dir()), weights.total_bytes(), ProgressUnit::Bytes);
   weights.report_reads_to(&task);
   struct StopReporting {
     const WeightStore& weights;
     ~StopReporting() { weights.report_reads_to(nullptr); }
   } stop{weights};
-  auto model = load();
-  task.finish();
-  return model;
+  try {
+    auto model = load();
+    task.finish();
+    return model;
+  } catch (...) {
+    if (!device.is_cpu()) backend_for(device).release_cached_memory();
+    throw;
+  }
 }
 
 }  // namespace
@@ -164,15 +184,16 @@ std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightSto
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_causal_lm(kind, weights.dir());
-  return with_load_progress(
-      weights, [&] { return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true); });
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true);
+  });
 }
 
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                       Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_encoder(kind, weights.dir());
-  return with_load_progress(weights,
+  return with_load_progress(weights, compute_dtype, device,
                             [&] { return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device); });
 }
 
@@ -182,7 +203,7 @@ std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const
   if (!has_causal_lm(kind))
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
          kind.model_type, kind.architecture);
-  return with_load_progress(weights, [&] {
+  return with_load_progress(weights, compute_dtype, device, [&] {
     return std::make_unique<CausalLmEncoder>(
         entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, false));
   });

@@ -4,6 +4,7 @@
 
 #include "backends/backend.h"
 #include "backends/cuda_library.h"
+#include "backends/memory_budget.h"
 #include "core/error.h"
 #include "runtime/hardware.h"
 
@@ -24,11 +25,30 @@ int parse_cuda_index(const std::string& s) {
   return index;
 }
 
+// The usable GPU with the most free memory whose share (--gpu-memory-fraction) holds `bytes`;
+// the CPU when none does (or there is no GPU).
+Device auto_device(int64_t bytes) {
+  Device best = Device::cpu();
+  int64_t best_free = -1;
+  for (Backend* b : registered_backends()) {
+    const Device d = b->device();
+    if (d.is_cpu()) continue;
+    const std::optional<DeviceMemoryInfo> m = b->memory_info();
+    if (!m) continue;
+    const bool fits = static_cast<double>(bytes) <= gpu_memory_fraction() * static_cast<double>(m->free_bytes);
+    if (fits && m->free_bytes > best_free) {
+      best = d;
+      best_free = m->free_bytes;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
-Device choose_device(const std::string& requested) {
+Device choose_device(const std::string& requested, int64_t model_bytes) {
   if (requested == "cpu") return Device::cpu();
-  if (requested == "auto") return has_backend(Device::cuda(0)) ? Device::cuda(0) : Device::cpu();
+  if (requested == "auto") return has_backend(Device::cuda(0)) ? auto_device(model_bytes) : Device::cpu();
   int index = parse_cuda_index(requested);
   if (index < 0) {
     fail(ErrorKind::InvalidArgument, "unknown device '{}' (expected auto, cpu, cuda or cuda:N)", requested);

@@ -245,13 +245,17 @@ nlohmann::json hardware_report() {
   if (!p.driver_version.empty()) cuda["driver_version"] = p.driver_version;
   json devices = json::array();
   for (const CudaDeviceInfo& d : p.devices) {
-    devices.push_back({
+    json dev = {
         {"index", d.index},
         {"name", d.name},
         {"total_memory_bytes", d.total_memory_bytes},
         {"compute_capability", d.compute_capability()},
         {"multiprocessors", d.multiprocessors},
-    });
+    };
+    // Free memory needs a context, which the backend holds (the driver probe opens none).
+    if (has_backend(Device::cuda(d.index)))
+      if (auto m = backend_for(Device::cuda(d.index)).memory_info()) dev["free_memory_bytes"] = m->free_bytes;
+    devices.push_back(std::move(dev));
   }
   cuda["devices"] = std::move(devices);
   // The backend library: whether this build has it, where it was loaded from, and the device

@@ -68,5 +68,25 @@ TEST(CliCudaDevice, AutoFallsBackToTheCpuWithoutAGpu) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["device"], has_backend(Device::cuda(0)) ? "cuda:0" : "cpu") << r.out;
 }
 
+TEST(CliCudaDevice, AGpuMemoryFractionOutsideZeroToOneIsRefused) {
+  for (const char* bad : {"0", "1.5", "-0.5", "nan", "lots"}) {
+    CliResult r = run_cli({"embed", "--model", kBert, "--gpu-memory-fraction", bad, "hello"});
+    expect_user_error(r, "--gpu-memory-fraction");
+  }
+  CliResult r = run_cli({"embed", "--model", kBert, "--gpu-memory-fraction", "1", "hello"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+TEST(CliCudaDevice, AModelLargerThanItsShareOfTheGpuIsRefusedWithTheSizes) {
+  if (!has_backend(Device::cuda(0))) GTEST_SKIP() << "no usable GPU here: the check needs one to measure";
+  const std::string llama = std::string(IA_FIXTURES_DIR) + "/models/llama";
+  CliResult r = run_cli(
+      {"generate", "--model", llama, "--device", "cuda", "--gpu-memory-fraction", "1e-9", "-p", "hi", "-n", "2"});
+  expect_user_error(r, "the weights of");
+  EXPECT_NE(r.err.find("GiB free of"), std::string::npos) << r.err;
+  // Nothing was loaded, so a fraction that fits runs.
+  EXPECT_EQ(run_cli({"generate", "--model", llama, "--device", "cuda", "-p", "hi", "-n", "2"}).status, 0);
+}
+
 }  // namespace
 }  // namespace ia::test

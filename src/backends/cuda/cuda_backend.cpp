@@ -199,6 +199,18 @@ class CudaBackend final : public Backend {
     synchronize("synchronize");
   }
 
+  std::optional<DeviceMemoryInfo> memory_info() const override {
+    DeviceGuard g(index_);
+    size_t free_b = 0, total_b = 0;
+    check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+    return DeviceMemoryInfo{static_cast<int64_t>(free_b + allocator_->cached_bytes()), static_cast<int64_t>(total_b)};
+  }
+
+  void release_cached_memory() override {
+    DeviceGuard g(index_);
+    allocator_->release_cached();
+  }
+
   bool can_record() const override { return true; }
 
   void begin_recording() override {
