@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan run bench fuzz format format-check clean gpu-bundle
+.PHONY: all deps configure build test test-asan run serve bench fuzz format format-check clean gpu-bundle
 
 all: build
 
@@ -35,6 +35,11 @@ test-asan: deps
 # Embeds a few sentences with the bundled BERT model and prints the result and the time taken.
 run: build
 	@bash scripts/run-demo.sh $(BUILD_DIR)/bin/ipfs-accelerate
+
+# The HTTP server (docs/server.md) with the bundled llama (chat) and bert (embeddings) models.
+SERVE_PORT ?= 8080
+serve: build
+	$(BUILD_DIR)/bin/ipfs-accelerate serve -m tests/fixtures/models/llama -m tests/fixtures/models/bert --port $(SERVE_PORT)
 
 bench: build
 	@bash scripts/run-bench.sh $(BUILD_DIR)

@@ -159,6 +159,8 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
                   "Seconds a client may stall reading an answer before it is cut off")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  sub->add_flag("!--no-ipfs-gateway", o->ipfs_gateway,
+                "Do not serve the local blockstore's trustless gateway routes (/ipfs/CID) on the same port");
   sub->add_option("--shutdown-grace", *grace_s, "Seconds in-flight requests may take to finish after SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();

@@ -20,6 +20,7 @@
 #include "ipfs/gateway_connections.h"
 #include "ipfs/gateway_negotiation.h"
 #include "ipfs/gateway_ranges.h"
+#include "ipfs/gateway_routes.h"
 #include "ipfs/varint.h"
 
 namespace ia::ipfs {
@@ -274,21 +275,38 @@ void handle(Blockstore& store, BlockBuffers& buffers, const GatewayLimits& limit
 
 }  // namespace
 
-struct GatewayServer::Impl {
-  Impl(Blockstore& s, const GatewayLimits& l)
-      : store(s),
-        limits(l),
-        server(l, [](httplib::Request& req) { t_ranges = std::move(req.ranges), req.ranges = {}; }) {}
+struct GatewayRoutes::State {
+  State(Blockstore& s, const GatewayLimits& l) : store(s), limits(l) {}
   Blockstore& store;
   const GatewayLimits limits;
-  BlockBuffers buffers;  // before the server: its responses hand buffers back to it
+  BlockBuffers buffers;
+};
+
+GatewayRoutes::GatewayRoutes(Blockstore& store, GatewayLimits limits)
+    : state_(std::make_unique<State>(store, limits)) {}
+
+GatewayRoutes::~GatewayRoutes() = default;
+
+void GatewayRoutes::mount(httplib::Server& server) {
+  State* s = state_.get();
+  server.Get(R"(/ipfs/(.+))", [s](const httplib::Request& req, httplib::Response& res) {
+    handle(s->store, s->buffers, s->limits, req, res);
+  });
+}
+
+void GatewayRoutes::take_ranges(httplib::Request& req) {
+  t_ranges = std::move(req.ranges);
+  req.ranges = {};
+}
+
+struct GatewayServer::Impl {
+  Impl(Blockstore& s, const GatewayLimits& l) : routes(s, l), server(l, &GatewayRoutes::take_ranges) {}
+  GatewayRoutes routes;  // before the server: its responses hand buffers back to it
   BoundedHttpServer server;
 };
 
 GatewayServer::GatewayServer(Blockstore& store, GatewayLimits limits) : impl_(std::make_unique<Impl>(store, limits)) {
-  impl_->server.Get(R"(/ipfs/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-    handle(impl_->store, impl_->buffers, impl_->limits, req, res);
-  });
+  impl_->routes.mount(impl_->server);
 }
 
 GatewayServer::~GatewayServer() {

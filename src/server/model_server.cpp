@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "core/logging.h"
 #include "ipfs/gateway_connections.h"
+#include "ipfs/gateway_routes.h"
+#include "ipfs/repo.h"
 #include "server/api_error.h"
 #include "server/routes.h"
 #include "server/server_state.h"
@@ -50,8 +52,16 @@ httplib::Server::HandlerResponse answer_unrouted(ServerState& state, const httpl
 }  // namespace
 
 struct ModelServer::Impl {
-  explicit Impl(ServeOptions o) : state(std::move(o)), http(connection_limits(state.options), {}) {}
+  explicit Impl(ServeOptions o)
+      : state(std::move(o)), http(connection_limits(state.options), &ipfs::GatewayRoutes::take_ranges) {
+    if (state.options.ipfs_gateway) {
+      repo = std::make_unique<ipfs::Repo>();
+      gateway = std::make_unique<ipfs::GatewayRoutes>(repo->blocks(), connection_limits(state.options));
+    }
+  }
   ServerState state;
+  std::unique_ptr<ipfs::Repo> repo;              // the blockstore the gateway routes answer from
+  std::unique_ptr<ipfs::GatewayRoutes> gateway;  // before the server: its responses hand buffers back
   ipfs::BoundedHttpServer http;
 };
 
@@ -62,6 +72,7 @@ ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(st
   add_embedding_routes(http, s);
   add_tokenizer_routes(http, s);
   add_info_routes(http, s);
+  if (impl_->gateway) impl_->gateway->mount(http);
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [&s](const httplib::Request& req, httplib::Response& res) { return answer_unrouted(s, req, res); }));
 }

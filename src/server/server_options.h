@@ -27,6 +27,7 @@ struct ServeOptions {
   std::chrono::milliseconds request_read_timeout{30'000};  // a request's head and body must arrive within this
   std::chrono::milliseconds write_timeout{10'000};         // a client that stops reading is cut off after this
   std::chrono::milliseconds drain_grace{30'000};           // SIGTERM: in-flight requests may finish within this
+  bool ipfs_gateway = true;  // the trustless gateway's /ipfs/{cid} over the local blockstore, on the same port
   // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): the worker sleeps this long per streamed
   // delta, so tests can disconnect or overflow the queue mid-generation on tiny models.
   std::chrono::milliseconds test_token_delay{0};

@@ -22,7 +22,9 @@ ServeProcess::ServeProcess(const std::vector<std::string>& args,
   std::vector<std::string> argv{IA_CLI_PATH, "serve", "--port", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto full_env = env;
-  full_env.emplace_back("IPFS_ACCELERATE_HOME", dir_.path() + "/home");
+  bool has_home = false;
+  for (const auto& [k, v] : env) has_home |= k == "IPFS_ACCELERATE_HOME";
+  if (!has_home) full_env.emplace_back("IPFS_ACCELERATE_HOME", dir_.path() + "/home");
   process_ = std::make_unique<Process>(argv, log_path_, "", full_env);
   const std::string out = wait_for(log_path_, "ready on http://", 60);
   std::smatch m;

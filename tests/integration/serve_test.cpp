@@ -449,6 +449,26 @@ TEST(ServeLifecycle, SigtermFinishesInFlightThenExitsZero) {
   EXPECT_EQ(exit_status.get(), 0);
 }
 
+// The local blockstore's trustless gateway on the model server's port (off with --no-ipfs-gateway).
+TEST(ServeGateway, IpfsRoutesOnTheSamePort) {
+  TempDir home;
+  write_file(home.path() + "/hello.txt", "hello from the model server");
+  ::setenv("IPFS_ACCELERATE_HOME", (home.path() + "/repo").c_str(), 1);
+  const CliResult add = run_cli({"ipfs", "add", "--cid-version", "1", "-Q", home.path() + "/hello.txt"});
+  ::unsetenv("IPFS_ACCELERATE_HOME");
+  ASSERT_EQ(add.status, 0) << add.err;
+  const std::string cid = add.out.substr(0, add.out.find_first_of(" \n"));
+  ServeProcess s({"-m", kModels + "gpt2"}, {{"IPFS_ACCELERATE_HOME", home.path() + "/repo"}});
+  ASSERT_TRUE(s.ready()) << s.log();
+  const HttpAnswer raw = get(s, "/ipfs/" + cid + "?format=raw");
+  EXPECT_EQ(raw.status, 200) << raw.body;
+  EXPECT_NE(raw.body.find("hello from the model server"), std::string::npos);
+  EXPECT_EQ(get(s, "/ipfs/" + cid + "?format=car").status, 200);
+  ServeProcess off({"-m", kModels + "gpt2", "--no-ipfs-gateway"}, {{"IPFS_ACCELERATE_HOME", home.path() + "/repo"}});
+  ASSERT_TRUE(off.ready()) << off.log();
+  EXPECT_EQ(get(off, "/ipfs/" + cid + "?format=raw").status, 404);
+}
+
 TEST(ServeLifecycle, PortInUseIsExitTwoWithOneLine) {
   ServeProcess first({"-m", kModels + "gpt2"});
   ASSERT_TRUE(first.ready()) << first.log();
