@@ -2,24 +2,33 @@
 //
 // Rows of several queries per sequence (dense attention, packed sequences, paged prefill) run a
 // flash-attention kernel: a block per (64 query rows, q head), K and V tiles of 64 keys staged
-// through shared memory, online softmax in f32; each thread holds a 4 x 8 block of scores and 4
-// rows of the output (32 rows and 2 for D > 128). Paged decode rows run a kernel in which up to
-// 8 q heads of one kv head share every K/V read, the keys split over several blocks (split-K)
-// when the rows alone cannot fill the GPU; each split normalises its own probabilities and a
-// combine kernel merges them.
+// through shared memory, online softmax in f32. With bf16 products and a head dim of at most 128
+// that is the tensor-core kernel of attention_mma_kernels.cu (bf16 mma, f32 accumulation; set
+// IA_CUDA_ATTENTION=fma to keep the kernel below instead). Otherwise it is the f32 FMA kernel
+// here: each thread holds a 4 x 8 block of scores and 4 rows of the output (32 rows and 2 for
+// D > 128). Paged decode rows run a kernel in which up to 8 q heads of one kv head share every
+// K/V read, the keys split over several blocks (split-K) when the rows alone cannot fill the
+// GPU; each split normalises its own probabilities and a combine kernel merges them.
 // Head dims are padded with zeros in shared memory to 32, 64, 80, 96, 128 or 256 (one template
 // instance each); a plain per-row kernel takes D > 256.
 //
-// bf16_products rounds q, k, v and the normalised probabilities to bf16, as the CPU's GEMM path
-// does: the flash kernel then makes two passes over the keys (row max and sum, then the products).
+// bf16_products rounds q, k, v and the probabilities to bf16. The FMA kernels round the
+// normalised probabilities, as the CPU's GEMM path does, in two passes over the keys (row max
+// and sum, then the products); the tensor-core kernel rounds the unnormalised ones in one pass
+// and divides by the f32 row sum at the end, as PyTorch's flash SDPA does.
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
+#include "backends/cuda/attention_common.cuh"
 #include "backends/cuda/kernels.h"
 
 namespace ia::cuda {
 namespace {
+
+using namespace attention;  // what the attention kernels share (attention_common.cuh)
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
@@ -38,20 +47,6 @@ constexpr int kPart = 512;  // most keys of one split: their scores stay in shar
 // In a batch that also has longer sequences (prefill chunks), paged sequences with at most this
 // many new rows go to the decode kernel, the others to the flash kernel.
 constexpr int64_t kDecodeMaxRows = 4;
-
-__host__ __device__ __forceinline__ int64_t imin(int64_t a, int64_t b) {
-  return a < b ? a : b;
-}
-__host__ __device__ __forceinline__ int64_t imax(int64_t a, int64_t b) {
-  return a > b ? a : b;
-}
-
-__device__ __forceinline__ float neg_inf() {
-  return __uint_as_float(0xff800000u);
-}
-__device__ __forceinline__ float quiet_nan() {
-  return __uint_as_float(0x7fc00000u);
-}
 
 // f32 -> bf16 -> f32, round to nearest even, NaN stays NaN: exactly ia::f32_to_bf16 (core/dtype.h).
 __device__ __forceinline__ float round_bf16(float x) {
@@ -105,156 +100,6 @@ __device__ __forceinline__ float row8_sum(float x) {
 #pragma unroll
   for (int o = 1; o < 8; o <<= 1) x += __shfl_xor_sync(kFullMask, x, o);
   return x;
-}
-
-// query_start, i32 or i64.
-struct Starts {
-  const void* p = nullptr;
-  bool i64 = false;
-  __device__ __forceinline__ int64_t operator[](int64_t i) const {
-    return i64 ? static_cast<const int64_t*>(p)[i] : static_cast<int64_t>(static_cast<const int32_t*>(p)[i]);
-  }
-};
-
-// The sequence that owns row t (qs[s] <= t < qs[s+1]), or -1 for a row before the first or after
-// the last sequence. Empty sequences own nothing: the last s with qs[s] <= t is the owner.
-__device__ __forceinline__ int64_t find_seq(const Starts& qs, int64_t S, int64_t t) {
-  if (S <= 0 || qs[0] > t) return -1;
-  int64_t lo = 0, hi = S;
-  while (lo < hi) {
-    const int64_t mid = (lo + hi + 1) / 2;
-    if (qs[mid] <= t) {
-      lo = mid;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return lo == S ? -1 : lo;
-}
-
-// Cache row of position pos of a sequence (block table row `table`), or -1 for a negative block
-// id (such a key is left out rather than read out of bounds).
-__device__ __forceinline__ int64_t cache_row(const int32_t* table, int64_t block_size, int64_t pos) {
-  const int64_t r = static_cast<int64_t>(table[pos / block_size]) * block_size + pos % block_size;
-  return r >= 0 ? r : -1;
-}
-
-// ------------------------------------------------------------------ flash kernel (and D > 256)
-
-enum class Mode : int { Dense, Varlen, Paged };
-
-struct AttnArgs {
-  Mode mode = Mode::Dense;
-  const float* q = nullptr;
-  int64_t q_row = 0, q_head = 0, q_batch = 0;
-  const float* k = nullptr;
-  const float* v = nullptr;
-  int64_t k_row = 0, k_head = 0, v_row = 0, v_head = 0, kv_batch = 0;
-  const float* key_mask = nullptr;  // dense: [B, Sk], 0 = padding
-  float* out = nullptr;
-  int64_t B = 0, Sq = 0, Sk = 0;  // dense
-  Starts qs;                      // varlen / paged: [S + 1]
-  int64_t S = 0;
-  const int32_t* block_tables = nullptr;  // paged
-  int64_t max_blocks = 0, block_size = 1;
-  const int32_t* seq_lens = nullptr;
-  int64_t T = 0, Hq = 0, Hkv = 0, D = 0;
-  float scale = 1.0f;
-  bool causal = false;
-  int64_t window = 0;
-  bool bf16 = false;
-  bool vec = false;      // 16-byte loads and stores: D % 4 == 0, pointers and strides aligned
-  int64_t min_rows = 0;  // paged: sequences of at most this many rows are the decode kernel's
-  int64_t nslots = 0;    // flash: query tiles (times Hq = work items)
-};
-
-// A run of query rows (of one batch entry or sequence) and the keys they see: row i (from 0) is
-// at position i + off and sees keys lo(i) .. hi(i) of 0 .. nkeys - 1 (key_bounds).
-// Trivially constructible, for a __shared__ copy; make one with no_range().
-struct Range {
-  int fill;             // 0 attend; 1 zeros (rows no sequence owns); 2 NaN (inconsistent sequence); -1 not ours
-  int64_t row0, nrows;  // rows row0 .. row0 + nrows - 1 of q and out
-  const float* q;       // row row0, head h
-  const float* k;       // key row r of kv head hk at k + r * k_row
-  const float* v;
-  const int32_t* table;  // paged: key p in cache row cache_row(table, block_size, p)
-  const float* mask;     // dense
-  int64_t nkeys, off, window;
-  bool causal;
-};
-
-__device__ __forceinline__ Range no_range() {
-  Range g{};
-  g.fill = -1;
-  return g;
-}
-
-__device__ __forceinline__ void key_bounds(const Range& g, int64_t pos, int64_t& lo, int64_t& hi) {
-  hi = g.causal ? imin(pos, g.nkeys - 1) : g.nkeys - 1;
-  lo = g.causal && g.window > 0 ? imax(0, pos - g.window + 1) : 0;
-}
-
-// Key row index of key `key` (in range and not masked), or -1.
-__device__ __forceinline__ int64_t key_row(const Range& g, const AttnArgs& a, int64_t key) {
-  if (g.mask && g.mask[key] == 0.0f) return -1;
-  return g.table ? cache_row(g.table, a.block_size, key) : key;
-}
-
-__device__ __forceinline__ Range dense_range(const AttnArgs& a, int64_t b, int64_t h) {
-  Range g = no_range();
-  g.fill = 0;
-  g.row0 = b * a.Sq;
-  g.nrows = a.Sq;
-  g.q = a.q + b * a.q_batch + h * a.q_head;
-  g.k = a.k + b * a.kv_batch + h * a.k_head;
-  g.v = a.v + b * a.kv_batch + h * a.v_head;
-  g.mask = a.key_mask ? a.key_mask + b * a.Sk : nullptr;
-  g.nkeys = a.Sk;
-  g.off = a.Sk - a.Sq;  // the last query sees the last key
-  g.causal = a.causal;
-  return g;
-}
-
-// Start of range r of the packed rows: r = 0 is the rows before the first sequence, r = s + 1
-// sequence s, r = S + 1 the rows after the last one; r = S + 2 ends them.
-__device__ __forceinline__ int64_t range_start(const AttnArgs& a, int64_t r) {
-  return r == 0 ? 0 : r <= a.S + 1 ? a.qs[r - 1] : a.T;
-}
-
-__device__ __forceinline__ Range seq_range(const AttnArgs& a, int64_t r, int64_t h) {
-  Range g = no_range();
-  const int64_t b = range_start(a, r), e = range_start(a, r + 1);
-  if (b < 0 || e < b || e > a.T) return g;  // not ascending: nothing safe to do
-  g.row0 = b;
-  g.nrows = e - b;
-  g.q = a.q + b * a.q_row + h * a.q_head;
-  if (r == 0 || r == a.S + 1) {
-    g.fill = 1;
-    return g;
-  }
-  const int64_t hk = h / (a.Hq / a.Hkv);
-  if (a.mode == Mode::Varlen) {
-    g.fill = 0;
-    g.k = a.k + b * a.k_row + hk * a.k_head;
-    g.v = a.v + b * a.v_row + hk * a.v_head;
-    g.nkeys = g.nrows;
-    g.causal = a.causal;
-    g.window = a.window;
-    return g;
-  }
-  const int64_t s = r - 1;
-  if (g.nrows <= a.min_rows) return g;
-  const int64_t len = a.seq_lens[s];
-  // The new rows are the sequence's last positions; the CPU raises on these, here they are NaN.
-  g.fill = g.nrows > len || len > a.max_blocks * a.block_size ? 2 : 0;
-  g.k = a.k + hk * a.k_head;
-  g.v = a.v + hk * a.v_head;
-  g.table = a.block_tables + s * a.max_blocks;
-  g.nkeys = len;
-  g.off = len - g.nrows;
-  g.causal = true;
-  g.window = a.window;
-  return g;
 }
 
 // Stages ROWS rows of DC floats into shared memory (row stride LD): row r is src + row_of(r) *
@@ -348,28 +193,8 @@ __global__ void __launch_bounds__(kThreads, FlashCfg<DC>::kMinBlocks) flash_atte
     // Heads of one tile are neighbours (GQA groups share K/V in L2); the last tiles, which see
     // the most keys under a causal mask, go first.
     const int64_t slot = a.nslots - 1 - w / a.Hq, h = w % a.Hq;
-    Range g = no_range();
     int64_t i0 = 0;
-    if (a.mode == Mode::Dense) {
-      const int64_t tiles = (a.Sq + kBM - 1) / kBM;
-      g = dense_range(a, slot / tiles, h);
-      i0 = slot % tiles * kBM;
-    } else {
-      // Range r holds slots c(r) .. c(r) + ceil(rows / kBM) - 1, c(r) = floor(start(r) / kBM) + r,
-      // which increases with r: the slot's range is the last r with c(r) <= slot (surplus slots
-      // land past their range's rows and return).
-      int64_t lo = 0, hi = a.S + 1;
-      while (lo < hi) {
-        const int64_t mid = (lo + hi + 1) / 2;
-        if (range_start(a, mid) / kBM + mid <= slot) {
-          lo = mid;
-        } else {
-          hi = mid - 1;
-        }
-      }
-      g = seq_range(a, lo, h);
-      i0 = (slot - (range_start(a, lo) / kBM + lo)) * kBM;
-    }
+    const Range g = tile_range(a, slot, h, kBM, i0);
     if (g.fill < 0 || i0 >= g.nrows) continue;
     const int nr = static_cast<int>(imin(kBM, g.nrows - i0));
     float* const out = a.out + ((g.row0 + i0) * a.Hq + h) * a.D;  // tile row r at + r * Hq * D
@@ -948,29 +773,11 @@ bool view_aligned(const HeadsView& v) {
   return aligned16(v.data) && v.row_stride % 4 == 0 && v.head_stride % 4 == 0;
 }
 
-unsigned grid_of(int64_t blocks) {
-  return static_cast<unsigned>(imin(blocks, 0x7fffffff));
-}
-
-// Opts a kernel into more than 48 KiB of dynamic shared memory, once per device. A failure
-// stays in cudaGetLastError for the caller, and the launch then fails too.
-template <class Kernel>
-void allow_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done) {
-  if (bytes <= 48 * 1024) return;
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return;
-  const uint64_t bit = dev >= 0 && dev < 64 ? uint64_t{1} << dev : 0;
-  if (bit && (done.load(std::memory_order_relaxed) & bit)) return;
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)) == cudaSuccess)
-    done.fetch_or(bit, std::memory_order_relaxed);
-}
-
-// Dense: nslots = B * tiles per batch entry. Packed: T / kBM + S + 2 bounds the tiles of the S
-// sequences and of the two gaps (see the kernel's slot search).
+// The slots (flash_slots) and what each holds (tile_range): attention_common.cuh.
 template <int DC>
 void run_flash(AttnArgs a, cudaStream_t stream) {
   constexpr int kBM = FlashCfg<DC>::kBM;
-  a.nslots = a.mode == Mode::Dense ? a.B * ((a.Sq + kBM - 1) / kBM) : a.T / kBM + a.S + 2;
+  a.nslots = flash_slots(a, kBM);
   const int64_t blocks = a.nslots * a.Hq;
   if (blocks <= 0) return;
   static std::atomic<uint64_t> done{0};
@@ -1002,6 +809,22 @@ int sm_count() {
   return n;
 }
 
+// The multi-row work of bf16 products runs on the tensor-core kernel (attention_mma_kernels.cu)
+// where it takes the head dim, unless IA_CUDA_ATTENTION=fma keeps it on the f32 FMA kernel (A/B
+// timing, or a fallback); read once. f32 products always run the f32 kernel.
+bool mma_attention_enabled() {
+  static const bool enabled = [] {
+    const char* e = std::getenv("IA_CUDA_ATTENTION");
+    return !(e && std::strcmp(e, "fma") == 0);
+  }();
+  return enabled;
+}
+
+void run_multi_row(const AttnArgs& a, int dc, cudaStream_t stream) {
+  if (a.bf16 && mma_attention_enabled() && run_flash_mma(a, dc, stream)) return;
+  with_bucket(dc, [&](auto tag) { run_flash<decltype(tag)::value>(a, stream); });
+}
+
 }  // namespace
 
 void launch_attention(const HeadsView& q, int64_t q_batch_stride, const HeadsView& k, const HeadsView& v,
@@ -1024,7 +847,7 @@ void launch_attention(const HeadsView& q, int64_t q_batch_stride, const HeadsVie
           kv_batch_stride % 4 == 0 && aligned16(out);
   const int dc = head_bucket(D);
   if (dc == 0) return run_any_d(a, B * Sq, stream);
-  with_bucket(dc, [&](auto tag) { run_flash<decltype(tag)::value>(a, stream); });
+  run_multi_row(a, dc, stream);  // f32: AttentionParams has no bf16 products (yet)
 }
 
 void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const HeadsView& v, const void* query_start,
@@ -1047,7 +870,7 @@ void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const Heads
   a.vec = D % 4 == 0 && view_aligned(q) && view_aligned(k) && view_aligned(v) && aligned16(out);
   const int dc = head_bucket(D);
   if (dc == 0) return run_any_d(a, T, stream);
-  with_bucket(dc, [&](auto tag) { run_flash<decltype(tag)::value>(a, stream); });
+  run_multi_row(a, dc, stream);
 }
 
 void launch_paged_attention(const HeadsView& q, const float* k_cache, const float* v_cache, int64_t block_size,
@@ -1080,7 +903,7 @@ void launch_paged_attention(const HeadsView& q, const float* k_cache, const floa
   const bool per_row = T <= S;
   if (!per_row) {
     a.min_rows = kDecodeMaxRows;
-    with_bucket(dc, [&](auto tag) { run_flash<decltype(tag)::value>(a, stream); });
+    run_multi_row(a, dc, stream);
   }
   DecodeArgs d;
   d.q = q.data, d.q_row = q.row_stride, d.q_head = q.head_stride;

@@ -864,19 +864,22 @@ TEST_P(Conformance, PagedAttention) {
     for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0},
                   S{4, 2, 64, 16, 0}, S{4, 1, 128, 16, 40}}) {
       // (cached length after the write, new tokens) per sequence.
-      // The last two have enough rows for the CPU's GEMM path (a whole prompt of more than one
-      // query block, and a chunk after cached tokens).
-      std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 9}, {23, 1}, {17, 6}, {70, 70}, {100, 30}};
-      int64_t T = 0, need = 0;
-      for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs;
-      const int64_t nblocks = need + 3, max_blocks = (100 + cfg.bs - 1) / cfg.bs;
+      // The last three have enough rows for the CPU's GEMM path: a whole prompt of more than one
+      // query block, and chunks after cached tokens, the last of several query tiles and many
+      // key tiles.
+      std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1},   {9, 9},    {23, 1},   {17, 6},
+                                                       {70, 70}, {100, 30}, {300, 200}};
+      const int64_t lead = 2, trail = 3;  // rows no sequence owns: zeros
+      int64_t T = lead + trail, need = 0, longest = 0;
+      for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs, longest = std::max(longest, len);
+      const int64_t nblocks = need + 3, max_blocks = (longest + cfg.bs - 1) / cfg.bs;
       std::vector<int64_t> perm(static_cast<size_t>(nblocks));
       for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
       std::shuffle(perm.begin(), perm.end(), rng.gen);
       Tensor kc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng),
              vc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng);
       Tensor q = host_f32({T, cfg.Hq, cfg.D}, rng);
-      std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
+      std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{lead};
       size_t next = 0;
       for (size_t s = 0; s < seqs.size(); ++s) {
         for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b)
@@ -941,18 +944,20 @@ TEST_P(Conformance, PagedAttention) {
 }
 
 // Attention of packed sequences (no cache) against a dense f64 loop: mixed lengths (1, one
-// 64-row query block, several blocks, an empty sequence), bidirectional, causal and causal with
-// a window, GQA, q/k/v as strided views of one fused projection or separate tensors, f32 and
-// bf16 products.
+// 64-row query block, several blocks, an empty sequence, one long enough for several key tiles
+// of every kernel), rows before the first and after the last sequence (zeros), bidirectional,
+// causal and causal with a window, GQA, q/k/v as strided views of one fused projection or
+// separate tensors, f32 and bf16 products.
 TEST_P(Conformance, VarlenAttention) {
   Rng rng(22);
   struct S {
     int64_t Hq, Hkv, D;
   };
-  const std::vector<int64_t> lens = {1, 9, 70, 0, 128, 17, 1, 64, 65};
-  std::vector<int64_t> starts{0};
+  const std::vector<int64_t> lens = {1, 9, 70, 0, 128, 17, 1, 64, 65, 260};
+  const int64_t lead = 3, trail = 2;  // rows no sequence owns
+  std::vector<int64_t> starts{lead};
   for (int64_t n : lens) starts.push_back(starts.back() + n);
-  const int64_t T = starts.back();
+  const int64_t T = starts.back() + trail;
   struct Mode {
     bool causal;
     int64_t window;
@@ -984,7 +989,9 @@ TEST_P(Conformance, VarlenAttention) {
               q, k, v, dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(starts.size())}).to(DType::I32)), p,
               out);
           // bf16 products: the reference rounds q, k, v and the probabilities to bf16 as well;
-          // the tolerance allows a probability to round to the neighbouring bf16 value.
+          // the tolerance allows each weight two bf16 roundings apart from the reference's: a
+          // flash kernel may round the unnormalised weights and divide by their f32 sum at the
+          // end (as PyTorch's flash SDPA does) rather than round the normalised probabilities.
           Vec qv = values(qh), kv = values(kh), vv = values(vh), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)),
               mag(ref.size());
           auto rounded = [&](double x) { return bf16 ? bf16_to_f32(f32_to_bf16(static_cast<float>(x))) : x; };
@@ -1022,7 +1029,7 @@ TEST_P(Conformance, VarlenAttention) {
                 }
               }
             }
-          expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 256 : kRtol,
+          expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 128 : kRtol,
                        fmt::format("varlen_attention Hq={} Hkv={} D={} fused={} causal={} window={} bf16_products={}",
                                    cfg.Hq, cfg.Hkv, cfg.D, fused, mode.causal, mode.window, bf16));
         }
