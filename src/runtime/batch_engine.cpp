@@ -108,10 +108,19 @@ BatchEngine::~BatchEngine() {
 RequestHandle BatchEngine::submit(BatchRequest request) {
   const SamplingParams params = gen_->resolve(request.options);
   PreparedPrompt p = gen_->prepare(std::move(request.prompt), request.options);
+  if (static_cast<int64_t>(p.ids.size()) >= max_model_len_) {
+    // prepare() fitted the model's context; a smaller max_model_len is cut the same way.
+    const auto plen = static_cast<int64_t>(p.ids.size());
+    if (!request.options.truncate_prompt)
+      fail(ErrorKind::InvalidArgument, "prompt of {} tokens does not fit the maximum length of {} tokens", plen,
+           max_model_len_);
+    const int64_t want = gen_->requested_new_tokens(request.options, plen);
+    const int64_t keep = std::max<int64_t>(1, max_model_len_ - std::min(want, max_model_len_ / 2));
+    p.ids.erase(p.ids.begin(), p.ids.end() - keep);
+    p.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, keep));
+    p.max_new = want;
+  }
   const auto plen = static_cast<int64_t>(p.ids.size());
-  if (plen >= max_model_len_)
-    fail(ErrorKind::InvalidArgument, "prompt of {} tokens does not fit the maximum length of {} tokens", plen,
-         max_model_len_);
   p.max_new = std::min(p.max_new, max_model_len_ - plen);
   // The last generated token is never fed, so a request holds at most plen + max_new - 1 tokens.
   const int64_t blocks = (plen + p.max_new - 1 + options_.block_size - 1) / options_.block_size;
@@ -149,7 +158,17 @@ bool BatchEngine::take_submissions() {
     auto it = requests_.find(id);
     if (it != requests_.end()) finish(*it->second, "cancelled");
   }
-  return !incoming.empty() || !cancels.empty();
+  // Requests that carry Generator's hook are asked before each step, as Generator asks between tokens.
+  bool hooked = false;
+  for (auto it = requests_.begin(); it != requests_.end();) {
+    Request& r = *it->second;
+    ++it;  // finish() erases r
+    if (r.req.options.cancelled && r.req.options.cancelled()) {
+      finish(r, "cancelled");
+      hooked = true;
+    }
+  }
+  return !incoming.empty() || !cancels.empty() || hooked;
 }
 
 void BatchEngine::accept(Request& r, const SampledToken& token) {

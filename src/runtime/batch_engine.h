@@ -12,7 +12,10 @@
 //
 // Drive it with step() from a loop of your own, or start() a thread that steps
 // while there is work. Callbacks run on the stepping thread, between steps' model
-// work: a slow callback delays every request, so hand data off (a queue) there.
+// work: a slow callback delays every request, so hand data off (a queue) there;
+// they must not call step(). Only the stepping thread runs the model: a forward on
+// another thread at the same time can corrupt a step on the CPU backend today (its
+// cached oneDNN primitives are executed across threads; see docs/generation.md).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -77,7 +80,8 @@ struct FinishEvent {
 struct BatchRequest {
   std::vector<int32_t> prompt;
   // Sampling (seed included), max_new_tokens, stop strings, ignore_eos and
-  // truncate_prompt as Generator takes them; `cancelled` is not asked: cancel the handle.
+  // truncate_prompt as Generator takes them. `cancelled`, when set, is asked before every
+  // step on the stepping thread (true ends the request as RequestHandle::cancel does).
   GenerationRequest options;
   std::function<void(const TokenEvent&)> on_token;
   std::function<void(const FinishEvent&)> on_finish;  // exactly once per accepted request
@@ -134,8 +138,9 @@ class BatchEngine {
 
   // Checks a request and queues it (any thread). InvalidArgument, with nothing queued,
   // for bad sampling options, an empty prompt or an id outside the vocabulary, a prompt
-  // that does not fit max_model_len (unless truncate_prompt cuts it to the model's
-  // context), or one whose prompt and tokens to generate can never fit the pool.
+  // that does not fit max_model_len (unless truncate_prompt: then its last tokens are
+  // kept, as Generator::prepare keeps them), or one whose prompt and tokens to generate
+  // can never fit the pool.
   RequestHandle submit(BatchRequest request);
 
   // One step: ends cancelled requests, admits, runs the model once, samples, streams

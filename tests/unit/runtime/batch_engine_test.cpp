@@ -324,6 +324,21 @@ TEST_P(BatchEngineTest, CancellingMidRunFreesTheBlocks) {
   }
   expect_idle(engine);
   handles[0].cancel();  // after it finished: nothing happens
+  // A request whose GenerationRequest::cancelled hook says so (Generator's way).
+  std::atomic<bool> client_left{false};
+  GenerationRequest hooked = req;
+  hooked.cancelled = [&client_left] { return client_left.load(); };
+  Outcome left;
+  submit(engine, prompt(20, 2, rng), hooked, left);
+  engine.step();
+  engine.step();
+  EXPECT_FALSE(left.finish.has_value());
+  client_left = true;
+  engine.step();
+  ASSERT_TRUE(left.finish.has_value());
+  EXPECT_EQ(left.finish->result.finish_reason, "cancelled");
+  EXPECT_EQ(left.finish->result.ids.size(), 2u);
+  expect_idle(engine);
   // A request cancelled before it ever ran.
   Outcome waiting;
   RequestHandle h = submit(engine, prompt(10, 0, rng), req, waiting);
@@ -365,16 +380,54 @@ TEST_P(BatchEngineTest, RefusesRequestsThatCanNeverRun) {
   expect_idle(engine);
 }
 
-TEST_P(BatchEngineTest, ItsOwnThreadServesConcurrentSubmitters) {
+TEST_P(BatchEngineTest, MaxModelLenRefusesCutsOrCapsRequests) {
   BatchEngineOptions o;
-  o.max_batch_tokens = 128;
+  o.max_model_len = 40;
   BatchEngine engine(gen_, o);
-  engine.start();
+  std::mt19937 rng(23);
+  const std::vector<int32_t> long_prompt = prompt(50, 0, rng);
+  Outcome out;
+  try {
+    submit(engine, long_prompt, greedy(8), out);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+  }
+  GenerationRequest cut = greedy(8);
+  cut.truncate_prompt = true;
+  submit(engine, long_prompt, cut, out);
+  Outcome capped;
+  const std::vector<int32_t> near_the_end = prompt(35, 9, rng);
+  GenerationRequest many = greedy(20);
+  many.ignore_eos = true;
+  submit(engine, near_the_end, many, capped);
+  engine.run_until_idle();
+  // The last 40 - 8 tokens are kept, as Generator::prepare cuts to the model's context.
+  const std::vector<int32_t> kept(long_prompt.end() - 32, long_prompt.end());
+  ASSERT_TRUE(out.finish.has_value());
+  EXPECT_EQ(out.finish->result.prompt_ids, kept);
+  EXPECT_EQ(out.finish->result.warnings.size(), 1u);
+  EXPECT_EQ(out.finish->result.ids, solo(kept, greedy(8)).ids);
+  ASSERT_TRUE(capped.finish.has_value());
+  EXPECT_EQ(capped.finish->result.ids.size(), 5u);
+  EXPECT_EQ(capped.finish->result.finish_reason, "length");
+  expect_idle(engine);
+}
+
+TEST_P(BatchEngineTest, ItsOwnThreadServesConcurrentSubmitters) {
   constexpr size_t kThreads = 4, kPerThread = 6;
   std::vector<std::vector<int32_t>> prompts(kThreads * kPerThread);
   std::mt19937 rng(13);
   for (size_t i = 0; i < prompts.size(); ++i) prompts[i] = prompt(3 + i * 5, i, rng);
   const GenerationRequest req = greedy(10);
+  // The solo runs first: they would otherwise run the model on this thread while the
+  // engine's thread runs it too.
+  std::vector<GenerationResult> want;
+  for (const auto& p : prompts) want.push_back(solo(p, req));
+  BatchEngineOptions o;
+  o.max_batch_tokens = 128;
+  BatchEngine engine(gen_, o);
+  engine.start();
   std::vector<std::promise<FinishEvent>> done(prompts.size());
   std::vector<std::thread> threads;
   for (size_t t = 0; t < kThreads; ++t) {
@@ -392,9 +445,8 @@ TEST_P(BatchEngineTest, ItsOwnThreadServesConcurrentSubmitters) {
   for (auto& th : threads) th.join();
   for (size_t i = 0; i < prompts.size(); ++i) {
     const FinishEvent e = done[i].get_future().get();
-    const GenerationResult want = solo(prompts[i], req);
-    EXPECT_EQ(e.result.ids, want.ids) << "request " << i;
-    EXPECT_EQ(e.result.text, want.text) << "request " << i;
+    EXPECT_EQ(e.result.ids, want[i].ids) << "request " << i;
+    EXPECT_EQ(e.result.text, want[i].text) << "request " << i;
   }
   EXPECT_TRUE(engine.wait_idle(std::chrono::seconds(10)));
   engine.stop();
