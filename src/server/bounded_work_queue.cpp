@@ -12,7 +12,8 @@ BoundedWorkQueue::~BoundedWorkQueue() {
 bool BoundedWorkQueue::try_push(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || tasks_.size() >= capacity_) return false;
+    // An idle worker takes the next task at once: it does not count as waiting.
+    if (closed_ || tasks_.size() >= capacity_ + (busy_ ? 0 : 1)) return false;
     tasks_.push_back(std::move(task));
   }
   cv_.notify_one();

@@ -19,7 +19,7 @@ class BoundedWorkQueue {
   BoundedWorkQueue(const BoundedWorkQueue&) = delete;
   BoundedWorkQueue& operator=(const BoundedWorkQueue&) = delete;
 
-  // False when `capacity` tasks already wait or the queue is closed.
+  // False when `capacity` tasks already wait behind a busy worker, or the queue is closed.
   bool try_push(std::function<void()> task);
   // Refuses new tasks; queued ones still run.
   void close();

@@ -41,6 +41,8 @@ class GenerationService {
   virtual size_t running() const = 0;
   // Stops admitting and lets what was admitted finish (shutdown).
   virtual void drain() = 0;
+  // Cancels every admitted job, queued or running (the shutdown grace period is over).
+  virtual void abort() = 0;
 };
 
 }  // namespace ia::server

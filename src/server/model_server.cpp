@@ -120,7 +120,13 @@ int ModelServer::drain(std::chrono::milliseconds grace) {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (s.in_flight > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  return s.in_flight;
+  const int left = s.in_flight;
+  // Past the grace period what still runs is cancelled (a stream ends, a whole answer returns
+  // its text so far), so that stopping does not wait for any max_tokens.
+  if (left > 0)
+    for (auto& m : s.models)
+      if (m->generation) m->generation->abort();
+  return left;
 }
 
 void ModelServer::stop() {

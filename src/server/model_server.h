@@ -28,8 +28,8 @@ class ModelServer {
   void run();
   // Loads every --model (in order; the first failure is thrown), then answers requests.
   void load_models();
-  // Stops admitting (503), waits up to `grace` for requests in flight, and returns how many
-  // were still running when it gave up (0: all finished).
+  // Stops admitting (503), waits up to `grace` for requests in flight, cancels any still
+  // running then, and returns how many there were (0: all finished in time).
   int drain(std::chrono::milliseconds grace);
   void stop();
 

@@ -1,6 +1,7 @@
 #include "server/queued_generation_service.h"
 
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -18,7 +19,16 @@ class QueuedGenerationService final : public GenerationService {
 
   void submit(GenerationJob job) override {
     auto shared = std::make_shared<GenerationJob>(std::move(job));
+    std::weak_ptr<GenerationStream> stream = shared->stream;
     if (!queue_.try_push([this, shared] { run(*shared); })) throw QueueFull("queue full");
+    std::lock_guard lock(mu_);
+    std::erase_if(admitted_, [](const auto& s) { return s.expired(); });
+    admitted_.push_back(std::move(stream));
+  }
+  void abort() override {
+    std::lock_guard lock(mu_);
+    for (const auto& s : admitted_)
+      if (auto stream = s.lock()) stream->cancel();
   }
   size_t waiting() const override { return queue_.waiting(); }
   size_t running() const override { return running_.load(); }
@@ -73,7 +83,9 @@ class QueuedGenerationService final : public GenerationService {
   std::shared_ptr<const Generator> generator_;
   std::chrono::milliseconds token_delay_;
   std::atomic<size_t> running_{0};
-  BoundedWorkQueue queue_;  // last: its worker stops before the members it uses go
+  std::mutex mu_;
+  std::vector<std::weak_ptr<GenerationStream>> admitted_;  // for abort()
+  BoundedWorkQueue queue_;                                 // last: its worker stops before the members it uses go
 };
 
 }  // namespace

@@ -49,6 +49,7 @@ std::string ServerState::served_names() const {
 }
 
 void ServerState::update_load_gauges() {
+  if (!ready) return;  // `models` is still being filled
   for (const auto& m : models) {
     const MetricsRegistry::Labels labels{{"model", m->name}};
     if (m->generation) {

@@ -449,6 +449,20 @@ TEST(ServeLifecycle, SigtermFinishesInFlightThenExitsZero) {
   EXPECT_EQ(exit_status.get(), 0);
 }
 
+// Past --shutdown-grace what still runs is cancelled: stopping never waits for a max_tokens.
+TEST(ServeLifecycle, SigtermPastTheGraceCancelsAndExitsZero) {
+  ServeProcess s({"-m", kModels + "llama", "--shutdown-grace", "0.3"}, kSlowTokens);
+  ASSERT_TRUE(s.ready()) << s.log();
+  auto long_answer = std::async(std::launch::async, [&] {
+    return post_json(s, "/v1/chat/completions", chat_body("llama", "a very long answer", 200).dump());
+  });  // 5 s if it ran to the end
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.terminate(), 0) << s.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  long_answer.wait();
+}
+
 // The local blockstore's trustless gateway on the model server's port (off with --no-ipfs-gateway).
 TEST(ServeGateway, IpfsRoutesOnTheSamePort) {
   TempDir home;
