@@ -1,5 +1,6 @@
 #include "server/route_handler.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "server/api_error.h"
@@ -32,7 +33,9 @@ std::string read_body(const httplib::Request& req, httplib::Response& res, const
                           std::from_chars(declared.data(), declared.data() + declared.size(), length).ec == std::errc{};
   std::string body;
   bool too_large = has_length && length > max_bytes;
-  if (!too_large) body.reserve(has_length ? static_cast<size_t>(length) : 0);
+  // What a client declares is reserved only up to 1 MiB: a slow client claiming the limit
+  // must not hold that much memory before it has sent anything.
+  if (!too_large && has_length) body.reserve(std::min<size_t>(static_cast<size_t>(length), 1u << 20));
   const bool ok = reader([&](const char* data, size_t n) {
     if (too_large || body.size() + n > max_bytes) {
       too_large = true;
