@@ -145,23 +145,13 @@ bool has_causal_lm(const ModelKind& kind) {
 
 namespace {
 
-// What a model's weights take on the device once converted: matrices in the compute dtype,
-// vectors (norms, biases) in f32.
-int64_t device_bytes(const WeightStore& weights, DType compute_dtype) {
-  int64_t bytes = 0;
-  for (const auto& name : weights.names()) {
-    const TensorInfo& t = weights.info(name);
-    bytes += t.numel() * static_cast<int64_t>(t.shape.size() >= 2 ? dtype_size(compute_dtype) : sizeof(float));
-  }
-  return bytes;
-}
-
 // A load: first the check that the weights fit the device's share of memory (nothing allocated
 // otherwise), then the load with its progress (the checkpoint bytes its layers have read and
 // converted, of all the store holds). A failed load on a GPU gives back what it had allocated.
 template <typename Load>
 auto with_load_progress(const WeightStore& weights, DType compute_dtype, Device device, Load load) {
-  require_device_room(device, device_bytes(weights, compute_dtype), fmt::format("the weights of {}", weights.dir()));
+  require_device_room(device, weights_device_bytes(weights, compute_dtype),
+                      fmt::format("the weights of {}", weights.dir()));
   ProgressTask task(fmt::format("loading {}", weights.dir()), weights.total_bytes(), ProgressUnit::Bytes);
   weights.report_reads_to(&task);
   struct StopReporting {
@@ -179,6 +169,15 @@ auto with_load_progress(const WeightStore& weights, DType compute_dtype, Device 
 }
 
 }  // namespace
+
+int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype) {
+  int64_t bytes = 0;
+  for (const auto& name : weights.names()) {
+    const TensorInfo& t = weights.info(name);
+    bytes += t.numel() * static_cast<int64_t>(t.shape.size() >= 2 ? dtype_size(compute_dtype) : sizeof(float));
+  }
+  return bytes;
+}
 
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device) {

@@ -55,4 +55,8 @@ std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore&
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
                                                    DType compute_dtype, Device device);
 
+// What a model's weights take on a device once loaded: matrices in the compute dtype, vectors
+// (norms, biases) in f32. Every load checks it against the device's share of memory first.
+int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype);
+
 }  // namespace ia

@@ -113,7 +113,7 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
     std::string dir = resolve_model_dir(model);
     std::vector<std::string> dtype_warnings;
     ia::DType dtype = resolve_compute_dtype(options.dtype, dir, dtype_warnings);
-    ia::Device device = ia::choose_device(options.device);
+    ia::Device device = ia::router::placement_device(options.device, dir, dtype);
     ia::EmbeddingOptions eo;
     if (options.pooling) eo.pooling = ia::parse_pool_mode(*options.pooling);
     eo.normalize = options.normalize;
@@ -272,7 +272,7 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   GenerationSetup g;
   const std::string dir = resolve_model_dir(model);
   g.dtype = resolve_compute_dtype(options.dtype, dir, g.warnings);
-  g.device = ia::choose_device(options.device);
+  g.device = ia::router::placement_device(options.device, dir, g.dtype);
   g.req = generation_request(options);
   g.gen = generator(dir, g.device, g.dtype);
   if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };

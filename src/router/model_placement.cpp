@@ -3,10 +3,14 @@
 
 #include <filesystem>
 
+#include "backends/backend.h"
 #include "core/error.h"
 #include "core/logging.h"
 #include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/model_registry.h"
 #include "router/model_source.h"
+#include "runtime/device_selection.h"
 
 namespace ia::router {
 
@@ -57,6 +61,18 @@ DType resolve_compute_dtype(const std::string& requested, const std::string& dir
     return DType::BF16;
   }
   return DType::F32;
+}
+
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype) {
+  if (requested != "auto" || !has_backend(Device::cuda(0))) return choose_device(requested);
+  // Sizing the weights reads the safetensors headers only; a folder the load would refuse is
+  // left to the load to report.
+  int64_t bytes = 0;
+  try {
+    bytes = weights_device_bytes(*WeightStore::open(dir), dtype);
+  } catch (const Error&) {
+  }
+  return choose_device(requested, bytes);
 }
 
 }  // namespace ia::router

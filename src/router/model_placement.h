@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dtype.h"
 
 namespace ia::router {
@@ -22,5 +23,9 @@ DType parse_compute_dtype(const std::string& s);
 // bf16, float16 in bf16 too (this build has no f16 compute; a warning says so), anything else
 // and none in f32. An unreadable config.json is left to the load to report.
 DType resolve_compute_dtype(const std::string& requested, const std::string& dir, std::vector<std::string>& warnings);
+
+// The device a request runs on (runtime/device_selection.h): "auto" is the GPU with the most
+// free memory whose --gpu-memory-fraction share holds the folder's weights in `dtype`, else the CPU.
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype);
 
 }  // namespace ia::router

@@ -86,6 +86,11 @@ TEST(CliCudaDevice, AModelLargerThanItsShareOfTheGpuIsRefusedWithTheSizes) {
   EXPECT_NE(r.err.find("GiB free of"), std::string::npos) << r.err;
   // Nothing was loaded, so a fraction that fits runs.
   EXPECT_EQ(run_cli({"generate", "--model", llama, "--device", "cuda", "-p", "hi", "-n", "2"}).status, 0);
+  // auto places a model where its share fits: here no GPU's does, so the CPU.
+  CliResult a = run_cli({"generate", "--model", llama, "--device", "auto", "--gpu-memory-fraction", "1e-9", "-p", "hi",
+                         "-n", "2", "--json"});
+  ASSERT_EQ(a.status, 0) << a.err;
+  EXPECT_EQ(nlohmann::json::parse(a.out)["device"], "cpu") << a.out;
 }
 
 }  // namespace
