@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "ipfs/multibase.h"
 #include "router/result_json.h"
 #include "server/api_error.h"
 #include "server/generation_service.h"
@@ -15,19 +16,14 @@ namespace ia::server {
 
 namespace {
 
-std::string base64(const unsigned char* data, size_t n) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  for (size_t i = 0; i < n; i += 3) {
-    const uint32_t b = (uint32_t{data[i]} << 16) | (i + 1 < n ? uint32_t{data[i + 1]} << 8 : 0) |
-                       (i + 2 < n ? uint32_t{data[i + 2]} : 0);
-    out += kAlphabet[(b >> 18) & 63];
-    out += kAlphabet[(b >> 12) & 63];
-    out += i + 1 < n ? kAlphabet[(b >> 6) & 63] : '=';
-    out += i + 2 < n ? kAlphabet[b & 63] : '=';
-  }
-  return out;
+// RFC 4648 base64 with padding (what Python's base64.b64decode and the SDKs expect): the
+// multibase encoder's unpadded text, padded.
+std::string padded_base64(const std::vector<float>& values) {
+  std::string text =
+      ipfs::encode_base(ipfs::Multibase::Base64,
+                        ipfs::BytesView(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  text.append((4 - text.size() % 4) % 4, '=');
+  return text;
 }
 
 EmbeddingOutcome run_embedding(ServerState& s, ServedModel& m, std::vector<std::string> texts,
@@ -85,7 +81,7 @@ void openai_embeddings(ServerState& s, const std::string& body, httplib::Respons
     if (i > 0) json += ',';
     json += fmt::format("{{\"object\":\"embedding\",\"index\":{},\"embedding\":", i);
     if (r.base64) {
-      json += '"' + base64(reinterpret_cast<const unsigned char*>(row.data()), row.size() * sizeof(float)) + '"';
+      json += '"' + padded_base64(row) + '"';
     } else {
       router::append_float_array(json, row);
     }

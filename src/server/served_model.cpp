@@ -8,7 +8,6 @@
 #include "formats/hf_config.h"
 #include "models/model_registry.h"
 #include "router/model_placement.h"
-#include "runtime/device_selection.h"
 #include "server/queued_generation_service.h"
 
 namespace ia::server {
@@ -30,7 +29,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   m->name = name.empty() ? default_served_name(source, m->dir) : name;
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
-  const Device device = choose_device(options.device);
+  const Device device = router::placement_device(options.device, m->dir, dtype);
   m->device = device.str();
   m->dtype = dtype_name(dtype);
   const HfConfig config = HfConfig::load(m->dir);
