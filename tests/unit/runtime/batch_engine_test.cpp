@@ -350,6 +350,34 @@ TEST_P(BatchEngineTest, CancellingMidRunFreesTheBlocks) {
   expect_idle(engine);
 }
 
+TEST_P(BatchEngineTest, AThrowingTokenCallbackEndsOnlyItsRequest) {
+  BatchEngine engine(gen_);
+  std::mt19937 rng(29);
+  GenerationRequest req = greedy(12);
+  req.ignore_eos = true;
+  const std::vector<int32_t> p = prompt(20, 4, rng);
+  Outcome other;
+  submit(engine, p, req, other);
+  // A consumer that goes away after three tokens (a closed connection).
+  std::optional<FinishEvent> gone;
+  int tokens = 0;
+  BatchRequest r;
+  r.prompt = prompt(25, 1, rng);
+  r.options = req;
+  r.on_token = [&tokens](const TokenEvent&) {
+    if (++tokens == 3) throw std::runtime_error("client disconnected");
+  };
+  r.on_finish = [&gone](const FinishEvent& e) { gone = e; };
+  engine.submit(std::move(r));
+  engine.run_until_idle();
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_EQ(gone->result.finish_reason, "cancelled");
+  EXPECT_EQ(gone->result.ids.size(), 3u);
+  EXPECT_EQ(tokens, 3);
+  expect_solo(p, req, other, "the other request");
+  expect_idle(engine);
+}
+
 TEST_P(BatchEngineTest, RefusesRequestsThatCanNeverRun) {
   BatchEngineOptions o;
   o.num_blocks = 4;  // 64 tokens
