@@ -75,7 +75,8 @@ KvCache::Reservation KvCache::reserve(const std::vector<std::pair<int64_t, int64
     if (n < 0) fail(ErrorKind::InvalidArgument, "kv cache: cannot add {} tokens to sequence {}", n, id);
     for (size_t j = 0; j < i; ++j)
       if (seq_tokens[j].first == id) fail(ErrorKind::InvalidArgument, "kv cache: sequence {} listed twice", id);
-    need += blocks_for(it->second.length + n) - static_cast<int64_t>(it->second.blocks.size());
+    // Blocks given ahead by allocate_blocks count as taken.
+    need += std::max<int64_t>(0, blocks_for(it->second.length + n) - static_cast<int64_t>(it->second.blocks.size()));
   }
   if (need > free_blocks())
     fail(ErrorKind::Unavailable, "kv cache is full: {} more blocks of {} tokens needed, {} free", need, block_size_,
@@ -161,24 +162,43 @@ std::vector<int32_t> KvCache::cached_prefix(std::span<const int32_t> tokens, int
   return blocks;
 }
 
-void KvCache::cache_full_blocks(int64_t id, std::span<const int32_t> tokens) {
+std::vector<int32_t> KvCache::cache_full_blocks(int64_t id, std::span<const int32_t> tokens) {
   seq(id);
   Seq& s = seqs_[id];
-  IA_CHECK(static_cast<int64_t>(tokens.size()) <= s.length, "kv cache: {} tokens named for a sequence of {}",
-           tokens.size(), s.length);
+  IA_CHECK(static_cast<int64_t>(tokens.size()) <= static_cast<int64_t>(s.blocks.size()) * block_size_,
+           "kv cache: {} tokens named for a sequence with room for {}", tokens.size(),
+           static_cast<int64_t>(s.blocks.size()) * block_size_);
+  std::vector<int32_t> cached;
   const auto full = tokens.size() / static_cast<size_t>(block_size_);
   while (!s.cache_blocked && s.cache_checked < full) {
     const size_t i = s.cache_checked;
     const int32_t b = s.blocks[i];
     const int32_t parent = i == 0 ? KvBlockPool::kNoParent : s.blocks[i - 1];
-    if (!pool_.is_cached(b) &&
-        !pool_.remember(b, parent,
-                        tokens.subspan(i * static_cast<size_t>(block_size_), static_cast<size_t>(block_size_)))) {
-      s.cache_blocked = true;
-      break;
+    if (!pool_.is_cached(b)) {
+      if (!pool_.remember(b, parent,
+                          tokens.subspan(i * static_cast<size_t>(block_size_), static_cast<size_t>(block_size_)))) {
+        s.cache_blocked = true;
+        break;
+      }
+      cached.push_back(b);
     }
     ++s.cache_checked;
   }
+  return cached;
+}
+
+void KvCache::uncache(std::span<const int32_t> blocks) {
+  for (int32_t b : blocks) pool_.forget(b);
+}
+
+void KvCache::allocate_blocks(int64_t id, int64_t tokens) {
+  seq(id);
+  Seq& s = seqs_[id];
+  const int64_t need = blocks_for(tokens) - static_cast<int64_t>(s.blocks.size());
+  if (need > free_blocks())
+    fail(ErrorKind::Unavailable, "kv cache is full: {} more blocks of {} tokens needed, {} free", need, block_size_,
+         free_blocks());
+  for (int64_t i = 0; i < need; ++i) s.blocks.push_back(pool_.allocate());
 }
 
 void KvCache::grow(int64_t num_blocks) {

@@ -75,9 +75,20 @@ class KvCache {
   // as they match, at most max_blocks of them; for create_sequence(shared_blocks).
   std::vector<int32_t> cached_prefix(std::span<const int32_t> tokens, int64_t max_blocks) const;
   // Puts the sequence's full blocks in the prefix cache: `tokens` are the ids whose K/V
-  // it holds from position 0 (at most its length). Blocks already cached, or past a
-  // block an equal cached block made redundant, are skipped; call it after every step.
-  void cache_full_blocks(int64_t seq, std::span<const int32_t> tokens);
+  // it holds from position 0, or will hold once the step about to run has written them
+  // (at most its blocks' room). Blocks already cached, or past a block an equal cached
+  // block made redundant, are skipped. Returns the blocks it cached.
+  std::vector<int32_t> cache_full_blocks(int64_t seq, std::span<const int32_t> tokens);
+  // Takes blocks out of the prefix cache: their K/V never came (the step that was to
+  // write them failed). Blocks no sequence holds become free.
+  void uncache(std::span<const int32_t> blocks);
+  // Gives the sequence the blocks `tokens` tokens need ahead of the step that writes
+  // them, so that they can be cached (and shared) before it runs: its length does not
+  // change; that step's reserve uses them, and its rollback, truncate or release returns
+  // them. `tokens` is the sequence's length after that step (a step's block table holds
+  // exactly the blocks of its length). Unavailable, with nothing changed, when the pool
+  // runs out.
+  void allocate_blocks(int64_t seq, int64_t tokens);
   // How many sequences hold a block (0: free or only cached).
   int32_t holders(int32_t block) const { return pool_.holders(block); }
   // Blocks in the prefix cache, held or not, and those of them no sequence holds.

@@ -250,6 +250,7 @@ bool BatchEngine::step() {
     logits = runner_.step(chunks, *cache_);
   } catch (const std::exception& e) {
     // The runner rolled the cache back; the step's requests end, the others go on.
+    scheduler_->step_failed(schedule);
     spdlog::warn("batch engine: a step of {} sequences failed: {}", chunks.size(), e.what());
     for (const ScheduledChunk& c : schedule.chunks) finish(*static_cast<Request*>(c.seq), "error", e.what());
     publish_stats(nullptr);

@@ -44,10 +44,16 @@ void BatchScheduler::preempt(ScheduledSequence* seq) {
 
 Schedule BatchScheduler::schedule() {
   Schedule out;
-  int64_t budget = limits_.max_batch_tokens, planned_blocks = 0;
+  int64_t budget = limits_.max_batch_tokens;
   auto take = [&](ScheduledSequence* seq, int64_t count) {
-    const bool samples = seq->computed + count == static_cast<int64_t>(seq->tokens.size());
-    out.chunks.push_back(ScheduledChunk{seq, count, samples});
+    const int64_t after = seq->computed + count;
+    cache_.allocate_blocks(seq->cache_seq, after);
+    if (limits_.prefix_caching) {
+      const std::vector<int32_t> cached = cache_.cache_full_blocks(
+          seq->cache_seq, std::span<const int32_t>(seq->tokens).first(static_cast<size_t>(after)));
+      out.cached_blocks.insert(out.cached_blocks.end(), cached.begin(), cached.end());
+    }
+    out.chunks.push_back(ScheduledChunk{seq, count, after == static_cast<int64_t>(seq->tokens.size())});
     out.tokens += count;
     budget -= count;
   };
@@ -60,7 +66,7 @@ Schedule BatchScheduler::schedule() {
     IA_CHECK(count > 0, "scheduler: a running sequence with nothing to compute");
     const int64_t need = blocks_needed(*seq, count);
     bool evicted_self = false;
-    while (need > cache_.free_blocks() - planned_blocks) {
+    while (need > cache_.free_blocks()) {
       ScheduledSequence* victim = running_.back();
       running_.pop_back();
       preempt(victim);
@@ -71,7 +77,6 @@ Schedule BatchScheduler::schedule() {
       }
     }
     if (evicted_self) break;
-    planned_blocks += need;
     take(seq, count);
   }
 
@@ -80,7 +85,7 @@ Schedule BatchScheduler::schedule() {
   while (out.preempted.empty() && !waiting_.empty() && budget > 0 &&
          static_cast<int64_t>(running_.size()) < limits_.max_num_seqs) {
     ScheduledSequence* seq = waiting_.front();
-    const int64_t count = admit(seq, budget, planned_blocks);
+    const int64_t count = admit(seq, budget);
     if (count == 0) break;
     waiting_.pop_front();
     running_.push_back(seq);
@@ -89,7 +94,7 @@ Schedule BatchScheduler::schedule() {
   return out;
 }
 
-int64_t BatchScheduler::admit(ScheduledSequence* seq, int64_t budget, int64_t& planned_blocks) {
+int64_t BatchScheduler::admit(ScheduledSequence* seq, int64_t budget) {
   const auto total = static_cast<int64_t>(seq->tokens.size());
   // Whole cached blocks only, and never the last token: its logits are needed.
   std::vector<int32_t> hits;
@@ -100,7 +105,7 @@ int64_t BatchScheduler::admit(ScheduledSequence* seq, int64_t budget, int64_t& p
   int64_t unheld_hits = 0;
   for (int32_t b : hits) unheld_hits += cache_.holders(b) == 0 ? 1 : 0;
   const int64_t need = cache_.blocks_for(hit_tokens + count) - static_cast<int64_t>(hits.size()) + unheld_hits;
-  if (need > cache_.free_blocks() - planned_blocks) return 0;
+  if (need > cache_.free_blocks()) return 0;
   seq->cache_seq = cache_.create_sequence(hits);
   seq->computed = hit_tokens;
   if (seq->admissions++ == 0) seq->first_hit_tokens = hit_tokens;
@@ -108,7 +113,6 @@ int64_t BatchScheduler::admit(ScheduledSequence* seq, int64_t budget, int64_t& p
     prefix_queries_ += total;
     prefix_hits_ += hit_tokens;
   }
-  planned_blocks += need - unheld_hits;  // the held hits already left the free count
   return count;
 }
 
@@ -118,10 +122,11 @@ void BatchScheduler::step_done(const Schedule& schedule) {
     seq.computed += c.count;
     IA_CHECK(seq.computed == cache_.length(seq.cache_seq), "scheduler: sequence computed {} of {} cached tokens",
              seq.computed, cache_.length(seq.cache_seq));
-    if (limits_.prefix_caching)
-      cache_.cache_full_blocks(seq.cache_seq,
-                               std::span<const int32_t>(seq.tokens).first(static_cast<size_t>(seq.computed)));
   }
+}
+
+void BatchScheduler::step_failed(const Schedule& schedule) {
+  cache_.uncache(schedule.cached_blocks);
 }
 
 }  // namespace ia

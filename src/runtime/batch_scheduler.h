@@ -11,8 +11,11 @@
 // is preempted: its blocks are released and it waits, at the front, to recompute
 // its prompt and generated tokens (with prefix caching, mostly cache hits).
 //
-// The scheduler only does bookkeeping: the engine runs the step, then reports it
-// done (step_done), which advances the sequences and caches their full blocks.
+// The scheduler only does bookkeeping, but it gives each scheduled chunk its blocks
+// and caches the blocks the step will fill right away, so a sequence admitted later
+// in the same step already shares them (a model step writes every sequence's K/V of
+// a layer before any attends). The engine runs the step, then reports it done
+// (step_done advances the sequences) or failed (step_failed uncaches those blocks).
 #include <cstdint>
 #include <deque>
 #include <vector>
@@ -48,6 +51,7 @@ struct ScheduledChunk {
 struct Schedule {
   std::vector<ScheduledChunk> chunks;
   std::vector<ScheduledSequence*> preempted;  // released this step, waiting again
+  std::vector<int32_t> cached_blocks;         // blocks the step fills, already in the prefix cache
   int64_t tokens = 0;                         // new tokens in the step
 };
 
@@ -60,10 +64,14 @@ class BatchScheduler {
   // Takes a sequence out, running or waiting, releasing its blocks at once.
   void remove(ScheduledSequence* seq);
 
-  // Decides the next step; blocks for it are known to be free (the step reserves them).
+  // Decides the next step and gives its chunks their blocks (KvCache::allocate_blocks;
+  // the step's reserve finds them there).
   Schedule schedule();
-  // After the step ran: advances each chunk's sequence and caches its full blocks.
+  // After the step ran: advances each chunk's sequence.
   void step_done(const Schedule& schedule);
+  // After the step failed (the runner rolled the cache back): the blocks it was to fill
+  // leave the prefix cache. The engine then ends the step's sequences.
+  void step_failed(const Schedule& schedule);
 
   const std::vector<ScheduledSequence*>& running() const { return running_; }
   const std::deque<ScheduledSequence*>& waiting() const { return waiting_; }
@@ -79,7 +87,7 @@ class BatchScheduler {
   // Releases a running sequence's blocks; it waits again at the front, to recompute.
   void preempt(ScheduledSequence* seq);
   // Admits the first waiting sequence if it fits; returns its chunk's size (0: it did not).
-  int64_t admit(ScheduledSequence* seq, int64_t budget, int64_t& planned_blocks);
+  int64_t admit(ScheduledSequence* seq, int64_t budget);
 
   KvCache& cache_;
   SchedulerLimits limits_;

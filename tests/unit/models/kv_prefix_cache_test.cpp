@@ -175,5 +175,44 @@ TEST(KvCachePrefix, CopyingASharedBlockNeedsAFreeBlock) {
   EXPECT_EQ(c.block_table(b), c.block_table(a));
 }
 
+TEST(KvCachePrefix, BlocksGivenAheadAreCachedBeforeTheStepAndUsedByIt) {
+  KvCache c = small_cache(6);
+  const std::vector<int32_t> prompt = tokens(0, 10);
+  const int64_t a = c.create_sequence();
+  c.allocate_blocks(a, 10);
+  EXPECT_EQ(c.length(a), 0);
+  EXPECT_EQ(c.block_table(a).size(), 3u);
+  EXPECT_EQ(c.free_blocks(), 3);
+  const std::vector<int32_t> cached = c.cache_full_blocks(a, prompt);
+  EXPECT_EQ(cached.size(), 2u);
+  EXPECT_TRUE(c.cache_full_blocks(a, prompt).empty());  // already cached
+  EXPECT_EQ(c.cached_prefix(prompt, 100).size(), 2u);
+  const std::vector<int32_t> table = c.block_table(a);
+  const std::vector<int64_t> slots = c.reserve({{a, 10}}).slots;
+  EXPECT_EQ(c.block_table(a), table);  // the reservation used the blocks given ahead
+  EXPECT_EQ(slots[9], int64_t{table[2]} * 4 + 1);
+  EXPECT_EQ(c.free_blocks(), 3);
+  EXPECT_THROW(c.allocate_blocks(a, 40), Error);  // 10 blocks: more than the pool
+  EXPECT_EQ(c.block_table(a).size(), 3u);
+  c.uncache(cached);
+  EXPECT_EQ(c.cached_blocks(), 0);
+  c.release(a);
+  EXPECT_EQ(c.free_blocks(), 6);
+  EXPECT_EQ(c.evictable_blocks(), 0);
+}
+
+TEST(KvCachePrefix, RollingBackAStepReturnsTheBlocksGivenAhead) {
+  KvCache c = small_cache(6);
+  const int64_t a = c.create_sequence();
+  c.append(a, 3);
+  c.allocate_blocks(a, 9);
+  EXPECT_EQ(c.free_blocks(), 3);
+  const KvCache::Reservation r = c.reserve({{a, 6}});
+  c.rollback(r);
+  EXPECT_EQ(c.length(a), 3);
+  EXPECT_EQ(c.block_table(a).size(), 1u);
+  EXPECT_EQ(c.free_blocks(), 5);
+}
+
 }  // namespace
 }  // namespace ia

@@ -286,6 +286,20 @@ TEST_P(BatchEngineTest, ASharedPrefixIsComputedOnce) {
   EXPECT_EQ(st.prefix_cache_hits, 128);
   EXPECT_GT(st.prefix_cache_hit_rate(), 0.0);
   EXPECT_LT(st.prefix_cache_hit_rate(), 1.0);
+  // Two arriving together: the second shares the blocks the first fills in the same step.
+  Outcome first, second;
+  std::vector<int32_t> other_system = prompt(70, 5, rng), p1 = other_system, p2 = other_system;
+  p1.push_back(7);
+  p2.push_back(8);
+  submit(engine, p1, req, first);
+  submit(engine, p2, req, second);
+  engine.step();
+  EXPECT_EQ(engine.stats().last_step_tokens, 71 + 7);
+  engine.run_until_idle();
+  expect_solo(p1, req, first, "the first of two together");
+  expect_solo(p2, req, second, "the second of two together");
+  EXPECT_EQ(first.finish->usage.cached_tokens, 0);
+  EXPECT_EQ(second.finish->usage.cached_tokens, 64);
   // The same prompt again: everything but its last token's block comes from the cache.
   Outcome again;
   submit(engine, prompts[0], req, again);

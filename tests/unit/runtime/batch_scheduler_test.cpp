@@ -156,5 +156,45 @@ TEST(BatchScheduler, APrefixHitStartsPastTheCachedBlocks) {
   EXPECT_EQ(sched.prefix_hit_tokens(), 8 + 4);
 }
 
+TEST(BatchScheduler, ASequenceAdmittedInTheSameStepSharesTheBlocksBeingFilled) {
+  KvCache cache = small_cache(8);
+  BatchScheduler sched(cache, SchedulerLimits{8, 64, true});
+  ScheduledSequence a = sequence(10), b = sequence(11);  // the same first 10 tokens
+  sched.add(&a);
+  sched.add(&b);
+  Schedule s = sched.schedule();
+  ASSERT_EQ(s.chunks.size(), 2u);
+  EXPECT_EQ(s.cached_blocks.size(), 2u);  // a's two full blocks, cached before the step runs
+  EXPECT_EQ(b.computed, 8);
+  EXPECT_EQ(s.chunks[1].count, 3);
+  EXPECT_EQ(cache.block_table(b.cache_seq)[0], cache.block_table(a.cache_seq)[0]);
+  EXPECT_EQ(cache.block_table(b.cache_seq)[1], cache.block_table(a.cache_seq)[1]);
+  EXPECT_EQ(cache.free_blocks(), 8 - 3 - 1);  // the step's blocks are taken at scheduling
+  EXPECT_EQ(b.first_hit_tokens, 8);
+  run(cache, sched, s);
+  EXPECT_EQ(cache.free_blocks(), 4);  // the step's reservation found them
+  sched.remove(&a);
+  sched.remove(&b);
+  EXPECT_EQ(cache.free_blocks(), 8);
+}
+
+TEST(BatchScheduler, AFailedStepTakesItsBlocksOutOfThePrefixCache) {
+  KvCache cache = small_cache(8);
+  BatchScheduler sched(cache, SchedulerLimits{8, 64, true});
+  ScheduledSequence a = sequence(10);
+  sched.add(&a);
+  const Schedule s = sched.schedule();
+  EXPECT_EQ(cache.cached_blocks(), 2);
+  sched.step_failed(s);  // their K/V never came
+  EXPECT_EQ(cache.cached_blocks(), 0);
+  sched.remove(&a);
+  EXPECT_EQ(cache.free_blocks(), 8);
+  EXPECT_EQ(cache.evictable_blocks(), 0);
+  ScheduledSequence again = sequence(10);
+  sched.add(&again);
+  sched.schedule();
+  EXPECT_EQ(again.computed, 0);  // no hit on what the failed step was to write
+}
+
 }  // namespace
 }  // namespace ia
