@@ -34,6 +34,7 @@ enum class OpKind {
   PagedAttention,  // kv_cache_write + paged_attention
   VarlenAttention,
   ArgMax,
+  TopK,
 };
 const char* op_kind_name(OpKind op);
 
@@ -189,6 +190,10 @@ class Backend {
   // torch.argmax (rows without NaN). A decode step's greedy choice is made on the device that
   // holds the logits, so only the ids cross to the host.
   virtual void argmax(const Tensor& x, Tensor& out) = 0;
+  // The k largest of each row, most likely first (equal values: the lower index first, the
+  // order the host sampler sorts by): x [R, C] f32 contiguous, 1 <= k <= min(C, 1024) ->
+  // values [R, k] f32, ids [R, k] i32. Sampling with top-k then needs only these on the host.
+  virtual void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

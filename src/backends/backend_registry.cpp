@@ -28,6 +28,7 @@ const char* op_kind_name(OpKind op) {
     case OpKind::PagedAttention: return "paged_attention";
     case OpKind::VarlenAttention: return "varlen_attention";
     case OpKind::ArgMax: return "argmax";
+    case OpKind::TopK: return "top_k";
   }
   return "?";
 }

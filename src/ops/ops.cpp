@@ -221,6 +221,16 @@ Tensor argmax(const Tensor& x) {
   return out;
 }
 
+std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k) {
+  OpTimer timer("top_k");
+  check_f32(x, "top_k", "x");
+  IA_CHECK(x.dim() == 2 && k >= 1 && k <= std::min<int64_t>(x.size(1), 1024), "top_k: k {} of {}", k, x.describe());
+  Backend& be = backend_checked(x, OpKind::TopK, DType::F32);
+  Tensor values = alloc({x.size(0), k}, DType::F32, x.device()), ids = alloc({x.size(0), k}, DType::I32, x.device());
+  be.top_k(contig(x), k, values, ids);
+  return {values, ids};
+}
+
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
                  const AttentionParams& params) {
   OpTimer timer("attention");

@@ -3,6 +3,8 @@
 // (ErrorKind::Internal on a mismatch: models are expected to be consistent;
 // user-facing checks happen when weights load), allocates the output on the
 // input's device, and dispatches to that device's Backend.
+#include <utility>
+
 #include "backends/backend.h"
 #include "core/tensor.h"
 
@@ -22,6 +24,8 @@ Tensor gelu(const Tensor& x);       // erf form (HF "gelu")
 Tensor gelu_tanh(const Tensor& x);  // tanh form (HF "gelu_new", "gelu_pytorch_tanh")
 Tensor softmax(const Tensor& x);    // over last dim
 Tensor argmax(const Tensor& x);     // [R, C] f32 -> [R] i32: each row's first maximum
+// [R, C] f32 -> values [R, k] f32 and ids [R, k] i32, largest first (ties: lower index first).
+std::pair<Tensor, Tensor> top_k(const Tensor& x, int64_t k);
 // q [B, Sq, H, D], k/v [B, Sk, H, D]; key_mask [B, Sk] or null -> [B, Sq, H, D]
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* key_mask,
                  const AttentionParams& params);

@@ -42,18 +42,30 @@ int64_t RecordedSteps::table_width(int64_t max_blocks) {
   return w;
 }
 
-Tensor RecordedSteps::run_now(const StepInputs& step, KvCache& cache, StepResult result) const {
-  Tensor logits = model_.forward(step, cache);
-  return result == StepResult::GreedyIds ? ops::argmax(logits) : logits;
+std::vector<Tensor> step_outputs(const Tensor& logits, const StepResult& result) {
+  switch (result.kind) {
+    case StepResult::Logits: return {logits};
+    case StepResult::GreedyIds: return {ops::argmax(logits)};
+    case StepResult::TopK: {
+      auto [values, ids] = ops::top_k(logits, result.k);
+      return {logits, values, ids};
+    }
+  }
+  fail(ErrorKind::Internal, "step: unknown result kind");
 }
 
-Tensor RecordedSteps::run(const StepInputs& step, const Tensor& packed, KvCache& cache, StepResult result) {
+std::vector<Tensor> RecordedSteps::run_now(const StepInputs& step, KvCache& cache, const StepResult& result) const {
+  return step_outputs(model_.forward(step, cache), result);
+}
+
+std::vector<Tensor> RecordedSteps::run(const StepInputs& step, const Tensor& packed, KvCache& cache,
+                                       const StepResult& result) {
   IA_CHECK(enabled_ && step.num_tokens == step.num_sequences && !step.output_rows.defined(),
            "recorded steps: only decode steps are recorded");
   const Key key{step.num_sequences, step.block_tables.size(1), result, cache.k(0).storage().get()};
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    Tensor first;
+    std::vector<Tensor> first;
     Entry& e = record(key, step, packed, cache, first);
     e.last_use = ++uses_;
     return first;
@@ -67,7 +79,7 @@ Tensor RecordedSteps::run(const StepInputs& step, const Tensor& packed, KvCache&
 }
 
 RecordedSteps::Entry& RecordedSteps::record(const Key& key, const StepInputs& step, const Tensor& packed,
-                                            KvCache& cache, Tensor& first_output) {
+                                            KvCache& cache, std::vector<Tensor>& first_output) {
   if (entries_.size() >= kMaxRecordings)
     entries_.erase(std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
       return a.second.last_use < b.second.last_use;
@@ -97,7 +109,7 @@ RecordedSteps::Entry& RecordedSteps::record(const Key& key, const StepInputs& st
       backend_->end_recording();
     } catch (...) {  // the recording had already ended (end_recording itself threw)
     }
-    e.output = Tensor();
+    e.output.clear();
     e.work.reset();
     spdlog::debug("decode steps of {} sequences run op by op: {}", key.sequences, ex.what());
   }

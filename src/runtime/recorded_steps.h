@@ -18,10 +18,19 @@
 namespace ia {
 
 // What a step returns on the device.
-enum class StepResult {
-  Logits,     // [rows, vocab] f32
-  GreedyIds,  // [rows] i32: each row's argmax
+struct StepResult {
+  enum Kind {
+    Logits,     // {logits [rows, vocab] f32}
+    GreedyIds,  // {ids [rows] i32}: each row's argmax
+    TopK,       // {logits, values [rows, k] f32, ids [rows, k] i32}: each row's k largest
+  };
+  Kind kind = Logits;
+  int64_t k = 0;  // TopK
+  auto operator<=>(const StepResult&) const = default;
 };
+
+// The step's outputs from its logits, on their device.
+std::vector<Tensor> step_outputs(const Tensor& logits, const StepResult& result);
 
 class RecordedSteps {
  public:
@@ -36,27 +45,28 @@ class RecordedSteps {
 
   // Runs `step` (one new token per sequence; its inputs views of `packed`) as a replay of the
   // recording for its shape, recording it first (that call runs the step as usual too). Returns
-  // the output on the device, valid until the next call. A step the backend cannot record runs
+  // the outputs on the device, valid until the next call. A step the backend cannot record runs
   // as usual, and so do later steps of its shape.
-  Tensor run(const StepInputs& step, const Tensor& packed, KvCache& cache, StepResult result);
+  std::vector<Tensor> run(const StepInputs& step, const Tensor& packed, KvCache& cache, const StepResult& result);
 
  private:
   struct Key {
     int64_t sequences = 0, table_width = 0;
-    StepResult result = StepResult::Logits;
+    StepResult result;
     const void* cache = nullptr;  // the first layer's K storage (a grown cache is recorded again)
     auto operator<=>(const Key&) const = default;
   };
   struct Entry {
     Tensor inputs;                       // the packed inputs the recording reads
     StepInputs step;                     // views of `inputs`
-    Tensor output;                       // what the recording writes
+    std::vector<Tensor> output;          // what the recording writes
     std::unique_ptr<RecordedWork> work;  // null: the backend could not record this shape
     std::vector<Tensor> cache_tensors;   // the K/V it writes, held so their memory is not reused
     uint64_t last_use = 0;
   };
-  Tensor run_now(const StepInputs& step, KvCache& cache, StepResult result) const;
-  Entry& record(const Key& key, const StepInputs& step, const Tensor& packed, KvCache& cache, Tensor& first_output);
+  std::vector<Tensor> run_now(const StepInputs& step, KvCache& cache, const StepResult& result) const;
+  Entry& record(const Key& key, const StepInputs& step, const Tensor& packed, KvCache& cache,
+                std::vector<Tensor>& first_output);
 
   const CausalLM& model_;
   Backend* backend_ = nullptr;

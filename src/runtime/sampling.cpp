@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -42,6 +43,68 @@ SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefa
   p.logprobs = asked.logprobs;
   validate(p);
   return p;
+}
+
+int32_t Sampler::draw(const float* scores, const int32_t* ids, int64_t n) {
+  const double mx = scores[0];
+  std::vector<double> prob(static_cast<size_t>(n));
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += (prob[static_cast<size_t>(i)] = std::exp(scores[i] - mx));
+  for (double& p : prob) p /= sum;
+  if (p_.top_p < 1.0f) {
+    // The smallest head whose mass reaches top_p (at least one token).
+    double cum = 0;
+    int64_t keep = 0;
+    while (keep < n && (keep == 0 || cum < p_.top_p)) cum += prob[static_cast<size_t>(keep++)];
+    n = keep;
+  }
+  if (p_.min_p > 0) {
+    const double floor = p_.min_p * prob[0];
+    int64_t keep = 1;
+    while (keep < n && prob[static_cast<size_t>(keep)] >= floor) ++keep;
+    n = keep;
+  }
+  double mass = 0;
+  for (int64_t i = 0; i < n; ++i) mass += prob[static_cast<size_t>(i)];
+  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * mass;
+  double cum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    cum += prob[static_cast<size_t>(i)];
+    if (u < cum) return ids[i];
+  }
+  return ids[n - 1];
+}
+
+int64_t Sampler::candidates_needed(int64_t vocab) const {
+  const bool processors =
+      !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f || p_.presence_penalty != 0 || p_.frequency_penalty != 0;
+  if (p_.greedy || p_.temperature == 0 || processors || p_.logprobs >= 0) return 0;
+  if (p_.top_k <= 0 || p_.top_k + kTieMargin > std::min<int64_t>(vocab, kMaxCandidates)) return 0;
+  return p_.top_k + kTieMargin;
+}
+
+std::optional<int32_t> Sampler::sample_candidates(const float* values, const int32_t* ids, int64_t n, int64_t vocab) {
+  IA_CHECK(n > p_.top_k && p_.top_k > 0 && !p_.greedy, "sampler: {} candidates for top_k {}", n, p_.top_k);
+  // The same scores sample() computes, in its order (by score, then id: two logits may scale to
+  // one value), and its top-k cut, ties at the k-th value kept.
+  const float inv_t = 1.0f / p_.temperature;
+  order_.resize(static_cast<size_t>(n));
+  std::iota(order_.begin(), order_.end(), 0);
+  work_.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) work_[static_cast<size_t>(i)] = values[i] * inv_t;
+  std::sort(order_.begin(), order_.end(),
+            [&](int32_t a, int32_t b) { return work_[a] > work_[b] || (work_[a] == work_[b] && ids[a] < ids[b]); });
+  sorted_scores_.resize(static_cast<size_t>(n));
+  sorted_ids_.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    sorted_scores_[static_cast<size_t>(i)] = work_[order_[static_cast<size_t>(i)]];
+    sorted_ids_[static_cast<size_t>(i)] = ids[order_[static_cast<size_t>(i)]];
+  }
+  const float kth = sorted_scores_[static_cast<size_t>(p_.top_k - 1)];
+  int64_t m = p_.top_k;
+  while (m < n && sorted_scores_[static_cast<size_t>(m)] >= kth) ++m;
+  if (m == n && n < vocab) return std::nullopt;  // the tie at the cut may go on past what was given
+  return draw(sorted_scores_.data(), sorted_ids_.data(), m);
 }
 
 SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<int32_t>& prompt,
@@ -84,37 +147,9 @@ SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<i
       n = std::partition(order_.begin(), order_.end(), [&](int32_t i) { return s[i] >= kth; }) - order_.begin();
     }
     std::sort(order_.begin(), order_.begin() + n, by_score);
-    const double mx = s[order_[0]];
-    std::vector<double> prob(static_cast<size_t>(n));
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i)
-      sum += (prob[static_cast<size_t>(i)] = std::exp(s[order_[static_cast<size_t>(i)]] - mx));
-    for (double& p : prob) p /= sum;
-    if (p_.top_p < 1.0f) {
-      // The smallest head whose mass reaches top_p (at least one token).
-      double cum = 0;
-      int64_t keep = 0;
-      while (keep < n && (keep == 0 || cum < p_.top_p)) cum += prob[static_cast<size_t>(keep++)];
-      n = keep;
-    }
-    if (p_.min_p > 0) {
-      const double floor = p_.min_p * prob[0];
-      int64_t keep = 1;
-      while (keep < n && prob[static_cast<size_t>(keep)] >= floor) ++keep;
-      n = keep;
-    }
-    double mass = 0;
-    for (int64_t i = 0; i < n; ++i) mass += prob[static_cast<size_t>(i)];
-    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * mass;
-    double cum = 0;
-    chosen = order_[static_cast<size_t>(n - 1)];
-    for (int64_t i = 0; i < n; ++i) {
-      cum += prob[static_cast<size_t>(i)];
-      if (u < cum) {
-        chosen = order_[static_cast<size_t>(i)];
-        break;
-      }
-    }
+    sorted_scores_.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) sorted_scores_[static_cast<size_t>(i)] = s[order_[static_cast<size_t>(i)]];
+    chosen = draw(sorted_scores_.data(), order_.data(), n);
   }
 
   SampledToken out;

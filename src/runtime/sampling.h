@@ -74,11 +74,26 @@ class Sampler {
                       const std::vector<int32_t>& generated);
   const SamplingParams& params() const { return p_; }
 
+  // How many of a row's largest logits (ops::top_k) this sampler needs to choose exactly as
+  // sample() would from the whole row: its top_k and a margin for ties at the cut. 0 when it
+  // needs the whole row: greedy (an argmax), logits processors, no top_k, logprobs.
+  int64_t candidates_needed(int64_t vocab) const;
+  // sample() from a row's n largest logits (values largest first, ties by lower id, as ops::top_k
+  // gives them), drawing from the same generator. Nullopt when values tied with the k-th reach
+  // past the n given: sample that row from its whole logits instead.
+  std::optional<int32_t> sample_candidates(const float* values, const int32_t* ids, int64_t n, int64_t vocab);
+
  private:
+  static constexpr int64_t kTieMargin = 16;
+  static constexpr int64_t kMaxCandidates = 1024;  // ops::top_k's limit
+  // The choice among n candidates sorted most likely first (temperature applied): softmax in
+  // double, top_p, min_p, then one draw of the generator.
+  int32_t draw(const float* scores, const int32_t* ids, int64_t n);
+
   SamplingParams p_;
   std::mt19937_64 rng_;
-  std::vector<float> work_;
-  std::vector<int32_t> order_;
+  std::vector<float> work_, sorted_scores_;
+  std::vector<int32_t> order_, sorted_ids_;
 };
 
 }  // namespace ia

@@ -8,8 +8,8 @@
 
 namespace ia {
 
-Tensor CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows,
-                                     StepResult result) {
+std::vector<Tensor> CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows,
+                                                  const StepResult& result) {
   const bool decode = recorded_.enabled() &&
                       std::all_of(chunks.begin(), chunks.end(), [](const SeqChunk& c) { return c.tokens.size() == 1; });
   int64_t width = 0;
@@ -23,8 +23,7 @@ Tensor CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCach
   StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation, width);
   try {
     if (decode && model_.replayable(st)) return recorded_.run(st, builder_.packed(), cache, result);
-    Tensor logits = model_.forward(st, cache);
-    return result == StepResult::GreedyIds ? ops::argmax(logits) : logits;
+    return step_outputs(model_.forward(st, cache), result);
   } catch (...) {
     cache.rollback(reservation);
     throw;
@@ -32,13 +31,23 @@ Tensor CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCach
 }
 
 Tensor CausalStepRunner::step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows) {
-  return ops::to_device(device_step(chunks, cache, rows, StepResult::Logits), Device::cpu());
+  return ops::to_device(device_step(chunks, cache, rows, StepResult{StepResult::Logits})[0], Device::cpu());
 }
 
 std::vector<int32_t> CausalStepRunner::step_greedy(const std::vector<SeqChunk>& chunks, KvCache& cache) {
-  Tensor ids =
-      ops::to_device(device_step(chunks, cache, OutputRows::LastOfEachSequence, StepResult::GreedyIds), Device::cpu());
+  Tensor ids = ops::to_device(
+      device_step(chunks, cache, OutputRows::LastOfEachSequence, StepResult{StepResult::GreedyIds})[0], Device::cpu());
   return std::vector<int32_t>(ids.data<int32_t>(), ids.data<int32_t>() + ids.numel());
+}
+
+CausalStepRunner::Candidates CausalStepRunner::step_top_k(const std::vector<SeqChunk>& chunks, KvCache& cache,
+                                                          int64_t k) {
+  std::vector<Tensor> out = device_step(chunks, cache, OutputRows::LastOfEachSequence, StepResult{StepResult::TopK, k});
+  Candidates c;
+  c.device_logits = out[0];
+  c.values = ops::to_device(out[1], Device::cpu());
+  c.ids = ops::to_device(out[2], Device::cpu());
+  return c;
 }
 
 EncoderOutput encode_padded(const Encoder& encoder, const Tensor& input_ids, const Tensor& attention_mask,

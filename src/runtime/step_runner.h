@@ -22,11 +22,21 @@ class CausalStepRunner {
   // As step, but returns each chunk's greedy next token (the argmax of its last row's logits),
   // chosen on the model's device: only the ids cross to the host.
   std::vector<int32_t> step_greedy(const std::vector<SeqChunk>& chunks, KvCache& cache);
+  // As step, but returns each chunk's k largest logits (values [chunks, k] f32 and ids
+  // [chunks, k] i32 on the host, largest first: ops::top_k), chosen on the model's device, for
+  // a sampler that needs no more (Sampler::candidates_needed). logits_row(r) fetches a whole row
+  // of this step when it does after all (a tie at the cut), until the next step.
+  struct Candidates {
+    Tensor values, ids;
+    Tensor device_logits;
+  };
+  Candidates step_top_k(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t k);
 
  private:
   // The step's result on the model's device. Decode steps (one token per chunk) replay a
   // recording of their shape where the device records (recorded_steps.h).
-  Tensor device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows, StepResult result);
+  std::vector<Tensor> device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows,
+                                  const StepResult& result);
 
   const CausalLM& model_;
   StepBuilder builder_;

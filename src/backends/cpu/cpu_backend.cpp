@@ -89,6 +89,7 @@ class CpuBackend final : public Backend {
     varlen_attention_cpu(q, k, v, query_start, params, out);
   }
   void argmax(const Tensor& x, Tensor& out) override { argmax_cpu(x, out); }
+  void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) override { top_k_cpu(x, k, values, ids); }
 };
 
 }  // namespace

@@ -32,6 +32,7 @@ void softmax_cpu(const Tensor& x, Tensor& out);
 void swiglu_cpu(const Tensor& x, Tensor& out);
 void cast_cpu(const Tensor& x, Tensor& out);
 void argmax_cpu(const Tensor& x, Tensor& out);
+void top_k_cpu(const Tensor& x, int64_t k, Tensor& values, Tensor& ids);
 
 // embedding_pool_ops.cpp
 void embedding_cpu(const Tensor& table, const Tensor& ids, Tensor& out);

@@ -1,4 +1,4 @@
-// Elementwise ops: activations, add, softmax and argmax over rows, SwiGLU, dtype casts.
+// Elementwise ops: activations, add, softmax, argmax and top-k over rows, SwiGLU, dtype casts.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -64,6 +64,26 @@ void argmax_cpu(const Tensor& x, Tensor& out) {
   parallel_for(rows, std::max<int64_t>(1, 65536 / std::max<int64_t>(n, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
       o[r] = static_cast<int32_t>(std::max_element(xp + r * n, xp + r * n + n) - (xp + r * n));
+  });
+}
+
+void top_k_cpu(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) {
+  check_f32(x, "top_k", "x");
+  check_contig(x, "top_k", "x");
+  const int64_t n = x.size(-1), rows = n ? x.numel() / n : 0;
+  const float* xp = x.data<float>();
+  parallel_for(rows, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<int32_t> order(static_cast<size_t>(n));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = xp + r * n;
+      for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [row](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+      for (int64_t j = 0; j < k; ++j) {
+        values.data<float>()[r * k + j] = row[order[static_cast<size_t>(j)]];
+        ids.data<int32_t>()[r * k + j] = order[static_cast<size_t>(j)];
+      }
+    }
   });
 }
 

@@ -430,6 +430,13 @@ class CudaBackend final : public Backend {
     check_launch("argmax");
   }
 
+  void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) override {
+    if (values.numel() == 0) return;
+    DeviceGuard g(index_);
+    launch_top_k(cptr<float>(x), mptr<float>(values), mptr<int32_t>(ids), x.size(0), x.size(1), k, stream());
+    check_launch("top_k");
+  }
+
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override {
     if (x.numel() == 0) return;
     DeviceGuard g(index_);

@@ -79,6 +79,9 @@ void launch_rms_norm(const float* x, const float* weight, float eps, void* out, 
 void launch_softmax(const float* x, float* out, int64_t rows, int64_t cols, cudaStream_t stream);
 // out[r] = the index of row r's first maximum (torch.argmax).
 void launch_argmax(const float* x, int32_t* out, int64_t rows, int64_t cols, cudaStream_t stream);
+// The k largest of each row, largest first, ties by lower index (values and ids [rows, k]).
+void launch_top_k(const float* x, float* values, int32_t* ids, int64_t rows, int64_t cols, int64_t k,
+                  cudaStream_t stream);
 
 // Divides each row by max(||row||_2, eps).
 void launch_l2_normalize(const float* x, float eps, float* out, int64_t rows, int64_t cols, cudaStream_t stream);

@@ -487,7 +487,41 @@ __global__ __launch_bounds__(1024) void argmax_kernel(const float* __restrict__ 
   }
 }
 
+// The k largest keys of each row, largest first: k rounds of the block max over the keys below
+// the previous round's (keys are unique, so each round takes exactly one). A round re-reads the
+// row from L2; k is small (a sampler's top-k), and only the k results leave the GPU.
+__global__ __launch_bounds__(1024) void top_k_kernel(const float* __restrict__ x, float* __restrict__ values,
+                                                      int32_t* __restrict__ ids, int64_t rows, int64_t cols, int k) {
+  __shared__ unsigned long long scratch[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * cols;
+    unsigned long long bound = 0;
+    for (int j = 0; j < k; ++j) {
+      unsigned long long best = 0;
+      for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) {
+        const unsigned long long key = argmax_key(xr[i], i);
+        if (j == 0 || key < bound) best = MaxU64Op{}(best, key);
+      }
+      best = block_reduce_x(best, scratch, MaxU64Op{}, 0ull);
+      if (threadIdx.x == 0) {
+        const auto id = static_cast<int32_t>(~static_cast<unsigned>(best & 0xffffffffull));
+        ids[r * k + j] = id;
+        values[r * k + j] = xr[id];
+      }
+      bound = best;
+    }
+  }
+}
+
 }  // namespace
+
+void launch_top_k(const float* x, float* values, int32_t* ids, int64_t rows, int64_t cols, int64_t k,
+                  cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0 || k <= 0) return;
+  const int threads = cols >= 1024 ? 1024 : static_cast<int>((cols + 31) / 32 * 32);
+  top_k_kernel<<<static_cast<unsigned>(clamp_grid(rows, kMaxGridX)), threads, 0, stream>>>(x, values, ids, rows, cols,
+                                                                                           static_cast<int>(k));
+}
 
 void launch_argmax(const float* x, int32_t* out, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;

@@ -653,6 +653,35 @@ TEST_P(Conformance, ArgMax) {
   }
 }
 
+TEST_P(Conformance, TopK) {
+  Rng rng(32);
+  for (int64_t rows : {1, 5}) {
+    for (int64_t cols : {1, 9, 1000, 32000, 151936}) {
+      for (int64_t k : {1, 8, 50, 300}) {
+        if (k > cols) continue;
+        Tensor x = host_f32({rows, cols}, rng);
+        // Ties across the cut: a value repeated at several indices, the lower index first.
+        for (int64_t r = 0; r < rows; ++r)
+          for (int t = 0; t < 6 && cols > 1; ++t) x.data<float>()[r * cols + rng.index(cols)] = 1.5f;
+        Tensor values = dev_.poisoned({rows, k}), ids = dev_.poisoned({rows, k}, DType::I32);
+        be().top_k(dev_.up(x), k, values, ids);
+        Tensor v = dev_.down(values), id = dev_.down(ids);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* row = x.data<float>() + r * cols;
+          std::vector<int32_t> order(static_cast<size_t>(cols));
+          for (int64_t i = 0; i < cols; ++i) order[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+          std::stable_sort(order.begin(), order.end(), [row](int32_t a, int32_t b) { return row[a] > row[b]; });
+          for (int64_t j = 0; j < k; ++j) {
+            ASSERT_EQ(id.data<int32_t>()[r * k + j], order[static_cast<size_t>(j)])
+                << "rows " << rows << " cols " << cols << " k " << k << " row " << r << " rank " << j;
+            ASSERT_EQ(v.data<float>()[r * k + j], row[order[static_cast<size_t>(j)]]);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(Conformance, Cast) {
   Rng rng(14);
   struct C {

@@ -159,6 +159,34 @@ TEST_P(Generation, SeededSamplingReproducibleAndTopK1IsGreedy) {
   EXPECT_EQ(k1[0].ids, gen_->generate({"Hello world"}, greedy)[0].ids);
 }
 
+TEST_P(Generation, TokensChosenOnTheDeviceEqualTheHostSamplersOverWholeRows) {
+  // Greedy ids (argmax on the device) and top-k sampling from the k largest logits (the device's
+  // top_k) choose what the host sampler chooses from whole logits rows, draw for draw.
+  auto run = [&](bool on_device, const GenerationRequest& req) {
+    setenv("IA_SAMPLE_ON_DEVICE", on_device ? "1" : "0", 1);
+    auto r = gen_->generate({"Hello world", "The quick brown fox jumps", "a"}, req);
+    unsetenv("IA_SAMPLE_ON_DEVICE");
+    return r;
+  };
+  GenerationRequest req;
+  req.max_new_tokens = 16;
+  req.ignore_eos = true;
+  req.seed = 7;
+  const struct {
+    float t;
+    int64_t k;
+    float p;
+  } cases[] = {{0.0f, 50, 1.0f}, {0.7f, 5, 1.0f}, {1.5f, 40, 0.9f}, {1.0f, 1, 1.0f}};
+  for (const auto& c : cases) {
+    req.temperature = c.t;
+    req.top_k = c.k;
+    req.top_p = c.p;
+    const auto device = run(true, req), host = run(false, req);
+    for (size_t i = 0; i < host.size(); ++i)
+      EXPECT_EQ(device[i].ids, host[i].ids) << "t " << c.t << " top_k " << c.k << " top_p " << c.p << " prompt " << i;
+  }
+}
+
 TEST_P(Generation, BadRequestsAreInvalidArgument) {
   GenerationRequest req;
   req.max_new_tokens = 0;

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numeric>
+#include <optional>
+#include <random>
 #include <set>
 
 #include "core/error.h"
@@ -110,6 +113,88 @@ TEST(Sampling, ValidationNamesTheParameter) {
   p = {};
   p.repetition_penalty = 0;
   EXPECT_THROW(validate(p), Error);
+}
+
+}  // namespace
+}  // namespace ia
+
+namespace ia {
+namespace {
+
+// The k + margin largest of a row, largest first, ties by lower id: what ops::top_k returns.
+void top_candidates(const std::vector<float>& row, int64_t n, std::vector<float>& values, std::vector<int32_t>& ids) {
+  std::vector<int32_t> order(row.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+  values.clear();
+  ids.clear();
+  for (int64_t i = 0; i < n; ++i) {
+    ids.push_back(order[static_cast<size_t>(i)]);
+    values.push_back(row[static_cast<size_t>(order[static_cast<size_t>(i)])]);
+  }
+}
+
+TEST(Sampling, FromTheLargestLogitsOnlyChoosesAsFromTheWholeRow) {
+  const int64_t V = 1000;
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0, 3);
+  int compared = 0, whole_row = 0;
+  for (float t : {0.6f, 1.0f, 1.7f})
+    for (int64_t k : {1, 5, 50})
+      for (float top_p : {1.0f, 0.8f})
+        for (float min_p : {0.0f, 0.05f})
+          for (bool ties : {false, true}) {
+            SamplingParams p;
+            p.greedy = false;
+            p.temperature = t;
+            p.top_k = k;
+            p.top_p = top_p;
+            p.min_p = min_p;
+            Sampler whole(p, 42), candidates(p, 42);
+            const int64_t n = candidates.candidates_needed(V);
+            ASSERT_EQ(n, k + 16);
+            for (int draw = 0; draw < 40; ++draw) {
+              std::vector<float> row(V);
+              // Coarse values make ties, also across the top-k cut.
+              for (float& x : row) x = ties ? std::round(normal(gen)) : normal(gen);
+              std::vector<float> values;
+              std::vector<int32_t> ids;
+              top_candidates(row, n, values, ids);
+              const int32_t want = whole.sample(row.data(), V, {}, {}).id;
+              std::optional<int32_t> got = candidates.sample_candidates(values.data(), ids.data(), n, V);
+              if (!got) {  // a tie past the candidates: the caller samples the whole row
+                ++whole_row;
+                got = candidates.sample(row.data(), V, {}, {}).id;
+              }
+              ASSERT_EQ(*got, want) << "t " << t << " k " << k << " top_p " << top_p << " min_p " << min_p;
+              ++compared;
+            }
+          }
+  EXPECT_GT(whole_row, 0);  // the coarse rows did reach the fallback
+  EXPECT_LT(whole_row, compared / 2);
+}
+
+TEST(Sampling, TheWholeRowIsNeededForGreedyProcessorsLogprobsAndNoTopK) {
+  SamplingParams p;
+  p.greedy = false;
+  p.top_k = 50;
+  EXPECT_EQ(Sampler(p, 1).candidates_needed(32000), 66);
+  EXPECT_EQ(Sampler(p, 1).candidates_needed(60), 0);  // k + margin reaches the vocabulary
+  SamplingParams q = p;
+  q.greedy = true;
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  q = p;
+  q.top_k = 0;
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  q = p;
+  q.repetition_penalty = 1.1f;
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  q = p;
+  q.logit_bias[3] = 1;
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  q = p;
+  q.logprobs = 0;
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
 }
 
 }  // namespace
