@@ -221,6 +221,59 @@ TEST_P(BatchEngineTest, ATinyPoolPreemptsAndStillGivesTheSoloOutputs) {
   }
 }
 
+// Random limits, pools and arrival orders over prompts that share three prefixes: whatever
+// mix of chunking, same-step and later prefix hits and preemptions comes out, outputs stay.
+TEST_P(BatchEngineTest, RandomArrivalsPoolsAndSharedPrefixesGiveTheSoloOutputs) {
+  std::mt19937 rng(31);
+  std::vector<std::vector<int32_t>> systems;
+  for (size_t i = 0; i < 3; ++i) systems.push_back(prompt(40, i * 17, rng));
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t i = 0; i < 16; ++i) {
+    std::vector<int32_t> p = systems[i % 3];
+    p.resize(16 + (i * 7) % 25);
+    const std::vector<int32_t> user = prompt(1 + i % 9, 50 + i * 3, rng);
+    p.insert(p.end(), user.begin(), user.end());
+    prompts.push_back(p);
+  }
+  GenerationRequest req = greedy(14);
+  req.ignore_eos = true;
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& p : prompts) want.push_back(solo(p, req).ids);
+  int64_t hits = 0, preemptions = 0;
+  for (uint32_t seed = 0; seed < 40; ++seed) {
+    std::mt19937 r(seed);
+    BatchEngineOptions o;
+    o.max_batch_tokens = std::uniform_int_distribution<int64_t>(8, 200)(r);
+    o.num_blocks = std::uniform_int_distribution<int64_t>(5, 40)(r);
+    o.max_num_seqs = std::uniform_int_distribution<int64_t>(1, 16)(r);
+    o.prefix_caching = seed % 4 != 3;
+    BatchEngine engine(gen_, o);
+    std::vector<std::vector<int32_t>> got(prompts.size());
+    std::vector<size_t> order(prompts.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), r);
+    for (size_t next = 0; next < order.size(); engine.step()) {
+      // Zero to four arrivals between steps.
+      for (int n = std::uniform_int_distribution<int>(0, 4)(r); n > 0 && next < order.size(); --n, ++next) {
+        const size_t i = order[next];
+        BatchRequest b;
+        b.prompt = prompts[i];
+        b.options = req;
+        b.on_finish = [&got, i](const FinishEvent& e) { got[i] = e.result.ids; };
+        engine.submit(std::move(b));
+      }
+    }
+    engine.run_until_idle();
+    for (size_t i = 0; i < prompts.size(); ++i)
+      EXPECT_EQ(got[i], want[i]) << "seed " << seed << ", prompt " << i << ", " << o.num_blocks << " blocks";
+    hits += engine.stats().prefix_cache_hits;
+    preemptions += engine.stats().preemptions;
+    expect_idle(engine);
+  }
+  EXPECT_GT(hits, 0);
+  EXPECT_GT(preemptions, 0);
+}
+
 TEST_P(BatchEngineTest, AdmissionStopsAtTheFreeBlocksAndTheSequenceLimit) {
   BatchEngineOptions o;
   o.num_blocks = 6;  // two requests of 3 blocks each
