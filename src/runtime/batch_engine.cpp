@@ -180,12 +180,16 @@ void BatchEngine::accept(Request& r, const SampledToken& token) {
   if (r.logprobs) ev.logprobs = token;
   r.tokens.push_back(token.id);
   ++generated_tokens_;
-  if (!r.req.on_token) return;
+  if (r.req.on_token) notify(r, [&] { r.req.on_token(ev); });
+}
+
+void BatchEngine::notify(Request& r, const std::function<void()>& callback) {
+  if (!callback) return;
   try {
-    r.req.on_token(ev);
+    callback();
   } catch (const std::exception& e) {
     // A consumer that cannot take tokens (a closed connection) ends its request only.
-    spdlog::warn("batch engine: request {}: token callback failed ({}); cancelling it", r.id, e.what());
+    spdlog::warn("batch engine: request {}: a callback failed ({}); cancelling it", r.id, e.what());
     r.callback_failed = true;
   }
 }
@@ -239,7 +243,10 @@ bool BatchEngine::step() {
   StepReport report;
   for (const ScheduledChunk& c : schedule.chunks) {
     auto& r = *static_cast<Request*>(c.seq);
-    if (!r.admitted) r.admitted = t0;
+    if (!r.admitted) {
+      r.admitted = t0;
+      notify(r, r.req.on_admitted);
+    }
     chunks.push_back(SeqChunk{r.cache_seq, std::span<const int32_t>(r.tokens).subspan(static_cast<size_t>(r.computed),
                                                                                       static_cast<size_t>(c.count))});
     // A chunk of one token at the end of the sequence is a decode token; the rest is prefill.
@@ -261,9 +268,9 @@ bool BatchEngine::step() {
   const int64_t V = logits.size(1);
   for (size_t k = 0; k < schedule.chunks.size(); ++k) {
     const ScheduledChunk& c = schedule.chunks[k];
-    if (!c.samples) continue;  // a prompt chunk that is not the last
     auto& r = *static_cast<Request*>(c.seq);
-    accept(r, r.sampler.sample(logits.data<float>() + static_cast<int64_t>(k) * V, V, r.prompt, r.out.ids()));
+    if (c.samples)  // else a prompt chunk that is not the last
+      accept(r, r.sampler.sample(logits.data<float>() + static_cast<int64_t>(k) * V, V, r.prompt, r.out.ids()));
     if (r.out.finished()) {
       finish(r, r.out.finish_reason());
     } else if (r.callback_failed) {

@@ -83,6 +83,8 @@ struct BatchRequest {
   // truncate_prompt as Generator takes them. `cancelled`, when set, is asked before every
   // step on the stepping thread (true ends the request as RequestHandle::cancel does).
   GenerationRequest options;
+  // Once, when the request first joins a step (its time in the queue ends there).
+  std::function<void()> on_admitted;
   std::function<void(const TokenEvent&)> on_token;
   std::function<void(const FinishEvent&)> on_finish;  // exactly once per accepted request
 };
@@ -173,6 +175,8 @@ class BatchEngine {
   void finish(Request& r, const std::string& reason, const std::string& error = {});
   void finish_all(const std::string& reason, const std::string& error = {});
   void accept(Request& r, const SampledToken& token);
+  // Runs one of the request's callbacks; one that throws cancels the request (after the step).
+  void notify(Request& r, const std::function<void()>& callback);
   void publish_stats(const StepReport* step);
 
   std::shared_ptr<const Generator> gen_;

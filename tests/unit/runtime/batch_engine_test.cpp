@@ -30,6 +30,7 @@ std::string param_name(const ::testing::TestParamInfo<const char*>& info) {
 struct Outcome {
   std::string streamed;  // token events' texts, then the finish event's
   std::vector<int32_t> streamed_ids;
+  int admitted = 0;  // on_admitted calls
   std::optional<FinishEvent> finish;
 };
 
@@ -76,6 +77,7 @@ class BatchEngineTest : public ::testing::TestWithParam<const char*> {
     BatchRequest r;
     r.prompt = std::move(prompt);
     r.options = req;
+    r.on_admitted = [&out] { ++out.admitted; };
     r.on_token = [&out](const TokenEvent& e) {
       out.streamed += e.text;
       out.streamed_ids.push_back(e.id);
@@ -99,6 +101,7 @@ class BatchEngineTest : public ::testing::TestWithParam<const char*> {
     EXPECT_EQ(got.prompt_ids, prompt) << what;
     EXPECT_EQ(out.streamed, got.text) << what;
     EXPECT_EQ(out.streamed_ids, got.ids) << what;
+    EXPECT_EQ(out.admitted, 1) << what;  // once, even when preempted and admitted again
     EXPECT_EQ(out.finish->usage.prompt_tokens, static_cast<int64_t>(prompt.size())) << what;
     EXPECT_EQ(out.finish->usage.completion_tokens, static_cast<int64_t>(got.ids.size())) << what;
   }
@@ -295,6 +298,8 @@ TEST_P(BatchEngineTest, AdmissionStopsAtTheFreeBlocksAndTheSequenceLimit) {
   EXPECT_EQ(st.waiting, 6);
   EXPECT_EQ(st.kv_blocks_used, 6);
   EXPECT_EQ(st.last_step_tokens, 80);
+  EXPECT_EQ(outs[1].admitted, 1);
+  EXPECT_EQ(outs[2].admitted, 0);
   engine.run_until_idle();
   for (size_t i = 0; i < outs.size(); ++i) expect_solo(prompts[i], req, outs[i], fmt::format("request {}", i));
   EXPECT_EQ(engine.stats().preemptions, 0);  // admission left each running request the blocks it needs
@@ -417,7 +422,7 @@ TEST_P(BatchEngineTest, CancellingMidRunFreesTheBlocks) {
   expect_idle(engine);
 }
 
-TEST_P(BatchEngineTest, AThrowingTokenCallbackEndsOnlyItsRequest) {
+TEST_P(BatchEngineTest, AThrowingCallbackEndsOnlyItsRequest) {
   BatchEngine engine(gen_);
   std::mt19937 rng(29);
   GenerationRequest req = greedy(12);
@@ -436,7 +441,18 @@ TEST_P(BatchEngineTest, AThrowingTokenCallbackEndsOnlyItsRequest) {
   };
   r.on_finish = [&gone](const FinishEvent& e) { gone = e; };
   engine.submit(std::move(r));
+  // One that fails as it is admitted.
+  std::optional<FinishEvent> refused;
+  BatchRequest early;
+  early.prompt = prompt(10, 2, rng);
+  early.options = req;
+  early.on_admitted = [] { throw std::runtime_error("no room for the stream"); };
+  early.on_finish = [&refused](const FinishEvent& e) { refused = e; };
+  engine.submit(std::move(early));
   engine.run_until_idle();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->result.finish_reason, "cancelled");
+  EXPECT_LE(refused->result.ids.size(), 1u);  // at most the token of the step it joined
   ASSERT_TRUE(gone.has_value());
   EXPECT_EQ(gone->result.finish_reason, "cancelled");
   EXPECT_EQ(gone->result.ids.size(), 3u);
