@@ -84,7 +84,12 @@ void BM_BatchEngine(benchmark::State& state, std::string like, int64_t batch, in
   o.prefix_caching = false;  // the same prompts every iteration would all hit
   ia::BatchEngine engine(gen, o);
   auto run_all = [&] {
-    for (const auto& p : ps) engine.submit(ia::BatchRequest{p, req, {}, {}});
+    for (const auto& p : ps) {
+      ia::BatchRequest r;
+      r.prompt = p;
+      r.options = req;
+      engine.submit(std::move(r));
+    }
     engine.run_until_idle();
   };
   run_all();  // warm-up
