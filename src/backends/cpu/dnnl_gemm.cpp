@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "backends/cpu/amx_permission.h"
+#include "core/error.h"
 #include "core/logging.h"
 #include "core/weight_prepack.h"
 
@@ -33,7 +35,8 @@ struct EngineHolder {
 
 struct PrimEntry {
   dnnl::matmul prim;
-  dnnl::memory::desc weights_md;  // what the primitive expects (packed when created with `any`)
+  dnnl::memory::desc weights_md;     // what the primitive expects (packed when created with `any`)
+  dnnl::memory::desc scratchpad_md;  // the caller's scratch for one execution (scratchpad_mode::user)
   std::list<std::string>::iterator lru;
 };
 
@@ -117,8 +120,12 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
   if (epi.residual) po.append_binary(dnnl::algorithm::binary_add, residual_md(dst));
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
+  // A cached primitive runs on whichever thread asks (a server embeds on one thread while the
+  // batch engine decodes on another): with the library's own scratchpad, two executions at once
+  // would share it, so each execution brings its thread's own (execute).
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::matmul::primitive_desc pd(md, attr, eng);
-  PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), {}};
+  PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc(), {}};
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.prims.find(key);
   if (it != c.prims.end()) return it->second;
@@ -143,6 +150,18 @@ void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const 
     const int index = epi.activation != dnnl::algorithm::undef ? 1 : 0;  // position in the post-op chain
     args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
                  dnnl::memory(residual_md(dst), eng, const_cast<float*>(epi.residual)));
+  }
+  if (const size_t need = p.scratchpad_md.get_size(); need > 0) {
+    // This thread's scratch, grown to the largest primitive it has run; freed at thread exit.
+    thread_local std::unique_ptr<char, decltype(&std::free)> scratch(nullptr, &std::free);
+    thread_local size_t scratch_bytes = 0;
+    if (need > scratch_bytes) {
+      const size_t bytes = (need + 4095) / 4096 * 4096;
+      scratch.reset(static_cast<char*>(std::aligned_alloc(4096, bytes)));
+      if (!scratch) fail(ErrorKind::Unavailable, "out of memory for a {}-byte GEMM scratchpad", bytes);
+      scratch_bytes = bytes;
+    }
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratchpad_md, eng, scratch.get()));
   }
   dnnl::stream& s = dnnl_stream();
   p.prim.execute(s, args);

@@ -1,7 +1,10 @@
 // The device-neutral ops layer: shapes, dtypes, errors, views.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
+#include <thread>
 #include <vector>
 
 #include "ops/ops.h"
@@ -177,6 +180,39 @@ TEST(Ops, GeluForms) {
     EXPECT_NEAR(gt.data<float>()[i],
                 0.5 * xs[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (xs[i] + 0.044715 * xs[i] * xs[i] * xs[i]))), 1e-6);
   }
+}
+
+}  // namespace
+}  // namespace ia
+
+namespace ia {
+namespace {
+
+TEST(Ops, OneGemmShapeOnSeveralThreadsAtOnceGivesEachItsOwnAnswer) {
+  // A server embeds on one thread while its batch engine decodes on another: the same cached
+  // oneDNN primitive then runs on both at once, and each must still get exactly its own result.
+  const int64_t M = 48, K = 768, N = 3072;
+  Tensor w = Tensor::empty({N, K}, DType::F32);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = static_cast<float>((i * 7919) % 1009) / 1009.0f - 0.5f;
+  std::vector<Tensor> xs, want;
+  for (int t = 0; t < 3; ++t) {
+    Tensor x = Tensor::empty({M, K}, DType::F32);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      x.data<float>()[i] = static_cast<float>(((i + 101 * t) * 104729) % 997) / 997.0f - 0.5f;
+    xs.push_back(x);
+    want.push_back(ops::linear(x, w, nullptr));
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 40; ++round) {
+        Tensor y = ops::linear(xs[static_cast<size_t>(t)], w, nullptr);
+        if (std::memcmp(y.raw(), want[static_cast<size_t>(t)].raw(), y.nbytes()) != 0) ++mismatches;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 }  // namespace
