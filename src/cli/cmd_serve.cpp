@@ -134,16 +134,19 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--api-key", o->api_keys, "Key clients must send as 'Authorization: Bearer KEY' (repeatable)");
   sub->add_option("--device", o->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16")->capture_default_str();
-  sub->add_option("--max-queue", o->max_queue, "Requests waiting per model; more get 429")
+  sub->add_option("--max-queue", o->max_queue,
+                  "Sequences that may wait per model for a place in the batch; a request past them gets 429")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
   sub->add_option("--max-model-len", o->max_model_len,
                   "Tokens of prompt + completion per sequence (default: the model's context)")
       ->check(CLI::Range(1, 1 << 24));
-  sub->add_option("--max-num-seqs", o->max_num_seqs, "Sequences one request may ask for (prompts x n)")
+  sub->add_option("--max-num-seqs", o->max_num_seqs,
+                  "Sequences in one step of a model's batch (and at most one request's prompts x n)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  sub->add_option("--max-batch-tokens", o->max_batch_tokens, "Prompt tokens one request may bring (x n)")
+  sub->add_option("--max-batch-tokens", o->max_batch_tokens,
+                  "Tokens in one step: decode tokens plus prefill chunks (longer prompts are prefilled in chunks)")
       ->check(CLI::Range(1, 1 << 30))
       ->capture_default_str();
   sub->add_option("--max-request-bytes", o->max_request_bytes, "Largest request body; larger ones get 413")

@@ -226,6 +226,11 @@ BoundedHttpServer::BoundedHttpServer(const GatewayLimits& limits, std::function<
   });
 }
 
+bool BoundedHttpServer::set_listen_backlog(int backlog) {
+  const socket_t sock = svr_sock_;
+  return sock != INVALID_SOCKET && ::listen(sock, backlog) == 0;  // listen again: Linux updates the backlog
+}
+
 bool port_in_use(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

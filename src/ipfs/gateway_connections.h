@@ -32,6 +32,10 @@ class BoundedHttpServer : public httplib::Server {
  public:
   // `setup_request` sees each parsed request before it is routed.
   BoundedHttpServer(const GatewayLimits& limits, std::function<void(httplib::Request&)> setup_request);
+  // After a bind: lets `backlog` connections wait to be accepted. httplib listens with a backlog
+  // of 5, and a burst of clients past it overflows the accept queue (SYN cookies, dropped
+  // handshakes, some clients failing): a model server gets such bursts.
+  bool set_listen_backlog(int backlog);
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -1,8 +1,7 @@
 #pragma once
 // Embedding requests of one model, run one at a time by its worker from a
-// bounded queue (as QueuedGenerationService does for generation). A
-// token-budget batcher across requests replaces this class later; the routes
-// only call embed().
+// bounded queue. A token-budget batcher across requests replaces this class
+// later; the routes only call embed().
 #include <chrono>
 #include <cstdint>
 #include <memory>

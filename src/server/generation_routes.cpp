@@ -39,7 +39,7 @@ struct PreparedGeneration {
 
 // Lengths against the context (400 context_length_exceeded, as vLLM words it), then the
 // request's max_new_tokens fixed so that every sequence fits.
-void fit_context(ServerState& s, ServedModel& m, PreparedGeneration& p, const std::string& param) {
+void fit_context(ServedModel& m, PreparedGeneration& p, const std::string& param) {
   GenerationRequest& req = p.fields->request;
   const int64_t ctx = m.max_model_len;
   int64_t longest = 0, total = 0;
@@ -59,11 +59,9 @@ void fit_context(ServerState& s, ServedModel& m, PreparedGeneration& p, const st
                       "tokens ({} in the prompt, {} for the completion). Reduce the prompt or max_tokens.",
                       ctx, len + *req.max_new_tokens, len, *req.max_new_tokens));
   }
+  // No bound on a request's prompt tokens beyond the context: the engine prefills in chunks of
+  // --max-batch-tokens (and refuses a sequence its KV pool can never hold).
   p.prompt_tokens = total;
-  if (total * p.fields->n > s.options.max_batch_tokens)
-    throw invalid_field(param, fmt::format("the request's prompts hold {} tokens (x n), more than {} "
-                                           "(--max-batch-tokens)",
-                                           total * p.fields->n, s.options.max_batch_tokens));
   if (!req.max_new_tokens)
     req.max_new_tokens = std::min(m.generator->requested_new_tokens(req, longest), ctx - longest);
 }
@@ -247,7 +245,7 @@ void chat_completions(ServerState& s, const std::string& body, httplib::Response
   p.prefix.assign(1, "");
   p.tokenize_seconds = seconds(Clock::now() - t0);
   p.fields = r.get();
-  fit_context(s, m, p, "messages");
+  fit_context(m, p, "messages");
   check_sampling(m, r->request);
   answer(s, m, CompletionApi::Chat, std::move(p), r, res);
 }
@@ -277,7 +275,7 @@ void completions(ServerState& s, const std::string& body, httplib::Response& res
   }
   p.tokenize_seconds = seconds(Clock::now() - t0);
   p.fields = r.get();
-  fit_context(s, m, p, "prompt");
+  fit_context(m, p, "prompt");
   check_sampling(m, r->request);
   answer(s, m, CompletionApi::Text, std::move(p), r, res);
 }

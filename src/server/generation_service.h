@@ -2,9 +2,8 @@
 // The seam between the routes and whatever runs generations. The routes turn a
 // request into token-id prompts and a GenerationRequest, submit them, and read
 // the answer from a GenerationStream; they never see how requests are queued,
-// batched or scheduled. This landing runs one request at a time per model
-// (QueuedGenerationService); a continuous-batching engine implements the same
-// interface and replaces it without touching a route.
+// batched or scheduled (BatchedGenerationService: continuous batching through
+// the model's BatchEngine).
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "runtime/generation.h"
 #include "server/generation_stream.h"
+#include "server/metrics_registry.h"
 
 namespace ia::server {
 
@@ -43,6 +43,12 @@ class GenerationService {
   virtual void drain() = 0;
   // Cancels every admitted job, queued or running (the shutdown grace period is over).
   virtual void abort() = 0;
+  // Writes the scheduler's gauges and counters (KV blocks, prefix cache, preemptions) before
+  // /metrics renders; nothing where there are none.
+  virtual void export_metrics(MetricsRegistry& metrics, const MetricsRegistry::Labels& labels) {
+    (void)metrics;
+    (void)labels;
+  }
 };
 
 }  // namespace ia::server

@@ -1,5 +1,7 @@
 #include "server/model_server.h"
 
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "core/error.h"
@@ -85,7 +87,11 @@ int ModelServer::bind() {
   const ServeOptions& o = impl_->state.options;
   const int bound =
       o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
-  if (bound >= 0) return bound;
+  if (bound >= 0) {
+    // Clients come in bursts (a batch of requests, a benchmark's concurrency): let them queue.
+    if (!impl_->http.set_listen_backlog(SOMAXCONN)) spdlog::warn("serve: could not enlarge the listen backlog");
+    return bound;
+  }
   if (o.port != 0 && ipfs::port_in_use(o.host, o.port))
     fail(ErrorKind::InvalidArgument, "port {} is in use on {} (another server listens there); pick another --port",
          o.port, o.host);
@@ -101,7 +107,7 @@ void ModelServer::load_models() {
   const ServeOptions& o = s.options;
   for (size_t i = 0; i < o.models.size(); ++i) {
     const std::string name = i < o.served_model_names.size() ? o.served_model_names[i] : "";
-    auto m = load_served_model(o.models[i], name, o);
+    auto m = load_served_model(o.models[i], name, o, &s.metrics);
     for (const auto& other : s.models)
       if (other->name == m->name)
         fail(ErrorKind::InvalidArgument, "two models are served as `{}`; name them with --served-model-name", m->name);

@@ -8,7 +8,7 @@
 #include "formats/hf_config.h"
 #include "models/model_registry.h"
 #include "router/model_placement.h"
-#include "server/queued_generation_service.h"
+#include "server/batched_generation_service.h"
 
 namespace ia::server {
 
@@ -22,7 +22,7 @@ std::string default_served_name(const std::string& source, const std::string& di
 }
 
 std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
-                                               const ServeOptions& options) {
+                                               const ServeOptions& options, MetricsRegistry* metrics) {
   auto m = std::make_unique<ServedModel>();
   m->source = source;
   m->dir = router::resolve_model_dir(source);
@@ -45,7 +45,6 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::NotFound) throw;  // a broken template is the folder's error; none is fine
     }
-    m->generation = make_queued_generation_service(m->generator, options.max_queue, options.test_token_delay);
   } else {
     m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype);
     context = m->embedder->max_length();
@@ -60,6 +59,19 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   if (options.max_model_len && *options.max_model_len > context)
     spdlog::warn("serve: {}: --max-model-len {} is more than the model's {} tokens; using {}", m->name,
                  *options.max_model_len, context, context);
+  if (m->generator) {
+    BatchedGenerationOptions b;
+    b.engine.max_num_seqs = options.max_num_seqs;
+    b.engine.max_batch_tokens = options.max_batch_tokens;
+    b.engine.max_model_len = m->max_model_len;
+    b.engine.num_blocks =
+        kv_pool_blocks(m->generator->model(), b.engine, device_memory_info(device), gpu_memory_fraction());
+    b.max_queue = options.max_queue;
+    b.step_delay = options.test_token_delay;
+    m->generation = make_batched_generation_service(m->generator, b, metrics, m->name);
+    spdlog::info("serve: {}: KV pool of {} blocks of {} tokens; up to {} sequences and {} tokens a step", m->name,
+                 b.engine.num_blocks, b.engine.block_size, b.engine.max_num_seqs, b.engine.max_batch_tokens);
+  }
   m->created =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   spdlog::info("serve: loaded {} ({}, {} on {}, {} tokens) from {} in {:.2f} s", m->name,

@@ -12,6 +12,7 @@
 #include "runtime/generation.h"
 #include "server/embedding_service.h"
 #include "server/generation_service.h"
+#include "server/metrics_registry.h"
 #include "server/server_options.h"
 #include "tokenizers/chat_template/chat_template.h"
 
@@ -38,9 +39,10 @@ struct ServedModel {
 };
 
 // Loads one --model: a decoder becomes a generator (with the folder's chat template when it
-// has one), an encoder or a sentence-transformers folder an embedding endpoint.
+// has one) served by continuous batching (its engine's step figures go to `metrics`, which may
+// be null), an encoder or a sentence-transformers folder an embedding endpoint.
 std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
-                                               const ServeOptions& options);
+                                               const ServeOptions& options, MetricsRegistry* metrics = nullptr);
 
 // The name a model is served under by default: its folder's name (the CID for IPFS content).
 std::string default_served_name(const std::string& source, const std::string& dir);

@@ -18,18 +18,18 @@ struct ServeOptions {
   std::vector<std::string> api_keys;  // empty: no key needed
   std::string device = "auto";
   std::string dtype = "auto";
-  size_t max_queue = 64;                                   // requests waiting per model; one more gets 429
-  std::optional<int64_t> max_model_len;                    // default: the model's context
-  int max_num_seqs = 16;                                   // sequences one request may ask for (prompts x n)
-  int64_t max_batch_tokens = 16384;                        // prompt tokens one request may bring
-  size_t max_request_bytes = 16u << 20;                    // a body past this gets 413, unread
-  size_t max_connections = 128;                            // served at once; one more gets 503
+  size_t max_queue = 64;                 // sequences waiting per model; a request past them gets 429
+  std::optional<int64_t> max_model_len;  // default: the model's context
+  int max_num_seqs = 64;                 // sequences in one engine step, and one request's prompts x n at most
+  int64_t max_batch_tokens = 2048;       // tokens in one engine step: decode tokens plus prefill chunks
+  size_t max_request_bytes = 16u << 20;  // a body past this gets 413, unread
+  size_t max_connections = 128;          // served at once; one more gets 503
   std::chrono::milliseconds request_read_timeout{30'000};  // a request's head and body must arrive within this
   std::chrono::milliseconds write_timeout{10'000};         // a client that stops reading is cut off after this
   std::chrono::milliseconds drain_grace{30'000};           // SIGTERM: in-flight requests may finish within this
   bool ipfs_gateway = true;  // the trustless gateway's /ipfs/{cid} over the local blockstore, on the same port
-  // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): the worker sleeps this long per streamed
-  // delta, so tests can disconnect or overflow the queue mid-generation on tiny models.
+  // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): each model's engine sleeps this long
+  // after every step, so tests can disconnect or overflow the queue mid-generation on tiny models.
   std::chrono::milliseconds test_token_delay{0};
 };
 

@@ -18,7 +18,18 @@ ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.a
   metrics.declare_counter(metric::kGenerationTokens, "Tokens generated.");
   metrics.declare_counter(metric::kCancelled, "Requests cancelled because their client went away.");
   metrics.declare_gauge(metric::kRunning, "Sequences running now.");
-  metrics.declare_gauge(metric::kWaiting, "Requests waiting in a model's queue.");
+  metrics.declare_gauge(metric::kWaiting,
+                        "Sequences (generation) or requests (embeddings) waiting in a model's queue.");
+  metrics.declare_histogram(metric::kBatchSize, "Sequences in one step of a model's batch engine.",
+                            {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
+  metrics.declare_histogram(metric::kBatchTokens, "Tokens (prefill chunks and decode) in one engine step.",
+                            {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536});
+  metrics.declare_gauge(metric::kKvBlocksUsed, "KV cache blocks held by running sequences.");
+  metrics.declare_gauge(metric::kKvBlocksTotal, "KV cache blocks in a model's shared pool.");
+  metrics.declare_gauge(metric::kKvBlocksCached, "KV cache blocks in the prefix cache (held or evictable).");
+  metrics.declare_counter(metric::kPrefixQueries, "Prompt tokens looked up in the prefix cache at admission.");
+  metrics.declare_counter(metric::kPrefixHits, "Prompt tokens found in the prefix cache (hit rate: hits / queries).");
+  metrics.declare_counter(metric::kPreemptions, "Sequences preempted (to be recomputed) when KV blocks ran out.");
 }
 
 ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
@@ -55,6 +66,7 @@ void ServerState::update_load_gauges() {
     if (m->generation) {
       metrics.set(metric::kRunning, labels, static_cast<double>(m->generation->running()));
       metrics.set(metric::kWaiting, labels, static_cast<double>(m->generation->waiting()));
+      m->generation->export_metrics(metrics, labels);
     } else if (m->embedding) {
       metrics.set(metric::kRunning, labels, static_cast<double>(m->embedding->running()));
       metrics.set(metric::kWaiting, labels, static_cast<double>(m->embedding->waiting()));

@@ -8,27 +8,13 @@
 #include <vector>
 
 #include "server/api_keys.h"
+#include "server/metric_names.h"
 #include "server/metrics_registry.h"
 #include "server/openai_requests.h"
 #include "server/served_model.h"
 #include "server/server_options.h"
 
 namespace ia::server {
-
-// The metric families the routes update (declared by ServerState's constructor).
-namespace metric {
-inline constexpr const char* kRequests = "ia_http_requests_total";
-inline constexpr const char* kQueueSeconds = "ia_request_queue_seconds";
-inline constexpr const char* kTokenizeSeconds = "ia_request_tokenize_seconds";
-inline constexpr const char* kInferenceSeconds = "ia_request_inference_seconds";
-inline constexpr const char* kTimeToFirstToken = "ia_time_to_first_token_seconds";
-inline constexpr const char* kTimePerOutputToken = "ia_time_per_output_token_seconds";
-inline constexpr const char* kPromptTokens = "ia_prompt_tokens_total";
-inline constexpr const char* kGenerationTokens = "ia_generation_tokens_total";
-inline constexpr const char* kCancelled = "ia_requests_cancelled_total";
-inline constexpr const char* kRunning = "ia_num_requests_running";
-inline constexpr const char* kWaiting = "ia_num_requests_waiting";
-}  // namespace metric
 
 enum class ModelUse { Generation, Embedding, Tokenization };
 

@@ -102,6 +102,7 @@ SseAnswer post_stream(const ServeProcess& s, const std::string& path, const std:
   httplib::Error error;
   c.send(req, res, error);
   if (out.status == 0) out.status = res.status;
+  if (error != httplib::Error::Success) out.error = httplib::to_string(error);
   return out;
 }
 

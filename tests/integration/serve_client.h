@@ -51,6 +51,7 @@ struct SseAnswer {
   int status = 0;
   std::vector<std::string> events;
   std::string raw;
+  std::string error;  // the client's, when the exchange failed (or was stopped: Canceled)
 };
 // Reads the stream until it ends, or stops after `stop_after` events (closing the connection).
 SseAnswer post_stream(const ServeProcess& s, const std::string& path, const std::string& body, size_t stop_after = 0);

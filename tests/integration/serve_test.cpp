@@ -385,7 +385,8 @@ TEST(ServeKeys, MissingOrWrongKeyIs401) {
 const std::vector<std::pair<std::string, std::string>> kSlowTokens{{"IA_SERVE_TEST_TOKEN_DELAY_MS", "25"}};
 
 TEST(ServeQueue, OverflowIs429WithRetryAfterAndNeverHangs) {
-  ServeProcess s({"-m", kModels + "llama", "--max-queue", "1"}, kSlowTokens);
+  // One sequence a step: a queue forms behind it (with more, the burst would run in one batch).
+  ServeProcess s({"-m", kModels + "llama", "--max-num-seqs", "1", "--max-queue", "1"}, kSlowTokens);
   ASSERT_TRUE(s.ready()) << s.log();
   const std::string body = chat_body("llama", "queue", 24).dump();
   std::vector<std::future<HttpAnswer>> answers;

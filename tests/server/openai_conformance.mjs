@@ -20,11 +20,12 @@ if (!cli || !fixtures) {
 
 const KEY = "sk-conformance";
 const home = mkdtempSync(join(tmpdir(), "ia-openai-"));
-// A short token delay makes concurrent requests overlap for the 429 check; the queue holds one.
+// A short step delay makes concurrent requests overlap for the 429 check: two run at once
+// (--max-num-seqs 2, enough for n=2) and one may wait.
 const server = spawn(
   cli,
   ["serve", "-m", join(fixtures, "models/llama"), "-m", join(fixtures, "models/bert"), "--port", "0",
-   "--api-key", KEY, "--max-queue", "1", "--max-request-bytes", String(1 << 20)],
+   "--api-key", KEY, "--max-num-seqs", "2", "--max-queue", "1", "--max-request-bytes", String(1 << 20)],
   { env: { ...process.env, IPFS_ACCELERATE_HOME: home, IA_SERVE_TEST_TOKEN_DELAY_MS: "5" },
     stdio: ["ignore", "ignore", "pipe"] });
 let log = "";
