@@ -4,7 +4,8 @@
 // free blocks, max_num_seqs, max_batch_tokens, chunked prefill, preemption by
 // recompute, prefix caching), runs ONE model step over the decode tokens of every
 // running sequence and the prefill chunks of new ones (CausalStepRunner), samples
-// each sequence's next token with its own Sampler, streams its text (DecodeStream
+// each sequence's next token with its own Sampler (on the model's device when every
+// sampling sequence of the step allows it, as Generator does), streams its text (DecodeStream
 // + StopMatcher, as Generator does) and retires finished sequences, freeing their
 // blocks. It only calls the model interface and the KV cache, so it is the same
 // code on every device. With greedy sampling a request's ids are those of the same
