@@ -8,6 +8,8 @@ mkdir -p "$out"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), threads: ${IA_THREADS:-$(nproc)}"
 for b in "$build"/bin/bench_*; do
   name=$(basename "$b")
+  # The serving load generator needs a running server: scripts/bench-serve.sh runs it.
+  [ "$name" = bench_serve_load ] && continue
   echo "== $name"
   "$b" --benchmark_min_time=1 --benchmark_out="$out/$name.json" --benchmark_out_format=json
 done
