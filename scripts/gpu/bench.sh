@@ -9,8 +9,9 @@
 #            weights, which bench_decode then loads, so both engines run the very same model
 #   decode   BUNDLE_DIR/bin/bench_decode with IA_BENCH_DEVICE=cuda -> bench_decode.json (failed
 #            decoder cases rerun on our own random weights -> bench_decode_own.json)
-#            then its decode cases again with IA_CUDA_GRAPHS=0 -> bench_decode_eager.json (steps
-#            op by op instead of replayed CUDA graphs; IA_GPU_BENCH_EAGER=0 skips it)
+#            with IA_CUDA_GRAPHS=1 IA_CUDA_ATTENTION=mma (the opt-in paths), then its decode and
+#            prefill cases again without them -> bench_decode_eager.json (steps op by op, f32 FMA
+#            attention; IA_GPU_BENCH_EAGER=0 skips it)
 #   encoder  BUNDLE_DIR/bin/bench_encoder with IA_BENCH_DEVICE=cuda -> bench_encoder.json
 # then tools/bench/summarize_gpu_bench.py prints the table (also LOG_DIR/bench_summary.txt).
 # Expected on an H100: PyTorch 2-4 min (its eager batch-1/16/64 generate and the torch.compile
@@ -31,6 +32,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 phases=${IA_GPU_BENCH_PHASES:-hf decode encoder}
 min_time=${IA_GPU_BENCH_MIN_TIME:-0.5}
 export IA_BENCH_DEVICE=${IA_BENCH_DEVICE:-cuda}
+# Ours with the opt-in paths (recorded decode steps, tensor-core attention for bf16); the phase
+# after decode runs the same cases without them, in the same call.
+export IA_CUDA_GRAPHS=${IA_CUDA_GRAPHS:-1} IA_CUDA_ATTENTION=${IA_CUDA_ATTENTION:-mma}
 models=/tmp/ia-gpu-bench-models # model folders: hf/ (PyTorch's), ia/ (what bench_decode loads), own/
 mkdir -p "$log" "$models"
 
@@ -109,11 +113,12 @@ if [[ $phases == *decode* ]]; then
 fi
 
 if [[ $phases == *decode* ]] && [ "${IA_GPU_BENCH_EAGER:-1}" = 1 ]; then
-  # The same decode cases with every step issued op by op (no recorded CUDA graphs): what the
-  # recording is worth, measured in the same call.
-  t=$(limit 90 60)
-  phase "bench_decode op by op (IA_CUDA_GRAPHS=0)" "$t"
-  IA_CUDA_GRAPHS=0 IA_BENCH_DECODE_DIR=${dir:-$models/own} run_bench bench_decode bench_decode_eager 'BM_Decode/' "$t"
+  # The same decode and prefill cases with every step issued op by op (no recorded CUDA graphs)
+  # and the f32 FMA attention: what the two are worth, measured in the same call.
+  t=$(limit 120 60)
+  phase "bench_decode op by op, FMA attention (IA_CUDA_GRAPHS=0 IA_CUDA_ATTENTION=fma)" "$t"
+  IA_CUDA_GRAPHS=0 IA_CUDA_ATTENTION=fma IA_BENCH_DECODE_DIR=${dir:-$models/own} run_bench bench_decode \
+    bench_decode_eager 'BM_Decode/|BM_Prefill/' "$t"
 fi
 
 if [[ $phases == *decode* ]] && [ -x "$b/ipfs-accelerate" ]; then

@@ -190,6 +190,11 @@ def main():
         t = target(ours_ms <= 8 if fin(ours_ms) else None, "<= 8 ms") if T == 2048 else ""
         row(f"prefill {T} tokens b1, ms", ours_ms, torch_ms, higher_is_better=False,
             f_ours=flops / (ours_ms / 1e3) / gemm, f_torch=flops / (torch_ms / 1e3) / gemm, target=t)
+        e = eager.get(f"BM_Prefill/llama_1b_{T}")
+        if e is not None:
+            em = ms_of(e) if ok(e) else NAN
+            row(f"  prefill {T} with FMA attention (IA_CUDA_ATTENTION=fma), ms", em, NAN, higher_is_better=False,
+                f_ours=flops / (em / 1e3) / gemm)
 
     # Encoders: ours bf16 (the loader has no f16 yet), PyTorch fp16; the same tensor-core rate.
     for model, hf_key, need in (("bert_base", "bert_base_fp16", 2.0), ("minilm_l6", "minilm_l6_fp16", 1.5)):

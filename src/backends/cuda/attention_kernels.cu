@@ -3,8 +3,8 @@
 // Rows of several queries per sequence (dense attention, packed sequences, paged prefill) run a
 // flash-attention kernel: a block per (64 query rows, q head), K and V tiles of 64 keys staged
 // through shared memory, online softmax in f32. With bf16 products and a head dim of at most 128
-// that is the tensor-core kernel of attention_mma_kernels.cu (bf16 mma, f32 accumulation; set
-// IA_CUDA_ATTENTION=fma to keep the kernel below instead). Otherwise it is the f32 FMA kernel
+// that is, with IA_CUDA_ATTENTION=mma (opt-in, see mma_attention_enabled), the tensor-core kernel
+// of attention_mma_kernels.cu (bf16 mma, f32 accumulation). Otherwise it is the f32 FMA kernel
 // here: each thread holds a 4 x 8 block of scores and 4 rows of the output (32 rows and 2 for
 // D > 128). Paged decode rows run a kernel in which up to 8 q heads of one kv head share every
 // K/V read, the keys split over several blocks (split-K) when the rows alone cannot fill the
@@ -809,13 +809,14 @@ int sm_count() {
   return n;
 }
 
-// The multi-row work of bf16 products runs on the tensor-core kernel (attention_mma_kernels.cu)
-// where it takes the head dim, unless IA_CUDA_ATTENTION=fma keeps it on the f32 FMA kernel (A/B
-// timing, or a fallback); read once. f32 products always run the f32 kernel.
+// With IA_CUDA_ATTENTION=mma the multi-row work of bf16 products runs on the tensor-core kernel
+// (attention_mma_kernels.cu) where it takes the head dim; read once. Opt-in until a GPU run has
+// passed the conformance and parity tests with it (scripts/gpu/run.sh runs both); the f32 FMA
+// kernel is the default. f32 products always run the f32 kernel.
 bool mma_attention_enabled() {
   static const bool enabled = [] {
     const char* e = std::getenv("IA_CUDA_ATTENTION");
-    return !(e && std::strcmp(e, "fma") == 0);
+    return e && std::strcmp(e, "mma") == 0;
   }();
   return enabled;
 }
