@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan run serve bench fuzz format format-check clean gpu-bundle
+.PHONY: all deps configure build test test-asan run serve bench bench-serve fuzz format format-check clean gpu-bundle
 
 all: build
 
@@ -43,6 +43,11 @@ serve: build
 
 bench: build
 	@bash scripts/run-bench.sh $(BUILD_DIR)
+
+# The serving benchmark: `serve` on a random-weight model under bench_serve_load, beside the
+# engine's own batch rate (scripts/bench-serve.sh; LIKE, LAYERS, CONCURRENCY, ... as it says).
+bench-serve: build
+	@bash scripts/bench-serve.sh $(BUILD_DIR)
 
 # The CLI and the CUDA backend with their Debian libraries, for a GPU machine without them
 # (scripts/gpu/make_bundle.sh; docs/gpu.md). Also carries the tests and benchmarks the GPU
