@@ -70,6 +70,9 @@ struct ModelServer::Impl {
 ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
   ServerState& s = impl_->state;
   httplib::Server& http = impl_->http;
+  // Streamed tokens are small writes: without TCP_NODELAY each waits for the client's delayed
+  // ACK (about 40 ms on a kept-alive connection), most of a GPU's time-to-first-token budget.
+  http.set_tcp_nodelay(true);
   add_generation_routes(http, s);
   add_embedding_routes(http, s);
   add_tokenizer_routes(http, s);
