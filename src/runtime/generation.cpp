@@ -12,9 +12,8 @@
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
 #include "ops/ops.h"
+#include "runtime/sequence_output.h"
 #include "runtime/step_runner.h"
-#include "runtime/stop_matcher.h"
-#include "tokenizers/decode_stream.h"
 
 namespace ia {
 
@@ -31,12 +30,10 @@ constexpr int64_t kBlockSize = 16;
 // Per-sequence state of a running generation.
 struct SeqState {
   int64_t cache_seq = 0;
-  std::vector<int32_t> prompt, gen;
+  std::vector<int32_t> prompt;
   int64_t max_new = 0;
   std::unique_ptr<Sampler> sampler;
-  std::optional<tok::DecodeStream> detok;  // generated ids to final text, special tokens skipped
-  std::optional<StopMatcher> stops;        // that text, cut before a stop string
-  bool done = false;
+  std::optional<SequenceOutput> out;  // generated ids, their text, and when the sequence ends
   GenerationResult result;
 };
 
@@ -93,39 +90,17 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
          const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
   const tok::Tokenizer& tok = gen.tokenizer();
   const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
-  for (auto& s : seqs) {
-    s.detok.emplace(tok, /*skip_special_tokens=*/true);
-    s.stops.emplace(req.stop);
-  }
-  // Ends a sequence: the text its streams still hold, cut before a stop string.
-  auto finish = [](SeqState& s, std::string reason) {
-    std::string delta = s.stops->push(s.detok->flush());  // an eos after a stop string still cuts the text
-    delta += s.stops->finish();
-    if (s.stops->stopped()) reason = "stop";
-    s.done = true;
-    s.result.finish_reason = std::move(reason);
-    return delta;
-  };
-  // Appends a sampled token, decides whether the sequence is finished, streams text.
-  // Each token is detokenized once; the final text is decode(gen) cut before the
-  // earliest stop string, and the streamed deltas add up to it.
-  auto accept = [&](size_t i, const SampledToken& t) {
+  for (auto& s : seqs) s.out.emplace(tok, req.stop, eos, s.max_new);
+  // Streams the text a token (or the end) made final; records how the sequence ended.
+  auto emit = [&](size_t i, const std::string& delta) {
     SeqState& s = seqs[i];
-    s.gen.push_back(t.id);
-    if (params.logprobs >= 0) s.result.logprobs.push_back(t);
-    std::string delta = s.stops->push(s.detok->step(t.id));
-    // A stop string may already show in text the stream still holds (before a
-    // partial character): stop at this token, as a search of decode(gen) would.
-    if (!s.stops->stopped() && s.stops->would_stop(s.detok->pending())) delta += s.stops->push(s.detok->flush());
-    std::string reason;
-    if (s.stops->stopped() || std::find(eos.begin(), eos.end(), t.id) != eos.end()) {
-      reason = "stop";
-    } else if (static_cast<int64_t>(s.gen.size()) >= s.max_new) {
-      reason = "length";
-    }
-    if (!reason.empty()) delta += finish(s, reason);
     s.result.text += delta;
+    if (s.out->finished()) s.result.finish_reason = s.out->finish_reason();
     if (on_text && !delta.empty()) on_text(i, delta);
+  };
+  auto accept = [&](size_t i, const SampledToken& t) {
+    if (params.logprobs >= 0) seqs[i].result.logprobs.push_back(t);
+    emit(i, seqs[i].out->accept(t.id));
   };
 
   CausalStepRunner model(gen.model());
@@ -175,7 +150,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
           t.id = *id;
         } else {  // a tie at the top-k cut reaches past the candidates: this row's whole logits
           Tensor row = ops::to_device(c.device_logits.narrow(0, static_cast<int64_t>(r), 1), Device::cpu());
-          t = s.sampler->sample(row.data<float>(), vocab, s.prompt, s.gen);
+          t = s.sampler->sample(row.data<float>(), vocab, s.prompt, s.out->ids());
         }
         accept(rows[r], t);
       }
@@ -185,7 +160,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     const int64_t V = logits.size(1);
     for (size_t r = 0; r < rows.size(); ++r) {
       SeqState& s = seqs[rows[r]];
-      accept(rows[r], s.sampler->sample(logits.data<float>() + static_cast<int64_t>(r) * V, V, s.prompt, s.gen));
+      accept(rows[r], s.sampler->sample(logits.data<float>() + static_cast<int64_t>(r) * V, V, s.prompt, s.out->ids()));
     }
   };
   step_and_sample();
@@ -193,19 +168,15 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   auto t1 = Clock::now();
   for (;;) {
     if (req.cancelled && req.cancelled()) {
-      for (size_t i = 0; i < seqs.size(); ++i) {
-        if (seqs[i].done) continue;
-        const std::string delta = finish(seqs[i], "cancelled");
-        seqs[i].result.text += delta;
-        if (on_text && !delta.empty()) on_text(i, delta);
-      }
+      for (size_t i = 0; i < seqs.size(); ++i)
+        if (!seqs[i].out->finished()) emit(i, seqs[i].out->finish("cancelled"));
     }
     chunks.clear();
     rows.clear();
     for (size_t i = 0; i < seqs.size(); ++i) {
-      if (seqs[i].done) continue;
+      if (seqs[i].out->finished()) continue;
       rows.push_back(i);
-      chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].gen.back(), 1)});
+      chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].out->ids().back(), 1)});
     }
     if (chunks.empty()) break;
     st.decode_tokens += static_cast<int64_t>(chunks.size());
@@ -213,7 +184,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   }
   st.decode_ms = ms_since(t1);
   if (stats) *stats = st;
-  for (auto& s : seqs) s.result.ids = s.gen;
+  for (auto& s : seqs) s.result.ids = s.out->ids();
 }
 
 }  // namespace

@@ -2,10 +2,10 @@
 // The output side of one generating sequence: each sampled token is detokenized
 // once (tok::DecodeStream), its text goes through the stop strings (StopMatcher),
 // and the sequence ends on eos, a stop string or its token budget, with the same
-// semantics as Generator's loop (generation.cpp `run`): the eos id is kept in the
+// semantics everywhere: the eos id is kept in the
 // ids, the text ends before the earliest stop string (also one already visible in
 // text the stream still holds), and the deltas concatenate to the final text.
-// The continuous-batching engine uses it per request; the two loops could share it.
+// Generator's loop and the continuous-batching engine both use it, one per sequence.
 #include <cstdint>
 #include <optional>
 #include <string>
