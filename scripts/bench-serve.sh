@@ -45,38 +45,19 @@ if ! grep -q '"chat_template"' "$model/tokenizer_config.json"; then
   sed -i "1a\\  \"chat_template\": \"$template\"," "$model/tokenizer_config.json"
 fi
 
-# A home of its own: serve must not touch the user's blockstore, and it is removed at the end.
-tmp=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/serve_in_background.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/serve_in_background.sh"
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores; model: $like (layers: ${layers/#0/preset}) at $model"
 log="$out/serve.log"
-IPFS_ACCELERATE_HOME="$tmp/home" "$cli" serve -m "$model" --port 0 >"$log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 600); do  # loading a large folder takes a while; 5 minutes at most
-  url=$(grep -o 'ready on http://[0-9.]*:[0-9]*' "$log" | head -1 | sed 's/^ready on //' || true)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "bench-serve: serve exited:" >&2; cat "$log" >&2; exit 2; }
-  sleep 0.5
-done
-[ -n "$url" ] || { echo "bench-serve: serve not ready after 5 minutes" >&2; exit 2; }
+start_serve "$cli" "$model" "$log" 300 # loading a large folder takes a while
+url=$serve_url
 
 rc=0
 "$load" --url "$url" --concurrency "${CONCURRENCY:-1,8,32,64}" --prompt-tokens "${PROMPT_TOKENS:-128}" \
   --output-tokens "${OUTPUT_TOKENS:-64}" --system-prompt-tokens "${SYSTEM_PROMPT_TOKENS:-0}" --rounds "${ROUNDS:-1}" \
   --min-requests "${MIN_REQUESTS:-4}" --json "$out/serve.json" "$@" || rc=$?
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=""
+stop_serve
 [ "$rc" -le 1 ] || exit "$rc"
 
 # The engine alone on the same folder, with the server gone (the two must not share the cores).

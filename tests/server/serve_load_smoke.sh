@@ -7,15 +7,9 @@
 set -euo pipefail
 cli=$1 load=$2 model=$3
 tmp=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib/serve_in_background.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/serve_in_background.sh"
+trap 'stop_serve; rm -rf "$serve_home" "$tmp"' EXIT
 fail() {
   echo "serve_load_smoke: $*" >&2
   echo "--- serve log" >&2
@@ -23,16 +17,8 @@ fail() {
   exit 1
 }
 
-IPFS_ACCELERATE_HOME="$tmp/home" "$cli" serve -m "$model" --port 0 >"$tmp/serve.log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 100); do  # 10 s at most; the fixture loads in well under one
-  url=$(grep -o 'ready on http://127\.0\.0\.1:[0-9]*' "$tmp/serve.log" | head -1 | sed 's/^ready on //' || true)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "serve exited"
-  sleep 0.1
-done
-[ -n "$url" ] || fail "serve not ready after 10 s"
+start_serve "$cli" "$model" "$tmp/serve.log" 10 # the fixture loads in well under a second
+url=$serve_url
 
 # The report is nlohmann's dump(2): one key per line, so counting lines counts levels.
 check_report() {  # FILE LEVELS
