@@ -21,12 +21,6 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// Plain greedy decoding (an argmax of the raw logits) can pick its token on the device.
-bool plain_greedy(const SamplingParams& p) {
-  return (p.greedy || p.temperature == 0) && p.logit_bias.empty() && p.repetition_penalty == 1.0f &&
-         p.presence_penalty == 0 && p.frequency_penalty == 0 && p.logprobs < 0;
-}
-
 const CausalLM& model_of(const std::shared_ptr<const Generator>& gen) {
   IA_CHECK(gen != nullptr, "batch engine: no generator");
   return gen->model();
@@ -101,9 +95,6 @@ BatchEngine::BatchEngine(std::shared_ptr<const Generator> generator, BatchEngine
   const int64_t blocks_per_seq = (max_model_len_ + options_.block_size - 1) / options_.block_size;
   if (options_.num_blocks == 0) options_.num_blocks = options_.max_num_seqs * blocks_per_seq;
   cache_ = gen_->model().make_cache(options_.num_blocks, options_.block_size);
-  // IA_SAMPLE_ON_DEVICE=0 copies whole logits rows to the host sampler, as Generator does (A/B tests).
-  const char* on_device = std::getenv("IA_SAMPLE_ON_DEVICE");
-  sample_on_device_ = !(on_device && std::string(on_device) == "0");
   scheduler_ = std::make_unique<BatchScheduler>(
       *cache_, SchedulerLimits{options_.max_num_seqs, options_.max_batch_tokens, options_.prefix_caching});
   publish_stats(nullptr);
@@ -266,29 +257,17 @@ bool BatchEngine::step() {
     // A chunk of one token at the end of the sequence is a decode token; the rest is prefill.
     (c.samples && c.count == 1 && r.computed > 0 ? report.decode_tokens : report.prefill_tokens) += c.count;
   }
-  // How the step's tokens are chosen: on the model's device when every sequence that samples
-  // allows it (only ids, or each row's k largest logits, cross to the host), else from whole
-  // rows of logits on the host. The same rule as Generator's loop, so results stay identical.
-  const int64_t V = gen_->model().config().vocab_size;
-  bool all_greedy = sample_on_device_;
-  int64_t k = sample_on_device_ ? 0 : -1;  // -1: some sequence needs whole rows
+  // Tokens are drawn on the model's device where every sampling row allows it, as Generator's
+  // loop draws them (CausalStepRunner::step_and_sample), so results stay identical.
+  std::vector<CausalStepRunner::RowSampler> samplers;
   for (const ScheduledChunk& c : schedule.chunks) {
-    if (!c.samples) continue;  // a prompt chunk that is not the last: its output is unused
-    const Sampler& sampler = static_cast<Request*>(c.seq)->sampler;
-    all_greedy = all_greedy && plain_greedy(sampler.params());
-    const int64_t need = sampler.candidates_needed(V);
-    k = k < 0 || need == 0 ? -1 : std::max(k, need);  // more candidates than a sampler needs draw the same
+    auto& r = *static_cast<Request*>(c.seq);
+    samplers.push_back(c.samples ? CausalStepRunner::RowSampler{&r.sampler, &r.prompt, &r.out.ids()}
+                                 : CausalStepRunner::RowSampler{});  // a prompt chunk that is not the last
   }
-  std::vector<int32_t> greedy_ids;
-  CausalStepRunner::Candidates candidates;
-  Tensor logits;
+  std::vector<SampledToken> tokens;
   try {
-    if (all_greedy)
-      greedy_ids = runner_.step_greedy(chunks, *cache_);
-    else if (k > 0)
-      candidates = runner_.step_top_k(chunks, *cache_, k);
-    else
-      logits = runner_.step(chunks, *cache_);
+    tokens = runner_.step_and_sample(chunks, *cache_, samplers);
   } catch (const std::exception& e) {
     // The runner rolled the cache back; the step's requests end, the others go on.
     scheduler_->step_failed(schedule);
@@ -302,25 +281,7 @@ bool BatchEngine::step() {
   for (size_t i = 0; i < schedule.chunks.size(); ++i) {
     const ScheduledChunk& c = schedule.chunks[i];
     auto& r = *static_cast<Request*>(c.seq);
-    if (c.samples) {  // else a prompt chunk that is not the last
-      const auto row = static_cast<int64_t>(i);
-      SampledToken t;
-      if (all_greedy) {
-        t.id = greedy_ids[i];
-      } else if (k > 0) {
-        const auto at = row * k;
-        if (auto id = r.sampler.sample_candidates(candidates.values.data<float>() + at,
-                                                  candidates.ids.data<int32_t>() + at, k, V)) {
-          t.id = *id;
-        } else {  // a tie at the top-k cut reaches past the candidates: this row's whole logits
-          const Tensor whole = ops::to_device(candidates.device_logits.narrow(0, row, 1), Device::cpu());
-          t = r.sampler.sample(whole.data<float>(), V, r.prompt, r.out.ids());
-        }
-      } else {
-        t = r.sampler.sample(logits.data<float>() + row * V, V, r.prompt, r.out.ids());
-      }
-      accept(r, t);
-    }
+    if (c.samples) accept(r, tokens[i]);  // else a prompt chunk that is not the last
     if (r.out.finished()) {
       finish(r, r.out.finish_reason());
     } else if (r.callback_failed) {

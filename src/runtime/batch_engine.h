@@ -183,7 +183,6 @@ class BatchEngine {
   std::shared_ptr<const Generator> gen_;
   BatchEngineOptions options_;
   int64_t max_model_len_ = 0;
-  bool sample_on_device_ = true;  // greedy ids / top-k candidates chosen on the model's device
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<BatchScheduler> scheduler_;
   CausalStepRunner runner_;

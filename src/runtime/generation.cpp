@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <random>
 
@@ -11,7 +10,6 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
-#include "ops/ops.h"
 #include "runtime/sequence_output.h"
 #include "runtime/step_runner.h"
 
@@ -116,52 +114,13 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   }
   std::vector<size_t> rows(seqs.size());
   for (size_t i = 0; i < seqs.size(); ++i) rows[i] = i;
-  // Plain greedy decoding picks each token on the model's device: only ids cross to the host.
-  // Anything that needs the whole distribution (processors, sampling, logprobs) gets the logits.
-  // IA_SAMPLE_ON_DEVICE=0 copies whole logits rows to the host sampler instead (the A/B of tests).
-  const char* on_device_env = std::getenv("IA_SAMPLE_ON_DEVICE");
-  const bool on_device = !(on_device_env && std::string(on_device_env) == "0");
-  const bool greedy_on_device = on_device && (params.greedy || params.temperature == 0) && params.logit_bias.empty() &&
-                                params.repetition_penalty == 1.0f && params.presence_penalty == 0 &&
-                                params.frequency_penalty == 0 && params.logprobs < 0;
-  // Sampling with top-k needs only each row's largest logits, chosen on the device (the sampler
-  // draws exactly as from the whole row: Sampler::candidates_needed).
-  const int64_t vocab = gen.model().config().vocab_size;
-  const int64_t candidates =
-      !on_device || greedy_on_device || seqs.empty() ? 0 : seqs[0].sampler->candidates_needed(vocab);
+  // Each row's token is drawn on the model's device where the sampling allows it (only ids or a
+  // few candidates cross to the host): CausalStepRunner::step_and_sample.
   auto step_and_sample = [&] {
-    if (greedy_on_device) {
-      const std::vector<int32_t> ids = model.step_greedy(chunks, cache);
-      for (size_t r = 0; r < rows.size(); ++r) {
-        SampledToken t;
-        t.id = ids[r];
-        accept(rows[r], t);
-      }
-      return;
-    }
-    if (candidates > 0) {
-      const CausalStepRunner::Candidates c = model.step_top_k(chunks, cache, candidates);
-      for (size_t r = 0; r < rows.size(); ++r) {
-        SeqState& s = seqs[rows[r]];
-        const auto at = static_cast<int64_t>(r) * candidates;
-        SampledToken t;
-        if (auto id = s.sampler->sample_candidates(c.values.data<float>() + at, c.ids.data<int32_t>() + at, candidates,
-                                                   vocab)) {
-          t.id = *id;
-        } else {  // a tie at the top-k cut reaches past the candidates: this row's whole logits
-          Tensor row = ops::to_device(c.device_logits.narrow(0, static_cast<int64_t>(r), 1), Device::cpu());
-          t = s.sampler->sample(row.data<float>(), vocab, s.prompt, s.out->ids());
-        }
-        accept(rows[r], t);
-      }
-      return;
-    }
-    Tensor logits = model.step(chunks, cache);
-    const int64_t V = logits.size(1);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      SeqState& s = seqs[rows[r]];
-      accept(rows[r], s.sampler->sample(logits.data<float>() + static_cast<int64_t>(r) * V, V, s.prompt, s.out->ids()));
-    }
+    std::vector<CausalStepRunner::RowSampler> samplers;
+    for (size_t r : rows) samplers.push_back({seqs[r].sampler.get(), &seqs[r].prompt, &seqs[r].out->ids()});
+    const std::vector<SampledToken> tokens = model.step_and_sample(chunks, cache, samplers);
+    for (size_t r = 0; r < rows.size(); ++r) accept(rows[r], tokens[r]);
   };
   step_and_sample();
   st.prefill_ms = ms_since(t0);

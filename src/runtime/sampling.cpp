@@ -75,10 +75,17 @@ int32_t Sampler::draw(const float* scores, const int32_t* ids, int64_t n) {
   return ids[n - 1];
 }
 
+bool Sampler::has_processors() const {
+  return !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f || p_.presence_penalty != 0 ||
+         p_.frequency_penalty != 0;
+}
+
+bool Sampler::argmax_only() const {
+  return (p_.greedy || p_.temperature == 0) && !has_processors() && p_.logprobs < 0;
+}
+
 int64_t Sampler::candidates_needed(int64_t vocab) const {
-  const bool processors =
-      !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f || p_.presence_penalty != 0 || p_.frequency_penalty != 0;
-  if (p_.greedy || p_.temperature == 0 || processors || p_.logprobs >= 0) return 0;
+  if (p_.greedy || p_.temperature == 0 || has_processors() || p_.logprobs >= 0) return 0;
   if (p_.top_k <= 0 || p_.top_k + kTieMargin > std::min<int64_t>(vocab, kMaxCandidates)) return 0;
   return p_.top_k + kTieMargin;
 }

@@ -74,6 +74,9 @@ class Sampler {
                       const std::vector<int32_t>& generated);
   const SamplingParams& params() const { return p_; }
 
+  // Whether the choice is the argmax of the raw logits (greedy, no processors, no logprobs), which
+  // the device can make itself (ops::argmax).
+  bool argmax_only() const;
   // How many of a row's largest logits (ops::top_k) this sampler needs to choose exactly as
   // sample() would from the whole row: its top_k and a margin for ties at the cut. 0 when it
   // needs the whole row: greedy (an argmax), logits processors, no top_k, logprobs.
@@ -84,6 +87,7 @@ class Sampler {
   std::optional<int32_t> sample_candidates(const float* values, const int32_t* ids, int64_t n, int64_t vocab);
 
  private:
+  bool has_processors() const;  // logit_bias or a penalty: they change the logits first
   static constexpr int64_t kTieMargin = 16;
   static constexpr int64_t kMaxCandidates = 1024;  // ops::top_k's limit
   // The choice among n candidates sorted most likely first (temperature applied): softmax in

@@ -1,6 +1,7 @@
 #include "runtime/step_runner.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -48,6 +49,49 @@ CausalStepRunner::Candidates CausalStepRunner::step_top_k(const std::vector<SeqC
   c.values = ops::to_device(out[1], Device::cpu());
   c.ids = ops::to_device(out[2], Device::cpu());
   return c;
+}
+
+std::vector<SampledToken> CausalStepRunner::step_and_sample(const std::vector<SeqChunk>& chunks, KvCache& cache,
+                                                            const std::vector<RowSampler>& rows) {
+  IA_CHECK(rows.size() == chunks.size(), "step: {} samplers for {} chunks", rows.size(), chunks.size());
+  const char* env = std::getenv("IA_SAMPLE_ON_DEVICE");
+  const bool on_device = !(env && std::strcmp(env, "0") == 0);
+  const int64_t V = model_.config().vocab_size;
+  bool all_argmax = on_device;
+  int64_t k = on_device ? 0 : -1;  // -1: some row needs its whole logits
+  for (const RowSampler& r : rows) {
+    if (!r.sampler) continue;
+    all_argmax = all_argmax && r.sampler->argmax_only();
+    const int64_t need = r.sampler->candidates_needed(V);
+    k = k < 0 || need == 0 ? -1 : std::max(k, need);  // more candidates than a sampler needs draw the same
+  }
+  std::vector<SampledToken> out(rows.size());
+  if (all_argmax) {
+    const std::vector<int32_t> ids = step_greedy(chunks, cache);
+    for (size_t i = 0; i < rows.size(); ++i) out[i].id = ids[i];
+    return out;
+  }
+  if (k > 0) {
+    const Candidates c = step_top_k(chunks, cache, k);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const RowSampler& r = rows[i];
+      if (!r.sampler) continue;
+      const auto at = static_cast<int64_t>(i) * k;
+      if (auto id = r.sampler->sample_candidates(c.values.data<float>() + at, c.ids.data<int32_t>() + at, k, V)) {
+        out[i].id = *id;
+      } else {  // a tie at the top-k cut reaches past the candidates: this row's whole logits
+        const Tensor whole = ops::to_device(c.device_logits.narrow(0, static_cast<int64_t>(i), 1), Device::cpu());
+        out[i] = r.sampler->sample(whole.data<float>(), V, *r.prompt, *r.generated);
+      }
+    }
+    return out;
+  }
+  const Tensor logits = step(chunks, cache);
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].sampler)
+      out[i] = rows[i].sampler->sample(logits.data<float>() + static_cast<int64_t>(i) * V, V, *rows[i].prompt,
+                                       *rows[i].generated);
+  return out;
 }
 
 EncoderOutput encode_padded(const Encoder& encoder, const Tensor& input_ids, const Tensor& attention_mask,

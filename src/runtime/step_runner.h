@@ -8,6 +8,7 @@
 #include "models/causal_lm.h"
 #include "models/encoder.h"
 #include "runtime/recorded_steps.h"
+#include "runtime/sampling.h"
 #include "runtime/step_builder.h"
 
 namespace ia {
@@ -31,6 +32,22 @@ class CausalStepRunner {
     Tensor device_logits;
   };
   Candidates step_top_k(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t k);
+
+  // One chunk's row of a sampled step: its sampler and the tokens its processors look at. A null
+  // sampler: the row's output is not wanted (a prompt chunk before the prompt's last).
+  struct RowSampler {
+    Sampler* sampler = nullptr;
+    const std::vector<int32_t>* prompt = nullptr;
+    const std::vector<int32_t>* generated = nullptr;
+  };
+  // Runs the step and draws each sampling row's next token the cheapest way all of them allow:
+  // an argmax on the device when every one is argmax_only (only ids cross to the host), each
+  // row's k largest logits when every one samples from a top-k (Sampler::candidates_needed; a
+  // tie past them takes that row's whole logits), else whole rows to the host sampler. The
+  // tokens are the same each way; IA_SAMPLE_ON_DEVICE=0 forces whole rows (the tests' A/B).
+  // Rows without a sampler get a default token.
+  std::vector<SampledToken> step_and_sample(const std::vector<SeqChunk>& chunks, KvCache& cache,
+                                            const std::vector<RowSampler>& rows);
 
  private:
   // The step's result on the model's device. Decode steps (one token per chunk) replay a
