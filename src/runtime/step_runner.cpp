@@ -9,6 +9,16 @@
 
 namespace ia {
 
+namespace {
+bool sample_on_device_allowed() {
+  const char* env = std::getenv("IA_SAMPLE_ON_DEVICE");
+  return !(env && std::strcmp(env, "0") == 0);
+}
+}  // namespace
+
+CausalStepRunner::CausalStepRunner(const CausalLM& model)
+    : model_(model), builder_(model.device()), recorded_(model), sample_on_device_(sample_on_device_allowed()) {}
+
 std::vector<Tensor> CausalStepRunner::device_step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows,
                                                   const StepResult& result) {
   const bool decode = recorded_.enabled() &&
@@ -54,8 +64,7 @@ CausalStepRunner::Candidates CausalStepRunner::step_top_k(const std::vector<SeqC
 std::vector<SampledToken> CausalStepRunner::step_and_sample(const std::vector<SeqChunk>& chunks, KvCache& cache,
                                                             const std::vector<RowSampler>& rows) {
   IA_CHECK(rows.size() == chunks.size(), "step: {} samplers for {} chunks", rows.size(), chunks.size());
-  const char* env = std::getenv("IA_SAMPLE_ON_DEVICE");
-  const bool on_device = !(env && std::strcmp(env, "0") == 0);
+  const bool on_device = sample_on_device_;
   const int64_t V = model_.config().vocab_size;
   bool all_argmax = on_device;
   int64_t k = on_device ? 0 : -1;  // -1: some row needs its whole logits

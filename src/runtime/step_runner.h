@@ -15,7 +15,7 @@ namespace ia {
 
 class CausalStepRunner {
  public:
-  explicit CausalStepRunner(const CausalLM& model) : model_(model), builder_(model.device()), recorded_(model) {}
+  explicit CausalStepRunner(const CausalLM& model);
 
   // Runs the new tokens of each chunk (their K/V join the cache) and returns host
   // f32 logits: [chunks, vocab] for each chunk's last new token, or [new tokens, vocab].
@@ -58,6 +58,7 @@ class CausalStepRunner {
   const CausalLM& model_;
   StepBuilder builder_;
   RecordedSteps recorded_;
+  bool sample_on_device_;  // not IA_SAMPLE_ON_DEVICE=0, read once (step_and_sample)
 };
 
 // Padded [B, S] i64 ids and mask (1 = token, right padding only) through an
