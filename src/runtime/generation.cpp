@@ -10,6 +10,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "runtime/grammar_constraint.h"
 #include "runtime/sequence_output.h"
 #include "runtime/step_runner.h"
 
@@ -64,10 +65,21 @@ std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device
   return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
 }
 
+std::shared_ptr<const TokenTrie> Generator::token_trie() const {
+  std::call_once(trie_once_, [this] { trie_ = std::make_shared<const TokenTrie>(*tok_); });
+  return trie_;
+}
+
 SamplingParams Generator::resolve(const GenerationRequest& req) const {
-  const SamplingParams p = resolve_sampling(req, defaults_);
+  SamplingParams p = resolve_sampling(req, defaults_);
   if (req.max_new_tokens && *req.max_new_tokens <= 0)
     fail(ErrorKind::InvalidArgument, "max_new_tokens must be > 0, got {}", *req.max_new_tokens);
+  if (req.max_new_tokens && p.min_tokens > *req.max_new_tokens)
+    fail(ErrorKind::InvalidArgument, "min_tokens ({}) must not exceed max_new_tokens ({})", p.min_tokens,
+         *req.max_new_tokens);
+  // vLLM's min_tokens holds back the tokens that would end the output: eos, unless it does not end it.
+  if (p.min_tokens > 0 && !req.ignore_eos) p.min_tokens_suppress = defaults_.eos_token_ids;
+  if (req.grammar) p.constraint = grammar_constraint_factory(req.grammar, token_trie(), defaults_.eos_token_ids);
   for (const auto& s : req.stop)
     if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
   return p;
@@ -88,7 +100,7 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
          const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
   const tok::Tokenizer& tok = gen.tokenizer();
   const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
-  for (auto& s : seqs) s.out.emplace(tok, req.stop, eos, s.max_new);
+  for (auto& s : seqs) s.out.emplace(tok, req.stop, eos, s.max_new, params.min_tokens);
   // Streams the text a token (or the end) made final; records how the sequence ended.
   auto emit = [&](size_t i, const std::string& delta) {
     SeqState& s = seqs[i];

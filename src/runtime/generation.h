@@ -11,11 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "models/causal_lm.h"
+#include "runtime/grammar.h"
 #include "runtime/sampling.h"
 #include "tokenizers/tokenizer.h"
 
@@ -36,6 +38,9 @@ struct GenerationRequest : SamplingOptions {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   bool truncate_prompt = false;  // keep the last tokens of a prompt longer than the context instead of failing
+  // The output must be a sentence of this grammar (response_format json_object / json_schema, a
+  // forced tool call): runtime/grammar_constraint.h.
+  std::shared_ptr<const grammar::Grammar> grammar;
   // Asked between tokens (before every decode step): true ends every running sequence
   // there, finish_reason "cancelled", with the text so far (a chat's Ctrl-C).
   std::function<bool()> cancelled;
@@ -108,8 +113,12 @@ class Generator {
   // The sampling parameters a request resolves to (validated, as are its max_new_tokens
   // and stop strings; InvalidArgument when out of range).
   SamplingParams resolve(const GenerationRequest& req) const;
+  // The vocabulary as a byte trie for constrained decoding, built on first use.
+  std::shared_ptr<const class TokenTrie> token_trie() const;
 
  private:
+  mutable std::once_flag trie_once_;
+  mutable std::shared_ptr<const TokenTrie> trie_;
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;

@@ -22,6 +22,7 @@ void validate(const SamplingParams& p) {
   if (!(std::fabs(p.presence_penalty) <= 2) || !(std::fabs(p.frequency_penalty) <= 2))
     fail(ErrorKind::InvalidArgument, "presence and frequency penalties must be in [-2, 2]");
   if (p.logprobs > 20) fail(ErrorKind::InvalidArgument, "logprobs must be at most 20, got {}", p.logprobs);
+  if (p.min_tokens < 0) fail(ErrorKind::InvalidArgument, "min_tokens must be >= 0, got {}", p.min_tokens);
 }
 
 SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefaults& d) {
@@ -41,6 +42,7 @@ SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefa
   p.frequency_penalty = asked.frequency_penalty;
   p.logit_bias = asked.logit_bias;
   p.logprobs = asked.logprobs;
+  p.min_tokens = asked.min_tokens;
   validate(p);
   return p;
 }
@@ -77,7 +79,7 @@ int32_t Sampler::draw(const float* scores, const int32_t* ids, int64_t n) {
 
 bool Sampler::has_processors() const {
   return !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f || p_.presence_penalty != 0 ||
-         p_.frequency_penalty != 0;
+         p_.frequency_penalty != 0 || (p_.min_tokens > 0 && !p_.min_tokens_suppress.empty()) || constraint_;
 }
 
 bool Sampler::argmax_only() const {
@@ -118,6 +120,11 @@ SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<i
                              const std::vector<int32_t>& generated) {
   work_.assign(logits, logits + V);
   float* s = work_.data();
+  // What may not come next goes first: nothing after it can bring a token back.
+  if (constraint_) constraint_->mask(s, V, generated);
+  if (static_cast<int64_t>(generated.size()) < p_.min_tokens)
+    for (int64_t id : p_.min_tokens_suppress)
+      if (id >= 0 && id < V) s[id] = -std::numeric_limits<float>::infinity();
   for (const auto& [id, bias] : p_.logit_bias)
     if (id >= 0 && id < V) s[id] += bias;
   if (p_.repetition_penalty != 1.0f) {

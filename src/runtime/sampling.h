@@ -7,7 +7,9 @@
 // and a draw from the request's own seeded generator. Greedy takes the first
 // maximum after the processors, as torch.argmax.
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <vector>
@@ -25,7 +27,17 @@ struct SamplingOptions {
   std::map<int32_t, float> logit_bias;
   std::optional<uint64_t> seed;  // unset: random
   int logprobs = -1;             // -1: none; 0: the sampled token's; n: also the n most likely tokens
+  int64_t min_tokens = 0;        // vLLM's: eos (and stop strings) do not end the output before this many tokens
 };
+
+// A logits processor with state of its own, one per sequence (constrained decoding): sets the
+// logits of tokens that may not come next to -inf, given the tokens generated so far.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual void mask(float* logits, int64_t vocab, const std::vector<int32_t>& generated) = 0;
+};
+using ConstraintFactory = std::function<std::unique_ptr<TokenConstraint>()>;
 
 // generation_config.json's sampling defaults; all optional.
 struct SamplingDefaults {
@@ -45,6 +57,9 @@ struct SamplingParams {
   float presence_penalty = 0.0f, frequency_penalty = 0.0f;
   std::map<int32_t, float> logit_bias;
   int logprobs = -1;  // -1: none; 0: the sampled token's; n: also the n most likely tokens
+  int64_t min_tokens = 0;
+  std::vector<int64_t> min_tokens_suppress;  // the eos ids masked while fewer than min_tokens are generated
+  ConstraintFactory constraint;              // each sequence's sampler makes its own
 };
 
 // Throws InvalidArgument naming the parameter when a value is out of range.
@@ -69,7 +84,8 @@ struct SampledToken {
 
 class Sampler {
  public:
-  Sampler(SamplingParams params, uint64_t seed) : p_(std::move(params)), rng_(seed) {}
+  Sampler(SamplingParams params, uint64_t seed)
+      : p_(std::move(params)), rng_(seed), constraint_(p_.constraint ? p_.constraint() : nullptr) {}
   SampledToken sample(const float* logits, int64_t vocab, const std::vector<int32_t>& prompt,
                       const std::vector<int32_t>& generated);
   const SamplingParams& params() const { return p_; }
@@ -87,7 +103,7 @@ class Sampler {
   std::optional<int32_t> sample_candidates(const float* values, const int32_t* ids, int64_t n, int64_t vocab);
 
  private:
-  bool has_processors() const;  // logit_bias or a penalty: they change the logits first
+  bool has_processors() const;  // logit_bias, a penalty, min_tokens or a constraint: they change the logits first
   static constexpr int64_t kTieMargin = 16;
   static constexpr int64_t kMaxCandidates = 1024;  // ops::top_k's limit
   // The choice among n candidates sorted most likely first (temperature applied): softmax in
@@ -96,6 +112,7 @@ class Sampler {
 
   SamplingParams p_;
   std::mt19937_64 rng_;
+  std::unique_ptr<TokenConstraint> constraint_;
   std::vector<float> work_, sorted_scores_;
   std::vector<int32_t> order_, sorted_ids_;
 };

@@ -19,9 +19,11 @@ namespace ia {
 
 class SequenceOutput {
  public:
-  // `tokenizer` must outlive this. `eos_ids` end the sequence (empty with ignore_eos).
+  // `tokenizer` must outlive this. `eos_ids` end the sequence (empty with ignore_eos). Stop
+  // strings in the text of the first `min_tokens` tokens do not end it (vLLM's min_tokens; the
+  // sampler keeps eos out of them).
   SequenceOutput(const tok::Tokenizer& tokenizer, std::vector<std::string> stop, std::vector<int64_t> eos_ids,
-                 int64_t max_new_tokens);
+                 int64_t max_new_tokens, int64_t min_tokens = 0);
 
   // Takes the next generated token; returns the text that became final with it,
   // which includes the held rest when the token ends the sequence.
@@ -40,6 +42,7 @@ class SequenceOutput {
   StopMatcher stops_;        // that text, cut before a stop string
   std::vector<int64_t> eos_;
   int64_t max_new_;
+  int64_t min_tokens_;
   std::vector<int32_t> ids_;
   std::string text_;
   std::optional<std::string> reason_;

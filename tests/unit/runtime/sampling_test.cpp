@@ -195,6 +195,64 @@ TEST(Sampling, TheWholeRowIsNeededForGreedyProcessorsLogprobsAndNoTopK) {
   q = p;
   q.logprobs = 0;
   EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  q = p;
+  q.min_tokens = 2;
+  q.min_tokens_suppress = {1};
+  EXPECT_EQ(Sampler(q, 1).candidates_needed(32000), 0);
+  EXPECT_FALSE(Sampler(q, 1).argmax_only());
+}
+
+TEST(Sampling, MinTokensHoldsEosBackUntilThatManyTokens) {
+  SamplingParams p;  // greedy: the eos (id 1) is the largest logit
+  p.min_tokens = 3;
+  p.min_tokens_suppress = {1};
+  Sampler s(p, 1);
+  const auto l = logits5();
+  std::vector<int32_t> generated;
+  for (int i = 0; i < 3; ++i) {
+    const int32_t id = s.sample(l.data(), 5, {}, generated).id;
+    EXPECT_EQ(id, 2) << "step " << i;  // the next best
+    generated.push_back(id);
+  }
+  EXPECT_EQ(s.sample(l.data(), 5, {}, generated).id, 1);
+  SamplingParams bad;
+  bad.min_tokens = -1;
+  EXPECT_THROW(validate(bad), Error);
+}
+
+// A constraint that allows only even ids, and counts what it was shown.
+class EvenIdsOnly final : public TokenConstraint {
+ public:
+  explicit EvenIdsOnly(size_t* seen) : seen_(seen) {}
+  void mask(float* logits, int64_t vocab, const std::vector<int32_t>& generated) override {
+    *seen_ = generated.size();
+    for (int64_t i = 1; i < vocab; i += 2) logits[i] = -INFINITY;
+  }
+
+ private:
+  size_t* seen_;
+};
+
+TEST(Sampling, AConstraintMasksBeforeGreedyAndSampling) {
+  size_t seen = 0;
+  for (const bool greedy : {true, false}) {
+    SamplingParams p;
+    p.greedy = greedy;
+    p.top_k = 0;
+    p.constraint = [&seen] { return std::make_unique<EvenIdsOnly>(&seen); };
+    Sampler s(p, 7);
+    EXPECT_FALSE(s.argmax_only());
+    EXPECT_EQ(s.candidates_needed(32000), 0);
+    const auto l = logits5();
+    for (int i = 0; i < 50; ++i) {
+      const int32_t id = s.sample(l.data(), 5, {}, std::vector<int32_t>(static_cast<size_t>(i), 0)).id;
+      EXPECT_EQ(id % 2, 0);
+      if (greedy) {
+        EXPECT_EQ(id, 2);
+      }
+      EXPECT_EQ(seen, static_cast<size_t>(i));
+    }
+  }
 }
 
 }  // namespace
