@@ -52,8 +52,8 @@ struct BatchEngine::Request : ScheduledSequence {
         sampler(params, req.options.seed ? *req.options.seed : std::random_device{}()),
         logprobs(params.logprobs >= 0),
         out(gen.tokenizer(), req.options.stop,
-            req.options.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids, prepared.max_new,
-            params.min_tokens),
+            req.options.ignore_eos && !req.options.grammar ? std::vector<int64_t>{} : gen.defaults().eos_token_ids,
+            prepared.max_new, params.min_tokens),
         prompt(std::move(prepared.ids)),
         warnings(std::move(prepared.warnings)) {
     tokens = prompt;

@@ -99,7 +99,9 @@ namespace {
 void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, const GenerationRequest& req,
          const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
   const tok::Tokenizer& tok = gen.tokenizer();
-  const std::vector<int64_t> eos = req.ignore_eos ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
+  // A grammar decides where a constrained output ends (it allows eos only there): ignore_eos does not apply.
+  const std::vector<int64_t> eos =
+      req.ignore_eos && !req.grammar ? std::vector<int64_t>{} : gen.defaults().eos_token_ids;
   for (auto& s : seqs) s.out.emplace(tok, req.stop, eos, s.max_new, params.min_tokens);
   // Streams the text a token (or the end) made final; records how the sequence ended.
   auto emit = [&](size_t i, const std::string& delta) {

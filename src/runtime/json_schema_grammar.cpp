@@ -96,9 +96,14 @@ class JsonGrammarBuilder {
     return std::move(g_);
   }
 
-  Grammar schema(const json& root) {
+  Grammar schema(const json& root, std::string_view before, std::string_view after) {
     root_ = &root;
-    const int32_t r = compile(root, "#", 0);
+    int32_t r = compile(root, "#", 0);
+    if (!before.empty() || !after.empty()) {
+      const int32_t framed = rule("framed");
+      g_.set_alternatives(framed, {cat({Grammar::literal(before), {ref(r)}, Grammar::literal(after)})});
+      r = framed;
+    }
     g_.set_root(r);
     g_.finish();
     return std::move(g_);
@@ -386,8 +391,9 @@ Grammar json_object_grammar() {
   return JsonGrammarBuilder(SchemaLimits{}).object_only();
 }
 
-Grammar json_schema_grammar(const nlohmann::ordered_json& schema, const SchemaLimits& limits) {
-  return JsonGrammarBuilder(limits).schema(schema);
+Grammar json_schema_grammar(const nlohmann::ordered_json& schema, const SchemaLimits& limits, std::string_view before,
+                            std::string_view after) {
+  return JsonGrammarBuilder(limits).schema(schema, before, after);
 }
 
 }  // namespace ia::grammar

@@ -12,6 +12,8 @@
 // minLength, maxLength. Annotations (title, description, default, examples, $schema, $id, $comment, $defs, definitions,
 // strict) are ignored. Any other keyword (pattern, format, minimum, ...) is refused with InvalidArgument naming it and
 // where it is: an output that might not validate is never passed off as constrained.
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "runtime/grammar.h"
@@ -25,6 +27,8 @@ struct SchemaLimits {
 };
 
 Grammar json_object_grammar();
-Grammar json_schema_grammar(const nlohmann::ordered_json& schema, const SchemaLimits& limits = {});
+// `before` and `after` are literal text around the JSON (a forced tool call's <tool_call> tags).
+Grammar json_schema_grammar(const nlohmann::ordered_json& schema, const SchemaLimits& limits = {},
+                            std::string_view before = {}, std::string_view after = {});
 
 }  // namespace ia::grammar

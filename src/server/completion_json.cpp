@@ -95,7 +95,7 @@ json completion_logprobs_json(const std::vector<SampledToken>& tokens, const tok
 
 std::string completion_response(const CompletionHeader& h, const std::vector<GenerationResult>& results,
                                 const std::vector<std::string>& prefix, bool logprobs, const tok::Tokenizer& tok,
-                                int64_t prompt_tokens) {
+                                int64_t prompt_tokens, const std::vector<std::string>* tool_names) {
   json out = base(h, false);
   json choices = json::array();
   int64_t completion_tokens = 0;
@@ -107,6 +107,16 @@ std::string completion_response(const CompletionHeader& h, const std::vector<Gen
     if (h.api == CompletionApi::Chat) {
       choice["message"] = json{{"role", "assistant"}, {"content", r.text}};
       choice["logprobs"] = logprobs ? chat_logprobs_json(r.logprobs, tok) : json(nullptr);
+      if (tool_names) {
+        const AssistantMessage m = parse_assistant_message(r.text, *tool_names);
+        choice["message"]["content"] = m.content ? json(*m.content) : json(nullptr);
+        if (!m.calls.empty()) {
+          choice["message"]["tool_calls"] = tool_calls_json(m.calls);
+          choice["finish_reason"] = "tool_calls";
+          choices.push_back(std::move(choice));
+          continue;
+        }
+      }
     } else {
       choice["text"] = before + r.text;
       choice["logprobs"] = logprobs ? completion_logprobs_json(r.logprobs, tok, before.size()) : json(nullptr);
@@ -150,11 +160,23 @@ std::string chunk_text(const CompletionHeader& h, size_t index, const std::strin
 }
 
 std::string chunk_finish(const CompletionHeader& h, size_t index, const GenerationResult& r, bool logprobs,
-                         const tok::Tokenizer& tok, bool usage_null, size_t text_start) {
+                         const tok::Tokenizer& tok, bool usage_null, size_t text_start,
+                         const std::vector<std::string>* tool_names) {
   json choice{{"index", index}};
   if (h.api == CompletionApi::Chat) {
     choice["delta"] = json::object();
     choice["logprobs"] = logprobs ? chat_logprobs_json(r.logprobs, tok) : json(nullptr);
+    if (tool_names) {
+      const AssistantMessage m = parse_assistant_message(r.text, *tool_names);
+      if (m.content) choice["delta"]["content"] = *m.content;
+      if (!m.calls.empty()) {
+        json calls = tool_calls_json(m.calls);
+        for (size_t k = 0; k < calls.size(); ++k) calls[k]["index"] = k;  // how stream deltas name a call
+        choice["delta"]["tool_calls"] = std::move(calls);
+        choice["finish_reason"] = "tool_calls";
+        return chunk(h, std::move(choice), usage_null);
+      }
+    }
   } else {
     choice["text"] = "";
     choice["logprobs"] = logprobs ? completion_logprobs_json(r.logprobs, tok, text_start) : json(nullptr);

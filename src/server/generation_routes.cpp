@@ -5,6 +5,7 @@
 // server-sent events.
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -15,6 +16,7 @@
 #include "server/route_handler.h"
 #include "server/routes.h"
 #include "server/sse_writer.h"
+#include "server/tool_calls.h"
 
 namespace ia::server {
 
@@ -35,6 +37,8 @@ struct PreparedGeneration {
   int64_t prompt_tokens = 0;
   double tokenize_seconds = 0;
   Clock::time_point arrived;
+  // Chat with tools: choices' text is parsed into tool calls (and held back when streaming).
+  std::optional<std::vector<std::string>> tool_names;
 };
 
 // Lengths against the context (400 context_length_exceeded, as vLLM words it), then the
@@ -138,6 +142,7 @@ class CompletionStreamWriter {
     std::vector<std::pair<size_t, std::string>> deltas;
     const bool done = stream_->wait(deltas, std::chrono::milliseconds(200));
     for (const auto& [i, text] : deltas) {
+      if (p_.tool_names) break;  // the text is parsed for calls once whole: chunk_finish sends it
       if (!sse.event(chunk_text(h_, i, text, usage))) return cancel();
       last_write_ = Clock::now();
     }
@@ -153,7 +158,8 @@ class CompletionStreamWriter {
       const std::vector<GenerationResult>& results = stream_->results();
       const bool logprobs = p_.fields->request.logprobs >= 0;
       for (size_t i = 0; i < results.size(); ++i)
-        if (!sse.event(chunk_finish(h_, i, results[i], logprobs, m_.tokenizer(), usage, p_.prefix[i].size())))
+        if (!sse.event(chunk_finish(h_, i, results[i], logprobs, m_.tokenizer(), usage, p_.prefix[i].size(),
+                                    p_.tool_names ? &*p_.tool_names : nullptr)))
           return false;
       const int64_t out_tokens = completion_tokens(results);
       record_finished(s_, m_, *stream_, p_.prompt_tokens, out_tokens, p_);
@@ -213,8 +219,8 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
     stream->wait_done();
     const std::vector<GenerationResult>& results = stream->results();
     record_finished(s, m, *stream, p.prompt_tokens, completion_tokens(results), p);
-    send_json(res,
-              completion_response(header, results, p.prefix, f.request.logprobs >= 0, m.tokenizer(), p.prompt_tokens));
+    send_json(res, completion_response(header, results, p.prefix, f.request.logprobs >= 0, m.tokenizer(),
+                                       p.prompt_tokens, p.tool_names ? &*p.tool_names : nullptr));
     return;
   }
   res.status = 200;
@@ -239,7 +245,21 @@ void chat_completions(ServerState& s, const std::string& body, httplib::Response
   const auto t0 = Clock::now();
   tok::ChatRenderOptions render;
   render.add_generation_prompt = true;
+  const bool tools = r->tools.any() && r->tools.choice != "none";
+  if (tools) render.tools = r->tools.tools;
   const std::string prompt = m.chat_template->render(r->messages, render);
+  if (tools) {
+    // A template that does not show the model its tools would have them silently ignored.
+    for (const auto& name : r->tools.names)
+      if (prompt.find(name) == std::string::npos)
+        throw invalid_field("tools", "model `" + m.name + "`'s chat template does not render tools");
+    if (auto forced = forced_call_grammar(r->tools, prompt.find("<tool_call>") != std::string::npos)) {
+      if (r->request.grammar)
+        throw invalid_field("tool_choice", "a forced tool call cannot be combined with `response_format`");
+      r->request.grammar = std::move(forced);
+    }
+    p.tool_names = r->tools.names;
+  }
   // The template writes the special tokens (apply_chat_template(tokenize=True)).
   p.prompts.push_back(ids_of(m.tokenizer().encode(prompt, /*add_special_tokens=*/false)));
   p.prefix.assign(1, "");

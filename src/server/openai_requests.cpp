@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
+#include "runtime/json_schema_grammar.h"
 #include "server/api_error.h"
 #include "server/request_json.h"
 
@@ -74,6 +76,42 @@ std::map<int32_t, float> logit_bias(const Json& body, const RequestLimits& limit
   return out;
 }
 
+// A grammar from a JSON schema given in a request; a schema it cannot honour is a 400 naming
+// the field and the keyword.
+std::shared_ptr<const grammar::Grammar> schema_grammar(const Json& schema, const std::string& param) {
+  try {
+    return std::make_shared<const grammar::Grammar>(grammar::json_schema_grammar(schema));
+  } catch (const Error& e) {
+    throw invalid_field(param, e.what());
+  }
+}
+
+// vLLM's guided decoding fields: guided_json (a schema) and guided_choice (one of some strings).
+void guided_decoding(const Json& body, GenerationRequest& r) {
+  if (const Json* schema = present(body, "guided_json")) {
+    const Json parsed = schema->is_string() ? Json::parse(schema->get<std::string>(), nullptr, false) : *schema;
+    if (parsed.is_discarded()) throw invalid_field("guided_json", "`guided_json` must be a JSON schema");
+    r.grammar = schema_grammar(parsed, "guided_json");
+  }
+  if (const Json* choice = present(body, "guided_choice")) {
+    if (r.grammar) throw invalid_field("guided_choice", "give one of `guided_json` and `guided_choice`");
+    if (!choice->is_array() || choice->empty() || choice->size() > 1024)
+      throw invalid_field("guided_choice", "`guided_choice` must be a list of 1 to 1024 strings");
+    auto g = std::make_shared<grammar::Grammar>();
+    const int32_t root = g->add_rule("choice");
+    std::vector<grammar::Sequence> alts;
+    for (const auto& c : *choice) {
+      if (!c.is_string() || c.get<std::string>().empty())
+        throw invalid_field("guided_choice", "`guided_choice` must be a list of non-empty strings");
+      alts.push_back(grammar::Grammar::literal(c.get<std::string>()));
+    }
+    g->set_alternatives(root, alts);
+    g->set_root(root);
+    g->finish();
+    r.grammar = std::move(g);
+  }
+}
+
 // The fields chat and completions share. `max_tokens_key` is the one that wins when both are
 // given (chat: max_completion_tokens).
 void parse_generation_fields(const Json& body, const RequestLimits& limits, GenerationFields& f) {
@@ -96,8 +134,13 @@ void parse_generation_fields(const Json& body, const RequestLimits& limits, Gene
     r.repetition_penalty = static_cast<float>(*p);
   }
   if (auto ignore = bool_field(body, "ignore_eos", "ignore_eos")) r.ignore_eos = *ignore;
-  if (auto m = integer_field(body, "min_tokens", "min_tokens", 0, limits.max_new_tokens); m && *m > 0)
-    throw unsupported_field("min_tokens", "min_tokens is not supported yet (the generator has no minimum length)");
+  if (auto m = integer_field(body, "min_tokens", "min_tokens", 0, limits.max_new_tokens)) {
+    if (max_tokens && *m > *max_tokens)
+      throw invalid_field("min_tokens",
+                          fmt::format("`min_tokens` ({}) must not exceed `max_tokens` ({})", *m, *max_tokens));
+    r.min_tokens = *m;
+  }
+  guided_decoding(body, r);
   r.presence_penalty =
       static_cast<float>(number_field(body, "presence_penalty", "presence_penalty", -2, 2).value_or(0));
   r.frequency_penalty =
@@ -187,20 +230,28 @@ ChatCompletionRequest parse_chat_completion_request(std::string_view text, const
   if (const Json* rf = present(body, "response_format")) {
     const std::string type = rf->is_object() ? string_field(*rf, "type", "response_format.type", 64).value_or("") : "";
     if (type.empty()) throw invalid_field("response_format", "`response_format` must be an object with a `type`");
-    if (type != "text")
-      throw unsupported_field("response_format", fmt::format("response_format \"{}\" (constrained decoding) is not "
-                                                             "supported yet; only \"text\"",
-                                                             type));
+    if (r.request.grammar && type != "text")
+      throw invalid_field("response_format", "give one of `response_format` and vLLM's `guided_*` fields");
+    if (type == "json_object") {
+      r.request.grammar = std::make_shared<const grammar::Grammar>(grammar::json_object_grammar());
+    } else if (type == "json_schema") {
+      const Json* js = present(*rf, "json_schema");
+      if (!js || !js->is_object())
+        throw invalid_field("response_format.json_schema", "`response_format.json_schema` must be an object");
+      if (!string_field(*js, "name", "response_format.json_schema.name", 64))
+        throw invalid_field("response_format.json_schema.name", "`response_format.json_schema.name` is required");
+      const Json* schema = present(*js, "schema");
+      r.request.grammar = schema_grammar(schema ? *schema : Json::object(), "response_format.json_schema.schema");
+    } else if (type != "text") {
+      throw invalid_field("response_format.type", fmt::format("unknown response_format type \"{}\" (expected text, "
+                                                              "json_object or json_schema)",
+                                                              type));
+    }
   }
-  if (const Json* tools = present(body, "tools"); tools && !(tools->is_array() && tools->empty()))
-    throw unsupported_field("tools", "tools (function calling) are not supported yet");
-  if (const Json* choice = present(body, "tool_choice"); choice && *choice != "none" && *choice != "auto")
-    throw unsupported_field("tool_choice", "tool_choice is not supported yet (tools are not)");
+  r.tools = parse_tools(body);
   refuse_unsupported(body, "functions", "functions (function calling)");
   refuse_unsupported(body, "function_call", "function_call (function calling)");
-  refuse_unsupported(body, "guided_json", "guided_json (constrained decoding)");
   refuse_unsupported(body, "guided_regex", "guided_regex (constrained decoding)");
-  refuse_unsupported(body, "guided_choice", "guided_choice (constrained decoding)");
   refuse_unsupported(body, "guided_grammar", "guided_grammar (constrained decoding)");
   if (r.n > limits.max_sequences)
     throw invalid_field("n", fmt::format("at most {} sequences per request", limits.max_sequences));
@@ -239,7 +290,6 @@ CompletionRequest parse_completion_request(std::string_view text, const RequestL
     throw unsupported_field("echo", "echo with logprobs is not supported yet (no prompt logprobs)");
   refuse_unsupported(body, "suffix", "suffix (insertion)");
   refuse_unsupported(body, "response_format", "response_format (constrained decoding)");
-  refuse_unsupported(body, "guided_json", "guided_json (constrained decoding)");
   const auto sequences = static_cast<int64_t>(r.prompts.size()) * r.n;
   if (sequences > limits.max_sequences)
     throw invalid_field("n", fmt::format("{} prompts x n={} is more than {} sequences per request", r.prompts.size(),

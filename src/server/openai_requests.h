@@ -4,7 +4,7 @@
 // range and every list bounded (RequestLimits). Parsing needs no model: what
 // depends on one (token ids against its vocabulary, lengths against its
 // context) is checked by the routes. Fields the server understands but cannot
-// honour yet (response_format json_*, tools, min_tokens, ...) are refused with
+// honour yet (guided_regex, guided_grammar, best_of, ...) are refused with
 // 400 saying so, never silently ignored; fields it does not know are ignored,
 // as OpenAI's own server does for forward compatibility.
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/generation.h"
+#include "server/tool_calls.h"
 
 namespace ia::server {
 
@@ -44,6 +45,7 @@ struct ChatCompletionRequest : GenerationFields {
   // content is a string (text parts joined with "\n"; null for an assistant's tool call).
   nlohmann::ordered_json messages;
   bool logprobs = false;  // request.logprobs = top_logprobs when true
+  ToolsRequest tools;     // function calling: server/tool_calls.h
 };
 
 struct PromptInput {

@@ -7,7 +7,7 @@
 // stops it with SIGTERM (it must exit 0) and exits non-zero on the first failure.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -20,11 +20,25 @@ if (!cli || !fixtures) {
 
 const KEY = "sk-conformance";
 const home = mkdtempSync(join(tmpdir(), "ia-openai-"));
+// A copy of the llama fixture whose chat template renders tools (Hermes style, our own), with a
+// longer context (rotary positions) for the tool descriptions.
+const toolsModel = join(home, "llama-tools");
+cpSync(join(fixtures, "models/llama"), toolsModel, { recursive: true });
+const tokConfig = JSON.parse(readFileSync(join(toolsModel, "tokenizer_config.json"), "utf8"));
+tokConfig.chat_template =
+  "{%- if tools %}<|system|>\nYou may call these functions:\n<tools>{%- for t in tools %}\n{{ t | tojson }}" +
+  "{%- endfor %}\n</tools>\nAnswer a call as <tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>" +
+  "{%- endif %}{%- for m in messages %}\n<|{{ m['role'] }}|>\n{{ m['content'] }}{%- endfor %}" +
+  "{%- if add_generation_prompt %}\n<|assistant|>\n{%- endif %}";
+writeFileSync(join(toolsModel, "tokenizer_config.json"), JSON.stringify(tokConfig));
+const modelConfig = JSON.parse(readFileSync(join(toolsModel, "config.json"), "utf8"));
+modelConfig.max_position_embeddings = 2048;
+writeFileSync(join(toolsModel, "config.json"), JSON.stringify(modelConfig));
 // A short step delay makes concurrent requests overlap for the 429 check: two run at once
 // (--max-num-seqs 2, enough for n=2) and one may wait.
 const server = spawn(
   cli,
-  ["serve", "-m", join(fixtures, "models/llama"), "-m", join(fixtures, "models/bert"), "--port", "0",
+  ["serve", "-m", join(fixtures, "models/llama"), "-m", join(fixtures, "models/bert"), "-m", toolsModel, "--port", "0",
    "--api-key", KEY, "--max-num-seqs", "2", "--max-queue", "1", "--max-request-bytes", String(1 << 20)],
   { env: { ...process.env, IPFS_ACCELERATE_HOME: home, IA_SERVE_TEST_TOKEN_DELAY_MS: "5" },
     stdio: ["ignore", "ignore", "pipe"] });
@@ -73,7 +87,7 @@ const chat = (extra = {}) => ({
 await check("models.list", async () => {
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
-  assert.deepEqual(ids, ["llama", "bert"]);
+  assert.deepEqual(ids, ["llama", "bert", "llama-tools"]);
 });
 
 let whole;
@@ -165,12 +179,55 @@ await check("400 context_length_exceeded", async () => {
                 "context_length_exceeded");
 });
 
-await check("400 for what is not supported yet", async () => {
-  await rejects(client.chat.completions.create(chat({ response_format: { type: "json_object" } })),
-                OpenAI.BadRequestError, 400, "unsupported_parameter", "response_format");
-  await rejects(client.chat.completions.create(chat({
-    tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }] })),
-                OpenAI.BadRequestError, 400, "unsupported_parameter", "tools");
+await check("response_format json_schema: the content parses and validates", async () => {
+  const schema = { type: "object", additionalProperties: false, required: ["answer", "count"],
+                   properties: { answer: { type: "string", enum: ["yes", "no"] }, count: { type: "integer" } } };
+  const r = await client.chat.completions.create(chat({
+    max_tokens: 120, response_format: { type: "json_schema", json_schema: { name: "verdict", schema, strict: true } } }));
+  assert.equal(r.choices[0].finish_reason, "stop");
+  const out = JSON.parse(r.choices[0].message.content);
+  assert.deepEqual(Object.keys(out), ["answer", "count"]);
+  assert.ok(["yes", "no"].includes(out.answer));
+  assert.ok(Number.isInteger(out.count));
+  await rejects(client.chat.completions.create(chat({ response_format: { type: "json_schema",
+    json_schema: { name: "x", schema: { type: "string", pattern: "^a" } } } })),
+                OpenAI.BadRequestError, 400, "invalid_value", "response_format.json_schema.schema");
+});
+
+const tools = [{ type: "function", function: { name: "get_weather", description: "Weather in a city",
+  parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 }, unit: { enum: ["c", "f"] } },
+                required: ["city", "unit"], additionalProperties: false } } }];
+
+await check("tools: a forced call comes back as tool_calls, whole and streamed", async () => {
+  const r = await client.chat.completions.create({ model: "llama-tools", max_tokens: 120, temperature: 0,
+    messages: [{ role: "user", content: "Weather in Paris?" }], tools,
+    tool_choice: { type: "function", function: { name: "get_weather" } } });
+  assert.equal(r.choices[0].finish_reason, "tool_calls");
+  const call = r.choices[0].message.tool_calls[0];
+  assert.equal(call.type, "function");
+  assert.equal(call.function.name, "get_weather");
+  const args = JSON.parse(call.function.arguments);
+  assert.ok(["c", "f"].includes(args.unit));
+  // The answer goes back as a tool message, as clients do.
+  const next = await client.chat.completions.create({ model: "llama-tools", max_tokens: 4, temperature: 0, tools,
+    messages: [{ role: "user", content: "Weather in Paris?" }, r.choices[0].message,
+               { role: "tool", tool_call_id: call.id, content: "18 C" }] });
+  assert.ok(next.choices[0].message.content !== undefined);
+  const stream = await client.chat.completions.create({ model: "llama-tools", max_tokens: 120, temperature: 0,
+    messages: [{ role: "user", content: "Weather?" }], tools, tool_choice: "required", stream: true });
+  let name = "", argText = "", finish = null;
+  for await (const chunk of stream) {
+    for (const d of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      name += d.function?.name ?? "";
+      argText += d.function?.arguments ?? "";
+    }
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+  }
+  assert.equal(name, "get_weather");
+  assert.equal(finish, "tool_calls");
+  assert.ok(JSON.parse(argText).city !== undefined);
+  await rejects(client.chat.completions.create(chat({ tools })), OpenAI.BadRequestError, 400, "invalid_value",
+                "tools");
 });
 
 await check("404 unknown model and route", async () => {

@@ -46,6 +46,24 @@ TEST(ChatCompletionRequest, FieldsAndDefaults) {
   EXPECT_EQ(r.request.logit_bias.at(12), -100.0f);
 }
 
+TEST(ChatCompletionRequest, StructuredOutputAndMinTokens) {
+  const auto chat = [](const std::string& extra) {
+    return R"({"model":"m","messages":[{"role":"user","content":"a"}])" + extra + "}";
+  };
+  EXPECT_FALSE(parse_chat_completion_request(chat(""), {}).request.grammar);
+  EXPECT_TRUE(parse_chat_completion_request(chat(R"(,"response_format":{"type":"json_object"})"), {}).request.grammar);
+  EXPECT_FALSE(parse_chat_completion_request(chat(R"(,"response_format":{"type":"text"})"), {}).request.grammar);
+  const auto r = parse_chat_completion_request(
+      chat(
+          R"(,"min_tokens":3,"response_format":{"type":"json_schema","json_schema":{"name":"v","schema":{"type":"object","properties":{"a":{"type":"integer"}}}}})"),
+      {});
+  EXPECT_EQ(r.request.min_tokens, 3);
+  ASSERT_TRUE(r.request.grammar);
+  grammar::GrammarMatcher m(*r.request.grammar);
+  EXPECT_TRUE(m.accept(R"({"a": 5})") && m.complete());
+  EXPECT_TRUE(parse_chat_completion_request(chat(R"(,"guided_choice":["x","y"])"), {}).request.grammar);
+}
+
 TEST(ChatCompletionRequest, RefusalsNameTheField) {
   const auto chat = [](const std::string& extra) {
     return R"({"model":"m","messages":[{"role":"user","content":"a"}])" + extra + "}";
@@ -67,10 +85,16 @@ TEST(ChatCompletionRequest, RefusalsNameTheField) {
            {chat(R"(,"logit_bias":{"1":101})"), "invalid_value", "logit_bias.1"},
            {chat(R"(,"top_logprobs":2)"), "invalid_value", "top_logprobs"},
            {chat(R"(,"stream_options":{"include_usage":true})"), "invalid_value", "stream_options"},
-           {chat(R"(,"min_tokens":2)"), "unsupported_parameter", "min_tokens"},
-           {chat(R"(,"response_format":{"type":"json_schema","json_schema":{}})"), "unsupported_parameter",
-            "response_format"},
-           {chat(R"(,"tool_choice":"required")"), "unsupported_parameter", "tool_choice"},
+           {chat(R"(,"max_tokens":2,"min_tokens":3)"), "invalid_value", "min_tokens"},
+           {chat(R"(,"response_format":{"type":"json_schema","json_schema":{}})"), "invalid_value",
+            "response_format.json_schema.name"},
+           {chat(R"(,"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"format":"uri"}}})"),
+            "invalid_value", "response_format.json_schema.schema"},
+           {chat(R"(,"response_format":{"type":"xml"})"), "invalid_value", "response_format.type"},
+           {chat(R"(,"guided_choice":[])"), "invalid_value", "guided_choice"},
+           {chat(R"(,"guided_json":"{not json")"), "invalid_value", "guided_json"},
+           {chat(R"(,"guided_regex":"a+")"), "unsupported_parameter", "guided_regex"},
+           {chat(R"(,"tool_choice":"required")"), "invalid_value", "tool_choice"},
            {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "unsupported_parameter",
             "messages[0].content[0].type"},
            {R"({"model":"m","messages":[{"content":"a"}]})", "invalid_value", "messages[0].role"},
