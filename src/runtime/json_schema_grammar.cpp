@@ -226,8 +226,9 @@ class JsonGrammarBuilder {
     }
     if (s.contains("const")) return literal_value(s["const"]);
     if (s.contains("enum")) {
-      if (!s["enum"].is_array() || s["enum"].empty())
-        fail(ErrorKind::InvalidArgument, "json_schema: enum at {} must be a non-empty list", at);
+      if (!s["enum"].is_array() || s["enum"].empty() || s["enum"].size() > limits_.max_alternatives)
+        fail(ErrorKind::InvalidArgument, "json_schema: enum at {} must be a list of 1 to {} values", at,
+             limits_.max_alternatives);
       const int32_t r = rule("enum");
       std::vector<Sequence> alts;
       for (const auto& v : s["enum"]) alts.push_back(Grammar::literal(v.dump()));
@@ -236,8 +237,9 @@ class JsonGrammarBuilder {
     }
     for (const char* key : {"anyOf", "oneOf"}) {
       if (!s.contains(key)) continue;
-      if (!s[key].is_array() || s[key].empty())
-        fail(ErrorKind::InvalidArgument, "json_schema: {} at {} must be a non-empty list", key, at);
+      if (!s[key].is_array() || s[key].empty() || s[key].size() > limits_.max_alternatives)
+        fail(ErrorKind::InvalidArgument, "json_schema: {} at {} must be a list of 1 to {} schemas", key, at,
+             limits_.max_alternatives);
       const int32_t r = rule(key);
       std::vector<Sequence> alts;
       for (size_t i = 0; i < s[key].size(); ++i)
@@ -273,7 +275,11 @@ class JsonGrammarBuilder {
     } else {
       return value_;
     }
-    if (s.value("nullable", false)) types.push_back("null");
+    if (s.contains("nullable")) {
+      if (!s["nullable"].is_boolean())
+        fail(ErrorKind::InvalidArgument, "json_schema: nullable at {} must be a boolean", at);
+      if (s["nullable"].get<bool>()) types.push_back("null");
+    }
     std::vector<Sequence> alts;
     for (const auto& t : types) alts.push_back({ref(compile_type(s, t, at, depth))});
     if (alts.size() == 1) return alts[0][0].rule;

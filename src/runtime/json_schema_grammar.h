@@ -21,9 +21,10 @@
 namespace ia::grammar {
 
 struct SchemaLimits {
-  int max_depth = 64;            // nesting of schemas
-  size_t max_rules = 20000;      // rules the schema turns into
-  int max_bounded_repeat = 256;  // minItems / maxItems / minLength / maxLength
+  int max_depth = 64;              // nesting of schemas
+  size_t max_rules = 20000;        // rules the schema turns into
+  int max_bounded_repeat = 256;    // minItems / maxItems / minLength / maxLength
+  size_t max_alternatives = 1024;  // values of an enum, schemas of an anyOf / oneOf: the matcher follows each
 };
 
 Grammar json_object_grammar();

@@ -22,6 +22,11 @@ bool valid_function_name(const std::string& n) {
   });
 }
 
+// A string member, or "" when absent or not a string.
+std::string string_member(const Json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_string() ? obj[key].get<std::string>() : std::string();
+}
+
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
@@ -81,7 +86,7 @@ ToolsRequest parse_tools(const Json& body) {
     for (size_t i = 0; i < tools.size(); ++i) {
       const std::string param = fmt::format("tools[{}]", i);
       const Json& tool = tools[i];
-      if (!tool.is_object() || tool.value("type", "") != "function")
+      if (!tool.is_object() || string_member(tool, "type") != "function")
         throw invalid_field(param + ".type", "tools must be objects of type \"function\"");
       if (!tool.contains("function") || !tool["function"].is_object())
         throw invalid_field(param + ".function", "a tool needs a `function` object");
@@ -112,7 +117,7 @@ ToolsRequest parse_tools(const Json& body) {
       if (v != "none" && !t.any())
         throw invalid_field("tool_choice", fmt::format("`tool_choice` \"{}\" needs `tools`", v));
       t.choice = v;
-    } else if (c.is_object() && c.value("type", "") == "function" && c.contains("function") &&
+    } else if (c.is_object() && string_member(c, "type") == "function" && c.contains("function") &&
                c["function"].is_object() && c["function"].contains("name") && c["function"]["name"].is_string()) {
       const std::string name = c["function"]["name"].get<std::string>();
       if (std::find(t.names.begin(), t.names.end(), name) == t.names.end())
