@@ -25,6 +25,8 @@ set(IA_EXTERNAL_DEPS
   "PkgConfig::ONIG|-lonig"
   "PkgConfig::SENTENCEPIECE|-lsentencepiece"
   "PkgConfig::HTTPLIB|-lcpp-httplib"
+  "PkgConfig::SNDFILE|-lsndfile"
+  "PkgConfig::SAMPLERATE|-lsamplerate"
   "OpenSSL::Crypto|-lcrypto"
   "CURL::libcurl|-lcurl"
   "${CMAKE_DL_LIBS}|-l${CMAKE_DL_LIBS}")
