@@ -123,7 +123,7 @@ int run_serve(Context& ctx, server::ServeOptions o) {
 void register_serve(CLI::App& app, Context& ctx, Action& action) {
   auto o = std::make_shared<server::ServeOptions>();
   auto grace_s = std::make_shared<double>(30), request_timeout_s = std::make_shared<double>(30),
-       write_timeout_s = std::make_shared<double>(10);
+       write_timeout_s = std::make_shared<double>(10), generation_timeout_s = std::make_shared<double>(600);
   CLI::App* sub = app.add_subcommand(
       "serve", "Serve models over HTTP: OpenAI-compatible (chat, completions, embeddings), vLLM and TEI routes");
   sub->add_option("-m,--model", o->models, "Model folder, CID, registered name or HF id (repeatable)")->required();
@@ -162,16 +162,22 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
                   "Seconds a client may stall reading an answer before it is cut off")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  sub->add_option("--generation-timeout", *generation_timeout_s,
+                  "Seconds a completion may run from its arrival (queue included); past them it ends with the text "
+                  "so far and finish_reason \"length\" (0: no limit)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   sub->add_flag("!--no-ipfs-gateway", o->ipfs_gateway,
                 "Do not serve the local blockstore's trustless gateway routes (/ipfs/CID) on the same port");
   sub->add_option("--shutdown-grace", *grace_s, "Seconds in-flight requests may take to finish after SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  sub->callback([&ctx, &action, o, grace_s, request_timeout_s, write_timeout_s] {
+  sub->callback([&ctx, &action, o, grace_s, request_timeout_s, write_timeout_s, generation_timeout_s] {
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
     o->drain_grace = ms(*grace_s);
     o->request_read_timeout = ms(*request_timeout_s);
     o->write_timeout = ms(*write_timeout_s);
+    o->generation_timeout = ms(*generation_timeout_s);
     action = [&ctx, o] { return run_serve(ctx, *o); };
   });
 }

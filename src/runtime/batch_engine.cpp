@@ -161,13 +161,18 @@ bool BatchEngine::take_submissions() {
     auto it = requests_.find(id);
     if (it != requests_.end()) finish(*it->second, "cancelled");
   }
-  // Requests that carry Generator's hook are asked before each step, as Generator asks between tokens.
+  // Requests that carry Generator's hook are asked before each step, as Generator asks between
+  // tokens; a request past its deadline ends as Generator ends it.
   bool hooked = false;
+  const auto now = Clock::now();
   for (auto it = requests_.begin(); it != requests_.end();) {
     Request& r = *it->second;
     ++it;  // finish() erases r
     if (r.req.options.cancelled && r.req.options.cancelled()) {
       finish(r, "cancelled");
+      hooked = true;
+    } else if (r.req.options.deadline && now >= *r.req.options.deadline) {
+      finish(r, "length");
       hooked = true;
     }
   }

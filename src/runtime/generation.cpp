@@ -144,6 +144,10 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
       for (size_t i = 0; i < seqs.size(); ++i)
         if (!seqs[i].out->finished()) emit(i, seqs[i].out->finish("cancelled"));
     }
+    if (req.deadline && Clock::now() >= *req.deadline) {
+      for (size_t i = 0; i < seqs.size(); ++i)
+        if (!seqs[i].out->finished()) emit(i, seqs[i].out->finish("length"));
+    }
     chunks.clear();
     rows.clear();
     for (size_t i = 0; i < seqs.size(); ++i) {

@@ -7,6 +7,7 @@
 // at max_new_tokens. Text is detokenized incrementally (tok::DecodeStream) and
 // streamed as soon as it is final and cannot be the start of a stop string
 // (StopMatcher); the deltas concatenate to the final text.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -44,6 +45,9 @@ struct GenerationRequest : SamplingOptions {
   // Asked between tokens (before every decode step): true ends every running sequence
   // there, finish_reason "cancelled", with the text so far (a chat's Ctrl-C).
   std::function<bool()> cancelled;
+  // A request still generating at this time ends there, between tokens, with the text so far and
+  // finish_reason "length" (as llama.cpp's t_max_predict_ms; the server's --request-timeout).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 struct GenerationResult {

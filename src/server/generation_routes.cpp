@@ -194,6 +194,59 @@ class CompletionStreamWriter {
   Clock::time_point last_write_ = Clock::now();
 };
 
+// A whole (non-streamed) answer that took longer than a moment: the status and headers go out,
+// then a space every second while the model works (whitespace before a JSON text is allowed, and
+// a client that left makes the write fail, which cancels its generation and frees its KV blocks,
+// as a stream's does), then the JSON. An error past that point comes as the JSON error body.
+class WholeAnswerWriter {
+ public:
+  WholeAnswerWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream, CompletionHeader header,
+                    PreparedGeneration p)
+      : s_(s), in_flight_(s), m_(m), stream_(std::move(stream)), h_(std::move(header)), p_(std::move(p)) {}
+  ~WholeAnswerWriter() {
+    if (!finished_) cancel();
+  }
+
+  bool step(httplib::DataSink& sink) {
+    std::vector<std::pair<size_t, std::string>> ignored;  // the deltas are in the results too
+    if (!stream_->wait(ignored, std::chrono::milliseconds(1000))) {
+      if (!sink.write(" ", 1)) return cancel();
+      return true;
+    }
+    finished_ = true;
+    std::string body;
+    try {
+      const std::vector<GenerationResult>& results = stream_->results();
+      record_finished(s_, m_, *stream_, p_.prompt_tokens, completion_tokens(results), p_);
+      body = completion_response(h_, results, p_.prefix, p_.fields->request.logprobs >= 0, m_.tokenizer(),
+                                 p_.prompt_tokens, p_.tool_names ? &*p_.tool_names : nullptr);
+    } catch (...) {
+      body = current_error_response().body;
+    }
+    if (!sink.write(body.data(), body.size())) return false;
+    sink.done();
+    return true;
+  }
+
+ private:
+  bool cancel() {
+    if (!cancelled_) {
+      cancelled_ = true;
+      stream_->cancel();
+      s_.metrics.add(metric::kCancelled, {{"model", m_.name}});
+    }
+    return false;
+  }
+
+  ServerState& s_;
+  InFlight in_flight_;
+  ServedModel& m_;
+  std::shared_ptr<GenerationStream> stream_;
+  CompletionHeader h_;
+  PreparedGeneration p_;
+  bool finished_ = false, cancelled_ = false;
+};
+
 // Queues the request and answers it, whole or streamed.
 void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneration p, std::shared_ptr<void> owner,
             httplib::Response& res) {
@@ -207,6 +260,7 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
   p.prefix = std::move(prefix);
   const size_t sequences = job.prompts.size();
   job.request = f.request;
+  if (s.options.generation_timeout.count() > 0) job.request.deadline = p.arrived + s.options.generation_timeout;
   job.stream = std::make_shared<GenerationStream>();
   std::shared_ptr<GenerationStream> stream = job.stream;
   try {
@@ -216,7 +270,19 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
   }
   CompletionHeader header = CompletionHeader::make(api, m.name);
   if (!f.stream) {
-    stream->wait_done();
+    // Most answers are ready within a moment: sent whole, with their real status. A longer one
+    // goes out as WholeAnswerWriter writes it, so that a client that leaves cancels it.
+    std::vector<std::pair<size_t, std::string>> ignored;
+    const auto quick = Clock::now() + std::chrono::milliseconds(1000);
+    bool done = false;
+    while (!(done = stream->wait(ignored, std::chrono::milliseconds(100))) && Clock::now() < quick) ignored.clear();
+    if (!done) {
+      res.status = 200;
+      auto writer = std::make_shared<WholeAnswerWriter>(s, m, stream, std::move(header), std::move(p));
+      res.set_chunked_content_provider("application/json",
+                                       [writer, owner](size_t, httplib::DataSink& sink) { return writer->step(sink); });
+      return;
+    }
     const std::vector<GenerationResult>& results = stream->results();
     record_finished(s, m, *stream, p.prompt_tokens, completion_tokens(results), p);
     send_json(res, completion_response(header, results, p.prefix, f.request.logprobs >= 0, m.tokenizer(),

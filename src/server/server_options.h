@@ -27,6 +27,9 @@ struct ServeOptions {
   std::chrono::milliseconds request_read_timeout{30'000};  // a request's head and body must arrive within this
   std::chrono::milliseconds write_timeout{10'000};         // a client that stops reading is cut off after this
   std::chrono::milliseconds drain_grace{30'000};           // SIGTERM: in-flight requests may finish within this
+  // A generation request still running this long after it arrived (queue included) ends there with
+  // the text so far, finish_reason "length"; 0: no limit.
+  std::chrono::milliseconds generation_timeout{600'000};
   bool ipfs_gateway = true;  // the trustless gateway's /ipfs/{cid} over the local blockstore, on the same port
   // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): each model's engine sleeps this long
   // after every step, so tests can disconnect or overflow the queue mid-generation on tiny models.

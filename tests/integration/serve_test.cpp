@@ -433,6 +433,49 @@ TEST(ServeStreaming, ClientDisconnectCancelsGeneration) {
   EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(4));
 }
 
+// A whole (non-streamed) answer whose client leaves is cancelled too: the server writes a space
+// every second while it waits, and the write to a closed connection fails.
+TEST(ServeStreaming, ClientThatLeavesAWholeAnswerCancelsIt) {
+  ServeProcess s({"-m", kModels + "llama"}, kSlowTokens);
+  ASSERT_TRUE(s.ready()) << s.log();
+  const auto sent = std::chrono::steady_clock::now();
+  {
+    RawConnection conn(s.host(), s.port());
+    ASSERT_TRUE(
+        conn.send_all(http_post_request("/v1/chat/completions", chat_body("llama", "a long story", 200).dump())));
+    // Past the moment a quick answer would take: the status and the keep-alive spaces come.
+    const std::string head = conn.read_for(1500);
+    EXPECT_NE(head.find("200"), std::string::npos) << head;
+    conn.close();  // leaves 200 tokens at 25 ms each unfinished
+  }
+  double cancelled = -1;
+  while (std::chrono::steady_clock::now() - sent < std::chrono::seconds(5)) {
+    cancelled = metric_value(s, R"(ia_requests_cancelled_total{model="llama"})");
+    if (cancelled >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(5));  // 200 tokens take 5 s
+  // One that stays gets its whole answer, the JSON after the spaces that kept it alive.
+  const HttpAnswer whole = post_json(s, "/v1/chat/completions", chat_body("llama", "a story", 60).dump());
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.json()["usage"]["completion_tokens"], 60) << whole.body;
+}
+
+TEST(ServeLifecycle, GenerationTimeoutEndsARequestWithTheTextSoFar) {
+  ServeProcess s({"-m", kModels + "llama", "--generation-timeout", "1.5"}, kSlowTokens);
+  ASSERT_TRUE(s.ready()) << s.log();
+  const auto sent = std::chrono::steady_clock::now();
+  const HttpAnswer a = post_json(s, "/v1/chat/completions", chat_body("llama", "a long story", 200).dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json choice = a.json()["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "length");
+  const int64_t tokens = a.json()["usage"]["completion_tokens"];
+  EXPECT_GT(tokens, 0);
+  EXPECT_LT(tokens, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(4));
+}
+
 TEST(ServeLifecycle, SigtermFinishesInFlightThenExitsZero) {
   ServeProcess s({"-m", kModels + "llama"}, kSlowTokens);
   ASSERT_TRUE(s.ready()) << s.log();
