@@ -120,10 +120,12 @@ void add_embedding_routes(httplib::Server& http, ServerState& state) {
                  [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
                    openai_embeddings(state, body, res);
                  });
-  add_post_route(http, state, "/embed",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   tei_embed(state, body, res);
-                 });
+  add_post_route(
+      http, state, "/embed",
+      [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
+        tei_embed(state, body, res);
+      },
+      RouteOptions{.tei_errors = [](const std::string&) { return true; }});
 }
 
 }  // namespace ia::server

@@ -66,7 +66,7 @@ void add_info_routes(httplib::Server& http, ServerState& state) {
         if (!state.ready) throw unavailable("model_loading", "the models are still loading");
         send_json(res, "{\"status\":\"ok\"}");
       },
-      RouteOptions{false, false});
+      RouteOptions{.needs_key = false, .needs_ready = false, .tei_errors = nullptr});
   add_get_route(
       http, state, "/metrics",
       [&state](const httplib::Request&, httplib::Response& res) {
@@ -74,7 +74,7 @@ void add_info_routes(httplib::Server& http, ServerState& state) {
         res.status = 200;
         res.set_content(state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
       },
-      RouteOptions{false, false});
+      RouteOptions{.needs_key = false, .needs_ready = false, .tei_errors = nullptr});
 }
 
 }  // namespace ia::server

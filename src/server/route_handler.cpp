@@ -3,16 +3,18 @@
 #include <algorithm>
 #include <charconv>
 
+#include <nlohmann/json.hpp>
+
 #include "server/api_error.h"
 
 namespace ia::server {
 
 namespace {
 
-void send_error(httplib::Response& res, const ErrorResponse& e) {
+void send_error(httplib::Response& res, const ErrorResponse& e, bool tei = false) {
   res.status = e.status;
   for (const auto& [k, v] : e.headers) res.set_header(k, v);
-  res.set_content(e.body + "\n", "application/json");
+  res.set_content((tei ? tei_error_body(e.body, e.status) : e.body) + "\n", "application/json");
 }
 
 void check_admission(ServerState& state, const httplib::Request& req, const RouteOptions& options) {
@@ -62,6 +64,20 @@ void count(ServerState& state, const std::string& route, int status) {
 
 }  // namespace
 
+std::string tei_error_body(const std::string& openai_body, int status) {
+  const auto j = nlohmann::json::parse(openai_body, nullptr, false);
+  std::string message = "error";
+  if (!j.is_discarded() && j.contains("error") && j["error"].is_object() && j["error"].contains("message") &&
+      j["error"]["message"].is_string())
+    message = j["error"]["message"].get<std::string>();
+  // TEI's error types by what they mean: refused input, a full queue, not serving, the model failed.
+  const char* type = status == 429   ? "overloaded"
+                     : status == 503 ? "unhealthy"
+                     : status < 500  ? "validation"
+                                     : "backend";
+  return nlohmann::json{{"error", message}, {"error_type", type}}.dump();
+}
+
 void send_json(httplib::Response& res, const std::string& json, int status) {
   res.status = status;
   res.set_content(json + "\n", "application/json");
@@ -72,12 +88,13 @@ void add_post_route(httplib::Server& http, ServerState& state, const std::string
   http.Post(pattern, [&state, pattern, handler = std::move(handler), options](
                          const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
     InFlight in_flight(state);
+    std::string body;
     try {
       check_admission(state, req, options);
-      const std::string body = read_body(req, res, reader, state.options.max_request_bytes);
+      body = read_body(req, res, reader, state.options.max_request_bytes);
       handler(req, res, body);
     } catch (...) {
-      send_error(res, current_error_response());
+      send_error(res, current_error_response(), options.tei_errors && options.tei_errors(body));
     }
     if (state.draining) res.set_header("Connection", "close");
     count(state, pattern, res.status);

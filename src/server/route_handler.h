@@ -15,7 +15,14 @@ namespace ia::server {
 struct RouteOptions {
   bool needs_key = true;    // --api-key applies
   bool needs_ready = true;  // 503 while models load or the server drains
+  // TEI's routes answer errors in TEI's shape, {"error": message, "error_type": "validation" |
+  // "overloaded" | "unhealthy" | "backend"}, which its clients parse; given the body (a route may
+  // serve both APIs, as /tokenize does), whether this request is TEI's. Null: OpenAI's shape.
+  std::function<bool(const std::string& body)> tei_errors;
 };
+
+// The shape TEI clients expect of an error answered in OpenAI's shape (same status).
+std::string tei_error_body(const std::string& openai_body, int status);
 
 using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
 using GetHandler = std::function<void(const httplib::Request&, httplib::Response&)>;

@@ -80,21 +80,25 @@ void tei_decode(ServerState& s, const std::string& body, httplib::Response& res)
 }  // namespace
 
 void add_tokenizer_routes(httplib::Server& http, ServerState& state) {
-  add_post_route(http, state, "/tokenize",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   if (is_tei_tokenize_body(body))
-                     tei_tokenize(state, body, res);
-                   else
-                     vllm_tokenize(state, body, res);
-                 });
+  add_post_route(
+      http, state, "/tokenize",
+      [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
+        if (is_tei_tokenize_body(body))
+          tei_tokenize(state, body, res);
+        else
+          vllm_tokenize(state, body, res);
+      },
+      RouteOptions{.tei_errors = [](const std::string& body) { return is_tei_tokenize_body(body); }});
   add_post_route(http, state, "/detokenize",
                  [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
                    detokenize(state, body, res);
                  });
-  add_post_route(http, state, "/decode",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   tei_decode(state, body, res);
-                 });
+  add_post_route(
+      http, state, "/decode",
+      [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
+        tei_decode(state, body, res);
+      },
+      RouteOptions{.tei_errors = [](const std::string&) { return true; }});
 }
 
 }  // namespace ia::server

@@ -266,6 +266,27 @@ TEST_F(Serve, TokenizerRoutesAndInfo) {
   EXPECT_EQ(info.json()["model_type"]["embedding"]["pooling"], "mean");
 }
 
+// TEI's routes refuse in TEI's shape, which its clients parse; /tokenize in the shape of the API
+// whose body it was given.
+TEST_F(Serve, TeiRoutesAnswerErrorsInTeisShape) {
+  for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/embed", R"({"inputs": 5})"},
+           {"/embed", R"({"inputs": "x", "model": "nope"})"},
+           {"/embed", "{not json"},
+           {"/decode", R"({"ids": "x", "model": "bert"})"},
+           {"/tokenize", R"({"inputs": 7, "model": "bert"})"}}) {
+    const HttpAnswer a = post_json(*server_, path, body);
+    EXPECT_GE(a.status, 400) << path << " " << body;
+    const json e = a.json();
+    ASSERT_TRUE(e["error"].is_string()) << path << " " << body << " -> " << a.body;
+    EXPECT_FALSE(e["error"].get<std::string>().empty());
+    EXPECT_EQ(e["error_type"], "validation") << a.body;
+  }
+  const HttpAnswer v = post_json(*server_, "/tokenize", R"({"prompt": 7, "model": "llama"})");
+  EXPECT_EQ(v.status, 400);
+  EXPECT_TRUE(v.json()["error"].is_object()) << v.body;  // vLLM's /tokenize: OpenAI's shape
+}
+
 // Every refusal in OpenAI's shape, with its status, its code and the field at fault.
 TEST_F(Serve, ErrorStatusesAndShapes) {
   struct Case {
