@@ -9,7 +9,7 @@
 #            weights, which bench_decode then loads, so both engines run the very same model
 #   decode   BUNDLE_DIR/bin/bench_decode with IA_BENCH_DEVICE=cuda -> bench_decode.json (failed
 #            decoder cases rerun on our own random weights -> bench_decode_own.json)
-#            with IA_CUDA_GRAPHS=1 IA_CUDA_ATTENTION=mma (the opt-in paths), then its decode and
+#            with the defaults (recorded decode steps, tensor-core attention), then its decode and
 #            prefill cases again without them -> bench_decode_eager.json (steps op by op, f32 FMA
 #            attention; IA_GPU_BENCH_EAGER=0 skips it)
 #   encoder  BUNDLE_DIR/bin/bench_encoder with IA_BENCH_DEVICE=cuda -> bench_encoder.json
@@ -32,9 +32,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 phases=${IA_GPU_BENCH_PHASES:-hf decode encoder}
 min_time=${IA_GPU_BENCH_MIN_TIME:-0.5}
 export IA_BENCH_DEVICE=${IA_BENCH_DEVICE:-cuda}
-# Ours with the opt-in paths (recorded decode steps, tensor-core attention for bf16); the phase
+# Ours with the defaults (recorded decode steps, tensor-core attention for bf16); the phase
 # after decode runs the same cases without them, in the same call.
-export IA_CUDA_GRAPHS=${IA_CUDA_GRAPHS:-1} IA_CUDA_ATTENTION=${IA_CUDA_ATTENTION:-mma}
 models=/tmp/ia-gpu-bench-models # model folders: hf/ (PyTorch's), ia/ (what bench_decode loads), own/
 mkdir -p "$log" "$models"
 
@@ -128,6 +127,8 @@ if [[ $phases == *decode* ]] && [ -x "$b/ipfs-accelerate" ]; then
   if [ -f "$m/config.json" ]; then
     phase "time to first token: ipfs-accelerate generate -n 1 on cuda, a fresh process" 60
     cat "$m"/*.safetensors >/dev/null 2>&1 # page cache, as a model used before
+    # The random folder has weights only: the fixture llama's tokenizer (ids within its vocabulary).
+    [ -f "$m/tokenizer.json" ] || cp "$root"/tests/fixtures/models/llama/tokenizer*.json "$m"/
     for i in 1 2 3; do
       t0=$(date +%s.%N)
       "$b/ipfs-accelerate" generate --model "$m" --device cuda -p "Hello" -n 1 --quiet >/dev/null 2>"$log/ttft.err"

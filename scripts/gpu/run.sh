@@ -47,11 +47,11 @@ gtest() {  # NAME BINARY ARGS...: runs one gtest binary, notes passed/failed cou
 if [[ $what == *tests* ]]; then
   gtest library test_unit_ops --gtest_filter='CudaLibrary*:ConformanceCoverage*'
   gtest conformance test_unit_ops --gtest_filter='*cuda0*'
-  # The opt-in paths (tensor-core attention for bf16, recorded decode steps) once more, until a
-  # run like this one has passed them and they become the defaults.
-  IA_CUDA_ATTENTION=mma gtest conformance_mma test_unit_ops --gtest_filter='*cuda0*'
+  # The defaults (tensor-core attention for bf16, recorded decode steps), then once more with
+  # both off: the op-by-op path and the FMA kernel stay what IA_CUDA_GRAPHS=0 / IA_CUDA_ATTENTION=fma give.
+  IA_CUDA_ATTENTION=fma gtest conformance_fma test_unit_ops --gtest_filter='*cuda0*'
   IA_TEST_DEVICE=cuda gtest parity_cuda test_parity
-  IA_TEST_DEVICE=cuda IA_CUDA_GRAPHS=1 IA_CUDA_ATTENTION=mma gtest parity_cuda_graphs_mma test_parity
+  IA_TEST_DEVICE=cuda IA_CUDA_GRAPHS=0 IA_CUDA_ATTENTION=fma gtest parity_cuda_eager_fma test_parity
   gtest cli_cuda test_integration --gtest_filter='CliCudaDevice*'
   pack
 fi

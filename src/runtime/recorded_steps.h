@@ -37,7 +37,7 @@ class RecordedSteps {
   explicit RecordedSteps(const CausalLM& model);
 
   // Whether steps on this model's device may be recorded: the backend records, and
-  // IA_CUDA_GRAPHS=1 (opt-in until checked on a GPU; see recorded_steps.cpp).
+  // IA_CUDA_GRAPHS=0 turns recording off (see recorded_steps.cpp).
   bool enabled() const { return enabled_; }
   // The block-table width a decode step of sequences of up to `max_blocks` blocks is recorded
   // with: powers of two, so a growing sequence is recorded again only when it doubles.
