@@ -35,6 +35,8 @@ enum class OpKind {
   VarlenAttention,
   ArgMax,
   TopK,
+  Conv1d,
+  GroupNorm,
 };
 const char* op_kind_name(OpKind op);
 
@@ -72,6 +74,22 @@ struct VarlenAttentionParams {
   // f32 softmax, as PyTorch runs a bf16 model's SDPA; f32 otherwise.
   bool bf16_products = false;
 };
+
+// A 1-D convolution as torch.nn.functional.conv1d computes it (cross-correlation; zero padding of
+// `padding` samples at both ends), on channels-last activations (see Backend::conv1d).
+struct Conv1dParams {
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t dilation = 1;
+  int64_t groups = 1;
+};
+
+// Output length of a conv1d over `length` samples: (length + 2 padding - dilation (kernel - 1) - 1)
+// / stride + 1, as torch computes it; <= 0 when the input is shorter than the (dilated) kernel.
+inline int64_t conv1d_output_length(int64_t length, int64_t kernel, const Conv1dParams& p) {
+  const int64_t span = length + 2 * p.padding - p.dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / p.stride + 1;
+}
 
 // Ops a backend recorded once and runs again on the same buffers (a CUDA graph). See
 // Backend::begin_recording.
@@ -194,6 +212,21 @@ class Backend {
   // order the host sampler sorts by): x [R, C] f32 contiguous, 1 <= k <= min(C, 1024) ->
   // values [R, k] f32, ids [R, k] i32. Sampling with top-k then needs only these on the host.
   virtual void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) = 0;
+
+  // --- audio ops (convolutional front ends: Wav2Vec2's feature encoder and positional
+  // convolution, Whisper's stem) ---
+  // Activations are channels last, [B, L, C] contiguous: time-major rows as every other activation
+  // here, so a conv's output is the next layer's [rows, hidden] without a transpose.
+  // out[b, t, o] = bias[o] + sum_{i < Cin/G, k < K} x[b, t s + k d - p, g Cin/G + i] w[o, i, k]
+  // with g = o / (Cout/G) and x = 0 outside [0, L): x [B, L, Cin] f32, w [Cout, Cin/G, K] f32 in
+  // torch's layout (the checkpoint's), bias [Cout] f32 or null, out [B, Lout, Cout] f32 with
+  // Lout = conv1d_output_length(L, K, p) >= 1.
+  virtual void conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out) = 0;
+  // torch.nn.GroupNorm on channels-last x [B, L, C] f32 contiguous: channels split into `groups`
+  // groups of C/G; each (b, group) is normalised over its L x C/G values (mean and biased variance),
+  // then out = normalised * weight[c] + bias[c] (weight/bias [C] f32, bias may be null).
+  virtual void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
+                          Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

@@ -29,6 +29,8 @@ const char* op_kind_name(OpKind op) {
     case OpKind::VarlenAttention: return "varlen_attention";
     case OpKind::ArgMax: return "argmax";
     case OpKind::TopK: return "top_k";
+    case OpKind::Conv1d: return "conv1d";
+    case OpKind::GroupNorm: return "group_norm";
   }
   return "?";
 }

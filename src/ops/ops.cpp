@@ -452,6 +452,89 @@ Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
   return out;
 }
 
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& params) {
+  OpTimer timer("conv1d");
+  check_f32(x, "conv1d", "x");
+  check_f32(w, "conv1d", "w");
+  IA_CHECK(x.dim() == 3, "conv1d: x must be [B, L, Cin] (channels last), got {}", x.describe());
+  IA_CHECK(w.dim() == 3, "conv1d: w must be [Cout, Cin/groups, K], got {}", w.describe());
+  IA_CHECK(params.stride >= 1 && params.dilation >= 1 && params.padding >= 0 && params.groups >= 1,
+           "conv1d: stride {}, dilation {} and groups {} must be >= 1, padding {} >= 0", params.stride, params.dilation,
+           params.groups, params.padding);
+  const int64_t B = x.size(0), L = x.size(1), Cin = x.size(2), Cout = w.size(0), K = w.size(2);
+  const int64_t G = params.groups;
+  IA_CHECK(Cin % G == 0 && Cout % G == 0 && w.size(1) == Cin / G && K >= 1,
+           "conv1d: w {} does not fit x {} in {} groups", w.describe(), x.describe(), G);
+  const int64_t Lout = conv1d_output_length(L, K, params);
+  IA_CHECK(Lout >= 1, "conv1d: {} samples are fewer than the kernel spans ({} with dilation {}, padding {})", L, K,
+           params.dilation, params.padding);
+  check_same_device(x, w, "conv1d");
+  Backend& be = backend_checked(x, OpKind::Conv1d, DType::F32);
+  Tensor b;
+  if (bias) {
+    check_defined(*bias, "conv1d", "bias");
+    IA_CHECK(bias->numel() == Cout, "conv1d: bias {} does not match {} output channels", bias->describe(), Cout);
+    check_same_device(x, *bias, "conv1d");
+    b = as_f32(*bias).view({Cout});
+  }
+  Tensor out = alloc({B, Lout, Cout}, DType::F32, x.device());
+  be.conv1d(contig(x), contig(w), bias ? &b : nullptr, params, out);
+  return out;
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps) {
+  OpTimer timer("group_norm");
+  check_f32(x, "group_norm", "x");
+  check_defined(weight, "group_norm", "weight");
+  IA_CHECK(x.dim() == 3, "group_norm: x must be [B, L, C] (channels last), got {}", x.describe());
+  const int64_t C = x.size(2);
+  IA_CHECK(groups >= 1 && C % groups == 0, "group_norm: {} channels do not split into {} groups", C, groups);
+  IA_CHECK(weight.numel() == C, "group_norm: weight {} does not match {} channels", weight.describe(), C);
+  IA_CHECK(eps >= 0, "group_norm: eps must be >= 0, got {}", eps);
+  check_same_device(x, weight, "group_norm");
+  Backend& be = backend_checked(x, OpKind::GroupNorm, DType::F32);
+  Tensor w = as_f32(weight).view({C});
+  Tensor b;
+  if (bias) {
+    IA_CHECK(bias->numel() == C, "group_norm: bias {} does not match {} channels", bias->describe(), C);
+    check_same_device(x, *bias, "group_norm");
+    b = as_f32(*bias).view({C});
+  }
+  Tensor out = alloc(x.shape(), DType::F32, x.device());
+  be.group_norm(contig(x), groups, w, bias ? &b : nullptr, eps, out);
+  return out;
+}
+
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  OpTimer timer("concat_rows");
+  IA_CHECK(!parts.empty(), "concat_rows: nothing to concatenate");
+  const Tensor& first = parts[0];
+  check_defined(first, "concat_rows", "part 0");
+  IA_CHECK(first.dim() >= 1, "concat_rows: parts need at least 1 dim, got {}", first.describe());
+  Shape shape = first.shape();
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    check_defined(p, "concat_rows", "a part");
+    check_same_device(first, p, "concat_rows");
+    IA_CHECK(p.dtype() == first.dtype() && p.dim() == first.dim() &&
+                 std::equal(p.shape().begin() + 1, p.shape().end(), shape.begin() + 1),
+             "concat_rows: {} does not stack with {}", p.describe(), first.describe());
+    rows += p.size(0);
+  }
+  if (parts.size() == 1) return contig(first);
+  shape[0] = rows;
+  Tensor out = alloc(shape, first.dtype(), first.device());
+  Backend& be = backend_for(first.device());
+  int64_t at = 0;
+  for (const Tensor& p : parts) {
+    if (p.size(0) == 0) continue;
+    Tensor dst = out.narrow(0, at, p.size(0));  // whole rows of a contiguous tensor: contiguous
+    be.copy(p, dst);
+    at += p.size(0);
+  }
+  return out;
+}
+
 Tensor to_device(const Tensor& x, Device device) {
   OpTimer timer("to_device");
   check_defined(x, "to_device", "x");

@@ -4,6 +4,7 @@
 // user-facing checks happen when weights load), allocates the output on the
 // input's device, and dispatches to that device's Backend.
 #include <utility>
+#include <vector>
 
 #include "backends/backend.h"
 #include "core/tensor.h"
@@ -50,6 +51,15 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
 // may be strided, e.g. views of one fused QKV output), query_start [S+1] i32/i64 -> [T, Hq, D] f32.
 Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                         const VarlenAttentionParams& params);
+// --- audio ops (see backends/backend.h; activations channels last) ---
+// x [B, L, Cin], w [Cout, Cin/groups, K] (torch's layout), bias [Cout] or null -> [B, Lout, Cout] f32.
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& params);
+// torch.nn.GroupNorm over channels-last x [B, L, C]: `groups` groups of C/groups channels.
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps);
+// Tensors of one dtype and device with the same trailing shape, stacked along dim 0 into a new
+// contiguous tensor on that device (packing per-sequence results into one step's rows; one part
+// comes back as it is when already contiguous).
+Tensor concat_rows(const std::vector<Tensor>& parts);
 // Moves (copies) a tensor to another device.
 Tensor to_device(const Tensor& x, Device device);
 // Waits for every op queued on `device` (see Backend::synchronize).

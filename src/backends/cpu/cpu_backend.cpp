@@ -90,6 +90,13 @@ class CpuBackend final : public Backend {
   }
   void argmax(const Tensor& x, Tensor& out) override { argmax_cpu(x, out); }
   void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) override { top_k_cpu(x, k, values, ids); }
+  void conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out) override {
+    conv1d_cpu(x, w, bias, p, out);
+  }
+  void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
+                  Tensor& out) override {
+    group_norm_cpu(x, groups, weight, bias, eps, out);
+  }
 };
 
 }  // namespace

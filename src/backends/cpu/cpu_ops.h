@@ -1,6 +1,6 @@
 #pragma once
 // The CPU backend's ops, one family per file (host_memory, linear_ops, norm_ops,
-// elementwise_ops, embedding_pool_ops, rotary_op, attention_ops); CpuBackend
+// elementwise_ops, embedding_pool_ops, rotary_op, attention_ops, conv_ops); CpuBackend
 // (cpu_backend.cpp) only forwards to these. Semantics: backends/backend.h.
 #include <cstddef>
 #include <memory>
@@ -50,5 +50,9 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
                          Tensor& out);
 void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                           const VarlenAttentionParams& params, Tensor& out);
+
+// conv_ops.cpp (channels-last activations)
+void conv1d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out);
+void group_norm_cpu(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps, Tensor& out);
 
 }  // namespace ia::cpu

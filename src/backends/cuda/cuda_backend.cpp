@@ -24,6 +24,8 @@ namespace ia::cuda {
 namespace {
 
 constexpr size_t kWorkspaceBytes = size_t{32} << 20;  // cuBLASLt's recommended size for Hopper
+// Floats of a conv1d's im2col scratch (64 MiB): output rows are gathered in chunks of this much.
+constexpr int64_t kConvColumnBudget = int64_t{16} << 20;
 
 ElemType elem_type(DType t) {
   switch (t) {
@@ -489,6 +491,48 @@ class CudaBackend final : public Backend {
                            lens.size(0), params.scale, params.window, params.bf16_products, mptr<float>(out), q.size(0),
                            q.size(1), k_cache.size(2), q.size(2), stream());
     check_launch("paged_attention");
+  }
+
+  void conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t B = x.size(0), L = x.size(1), Cin = x.size(2), Cout = w.size(0), K = w.size(2), G = p.groups;
+    const int64_t Cg = Cin / G, Og = Cout / G, CK = Cg * K, Lout = out.size(1);
+    IA_CHECK(x.is_contiguous() && w.is_contiguous() && Lout == conv1d_output_length(L, K, p),
+             "cuda conv1d: x {} w {} out {}", x.describe(), w.describe(), out.describe());
+    // im2col in chunks of output rows (a long clip's positional convolution would otherwise
+    // need frames x Cin/G x K floats at once), each group one GEMM against its weights in place
+    // whose output columns land in the group's slice of the output rows (ld = Cout).
+    const int64_t chunk = std::max<int64_t>(1, std::min(Lout, kConvColumnBudget / CK));
+    Tensor col = scratch({chunk, CK}, DType::F32);
+    const float* xp = cptr<float>(x);
+    const float* wp = cptr<float>(w);
+    const float* bp = bias ? cptr<float>(*bias) : nullptr;
+    float* op = mptr<float>(out);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t0 = 0; t0 < Lout; t0 += chunk) {
+        const int64_t rows = std::min(chunk, Lout - t0);
+        for (int64_t grp = 0; grp < G; ++grp) {
+          launch_im2col_1d(xp + b * L * Cin, L, Cin, Cg, grp, K, p.stride, p.padding, p.dilation, t0, rows,
+                           mptr<float>(col), stream());
+          check_launch("conv1d im2col");
+          gemm_->linear(GemmMatrix{col.raw(), CUDA_R_32F, CK}, GemmMatrix{wp + grp * Og * CK, CUDA_R_32F, CK},
+                        bp ? bp + grp * Og : nullptr, nullptr,
+                        GemmMatrix{op + (b * Lout + t0) * Cout + grp * Og, CUDA_R_32F, Cout}, rows, Og, CK, stream());
+        }
+      }
+  }
+
+  void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
+                  Tensor& out) override {
+    if (x.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t B = x.size(0), L = x.size(1), C = x.size(2);
+    Tensor partials = scratch({B, group_norm_chunks(L), 2 * C}, DType::F64);
+    Tensor stats = scratch({B, groups, 2}, DType::F32);
+    launch_group_norm(cptr<float>(x), cptr<float>(weight), bias ? cptr<float>(*bias) : nullptr, eps, mptr<float>(out),
+                      B, L, C, groups, mptr<double>(partials), mptr<float>(stats), stream());
+    check_launch("group_norm");
   }
 
   void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,

@@ -150,4 +150,27 @@ void launch_paged_attention(const HeadsView& q, const float* k_cache, const floa
                             const int32_t* query_start, int64_t S, float scale, int64_t window, bool bf16_products,
                             float* out, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream);
 
+// ------------------------------------------------------------------ convolutional front ends
+
+// col [rows, Cg K] contiguous = the im2col of one batch element x [L, Cin] (contiguous, channels
+// last) for output rows t0 .. t0 + rows - 1 and channel group g (Cg channels from g Cg):
+// col[r, i K + k] = x[(t0 + r) stride + k dilation - padding, g Cg + i], 0 outside [0, L). The
+// column order is the conv weight's [Cout, Cg, K], so a group's GEMM reads the weights in place.
+void launch_im2col_1d(const float* x, int64_t L, int64_t Cin, int64_t Cg, int64_t g, int64_t K, int64_t stride,
+                      int64_t padding, int64_t dilation, int64_t t0, int64_t rows, float* col, cudaStream_t stream);
+
+// Row chunks group norm's first pass splits L into (at most 256, about 64 rows each).
+inline int64_t group_norm_chunks(int64_t L) {
+  const int64_t c = (L + 63) / 64;
+  return c < 1 ? 1 : (c > 256 ? 256 : c);
+}
+
+// torch.nn.GroupNorm on channels-last x [B, L, C] contiguous f32, G groups of C/G channels:
+// per-channel sums and sums of squares over row chunks in f64 (partials: B x
+// group_norm_chunks(L) x 2C doubles of scratch), each group's mean and 1/sqrt(biased var + eps)
+// (stats: B x G x 2 floats of scratch), then out = (x - mean) rstd weight[c] + bias[c] (bias may
+// be null). out [B, L, C] contiguous.
+void launch_group_norm(const float* x, const float* weight, const float* bias, float eps, float* out, int64_t B,
+                       int64_t L, int64_t C, int64_t G, double* partials, float* stats, cudaStream_t stream);
+
 }  // namespace ia::cuda

@@ -1119,6 +1119,131 @@ TEST_P(Conformance, KvCacheWrite) {
     }
 }
 
+TEST_P(Conformance, Conv1d) {
+  Rng rng(22);
+  struct S {
+    int64_t B, L, Cin, Cout, K;
+    Conv1dParams p;
+  };
+  const std::vector<S> cases = {
+      {1, 1, 1, 1, 1, {1, 0, 1, 1}},
+      {1, 50, 1, 7, 10, {5, 0, 1, 1}},      // Wav2Vec2's first feature conv (stride 5, kernel 10)
+      {2, 33, 8, 12, 3, {2, 0, 1, 1}},      // its later ones
+      {1, 9, 5, 6, 2, {2, 0, 1, 1}},        // kernel 2, stride 2
+      {1, 20, 12, 12, 4, {1, 2, 1, 4}},     // positional conv: even kernel, padding K/2, groups
+      {1, 17, 6, 9, 5, {1, 2, 1, 3}},       // odd kernel, groups, Cout != Cin
+      {2, 30, 80, 16, 3, {1, 1, 1, 1}},     // Whisper's stem: kernel 3, padding 1, stride 1 ...
+      {1, 31, 16, 16, 3, {2, 1, 1, 1}},     // ... and stride 2
+      {1, 25, 4, 6, 3, {3, 4, 2, 2}},       // dilation, padding beyond the kernel, stride 3
+      {1, 3, 2, 3, 5, {1, 2, 1, 1}},        // padding alone makes the kernel fit
+      {1, 17000, 256, 4, 4, {1, 2, 1, 1}},  // several im2col chunks on every backend
+  };
+  for (const S& c : cases) {
+    for (bool with_bias : {false, true}) {
+      const int64_t G = c.p.groups, Cg = c.Cin / G, Og = c.Cout / G;
+      const int64_t Lout = conv1d_output_length(c.L, c.K, c.p);
+      Tensor x = host_f32({c.B, c.L, c.Cin}, rng), w = host_f32({c.Cout, Cg, c.K}, rng, -1, 1),
+             b = host_f32({c.Cout}, rng);
+      Tensor bd = dev_.up(b);
+      Tensor out = dev_.poisoned({c.B, Lout, c.Cout});
+      be().conv1d(dev_.up(x), dev_.up(w), with_bias ? &bd : nullptr, c.p, out);
+      Vec xv = values(x), wv = values(w), bv = values(b), ref, mag;
+      for (int64_t bb = 0; bb < c.B; ++bb)
+        for (int64_t t = 0; t < Lout; ++t)
+          for (int64_t o = 0; o < c.Cout; ++o) {
+            const int64_t g = o / Og;
+            double sum = with_bias ? bv[static_cast<size_t>(o)] : 0, a = std::fabs(sum);
+            for (int64_t i = 0; i < Cg; ++i)
+              for (int64_t k = 0; k < c.K; ++k) {
+                const int64_t src = t * c.p.stride + k * c.p.dilation - c.p.padding;
+                if (src < 0 || src >= c.L) continue;
+                const double term = xv[static_cast<size_t>((bb * c.L + src) * c.Cin + g * Cg + i)] *
+                                    wv[static_cast<size_t>((o * Cg + i) * c.K + k)];
+                sum += term;
+                a += std::fabs(term);
+              }
+            ref.push_back(sum);
+            mag.push_back(a);
+          }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                   fmt::format("conv1d B={} L={} Cin={} Cout={} K={} stride={} pad={} dil={} groups={} bias={}", c.B,
+                               c.L, c.Cin, c.Cout, c.K, c.p.stride, c.p.padding, c.p.dilation, G, with_bias));
+    }
+  }
+}
+
+TEST_P(Conformance, Conv1dThroughOps) {
+  // The ops layer: a strided x is made contiguous, bf16 biases widened, shapes checked.
+  Rng rng(23);
+  const Conv1dParams p{2, 1, 1, 2};
+  Tensor xfull = host_f32({1, 9, 10}, rng), w = host_f32({6, 4, 3}, rng, -1, 1), b = host_f32({6}, rng);
+  Tensor xd = dev_.up(xfull).narrow(2, 1, 8);  // channels 1..8 of 10: not contiguous
+  Tensor bd = dev_.up(b.to(DType::BF16));
+  Tensor out = dev_.down(ops::conv1d(xd, dev_.up(w), &bd, p));
+  Tensor want = dev_.down(ops::conv1d(dev_.up(xfull.narrow(2, 1, 8).contiguous()), dev_.up(w), nullptr, p));
+  ASSERT_EQ(out.shape(), (Shape{1, 5, 6}));
+  Vec got = values(out), base = values(want), bv = values(b.to(DType::BF16));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], base[i] + bv[i % 6], 1e-4) << i;
+  // Fewer samples than the kernel spans; weights that do not fit the groups.
+  EXPECT_THROW(ops::conv1d(dev_.up(host_f32({1, 2, 8}, rng)), dev_.up(w), nullptr, Conv1dParams{1, 0, 1, 2}), Error);
+  EXPECT_THROW(ops::conv1d(xd, dev_.up(host_f32({6, 3, 3}, rng)), nullptr, p), Error);
+}
+
+TEST_P(Conformance, GroupNorm) {
+  Rng rng(24);
+  struct S {
+    int64_t B, L, C, G;
+  };
+  for (S c : {S{1, 1, 1, 1}, S{1, 50, 16, 16}, S{2, 33, 12, 4}, S{1, 7, 9, 3}, S{2, 300, 32, 1}, S{1, 5000, 8, 8},
+              S{1, 20000, 4, 2}}) {
+    for (bool with_bias : {false, true}) {
+      // An offset mean (3) checks the variance is computed stably.
+      Tensor x = host_f32({c.B, c.L, c.C}, rng, 1, 5);
+      Tensor w = host_f32({c.C}, rng), b = host_f32({c.C}, rng);
+      Tensor bd = dev_.up(b);
+      Tensor out = dev_.poisoned({c.B, c.L, c.C});
+      const float eps = 1e-5f;
+      be().group_norm(dev_.up(x), c.G, dev_.up(w), with_bias ? &bd : nullptr, eps, out);
+      Vec xv = values(x), wv = values(w), bv = values(b);
+      Vec ref(xv.size()), mag(xv.size());
+      const int64_t Cg = c.C / c.G;
+      for (int64_t bb = 0; bb < c.B; ++bb)
+        for (int64_t g = 0; g < c.G; ++g) {
+          auto at = [&](int64_t t, int64_t ch) { return static_cast<size_t>((bb * c.L + t) * c.C + g * Cg + ch); };
+          double mean = 0, var = 0;
+          for (int64_t t = 0; t < c.L; ++t)
+            for (int64_t ch = 0; ch < Cg; ++ch) mean += xv[at(t, ch)];
+          mean /= static_cast<double>(c.L * Cg);
+          for (int64_t t = 0; t < c.L; ++t)
+            for (int64_t ch = 0; ch < Cg; ++ch) var += std::pow(xv[at(t, ch)] - mean, 2);
+          var /= static_cast<double>(c.L * Cg);
+          const double rstd = 1 / std::sqrt(var + static_cast<double>(eps));
+          for (int64_t t = 0; t < c.L; ++t)
+            for (int64_t ch = 0; ch < Cg; ++ch) {
+              const size_t cc = static_cast<size_t>(g * Cg + ch);
+              const double n = (xv[at(t, ch)] - mean) * rstd * wv[cc];
+              ref[at(t, ch)] = n + (with_bias ? bv[cc] : 0);
+              mag[at(t, ch)] = std::fabs(n) + (with_bias ? std::fabs(bv[cc]) : 0) + 1e-2 * std::fabs(wv[cc]);
+            }
+        }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                   fmt::format("group_norm B={} L={} C={} G={} bias={}", c.B, c.L, c.C, c.G, with_bias));
+    }
+  }
+}
+
+TEST_P(Conformance, ConcatRows) {
+  Rng rng(25);
+  Tensor a = host_f32({3, 4}, rng), b = host_f32({0, 4}, rng), c = host_f32({5, 8}, rng);
+  Tensor cd = dev_.up(c).narrow(1, 2, 4);  // a strided part
+  Tensor out = dev_.down(ops::concat_rows({dev_.up(a), dev_.up(b), cd}));
+  ASSERT_EQ(out.shape(), (Shape{8, 4}));
+  Vec got = values(out), av = values(a), cv = values(c.narrow(1, 2, 4));
+  for (size_t i = 0; i < av.size(); ++i) EXPECT_EQ(got[i], av[i]);
+  for (size_t i = 0; i < cv.size(); ++i) EXPECT_EQ(got[av.size() + i], cv[i]);
+  EXPECT_THROW(ops::concat_rows({dev_.up(a), dev_.up(c)}), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance,
                          ::testing::Values(Target{"cpu_avx512", Device::cpu(), static_cast<int>(cpu::Isa::Avx512)},
                                            Target{"cpu_generic", Device::cpu(), static_cast<int>(cpu::Isa::Generic)},
@@ -1129,10 +1254,11 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op :
-         {OpKind::Embedding, OpKind::Linear, OpKind::MatMul, OpKind::LayerNorm, OpKind::Activation, OpKind::Softmax,
-          OpKind::Attention, OpKind::Add, OpKind::Pool, OpKind::L2Normalize, OpKind::Cast, OpKind::RmsNorm,
-          OpKind::Rotary, OpKind::SwiGlu, OpKind::PagedAttention, OpKind::VarlenAttention, OpKind::ArgMax})
+    for (OpKind op : {OpKind::Embedding,  OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
+                      OpKind::Activation, OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
+                      OpKind::Pool,       OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
+                      OpKind::Rotary,     OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
+                      OpKind::ArgMax,     OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));
