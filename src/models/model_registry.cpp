@@ -9,6 +9,7 @@
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
 #include "models/decoder_lm.h"
+#include "models/wav2vec2.h"
 
 namespace ia {
 
@@ -17,12 +18,16 @@ namespace {
 using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const WeightStore&, DType, Device,
                                                      bool with_lm_head);
 using EncoderLoader = std::unique_ptr<Encoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using CtcLoader = std::unique_ptr<CtcModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
 }
 std::unique_ptr<Encoder> load_bert_encoder(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return BertEncoder::load(c, w, t, d);
+}
+std::unique_ptr<CtcModel> load_wav2vec2_ctc(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return Wav2Vec2ForCtc::load(c, w, t, d);
 }
 
 struct FamilyEntry {
@@ -33,33 +38,36 @@ struct FamilyEntry {
   const char* modality;
   CausalLmLoader causal_lm;  // null: not a causal LM in this build
   EncoderLoader encoder;     // null: not an encoder in this build
+  CtcLoader ctc;             // null: not a CTC speech model in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
 // properties (models/bert_encoder.cpp, models/decoder_lm.cpp); the rest are
 // recognised so users get "not implemented yet" instead of "unknown".
 constexpr FamilyEntry kFamilies[] = {
-    {"bert", "bert", "BertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
-    {"roberta", "bert", "RobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder},
-    {"xlm-roberta", "bert", "XLMRobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder},
-    {"camembert", "bert", "CamembertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
-    {"distilbert", "bert", "DistilBertModel", "feature-extraction", "text", nullptr, load_bert_encoder},
-    {"gpt2", "gpt2", "GPT2LMHeadModel", "text-generation", "text", load_decoder_lm, nullptr},
-    {"llama", "llama", "LlamaForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
-    {"qwen2", "llama", "Qwen2ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
-    {"qwen3", "llama", "Qwen3ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
-    {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", load_decoder_lm, nullptr},
-    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr},
-    {"vit", "vit", "ViTModel", "image-classification", "vision", nullptr, nullptr},
-    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr},
-    {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr,
+    {"bert", "bert", "BertModel", "feature-extraction", "text", nullptr, load_bert_encoder, nullptr},
+    {"roberta", "bert", "RobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder, nullptr},
+    {"xlm-roberta", "bert", "XLMRobertaModel", "feature-extraction", "text", nullptr, load_bert_encoder, nullptr},
+    {"camembert", "bert", "CamembertModel", "feature-extraction", "text", nullptr, load_bert_encoder, nullptr},
+    {"distilbert", "bert", "DistilBertModel", "feature-extraction", "text", nullptr, load_bert_encoder, nullptr},
+    {"gpt2", "gpt2", "GPT2LMHeadModel", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
+    {"llama", "llama", "LlamaForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
+    {"qwen2", "llama", "Qwen2ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
+    {"qwen3", "llama", "Qwen3ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
+    {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
+    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr},
+    {"vit", "vit", "ViTModel", "image-classification", "vision", nullptr, nullptr, nullptr},
+    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr, nullptr,
      nullptr},
-    {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr},
-    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr},
-    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr},
-    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr},
-    {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr},
-    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr},
+    {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
+     load_wav2vec2_ctc},
+    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
+    {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr,
+     nullptr},
+    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr},
 };
 
 const FamilyEntry& entry_for(const std::string& type) {
@@ -116,7 +124,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.causal_lm || f.encoder;
+    kind.implemented = f.causal_lm || f.encoder || f.ctc;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -141,6 +149,16 @@ bool has_encoder(const ModelKind& kind) {
 
 bool has_causal_lm(const ModelKind& kind) {
   return entry_for(kind.model_type).causal_lm != nullptr;
+}
+
+void require_ctc_model(const ModelKind& kind, const std::string& dir) {
+  if (!entry_for(kind.model_type).ctc || kind.task != "automatic-speech-recognition")
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a CTC speech recognition model this build runs",
+         dir, kind.model_type, kind.architecture);
+}
+
+bool has_ctc_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).ctc != nullptr;
 }
 
 namespace {
@@ -194,6 +212,14 @@ std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore&
   require_encoder(kind, weights.dir());
   return with_load_progress(weights, compute_dtype, device,
                             [&] { return entry_for(kind.model_type).encoder(config, weights, compute_dtype, device); });
+}
+
+std::unique_ptr<CtcModel> load_ctc_model(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_ctc_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device,
+                            [&] { return entry_for(kind.model_type).ctc(config, weights, compute_dtype, device); });
 }
 
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,

@@ -1,7 +1,7 @@
 #pragma once
 // The one model registry: maps config.json (`model_type`, `architectures`) to
 // a family, an architecture, a task and a modality, says whether this build
-// can run it, and creates the model behind its interface (CausalLM, Encoder).
+// can run it, and creates the model behind its interface (CausalLM, Encoder, CtcModel).
 // Unknown types are a clear error, never a guess.
 #include <memory>
 #include <string>
@@ -13,6 +13,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/causal_lm.h"
+#include "models/ctc_model.h"
 #include "models/encoder.h"
 
 namespace ia {
@@ -38,9 +39,14 @@ std::vector<std::string> known_model_types();
 void require_causal_lm(const ModelKind& kind, const std::string& dir);
 void require_encoder(const ModelKind& kind, const std::string& dir);
 
-// Whether this build has an encoder / a causal LM (decoder) for the kind's model_type.
+// Unsupported unless the registry has a CTC speech model (Wav2Vec2ForCTC) of this kind whose task
+// is automatic-speech-recognition.
+void require_ctc_model(const ModelKind& kind, const std::string& dir);
+
+// Whether this build has an encoder / a causal LM (decoder) / a CTC model for the kind's model_type.
 bool has_encoder(const ModelKind& kind);
 bool has_causal_lm(const ModelKind& kind);
+bool has_ctc_model(const ModelKind& kind);
 
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
@@ -49,6 +55,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightSto
                                          Device device);
 std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                       Device device);
+// A CTC speech model (audio in, per-frame vocabulary logits out: models/ctc_model.h).
+std::unique_ptr<CtcModel> load_ctc_model(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
 // Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.

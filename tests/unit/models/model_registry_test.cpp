@@ -32,6 +32,31 @@ TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
   EXPECT_EQ(classify_model({{"model_type", "clip"}}, "cfg").modality, "multimodal");
 }
 
+TEST(ModelRegistry, Wav2Vec2IsACtcSpeechModel) {
+  ModelKind k = classify_model({{"model_type", "wav2vec2"}, {"architectures", {"Wav2Vec2ForCTC"}}}, "cfg");
+  EXPECT_EQ(k.family, "wav2vec2");
+  EXPECT_EQ(k.architecture, "Wav2Vec2ForCTC");
+  EXPECT_EQ(k.task, "automatic-speech-recognition");
+  EXPECT_EQ(k.modality, "audio");
+  EXPECT_TRUE(k.implemented);
+  EXPECT_TRUE(has_ctc_model(k));
+  EXPECT_FALSE(has_encoder(k));
+  EXPECT_FALSE(has_causal_lm(k));
+  EXPECT_NO_THROW(require_ctc_model(k, "/m"));
+  // Other heads of the family are not CTC models; nor is any other family.
+  ModelKind cls =
+      classify_model({{"model_type", "wav2vec2"}, {"architectures", {"Wav2Vec2ForSequenceClassification"}}}, "cfg");
+  EXPECT_THROW(require_ctc_model(cls, "/m"), Error);
+  ModelKind bert = classify_model({{"model_type", "bert"}}, "cfg");
+  EXPECT_FALSE(has_ctc_model(bert));
+  try {
+    require_ctc_model(bert, "/m");
+    FAIL() << "bert accepted as a CTC model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+}
+
 TEST(ModelRegistry, UnknownOrMissingTypeIsAClearError) {
   try {
     classify_model({{"model_type", "frobnicator"}}, "/m/config.json");
