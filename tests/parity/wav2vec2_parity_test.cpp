@@ -469,7 +469,19 @@ TEST(Wav2Vec2Parity, EitherWeightNormNameOrAFoldedWeightGivesTheSameLogits) {
 struct Variant {
   const char* name;
   bool layer_norm, stable, conv_bias, other_names;
+  bool odd_kernel = false;  // a positional conv of kernel 15 in 2 groups (no frame dropped)
 };
+
+// New random weights for a positional conv of kernel K in G groups (hidden H).
+void replace_positional_conv(Tensors& ts, int64_t H, int64_t K, int64_t G) {
+  const std::string pc = "wav2vec2.encoder.pos_conv_embed.conv.";
+  ts.erase(std::remove_if(ts.begin(), ts.end(),
+                          [&](const auto& p) { return p.first.rfind(pc, 0) == 0 && p.first != pc + "bias"; }),
+           ts.end());
+  ts.emplace_back(pc + "parametrizations.weight.original0", random_vector(K, 0.5, 0.2, 400).view({1, 1, K}));
+  ts.emplace_back(pc + "parametrizations.weight.original1",
+                  random_vector(H * (H / G) * K, 0.0, 0.1, 401).view({H, H / G, K}));
+}
 
 class Wav2Vec2Variant : public ::testing::TestWithParam<Variant> {};
 
@@ -486,9 +498,14 @@ TEST_P(Wav2Vec2Variant, MatchesTheF64Model) {
         c["feat_extract_norm"] = v.layer_norm ? "layer" : "group";
         c["do_stable_layer_norm"] = v.stable;
         c["conv_bias"] = v.conv_bias;
+        if (v.odd_kernel) {
+          c["num_conv_pos_embeddings"] = 15;
+          c["num_conv_pos_embedding_groups"] = 2;
+        }
       },
       [&](Tensors& ts) {
         add_conv_tensors(ts, cfg, v.conv_bias);
+        if (v.odd_kernel) replace_positional_conv(ts, cfg["hidden_size"].get<int64_t>(), 15, 2);
         if (v.other_names) swap_weight_norm_names(ts);
       });
   auto rec = CtcRecognizer::load(dir.str(), test_device());
@@ -508,7 +525,8 @@ TEST_P(Wav2Vec2Variant, MatchesTheF64Model) {
 INSTANTIATE_TEST_SUITE_P(Unverified, Wav2Vec2Variant,
                          ::testing::Values(Variant{"layer", true, false, false, false},
                                            Variant{"stable", false, true, false, false},
-                                           Variant{"layer_stable_bias_weight_g", true, true, true, true}),
+                                           Variant{"layer_stable_bias_weight_g", true, true, true, true},
+                                           Variant{"odd_positional_kernel", false, false, false, false, true}),
                          [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
 
 // ---------------------------------------------------------------- batches and inputs
