@@ -427,7 +427,7 @@ TEST(Wav2Vec2Parity, EitherWeightNormNameOrAFoldedWeightGivesTheSameLogits) {
   write_variant(
       ref.dir, renamed.str(), [](nlohmann::json&) {}, swap_weight_norm_names);
   auto rec = CtcRecognizer::load(renamed.str(), test_device());
-  EXPECT_EQ(max_err(values(rec->model().forward({ref.clip()}).logits), base), 0.0) << "the other names";
+  EXPECT_LE(max_err(values(rec->model().forward({ref.clip()}).logits), base), 1e-6) << "the other names";
   EXPECT_EQ(rec->transcribe(ref.clip()).text, ref.meta["ctc_text"].get<std::string>());
 
   // conv.weight stored folded (g v / ||v|| computed here in f64).
