@@ -582,6 +582,11 @@ TEST(Wav2Vec2Parity, PaddedBatchesWithAndWithoutAMask) {
   CtcOutput out = rec->model().forward(clips);
   EXPECT_LE(max_err(values(out.clip_logits(1)), values(rec->model().forward({full.narrow(0, 0, short_len)}).logits)),
             1e-5);
+  // Any mask dtype the extractor or a caller gives (int32, bool, f32).
+  for (DType t : {DType::I32, DType::Bool, DType::F32}) {
+    const Tensor m = mask.to(t);
+    EXPECT_EQ(clips_from_padded_batch(iv, &m)[1].size(0), short_len) << dtype_name(t);
+  }
   // Without: the whole row, its zero padding included (what transformers computes for a
   // group-norm model, which takes no mask).
   clips = clips_from_padded_batch(iv, nullptr);
