@@ -99,7 +99,8 @@ void group_norm_cpu(const Tensor& x, int64_t groups, const Tensor& weight, const
   // Per-channel sums and sums of squares in f64 over row chunks (consecutive channels of a row
   // are consecutive in memory), folded into each group's mean and variance: f64 keeps
   // E[x^2] - E[x]^2 exact to far below f32 rounding for any realistic offset of the mean.
-  const int64_t rows_per_chunk = std::max<int64_t>(64, row_grain(C));
+  // At most 256 chunks: enough for any thread count, and partials of at most 256 x 2C doubles.
+  const int64_t rows_per_chunk = std::max<int64_t>({64, row_grain(C), (L + 255) / 256});
   const int64_t chunks = (L + rows_per_chunk - 1) / rows_per_chunk;
   std::vector<double> part(static_cast<size_t>(chunks * 2 * C));
   std::vector<float> mean(static_cast<size_t>(G)), rstd(static_cast<size_t>(G));
