@@ -4,6 +4,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "ops/ops.h"
+#include "preprocess/audio/audio_loader.h"
 
 namespace ia {
 
@@ -80,9 +81,35 @@ std::unique_ptr<CtcRecognizer> CtcRecognizer::load(const std::string& dir, Devic
   r->kind_ = classify_model(config.json(), config.path());
   require_ctc_model(r->kind_, dir);
   r->tokenizer_ = tok::CtcTokenizer::load(dir);
+  try {
+    r->features_ = audio::Wav2Vec2FeatureConfig::load(dir);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::NotFound) throw;  // a malformed config is the folder's error
+  }
   auto weights = WeightStore::open(dir);
   r->model_ = load_ctc_model(config, *weights, dtype, device);
   return r;
+}
+
+namespace {
+
+const audio::Wav2Vec2FeatureConfig& required_features(const CtcRecognizer& r) {
+  if (!r.feature_config())
+    fail(ErrorKind::NotFound, "{}: no feature extractor config (preprocessor_config.json) to prepare audio with",
+         r.dir());
+  return *r.feature_config();
+}
+
+}  // namespace
+
+CtcTranscription CtcRecognizer::transcribe_audio(std::span<const float> samples) const {
+  return transcribe(audio::wav2vec2_input_values(samples, required_features(*this)));
+}
+
+CtcTranscription CtcRecognizer::transcribe_file(const std::string& path) const {
+  const audio::Wav2Vec2FeatureConfig& fc = required_features(*this);
+  const audio::AudioClip clip = audio::load_audio_file(path, static_cast<int>(fc.sampling_rate));
+  return transcribe(audio::wav2vec2_input_values(clip.samples, fc));
 }
 
 }  // namespace ia

@@ -7,12 +7,15 @@
 // unit-variance normalisation) is the caller's: clips here are its input_values.
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "models/ctc_model.h"
 #include "models/model_registry.h"
+#include "preprocess/audio/wav2vec2_features.h"
 #include "tokenizers/ctc_tokenizer.h"
 
 namespace ia {
@@ -41,8 +44,9 @@ std::vector<std::vector<int64_t>> ctc_greedy_ids(const CtcOutput& output);
 // other shapes, a mask that is not ones followed by zeros, or an all-zero row.
 std::vector<Tensor> clips_from_padded_batch(const Tensor& input_values, const Tensor* attention_mask);
 
-// A CTC model folder ready to transcribe: config.json, the weights and the CTC tokenizer
-// (vocab.json + tokenizer_config.json), loaded as a user's model folder.
+// A CTC model folder ready to transcribe: config.json, the weights, the CTC tokenizer
+// (vocab.json + tokenizer_config.json) and, when the folder has one, its feature extractor config
+// (preprocessor_config.json / processor_config.json), loaded as a user's model folder.
 class CtcRecognizer {
  public:
   // Unsupported when the folder's model is not a CTC model this build runs; dtype f32 or bf16.
@@ -58,12 +62,23 @@ class CtcRecognizer {
   }
   CtcTranscription transcribe(const Tensor& samples) const { return transcribe_ctc(*model_, *tokenizer_, samples); }
 
+  // From audio: samples (mono, at the feature extractor's sampling_rate) normalised as
+  // Wav2Vec2FeatureExtractor does, or a file decoded, mixed down and resampled to that rate
+  // (preprocess/audio). NotFound when the folder has no feature extractor config; the audio
+  // front end's errors (InvalidArgument, Corrupt, Unsupported) for bad audio.
+  CtcTranscription transcribe_audio(std::span<const float> samples) const;
+  CtcTranscription transcribe_file(const std::string& path) const;
+  // The folder's feature extractor settings (return_attention_mask says whether transformers
+  // gives the model a mask for padded batches); nullopt when it has none.
+  const std::optional<audio::Wav2Vec2FeatureConfig>& feature_config() const { return features_; }
+
  private:
   CtcRecognizer() = default;
   std::string dir_;
   ModelKind kind_;
   std::unique_ptr<CtcModel> model_;
   std::shared_ptr<tok::CtcTokenizer> tokenizer_;
+  std::optional<audio::Wav2Vec2FeatureConfig> features_;
 };
 
 }  // namespace ia

@@ -24,6 +24,7 @@
 #include "formats/safetensors.h"
 #include "models/wav2vec2.h"
 #include "ops/ops.h"
+#include "preprocess/audio/audio_loader.h"
 #include "runtime/ctc_transcription.h"
 #include "test_device.h"
 
@@ -381,6 +382,22 @@ TEST_P(Wav2Vec2Fixture, LogitsIdsAndTextMatchTransformers) {
   EXPECT_EQ(rec->model().output_frames(ref.clip().size(0)), want.size(1));
 }
 
+TEST_P(Wav2Vec2Fixture, FromTheAudioFile) {
+  // audio.wav through the audio front end (decode, Wav2Vec2FeatureExtractor's normalisation) and
+  // the model: the reference's input_values, ids and text.
+  Reference ref = load_reference(dir_);
+  auto rec = CtcRecognizer::load(dir_, test_device(), DType::F32);
+  ASSERT_TRUE(rec->feature_config().has_value());
+  const std::string wav = dir_ + "/" + ref.meta["audio"].get<std::string>();
+  const audio::AudioClip clip = audio::load_audio_file(wav, static_cast<int>(rec->feature_config()->sampling_rate));
+  const Tensor iv = audio::wav2vec2_input_values(clip.samples, *rec->feature_config());
+  EXPECT_LE(max_err(values(iv), values(ref.clip())), 1e-5) << "input_values";
+  CtcTranscription t = rec->transcribe_file(wav);
+  EXPECT_EQ(t.ids, ref.meta["ctc_ids"].get<std::vector<int64_t>>());
+  EXPECT_EQ(t.text, ref.meta["ctc_text"].get<std::string>());
+  EXPECT_EQ(rec->transcribe_audio(clip.samples).text, t.text);
+}
+
 TEST_P(Wav2Vec2Fixture, PaddedBatchReference) {
   // make_wav2vec2_fixtures.py's batch: clips right-padded, with the attention mask when the
   // extractor returns one; transformers' logits of every real frame.
@@ -640,6 +657,29 @@ TEST(Wav2Vec2Parity, Bf16WeightsStayCloseToF32) {
   const double err = max_err(got, want);
   std::printf("bf16 logits max abs err %.3g (logits up to %.3g)\n", err, scale);
   EXPECT_LE(err, 0.05 * scale);
+}
+
+TEST(Wav2Vec2Parity, AudioNeedsTheFeatureExtractorConfig) {
+  Reference ref = load_reference(fixture("wav2vec2"));
+  TempFolder dir;
+  write_variant(
+      ref.dir, dir.str(), [](nlohmann::json&) {}, [](Tensors&) {});
+  fs::remove(dir.str() + "/preprocessor_config.json");
+  auto rec = CtcRecognizer::load(dir.str(), test_device());
+  EXPECT_FALSE(rec->feature_config().has_value());
+  EXPECT_EQ(rec->transcribe(ref.clip()).text, ref.meta["ctc_text"].get<std::string>());  // input_values still run
+  try {
+    rec->transcribe_file(ref.dir + "/audio.wav");
+    FAIL() << "audio prepared without a feature extractor config";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+  }
+  std::ofstream(dir.str() + "/preprocessor_config.json") << R"({"feature_extractor_type": "Wav2Vec2FeatureExtractor"})";
+  rec = CtcRecognizer::load(dir.str(), test_device());
+  ASSERT_TRUE(rec->feature_config().has_value());
+  EXPECT_FALSE(rec->feature_config()->return_attention_mask);  // the class default
+  std::ofstream(dir.str() + "/empty.wav") << "";
+  EXPECT_THROW(rec->transcribe_file(dir.str() + "/empty.wav"), Error);
 }
 
 TEST(Wav2Vec2Parity, MissingTensorsAndAdaptersAreClearErrors) {
