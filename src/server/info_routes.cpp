@@ -26,14 +26,13 @@ void models(ServerState& s, httplib::Response& res) {
 void tei_info(ServerState& s, httplib::Response& res) {
   const ServedModel* m = nullptr;
   for (const auto& candidate : s.models)
-    if (!candidate->generates()) {
+    if (candidate->embeds()) {
       m = candidate.get();
       break;
     }
   if (!m) m = s.models.front().get();
-  json model_type = m->generates()
-                        ? json{{"generation", json::object()}}
-                        : json{{"embedding", json{{"pooling", pool_mode_name(m->embedder->default_pooling())}}}};
+  json model_type = m->embeds() ? json{{"embedding", json{{"pooling", pool_mode_name(m->embedder->default_pooling())}}}}
+                                : json{{m->serves(), json::object()}};
   json out{{"model_id", m->name},
            {"model_sha", nullptr},
            {"model_dtype", m->dtype},

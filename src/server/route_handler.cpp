@@ -27,8 +27,19 @@ void check_admission(ServerState& state, const httplib::Request& req, const Rout
 // The body, read through httplib's reader up to max_bytes. Past it: 413, and the connection
 // closes (what is left of the body is not read). A declared length past the bound is drained
 // by httplib in small reads (within the request deadline) so that the client sees the 413.
+ApiError too_large_error(size_t max_bytes) {
+  return ApiError(413, "invalid_request_error", "request_too_large",
+                  "the request body is larger than " + std::to_string(max_bytes) + " bytes (--max-request-bytes)");
+}
+
 std::string read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
                       size_t max_bytes) {
+  // httplib parses multipart bodies itself (its plain reader has no parts callback for them).
+  if (req.is_multipart_form_data()) {
+    res.set_header("Connection", "close");
+    throw ApiError(400, "invalid_request_error", "invalid_content_type",
+                   "this route takes a JSON body (application/json), not multipart/form-data");
+  }
   const std::string declared = req.get_header_value("Content-Length");
   uint64_t length = 0;
   const bool has_length = !declared.empty() &&
@@ -48,14 +59,56 @@ std::string read_body(const httplib::Request& req, httplib::Response& res, const
   });
   if (too_large) {
     res.set_header("Connection", "close");
-    throw ApiError(413, "invalid_request_error", "request_too_large",
-                   "the request body is larger than " + std::to_string(max_bytes) + " bytes (--max-request-bytes)");
+    throw too_large_error(max_bytes);
   }
   if (!ok) {
     res.set_header("Connection", "close");
     throw ApiError(400, "invalid_request_error", "invalid_body", "the request body could not be read");
   }
   return body;
+}
+
+// A multipart body's parts through httplib's parser, within max_bytes of part data and kMaxFormParts.
+std::vector<FormPart> read_form(const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader, size_t max_bytes) {
+  if (!req.is_multipart_form_data()) {
+    res.set_header("Connection", "close");
+    throw ApiError(400, "invalid_request_error", "invalid_content_type",
+                   "this route takes multipart/form-data (file, model, ...), as the OpenAI SDKs upload it");
+  }
+  std::vector<FormPart> parts;
+  size_t total = 0;
+  bool too_large = false, too_many = false;
+  const bool ok = reader(
+      [&](const httplib::MultipartFormData& h) {
+        if (parts.size() == kMaxFormParts) {
+          too_many = true;
+          return false;
+        }
+        parts.push_back(
+            {h.name, h.filename.empty() ? std::nullopt : std::optional<std::string>(h.filename), h.content_type, {}});
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        if (parts.empty() || total + n > max_bytes) {
+          too_large = !parts.empty();
+          return false;
+        }
+        total += n;
+        parts.back().data.append(data, n);
+        return true;
+      });
+  if (too_large) {
+    res.set_header("Connection", "close");
+    throw too_large_error(max_bytes);
+  }
+  if (too_many || !ok) {
+    res.set_header("Connection", "close");
+    throw ApiError(400, "invalid_request_error", "invalid_multipart",
+                   too_many ? "more than " + std::to_string(kMaxFormParts) + " parts in the form"
+                            : "the multipart/form-data body is malformed");
+  }
+  return parts;
 }
 
 void count(ServerState& state, const std::string& route, int status) {
@@ -95,6 +148,22 @@ void add_post_route(httplib::Server& http, ServerState& state, const std::string
       handler(req, res, body);
     } catch (...) {
       send_error(res, current_error_response(), options.tei_errors && options.tei_errors(body));
+    }
+    if (state.draining) res.set_header("Connection", "close");
+    count(state, pattern, res.status);
+  });
+}
+
+void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
+                    RouteOptions options) {
+  http.Post(pattern, [&state, pattern, handler = std::move(handler), options](
+                         const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    InFlight in_flight(state);
+    try {
+      check_admission(state, req, options);
+      handler(req, res, read_form(req, res, reader, state.options.max_request_bytes));
+    } catch (...) {
+      send_error(res, current_error_response());
     }
     if (state.draining) res.set_header("Connection", "close");
     count(state, pattern, res.status);

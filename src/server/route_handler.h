@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include "server/multipart_form.h"
 #include "server/server_state.h"
 
 namespace ia::server {
@@ -25,9 +26,15 @@ struct RouteOptions {
 std::string tei_error_body(const std::string& openai_body, int status);
 
 using BodyHandler = std::function<void(const httplib::Request&, httplib::Response&, const std::string& body)>;
+using FormHandler =
+    std::function<void(const httplib::Request&, httplib::Response&, const std::vector<FormPart>& parts)>;
 using GetHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
 void add_post_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler handler,
+                    RouteOptions options = {});
+// A route that takes multipart/form-data (uploads): its parts, read within --max-request-bytes
+// and kMaxFormParts; any other body is a 400.
+void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
                     RouteOptions options = {});
 void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
                    RouteOptions options = {});

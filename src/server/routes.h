@@ -13,6 +13,8 @@ void add_generation_routes(httplib::Server& http, ServerState& state);
 void add_embedding_routes(httplib::Server& http, ServerState& state);
 // POST /tokenize (vLLM's or TEI's shape), POST /detokenize, TEI's POST /decode (tokenizer_routes.cpp).
 void add_tokenizer_routes(httplib::Server& http, ServerState& state);
+// POST /v1/audio/transcriptions and /v1/audio/translations, multipart uploads (audio_routes.cpp).
+void add_audio_routes(httplib::Server& http, ServerState& state);
 // GET /v1/models, /health, /metrics, TEI's GET /info (info_routes.cpp).
 void add_info_routes(httplib::Server& http, ServerState& state);
 

@@ -37,7 +37,10 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   const bool sentence_transformers = fs::exists(fs::path(m->dir) / "modules.json");
   const auto start = std::chrono::steady_clock::now();
   int64_t context = 0;
-  if (!sentence_transformers && has_causal_lm(kind)) {
+  if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
+    m->speech = SpeechRecognizer::load(m->dir, device, dtype);
+    m->speech_mu = std::make_unique<std::mutex>();
+  } else if (!sentence_transformers && has_causal_lm(kind)) {
     m->generator = Generator::load(m->dir, device, dtype);
     context = m->generator->model().config().max_positions;
     try {
@@ -74,8 +77,8 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   }
   m->created =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  spdlog::info("serve: loaded {} ({}, {} on {}, {} tokens) from {} in {:.2f} s", m->name,
-               m->generates() ? "generation" : "embeddings", m->dtype, m->device, m->max_model_len, m->dir,
+  spdlog::info("serve: loaded {} ({}, {} on {}, {} tokens) from {} in {:.2f} s", m->name, m->serves(), m->dtype,
+               m->device, m->max_model_len, m->dir,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return m;
 }

@@ -4,12 +4,14 @@
 // service that runs its requests. Loaded once at startup.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
+#include "runtime/speech_recognizer.h"
 #include "server/embedding_service.h"
 #include "server/generation_service.h"
 #include "server/metrics_registry.h"
@@ -28,14 +30,21 @@ struct ServedModel {
   std::shared_ptr<EmbeddingEndpoint> embedder;  // embedding models
   std::unique_ptr<GenerationService> generation;
   std::unique_ptr<EmbeddingService> embedding;
+  std::shared_ptr<const SpeechRecognizer> speech;  // speech models: /v1/audio/transcriptions
+  std::unique_ptr<std::mutex> speech_mu;           // one transcription at a time per model
   std::optional<tok::ChatTemplate> chat_template;  // none: chat completions answer 400
   int64_t max_model_len = 0;                       // tokens of prompt + completion (embedding models: of one input)
   // Embedding dimensions a request may ask for (config.json matryoshka_dimensions); empty: only the full one.
   std::vector<int64_t> matryoshka_dimensions;
   bool matryoshka_any = false;  // config.json is_matryoshka: any smaller size
 
+  // Generation and embedding models only (a speech model's CTC vocabulary is not a tok::Tokenizer).
   const tok::Tokenizer& tokenizer() const { return generator ? generator->tokenizer() : embedder->tokenizer(); }
   bool generates() const { return generator != nullptr; }
+  bool embeds() const { return embedder != nullptr; }
+  bool transcribes() const { return speech != nullptr; }
+  // "generation", "embeddings" or "transcription".
+  const char* serves() const { return generates() ? "generation" : embeds() ? "embeddings" : "transcription"; }
 };
 
 // Loads one --model: a decoder becomes a generator (with the folder's chat template when it

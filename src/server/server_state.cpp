@@ -34,20 +34,31 @@ ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.a
 
 ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
   auto fits = [use](const ServedModel& m) {
-    return use == ModelUse::Tokenization || (use == ModelUse::Generation) == m.generates();
+    switch (use) {
+      case ModelUse::Generation: return m.generates();
+      case ModelUse::Embedding: return m.embeds();
+      case ModelUse::Tokenization: return m.generates() || m.embeds();
+      case ModelUse::Transcription: return m.transcribes();
+    }
+    return false;
+  };
+  auto wanted = [use] {
+    switch (use) {
+      case ModelUse::Generation: return "text generation";
+      case ModelUse::Embedding: return "embeddings";
+      case ModelUse::Tokenization: return "tokenization";
+      case ModelUse::Transcription: return "transcription";
+    }
+    return "";
   };
   if (name.empty()) {
     for (auto& m : models)
       if (fits(*m)) return *m;
-    throw invalid_field("model", use == ModelUse::Embedding ? "no embedding model is served here"
-                                                            : "no text-generation model is served here");
+    throw invalid_field("model", std::string("no model for ") + wanted() + " is served here");
   }
   for (auto& m : models) {
     if (m->name != name) continue;
-    if (!fits(*m))
-      throw invalid_field("model", m->generates()
-                                       ? "model `" + name + "` generates text; it has no embeddings"
-                                       : "model `" + name + "` is an embedding model; it does not generate text");
+    if (!fits(*m)) throw invalid_field("model", "model `" + name + "` serves " + m->serves() + ", not " + wanted());
     return *m;
   }
   throw model_not_found(name, served_names());

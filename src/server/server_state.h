@@ -16,7 +16,7 @@
 
 namespace ia::server {
 
-enum class ModelUse { Generation, Embedding, Tokenization };
+enum class ModelUse { Generation, Embedding, Tokenization, Transcription };
 
 struct ServerState {
   explicit ServerState(ServeOptions o);

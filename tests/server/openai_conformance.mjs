@@ -7,7 +7,7 @@
 // stops it with SIGTERM (it must exit 0) and exits non-zero on the first failure.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -38,7 +38,8 @@ writeFileSync(join(toolsModel, "config.json"), JSON.stringify(modelConfig));
 // (--max-num-seqs 2, enough for n=2) and one may wait.
 const server = spawn(
   cli,
-  ["serve", "-m", join(fixtures, "models/llama"), "-m", join(fixtures, "models/bert"), "-m", toolsModel, "--port", "0",
+  ["serve", "-m", join(fixtures, "models/llama"), "-m", join(fixtures, "models/bert"), "-m", toolsModel,
+   "-m", join(fixtures, "models/wav2vec2"), "--port", "0",
    "--api-key", KEY, "--max-num-seqs", "2", "--max-queue", "1", "--max-request-bytes", String(1 << 20)],
   { env: { ...process.env, IPFS_ACCELERATE_HOME: home, IA_SERVE_TEST_TOKEN_DELAY_MS: "5" },
     stdio: ["ignore", "ignore", "pipe"] });
@@ -87,7 +88,7 @@ const chat = (extra = {}) => ({
 await check("models.list", async () => {
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
-  assert.deepEqual(ids, ["llama", "bert", "llama-tools"]);
+  assert.deepEqual(ids, ["llama", "bert", "llama-tools", "wav2vec2"]);
 });
 
 let whole;
@@ -228,6 +229,22 @@ await check("tools: a forced call comes back as tool_calls, whole and streamed",
   assert.ok(JSON.parse(argText).city !== undefined);
   await rejects(client.chat.completions.create(chat({ tools })), OpenAI.BadRequestError, 400, "invalid_value",
                 "tools");
+});
+
+await check("audio.transcriptions.create: the upload transcribed (json, text, verbose_json)", async () => {
+  const ref = JSON.parse(readFileSync(join(fixtures, "models/wav2vec2/reference.json"), "utf8"));
+  const wav = join(fixtures, "models/wav2vec2/audio.wav");
+  const r = await client.audio.transcriptions.create({ file: createReadStream(wav), model: "wav2vec2" });
+  assert.equal(r.text, ref.ctc_text);
+  const text = await client.audio.transcriptions.create({ file: createReadStream(wav), model: "wav2vec2",
+                                                           response_format: "text" });
+  assert.equal(text.trim(), ref.ctc_text);
+  const verbose = await client.audio.transcriptions.create({ file: createReadStream(wav), model: "wav2vec2",
+                                                              response_format: "verbose_json" });
+  assert.equal(verbose.text, ref.ctc_text);
+  assert.ok(Math.abs(verbose.duration - 1.0) < 1e-6);
+  await rejects(client.audio.translations.create({ file: createReadStream(wav), model: "wav2vec2" }),
+                OpenAI.BadRequestError, 400);
 });
 
 await check("404 unknown model and route", async () => {

@@ -1,0 +1,141 @@
+// OpenAI's audio routes: POST /v1/audio/transcriptions and /v1/audio/translations, multipart
+// uploads as the SDKs send them (file, model, language, prompt, response_format, temperature,
+// timestamp_granularities[]). The upload is decoded by the audio front end (every bad file is a
+// 400 naming it), resampled to the model's rate and transcribed by the model's SpeechRecognizer,
+// one request at a time per model; the answer is json, text, srt, vtt or verbose_json.
+#include <chrono>
+#include <cmath>
+#include <span>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "preprocess/audio/audio_loader.h"
+#include "router/result_json.h"
+#include "server/api_error.h"
+#include "server/route_handler.h"
+#include "server/routes.h"
+
+namespace ia::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::string field(const std::vector<FormPart>& parts, const char* name, size_t max_bytes = 4096) {
+  const FormPart* p = find_part(parts, name);
+  if (!p) return {};
+  if (p->data.size() > max_bytes)
+    throw invalid_field(name, fmt::format("`{}` is longer than {} bytes", name, max_bytes));
+  return std::string(p->data);
+}
+
+// 00:01:02,345 (SRT) or 00:01:02.345 (WebVTT).
+std::string clock_time(double seconds, char separator) {
+  const auto ms = static_cast<int64_t>(std::llround(std::max(0.0, seconds) * 1000));
+  return fmt::format("{:02}:{:02}:{:02}{}{:03}", ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, separator,
+                     ms % 1000);
+}
+
+// A transcript's cues: its segments, or one cue over the whole audio when the model gives none.
+std::vector<TranscriptSegment> cues(const Transcript& t) {
+  if (!t.segments.empty()) return t.segments;
+  return {TranscriptSegment{0, t.duration, t.text}};
+}
+
+void transcribe(ServerState& s, const std::vector<FormPart>& parts, httplib::Response& res, const std::string& task) {
+  const auto arrived = Clock::now();
+  const FormPart* file = find_part(parts, "file");
+  if (!file) throw invalid_field("file", "`file` (the audio) is required");
+  ServedModel& m = s.model_for(field(parts, "model", 256), ModelUse::Transcription);
+  TranscriptionOptions o;
+  o.task = task;
+  if (const std::string lang = field(parts, "language", 16); !lang.empty()) o.language = lang;
+  o.prompt = field(parts, "prompt", 1 << 16);
+  if (const std::string t = field(parts, "temperature", 32); !t.empty()) {
+    char* end = nullptr;
+    const double v = std::strtod(t.c_str(), &end);
+    if (end == t.c_str() || *end != '\0' || !(v >= 0 && v <= 1))
+      throw invalid_field("temperature", "`temperature` must be a number in [0, 1]");
+    o.temperature = static_cast<float>(v);
+  }
+  std::string format = field(parts, "response_format", 32);
+  if (format.empty()) format = "json";
+  if (format != "json" && format != "text" && format != "srt" && format != "vtt" && format != "verbose_json")
+    throw invalid_field("response_format", "`response_format` must be json, text, srt, vtt or verbose_json");
+  for (const auto& p : parts)
+    if (p.name == "timestamp_granularities[]" || p.name == "timestamp_granularities") {
+      if (p.data == "segment") {
+        o.timestamps = true;
+      } else {
+        throw invalid_field("timestamp_granularities",
+                            fmt::format("timestamp granularity \"{}\" is not supported (only \"segment\")", p.data));
+      }
+    }
+  if (o.timestamps && format != "verbose_json")
+    throw invalid_field("timestamp_granularities", "`timestamp_granularities` needs `response_format` verbose_json");
+
+  audio::AudioLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
+  const std::string name = file->filename.value_or("file");
+  const audio::AudioClip clip =
+      audio::load_audio_bytes(std::span(reinterpret_cast<const uint8_t*>(file->data.data()), file->data.size()), name,
+                              m.speech->sampling_rate(), limits);
+  Transcript t;
+  {
+    std::lock_guard lock(*m.speech_mu);
+    const auto started = Clock::now();
+    s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                      std::chrono::duration<double>(started - arrived).count());
+    t = m.speech->transcribe(clip.samples, o);
+    s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                      std::chrono::duration<double>(Clock::now() - started).count());
+  }
+  if (format == "text") {
+    res.status = 200;
+    res.set_content(t.text + "\n", "text/plain; charset=utf-8");
+    return;
+  }
+  if (format == "srt" || format == "vtt") {
+    std::string out = format == "vtt" ? "WEBVTT\n\n" : "";
+    size_t i = 0;
+    for (const auto& c : cues(t)) {
+      const char sep = format == "vtt" ? '.' : ',';
+      if (format == "srt") out += std::to_string(++i) + "\n";
+      out += clock_time(c.start, sep) + " --> " + clock_time(c.end, sep) + "\n" + c.text + "\n\n";
+    }
+    res.status = 200;
+    res.set_content(out, format == "vtt" ? "text/vtt; charset=utf-8" : "application/x-subrip; charset=utf-8");
+    return;
+  }
+  json out{{"text", t.text}};
+  if (format == "verbose_json") {
+    json segments = json::array();
+    for (size_t i = 0; i < t.segments.size(); ++i)
+      segments.push_back(
+          {{"id", i}, {"start", t.segments[i].start}, {"end", t.segments[i].end}, {"text", t.segments[i].text}});
+    out = json{{"task", task},
+               {"language", t.language ? json(*t.language) : json(nullptr)},
+               {"duration", t.duration},
+               {"text", t.text},
+               {"segments", segments}};
+  }
+  send_json(res, router::dump_json(out));
+}
+
+}  // namespace
+
+void add_audio_routes(httplib::Server& http, ServerState& state) {
+  add_form_route(http, state, "/v1/audio/transcriptions",
+                 [&state](const httplib::Request&, httplib::Response& res, const std::vector<FormPart>& parts) {
+                   transcribe(state, parts, res, "transcribe");
+                 });
+  add_form_route(http, state, "/v1/audio/translations",
+                 [&state](const httplib::Request&, httplib::Response& res, const std::vector<FormPart>& parts) {
+                   transcribe(state, parts, res, "translate");
+                 });
+}
+
+}  // namespace ia::server

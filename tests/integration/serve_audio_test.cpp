@@ -1,0 +1,113 @@
+// `serve` with a speech model: /v1/audio/transcriptions as the OpenAI SDKs upload to it
+// (multipart), in every response_format, and the refusals (not audio, not multipart, a model
+// that does not transcribe, translation by a CTC model).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_runner.h"
+#include "integration/serve_client.h"
+
+namespace ia::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models/";
+
+class ServeAudio : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServeProcess({"-m", kModels + "wav2vec2", "-m", kModels + "llama"}); }
+  static void TearDownTestSuite() { delete server_; }
+  void SetUp() override { ASSERT_TRUE(server_->ready()) << server_->log(); }
+  static HttpAnswer upload(const std::string& path, const std::string& audio, httplib::MultipartFormDataItems fields) {
+    fields.push_back({"file", audio, "clip.wav", "audio/wav"});
+    auto c = server_->client();
+    auto r = c.Post(path.c_str(), fields);
+    HttpAnswer a;
+    if (r) {
+      a.status = r->status;
+      a.body = r->body;
+      a.headers = r->headers;
+    }
+    return a;
+  }
+  static ServeProcess* server_;
+};
+ServeProcess* ServeAudio::server_ = nullptr;
+
+TEST_F(ServeAudio, TranscriptionsInEveryFormat) {
+  const json ref = json::parse(read_file(kModels + "wav2vec2/reference.json"));
+  const std::string text = ref["ctc_text"];
+  const std::string wav = read_file(kModels + "wav2vec2/audio.wav");
+  HttpAnswer a = upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), json({{"text", text}}));
+  a = upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}, {"response_format", "text", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body, text + "\n");
+  a = upload("/v1/audio/transcriptions", wav,
+             {{"model", "wav2vec2", "", ""}, {"response_format", "verbose_json", "", ""}, {"language", "en", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json()["text"], text);
+  EXPECT_EQ(a.json()["task"], "transcribe");
+  EXPECT_EQ(a.json()["language"], "en");
+  EXPECT_NEAR(a.json()["duration"].get<double>(), 1.0, 1e-6);
+  a = upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}, {"response_format", "srt", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body, "1\n00:00:00,000 --> 00:00:01,000\n" + text + "\n\n");
+  a = upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}, {"response_format", "vtt", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body, "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n" + text + "\n\n");
+}
+
+TEST_F(ServeAudio, RefusalsAre400s) {
+  const std::string wav = read_file(kModels + "wav2vec2/audio.wav");
+  struct Case {
+    std::string path, audio;
+    httplib::MultipartFormDataItems fields;
+    std::string param;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"/v1/audio/transcriptions", "not audio at all", {{"model", "wav2vec2", "", ""}}, ""},
+                         {"/v1/audio/transcriptions", "", {{"model", "wav2vec2", "", ""}}, ""},
+                         {"/v1/audio/transcriptions", wav.substr(0, 40), {{"model", "wav2vec2", "", ""}}, ""},
+                         {"/v1/audio/transcriptions", wav, {{"model", "llama", "", ""}}, "model"},
+                         {"/v1/audio/translations", wav, {{"model", "wav2vec2", "", ""}}, ""},
+                         {"/v1/audio/transcriptions",
+                          wav,
+                          {{"model", "wav2vec2", "", ""}, {"response_format", "pdf", "", ""}},
+                          "response_format"},
+                         {"/v1/audio/transcriptions",
+                          wav,
+                          {{"model", "wav2vec2", "", ""}, {"timestamp_granularities[]", "word", "", ""}},
+                          "timestamp_granularities"},
+                         {"/v1/audio/transcriptions",
+                          wav,
+                          {{"model", "wav2vec2", "", ""}, {"temperature", "hot", "", ""}},
+                          "temperature"}}) {
+    const HttpAnswer a = upload(c.path, c.audio, c.fields);
+    EXPECT_EQ(a.status, 400) << c.path << " " << a.body;
+    const json e = json::parse(a.body, nullptr, false);
+    ASSERT_TRUE(e.is_object() && e["error"].is_object()) << a.body;
+    if (!c.param.empty()) {
+      EXPECT_EQ(e["error"]["param"], c.param) << a.body;
+    }
+  }
+  // Not multipart at all, and a chat request to the speech model.
+  HttpAnswer j = post_json(*server_, "/v1/audio/transcriptions", R"({"model":"wav2vec2"})");
+  EXPECT_EQ(j.status, 400) << j.body;
+  j = post_json(*server_, "/v1/chat/completions",
+                R"({"model":"wav2vec2","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(j.status, 400) << j.body;
+  EXPECT_NE(j.body.find("transcription"), std::string::npos) << j.body;
+  // A JSON route given a multipart body says so (httplib would otherwise have no parts callback).
+  const HttpAnswer m = upload("/v1/chat/completions", wav, {{"model", "llama", "", ""}});
+  EXPECT_EQ(m.status, 400) << m.body;
+  EXPECT_NE(m.body.find("application/json"), std::string::npos) << m.body;
+  // The server still serves.
+  EXPECT_EQ(upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}}).status, 200);
+}
+
+}  // namespace
+}  // namespace ia::test
