@@ -109,23 +109,54 @@ int64_t completion_tokens(const std::vector<GenerationResult>& results) {
   return n;
 }
 
-// The stream of one request, written as server-sent events by httplib's chunked provider on
-// the connection's thread. Deltas are forwarded as they come; a quiet stream gets a comment
-// every second so a client that left is noticed (its write fails) and its generation cancelled.
-class CompletionStreamWriter {
+// The whole answer's JSON, with the request's logprobs and tool calls, once the results are in.
+std::string whole_answer(ServerState& s, ServedModel& m, const GenerationStream& stream, const CompletionHeader& h,
+                         const PreparedGeneration& p, const std::vector<GenerationResult>& results) {
+  record_finished(s, m, stream, p.prompt_tokens, completion_tokens(results), p);
+  return completion_response(h, results, p.prefix, p.fields->request.logprobs >= 0, m.tokenizer(), p.prompt_tokens,
+                             p.tool_names ? &*p.tool_names : nullptr);
+}
+
+// What httplib's chunked provider writes an answer with, on the connection's thread, while the
+// model runs: the request's stream and what the answer repeats. A write that fails (the client
+// left) cancels the generation, freeing its KV blocks; so does a writer dropped unfinished.
+class AnswerWriter {
+ public:
+  AnswerWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream, CompletionHeader header,
+               PreparedGeneration p)
+      : s_(s), in_flight_(s), m_(m), stream_(std::move(stream)), h_(std::move(header)), p_(std::move(p)) {}
+  ~AnswerWriter() {
+    if (!finished_) cancel();
+  }
+  AnswerWriter(const AnswerWriter&) = delete;
+  AnswerWriter& operator=(const AnswerWriter&) = delete;
+
+ protected:
+  bool cancel() {
+    if (!cancelled_) {
+      cancelled_ = true;
+      stream_->cancel();
+      s_.metrics.add(metric::kCancelled, {{"model", m_.name}});
+    }
+    return false;
+  }
+
+  ServerState& s_;
+  InFlight in_flight_;  // the request lasts as long as its stream
+  ServedModel& m_;
+  std::shared_ptr<GenerationStream> stream_;
+  CompletionHeader h_;
+  PreparedGeneration p_;
+  bool finished_ = false, cancelled_ = false;
+};
+
+// A streamed answer as server-sent events. Deltas are forwarded as they come; a quiet stream
+// gets a comment every second so a client that left is noticed (its write fails).
+class CompletionStreamWriter : public AnswerWriter {
  public:
   CompletionStreamWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream,
                          CompletionHeader header, PreparedGeneration p, size_t sequences)
-      : s_(s),
-        in_flight_(s),
-        m_(m),
-        stream_(std::move(stream)),
-        h_(std::move(header)),
-        p_(std::move(p)),
-        sequences_(sequences) {}
-  ~CompletionStreamWriter() {
-    if (!finished_) cancel();
-  }
+      : AnswerWriter(s, m, std::move(stream), std::move(header), std::move(p)), sequences_(sequences) {}
 
   // One call of httplib's provider: false ends the response (the client is gone).
   bool step(httplib::DataSink& sink) {
@@ -174,23 +205,8 @@ class CompletionStreamWriter {
   }
 
  private:
-  bool cancel() {
-    if (!cancelled_) {
-      cancelled_ = true;
-      stream_->cancel();
-      s_.metrics.add(metric::kCancelled, {{"model", m_.name}});
-    }
-    return false;
-  }
-
-  ServerState& s_;
-  InFlight in_flight_;  // the request lasts as long as its stream
-  ServedModel& m_;
-  std::shared_ptr<GenerationStream> stream_;
-  CompletionHeader h_;
-  PreparedGeneration p_;
   size_t sequences_;
-  bool opened_ = false, finished_ = false, cancelled_ = false;
+  bool opened_ = false;
   Clock::time_point last_write_ = Clock::now();
 };
 
@@ -198,14 +214,9 @@ class CompletionStreamWriter {
 // then a space every second while the model works (whitespace before a JSON text is allowed, and
 // a client that left makes the write fail, which cancels its generation and frees its KV blocks,
 // as a stream's does), then the JSON. An error past that point comes as the JSON error body.
-class WholeAnswerWriter {
+class WholeAnswerWriter : public AnswerWriter {
  public:
-  WholeAnswerWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream, CompletionHeader header,
-                    PreparedGeneration p)
-      : s_(s), in_flight_(s), m_(m), stream_(std::move(stream)), h_(std::move(header)), p_(std::move(p)) {}
-  ~WholeAnswerWriter() {
-    if (!finished_) cancel();
-  }
+  using AnswerWriter::AnswerWriter;
 
   bool step(httplib::DataSink& sink) {
     std::vector<std::pair<size_t, std::string>> ignored;  // the deltas are in the results too
@@ -216,10 +227,7 @@ class WholeAnswerWriter {
     finished_ = true;
     std::string body;
     try {
-      const std::vector<GenerationResult>& results = stream_->results();
-      record_finished(s_, m_, *stream_, p_.prompt_tokens, completion_tokens(results), p_);
-      body = completion_response(h_, results, p_.prefix, p_.fields->request.logprobs >= 0, m_.tokenizer(),
-                                 p_.prompt_tokens, p_.tool_names ? &*p_.tool_names : nullptr);
+      body = whole_answer(s_, m_, *stream_, h_, p_, stream_->results());
     } catch (...) {
       body = current_error_response().body;
     }
@@ -227,24 +235,6 @@ class WholeAnswerWriter {
     sink.done();
     return true;
   }
-
- private:
-  bool cancel() {
-    if (!cancelled_) {
-      cancelled_ = true;
-      stream_->cancel();
-      s_.metrics.add(metric::kCancelled, {{"model", m_.name}});
-    }
-    return false;
-  }
-
-  ServerState& s_;
-  InFlight in_flight_;
-  ServedModel& m_;
-  std::shared_ptr<GenerationStream> stream_;
-  CompletionHeader h_;
-  PreparedGeneration p_;
-  bool finished_ = false, cancelled_ = false;
 };
 
 // Queues the request and answers it, whole or streamed.
@@ -283,10 +273,7 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
                                        [writer, owner](size_t, httplib::DataSink& sink) { return writer->step(sink); });
       return;
     }
-    const std::vector<GenerationResult>& results = stream->results();
-    record_finished(s, m, *stream, p.prompt_tokens, completion_tokens(results), p);
-    send_json(res, completion_response(header, results, p.prefix, f.request.logprobs >= 0, m.tokenizer(),
-                                       p.prompt_tokens, p.tool_names ? &*p.tool_names : nullptr));
+    send_json(res, whole_answer(s, m, *stream, header, p, stream->results()));
     return;
   }
   res.status = 200;
