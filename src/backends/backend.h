@@ -30,13 +30,14 @@ enum class OpKind {
   Cast,
   RmsNorm,
   Rotary,
-  SwiGlu,
+  SwiGlu,          // gated activations: act(gate) * up (SwiGLU, GEGLU, ReGLU)
   PagedAttention,  // kv_cache_write + paged_attention
   VarlenAttention,
   ArgMax,
   TopK,
   Conv1d,
   GroupNorm,
+  CrossAttention,
 };
 const char* op_kind_name(OpKind op);
 
@@ -56,6 +57,16 @@ struct AttentionParams {
   bool causal = false;
 };
 
+// A relative position bias (T5): added to every scaled score before the softmax, per query head
+// and by the key's position relative to the query's. bias [Hq, 2W + 1] f32, contiguous, on the
+// op's device: the score of query position p and key position j in head h gets
+// bias[h, clamp(j - p, -W, W) + W]. T5's buckets no longer change past their max distance, so
+// a table of W = relative_attention_max_distance covers every length exactly.
+struct PositionBias {
+  const Tensor* bias = nullptr;  // null: none
+  int64_t max_distance() const { return bias ? (bias->size(1) - 1) / 2 : 0; }
+};
+
 // Decoder attention over a paged KV cache (see paged_attention below).
 struct PagedAttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
@@ -63,6 +74,7 @@ struct PagedAttentionParams {
   // Q K^T and P V may take bf16 inputs (f32 accumulation, f32 softmax), as a bf16 model's
   // attention does in transformers; a backend may ignore it and stay in f32.
   bool bf16_products = false;
+  PositionBias position_bias;  // positions: a row's position in its sequence
 };
 
 // Attention of packed sequences without a KV cache (see varlen_attention below).
@@ -73,6 +85,13 @@ struct VarlenAttentionParams {
   // Q K^T and P V take bf16-rounded inputs (q, k, v, probabilities) with f32 accumulation and
   // f32 softmax, as PyTorch runs a bf16 model's SDPA; f32 otherwise.
   bool bf16_products = false;
+  PositionBias position_bias;  // positions: a row's index within its sequence
+};
+
+// Cross-attention of decoder rows to encoder rows (see cross_attention below).
+struct CrossAttentionParams {
+  float scale = 1.0f;          // 1/sqrt(head_dim) for Whisper; T5 uses 1
+  bool bf16_products = false;  // as VarlenAttentionParams
 };
 
 // A 1-D convolution as torch.nn.functional.conv1d computes it (cross-correlation; zero padding of
@@ -177,9 +196,11 @@ class Backend {
   // contiguous), positions [T] i64, cos/sin [P, R/2] f32 with R <= D rotated dims (the rest is
   // copied). For i < R/2: out[i] = x[i] c - x[i+R/2] s, out[i+R/2] = x[i+R/2] c + x[i] s.
   virtual void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) = 0;
-  // x [..., 2I] = [gate | up] -> out [..., I] = silu(gate) * up (LLaMA MLP, gate and up fused in one
-  // GEMM); out f32, or bf16 where supports(SwiGlu, BF16).
-  virtual void swiglu(const Tensor& x, Tensor& out) = 0;
+  // x [..., 2I] = [gate | up] -> out [..., I] = act(gate) * up, f32 (gate and up fused in one GEMM):
+  // SwiGLU with Silu (LLaMA; gate / (1 + exp(-gate)) * up), GEGLU with GeluTanh (T5 v1.1's
+  // gated-gelu), ReGLU with Relu, ... act as the activation op computes it. out f32, or bf16
+  // where supports(SwiGlu, BF16).
+  virtual void gated_activation(Activation act, const Tensor& x, Tensor& out) = 0;
   // Writes k/v [T, Hkv, D] (row strides allowed, last dim contiguous) into the paged caches
   // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset).
   virtual void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
@@ -189,7 +210,8 @@ class Backend {
   // query_start[s] .. query_start[s+1]-1 (query_start [S+1] i32), which are its last positions
   // once the cache holds seq_lens[s] (i32) tokens. block_tables [S, max_blocks] i32 maps a
   // sequence's position p to block block_tables[s, p / block_size]. Grouped-query: q head h
-  // reads kv head h / (Hq / Hkv). out [T, Hq, D].
+  // reads kv head h / (Hq / Hkv). With a position bias, a row's position is its cache position.
+  // out [T, Hq, D].
   virtual void paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                const Tensor& block_tables, const Tensor& seq_lens, const Tensor& query_start,
                                const PagedAttentionParams& params, Tensor& out) = 0;
@@ -200,9 +222,21 @@ class Backend {
   // query_start [S+1] (i32/i64, ascending, within [0, T]): sequence s owns rows
   // query_start[s] .. query_start[s+1]-1 of q, k, v. A query sees the keys of its own sequence:
   // all of them, or with causal only those at or before it (and within `window` when > 0).
-  // GQA: q head h reads kv head h / (Hq / Hkv). out [T, Hq, D] f32; rows no sequence owns are 0.
+  // GQA: q head h reads kv head h / (Hq / Hkv). With a position bias, a row's position is its
+  // index in its sequence. out [T, Hq, D] f32; rows no sequence owns are 0.
   virtual void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                                 const VarlenAttentionParams& params, Tensor& out) = 0;
+
+  // Cross-attention (encoder-decoders): decoder rows attend to every row of their encoder
+  // sequence, kept as K/V projected once per request. q [T, Hq, D] packed as for varlen
+  // (query_start [S+1] i32, ascending within [0, T]); k/v [Tk, Hkv, D] (dims 0/1 may be strided,
+  // last dim contiguous: views of one fused K|V projection of the encoder outputs); kv_ranges
+  // [S, 2] i32: the rows of sequence s see keys kv_ranges[s, 0] .. kv_ranges[s, 1] - 1, all of
+  // them (no mask). Ranges may overlap or repeat (the beams of one prompt share its encoder
+  // rows); an empty range gives zeros. GQA as varlen. out [T, Hq, D] f32; rows no sequence owns
+  // are 0.
+  virtual void cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                               const Tensor& kv_ranges, const CrossAttentionParams& params, Tensor& out) = 0;
 
   // The index of each row's first maximum: x [R, C] f32 contiguous (C >= 1) -> out [R] i32, as
   // torch.argmax (rows without NaN). A decode step's greedy choice is made on the device that

@@ -31,6 +31,7 @@ const char* op_kind_name(OpKind op) {
     case OpKind::TopK: return "top_k";
     case OpKind::Conv1d: return "conv1d";
     case OpKind::GroupNorm: return "group_norm";
+    case OpKind::CrossAttention: return "cross_attention";
   }
   return "?";
 }

@@ -56,6 +56,26 @@ void check_activation_out(DType t, const char* op) {
     fail(ErrorKind::InvalidArgument, "{}: output dtype {} (use f32 or bf16)", op, dtype_name(t));
 }
 
+// A position bias is [Hq, 2W + 1] f32, contiguous, on q's device (backends/backend.h).
+void check_position_bias(const PositionBias& b, const Tensor& q, const char* op) {
+  if (!b.bias) return;
+  const Tensor& t = *b.bias;
+  IA_CHECK(t.defined() && t.dtype() == DType::F32 && t.dim() == 2 && t.is_contiguous() && t.size(0) == q.size(1) &&
+               t.size(1) % 2 == 1,
+           "{}: position bias {} must be contiguous [{}, 2W + 1] f32", op, t.defined() ? t.describe() : "undefined",
+           q.size(1));
+  check_same_device(q, t, op);
+}
+
+// The head dim contiguous (a size-1 one may carry any stride: normalised to 1).
+Tensor last_dim_contig(const Tensor& t) {
+  if (t.size(2) > 1 && t.strides()[2] != 1) return contig(t);
+  if (t.strides()[2] == 1) return t;
+  Shape st = t.strides();
+  st[2] = 1;
+  return Tensor(t.storage(), t.offset_bytes(), t.shape(), st, t.dtype());
+}
+
 Backend& backend_checked(const Tensor& x, OpKind op, DType dtype) {
   Backend& be = backend_for(x.device());
   if (!be.supports(op, dtype))
@@ -355,17 +375,17 @@ Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const
   return out;
 }
 
-Tensor swiglu(const Tensor& gate_up, DType out_dtype) {
-  OpTimer timer("swiglu");
-  check_f32(gate_up, "swiglu", "gate_up");
-  check_activation_out(out_dtype, "swiglu");
-  IA_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0, "swiglu: last dim of {} must be even ([gate | up])",
-           gate_up.describe());
+Tensor gated_activation(Activation act, const Tensor& gate_up, DType out_dtype) {
+  OpTimer timer("gated_activation");
+  check_f32(gate_up, "gated_activation", "gate_up");
+  check_activation_out(out_dtype, "gated_activation");
+  IA_CHECK(gate_up.dim() >= 1 && gate_up.size(-1) % 2 == 0,
+           "gated_activation: last dim of {} must be even ([gate | up])", gate_up.describe());
   Backend& be = backend_checked(gate_up, OpKind::SwiGlu, out_dtype);
   Shape os = gate_up.shape();
   os.back() /= 2;
   Tensor out = alloc(os, out_dtype, gate_up.device());
-  be.swiglu(contig(gate_up), out);
+  be.gated_activation(act, contig(gate_up), out);
   return out;
 }
 
@@ -410,6 +430,7 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
   IA_CHECK(query_start.dim() == 1 && query_start.size(0) == S + 1 && is_index_type(query_start.dtype()),
            "paged_attention: query_start {} must be [{}]", query_start.describe(), S + 1);
   IA_CHECK(params.window >= 0, "paged_attention: window must be >= 0");
+  check_position_bias(params.position_bias, q, "paged_attention");
   check_same_device(q, k_cache, "paged_attention");
   Backend& be = backend_checked(q, OpKind::PagedAttention, DType::F32);
   Tensor qc = q.size(2) <= 1 || q.strides()[2] == 1 ? q : contig(q);
@@ -435,20 +456,43 @@ Tensor varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const
            "varlen_attention: query_start {} must be [S+1] i32 or i64", query_start.describe());
   IA_CHECK(params.window >= 0, "varlen_attention: window must be >= 0");
   IA_CHECK(params.window == 0 || params.causal, "varlen_attention: a window needs causal attention");
+  check_position_bias(params.position_bias, q, "varlen_attention");
   check_same_device(q, k, "varlen_attention");
   check_same_device(q, v, "varlen_attention");
   check_same_device(q, query_start, "varlen_attention");
   Backend& be = backend_checked(q, OpKind::VarlenAttention, DType::F32);
-  // The head dim contiguous (a size-1 one may carry any stride: normalised to 1).
-  auto last_contig = [](const Tensor& t) {
-    if (t.size(2) > 1 && t.strides()[2] != 1) return contig(t);
-    if (t.strides()[2] == 1) return t;
-    Shape st = t.strides();
-    st[2] = 1;
-    return Tensor(t.storage(), t.offset_bytes(), t.shape(), st, t.dtype());
-  };
   Tensor out = alloc(q.shape(), DType::F32, q.device());
-  be.varlen_attention(last_contig(q), last_contig(k), last_contig(v), contig(query_start), params, out);
+  be.varlen_attention(last_dim_contig(q), last_dim_contig(k), last_dim_contig(v), contig(query_start), params, out);
+  return out;
+}
+
+Tensor cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                       const Tensor& kv_ranges, const CrossAttentionParams& params) {
+  OpTimer timer("cross_attention");
+  check_f32(q, "cross_attention", "q");
+  check_f32(k, "cross_attention", "k");
+  check_f32(v, "cross_attention", "v");
+  IA_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "cross_attention: q, k, v must be [T, H, D], got {}, {}, {}",
+           q.describe(), k.describe(), v.describe());
+  IA_CHECK(v.shape() == k.shape() && k.size(2) == q.size(2), "cross_attention: k {} / v {} do not match q {}",
+           k.describe(), v.describe(), q.describe());
+  IA_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0,
+           "cross_attention: query heads ({}) must be a multiple of kv heads ({})", q.size(1), k.size(1));
+  check_defined(query_start, "cross_attention", "query_start");
+  check_defined(kv_ranges, "cross_attention", "kv_ranges");
+  IA_CHECK(query_start.dim() == 1 && query_start.size(0) >= 1 && query_start.dtype() == DType::I32,
+           "cross_attention: query_start {} must be [S+1] i32", query_start.describe());
+  const int64_t S = query_start.size(0) - 1;
+  IA_CHECK(kv_ranges.dim() == 2 && kv_ranges.size(0) == S && kv_ranges.size(1) == 2 && kv_ranges.dtype() == DType::I32,
+           "cross_attention: kv_ranges {} must be [{}, 2] i32", kv_ranges.describe(), S);
+  check_same_device(q, k, "cross_attention");
+  check_same_device(q, v, "cross_attention");
+  check_same_device(q, query_start, "cross_attention");
+  check_same_device(q, kv_ranges, "cross_attention");
+  Backend& be = backend_checked(q, OpKind::CrossAttention, DType::F32);
+  Tensor out = alloc(q.shape(), DType::F32, q.device());
+  be.cross_attention(last_dim_contig(q), last_dim_contig(k), last_dim_contig(v), contig(query_start), contig(kv_ranges),
+                     params, out);
   return out;
 }
 

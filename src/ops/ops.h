@@ -40,8 +40,12 @@ Tensor cast(const Tensor& x, DType dtype);
 Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps, DType out_dtype = DType::F32);
 // x [T, N, D] (rows may be strided), positions [T] i64, cos/sin [P, R/2] -> [T, N, D]
 Tensor rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin);
-// [..., 2I] = [gate | up] -> [..., I] (out_dtype F32 or BF16, as rms_norm).
-Tensor swiglu(const Tensor& gate_up, DType out_dtype = DType::F32);
+// [..., 2I] = [gate | up] -> act(gate) * up [..., I] (out_dtype F32 or BF16, as rms_norm).
+Tensor gated_activation(Activation act, const Tensor& gate_up, DType out_dtype = DType::F32);
+// SwiGLU: gated_activation with SiLU.
+inline Tensor swiglu(const Tensor& gate_up, DType out_dtype = DType::F32) {
+  return gated_activation(Activation::Silu, gate_up, out_dtype);
+}
 // k/v [T, Hkv, D] into the caches [blocks, block_size, Hkv, D] at slots [T] (i64).
 void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache);
 // q [T, Hq, D]; block_tables [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 -> [T, Hq, D]
@@ -60,6 +64,10 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 // contiguous tensor on that device (packing per-sequence results into one step's rows; one part
 // comes back as it is when already contiguous).
 Tensor concat_rows(const std::vector<Tensor>& parts);
+// Decoder rows against encoder rows (encoder-decoders): q [T, Hq, D] packed by query_start [S+1];
+// k/v [Tk, Hkv, D] (strided views allowed); kv_ranges [S, 2] i32 -> [T, Hq, D] f32.
+Tensor cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                       const Tensor& kv_ranges, const CrossAttentionParams& params);
 // Moves (copies) a tensor to another device.
 Tensor to_device(const Tensor& x, Device device);
 // Waits for every op queued on `device` (see Backend::synchronize).

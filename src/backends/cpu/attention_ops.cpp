@@ -117,8 +117,15 @@ namespace {
 // What the paged and the packed attention share in a run of attention tasks: q [T, Hq, D]
 // (rows and heads strided), the output rows, the heads and how the products run.
 AttentionTasksArgs task_args(const Tensor& q, float* out, int64_t kv_heads, bool causal, int64_t window, float scale,
-                             bool bf16_products) {
+                             bool bf16_products, const PositionBias& bias = {}) {
   AttentionTasksArgs a;
+  if (bias.bias) {
+    IA_CHECK(bias.bias->dtype() == DType::F32 && bias.bias->is_contiguous() && bias.bias->dim() == 2 &&
+                 bias.bias->size(0) == q.size(1) && bias.bias->size(1) % 2 == 1,
+             "cpu attention: position bias {} must be [{}, 2W + 1] f32", bias.bias->describe(), q.size(1));
+    a.pos_bias = bias.bias->data<float>();
+    a.pos_bias_w = bias.max_distance();
+  }
   a.q = q.data<float>();
   a.q_row_stride = q.strides()[0];
   a.q_head_stride = q.strides()[1];
@@ -164,7 +171,8 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   float* o = out.data<float>();
   const Kernels& kern = kernels();
   // Sequences with many new rows (prefill) go through GEMM tasks; their rows leave the per-row loop.
-  AttentionTasksArgs a = task_args(q, o, Hkv, true, params.window, params.scale, params.bf16_products);
+  AttentionTasksArgs a =
+      task_args(q, o, Hkv, true, params.window, params.scale, params.bf16_products, params.position_bias);
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1), len = index_at(seq_lens, s);
     if (e - b < kPrefillAttentionMinRows || !k_cache.is_contiguous() || !v_cache.is_contiguous()) continue;
@@ -215,8 +223,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
         for (int64_t g = 0; g < G; ++g)
           sc[static_cast<size_t>(g * n + j)] = kern.dot(qp + t * q.strides()[0] + (hk * G + g) * q.strides()[1], kr, D);
       }
-      for (int64_t g = 0; g < G; ++g)
-        kern.attn_softmax(sc.data() + g * n, sc.data() + g * n, n, n, nullptr, params.scale);
+      for (int64_t g = 0; g < G; ++g) softmax_scores_row(a, sc.data() + g * n, n, 0, n, lo, p, hk * G + g);
       std::fill(orow, orow + G * D, 0.0f);
       for (int64_t j = 0; j < n; ++j) {
         const float* vr = vc + kv_rows[static_cast<size_t>(j)];
@@ -237,7 +244,8 @@ void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, con
   const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k.size(1), S = query_start.numel() - 1;
   float* o = out.data<float>();
   if (T == 0 || Hq == 0 || D == 0) return;
-  AttentionTasksArgs a = task_args(q, o, Hkv, params.causal, params.window, params.scale, params.bf16_products);
+  AttentionTasksArgs a =
+      task_args(q, o, Hkv, params.causal, params.window, params.scale, params.bf16_products, params.position_bias);
   int64_t covered = 0;  // rows of the sequences so far; the rest get zeros
   for (int64_t s = 0; s < S; ++s) {
     const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1);
@@ -253,6 +261,52 @@ void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, con
     sq.rows = sq.len = e - b;
     sq.kv.k = k.data<float>() + b * k.strides()[0];
     sq.kv.v = v.data<float>() + b * v.strides()[0];
+    sq.kv.k_row_stride = k.strides()[0];
+    sq.kv.k_head_stride = k.strides()[1];
+    sq.kv.v_row_stride = v.strides()[0];
+    sq.kv.v_head_stride = v.strides()[1];
+    a.seqs.push_back(sq);
+  }
+  std::fill(o + covered * Hq * D, o + T * Hq * D, 0.0f);
+  attention_tasks_cpu(a);
+}
+
+void cross_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                         const Tensor& kv_ranges, const CrossAttentionParams& params, Tensor& out) {
+  check_f32(q, "cross_attention", "q");
+  check_f32(k, "cross_attention", "k");
+  check_f32(v, "cross_attention", "v");
+  check_contig(out, "cross_attention", "out");
+  IA_CHECK(q.strides()[2] == 1 && k.strides()[2] == 1 && v.strides()[2] == 1,
+           "cpu cross_attention: q, k, v must be contiguous in the head dim");
+  const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k.size(1), Tk = k.size(0);
+  const int64_t S = query_start.numel() - 1;
+  float* o = out.data<float>();
+  if (T == 0 || Hq == 0 || D == 0) return;
+  // Non-causal tasks: each sequence's rows see all `len` keys of its range, wherever its rows lie.
+  AttentionTasksArgs a = task_args(q, o, Hkv, false, 0, params.scale, params.bf16_products);
+  int64_t covered = 0;
+  for (int64_t s = 0; s < S; ++s) {
+    const int64_t b = index_at(query_start, s), e = index_at(query_start, s + 1);
+    const int64_t k0 = load_index(kv_ranges.raw(), kv_ranges.dtype(), s * kv_ranges.strides()[0]);
+    const int64_t k1 =
+        load_index(kv_ranges.raw(), kv_ranges.dtype(), s * kv_ranges.strides()[0] + kv_ranges.strides()[1]);
+    if (b < covered || e < b || e > T)
+      fail(ErrorKind::InvalidArgument,
+           "cross_attention: query_start[{}..{}] = {}, {} is not an ascending range within the {} rows", s, s + 1, b, e,
+           T);
+    if (k0 < 0 || k1 < k0 || k1 > Tk)
+      fail(ErrorKind::InvalidArgument, "cross_attention: kv_ranges[{}] = [{}, {}) is not a range within the {} keys", s,
+           k0, k1, Tk);
+    std::fill(o + covered * Hq * D, o + e * Hq * D, 0.0f);  // rows before the sequence, and its own if no key
+    covered = e;
+    if (e == b || k1 == k0) continue;
+    AttentionSequence sq;
+    sq.q_row = b;
+    sq.rows = e - b;
+    sq.len = k1 - k0;
+    sq.kv.k = k.data<float>() + k0 * k.strides()[0];
+    sq.kv.v = v.data<float>() + k0 * v.strides()[0];
     sq.kv.k_row_stride = k.strides()[0];
     sq.kv.k_head_stride = k.strides()[1];
     sq.kv.v_row_stride = v.strides()[0];

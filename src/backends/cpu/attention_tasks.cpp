@@ -145,7 +145,7 @@ class AttentionTasks {
       // scores[i, j] = q[i0 + i, h, :] . k[kbeg + j, hk, :]
       kern_.sgemm(b.rows, nk, D_, qp, ldq, kt + offset[static_cast<size_t>(b.seq)] + hk * D_ * len + b.kbeg, len, sp,
                   nk);
-      softmax_rows(b, sp, nk, b.kbeg);
+      softmax_rows(b, h, sp, nk, b.kbeg);
       if (round) round_to_bf16(sp, sp, b.rows * nk);
       // out[i0 + i, h, :] = sum_j p[i, j] v[kbeg + j, hk, :]
       const float* vp = gather_v ? vh + offset[static_cast<size_t>(b.seq)] + (hk * len + b.kbeg) * D_
@@ -224,7 +224,7 @@ class AttentionTasks {
       const uint16_t* kps = kp + offset[static_cast<size_t>(b.seq)];
       const uint16_t* vps = vp + offset[static_cast<size_t>(b.seq)];
       kern_.attn_scores_bf16(qt, D_, kps + (hk * (D_ / 2) * len_pad + kbeg) * 2, 2 * len_pad, nk, sp, nk);
-      softmax_rows(b, sp, nk, kbeg);
+      softmax_rows(b, h, sp, nk, kbeg);
       for (int64_t i = 0; i < b.rows; ++i) kern_.f32_to_bf16(sp + i * nk, pt + i * nk, nk);
       kern_.attn_values_bf16(pt, nk, vps + (hk * (len_pad / 2) + kbeg / 2) * D_ * 2, D_, op);
       for (int64_t i = 0; i < b.rows; ++i)
@@ -234,18 +234,16 @@ class AttentionTasks {
 
   void round_to_bf16(const float* x, float* y, int64_t n) const { kern_.round_bf16(x, y, n); }
 
-  // Scores [rows, nk] of keys kbeg.. into probabilities, in place: per row, the keys it sees
-  // (causal end, window start, or all of the sequence), zeros elsewhere.
-  void softmax_rows(const QueryBlock& b, float* sp, int64_t nk, int64_t kbeg) const {
+  // Scores [rows, nk] of keys kbeg.. of head h into probabilities, in place: per row, the keys it
+  // sees (causal end, window start, or all of the sequence), zeros elsewhere.
+  void softmax_rows(const QueryBlock& b, int64_t h, float* sp, int64_t nk, int64_t kbeg) const {
     const AttentionSequence& sq = a_.seqs[static_cast<size_t>(b.seq)];
     const int64_t p0 = sq.len - sq.rows;
     for (int64_t i = 0; i < b.rows; ++i) {
       const int64_t p = p0 + b.i0 + i;
       const int64_t lo = a_.causal && a_.window > 0 ? std::max<int64_t>(0, p - a_.window + 1) : 0;
-      const int64_t start = lo - kbeg, limit = (a_.causal ? p + 1 : sq.len) - kbeg;
-      float* row = sp + i * nk;
-      std::fill(row, row + start, 0.0f);
-      kern_.attn_softmax(row + start, row + start, nk - start, limit - start, nullptr, a_.scale);
+      const int64_t limit = (a_.causal ? p + 1 : sq.len) - kbeg;
+      softmax_scores_row(a_, sp + i * nk, nk, lo - kbeg, limit, kbeg, p, h);
     }
   }
 
@@ -256,6 +254,22 @@ class AttentionTasks {
 };
 
 }  // namespace
+
+void softmax_scores_row(const AttentionTasksArgs& a, float* row, int64_t n, int64_t lo, int64_t limit, int64_t kbeg,
+                        int64_t p, int64_t h) {
+  const Kernels& k = kernels();
+  std::fill(row, row + lo, 0.0f);
+  float scale = a.scale;
+  if (a.pos_bias) {
+    // Scaled and biased in place (the softmax then scales by 1), as scores + position_bias.
+    const int64_t W = a.pos_bias_w;
+    const float* bh = a.pos_bias + h * (2 * W + 1) + W;
+    const int64_t end = std::min(limit, n);
+    for (int64_t j = lo; j < end; ++j) row[j] = row[j] * a.scale + bh[std::clamp(kbeg + j - p, -W, W)];
+    scale = 1.0f;
+  }
+  k.attn_softmax(row + lo, row + lo, n - lo, limit - lo, nullptr, scale);
+}
 
 void attention_tasks_cpu(const AttentionTasksArgs& a) {
   if (a.num_heads <= 0 || a.num_kv_heads <= 0) return;

@@ -43,8 +43,19 @@ struct AttentionTasksArgs {
   // and f32 softmax: on bf16 pairs where the CPU multiplies them (AMX tiles, else AVX512-BF16
   // vdpbf16ps; D % 32 == 0), else as exact f32 products of the rounded values.
   bool bf16_products = false;
+  // A relative position bias (PositionBias in backends/backend.h): [Hq, 2 * pos_bias_w + 1]; the
+  // score of query position p and key position j in head h gets
+  // pos_bias[h * (2W + 1) + clamp(j - p, -W, W) + W] after scaling. Null: none.
+  const float* pos_bias = nullptr;
+  int64_t pos_bias_w = 0;
   std::vector<AttentionSequence> seqs;
 };
+
+// One row of scores over keys kbeg .. kbeg + n - 1 into probabilities, in place: the keys in
+// [lo, limit) (relative to kbeg) are seen, the rest get 0. Each seen score is scaled, and with a
+// position bias (row position p, head h) biased, before the softmax.
+void softmax_scores_row(const AttentionTasksArgs& a, float* row, int64_t n, int64_t lo, int64_t limit, int64_t kbeg,
+                        int64_t p, int64_t h);
 
 // Sequences with fewer query rows than this are not worth the GEMM set-up in a decode step.
 constexpr int64_t kPrefillAttentionMinRows = 16;

@@ -74,7 +74,7 @@ class CpuBackend final : public Backend {
   void rotary(const Tensor& x, const Tensor& positions, const Tensor& cos, const Tensor& sin, Tensor& out) override {
     rotary_cpu(x, positions, cos, sin, out);
   }
-  void swiglu(const Tensor& x, Tensor& out) override { swiglu_cpu(x, out); }
+  void gated_activation(Activation act, const Tensor& x, Tensor& out) override { gated_activation_cpu(act, x, out); }
   void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
                       Tensor& v_cache) override {
     kv_cache_write_cpu(k, v, slots, k_cache, v_cache);
@@ -87,6 +87,10 @@ class CpuBackend final : public Backend {
   void varlen_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                         const VarlenAttentionParams& params, Tensor& out) override {
     varlen_attention_cpu(q, k, v, query_start, params, out);
+  }
+  void cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                       const Tensor& kv_ranges, const CrossAttentionParams& params, Tensor& out) override {
+    cross_attention_cpu(q, k, v, query_start, kv_ranges, params, out);
   }
   void argmax(const Tensor& x, Tensor& out) override { argmax_cpu(x, out); }
   void top_k(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) override { top_k_cpu(x, k, values, ids); }

@@ -29,7 +29,7 @@ void l2_normalize_cpu(const Tensor& x, float eps, Tensor& out);
 void activation_cpu(Activation act, const Tensor& x, Tensor& out);
 void add_cpu(const Tensor& a, const Tensor& b, Tensor& out);
 void softmax_cpu(const Tensor& x, Tensor& out);
-void swiglu_cpu(const Tensor& x, Tensor& out);
+void gated_activation_cpu(Activation act, const Tensor& x, Tensor& out);
 void cast_cpu(const Tensor& x, Tensor& out);
 void argmax_cpu(const Tensor& x, Tensor& out);
 void top_k_cpu(const Tensor& x, int64_t k, Tensor& values, Tensor& ids);
@@ -50,6 +50,8 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
                          Tensor& out);
 void varlen_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
                           const VarlenAttentionParams& params, Tensor& out);
+void cross_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                         const Tensor& kv_ranges, const CrossAttentionParams& params, Tensor& out);
 
 // conv_ops.cpp (channels-last activations)
 void conv1d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out);

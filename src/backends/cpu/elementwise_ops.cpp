@@ -1,4 +1,5 @@
-// Elementwise ops: activations, add, softmax, argmax and top-k over rows, SwiGLU, dtype casts.
+// Elementwise ops: activations, add, softmax, argmax and top-k over rows, gated activations (SwiGLU,
+// GEGLU), dtype casts.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -87,27 +88,38 @@ void top_k_cpu(const Tensor& x, int64_t k, Tensor& values, Tensor& ids) {
   });
 }
 
-void swiglu_cpu(const Tensor& x, Tensor& out) {
-  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "cpu swiglu: x {}", x.describe());
-  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu swiglu: out {}", out.describe());
+void gated_activation_cpu(Activation act, const Tensor& x, Tensor& out) {
+  IA_CHECK(x.dtype() == DType::F32 && x.is_contiguous(), "cpu gated_activation: x {}", x.describe());
+  IA_CHECK(out.dtype() == DType::F32 || out.dtype() == DType::BF16, "cpu gated_activation: out {}", out.describe());
   const int64_t I = out.size(-1), rows = I ? out.numel() / I : 0;
   const float* xp = x.data<float>();
   const Kernels& k = kernels();
+  // One row: act(gate) * up into y (SiLU through the fused kernel, others as the activation op).
+  auto row = [&](int64_t r, float* y) {
+    const float* gate = xp + r * 2 * I;
+    const float* up = gate + I;
+    if (act == Activation::Silu) {
+      k.swiglu(gate, up, y, I);
+      return;
+    }
+    activation_row(k, act, gate, y, I);
+    for (int64_t i = 0; i < I; ++i) y[i] *= up[i];
+  };
   if (out.dtype() == DType::BF16) {
     uint16_t* o = out.data<uint16_t>();
     parallel_for(rows, row_grain(2 * I), [&](int64_t r0, int64_t r1) {
-      thread_local std::vector<float> row;
-      if (row.size() < static_cast<size_t>(I)) row.resize(static_cast<size_t>(I));
+      thread_local std::vector<float> buf;
+      if (buf.size() < static_cast<size_t>(I)) buf.resize(static_cast<size_t>(I));
       for (int64_t r = r0; r < r1; ++r) {
-        k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, row.data(), I);
-        k.f32_to_bf16(row.data(), o + r * I, I);
+        row(r, buf.data());
+        k.f32_to_bf16(buf.data(), o + r * I, I);
       }
     });
     return;
   }
   float* o = out.data<float>();
   parallel_for(rows, row_grain(2 * I), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) k.swiglu(xp + r * 2 * I, xp + r * 2 * I + I, o + r * I, I);
+    for (int64_t r = r0; r < r1; ++r) row(r, o + r * I);
   });
 }
 

@@ -58,7 +58,8 @@ __device__ __forceinline__ int64_t cache_row(const int32_t* table, int64_t block
 
 // ------------------------------------------------------------------ the work of the multi-row kernels
 
-enum class Mode : int { Dense, Varlen, Paged };
+// Cross: packed query rows (as Varlen) against the key range kv_ranges[s] of each sequence.
+enum class Mode : int { Dense, Varlen, Paged, Cross };
 
 struct AttnArgs {
   Mode mode = Mode::Dense;
@@ -80,9 +81,13 @@ struct AttnArgs {
   bool causal = false;
   int64_t window = 0;
   bool bf16 = false;
-  bool vec = false;      // 16-byte loads and stores: D % 4 == 0, pointers and strides aligned
-  int64_t min_rows = 0;  // paged: sequences of at most this many rows are the decode kernel's
-  int64_t nslots = 0;    // flash: query tiles (times Hq = work items)
+  // A relative position bias [Hq, 2W + 1] (kernels.h launch_varlen_attention), or null.
+  const float* pos_bias = nullptr;
+  int64_t pos_bias_w = 0;
+  const int32_t* kv_ranges = nullptr;  // cross: [S, 2]
+  bool vec = false;                    // 16-byte loads and stores: D % 4 == 0, pointers and strides aligned
+  int64_t min_rows = 0;                // paged: sequences of at most this many rows are the decode kernel's
+  int64_t nslots = 0;                  // flash: query tiles (times Hq = work items)
 };
 
 // A run of query rows (of one batch entry or sequence) and the keys they see: row i (from 0) is
@@ -96,9 +101,16 @@ struct Range {
   const float* v;
   const int32_t* table;  // paged: key p in cache row cache_row(table, block_size, p)
   const float* mask;     // dense
-  int64_t nkeys, off, window;
+  const float* bias;     // position bias of head h, centred: key j of the row at position p adds
+                         // bias[clamp(j - p, -bias_w, bias_w)]; null: none
+  int64_t nkeys, off, window, bias_w;
   bool causal;
 };
+
+// The scaled score of key `key` for the row at position `pos`, with the range's position bias.
+__device__ __forceinline__ float biased_score(const Range& g, float scaled, int64_t key, int64_t pos) {
+  return g.bias ? scaled + g.bias[imin(imax(key - pos, -g.bias_w), g.bias_w)] : scaled;
+}
 
 __device__ __forceinline__ Range no_range() {
   Range g{};
@@ -150,6 +162,10 @@ __device__ __forceinline__ Range seq_range(const AttnArgs& a, int64_t r, int64_t
     return g;
   }
   const int64_t hk = h / (a.Hq / a.Hkv);
+  if (a.pos_bias) {
+    g.bias = a.pos_bias + h * (2 * a.pos_bias_w + 1) + a.pos_bias_w;
+    g.bias_w = a.pos_bias_w;
+  }
   if (a.mode == Mode::Varlen) {
     g.fill = 0;
     g.k = a.k + b * a.k_row + hk * a.k_head;
@@ -160,6 +176,16 @@ __device__ __forceinline__ Range seq_range(const AttnArgs& a, int64_t r, int64_t
     return g;
   }
   const int64_t s = r - 1;
+  if (a.mode == Mode::Cross) {
+    // Every key of the sequence's range (checked by the backend before the launch).
+    const int64_t k0 = a.kv_ranges[2 * s], k1 = a.kv_ranges[2 * s + 1];
+    g.fill = 0;
+    g.k = a.k + k0 * a.k_row + hk * a.k_head;
+    g.v = a.v + k0 * a.v_row + hk * a.v_head;
+    g.nkeys = imax(k1 - k0, 0);
+    g.causal = false;
+    return g;
+  }
   if (g.nrows <= a.min_rows) return g;
   const int64_t len = a.seq_lens[s];
   // The new rows are the sequence's last positions; the CPU raises on these, here they are NaN.

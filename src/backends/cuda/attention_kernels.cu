@@ -267,7 +267,8 @@ __global__ void __launch_bounds__(kThreads, FlashCfg<DC>::kMinBlocks) flash_atte
 #pragma unroll
           for (int j = 0; j < 8; ++j) {
             const int c = tx + 8 * j;
-            s[i][j] = kidx[c] >= 0 && c >= lo && c <= hi ? s[i][j] * a.scale : neg_inf();
+            s[i][j] = kidx[c] >= 0 && c >= lo && c <= hi ? biased_score(range, s[i][j] * a.scale, kb + c, pos0 + r)
+                                                         : neg_inf();
           }
         }
 
@@ -438,7 +439,7 @@ __global__ void __launch_bounds__(kThreads) attention_any_d_kernel(const AttnArg
           const float* kr = g.k + row * a.k_row;
           float dot = 0.0f;
           for (int64_t d = 0; d < a.D; ++d) dot = fmaf(qv[d], a.bf16 ? round_bf16(kr[d]) : kr[d], dot);
-          sc = dot * a.scale;
+          sc = biased_score(g, dot * a.scale, key, i + g.off);
         }
         const float mx = block_max(sc, red);
         float p;
@@ -490,6 +491,8 @@ struct DecodeArgs {
   int64_t G = 1, NG = 1, NS = 1;  // q heads per kv head, blocks of kGB of them, splits
   int64_t window = 0;
   float scale = 1.0f;
+  const float* pos_bias = nullptr;  // [Hq, 2W + 1] or null (kernels.h launch_varlen_attention)
+  int64_t pos_bias_w = 0;
   bool bf16 = false, vec = false;
   // Work unit u: row u (per_row, every row of the batch), or sequence u when it has at most
   // max_rows rows (the flash kernel takes the others and the rows no sequence owns).
@@ -631,9 +634,15 @@ __global__ void __launch_bounds__(kThreads, DC <= 128 ? 4 : 2) paged_decode_kern
         const int j = static_cast<int>(c0 - k0) + kk;
         if (half == 0 && j < nk) {
           const bool ok = kidx[kk] >= 0;
+          // The position bias of this key for the row (position row.p), per q head.
+          const int64_t rel = imin(imax(c0 + kk - row.p, -a.pos_bias_w), a.pos_bias_w) + a.pos_bias_w;
 #pragma unroll
           for (int g = 0; g < kGB; ++g) {
-            if (g < gc) sc[g * kPart + j] = ok ? acc[g] * a.scale : neg_inf();
+            if (g < gc) {
+              float x = acc[g] * a.scale;
+              if (a.pos_bias) x += a.pos_bias[(h0 + g) * (2 * a.pos_bias_w + 1) + rel];
+              sc[g * kPart + j] = ok ? x : neg_inf();
+            }
           }
         }
       }
@@ -822,7 +831,8 @@ bool mma_attention_enabled() {
 }
 
 void run_multi_row(const AttnArgs& a, int dc, cudaStream_t stream) {
-  if (a.bf16 && mma_attention_enabled() && run_flash_mma(a, dc, stream)) return;
+  // The tensor-core kernel has no position bias.
+  if (a.bf16 && !a.pos_bias && mma_attention_enabled() && run_flash_mma(a, dc, stream)) return;
   with_bucket(dc, [&](auto tag) { run_flash<decltype(tag)::value>(a, stream); });
 }
 
@@ -853,7 +863,8 @@ void launch_attention(const HeadsView& q, int64_t q_batch_stride, const HeadsVie
 
 void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const HeadsView& v, const void* query_start,
                              bool starts_i64, int64_t S, float scale, bool causal, int64_t window, bool bf16_products,
-                             float* out, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream) {
+                             const float* pos_bias, int64_t pos_bias_w, float* out, int64_t T, int64_t Hq, int64_t Hkv,
+                             int64_t D, cudaStream_t stream) {
   if (T <= 0 || Hq <= 0 || Hkv <= 0 || D <= 0) return;
   AttnArgs a;
   a.mode = Mode::Varlen;
@@ -868,6 +879,30 @@ void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const Heads
   a.causal = causal;
   a.window = window;
   a.bf16 = bf16_products;
+  a.pos_bias = pos_bias;
+  a.pos_bias_w = pos_bias_w;
+  a.vec = D % 4 == 0 && view_aligned(q) && view_aligned(k) && view_aligned(v) && aligned16(out);
+  const int dc = head_bucket(D);
+  if (dc == 0) return run_any_d(a, T, stream);
+  run_multi_row(a, dc, stream);
+}
+
+void launch_cross_attention(const HeadsView& q, const HeadsView& k, const HeadsView& v, const int32_t* query_start,
+                            const int32_t* kv_ranges, int64_t S, float scale, bool bf16_products, float* out, int64_t T,
+                            int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream) {
+  if (T <= 0 || Hq <= 0 || Hkv <= 0 || D <= 0) return;
+  AttnArgs a;
+  a.mode = Mode::Cross;
+  a.q = q.data, a.q_row = q.row_stride, a.q_head = q.head_stride;
+  a.k = k.data, a.k_row = k.row_stride, a.k_head = k.head_stride;
+  a.v = v.data, a.v_row = v.row_stride, a.v_head = v.head_stride;
+  a.out = out;
+  a.qs = Starts{query_start, false};
+  a.kv_ranges = kv_ranges;
+  a.S = S;
+  a.T = T, a.Hq = Hq, a.Hkv = Hkv, a.D = D;
+  a.scale = scale;
+  a.bf16 = bf16_products;
   a.vec = D % 4 == 0 && view_aligned(q) && view_aligned(k) && view_aligned(v) && aligned16(out);
   const int dc = head_bucket(D);
   if (dc == 0) return run_any_d(a, T, stream);
@@ -877,7 +912,8 @@ void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const Heads
 void launch_paged_attention(const HeadsView& q, const float* k_cache, const float* v_cache, int64_t block_size,
                             const int32_t* block_tables, int64_t max_blocks, const int32_t* seq_lens,
                             const int32_t* query_start, int64_t S, float scale, int64_t window, bool bf16_products,
-                            float* out, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream) {
+                            const float* pos_bias, int64_t pos_bias_w, float* out, int64_t T, int64_t Hq, int64_t Hkv,
+                            int64_t D, cudaStream_t stream) {
   if (T <= 0 || Hq <= 0 || Hkv <= 0 || D <= 0 || block_size <= 0) return;
   AttnArgs a;
   a.mode = Mode::Paged;
@@ -894,6 +930,8 @@ void launch_paged_attention(const HeadsView& q, const float* k_cache, const floa
   a.causal = true;
   a.window = window;
   a.bf16 = bf16_products;
+  a.pos_bias = pos_bias;
+  a.pos_bias_w = pos_bias_w;
   a.vec = D % 4 == 0 && view_aligned(q) && aligned16(k_cache) && aligned16(v_cache) && aligned16(out);
   const int dc = head_bucket(D);
   if (dc == 0) return run_any_d(a, T, stream);
@@ -917,6 +955,8 @@ void launch_paged_attention(const HeadsView& q, const float* k_cache, const floa
   d.NG = (d.G + kGB - 1) / kGB;
   d.window = window;
   d.scale = scale;
+  d.pos_bias = pos_bias;
+  d.pos_bias_w = pos_bias_w;
   d.bf16 = bf16_products;
   d.vec = a.vec;
   d.per_row = per_row;

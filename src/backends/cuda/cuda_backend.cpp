@@ -176,6 +176,7 @@ class CudaBackend final : public Backend {
     if (src.numel() == 0) return;
     DeviceGuard g(index_);
     if (dst.storage() == checked_starts_.lock()) checked_starts_.reset();  // new contents: check again
+    if (dst.storage() == checked_ranges_.lock()) checked_ranges_.reset();
     const bool src_here = src.device() == device(), dst_here = dst.device() == device();
     if (src_here && dst_here) {
       to_contiguous(src, dst);
@@ -458,12 +459,13 @@ class CudaBackend final : public Backend {
     check_launch("rotary");
   }
 
-  void swiglu(const Tensor& x, Tensor& out) override {
+  void gated_activation(Activation act, const Tensor& x, Tensor& out) override {
     if (out.numel() == 0) return;
     DeviceGuard g(index_);
     const int64_t I = x.size(-1) / 2;
-    launch_swiglu(cptr<float>(x), out.raw(), out.dtype() == DType::BF16, out.numel() / I, I, stream());
-    check_launch("swiglu");
+    launch_gated_activation(act_of(act), cptr<float>(x), out.raw(), out.dtype() == DType::BF16, out.numel() / I, I,
+                            stream());
+    check_launch("gated_activation");
   }
 
   void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
@@ -488,8 +490,9 @@ class CudaBackend final : public Backend {
     Tensor starts = as_type_here(query_start, DType::I32);
     launch_paged_attention(heads_view(q, 0, 1), cptr<float>(k_cache), cptr<float>(v_cache), k_cache.size(1),
                            cptr<int32_t>(tables), tables.size(1), cptr<int32_t>(lens), cptr<int32_t>(starts),
-                           lens.size(0), params.scale, params.window, params.bf16_products, mptr<float>(out), q.size(0),
-                           q.size(1), k_cache.size(2), q.size(2), stream());
+                           lens.size(0), params.scale, params.window, params.bf16_products,
+                           bias_ptr(params.position_bias), params.position_bias.max_distance(), mptr<float>(out),
+                           q.size(0), q.size(1), k_cache.size(2), q.size(2), stream());
     check_launch("paged_attention");
   }
 
@@ -542,9 +545,22 @@ class CudaBackend final : public Backend {
     check_query_starts(query_start, q.size(0));
     launch_varlen_attention(heads_view(q, 0, 1), heads_view(k, 0, 1), heads_view(v, 0, 1), query_start.raw(),
                             query_start.dtype() == DType::I64, query_start.size(0) - 1, params.scale, params.causal,
-                            params.window, params.bf16_products, mptr<float>(out), q.size(0), q.size(1), k.size(1),
+                            params.window, params.bf16_products, bias_ptr(params.position_bias),
+                            params.position_bias.max_distance(), mptr<float>(out), q.size(0), q.size(1), k.size(1),
                             q.size(2), stream());
     check_launch("varlen_attention");
+  }
+
+  void cross_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& query_start,
+                       const Tensor& kv_ranges, const CrossAttentionParams& params, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    check_query_starts(query_start, q.size(0));
+    check_kv_ranges(kv_ranges, k.size(0));
+    launch_cross_attention(heads_view(q, 0, 1), heads_view(k, 0, 1), heads_view(v, 0, 1), cptr<int32_t>(query_start),
+                           cptr<int32_t>(kv_ranges), query_start.size(0) - 1, params.scale, params.bf16_products,
+                           mptr<float>(out), q.size(0), q.size(1), k.size(1), q.size(2), stream());
+    check_launch("cross_attention");
   }
 
  private:
@@ -594,6 +610,8 @@ class CudaBackend final : public Backend {
 
   Tensor as_f32_here(const Tensor& t) { return as_type_here(t, DType::F32); }
 
+  static const float* bias_ptr(const PositionBias& b) { return b.bias ? b.bias->data<float>() : nullptr; }
+
   // query_start must ascend within [0, rows] (InvalidArgument otherwise, as on the CPU). The
   // kernels cannot raise, so the S+1 values are read here; every layer of a step passes the
   // same tensor, so it is read once per step: until copy() writes that storage again.
@@ -616,6 +634,27 @@ class CudaBackend final : public Backend {
     checked_starts_offset_ = starts.offset_bytes();
     checked_starts_count_ = starts.numel();
     checked_starts_rows_ = rows;
+  }
+
+  // cross_attention's kv_ranges [S, 2] i32 must each lie within [0, keys] (InvalidArgument
+  // otherwise, as on the CPU); read once per step as query_start is (every layer passes them).
+  void check_kv_ranges(const Tensor& ranges, int64_t keys) {
+    std::shared_ptr<Storage> seen = checked_ranges_.lock();
+    if (seen && seen == ranges.storage() && checked_ranges_offset_ == ranges.offset_bytes() &&
+        checked_ranges_count_ == ranges.numel() && checked_ranges_keys_ == keys)
+      return;
+    Tensor host = Tensor::empty(ranges.shape(), ranges.dtype());
+    copy(ranges, host);
+    for (int64_t s = 0; s < host.size(0); ++s) {
+      const int64_t k0 = host.data<int32_t>()[2 * s], k1 = host.data<int32_t>()[2 * s + 1];
+      if (k0 < 0 || k1 < k0 || k1 > keys)
+        fail(ErrorKind::InvalidArgument, "cross_attention: kv_ranges[{}] = [{}, {}) is not a range within the {} keys",
+             s, k0, k1, keys);
+    }
+    checked_ranges_ = ranges.storage();
+    checked_ranges_offset_ = ranges.offset_bytes();
+    checked_ranges_count_ = ranges.numel();
+    checked_ranges_keys_ = keys;
   }
 
   // Waits for the stream; an index an earlier op found out of range is raised here.
@@ -648,6 +687,10 @@ class CudaBackend final : public Backend {
   size_t checked_starts_offset_ = 0;
   int64_t checked_starts_count_ = 0;
   int64_t checked_starts_rows_ = 0;
+  std::weak_ptr<Storage> checked_ranges_;  // the kv_ranges last found valid (check_kv_ranges)
+  size_t checked_ranges_offset_ = 0;
+  int64_t checked_ranges_count_ = 0;
+  int64_t checked_ranges_keys_ = 0;
 };
 
 // Kernels are built for Hopper (sm_90a) with compute_90 PTX the driver compiles for newer

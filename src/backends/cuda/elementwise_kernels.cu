@@ -1,7 +1,7 @@
 // Elementwise f32 kernels: activations, broadcast add, the linear epilogue, bf16 rounding of a
-// linear's input, SwiGLU. Memory-bound: 16-byte accesses where the pointers allow, grid-stride
-// loops. The math follows the CPU's generic kernels (backends/cpu/kernels_generic.cpp) with
-// the accurate (non-intrinsic) libdevice functions.
+// linear's input, gated activations (SwiGLU, GEGLU, ...). Memory-bound: 16-byte accesses where the pointers allow,
+// grid-stride loops. The math follows the CPU's generic kernels (backends/cpu/kernels_generic.cpp) with the accurate
+// (non-intrinsic) libdevice functions.
 #include <type_traits>
 
 #include "backends/cuda/kernel_common.cuh"
@@ -149,18 +149,14 @@ __global__ void round_rows_kernel(const float* __restrict__ x, int64_t x_row_str
   }
 }
 
-// ------------------------------------------------------------------ SwiGLU
+// ------------------------------------------------------------------ gated activations
 
-// As the CPU: gate / (1 + exp(-gate)) * up, so the bf16 output is the f32 output rounded.
-__device__ __forceinline__ float swiglu_fn(float g, float u) {
-  return g / (1.0f + expf(-g)) * u;
-}
-
-// x [rows, 2I] = [gate | up] -> out [rows, I]. V = 4: I % 4 == 0, x 16-byte and out 16-byte (f32)
-// or 8-byte (bf16) aligned.
-template <int V>
-__global__ void swiglu_kernel(const float* __restrict__ x, void* __restrict__ out, bool out_bf16, int64_t rows,
-                              int64_t I) {
+// x [rows, 2I] = [gate | up] -> out [rows, I] = act(gate) * up (SiLU: gate / (1 + exp(-gate)) * up,
+// as the CPU, so the bf16 output is the f32 output rounded). V = 4: I % 4 == 0, x 16-byte and
+// out 16-byte (f32) or 8-byte (bf16) aligned.
+template <int kAct, int V>
+__global__ void gated_kernel(const float* __restrict__ x, void* __restrict__ out, bool out_bf16, int64_t rows,
+                             int64_t I) {
   const int64_t nv = I / V;
   for (int64_t r = grid_y0(); r < rows; r += grid_y_stride()) {
     const float* gate = x + r * 2 * I;
@@ -168,15 +164,15 @@ __global__ void swiglu_kernel(const float* __restrict__ x, void* __restrict__ ou
     for (int64_t c = grid_x0(); c < nv; c += grid_x_stride()) {
       if constexpr (V == 4) {
         const float4 g = load_f4(gate + c * 4), u = load_f4(up + c * 4);
-        const float4 y =
-            make_float4(swiglu_fn(g.x, u.x), swiglu_fn(g.y, u.y), swiglu_fn(g.z, u.z), swiglu_fn(g.w, u.w));
+        const float4 y = make_float4(act_fn<kAct>(g.x) * u.x, act_fn<kAct>(g.y) * u.y, act_fn<kAct>(g.z) * u.z,
+                                     act_fn<kAct>(g.w) * u.w);
         if (out_bf16) {
           store_bf16x4(static_cast<uint16_t*>(out) + r * I + c * 4, y.x, y.y, y.z, y.w);
         } else {
           store_f4(static_cast<float*>(out) + r * I + c * 4, y);
         }
       } else {
-        const float y = swiglu_fn(gate[c], up[c]);
+        const float y = act_fn<kAct>(gate[c]) * up[c];
         if (out_bf16) {
           static_cast<uint16_t*>(out)[r * I + c] = f32_to_bf16_bits(y);
         } else {
@@ -231,15 +227,19 @@ void launch_round_rows_to_bf16(const float* x, int64_t x_row_stride, uint16_t* o
   }
 }
 
-void launch_swiglu(const float* x, void* out, bool out_bf16, int64_t rows, int64_t I, cudaStream_t stream) {
+void launch_gated_activation(Act act, const float* x, void* out, bool out_bf16, int64_t rows, int64_t I,
+                             cudaStream_t stream) {
   if (rows <= 0 || I <= 0) return;
-  if (I % 4 == 0 && aligned_to(x, 16) && aligned_to(out, out_bf16 ? 8 : 16)) {
-    const Grid2d g = grid_2d(rows, I / 4);
-    swiglu_kernel<4><<<g.grid, g.block, 0, stream>>>(x, out, out_bf16, rows, I);
-  } else {
-    const Grid2d g = grid_2d(rows, I);
-    swiglu_kernel<1><<<g.grid, g.block, 0, stream>>>(x, out, out_bf16, rows, I);
-  }
+  const bool vec = I % 4 == 0 && aligned_to(x, 16) && aligned_to(out, out_bf16 ? 8 : 16);
+  const Grid2d g = grid_2d(rows, vec ? I / 4 : I);
+  with_act(true, act, [&](auto a) {
+    constexpr int kAct = decltype(a)::value;
+    if (vec) {
+      gated_kernel<kAct, 4><<<g.grid, g.block, 0, stream>>>(x, out, out_bf16, rows, I);
+    } else {
+      gated_kernel<kAct, 1><<<g.grid, g.block, 0, stream>>>(x, out, out_bf16, rows, I);
+    }
+  });
 }
 
 }  // namespace ia::cuda

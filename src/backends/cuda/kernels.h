@@ -103,8 +103,9 @@ void launch_rotary(const float* x, int64_t x_s0, int64_t x_s1, const int64_t* po
                    const float* sin, int64_t P, int64_t R, float* out, int64_t T, int64_t N, int64_t D, int* bad_flag,
                    cudaStream_t stream);
 
-// x [rows, 2I] = [gate | up] contiguous f32 -> out [rows, I] = silu(gate) * up, f32 or bf16.
-void launch_swiglu(const float* x, void* out, bool out_bf16, int64_t rows, int64_t I, cudaStream_t stream);
+// x [rows, 2I] = [gate | up] contiguous f32 -> out [rows, I] = act(gate) * up, f32 or bf16.
+void launch_gated_activation(Act act, const float* x, void* out, bool out_bf16, int64_t rows, int64_t I,
+                             cudaStream_t stream);
 
 // k/v [T, Hkv, D] f32 with strides (s0, s1, 1) each, written to the caches
 // [num_blocks * block_size, Hkv, D] (contiguous f32) at row slots[t] (i64). A slot outside
@@ -135,20 +136,33 @@ void launch_attention(const HeadsView& q, int64_t q_batch_stride, const HeadsVie
 // h / (Hq / Hkv); causal with window > 0 sees keys p-window+1 .. p. bf16_products rounds q, k, v
 // and the probabilities to bf16 before the products (f32 accumulation and softmax). Rows no
 // sequence owns are 0. out [T, Hq, D] contiguous.
+// pos_bias (or null): a relative position bias [Hq, 2 * pos_bias_w + 1] f32 (backend.h
+// PositionBias), added to the scaled score of query position p and key position j in head h as
+// pos_bias[h * (2W + 1) + clamp(j - p, -W, W) + W]; positions are indices within the sequence.
 void launch_varlen_attention(const HeadsView& q, const HeadsView& k, const HeadsView& v, const void* query_start,
                              bool starts_i64, int64_t S, float scale, bool causal, int64_t window, bool bf16_products,
-                             float* out, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream);
+                             const float* pos_bias, int64_t pos_bias_w, float* out, int64_t T, int64_t Hq, int64_t Hkv,
+                             int64_t D, cudaStream_t stream);
+
+// Cross-attention, backend.h `cross_attention`: q [T, Hq, D] view packed by query_start [S+1]
+// i32; k/v [Tk, Hkv, D] views; kv_ranges [S, 2] i32: sequence s's rows see every key
+// kv_ranges[s,0] .. kv_ranges[s,1]-1 (an empty range: zeros). Rows no sequence owns are 0.
+// bf16_products as for varlen. out [T, Hq, D] contiguous.
+void launch_cross_attention(const HeadsView& q, const HeadsView& k, const HeadsView& v, const int32_t* query_start,
+                            const int32_t* kv_ranges, int64_t S, float scale, bool bf16_products, float* out, int64_t T,
+                            int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream);
 
 // Causal attention of new tokens against the paged cache, backend.h `paged_attention`:
 // q [T, Hq, D] view; caches [num_blocks, block_size, Hkv, D] contiguous f32; block_tables
 // [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 (all on the device). Sequence s
 // owns q rows query_start[s] .. query_start[s+1]-1, its last positions once the cache holds
 // seq_lens[s] tokens. window > 0: a query at position p sees keys p-window+1 .. p.
-// bf16_products as for varlen. out [T, Hq, D] contiguous.
+// bf16_products and pos_bias (positions: cache positions) as for varlen. out [T, Hq, D] contiguous.
 void launch_paged_attention(const HeadsView& q, const float* k_cache, const float* v_cache, int64_t block_size,
                             const int32_t* block_tables, int64_t max_blocks, const int32_t* seq_lens,
                             const int32_t* query_start, int64_t S, float scale, int64_t window, bool bf16_products,
-                            float* out, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, cudaStream_t stream);
+                            const float* pos_bias, int64_t pos_bias_w, float* out, int64_t T, int64_t Hq, int64_t Hkv,
+                            int64_t D, cudaStream_t stream);
 
 // ------------------------------------------------------------------ convolutional front ends
 

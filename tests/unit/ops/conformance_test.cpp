@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <random>
@@ -815,23 +816,26 @@ TEST_P(Conformance, Rotary) {
   }
 }
 
-TEST_P(Conformance, SwiGlu) {
+// Gated activations act(gate) * up: SwiGLU (LLaMA), GEGLU with gelu_new (T5 v1.1), ReGLU, and erf GELU.
+TEST_P(Conformance, GatedActivation) {
   Rng rng(19);
-  for (int64_t I : {1, 7, 33, 129, 1000}) {
-    for (int64_t rows : {1, 5}) {
-      Tensor x = host_f32({rows, 2 * I}, rng, -9, 9);
-      Tensor out = dev_.poisoned({rows, I});
-      be().swiglu(dev_.up(x), out);
-      Vec xv = values(x), ref, mag;
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < I; ++i) {
-          double g = xv[static_cast<size_t>(r * 2 * I + i)], u = xv[static_cast<size_t>(r * 2 * I + I + i)];
-          ref.push_back(g / (1 + std::exp(-g)) * u);
-          mag.push_back(0.1 * std::fabs(g * u));
-        }
-      expect_close(values(dev_.down(out)), ref, mag, kRtol, fmt::format("swiglu rows={} I={}", rows, I));
+  for (Activation a : {Activation::Silu, Activation::GeluTanh, Activation::Relu, Activation::GeluErf})
+    for (int64_t I : {1, 7, 33, 129, 1000}) {
+      for (int64_t rows : {1, 5}) {
+        Tensor x = host_f32({rows, 2 * I}, rng, -9, 9);
+        Tensor out = dev_.poisoned({rows, I});
+        be().gated_activation(a, dev_.up(x), out);
+        Vec xv = values(x), ref, mag;
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t i = 0; i < I; ++i) {
+            double g = xv[static_cast<size_t>(r * 2 * I + i)], u = xv[static_cast<size_t>(r * 2 * I + I + i)];
+            ref.push_back(ref_act(a, g) * u);
+            mag.push_back(0.1 * std::fabs(g * u));
+          }
+        expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                     fmt::format("gated_activation {} rows={} I={}", static_cast<int>(a), rows, I));
+      }
     }
-  }
 }
 
 // With bf16 weights, rms_norm and swiglu may hand bf16 straight to the next linear. The
@@ -872,9 +876,11 @@ TEST_P(Conformance, Bf16ActivationsForBf16Linears) {
     const int64_t I = 80;
     Tensor g = host_f32({rows, 2 * I}, rng, -9, 9);
     Tensor sf = dev_.poisoned({rows, I}), sb = dev_.poisoned({rows, I}, DType::BF16);
-    be().swiglu(dev_.up(g), sf);
-    be().swiglu(dev_.up(g), sb);
-    expect_rounded(sf, sb, fmt::format("swiglu rows={} I={}", rows, I));
+    for (Activation a : {Activation::Silu, Activation::GeluTanh}) {
+      be().gated_activation(a, dev_.up(g), sf);
+      be().gated_activation(a, dev_.up(g), sb);
+      expect_rounded(sf, sb, fmt::format("gated_activation {} rows={} I={}", static_cast<int>(a), rows, I));
+    }
   }
 }
 
@@ -1101,6 +1107,240 @@ TEST_P(Conformance, VarlenAttentionRowsOutsideSequencesAndBadStarts) {
   }
 }
 
+// A random relative position bias [H, 2W + 1] and its value for key position j of query position p.
+struct BiasTable {
+  Tensor host;
+  int64_t W = 0;
+  double at(int64_t h, int64_t j, int64_t p) const {
+    const int64_t d = std::clamp<int64_t>(j - p, -W, W);
+    return host.data<float>()[h * (2 * W + 1) + d + W];
+  }
+};
+
+BiasTable bias_table(int64_t H, int64_t W, Rng& rng) {
+  return BiasTable{host_f32({H, 2 * W + 1}, rng, -3, 3), W};
+}
+
+// Softmax attention of one query row against the keys it sees, in f64: scores[j] (scaled and
+// biased) over values v(j, e) -> out[e] and the magnitude of its terms.
+void ref_attend(const std::vector<double>& scores, const std::function<double(size_t, int64_t)>& v, int64_t D,
+                double* out, double* mag) {
+  double mx = -INFINITY, sum = 0;
+  for (double x : scores) mx = std::max(mx, x);
+  std::vector<double> p(scores.size());
+  for (size_t j = 0; j < scores.size(); ++j) sum += (p[j] = std::exp(scores[j] - mx));
+  for (int64_t e = 0; e < D; ++e) {
+    double acc = 0, am = 0;
+    for (size_t j = 0; j < scores.size(); ++j) {
+      const double term = p[j] / sum * v(j, e);
+      acc += term, am += std::fabs(term);
+    }
+    out[e] = scores.empty() ? 0.0 : acc;
+    mag[e] = am;
+  }
+}
+
+// T5's relative position bias inside the paged attention: decode rows and prompt chunks (the
+// CPU's GEMM tasks), a max distance shorter than the sequences (clamped) and longer, GQA.
+TEST_P(Conformance, PagedAttentionPositionBias) {
+  Rng rng(24);
+  struct S {
+    int64_t Hq, Hkv, D, bs, W;
+  };
+  for (S cfg : {S{4, 4, 8, 4, 3}, S{4, 2, 16, 16, 40}, S{6, 3, 32, 8, 128}}) {
+    const std::vector<std::pair<int64_t, int64_t>> seqs = {{1, 1}, {9, 1}, {30, 30}, {70, 20}, {120, 1}};
+    int64_t T = 0, need = 0, longest = 0;
+    for (auto [len, n] : seqs) T += n, need += (len + cfg.bs - 1) / cfg.bs, longest = std::max(longest, len);
+    const int64_t nblocks = need + 2, max_blocks = (longest + cfg.bs - 1) / cfg.bs;
+    std::vector<int64_t> perm(static_cast<size_t>(nblocks));
+    for (int64_t i = 0; i < nblocks; ++i) perm[static_cast<size_t>(i)] = i;
+    std::shuffle(perm.begin(), perm.end(), rng.gen);
+    Tensor kc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng), vc = host_f32({nblocks, cfg.bs, cfg.Hkv, cfg.D}, rng);
+    Tensor q = host_f32({T, cfg.Hq, cfg.D}, rng);
+    const BiasTable bias = bias_table(cfg.Hq, cfg.W, rng);
+    std::vector<int64_t> tables(seqs.size() * static_cast<size_t>(max_blocks), -1), lens, starts{0};
+    size_t next = 0;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      for (int64_t b = 0; b < (seqs[s].first + cfg.bs - 1) / cfg.bs; ++b)
+        tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(b)] = perm[next++];
+      lens.push_back(seqs[s].first);
+      starts.push_back(starts.back() + seqs[s].second);
+    }
+    Tensor bias_dev = dev_.up(bias.host);
+    PagedAttentionParams p;
+    p.scale = 0.7f;
+    p.position_bias.bias = &bias_dev;
+    Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+    be().paged_attention(
+        dev_.up(q), dev_.up(kc), dev_.up(vc),
+        dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
+        dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
+        dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
+    Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)), mag(ref.size());
+    const int64_t G = cfg.Hq / cfg.Hkv;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      const auto [len, n] = seqs[s];
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t t = starts[s] + r, pos = len - n + r;
+        for (int64_t h = 0; h < cfg.Hq; ++h) {
+          const int64_t hk = h / G;
+          auto at = [&](const Vec& c, int64_t j, int64_t e) {
+            int64_t blk = tables[s * static_cast<size_t>(max_blocks) + static_cast<size_t>(j / cfg.bs)];
+            return c[static_cast<size_t>((((blk * cfg.bs) + j % cfg.bs) * cfg.Hkv + hk) * cfg.D + e)];
+          };
+          std::vector<double> sc;
+          for (int64_t j = 0; j <= pos; ++j) {
+            double d = 0;
+            for (int64_t e = 0; e < cfg.D; ++e)
+              d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] * at(kv, j, e);
+            sc.push_back(d * p.scale + bias.at(h, j, pos));
+          }
+          const size_t o = static_cast<size_t>((t * cfg.Hq + h) * cfg.D);
+          ref_attend(
+              sc, [&](size_t j, int64_t e) { return at(vv, static_cast<int64_t>(j), e); }, cfg.D, &ref[o], &mag[o]);
+        }
+      }
+    }
+    expect_close(
+        values(dev_.down(out)), ref, mag, kRtol,
+        fmt::format("paged_attention+bias Hq={} Hkv={} D={} block={} W={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.bs, cfg.W));
+  }
+}
+
+// The bias in packed attention without a cache: bidirectional (T5's encoder: keys before and
+// after the query) and causal, lengths from 1 to several key tiles, W shorter and longer.
+TEST_P(Conformance, VarlenAttentionPositionBias) {
+  Rng rng(25);
+  const std::vector<int64_t> lens = {1, 9, 70, 0, 130};
+  const int64_t lead = 2, trail = 1;
+  std::vector<int64_t> starts{lead};
+  for (int64_t n : lens) starts.push_back(starts.back() + n);
+  const int64_t T = starts.back() + trail;
+  struct S {
+    int64_t Hq, Hkv, D, W;
+  };
+  for (S cfg : {S{4, 4, 8, 4}, S{4, 2, 32, 64}, S{2, 1, 64, 200}})
+    for (bool causal : {false, true}) {
+      Tensor qh = host_f32({T, cfg.Hq, cfg.D}, rng), kh = host_f32({T, cfg.Hkv, cfg.D}, rng),
+             vh = host_f32({T, cfg.Hkv, cfg.D}, rng);
+      const BiasTable bias = bias_table(cfg.Hq, cfg.W, rng);
+      Tensor bias_dev = dev_.up(bias.host);
+      VarlenAttentionParams p;
+      p.scale = 1.0f;
+      p.causal = causal;
+      p.position_bias.bias = &bias_dev;
+      Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+      be().varlen_attention(dev_.up(qh), dev_.up(kh), dev_.up(vh),
+                            dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(starts.size())}).to(DType::I32)),
+                            p, out);
+      Vec qv = values(qh), kv = values(kh), vv = values(vh), ref(static_cast<size_t>(T * cfg.Hq * cfg.D), 0.0),
+          mag(ref.size(), 0.0);
+      const int64_t G = cfg.Hq / cfg.Hkv;
+      for (size_t s = 0; s < lens.size(); ++s)
+        for (int64_t i = 0; i < lens[s]; ++i) {
+          const int64_t t = starts[s] + i;
+          for (int64_t h = 0; h < cfg.Hq; ++h) {
+            const int64_t hk = h / G, hi = causal ? i : lens[s] - 1;
+            std::vector<double> sc;
+            for (int64_t j = 0; j <= hi; ++j) {
+              double d = 0;
+              for (int64_t e = 0; e < cfg.D; ++e)
+                d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] *
+                     kv[static_cast<size_t>(((starts[s] + j) * cfg.Hkv + hk) * cfg.D + e)];
+              sc.push_back(d * p.scale + bias.at(h, j, i));
+            }
+            const size_t o = static_cast<size_t>((t * cfg.Hq + h) * cfg.D);
+            ref_attend(
+                sc,
+                [&](size_t j, int64_t e) {
+                  return vv[static_cast<size_t>(((starts[s] + static_cast<int64_t>(j)) * cfg.Hkv + hk) * cfg.D + e)];
+                },
+                cfg.D, &ref[o], &mag[o]);
+          }
+        }
+      expect_close(
+          values(dev_.down(out)), ref, mag, kRtol,
+          fmt::format("varlen_attention+bias Hq={} Hkv={} D={} W={} causal={}", cfg.Hq, cfg.Hkv, cfg.D, cfg.W, causal));
+    }
+}
+
+// Cross-attention: packed decoder rows (one per beam, or a whole decoder prompt) against key
+// ranges of an encoder output that overlap and repeat (beams share a prompt's rows), an empty
+// range (zeros), rows no sequence owns (zeros), GQA, K/V as views of one fused projection, f32
+// and bf16 products; ranges outside the keys are refused.
+TEST_P(Conformance, CrossAttention) {
+  Rng rng(26);
+  struct S {
+    int64_t Hq, Hkv, D;
+  };
+  // (query rows, key range) per sequence.
+  const std::vector<std::pair<int64_t, std::pair<int64_t, int64_t>>> seqs = {
+      {1, {0, 11}}, {1, {0, 11}}, {3, {11, 12}}, {1, {12, 12}}, {70, {12, 150}}, {2, {0, 150}}, {1, {20, 90}}};
+  const int64_t lead = 1, trail = 2, Tk = 150;
+  std::vector<int64_t> starts{lead}, ranges;
+  for (const auto& [n, r] : seqs) {
+    starts.push_back(starts.back() + n);
+    ranges.push_back(r.first);
+    ranges.push_back(r.second);
+  }
+  const int64_t T = starts.back() + trail, S_ = static_cast<int64_t>(seqs.size());
+  for (S cfg : {S{1, 1, 1}, S{4, 2, 16}, S{3, 3, 33}, S{8, 8, 64}, S{2, 1, 128}})
+    for (bool bf16 : {false, true}) {
+      Tensor qh = host_f32({T, cfg.Hq, cfg.D}, rng), kvh = host_f32({Tk, 2 * cfg.Hkv, cfg.D}, rng);
+      Tensor kvd = dev_.up(kvh);
+      Tensor kh = kvh.narrow(1, 0, cfg.Hkv), vh = kvh.narrow(1, cfg.Hkv, cfg.Hkv);
+      CrossAttentionParams p;
+      p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
+      p.bf16_products = bf16;
+      Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
+      be().cross_attention(dev_.up(qh), kvd.narrow(1, 0, cfg.Hkv), kvd.narrow(1, cfg.Hkv, cfg.Hkv),
+                           dev_.up(Tensor::from_vector(starts, {S_ + 1}).to(DType::I32)),
+                           dev_.up(Tensor::from_vector(ranges, {S_, 2}).to(DType::I32)), p, out);
+      auto rounded = [&](double x) { return bf16 ? bf16_to_f32(f32_to_bf16(static_cast<float>(x))) : x; };
+      Vec qv = values(qh), kv = values(kh), vv = values(vh), ref(static_cast<size_t>(T * cfg.Hq * cfg.D), 0.0),
+          mag(ref.size(), 0.0);
+      for (Vec* vec : {&qv, &kv, &vv})
+        for (double& x : *vec) x = rounded(x);
+      const int64_t G = cfg.Hq / cfg.Hkv;
+      for (size_t s = 0; s < seqs.size(); ++s) {
+        const auto [k0, k1] = seqs[s].second;
+        for (int64_t t = starts[s]; t < starts[s + 1]; ++t)
+          for (int64_t h = 0; h < cfg.Hq; ++h) {
+            const int64_t hk = h / G;
+            std::vector<double> sc;
+            for (int64_t j = k0; j < k1; ++j) {
+              double d = 0;
+              for (int64_t e = 0; e < cfg.D; ++e)
+                d += qv[static_cast<size_t>((t * cfg.Hq + h) * cfg.D + e)] *
+                     kv[static_cast<size_t>((j * cfg.Hkv + hk) * cfg.D + e)];
+              sc.push_back(d * p.scale);
+            }
+            const size_t o = static_cast<size_t>((t * cfg.Hq + h) * cfg.D);
+            ref_attend(
+                sc,
+                [&](size_t j, int64_t e) {
+                  return vv[static_cast<size_t>(((k0 + static_cast<int64_t>(j)) * cfg.Hkv + hk) * cfg.D + e)];
+                },
+                cfg.D, &ref[o], &mag[o]);
+          }
+      }
+      expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 128 : kRtol,
+                   fmt::format("cross_attention Hq={} Hkv={} D={} bf16_products={}", cfg.Hq, cfg.Hkv, cfg.D, bf16));
+    }
+  // A range outside the keys, or reversed, is an InvalidArgument error.
+  Tensor q = dev_.up(host_f32({4, 2, 8}, rng)), k = dev_.up(host_f32({6, 2, 8}, rng));
+  for (auto bad : {std::vector<int64_t>{0, 7}, std::vector<int64_t>{-1, 3}, std::vector<int64_t>{4, 2}}) {
+    Tensor o = dev_.poisoned({4, 2, 8});
+    try {
+      be().cross_attention(q, k, k, dev_.up(Tensor::from_vector(std::vector<int64_t>{0, 4}, {2}).to(DType::I32)),
+                           dev_.up(Tensor::from_vector(bad, {1, 2}).to(DType::I32)), CrossAttentionParams{}, o);
+      ADD_FAILURE() << "kv range [" << bad[0] << ", " << bad[1] << ") accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+    }
+  }
+}
+
 TEST_P(Conformance, KvCacheWrite) {
   Rng rng(21);
   const int64_t T = 5, H = 2, D = 7, blocks = 4, bs = 3;
@@ -1254,11 +1494,12 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op : {OpKind::Embedding,  OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
-                      OpKind::Activation, OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
-                      OpKind::Pool,       OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
-                      OpKind::Rotary,     OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
-                      OpKind::ArgMax,     OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm})
+    for (OpKind op : {OpKind::Embedding,     OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
+                      OpKind::Activation,    OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
+                      OpKind::Pool,          OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
+                      OpKind::Rotary,        OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
+                      OpKind::ArgMax,        OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm,
+                      OpKind::CrossAttention})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));
