@@ -12,6 +12,8 @@
 
 namespace ia {
 
+struct CrossKvCache;
+
 // What a causal LM returns for a step's output rows.
 enum class StepOutput {
   Logits,        // the LM head's logits [R, vocab]
@@ -41,9 +43,11 @@ struct StepInputs {
   Tensor output_rows;  // [R] i64
   StepOutput output = StepOutput::Logits;
 
-  // Cross-attention (encoder-decoders): the encoder's output the decoder attends to.
-  Tensor encoder_output;       // [T_enc, hidden] f32, or undefined
-  Tensor encoder_query_start;  // [S + 1] i32 rows of encoder_output per sequence
+  // Cross-attention (encoder-decoders): the K/V of the encoder outputs, projected once per
+  // request and kept by the runtime (null for a model without cross-attention), and the rows of
+  // it each sequence attends to.
+  const CrossKvCache* cross = nullptr;
+  Tensor cross_ranges;  // [S, 2] i32: sequence s attends to rows cross_ranges[s, 0] .. [s, 1] - 1
 
   // The same lengths on the host, for what a model sizes before it runs
   // (rope tables grow to the longest sequence; dynamic rope depends on each length).

@@ -29,13 +29,17 @@ void check_ids(std::span<const int32_t> ids, int64_t vocab) {
 }  // namespace
 
 StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t vocab, OutputRows rows,
-                                    KvCache::Reservation& reservation, int64_t min_table_width) {
+                                    KvCache::Reservation& reservation, int64_t min_table_width,
+                                    const CrossKvCache* cross) {
   const auto S = static_cast<int64_t>(chunks.size());
   IA_CHECK(S > 0, "step: no sequences");
   std::vector<std::pair<int64_t, int64_t>> want;
   int64_t T = 0;
   for (const auto& ch : chunks) {
     if (ch.tokens.empty()) fail(ErrorKind::InvalidArgument, "step: no new tokens for sequence {}", ch.seq);
+    if (cross && (ch.cross < 0 || ch.cross >= cross->sequences()))
+      fail(ErrorKind::InvalidArgument, "step: sequence {} attends to encoder sequence {} of {}", ch.seq, ch.cross,
+           cross->sequences());
     check_ids(ch.tokens, vocab);
     want.emplace_back(ch.seq, static_cast<int64_t>(ch.tokens.size()));
     T += static_cast<int64_t>(ch.tokens.size());
@@ -67,6 +71,7 @@ StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache
   const size_t at_rows = last_rows ? section(S, DType::I64) : 0;
   const size_t at_starts = section(S + 1, DType::I32), at_tables = section(S * W, DType::I32),
                at_lens = section(S, DType::I32);
+  const size_t at_cross = cross ? section(2 * S, DType::I32) : 0;
   Tensor host = staged(packed_, {static_cast<int64_t>(bytes)}, DType::U8);
   auto* base = static_cast<char*>(host.raw());
   auto* ids = reinterpret_cast<int64_t*>(base + at_ids);
@@ -90,6 +95,11 @@ StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache
     lens[s] = static_cast<int32_t>(st.host_seq_lens[static_cast<size_t>(s)]);
     starts[s + 1] = static_cast<int32_t>(t);
     if (last_rows) reinterpret_cast<int64_t*>(base + at_rows)[s] = t - 1;
+    if (cross) {
+      auto* range = reinterpret_cast<int32_t*>(base + at_cross) + 2 * s;
+      range[0] = static_cast<int32_t>(cross->starts[static_cast<size_t>(ch.cross)]);
+      range[1] = static_cast<int32_t>(cross->starts[static_cast<size_t>(ch.cross) + 1]);
+    }
   }
   placed_ = placed(host);
   auto view = [&](size_t at, const Shape& shape, DType dtype) {
@@ -102,6 +112,10 @@ StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache
   st.seq_lens = view(at_lens, {S}, DType::I32);
   st.query_start = view(at_starts, {S + 1}, DType::I32);
   if (last_rows) st.output_rows = view(at_rows, {S}, DType::I64);
+  if (cross) {
+    st.cross = cross;
+    st.cross_ranges = view(at_cross, {S, 2}, DType::I32);
+  }
   return st;
 }
 

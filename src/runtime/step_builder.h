@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "models/cross_kv_cache.h"
 #include "models/kv_cache.h"
 #include "models/step_inputs.h"
 
@@ -18,6 +19,7 @@ namespace ia {
 struct SeqChunk {
   int64_t seq = 0;
   std::span<const int32_t> tokens;
+  int64_t cross = -1;  // encoder-decoders: the encoder sequence of the step's cross cache it attends to
 };
 
 // Which rows of a step the model's head turns into outputs.
@@ -33,8 +35,11 @@ class StepBuilder {
   // for every new token and `reservation` says how to undo it should the step fail.
   // The block tables are at least `min_table_width` columns wide (a recorded step keeps its
   // shapes). Every input is a view of one buffer on the device (packed(): one copy per step).
+  // With a cross cache (an encoder-decoder's decoder), each chunk's `cross` names the encoder
+  // sequence it attends to, and the step carries the cache and those rows (StepInputs::cross).
   StepInputs causal_step(const std::vector<SeqChunk>& chunks, KvCache& cache, int64_t vocab, OutputRows rows,
-                         KvCache::Reservation& reservation, int64_t min_table_width = 0);
+                         KvCache::Reservation& reservation, int64_t min_table_width = 0,
+                         const CrossKvCache* cross = nullptr);
   // The device buffer the last causal step's inputs are views of.
   const Tensor& packed() const { return placed_; }
 

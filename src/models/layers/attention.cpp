@@ -3,20 +3,26 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "models/cross_kv_cache.h"
 #include "ops/ops.h"
 
 namespace ia {
 
 Attention Attention::load(const WeightSource& w, const std::string& lp, const AttentionWeightNames& n,
                           const AttentionSpec& spec) {
-  if (spec.positions == PositionKind::RelativeBias)
-    fail(ErrorKind::Unsupported, "{}: relative position bias attention is not implemented yet", w.store().dir());
-  if (spec.kv == KvSource::CrossCache)
-    fail(ErrorKind::Unsupported, "{}: cross-attention is not implemented yet", w.store().dir());
   Attention a;
   a.spec_ = spec;
   const int64_t H = spec.hidden, D = spec.head_dim, Hq = spec.heads, Hkv = spec.kv_heads;
-  if (n.q) {
+  if (spec.kv == KvSource::CrossCache) {
+    if (!n.q)
+      fail(ErrorKind::Unsupported, "{}: cross-attention needs separate q, k and v projections", w.store().dir());
+    if (spec.positions == PositionKind::Rotary || spec.positions == PositionKind::RelativeBias || spec.qk_norm ||
+        spec.window > 0)
+      fail(ErrorKind::Unsupported, "{}: cross-attention with positions, q/k norm or a window is not supported",
+           w.store().dir());
+    a.qkv_ = Linear::load(w, lp + n.q, Hq * D, H, spec.qkv_bias);
+    a.kv_ = Linear::load(w, {lp + n.k, lp + n.v}, {Hkv * D, Hkv * D}, H, spec.qkv_bias);
+  } else if (n.q) {
     a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, spec.qkv_bias);
   } else {
     a.qkv_ = Linear::load(w, lp + n.qkv, (Hq + 2 * Hkv) * D, H, spec.qkv_bias);
@@ -42,9 +48,36 @@ std::vector<std::string> Attention::tensor_names(const std::string& lp, const At
   return out;
 }
 
+std::pair<Tensor, Tensor> Attention::project_kv(const Tensor& encoder_hidden) const {
+  IA_CHECK(spec_.kv == KvSource::CrossCache, "attention: project_kv of a layer without cross-attention");
+  const int64_t Hkv = spec_.kv_heads, D = spec_.head_dim;
+  Tensor kv = kv_(encoder_hidden).view({encoder_hidden.size(0), 2 * Hkv, D});
+  return {kv.narrow(1, 0, Hkv), kv.narrow(1, Hkv, Hkv)};
+}
+
 Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const {
   const StepInputs& step = *ctx.step;
   const int64_t T = x.size(0), D = spec_.head_dim, Hq = spec_.heads, Hkv = spec_.kv_heads;
+  const float scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
+  LinearEpilogue add;
+  add.residual = residual;
+  if (spec_.kv == KvSource::CrossCache) {
+    const CrossKvCache* cross = step.cross;
+    if (!cross || !step.cross_ranges.defined() || ctx.layer >= static_cast<int64_t>(cross->k.size()) ||
+        !cross->k[static_cast<size_t>(ctx.layer)].defined())
+      fail(ErrorKind::InvalidArgument, "a cross-attention step needs the encoder's cross-attention cache");
+    CrossAttentionParams p;
+    p.scale = scale;
+    p.bf16_products = ctx.bf16_products;
+    Tensor a = ops::cross_attention(qkv_(x).view({T, Hq, D}), cross->k[static_cast<size_t>(ctx.layer)],
+                                    cross->v[static_cast<size_t>(ctx.layer)], step.query_start, step.cross_ranges, p);
+    return o_(a.view({T, Hq * D}), add);
+  }
+  PositionBias bias;
+  if (spec_.positions == PositionKind::RelativeBias) {
+    IA_CHECK(ctx.position_bias, "attention: relative-bias positions without a bias table");
+    bias.bias = ctx.position_bias;
+  }
   Tensor qkv = qkv_(x).view({T, Hq + 2 * Hkv, D});
   Tensor q = qkv.narrow(1, 0, Hq), k = qkv.narrow(1, Hq, Hkv), v = qkv.narrow(1, Hq + Hkv, Hkv);
   if (spec_.qk_norm) {
@@ -56,7 +89,6 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
     q = ops::rotary(q, ctx.rotary->positions, ctx.rotary->cos, ctx.rotary->sin);
     k = ops::rotary(k, ctx.rotary->positions, ctx.rotary->cos, ctx.rotary->sin);
   }
-  const float scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
   Tensor a;
   // A paged-cache layer run without a cache (a whole prompt whose K/V is not kept:
   // embeddings from a decoder) attends within the step's own tokens, as an encoder does.
@@ -68,6 +100,7 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
     p.scale = scale;
     p.window = spec_.window;
     p.bf16_products = ctx.bf16_products;
+    p.position_bias = bias;
     a = ops::paged_attention(q, kc, vc, step.block_tables, step.seq_lens, step.query_start, p);
   } else {
     VarlenAttentionParams p;
@@ -75,10 +108,9 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
     p.causal = spec_.mask == AttentionMask::Causal;
     p.window = spec_.window;
     p.bf16_products = ctx.bf16_products;
+    p.position_bias = bias;
     a = ops::varlen_attention(q, k, v, step.query_start, p);
   }
-  LinearEpilogue add;
-  add.residual = residual;
   return o_(a.view({T, Hq * D}), add);
 }
 

@@ -6,6 +6,7 @@
 // an encoder's output (encoder-decoders).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -55,7 +56,8 @@ struct AttentionWeightNames {
 class Attention {
  public:
   Attention() = default;
-  // Unsupported for the variants whose families have not landed (relative bias, cross-attention).
+  // Cross-attention (KvSource::CrossCache) loads q as its projection of the step's rows and k|v
+  // as the projection of the encoder output (project_kv).
   static Attention load(const WeightSource& w, const std::string& layer_prefix, const AttentionWeightNames& names,
                         const AttentionSpec& spec);
 
@@ -63,13 +65,20 @@ class Attention {
   static std::vector<std::string> tensor_names(const std::string& layer_prefix, const AttentionWeightNames& names,
                                                const AttentionSpec& spec);
 
-  // x [T, hidden] -> o_proj(attention) + residual.
+  // x [T, hidden] -> o_proj(attention) + residual. Relative-bias positions read
+  // ctx.position_bias; cross-attention reads layer ctx.layer of ctx.step->cross, at the rows
+  // ctx.step->cross_ranges gives each sequence.
   Tensor operator()(const Tensor& x, const BlockContext& ctx, const Tensor* residual) const;
   const AttentionSpec& spec() const { return spec_; }
 
+  // Cross-attention only: the keys and values of encoder outputs [rows, hidden], each
+  // [rows, kv_heads, head_dim] (views of one projection), for a CrossKvCache.
+  std::pair<Tensor, Tensor> project_kv(const Tensor& encoder_hidden) const;
+
  private:
   AttentionSpec spec_;
-  Linear qkv_, o_;
+  Linear qkv_, o_;  // cross-attention: qkv_ projects q only
+  Linear kv_;       // cross-attention: k | v of the encoder output
   Norm q_norm_, k_norm_;
 };
 

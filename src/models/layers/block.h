@@ -5,6 +5,7 @@
 // heads; an architecture is a BlockSpec and a table of weight names.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -44,6 +45,12 @@ class Block {
 
   // x [T, hidden] -> [T, hidden]
   Tensor operator()(const Tensor& x, const BlockContext& ctx) const;
+
+  bool has_cross_attention() const { return spec_.cross_attention.has_value(); }
+  // The cross-attention keys and values of encoder outputs (Attention::project_kv).
+  std::pair<Tensor, Tensor> cross_kv(const Tensor& encoder_hidden) const {
+    return cross_attention_.project_kv(encoder_hidden);
+  }
 
  private:
   BlockSpec spec_;

@@ -15,7 +15,10 @@ struct BlockContext {
   const StepInputs* step = nullptr;
   const RotaryTables* rotary = nullptr;  // null when the model has no rotary positions
   KvCache* cache = nullptr;              // null when no attention layer reads a paged cache
-  int64_t layer = 0;                     // which layer of the cache
+  int64_t layer = 0;                     // which layer of the cache (and of step->cross)
+  // The relative position bias of this stack (RelativePositionBias::table), shared by its
+  // layers; null when the model has none.
+  const Tensor* position_bias = nullptr;
   // What norms and gates hand to the next linear: bf16 with bf16 weights where the
   // backend can (the linear would round f32 inputs to the same values), else f32.
   DType linear_input_dtype = DType::F32;

@@ -10,9 +10,6 @@ Mlp Mlp::load(const WeightSource& w, const std::string& lp, const MlpWeightNames
   m.spec_ = spec;
   const int64_t H = spec.hidden, I = spec.intermediate;
   if (spec.kind == MlpKind::Gated) {
-    if (spec.activation != Activation::Silu)
-      fail(ErrorKind::Unsupported, "{}: gated MLP with an activation other than silu is not supported",
-           w.store().dir());
     m.up_ = Linear::load(w, {lp + names.gate, lp + names.up}, {I, I}, H, spec.bias);
   } else {
     m.up_ = Linear::load(w, lp + names.up, I, H, spec.bias);
@@ -33,7 +30,7 @@ std::vector<std::string> Mlp::tensor_names(const std::string& lp, const MlpWeigh
 Tensor Mlp::operator()(const Tensor& x, const Tensor* residual, DType act_dtype) const {
   LinearEpilogue add;
   add.residual = residual;
-  if (spec_.kind == MlpKind::Gated) return down_(ops::swiglu(up_(x), act_dtype), add);
+  if (spec_.kind == MlpKind::Gated) return down_(ops::gated_activation(spec_.activation, up_(x), act_dtype), add);
   LinearEpilogue act;
   act.has_activation = true;
   act.activation = spec_.activation;

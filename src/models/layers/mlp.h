@@ -1,7 +1,7 @@
 #pragma once
 // The feed-forward part of a block: plain (up -> activation -> down, the
-// activation fused into the up projection's epilogue) or gated
-// (act(gate) * up -> down, gate and up fused into one GEMM).
+// activation fused into the up projection's epilogue: BERT, GPT-2, T5 v1.0's ReLU) or gated
+// (act(gate) * up -> down, gate and up fused into one GEMM: LLaMA's SwiGLU, T5 v1.1's GEGLU).
 #include <string>
 #include <vector>
 
@@ -30,7 +30,6 @@ struct MlpWeightNames {
 class Mlp {
  public:
   Mlp() = default;
-  // Unsupported for a gated MLP with an activation the backend has no fused gate for.
   static Mlp load(const WeightSource& w, const std::string& layer_prefix, const MlpWeightNames& names,
                   const MlpSpec& spec);
 

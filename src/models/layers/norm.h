@@ -22,6 +22,9 @@ class Norm {
   Norm() = default;
   // Reads NAME.weight (and NAME.bias when the spec has one), each [size].
   static Norm load(const WeightSource& w, const std::string& name, int64_t size, const NormSpec& spec);
+  // As load, with the weight multiplied by `scale` (a scale of the output folded into the norm).
+  static Norm load_scaled(const WeightSource& w, const std::string& name, int64_t size, const NormSpec& spec,
+                          float scale);
   // The checkpoint tensors load() reads.
   static std::vector<std::string> tensor_names(const std::string& name, const NormSpec& spec);
 

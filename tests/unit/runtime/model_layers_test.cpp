@@ -1,19 +1,23 @@
 // The shared model layers against f64 references computed here from the same
 // random weights: Norm (LayerNorm, RMSNorm), Linear (both weight layouts,
-// stacked matrices), Mlp (plain, gated), Attention (bidirectional and causal
-// over packed sequences, GQA, window, rotary, q/k norm; the paged cache path
-// equal to the step path) and Block (pre- and post-norm), driven by steps the
-// runtime's StepBuilder makes, as models run them.
+// stacked matrices), Mlp (plain, gated; T5's ReLU and gated-gelu), Attention
+// (bidirectional and causal over packed sequences, GQA, window, rotary, q/k
+// norm, T5's relative position bias; the paged cache path equal to the step
+// path; cross-attention over a CrossKvCache) and Block (pre- and post-norm),
+// driven by steps the runtime's StepBuilder makes, as models run them.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
+#include "models/cross_kv_cache.h"
+#include "models/kv_cache.h"
 #include "models/layers/attention.h"
 #include "models/layers/block.h"
 #include "models/layers/linear.h"
 #include "models/layers/mlp.h"
 #include "models/layers/norm.h"
+#include "models/layers/relative_position_bias.h"
 #include "models/rope.h"
 #include "runtime/step_builder.h"
 #include "unit/formats/formats_test_util.h"
@@ -365,18 +369,257 @@ TEST_P(BlockLayer, PreAndPostNormComposeTheLayers) {
 
 INSTANTIATE_TEST_SUITE_P(Norms, BlockLayer, ::testing::Values(true, false));
 
-TEST(Layers, UnimplementedVariantsAreUnsupportedAtLoad) {
+// T5's relative position buckets (transformers' T5Attention._relative_position_bucket) at
+// distances worked out by hand from the formula: exact below max_exact, then
+// max_exact + floor(log(n / max_exact) / log(max_distance / max_exact) * (buckets - max_exact)),
+// capped at buckets - 1; bidirectional gives keys after the query the upper half.
+TEST(Layers, RelativePositionBucketsFromTheFormula) {
+  // Bidirectional, 32 buckets, max distance 128: 16 per direction, max_exact 8,
+  // log(n / 8) / log(16) * 8.
+  const std::vector<std::pair<int64_t, int64_t>> bidirectional = {
+      {0, 0},     {-1, 1},    {1, 17},   {-7, 7},     {7, 23},    {-8, 8},   {8, 24},
+      {-16, 10},  {16, 26},   {-20, 10}, {20, 26},    {-32, 12},  {-64, 14}, {-100, 15},
+      {-127, 15}, {-128, 15}, {128, 31}, {-1000, 15}, {1000, 31}, {-11, 8},  {11, 24}};
+  for (auto [d, want] : bidirectional)
+    EXPECT_EQ(relative_position_bucket(d, true, 32, 128), want) << "bidirectional distance " << d;
+  // Unidirectional (a decoder: keys at or before the query), 32 buckets, max distance 128:
+  // max_exact 16, log(n / 16) / log(8) * 16; every key after the query is bucket 0.
+  const std::vector<std::pair<int64_t, int64_t>> causal = {{0, 0},     {5, 0},     {1000, 0},  {-1, 1},    {-5, 5},
+                                                           {-15, 15},  {-16, 16},  {-24, 19},  {-32, 21},  {-64, 26},
+                                                           {-100, 30}, {-127, 31}, {-128, 31}, {-5000, 31}};
+  for (auto [d, want] : causal)
+    EXPECT_EQ(relative_position_bucket(d, false, 32, 128), want) << "unidirectional distance " << d;
+  // The fixture's decoder (32 buckets, max distance 64): log(n / 16) / log(4) * 16, exact at
+  // n = 32 (8.0 in f32 too).
+  EXPECT_EQ(relative_position_bucket(-32, false, 32, 64), 24);
+  EXPECT_EQ(relative_position_bucket(-48, false, 32, 64), 28);  // log(3)/log(4)*16 = 12.68
+  EXPECT_EQ(relative_position_bucket(-64, false, 32, 64), 31);
+  // Past max_distance a bucket no longer changes: the clamped distance table is exact.
+  for (bool bi : {true, false})
+    for (int64_t d : {129, 200, 4096}) {
+      EXPECT_EQ(relative_position_bucket(-d, bi, 32, 128), relative_position_bucket(-128, bi, 32, 128));
+      EXPECT_EQ(relative_position_bucket(d, bi, 32, 128), relative_position_bucket(128, bi, 32, 128));
+    }
+}
+
+TEST(Layers, RelativeBiasDistanceTableGathersTheBuckets) {
   Weights w;
+  const RelativeBiasSpec spec{3, 8, 10, true};
+  Tensor weight = w.add("rel.weight", {spec.num_buckets, spec.heads});
+  WeightSource src = w.open();
+  RelativePositionBias bias = RelativePositionBias::load(src, "rel", spec);
+  ASSERT_EQ(bias.table().shape(), (Shape{3, 21}));
+  EXPECT_EQ(bias.max_distance(), 10);
+  for (int64_t h = 0; h < 3; ++h)
+    for (int64_t d = -10; d <= 10; ++d)
+      EXPECT_EQ(bias.table().data<float>()[h * 21 + d + 10],
+                weight.data<float>()[relative_position_bucket(d, true, 8, 10) * 3 + h])
+          << "head " << h << " distance " << d;
+}
+
+// Attention with a relative position bias added to unscaled scores (T5): bidirectional over
+// packed sequences (an encoder) and causal, also through the paged cache (a decoder), against
+// softmax(q k^T + bias[bucket(j - i)]) v in f64.
+TEST(Layers, RelativeBiasAttentionMatchesTheF64Reference) {
+  const int64_t H = 8, NH = 2, D = 4;
+  const RelativeBiasSpec enc_spec{NH, 8, 6, true}, dec_spec{NH, 8, 6, false};
+  Weights w;
+  Vec q = values(w.add("q.weight", {NH * D, H})), k = values(w.add("k.weight", {NH * D, H}));
+  Vec v = values(w.add("v.weight", {NH * D, H})), o = values(w.add("o.weight", {H, NH * D}));
+  Vec rel = values(w.add("rel.weight", {8, NH}, 1.0f));
+  WeightSource src = w.open();
+  const std::vector<int64_t> lens = {9, 1, 12};  // distances past max_distance 6: clamped
+  const int64_t T = 22;
+  Tensor x = random_tensor({T, H}, w.rng(), 1.0f);
+  std::vector<std::vector<int32_t>> ids;
+  for (int64_t n : lens) ids.emplace_back(static_cast<size_t>(n), 1);
+  std::vector<std::span<const int32_t>> spans(ids.begin(), ids.end());
+  Vec xq = linear_ref(values(x), q, nullptr, H, NH * D), xk = linear_ref(values(x), k, nullptr, H, NH * D);
+  Vec xv = linear_ref(values(x), v, nullptr, H, NH * D);
+  for (bool causal : {false, true}) {
+    const RelativeBiasSpec& bspec = causal ? dec_spec : enc_spec;
+    AttentionSpec spec;
+    spec.hidden = H;
+    spec.heads = spec.kv_heads = NH;
+    spec.head_dim = D;
+    spec.scale = 1.0f;
+    spec.positions = PositionKind::RelativeBias;
+    spec.mask = causal ? AttentionMask::Causal : AttentionMask::Bidirectional;
+    Attention attn = Attention::load(src, "", {"q", "k", "v", nullptr, "o", nullptr, nullptr}, spec);
+    RelativePositionBias bias = RelativePositionBias::load(src, "rel", bspec);
+    StepBuilder builder(Device::cpu());
+    StepInputs step = builder.encoder_step(spans, {}, 10);
+    BlockContext ctx;
+    ctx.step = &step;
+    ctx.position_bias = &bias.table();
+    Vec got = values(attn(x, ctx, nullptr));
+
+    Vec a(xq.size());
+    int64_t start = 0;
+    for (int64_t n : lens) {
+      for (int64_t h = 0; h < NH; ++h)
+        for (int64_t i = 0; i < n; ++i) {
+          std::vector<double> sc;
+          for (int64_t j = 0; j < (causal ? i + 1 : n); ++j) {
+            double dot = 0;
+            for (int64_t d = 0; d < D; ++d)
+              dot += xq[static_cast<size_t>(((start + i) * NH + h) * D + d)] *
+                     xk[static_cast<size_t>(((start + j) * NH + h) * D + d)];
+            const int64_t b =
+                relative_position_bucket(j - i, bspec.bidirectional, bspec.num_buckets, bspec.max_distance);
+            sc.push_back(dot + rel[static_cast<size_t>(b * NH + h)]);  // scale 1
+          }
+          double mx = *std::max_element(sc.begin(), sc.end()), sum = 0;
+          for (auto& e : sc) sum += (e = std::exp(e - mx));
+          for (int64_t d = 0; d < D; ++d) {
+            double acc = 0;
+            for (size_t j = 0; j < sc.size(); ++j)
+              acc += sc[j] / sum * xv[static_cast<size_t>(((start + static_cast<int64_t>(j)) * NH + h) * D + d)];
+            a[static_cast<size_t>(((start + i) * NH + h) * D + d)] = acc;
+          }
+        }
+      start += n;
+    }
+    const Vec want = linear_ref(a, o, nullptr, NH * D, H);
+    expect_close(got, want, 2e-5, causal ? "causal relative-bias attention" : "bidirectional relative-bias attention");
+    if (!causal) continue;
+    // A decoder runs the same through the paged cache: the prompts at once, then token by token.
+    spec.kv = KvSource::PagedCache;
+    Attention paged = Attention::load(src, "", {"q", "k", "v", nullptr, "o", nullptr, nullptr}, spec);
+    KvCache cache(1, NH, D, 4, 32, Device::cpu());
+    std::vector<SeqChunk> chunks;
+    for (const auto& s : ids) chunks.push_back({cache.create_sequence(), s});
+    KvCache::Reservation r;
+    StepInputs cstep = builder.causal_step(chunks, cache, 10, OutputRows::All, r);
+    BlockContext cctx = ctx;
+    cctx.step = &cstep;
+    cctx.cache = &cache;
+    expect_close(values(paged(x, cctx, nullptr)), want, 2e-5, "paged relative-bias attention");
+    KvCache one_by_one(1, NH, D, 4, 32, Device::cpu());
+    const int64_t seq = one_by_one.create_sequence();
+    for (int64_t t = 0; t < lens[0]; ++t) {
+      std::vector<SeqChunk> c1 = {{seq, std::span<const int32_t>(ids[0]).subspan(static_cast<size_t>(t), 1)}};
+      StepInputs s1 = builder.causal_step(c1, one_by_one, 10, OutputRows::All, r);
+      BlockContext c = ctx;
+      c.step = &s1;
+      c.cache = &one_by_one;
+      Vec row = values(paged(x.narrow(0, t, 1), c, nullptr));
+      expect_close(row, Vec(want.begin() + t * H, want.begin() + (t + 1) * H), 2e-5, "decode-step relative bias");
+    }
+  }
+}
+
+// Cross-attention (KvSource::CrossCache): K/V of two encoder sequences projected once into a
+// CrossKvCache; three decoder sequences (two attending to the same encoder sequence, as beams
+// do) attend to every row of theirs, against f64.
+TEST(Layers, CrossAttentionReadsTheCrossCache) {
+  const int64_t H = 8, Hq = 4, Hkv = 2, D = 4;
+  Weights w;
+  Vec q = values(w.add("q.weight", {Hq * D, H})), k = values(w.add("k.weight", {Hkv * D, H}));
+  Vec v = values(w.add("v.weight", {Hkv * D, H})), o = values(w.add("o.weight", {H, Hq * D}));
+  WeightSource src = w.open();
+  AttentionSpec spec;
+  spec.hidden = H;
+  spec.heads = Hq;
+  spec.kv_heads = Hkv;
+  spec.head_dim = D;
+  spec.mask = AttentionMask::Bidirectional;
+  spec.kv = KvSource::CrossCache;
+  Attention attn = Attention::load(src, "", {"q", "k", "v", nullptr, "o", nullptr, nullptr}, spec);
+
+  const std::vector<int64_t> enc_lens = {5, 3};
+  Tensor enc = random_tensor({8, H}, w.rng(), 1.0f);
+  CrossKvCache cross;
+  auto [ck, cv] = attn.project_kv(enc);
+  cross.k = {ck};
+  cross.v = {cv};
+  cross.starts = {0, 5, 8};
+  const std::vector<int64_t> dec_lens = {2, 1, 3}, dec_enc = {0, 1, 0};
+  Tensor x = random_tensor({6, H}, w.rng(), 1.0f);
+  std::vector<std::vector<int32_t>> ids;
+  for (int64_t n : dec_lens) ids.emplace_back(static_cast<size_t>(n), 1);
+  KvCache cache(1, Hkv, D, 4, 8, Device::cpu());
+  std::vector<SeqChunk> chunks;
+  for (size_t s = 0; s < ids.size(); ++s) chunks.push_back({cache.create_sequence(), ids[s], dec_enc[s]});
+  StepBuilder builder(Device::cpu());
+  KvCache::Reservation r;
+  StepInputs step = builder.causal_step(chunks, cache, 10, OutputRows::All, r, 0, &cross);
+  BlockContext ctx;
+  ctx.step = &step;
+  Vec got = values(attn(x, ctx, nullptr));
+
+  Vec xq = linear_ref(values(x), q, nullptr, H, Hq * D), ek = linear_ref(values(enc), k, nullptr, H, Hkv * D);
+  Vec ev = linear_ref(values(enc), v, nullptr, H, Hkv * D), a(xq.size());
+  int64_t row = 0;
+  for (size_t s = 0; s < dec_lens.size(); ++s) {
+    const int64_t e0 = cross.starts[static_cast<size_t>(dec_enc[s])], n = enc_lens[static_cast<size_t>(dec_enc[s])];
+    for (int64_t i = 0; i < dec_lens[s]; ++i, ++row)
+      for (int64_t h = 0; h < Hq; ++h) {
+        const int64_t kh = h / (Hq / Hkv);
+        std::vector<double> sc;
+        for (int64_t j = 0; j < n; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += xq[static_cast<size_t>((row * Hq + h) * D + d)] *
+                   ek[static_cast<size_t>(((e0 + j) * Hkv + kh) * D + d)];
+          sc.push_back(dot / std::sqrt(static_cast<double>(D)));
+        }
+        double mx = *std::max_element(sc.begin(), sc.end()), sum = 0;
+        for (auto& e : sc) sum += (e = std::exp(e - mx));
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int64_t j = 0; j < n; ++j)
+            acc += sc[static_cast<size_t>(j)] / sum * ev[static_cast<size_t>(((e0 + j) * Hkv + kh) * D + d)];
+          a[static_cast<size_t>((row * Hq + h) * D + d)] = acc;
+        }
+      }
+  }
+  expect_close(got, linear_ref(a, o, nullptr, Hq * D, H), 2e-5, "cross-attention");
+
+  // A step without the cross cache is refused, not run against nothing.
+  KvCache::Reservation r2;
+  StepInputs bare = builder.causal_step({{cache.create_sequence(), ids[0]}}, cache, 10, OutputRows::All, r2);
+  BlockContext bctx;
+  bctx.step = &bare;
+  EXPECT_THROW(attn(x.narrow(0, 0, 2), bctx, nullptr), Error);
+  // An encoder sequence the cache does not have is refused by the step builder.
+  KvCache::Reservation r3;
+  EXPECT_THROW(builder.causal_step({{cache.create_sequence(), ids[0], 2}}, cache, 10, OutputRows::All, r3, 0, &cross),
+               Error);
+}
+
+// T5's feed-forward: v1.0 ReLU (wi, wo) and v1.1 gated gelu_new (wi_0, wi_1, wo), no biases.
+TEST(Layers, T5FeedForwardVariants) {
+  Weights w;
+  const int64_t H = 6, I = 10;
+  Vec wi = values(w.add("wi.weight", {I, H})), wi0 = values(w.add("wi_0.weight", {I, H}));
+  Vec wi1 = values(w.add("wi_1.weight", {I, H})), wo = values(w.add("wo.weight", {H, I}));
+  WeightSource src = w.open();
+  Tensor x = random_tensor({4, H}, w.rng(), 2.0f);
+  Mlp relu = Mlp::load(src, "", {nullptr, "wi", "wo"}, {MlpKind::Plain, Activation::Relu, H, I, false});
+  Vec h = linear_ref(values(x), wi, nullptr, H, I);
+  for (auto& e : h) e = std::max(e, 0.0);
+  expect_close(values(relu(x, nullptr)), linear_ref(h, wo, nullptr, I, H), 1e-5, "relu feed-forward");
+  Mlp geglu = Mlp::load(src, "", {"wi_0", "wi_1", "wo"}, {MlpKind::Gated, Activation::GeluTanh, H, I, false});
+  Vec g = linear_ref(values(x), wi0, nullptr, H, I), u = linear_ref(values(x), wi1, nullptr, H, I);
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = 0.5 * g[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (g[i] + 0.044715 * g[i] * g[i] * g[i]))) * u[i];
+  expect_close(values(geglu(x, nullptr)), linear_ref(g, wo, nullptr, I, H), 1e-5, "gated-gelu feed-forward");
+}
+
+TEST(Layers, CrossAttentionVariantsThatDoNotExistAreRefusedAtLoad) {
+  Weights w;
+  w.add("qkv.weight", {24, 8});
   w.add("o.weight", {8, 8});
   WeightSource src = w.open();
   AttentionSpec spec;
   spec.hidden = 8;
   spec.heads = spec.kv_heads = 2;
   spec.head_dim = 4;
-  spec.positions = PositionKind::RelativeBias;
-  EXPECT_THROW(Attention::load(src, "", {"q", "k", "v", nullptr, "o", nullptr, nullptr}, spec), Error);
-  spec.positions = PositionKind::None;
   spec.kv = KvSource::CrossCache;
+  // A fused q|k|v cannot be split into the step's q and the encoder's k|v.
+  EXPECT_THROW(Attention::load(src, "", {nullptr, nullptr, nullptr, "qkv", "o", nullptr, nullptr}, spec), Error);
+  spec.positions = PositionKind::Rotary;
   EXPECT_THROW(Attention::load(src, "", {"q", "k", "v", nullptr, "o", nullptr, nullptr}, spec), Error);
 }
 
