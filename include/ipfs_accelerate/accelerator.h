@@ -76,11 +76,13 @@ struct SamplingOptions {
   std::optional<float> top_p, min_p, repetition_penalty;
   float presence_penalty = 0, frequency_penalty = 0;  // OpenAI semantics, in [-2, 2]
   std::map<int, float> logit_bias;
-  std::optional<uint64_t> seed;  // same seed, same request: same output
-  int logprobs = -1;             // -1: none; 0: the sampled token's; n: also the n most likely
+  std::optional<uint64_t> seed;             // same seed, same request: same output
+  int logprobs = -1;                        // -1: none; 0: the sampled token's; n: also the n most likely
+  std::optional<int> no_repeat_ngram_size;  // no n-gram of prompt + output occurs twice (0 = off)
 };
 
-// Text generation (decoder models): sampling, plus placement, length and stopping.
+// Text generation (decoder models and encoder-decoders such as T5): sampling or beam search,
+// plus placement, length and stopping.
 struct GenerateOptions : SamplingOptions {
   std::string device = "auto";        // auto | cpu
   std::string dtype = "auto";         // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
@@ -92,6 +94,12 @@ struct GenerateOptions : SamplingOptions {
   // Asked between tokens: true stops generating there, finish_reason "cancelled", with the
   // text so far (a chat's Ctrl-C). Called on the generating thread.
   std::function<bool()> cancelled;
+  // Beam search as transformers' generate runs it (greedy, no stop strings or logprobs):
+  // num_beams > 1; length_penalty (hypotheses score sum logprob / length ^ length_penalty);
+  // early_stopping "true" | "false" | "never". Unset: generation_config.json's, else 1 beam.
+  std::optional<int> num_beams;
+  std::optional<float> length_penalty;
+  std::optional<std::string> early_stopping;
 };
 
 struct TokenLogprobs {
@@ -113,7 +121,8 @@ struct GenerateResult {
   double prefill_ms = 0;
   double decode_ms = 0;
   double decode_tokens_per_s = 0;
-  int cached_prompt_tokens = 0;  // prompt tokens a ChatSession took from its cache instead of prefilling
+  int cached_prompt_tokens = 0;     // prompt tokens a ChatSession took from its cache instead of prefilling
+  std::optional<float> beam_score;  // beam search: the best hypothesis' length-penalised score
 };
 
 struct ChatTemplateOptions {

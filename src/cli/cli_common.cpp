@@ -208,6 +208,8 @@ void add_sampling_flags(CLI::App* sub, ipfs_accelerate::SamplingOptions& o) {
   sub->add_option("--presence-penalty", o.presence_penalty, "OpenAI presence penalty, in [-2, 2]");
   sub->add_option("--frequency-penalty", o.frequency_penalty, "OpenAI frequency penalty, in [-2, 2]");
   sub->add_option("--seed", o.seed, "Sampling seed (same seed, same output)");
+  sub->add_option("--no-repeat-ngram-size", o.no_repeat_ngram_size,
+                  "No n-gram of this size occurs twice in prompt + output (HF no_repeat_ngram_size; 0 = off)");
 }
 
 }  // namespace

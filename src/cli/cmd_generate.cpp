@@ -49,8 +49,8 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
 
 void register_generate(CLI::App& app, Context& ctx, Action& action) {
   auto a = std::make_shared<GenerateArgs>();
-  CLI::App* sub =
-      app.add_subcommand("generate", "Generate text with a decoder model folder (GPT-2, LLaMA, Qwen2/3, Mistral)");
+  CLI::App* sub = app.add_subcommand(
+      "generate", "Generate text with a decoder (GPT-2, LLaMA, Qwen2/3, Mistral) or encoder-decoder (T5) model folder");
   sub->add_option("-m,--model", a->model, "Hugging Face model folder")->required();
   sub->add_option("-p,--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
   add_generation_flags(sub, a->options, "Stop when the text contains STR (repeatable); the text ends before it");
@@ -59,6 +59,13 @@ void register_generate(CLI::App& app, Context& ctx, Action& action) {
   sub->add_flag("--ignore-eos", a->options.ignore_eos, "Do not stop at the end-of-sequence token");
   sub->add_flag("--truncate", a->options.truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
+  sub->add_option("--num-beams", a->options.num_beams,
+                  "Beam search with N beams (greedy; default: generation_config.json, else 1 = no beam search)");
+  sub->add_option("--length-penalty", a->options.length_penalty,
+                  "Beam search: hypotheses score sum logprob / length ^ F (default 1)");
+  sub->add_option("--early-stopping", a->options.early_stopping,
+                  "Beam search: true (stop at N finished hypotheses) | false (heuristic) | never")
+      ->check(CLI::IsMember({"true", "false", "never"}));
   sub->add_flag("--json", a->json, "Print a JSON object (ids, text, finish_reason, usage, timings)");
   sub->add_flag("--stream", a->stream, "Print text as it is generated");
   sub->callback([&ctx, &action, a] { action = [&ctx, a] { return run_generate(ctx, *a); }; });

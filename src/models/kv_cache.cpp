@@ -40,6 +40,21 @@ int64_t KvCache::create_sequence(std::span<const int32_t> shared_blocks) {
   return next_id_++;
 }
 
+int64_t KvCache::fork(int64_t id) {
+  const Seq& parent = seq(id);
+  const int64_t length = parent.length;
+  std::vector<int32_t> blocks(parent.blocks.begin(),
+                              parent.blocks.begin() + static_cast<std::ptrdiff_t>(blocks_for(length)));
+  const int64_t child = create_sequence(blocks);
+  try {
+    truncate(child, length);  // a partial last block, now shared, is copied into one of the child's own
+  } catch (...) {
+    release(child);
+    throw;
+  }
+  return child;
+}
+
 const KvCache::Seq& KvCache::seq(int64_t id) const {
   auto it = seqs_.find(id);
   IA_CHECK(it != seqs_.end(), "kv cache: no sequence {}", id);

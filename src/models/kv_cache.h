@@ -37,6 +37,10 @@ class KvCache {
   // the prefix cache keeps (from cached_prefix): it holds them too, copy-free, and its
   // length is their tokens. Its next tokens go into blocks of its own.
   int64_t create_sequence(std::span<const int32_t> shared_blocks);
+  // A new sequence with the K/V of `seq` (a beam continuing another): it holds the same full
+  // blocks, copy-free, and a copy of a partial last block, which its next tokens would write.
+  // Unavailable when that copy finds no free block.
+  int64_t fork(int64_t seq);
   // Lets go of the sequence's blocks: those no other sequence holds go back to the free
   // list, or, when cached, stay in the prefix cache until the room is needed.
   void release(int64_t seq);

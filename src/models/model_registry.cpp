@@ -9,6 +9,7 @@
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
 #include "models/decoder_lm.h"
+#include "models/t5.h"
 #include "models/wav2vec2.h"
 
 namespace ia {
@@ -19,6 +20,7 @@ using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const Weig
                                                      bool with_lm_head);
 using EncoderLoader = std::unique_ptr<Encoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using CtcLoader = std::unique_ptr<CtcModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using EncoderDecoderLoader = std::unique_ptr<EncoderDecoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -29,6 +31,9 @@ std::unique_ptr<Encoder> load_bert_encoder(const HfConfig& c, const WeightStore&
 std::unique_ptr<CtcModel> load_wav2vec2_ctc(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return Wav2Vec2ForCtc::load(c, w, t, d);
 }
+std::unique_ptr<EncoderDecoder> load_t5(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return T5Model::load(c, w, t, d);
+}
 
 struct FamilyEntry {
   const char* model_type;
@@ -36,9 +41,10 @@ struct FamilyEntry {
   const char* default_architecture;
   const char* task;
   const char* modality;
-  CausalLmLoader causal_lm;  // null: not a causal LM in this build
-  EncoderLoader encoder;     // null: not an encoder in this build
-  CtcLoader ctc;             // null: not a CTC speech model in this build
+  CausalLmLoader causal_lm;                        // null: not a causal LM in this build
+  EncoderLoader encoder;                           // null: not an encoder in this build
+  CtcLoader ctc;                                   // null: not a CTC speech model in this build
+  EncoderDecoderLoader encoder_decoder = nullptr;  // null: not an encoder-decoder in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -55,7 +61,8 @@ constexpr FamilyEntry kFamilies[] = {
     {"qwen2", "llama", "Qwen2ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
     {"qwen3", "llama", "Qwen3ForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
     {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
-    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr},
+    {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr, load_t5},
+    {"mt5", "t5", "MT5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr, load_t5},
     {"vit", "vit", "ViTModel", "image-classification", "vision", nullptr, nullptr, nullptr},
     {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr},
     {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr, nullptr,
@@ -124,7 +131,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.causal_lm || f.encoder || f.ctc;
+    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -159,6 +166,15 @@ void require_ctc_model(const ModelKind& kind, const std::string& dir) {
 
 bool has_ctc_model(const ModelKind& kind) {
   return entry_for(kind.model_type).ctc != nullptr;
+}
+
+bool has_encoder_decoder(const ModelKind& kind) {
+  return entry_for(kind.model_type).encoder_decoder != nullptr;
+}
+
+void require_text_generator(const ModelKind& kind, const std::string& dir) {
+  if (has_encoder_decoder(kind) && kind.task == "text2text-generation") return;
+  require_causal_lm(kind, dir);
 }
 
 namespace {
@@ -220,6 +236,17 @@ std::unique_ptr<CtcModel> load_ctc_model(const HfConfig& config, const WeightSto
   require_ctc_model(kind, weights.dir());
   return with_load_progress(weights, compute_dtype, device,
                             [&] { return entry_for(kind.model_type).ctc(config, weights, compute_dtype, device); });
+}
+
+std::unique_ptr<EncoderDecoder> load_encoder_decoder(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  if (!has_encoder_decoder(kind))
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not an encoder-decoder this build can run",
+         weights.dir(), kind.model_type, kind.architecture);
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).encoder_decoder(config, weights, compute_dtype, device);
+  });
 }
 
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,

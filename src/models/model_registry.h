@@ -1,7 +1,8 @@
 #pragma once
 // The one model registry: maps config.json (`model_type`, `architectures`) to
 // a family, an architecture, a task and a modality, says whether this build
-// can run it, and creates the model behind its interface (CausalLM, Encoder, CtcModel).
+// can run it, and creates the model behind its interface (CausalLM, Encoder, CtcModel,
+// EncoderDecoder).
 // Unknown types are a clear error, never a guess.
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "models/causal_lm.h"
 #include "models/ctc_model.h"
 #include "models/encoder.h"
+#include "models/encoder_decoder.h"
 
 namespace ia {
 
@@ -43,10 +45,15 @@ void require_encoder(const ModelKind& kind, const std::string& dir);
 // is automatic-speech-recognition.
 void require_ctc_model(const ModelKind& kind, const std::string& dir);
 
-// Whether this build has an encoder / a causal LM (decoder) / a CTC model for the kind's model_type.
+// Whether this build has an encoder / a causal LM (decoder) / a CTC model / an encoder-decoder for
+// the kind's model_type.
 bool has_encoder(const ModelKind& kind);
 bool has_causal_lm(const ModelKind& kind);
 bool has_ctc_model(const ModelKind& kind);
+bool has_encoder_decoder(const ModelKind& kind);
+// Unsupported (naming the folder and the type) unless the kind generates text in this build: a
+// causal LM or an encoder-decoder.
+void require_text_generator(const ModelKind& kind, const std::string& dir);
 
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
@@ -58,6 +65,8 @@ std::unique_ptr<Encoder> load_encoder(const HfConfig& config, const WeightStore&
 // A CTC speech model (audio in, per-frame vocabulary logits out: models/ctc_model.h).
 std::unique_ptr<CtcModel> load_ctc_model(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device);
+std::unique_ptr<EncoderDecoder> load_encoder_decoder(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
 // Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.

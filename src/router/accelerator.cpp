@@ -227,6 +227,7 @@ ia::SamplingOptions sampling_options(const SamplingOptions& o) {
   s.logit_bias.insert(o.logit_bias.begin(), o.logit_bias.end());
   s.seed = o.seed;
   s.logprobs = o.logprobs;
+  if (o.no_repeat_ngram_size) s.no_repeat_ngram_size = *o.no_repeat_ngram_size;
   return s;
 }
 
@@ -237,6 +238,9 @@ ia::GenerationRequest generation_request(const GenerateOptions& options) {
   req.stop = options.stop;
   req.ignore_eos = options.ignore_eos;
   req.truncate_prompt = options.truncate;
+  if (options.num_beams) req.num_beams = *options.num_beams;
+  req.length_penalty = options.length_penalty;
+  if (options.early_stopping) req.early_stopping = ia::parse_early_stopping(*options.early_stopping);
   return req;
 }
 
@@ -262,6 +266,7 @@ GenerateResult generate_result(const std::string& model, ia::Device device, ia::
   out.decode_ms = st.decode_ms;
   out.decode_tokens_per_s = st.decode_ms > 0 ? static_cast<double>(st.decode_tokens) * 1000.0 / st.decode_ms : 0.0;
   out.cached_prompt_tokens = static_cast<int>(st.cached_tokens);
+  out.beam_score = r.beam_score;
   return out;
 }
 

@@ -116,6 +116,7 @@ nlohmann::json generate_result_json(const ipfs_accelerate::GenerateResult& r, bo
   j["timings"] = {
       {"prefill_ms", r.prefill_ms}, {"decode_ms", r.decode_ms}, {"decode_tokens_per_s", decode_rate_json(r)}};
   if (with_logprobs) j["logprobs"] = logprobs_json(r);
+  if (r.beam_score) j["beam_score"] = *r.beam_score;
   if (!r.warnings.empty()) j["warnings"] = r.warnings;
   return j;
 }

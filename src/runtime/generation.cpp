@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include "models/model_registry.h"
 #include "runtime/grammar_constraint.h"
 #include "runtime/sequence_output.h"
+#include "runtime/step_builder.h"
 #include "runtime/step_runner.h"
 
 namespace ia {
@@ -29,6 +31,7 @@ constexpr int64_t kBlockSize = 16;
 // Per-sequence state of a running generation.
 struct SeqState {
   int64_t cache_seq = 0;
+  int64_t cross = -1;  // encoder-decoders: its encoder sequence in the request's cross cache
   std::vector<int32_t> prompt;
   int64_t max_new = 0;
   std::unique_ptr<Sampler> sampler;
@@ -53,13 +56,43 @@ GenerationDefaults GenerationDefaults::load(const std::string& dir, const Decode
   d.top_k = g.opt_int("top_k");
   d.max_new_tokens = g.opt_int("max_new_tokens");
   d.max_length = g.opt_int("max_length");
+  d.no_repeat_ngram_size = g.opt_int("no_repeat_ngram_size");
+  d.num_beams = g.opt_int("num_beams");
+  d.length_penalty = g.opt_float("length_penalty");
+  if (g.has("early_stopping")) {
+    if (auto b = g.json().at("early_stopping"); b.is_boolean()) {
+      d.early_stopping = b.get<bool>() ? EarlyStopping::Done : EarlyStopping::Heuristic;
+    } else {
+      d.early_stopping = parse_early_stopping(g.get_string("early_stopping", "false"));
+    }
+  }
   return d;
 }
 
+EarlyStopping parse_early_stopping(const std::string& value) {
+  if (value == "true" || value == "True") return EarlyStopping::Done;
+  if (value == "false" || value == "False") return EarlyStopping::Heuristic;
+  if (value == "never") return EarlyStopping::Never;
+  fail(ErrorKind::InvalidArgument, "early_stopping must be true, false or never, got \"{}\"", value);
+}
+
+Generator::Generator(std::shared_ptr<const EncoderDecoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
+                     GenerationDefaults defaults)
+    : seq2seq_(std::move(model)),
+      model_(seq2seq_, &seq2seq_->decoder()),
+      tok_(std::move(tokenizer)),
+      defaults_(std::move(defaults)) {}
+
 std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
   HfConfig config = HfConfig::load(dir);
-  require_causal_lm(classify_model(config.json(), config.path()), dir);  // before anything is opened
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_text_generator(kind, dir);  // before anything is opened
   auto weights = WeightStore::open(dir);
+  if (has_encoder_decoder(kind)) {
+    std::shared_ptr<const EncoderDecoder> model = load_encoder_decoder(config, *weights, dtype, device);
+    auto tok = tok::Tokenizer::from_folder(dir);
+    return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->decoder().config()));
+  }
   std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
   return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
@@ -95,9 +128,11 @@ std::vector<GenerationResult> Generator::generate(const std::vector<std::string>
 namespace {
 
 // The generation loop over sequences whose prompts' first `cached` tokens are already in
-// the cache: one prefill forward of the rest of every prompt, then batched decode.
+// the cache: one prefill forward of the rest of every prompt, then batched decode. An
+// encoder-decoder's decoder steps carry `cross`, each sequence its SeqState::cross.
 void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, const GenerationRequest& req,
-         const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats) {
+         const SamplingParams& params, const StreamCallback& on_text, GenerationStats* stats,
+         const CrossKvCache* cross = nullptr) {
   const tok::Tokenizer& tok = gen.tokenizer();
   // A grammar decides where a constrained output ends (it allows eos only there): ignore_eos does not apply.
   const std::vector<int64_t> eos =
@@ -116,14 +151,15 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   };
 
   CausalStepRunner model(gen.model());
+  model.set_cross_cache(cross);
   GenerationStats st;
   auto t0 = Clock::now();
   std::vector<SeqChunk> chunks;
   for (auto& s : seqs) {
     const auto cached = static_cast<size_t>(cache.length(s.cache_seq));
     IA_CHECK(cached < s.prompt.size(), "generation: sequence holds {} of a {}-token prompt", cached, s.prompt.size());
-    chunks.push_back(SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached)});
-    st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
+    chunks.push_back(SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached), s.cross});
+    if (!cross) st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
     st.cached_tokens += static_cast<int64_t>(cached);
   }
   std::vector<size_t> rows(seqs.size());
@@ -153,7 +189,8 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
     for (size_t i = 0; i < seqs.size(); ++i) {
       if (seqs[i].out->finished()) continue;
       rows.push_back(i);
-      chunks.push_back(SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].out->ids().back(), 1)});
+      chunks.push_back(
+          SeqChunk{seqs[i].cache_seq, std::span<const int32_t>(&seqs[i].out->ids().back(), 1), seqs[i].cross});
     }
     if (chunks.empty()) break;
     st.decode_tokens += static_cast<int64_t>(chunks.size());
@@ -177,6 +214,25 @@ PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationR
   PreparedPrompt p;
   p.ids = std::move(prompt);
   if (p.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
+  if (seq2seq_) {
+    // The prompt is the encoder's input; the decoder starts from its start token (which
+    // generation_config's max_length counts, as transformers does).
+    const Encoder& enc = seq2seq_->encoder();
+    for (int32_t id : p.ids)
+      if (id < 0 || id >= enc.vocab_size())
+        fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, enc.vocab_size());
+    const auto plen = static_cast<int64_t>(p.ids.size());
+    if (plen > enc.max_input_tokens()) {
+      if (!req.truncate_prompt)
+        fail(ErrorKind::InvalidArgument,
+             "prompt of {} tokens is longer than the encoder's limit of {} tokens (ask for truncation)", plen,
+             enc.max_input_tokens());
+      p.ids.erase(p.ids.begin(), p.ids.end() - enc.max_input_tokens());
+      p.warnings.push_back(fmt::format("prompt truncated from {} to its last {} tokens", plen, enc.max_input_tokens()));
+    }
+    p.max_new = std::min<int64_t>(requested_new_tokens(req, 1), ctx - 1);
+    return p;
+  }
   for (int32_t id : p.ids)
     if (id < 0 || id >= cfg.vocab_size)
       fail(ErrorKind::InvalidArgument, "prompt token id {} is outside the vocabulary of {}", id, cfg.vocab_size);
@@ -194,38 +250,163 @@ PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationR
   return p;
 }
 
+struct Generator::Encoded {
+  CrossKvCache cross;
+};
+
+Generator::Encoded Generator::encode(const std::vector<std::vector<int32_t>>& prompts, GenerationStats* stats) const {
+  const auto t0 = Clock::now();
+  const Encoder& enc = seq2seq_->encoder();
+  std::vector<std::span<const int32_t>> spans;
+  std::vector<int64_t> starts{0};
+  for (const auto& p : prompts) {
+    spans.emplace_back(p);
+    starts.push_back(starts.back() + static_cast<int64_t>(p.size()));
+  }
+  StepBuilder builder(enc.device());
+  const StepInputs step = builder.encoder_step(spans, {}, enc.vocab_size());
+  Encoded e;
+  e.cross = seq2seq_->make_cross_cache(enc.forward(step).last_hidden_state, std::move(starts));
+  if (stats) {
+    stats->prefill_ms += ms_since(t0);
+    stats->prompt_tokens += step.num_tokens;
+  }
+  return e;
+}
+
+BeamSearchParams Generator::resolve_beams(const GenerationRequest& req, const SamplingParams& sampling) const {
+  BeamSearchParams b;
+  b.num_beams = req.num_beams.value_or(defaults_.num_beams.value_or(1));
+  b.length_penalty = req.length_penalty.value_or(static_cast<float>(defaults_.length_penalty.value_or(1.0)));
+  b.early_stopping = req.early_stopping.value_or(defaults_.early_stopping.value_or(EarlyStopping::Heuristic));
+  if (b.num_beams < 1 || b.num_beams > kMaxBeams)
+    fail(ErrorKind::InvalidArgument, "num_beams must be between 1 and {}, got {}", kMaxBeams, b.num_beams);
+  if (!std::isfinite(b.length_penalty))
+    fail(ErrorKind::InvalidArgument, "length_penalty must be a finite number, got {}", b.length_penalty);
+  if (b.num_beams > 1) {
+    if (!sampling.greedy && sampling.temperature != 0)
+      fail(ErrorKind::InvalidArgument,
+           "num_beams > 1 runs beam search, which does not sample: use temperature 0 (beam sampling is not "
+           "supported)");
+    if (!req.stop.empty()) fail(ErrorKind::InvalidArgument, "stop strings are not supported with num_beams > 1");
+    if (sampling.logprobs >= 0) fail(ErrorKind::InvalidArgument, "logprobs are not supported with num_beams > 1");
+    if (sampling.constraint)
+      fail(ErrorKind::InvalidArgument, "a grammar (response_format, tools) is not supported with num_beams > 1");
+  }
+  b.processors = sampling;
+  if (!req.ignore_eos) b.eos_token_ids = defaults_.eos_token_ids;
+  return b;
+}
+
 std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
                                                       const GenerationRequest& req, const StreamCallback& on_text,
                                                       GenerationStats* stats) const {
   const SamplingParams params = resolve(req);
+  const BeamSearchParams beams = resolve_beams(req, params);
   if (prompts.empty()) return {};
   const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+
+  std::vector<PreparedPrompt> prepared;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
+    prepared.push_back(prepare(prompts[i], req));
+  }
+  if (beams.num_beams > 1) return beam_generate(prepared, req, params, on_text, stats);
 
   std::vector<SeqState> seqs(prompts.size());
   int64_t blocks = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     SeqState& s = seqs[i];
-    if (prompts[i].empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
-    PreparedPrompt p = prepare(prompts[i], req);
-    s.prompt = std::move(p.ids);
+    PreparedPrompt& p = prepared[i];
+    s.result.prompt_ids = p.ids;
+    // An encoder-decoder's decoder starts from its start token and attends to encoder sequence i.
+    s.prompt =
+        seq2seq_ ? std::vector<int32_t>{static_cast<int32_t>(seq2seq_->decoder_start_token_id())} : std::move(p.ids);
+    if (seq2seq_) s.cross = static_cast<int64_t>(i);
     s.max_new = p.max_new;
     s.result.warnings = std::move(p.warnings);
     s.sampler = std::make_unique<Sampler>(params, seed);
-    s.result.prompt_ids = s.prompt;
     blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
+  }
+  GenerationStats encoding, st;
+  std::optional<Encoded> encoded;
+  if (seq2seq_) {
+    std::vector<std::vector<int32_t>> encoder_inputs;
+    for (const auto& s : seqs) encoder_inputs.push_back(s.result.prompt_ids);
+    encoded.emplace(encode(encoder_inputs, &encoding));
   }
   auto cache = model_->make_cache(blocks, kBlockSize);
   for (auto& s : seqs) s.cache_seq = cache->create_sequence();
-  run(*this, *cache, seqs, req, params, on_text, stats);
+  run(*this, *cache, seqs, req, params, on_text, &st, encoded ? &encoded->cross : nullptr);
+  // An encoder-decoder's prompt tokens are the encoder's; its prefill includes the encoder.
+  st.prefill_ms += encoding.prefill_ms;
+  st.prompt_tokens += encoding.prompt_tokens;
+  if (stats) *stats = st;
   std::vector<GenerationResult> out;
   for (auto& s : seqs) out.push_back(std::move(s.result));
+  return out;
+}
+
+std::vector<GenerationResult> Generator::beam_generate(const std::vector<PreparedPrompt>& prompts,
+                                                       const GenerationRequest& req, const SamplingParams& params,
+                                                       const StreamCallback& on_text, GenerationStats* stats) const {
+  GenerationStats st;
+  std::vector<GenerationResult> out;
+  CausalStepRunner runner(*model_);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const PreparedPrompt& p = prompts[i];
+    BeamSearchParams bp = resolve_beams(req, params);
+    bp.max_new_tokens = p.max_new;
+    // One prompt at a time: an encoder-decoder encodes it alone, its decoder starts from the start token.
+    std::optional<Encoded> encoded;
+    std::vector<int32_t> decoder_prompt = p.ids;
+    int64_t cross = -1;
+    if (seq2seq_) {
+      encoded.emplace(encode({p.ids}, &st));
+      runner.set_cross_cache(&encoded->cross);
+      decoder_prompt = {static_cast<int32_t>(seq2seq_->decoder_start_token_id())};
+      cross = 0;
+    } else {
+      st.prompt_tokens += static_cast<int64_t>(p.ids.size());
+    }
+    const auto t0 = Clock::now();
+    auto cache =
+        model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(decoder_prompt.size()), kBlockSize), kBlockSize);
+    const std::vector<BeamHypothesis> hyps =
+        beam_search(runner, *cache, decoder_prompt, cross, model_->config().vocab_size, bp);
+    runner.set_cross_cache(nullptr);
+    st.decode_ms += ms_since(t0);
+    IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
+    // The best hypothesis through the same output path as sampled tokens (text, eos, length).
+    GenerationResult r;
+    r.prompt_ids = p.ids;
+    r.warnings = p.warnings;
+    r.beam_score = hyps[0].score;
+    SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
+                          params.min_tokens);
+    for (int32_t id : hyps[0].ids) {
+      if (output.finished()) break;
+      r.text += output.accept(id);
+    }
+    if (!output.finished()) r.text += output.finish("length");
+    r.ids = output.ids();
+    r.finish_reason = output.finish_reason();
+    st.decode_tokens += static_cast<int64_t>(r.ids.size());
+    if (on_text && !r.text.empty()) on_text(i, r.text);
+    out.push_back(std::move(r));
+  }
+  if (stats) *stats = st;
   return out;
 }
 
 GenerationResult Generator::generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt,
                                         const GenerationRequest& req, const StreamCallback& on_text,
                                         GenerationStats* stats) const {
+  if (seq2seq_)
+    fail(ErrorKind::Unsupported, "an encoder-decoder model has no conversation cache to continue (use generate)");
   const SamplingParams params = resolve(req);
+  if (resolve_beams(req, params).num_beams > 1)
+    fail(ErrorKind::Unsupported, "beam search is not supported in a conversation (num_beams must be 1)");
   if (prompt.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
   IA_CHECK(prompt.max_new > 0, "generation: a prepared prompt may generate {} tokens", prompt.max_new);
   std::vector<SeqState> seqs(1);

@@ -18,19 +18,27 @@
 #include <vector>
 
 #include "models/causal_lm.h"
+#include "models/encoder_decoder.h"
+#include "runtime/beam_search.h"
 #include "runtime/grammar.h"
 #include "runtime/sampling.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ia {
 
-// generation_config.json (sampling defaults, lengths and eos ids); all optional.
+// generation_config.json (sampling defaults, lengths, beam search and eos ids); all optional.
 struct GenerationDefaults : SamplingDefaults {
   std::vector<int64_t> eos_token_ids;
   std::optional<int64_t> max_new_tokens, max_length;
+  std::optional<int64_t> num_beams;
+  std::optional<double> length_penalty;
+  std::optional<EarlyStopping> early_stopping;
   // Reads DIR/generation_config.json when present; eos ids fall back to config.json's.
   static GenerationDefaults load(const std::string& dir, const DecoderConfig& config);
 };
+
+// early_stopping as transformers takes it: "true", "false" or "never" (InvalidArgument otherwise).
+EarlyStopping parse_early_stopping(const std::string& value);
 
 // What a request asks for: sampling, plus length and stopping. Unset fields take
 // generation_config.json's value, then HF's default.
@@ -42,6 +50,11 @@ struct GenerationRequest : SamplingOptions {
   // The output must be a sentence of this grammar (response_format json_object / json_schema, a
   // forced tool call): runtime/grammar_constraint.h.
   std::shared_ptr<const grammar::Grammar> grammar;
+  // Beam search (runtime/beam_search.h) when num_beams > 1; unset: generation_config.json's, then
+  // transformers' defaults (1 beam, length_penalty 1, early_stopping false).
+  std::optional<int64_t> num_beams;
+  std::optional<float> length_penalty;
+  std::optional<EarlyStopping> early_stopping;
   // Asked between tokens (before every decode step): true ends every running sequence
   // there, finish_reason "cancelled", with the text so far (a chat's Ctrl-C).
   std::function<bool()> cancelled;
@@ -57,6 +70,7 @@ struct GenerationResult {
   std::string finish_reason;           // "stop" (eos or stop string), "length" or "cancelled"
   std::vector<SampledToken> logprobs;  // per generated token, when requested
   std::vector<std::string> warnings;
+  std::optional<float> beam_score;  // beam search: the hypothesis' sum logprob / length ^ length_penalty
 };
 
 struct GenerationStats {
@@ -81,7 +95,13 @@ class Generator {
   Generator(std::shared_ptr<const CausalLM> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
             GenerationDefaults defaults)
       : model_(std::move(model)), tok_(std::move(tokenizer)), defaults_(std::move(defaults)) {}
-  // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json).
+  // An encoder-decoder (T5): each prompt is encoded once, its cross-attention K/V kept for the
+  // request, and the decoder generates from decoder_start_token_id with the same loop (sampling,
+  // stops, streaming) or beam search. The prompt's tokens are the encoder's input.
+  Generator(std::shared_ptr<const EncoderDecoder> model, std::shared_ptr<const tok::Tokenizer> tokenizer,
+            GenerationDefaults defaults);
+  // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json):
+  // a causal LM or an encoder-decoder of the registry.
   static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype);
 
   // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
@@ -108,10 +128,14 @@ class Generator {
   // needs free blocks for prompt.ids.size() + prompt.max_new tokens. On return the
   // sequence holds the prompt and every generated token but the last one, which is
   // never fed to the model: cache.length(seq) == prompt.ids.size() + ids.size() - 1.
+  // Decoder-only models (Unsupported for an encoder-decoder), without beam search.
   GenerationResult generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt, const GenerationRequest& req,
                                const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
 
+  // The causal LM, or an encoder-decoder's decoder.
   const CausalLM& model() const { return *model_; }
+  // The encoder-decoder, or null for a decoder-only model.
+  const EncoderDecoder* encoder_decoder() const { return seq2seq_.get(); }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
   const GenerationDefaults& defaults() const { return defaults_; }
   // The sampling parameters a request resolves to (validated, as are its max_new_tokens
@@ -119,10 +143,21 @@ class Generator {
   SamplingParams resolve(const GenerationRequest& req) const;
   // The vocabulary as a byte trie for constrained decoding, built on first use.
   std::shared_ptr<const class TokenTrie> token_trie() const;
+  // The beam search a request asks for (num_beams 1: none), validated against its sampling:
+  // InvalidArgument for beams with sampling, stop strings or logprobs.
+  BeamSearchParams resolve_beams(const GenerationRequest& req, const SamplingParams& sampling) const;
 
  private:
+  // The decoder's prompts and cross-attention cache of an encoder-decoder request.
+  struct Encoded;
+  Encoded encode(const std::vector<std::vector<int32_t>>& prompts, GenerationStats* stats) const;
+  std::vector<GenerationResult> beam_generate(const std::vector<PreparedPrompt>& prompts, const GenerationRequest& req,
+                                              const SamplingParams& params, const StreamCallback& on_text,
+                                              GenerationStats* stats) const;
+
   mutable std::once_flag trie_once_;
   mutable std::shared_ptr<const TokenTrie> trie_;
+  std::shared_ptr<const EncoderDecoder> seq2seq_;  // null: a decoder-only model
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;

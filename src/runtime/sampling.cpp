@@ -23,6 +23,8 @@ void validate(const SamplingParams& p) {
     fail(ErrorKind::InvalidArgument, "presence and frequency penalties must be in [-2, 2]");
   if (p.logprobs > 20) fail(ErrorKind::InvalidArgument, "logprobs must be at most 20, got {}", p.logprobs);
   if (p.min_tokens < 0) fail(ErrorKind::InvalidArgument, "min_tokens must be >= 0, got {}", p.min_tokens);
+  if (p.no_repeat_ngram_size < 0)
+    fail(ErrorKind::InvalidArgument, "no_repeat_ngram_size must be >= 0, got {}", p.no_repeat_ngram_size);
 }
 
 SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefaults& d) {
@@ -43,6 +45,7 @@ SamplingParams resolve_sampling(const SamplingOptions& asked, const SamplingDefa
   p.logit_bias = asked.logit_bias;
   p.logprobs = asked.logprobs;
   p.min_tokens = asked.min_tokens;
+  p.no_repeat_ngram_size = asked.no_repeat_ngram_size.value_or(d.no_repeat_ngram_size.value_or(0));
   validate(p);
   return p;
 }
@@ -79,7 +82,53 @@ int32_t Sampler::draw(const float* scores, const int32_t* ids, int64_t n) {
 
 bool Sampler::has_processors() const {
   return !p_.logit_bias.empty() || p_.repetition_penalty != 1.0f || p_.presence_penalty != 0 ||
-         p_.frequency_penalty != 0 || (p_.min_tokens > 0 && !p_.min_tokens_suppress.empty()) || constraint_;
+         p_.frequency_penalty != 0 || (p_.min_tokens > 0 && !p_.min_tokens_suppress.empty()) || constraint_ ||
+         p_.no_repeat_ngram_size > 0;
+}
+
+std::vector<int32_t> banned_ngram_tokens(const std::vector<int32_t>& seq, int64_t n) {
+  std::vector<int32_t> banned;
+  const auto L = static_cast<int64_t>(seq.size());
+  if (n <= 0 || L + 1 < n) return banned;
+  // The last n - 1 tokens, against every earlier window of n - 1 that has a token after it.
+  for (int64_t i = 0; i + n <= L; ++i) {
+    bool same = true;
+    for (int64_t j = 0; j < n - 1 && same; ++j)
+      same = seq[static_cast<size_t>(i + j)] == seq[static_cast<size_t>(L - n + 1 + j)];
+    if (same) banned.push_back(seq[static_cast<size_t>(i + n - 1)]);
+  }
+  return banned;
+}
+
+void apply_logits_processors(const SamplingParams& p, float* s, int64_t V, const std::vector<int32_t>& prompt,
+                             const std::vector<int32_t>& generated) {
+  if (static_cast<int64_t>(generated.size()) < p.min_tokens)
+    for (int64_t id : p.min_tokens_suppress)
+      if (id >= 0 && id < V) s[id] = -std::numeric_limits<float>::infinity();
+  for (const auto& [id, bias] : p.logit_bias)
+    if (id >= 0 && id < V) s[id] += bias;
+  if (p.repetition_penalty != 1.0f) {
+    std::vector<char> seen(static_cast<size_t>(V), 0);
+    auto penalise = [&](int32_t id) {
+      if (id < 0 || id >= V || seen[static_cast<size_t>(id)]) return;
+      seen[static_cast<size_t>(id)] = 1;
+      s[id] = s[id] < 0 ? s[id] * p.repetition_penalty : s[id] / p.repetition_penalty;
+    };
+    for (int32_t id : prompt) penalise(id);
+    for (int32_t id : generated) penalise(id);
+  }
+  if (p.presence_penalty != 0 || p.frequency_penalty != 0) {
+    std::unordered_map<int32_t, int> counts;
+    for (int32_t id : generated) ++counts[id];
+    for (const auto& [id, c] : counts)
+      if (id >= 0 && id < V) s[id] -= p.frequency_penalty * static_cast<float>(c) + p.presence_penalty;
+  }
+  if (p.no_repeat_ngram_size > 0) {
+    std::vector<int32_t> seq = prompt;
+    seq.insert(seq.end(), generated.begin(), generated.end());
+    for (int32_t id : banned_ngram_tokens(seq, p.no_repeat_ngram_size))
+      if (id >= 0 && id < V) s[id] = -std::numeric_limits<float>::infinity();
+  }
 }
 
 bool Sampler::argmax_only() const {
@@ -122,27 +171,7 @@ SampledToken Sampler::sample(const float* logits, int64_t V, const std::vector<i
   float* s = work_.data();
   // What may not come next goes first: nothing after it can bring a token back.
   if (constraint_) constraint_->mask(s, V, generated);
-  if (static_cast<int64_t>(generated.size()) < p_.min_tokens)
-    for (int64_t id : p_.min_tokens_suppress)
-      if (id >= 0 && id < V) s[id] = -std::numeric_limits<float>::infinity();
-  for (const auto& [id, bias] : p_.logit_bias)
-    if (id >= 0 && id < V) s[id] += bias;
-  if (p_.repetition_penalty != 1.0f) {
-    std::vector<char> seen(static_cast<size_t>(V), 0);
-    auto penalise = [&](int32_t id) {
-      if (id < 0 || id >= V || seen[static_cast<size_t>(id)]) return;
-      seen[static_cast<size_t>(id)] = 1;
-      s[id] = s[id] < 0 ? s[id] * p_.repetition_penalty : s[id] / p_.repetition_penalty;
-    };
-    for (int32_t id : prompt) penalise(id);
-    for (int32_t id : generated) penalise(id);
-  }
-  if (p_.presence_penalty != 0 || p_.frequency_penalty != 0) {
-    std::unordered_map<int32_t, int> counts;
-    for (int32_t id : generated) ++counts[id];
-    for (const auto& [id, c] : counts)
-      if (id >= 0 && id < V) s[id] -= p_.frequency_penalty * static_cast<float>(c) + p_.presence_penalty;
-  }
+  apply_logits_processors(p_, s, V, prompt, generated);
 
   int32_t chosen = 0;
   if (p_.greedy || p_.temperature == 0) {

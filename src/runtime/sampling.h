@@ -28,6 +28,9 @@ struct SamplingOptions {
   std::optional<uint64_t> seed;  // unset: random
   int logprobs = -1;             // -1: none; 0: the sampled token's; n: also the n most likely tokens
   int64_t min_tokens = 0;        // vLLM's: eos (and stop strings) do not end the output before this many tokens
+  // transformers' no_repeat_ngram_size: no n-gram of the sequence (prompt and generated) occurs
+  // twice; 0: off.
+  std::optional<int64_t> no_repeat_ngram_size;
 };
 
 // A logits processor with state of its own, one per sequence (constrained decoding): sets the
@@ -43,7 +46,7 @@ using ConstraintFactory = std::function<std::unique_ptr<TokenConstraint>()>;
 struct SamplingDefaults {
   std::optional<bool> do_sample;
   std::optional<double> temperature, top_p, min_p, repetition_penalty;
-  std::optional<int64_t> top_k;
+  std::optional<int64_t> top_k, no_repeat_ngram_size;
 };
 
 // What the sampler runs: every control resolved to a value.
@@ -60,10 +63,24 @@ struct SamplingParams {
   int64_t min_tokens = 0;
   std::vector<int64_t> min_tokens_suppress;  // the eos ids masked while fewer than min_tokens are generated
   ConstraintFactory constraint;              // each sequence's sampler makes its own
+  int64_t no_repeat_ngram_size = 0;          // 0: off
 };
 
 // Throws InvalidArgument naming the parameter when a value is out of range.
 void validate(const SamplingParams& p);
+
+// The logits processors of `p` over one row of scores, in place, in HF's order: logit_bias,
+// repetition_penalty (over prompt + generated), presence / frequency penalties (over
+// generated), no_repeat_ngram_size (-inf for each token that would repeat an n-gram of
+// prompt + generated). Greedy and sampling apply them to the logits; beam search to the
+// log-probabilities, as transformers does.
+void apply_logits_processors(const SamplingParams& p, float* scores, int64_t vocab, const std::vector<int32_t>& prompt,
+                             const std::vector<int32_t>& generated);
+
+// The tokens that would complete an n-gram already in `sequence` (transformers'
+// NoRepeatNGramLogitsProcessor): those following each earlier occurrence of its last n - 1
+// tokens. None while the sequence is shorter than n - 1.
+std::vector<int32_t> banned_ngram_tokens(const std::vector<int32_t>& sequence, int64_t n);
 
 // The one resolve step: the request's value, else generation_config.json's,
 // else HF's default (greedy unless do_sample; top_k 50, top_p 1, min_p off,

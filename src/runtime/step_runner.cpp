@@ -31,7 +31,7 @@ std::vector<Tensor> CausalStepRunner::device_step(const std::vector<SeqChunk>& c
     width = RecordedSteps::table_width(blocks);
   }
   KvCache::Reservation reservation;
-  StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation, width);
+  StepInputs st = builder_.causal_step(chunks, cache, model_.config().vocab_size, rows, reservation, width, cross_);
   try {
     if (decode && model_.replayable(st)) return recorded_.run(st, builder_.packed(), cache, result);
     return step_outputs(model_.forward(st, cache), result);

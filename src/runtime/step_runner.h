@@ -17,6 +17,10 @@ class CausalStepRunner {
  public:
   explicit CausalStepRunner(const CausalLM& model);
 
+  // The decoder of an encoder-decoder: every later step carries this cross-attention cache (which
+  // must outlive those steps), and each chunk's `cross` names its encoder sequence. Null: none.
+  void set_cross_cache(const CrossKvCache* cross) { cross_ = cross; }
+
   // Runs the new tokens of each chunk (their K/V join the cache) and returns host
   // f32 logits: [chunks, vocab] for each chunk's last new token, or [new tokens, vocab].
   Tensor step(const std::vector<SeqChunk>& chunks, KvCache& cache, OutputRows rows = OutputRows::LastOfEachSequence);
@@ -59,6 +63,7 @@ class CausalStepRunner {
   StepBuilder builder_;
   RecordedSteps recorded_;
   bool sample_on_device_;  // not IA_SAMPLE_ON_DEVICE=0, read once (step_and_sample)
+  const CrossKvCache* cross_ = nullptr;
 };
 
 // Padded [B, S] i64 ids and mask (1 = token, right padding only) through an

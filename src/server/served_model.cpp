@@ -37,6 +37,10 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   const bool sentence_transformers = fs::exists(fs::path(m->dir) / "modules.json");
   const auto start = std::chrono::steady_clock::now();
   int64_t context = 0;
+  if (!sentence_transformers && has_encoder_decoder(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: serve does not run encoder-decoder models ({}) yet; `ipfs-accelerate generate` does", m->dir,
+         kind.architecture);
   if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();

@@ -41,6 +41,35 @@ TEST(CliGenerate, JsonGreedyMatchesReference) {
   EXPECT_EQ(nlohmann::json::parse(q.out)["ids"], ref["greedy_ids"]);
 }
 
+// An encoder-decoder (T5) through `generate`: the prompt is the encoder's input, greedy ids are
+// the fixture's, and beam search runs with its flags (bad ones exit 2).
+TEST(CliGenerate, T5GreedyAndBeamSearch) {
+  const std::string t5 = std::string(IA_FIXTURES_DIR) + "/models/t5";
+  std::ifstream f(t5 + "/reference.json");
+  auto ref = nlohmann::json::parse(f)["generations"][1];
+  auto r = run_cli({"generate", "--model", t5, "--prompt", ref["prompt"], "--max-new-tokens", "16", "--temperature",
+                    "0", "--ignore-eos", "--json", "--quiet"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prompt_ids"], ref["input_ids"]);
+  EXPECT_EQ(j["ids"], ref["greedy_ids"]);
+  EXPECT_FALSE(j.contains("beam_score"));
+  auto b = run_cli({"generate", "--model", t5, "--prompt", ref["prompt"], "--max-new-tokens", "8", "--num-beams", "4",
+                    "--length-penalty", "0.6", "--early-stopping", "never", "--no-repeat-ngram-size", "2", "--json",
+                    "--quiet"});
+  ASSERT_EQ(b.status, 0) << b.err;
+  auto bj = nlohmann::json::parse(b.out);
+  EXPECT_TRUE(bj.contains("beam_score"));
+  EXPECT_LE(bj["ids"].size(), 8u);
+  expect_user_error(run_cli({"generate", "--model", t5, "--prompt", "hi", "--num-beams", "2", "--temperature", "0.7"}),
+                    "beam search");
+  expect_user_error(run_cli({"generate", "--model", t5, "--prompt", "hi", "--num-beams", "2", "--stop", "x"}),
+                    "stop strings");
+  expect_user_error(run_cli({"generate", "--model", t5, "--prompt", "hi", "--num-beams", "0"}), "num_beams");
+  expect_user_error(run_cli({"generate", "--model", t5, "--prompt", "hi", "--early-stopping", "maybe"}),
+                    "early-stopping");
+}
+
 TEST(CliGenerate, BadInputIsExitTwoWithOneLine) {
   expect_user_error(run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "0"}),
                     "max_new_tokens");

@@ -58,6 +58,47 @@ TEST(KvCache, TruncateOnABlockBoundaryAndToZeroFreesBlocks) {
   EXPECT_THROW(c.append(s, 1), Error);
 }
 
+// A beam continuing another: the child holds the parent's full blocks and a copy of its partial
+// one, so tokens appended to either never land in the other's slots; both keep the K/V written.
+TEST(KvCache, ForkSharesFullBlocksAndCopiesThePartialOne) {
+  KvCache c = small_cache(8);
+  const int64_t parent = c.create_sequence();
+  const std::vector<int64_t> slots = c.append(parent, 6);  // block a full, block b half
+  for (int64_t layer = 0; layer < 2; ++layer)
+    for (size_t i = 0; i < slots.size(); ++i) {
+      c.k(layer).data<float>()[slots[i] * 2] = static_cast<float>(100 * layer + i);
+      c.v(layer).data<float>()[slots[i] * 2] = static_cast<float>(-100 * layer - static_cast<int64_t>(i));
+    }
+  const int64_t child = c.fork(parent);
+  EXPECT_EQ(c.length(child), 6);
+  ASSERT_EQ(c.block_table(child).size(), 2u);
+  EXPECT_EQ(c.block_table(child)[0], c.block_table(parent)[0]);  // the full block, shared
+  EXPECT_NE(c.block_table(child)[1], c.block_table(parent)[1]);  // the partial one, copied
+  EXPECT_EQ(c.holders(c.block_table(parent)[0]), 2);
+  EXPECT_EQ(c.free_blocks(), 5);
+  for (int64_t layer = 0; layer < 2; ++layer)
+    for (int64_t p = 4; p < 6; ++p) {
+      const int64_t slot = int64_t{c.block_table(child)[1]} * 4 + p % 4;
+      EXPECT_EQ(c.k(layer).data<float>()[slot * 2], static_cast<float>(100 * layer + p));
+      EXPECT_EQ(c.v(layer).data<float>()[slot * 2], static_cast<float>(-100 * layer - p));
+    }
+  const std::vector<int64_t> a = c.append(parent, 1), b = c.append(child, 1);
+  EXPECT_NE(a[0], b[0]);
+  c.release(parent);
+  EXPECT_EQ(c.holders(c.block_table(child)[0]), 1);
+  c.release(child);
+  EXPECT_EQ(c.free_blocks(), 8);
+  // Forking an empty sequence, or one on a block boundary, copies nothing.
+  const int64_t e = c.create_sequence();
+  c.release(c.fork(e));
+  c.append(e, 4);
+  const int64_t f = c.fork(e);
+  EXPECT_EQ(c.block_table(f), c.block_table(e));
+  c.release(f);
+  c.release(e);
+  EXPECT_EQ(c.free_blocks(), 8);
+}
+
 TEST(KvCache, TruncateErrors) {
   KvCache c = small_cache();
   const int64_t s = c.create_sequence();

@@ -18,10 +18,10 @@ TEST(ModelRegistry, ClassifiesBertFamilyAndTasks) {
 }
 
 TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
-  ModelKind g = classify_model({{"model_type", "t5"}}, "cfg");
-  EXPECT_EQ(g.family, "t5");
-  EXPECT_EQ(g.task, "text2text-generation");
+  ModelKind g = classify_model({{"model_type", "whisper"}}, "cfg");
+  EXPECT_EQ(g.family, "whisper");
   EXPECT_FALSE(g.implemented);
+  EXPECT_FALSE(has_encoder_decoder(g));
   for (const char* t : {"gpt2", "llama", "qwen2", "qwen3", "mistral"}) {
     ModelKind d = classify_model({{"model_type", t}}, "cfg");
     EXPECT_EQ(d.task, "text-generation") << t;
@@ -52,6 +52,28 @@ TEST(ModelRegistry, Wav2Vec2IsACtcSpeechModel) {
   try {
     require_ctc_model(bert, "/m");
     FAIL() << "bert accepted as a CTC model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+}
+
+TEST(ModelRegistry, T5IsAnEncoderDecoderThatGeneratesText) {
+  for (const char* t : {"t5", "mt5"}) {
+    ModelKind k = classify_model({{"model_type", t}}, "cfg");
+    EXPECT_EQ(k.family, "t5") << t;
+    EXPECT_EQ(k.task, "text2text-generation") << t;
+    EXPECT_TRUE(k.implemented) << t;
+    EXPECT_TRUE(has_encoder_decoder(k)) << t;
+    EXPECT_FALSE(has_causal_lm(k)) << t;
+    EXPECT_NO_THROW(require_text_generator(k, "/m"));
+    EXPECT_THROW(require_causal_lm(k, "/m"), Error);
+  }
+  EXPECT_EQ(
+      classify_model({{"model_type", "t5"}, {"architectures", {"T5ForConditionalGeneration"}}}, "cfg").architecture,
+      "T5ForConditionalGeneration");
+  try {
+    require_text_generator(classify_model({{"model_type", "bert"}}, "cfg"), "/m");
+    FAIL() << "bert generates text?";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
   }
