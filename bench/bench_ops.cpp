@@ -156,7 +156,9 @@ void BM_PrefillAttention(benchmark::State& state) {
   ia::Tensor tables = i32_tensor(table, {1, nblocks});
   ia::Tensor lens = i32_tensor({static_cast<int32_t>(T)}, {1});
   ia::Tensor starts = i32_tensor({0, static_cast<int32_t>(T)}, {2});
-  ia::PagedAttentionParams p{1.0f / std::sqrt(static_cast<float>(D)), 0, state.range(4) != 0};
+  ia::PagedAttentionParams p;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(D));
+  p.bf16_products = state.range(4) != 0;
   benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
   for (auto _ : state) benchmark::DoNotOptimize(ia::ops::paged_attention(q, kc, vc, tables, lens, starts, p).raw());
   // Causal: T (T + 1) / 2 (query, key) pairs, 2 D FLOP each for the scores and for the values.
