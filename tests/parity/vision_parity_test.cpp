@@ -170,6 +170,19 @@ TEST(ClipParity, SimilarityFromTextsAndImage) {
   EXPECT_LT(le, 0.1);
 }
 
+// bf16 weights (bf16 GEMMs with f32 accumulation, f32 norms and softmax): within bf16's rounding.
+TEST(VisionParity, Bf16WeightsStayClose) {
+  Reference vit = load_reference("vit");
+  auto v = ImageClassificationEndpoint::load(fixture("vit"), test_device(), DType::BF16);
+  const double le = max_err(v->model().forward(vit.get("pixel_values")).logits, vit.get("logits"));
+  Reference clip = clip_ref();
+  auto c = ImageTextEndpoint::load(fixture("clip"), test_device(), DType::BF16);
+  const double ie = max_err(c->image_embeddings_of(clip.get("pixel_values"), true), clip.get("image_embeds"));
+  std::printf("[ bf16     ] vit max |logits - ref| = %.3g, clip max |image_embeds - ref| = %.3g\n", le, ie);
+  EXPECT_LT(le, 0.05);
+  EXPECT_LT(ie, 0.05);
+}
+
 TEST(ClipParity, PoolsAtTheEndOfTextToken) {
   auto ep = ImageTextEndpoint::load(fixture("clip"), Device::cpu(), DType::F32);
   const auto& clip = dynamic_cast<const ClipModel&>(ep->model());
