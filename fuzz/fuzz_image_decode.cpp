@@ -30,8 +30,8 @@ const ia::image::ImageProcessor& processor(bool clip) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ia::image::ImageLimits limits;
-  limits.max_pixels = 1 << 20;  // bounds memory and time per input
-  limits.max_side = 4096;
+  limits.max_pixels = 1 << 16;  // bounds memory and time per input (the resize to 224x224 follows)
+  limits.max_side = 2048;
   try {
     ia::image::DecodedImage d =
         ia::image::decode_image_bytes(std::span<const uint8_t>(data, size), "fuzz-input", limits);
