@@ -34,6 +34,7 @@ class VitForImageClassification final : public ImageClassifier {
   ImageClassifierOutput forward(const Tensor& pixel_values) const override;
 
   bool has_classifier() const { return has_classifier_; }
+  const VisionTower& tower() const { return tower_; }
 
  private:
   VitForImageClassification() = default;

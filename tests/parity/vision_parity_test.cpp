@@ -2,6 +2,7 @@
 // folder loaded as a user's model folder, on the device IA_TEST_DEVICE names (the CPU by default).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "formats/safetensors.h"
 #include "models/clip.h"
+#include "models/vit.h"
 #include "ops/ops.h"
 #include "preprocess/image/image_decoder.h"
 #include "runtime/image_endpoints.h"
@@ -102,6 +104,50 @@ TEST(VitParity, PositionInterpolation) {
   EXPECT_EQ(out.tokens_per_image, 31);
   EXPECT_EQ(out.logits.size(1), 10);
   for (float v : ops::to_device(out.logits, Device::cpu()).to_f32_vector()) EXPECT_TRUE(std::isfinite(v));
+}
+
+// The position table for another grid against torch's bicubic interpolate written out here in
+// double (A = -0.75, align_corners=False, source index (o + 0.5) * in / out - 0.5, taps clamped).
+TEST(VitParity, PositionTableResizesAsTorchBicubic) {
+  auto ep = ImageClassificationEndpoint::load(fixture("vit"), Device::cpu(), DType::F32);
+  const auto& tower = dynamic_cast<const VitForImageClassification&>(ep->model()).tower();
+  Tensor own = SafetensorsFile::open(fixture("vit") + "/model.safetensors")
+                   ->tensor("vit.embeddings.position_embeddings")
+                   .contiguous();
+  const int64_t H = 32, g = 4;
+  EXPECT_EQ(max_err(tower.positions_for(g, g), own), 0.0);
+  const float* src = own.data<float>();
+  auto weights = [](double t, double w[4]) {
+    const double A = -0.75;
+    auto c1 = [&](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };
+    auto c2 = [&](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };
+    w[0] = c2(t + 1), w[1] = c1(t), w[2] = c1(1 - t), w[3] = c2(2 - t);
+  };
+  for (auto [gh, gw] : {std::pair<int64_t, int64_t>{6, 5}, {2, 8}, {3, 3}, {9, 4}}) {
+    Tensor got = tower.positions_for(gh, gw);
+    ASSERT_EQ(got.size(0), 1 + gh * gw);
+    double err = 0;
+    for (int64_t h = 0; h < H; ++h) EXPECT_EQ(got.data<float>()[h], src[h]);  // the class position kept
+    for (int64_t oy = 0; oy < gh; ++oy)
+      for (int64_t ox = 0; ox < gw; ++ox) {
+        const double ry = (oy + 0.5) * g / gh - 0.5, rx = (ox + 0.5) * g / gw - 0.5;
+        const double fy = std::floor(ry), fx = std::floor(rx);
+        double wy[4], wx[4];
+        weights(ry - fy, wy);
+        weights(rx - fx, wx);
+        for (int64_t h = 0; h < H; ++h) {
+          double v = 0;
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+              const int64_t y = std::clamp<int64_t>(static_cast<int64_t>(fy) - 1 + i, 0, g - 1);
+              const int64_t x = std::clamp<int64_t>(static_cast<int64_t>(fx) - 1 + j, 0, g - 1);
+              v += wy[i] * wx[j] * src[(1 + y * g + x) * H + h];
+            }
+          err = std::max(err, std::fabs(v - got.data<float>()[(1 + oy * gw + ox) * H + h]));
+        }
+      }
+    EXPECT_LT(err, 1e-5) << gh << "x" << gw;
+  }
 }
 
 Reference clip_ref() {
