@@ -14,6 +14,7 @@
 #include "models/vit.h"
 #include "ops/ops.h"
 #include "preprocess/image/image_decoder.h"
+#include "preprocess/image/image_processor.h"
 #include "runtime/image_endpoints.h"
 #include "test_device.h"
 
@@ -148,6 +149,41 @@ TEST(VitParity, PositionTableResizesAsTorchBicubic) {
       }
     EXPECT_LT(err, 1e-5) << gh << "x" << gw;
   }
+}
+
+// tools/fixtures/make_vision_fixtures.py's references (made on the GPU machine): skipped until
+// tests/fixtures/models/vision-extra exists.
+bool have_vision_extra() {
+  std::ifstream in(fixture("vision-extra") + "/reference.json");
+  return static_cast<bool>(in);
+}
+
+TEST(VisionExtra, PilBackendPixelValuesExactly) {
+  if (!have_vision_extra())
+    GTEST_SKIP() << "no tests/fixtures/models/vision-extra (tools/fixtures/make_vision_fixtures.py)";
+  Reference ref = load_reference("vision-extra");
+  for (const char* m : {"vit", "clip"}) {
+    auto p = image::ImageProcessor::load(fixture(m), "ViTImageProcessor");
+    Tensor got = p.preprocess(fixture_image(m));
+    const double e = max_err(got, ref.get(std::string(m) + "_pixel_values_pil"));
+    std::printf("[ extra    ] %s: max |pixel_values - PIL backend's| = %.3g\n", m, e);
+    EXPECT_LT(e, 1e-6) << m;
+  }
+}
+
+TEST(VisionExtra, InterpolatedPositions) {
+  if (!have_vision_extra())
+    GTEST_SKIP() << "no tests/fixtures/models/vision-extra (tools/fixtures/make_vision_fixtures.py)";
+  Reference ref = load_reference("vision-extra");
+  auto v = ImageClassificationEndpoint::load(fixture("vit"), test_device(), DType::F32);
+  const double le = max_err(v->model().forward(ref.get("interp_pixel_values")).logits, ref.get("vit_interp_logits"));
+  auto c = ImageTextEndpoint::load(fixture("clip"), test_device(), DType::F32);
+  const double fe = max_err(c->image_embeddings_of(ref.get("clip_interp_pixel_values"), false),
+                            ref.get("clip_interp_image_features"));
+  std::printf("[ extra    ] 48x40 input: vit max |logits - ref| = %.3g, clip max |image features - ref| = %.3g\n", le,
+              fe);
+  EXPECT_LT(le, ref.atol);
+  EXPECT_LT(fe, ref.atol);
 }
 
 Reference clip_ref() {
