@@ -11,8 +11,8 @@ Activation parse_activation(const std::string& name, const std::string& where) {
   if (name == "silu" || name == "swish") return Activation::Silu;
   if (name == "tanh") return Activation::Tanh;
   if (name == "quick_gelu") return Activation::QuickGelu;
-  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported (gelu, gelu_new, relu, silu, tanh, quick_gelu)", where,
-       name);
+  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported (gelu, gelu_new, relu, silu, tanh, quick_gelu)",
+       where, name);
 }
 
 }  // namespace ia

@@ -318,9 +318,8 @@ double ref_act(Activation a, double x) {
 
 TEST_P(Conformance, Activation) {
   Rng rng(6);
-  for (Activation a :
-       {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu,
-        Activation::QuickGelu}) {
+  for (Activation a : {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu,
+                       Activation::QuickGelu}) {
     for (int64_t n : {1, 7, 33, 129, 4099}) {
       Tensor x = host_f32({n}, rng, -9, 9);
       Tensor out = dev_.poisoned({n});
