@@ -27,6 +27,11 @@ set(IA_EXTERNAL_DEPS
   "PkgConfig::HTTPLIB|-lcpp-httplib"
   "PkgConfig::SNDFILE|-lsndfile"
   "PkgConfig::SAMPLERATE|-lsamplerate"
+  "PkgConfig::PNG|-lpng16"
+  "PkgConfig::JPEG|-ljpeg"
+  "PkgConfig::WEBP|-lwebp"
+  "PkgConfig::WEBPDEMUX|-lwebpdemux"
+  "GIF::GIF|-lgif"
   "OpenSSL::Crypto|-lcrypto"
   "CURL::libcurl|-lcurl"
   "${CMAKE_DL_LIBS}|-l${CMAKE_DL_LIBS}")

@@ -61,6 +61,67 @@ struct EmbedResult {
   double inference_ms = 0;
 };
 
+// An image: a file by path, or a file's bytes (an upload) with a name errors give it. PNG, JPEG
+// (its EXIF orientation applied), WebP, GIF (first frame) and BMP, loaded as transformers' pipelines
+// load them with PIL.
+struct ImageInput {
+  std::string path;
+  std::optional<std::string> bytes;  // set: these bytes, named `path`
+  static ImageInput file(std::string p) { return ImageInput{std::move(p), std::nullopt}; }
+  static ImageInput data(std::string content, std::string name) {
+    return ImageInput{std::move(name), std::move(content)};
+  }
+};
+
+struct VisionOptions {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";   // auto (the checkpoint's) | f32 | bf16
+};
+
+struct ClassifyOptions : VisionOptions {
+  int top_k = 5;  // labels per image, highest score first (at most the model's labels)
+};
+
+struct ImageLabel {
+  int id = 0;
+  std::string label;  // config.json's id2label
+  float score = 0;    // softmax over the labels (sigmoid for multi-label or one-label heads)
+};
+
+struct ClassifyResult {
+  std::string model, device, dtype;
+  std::vector<std::vector<float>> logits;       // [images][labels]
+  std::vector<std::vector<ImageLabel>> labels;  // [images][top_k]
+  std::vector<std::string> warnings;
+  double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
+// Image-text similarity (CLIP): embeddings L2-normalized as CLIPModel returns them, logits =
+// exp(logit_scale) * cosine, probs = each image's softmax over the texts (zero-shot labels).
+struct SimilarityResult {
+  std::string model, device, dtype;
+  float logit_scale = 0;
+  std::vector<std::vector<float>> logits_per_image;  // [images][texts]
+  std::vector<std::vector<float>> probs_per_image;   // [images][texts]
+  std::vector<std::vector<float>> text_embeds, image_embeds;
+  std::vector<int> token_counts;  // per text, special tokens included
+  std::vector<std::string> warnings;
+  double decode_ms = 0, tokenize_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
+struct ImageEmbedOptions : VisionOptions {
+  bool normalize = true;  // CLIPModel's image_embeds; false: get_image_features as it is
+};
+
+struct ImageEmbedResult {
+  std::string model, device, dtype;
+  bool normalized = true;
+  int dimensions = 0;
+  std::vector<std::vector<float>> embeddings;  // [images][dimensions]
+  std::vector<std::string> warnings;
+  double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
 struct TokenizeResult {
   std::vector<int> ids;
   std::vector<int> type_ids;
@@ -188,6 +249,17 @@ class Accelerator {
 
   // `model` is a Hugging Face model folder. Loaded models are kept for reuse.
   EmbedResult embed(const std::string& model, const std::vector<std::string>& texts, const EmbedOptions& options = {});
+
+  // Image classification (ViT): each image's logits and top-k labels.
+  ClassifyResult classify(const std::string& model, const std::vector<ImageInput>& images,
+                          const ClassifyOptions& options = {});
+  // Image-text similarity (CLIP) of every image with every text.
+  SimilarityResult similarity(const std::string& model, const std::vector<ImageInput>& images,
+                              const std::vector<std::string>& texts, const VisionOptions& options = {});
+  // Image embeddings (CLIP's image tower and projection). A CLIP folder's text embeddings come
+  // from embed(): its text tower and projection, normalized unless EmbedOptions::normalize is false.
+  ImageEmbedResult embed_images(const std::string& model, const std::vector<ImageInput>& images,
+                                const ImageEmbedOptions& options = {});
 
   TokenizeResult tokenize(const std::string& model, const std::string& text, bool add_special_tokens = true,
                           const std::optional<std::string>& pair = std::nullopt);

@@ -41,7 +41,8 @@ enum class OpKind {
 };
 const char* op_kind_name(OpKind op);
 
-enum class Activation { GeluErf, GeluTanh, Tanh, Relu, Silu };
+// QuickGelu: x * sigmoid(1.702 x) (CLIP's "quick_gelu").
+enum class Activation { GeluErf, GeluTanh, Tanh, Relu, Silu, QuickGelu };
 
 // Elementwise work applied to a linear layer's output, in this order:
 // out = activation(x @ w^T + bias) + residual. Backends fuse it into the GEMM

@@ -38,6 +38,8 @@ std::string speed_summary(const ipfs_accelerate::GenerateResult& r);
 using Action = std::function<int()>;
 
 void register_embed(CLI::App& app, Context& ctx, Action& action);
+void register_classify(CLI::App& app, Context& ctx, Action& action);
+void register_similarity(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);
 void register_inspect(CLI::App& app, Context& ctx, Action& action);
 void register_hardware(CLI::App& app, Context& ctx, Action& action);

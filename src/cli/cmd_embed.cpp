@@ -27,9 +27,24 @@ struct EmbedArgs {
   bool no_normalize = false;
   bool jsonl = false;
   std::vector<std::string> texts;
+  std::vector<std::string> images;  // --image: image embeddings (CLIP) instead of texts
 };
 
+int run_embed_images(Context& ctx, const EmbedArgs& args) {
+  if (!args.texts.empty()) throw ipfs_accelerate::Error("invalid_argument", "give --image files or texts, not both");
+  ipfs_accelerate::ImageEmbedOptions opts;
+  opts.device = args.device;
+  opts.dtype = args.dtype;
+  opts.normalize = !args.no_normalize;
+  std::vector<ipfs_accelerate::ImageInput> images;
+  for (const auto& p : args.images) images.push_back(ipfs_accelerate::ImageInput::file(p));
+  ipfs_accelerate::ImageEmbedResult r = ctx.accelerator().embed_images(args.model, images, opts);
+  std::cout << json_text(router::image_embed_result_json(r)) + "\n";
+  return 0;
+}
+
 int run_embed(Context& ctx, const EmbedArgs& args) {
+  if (!args.images.empty()) return run_embed_images(ctx, args);
   std::vector<std::string> texts = args.texts;
   if (texts.empty()) {  // one text per line on stdin
     if (isatty(STDIN_FILENO) && !ctx.quiet)
@@ -68,7 +83,9 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
 void register_embed(CLI::App& app, Context& ctx, Action& action) {
   auto args = std::make_shared<EmbedArgs>();
   CLI::App* sub =
-      app.add_subcommand("embed", "Embed texts with a model folder (one text per line on stdin when no TEXT)");
+      app.add_subcommand("embed",
+                         "Embed texts (or, with --image, images: CLIP) with a model folder (one text per line on stdin "
+                         "when no TEXT)");
   sub->add_option("-m,--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->dtype,
@@ -96,6 +113,8 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_flag("--jsonl", args->jsonl,
                 "One JSON object per text, in input order: {\"index\",\"tokens\",\"truncated\"?,\"embedding\"}");
   sub->add_option("text", args->texts, "Texts to embed");
+  sub->add_option("-i,--image", args->images,
+                  "Image files to embed instead of texts (CLIP folders; normalized unless --no-normalize)");
   sub->callback([&ctx, &action, args, prompt] {
     args->has_prompt = prompt->count() > 0;
     action = [&ctx, args] { return run_embed(ctx, *args); };

@@ -10,8 +10,9 @@ Activation parse_activation(const std::string& name, const std::string& where) {
   if (name == "relu") return Activation::Relu;
   if (name == "silu" || name == "swish") return Activation::Silu;
   if (name == "tanh") return Activation::Tanh;
-  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported (gelu, gelu_new, relu, silu, tanh)", where,
-       name);
+  if (name == "quick_gelu") return Activation::QuickGelu;
+  fail(ErrorKind::Unsupported, "{}: activation \"{}\" is not supported (gelu, gelu_new, relu, silu, tanh, quick_gelu)",
+       where, name);
 }
 
 }  // namespace ia

@@ -8,8 +8,10 @@
 #include "core/progress.h"
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
+#include "models/clip.h"
 #include "models/decoder_lm.h"
 #include "models/t5.h"
+#include "models/vit.h"
 #include "models/wav2vec2.h"
 
 namespace ia {
@@ -21,6 +23,8 @@ using CausalLmLoader = std::unique_ptr<CausalLM> (*)(const HfConfig&, const Weig
 using EncoderLoader = std::unique_ptr<Encoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using CtcLoader = std::unique_ptr<CtcModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using EncoderDecoderLoader = std::unique_ptr<EncoderDecoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using ImageClassifierLoader = std::unique_ptr<ImageClassifier> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -34,6 +38,12 @@ std::unique_ptr<CtcModel> load_wav2vec2_ctc(const HfConfig& c, const WeightStore
 std::unique_ptr<EncoderDecoder> load_t5(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return T5Model::load(c, w, t, d);
 }
+std::unique_ptr<ImageClassifier> load_vit(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return VitForImageClassification::load(c, w, t, d);
+}
+std::unique_ptr<ImageTextModel> load_clip(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return ClipModel::load(c, w, t, d);
+}
 
 struct FamilyEntry {
   const char* model_type;
@@ -41,10 +51,12 @@ struct FamilyEntry {
   const char* default_architecture;
   const char* task;
   const char* modality;
-  CausalLmLoader causal_lm;                        // null: not a causal LM in this build
-  EncoderLoader encoder;                           // null: not an encoder in this build
-  CtcLoader ctc;                                   // null: not a CTC speech model in this build
-  EncoderDecoderLoader encoder_decoder = nullptr;  // null: not an encoder-decoder in this build
+  CausalLmLoader causal_lm;                          // null: not a causal LM in this build
+  EncoderLoader encoder;                             // null: not an encoder in this build
+  CtcLoader ctc;                                     // null: not a CTC speech model in this build
+  EncoderDecoderLoader encoder_decoder = nullptr;    // null: not an encoder-decoder in this build
+  ImageClassifierLoader image_classifier = nullptr;  // null: not an image classifier (ViT) in this build
+  ImageTextLoader image_text = nullptr;              // null: not an image-text model (CLIP) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -63,8 +75,10 @@ constexpr FamilyEntry kFamilies[] = {
     {"mistral", "llama", "MistralForCausalLM", "text-generation", "text", load_decoder_lm, nullptr, nullptr},
     {"t5", "t5", "T5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr, load_t5},
     {"mt5", "t5", "MT5ForConditionalGeneration", "text2text-generation", "text", nullptr, nullptr, nullptr, load_t5},
-    {"vit", "vit", "ViTModel", "image-classification", "vision", nullptr, nullptr, nullptr},
-    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"vit", "vit", "ViTForImageClassification", "image-classification", "vision", nullptr, nullptr, nullptr, nullptr,
+     load_vit},
+    {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
+     nullptr, load_clip},
     {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr, nullptr,
      nullptr},
     {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
@@ -131,7 +145,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder;
+    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -166,6 +180,27 @@ void require_ctc_model(const ModelKind& kind, const std::string& dir) {
 
 bool has_ctc_model(const ModelKind& kind) {
   return entry_for(kind.model_type).ctc != nullptr;
+}
+
+bool has_image_classifier(const ModelKind& kind) {
+  return entry_for(kind.model_type).image_classifier != nullptr;
+}
+
+bool has_image_text_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).image_text != nullptr;
+}
+
+void require_image_classifier(const ModelKind& kind, const std::string& dir) {
+  if (!has_image_classifier(kind))
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) is not an image classifier this build runs",
+         dir, kind.model_type, kind.family, kind.task);
+}
+
+void require_image_text_model(const ModelKind& kind, const std::string& dir) {
+  if (!has_image_text_model(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" ({} family, {}) is not an image-text model (CLIP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
 }
 
 bool has_encoder_decoder(const ModelKind& kind) {
@@ -246,6 +281,24 @@ std::unique_ptr<EncoderDecoder> load_encoder_decoder(const HfConfig& config, con
          weights.dir(), kind.model_type, kind.architecture);
   return with_load_progress(weights, compute_dtype, device, [&] {
     return entry_for(kind.model_type).encoder_decoder(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<ImageClassifier> load_image_classifier(const HfConfig& config, const WeightStore& weights,
+                                                       DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_image_classifier(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).image_classifier(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_image_text_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).image_text(config, weights, compute_dtype, device);
   });
 }
 

@@ -17,6 +17,8 @@
 #include "models/ctc_model.h"
 #include "models/encoder.h"
 #include "models/encoder_decoder.h"
+#include "models/image_classifier.h"
+#include "models/image_text_model.h"
 
 namespace ia {
 
@@ -55,6 +57,13 @@ bool has_encoder_decoder(const ModelKind& kind);
 // causal LM or an encoder-decoder.
 void require_text_generator(const ModelKind& kind, const std::string& dir);
 
+// The vision families: an image classifier (ViT) / an image-text model (CLIP) of this kind in this
+// build; require_* is Unsupported naming the folder and the type otherwise.
+bool has_image_classifier(const ModelKind& kind);
+bool has_image_text_model(const ModelKind& kind);
+void require_image_classifier(const ModelKind& kind, const std::string& dir);
+void require_image_text_model(const ModelKind& kind, const std::string& dir);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 // Each load is a ProgressTask "loading DIR" of the checkpoint bytes read (core/progress.h).
@@ -67,6 +76,12 @@ std::unique_ptr<CtcModel> load_ctc_model(const HfConfig& config, const WeightSto
                                          Device device);
 std::unique_ptr<EncoderDecoder> load_encoder_decoder(const HfConfig& config, const WeightStore& weights,
                                                      DType compute_dtype, Device device);
+// pixel_values in, class logits out (models/image_classifier.h).
+std::unique_ptr<ImageClassifier> load_image_classifier(const HfConfig& config, const WeightStore& weights,
+                                                       DType compute_dtype, Device device);
+// Text and image towers in one embedding space (models/image_text_model.h).
+std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
 // Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.

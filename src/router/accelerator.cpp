@@ -18,6 +18,7 @@
 #include "router/load_once_cache.h"
 #include "router/model_placement.h"
 #include "router/model_source.h"
+#include "router/vision_calls.h"
 #include "runtime/chat_session.h"
 #include "runtime/device_selection.h"
 #include "runtime/embedding_endpoint.h"
@@ -69,6 +70,7 @@ struct Accelerator::Impl {
   ia::router::LoadOnceCache<PlacedKey, ia::EmbeddingEndpoint> endpoints;
   ia::router::LoadOnceCache<PlacedKey, ia::Generator> generators;
   ia::router::LoadOnceCache<std::string, ia::tok::Tokenizer> tokenizers;
+  ia::router::VisionEndpoints vision;  // classify, similarity, embed_images, a CLIP folder's embed
 
   std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
     return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
@@ -111,6 +113,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
                                const EmbedOptions& options) {
   return translate_errors([&] {
     std::string dir = resolve_model_dir(model);
+    if (ia::router::is_image_text_folder(dir))
+      return ia::router::embed_clip_texts(impl_->vision, model, dir, texts, options);
     std::vector<std::string> dtype_warnings;
     ia::DType dtype = resolve_compute_dtype(options.dtype, dir, dtype_warnings);
     ia::Device device = ia::router::placement_device(options.device, dir, dtype);
@@ -145,6 +149,21 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
     out.inference_ms = r.inference_ms;
     return out;
   });
+}
+
+ClassifyResult Accelerator::classify(const std::string& model, const std::vector<ImageInput>& images,
+                                     const ClassifyOptions& options) {
+  return translate_errors([&] { return ia::router::classify(impl_->vision, model, images, options); });
+}
+
+SimilarityResult Accelerator::similarity(const std::string& model, const std::vector<ImageInput>& images,
+                                         const std::vector<std::string>& texts, const VisionOptions& options) {
+  return translate_errors([&] { return ia::router::similarity(impl_->vision, model, images, texts, options); });
+}
+
+ImageEmbedResult Accelerator::embed_images(const std::string& model, const std::vector<ImageInput>& images,
+                                           const ImageEmbedOptions& options) {
+  return translate_errors([&] { return ia::router::embed_images(impl_->vision, model, images, options); });
 }
 
 TokenizeResult Accelerator::tokenize(const std::string& model, const std::string& text, bool add_special_tokens,

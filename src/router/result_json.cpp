@@ -127,4 +127,82 @@ nlohmann::json chat_result_json(const ipfs_accelerate::GenerateResult& r, bool w
   return j;
 }
 
+namespace {
+
+void append_matrix(std::string& out, const char* key, const std::vector<std::vector<float>>& rows) {
+  out += ",\"";
+  out += key;
+  out += "\":[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) out += ',';
+    append_float_array(out, rows[i]);
+  }
+  out += ']';
+}
+
+// `head` without its closing brace, for float arrays written after it.
+std::string open_object(const nlohmann::json& head) {
+  std::string out = dump_json(head);
+  out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_t index, const std::string& image) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  if (!image.empty()) head["image"] = image;
+  nlohmann::json labels = nlohmann::json::array();
+  for (const auto& l : r.labels.at(index)) labels.push_back({{"id", l.id}, {"label", l.label}, {"score", l.score}});
+  head["labels"] = labels;
+  head["timings"] = {{"decode_ms", r.decode_ms}, {"preprocess_ms", r.preprocess_ms}, {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  std::string out = open_object(head);
+  out += ",\"logits\":";
+  append_float_array(out, r.logits.at(index));
+  out += '}';
+  return out;
+}
+
+std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  head["logit_scale"] = r.logit_scale;
+  int tokens = 0;
+  for (int n : r.token_counts) tokens += n;
+  head["usage"] = {{"prompt_tokens", tokens}, {"total_tokens", tokens}};
+  head["timings"] = {{"decode_ms", r.decode_ms},
+                     {"tokenize_ms", r.tokenize_ms},
+                     {"preprocess_ms", r.preprocess_ms},
+                     {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  std::string out = open_object(head);
+  append_matrix(out, "logits_per_image", r.logits_per_image);
+  append_matrix(out, "probs_per_image", r.probs_per_image);
+  append_matrix(out, "text_embeds", r.text_embeds);
+  append_matrix(out, "image_embeds", r.image_embeds);
+  out += '}';
+  return out;
+}
+
+std::string image_embed_result_json(const ipfs_accelerate::ImageEmbedResult& r) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  head["normalized"] = r.normalized;
+  head["dimensions"] = r.dimensions;
+  head["timings"] = {{"decode_ms", r.decode_ms}, {"preprocess_ms", r.preprocess_ms}, {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  std::string out = open_object(head);
+  append_matrix(out, "embeddings", r.embeddings);
+  out += '}';
+  return out;
+}
+
 }  // namespace ia::router

@@ -31,6 +31,16 @@ std::string embed_result_json(const ipfs_accelerate::EmbedResult& r);
 // no trailing newline.
 std::string embed_line_json(const ipfs_accelerate::EmbedResult& r, size_t index);
 
+// Image `index` of a classification: {model, device, dtype, image (when given), logits,
+// labels: [{id, label, score}, …] (highest first), timings: {decode_ms, preprocess_ms,
+// inference_ms} (the call's), warnings (when any)}, no trailing newline.
+std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_t index, const std::string& image);
+// {model, device, dtype, logit_scale, logits_per_image, probs_per_image, usage: {prompt_tokens,
+// total_tokens}, timings, warnings (when any), text_embeds, image_embeds}, no trailing newline.
+std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r);
+// {model, device, dtype, normalized, dimensions, timings, warnings (when any), embeddings}.
+std::string image_embed_result_json(const ipfs_accelerate::ImageEmbedResult& r);
+
 // {ids, tokens, type_ids, offsets: [[start, end], …]}.
 nlohmann::json tokenize_result_json(const ipfs_accelerate::TokenizeResult& r);
 

@@ -53,6 +53,7 @@ inline void activation_row(const Kernels& k, Activation act, const float* x, flo
     case Activation::GeluTanh: fn = k.gelu_tanh; break;
     case Activation::Silu: fn = k.silu; break;
     case Activation::Relu: fn = k.relu; break;
+    case Activation::QuickGelu: fn = k.quick_gelu; break;
     case Activation::Tanh: break;
   }
   if (fn) {

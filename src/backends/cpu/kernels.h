@@ -18,6 +18,7 @@ struct Kernels {
   void (*gelu_tanh)(const float* x, float* y, int64_t n);
   void (*silu)(const float* x, float* y, int64_t n);
   void (*relu)(const float* x, float* y, int64_t n);
+  void (*quick_gelu)(const float* x, float* y, int64_t n);  // x * sigmoid(1.702 x)
   // y = a + b (n elements).
   void (*add)(const float* a, const float* b, float* y, int64_t n);
   // One row of layer norm; b may be null.

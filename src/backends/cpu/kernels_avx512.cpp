@@ -117,6 +117,10 @@ IA_AVX512 __m512 gelu_tanh_fn(__m512 x) {
 IA_AVX512 __m512 silu_fn(__m512 x) {
   return silu_ps(x);
 }
+IA_AVX512 __m512 quick_gelu_fn(__m512 x) {
+  __m512 e = exp_ps(_mm512_mul_ps(_mm512_set1_ps(-1.702f), x));
+  return _mm512_div_ps(x, _mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
 IA_AVX512 __m512 relu_fn(__m512 x) {
   return _mm512_max_ps(x, _mm512_setzero_ps());
 }
@@ -129,6 +133,9 @@ IA_AVX512 void gelu_tanh(const float* x, float* y, int64_t n) {
 }
 IA_AVX512 void silu(const float* x, float* y, int64_t n) {
   map<silu_fn>(x, y, n);
+}
+IA_AVX512 void quick_gelu(const float* x, float* y, int64_t n) {
+  map<quick_gelu_fn>(x, y, n);
 }
 IA_AVX512 void relu(const float* x, float* y, int64_t n) {
   map<relu_fn>(x, y, n);
@@ -741,6 +748,7 @@ const Kernels* avx512_kernels() {
                          gelu_tanh,
                          silu,
                          relu,
+                         quick_gelu,
                          add,
                          layer_norm,
                          softmax,

@@ -37,6 +37,10 @@ void silu(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
 }
 
+void quick_gelu(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+}
+
 void relu(const float* x, float* y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
@@ -179,6 +183,7 @@ const Kernels& generic_kernels() {
                          gelu_tanh,
                          silu,
                          relu,
+                         quick_gelu,
                          add,
                          layer_norm,
                          softmax,

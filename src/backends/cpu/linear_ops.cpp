@@ -39,6 +39,10 @@ GemmEpilogue gemm_epilogue(const LinearEpilogue* e) {
         g.activation = dnnl::algorithm::eltwise_swish;
         g.activation_alpha = 1.0f;
         break;
+      case Activation::QuickGelu:  // x * sigmoid(1.702 x): swish with alpha 1.702
+        g.activation = dnnl::algorithm::eltwise_swish;
+        g.activation_alpha = 1.702f;
+        break;
     }
   }
   if (e->residual) g.residual = e->residual->data<float>();

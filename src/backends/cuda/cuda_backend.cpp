@@ -50,6 +50,7 @@ Act act_of(Activation a) {
     case Activation::Tanh: return Act::Tanh;
     case Activation::Relu: return Act::Relu;
     case Activation::Silu: return Act::Silu;
+    case Activation::QuickGelu: return Act::QuickGelu;
   }
   fail(ErrorKind::Internal, "cuda: unknown activation");
 }

@@ -32,6 +32,8 @@ __device__ __forceinline__ float act_fn(float v) {
     return v > 0.0f ? v : 0.0f;  // NaN -> 0, as the CPU
   } else if constexpr (kAct == static_cast<int>(Act::Silu)) {
     return v / (1.0f + expf(-v));
+  } else if constexpr (kAct == static_cast<int>(Act::QuickGelu)) {
+    return v / (1.0f + expf(-1.702f * v));
   } else {
     return v;
   }
@@ -50,6 +52,7 @@ void with_act(bool has_act, Act act, F&& f) {
     case Act::Tanh: return f(ActTag<static_cast<int>(Act::Tanh)>{});
     case Act::Relu: return f(ActTag<static_cast<int>(Act::Relu)>{});
     case Act::Silu: return f(ActTag<static_cast<int>(Act::Silu)>{});
+    case Act::QuickGelu: return f(ActTag<static_cast<int>(Act::QuickGelu)>{});
   }
 }
 

@@ -15,7 +15,7 @@ namespace ia::cuda {
 enum class ElemType : int { F32, F16, BF16, I64, I32, I16, I8, U8, Bool, F64 };
 
 // Matches ia::Activation (backends/backend.h); the backend converts.
-enum class Act : int { GeluErf, GeluTanh, Tanh, Relu, Silu };
+enum class Act : int { GeluErf, GeluTanh, Tanh, Relu, Silu, QuickGelu };
 
 // Matches the pooling modes the backend's pool op takes (cls, mean, max, mean_sqrt_len).
 enum class Pool : int { Cls, Mean, Max, MeanSqrtLen };

@@ -1,52 +1,15 @@
 #include "preprocess/audio/feature_extractor_config.h"
 
 #include <cmath>
-#include <filesystem>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "formats/json_messages.h"
+#include "preprocess/processor_config.h"
 
 namespace ia::audio {
 
-namespace fs = std::filesystem;
-
-namespace {
-
-bool is_file(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec);
-}
-
-}  // namespace
-
 FeatureExtractorConfig load_feature_extractor_config(const std::string& model_dir) {
-  std::error_code ec;
-  if (!fs::is_directory(model_dir, ec)) fail(ErrorKind::NotFound, "{}: no such model folder", model_dir);
   FeatureExtractorConfig out;
-  bool found = false;
-  fs::path processor = fs::path(model_dir) / "processor_config.json";
-  if (is_file(processor)) {
-    nlohmann::json j = read_json_file(processor.string());
-    if (!j.is_object()) fail(ErrorKind::Corrupt, "{}: is a JSON {}, not an object", processor.string(), j.type_name());
-    for (const char* key : {"feature_extractor", "audio_processor"}) {
-      auto it = j.find(key);
-      if (it == j.end()) continue;
-      out.values = HfConfig::from_json(*it, processor.string() + ":" + key);
-      found = true;
-      break;
-    }
-  }
-  if (!found) {
-    fs::path pre = fs::path(model_dir) / "preprocessor_config.json";
-    if (!is_file(pre))
-      fail(ErrorKind::NotFound,
-           "{}: no audio feature extractor config (neither preprocessor_config.json nor a \"feature_extractor\" in "
-           "processor_config.json)",
-           model_dir);
-    out.values = HfConfig::load_file(pre.string());
-  }
+  out.values = load_processor_part(model_dir, {"feature_extractor", "audio_processor"}, "audio feature extractor");
   out.type = out.values.get_string("feature_extractor_type", "");
   return out;
 }

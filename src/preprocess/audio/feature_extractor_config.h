@@ -1,9 +1,7 @@
 #pragma once
 // Where a model folder keeps its audio feature extractor's settings, found as transformers finds
-// them (PreprocessingMixin._get_config_dict): the object under "feature_extractor" (or
+// them (preprocess/processor_config.h): the object under "feature_extractor" (or
 // "audio_processor", the key some processors use) in processor_config.json, else the whole of
-// preprocessor_config.json. transformers 5 saves a processor's parts nested in
-// processor_config.json; a feature extractor saved alone, and older folders, have
 // preprocessor_config.json.
 //
 // Every error names the file (and key): a missing config is NotFound, a value of the wrong type or

@@ -79,6 +79,23 @@ TEST(ModelRegistry, T5IsAnEncoderDecoderThatGeneratesText) {
   }
 }
 
+TEST(ModelRegistry, VisionFamilies) {
+  ModelKind v = classify_model({{"model_type", "vit"}, {"architectures", {"ViTForImageClassification"}}}, "cfg");
+  EXPECT_EQ(v.family, "vit");
+  EXPECT_EQ(v.task, "image-classification");
+  EXPECT_TRUE(v.implemented);
+  EXPECT_TRUE(has_image_classifier(v));
+  EXPECT_FALSE(has_image_text_model(v));
+  EXPECT_EQ(classify_model({{"model_type", "vit"}}, "cfg").architecture, "ViTForImageClassification");
+  ModelKind c = classify_model({{"model_type", "clip"}}, "cfg");
+  EXPECT_TRUE(c.implemented);
+  EXPECT_TRUE(has_image_text_model(c));
+  EXPECT_FALSE(has_image_classifier(c));
+  EXPECT_THROW(require_image_classifier(c, "/m"), Error);
+  EXPECT_THROW(require_image_text_model(classify_model({{"model_type", "bert"}}, "cfg"), "/m"), Error);
+  EXPECT_FALSE(classify_model({{"model_type", "detr"}}, "cfg").implemented);
+}
+
 TEST(ModelRegistry, UnknownOrMissingTypeIsAClearError) {
   try {
     classify_model({{"model_type", "frobnicator"}}, "/m/config.json");

@@ -32,6 +32,7 @@ double ref_act(Activation a, double v) {
     case Activation::Tanh: return std::tanh(v);
     case Activation::Relu: return v > 0 ? v : 0;
     case Activation::Silu: return v / (1.0 + std::exp(-v));
+    case Activation::QuickGelu: return v / (1.0 + std::exp(-1.702 * v));
   }
   return v;
 }
@@ -78,7 +79,7 @@ void check_against_f64(GemmFn gemm, const char* what) {
     for (auto& v : bias) v = d(rng);
     for (auto& v : res) v = d(rng);
     AmxPackedWeights p = pack_amx_weights(w.data(), s.N, s.K, s.K);
-    for (int act = -1; act <= static_cast<int>(Activation::Silu); ++act) {
+    for (int act = -1; act <= static_cast<int>(Activation::QuickGelu); ++act) {
       for (bool bf16_out : {false, true}) {
         AmxEpilogue e;
         e.bias = act == 0 ? nullptr : bias.data();

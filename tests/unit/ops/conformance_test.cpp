@@ -311,14 +311,15 @@ double ref_act(Activation a, double x) {
     case Activation::Tanh: return std::tanh(x);
     case Activation::Relu: return x > 0 ? x : 0;
     case Activation::Silu: return x / (1 + std::exp(-x));
+    case Activation::QuickGelu: return x / (1 + std::exp(-1.702 * x));
   }
   return 0;
 }
 
 TEST_P(Conformance, Activation) {
   Rng rng(6);
-  for (Activation a :
-       {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu}) {
+  for (Activation a : {Activation::GeluErf, Activation::GeluTanh, Activation::Tanh, Activation::Relu, Activation::Silu,
+                       Activation::QuickGelu}) {
     for (int64_t n : {1, 7, 33, 129, 4099}) {
       Tensor x = host_f32({n}, rng, -9, 9);
       Tensor out = dev_.poisoned({n});
@@ -342,7 +343,7 @@ TEST_P(Conformance, LinearFused) {
   for (S s : {S{1, 33, 17}, S{7, 64, 129}, S{129, 96, 40}}) {
     for (DType wdt : {DType::F32, DType::BF16}) {
       if (!be().supports(OpKind::Linear, wdt)) continue;
-      for (int act = -1; act <= static_cast<int>(Activation::Silu); ++act) {
+      for (int act = -1; act <= static_cast<int>(Activation::QuickGelu); ++act) {
         for (bool with_residual : {false, true}) {
           if (act < 0 && !with_residual) continue;
           Tensor x = host_f32({s.M, s.K}, rng);

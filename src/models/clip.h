@@ -1,0 +1,49 @@
+#pragma once
+// CLIP (CLIPModel) on the shared layers: the text tower (token + learned position embeddings,
+// causal pre-norm Blocks, final LayerNorm, pooled at each text's end-of-text token) and the
+// VisionTower (pre_layrnorm, class token through post_layernorm), each projected without bias;
+// logit_scale as the checkpoint holds it (exponentiated).
+#include <memory>
+
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/image_text_model.h"
+#include "models/vision_tower.h"
+
+namespace ia {
+
+class ClipModel final : public ImageTextModel {
+ public:
+  static std::unique_ptr<ClipModel> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
+                                         Device device);
+
+  int64_t projection_dim() const override { return projection_dim_; }
+  int64_t vocab_size() const override { return vocab_; }
+  int64_t max_text_tokens() const override { return max_positions_; }
+  float logit_scale() const override { return logit_scale_; }
+  DType compute_dtype() const override { return compute_dtype_; }
+  Device device() const override { return device_; }
+  Tensor text_features(const StepInputs& step, const std::vector<std::span<const int32_t>>& ids) const override;
+  Tensor image_features(const Tensor& pixel_values) const override;
+
+  // Where transformers pools text s: the first eos_token_id, or with the legacy eos_token_id 2 the
+  // largest id (the end-of-text token had the highest id in the original vocabulary); 0 when no
+  // token matches, as argmax of all zeros.
+  int64_t pooled_position(std::span<const int32_t> ids) const;
+  const VisionTower& vision() const { return vision_; }
+
+ private:
+  ClipModel() = default;
+  Tensor token_emb_, pos_emb_;
+  std::vector<Block> text_blocks_;
+  Norm text_final_norm_;
+  Linear text_projection_, visual_projection_;
+  VisionTower vision_;
+  int64_t eos_token_id_ = 2;
+  int64_t vocab_ = 0, max_positions_ = 0, text_hidden_ = 0, projection_dim_ = 0;
+  float logit_scale_ = 1;
+  DType compute_dtype_ = DType::F32;
+  Device device_;
+};
+
+}  // namespace ia

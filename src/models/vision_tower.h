@@ -1,0 +1,84 @@
+#pragma once
+// The vision transformer tower ViT and CLIP's vision model share, written once from the shared
+// layers: patch embedding (a convolution whose stride is its kernel, i.e. each non-overlapping
+// patch flattened and multiplied by the kernel as one GEMM), a class token, learned positions
+// (bicubically interpolated, as transformers' interpolate_pos_encoding does, for an input whose
+// patch grid differs from the checkpoint's), an optional LayerNorm before the blocks (CLIP's
+// pre_layrnorm), pre-norm bidirectional Blocks over the images' tokens packed back to back, and
+// a LayerNorm over every token (ViT's layernorm) or over the pooled class token (CLIP's
+// post_layernorm). An architecture is a VisionTowerNames table and a VisionTowerConfig.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backends/backend.h"
+#include "core/tensor.h"
+#include "models/layers/block.h"
+#include "models/layers/linear.h"
+#include "models/layers/norm.h"
+#include "models/layers/weight_source.h"
+
+namespace ia {
+
+struct VisionTowerConfig {
+  int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0;
+  int64_t patch = 0, image_size = 0, channels = 3;
+  float eps = 1e-12f;
+  Activation activation = Activation::GeluErf;
+  bool qkv_bias = true;
+  int64_t grid() const { return image_size / patch; }  // patches per side of the checkpoint's positions
+};
+
+// Checkpoint names relative to the tower's prefix ("vit.", "vision_model."); null where absent.
+struct VisionTowerNames {
+  const char* patch;  // the convolution: NAME.weight [hidden, C, p, p] (+ NAME.bias when `patch_bias`)
+  bool patch_bias;
+  const char* cls;         // the class token, [1, 1, hidden] or [hidden]
+  const char* positions;   // [1, N + 1, hidden] or [N + 1, hidden]
+  const char* pre_norm;    // before the blocks
+  const char* final_norm;  // over every token after the blocks
+  const char* post_norm;   // over the pooled class token
+  BlockWeightNames block;
+};
+
+struct VisionTowerOutput {
+  Tensor
+      last_hidden_state;  // [B * T, hidden] f32 on the device, each image's T tokens back to back (class token first)
+  Tensor encoder_output;  // the same before the final norm (transformers' hidden_states[-1]); = last_hidden_state
+                          // without one
+  Tensor pooled;          // [B, hidden]: each image's class token (after post_norm where the tower has one)
+  int64_t tokens_per_image = 0;
+};
+
+class VisionTower {
+ public:
+  VisionTower() = default;
+  // Every checkpoint tensor load() reads, for a require() before anything is allocated.
+  static std::vector<std::string> tensor_names(const VisionTowerConfig& c, const VisionTowerNames& n);
+  static VisionTower load(const WeightSource& w, const VisionTowerConfig& c, const VisionTowerNames& n);
+
+  const VisionTowerConfig& config() const { return config_; }
+  // pixel_values [B, C, H, W] f32 (host or device), H and W at least one patch; a remainder
+  // smaller than a patch is left out, as the convolution leaves it. InvalidArgument otherwise.
+  VisionTowerOutput forward(const Tensor& pixel_values) const;
+
+  // The position table [1 + gh * gw, hidden] for a gh x gw patch grid, on the host: the
+  // checkpoint's when the grid is its own, else its patch positions resized bicubically
+  // (torch.nn.functional.interpolate, align_corners=False, A = -0.75, edges clamped) with the class
+  // position kept. Exposed for tests.
+  Tensor positions_for(int64_t gh, int64_t gw) const;
+
+ private:
+  VisionTowerConfig config_;
+  Device device_;
+  Linear patch_;       // [hidden, C * p * p], no bias: the bias rides in the table below
+  Tensor patch_bias_;  // host [hidden] (zeros without one)
+  Tensor cls_, pos_;   // host: [hidden], [N + 1, hidden]
+  Tensor table_;       // device [N + 1, hidden]: row 0 cls + pos 0, row i bias + pos i
+  Norm pre_norm_, final_norm_, post_norm_;
+  std::vector<Block> blocks_;
+  Tensor table_for(int64_t gh, int64_t gw) const;
+};
+
+}  // namespace ia
