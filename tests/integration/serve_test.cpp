@@ -269,12 +269,12 @@ TEST_F(Serve, TokenizerRoutesAndInfo) {
 // TEI's routes refuse in TEI's shape, which its clients parse; /tokenize in the shape of the API
 // whose body it was given.
 TEST_F(Serve, TeiRoutesAnswerErrorsInTeisShape) {
-  for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
-           {"/embed", R"({"inputs": 5})"},
-           {"/embed", R"({"inputs": "x", "model": "nope"})"},
-           {"/embed", "{not json"},
-           {"/decode", R"({"ids": "x", "model": "bert"})"},
-           {"/tokenize", R"({"inputs": 7, "model": "bert"})"}}) {
+  for (const auto& [path, body] :
+       std::vector<std::pair<std::string, std::string>>{{"/embed", R"({"inputs": 5})"},
+                                                        {"/embed", R"({"inputs": "x", "model": "nope"})"},
+                                                        {"/embed", "{not json"},
+                                                        {"/decode", R"({"ids": "x", "model": "bert"})"},
+                                                        {"/tokenize", R"({"inputs": 7, "model": "bert"})"}}) {
     const HttpAnswer a = post_json(*server_, path, body);
     EXPECT_GE(a.status, 400) << path << " " << body;
     const json e = a.json();
