@@ -31,6 +31,17 @@ nlohmann::json embed_usage_json(const ipfs_accelerate::EmbedResult& r) {
   return {{"prompt_tokens", total_tokens}, {"total_tokens", total_tokens}};
 }
 
+namespace {
+
+// `head` without its closing brace, for float arrays written after it.
+std::string open_object(const nlohmann::json& head) {
+  std::string out = dump_json(head);
+  out.pop_back();
+  return out;
+}
+
+}  // namespace
+
 std::string embed_result_json(const ipfs_accelerate::EmbedResult& r) {
   nlohmann::json head;
   head["model"] = r.model;
@@ -43,8 +54,7 @@ std::string embed_result_json(const ipfs_accelerate::EmbedResult& r) {
   head["timings"] = {{"tokenize_ms", r.tokenize_ms}, {"inference_ms", r.inference_ms}};
   if (!r.warnings.empty()) head["warnings"] = r.warnings;
   // The float arrays go last, written by hand (float_json), before the closing brace.
-  std::string out = dump_json(head);
-  out.pop_back();
+  std::string out = open_object(head);
   out += ",\"embeddings\":[";
   for (size_t i = 0; i < r.embeddings.size(); ++i) {
     if (i) out += ',';
@@ -60,8 +70,7 @@ std::string embed_line_json(const ipfs_accelerate::EmbedResult& r, size_t index)
   head["tokens"] = index < r.token_counts.size() ? r.token_counts[index] : 0;
   if (std::find(r.truncated.begin(), r.truncated.end(), static_cast<int>(index)) != r.truncated.end())
     head["truncated"] = true;
-  std::string out = dump_json(head);
-  out.pop_back();
+  std::string out = open_object(head);
   out += ",\"embedding\":";
   append_float_array(out, r.embeddings.at(index));
   out += '}';
@@ -138,13 +147,6 @@ void append_matrix(std::string& out, const char* key, const std::vector<std::vec
     append_float_array(out, rows[i]);
   }
   out += ']';
-}
-
-// `head` without its closing brace, for float arrays written after it.
-std::string open_object(const nlohmann::json& head) {
-  std::string out = dump_json(head);
-  out.pop_back();
-  return out;
 }
 
 }  // namespace
