@@ -359,6 +359,12 @@ void register_gpu() {
   add("BM_Gemv/gate_up_11264x2048", BM_Gemv, 1, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/down_2048x5632", BM_Gemv, 1, 2048, 5632)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/lm_head_32000x2048", BM_Gemv, 1, 32000, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+  // A few rows (batched decode): where the GEMV kernel hands over to cuBLASLt (IA_CUDA_GEMV_ROWS).
+  for (int64_t m : {2, 4, 8})
+    add("BM_Gemv/gate_up_m" + std::to_string(m) + "_11264x2048", BM_Gemv, m, 11264, 2048)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  add("BM_Gemv/o_m8_2048x2048", BM_Gemv, 8, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/gate_up_m64_11264x2048", BM_Gemv, 64, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   for (int64_t batch : {1, 16, 64})
     add("BM_Decode/llama_1b_b" + std::to_string(batch), BM_Decode, std::string("llama-1b"), batch, kGpuPromptLen,

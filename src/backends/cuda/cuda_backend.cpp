@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -137,6 +138,19 @@ struct ThreadRecording {
   std::shared_ptr<PrivatePool> pool;
 };
 thread_local ThreadRecording tls_recording;
+
+// The most rows a bf16 linear hands to the decode GEMV (gemv_kernels.cu) instead of cuBLASLt.
+// IA_CUDA_GEMV_ROWS=N changes it (0: never; the A/B of bench.sh); read once.
+int64_t gemv_max_rows() {
+  static const int64_t rows = [] {
+    const char* e = std::getenv("IA_CUDA_GEMV_ROWS");
+    if (!e || !*e) return int64_t{2};
+    char* end = nullptr;
+    const long v = std::strtol(e, &end, 10);
+    return (*end == '\0' && v >= 0) ? std::min<int64_t>(v, kGemvMaxRows) : int64_t{2};
+  }();
+  return rows;
+}
 
 class CudaBackend final : public Backend {
  public:
@@ -289,6 +303,18 @@ class CudaBackend final : public Backend {
     DeviceGuard g(index_);
     const bool bf16_w = w.dtype() == DType::BF16;
     const bool out_bf16 = out.dtype() == DType::BF16;
+    const float* b = bias ? cptr<float>(*bias) : nullptr;
+    const float* residual = epilogue.residual ? cptr<float>(*epilogue.residual) : nullptr;
+    const Act act = act_of(epilogue.activation);
+    const bool x_is_bf16 = x.dtype() == DType::BF16;
+    if (bf16_w && gemv_bf16_applies(x.raw(), x_is_bf16, x.strides()[0], w.raw(), w.strides()[0],
+                                    epilogue.has_activation, act, M, K, gemv_max_rows())) {
+      // A few rows against the whole weight: one pass over it with the epilogue fused.
+      launch_gemv_bf16(x.raw(), x_is_bf16, x.strides()[0], cptr<uint16_t>(w), w.strides()[0], b,
+                       epilogue.has_activation, act, residual, out.raw(), out_bf16, M, N, K, stream());
+      check_launch("linear (gemv)");
+      return;
+    }
     GemmMatrix xm{x.raw(), CUDA_R_32F, x.strides()[0]};
     Tensor x_bf16;
     if (bf16_w) {
@@ -305,8 +331,6 @@ class CudaBackend final : public Backend {
       }
     }
     const GemmMatrix wm{w.raw(), bf16_w ? CUDA_R_16BF : CUDA_R_32F, w.strides()[0]};
-    const float* b = bias ? cptr<float>(*bias) : nullptr;
-    const float* residual = epilogue.residual ? cptr<float>(*epilogue.residual) : nullptr;
     // The GEMM writes f32 with the bias (and the residual, when nothing comes between); an
     // activation or a bf16 output is one more pass over the result.
     const bool direct = !out_bf16 && !epilogue.has_activation;
@@ -321,8 +345,8 @@ class CudaBackend final : public Backend {
       gemm_->linear(xm, wm, b, direct ? residual : nullptr, GemmMatrix{acc.raw(), CUDA_R_32F, N}, M, N, K, stream());
     }
     if (!direct) {
-      launch_linear_epilogue(cptr<float>(acc), epilogue.has_activation, act_of(epilogue.activation), residual,
-                             out.raw(), out_bf16, M, N, stream());
+      launch_linear_epilogue(cptr<float>(acc), epilogue.has_activation, act, residual, out.raw(), out_bf16, M, N,
+                             stream());
       check_launch("linear epilogue");
     }
   }

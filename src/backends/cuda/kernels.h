@@ -58,6 +58,19 @@ void launch_add(const float* a, const float* b, int64_t b_n, float* out, int64_t
 void launch_linear_epilogue(const float* acc, bool has_act, Act act, const float* residual, void* out, bool out_bf16,
                             int64_t rows, int64_t cols, cudaStream_t stream);
 
+// Decode-shaped bf16 linears (backends/cuda/gemv_kernels.cu): out[M, N] (contiguous, f32 or
+// bf16) = act(x[M, K] @ w[N, K]^T + bias[N]) + residual[M, N], with x f32 (rounded to bf16 as the
+// GEMM path rounds it) or bf16, row stride ldx; bias and residual f32 and may be null.
+// gemv_bf16_applies says whether the kernel takes the call: 1 <= M <= min(max_rows,
+// kGemvMaxRows), K and both row strides multiples of 8 (4 for an f32 x), 16-byte aligned x and
+// w, and an activation it fuses (none, the GELUs, ReLU).
+constexpr int64_t kGemvMaxRows = 8;
+bool gemv_bf16_applies(const void* x, bool x_bf16, int64_t ldx, const void* w, int64_t ldw, bool has_act, Act act,
+                       int64_t M, int64_t K, int64_t max_rows);
+void launch_gemv_bf16(const void* x, bool x_bf16, int64_t ldx, const uint16_t* w, int64_t ldw, const float* bias,
+                      bool has_act, Act act, const float* residual, void* out, bool out_bf16, int64_t M, int64_t N,
+                      int64_t K, cudaStream_t stream);
+
 // out [rows, cols] bf16 = x rounded to nearest even; x rows are `x_row_stride` apart (the last
 // dim contiguous): the f32 input of a bf16 linear.
 void launch_round_rows_to_bf16(const float* x, int64_t x_row_stride, uint16_t* out, int64_t rows, int64_t cols,

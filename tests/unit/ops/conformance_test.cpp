@@ -340,7 +340,8 @@ TEST_P(Conformance, LinearFused) {
   struct S {
     int64_t M, K, N;
   };
-  for (S s : {S{1, 33, 17}, S{7, 64, 129}, S{129, 96, 40}}) {
+  // {3, 64, 129}: the few-row shape a backend may fuse into a GEMV with its epilogue.
+  for (S s : {S{1, 33, 17}, S{3, 64, 129}, S{7, 64, 129}, S{129, 96, 40}}) {
     for (DType wdt : {DType::F32, DType::BF16}) {
       if (!be().supports(OpKind::Linear, wdt)) continue;
       for (int act = -1; act <= static_cast<int>(Activation::QuickGelu); ++act) {
@@ -730,18 +731,24 @@ TEST_P(Conformance, LinearDecodeRows) {
     for (auto [K, N] :
          std::vector<std::pair<int64_t, int64_t>>{{1000, 65}, {64, 300}, {15, 17}, {1024, 100}, {32, 48}}) {
       for (DType wdt : {DType::F32, DType::BF16}) {
-        Tensor xfull = host_f32({M, K + 3}, rng);
-        Tensor w = host_f32({N, K}, rng, -1, 1).to(wdt);
-        Tensor b = host_f32({N}, rng);
-        Tensor xd = dev_.up(xfull).narrow(1, 1, K), bd = dev_.up(b);
-        Tensor out = dev_.poisoned({M, N});
-        be().linear(xd, dev_.up(w), &bd, out);
-        Vec xv = values(xfull.narrow(1, 1, K)), wv = values(w), bv = values(b), y, mag;
-        if (wdt == DType::BF16)
-          for (double& v : xv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
-        ref_linear(xv, wv, &bv, M, K, N, y, mag);
-        expect_close(values(dev_.down(out)), y, mag, kRtol,
-                     fmt::format("linear decode {} M={} K={} N={}", dtype_name(wdt), M, K, N));
+        // x as the middle columns of a wider matrix: rows 3 floats apart (no vector loads) or 8
+        // (16-byte aligned rows, as a GEMV kernel wants them).
+        for (int64_t pad : {3, 8}) {
+          const int64_t at = pad == 8 ? 8 : 1;
+          Tensor xfull = host_f32({M, K + pad + (pad == 8 ? 8 : 0)}, rng);
+          Tensor w = host_f32({N, K}, rng, -1, 1).to(wdt);
+          Tensor b = host_f32({N}, rng);
+          Tensor xd = dev_.up(xfull).narrow(1, at, K), bd = dev_.up(b);
+          Tensor out = dev_.poisoned({M, N});
+          be().linear(xd, dev_.up(w), &bd, out);
+          Vec xv = values(xfull.narrow(1, at, K)), wv = values(w), bv = values(b), y, mag;
+          if (wdt == DType::BF16)
+            for (double& v : xv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+          ref_linear(xv, wv, &bv, M, K, N, y, mag);
+          expect_close(
+              values(dev_.down(out)), y, mag, kRtol,
+              fmt::format("linear decode {} M={} K={} N={} row stride {}", dtype_name(wdt), M, K, N, xfull.size(1)));
+        }
       }
     }
   }
