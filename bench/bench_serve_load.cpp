@@ -53,6 +53,7 @@
 #include "core/device.h"
 #include "core/omp_wait.h"
 #include "router/model_placement.h"
+#include "runtime/device_selection.h"
 #include "runtime/generation.h"
 
 namespace {
@@ -78,7 +79,7 @@ struct Options {
   bool keep_alive = true;            // false: a new connection per request
   std::string json_path;
   // Engine mode.
-  std::string engine_model, compare_path, engine_dtype = "auto";
+  std::string engine_model, compare_path, engine_dtype = "auto", engine_device = "cpu";
 };
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
@@ -603,7 +604,7 @@ int run_engine(const Options& o) {
   std::vector<std::string> warnings;
   const ia::DType dtype = ia::router::resolve_compute_dtype(o.engine_dtype, o.engine_model, warnings);
   for (const auto& w : warnings) fmt::print(stderr, "warning: {}\n", w);
-  const auto gen = ia::Generator::load(o.engine_model, ia::Device::cpu(), dtype);
+  const auto gen = ia::Generator::load(o.engine_model, ia::choose_device(o.engine_device), dtype);
   const int64_t vocab = gen->model().config().vocab_size;
   ia::GenerationRequest req;
   req.temperature = 0;
@@ -709,6 +710,8 @@ int main(int argc, char** argv) {
                  "Instead of HTTP: run the --compare report's levels as generate_ids batches on this folder");
   app.add_option("--compare", o.compare_path, "A server report (--json) whose shapes --engine-model runs");
   app.add_option("--engine-dtype", o.engine_dtype, "auto | f32 | bf16, as serve's --dtype")->capture_default_str();
+  app.add_option("--engine-device", o.engine_device, "cpu | cuda | cuda:N | auto, as serve's --device")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
     if (o.engine_model.empty() == o.url.empty()) throw CLI::ValidationError("give --url, or --engine-model");

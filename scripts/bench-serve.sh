@@ -13,6 +13,7 @@
 #   MODEL_DIR             where the folder is kept [${TMPDIR:-/tmp}/ia-bench-serve-$LIKE-L$LAYERS]
 #   CONCURRENCY [1,8,32,64]  PROMPT_TOKENS [128]  OUTPUT_TOKENS [64]  SYSTEM_PROMPT_TOKENS [0]
 #   ROUNDS [1]  MIN_REQUESTS [4]   requests per level = max(ROUNDS x concurrency, MIN_REQUESTS)
+#   DEVICE [cpu]          serve --device and the engine's device (cuda on the GPU machine)
 #   OUT                   where serve.json, engine.json and serve.log go [BUILD_DIR/bench-results]
 #
 # Random folders have no chat template; one in TinyLlama-Chat's format is added so the chat
@@ -61,6 +62,6 @@ stop_serve
 [ "$rc" -le 1 ] || exit "$rc"
 
 # The engine alone on the same folder, with the server gone (the two must not share the cores).
-"$load" --engine-model "$model" --compare "$out/serve.json" --json "$out/engine.json"
+"$load" --engine-model "$model" --engine-device "${DEVICE:-cpu}" --compare "$out/serve.json" --json "$out/engine.json"
 echo "reports: $out/serve.json $out/engine.json"
 exit "$rc"

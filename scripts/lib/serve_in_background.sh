@@ -19,7 +19,7 @@ trap 'stop_serve; rm -rf "$serve_home"' EXIT
 
 start_serve() {
   local cli=$1 model=$2 log=$3 timeout=$4 i
-  IPFS_ACCELERATE_HOME="$serve_home" "$cli" serve -m "$model" --port 0 >"$log" 2>&1 &
+  IPFS_ACCELERATE_HOME="$serve_home" "$cli" serve -m "$model" --port 0 --device "${DEVICE:-cpu}" >"$log" 2>&1 &
   serve_pid=$!
   for ((i = 0; i < timeout * 10; ++i)); do
     serve_url=$(grep -o 'ready on http://127\.0\.0\.1:[0-9]*' "$log" | head -1 | sed 's/^ready on //' || true)
