@@ -93,6 +93,11 @@ void BM_BatchEngine(benchmark::State& state, std::string like, int64_t batch, in
     engine.run_until_idle();
   };
   run_all();  // warm-up
+  double run_ms = 0, host_ms = 0;
+  engine.set_step_observer([&](const ia::StepReport& r) {
+    run_ms += r.run_ms;
+    host_ms += r.host_ms;
+  });
   const ia::BatchEngineStats before = engine.stats();
   double timed = 0;
   for (auto _ : state) {
@@ -106,6 +111,9 @@ void BM_BatchEngine(benchmark::State& state, std::string like, int64_t batch, in
   const auto steps = static_cast<double>(after.steps - before.steps);
   state.counters["steps"] = steps / iterations;
   state.counters["tokens_per_step"] = static_cast<double>(after.computed_tokens - before.computed_tokens) / steps;
+  // Per step: the model's step and sampling, and the engine's host work around it.
+  state.counters["run_ms_per_step"] = run_ms / steps;
+  state.counters["host_ms_per_step"] = host_ms / steps;
 }
 
 void register_cases(const std::string& like, std::vector<int64_t> batches, int64_t prompt_len, int64_t new_tokens) {

@@ -242,6 +242,7 @@ void BatchEngine::finish_all(const std::string& reason, const std::string& error
 
 bool BatchEngine::step() {
   std::lock_guard step_lock(step_mu_);
+  const auto entered = Clock::now();
   const bool took = take_submissions();
   const Schedule schedule = scheduler_->schedule();
   for (ScheduledSequence* seq : schedule.preempted) ++static_cast<Request*>(seq)->preemptions;
@@ -272,6 +273,7 @@ bool BatchEngine::step() {
                                  : CausalStepRunner::RowSampler{});  // a prompt chunk that is not the last
   }
   std::vector<SampledToken> tokens;
+  const auto run_start = Clock::now();
   try {
     tokens = runner_.step_and_sample(chunks, *cache_, samplers);
   } catch (const std::exception& e) {
@@ -282,6 +284,7 @@ bool BatchEngine::step() {
     publish_stats(nullptr);
     return true;
   }
+  const auto run_end = Clock::now();
   scheduler_->step_done(schedule);
   computed_tokens_ += schedule.tokens;
   for (size_t i = 0; i < schedule.chunks.size(); ++i) {
@@ -296,7 +299,10 @@ bool BatchEngine::step() {
   }
   report.sequences = static_cast<int64_t>(schedule.chunks.size());
   report.preempted = static_cast<int64_t>(schedule.preempted.size());
-  report.ms = ms_between(t0, Clock::now());
+  const auto done = Clock::now();
+  report.ms = ms_between(t0, done);
+  report.run_ms = ms_between(run_start, run_end);
+  report.host_ms = ms_between(entered, run_start) + ms_between(run_end, done);
   ++steps_;
   publish_stats(&report);
   if (observer_) observer_(report);

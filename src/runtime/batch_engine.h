@@ -109,6 +109,10 @@ struct BatchEngineStats {
 struct StepReport {
   int64_t sequences = 0, prefill_tokens = 0, decode_tokens = 0, preempted = 0;
   double ms = 0;
+  // Where the step's time went: the model's step with its sampling (run_ms), and the engine's
+  // own work on the host around it (host_ms: taking submissions, scheduling, delivering tokens
+  // and finishing requests), during which the device waits.
+  double run_ms = 0, host_ms = 0;
 };
 
 namespace detail {

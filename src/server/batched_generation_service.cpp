@@ -49,6 +49,8 @@ class BatchedGenerationService final : public GenerationService {
         if (metrics) {
           metrics->observe(metric::kBatchSize, labels, static_cast<double>(step.sequences));
           metrics->observe(metric::kBatchTokens, labels, static_cast<double>(step.prefill_tokens + step.decode_tokens));
+          metrics->observe(metric::kStepSeconds, labels, step.run_ms / 1e3);
+          metrics->observe(metric::kStepHostSeconds, labels, step.host_ms / 1e3);
         }
         if (delay.count() > 0) std::this_thread::sleep_for(delay);
       });

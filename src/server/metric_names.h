@@ -17,6 +17,8 @@ inline constexpr const char* kWaiting = "ia_num_requests_waiting";
 // Continuous batching (decoder models).
 inline constexpr const char* kBatchSize = "ia_batch_size";                      // sequences per engine step
 inline constexpr const char* kBatchTokens = "ia_batch_tokens";                  // tokens per engine step
+inline constexpr const char* kStepSeconds = "ia_step_seconds";                  // the model's step + sampling
+inline constexpr const char* kStepHostSeconds = "ia_step_host_seconds";         // the engine's host work around it
 inline constexpr const char* kKvBlocksUsed = "ia_kv_blocks_used";               // held by sequences
 inline constexpr const char* kKvBlocksTotal = "ia_kv_blocks_total";             // in the model's pool
 inline constexpr const char* kKvBlocksCached = "ia_kv_blocks_cached";           // in the prefix cache

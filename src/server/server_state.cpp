@@ -24,6 +24,13 @@ ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.a
                             {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024});
   metrics.declare_histogram(metric::kBatchTokens, "Tokens (prefill chunks and decode) in one engine step.",
                             {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536});
+  const std::vector<double> step_buckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                         0.01,   0.025,   0.05,   0.1,   0.25,   1};
+  metrics.declare_histogram(metric::kStepSeconds, "Time of one engine step's model run and sampling.", step_buckets);
+  metrics.declare_histogram(metric::kStepHostSeconds,
+                            "Time one engine step spent on the host around the model's run (scheduling, "
+                            "delivering tokens, finishing requests): the device waits meanwhile.",
+                            step_buckets);
   metrics.declare_gauge(metric::kKvBlocksUsed, "KV cache blocks held by running sequences.");
   metrics.declare_gauge(metric::kKvBlocksTotal, "KV cache blocks in a model's shared pool.");
   metrics.declare_gauge(metric::kKvBlocksCached, "KV cache blocks in the prefix cache (held or evictable).");

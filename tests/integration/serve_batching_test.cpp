@@ -100,6 +100,10 @@ TEST(ServeBatching, SixtyFourConcurrentStreamsEqualTheirSoloRuns) {
   const double steps = metric_value(batched, R"(ia_batch_size_count{model="llama"})");
   const double single = metric_value(batched, R"(ia_batch_size_bucket{model="llama",le="1"})");
   EXPECT_GT(steps, single) << "no step ran more than one sequence";
+  // Every step's time is split into the model's run and the engine's host work around it.
+  EXPECT_EQ(metric_value(batched, R"(ia_step_seconds_count{model="llama"})"), steps);
+  EXPECT_EQ(metric_value(batched, R"(ia_step_host_seconds_count{model="llama"})"), steps);
+  EXPECT_GT(metric_value(batched, R"(ia_step_seconds_sum{model="llama"})"), 0);
   EXPECT_EQ(metric(batched, "ia_num_requests_running"), 0);
   EXPECT_EQ(metric(batched, "ia_kv_blocks_used"), 0);
 }
