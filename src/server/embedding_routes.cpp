@@ -1,11 +1,16 @@
 // OpenAI's POST /v1/embeddings and TEI's POST /embed, both through the
 // model's EmbeddingService.
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <span>
+#include <string_view>
 
 #include <fmt/format.h>
 
-#include "ipfs/multibase.h"
+#include "core/base64.h"
+#include "preprocess/image/image_decoder.h"
 #include "router/result_json.h"
 #include "server/api_error.h"
 #include "server/generation_service.h"
@@ -16,14 +21,9 @@ namespace ia::server {
 
 namespace {
 
-// RFC 4648 base64 with padding (what Python's base64.b64decode and the SDKs expect): the
-// multibase encoder's unpadded text, padded.
+// RFC 4648 base64 with padding, as Python's base64.b64decode and the SDKs read it.
 std::string padded_base64(const std::vector<float>& values) {
-  std::string text =
-      ipfs::encode_base(ipfs::Multibase::Base64,
-                        ipfs::BytesView(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-  text.append((4 - text.size() % 4) % 4, '=');
-  return text;
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
 }
 
 EmbeddingOutcome run_embedding(ServerState& s, ServedModel& m, std::vector<std::string> texts,
@@ -58,19 +58,116 @@ int64_t output_dimensions(const ServedModel& m, const EmbeddingRequest& r, int64
                                   m.name, full));
 }
 
+// An image-text model (CLIP): texts through its text tower, images through its image tower,
+// both projected and L2-normalized as CLIPModel's text_embeds / image_embeds, in input order.
+// Token-id inputs are texts already tokenized by the model's tokenizer.
+struct ImageTextEmbeddings {
+  std::vector<std::vector<float>> rows;
+  int64_t tokens = 0;
+};
+
+ImageTextEmbeddings image_text_embeddings(ServerState& s, ServedModel& m, EmbeddingRequest& r) {
+  const auto arrived = std::chrono::steady_clock::now();
+  std::vector<EmbeddingInput> items = std::move(r.multimodal);
+  for (auto& t : r.texts) items.push_back(EmbeddingInput{false, std::move(t), {}});
+  std::vector<std::string> texts;
+  std::vector<size_t> text_at, image_at;
+  std::vector<image::RgbImage> images;
+  image::ImageLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].is_image) {
+      const auto* p = reinterpret_cast<const uint8_t*>(items[i].bytes.data());
+      images.push_back(
+          image::decode_image_bytes(std::span(p, items[i].bytes.size()), fmt::format("input[{}]", i), limits).image);
+      image_at.push_back(i);
+    } else {
+      texts.push_back(std::move(items[i].text));
+      text_at.push_back(i);
+    }
+  }
+  const auto& ep = *m.image_text;
+  const size_t total = items.size() + r.id_lists.size();
+  ImageTextEmbeddings out;
+  out.rows.resize(total);
+  auto take = [&](const Tensor& e, const std::vector<size_t>& at) {
+    const int64_t d = e.size(1);
+    for (size_t i = 0; i < at.size(); ++i)
+      out.rows[at[i]].assign(e.data<float>() + static_cast<int64_t>(i) * d,
+                             e.data<float>() + static_cast<int64_t>(i + 1) * d);
+  };
+  const int64_t vocab = ep.model().vocab_size();
+  for (size_t i = 0; i < r.id_lists.size(); ++i)
+    for (int32_t id : r.id_lists[i])
+      if (id >= vocab)
+        throw invalid_field(fmt::format("input[{}]", i),
+                            fmt::format("token id {} is outside the vocabulary of {}", id, vocab));
+  std::lock_guard lock(*m.vision_mu);
+  const auto started = std::chrono::steady_clock::now();
+  s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(started - arrived).count());
+  if (!texts.empty()) {
+    for (const auto& e : ep.tokenize(texts)) out.tokens += static_cast<int64_t>(e.ids.size());
+    take(ep.text_embeddings(texts, /*normalize=*/true), text_at);
+  }
+  if (!r.id_lists.empty()) {
+    std::vector<size_t> at;
+    for (size_t i = 0; i < r.id_lists.size(); ++i) {
+      at.push_back(i);
+      out.tokens += static_cast<int64_t>(r.id_lists[i].size());
+    }
+    take(ep.text_embeddings_of_ids(r.id_lists, /*normalize=*/true), at);
+  }
+  if (!images.empty()) take(ep.image_embeddings(images, /*normalize=*/true), image_at);
+  s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return out;
+}
+
+std::string embeddings_json(const ServedModel& m, const std::vector<std::vector<float>>& rows, bool base64,
+                            int64_t tokens) {
+  std::string json = "{\"object\":\"list\",\"data\":[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) json += ',';
+    json += fmt::format("{{\"object\":\"embedding\",\"index\":{},\"embedding\":", i);
+    if (base64) {
+      json += '"' + padded_base64(rows[i]) + '"';
+    } else {
+      router::append_float_array(json, rows[i]);
+    }
+    json += '}';
+  }
+  json += "],\"model\":" + nlohmann::json(m.name).dump() +
+          fmt::format(",\"usage\":{{\"prompt_tokens\":{},\"total_tokens\":{}}}}}", tokens, tokens);
+  return json;
+}
+
 void openai_embeddings(ServerState& s, const std::string& body, httplib::Response& res) {
   EmbeddingRequest r = parse_embedding_request(body, s.limits);
   ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
+  if (m.embeds_images()) {
+    if (r.dimensions && *r.dimensions != m.image_text->model().projection_dim())
+      throw invalid_field("dimensions", fmt::format("model `{}` makes {}-dimensional embeddings only", m.name,
+                                                    m.image_text->model().projection_dim()));
+    const ImageTextEmbeddings e = image_text_embeddings(s, m, r);
+    s.metrics.add(metric::kPromptTokens, {{"model", m.name}}, static_cast<double>(e.tokens));
+    send_json(res, embeddings_json(m, e.rows, r.base64, e.tokens));
+    return;
+  }
+  if (!r.multimodal.empty())
+    throw invalid_field("input",
+                        fmt::format("model `{}` embeds text only; {{\"image\": ...}} inputs need an image-text "
+                                    "model (CLIP)",
+                                    m.name));
   EmbeddingOptions options;
   options.truncate = false;  // OpenAI refuses an input over the limit rather than cutting it
   const EmbeddingOutcome out = run_embedding(s, m, std::move(r.texts), std::move(r.id_lists), options);
   const Tensor& e = out.result.embeddings;
   const int64_t full = e.size(1);
   const int64_t dims = output_dimensions(m, r, full);
-  std::string json = "{\"object\":\"list\",\"data\":[";
-  std::vector<float> row(static_cast<size_t>(dims));
+  std::vector<std::vector<float>> rows;
   for (int64_t i = 0; i < e.size(0); ++i) {
-    std::memcpy(row.data(), e.data<float>() + i * full, row.size() * sizeof(float));
+    std::vector<float> row(e.data<float>() + i * full, e.data<float>() + i * full + dims);
     if (dims < full && out.result.normalized) {  // a truncated unit vector is made unit again
       double norm = 0;
       for (float v : row) norm += static_cast<double>(v) * v;
@@ -78,25 +175,20 @@ void openai_embeddings(ServerState& s, const std::string& body, httplib::Respons
       if (norm > 0)
         for (float& v : row) v = static_cast<float>(v / norm);
     }
-    if (i > 0) json += ',';
-    json += fmt::format("{{\"object\":\"embedding\",\"index\":{},\"embedding\":", i);
-    if (r.base64) {
-      json += '"' + padded_base64(row) + '"';
-    } else {
-      router::append_float_array(json, row);
-    }
-    json += '}';
+    rows.push_back(std::move(row));
   }
   int64_t tokens = 0;
   for (int t : out.result.token_counts) tokens += t;
-  json += "],\"model\":" + nlohmann::json(m.name).dump() +
-          fmt::format(",\"usage\":{{\"prompt_tokens\":{},\"total_tokens\":{}}}}}", tokens, tokens);
-  send_json(res, json);
+  send_json(res, embeddings_json(m, rows, r.base64, tokens));
 }
 
 void tei_embed(ServerState& s, const std::string& body, httplib::Response& res) {
   TeiEmbedRequest r = parse_tei_embed_request(body, s.limits);
   ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
+  if (m.embeds_images())
+    throw invalid_field("model", fmt::format("model `{}` is an image-text model: its text and image embeddings come "
+                                             "from /v1/embeddings",
+                                             m.name));
   EmbeddingOptions options;
   options.truncate = r.truncate;
   options.normalize = r.normalize.value_or(true);  // TEI normalizes unless asked not to

@@ -303,7 +303,9 @@ EmbeddingRequest parse_embedding_request(std::string_view text, const RequestLim
   r.model = required_model(body);
   const Json* input = present(body, "input");
   if (!input) throw invalid_field("input", "`input` is required");
-  if (input->is_string()) {
+  if (is_multimodal_input(*input)) {
+    r.multimodal = parse_embedding_inputs(*input, limits.max_inputs);
+  } else if (input->is_string()) {
     r.texts.push_back(input->get<std::string>());
   } else if (is_token_id_list(*input)) {
     r.id_lists.push_back(token_ids(*input, "input", limits.max_token_ids));

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/generation.h"
+#include "server/image_inputs.h"
 #include "server/tool_calls.h"
 
 namespace ia::server {
@@ -62,7 +63,8 @@ struct CompletionRequest : GenerationFields {
 struct EmbeddingRequest {
   std::string model;
   std::vector<std::string> texts;              // text inputs, or
-  std::vector<std::vector<int32_t>> id_lists;  // token-id inputs
+  std::vector<std::vector<int32_t>> id_lists;  // token-id inputs, or
+  std::vector<EmbeddingInput> multimodal;      // texts and images ({"text"} / {"image"} items)
   bool base64 = false;                         // encoding_format "base64"
   std::optional<int64_t> dimensions;
 };

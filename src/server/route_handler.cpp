@@ -170,6 +170,29 @@ void add_form_route(httplib::Server& http, ServerState& state, const std::string
   });
 }
 
+void add_json_or_form_route(httplib::Server& http, ServerState& state, const std::string& pattern,
+                            BodyHandler json_handler, FormHandler form_handler, RouteOptions options) {
+  http.Post(pattern,
+            [&state, pattern, json_handler = std::move(json_handler), form_handler = std::move(form_handler), options](
+                const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+              InFlight in_flight(state);
+              std::string body;
+              try {
+                check_admission(state, req, options);
+                if (req.is_multipart_form_data()) {
+                  form_handler(req, res, read_form(req, res, reader, state.options.max_request_bytes));
+                } else {
+                  body = read_body(req, res, reader, state.options.max_request_bytes);
+                  json_handler(req, res, body);
+                }
+              } catch (...) {
+                send_error(res, current_error_response(), options.tei_errors && options.tei_errors(body));
+              }
+              if (state.draining) res.set_header("Connection", "close");
+              count(state, pattern, res.status);
+            });
+}
+
 void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
                    RouteOptions options) {
   http.Get(pattern, [&state, pattern, handler = std::move(handler), options](const httplib::Request& req,

@@ -36,6 +36,10 @@ void add_post_route(httplib::Server& http, ServerState& state, const std::string
 // and kMaxFormParts; any other body is a 400.
 void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
                     RouteOptions options = {});
+// A route that takes either a JSON body or multipart/form-data (uploads), by the request's
+// Content-Type, with each form's bounds as above.
+void add_json_or_form_route(httplib::Server& http, ServerState& state, const std::string& pattern,
+                            BodyHandler json_handler, FormHandler form_handler, RouteOptions options = {});
 void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
                    RouteOptions options = {});
 

@@ -15,6 +15,9 @@ void add_embedding_routes(httplib::Server& http, ServerState& state);
 void add_tokenizer_routes(httplib::Server& http, ServerState& state);
 // POST /v1/audio/transcriptions and /v1/audio/translations, multipart uploads (audio_routes.cpp).
 void add_audio_routes(httplib::Server& http, ServerState& state);
+// POST /predict: image classification in TEI's shape, JSON data URLs or multipart uploads
+// (image_routes.cpp).
+void add_image_routes(httplib::Server& http, ServerState& state);
 // GET /v1/models, /health, /metrics, TEI's GET /info (info_routes.cpp).
 void add_info_routes(httplib::Server& http, ServerState& state);
 

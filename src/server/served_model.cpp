@@ -41,7 +41,14 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     fail(ErrorKind::Unsupported,
          "{}: serve does not run encoder-decoder models ({}) yet; `ipfs-accelerate generate` does", m->dir,
          kind.architecture);
-  if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
+  if (kind.task == "image-classification") {
+    m->image_classifier = ImageClassificationEndpoint::load(m->dir, device, dtype);
+    m->vision_mu = std::make_unique<std::mutex>();
+  } else if (kind.family == "clip") {
+    m->image_text = ImageTextEndpoint::load(m->dir, device, dtype);
+    m->vision_mu = std::make_unique<std::mutex>();
+    context = m->image_text->model().max_text_tokens();
+  } else if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();
   } else if (!sentence_transformers && has_causal_lm(kind)) {

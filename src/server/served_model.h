@@ -11,6 +11,7 @@
 
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
+#include "runtime/image_endpoints.h"
 #include "runtime/speech_recognizer.h"
 #include "server/embedding_service.h"
 #include "server/generation_service.h"
@@ -32,19 +33,34 @@ struct ServedModel {
   std::unique_ptr<EmbeddingService> embedding;
   std::shared_ptr<const SpeechRecognizer> speech;  // speech models: /v1/audio/transcriptions
   std::unique_ptr<std::mutex> speech_mu;           // one transcription at a time per model
+  // Vision models: image classification (/predict) and image-text embeddings (/v1/embeddings).
+  std::shared_ptr<ImageClassificationEndpoint> image_classifier;
+  std::shared_ptr<ImageTextEndpoint> image_text;
+  std::unique_ptr<std::mutex> vision_mu;           // one vision request at a time per model
   std::optional<tok::ChatTemplate> chat_template;  // none: chat completions answer 400
   int64_t max_model_len = 0;                       // tokens of prompt + completion (embedding models: of one input)
   // Embedding dimensions a request may ask for (config.json matryoshka_dimensions); empty: only the full one.
   std::vector<int64_t> matryoshka_dimensions;
   bool matryoshka_any = false;  // config.json is_matryoshka: any smaller size
 
-  // Generation and embedding models only (a speech model's CTC vocabulary is not a tok::Tokenizer).
-  const tok::Tokenizer& tokenizer() const { return generator ? generator->tokenizer() : embedder->tokenizer(); }
+  // Generation, embedding and image-text models (a speech model's CTC vocabulary is not a
+  // tok::Tokenizer; an image classifier has none).
+  const tok::Tokenizer& tokenizer() const {
+    return generator ? generator->tokenizer() : embedder ? embedder->tokenizer() : image_text->tokenizer();
+  }
   bool generates() const { return generator != nullptr; }
   bool embeds() const { return embedder != nullptr; }
   bool transcribes() const { return speech != nullptr; }
-  // "generation", "embeddings" or "transcription".
-  const char* serves() const { return generates() ? "generation" : embeds() ? "embeddings" : "transcription"; }
+  bool classifies_images() const { return image_classifier != nullptr; }
+  bool embeds_images() const { return image_text != nullptr; }
+  // "generation", "embeddings", "transcription", "image-classification" or "image-text embeddings".
+  const char* serves() const {
+    return generates()           ? "generation"
+           : embeds()            ? "embeddings"
+           : transcribes()       ? "transcription"
+           : classifies_images() ? "image-classification"
+                                 : "image-text embeddings";
+  }
 };
 
 // Loads one --model: a decoder becomes a generator (with the folder's chat template when it

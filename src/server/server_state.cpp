@@ -43,9 +43,10 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
   auto fits = [use](const ServedModel& m) {
     switch (use) {
       case ModelUse::Generation: return m.generates();
-      case ModelUse::Embedding: return m.embeds();
+      case ModelUse::Embedding: return m.embeds() || m.embeds_images();
       case ModelUse::Tokenization: return m.generates() || m.embeds();
       case ModelUse::Transcription: return m.transcribes();
+      case ModelUse::ImageClassification: return m.classifies_images();
     }
     return false;
   };
@@ -55,6 +56,7 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
       case ModelUse::Embedding: return "embeddings";
       case ModelUse::Tokenization: return "tokenization";
       case ModelUse::Transcription: return "transcription";
+      case ModelUse::ImageClassification: return "image classification";
     }
     return "";
   };

@@ -16,7 +16,7 @@
 
 namespace ia::server {
 
-enum class ModelUse { Generation, Embedding, Tokenization, Transcription };
+enum class ModelUse { Generation, Embedding, Tokenization, Transcription, ImageClassification };
 
 struct ServerState {
   explicit ServerState(ServeOptions o);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/base64.h"
 #include "tokenizers/byte_level.h"
 #include "tokenizers/json_util.h"
 #include "tokenizers/precompiled_charsmap.h"

@@ -26,7 +26,4 @@ class PrecompiledCharsmap {
   std::string normalized_;
 };
 
-// Standard base64 (with padding) -> bytes; nullopt on bad input.
-std::optional<std::string> base64_decode(std::string_view s);
-
 }  // namespace ia::tok

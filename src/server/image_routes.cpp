@@ -1,0 +1,151 @@
+// POST /predict for image-classification models (ViT and other *ForImageClassification
+// folders), in the shape of TEI's /predict: a JSON body {"inputs": data URL | [data URLs],
+// "model"?, "top_k"?, "raw_scores"?} or a multipart upload (one or more `file` parts, and
+// `model`, `top_k`, `raw_scores` fields). The answer is [{"score", "label"}, ...] for one image,
+// a list of those for a list of images, best first; scores are the pipeline's (softmax, or
+// sigmoid for multi-label models), or the logits with raw_scores. Every bad image is a 400
+// naming it; images are decoded within the front end's limits before the model runs.
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "preprocess/image/image_decoder.h"
+#include "router/result_json.h"
+#include "server/api_error.h"
+#include "server/image_inputs.h"
+#include "server/request_json.h"
+#include "server/route_handler.h"
+#include "server/routes.h"
+
+namespace ia::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+struct PredictRequest {
+  std::string model;
+  std::vector<std::string> images;  // encoded bytes
+  std::vector<std::string> names;   // for errors: "inputs[1]", the upload's file name
+  bool batch = false;               // a list of inputs (the answer is a list of lists)
+  std::optional<int64_t> top_k;
+  bool raw_scores = false;
+};
+
+PredictRequest parse_predict_json(const std::string& body, const RequestLimits& limits) {
+  const auto j = parse_request_object(body);
+  PredictRequest r;
+  r.model = string_field(j, "model", "model", 256).value_or("");
+  const auto it = j.find("inputs");
+  if (it == j.end() || it->is_null())
+    throw invalid_field("inputs", "`inputs` (an image data URL, or a list) is required");
+  if (it->is_string()) {
+    r.images.push_back(image_data_url_bytes(it->get<std::string>(), "inputs"));
+    r.names.push_back("inputs");
+  } else if (it->is_array() && !it->empty()) {
+    if (it->size() > limits.max_inputs)
+      throw invalid_field("inputs", fmt::format("at most {} images per request", limits.max_inputs));
+    r.batch = true;
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string param = fmt::format("inputs[{}]", i);
+      if (!(*it)[i].is_string()) throw invalid_field(param, fmt::format("`{}` must be a data URL string", param));
+      r.images.push_back(image_data_url_bytes((*it)[i].get<std::string>(), param));
+      r.names.push_back(param);
+    }
+  } else {
+    throw invalid_field("inputs", "`inputs` must be an image data URL or a non-empty list of them");
+  }
+  r.top_k = integer_field(j, "top_k", "top_k", 1, 1 << 20);
+  r.raw_scores = bool_field(j, "raw_scores", "raw_scores").value_or(false);
+  return r;
+}
+
+PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
+  PredictRequest r;
+  for (const FormPart& p : parts) {
+    if (p.name == "file" || p.name == "file[]" || p.name == "inputs") {
+      if (p.data.empty()) throw invalid_field("file", "an uploaded image is empty");
+      r.images.push_back(p.data);
+      r.names.push_back(p.filename.value_or("file"));
+    } else if (p.name == "model") {
+      if (p.data.size() > 256) throw invalid_field("model", "`model` is longer than 256 bytes");
+      r.model = p.data;
+    } else if (p.name == "top_k") {
+      char* end = nullptr;
+      const long long v = std::strtoll(p.data.c_str(), &end, 10);
+      if (p.data.empty() || *end != '\0' || v < 1 || v > (1 << 20))
+        throw invalid_field("top_k", "`top_k` must be a whole number of at least 1");
+      r.top_k = v;
+    } else if (p.name == "raw_scores") {
+      if (p.data != "true" && p.data != "false")
+        throw invalid_field("raw_scores", "`raw_scores` must be true or false");
+      r.raw_scores = p.data == "true";
+    }
+  }
+  if (r.images.empty()) throw invalid_field("file", "upload the image as a `file` part");
+  if (r.images.size() > limits.max_inputs)
+    throw invalid_field("file", fmt::format("at most {} images per request", limits.max_inputs));
+  r.batch = r.images.size() > 1;
+  return r;
+}
+
+void predict(ServerState& s, PredictRequest r, httplib::Response& res) {
+  const auto arrived = Clock::now();
+  ServedModel& m = s.model_for(r.model, ModelUse::ImageClassification);
+  image::ImageLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
+  std::vector<image::RgbImage> decoded;
+  for (size_t i = 0; i < r.images.size(); ++i) {
+    const auto* p = reinterpret_cast<const uint8_t*>(r.images[i].data());
+    decoded.push_back(image::decode_image_bytes(std::span(p, r.images[i].size()), r.names[i], limits).image);
+  }
+  const int64_t labels = m.image_classifier->model().num_labels();
+  const int64_t k = std::min<int64_t>(r.top_k.value_or(labels), labels);
+  ImageClassification c;
+  {
+    std::lock_guard lock(*m.vision_mu);
+    const auto started = Clock::now();
+    s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                      std::chrono::duration<double>(started - arrived).count());
+    c = m.image_classifier->classify(decoded, r.raw_scores ? labels : k);
+    s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                      std::chrono::duration<double>(Clock::now() - started).count());
+  }
+  json out = json::array();
+  for (size_t i = 0; i < c.top.size(); ++i) {
+    json one = json::array();
+    if (r.raw_scores) {  // the logits, highest first (the order the scores have)
+      std::vector<LabelScore> ranked = c.top[i];
+      for (auto& l : ranked) l.score = c.logits[i][static_cast<size_t>(l.id)];
+      std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+      ranked.resize(static_cast<size_t>(k));
+      for (const auto& l : ranked) one.push_back({{"score", l.score}, {"label", l.label}});
+    } else {
+      for (const auto& l : c.top[i]) one.push_back({{"score", l.score}, {"label", l.label}});
+    }
+    out.push_back(std::move(one));
+  }
+  send_json(res, router::dump_json(r.batch ? out : out[0]));
+}
+
+}  // namespace
+
+void add_image_routes(httplib::Server& http, ServerState& state) {
+  add_json_or_form_route(
+      http, state, "/predict",
+      [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
+        predict(state, parse_predict_json(body, state.limits), res);
+      },
+      [&state](const httplib::Request&, httplib::Response& res, const std::vector<FormPart>& parts) {
+        predict(state, parse_predict_form(parts, state.limits), res);
+      });
+}
+
+}  // namespace ia::server

@@ -1,0 +1,154 @@
+// `serve` with vision models: /predict (TEI's shape) for an image classifier from JSON data URLs
+// and multipart uploads, /v1/embeddings with {"text"} / {"image"} inputs for CLIP, each equal to
+// what the CLI gives for the same image, and the refusals (URLs, non-images, wrong models).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base64.h"
+#include "integration/cli_runner.h"
+#include "integration/serve_client.h"
+
+namespace ia::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models/";
+const std::string kImages = std::string(IA_FIXTURES_DIR) + "/images/";
+
+class ServeVision : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServeProcess({"-m", kModels + "vit", "-m", kModels + "clip", "-m", kModels + "bert"});
+  }
+  static void TearDownTestSuite() { delete server_; }
+  void SetUp() override { ASSERT_TRUE(server_->ready()) << server_->log(); }
+  static std::string data_url(const std::string& path) {
+    return "data:image/png;base64," + base64_encode(read_file(path));
+  }
+  static HttpAnswer upload(httplib::MultipartFormDataItems fields) {
+    auto c = server_->client();
+    auto r = c.Post("/predict", fields);
+    HttpAnswer a;
+    if (r) {
+      a.status = r->status;
+      a.body = r->body;
+    }
+    return a;
+  }
+  static ServeProcess* server_;
+};
+ServeProcess* ServeVision::server_ = nullptr;
+
+TEST_F(ServeVision, PredictEqualsTheClisClassification) {
+  const std::string image = kModels + "vit/image.png";
+  CliResult cli = run_cli({"classify", "--model", kModels + "vit", image, "--json", "-k", "3"});
+  ASSERT_EQ(cli.status, 0) << cli.err;
+  const json want = json::parse(cli.out)["labels"];
+
+  HttpAnswer a =
+      post_json(*server_, "/predict", json{{"model", "vit"}, {"inputs", data_url(image)}, {"top_k", 3}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json got = a.json();
+  ASSERT_EQ(got.size(), 3u) << a.body;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i]["label"], want[i]["label"]);
+    EXPECT_NEAR(got[i]["score"].get<double>(), want[i]["score"].get<double>(), 1e-6);
+  }
+  // Every label by default, scores summing to 1 (softmax); a list of inputs gives a list of lists.
+  a = post_json(*server_, "/predict", json{{"inputs", json::array({data_url(image), data_url(image)})}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json both = a.json();
+  ASSERT_EQ(both.size(), 2u);
+  ASSERT_EQ(both[0].size(), 10u);
+  double sum = 0;
+  for (const auto& l : both[1]) sum += l["score"].get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+  // raw_scores: the logits, highest first.
+  a = post_json(*server_, "/predict",
+                json{{"model", "vit"}, {"inputs", data_url(image)}, {"raw_scores", true}, {"top_k", 2}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json logits = json::parse(cli.out)["logits"];
+  ASSERT_EQ(a.json().size(), 2u);
+  EXPECT_EQ(a.json()[0]["label"], want[0]["label"]);
+  const int64_t top_id = std::stoi(want[0]["label"].get<std::string>().substr(6));  // "class_N"
+  EXPECT_NEAR(a.json()[0]["score"].get<double>(), logits[top_id].get<double>(), 1e-5);
+  EXPECT_GE(a.json()[0]["score"].get<double>(), a.json()[1]["score"].get<double>());
+}
+
+TEST_F(ServeVision, PredictTakesMultipartUploads) {
+  const std::string png = read_file(kModels + "vit/image.png");
+  const std::string jpeg = read_file(kImages + "jpeg_orientation6.jpg");
+  HttpAnswer a = upload({{"model", "vit", "", ""},
+                         {"top_k", "2", "", ""},
+                         {"file", png, "a.png", "image/png"},
+                         {"file", jpeg, "b.jpg", "image/jpeg"}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(a.json().size(), 2u);
+  EXPECT_EQ(a.json()[0].size(), 2u);
+  HttpAnswer json_one = post_json(*server_, "/predict", json{{"inputs", data_url(kModels + "vit/image.png")}}.dump());
+  ASSERT_EQ(json_one.status, 200);
+  EXPECT_EQ(a.json()[0][0], json_one.json()[0]);  // the same image by either route, the same answer
+}
+
+TEST_F(ServeVision, ClipEmbeddingsOfTextsAndImagesInInputOrder) {
+  const std::string image = kModels + "clip/image.png";
+  CliResult img = run_cli({"embed", "--model", kModels + "clip", "--image", image});
+  CliResult txt = run_cli({"embed", "--model", kModels + "clip", "a photo of a cat"});
+  ASSERT_EQ(img.status, 0) << img.err;
+  ASSERT_EQ(txt.status, 0) << txt.err;
+  const json want_image = json::parse(img.out)["embeddings"][0], want_text = json::parse(txt.out)["embeddings"][0];
+  HttpAnswer a = post_json(*server_, "/v1/embeddings",
+                           json{{"model", "clip"},
+                                {"input", json::array({json{{"image", data_url(image)}}, "a photo of a cat",
+                                                       json{{"text", "a photo of a cat"}}})}}
+                               .dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json data = a.json()["data"];
+  ASSERT_EQ(data.size(), 3u);
+  ASSERT_EQ(data[0]["embedding"].size(), want_image.size());
+  for (size_t c = 0; c < want_image.size(); ++c) {
+    EXPECT_NEAR(data[0]["embedding"][c].get<double>(), want_image[c].get<double>(), 1e-6);
+    EXPECT_NEAR(data[1]["embedding"][c].get<double>(), want_text[c].get<double>(), 1e-6);
+    EXPECT_EQ(data[2]["embedding"][c], data[1]["embedding"][c]);
+  }
+  EXPECT_GT(a.json()["usage"]["prompt_tokens"].get<int>(), 0);
+  // Plain text inputs go to CLIP's text tower.
+  a = post_json(*server_, "/v1/embeddings", json{{"model", "clip"}, {"input", "a photo of a cat"}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json()["data"][0]["embedding"], data[1]["embedding"]);
+}
+
+TEST_F(ServeVision, RefusalsAre400sNamingTheInput) {
+  struct Case {
+    std::string path;
+    json body;
+    std::string needle;
+  };
+  const std::string png = data_url(kModels + "vit/image.png");
+  for (const Case& c : std::vector<Case>{
+           {"/predict", {{"model", "vit"}, {"inputs", "https://example.com/cat.png"}}, "not fetched"},
+           {"/predict", {{"model", "vit"}, {"inputs", "data:image/png;base64,aGVsbG8="}}, "not an image"},
+           {"/predict", {{"model", "vit"}, {"inputs", "data:image/png;base64,%%%"}}, "does not decode"},
+           {"/predict", {{"model", "vit"}, {"inputs", "data:text/plain;base64,aGVsbG8="}}, "not an image"},
+           {"/predict", {{"model", "vit"}, {"inputs", json::array()}}, "inputs"},
+           {"/predict", {{"model", "vit"}, {"inputs", png}, {"top_k", 0}}, "top_k"},
+           {"/predict", {{"model", "bert"}, {"inputs", png}}, "image classification"},
+           {"/v1/embeddings", {{"model", "bert"}, {"input", json::array({json{{"image", png}}})}}, "image-text"},
+           {"/v1/embeddings", {{"model", "clip"}, {"input", json::array({json{{"video", png}}})}}, "input[0]"},
+           {"/embed", {{"model", "clip"}, {"inputs", "a cat"}}, "/v1/embeddings"},
+       }) {
+    HttpAnswer a = post_json(*server_, c.path, c.body.dump());
+    EXPECT_EQ(a.status, 400) << c.path << " " << c.body.dump().substr(0, 200) << " -> " << a.body;
+    EXPECT_NE(a.body.find(c.needle), std::string::npos) << c.path << " -> " << a.body;
+  }
+  // A form without a file.
+  HttpAnswer a = upload({{"model", "vit", "", ""}});
+  EXPECT_EQ(a.status, 400) << a.body;
+  // The server still answers afterwards.
+  EXPECT_EQ(post_json(*server_, "/predict", json{{"inputs", png}}.dump()).status, 200);
+}
+
+}  // namespace
+}  // namespace ia::test
