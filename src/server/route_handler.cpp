@@ -136,42 +136,13 @@ void send_json(httplib::Response& res, const std::string& json, int status) {
   res.set_content(json + "\n", "application/json");
 }
 
-void add_post_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler handler,
-                    RouteOptions options) {
-  http.Post(pattern, [&state, pattern, handler = std::move(handler), options](
-                         const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-    InFlight in_flight(state);
-    std::string body;
-    try {
-      check_admission(state, req, options);
-      body = read_body(req, res, reader, state.options.max_request_bytes);
-      handler(req, res, body);
-    } catch (...) {
-      send_error(res, current_error_response(), options.tei_errors && options.tei_errors(body));
-    }
-    if (state.draining) res.set_header("Connection", "close");
-    count(state, pattern, res.status);
-  });
-}
+namespace {
 
-void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
-                    RouteOptions options) {
-  http.Post(pattern, [&state, pattern, handler = std::move(handler), options](
-                         const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-    InFlight in_flight(state);
-    try {
-      check_admission(state, req, options);
-      handler(req, res, read_form(req, res, reader, state.options.max_request_bytes));
-    } catch (...) {
-      send_error(res, current_error_response());
-    }
-    if (state.draining) res.set_header("Connection", "close");
-    count(state, pattern, res.status);
-  });
-}
-
-void add_json_or_form_route(httplib::Server& http, ServerState& state, const std::string& pattern,
-                            BodyHandler json_handler, FormHandler form_handler, RouteOptions options) {
+// Every POST route: admission, the body read within its bounds (JSON, or multipart/form-data where
+// the route takes a form: the only body of a form-only route, by Content-Type where it takes both),
+// errors in the route's shape, metrics.
+void add_body_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler json_handler,
+                    FormHandler form_handler, RouteOptions options) {
   http.Post(pattern,
             [&state, pattern, json_handler = std::move(json_handler), form_handler = std::move(form_handler), options](
                 const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
@@ -179,7 +150,7 @@ void add_json_or_form_route(httplib::Server& http, ServerState& state, const std
               std::string body;
               try {
                 check_admission(state, req, options);
-                if (req.is_multipart_form_data()) {
+                if (form_handler && (!json_handler || req.is_multipart_form_data())) {
                   form_handler(req, res, read_form(req, res, reader, state.options.max_request_bytes));
                 } else {
                   body = read_body(req, res, reader, state.options.max_request_bytes);
@@ -191,6 +162,23 @@ void add_json_or_form_route(httplib::Server& http, ServerState& state, const std
               if (state.draining) res.set_header("Connection", "close");
               count(state, pattern, res.status);
             });
+}
+
+}  // namespace
+
+void add_post_route(httplib::Server& http, ServerState& state, const std::string& pattern, BodyHandler handler,
+                    RouteOptions options) {
+  add_body_route(http, state, pattern, std::move(handler), nullptr, std::move(options));
+}
+
+void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
+                    RouteOptions options) {
+  add_body_route(http, state, pattern, nullptr, std::move(handler), std::move(options));
+}
+
+void add_json_or_form_route(httplib::Server& http, ServerState& state, const std::string& pattern,
+                            BodyHandler json_handler, FormHandler form_handler, RouteOptions options) {
+  add_body_route(http, state, pattern, std::move(json_handler), std::move(form_handler), std::move(options));
 }
 
 void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,
