@@ -71,6 +71,11 @@ const char* safetensors_dtype_name(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::Bool: return "BOOL";
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return "U8";  // packed bytes (core/quantization.h)
   }
   return "?";
 }
