@@ -10,6 +10,12 @@
 namespace ia::cpu {
 
 inline constexpr int64_t kActBlock = 32;  // activations per block of one scale
+// More rows than this (prefill, big batches) dequantize the weights to bf16 in row chunks and
+// run the bf16 GEMM path (AMX tiles or oneDNN) where the CPU multiplies bf16 in hardware:
+// the tile unit outruns the integer kernels by far once the weights are reused across rows.
+inline constexpr int64_t kQuantizedKernelMaxRows = 16;
+// Whether linears of `rows` rows on packed weights take the bf16 path on this machine.
+bool quantized_linear_uses_bf16_gemm(int64_t rows);
 
 // M rows of K activations, quantized: row m, block b (32 values, the last padded with zeros up
 // to Kp = quant_padded_k(K)): d = max|x| / 127 (f32), q = nearest(x * (1 / d)) with ties to
