@@ -7,6 +7,8 @@
 //   through the same linear op; "of_gemm" = achieved / GEMM FLOP/s;
 // - the bf16 GEMV of each weight shape alone (GB/s), to locate losses.
 // Model folders are written once under the temp dir (IA_BENCH_DECODE_DIR overrides).
+// The CPU also runs TinyLlama packed at load (--quantize int8 and q4: docs/quantization.md):
+// decode at batch 1 and 8, prefill of 512 tokens, and the packed GEMVs of the gate|up shape.
 //
 // IA_BENCH_DEVICE = cpu (default) | cuda | cuda:N picks the device the models load on. On a GPU
 // the ceilings are the GPU's (a device-to-device copy of 1 GiB, an 8192^3 bf16 GEMM, the GEMVs on
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "bench_device.h"
+#include "core/quantization.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -83,16 +86,18 @@ struct Loaded {
   std::unique_ptr<ia::DecoderLM> decoder;
 };
 
-const Loaded& load(const std::string& like) {
+// `quantize`: a --quantize method ("" for none).
+const Loaded& load(const std::string& like, const std::string& quantize = "") {
   // Never destroyed: on a GPU the CUDA runtime may be gone when static destructors would free into it.
   static auto& cache = *new std::map<std::string, Loaded>;
-  auto it = cache.find(like);
+  auto it = cache.find(like + "/" + quantize);
   if (it != cache.end()) return it->second;
   const std::string dir = model_dir(like);
   Loaded l;
   l.weights = ia::WeightStore::open(dir);
+  l.weights->set_quantization(ia::weight_quantization(quantize));
   l.decoder = ia::DecoderLM::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, g_device);
-  return cache.emplace(like, std::move(l)).first->second;
+  return cache.emplace(like + "/" + quantize, std::move(l)).first->second;
 }
 
 std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
@@ -229,11 +234,28 @@ void BM_Gemv(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
       benchmark::Counter(2.0 * N * K * static_cast<double>(calls) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One packed linear (core/quantization.h) at decode shape; GB/s of packed bytes.
+void BM_GemvPacked(benchmark::State& state, int64_t M, int64_t N, int64_t K, ia::DType format) {
+  ia::Tensor wf = fast_random({N, K}, 0.02f, 2);
+  ia::Tensor w0 = ia::quantize_matrix(wf, format);
+  const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / static_cast<int64_t>(w0.nbytes()));
+  std::vector<ia::Tensor> ws{w0};
+  for (int64_t c = 1; c < copies; ++c) ws.push_back(w0.clone());
+  ia::Tensor x = fast_random({M, K}, 1.0f, 1);
+  size_t c = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ia::ops::linear(x, ws[c], nullptr).raw());
+    c = (c + 1) % ws.size();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w0.nbytes()) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Timed regions end with a host read (the step runner copies the logits to the host), which on a
 // GPU waits for the step's work.
 void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch, int64_t prompt_len,
-               int64_t decode_steps) {
-  const Loaded& m = load(like);
+               int64_t decode_steps, const std::string& quantize = "") {
+  const Loaded& m = load(like, quantize);
   const ia::CausalLM& dec = *m.decoder;
   const int64_t V = dec.config().vocab_size;
   const int64_t bs = 16, per_seq = (prompt_len + decode_steps + bs) / bs + 1;
@@ -294,20 +316,22 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch, 
                                           static_cast<double>(state.iterations()) / (timed + prefill_timed);
 }
 
-double prefill_flops(const ia::CausalLM& dec, int64_t T) {
+// `bf16`: the model's bf16 load (its weight bytes count the parameters).
+double prefill_flops(const ia::CausalLM& dec, const ia::CausalLM& bf16, int64_t T) {
   const auto& c = dec.config();
   // Linear layers (every bf16 weight once per token, but the LM head only for the last
   // token: prefill returns one row of logits) + attention scores and values (causal: half).
   const double head = static_cast<double>(c.vocab_size * c.hidden_size);
-  const double params = static_cast<double>(dec.weight_bytes_per_token()) / 2.0;
+  const double params = static_cast<double>(bf16.weight_bytes_per_token()) / 2.0;
   const double linear = 2.0 * static_cast<double>(T) * (params - head) + 2.0 * head;
   const double attn = 2.0 * 2.0 * static_cast<double>(c.num_layers) * static_cast<double>(c.num_heads * c.head_dim) *
                       static_cast<double>(T) * static_cast<double>(T + 1) / 2.0;
   return linear + attn;
 }
 
-void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefill_len) {
-  const Loaded& m = load(like);
+void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefill_len,
+                const std::string& quantize = "") {
+  const Loaded& m = load(like, quantize);
   const ia::CausalLM& dec = *m.decoder;
   auto cache = dec.make_cache((prefill_len + 15) / 16 + 1, 16);
   const std::vector<int32_t> prompt = random_ids(prefill_len, dec.config().vocab_size, 9);
@@ -320,7 +344,7 @@ void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefil
   run();  // warm-up: prepacked weights, primitives
   const double t0 = now_s();
   for (auto _ : state) run();
-  const double elapsed = now_s() - t0, flops = prefill_flops(dec, prefill_len);
+  const double elapsed = now_s() - t0, flops = prefill_flops(dec, *load(like).decoder, prefill_len);
   state.counters["tokens/s"] =
       benchmark::Counter(static_cast<double>(prefill_len), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
@@ -346,6 +370,24 @@ void register_cpu() {  // the cases and order of every earlier session
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     add(std::string("BM_Prefill/") + name + "_512", BM_Prefill, std::string(like), kPrefillLen)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  // Packed weights (issue 18; against llama.cpp's Q8_0 / Q4_0 on the same shapes).
+  for (const auto& [name, format] : {std::pair{"q8", ia::DType::Q8}, std::pair{"q4_g32", ia::DType::Q4G32}})
+    for (int64_t m : {1, 8})
+      add(std::string("BM_GemvPacked/") + name + "_gate_up_m" + std::to_string(m) + "_11264x2048", BM_GemvPacked, m,
+          11264, 2048, format)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+  for (const char* method : {"int8", "q4"}) {
+    for (int64_t batch : {1, 8})
+      add(std::string("BM_Decode/llama_1b_") + method + "_b" + std::to_string(batch), BM_Decode,
+          std::string("llama-1b"), batch, kPromptLen, kDecodeSteps, std::string(method))
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    add(std::string("BM_Prefill/llama_1b_") + method + "_512", BM_Prefill, std::string("llama-1b"), kPrefillLen,
+        std::string(method))
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

@@ -31,6 +31,7 @@ struct AcceleratorOptions {
 struct EmbedOptions {
   std::string device = "auto";         // auto | cpu | cuda | cuda:N
   std::string dtype = "auto";          // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
+  std::string quantize;                // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
   std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len | lasttoken; default: the model folder's
   std::optional<bool> normalize;       // default: the model folder's (sentence-transformers Normalize module)
   int batch_size = 32;
@@ -147,6 +148,7 @@ struct SamplingOptions {
 struct GenerateOptions : SamplingOptions {
   std::string device = "auto";        // auto | cpu
   std::string dtype = "auto";         // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
+  std::string quantize;               // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
   std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
   std::vector<std::string> stop;
   bool ignore_eos = false;

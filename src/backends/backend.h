@@ -164,7 +164,8 @@ class Backend {
   // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim, f32 (bf16
   // weights: rounded to bf16 first), or already bf16 when w is bf16; out f32, or bf16 when w is
   // bf16 (the f32 result, epilogue included, rounded to nearest even: what the next bf16 linear
-  // would round it to).
+  // would round it to). w may also be packed (core/quantization.h: [N, quantized_row_bytes(K)]
+  // of a Q8 / Q4 dtype, where supports(Linear, that dtype)): x f32 or bf16, out f32 or bf16.
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // linear followed by the epilogue; not pure: the default runs linear, activation and add.
   virtual void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,

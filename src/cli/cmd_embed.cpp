@@ -16,6 +16,7 @@ struct EmbedArgs {
   std::string model;
   std::string device = "auto";
   std::string dtype = "auto";
+  std::string quantize;
   std::string pooling;
   int batch_size = 32;
   int max_length = 0;
@@ -32,6 +33,8 @@ struct EmbedArgs {
 
 int run_embed_images(Context& ctx, const EmbedArgs& args) {
   if (!args.texts.empty()) throw ipfs_accelerate::Error("invalid_argument", "give --image files or texts, not both");
+  if (!args.quantize.empty() && args.quantize != "none")
+    throw ipfs_accelerate::Error("invalid_argument", "--quantize applies to text models, not to --image embeddings");
   ipfs_accelerate::ImageEmbedOptions opts;
   opts.device = args.device;
   opts.dtype = args.dtype;
@@ -59,6 +62,7 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
   ipfs_accelerate::EmbedOptions opts;
   opts.device = args.device;
   opts.dtype = args.dtype;
+  opts.quantize = args.quantize;
   if (!args.pooling.empty()) opts.pooling = args.pooling;
   if (args.normalize) opts.normalize = true;
   if (args.no_normalize) opts.normalize = false;
@@ -91,6 +95,8 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--dtype", args->dtype,
                   "Compute dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")
       ->capture_default_str();
+  sub->add_option("--quantize", args->quantize,
+                  "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
   sub->add_option("--pooling", args->pooling,
                   "cls | mean | max | mean_sqrt_len | lasttoken (default: the model folder's)")
       ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len", "lasttoken"}));

@@ -134,6 +134,8 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--api-key", o->api_keys, "Key clients must send as 'Authorization: Bearer KEY' (repeatable)");
   sub->add_option("--device", o->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16")->capture_default_str();
+  sub->add_option("--quantize", o->quantize,
+                  "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
   sub->add_option("--max-queue", o->max_queue,
                   "Sequences that may wait per model for a place in the batch; a request past them gets 429")
       ->check(CLI::Range(0, 1 << 20))

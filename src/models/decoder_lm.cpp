@@ -116,7 +116,8 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   } else {
     // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
     d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
-    d->embed_ = d->lm_head_.weight();
+    // A head packed at load (--quantize) is no lookup table: the table then stays in the compute dtype.
+    d->embed_ = is_quantized(d->lm_head_.weight().dtype()) ? w.table(embed_name, {V, H}) : d->lm_head_.weight();
   }
   d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
   if (c.positions == PositionKind::Rotary)

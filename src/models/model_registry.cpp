@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "formats/checkpoint_quantization.h"
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
 #include "models/clip.h"
@@ -241,11 +242,36 @@ auto with_load_progress(const WeightStore& weights, DType compute_dtype, Device 
 
 int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype) {
   int64_t bytes = 0;
+  const WeightQuantization& q = weights.quantization();
   for (const auto& name : weights.names()) {
     const TensorInfo& t = weights.info(name);
+    if (q.enabled() && t.shape.size() == 2 && t.shape[1] > 0) {
+      bytes += t.shape[0] * quantized_row_bytes(q.layer_format(t.shape[1]), t.shape[1]);  // packed (an estimate)
+      continue;
+    }
     bytes += t.numel() * static_cast<int64_t>(t.shape.size() >= 2 ? dtype_size(compute_dtype) : sizeof(float));
   }
   return bytes;
+}
+
+void require_packed_linears(const WeightStore& weights, Device device) {
+  const WeightQuantization& q = weights.quantization();
+  const CheckpointQuantization* checkpoint = weights.checkpoint_quantization();
+  if (!q.enabled() && !checkpoint) return;
+  Backend& be = backend_for(device);
+  if (q.enabled())
+    for (DType t : {*q.layers, *q.head, DType::Q8})
+      if (!be.supports(OpKind::Linear, t))
+        fail(ErrorKind::Unsupported,
+             "--quantize {}: the {} backend ({}) has no linear layer for {} weights (use --device cpu)", q.method,
+             device.str(), be.name(), dtype_name(t));
+  if (checkpoint)
+    for (DType t : {DType::Q4ZG32, DType::Q4ZG128})
+      if (!be.supports(OpKind::Linear, t))
+        fail(ErrorKind::Unsupported,
+             "{}: a {} checkpoint loads packed, and the {} backend ({}) has no linear layer for {} weights (use "
+             "--device cpu)",
+             weights.dir(), checkpoint->method, device.str(), be.name(), dtype_name(t));
 }
 
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

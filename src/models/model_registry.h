@@ -91,5 +91,9 @@ std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const
 // What a model's weights take on a device once loaded: matrices in the compute dtype, vectors
 // (norms, biases) in f32. Every load checks it against the device's share of memory first.
 int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype);
+// Unsupported, naming the method, the format and the backend, when `device`'s backend has no
+// linear layer for a format the store's matrices load packed in: --quantize's
+// (WeightStore::quantization) or a pre-quantized checkpoint's (GPTQ). Nothing for plain loads.
+void require_packed_linears(const WeightStore& weights, Device device);
 
 }  // namespace ia

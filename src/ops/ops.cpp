@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/quantization.h"
 #include "ops/op_timer.h"
 
 namespace ia::ops {
@@ -108,16 +109,24 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue, DType out_dtype) {
   OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
   check_defined(w, "linear", "w");
+  // Packed weights (core/quantization.h) take what a bf16 weight takes: rows [N, row bytes of K].
+  const bool packed = is_quantized(w.dtype());
+  const bool bf16_capable = w.dtype() == DType::BF16 || packed;
   if (x.dtype() == DType::BF16) {
     // Already rounded by its producer (rms_norm / swiglu with a bf16 output).
-    IA_CHECK(w.dtype() == DType::BF16, "linear: bf16 x needs bf16 weights, got {}", w.describe());
+    IA_CHECK(bf16_capable, "linear: bf16 x needs bf16 weights, got {}", w.describe());
   } else {
     check_f32(x, "linear", "x");
   }
   IA_CHECK(x.dim() >= 1, "linear: x must have at least 1 dim, got {}", x.describe());
   IA_CHECK(w.dim() == 2, "linear: w must be [out, in], got {}", w.describe());
   const int64_t K = x.size(-1), N = w.size(0);
-  IA_CHECK(w.size(1) == K, "linear: x {} and w {} disagree on the input size", x.describe(), w.describe());
+  if (packed) {
+    IA_CHECK(quantizable(w.dtype(), K) && w.size(1) == quantized_row_bytes(w.dtype(), K),
+             "linear: x {} and packed w {} disagree on the input size", x.describe(), w.describe());
+  } else {
+    IA_CHECK(w.size(1) == K, "linear: x {} and w {} disagree on the input size", x.describe(), w.describe());
+  }
   check_same_device(x, w, "linear");
   Backend& be = backend_checked(x, OpKind::Linear, w.dtype());
   Tensor b;
@@ -131,7 +140,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Linear
   Shape os = x.shape();
   os.back() = N;
   check_activation_out(out_dtype, "linear");
-  if (out_dtype == DType::BF16 && w.dtype() != DType::BF16)
+  if (out_dtype == DType::BF16 && !bf16_capable)
     fail(ErrorKind::InvalidArgument, "linear: a bf16 output needs bf16 weights, got {}", w.describe());
   Tensor out = alloc(os, out_dtype, x.device());
   Tensor x2;

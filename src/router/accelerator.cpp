@@ -63,7 +63,7 @@ auto logged_load(const char* what, const std::string& dir, ia::Device device, ia
 }  // namespace
 
 struct Accelerator::Impl {
-  using PlacedKey = std::tuple<std::string, std::string, int>;  // folder, device, dtype
+  using PlacedKey = std::tuple<std::string, std::string, int, std::string>;  // folder, device, dtype, --quantize
 
   // Loaded things are kept for reuse, each loaded once; a load holds no lock
   // another model's call needs (load_once_cache.h).
@@ -72,16 +72,19 @@ struct Accelerator::Impl {
   ia::router::LoadOnceCache<std::string, ia::tok::Tokenizer> tokenizers;
   ia::router::VisionEndpoints vision;  // classify, similarity, embed_images, a CLIP folder's embed
 
-  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
-      return logged_load("embedding model", dir, device, dtype,
-                         [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
+  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype,
+                                                  const ia::WeightQuantization& quant) {
+    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+      return logged_load(quant.enabled() ? "embedding model, quantized" : "embedding model", dir, device, dtype,
+                         [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype, quant); });
     });
   }
 
-  std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
-      return logged_load("generator", dir, device, dtype, [&] { return ia::Generator::load(dir, device, dtype); });
+  std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype,
+                                           const ia::WeightQuantization& quant) {
+    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+      return logged_load(quant.enabled() ? "generator, quantized" : "generator", dir, device, dtype,
+                         [&] { return ia::Generator::load(dir, device, dtype, quant); });
     });
   }
 
@@ -117,7 +120,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
       return ia::router::embed_clip_texts(impl_->vision, model, dir, texts, options);
     std::vector<std::string> dtype_warnings;
     ia::DType dtype = resolve_compute_dtype(options.dtype, dir, dtype_warnings);
-    ia::Device device = ia::router::placement_device(options.device, dir, dtype);
+    const ia::WeightQuantization quant = ia::weight_quantization(options.quantize);
+    ia::Device device = ia::router::placement_device(options.device, dir, dtype, quant);
     ia::EmbeddingOptions eo;
     if (options.pooling) eo.pooling = ia::parse_pool_mode(*options.pooling);
     eo.normalize = options.normalize;
@@ -126,7 +130,7 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
     if (options.max_length) eo.max_length = *options.max_length;
     eo.prompt_name = options.prompt_name;
     eo.prompt = options.prompt;
-    auto ep = impl_->endpoint(dir, device, dtype);
+    auto ep = impl_->endpoint(dir, device, dtype, quant);
     ia::EmbeddingResult r = ep->embed(texts, eo);
 
     EmbedResult out;
@@ -296,9 +300,10 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   GenerationSetup g;
   const std::string dir = resolve_model_dir(model);
   g.dtype = resolve_compute_dtype(options.dtype, dir, g.warnings);
-  g.device = ia::router::placement_device(options.device, dir, g.dtype);
+  const ia::WeightQuantization quant = ia::weight_quantization(options.quantize);
+  g.device = ia::router::placement_device(options.device, dir, g.dtype, quant);
   g.req = generation_request(options);
-  g.gen = generator(dir, g.device, g.dtype);
+  g.gen = generator(dir, g.device, g.dtype, quant);
   if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };
   g.req.cancelled = options.cancelled;
   return g;

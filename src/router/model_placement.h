@@ -7,6 +7,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "core/quantization.h"
 
 namespace ia::router {
 
@@ -26,6 +27,8 @@ DType resolve_compute_dtype(const std::string& requested, const std::string& dir
 
 // The device a request runs on (runtime/device_selection.h): "auto" is the GPU with the most
 // free memory whose --gpu-memory-fraction share holds the folder's weights in `dtype`, else the CPU.
-Device placement_device(const std::string& requested, const std::string& dir, DType dtype);
+// With `quantization` enabled, "auto" is the CPU (the backend with linears for packed weights).
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
+                        const WeightQuantization& quantization = {});
 
 }  // namespace ia::router

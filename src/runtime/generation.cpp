@@ -83,11 +83,14 @@ Generator::Generator(std::shared_ptr<const EncoderDecoder> model, std::shared_pt
       tok_(std::move(tokenizer)),
       defaults_(std::move(defaults)) {}
 
-std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
+std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype,
+                                           const WeightQuantization& quantization) {
   HfConfig config = HfConfig::load(dir);
   const ModelKind kind = classify_model(config.json(), config.path());
   require_text_generator(kind, dir);  // before anything is opened
   auto weights = WeightStore::open(dir);
+  weights->set_quantization(quantization);
+  require_packed_linears(*weights, device);
   if (has_encoder_decoder(kind)) {
     std::shared_ptr<const EncoderDecoder> model = load_encoder_decoder(config, *weights, dtype, device);
     auto tok = tok::Tokenizer::from_folder(dir);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/quantization.h"
 #include "models/causal_lm.h"
 #include "models/encoder_decoder.h"
 #include "runtime/beam_search.h"
@@ -102,7 +103,10 @@ class Generator {
             GenerationDefaults defaults);
   // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json):
   // a causal LM or an encoder-decoder of the registry.
-  static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype);
+  // With `quantization` enabled the matrices are packed as it says (core/quantization.h);
+  // Unsupported when the device's backend has no linear for those formats.
+  static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype,
+                                         const WeightQuantization& quantization = {});
 
   // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
   std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,

@@ -29,7 +29,8 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   m->name = name.empty() ? default_served_name(source, m->dir) : name;
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
-  const Device device = router::placement_device(options.device, m->dir, dtype);
+  const WeightQuantization quant = weight_quantization(options.quantize);
+  const Device device = router::placement_device(options.device, m->dir, dtype, quant);
   m->device = device.str();
   m->dtype = dtype_name(dtype);
   const HfConfig config = HfConfig::load(m->dir);
@@ -52,7 +53,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();
   } else if (!sentence_transformers && has_causal_lm(kind)) {
-    m->generator = Generator::load(m->dir, device, dtype);
+    m->generator = Generator::load(m->dir, device, dtype, quant);
     context = m->generator->model().config().max_positions;
     try {
       m->chat_template = tok::ChatTemplate::from_tokenizer_config(m->dir);
@@ -60,7 +61,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
       if (e.kind() != ErrorKind::NotFound) throw;  // a broken template is the folder's error; none is fine
     }
   } else {
-    m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype);
+    m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype, quant);
     context = m->embedder->max_length();
     m->embedding = std::make_unique<EmbeddingService>(m->embedder, options.max_queue);
     const auto& j = config.json();

@@ -18,6 +18,7 @@ struct ServeOptions {
   std::vector<std::string> api_keys;  // empty: no key needed
   std::string device = "auto";
   std::string dtype = "auto";
+  std::string quantize;                  // --quantize: "" | none | int8 | q4 | ... (docs/quantization.md)
   size_t max_queue = 64;                 // sequences waiting per model; a request past them gets 429
   std::optional<int64_t> max_model_len;  // default: the model's context
   int max_num_seqs = 64;                 // sequences in one engine step, and one request's prompts x n at most

@@ -37,7 +37,7 @@ class CpuBackend final : public Backend {
 
   bool supports(OpKind op, DType t) const override {
     switch (op) {
-      case OpKind::Linear: return t == DType::F32 || t == DType::BF16;
+      case OpKind::Linear: return t == DType::F32 || t == DType::BF16 || is_quantized(t);
       case OpKind::Embedding: return t == DType::F32 || t == DType::BF16 || t == DType::F16;
       case OpKind::Cast: return true;
       case OpKind::RmsNorm:  // bf16: an output that feeds a bf16 linear

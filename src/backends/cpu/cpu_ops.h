@@ -18,6 +18,9 @@ void trim_host_pool();
 
 // linear_ops.cpp (epilogue may be null)
 void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epilogue, Tensor& out);
+// quant_linear_ops.cpp: w packed (core/quantization.h), x f32 or bf16, out f32 or bf16.
+void linear_quantized_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epilogue,
+                          Tensor& out);
 void matmul_cpu(const Tensor& a, const Tensor& b, bool trans_b, Tensor& out);
 
 // norm_ops.cpp

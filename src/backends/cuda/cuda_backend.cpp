@@ -40,6 +40,11 @@ ElemType elem_type(DType t) {
     case DType::I8: return ElemType::I8;
     case DType::U8: return ElemType::U8;
     case DType::Bool: return ElemType::Bool;
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return ElemType::U8;  // packed weight bytes: copied as bytes
   }
   fail(ErrorKind::Internal, "cuda: unknown dtype");
 }
