@@ -110,6 +110,44 @@ struct SimilarityResult {
   double decode_ms = 0, tokenize_ms = 0, preprocess_ms = 0, inference_ms = 0;
 };
 
+// A video: a video file (MP4/MOV, Matroska/WebM, AVI; decoded with FFmpeg's libraries) or a
+// folder of frame images, by path, or a video file's bytes (an upload) with a name errors give it.
+struct VideoInput {
+  std::string path;
+  std::optional<std::string> bytes;  // set: these bytes, named `path`
+  static VideoInput file(std::string p) { return VideoInput{std::move(p), std::nullopt}; }
+  static VideoInput data(std::string content, std::string name) {
+    return VideoInput{std::move(name), std::move(content)};
+  }
+};
+
+// Which frames of a video the model saw: the model's num_frames, spread evenly (frame i of
+// `count` is floor(i * total / count), transformers' uniform sampling).
+struct VideoSampling {
+  std::string path;
+  std::string format;  // the container, or "frames" for a folder
+  std::string codec;   // the decoder; empty for a folder
+  long long total_frames = 0;
+  std::vector<long long> indices;
+  double fps = 0;  // 0 when unknown
+};
+
+// Video-text similarity (X-CLIP): each text's embedding is conditioned on the video (X-CLIP's
+// video-specific prompts), so text_embeds are per video; embeddings L2-normalized as XCLIPModel
+// returns them, logits = exp(logit_scale) * cosine, probs = each video's softmax over the texts.
+struct VideoSimilarityResult {
+  std::string model, device, dtype;
+  float logit_scale = 0;
+  std::vector<std::vector<float>> logits_per_video;          // [videos][texts]
+  std::vector<std::vector<float>> probs_per_video;           // [videos][texts]
+  std::vector<std::vector<std::vector<float>>> text_embeds;  // [videos][texts][dim]
+  std::vector<std::vector<float>> video_embeds;              // [videos][dim]
+  std::vector<VideoSampling> videos;
+  std::vector<int> token_counts;  // per text, special tokens included
+  std::vector<std::string> warnings;
+  double decode_ms = 0, tokenize_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
 struct ImageEmbedOptions : VisionOptions {
   bool normalize = true;  // CLIPModel's image_embeds; false: get_image_features as it is
 };
@@ -258,6 +296,9 @@ class Accelerator {
   // Image-text similarity (CLIP) of every image with every text.
   SimilarityResult similarity(const std::string& model, const std::vector<ImageInput>& images,
                               const std::vector<std::string>& texts, const VisionOptions& options = {});
+  // Video-text similarity (X-CLIP) of every video with every text.
+  VideoSimilarityResult video_similarity(const std::string& model, const std::vector<VideoInput>& videos,
+                                         const std::vector<std::string>& texts, const VisionOptions& options = {});
   // Image embeddings (CLIP's image tower and projection). A CLIP folder's text embeddings come
   // from embed(): its text tower and projection, normalized unless EmbedOptions::normalize is false.
   ImageEmbedResult embed_images(const std::string& model, const std::vector<ImageInput>& images,

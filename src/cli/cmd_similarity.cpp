@@ -1,4 +1,5 @@
-// `similarity`: image-text similarity (CLIP) of images and texts with a model folder.
+// `similarity`: image-text similarity (CLIP) of images and texts, or video-text similarity
+// (X-CLIP) of videos and texts, with a model folder.
 #include <iostream>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ struct SimilarityArgs {
   std::string device = "auto";
   std::string dtype = "auto";
   std::vector<std::string> images;
+  std::vector<std::string> videos;
   std::vector<std::string> texts;
 };
 
@@ -22,6 +24,13 @@ int run_similarity(Context& ctx, const SimilarityArgs& args) {
   ipfs_accelerate::VisionOptions opts;
   opts.device = args.device;
   opts.dtype = args.dtype;
+  if (!args.videos.empty()) {
+    std::vector<ipfs_accelerate::VideoInput> videos;
+    for (const auto& p : args.videos) videos.push_back(ipfs_accelerate::VideoInput::file(p));
+    ipfs_accelerate::VideoSimilarityResult r = ctx.accelerator().video_similarity(args.model, videos, args.texts, opts);
+    std::cout << json_text(router::video_similarity_result_json(r)) + "\n";
+    return 0;
+  }
   std::vector<ipfs_accelerate::ImageInput> images;
   for (const auto& p : args.images) images.push_back(ipfs_accelerate::ImageInput::file(p));
   ipfs_accelerate::SimilarityResult r = ctx.accelerator().similarity(args.model, images, args.texts, opts);
@@ -35,15 +44,25 @@ void register_similarity(CLI::App& app, Context& ctx, Action& action) {
   auto args = std::make_shared<SimilarityArgs>();
   CLI::App* sub = app.add_subcommand(
       "similarity",
-      "Image-text similarity with a CLIP model folder: logits_per_image (and each image's softmax over the texts, "
-      "zero-shot labels), text_embeds, image_embeds");
+      "Image-text similarity with a CLIP model folder (logits_per_image, probs_per_image, text_embeds, image_embeds) "
+      "or video-text similarity with an X-CLIP folder (logits_per_video, probs_per_video, per-video text_embeds, "
+      "video_embeds)");
   sub->add_option("-m,--model", args->model, "Hugging Face model folder")->required();
   sub->add_option("--device", args->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->dtype, "Compute dtype: auto (the checkpoint's) | f32 | bf16")->capture_default_str();
-  sub->add_option("-i,--image", args->images, "Image files (PNG, JPEG, WebP, GIF, BMP); repeat or list several")
-      ->required();
+  CLI::Option* image =
+      sub->add_option("-i,--image", args->images, "Image files (PNG, JPEG, WebP, GIF, BMP); repeat or list several");
+  CLI::Option* video = sub->add_option(
+      "--video", args->videos,
+      "Video files (MP4/MOV, Matroska/WebM, AVI) or folders of frame images; the model's num_frames are sampled "
+      "evenly from each; repeat or list several");
+  image->excludes(video);
   sub->add_option("--text", args->texts, "Texts (candidate labels); repeat or list several")->required();
-  sub->callback([&ctx, &action, args] { action = [&ctx, args] { return run_similarity(ctx, *args); }; });
+  sub->callback([&ctx, &action, args] {
+    if (args->images.empty() && args->videos.empty())
+      throw CLI::RequiredError("--image or --video");  // a ParseError: one line, exit 2
+    action = [&ctx, args] { return run_similarity(ctx, *args); };
+  });
 }
 
 }  // namespace ia::cli

@@ -14,6 +14,7 @@
 #include "models/t5.h"
 #include "models/vit.h"
 #include "models/wav2vec2.h"
+#include "models/xclip.h"
 
 namespace ia {
 
@@ -26,6 +27,7 @@ using CtcLoader = std::unique_ptr<CtcModel> (*)(const HfConfig&, const WeightSto
 using EncoderDecoderLoader = std::unique_ptr<EncoderDecoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ImageClassifierLoader = std::unique_ptr<ImageClassifier> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using VideoTextLoader = std::unique_ptr<VideoTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -45,6 +47,9 @@ std::unique_ptr<ImageClassifier> load_vit(const HfConfig& c, const WeightStore& 
 std::unique_ptr<ImageTextModel> load_clip(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return ClipModel::load(c, w, t, d);
 }
+std::unique_ptr<VideoTextModel> load_xclip(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return XClipModel::load(c, w, t, d);
+}
 
 struct FamilyEntry {
   const char* model_type;
@@ -58,6 +63,7 @@ struct FamilyEntry {
   EncoderDecoderLoader encoder_decoder = nullptr;    // null: not an encoder-decoder in this build
   ImageClassifierLoader image_classifier = nullptr;  // null: not an image classifier (ViT) in this build
   ImageTextLoader image_text = nullptr;              // null: not an image-text model (CLIP) in this build
+  VideoTextLoader video_text = nullptr;              // null: not a video-text model (X-CLIP) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -85,7 +91,8 @@ constexpr FamilyEntry kFamilies[] = {
     {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
      load_wav2vec2_ctc},
     {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr},
-    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, load_xclip},
     {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
     {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr,
      nullptr},
@@ -146,7 +153,8 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text;
+    kind.implemented =
+        f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text || f.video_text;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -201,6 +209,17 @@ void require_image_text_model(const ModelKind& kind, const std::string& dir) {
   if (!has_image_text_model(kind))
     fail(ErrorKind::Unsupported,
          "{}: model_type \"{}\" ({} family, {}) is not an image-text model (CLIP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_video_text_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).video_text != nullptr;
+}
+
+void require_video_text_model(const ModelKind& kind, const std::string& dir) {
+  if (!has_video_text_model(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" ({} family, {}) is not a video-text model (X-CLIP) this build runs", dir,
          kind.model_type, kind.family, kind.task);
 }
 
@@ -325,6 +344,15 @@ std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, co
   require_image_text_model(kind, weights.dir());
   return with_load_progress(weights, compute_dtype, device, [&] {
     return entry_for(kind.model_type).image_text(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_video_text_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).video_text(config, weights, compute_dtype, device);
   });
 }
 

@@ -19,6 +19,7 @@
 #include "models/encoder_decoder.h"
 #include "models/image_classifier.h"
 #include "models/image_text_model.h"
+#include "models/video_text_model.h"
 
 namespace ia {
 
@@ -63,6 +64,9 @@ bool has_image_classifier(const ModelKind& kind);
 bool has_image_text_model(const ModelKind& kind);
 void require_image_classifier(const ModelKind& kind, const std::string& dir);
 void require_image_text_model(const ModelKind& kind, const std::string& dir);
+// A video-text model (X-CLIP) of this kind in this build.
+bool has_video_text_model(const ModelKind& kind);
+void require_video_text_model(const ModelKind& kind, const std::string& dir);
 
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
@@ -81,6 +85,9 @@ std::unique_ptr<ImageClassifier> load_image_classifier(const HfConfig& config, c
                                                        DType compute_dtype, Device device);
 // Text and image towers in one embedding space (models/image_text_model.h).
 std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
+// Video and text towers in one embedding space, texts conditioned on the video (models/video_text_model.h).
+std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).

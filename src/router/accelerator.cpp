@@ -165,6 +165,12 @@ SimilarityResult Accelerator::similarity(const std::string& model, const std::ve
   return translate_errors([&] { return ia::router::similarity(impl_->vision, model, images, texts, options); });
 }
 
+VideoSimilarityResult Accelerator::video_similarity(const std::string& model, const std::vector<VideoInput>& videos,
+                                                    const std::vector<std::string>& texts,
+                                                    const VisionOptions& options) {
+  return translate_errors([&] { return ia::router::video_similarity(impl_->vision, model, videos, texts, options); });
+}
+
 ImageEmbedResult Accelerator::embed_images(const std::string& model, const std::vector<ImageInput>& images,
                                            const ImageEmbedOptions& options) {
   return translate_errors([&] { return ia::router::embed_images(impl_->vision, model, images, options); });

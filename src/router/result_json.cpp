@@ -192,6 +192,49 @@ std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
   return out;
 }
 
+std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityResult& r) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  head["logit_scale"] = r.logit_scale;
+  nlohmann::json videos = nlohmann::json::array();
+  for (const auto& v : r.videos) {
+    nlohmann::json j = {
+        {"path", v.path}, {"format", v.format}, {"total_frames", v.total_frames}, {"frame_indices", v.indices}};
+    if (!v.codec.empty()) j["codec"] = v.codec;
+    if (v.fps > 0) j["fps"] = v.fps;
+    videos.push_back(std::move(j));
+  }
+  head["videos"] = std::move(videos);
+  int tokens = 0;
+  for (int n : r.token_counts) tokens += n;
+  head["usage"] = {{"prompt_tokens", tokens}, {"total_tokens", tokens}};
+  head["timings"] = {{"decode_ms", r.decode_ms},
+                     {"tokenize_ms", r.tokenize_ms},
+                     {"preprocess_ms", r.preprocess_ms},
+                     {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  std::string out = open_object(head);
+  append_matrix(out, "logits_per_video", r.logits_per_video);
+  append_matrix(out, "probs_per_video", r.probs_per_video);
+  // [videos][texts][dim]: each video's conditioned text embeddings.
+  out += ",\"text_embeds\":[";
+  for (size_t v = 0; v < r.text_embeds.size(); ++v) {
+    if (v) out += ',';
+    out += '[';
+    for (size_t t = 0; t < r.text_embeds[v].size(); ++t) {
+      if (t) out += ',';
+      append_float_array(out, r.text_embeds[v][t]);
+    }
+    out += ']';
+  }
+  out += ']';
+  append_matrix(out, "video_embeds", r.video_embeds);
+  out += '}';
+  return out;
+}
+
 std::string image_embed_result_json(const ipfs_accelerate::ImageEmbedResult& r) {
   nlohmann::json head;
   head["model"] = r.model;

@@ -38,6 +38,7 @@ std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_
 // {model, device, dtype, logit_scale, logits_per_image, probs_per_image, usage: {prompt_tokens,
 // total_tokens}, timings, warnings (when any), text_embeds, image_embeds}, no trailing newline.
 std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r);
+std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityResult& r);
 // {model, device, dtype, normalized, dimensions, timings, warnings (when any), embeddings}.
 std::string image_embed_result_json(const ipfs_accelerate::ImageEmbedResult& r);
 

@@ -11,6 +11,7 @@
 #include "preprocess/image/image_decoder.h"
 #include "router/load_once_cache.h"
 #include "runtime/image_endpoints.h"
+#include "runtime/video_endpoints.h"
 
 namespace ia::router {
 
@@ -18,11 +19,13 @@ class VisionEndpoints {
  public:
   std::shared_ptr<ImageClassificationEndpoint> classifier(const std::string& dir, Device device, DType dtype);
   std::shared_ptr<ImageTextEndpoint> image_text(const std::string& dir, Device device, DType dtype);
+  std::shared_ptr<VideoTextEndpoint> video_text(const std::string& dir, Device device, DType dtype);
 
  private:
   using Key = std::tuple<std::string, std::string, int>;  // folder, device, dtype
   LoadOnceCache<Key, ImageClassificationEndpoint> classifiers_;
   LoadOnceCache<Key, ImageTextEndpoint> image_text_;
+  LoadOnceCache<Key, VideoTextEndpoint> video_text_;
 };
 
 // The images decoded (paths or bytes), each refusal naming its file.
@@ -36,6 +39,11 @@ ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::stri
                                              const std::vector<ipfs_accelerate::ImageInput>& images,
                                              const std::vector<std::string>& texts,
                                              const ipfs_accelerate::VisionOptions& options);
+// Videos are decoded (the model's num_frames each, read from its config) before the model loads.
+ipfs_accelerate::VideoSimilarityResult video_similarity(VisionEndpoints& v, const std::string& model,
+                                                        const std::vector<ipfs_accelerate::VideoInput>& videos,
+                                                        const std::vector<std::string>& texts,
+                                                        const ipfs_accelerate::VisionOptions& options);
 ipfs_accelerate::ImageEmbedResult embed_images(VisionEndpoints& v, const std::string& model,
                                                const std::vector<ipfs_accelerate::ImageInput>& images,
                                                const ipfs_accelerate::ImageEmbedOptions& options);

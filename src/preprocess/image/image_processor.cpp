@@ -31,6 +31,8 @@ constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577711f};
 const ClassDefaults kClasses[] = {
     {"ViTImageProcessor", true, {224, 224, 0, 0}, Resample::Bilinear, false, 0, kStandardMean, kStandardStd},
     {"CLIPImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
+    // X-CLIP's processor, applied to each frame of a video.
+    {"VideoMAEImageProcessor", false, {0, 0, 224, 0}, Resample::Bilinear, true, 224, kStandardMean, kStandardStd},
 };
 
 // The class a config names: "...ImageProcessorFast" and "...ImageProcessorPil" are the same
@@ -151,8 +153,10 @@ ImageProcessorConfig ImageProcessorConfig::from(const HfConfig& c, const std::st
   for (const auto& k : kClasses)
     if (canon == k.type) d = &k;
   if (!d)
-    fail(ErrorKind::Unsupported,
-         "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor are)", c.path(), type);
+    fail(
+        ErrorKind::Unsupported,
+        "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor, VideoMAEImageProcessor are)",
+        c.path(), type);
   ImageProcessorConfig out;
   out.type = d->type;
   out.path = c.path();
