@@ -13,6 +13,7 @@
 #include "core/tensor.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "models/audio_text_model.h"
 #include "models/causal_lm.h"
 #include "models/ctc_model.h"
 #include "models/encoder.h"
@@ -64,6 +65,10 @@ bool has_image_text_model(const ModelKind& kind);
 void require_image_classifier(const ModelKind& kind, const std::string& dir);
 void require_image_text_model(const ModelKind& kind, const std::string& dir);
 
+// An audio-text model (CLAP) of this kind in this build; require_* is Unsupported otherwise.
+bool has_audio_text_model(const ModelKind& kind);
+void require_audio_text_model(const ModelKind& kind, const std::string& dir);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 // Each load is a ProgressTask "loading DIR" of the checkpoint bytes read (core/progress.h).
@@ -81,6 +86,9 @@ std::unique_ptr<ImageClassifier> load_image_classifier(const HfConfig& config, c
                                                        DType compute_dtype, Device device);
 // Text and image towers in one embedding space (models/image_text_model.h).
 std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
+// Text and audio towers in one embedding space (models/audio_text_model.h).
+std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
