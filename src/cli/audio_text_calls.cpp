@@ -1,6 +1,8 @@
 #include "cli/audio_text_calls.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -85,6 +87,39 @@ int run_embed_audio(const AudioCallArgs& args) {
   j["embeddings"] = rows;
   j["durations"] = l.durations;
   j["timings_ms"] = {{"decode", l.decode_ms}, {"preprocess", preprocess_ms}, {"inference", inference_ms}};
+  std::cout << json_text(j) << "\n";
+  return 0;
+}
+
+bool is_clap_folder(const std::string& model) {
+  std::error_code ec;
+  const std::filesystem::path config = std::filesystem::path(model) / "config.json";
+  if (!std::filesystem::is_regular_file(config, ec)) return false;
+  std::ifstream in(config);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.value("model_type", "") == "clap";
+}
+
+int run_embed_clap_texts(const AudioCallArgs& args) {
+  if (args.texts.empty()) fail(ErrorKind::InvalidArgument, "no texts given");
+  const std::string dir = router::resolve_model_dir(args.model);
+  std::vector<std::string> warnings;
+  const DType dtype = router::resolve_compute_dtype(args.dtype, dir, warnings);
+  const Device device = router::placement_device(args.device, dir, dtype);
+  for (const auto& w : warnings) std::cerr << "ipfs-accelerate embed: " << w << "\n";
+  const auto endpoint = AudioTextEndpoint::load(dir, device, dtype);
+  double tokenize_ms = 0, inference_ms = 0;
+  std::vector<int> token_counts;
+  const Tensor e = endpoint->text_embeddings(args.texts, args.normalize, &tokenize_ms, &inference_ms, &token_counts);
+  std::vector<std::vector<float>> rows;
+  for (int64_t r = 0; r < e.size(0); ++r)
+    rows.emplace_back(e.data<float>() + r * e.size(1), e.data<float>() + (r + 1) * e.size(1));
+  nlohmann::json j = {{"model", args.model}, {"device", endpoint->device().str()}, {"dtype", dtype_name(dtype)}};
+  j["normalized"] = args.normalize;
+  j["dimensions"] = e.size(1);
+  j["embeddings"] = rows;
+  j["token_counts"] = token_counts;
+  j["timings_ms"] = {{"tokenize", tokenize_ms}, {"inference", inference_ms}};
   std::cout << json_text(j) << "\n";
   return 0;
 }

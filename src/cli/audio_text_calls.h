@@ -18,5 +18,10 @@ struct AudioCallArgs {
 int run_audio_similarity(const AudioCallArgs& args);
 // {"model","device","dtype","normalized","dimensions","embeddings","durations", timings}
 int run_embed_audio(const AudioCallArgs& args);
+// Whether `model` is a local folder whose config.json says model_type "clap".
+bool is_clap_folder(const std::string& model);
+// The texts through CLAP's text tower and projection:
+// {"model","device","dtype","normalized","dimensions","embeddings","token_counts", timings}
+int run_embed_clap_texts(const AudioCallArgs& args);
 
 }  // namespace ia::cli

@@ -53,6 +53,11 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
     return run_embed_audio(a);
   }
   if (!args.images.empty()) return run_embed_images(ctx, args);
+  if (!args.texts.empty() && is_clap_folder(args.model)) {  // CLAP's text tower (ClapModel's text_embeds)
+    AudioCallArgs a{args.model, args.device, args.dtype, {}, args.texts};
+    a.normalize = !args.no_normalize;
+    return run_embed_clap_texts(a);
+  }
   std::vector<std::string> texts = args.texts;
   if (texts.empty()) {  // one text per line on stdin
     if (isatty(STDIN_FILENO) && !ctx.quiet)

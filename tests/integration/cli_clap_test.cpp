@@ -47,6 +47,15 @@ TEST(CliClap, SimilarityScoresTheTextsAgainstTheAudio) {
   EXPECT_EQ(eo["normalized"], true);
   for (size_t c = 0; c < 24; ++c)
     EXPECT_NEAR(eo["embeddings"][0][c].get<double>(), o["audio_embeds"][0][c].get<double>(), 1e-6);
+  // embed of texts gives similarity's text_embeds.
+  const CliResult t = run_cli({"embed", "--model", kClap, "a dog barking", "rain on a roof"});
+  ASSERT_EQ(t.status, 0) << t.err;
+  const json to = json::parse(t.out);
+  ASSERT_EQ(to["embeddings"].size(), 2u);
+  for (size_t c = 0; c < 24; ++c) {
+    EXPECT_NEAR(to["embeddings"][0][c].get<double>(), o["text_embeds"][0][c].get<double>(), 1e-6);
+    EXPECT_NEAR(to["embeddings"][1][c].get<double>(), o["text_embeds"][2][c].get<double>(), 1e-6);
+  }
   const CliResult raw = run_cli({"embed", "--model", kClap, "--audio", kClap + "/audio.wav", "--no-normalize"});
   ASSERT_EQ(raw.status, 0) << raw.err;
   EXPECT_EQ(json::parse(raw.out)["normalized"], false);
