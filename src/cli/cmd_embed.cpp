@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audio_text_calls.h"
 #include "cli/cli_common.h"
 #include "router/result_json.h"
 
@@ -29,6 +30,7 @@ struct EmbedArgs {
   bool jsonl = false;
   std::vector<std::string> texts;
   std::vector<std::string> images;  // --image: image embeddings (CLIP) instead of texts
+  std::vector<std::string> audios;  // --audio: audio embeddings (CLAP) instead of texts
 };
 
 int run_embed_images(Context& ctx, const EmbedArgs& args) {
@@ -47,7 +49,18 @@ int run_embed_images(Context& ctx, const EmbedArgs& args) {
 }
 
 int run_embed(Context& ctx, const EmbedArgs& args) {
+  if (!args.audios.empty()) {
+    if (!args.images.empty()) throw ipfs_accelerate::Error("invalid_argument", "give --image or --audio, not both");
+    AudioCallArgs a{args.model, args.device, args.dtype, args.audios, args.texts};
+    a.normalize = !args.no_normalize;
+    return run_embed_audio(a);
+  }
   if (!args.images.empty()) return run_embed_images(ctx, args);
+  if (!args.texts.empty() && is_clap_folder(args.model)) {  // CLAP's text tower (ClapModel's text_embeds)
+    AudioCallArgs a{args.model, args.device, args.dtype, {}, args.texts};
+    a.normalize = !args.no_normalize;
+    return run_embed_clap_texts(a);
+  }
   std::vector<std::string> texts = args.texts;
   if (texts.empty()) {  // one text per line on stdin
     if (isatty(STDIN_FILENO) && !ctx.quiet)
@@ -121,6 +134,9 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("text", args->texts, "Texts to embed");
   sub->add_option("-i,--image", args->images,
                   "Image files to embed instead of texts (CLIP folders; normalized unless --no-normalize)");
+  sub->add_option("--audio", args->audios,
+                  "Audio files (WAV, FLAC, OGG, MP3) to embed instead of texts (CLAP folders; normalized unless "
+                  "--no-normalize)");
   sub->callback([&ctx, &action, args, prompt] {
     args->has_prompt = prompt->count() > 0;
     action = [&ctx, args] { return run_embed(ctx, *args); };

@@ -9,6 +9,7 @@
 #include "formats/checkpoint_quantization.h"
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
+#include "models/clap.h"
 #include "models/clip.h"
 #include "models/decoder_lm.h"
 #include "models/t5.h"
@@ -28,6 +29,7 @@ using EncoderDecoderLoader = std::unique_ptr<EncoderDecoder> (*)(const HfConfig&
 using ImageClassifierLoader = std::unique_ptr<ImageClassifier> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using VideoTextLoader = std::unique_ptr<VideoTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using AudioTextLoader = std::unique_ptr<AudioTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -51,6 +53,10 @@ std::unique_ptr<VideoTextModel> load_xclip(const HfConfig& c, const WeightStore&
   return XClipModel::load(c, w, t, d);
 }
 
+std::unique_ptr<AudioTextModel> load_clap(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return ClapModel::load(c, w, t, d);
+}
+
 struct FamilyEntry {
   const char* model_type;
   const char* family;
@@ -64,6 +70,7 @@ struct FamilyEntry {
   ImageClassifierLoader image_classifier = nullptr;  // null: not an image classifier (ViT) in this build
   ImageTextLoader image_text = nullptr;              // null: not an image-text model (CLIP) in this build
   VideoTextLoader video_text = nullptr;              // null: not a video-text model (X-CLIP) in this build
+  AudioTextLoader audio_text = nullptr;              // null: not an audio-text model (CLAP) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -90,7 +97,8 @@ constexpr FamilyEntry kFamilies[] = {
      nullptr},
     {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
      load_wav2vec2_ctc},
-    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr},
+    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, load_clap},
     {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
      nullptr, nullptr, load_xclip},
     {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
@@ -153,8 +161,8 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented =
-        f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text || f.video_text;
+    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text ||
+                       f.video_text || f.audio_text;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -220,6 +228,17 @@ void require_video_text_model(const ModelKind& kind, const std::string& dir) {
   if (!has_video_text_model(kind))
     fail(ErrorKind::Unsupported,
          "{}: model_type \"{}\" ({} family, {}) is not a video-text model (X-CLIP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_audio_text_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).audio_text != nullptr;
+}
+
+void require_audio_text_model(const ModelKind& kind, const std::string& dir) {
+  if (!has_audio_text_model(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" ({} family, {}) is not an audio-text model (CLAP) this build runs", dir,
          kind.model_type, kind.family, kind.task);
 }
 
@@ -353,6 +372,15 @@ std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, co
   require_video_text_model(kind, weights.dir());
   return with_load_progress(weights, compute_dtype, device, [&] {
     return entry_for(kind.model_type).video_text(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_audio_text_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).audio_text(config, weights, compute_dtype, device);
   });
 }
 

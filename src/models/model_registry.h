@@ -13,6 +13,7 @@
 #include "core/tensor.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "models/audio_text_model.h"
 #include "models/causal_lm.h"
 #include "models/ctc_model.h"
 #include "models/encoder.h"
@@ -68,6 +69,10 @@ void require_image_text_model(const ModelKind& kind, const std::string& dir);
 bool has_video_text_model(const ModelKind& kind);
 void require_video_text_model(const ModelKind& kind, const std::string& dir);
 
+// An audio-text model (CLAP) of this kind in this build; require_* is Unsupported otherwise.
+bool has_audio_text_model(const ModelKind& kind);
+void require_audio_text_model(const ModelKind& kind, const std::string& dir);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 // Each load is a ProgressTask "loading DIR" of the checkpoint bytes read (core/progress.h).
@@ -88,6 +93,8 @@ std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, co
                                                       DType compute_dtype, Device device);
 // Video and text towers in one embedding space, texts conditioned on the video (models/video_text_model.h).
 std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
+// Text and audio towers in one embedding space (models/audio_text_model.h).
+std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).

@@ -80,7 +80,7 @@ TEST(CliVideo, BadVideosAreUserErrors) {
     SCOPED_TRACE(file);
     expect_user_error(run_cli(similarity_args(file)), needle);
   }
-  expect_user_error(run_cli({"similarity", "--model", kXClip, "--text", "x"}), "--image or --video");
+  expect_user_error(run_cli({"similarity", "--model", kXClip, "--text", "x"}), "--image, --video or --audio");
   expect_user_error(run_cli({"similarity", "--model", kXClip, "--video", kXClip + "/frames", "--image",
                              kXClip + "/frames/000.png", "--text", "x"}),
                     "excludes");

@@ -23,10 +23,11 @@ class Linear {
   }
   // The checkpoint tensors load() reads.
   static std::vector<std::string> tensor_names(const std::vector<std::string>& names, bool bias);
-  // A linear layer over an existing matrix (a tied LM head).
-  static Linear from(Tensor weight) {
+  // A linear layer over an existing matrix (a tied LM head) and, optionally, f32 bias (both on the device).
+  static Linear from(Tensor weight, Tensor bias = {}) {
     Linear l;
     l.weight_ = std::move(weight);
+    l.bias_ = std::move(bias);
     return l;
   }
 
