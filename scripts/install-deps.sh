@@ -11,6 +11,7 @@ PACKAGES=(
   libsentencepiece-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
   libedit-dev libsndfile1-dev libsamplerate0-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev
+  libsqlite3-dev
 )
 # Node.js runs the IPFS interop tests' reference peer; this image may already
 # ship its own node/npm, which Debian's npm package would conflict with.
