@@ -34,6 +34,7 @@
 
 #include "bench_device.h"
 #include "core/quantization.h"
+#include "benchmarks/ceilings.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -107,50 +108,19 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
   return ids;
 }
 
-// Streams a buffer much larger than the caches; in parallel over the same threads the model uses.
+// Streams a buffer much larger than the caches: the copy ceiling of benchmarks/ceilings.h (in
+// parallel over the threads the model uses; on a GPU device-to-device copies, 4 per iteration).
 constexpr size_t kBandwidthBytes = size_t{1} << 30;
 
 void BM_MemCopy(benchmark::State& state) {
-  std::vector<char> a(kBandwidthBytes, 1), b(kBandwidthBytes, 2);
-  const int64_t chunks = 1024;
-  auto copy = [&] {
-    ia::parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-      const size_t step = kBandwidthBytes / chunks;
-      std::memcpy(b.data() + c0 * step, a.data() + c0 * step, static_cast<size_t>(c1 - c0) * step);
-    });
-  };
-  copy();
+  ia::benchmarks::CopyWorkload copy(g_device, kBandwidthBytes);
+  copy.run();
   const double t0 = now_s();
-  for (auto _ : state) {
-    copy();
-    benchmark::DoNotOptimize(b.data());
-  }
+  for (auto _ : state) copy.run();
   // Bytes read + bytes written, as STREAM counts a copy.
   state.counters["GB/s"] =
-      benchmark::Counter(2.0 * kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  g_copy_bytes_per_s = 2.0 * kBandwidthBytes * static_cast<double>(state.iterations()) / (now_s() - t0);
-}
-
-// The GPU's copy bandwidth: device-to-device copies of a 1 GiB buffer (PyTorch's b.copy_(a) in
-// hf_reference_bench.py), a few per iteration so the wait ending each is a negligible part.
-void BM_MemCopyDevice(benchmark::State& state) {
-  constexpr int kCopies = 4;
-  ia::Backend& be = ia::backend_for(g_device);
-  const ia::Shape shape{static_cast<int64_t>(kBandwidthBytes)};
-  auto buffer = [&] {
-    return ia::Tensor(be.allocate(kBandwidthBytes), 0, shape, ia::contiguous_strides(shape), ia::DType::U8);
-  };
-  ia::Tensor a = buffer(), b = buffer();
-  be.copy(a, b);
-  wait_device();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    for (int i = 0; i < kCopies; ++i) be.copy(a, b);
-    wait_device();
-  }
-  const double bytes = 2.0 * kCopies * kBandwidthBytes;  // read + written
-  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  g_copy_bytes_per_s = bytes * static_cast<double>(state.iterations()) / (now_s() - t0);
+      benchmark::Counter(copy.bytes_per_run() / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  g_copy_bytes_per_s = copy.bytes_per_run() * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
 void BM_MemRead(benchmark::State& state) {
@@ -166,32 +136,16 @@ void BM_MemRead(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The attainable bf16 GEMM rate: one large product through the same linear op.
+// The attainable bf16 GEMM rate: one large product through the same linear op
+// (benchmarks/ceilings.h: 4096x2048x2048 on the CPU, 8192^3 on a GPU).
 void BM_LargeGemmBf16(benchmark::State& state) {
-  // 4096x2048x2048 saturates the CPU but takes an H100 ~50 us: the GPU gets 8192^3 (as PyTorch's).
-  const int64_t M = on_gpu() ? 8192 : 4096, K = on_gpu() ? 8192 : 2048, N = on_gpu() ? 8192 : 2048;
-  ia::Tensor x, w;
-  if (on_gpu()) {
-    // x already bf16, as the decoder's rms_norm hands it over: the GEMM alone, no rounding pass.
-    x = on_device(fast_random({M, K}, 1.0f, 1).to(ia::DType::BF16));
-    w = on_device(fast_random({N, K}, 0.02f, 2).to(ia::DType::BF16));
-  } else {
-    x = ia::Tensor::empty({M, K}, ia::DType::F32), w = ia::Tensor::empty({N, K}, ia::DType::F32);
-    std::mt19937 rng(1);
-    std::normal_distribution<float> d(0, 1);
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
-    for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.02f * d(rng);
-    w = w.to(ia::DType::BF16);
-  }
-  ia::ops::linear(x, w, nullptr);
-  wait_device();
+  const ia::benchmarks::GemmShape s = ia::benchmarks::default_gemm_shape(g_device);
+  ia::benchmarks::GemmWorkload gemm(g_device, ia::DType::BF16, s.m, s.n, s.k);
+  gemm.run();
   const double t0 = now_s();
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(ia::ops::linear(x, w, nullptr).raw());
-    wait_device();
-  }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
-  g_gemm_flops = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
+  for (auto _ : state) gemm.run();
+  state.counters["FLOP/s"] = benchmark::Counter(gemm.flops_per_run(), benchmark::Counter::kIsIterationInvariantRate);
+  g_gemm_flops = gemm.flops_per_run() * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
 // One bf16 linear at decode shape (M rows), weights larger than the caches.
@@ -395,7 +349,7 @@ void register_cpu() {  // the cases and order of every earlier session
 
 // The GPU runs the TinyLlama shape only (the one hf_reference_bench.py measures), at its sizes.
 void register_gpu() {
-  add("BM_MemCopy", BM_MemCopyDevice)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+  add("BM_MemCopy", BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
   add("BM_LargeGemmBf16", BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/qkv_2560x2048", BM_Gemv, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/o_2048x2048", BM_Gemv, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -12,6 +12,7 @@ PACKAGES=(
   libedit-dev libsndfile1-dev libsamplerate0-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  libsqlite3-dev
 )
 # Node.js runs the IPFS interop tests' reference peer; this image may already
 # ship its own node/npm, which Debian's npm package would conflict with.

@@ -53,6 +53,7 @@ void register_pull(CLI::App& app, Context& ctx, Action& action);
 void register_serve(CLI::App& app, Context& ctx, Action& action);
 void register_transcribe(CLI::App& app, Context& ctx, Action& action);
 void register_eval(CLI::App& app, Context& ctx, Action& action);
+void register_bench(CLI::App& app, Context& ctx, Action& action);
 
 // The sampling, stopping and placement flags `generate` and `chat` share, bound
 // straight to the options they fill. `stop_help` words --stop for the command.

@@ -79,6 +79,7 @@ ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(st
   add_audio_routes(http, s);
   add_image_routes(http, s);
   add_info_routes(http, s);
+  add_dashboard_routes(http, s);
   if (impl_->gateway) impl_->gateway->mount(http);
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [&s](const httplib::Request& req, httplib::Response& res) { return answer_unrouted(s, req, res); }));

@@ -20,5 +20,7 @@ void add_audio_routes(httplib::Server& http, ServerState& state);
 void add_image_routes(httplib::Server& http, ServerState& state);
 // GET /v1/models, /health, /metrics, TEI's GET /info (info_routes.cpp).
 void add_info_routes(httplib::Server& http, ServerState& state);
+// GET /dashboard: the HTML benchmark report of this machine's results database (dashboard_routes.cpp).
+void add_dashboard_routes(httplib::Server& http, ServerState& state);
 
 }  // namespace ia::server
