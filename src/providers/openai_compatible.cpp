@@ -138,7 +138,7 @@ TextResult OpenAICompatibleProvider::chat(const ChatCall& call, const std::strin
     body["messages"].push_back({{"role", m.role}, {"content", m.content}});
   }
   put_params(body, call.params);
-  return run("/chat/completions", std::move(body), key, on_text, /*chat=*/true);
+  return run(prefix_ + "/chat/completions", std::move(body), key, on_text, /*chat=*/true);
 }
 
 TextResult OpenAICompatibleProvider::complete(const CompletionCall& call, const std::string& key,
@@ -148,14 +148,14 @@ TextResult OpenAICompatibleProvider::complete(const CompletionCall& call, const 
   body["max_tokens"] = p.max_tokens.value_or(16);  // /completions has no max_completion_tokens
   p.max_tokens.reset();
   put_params(body, p);
-  return run("/completions", std::move(body), key, on_text, /*chat=*/false);
+  return run(prefix_ + "/completions", std::move(body), key, on_text, /*chat=*/false);
 }
 
 EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::string& key) {
   if (!supports(Capability::Embedding)) throw_unsupported(Capability::Embedding);
   nlohmann::json body{{"model", call.model}, {"input", call.inputs}, {"encoding_format", "float"}};
   if (call.dimensions) body["dimensions"] = *call.dimensions;
-  const nlohmann::json j = call_json("POST", "/embeddings", &body, key);
+  const nlohmann::json j = call_json("POST", prefix_ + "/embeddings", &body, key);
   EmbedResult r;
   r.model = str_or_empty(j, "model");
   r.usage = usage_of(j);
@@ -175,7 +175,7 @@ EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::st
 }
 
 std::vector<std::string> OpenAICompatibleProvider::list_models(const std::string& key) {
-  const nlohmann::json j = call_json("GET", "/models", nullptr, key);
+  const nlohmann::json j = call_json("GET", prefix_ + "/models", nullptr, key);
   std::vector<std::string> out;
   if (auto data = j.find("data"); data != j.end() && data->is_array())
     for (const auto& m : *data)

@@ -18,6 +18,7 @@ class OpenAICompatibleProvider : public Provider {
   void health(const std::string& key) override;
 
  protected:
+  std::string prefix_;  // before the OpenAI paths: "" (base_url ends in /v1) or "/v1" (TGI's root)
   FailureClass classify(int status, const ErrorBody& body) const override;
   // The body's sampling fields (max_tokens named as the service wants it).
   void put_params(nlohmann::json& body, const GenerationParams& p) const;

@@ -64,6 +64,7 @@ FailureClass classify_status(int status) {
 
 ErrorBody parse_error_body(const std::string& body) {
   ErrorBody out;
+  out.raw = body;
   if (body.rfind("<?xml", 0) == 0 || body.rfind("<Error>", 0) == 0) {
     out.code = xml_field(body, "Code");
     out.message = xml_field(body, "Message");

@@ -53,6 +53,7 @@ FailureClass classify_status(int status);
 // 200 bytes as the message.
 struct ErrorBody {
   std::string message, type, code;
+  std::string raw;  // the body itself (bounded by the transport), for provider-specific details
 };
 ErrorBody parse_error_body(const std::string& body);
 

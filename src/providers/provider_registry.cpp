@@ -2,9 +2,13 @@
 #include <functional>
 
 #include "providers/anthropic_provider.h"
+#include "providers/gemini_provider.h"
 #include "providers/ollama_provider.h"
+#include "providers/opea_provider.h"
 #include "providers/openai_compatible.h"
 #include "providers/provider.h"
+#include "providers/tei_provider.h"
+#include "providers/tgi_provider.h"
 
 namespace ia::providers {
 
@@ -35,6 +39,12 @@ const std::vector<TypeEntry>& types() {
       {"ollama", {"http://127.0.0.1:11434", {"OLLAMA_API_KEY"}, {"OLLAMA_HOST"}}, maker<OllamaProvider>()},
       {"vllm", {"http://127.0.0.1:8000/v1", {"VLLM_API_KEY"}, {"VLLM_BASE_URL"}}, maker<OpenAICompatibleProvider>()},
       {"ovms", {"http://127.0.0.1:8000/v3", {"OVMS_API_KEY"}, {"OVMS_BASE_URL"}}, maker<OpenAICompatibleProvider>()},
+      {"tgi", {"http://127.0.0.1:3000", {"HF_TOKEN"}, {"TGI_BASE_URL"}}, maker<TgiProvider>()},
+      {"tei", {"http://127.0.0.1:8080", {"HF_TOKEN"}, {"TEI_BASE_URL"}}, maker<TeiProvider>()},
+      {"gemini",
+       {"https://generativelanguage.googleapis.com/v1beta", {"GEMINI_API_KEY", "GOOGLE_API_KEY"}, {"GEMINI_BASE_URL"}},
+       maker<GeminiProvider>()},
+      {"opea", {"http://127.0.0.1:8888", {}, {"OPEA_BASE_URL"}}, maker<OpeaProvider>()},
   };
   return t;
 }
