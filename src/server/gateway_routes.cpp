@@ -331,7 +331,8 @@ bool route_embeddings(ServerState& s, const httplib::Request& req, const std::st
   const auto name = string_field(obj, "model", "model");
   if (!name || !s.router->routes(*name)) return false;
   EmbeddingRequest r = parse_embedding_request(body, s.limits);
-  if (!r.id_lists.empty()) throw unsupported_field("input", "`" + *name + "` is a routed model: text inputs only");
+  if (!r.id_lists.empty() || !r.multimodal.empty())
+    throw unsupported_field("input", "`" + *name + "` is a routed model: text inputs only");
   if (r.base64) throw unsupported_field("encoding_format", "`" + *name + "` is a routed model: float only");
   providers::EmbedCall call{*name, r.texts, r.dimensions};
   const providers::Priority priority = priority_of(req);
