@@ -33,8 +33,8 @@
 #include <vector>
 
 #include "bench_device.h"
-#include "core/quantization.h"
 #include "benchmarks/ceilings.h"
+#include "core/quantization.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"

@@ -288,7 +288,9 @@ std::vector<int32_t> ids_of(const tok::Encoding& e) {
   return {e.ids.begin(), e.ids.end()};
 }
 
-void chat_completions(ServerState& s, const std::string& body, httplib::Response& res) {
+}  // namespace
+
+void local_chat_completions(ServerState& s, const std::string& body, httplib::Response& res) {
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<ChatCompletionRequest>(parse_chat_completion_request(body, s.limits));
@@ -323,7 +325,7 @@ void chat_completions(ServerState& s, const std::string& body, httplib::Response
   answer(s, m, CompletionApi::Chat, std::move(p), r, res);
 }
 
-void completions(ServerState& s, const std::string& body, httplib::Response& res) {
+void local_completions(ServerState& s, const std::string& body, httplib::Response& res) {
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<CompletionRequest>(parse_completion_request(body, s.limits));
@@ -353,16 +355,14 @@ void completions(ServerState& s, const std::string& body, httplib::Response& res
   answer(s, m, CompletionApi::Text, std::move(p), r, res);
 }
 
-}  // namespace
-
 void add_generation_routes(httplib::Server& http, ServerState& state) {
   add_post_route(http, state, "/v1/chat/completions",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   chat_completions(state, body, res);
+                 [&state](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                   if (!route_chat(state, req, body, res)) local_chat_completions(state, body, res);
                  });
   add_post_route(http, state, "/v1/completions",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   completions(state, body, res);
+                 [&state](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                   if (!route_completion(state, req, body, res)) local_completions(state, body, res);
                  });
 }
 

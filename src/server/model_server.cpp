@@ -111,6 +111,7 @@ void ModelServer::run() {
 void ModelServer::load_models() {
   ServerState& s = impl_->state;
   const ServeOptions& o = s.options;
+  if (!o.providers_file.empty()) s.router = router::Router::from_file(o.providers_file, providers::process_env());
   for (size_t i = 0; i < o.models.size(); ++i) {
     const std::string name = i < o.served_model_names.size() ? o.served_model_names[i] : "";
     auto m = load_served_model(o.models[i], name, o, &s.metrics);

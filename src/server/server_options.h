@@ -12,6 +12,7 @@ namespace ia::server {
 
 struct ServeOptions {
   std::vector<std::string> models;              // --model: folder, CID, registered name or HF id
+  std::string providers_file;                   // --providers: the router's deployments (docs/providers.md)
   std::vector<std::string> served_model_names;  // --served-model-name, one per --model (default: folder name)
   std::string host = "127.0.0.1";
   int port = 8080;                    // 0: any free port
