@@ -44,6 +44,12 @@ bool is_whisper_language_code(std::string_view code) {
   return std::any_of(std::begin(kLanguages), std::end(kLanguages), [&](const auto& l) { return l.first == code; });
 }
 
+std::vector<std::string_view> whisper_language_codes() {
+  std::vector<std::string_view> out;
+  for (const auto& l : kLanguages) out.push_back(l.first);
+  return out;
+}
+
 std::optional<std::string> whisper_language_code(std::string_view language) {
   std::string s(language);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ia {
 
@@ -13,5 +14,8 @@ std::optional<std::string> whisper_language_code(std::string_view language);
 
 // Whether `code` is one of Whisper's language codes ("en", "yue", ...).
 bool is_whisper_language_code(std::string_view code);
+
+// Every language code, in the order of the tokenizer's language tokens.
+std::vector<std::string_view> whisper_language_codes();
 
 }  // namespace ia

@@ -93,6 +93,7 @@ WhisperGenerationConfig WhisperGenerationConfig::load(const std::string& dir, co
     if (auto v = c.opt_bool("is_multilingual")) g.is_multilingual = *v;
     if (auto v = c.opt_float("compression_ratio_threshold")) g.compression_ratio_threshold = *v;
     if (auto v = c.opt_float("logprob_threshold")) g.logprob_threshold = *v;
+    if (auto v = c.opt_float("no_speech_threshold")) g.no_speech_threshold = *v;
     if (auto v = c.opt_bool("condition_on_prev_tokens")) g.condition_on_prev_tokens = *v;
     if (const nlohmann::json* f = find(c, "forced_decoder_ids"); f && !f->is_null()) {
       g.forced_decoder_ids.clear();
@@ -109,14 +110,8 @@ WhisperGenerationConfig WhisperGenerationConfig::load(const std::string& dir, co
   }
   // What an older generation_config.json does not say, the tokenizer's special tokens do.
   if (g.lang_to_id.empty() && g.is_multilingual.value_or(true)) {
-    for (const char* probe :
-         {"en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt",  "tr", "pl", "ca", "nl", "ar", "sv", "it", "id",
-          "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro",  "da", "hu", "ta", "no", "th", "ur", "hr", "bg",
-          "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv",  "bn", "sr", "az", "sl", "kn", "et", "mk", "br",
-          "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",  "gl", "mr", "pa", "si", "km", "sn", "yo", "so",
-          "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi",  "lo", "uz", "fo", "ht", "ps", "tk", "nn", "mt",
-          "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue"}) {
-      const std::string token = std::string("<|") + probe + "|>";
+    for (std::string_view probe : whisper_language_codes()) {
+      const std::string token = "<|" + std::string(probe) + "|>";
       if (auto id = tok.token_to_id(token)) g.lang_to_id[token] = *id;
     }
   }
@@ -208,10 +203,12 @@ class WhisperSpeechRecognizer final : public SpeechRecognizer {
   struct Window {
     std::vector<int32_t> tokens;  // generated, trailing eos removed
     float temperature = 0;
+    bool skipped = false;  // no speech: the window gives no segment
   };
   CrossKvCache encode(const Tensor& window) const;
   std::optional<int32_t> language_id(const TranscriptionOptions& o) const;
   int32_t detect_language(const CrossKvCache& cross) const;
+  double no_speech_probability(const CrossKvCache& cross, const std::vector<int32_t>& prompt) const;
   Window decode(const CrossKvCache& cross, const std::vector<int32_t>& prompt, const TranscriptionOptions& o,
                 bool timestamps) const;
   std::string text_of(const std::vector<int32_t>& tokens) const;
@@ -276,6 +273,28 @@ int32_t WhisperSpeechRecognizer::detect_language(const CrossKvCache& cross) cons
   return best;
 }
 
+double WhisperSpeechRecognizer::no_speech_probability(const CrossKvCache& cross,
+                                                      const std::vector<int32_t>& prompt) const {
+  // transformers' WhisperNoSpeechDetection: the probability of <|nospeech|> (the id before
+  // <|notimestamps|>) in the softmax of the logits after <|startoftranscript|>.
+  const auto sot = std::find(prompt.begin(), prompt.end(), gc_.decoder_start_token_id);
+  IA_CHECK(sot != prompt.end(), "whisper: the decoder prompt has no start token");
+  const std::vector<int32_t> head(prompt.begin(), sot + 1);
+  const CausalLM& decoder = gen_->model();
+  CausalStepRunner runner(decoder);
+  runner.set_cross_cache(&cross);
+  auto cache = decoder.make_cache((static_cast<int64_t>(head.size()) + 15) / 16, 16);
+  const int64_t seq = cache->create_sequence();
+  const Tensor logits = runner.step({SeqChunk{seq, head, 0}}, *cache);
+  const float* row = logits.data<float>();
+  const int64_t id = *gc_.no_timestamps_token_id - 1;
+  if (id < 0 || id >= vocab_) return 0.0;
+  const float m = *std::max_element(row, row + vocab_);
+  double sum = 0;
+  for (int64_t i = 0; i < vocab_; ++i) sum += std::exp(static_cast<double>(row[i]) - m);
+  return std::exp(static_cast<double>(row[id]) - m) / sum;
+}
+
 WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCache& cross,
                                                                 const std::vector<int32_t>& prompt,
                                                                 const TranscriptionOptions& o, bool timestamps) const {
@@ -292,6 +311,11 @@ WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCac
   std::vector<float> temperatures{t0};
   if (gc_.compression_ratio_threshold || gc_.logprob_threshold)
     for (float t = t0 + kFallbackStep; t <= 1.0f + 1e-6f; t += kFallbackStep) temperatures.push_back(t);
+
+  // No-speech detection needs both its threshold and the log-prob one, as in transformers.
+  std::optional<double> no_speech;
+  if (gc_.no_speech_threshold && gc_.logprob_threshold && gc_.no_timestamps_token_id)
+    no_speech = no_speech_probability(cross, prompt);
 
   Window out;
   for (size_t attempt = 0; attempt < temperatures.size(); ++attempt) {
@@ -319,6 +343,10 @@ WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCac
       const double lp = r.beam_score ? static_cast<double>(*r.beam_score)
                                      : whisper_avg_logprob(trace->logprobs, out.tokens, gc_.eos_token_id);
       if (lp < *gc_.logprob_threshold) fallback = true;
+      if (lp < *gc_.logprob_threshold && no_speech && *no_speech > *gc_.no_speech_threshold) {
+        out.skipped = true;  // silence, not a bad decoding: no fallback, no segment
+        return out;
+      }
     }
     if (!fallback) break;
   }
@@ -409,11 +437,12 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
       if (lang)
         for (const auto& [token, id] : gc_.lang_to_id)
           if (id == *lang) t.language = token.substr(2, token.size() - 4);
+      if (gc_.is_multilingual == false) t.language = "en";  // an English-only model
     }
     // The decoder prompt: previous text or the prompt after <|startofprev|>, then the init tokens.
     std::vector<int32_t> decoder_prompt;
     std::vector<int32_t> context = prompt_ids;
-    if (condition && !previous.empty()) {
+    if (condition && !previous.empty() && gc_.prev_sot_token_id) {
       context.insert(context.end(), previous.begin(), previous.end());
       const auto cut = static_cast<size_t>(gen_->model().config().max_positions / 2 - 1);
       if (context.size() > cut) context.erase(context.begin(), context.end() - static_cast<std::ptrdiff_t>(cut));
@@ -425,6 +454,11 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
     decoder_prompt.insert(decoder_prompt.end(), init.begin(), init.end());
     const Window w = decode(cross, decoder_prompt, o, timestamps);
     condition = gc_.condition_on_prev_tokens && w.temperature < 0.5f;
+    if (w.skipped) {
+      if (!long_form) break;
+      seek += n;
+      continue;
+    }
 
     if (!timestamps) {
       all_tokens = w.tokens;

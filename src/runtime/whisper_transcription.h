@@ -12,7 +12,8 @@
 //      complete timestamp (or after the window when the speech ended in it);
 //   5. with thresholds in generation_config.json (compression_ratio_threshold, logprob_threshold),
 //      a window whose output is too repetitive or too unlikely is decoded again at the next
-//      temperature (the request's, then +0.2 up to 1.0).
+//      temperature (the request's, then +0.2 up to 1.0); with no_speech_threshold too, a window
+//      whose <|nospeech|> probability is above it and whose output is unlikely is skipped.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,7 +45,7 @@ struct WhisperGenerationConfig {
   std::vector<std::pair<int64_t, std::optional<int32_t>>> forced_decoder_ids;
   std::optional<int64_t> max_initial_timestamp_index;
   std::optional<bool> is_multilingual;
-  std::optional<double> compression_ratio_threshold, logprob_threshold;
+  std::optional<double> compression_ratio_threshold, logprob_threshold, no_speech_threshold;
   bool condition_on_prev_tokens = false;
 
   // Whether the vocabulary has timestamp tokens.

@@ -225,10 +225,15 @@ class StandInWithTimestamps : public ::testing::Test {
     fs::create_directories(dir_);
     for (const auto& e : fs::directory_iterator(folder("whisper")))
       if (e.path().filename() != "generation_config.json") fs::copy(e.path(), dir_ / e.path().filename());
+    configure({});
+  }
+  // The stand-in's generation_config.json: the fixture's, <|notimestamps|> = 9, and `extra`.
+  void configure(const nlohmann::json& extra) {
     std::ifstream in(folder("whisper") + "/generation_config.json");
     nlohmann::json g = nlohmann::json::parse(in);
     g["no_timestamps_token_id"] = 9;
     g["max_initial_timestamp_index"] = 50;
+    for (const auto& [k, v] : extra.items()) g[k] = v;
     std::ofstream(dir_ / "generation_config.json") << g.dump(1);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -277,6 +282,28 @@ TEST_F(StandInWithTimestamps, LongAudioRunsInWindowsThatContinueFromTheLastTimes
   // reaches past the first window.
   EXPECT_GT(t.segments.back().end, 0.0);
   EXPECT_EQ(t.text.find("<|"), std::string::npos);
+}
+
+TEST_F(StandInWithTimestamps, ThresholdsDecideFallbackAndSilence) {
+  TranscriptionOptions o;
+  o.language = "en";
+  o.timestamps = true;
+  o.max_new_tokens = 16;
+  const std::vector<float> samples = audio_of(folder("whisper"));
+  const Transcript greedy = SpeechRecognizer::load(dir_.string(), test_device(), DType::F32)->transcribe(samples, o);
+  // Thresholds no output can cross: the first (greedy) decoding stands.
+  configure({{"compression_ratio_threshold", 1e9}, {"logprob_threshold", -1e9}});
+  EXPECT_EQ(SpeechRecognizer::load(dir_.string(), test_device(), DType::F32)->transcribe(samples, o).ids, greedy.ids);
+  // <|nospeech|> (id 8) more likely than 0 and every output less likely than e^1: the window is
+  // silence, skipped without a segment (transformers' should_skip), in short and long audio.
+  configure({{"no_speech_threshold", 0.0}, {"logprob_threshold", 1.0}});
+  const auto r = SpeechRecognizer::load(dir_.string(), test_device(), DType::F32);
+  for (int repeat : {1, 14}) {
+    const Transcript t = r->transcribe(audio_of(folder("whisper"), repeat), o);
+    EXPECT_TRUE(t.ids.empty()) << repeat;
+    EXPECT_TRUE(t.segments.empty()) << repeat;
+    EXPECT_EQ(t.text, "") << repeat;
+  }
 }
 
 // transformers' own outputs, when tools/fixtures/make_whisper_fixtures.py has made whisper-ts.
