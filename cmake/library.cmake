@@ -27,6 +27,7 @@ set(IA_EXTERNAL_DEPS
   "PkgConfig::HTTPLIB|-lcpp-httplib"
   "PkgConfig::SNDFILE|-lsndfile"
   "PkgConfig::SAMPLERATE|-lsamplerate"
+  "PkgConfig::ZLIB|-lz"
   "PkgConfig::SQLITE3|-lsqlite3"
   "PkgConfig::PNG|-lpng16"
   "PkgConfig::JPEG|-ljpeg"

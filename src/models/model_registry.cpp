@@ -15,6 +15,7 @@
 #include "models/t5.h"
 #include "models/vit.h"
 #include "models/wav2vec2.h"
+#include "models/whisper.h"
 #include "models/xclip.h"
 
 namespace ia {
@@ -42,6 +43,9 @@ std::unique_ptr<CtcModel> load_wav2vec2_ctc(const HfConfig& c, const WeightStore
 }
 std::unique_ptr<EncoderDecoder> load_t5(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return T5Model::load(c, w, t, d);
+}
+std::unique_ptr<EncoderDecoder> load_whisper(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return WhisperModel::load(c, w, t, d);
 }
 std::unique_ptr<ImageClassifier> load_vit(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return VitForImageClassification::load(c, w, t, d);
@@ -94,7 +98,7 @@ constexpr FamilyEntry kFamilies[] = {
     {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
      nullptr, load_clip},
     {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr, nullptr,
-     nullptr},
+     nullptr, load_whisper},
     {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
      load_wav2vec2_ctc},
     {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,

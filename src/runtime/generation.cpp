@@ -115,7 +115,10 @@ SamplingParams Generator::resolve(const GenerationRequest& req) const {
          *req.max_new_tokens);
   // vLLM's min_tokens holds back the tokens that would end the output: eos, unless it does not end it.
   if (p.min_tokens > 0 && !req.ignore_eos) p.min_tokens_suppress = defaults_.eos_token_ids;
+  if (req.grammar && req.logits_processor)
+    fail(ErrorKind::InvalidArgument, "a grammar and a model's logits processor cannot constrain one output together");
   if (req.grammar) p.constraint = grammar_constraint_factory(req.grammar, token_trie(), defaults_.eos_token_ids);
+  if (req.logits_processor) p.constraint = req.logits_processor;
   for (const auto& s : req.stop)
     if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
   return p;
@@ -293,7 +296,7 @@ BeamSearchParams Generator::resolve_beams(const GenerationRequest& req, const Sa
            "supported)");
     if (!req.stop.empty()) fail(ErrorKind::InvalidArgument, "stop strings are not supported with num_beams > 1");
     if (sampling.logprobs >= 0) fail(ErrorKind::InvalidArgument, "logprobs are not supported with num_beams > 1");
-    if (sampling.constraint)
+    if (req.grammar)
       fail(ErrorKind::InvalidArgument, "a grammar (response_format, tools) is not supported with num_beams > 1");
   }
   b.processors = sampling;
@@ -346,6 +349,89 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
   st.prompt_tokens += encoding.prompt_tokens;
   if (stats) *stats = st;
   std::vector<GenerationResult> out;
+  for (auto& s : seqs) out.push_back(std::move(s.result));
+  return out;
+}
+
+std::vector<GenerationResult> Generator::generate_from_cross(const CrossKvCache& cross,
+                                                             const std::vector<std::vector<int32_t>>& decoder_prompts,
+                                                             const GenerationRequest& req,
+                                                             const StreamCallback& on_text,
+                                                             GenerationStats* stats) const {
+  if (!seq2seq_) fail(ErrorKind::Unsupported, "a decoder-only model has no cross-attention to decode from");
+  const SamplingParams params = resolve(req);
+  const BeamSearchParams beams = resolve_beams(req, params);
+  if (decoder_prompts.empty()) return {};
+  IA_CHECK(static_cast<int64_t>(decoder_prompts.size()) <= cross.sequences(),
+           "generation: {} decoder prompts for {} encoder sequences", decoder_prompts.size(), cross.sequences());
+  const DecoderConfig& cfg = model_->config();
+  std::vector<PreparedPrompt> prepared;
+  for (size_t i = 0; i < decoder_prompts.size(); ++i) {
+    PreparedPrompt p;
+    p.ids = decoder_prompts[i];
+    const auto plen = static_cast<int64_t>(p.ids.size());
+    if (plen == 0) fail(ErrorKind::InvalidArgument, "decoder prompt {} is empty (no tokens)", i);
+    for (int32_t id : p.ids)
+      if (id < 0 || id >= cfg.vocab_size)
+        fail(ErrorKind::InvalidArgument, "decoder prompt token id {} is outside the vocabulary of {}", id,
+             cfg.vocab_size);
+    if (plen >= cfg.max_positions)
+      fail(ErrorKind::InvalidArgument, "a decoder prompt of {} tokens leaves no room in the decoder's {} positions",
+           plen, cfg.max_positions);
+    p.max_new = std::min<int64_t>(requested_new_tokens(req, plen), cfg.max_positions - plen);
+    prepared.push_back(std::move(p));
+  }
+  GenerationStats st;
+  std::vector<GenerationResult> out;
+  if (beams.num_beams > 1) {
+    CausalStepRunner runner(*model_);
+    runner.set_cross_cache(&cross);
+    const auto t0 = Clock::now();
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      const PreparedPrompt& p = prepared[i];
+      BeamSearchParams bp = beams;
+      bp.max_new_tokens = p.max_new;
+      auto cache =
+          model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(p.ids.size()), kBlockSize), kBlockSize);
+      const std::vector<BeamHypothesis> hyps =
+          beam_search(runner, *cache, p.ids, static_cast<int64_t>(i), cfg.vocab_size, bp);
+      IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
+      GenerationResult r;
+      r.prompt_ids = p.ids;
+      r.beam_score = hyps[0].score;
+      SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
+                            params.min_tokens);
+      for (int32_t id : hyps[0].ids) {
+        if (output.finished()) break;
+        r.text += output.accept(id);
+      }
+      if (!output.finished()) r.text += output.finish("length");
+      r.ids = output.ids();
+      r.finish_reason = output.finish_reason();
+      st.decode_tokens += static_cast<int64_t>(r.ids.size());
+      if (on_text && !r.text.empty()) on_text(i, r.text);
+      out.push_back(std::move(r));
+    }
+    st.decode_ms = ms_since(t0);
+    if (stats) *stats = st;
+    return out;
+  }
+  const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+  std::vector<SeqState> seqs(prepared.size());
+  int64_t blocks = 0;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    SeqState& s = seqs[i];
+    s.result.prompt_ids = prepared[i].ids;
+    s.prompt = prepared[i].ids;
+    s.cross = static_cast<int64_t>(i);
+    s.max_new = prepared[i].max_new;
+    s.sampler = std::make_unique<Sampler>(params, seed + i);
+    blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
+  }
+  auto cache = model_->make_cache(blocks, kBlockSize);
+  for (auto& s : seqs) s.cache_seq = cache->create_sequence();
+  run(*this, *cache, seqs, req, params, on_text, &st, &cross);
+  if (stats) *stats = st;
   for (auto& s : seqs) out.push_back(std::move(s.result));
   return out;
 }

@@ -51,6 +51,11 @@ struct GenerationRequest : SamplingOptions {
   // The output must be a sentence of this grammar (response_format json_object / json_schema, a
   // forced tool call): runtime/grammar_constraint.h.
   std::shared_ptr<const grammar::Grammar> grammar;
+  // A model's own logits processor (Whisper's suppress and timestamp rules), run on each row's
+  // logits before the sampling controls, and in beam search on the log-probabilities as
+  // transformers runs processors there. Beam search makes one per beam and step, so it must be a
+  // function of the generated tokens alone. Not together with a grammar.
+  ConstraintFactory logits_processor;
   // Beam search (runtime/beam_search.h) when num_beams > 1; unset: generation_config.json's, then
   // transformers' defaults (1 beam, length_penalty 1, early_stopping false).
   std::optional<int64_t> num_beams;
@@ -115,6 +120,18 @@ class Generator {
   std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts,
                                              const GenerationRequest& req, const StreamCallback& on_text = {},
                                              GenerationStats* stats = nullptr) const;
+
+  // An encoder-decoder's decoding from a cross-attention cache the caller made (Whisper: its
+  // audio encoder's output; make_cross_cache), each decoder prompt (the start token and whatever
+  // follows it: task and language tokens, a previous window's text) attending to encoder sequence
+  // i of `cross`. The same loop, sampling, stops and beam search as generate_ids; the results'
+  // ids are the tokens after each decoder prompt, prompt_ids the decoder prompt. InvalidArgument
+  // for a prompt with ids outside the vocabulary or that leaves no room in the decoder's
+  // positions; Unsupported for a decoder-only model.
+  std::vector<GenerationResult> generate_from_cross(const CrossKvCache& cross,
+                                                    const std::vector<std::vector<int32_t>>& decoder_prompts,
+                                                    const GenerationRequest& req, const StreamCallback& on_text = {},
+                                                    GenerationStats* stats = nullptr) const;
 
   // What generate_ids does to each prompt before running it: checks its ids, cuts it
   // when it does not fit the context (InvalidArgument unless req.truncate_prompt)

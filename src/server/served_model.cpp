@@ -38,7 +38,9 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   const bool sentence_transformers = fs::exists(fs::path(m->dir) / "modules.json");
   const auto start = std::chrono::steady_clock::now();
   int64_t context = 0;
-  if (!sentence_transformers && has_encoder_decoder(kind))
+  const bool speech = kind.modality == "audio" && kind.task == "automatic-speech-recognition";
+  // A speech encoder-decoder (Whisper) is served through its SpeechRecognizer.
+  if (!sentence_transformers && has_encoder_decoder(kind) && !speech)
     fail(ErrorKind::Unsupported,
          "{}: serve does not run encoder-decoder models ({}) yet; `ipfs-accelerate generate` does", m->dir,
          kind.architecture);
@@ -49,7 +51,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     m->image_text = ImageTextEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
     context = m->image_text->model().max_text_tokens();
-  } else if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
+  } else if (speech) {
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();
   } else if (!sentence_transformers && has_causal_lm(kind)) {

@@ -8,6 +8,15 @@
 
 namespace ia {
 
+namespace {
+
+// Which of the separate q, k, v projections have a bias.
+std::vector<bool> qkv_biases(const AttentionSpec& spec) {
+  return {spec.qkv_bias, spec.qkv_bias && spec.k_bias, spec.qkv_bias};
+}
+
+}  // namespace
+
 Attention Attention::load(const WeightSource& w, const std::string& lp, const AttentionWeightNames& n,
                           const AttentionSpec& spec) {
   Attention a;
@@ -21,9 +30,10 @@ Attention Attention::load(const WeightSource& w, const std::string& lp, const At
       fail(ErrorKind::Unsupported, "{}: cross-attention with positions, q/k norm or a window is not supported",
            w.store().dir());
     a.qkv_ = Linear::load(w, lp + n.q, Hq * D, H, spec.qkv_bias);
-    a.kv_ = Linear::load(w, {lp + n.k, lp + n.v}, {Hkv * D, Hkv * D}, H, spec.qkv_bias);
+    a.kv_ = Linear::load(w, {lp + n.k, lp + n.v}, {Hkv * D, Hkv * D}, H,
+                         std::vector<bool>{spec.qkv_bias && spec.k_bias, spec.qkv_bias});
   } else if (n.q) {
-    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, spec.qkv_bias);
+    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, qkv_biases(spec));
   } else {
     a.qkv_ = Linear::load(w, lp + n.qkv, (Hq + 2 * Hkv) * D, H, spec.qkv_bias);
   }
@@ -38,7 +48,7 @@ Attention Attention::load(const WeightSource& w, const std::string& lp, const At
 
 std::vector<std::string> Attention::tensor_names(const std::string& lp, const AttentionWeightNames& n,
                                                  const AttentionSpec& spec) {
-  std::vector<std::string> out = n.q ? Linear::tensor_names({lp + n.q, lp + n.k, lp + n.v}, spec.qkv_bias)
+  std::vector<std::string> out = n.q ? Linear::tensor_names({lp + n.q, lp + n.k, lp + n.v}, qkv_biases(spec))
                                      : Linear::tensor_names({lp + n.qkv}, spec.qkv_bias);
   for (auto& t : Linear::tensor_names({lp + n.o}, spec.o_bias)) out.push_back(std::move(t));
   if (spec.qk_norm) {

@@ -36,6 +36,9 @@ struct AttentionSpec {
   PositionKind positions = PositionKind::None;
   KvSource kv = KvSource::Step;
   bool qkv_bias = false, o_bias = false;
+  // With qkv_bias: whether the key projection has a bias of its own (Whisper's k_proj has none:
+  // zeros, which change no score since a key bias adds the same q.b to a query's every score).
+  bool k_bias = true;
   bool qk_norm = false;  // per-head RMS norm of q and k (Qwen3)
   float qk_norm_eps = 1e-6f;
   int64_t window = 0;  // > 0: a query at position p sees keys p-window+1 .. p

@@ -18,8 +18,8 @@ TEST(ModelRegistry, ClassifiesBertFamilyAndTasks) {
 }
 
 TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
-  ModelKind g = classify_model({{"model_type", "whisper"}}, "cfg");
-  EXPECT_EQ(g.family, "whisper");
+  ModelKind g = classify_model({{"model_type", "detr"}}, "cfg");
+  EXPECT_EQ(g.family, "detr");
   EXPECT_FALSE(g.implemented);
   EXPECT_FALSE(has_encoder_decoder(g));
   for (const char* t : {"gpt2", "llama", "qwen2", "qwen3", "mistral"}) {
@@ -52,6 +52,23 @@ TEST(ModelRegistry, Wav2Vec2IsACtcSpeechModel) {
   try {
     require_ctc_model(bert, "/m");
     FAIL() << "bert accepted as a CTC model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+}
+
+TEST(ModelRegistry, WhisperIsASpeechEncoderDecoderNotATextGenerator) {
+  ModelKind k =
+      classify_model({{"model_type", "whisper"}, {"architectures", {"WhisperForConditionalGeneration"}}}, "cfg");
+  EXPECT_EQ(k.family, "whisper");
+  EXPECT_EQ(k.task, "automatic-speech-recognition");
+  EXPECT_TRUE(k.implemented);
+  EXPECT_TRUE(has_encoder_decoder(k));
+  EXPECT_FALSE(has_ctc_model(k));
+  // Its decoder generates from audio, not from a text prompt: `generate` refuses it.
+  try {
+    require_text_generator(k, "/m");
+    FAIL() << "whisper accepted as a text generator";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
   }
