@@ -16,7 +16,8 @@ const std::string kClap = std::string(IA_FIXTURES_DIR) + "/models/clap";
 
 std::vector<std::string> similarity_args(const std::string& audio) {
   std::vector<std::string> args = {"similarity", "--model", kClap, "--audio", audio};
-  for (const auto& t : json::parse(read_file(kClap + "/reference.json"))["texts"]) {
+  const json ref = json::parse(read_file(kClap + "/reference.json"));  // outlives the loop over its texts
+  for (const auto& t : ref["texts"]) {
     args.push_back("--text");
     args.push_back(t.get<std::string>());
   }
@@ -79,7 +80,8 @@ TEST(CliClap, BadInputIsOneLineExitTwo) {
   const std::string clip = std::string(IA_FIXTURES_DIR) + "/models/clip";
   expect_user_error(run_cli({"similarity", "--model", clip, "--audio", kClap + "/audio.wav", "--text", "x"}),
                     "audio-text");
-  expect_user_error(run_cli({"embed", "--model", kClap, "--audio", kClap + "/audio.wav", "some text"}), "not both");
+  // (after --audio, further words are more audio files: the text goes first)
+  expect_user_error(run_cli({"embed", "--model", kClap, "some text", "--audio", kClap + "/audio.wav"}), "not both");
 }
 
 }  // namespace
