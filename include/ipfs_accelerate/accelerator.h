@@ -1,6 +1,7 @@
 #pragma once
 // The public C++ API of ipfs-accelerate. Nothing device- or ISA-specific
 // appears here; errors are ipfs_accelerate::Error.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -93,6 +94,28 @@ struct ClassifyResult {
   std::string model, device, dtype;
   std::vector<std::vector<float>> logits;       // [images][labels]
   std::vector<std::vector<ImageLabel>> labels;  // [images][top_k]
+  std::vector<std::string> warnings;
+  double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
+struct DetectOptions : VisionOptions {
+  // Detections whose score is above this are kept, in [0, 1] (the object-detection pipeline's 0.5).
+  double threshold = 0.5;
+};
+
+struct ObjectDetection {
+  int id = 0;
+  std::string label;           // config.json's id2label
+  float score = 0;             // the softmax probability of the best class that is not "no object"
+  std::array<float, 4> box{};  // x0, y0, x1, y1 in pixels of the image as loaded (EXIF-oriented)
+};
+
+// Object detection (DETR): per image, the queries above the threshold, highest score first.
+struct DetectResult {
+  std::string model, device, dtype;
+  double threshold = 0;
+  std::vector<std::vector<ObjectDetection>> detections;  // [images][detections]
+  std::vector<std::pair<int, int>> image_sizes;          // [images] (width, height) the boxes are in
   std::vector<std::string> warnings;
   double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
 };
@@ -293,6 +316,9 @@ class Accelerator {
   // Image classification (ViT): each image's logits and top-k labels.
   ClassifyResult classify(const std::string& model, const std::vector<ImageInput>& images,
                           const ClassifyOptions& options = {});
+  // Object detection (DETR): each image's labelled boxes above the threshold.
+  DetectResult detect(const std::string& model, const std::vector<ImageInput>& images,
+                      const DetectOptions& options = {});
   // Image-text similarity (CLIP) of every image with every text.
   SimilarityResult similarity(const std::string& model, const std::vector<ImageInput>& images,
                               const std::vector<std::string>& texts, const VisionOptions& options = {});

@@ -40,6 +40,7 @@ using Action = std::function<int()>;
 
 void register_embed(CLI::App& app, Context& ctx, Action& action);
 void register_classify(CLI::App& app, Context& ctx, Action& action);
+void register_detect(CLI::App& app, Context& ctx, Action& action);
 void register_similarity(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);
 void register_inspect(CLI::App& app, Context& ctx, Action& action);

@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
   ia::cli::Action action;
   ia::cli::register_embed(app, ctx, action);
   ia::cli::register_classify(app, ctx, action);
+  ia::cli::register_detect(app, ctx, action);
   ia::cli::register_similarity(app, ctx, action);
   ia::cli::register_tokenize(app, ctx, action);
   ia::cli::register_inspect(app, ctx, action);

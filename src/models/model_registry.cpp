@@ -12,6 +12,7 @@
 #include "models/clap.h"
 #include "models/clip.h"
 #include "models/decoder_lm.h"
+#include "models/detr.h"
 #include "models/t5.h"
 #include "models/vit.h"
 #include "models/wav2vec2.h"
@@ -31,6 +32,7 @@ using ImageClassifierLoader = std::unique_ptr<ImageClassifier> (*)(const HfConfi
 using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using VideoTextLoader = std::unique_ptr<VideoTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using AudioTextLoader = std::unique_ptr<AudioTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using ObjectDetectorLoader = std::unique_ptr<ObjectDetector> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -61,6 +63,10 @@ std::unique_ptr<AudioTextModel> load_clap(const HfConfig& c, const WeightStore& 
   return ClapModel::load(c, w, t, d);
 }
 
+std::unique_ptr<ObjectDetector> load_detr(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return DetrForObjectDetection::load(c, w, t, d);
+}
+
 struct FamilyEntry {
   const char* model_type;
   const char* family;
@@ -75,6 +81,7 @@ struct FamilyEntry {
   ImageTextLoader image_text = nullptr;              // null: not an image-text model (CLIP) in this build
   VideoTextLoader video_text = nullptr;              // null: not a video-text model (X-CLIP) in this build
   AudioTextLoader audio_text = nullptr;              // null: not an audio-text model (CLAP) in this build
+  ObjectDetectorLoader object_detector = nullptr;    // null: not an object detector (DETR) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -108,7 +115,8 @@ constexpr FamilyEntry kFamilies[] = {
     {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
     {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr,
      nullptr},
-    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr},
+    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, nullptr, load_detr},
 };
 
 const FamilyEntry& entry_for(const std::string& type) {
@@ -166,7 +174,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
     }
     kind.modality = f.modality;
     kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text ||
-                       f.video_text || f.audio_text;
+                       f.video_text || f.audio_text || f.object_detector;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -243,6 +251,16 @@ void require_audio_text_model(const ModelKind& kind, const std::string& dir) {
   if (!has_audio_text_model(kind))
     fail(ErrorKind::Unsupported,
          "{}: model_type \"{}\" ({} family, {}) is not an audio-text model (CLAP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_object_detector(const ModelKind& kind) {
+  return entry_for(kind.model_type).object_detector != nullptr;
+}
+
+void require_object_detector(const ModelKind& kind, const std::string& dir) {
+  if (!has_object_detector(kind))
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) is not an object detector this build runs", dir,
          kind.model_type, kind.family, kind.task);
 }
 
@@ -385,6 +403,15 @@ std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, co
   require_audio_text_model(kind, weights.dir());
   return with_load_progress(weights, compute_dtype, device, [&] {
     return entry_for(kind.model_type).audio_text(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<ObjectDetector> load_object_detector(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_object_detector(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).object_detector(config, weights, compute_dtype, device);
   });
 }
 

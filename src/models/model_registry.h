@@ -20,6 +20,7 @@
 #include "models/encoder_decoder.h"
 #include "models/image_classifier.h"
 #include "models/image_text_model.h"
+#include "models/object_detector.h"
 #include "models/video_text_model.h"
 
 namespace ia {
@@ -73,6 +74,10 @@ void require_video_text_model(const ModelKind& kind, const std::string& dir);
 bool has_audio_text_model(const ModelKind& kind);
 void require_audio_text_model(const ModelKind& kind, const std::string& dir);
 
+// An object detector (DETR) of this kind in this build; require_* is Unsupported otherwise.
+bool has_object_detector(const ModelKind& kind);
+void require_object_detector(const ModelKind& kind, const std::string& dir);
+
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
 // Each load is a ProgressTask "loading DIR" of the checkpoint bytes read (core/progress.h).
@@ -97,6 +102,9 @@ std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, co
 // Text and audio towers in one embedding space (models/audio_text_model.h).
 std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
+// Images in, per-query class logits and boxes out (models/object_detector.h).
+std::unique_ptr<ObjectDetector> load_object_detector(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
 // Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.

@@ -535,6 +535,55 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1d
   return out;
 }
 
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
+  OpTimer timer("conv2d");
+  check_f32(x, "conv2d", "x");
+  check_f32(w, "conv2d", "w");
+  IA_CHECK(x.dim() == 4, "conv2d: x must be [B, H, W, Cin] (channels last), got {}", x.describe());
+  IA_CHECK(w.dim() == 4, "conv2d: w must be [Cout, Cin/groups, KH, KW], got {}", w.describe());
+  IA_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.groups >= 1 &&
+               p.padding_h >= 0 && p.padding_w >= 0,
+           "conv2d: stride {}x{}, dilation {}x{} and groups {} must be >= 1, padding {}x{} >= 0", p.stride_h,
+           p.stride_w, p.dilation_h, p.dilation_w, p.groups, p.padding_h, p.padding_w);
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), Cin = x.size(3), Cout = w.size(0);
+  const int64_t KH = w.size(2), KW = w.size(3), G = p.groups;
+  IA_CHECK(Cin % G == 0 && Cout % G == 0 && w.size(1) == Cin / G && KH >= 1 && KW >= 1,
+           "conv2d: w {} does not fit x {} in {} groups", w.describe(), x.describe(), G);
+  const int64_t Hout = window_output_size(H, KH, p.stride_h, p.padding_h, p.dilation_h);
+  const int64_t Wout = window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w);
+  IA_CHECK(Hout >= 1 && Wout >= 1, "conv2d: a {}x{} image is smaller than the {}x{} kernel spans", H, W, KH, KW);
+  check_same_device(x, w, "conv2d");
+  Backend& be = backend_checked(x, OpKind::Conv2d, DType::F32);
+  Tensor b;
+  if (bias) {
+    check_defined(*bias, "conv2d", "bias");
+    IA_CHECK(bias->numel() == Cout, "conv2d: bias {} does not match {} output channels", bias->describe(), Cout);
+    check_same_device(x, *bias, "conv2d");
+    b = as_f32(*bias).view({Cout});
+  }
+  Tensor out = alloc({B, Hout, Wout, Cout}, DType::F32, x.device());
+  be.conv2d(contig(x), contig(w), bias ? &b : nullptr, p, out);
+  return out;
+}
+
+Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p) {
+  OpTimer timer("max_pool2d");
+  check_f32(x, "max_pool2d", "x");
+  IA_CHECK(x.dim() == 4, "max_pool2d: x must be [B, H, W, C] (channels last), got {}", x.describe());
+  IA_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.padding_h >= 0 &&
+               p.padding_w >= 0 && 2 * p.padding_h <= p.kernel_h && 2 * p.padding_w <= p.kernel_w,
+           "max_pool2d: kernel {}x{}, stride {}x{} must be >= 1 and padding {}x{} at most half the kernel", p.kernel_h,
+           p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w);
+  const int64_t Hout = window_output_size(x.size(1), p.kernel_h, p.stride_h, p.padding_h, 1);
+  const int64_t Wout = window_output_size(x.size(2), p.kernel_w, p.stride_w, p.padding_w, 1);
+  IA_CHECK(Hout >= 1 && Wout >= 1, "max_pool2d: a {}x{} image is smaller than the {}x{} window", x.size(1), x.size(2),
+           p.kernel_h, p.kernel_w);
+  Backend& be = backend_checked(x, OpKind::MaxPool2d, DType::F32);
+  Tensor out = alloc({x.size(0), Hout, Wout, x.size(3)}, DType::F32, x.device());
+  be.max_pool2d(contig(x), p, out);
+  return out;
+}
+
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps) {
   OpTimer timer("group_norm");
   check_f32(x, "group_norm", "x");

@@ -160,6 +160,11 @@ ClassifyResult Accelerator::classify(const std::string& model, const std::vector
   return translate_errors([&] { return ia::router::classify(impl_->vision, model, images, options); });
 }
 
+DetectResult Accelerator::detect(const std::string& model, const std::vector<ImageInput>& images,
+                                 const DetectOptions& options) {
+  return translate_errors([&] { return ia::router::detect(impl_->vision, model, images, options); });
+}
+
 SimilarityResult Accelerator::similarity(const std::string& model, const std::vector<ImageInput>& images,
                                          const std::vector<std::string>& texts, const VisionOptions& options) {
   return translate_errors([&] { return ia::router::similarity(impl_->vision, model, images, texts, options); });

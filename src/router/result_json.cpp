@@ -169,6 +169,25 @@ std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_
   return out;
 }
 
+std::string detect_result_json(const ipfs_accelerate::DetectResult& r, size_t index, const std::string& image) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["device"] = r.device;
+  j["dtype"] = r.dtype;
+  if (!image.empty()) j["image"] = image;
+  j["width"] = r.image_sizes.at(index).first;
+  j["height"] = r.image_sizes.at(index).second;
+  j["threshold"] = r.threshold;
+  nlohmann::json found = nlohmann::json::array();
+  for (const auto& d : r.detections.at(index))
+    found.push_back(
+        {{"id", d.id}, {"label", d.label}, {"score", d.score}, {"box", {d.box[0], d.box[1], d.box[2], d.box[3]}}});
+  j["detections"] = found;
+  j["timings"] = {{"decode_ms", r.decode_ms}, {"preprocess_ms", r.preprocess_ms}, {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) j["warnings"] = r.warnings;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // labels are the config's bytes
+}
+
 std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
   nlohmann::json head;
   head["model"] = r.model;

@@ -72,6 +72,13 @@ std::shared_ptr<VideoTextEndpoint> VisionEndpoints::video_text(const std::string
   });
 }
 
+std::shared_ptr<ObjectDetectionEndpoint> VisionEndpoints::detector(const std::string& dir, Device device, DType dtype) {
+  return detectors_.get(Key{dir, device.str(), static_cast<int>(dtype)}, [&] {
+    return logged_load("object detector", dir, device, dtype,
+                       [&] { return ObjectDetectionEndpoint::load(dir, device, dtype); });
+  });
+}
+
 std::vector<image::RgbImage> decode_images(const std::vector<ipfs_accelerate::ImageInput>& images,
                                            const image::ImageLimits& limits, double* decode_ms) {
   const auto t0 = Clock::now();
@@ -111,6 +118,34 @@ ipfs_accelerate::ClassifyResult classify(VisionEndpoints& v, const std::string& 
   }
   r.preprocess_ms = c.preprocess_ms;
   r.inference_ms = c.inference_ms;
+  return r;
+}
+
+ipfs_accelerate::DetectResult detect(VisionEndpoints& v, const std::string& model,
+                                     const std::vector<ipfs_accelerate::ImageInput>& images,
+                                     const ipfs_accelerate::DetectOptions& options) {
+  check_images(images);
+  if (!(options.threshold >= 0.0 && options.threshold <= 1.0))
+    fail(ErrorKind::InvalidArgument, "threshold must be in [0, 1], got {}", options.threshold);
+  ipfs_accelerate::DetectResult r;
+  std::vector<image::RgbImage> decoded = decode_images(images, {}, &r.decode_ms);
+  Placement p = place(model, options);
+  auto ep = v.detector(p.dir, p.device, p.dtype);
+  r.model = model;
+  r.device = p.device.str();
+  r.dtype = dtype_name(p.dtype);
+  r.threshold = options.threshold;
+  r.warnings = std::move(p.warnings);
+  // Compared with the f32 scores in f32, as torch compares a float32 tensor with a Python float.
+  ObjectDetectionResult d = ep->detect(decoded, static_cast<float>(options.threshold));
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    std::vector<ipfs_accelerate::ObjectDetection> found;
+    for (const auto& e : d.detections[i]) found.push_back({static_cast<int>(e.label_id), e.label, e.score, e.box});
+    r.detections.push_back(std::move(found));
+    r.image_sizes.emplace_back(static_cast<int>(decoded[i].width), static_cast<int>(decoded[i].height));
+  }
+  r.preprocess_ms = d.preprocess_ms;
+  r.inference_ms = d.inference_ms;
   return r;
 }
 

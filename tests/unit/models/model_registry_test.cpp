@@ -110,7 +110,13 @@ TEST(ModelRegistry, VisionFamilies) {
   EXPECT_FALSE(has_image_classifier(c));
   EXPECT_THROW(require_image_classifier(c, "/m"), Error);
   EXPECT_THROW(require_image_text_model(classify_model({{"model_type", "bert"}}, "cfg"), "/m"), Error);
-  EXPECT_FALSE(classify_model({{"model_type", "detr"}}, "cfg").implemented);
+  ModelKind d = classify_model({{"model_type", "detr"}}, "cfg");
+  EXPECT_TRUE(d.implemented);
+  EXPECT_EQ(d.architecture, "DetrForObjectDetection");
+  EXPECT_EQ(d.task, "object-detection");
+  EXPECT_TRUE(has_object_detector(d));
+  EXPECT_FALSE(has_object_detector(v));
+  EXPECT_THROW(require_object_detector(c, "/m"), Error);
 }
 
 TEST(ModelRegistry, UnknownOrMissingTypeIsAClearError) {

@@ -1637,6 +1637,126 @@ TEST_P(Conformance, GroupNorm) {
   }
 }
 
+TEST_P(Conformance, Conv2d) {
+  Rng rng(26);
+  struct S {
+    int64_t B, H, W, Cin, Cout, KH, KW;
+    Conv2dParams p;
+  };
+  const std::vector<S> cases = {
+      {1, 1, 1, 1, 1, 1, 1, {}},
+      {1, 13, 11, 3, 8, 7, 7, {2, 2, 3, 3, 1, 1, 1}},    // a ResNet stem: 7x7 stride 2 padding 3
+      {2, 9, 10, 6, 5, 3, 3, {1, 1, 1, 1, 1, 1, 1}},     // a basic block's 3x3
+      {1, 9, 7, 6, 10, 3, 3, {2, 2, 1, 1, 1, 1, 1}},     // its downsampling 3x3
+      {2, 7, 9, 12, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1}},    // pointwise: the GEMM on the pixels
+      {1, 8, 9, 12, 16, 1, 1, {2, 2, 0, 0, 1, 1, 1}},    // a strided shortcut 1x1
+      {1, 10, 9, 8, 12, 3, 3, {1, 1, 2, 2, 2, 2, 4}},    // dilation (DETR's dc5) and groups
+      {1, 12, 7, 4, 6, 3, 2, {3, 1, 2, 0, 1, 2, 2}},     // unequal sides, strides and paddings
+      {1, 2, 2, 2, 3, 3, 3, {1, 1, 1, 1, 1, 1, 1}},      // padding alone makes the kernel fit
+      {1, 300, 300, 3, 4, 3, 3, {1, 1, 1, 1, 1, 1, 1}},  // several im2col chunks on the CPU
+  };
+  for (const S& c : cases) {
+    for (bool with_bias : {false, true}) {
+      const Conv2dParams& p = c.p;
+      const int64_t G = p.groups, Cg = c.Cin / G, Og = c.Cout / G;
+      const int64_t Hout = window_output_size(c.H, c.KH, p.stride_h, p.padding_h, p.dilation_h);
+      const int64_t Wout = window_output_size(c.W, c.KW, p.stride_w, p.padding_w, p.dilation_w);
+      Tensor x = host_f32({c.B, c.H, c.W, c.Cin}, rng), w = host_f32({c.Cout, Cg, c.KH, c.KW}, rng, -1, 1),
+             b = host_f32({c.Cout}, rng);
+      Tensor bd = dev_.up(b);
+      Tensor out = dev_.poisoned({c.B, Hout, Wout, c.Cout});
+      be().conv2d(dev_.up(x), dev_.up(w), with_bias ? &bd : nullptr, p, out);
+      Vec xv = values(x), wv = values(w), bv = values(b), ref, mag;
+      for (int64_t bb = 0; bb < c.B; ++bb)
+        for (int64_t oy = 0; oy < Hout; ++oy)
+          for (int64_t ox = 0; ox < Wout; ++ox)
+            for (int64_t o = 0; o < c.Cout; ++o) {
+              const int64_t g = o / Og;
+              double sum = with_bias ? bv[static_cast<size_t>(o)] : 0, a = std::fabs(sum);
+              for (int64_t i = 0; i < Cg; ++i)
+                for (int64_t ky = 0; ky < c.KH; ++ky)
+                  for (int64_t kx = 0; kx < c.KW; ++kx) {
+                    const int64_t iy = oy * p.stride_h + ky * p.dilation_h - p.padding_h;
+                    const int64_t ix = ox * p.stride_w + kx * p.dilation_w - p.padding_w;
+                    if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                    const double term = xv[static_cast<size_t>(((bb * c.H + iy) * c.W + ix) * c.Cin + g * Cg + i)] *
+                                        wv[static_cast<size_t>(((o * Cg + i) * c.KH + ky) * c.KW + kx)];
+                    sum += term;
+                    a += std::fabs(term);
+                  }
+              ref.push_back(sum);
+              mag.push_back(a);
+            }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                   fmt::format("conv2d B={} {}x{} Cin={} Cout={} K={}x{} stride={}x{} pad={}x{} dil={}x{} groups={} "
+                               "bias={}",
+                               c.B, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW, p.stride_h, p.stride_w, p.padding_h,
+                               p.padding_w, p.dilation_h, p.dilation_w, G, with_bias));
+    }
+  }
+}
+
+TEST_P(Conformance, Conv2dThroughOps) {
+  // The ops layer: a strided x is made contiguous, a bf16 bias widened, shapes checked.
+  Rng rng(27);
+  const Conv2dParams p{2, 2, 1, 1, 1, 1, 1};
+  Tensor xfull = host_f32({1, 5, 6, 10}, rng), w = host_f32({4, 8, 3, 3}, rng, -1, 1), b = host_f32({4}, rng);
+  Tensor xd = dev_.up(xfull).narrow(3, 1, 8);  // channels 1..8 of 10: not contiguous
+  Tensor bd = dev_.up(b.to(DType::BF16));
+  Tensor out = dev_.down(ops::conv2d(xd, dev_.up(w), &bd, p));
+  Tensor want = dev_.down(ops::conv2d(dev_.up(xfull.narrow(3, 1, 8).contiguous()), dev_.up(w), nullptr, p));
+  ASSERT_EQ(out.shape(), (Shape{1, 3, 3, 4}));
+  Vec got = values(out), base = values(want), bv = values(b.to(DType::BF16));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], base[i] + bv[i % 4], 1e-4) << i;
+  // An image smaller than the kernel; weights that do not fit the input channels.
+  EXPECT_THROW(ops::conv2d(dev_.up(host_f32({1, 2, 2, 8}, rng)), dev_.up(w), nullptr, Conv2dParams{}), Error);
+  EXPECT_THROW(ops::conv2d(xd, dev_.up(host_f32({4, 6, 3, 3}, rng)), nullptr, p), Error);
+}
+
+TEST_P(Conformance, MaxPool2d) {
+  Rng rng(28);
+  struct S {
+    int64_t B, H, W, C;
+    MaxPool2dParams p;
+  };
+  const std::vector<S> cases = {
+      {1, 1, 1, 1, {1, 1, 1, 1, 0, 0}},   {2, 16, 21, 8, {3, 3, 2, 2, 1, 1}},  // the ResNet stem's pool
+      {1, 7, 7, 33, {3, 3, 2, 2, 1, 1}},   // odd sides: the last window hangs over the edge
+      {1, 9, 8, 5, {2, 3, 2, 1, 1, 0}},    // unequal kernels, strides and paddings
+      {1, 4, 4, 300, {2, 2, 2, 2, 0, 0}},  // many channels
+  };
+  for (const S& c : cases) {
+    const MaxPool2dParams& p = c.p;
+    const int64_t Hout = window_output_size(c.H, p.kernel_h, p.stride_h, p.padding_h, 1);
+    const int64_t Wout = window_output_size(c.W, p.kernel_w, p.stride_w, p.padding_w, 1);
+    // All negative inputs: padding counted as zero instead of -inf would win.
+    Tensor x = host_f32({c.B, c.H, c.W, c.C}, rng, -3, -0.5);
+    Tensor out = dev_.poisoned({c.B, Hout, Wout, c.C});
+    be().max_pool2d(dev_.up(x), p, out);
+    Vec xv = values(x), ref;
+    for (int64_t bb = 0; bb < c.B; ++bb)
+      for (int64_t oy = 0; oy < Hout; ++oy)
+        for (int64_t ox = 0; ox < Wout; ++ox)
+          for (int64_t ch = 0; ch < c.C; ++ch) {
+            double m = -std::numeric_limits<double>::infinity();
+            for (int64_t ky = 0; ky < p.kernel_h; ++ky)
+              for (int64_t kx = 0; kx < p.kernel_w; ++kx) {
+                const int64_t iy = oy * p.stride_h + ky - p.padding_h, ix = ox * p.stride_w + kx - p.padding_w;
+                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                m = std::max(m, xv[static_cast<size_t>(((bb * c.H + iy) * c.W + ix) * c.C + ch)]);
+              }
+            ref.push_back(m);
+          }
+    expect_close(values(dev_.down(out)), ref, 0, 0,
+                 fmt::format("max_pool2d B={} {}x{} C={} kernel={}x{} stride={}x{} pad={}x{}", c.B, c.H, c.W, c.C,
+                             p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w));
+  }
+  // Through ops: a padding over half the kernel is refused (torch refuses it too).
+  EXPECT_THROW(ops::max_pool2d(dev_.up(host_f32({1, 4, 4, 2}, rng)), MaxPool2dParams{2, 2, 1, 1, 2, 2}), Error);
+  Tensor via_ops = dev_.down(ops::max_pool2d(dev_.up(host_f32({1, 5, 5, 3}, rng)), MaxPool2dParams{3, 3, 2, 2, 1, 1}));
+  EXPECT_EQ(via_ops.shape(), (Shape{1, 3, 3, 3}));
+}
+
 TEST_P(Conformance, ConcatRows) {
   Rng rng(25);
   Tensor a = host_f32({3, 4}, rng), b = host_f32({0, 4}, rng), c = host_f32({5, 8}, rng);
@@ -1659,12 +1779,12 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op : {OpKind::Embedding,     OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
-                      OpKind::Activation,    OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
-                      OpKind::Pool,          OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
-                      OpKind::Rotary,        OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
-                      OpKind::ArgMax,        OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm,
-                      OpKind::CrossAttention})
+    for (OpKind op : {OpKind::Embedding,      OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
+                      OpKind::Activation,     OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
+                      OpKind::Pool,           OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
+                      OpKind::Rotary,         OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
+                      OpKind::ArgMax,         OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm,
+                      OpKind::CrossAttention, OpKind::Conv2d,      OpKind::MaxPool2d})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));
