@@ -33,6 +33,8 @@ const ClassDefaults kClasses[] = {
     {"CLIPImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
     // X-CLIP's processor, applied to each frame of a video.
     {"VideoMAEImageProcessor", false, {0, 0, 224, 0}, Resample::Bilinear, true, 224, kStandardMean, kStandardStd},
+    // Its per-crop steps are CLIP's (the crops and pinpoints: preprocess/image/llava_processor.h).
+    {"LlavaNextImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
 };
 
 // The class a config names: "...ImageProcessorFast" and "...ImageProcessorPil" are the same
@@ -153,10 +155,10 @@ ImageProcessorConfig ImageProcessorConfig::from(const HfConfig& c, const std::st
   for (const auto& k : kClasses)
     if (canon == k.type) d = &k;
   if (!d)
-    fail(
-        ErrorKind::Unsupported,
-        "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor, VideoMAEImageProcessor are)",
-        c.path(), type);
+    fail(ErrorKind::Unsupported,
+         "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor, VideoMAEImageProcessor, "
+         "LlavaNextImageProcessor are)",
+         c.path(), type);
   ImageProcessorConfig out;
   out.type = d->type;
   out.path = c.path();
