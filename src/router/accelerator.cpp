@@ -448,7 +448,14 @@ ChatSession::Fit Accelerator::chat_fit(const std::string& model, const std::stri
     const auto tokens =
         static_cast<int64_t>(g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false).ids.size());
     ChatSession::Fit f;
-    f.prompt_tokens = static_cast<int>(tokens);
+    // Each image placeholder (one token as text) becomes its image's tokens.
+    int64_t image_tokens = 0;
+    if (const ia::VisionPrompter* vp = g.gen->vision())
+      for (const auto& file : options.images) {
+        const ia::image::RgbImage im = ia::image::decode_image_file(file).image;
+        image_tokens += vp->processor().image_tokens(im.height, im.width) - 1;
+      }
+    f.prompt_tokens = static_cast<int>(tokens + image_tokens);
     f.max_new_tokens = static_cast<int>(g.gen->requested_new_tokens(g.req, tokens));
     f.context_tokens = static_cast<int>(g.gen->model().config().max_positions);
     return f;
