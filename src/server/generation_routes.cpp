@@ -15,7 +15,7 @@
 #include "server/api_error.h"
 #include "server/completion_json.h"
 #include "server/generation_service.h"
-#include "server/image_url.h"
+#include "server/image_inputs.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
 #include "server/sse_writer.h"
@@ -296,17 +296,17 @@ std::vector<int32_t> ids_of(const tok::Encoding& e) {
 // A chat with image parts: each data: URL decoded (within bounds, every refusal a 400 naming its
 // part), the rendered prompt's image placeholders expanded and tokenized as LlavaProcessor does;
 // the features are left to the engine's thread, which embeds them once before the prefill.
-std::vector<int32_t> vision_prompt(ServedModel& m, const ChatCompletionRequest& r, const std::string& prompt,
-                                   PreparedGeneration& p) {
+std::vector<int32_t> vision_prompt(const ServerState& s, ServedModel& m, const ChatCompletionRequest& r,
+                                   const std::string& prompt, PreparedGeneration& p) {
   const VisionPrompter* vp = m.generator->vision();
   IA_CHECK(vp != nullptr, "chat: images for a model without a vision prompter");
   image::ImageLimits limits;
   limits.kind = ErrorKind::InvalidArgument;
   limits.max_pixels = int64_t{1} << 24;  // 16 Mpx: far above what the processors resize to
-  limits.max_file_bytes = static_cast<int64_t>(kMaxImageUrlBytes);
+  limits.max_file_bytes = static_cast<int64_t>(s.options.max_request_bytes);
   std::vector<image::RgbImage> images;
   for (const ImagePart& part : r.images) {
-    const std::string bytes = image_url_bytes(part.url, part.param);
+    const std::string bytes = image_data_url_bytes(part.url, part.param);
     try {
       images.push_back(image::decode_image_bytes(
                            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
@@ -357,7 +357,7 @@ void local_chat_completions(ServerState& s, const std::string& body, httplib::Re
     p.tool_names = r->tools.names;
   }
   if (!r->images.empty()) {
-    p.prompts.push_back(vision_prompt(m, *r, prompt, p));
+    p.prompts.push_back(vision_prompt(s, m, *r, prompt, p));
   } else {
     // The template writes the special tokens (apply_chat_template(tokenize=True)).
     p.prompts.push_back(ids_of(m.tokenizer().encode(prompt, /*add_special_tokens=*/false)));

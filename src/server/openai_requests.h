@@ -42,7 +42,7 @@ struct GenerationFields {
   bool include_usage = false;  // stream_options.include_usage
 };
 
-// An image_url content part, as given (server/image_url.h reads it).
+// An image_url content part, as given (server/image_inputs.h reads it).
 struct ImagePart {
   std::string url;
   std::string param;  // "messages[0].content[1].image_url.url", for errors

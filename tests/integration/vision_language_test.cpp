@@ -92,7 +92,7 @@ TEST(VisionLanguageCli, ChatWithImage) {
   EXPECT_FALSE(out["message"]["content"].get<std::string>().empty());
 }
 
-class ServeVision : public ::testing::Test {
+class ServeLlava : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new ServeProcess({"-m", kLlava, "-m", kModels + "llama"}); }
   static void TearDownTestSuite() { delete server_; }
@@ -107,9 +107,9 @@ class ServeVision : public ::testing::Test {
   }
   static ServeProcess* server_;
 };
-ServeProcess* ServeVision::server_ = nullptr;
+ServeProcess* ServeLlava::server_ = nullptr;
 
-TEST_F(ServeVision, ChatWithImageUrlAnswersAsTheCliDoes) {
+TEST_F(ServeLlava, ChatWithImageUrlAnswersAsTheCliDoes) {
   const std::string want = cli_answer(kLlava + "/image.png");
   const HttpAnswer a = post_json(*server_, "/v1/chat/completions",
                                  image_chat(data_url(kLlava + "/image.png"), "What is in the picture?").dump());
@@ -132,7 +132,7 @@ TEST_F(ServeVision, ChatWithImageUrlAnswersAsTheCliDoes) {
 
 // Same text, different images: the image tokens' ids are equal but their blocks must not be shared
 // (prefix-cache keys carry the image's content); the same image again is a hit.
-TEST_F(ServeVision, DifferentImagesNeverShareKvBlocks) {
+TEST_F(ServeLlava, DifferentImagesNeverShareKvBlocks) {
   const std::string other = kModels + "llava_next/image.png";
   const std::string want_other = cli_answer(other);
   const json first = image_chat(data_url(kLlava + "/image.png"), "What is in the picture?");
@@ -149,7 +149,7 @@ TEST_F(ServeVision, DifferentImagesNeverShareKvBlocks) {
   EXPECT_GT(hits2, hits1) << "the same image again should reuse its blocks";
 }
 
-TEST_F(ServeVision, BadImagesAre400s) {
+TEST_F(ServeLlava, BadImagesAre400s) {
   const std::string good = data_url(kLlava + "/image.png");
   struct Case {
     json body;
@@ -160,10 +160,10 @@ TEST_F(ServeVision, BadImagesAre400s) {
   json to_llama = image_chat(good, "hi");
   to_llama["model"] = "llama";
   for (const Case& c : std::vector<Case>{
-           {image_chat("https://example.com/cat.png", "hi"), "remote image URLs are not fetched"},
-           {image_chat("file:///etc/passwd", "hi"), "local file URLs are not read"},
-           {image_chat("data:image/png;base64,@@@not base64@@@", "hi"), "not valid base64"},
-           {image_chat("data:text/plain;base64,aGVsbG8=", "hi"), "image/*"},
+           {image_chat("https://example.com/cat.png", "hi"), "image URLs are not fetched"},
+           {image_chat("file:///etc/passwd", "hi"), "must be a data URL"},
+           {image_chat("data:image/png;base64,@@@not base64@@@", "hi"), "base64 does not decode"},
+           {image_chat("data:text/plain;base64,aGVsbG8=", "hi"), "is not an image"},
            {image_chat("data:image/png;base64," + base64("not a png at all"), "hi"), "cannot be decoded"},
            {to_llama, "does not take images"},
        }) {
