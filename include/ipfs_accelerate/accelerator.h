@@ -224,6 +224,10 @@ struct GenerateOptions : SamplingOptions {
   std::optional<int> num_beams;
   std::optional<float> length_penalty;
   std::optional<std::string> early_stopping;
+  // Image files for a vision-language model (LLaVA, LLaVA-NeXT), in the order of the prompt's
+  // `<image>` placeholders: generate puts them at the prompt's start when it has none; in chat they
+  // are the conversation's images, in the order its messages' image items render.
+  std::vector<std::string> images;
 };
 
 struct TokenLogprobs {

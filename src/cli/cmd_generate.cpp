@@ -110,7 +110,9 @@ int run_generate(Context& ctx, const GenerateArgs& a) {
 void register_generate(CLI::App& app, Context& ctx, Action& action) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* sub = app.add_subcommand(
-      "generate", "Generate text with a decoder (GPT-2, LLaMA, Qwen2/3, Mistral) or encoder-decoder (T5) model folder");
+      "generate",
+      "Generate text with a decoder (GPT-2, LLaMA, Qwen2/3, Mistral), encoder-decoder (T5) or vision-language "
+      "(LLaVA, LLaVA-NeXT) model folder");
   sub->add_option("-m,--model", a->model,
                   "Hugging Face model folder (with --provider: the provider's model id; with --providers: a routed "
                   "name)")
@@ -120,6 +122,9 @@ void register_generate(CLI::App& app, Context& ctx, Action& action) {
                   "anthropic, groq, ollama, gemini, vllm, ovms, tgi, opea) or a name in --providers FILE");
   sub->add_option("--providers", a->providers_file, "Router configuration (JSON, docs/providers.md)");
   sub->add_option("-p,--prompt", a->prompt, "Prompt text (tokenized as tokenizer.encode(prompt))")->required();
+  sub->add_option("--image", a->options.images,
+                  "Image file for a vision-language model (repeatable; PNG, JPEG, WebP, GIF, BMP): one per <image> "
+                  "in the prompt, in order, or all at its start when it has none");
   add_generation_flags(sub, a->options, "Stop when the text contains STR (repeatable); the text ends before it");
   sub->add_option("--logprobs", a->options.logprobs,
                   "Log-probabilities of the sampled token and the N most likely (0..20)");

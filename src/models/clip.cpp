@@ -20,6 +20,10 @@ constexpr VisionTowerNames kClipVisionNames = {"embeddings.patch_embedding",
 
 }  // namespace
 
+const VisionTowerNames& clip_vision_names() {
+  return kClipVisionNames;
+}
+
 std::unique_ptr<ClipModel> ClipModel::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                            Device device) {
   const HfConfig tc = clip_sub_config(config, "text_config");

@@ -13,6 +13,9 @@
 
 namespace ia {
 
+// CLIPVisionModel's checkpoint names below its prefix ("vision_model.").
+const VisionTowerNames& clip_vision_names();
+
 class ClipModel final : public ImageTextModel {
  public:
   static std::unique_ptr<ClipModel> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

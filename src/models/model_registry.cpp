@@ -13,6 +13,7 @@
 #include "models/clip.h"
 #include "models/decoder_lm.h"
 #include "models/detr.h"
+#include "models/llava.h"
 #include "models/t5.h"
 #include "models/vit.h"
 #include "models/wav2vec2.h"
@@ -33,6 +34,7 @@ using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, con
 using VideoTextLoader = std::unique_ptr<VideoTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using AudioTextLoader = std::unique_ptr<AudioTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ObjectDetectorLoader = std::unique_ptr<ObjectDetector> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using VisionLanguageLoader = std::unique_ptr<VisionLanguage> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -62,6 +64,9 @@ std::unique_ptr<VideoTextModel> load_xclip(const HfConfig& c, const WeightStore&
 std::unique_ptr<AudioTextModel> load_clap(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return ClapModel::load(c, w, t, d);
 }
+std::unique_ptr<VisionLanguage> load_llava(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return LlavaModel::load(c, w, t, d);
+}
 
 std::unique_ptr<ObjectDetector> load_detr(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return DetrForObjectDetection::load(c, w, t, d);
@@ -82,6 +87,7 @@ struct FamilyEntry {
   VideoTextLoader video_text = nullptr;              // null: not a video-text model (X-CLIP) in this build
   AudioTextLoader audio_text = nullptr;              // null: not an audio-text model (CLAP) in this build
   ObjectDetectorLoader object_detector = nullptr;    // null: not an object detector (DETR) in this build
+  VisionLanguageLoader vision_language = nullptr;    // null: not a vision-language chat model (LLaVA) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -112,9 +118,10 @@ constexpr FamilyEntry kFamilies[] = {
      nullptr, nullptr, nullptr, load_clap},
     {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
      nullptr, nullptr, load_xclip},
-    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
+    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, load_llava},
     {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr,
-     nullptr},
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, load_llava},
     {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr, nullptr,
      nullptr, nullptr, nullptr, nullptr, load_detr},
 };
@@ -174,7 +181,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
     }
     kind.modality = f.modality;
     kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text ||
-                       f.video_text || f.audio_text || f.object_detector;
+                       f.video_text || f.audio_text || f.object_detector || f.vision_language;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -182,6 +189,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
 }
 
 void require_causal_lm(const ModelKind& kind, const std::string& dir) {
+  if (has_vision_language(kind)) return;  // a vision-language model generates text (with or without images)
   if (!entry_for(kind.model_type).causal_lm || kind.task != "text-generation")
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type,
          kind.architecture);
@@ -198,7 +206,11 @@ bool has_encoder(const ModelKind& kind) {
 }
 
 bool has_causal_lm(const ModelKind& kind) {
-  return entry_for(kind.model_type).causal_lm != nullptr;
+  return entry_for(kind.model_type).causal_lm != nullptr || has_vision_language(kind);
+}
+
+bool has_vision_language(const ModelKind& kind) {
+  return entry_for(kind.model_type).vision_language != nullptr;
 }
 
 void require_ctc_model(const ModelKind& kind, const std::string& dir) {
@@ -338,8 +350,10 @@ std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightSto
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_causal_lm(kind, weights.dir());
-  return with_load_progress(weights, compute_dtype, device, [&] {
-    return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true);
+  return with_load_progress(weights, compute_dtype, device, [&]() -> std::unique_ptr<CausalLM> {
+    const FamilyEntry& f = entry_for(kind.model_type);
+    if (f.vision_language) return f.vision_language(config, weights, compute_dtype, device);
+    return f.causal_lm(config, weights, compute_dtype, device, true);
   });
 }
 
@@ -418,7 +432,7 @@ std::unique_ptr<ObjectDetector> load_object_detector(const HfConfig& config, con
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
                                                    DType compute_dtype, Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
-  if (!has_causal_lm(kind))
+  if (!entry_for(kind.model_type).causal_lm)
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
          kind.model_type, kind.architecture);
   return with_load_progress(weights, compute_dtype, device, [&] {

@@ -22,6 +22,7 @@
 #include "models/image_text_model.h"
 #include "models/object_detector.h"
 #include "models/video_text_model.h"
+#include "models/vision_language.h"
 
 namespace ia {
 
@@ -54,6 +55,8 @@ void require_ctc_model(const ModelKind& kind, const std::string& dir);
 // the kind's model_type.
 bool has_encoder(const ModelKind& kind);
 bool has_causal_lm(const ModelKind& kind);
+// A vision-language chat model (LLaVA): load_causal_lm gives it as a VisionLanguage.
+bool has_vision_language(const ModelKind& kind);
 bool has_ctc_model(const ModelKind& kind);
 bool has_encoder_decoder(const ModelKind& kind);
 // Unsupported (naming the folder and the type) unless the kind generates text in this build: a

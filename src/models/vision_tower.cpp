@@ -206,7 +206,7 @@ Tensor VisionTower::table_for(int64_t gh, int64_t gw) const {
   return ops::to_device(table, device_);
 }
 
-VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
+Tensor VisionTower::embed(const Tensor& pixel_values, int64_t& images, int64_t& tokens) const {
   const VisionTowerConfig& c = config_;
   if (pixel_values.dim() != 4 || pixel_values.dtype() != DType::F32 || pixel_values.size(1) != c.channels)
     fail(ErrorKind::InvalidArgument, "pixel_values must be f32 [images, {}, height, width], got {}", c.channels,
@@ -237,6 +237,44 @@ VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
   x = ops::add(x.view({B, T, H}), table).view({B * T, H});
   if (pre_norm_.defined()) x = pre_norm_(x);
 
+  images = B;
+  tokens = T;
+  return x;
+}
+
+std::vector<Tensor> VisionTower::hidden_states(const Tensor& pixel_values, const std::vector<int64_t>& indices) const {
+  if (!messages_.empty()) fail(ErrorKind::Unsupported, "hidden states of a tower with cross-frame messages");
+  const auto L = static_cast<int64_t>(blocks_.size());
+  std::vector<int64_t> at;
+  int64_t deepest = 0;
+  for (int64_t i : indices) {
+    const int64_t k = i < 0 ? L + 1 + i : i;
+    if (k < 0 || k > L)
+      fail(ErrorKind::InvalidArgument, "hidden state {} of a vision tower with {} layers ({} states)", i, L, L + 1);
+    at.push_back(k);
+    deepest = std::max(deepest, k);
+  }
+  int64_t B = 0, T = 0;
+  Tensor x = embed(pixel_values, B, T);
+  const StepInputs step = equal_length_step(B, T, device_);
+  BlockContext ctx;
+  ctx.step = &step;
+  ctx.bf16_products = patch_.weight().dtype() == DType::BF16;
+  std::vector<Tensor> states(static_cast<size_t>(deepest + 1));
+  states[0] = x;
+  for (int64_t l = 0; l < deepest; ++l) {
+    x = blocks_[static_cast<size_t>(l)](x, ctx);
+    states[static_cast<size_t>(l + 1)] = x;
+  }
+  std::vector<Tensor> out;
+  for (int64_t k : at) out.push_back(states[static_cast<size_t>(k)]);
+  return out;
+}
+
+VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
+  const VisionTowerConfig& c = config_;
+  int64_t B = 0, T = 0;
+  Tensor x = embed(pixel_values, B, T);
   const StepInputs step = equal_length_step(B, T, device_);
   BlockContext ctx;
   ctx.step = &step;

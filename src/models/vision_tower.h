@@ -85,6 +85,12 @@ class VisionTower {
   // smaller than a patch is left out, as the convolution leaves it. With cross-frame messages, B
   // is a whole number of videos of config().frames frames. InvalidArgument otherwise.
   VisionTowerOutput forward(const Tensor& pixel_values) const;
+  // transformers' hidden_states[i] (output_hidden_states) for each of `indices`: 0 the embeddings
+  // after the pre-norm, i the output of block i - 1, negative counted from the end (-1 the last
+  // block's, before any final norm). Each [B * T, hidden] on the device, images back to back, the
+  // class token first; only the blocks the deepest index needs run. InvalidArgument past the tower.
+  std::vector<Tensor> hidden_states(const Tensor& pixel_values, const std::vector<int64_t>& indices) const;
+  int64_t num_layers() const { return static_cast<int64_t>(blocks_.size()); }
 
   // The position table [1 + gh * gw, hidden] for a gh x gw patch grid, on the host: the
   // checkpoint's when the grid is its own, else its patch positions resized bicubically
@@ -108,6 +114,8 @@ class VisionTower {
   };
   std::vector<CrossFrameLayer> messages_;  // one per block, or none
   Tensor table_for(int64_t gh, int64_t gw) const;
+  // The patch, class and position embeddings after the pre-norm, [images * tokens, hidden].
+  Tensor embed(const Tensor& pixel_values, int64_t& images, int64_t& tokens) const;
 };
 
 }  // namespace ia

@@ -15,6 +15,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "preprocess/image/image_decoder.h"
 #include "router/load_once_cache.h"
 #include "router/model_placement.h"
 #include "router/model_source.h"
@@ -24,6 +25,7 @@
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/hardware.h"
+#include "runtime/vision_prompt.h"
 #include "tokenizers/chat_template/chat_template.h"
 #include "tokenizers/tokenizer.h"
 
@@ -320,12 +322,41 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   return g;
 }
 
+namespace {
+
+// The options' image files through the model's processor: the prompt's ids and image features.
+// InvalidArgument for images to a model that takes none.
+ia::VisionPromptInput vision_prompt(const ia::Generator& gen, const std::string& model, const std::string& prompt,
+                                    const std::vector<std::string>& files, bool add_special_tokens, bool images_first) {
+  const ia::VisionPrompter* vp = gen.vision();
+  if (!vp)
+    ia::fail(ia::ErrorKind::InvalidArgument, "{}: this model takes no images (images are for LLaVA-family models)",
+             model);
+  std::vector<ia::image::RgbImage> images;
+  if (static_cast<int64_t>(files.size()) > ia::kMaxImagesPerPrompt)
+    ia::fail(ia::ErrorKind::InvalidArgument, "{} images; at most {} are accepted in one prompt", files.size(),
+             ia::kMaxImagesPerPrompt);
+  for (const auto& f : files) images.push_back(ia::image::decode_image_file(f).image);
+  if (!images_first && vp->placeholders(prompt) != static_cast<int64_t>(images.size()))
+    ia::fail(ia::ErrorKind::InvalidArgument, "the conversation has {} image items for {} images",
+             vp->placeholders(prompt), images.size());
+  return vp->prepare(prompt, images, add_special_tokens);
+}
+
+}  // namespace
+
 GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt,
                                      const GenerateOptions& options) {
   return translate_errors([&] {
     Impl::GenerationSetup g = impl_->setup_generation(model, options);
     ia::GenerationStats st;
-    ia::GenerationResult r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
+    ia::GenerationResult r;
+    if (!options.images.empty()) {
+      const ia::VisionPromptInput in = vision_prompt(*g.gen, model, prompt, options.images, true, true);
+      r = std::move(g.gen->generate_ids({in.ids}, g.req, g.on_text, &st, {in.images}).at(0));
+    } else {
+      r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
+    }
     return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });
 }
@@ -422,7 +453,14 @@ ChatSession::Fit Accelerator::chat_fit(const std::string& model, const std::stri
     const auto tokens =
         static_cast<int64_t>(g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false).ids.size());
     ChatSession::Fit f;
-    f.prompt_tokens = static_cast<int>(tokens);
+    // Each image placeholder (one token as text) becomes its image's tokens.
+    int64_t image_tokens = 0;
+    if (const ia::VisionPrompter* vp = g.gen->vision())
+      for (const auto& file : options.images) {
+        const ia::image::RgbImage im = ia::image::decode_image_file(file).image;
+        image_tokens += vp->processor().image_tokens(im.height, im.width) - 1;
+      }
+    f.prompt_tokens = static_cast<int>(tokens + image_tokens);
     f.max_new_tokens = static_cast<int>(g.gen->requested_new_tokens(g.req, tokens));
     f.context_tokens = static_cast<int>(g.gen->model().config().max_positions);
     return f;
@@ -437,8 +475,16 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
   const std::string prompt = render_chat_template(model, messages_json, t);
   return translate_errors([&] {
     Impl::GenerationSetup g = impl_->setup_generation(model, options);
-    const ia::tok::Encoding enc = g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
-    std::vector<int32_t> ids(enc.ids.begin(), enc.ids.end());
+    std::vector<int32_t> ids;
+    std::shared_ptr<const ia::PromptImages> images;
+    if (!options.images.empty()) {
+      ia::VisionPromptInput in = vision_prompt(*g.gen, model, prompt, options.images, false, false);
+      ids = std::move(in.ids);
+      images = std::move(in.images);
+    } else {
+      const ia::tok::Encoding enc = g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
+      ids.assign(enc.ids.begin(), enc.ids.end());
+    }
     ia::GenerationStats st;
     ia::GenerationResult r;
     if (session) {
@@ -447,9 +493,9 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
         session->session = std::make_unique<ia::ChatSession>(g.gen);
         session->generator = g.gen;
       }
-      r = session->session->turn(std::move(ids), g.req, g.on_text, &st);
+      r = session->session->turn(std::move(ids), g.req, g.on_text, &st, images);
     } else {
-      r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st).at(0));
+      r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st, {images}).at(0));
     }
     return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });

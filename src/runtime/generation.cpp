@@ -15,6 +15,7 @@
 #include "runtime/sequence_output.h"
 #include "runtime/step_builder.h"
 #include "runtime/step_runner.h"
+#include "runtime/vision_prompt.h"
 
 namespace ia {
 
@@ -33,6 +34,7 @@ struct SeqState {
   int64_t cache_seq = 0;
   int64_t cross = -1;  // encoder-decoders: its encoder sequence in the request's cross cache
   std::vector<int32_t> prompt;
+  std::shared_ptr<const PromptImages> images;  // a vision-language prompt's image features
   int64_t max_new = 0;
   std::unique_ptr<Sampler> sampler;
   std::optional<SequenceOutput> out;  // generated ids, their text, and when the sequence ends
@@ -98,7 +100,10 @@ std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device
   }
   std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
-  return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
+  auto gen = std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
+  if (auto vl = std::dynamic_pointer_cast<const VisionLanguage>(model))
+    gen->vision_ = VisionPrompter::load(dir, vl, tok);
+  return gen;
 }
 
 std::shared_ptr<const TokenTrie> Generator::token_trie() const {
@@ -164,7 +169,8 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   for (auto& s : seqs) {
     const auto cached = static_cast<size_t>(cache.length(s.cache_seq));
     IA_CHECK(cached < s.prompt.size(), "generation: sequence holds {} of a {}-token prompt", cached, s.prompt.size());
-    chunks.push_back(SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached), s.cross});
+    chunks.push_back(
+        SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached), s.cross, s.images.get()});
     if (!cross) st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
     st.cached_tokens += static_cast<int64_t>(cached);
   }
@@ -214,12 +220,22 @@ int64_t Generator::requested_new_tokens(const GenerationRequest& req, int64_t pr
       defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - prompt_tokens) : kDefaultMaxNewTokens));
 }
 
-PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const {
+PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req,
+                                  std::shared_ptr<const PromptImages> images) const {
   const DecoderConfig& cfg = model_->config();
   const int64_t ctx = cfg.max_positions;
   PreparedPrompt p;
   p.ids = std::move(prompt);
   if (p.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
+  if (images) {
+    if (seq2seq_) fail(ErrorKind::Unsupported, "an encoder-decoder model takes no images");
+    if (static_cast<int64_t>(p.ids.size()) >= ctx)
+      fail(ErrorKind::InvalidArgument,
+           "prompt of {} tokens (its images included) does not fit the model's context of {} tokens; a prompt with "
+           "images is never truncated",
+           p.ids.size(), ctx);
+    p.images = std::move(images);
+  }
   if (seq2seq_) {
     // The prompt is the encoder's input; the decoder starts from its start token (which
     // generation_config's max_length counts, as transformers does).
@@ -304,10 +320,12 @@ BeamSearchParams Generator::resolve_beams(const GenerationRequest& req, const Sa
   return b;
 }
 
-std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
-                                                      const GenerationRequest& req, const StreamCallback& on_text,
-                                                      GenerationStats* stats) const {
+std::vector<GenerationResult> Generator::generate_ids(
+    const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req, const StreamCallback& on_text,
+    GenerationStats* stats, const std::vector<std::shared_ptr<const PromptImages>>& images) const {
   const SamplingParams params = resolve(req);
+  IA_CHECK(images.empty() || images.size() == prompts.size(), "generation: {} image sets for {} prompts", images.size(),
+           prompts.size());
   const BeamSearchParams beams = resolve_beams(req, params);
   if (prompts.empty()) return {};
   const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
@@ -315,9 +333,13 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
   std::vector<PreparedPrompt> prepared;
   for (size_t i = 0; i < prompts.size(); ++i) {
     if (prompts[i].empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
-    prepared.push_back(prepare(prompts[i], req));
+    prepared.push_back(prepare(prompts[i], req, images.empty() ? nullptr : images[i]));
   }
-  if (beams.num_beams > 1) return beam_generate(prepared, req, params, on_text, stats);
+  if (beams.num_beams > 1) {
+    for (const auto& p : prepared)
+      if (p.images) fail(ErrorKind::Unsupported, "beam search with images is not supported (num_beams must be 1)");
+    return beam_generate(prepared, req, params, on_text, stats);
+  }
 
   std::vector<SeqState> seqs(prompts.size());
   int64_t blocks = 0;
@@ -330,6 +352,7 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
         seq2seq_ ? std::vector<int32_t>{static_cast<int32_t>(seq2seq_->decoder_start_token_id())} : std::move(p.ids);
     if (seq2seq_) s.cross = static_cast<int64_t>(i);
     s.max_new = p.max_new;
+    s.images = p.images;
     s.result.warnings = std::move(p.warnings);
     s.sampler = std::make_unique<Sampler>(params, seed);
     blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
@@ -502,6 +525,7 @@ GenerationResult Generator::generate_in(KvCache& cache, int64_t seq, const Prepa
   SeqState& s = seqs[0];
   s.cache_seq = seq;
   s.prompt = prompt.ids;
+  s.images = prompt.images;
   s.max_new = prompt.max_new;
   s.result.warnings = prompt.warnings;
   s.sampler = std::make_unique<Sampler>(params, req.seed ? *req.seed : std::random_device{}());

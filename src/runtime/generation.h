@@ -22,10 +22,13 @@
 #include "models/encoder_decoder.h"
 #include "runtime/beam_search.h"
 #include "runtime/grammar.h"
+#include "runtime/prompt_images.h"
 #include "runtime/sampling.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ia {
+
+class VisionPrompter;
 
 // generation_config.json (sampling defaults, lengths, beam search and eos ids); all optional.
 struct GenerationDefaults : SamplingDefaults {
@@ -89,6 +92,7 @@ struct GenerationStats {
 // with the number of tokens it may generate.
 struct PreparedPrompt {
   std::vector<int32_t> ids;
+  std::shared_ptr<const PromptImages> images;  // a vision-language prompt's image features, or null
   int64_t max_new = 0;
   std::vector<std::string> warnings;
 };
@@ -116,10 +120,12 @@ class Generator {
   // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
   std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
                                          const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
-  // Prompts as token ids.
+  // Prompts as token ids; with `images` (a vision-language model), prompt i's image features
+  // (null: none), whose positions are that prompt's image tokens (runtime/vision_prompt.h).
   std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts,
                                              const GenerationRequest& req, const StreamCallback& on_text = {},
-                                             GenerationStats* stats = nullptr) const;
+                                             GenerationStats* stats = nullptr,
+                                             const std::vector<std::shared_ptr<const PromptImages>>& images = {}) const;
 
   // An encoder-decoder's decoding from a cross-attention cache the caller made (Whisper: its
   // audio encoder's output; make_cross_cache), each decoder prompt (the start token and whatever
@@ -136,7 +142,10 @@ class Generator {
   // What generate_ids does to each prompt before running it: checks its ids, cuts it
   // when it does not fit the context (InvalidArgument unless req.truncate_prompt)
   // and works out max_new_tokens.
-  PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const;
+  // A prompt with images is never cut (its image tokens would lose their features): one that does
+  // not fit is InvalidArgument whatever truncate_prompt says.
+  PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req,
+                         std::shared_ptr<const PromptImages> images = nullptr) const;
   // The tokens a request asks to generate after a prompt of `prompt_tokens`: its
   // max_new_tokens, else generation_config.json's max_new_tokens, else what its
   // max_length leaves (at least 1), else 256. prepare() caps it at the context's end.
@@ -155,6 +164,8 @@ class Generator {
 
   // The causal LM, or an encoder-decoder's decoder.
   const CausalLM& model() const { return *model_; }
+  // A vision-language model's prompt builder (its processor, features), or null for a text model.
+  const VisionPrompter* vision() const { return vision_.get(); }
   // The encoder-decoder, or null for a decoder-only model.
   const EncoderDecoder* encoder_decoder() const { return seq2seq_.get(); }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
@@ -179,6 +190,7 @@ class Generator {
   mutable std::once_flag trie_once_;
   mutable std::shared_ptr<const TokenTrie> trie_;
   std::shared_ptr<const EncoderDecoder> seq2seq_;  // null: a decoder-only model
+  std::shared_ptr<const VisionPrompter> vision_;   // null: not a vision-language model
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;

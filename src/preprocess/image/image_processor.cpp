@@ -38,6 +38,8 @@ const ClassDefaults kClasses[] = {
     // X-CLIP's processor, applied to each frame of a video.
     {"VideoMAEImageProcessor", false, {0, 0, 224, 0}, Resample::Bilinear, true, 224, kStandardMean, kStandardStd},
     {"DetrImageProcessor", false, {0, 0, 800, 1333}, Resample::Bilinear, false, 0, kImagenetMean, kImagenetStd, true},
+    // Its per-crop steps are CLIP's (the crops and pinpoints: preprocess/image/llava_processor.h).
+    {"LlavaNextImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
 };
 
 // The class a config names: "...ImageProcessorFast" and "...ImageProcessorPil" are the same
@@ -160,7 +162,7 @@ ImageProcessorConfig ImageProcessorConfig::from(const HfConfig& c, const std::st
   if (!d)
     fail(ErrorKind::Unsupported,
          "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor, "
-         "VideoMAEImageProcessor, DetrImageProcessor are)",
+         "VideoMAEImageProcessor, DetrImageProcessor, LlavaNextImageProcessor are)",
          c.path(), type);
   ImageProcessorConfig out;
   out.type = d->type;
