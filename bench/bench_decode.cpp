@@ -7,6 +7,8 @@
 //   through the same linear op; "of_gemm" = achieved / GEMM FLOP/s;
 // - the bf16 GEMV of each weight shape alone (GB/s), to locate losses.
 // Model folders are written once under the temp dir (IA_BENCH_DECODE_DIR overrides).
+// The CPU also runs TinyLlama packed at load (--quantize int8 and q4: docs/quantization.md):
+// decode at batch 1 and 8, prefill of 512 tokens, and the packed GEMVs of the gate|up shape.
 //
 // IA_BENCH_DEVICE = cpu (default) | cuda | cuda:N picks the device the models load on. On a GPU
 // the ceilings are the GPU's (a device-to-device copy of 1 GiB, an 8192^3 bf16 GEMM, the GEMVs on
@@ -31,6 +33,8 @@
 #include <vector>
 
 #include "bench_device.h"
+#include "benchmarks/ceilings.h"
+#include "core/quantization.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -83,16 +87,18 @@ struct Loaded {
   std::unique_ptr<ia::DecoderLM> decoder;
 };
 
-const Loaded& load(const std::string& like) {
+// `quantize`: a --quantize method ("" for none).
+const Loaded& load(const std::string& like, const std::string& quantize = "") {
   // Never destroyed: on a GPU the CUDA runtime may be gone when static destructors would free into it.
   static auto& cache = *new std::map<std::string, Loaded>;
-  auto it = cache.find(like);
+  auto it = cache.find(like + "/" + quantize);
   if (it != cache.end()) return it->second;
   const std::string dir = model_dir(like);
   Loaded l;
   l.weights = ia::WeightStore::open(dir);
+  l.weights->set_quantization(ia::weight_quantization(quantize));
   l.decoder = ia::DecoderLM::load(ia::HfConfig::load(dir), *l.weights, ia::DType::BF16, g_device);
-  return cache.emplace(like, std::move(l)).first->second;
+  return cache.emplace(like + "/" + quantize, std::move(l)).first->second;
 }
 
 std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
@@ -102,50 +108,19 @@ std::vector<int32_t> random_ids(int64_t n, int64_t vocab, uint32_t seed) {
   return ids;
 }
 
-// Streams a buffer much larger than the caches; in parallel over the same threads the model uses.
+// Streams a buffer much larger than the caches: the copy ceiling of benchmarks/ceilings.h (in
+// parallel over the threads the model uses; on a GPU device-to-device copies, 4 per iteration).
 constexpr size_t kBandwidthBytes = size_t{1} << 30;
 
 void BM_MemCopy(benchmark::State& state) {
-  std::vector<char> a(kBandwidthBytes, 1), b(kBandwidthBytes, 2);
-  const int64_t chunks = 1024;
-  auto copy = [&] {
-    ia::parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-      const size_t step = kBandwidthBytes / chunks;
-      std::memcpy(b.data() + c0 * step, a.data() + c0 * step, static_cast<size_t>(c1 - c0) * step);
-    });
-  };
-  copy();
+  ia::benchmarks::CopyWorkload copy(g_device, kBandwidthBytes);
+  copy.run();
   const double t0 = now_s();
-  for (auto _ : state) {
-    copy();
-    benchmark::DoNotOptimize(b.data());
-  }
+  for (auto _ : state) copy.run();
   // Bytes read + bytes written, as STREAM counts a copy.
   state.counters["GB/s"] =
-      benchmark::Counter(2.0 * kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  g_copy_bytes_per_s = 2.0 * kBandwidthBytes * static_cast<double>(state.iterations()) / (now_s() - t0);
-}
-
-// The GPU's copy bandwidth: device-to-device copies of a 1 GiB buffer (PyTorch's b.copy_(a) in
-// hf_reference_bench.py), a few per iteration so the wait ending each is a negligible part.
-void BM_MemCopyDevice(benchmark::State& state) {
-  constexpr int kCopies = 4;
-  ia::Backend& be = ia::backend_for(g_device);
-  const ia::Shape shape{static_cast<int64_t>(kBandwidthBytes)};
-  auto buffer = [&] {
-    return ia::Tensor(be.allocate(kBandwidthBytes), 0, shape, ia::contiguous_strides(shape), ia::DType::U8);
-  };
-  ia::Tensor a = buffer(), b = buffer();
-  be.copy(a, b);
-  wait_device();
-  const double t0 = now_s();
-  for (auto _ : state) {
-    for (int i = 0; i < kCopies; ++i) be.copy(a, b);
-    wait_device();
-  }
-  const double bytes = 2.0 * kCopies * kBandwidthBytes;  // read + written
-  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  g_copy_bytes_per_s = bytes * static_cast<double>(state.iterations()) / (now_s() - t0);
+      benchmark::Counter(copy.bytes_per_run() / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  g_copy_bytes_per_s = copy.bytes_per_run() * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
 void BM_MemRead(benchmark::State& state) {
@@ -161,32 +136,16 @@ void BM_MemRead(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(kBandwidthBytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The attainable bf16 GEMM rate: one large product through the same linear op.
+// The attainable bf16 GEMM rate: one large product through the same linear op
+// (benchmarks/ceilings.h: 4096x2048x2048 on the CPU, 8192^3 on a GPU).
 void BM_LargeGemmBf16(benchmark::State& state) {
-  // 4096x2048x2048 saturates the CPU but takes an H100 ~50 us: the GPU gets 8192^3 (as PyTorch's).
-  const int64_t M = on_gpu() ? 8192 : 4096, K = on_gpu() ? 8192 : 2048, N = on_gpu() ? 8192 : 2048;
-  ia::Tensor x, w;
-  if (on_gpu()) {
-    // x already bf16, as the decoder's rms_norm hands it over: the GEMM alone, no rounding pass.
-    x = on_device(fast_random({M, K}, 1.0f, 1).to(ia::DType::BF16));
-    w = on_device(fast_random({N, K}, 0.02f, 2).to(ia::DType::BF16));
-  } else {
-    x = ia::Tensor::empty({M, K}, ia::DType::F32), w = ia::Tensor::empty({N, K}, ia::DType::F32);
-    std::mt19937 rng(1);
-    std::normal_distribution<float> d(0, 1);
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng);
-    for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] = 0.02f * d(rng);
-    w = w.to(ia::DType::BF16);
-  }
-  ia::ops::linear(x, w, nullptr);
-  wait_device();
+  const ia::benchmarks::GemmShape s = ia::benchmarks::default_gemm_shape(g_device);
+  ia::benchmarks::GemmWorkload gemm(g_device, ia::DType::BF16, s.m, s.n, s.k);
+  gemm.run();
   const double t0 = now_s();
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(ia::ops::linear(x, w, nullptr).raw());
-    wait_device();
-  }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
-  g_gemm_flops = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
+  for (auto _ : state) gemm.run();
+  state.counters["FLOP/s"] = benchmark::Counter(gemm.flops_per_run(), benchmark::Counter::kIsIterationInvariantRate);
+  g_gemm_flops = gemm.flops_per_run() * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
 // One bf16 linear at decode shape (M rows), weights larger than the caches.
@@ -229,11 +188,28 @@ void BM_Gemv(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
       benchmark::Counter(2.0 * N * K * static_cast<double>(calls) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One packed linear (core/quantization.h) at decode shape; GB/s of packed bytes.
+void BM_GemvPacked(benchmark::State& state, int64_t M, int64_t N, int64_t K, ia::DType format) {
+  ia::Tensor wf = fast_random({N, K}, 0.02f, 2);
+  ia::Tensor w0 = ia::quantize_matrix(wf, format);
+  const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / static_cast<int64_t>(w0.nbytes()));
+  std::vector<ia::Tensor> ws{w0};
+  for (int64_t c = 1; c < copies; ++c) ws.push_back(w0.clone());
+  ia::Tensor x = fast_random({M, K}, 1.0f, 1);
+  size_t c = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ia::ops::linear(x, ws[c], nullptr).raw());
+    c = (c + 1) % ws.size();
+  }
+  state.counters["GB/s"] =
+      benchmark::Counter(static_cast<double>(w0.nbytes()) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Timed regions end with a host read (the step runner copies the logits to the host), which on a
 // GPU waits for the step's work.
 void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch, int64_t prompt_len,
-               int64_t decode_steps) {
-  const Loaded& m = load(like);
+               int64_t decode_steps, const std::string& quantize = "") {
+  const Loaded& m = load(like, quantize);
   const ia::CausalLM& dec = *m.decoder;
   const int64_t V = dec.config().vocab_size;
   const int64_t bs = 16, per_seq = (prompt_len + decode_steps + bs) / bs + 1;
@@ -294,20 +270,22 @@ void BM_Decode(benchmark::State& state, const std::string& like, int64_t batch, 
                                           static_cast<double>(state.iterations()) / (timed + prefill_timed);
 }
 
-double prefill_flops(const ia::CausalLM& dec, int64_t T) {
+// `bf16`: the model's bf16 load (its weight bytes count the parameters).
+double prefill_flops(const ia::CausalLM& dec, const ia::CausalLM& bf16, int64_t T) {
   const auto& c = dec.config();
   // Linear layers (every bf16 weight once per token, but the LM head only for the last
   // token: prefill returns one row of logits) + attention scores and values (causal: half).
   const double head = static_cast<double>(c.vocab_size * c.hidden_size);
-  const double params = static_cast<double>(dec.weight_bytes_per_token()) / 2.0;
+  const double params = static_cast<double>(bf16.weight_bytes_per_token()) / 2.0;
   const double linear = 2.0 * static_cast<double>(T) * (params - head) + 2.0 * head;
   const double attn = 2.0 * 2.0 * static_cast<double>(c.num_layers) * static_cast<double>(c.num_heads * c.head_dim) *
                       static_cast<double>(T) * static_cast<double>(T + 1) / 2.0;
   return linear + attn;
 }
 
-void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefill_len) {
-  const Loaded& m = load(like);
+void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefill_len,
+                const std::string& quantize = "") {
+  const Loaded& m = load(like, quantize);
   const ia::CausalLM& dec = *m.decoder;
   auto cache = dec.make_cache((prefill_len + 15) / 16 + 1, 16);
   const std::vector<int32_t> prompt = random_ids(prefill_len, dec.config().vocab_size, 9);
@@ -320,7 +298,7 @@ void BM_Prefill(benchmark::State& state, const std::string& like, int64_t prefil
   run();  // warm-up: prepacked weights, primitives
   const double t0 = now_s();
   for (auto _ : state) run();
-  const double elapsed = now_s() - t0, flops = prefill_flops(dec, prefill_len);
+  const double elapsed = now_s() - t0, flops = prefill_flops(dec, *load(like).decoder, prefill_len);
   state.counters["tokens/s"] =
       benchmark::Counter(static_cast<double>(prefill_len), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
@@ -349,11 +327,29 @@ void register_cpu() {  // the cases and order of every earlier session
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
+  // Packed weights (issue 18; against llama.cpp's Q8_0 / Q4_0 on the same shapes).
+  for (const auto& [name, format] : {std::pair{"q8", ia::DType::Q8}, std::pair{"q4_g32", ia::DType::Q4G32}})
+    for (int64_t m : {1, 8})
+      add(std::string("BM_GemvPacked/") + name + "_gate_up_m" + std::to_string(m) + "_11264x2048", BM_GemvPacked, m,
+          11264, 2048, format)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+  for (const char* method : {"int8", "q4"}) {
+    for (int64_t batch : {1, 8})
+      add(std::string("BM_Decode/llama_1b_") + method + "_b" + std::to_string(batch), BM_Decode,
+          std::string("llama-1b"), batch, kPromptLen, kDecodeSteps, std::string(method))
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    add(std::string("BM_Prefill/llama_1b_") + method + "_512", BM_Prefill, std::string("llama-1b"), kPrefillLen,
+        std::string(method))
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
 }
 
 // The GPU runs the TinyLlama shape only (the one hf_reference_bench.py measures), at its sizes.
 void register_gpu() {
-  add("BM_MemCopy", BM_MemCopyDevice)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+  add("BM_MemCopy", BM_MemCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
   add("BM_LargeGemmBf16", BM_LargeGemmBf16)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/qkv_2560x2048", BM_Gemv, 1, 2560, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   add("BM_Gemv/o_2048x2048", BM_Gemv, 1, 2048, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();

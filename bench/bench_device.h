@@ -11,6 +11,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "benchmarks/ceilings.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
 #include "runtime/device_selection.h"
@@ -29,19 +30,8 @@ inline void wait_device() {
   if (on_gpu()) ops::synchronize(bench_device());
 }
 
-// Uniform values in [-scale, scale) from an LCG, for the GPU's 8192^2 operands (a normal
-// distribution over 2^26 values takes seconds); not constant, as a GEMM on zeros draws less power
-// and would overstate the rate.
-inline Tensor fast_random(const Shape& shape, float scale, uint64_t seed) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = scale * (static_cast<float>(s >> 40) * (2.0f / 16777216.0f) - 1.0f);
-  }
-  return t;
-}
+// Uniform values from an LCG, fast enough for GPU-sized operands (benchmarks/ceilings.h).
+using benchmarks::fast_random;
 
 // Registers fn(state, args...) under `name`. An error (a model that does not load, GPU memory
 // exhausted, a failed kernel) marks that benchmark failed in the output and the run goes on.

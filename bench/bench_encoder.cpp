@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_device.h"
+#include "benchmarks/ceilings.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/bert_encoder.h"
@@ -196,32 +197,16 @@ void BM_Encoder(benchmark::State& state, Shape s, ia::DType dtype, bool mixed, i
     state.counters["of_gemm"] = flops * static_cast<double>(state.iterations()) / elapsed / g_gemm_flops[dtype];
 }
 
-// The machine's attainable GEMM rate: one large product through the same linear op.
+// The machine's attainable GEMM rate: one large product through the same linear op
+// (benchmarks/ceilings.h: 4096x2048x2048 on the CPU, 8192^3 on a GPU).
 void BM_LargeGemm(benchmark::State& state, ia::DType dtype) {
-  // 4096x2048x2048 saturates the CPU but takes an H100 ~50 us: the GPU gets 8192^3 (as PyTorch's).
-  const int64_t M = on_gpu() ? 8192 : 4096, K = on_gpu() ? 8192 : 2048, N = on_gpu() ? 8192 : 2048;
-  ia::Tensor x, w;
-  if (on_gpu()) {
-    // A bf16 x, as the bf16 encoder hands its linears: the GEMM alone, no rounding pass.
-    x = fast_random({M, K}, 1.0f, 1);
-    if (dtype == ia::DType::BF16) x = x.to(dtype);
-    x = ia::ops::to_device(x, g_device);
-    w = ia::ops::to_device(fast_random({N, K}, 0.02f, 2).to(dtype), g_device);
-  } else {
-    std::mt19937 rng(1);
-    x = random_tensor({M, K}, rng, 1.0f);
-    w = random_tensor({N, K}, rng, 0.02f).to(dtype);
-  }
-  ia::ops::linear(x, w, nullptr);
-  wait_device();
+  const ia::benchmarks::GemmShape s = ia::benchmarks::default_gemm_shape(g_device);
+  ia::benchmarks::GemmWorkload gemm(g_device, dtype, s.m, s.n, s.k);
+  gemm.run();
   const double t0 = now_s();
-  for (auto _ : state) {
-    auto y = ia::ops::linear(x, w, nullptr);
-    benchmark::DoNotOptimize(y.raw());
-    wait_device();
-  }
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * M * N * K, benchmark::Counter::kIsIterationInvariantRate);
-  g_gemm_flops[dtype] = 2.0 * M * N * K * static_cast<double>(state.iterations()) / (now_s() - t0);
+  for (auto _ : state) gemm.run();
+  state.counters["FLOP/s"] = benchmark::Counter(gemm.flops_per_run(), benchmark::Counter::kIsIterationInvariantRate);
+  g_gemm_flops[dtype] = gemm.flops_per_run() * static_cast<double>(state.iterations()) / (now_s() - t0);
 }
 
 void add_encoder(const std::string& name, Shape shape, ia::DType dtype, bool mixed, int64_t batch = kBatch,

@@ -1,7 +1,8 @@
 // libFuzzer target for the in-memory image decoder (what an upload reaches): PNG, JPEG, WebP, GIF
-// and BMP through their libraries and the BMP parser, the EXIF orientation, then the ViT and CLIP
-// processors' resize, crop and normalize. Any input must either decode into an RGB image within
+// and BMP through their libraries and the BMP parser, the EXIF orientation, then the ViT, CLIP and
+// DETR processors' resize, crop, normalize and pad. Any input must either decode into an RGB image within
 // the limits or throw ia::Error; any other exception, a crash, a hang or a sanitizer report is a bug.
+// DETR's processor (shortest / longest edge, then the pad step) runs on a small size too.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,13 @@ const ia::image::ImageProcessor& processor(bool clip) {
   static const ia::image::ImageProcessor clip_p(ia::image::ImageProcessorConfig::from(
       ia::HfConfig::from_json(nlohmann::json::object(), "fuzz"), "CLIPImageProcessor"));
   return clip ? clip_p : vit;
+}
+
+const ia::image::ImageProcessor& detr_processor() {
+  static const ia::image::ImageProcessor detr(ia::image::ImageProcessorConfig::from(
+      ia::HfConfig::from_json(nlohmann::json{{"size", {{"shortest_edge", 64}, {"longest_edge", 96}}}}, "fuzz"),
+      "DetrImageProcessor"));
+  return detr;
 }
 
 }  // namespace
@@ -49,6 +57,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         acc += v[i];
       }
     }
+    ia::Tensor dx = detr_processor().preprocess(im);
+    if (dx.size(0) != 3 || dx.size(1) < 1 || dx.size(2) < 1 || dx.size(1) > 96 || dx.size(2) > 96) __builtin_trap();
+    ia::image::PaddedBatch padded = detr_processor().pad({dx});
+    if (padded.pixel_mask.numel() != dx.size(1) * dx.size(2)) __builtin_trap();
+    acc += padded.pixel_values.data<float>()[0];
     g_sink = g_sink + acc;
   } catch (const ia::Error&) {
     // Expected for malformed input.

@@ -9,8 +9,10 @@ PACKAGES=(
   nlohmann-json3-dev libdnnl-dev libutf8proc-dev libonig-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev
-  libedit-dev libsndfile1-dev libsamplerate0-dev
+  libedit-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+  libsqlite3-dev
 )
 # Node.js runs the IPFS interop tests' reference peer; this image may already
 # ship its own node/npm, which Debian's npm package would conflict with.

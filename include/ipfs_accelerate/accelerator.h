@@ -1,6 +1,7 @@
 #pragma once
 // The public C++ API of ipfs-accelerate. Nothing device- or ISA-specific
 // appears here; errors are ipfs_accelerate::Error.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,6 +32,7 @@ struct AcceleratorOptions {
 struct EmbedOptions {
   std::string device = "auto";         // auto | cpu | cuda | cuda:N
   std::string dtype = "auto";          // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
+  std::string quantize;                // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
   std::optional<std::string> pooling;  // cls | mean | max | mean_sqrt_len | lasttoken; default: the model folder's
   std::optional<bool> normalize;       // default: the model folder's (sentence-transformers Normalize module)
   int batch_size = 32;
@@ -96,6 +98,28 @@ struct ClassifyResult {
   double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
 };
 
+struct DetectOptions : VisionOptions {
+  // Detections whose score is above this are kept, in [0, 1] (the object-detection pipeline's 0.5).
+  double threshold = 0.5;
+};
+
+struct ObjectDetection {
+  int id = 0;
+  std::string label;           // config.json's id2label
+  float score = 0;             // the softmax probability of the best class that is not "no object"
+  std::array<float, 4> box{};  // x0, y0, x1, y1 in pixels of the image as loaded (EXIF-oriented)
+};
+
+// Object detection (DETR): per image, the queries above the threshold, highest score first.
+struct DetectResult {
+  std::string model, device, dtype;
+  double threshold = 0;
+  std::vector<std::vector<ObjectDetection>> detections;  // [images][detections]
+  std::vector<std::pair<int, int>> image_sizes;          // [images] (width, height) the boxes are in
+  std::vector<std::string> warnings;
+  double decode_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
 // Image-text similarity (CLIP): embeddings L2-normalized as CLIPModel returns them, logits =
 // exp(logit_scale) * cosine, probs = each image's softmax over the texts (zero-shot labels).
 struct SimilarityResult {
@@ -104,6 +128,44 @@ struct SimilarityResult {
   std::vector<std::vector<float>> logits_per_image;  // [images][texts]
   std::vector<std::vector<float>> probs_per_image;   // [images][texts]
   std::vector<std::vector<float>> text_embeds, image_embeds;
+  std::vector<int> token_counts;  // per text, special tokens included
+  std::vector<std::string> warnings;
+  double decode_ms = 0, tokenize_ms = 0, preprocess_ms = 0, inference_ms = 0;
+};
+
+// A video: a video file (MP4/MOV, Matroska/WebM, AVI; decoded with FFmpeg's libraries) or a
+// folder of frame images, by path, or a video file's bytes (an upload) with a name errors give it.
+struct VideoInput {
+  std::string path;
+  std::optional<std::string> bytes;  // set: these bytes, named `path`
+  static VideoInput file(std::string p) { return VideoInput{std::move(p), std::nullopt}; }
+  static VideoInput data(std::string content, std::string name) {
+    return VideoInput{std::move(name), std::move(content)};
+  }
+};
+
+// Which frames of a video the model saw: the model's num_frames, spread evenly (frame i of
+// `count` is floor(i * total / count), transformers' uniform sampling).
+struct VideoSampling {
+  std::string path;
+  std::string format;  // the container, or "frames" for a folder
+  std::string codec;   // the decoder; empty for a folder
+  long long total_frames = 0;
+  std::vector<long long> indices;
+  double fps = 0;  // 0 when unknown
+};
+
+// Video-text similarity (X-CLIP): each text's embedding is conditioned on the video (X-CLIP's
+// video-specific prompts), so text_embeds are per video; embeddings L2-normalized as XCLIPModel
+// returns them, logits = exp(logit_scale) * cosine, probs = each video's softmax over the texts.
+struct VideoSimilarityResult {
+  std::string model, device, dtype;
+  float logit_scale = 0;
+  std::vector<std::vector<float>> logits_per_video;          // [videos][texts]
+  std::vector<std::vector<float>> probs_per_video;           // [videos][texts]
+  std::vector<std::vector<std::vector<float>>> text_embeds;  // [videos][texts][dim]
+  std::vector<std::vector<float>> video_embeds;              // [videos][dim]
+  std::vector<VideoSampling> videos;
   std::vector<int> token_counts;  // per text, special tokens included
   std::vector<std::string> warnings;
   double decode_ms = 0, tokenize_ms = 0, preprocess_ms = 0, inference_ms = 0;
@@ -147,6 +209,7 @@ struct SamplingOptions {
 struct GenerateOptions : SamplingOptions {
   std::string device = "auto";        // auto | cpu
   std::string dtype = "auto";         // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
+  std::string quantize;               // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
   std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
   std::vector<std::string> stop;
   bool ignore_eos = false;
@@ -161,6 +224,10 @@ struct GenerateOptions : SamplingOptions {
   std::optional<int> num_beams;
   std::optional<float> length_penalty;
   std::optional<std::string> early_stopping;
+  // Image files for a vision-language model (LLaVA, LLaVA-NeXT), in the order of the prompt's
+  // `<image>` placeholders: generate puts them at the prompt's start when it has none; in chat they
+  // are the conversation's images, in the order its messages' image items render.
+  std::vector<std::string> images;
 };
 
 struct TokenLogprobs {
@@ -253,9 +320,15 @@ class Accelerator {
   // Image classification (ViT): each image's logits and top-k labels.
   ClassifyResult classify(const std::string& model, const std::vector<ImageInput>& images,
                           const ClassifyOptions& options = {});
+  // Object detection (DETR): each image's labelled boxes above the threshold.
+  DetectResult detect(const std::string& model, const std::vector<ImageInput>& images,
+                      const DetectOptions& options = {});
   // Image-text similarity (CLIP) of every image with every text.
   SimilarityResult similarity(const std::string& model, const std::vector<ImageInput>& images,
                               const std::vector<std::string>& texts, const VisionOptions& options = {});
+  // Video-text similarity (X-CLIP) of every video with every text.
+  VideoSimilarityResult video_similarity(const std::string& model, const std::vector<VideoInput>& videos,
+                                         const std::vector<std::string>& texts, const VisionOptions& options = {});
   // Image embeddings (CLIP's image tower and projection). A CLIP folder's text embeddings come
   // from embed(): its text tower and projection, normalized unless EmbedOptions::normalize is false.
   ImageEmbedResult embed_images(const std::string& model, const std::vector<ImageInput>& images,

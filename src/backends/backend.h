@@ -38,6 +38,8 @@ enum class OpKind {
   Conv1d,
   GroupNorm,
   CrossAttention,
+  Conv2d,
+  MaxPool2d,
 };
 const char* op_kind_name(OpKind op);
 
@@ -111,6 +113,31 @@ inline int64_t conv1d_output_length(int64_t length, int64_t kernel, const Conv1d
   return span < 0 ? 0 : span / p.stride + 1;
 }
 
+// A 2-D convolution as torch.nn.functional.conv2d computes it (cross-correlation; zero padding
+// of padding_h rows at the top and bottom, padding_w columns left and right), on channels-last
+// activations (see Backend::conv2d).
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t padding_h = 0, padding_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+// torch.nn.functional.max_pool2d (dilation 1, ceil_mode False): padding counts as -inf.
+struct MaxPool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t padding_h = 0, padding_w = 0;
+};
+
+// Output size of a convolution or pooling window along one axis, as torch computes it
+// (floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1); 0 when the (dilated)
+// kernel does not fit.
+inline int64_t window_output_size(int64_t size, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation) {
+  const int64_t span = size + 2 * padding - dilation * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
 // Ops a backend recorded once and runs again on the same buffers (a CUDA graph). See
 // Backend::begin_recording.
 class RecordedWork {
@@ -164,7 +191,8 @@ class Backend {
   // out[M, N] = x[M, K] @ w[N, K]^T (+ bias[N]); x contiguous in its last dim, f32 (bf16
   // weights: rounded to bf16 first), or already bf16 when w is bf16; out f32, or bf16 when w is
   // bf16 (the f32 result, epilogue included, rounded to nearest even: what the next bf16 linear
-  // would round it to).
+  // would round it to). w may also be packed (core/quantization.h: [N, quantized_row_bytes(K)]
+  // of a Q8 / Q4 dtype, where supports(Linear, that dtype)): x f32 or bf16, out f32 or bf16.
   virtual void linear(const Tensor& x, const Tensor& w, const Tensor* bias, Tensor& out) = 0;
   // linear followed by the epilogue; not pure: the default runs linear, activation and add.
   virtual void linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue,
@@ -262,6 +290,20 @@ class Backend {
   // then out = normalised * weight[c] + bias[c] (weight/bias [C] f32, bias may be null).
   virtual void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
                           Tensor& out) = 0;
+
+  // --- image ops (convolutional backbones: DETR's ResNet), channels last as the audio ops ---
+  // out[b, y, x, o] = bias[o] + sum_{i < Cin/G, ky < KH, kx < KW}
+  //     in[b, y sh + ky dh - ph, x sw + kx dw - pw, g Cin/G + i] w[o, i, ky, kx]
+  // with g = o / (Cout/G) and in = 0 outside the image: in [B, H, W, Cin] f32 contiguous, w
+  // [Cout, Cin/G, KH, KW] f32 in torch's layout (the checkpoint's), bias [Cout] f32 or null, out
+  // [B, Hout, Wout, Cout] f32 with each side window_output_size(...) >= 1. The output rows are
+  // the next layer's [B, Hout Wout, Cout] tokens without a transpose.
+  virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) = 0;
+  // out[b, y, x, c] = max over the window (rows y sh - ph .. + KH - 1, columns x sw - pw .. + KW - 1)
+  // of in[b, ., ., c], positions outside the image left out: x [B, H, W, C] f32 contiguous, out
+  // [B, Hout, Wout, C] with each side window_output_size(...) >= 1 and padding <= kernel / 2 (torch's
+  // rule, so every window holds at least one pixel).
+  virtual void max_pool2d(const Tensor& x, const MaxPool2dParams& p, Tensor& out) = 0;
 };
 
 // The backend that runs tensors on `device`; throws ErrorKind::Unavailable when none is registered.

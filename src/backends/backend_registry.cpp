@@ -31,6 +31,8 @@ const char* op_kind_name(OpKind op) {
     case OpKind::TopK: return "top_k";
     case OpKind::Conv1d: return "conv1d";
     case OpKind::GroupNorm: return "group_norm";
+    case OpKind::Conv2d: return "conv2d";
+    case OpKind::MaxPool2d: return "max_pool2d";
     case OpKind::CrossAttention: return "cross_attention";
   }
   return "?";

@@ -223,6 +223,8 @@ void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, co
   sub->add_option("--dtype", o.dtype,
                   "Linear weight dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")
       ->capture_default_str();
+  sub->add_option("--quantize", o.quantize,
+                  "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
 }
 
 }  // namespace ia::cli

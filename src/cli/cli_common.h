@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accelerate/accelerator.h"
+#include "router/deployment_router.h"
 
 namespace ia::cli {
 
@@ -39,6 +40,7 @@ using Action = std::function<int()>;
 
 void register_embed(CLI::App& app, Context& ctx, Action& action);
 void register_classify(CLI::App& app, Context& ctx, Action& action);
+void register_detect(CLI::App& app, Context& ctx, Action& action);
 void register_similarity(CLI::App& app, Context& ctx, Action& action);
 void register_tokenize(CLI::App& app, Context& ctx, Action& action);
 void register_inspect(CLI::App& app, Context& ctx, Action& action);
@@ -52,6 +54,13 @@ void register_models(CLI::App& app, Context& ctx, Action& action);
 void register_pull(CLI::App& app, Context& ctx, Action& action);
 void register_serve(CLI::App& app, Context& ctx, Action& action);
 void register_transcribe(CLI::App& app, Context& ctx, Action& action);
+void register_eval(CLI::App& app, Context& ctx, Action& action);
+void register_bench(CLI::App& app, Context& ctx, Action& action);
+void register_providers(CLI::App& app, Context& ctx, Action& action);
+
+// The router for --provider NAME / --providers FILE: the file's, else one provider configured
+// from its environment variables (InvalidArgument for an unknown name).
+std::unique_ptr<ia::router::Router> open_router(const std::string& provider, const std::string& providers_file);
 
 // The sampling, stopping and placement flags `generate` and `chat` share, bound
 // straight to the options they fill. `stop_help` words --stop for the command.

@@ -37,6 +37,7 @@ using Json = nlohmann::ordered_json;
 
 struct ChatArgs {
   std::string model, system, messages;
+  std::vector<std::string> images;
   ipfs_accelerate::GenerateOptions options;
   ChatTemplateFlags template_flags;
   bool json = false;
@@ -85,6 +86,31 @@ bool is_system(const Json& m) {
   return m.is_object() && m.value("role", "") == "system";
 }
 
+// A message's image items ({"type": "image"} in a content list), which the chat template renders
+// as the model's image placeholder.
+size_t image_items(const Json& m) {
+  size_t n = 0;
+  if (m.is_object() && m.contains("content") && m["content"].is_array())
+    for (const auto& item : m["content"])
+      if (item.is_object() && item.value("type", "") == "image") ++n;
+  return n;
+}
+
+// A user message with `images` image items before its text.
+Json user_message(const std::string& text, size_t images) {
+  if (images == 0) return {{"role", "user"}, {"content", text}};
+  Json content = Json::array();
+  for (size_t i = 0; i < images; ++i) content.push_back({{"type", "image"}});
+  content.push_back({{"type", "text"}, {"text", text}});
+  return {{"role", "user"}, {"content", content}};
+}
+
+void require_image_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw ipfs_accelerate::Error("not_found", "--image " + path + ": no such file");
+}
+
 const char* kHelp =
     "Commands:\n"
     "  /help                 this list\n"
@@ -96,6 +122,7 @@ const char* kHelp =
     "  /set system TEXT      replace the system message\n"
     "  /save FILE            write the conversation as JSON messages\n"
     "  /load FILE            continue a saved conversation (JSON messages)\n"
+    "  /image FILE           attach an image to the next message (vision-language models)\n"
     "  \"\"\"                   a line of three quotes starts and ends a message of several lines\n"
     "Ctrl-C stops a reply; at the prompt it drops the line, twice in a row quits.\n";
 
@@ -110,6 +137,8 @@ class Chat {
       return 0;
     });
     if (!a_.system.empty()) conversation_.push_back({{"role", "system"}, {"content", a_.system}});
+    for (const auto& f : a_.images) require_image_file(f);
+    pending_images_ = a_.images;
   }
 
   // One turn for the conversation of a --messages file.
@@ -118,6 +147,19 @@ class Chat {
     // --system adds a system message unless the file starts with one.
     if (!given.empty() && is_system(given[0])) conversation_ = Json::array();
     for (const auto& m : given) conversation_.push_back(m);
+    // --image files are the messages' image items in order; messages without any get them
+    // before the text of their first user message.
+    size_t items = 0;
+    for (const auto& m : conversation_) items += image_items(m);
+    if (items == 0 && !pending_images_.empty()) {
+      for (auto& m : conversation_)
+        if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string()) {
+          m = user_message(m["content"].get<std::string>(), pending_images_.size());
+          break;
+        }
+    }
+    images_ = std::move(pending_images_);
+    pending_images_.clear();
     fit_context();
     ipfs_accelerate::GenerateResult r = turn(options_);
     std::cout << (a_.json ? json_text(router::chat_result_json(r)) : r.text) << "\n" << std::flush;
@@ -161,7 +203,10 @@ class Chat {
       }
       if (message.empty()) continue;
 
-      conversation_.push_back({{"role", "user"}, {"content", message}});
+      conversation_.push_back(user_message(message, pending_images_.size()));
+      const size_t attached = pending_images_.size();
+      images_.insert(images_.end(), pending_images_.begin(), pending_images_.end());
+      pending_images_.clear();
       o = options_;
       o.cancelled = [] { return SigintCatcher::pending(); };
       if (!a_.json) {
@@ -179,6 +224,7 @@ class Chat {
         if (!e.is_user_error()) throw;
         std::cerr << cli_error_line({error_kind_from_name(e.kind()), e.what()}) << "\n";
         conversation_.erase(conversation_.end() - 1);
+        images_.resize(images_.size() - std::min(attached, images_.size()));
         armed = SigintCatcher::take();
         continue;
       }
@@ -222,7 +268,8 @@ class Chat {
     return text;
   }
 
-  ipfs_accelerate::GenerateResult turn(const ipfs_accelerate::GenerateOptions& o) {
+  ipfs_accelerate::GenerateResult turn(ipfs_accelerate::GenerateOptions o) {
+    o.images = images_;
     const std::string messages = dump(conversation_);
     ipfs_accelerate::GenerateResult r = with_next_step([&] {
       return a_.no_prefix_cache ? ctx_.accelerator().chat(a_.model, messages, o, tmpl_)
@@ -242,13 +289,18 @@ class Chat {
     size_t dropped = 0;
     ipfs_accelerate::ChatSession::Fit f, before;
     for (;;) {
-      f = session_->fit(dump(conversation_), options_, tmpl_);
+      ipfs_accelerate::GenerateOptions fo = options_;
+      fo.images = images_;
+      f = session_->fit(dump(conversation_), fo, tmpl_);
       if (!dropped) before = f;
       if (f.prompt_tokens + f.max_new_tokens <= f.context_tokens) break;
       const size_t first = !conversation_.empty() && is_system(conversation_[0]) ? 1 : 0;
       size_t next = first + 1;
       while (next < conversation_.size() && conversation_[next].value("role", "") != "user") ++next;
       if (next >= conversation_.size()) break;  // only the last user message is left
+      size_t images = 0;                        // the dropped messages' images leave the conversation's list
+      for (size_t i = first; i < next; ++i) images += image_items(conversation_[i]);
+      images_.erase(images_.begin(), images_.begin() + static_cast<std::ptrdiff_t>(std::min(images, images_.size())));
       conversation_.erase(conversation_.begin() + static_cast<std::ptrdiff_t>(first),
                           conversation_.begin() + static_cast<std::ptrdiff_t>(next));
       dropped += next - first;
@@ -275,7 +327,19 @@ class Chat {
     } else if (name == "/clear" || name == "/reset") {
       conversation_.erase(conversation_.begin() + (!conversation_.empty() && is_system(conversation_[0]) ? 1 : 0),
                           conversation_.end());
+      images_.clear();
+      pending_images_.clear();
       std::cerr << "chat: conversation cleared\n";
+    } else if (name == "/image") {
+      std::error_code ec;
+      if (arg.empty()) {
+        error("/image needs a FILE");
+      } else if (!std::filesystem::is_regular_file(arg, ec)) {
+        error("/image: no such file \"" + arg + "\"");
+      } else {
+        pending_images_.push_back(arg);
+        std::cerr << "chat: " << arg << " goes with the next message\n";
+      }
     } else if (name == "/set") {
       set(arg);
     } else if (name == "/save" || name == "/load") {
@@ -443,6 +507,8 @@ class Chat {
   ipfs_accelerate::ChatTemplateOptions tmpl_;
   std::unique_ptr<ipfs_accelerate::ChatSession> session_;
   Json conversation_ = Json::array();
+  std::vector<std::string> images_;          // the conversation's image files, in its image items' order
+  std::vector<std::string> pending_images_;  // --image / /image files for the next user message
 };
 
 int run_chat(Context& ctx, const ChatArgs& a, const CLI::App* sub) {
@@ -460,6 +526,9 @@ void register_chat(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--system", a->system, "System message that opens the conversation");
   sub->add_option("--messages", a->messages,
                   "JSON file ('-': stdin) of {role, content} messages: answer once, no interaction");
+  sub->add_option("--image", a->images,
+                  "Image file for a vision-language model (repeatable): attached to the first user message (with "
+                  "--messages: the messages' image items in order, or the first user message's when none)");
   add_generation_flags(sub, a->options, "Stop a reply when its text contains STR (repeatable)");
   add_chat_template_flags(sub, a->template_flags);
   sub->add_flag("--json", a->json,

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audio_text_calls.h"
 #include "cli/cli_common.h"
 #include "router/result_json.h"
 
@@ -16,6 +17,7 @@ struct EmbedArgs {
   std::string model;
   std::string device = "auto";
   std::string dtype = "auto";
+  std::string quantize;
   std::string pooling;
   int batch_size = 32;
   int max_length = 0;
@@ -28,10 +30,13 @@ struct EmbedArgs {
   bool jsonl = false;
   std::vector<std::string> texts;
   std::vector<std::string> images;  // --image: image embeddings (CLIP) instead of texts
+  std::vector<std::string> audios;  // --audio: audio embeddings (CLAP) instead of texts
 };
 
 int run_embed_images(Context& ctx, const EmbedArgs& args) {
   if (!args.texts.empty()) throw ipfs_accelerate::Error("invalid_argument", "give --image files or texts, not both");
+  if (!args.quantize.empty() && args.quantize != "none")
+    throw ipfs_accelerate::Error("invalid_argument", "--quantize applies to text models, not to --image embeddings");
   ipfs_accelerate::ImageEmbedOptions opts;
   opts.device = args.device;
   opts.dtype = args.dtype;
@@ -44,7 +49,18 @@ int run_embed_images(Context& ctx, const EmbedArgs& args) {
 }
 
 int run_embed(Context& ctx, const EmbedArgs& args) {
+  if (!args.audios.empty()) {
+    if (!args.images.empty()) throw ipfs_accelerate::Error("invalid_argument", "give --image or --audio, not both");
+    AudioCallArgs a{args.model, args.device, args.dtype, args.audios, args.texts};
+    a.normalize = !args.no_normalize;
+    return run_embed_audio(a);
+  }
   if (!args.images.empty()) return run_embed_images(ctx, args);
+  if (!args.texts.empty() && is_clap_folder(args.model)) {  // CLAP's text tower (ClapModel's text_embeds)
+    AudioCallArgs a{args.model, args.device, args.dtype, {}, args.texts};
+    a.normalize = !args.no_normalize;
+    return run_embed_clap_texts(a);
+  }
   std::vector<std::string> texts = args.texts;
   if (texts.empty()) {  // one text per line on stdin
     if (isatty(STDIN_FILENO) && !ctx.quiet)
@@ -59,6 +75,7 @@ int run_embed(Context& ctx, const EmbedArgs& args) {
   ipfs_accelerate::EmbedOptions opts;
   opts.device = args.device;
   opts.dtype = args.dtype;
+  opts.quantize = args.quantize;
   if (!args.pooling.empty()) opts.pooling = args.pooling;
   if (args.normalize) opts.normalize = true;
   if (args.no_normalize) opts.normalize = false;
@@ -91,6 +108,8 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--dtype", args->dtype,
                   "Compute dtype: auto (the checkpoint's config.json dtype; float16 runs as bf16) | f32 | bf16")
       ->capture_default_str();
+  sub->add_option("--quantize", args->quantize,
+                  "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
   sub->add_option("--pooling", args->pooling,
                   "cls | mean | max | mean_sqrt_len | lasttoken (default: the model folder's)")
       ->check(CLI::IsMember({"cls", "mean", "max", "mean_sqrt_len", "lasttoken"}));
@@ -115,6 +134,9 @@ void register_embed(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("text", args->texts, "Texts to embed");
   sub->add_option("-i,--image", args->images,
                   "Image files to embed instead of texts (CLIP folders; normalized unless --no-normalize)");
+  sub->add_option("--audio", args->audios,
+                  "Audio files (WAV, FLAC, OGG, MP3) to embed instead of texts (CLAP folders; normalized unless "
+                  "--no-normalize)");
   sub->callback([&ctx, &action, args, prompt] {
     args->has_prompt = prompt->count() > 0;
     action = [&ctx, args] { return run_embed(ctx, *args); };

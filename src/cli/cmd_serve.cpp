@@ -73,6 +73,12 @@ std::string curl_example(const std::string& url, const server::ServerState& stat
     if (m->generates())
       return "curl " + url + "/v1/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
              m->name + "\", \"prompt\": \"Hello\", \"max_tokens\": 16}'";
+  if (state.models.empty()) {  // a gateway only: the first routed name
+    const std::string name =
+        state.router && !state.router->public_names().empty() ? state.router->public_names().front() : "MODEL";
+    return "curl " + url + "/v1/chat/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
+           name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'";
+  }
   return "curl " + url + "/v1/embeddings -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
          state.models.front()->name + "\", \"input\": \"Hello!\"}'";
 }
@@ -103,6 +109,8 @@ int run_serve(Context& ctx, server::ServeOptions o) {
   }
   std::string names;
   for (const auto& m : server.state().models) names += (names.empty() ? "" : ", ") + m->name;
+  if (server.state().router)
+    for (const auto& n : server.state().router->public_names()) names += (names.empty() ? "" : ", ") + n + " (routed)";
   std::cerr << "ipfs-accelerate serve: ready on " << url << " (models: " << names << ")\n"
             << "  try: " << curl_example(url, server.state()) << std::endl;
 
@@ -126,7 +134,10 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
        write_timeout_s = std::make_shared<double>(10), generation_timeout_s = std::make_shared<double>(600);
   CLI::App* sub = app.add_subcommand(
       "serve", "Serve models over HTTP: OpenAI-compatible (chat, completions, embeddings), vLLM and TEI routes");
-  sub->add_option("-m,--model", o->models, "Model folder, CID, registered name or HF id (repeatable)")->required();
+  sub->add_option("-m,--model", o->models, "Model folder, CID, registered name or HF id (repeatable)");
+  sub->add_option("--providers", o->providers_file,
+                  "Router configuration (JSON): remote providers and the deployments of routed model names, "
+                  "served under the same OpenAI routes (docs/providers.md)");
   sub->add_option("--served-model-name", o->served_model_names,
                   "Name clients use for each --model, in order (default: the folder's name)");
   sub->add_option("--host", o->host, "Address to listen on")->capture_default_str();
@@ -134,6 +145,8 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--api-key", o->api_keys, "Key clients must send as 'Authorization: Bearer KEY' (repeatable)");
   sub->add_option("--device", o->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16")->capture_default_str();
+  sub->add_option("--quantize", o->quantize,
+                  "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
   sub->add_option("--max-queue", o->max_queue,
                   "Sequences that may wait per model for a place in the batch; a request past them gets 429")
       ->check(CLI::Range(0, 1 << 20))
@@ -173,6 +186,7 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   sub->callback([&ctx, &action, o, grace_s, request_timeout_s, write_timeout_s, generation_timeout_s] {
+    if (o->models.empty() && o->providers_file.empty()) throw CLI::RequiredError("--model (or --providers FILE)");
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
     o->drain_grace = ms(*grace_s);
     o->request_read_timeout = ms(*request_timeout_s);

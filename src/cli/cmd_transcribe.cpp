@@ -1,4 +1,4 @@
-// `transcribe`: speech to text with a speech model folder (Wav2Vec2 CTC; Whisper as it lands):
+// `transcribe`: speech to text with a speech model folder (Wav2Vec2 CTC or Whisper):
 // the audio file decoded, mixed to mono and resampled to the model's rate by the audio front end
 // (docs/audio.md), then the model's transcript as text, or with --json as
 // {"text", "ids", "language", "segments": [{"start", "end", "text"}], "duration"}.
@@ -19,7 +19,8 @@ namespace ia::cli {
 void register_transcribe(CLI::App& app, Context& ctx, Action& action) {
   struct Args {
     std::string model, file, device = "auto", dtype = "auto";
-    std::string language, task = "transcribe";
+    std::string language, task = "transcribe", prompt;
+    float temperature = 0;
     bool timestamps = false, ignore_eos = false, json = false;
     int num_beams = 1;
     int64_t max_new_tokens = 0;
@@ -37,6 +38,9 @@ void register_transcribe(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate per 30-s window at most (Whisper)")
       ->check(CLI::Range(1, 1 << 16));
   sub->add_flag("--ignore-eos", a->ignore_eos, "Generate max-new-tokens whatever the model says (Whisper)");
+  sub->add_option("--prompt", a->prompt, "Text the transcript continues: names, spelling, style (Whisper)");
+  sub->add_option("--temperature", a->temperature, "Sampling temperature, 0 = greedy (Whisper)")
+      ->check(CLI::Range(0.0, 2.0));
   sub->add_flag("--json", a->json, "Print {\"text\", \"ids\", \"language\", \"segments\", \"duration\"}");
   sub->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "auto | f32 | bf16")->capture_default_str();
@@ -57,6 +61,8 @@ void register_transcribe(CLI::App& app, Context& ctx, Action& action) {
       o.num_beams = a->num_beams;
       if (sub->count("--max-new-tokens")) o.max_new_tokens = a->max_new_tokens;
       o.ignore_eos = a->ignore_eos;
+      o.prompt = a->prompt;
+      if (sub->count("--temperature")) o.temperature = a->temperature;
       const Transcript t = recognizer->transcribe(clip.samples, o);
       if (!a->json) {
         std::cout << t.text << "\n";

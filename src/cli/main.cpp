@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "backends/memory_budget.h"
+#include "benchmarks/placement_advice.h"
+#include "benchmarks/results_store.h"
 #include "cli/cli_common.h"
 #include "cli/progress.h"
 #include "core/error_outcome.h"
@@ -44,6 +46,7 @@ int run(int argc, char** argv) {
   ia::cli::Action action;
   ia::cli::register_embed(app, ctx, action);
   ia::cli::register_classify(app, ctx, action);
+  ia::cli::register_detect(app, ctx, action);
   ia::cli::register_similarity(app, ctx, action);
   ia::cli::register_tokenize(app, ctx, action);
   ia::cli::register_inspect(app, ctx, action);
@@ -58,6 +61,9 @@ int run(int argc, char** argv) {
   ia::cli::register_pull(app, ctx, action);
   ia::cli::register_serve(app, ctx, action);
   ia::cli::register_transcribe(app, ctx, action);
+  ia::cli::register_eval(app, ctx, action);
+  ia::cli::register_bench(app, ctx, action);
+  ia::cli::register_providers(app, ctx, action);
   // `help [COMMAND...]` is `COMMAND... --help`; then name an unknown command or
   // option plainly, with the nearest known name, before CLI11 parses.
   std::vector<std::string> args(argv, argv + argc);
@@ -102,6 +108,8 @@ int run(int argc, char** argv) {
   ia::cli::install_progress_reporter(ctx.quiet ? ia::cli::ProgressStyle::None
                                                : ia::cli::parse_progress_style(progress));
   ia::cli::set_pretty_json(pretty);
+  // `--device auto` goes by this machine's benchmark results where they compare devices.
+  ia::benchmarks::install_measured_placement(ia::benchmarks::default_results_location());
   return action ? action() : 2;
 }
 

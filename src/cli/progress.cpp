@@ -31,6 +31,7 @@ std::string size_text(uint64_t bytes) {
 }
 
 std::string amount_text(uint64_t n, ProgressUnit unit) {
+  if (unit == ProgressUnit::Cases) return fmt::format("{} cases", n);
   return unit == ProgressUnit::Bytes ? size_text(n) : fmt::format("{} blocks", n);
 }
 
@@ -45,6 +46,7 @@ double rate_of(const ProgressTask& t, uint64_t done, double seconds) {
 
 std::string rate_text(double rate, ProgressUnit unit) {
   if (unit == ProgressUnit::Blocks) return fmt::format("{:.0f} blocks/s", rate);
+  if (unit == ProgressUnit::Cases) return fmt::format("{:.1f} cases/s", rate);
   return size_text(static_cast<uint64_t>(rate)) + "/s";
 }
 

@@ -15,7 +15,12 @@ size_t dtype_size(DType t) {
     case DType::I16: return 2;
     case DType::I8:
     case DType::U8:
-    case DType::Bool: return 1;
+    case DType::Bool:
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return 1;  // packed formats: bytes
   }
   return 0;
 }
@@ -32,6 +37,11 @@ const char* dtype_name(DType t) {
     case DType::I8: return "i8";
     case DType::U8: return "u8";
     case DType::Bool: return "bool";
+    case DType::Q8: return "q8";
+    case DType::Q4G32: return "q4_g32";
+    case DType::Q4G128: return "q4_g128";
+    case DType::Q4ZG32: return "q4z_g32";
+    case DType::Q4ZG128: return "q4z_g128";
   }
   return "?";
 }
@@ -53,6 +63,10 @@ bool parse_dtype(std::string_view s, DType* out) {
     }
   }
   return false;
+}
+
+bool is_quantized(DType t) {
+  return t == DType::Q8 || t == DType::Q4G32 || t == DType::Q4G128 || t == DType::Q4ZG32 || t == DType::Q4ZG128;
 }
 
 bool is_float(DType t) {
@@ -117,6 +131,11 @@ double load_scalar(const void* base, DType t, int64_t i) {
     case DType::I8: return static_cast<const int8_t*>(base)[i];
     case DType::U8: return static_cast<const uint8_t*>(base)[i];
     case DType::Bool: return static_cast<const uint8_t*>(base)[i] != 0;
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return static_cast<const uint8_t*>(base)[i];  // the packed bytes
   }
   return 0;
 }
@@ -133,6 +152,11 @@ void store_scalar(void* base, DType t, int64_t i, double v) {
     case DType::I8: static_cast<int8_t*>(base)[i] = static_cast<int8_t>(v); break;
     case DType::U8: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); break;
     case DType::Bool: static_cast<uint8_t*>(base)[i] = v != 0; break;
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); break;  // the packed bytes
   }
 }
 

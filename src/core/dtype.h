@@ -7,13 +7,19 @@
 
 namespace ia {
 
-enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
+// Q8 ... Q4ZG128 are packed weight formats (core/quantization.h, docs/quantization.md): a tensor
+// of one is [rows, quantized_row_bytes(dtype, in)] bytes, each row one output's packed weights
+// with its scales; its element is one byte, so views, copies and concatenation by rows work as
+// on U8.
+enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool, Q8, Q4G32, Q4G128, Q4ZG32, Q4ZG128 };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);  // "f32", "bf16", ...
 // Parses our short names ("f32", "bf16", "f16") and safetensors names ("F32", "BF16", ...).
 bool parse_dtype(std::string_view s, DType* out);
 bool is_float(DType t);
+// A packed weight format (Q8, Q4*): see core/quantization.h.
+bool is_quantized(DType t);
 
 inline float bf16_to_f32(uint16_t v) {
   uint32_t bits = static_cast<uint32_t>(v) << 16;

@@ -16,7 +16,8 @@
 
 namespace ia {
 
-enum class ProgressUnit { Bytes, Blocks };
+// Cases: benchmark cases run (`bench`).
+enum class ProgressUnit { Bytes, Blocks, Cases };
 
 class ProgressTask;
 

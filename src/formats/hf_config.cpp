@@ -189,7 +189,9 @@ BertConfig BertConfig::from(const HfConfig& cfg) {
   const std::string& f = cfg.path();
   const bool distil =
       c.model_type == "distilbert" || (!cfg.has("hidden_size") && cfg.has("dim") && cfg.has("n_layers"));
-  const bool roberta = c.model_type == "roberta" || c.model_type == "xlm-roberta" || c.model_type == "camembert";
+  // CLAP's text tower is RoBERTa (ClapTextEmbeddings' positions start past the padding id).
+  const bool roberta = c.model_type == "roberta" || c.model_type == "xlm-roberta" || c.model_type == "camembert" ||
+                       c.model_type == "clap_text_model";
   if (c.model_type.empty()) c.model_type = distil ? "distilbert" : "bert";
 
   c.vocab_size = cfg.require_int("vocab_size");

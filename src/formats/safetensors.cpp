@@ -22,6 +22,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
+#include "formats/checkpoint_quantization.h"
 #include "formats/json_messages.h"
 
 namespace ia {
@@ -71,6 +72,11 @@ const char* safetensors_dtype_name(DType t) {
     case DType::I8: return "I8";
     case DType::U8: return "U8";
     case DType::Bool: return "BOOL";
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return "U8";  // packed bytes (core/quantization.h)
   }
   return "?";
 }
@@ -338,6 +344,26 @@ void WeightStore::add_file(std::shared_ptr<SafetensorsFile> f, const std::vector
   files_.push_back(std::move(f));
 }
 
+namespace {
+
+// config.json's quantization_config (a pre-quantized checkpoint), when the folder has a
+// readable config.json; one it cannot read is left to the config's own loader to report.
+std::shared_ptr<const CheckpointQuantization> folder_checkpoint_quantization(const fs::path& dir) {
+  const fs::path config = dir / "config.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(config, ec)) return nullptr;
+  json j;
+  try {
+    j = read_json_file(config.string());
+  } catch (const Error&) {
+    return nullptr;
+  }
+  if (!j.is_object()) return nullptr;
+  return read_checkpoint_quantization(j, config.string());
+}
+
+}  // namespace
+
 std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail(ErrorKind::NotFound, "{}: no such model folder", dir);
@@ -346,6 +372,7 @@ std::shared_ptr<WeightStore> WeightStore::open(const std::string& dir) {
   const fs::path d(dir);
   const fs::path single = d / "model.safetensors";
   const fs::path index = d / "model.safetensors.index.json";
+  ws->checkpoint_quantization_ = folder_checkpoint_quantization(d);
   if (is_file(single)) {
     ws->add_file(SafetensorsFile::open(single.string()), nullptr);
     return ws;

@@ -18,10 +18,13 @@
 
 #include "core/dtype.h"
 #include "core/progress.h"
+#include "core/quantization.h"
 #include "core/storage.h"
 #include "core/tensor.h"
 
 namespace ia {
+
+struct CheckpointQuantization;  // formats/checkpoint_quantization.h
 
 // Header sizes above this are refused as corrupt (the reference implementation's limit).
 inline constexpr size_t kSafetensorsMaxHeaderBytes = 100u * 1000u * 1000u;
@@ -111,6 +114,14 @@ class WeightStore {
   // checkpoint bytes (the load's progress); nullptr stops. Set while no tensor is being read.
   void report_reads_to(ProgressTask* task) const { read_progress_ = task; }
 
+  // How the matrices read through this store are to be packed (`--quantize`): the layers
+  // (models/layers/weight_source.h) read it when they load. Set before a model loads.
+  void set_quantization(WeightQuantization q) { quantization_ = std::move(q); }
+  const WeightQuantization& quantization() const { return quantization_; }
+  // How the checkpoint itself is quantized (config.json's quantization_config: GPTQ), as
+  // open() read it; null for a plain checkpoint (formats/checkpoint_quantization.h).
+  const CheckpointQuantization* checkpoint_quantization() const { return checkpoint_quantization_.get(); }
+
  private:
   WeightStore() = default;
   void add_file(std::shared_ptr<SafetensorsFile> f, const std::vector<std::string>* only);
@@ -121,6 +132,8 @@ class WeightStore {
   size_t total_bytes_ = 0;
   std::map<std::string, size_t> dtype_counts_;
   mutable ProgressTask* read_progress_ = nullptr;
+  WeightQuantization quantization_;
+  std::shared_ptr<const CheckpointQuantization> checkpoint_quantization_;
 };
 
 // Host conversion between F32, BF16 and F16 (zero copy when already `to`).

@@ -49,7 +49,7 @@ constexpr EncoderWeightNames kDistilBertNames = {
 }  // namespace
 
 std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                               Device device) {
+                                               Device device, const std::optional<std::string>& prefix) {
   const BertConfig bc = BertConfig::from(config);
   const EncoderWeightNames& names = bc.model_type == "distilbert" ? kDistilBertNames : kBertNames;
   auto enc = std::unique_ptr<BertEncoder>(new BertEncoder());
@@ -63,6 +63,10 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const HfConfig& config, const Wei
   // Task heads save the encoder under a prefix ("bert.", "roberta.", ...).
   const std::string word = std::string(names.word_emb) + ".weight";
   for (const char* p : {"", "bert.", "roberta.", "distilbert.", "model.", "encoder."}) {
+    if (prefix) {
+      enc->prefix_ = *prefix;
+      break;
+    }
     if (weights.has(std::string(p) + word)) {
       enc->prefix_ = p;
       break;

@@ -6,6 +6,7 @@
 // properties: BERT, RoBERTa / XLM-R / CamemBERT (positions offset past the
 // padding id), DistilBERT (no token types, no pooler).
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,10 @@ namespace ia {
 class BertEncoder final : public Encoder {
  public:
   // Loads weights, converting linear weights to `compute_dtype` (f32 or bf16);
-  // shapes are checked against the config (Corrupt on mismatch).
+  // shapes are checked against the config (Corrupt on mismatch). `prefix`: where the encoder's
+  // weights live ("text_model." in CLAP); unset, the task heads' prefixes are tried.
   static std::unique_ptr<BertEncoder> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                           Device device);
+                                           Device device, const std::optional<std::string>& prefix = std::nullopt);
 
   int64_t hidden_size() const override { return hidden_; }
   int64_t vocab_size() const override { return vocab_; }

@@ -7,10 +7,14 @@
 
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "models/clip_towers.h"
 #include "models/image_text_model.h"
 #include "models/vision_tower.h"
 
 namespace ia {
+
+// CLIPVisionModel's checkpoint names below its prefix ("vision_model.").
+const VisionTowerNames& clip_vision_names();
 
 class ClipModel final : public ImageTextModel {
  public:
@@ -18,8 +22,8 @@ class ClipModel final : public ImageTextModel {
                                          Device device);
 
   int64_t projection_dim() const override { return projection_dim_; }
-  int64_t vocab_size() const override { return vocab_; }
-  int64_t max_text_tokens() const override { return max_positions_; }
+  int64_t vocab_size() const override { return text_.vocab_size(); }
+  int64_t max_text_tokens() const override { return text_.max_positions(); }
   float logit_scale() const override { return logit_scale_; }
   DType compute_dtype() const override { return compute_dtype_; }
   Device device() const override { return device_; }
@@ -29,18 +33,15 @@ class ClipModel final : public ImageTextModel {
   // Where transformers pools text s: the first eos_token_id, or with the legacy eos_token_id 2 the
   // largest id (the end-of-text token had the highest id in the original vocabulary); 0 when no
   // token matches, as argmax of all zeros.
-  int64_t pooled_position(std::span<const int32_t> ids) const;
+  int64_t pooled_position(std::span<const int32_t> ids) const { return text_.pooled_position(ids); }
   const VisionTower& vision() const { return vision_; }
 
  private:
   ClipModel() = default;
-  Tensor token_emb_, pos_emb_;
-  std::vector<Block> text_blocks_;
-  Norm text_final_norm_;
+  ClipTextTower text_;
   Linear text_projection_, visual_projection_;
   VisionTower vision_;
-  int64_t eos_token_id_ = 2;
-  int64_t vocab_ = 0, max_positions_ = 0, text_hidden_ = 0, projection_dim_ = 0;
+  int64_t projection_dim_ = 0;
   float logit_scale_ = 1;
   DType compute_dtype_ = DType::F32;
   Device device_;

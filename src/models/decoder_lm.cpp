@@ -74,7 +74,7 @@ BlockSpec block_spec(const DecoderConfig& c, int64_t layer) {
 }  // namespace
 
 std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                           Device device, bool with_lm_head) {
+                                           Device device, bool with_lm_head, const DecoderWeightPrefix* nested) {
   auto d = std::unique_ptr<DecoderLM>(new DecoderLM());
   d->cfg_ = DecoderConfig::from(config);
   d->compute_dtype_ = compute_dtype;
@@ -90,7 +90,9 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   // Checkpoints come with the base model's prefix ("model.", GPT-2's "transformer.") and,
   // saved from the base model alone, without it.
   const std::string embed_name = std::string(n.embed) + ".weight";
-  const std::string pre = weights.has(n.base + embed_name) || !weights.has(embed_name) ? n.base : "";
+  const std::string pre = nested                                                         ? nested->base
+                          : weights.has(n.base + embed_name) || !weights.has(embed_name) ? n.base
+                                                                                         : "";
   WeightSource w(weights, pre, compute_dtype, device, c.weight_layout);
   if (!w.has(embed_name))
     fail(ErrorKind::Corrupt, "{}: no token embedding tensor \"{}\"", weights.dir(), pre + embed_name);
@@ -104,7 +106,7 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   d->final_norm_ = Norm::load(w, n.final_norm, H, block_spec(c, 0).norm);
   for (int64_t i = 0; i < c.num_layers; ++i) d->blocks_.push_back(Block::load(w, i, n.block, block_spec(c, i)));
 
-  const std::string head = std::string(n.lm_head) + ".weight";
+  const std::string head = (nested ? nested->lm_head : std::string(n.lm_head)) + ".weight";
   WeightSource root(weights, "", compute_dtype, device);
   if (!with_lm_head) {  // hidden states only (an embedding model): no head, tied or not
     d->embed_ = w.table(embed_name, {V, H});
@@ -116,12 +118,17 @@ std::unique_ptr<DecoderLM> DecoderLM::load(const HfConfig& config, const WeightS
   } else {
     // Tied: the head's matrix is the table (one copy, or none for a checkpoint in the compute dtype).
     d->lm_head_ = Linear::from(w.matrix_out_in(embed_name, V, H));
-    d->embed_ = d->lm_head_.weight();
+    // A head packed at load (--quantize) is no lookup table: the table then stays in the compute dtype.
+    d->embed_ = is_quantized(d->lm_head_.weight().dtype()) ? w.table(embed_name, {V, H}) : d->lm_head_.weight();
   }
   d->weight_bytes_ = w.matrix_bytes() + root.matrix_bytes();
   if (c.positions == PositionKind::Rotary)
     d->rotary_ = std::make_unique<RotaryEmbedding>(c.rope, c.max_positions, device);
   return d;
+}
+
+Tensor DecoderLM::embed_tokens(const Tensor& ids) const {
+  return ops::embedding(embed_, ids);
 }
 
 Tensor DecoderLM::forward(const StepInputs& step, KvCache& cache) const {

@@ -6,6 +6,7 @@
 // weight-name table (decoder_lm.cpp): GPT-2, LLaMA, Qwen2 (q/k/v bias), Qwen3
 // (q/k norm), Mistral (sliding window).
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "formats/hf_config.h"
@@ -18,6 +19,13 @@
 
 namespace ia {
 
+// Where a decoder nested in a larger model (LLaVA's language_model) keeps its weights: the base
+// model's prefix ("language_model.model.") and the LM head's name ("language_model.lm_head").
+struct DecoderWeightPrefix {
+  std::string base;
+  std::string lm_head;
+};
+
 class DecoderLM final : public CausalLM {
  public:
   // Linear weights become `compute_dtype` (f32 or bf16); embeddings and norms stay f32.
@@ -25,7 +33,11 @@ class DecoderLM final : public CausalLM {
   // `with_lm_head` the head is neither needed nor loaded (an embedding model's checkpoint may
   // lack it): the model gives hidden states only (StepOutput::HiddenStates).
   static std::unique_ptr<DecoderLM> load(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
-                                         Device device, bool with_lm_head = true);
+                                         Device device, bool with_lm_head = true,
+                                         const DecoderWeightPrefix* nested = nullptr);
+  // The token embeddings [T, hidden] f32 of ids [T] i64 on the device (what a step without
+  // input_embeddings starts from).
+  Tensor embed_tokens(const Tensor& ids) const;
 
   const DecoderConfig& config() const override { return cfg_; }
   DType compute_dtype() const override { return compute_dtype_; }

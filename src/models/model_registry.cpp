@@ -6,13 +6,19 @@
 #include "backends/backend.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "formats/checkpoint_quantization.h"
 #include "models/bert_encoder.h"
 #include "models/causal_lm_encoder.h"
+#include "models/clap.h"
 #include "models/clip.h"
 #include "models/decoder_lm.h"
+#include "models/detr.h"
+#include "models/llava.h"
 #include "models/t5.h"
 #include "models/vit.h"
 #include "models/wav2vec2.h"
+#include "models/whisper.h"
+#include "models/xclip.h"
 
 namespace ia {
 
@@ -25,6 +31,10 @@ using CtcLoader = std::unique_ptr<CtcModel> (*)(const HfConfig&, const WeightSto
 using EncoderDecoderLoader = std::unique_ptr<EncoderDecoder> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ImageClassifierLoader = std::unique_ptr<ImageClassifier> (*)(const HfConfig&, const WeightStore&, DType, Device);
 using ImageTextLoader = std::unique_ptr<ImageTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using VideoTextLoader = std::unique_ptr<VideoTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using AudioTextLoader = std::unique_ptr<AudioTextModel> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using ObjectDetectorLoader = std::unique_ptr<ObjectDetector> (*)(const HfConfig&, const WeightStore&, DType, Device);
+using VisionLanguageLoader = std::unique_ptr<VisionLanguage> (*)(const HfConfig&, const WeightStore&, DType, Device);
 
 std::unique_ptr<CausalLM> load_decoder_lm(const HfConfig& c, const WeightStore& w, DType t, Device d, bool head) {
   return DecoderLM::load(c, w, t, d, head);
@@ -38,11 +48,28 @@ std::unique_ptr<CtcModel> load_wav2vec2_ctc(const HfConfig& c, const WeightStore
 std::unique_ptr<EncoderDecoder> load_t5(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return T5Model::load(c, w, t, d);
 }
+std::unique_ptr<EncoderDecoder> load_whisper(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return WhisperModel::load(c, w, t, d);
+}
 std::unique_ptr<ImageClassifier> load_vit(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return VitForImageClassification::load(c, w, t, d);
 }
 std::unique_ptr<ImageTextModel> load_clip(const HfConfig& c, const WeightStore& w, DType t, Device d) {
   return ClipModel::load(c, w, t, d);
+}
+std::unique_ptr<VideoTextModel> load_xclip(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return XClipModel::load(c, w, t, d);
+}
+
+std::unique_ptr<AudioTextModel> load_clap(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return ClapModel::load(c, w, t, d);
+}
+std::unique_ptr<VisionLanguage> load_llava(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return LlavaModel::load(c, w, t, d);
+}
+
+std::unique_ptr<ObjectDetector> load_detr(const HfConfig& c, const WeightStore& w, DType t, Device d) {
+  return DetrForObjectDetection::load(c, w, t, d);
 }
 
 struct FamilyEntry {
@@ -57,6 +84,10 @@ struct FamilyEntry {
   EncoderDecoderLoader encoder_decoder = nullptr;    // null: not an encoder-decoder in this build
   ImageClassifierLoader image_classifier = nullptr;  // null: not an image classifier (ViT) in this build
   ImageTextLoader image_text = nullptr;              // null: not an image-text model (CLIP) in this build
+  VideoTextLoader video_text = nullptr;              // null: not a video-text model (X-CLIP) in this build
+  AudioTextLoader audio_text = nullptr;              // null: not an audio-text model (CLAP) in this build
+  ObjectDetectorLoader object_detector = nullptr;    // null: not an object detector (DETR) in this build
+  VisionLanguageLoader vision_language = nullptr;    // null: not a vision-language chat model (LLaVA) in this build
 };
 
 // Types that share an architecture differ only in weight names and a few
@@ -80,15 +111,19 @@ constexpr FamilyEntry kFamilies[] = {
     {"clip", "clip", "CLIPModel", "zero-shot-image-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
      nullptr, load_clip},
     {"whisper", "whisper", "WhisperForConditionalGeneration", "automatic-speech-recognition", "audio", nullptr, nullptr,
-     nullptr},
+     nullptr, load_whisper},
     {"wav2vec2", "wav2vec2", "Wav2Vec2ForCTC", "automatic-speech-recognition", "audio", nullptr, nullptr,
      load_wav2vec2_ctc},
-    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr},
-    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr},
-    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr},
+    {"clap", "clap", "ClapModel", "zero-shot-audio-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, load_clap},
+    {"xclip", "xclip", "XCLIPModel", "zero-shot-video-classification", "multimodal", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, load_xclip},
+    {"llava", "llava", "LlavaForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, load_llava},
     {"llava_next", "llava", "LlavaNextForConditionalGeneration", "image-text-to-text", "multimodal", nullptr, nullptr,
-     nullptr},
-    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr},
+     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, load_llava},
+    {"detr", "detr", "DetrForObjectDetection", "object-detection", "vision", nullptr, nullptr, nullptr, nullptr,
+     nullptr, nullptr, nullptr, nullptr, load_detr},
 };
 
 const FamilyEntry& entry_for(const std::string& type) {
@@ -145,7 +180,8 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
       kind.task = "feature-extraction";
     }
     kind.modality = f.modality;
-    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text;
+    kind.implemented = f.causal_lm || f.encoder || f.ctc || f.encoder_decoder || f.image_classifier || f.image_text ||
+                       f.video_text || f.audio_text || f.object_detector || f.vision_language;
     return kind;
   }
   fail(ErrorKind::Unsupported, "{}: unknown model_type \"{}\" in config.json (known: {})", where, type,
@@ -153,6 +189,7 @@ ModelKind classify_model(const nlohmann::json& config, const std::string& where)
 }
 
 void require_causal_lm(const ModelKind& kind, const std::string& dir) {
+  if (has_vision_language(kind)) return;  // a vision-language model generates text (with or without images)
   if (!entry_for(kind.model_type).causal_lm || kind.task != "text-generation")
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) cannot generate text in this build", dir, kind.model_type,
          kind.architecture);
@@ -169,7 +206,11 @@ bool has_encoder(const ModelKind& kind) {
 }
 
 bool has_causal_lm(const ModelKind& kind) {
-  return entry_for(kind.model_type).causal_lm != nullptr;
+  return entry_for(kind.model_type).causal_lm != nullptr || has_vision_language(kind);
+}
+
+bool has_vision_language(const ModelKind& kind) {
+  return entry_for(kind.model_type).vision_language != nullptr;
 }
 
 void require_ctc_model(const ModelKind& kind, const std::string& dir) {
@@ -200,6 +241,38 @@ void require_image_text_model(const ModelKind& kind, const std::string& dir) {
   if (!has_image_text_model(kind))
     fail(ErrorKind::Unsupported,
          "{}: model_type \"{}\" ({} family, {}) is not an image-text model (CLIP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_video_text_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).video_text != nullptr;
+}
+
+void require_video_text_model(const ModelKind& kind, const std::string& dir) {
+  if (!has_video_text_model(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" ({} family, {}) is not a video-text model (X-CLIP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_audio_text_model(const ModelKind& kind) {
+  return entry_for(kind.model_type).audio_text != nullptr;
+}
+
+void require_audio_text_model(const ModelKind& kind, const std::string& dir) {
+  if (!has_audio_text_model(kind))
+    fail(ErrorKind::Unsupported,
+         "{}: model_type \"{}\" ({} family, {}) is not an audio-text model (CLAP) this build runs", dir,
+         kind.model_type, kind.family, kind.task);
+}
+
+bool has_object_detector(const ModelKind& kind) {
+  return entry_for(kind.model_type).object_detector != nullptr;
+}
+
+void require_object_detector(const ModelKind& kind, const std::string& dir) {
+  if (!has_object_detector(kind))
+    fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({} family, {}) is not an object detector this build runs", dir,
          kind.model_type, kind.family, kind.task);
 }
 
@@ -241,19 +314,46 @@ auto with_load_progress(const WeightStore& weights, DType compute_dtype, Device 
 
 int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype) {
   int64_t bytes = 0;
+  const WeightQuantization& q = weights.quantization();
   for (const auto& name : weights.names()) {
     const TensorInfo& t = weights.info(name);
+    if (q.enabled() && t.shape.size() == 2 && t.shape[1] > 0) {
+      bytes += t.shape[0] * quantized_row_bytes(q.layer_format(t.shape[1]), t.shape[1]);  // packed (an estimate)
+      continue;
+    }
     bytes += t.numel() * static_cast<int64_t>(t.shape.size() >= 2 ? dtype_size(compute_dtype) : sizeof(float));
   }
   return bytes;
+}
+
+void require_packed_linears(const WeightStore& weights, Device device) {
+  const WeightQuantization& q = weights.quantization();
+  const CheckpointQuantization* checkpoint = weights.checkpoint_quantization();
+  if (!q.enabled() && !checkpoint) return;
+  Backend& be = backend_for(device);
+  if (q.enabled())
+    for (DType t : {*q.layers, *q.head, DType::Q8})
+      if (!be.supports(OpKind::Linear, t))
+        fail(ErrorKind::Unsupported,
+             "--quantize {}: the {} backend ({}) has no linear layer for {} weights (use --device cpu)", q.method,
+             device.str(), be.name(), dtype_name(t));
+  if (checkpoint)
+    for (DType t : {DType::Q4ZG32, DType::Q4ZG128})
+      if (!be.supports(OpKind::Linear, t))
+        fail(ErrorKind::Unsupported,
+             "{}: a {} checkpoint loads packed, and the {} backend ({}) has no linear layer for {} weights (use "
+             "--device cpu)",
+             weights.dir(), checkpoint->method, device.str(), be.name(), dtype_name(t));
 }
 
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,
                                          Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
   require_causal_lm(kind, weights.dir());
-  return with_load_progress(weights, compute_dtype, device, [&] {
-    return entry_for(kind.model_type).causal_lm(config, weights, compute_dtype, device, true);
+  return with_load_progress(weights, compute_dtype, device, [&]() -> std::unique_ptr<CausalLM> {
+    const FamilyEntry& f = entry_for(kind.model_type);
+    if (f.vision_language) return f.vision_language(config, weights, compute_dtype, device);
+    return f.causal_lm(config, weights, compute_dtype, device, true);
   });
 }
 
@@ -302,10 +402,37 @@ std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, co
   });
 }
 
+std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_video_text_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).video_text(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_audio_text_model(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).audio_text(config, weights, compute_dtype, device);
+  });
+}
+
+std::unique_ptr<ObjectDetector> load_object_detector(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device) {
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_object_detector(kind, weights.dir());
+  return with_load_progress(weights, compute_dtype, device, [&] {
+    return entry_for(kind.model_type).object_detector(config, weights, compute_dtype, device);
+  });
+}
+
 std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const WeightStore& weights,
                                                    DType compute_dtype, Device device) {
   const ModelKind kind = classify_model(config.json(), config.path());
-  if (!has_causal_lm(kind))
+  if (!entry_for(kind.model_type).causal_lm)
     fail(ErrorKind::Unsupported, "{}: model_type \"{}\" ({}) is not a decoder this build can run", weights.dir(),
          kind.model_type, kind.architecture);
   return with_load_progress(weights, compute_dtype, device, [&] {

@@ -13,12 +13,16 @@
 #include "core/tensor.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "models/audio_text_model.h"
 #include "models/causal_lm.h"
 #include "models/ctc_model.h"
 #include "models/encoder.h"
 #include "models/encoder_decoder.h"
 #include "models/image_classifier.h"
 #include "models/image_text_model.h"
+#include "models/object_detector.h"
+#include "models/video_text_model.h"
+#include "models/vision_language.h"
 
 namespace ia {
 
@@ -51,6 +55,8 @@ void require_ctc_model(const ModelKind& kind, const std::string& dir);
 // the kind's model_type.
 bool has_encoder(const ModelKind& kind);
 bool has_causal_lm(const ModelKind& kind);
+// A vision-language chat model (LLaVA): load_causal_lm gives it as a VisionLanguage.
+bool has_vision_language(const ModelKind& kind);
 bool has_ctc_model(const ModelKind& kind);
 bool has_encoder_decoder(const ModelKind& kind);
 // Unsupported (naming the folder and the type) unless the kind generates text in this build: a
@@ -63,6 +69,17 @@ bool has_image_classifier(const ModelKind& kind);
 bool has_image_text_model(const ModelKind& kind);
 void require_image_classifier(const ModelKind& kind, const std::string& dir);
 void require_image_text_model(const ModelKind& kind, const std::string& dir);
+// A video-text model (X-CLIP) of this kind in this build.
+bool has_video_text_model(const ModelKind& kind);
+void require_video_text_model(const ModelKind& kind, const std::string& dir);
+
+// An audio-text model (CLAP) of this kind in this build; require_* is Unsupported otherwise.
+bool has_audio_text_model(const ModelKind& kind);
+void require_audio_text_model(const ModelKind& kind, const std::string& dir);
+
+// An object detector (DETR) of this kind in this build; require_* is Unsupported otherwise.
+bool has_object_detector(const ModelKind& kind);
+void require_object_detector(const ModelKind& kind, const std::string& dir);
 
 // The model of a config.json behind its interface. Unsupported (naming the
 // folder, the type and what it is) when the registry has no such model in this build.
@@ -82,6 +99,15 @@ std::unique_ptr<ImageClassifier> load_image_classifier(const HfConfig& config, c
 // Text and image towers in one embedding space (models/image_text_model.h).
 std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
+// Video and text towers in one embedding space, texts conditioned on the video (models/video_text_model.h).
+std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
+// Text and audio towers in one embedding space (models/audio_text_model.h).
+std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
+// Images in, per-query class logits and boxes out (models/object_detector.h).
+std::unique_ptr<ObjectDetector> load_object_detector(const HfConfig& config, const WeightStore& weights,
+                                                     DType compute_dtype, Device device);
 // A decoder of the registry behind the Encoder interface (CausalLmEncoder): its final hidden
 // states are the token embeddings, as sentence-transformers uses a decoder (Qwen3-Embedding).
 // Its LM head is not loaded (nor needed). Unsupported when this build has no causal LM of this kind.
@@ -91,5 +117,9 @@ std::unique_ptr<Encoder> load_causal_lm_as_encoder(const HfConfig& config, const
 // What a model's weights take on a device once loaded: matrices in the compute dtype, vectors
 // (norms, biases) in f32. Every load checks it against the device's share of memory first.
 int64_t weights_device_bytes(const WeightStore& weights, DType compute_dtype);
+// Unsupported, naming the method, the format and the backend, when `device`'s backend has no
+// linear layer for a format the store's matrices load packed in: --quantize's
+// (WeightStore::quantization) or a pre-quantized checkpoint's (GPTQ). Nothing for plain loads.
+void require_packed_linears(const WeightStore& weights, Device device);
 
 }  // namespace ia

@@ -29,6 +29,11 @@ struct StepInputs {
   Tensor token_ids;         // [T] i64 on the model's device; undefined when input_embeddings is set
   Tensor input_embeddings;  // [T, hidden] f32 on the device, or undefined
   Tensor token_types;       // [T] i64 segment ids (BERT pairs), or undefined (all zeros)
+  // Vision-language models (models/vision_language.h): the image features that stand for this
+  // step's image tokens, and where each row takes its embedding from: r < T its own token's,
+  // T + j image_embeddings row j. Both undefined in a step without image tokens.
+  Tensor image_embeddings;  // [N, hidden] f32 on the device
+  Tensor embedding_rows;    // [T] i64 on the device
   Tensor positions;         // [T] i64: each token's position in its sequence (0-based)
   Tensor query_start;       // [S + 1] i32: sequence s owns rows query_start[s] .. query_start[s+1]-1
 

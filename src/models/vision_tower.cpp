@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "models/step_inputs.h"
 #include "ops/ops.h"
@@ -39,7 +41,41 @@ void cubic_taps(int64_t in, int64_t out, std::vector<int64_t>& first, std::vecto
 
 }  // namespace
 
-std::vector<std::string> VisionTower::tensor_names(const VisionTowerConfig& c, const VisionTowerNames& n) {
+namespace {
+
+AttentionSpec message_attention_spec(const VisionTowerConfig& c) {
+  AttentionSpec a;
+  a.hidden = c.hidden;
+  a.heads = a.kv_heads = c.heads;
+  a.head_dim = c.hidden / c.heads;
+  a.mask = AttentionMask::Bidirectional;
+  a.positions = PositionKind::None;
+  a.kv = KvSource::Step;
+  a.qkv_bias = a.o_bias = true;
+  return a;
+}
+
+Tensor row_ids(const std::vector<int64_t>& rows, Device device) {
+  return ops::to_device(Tensor::from_vector(rows, {static_cast<int64_t>(rows.size())}).to(DType::I32), device);
+}
+
+}  // namespace
+
+StepInputs equal_length_step(int64_t sequences, int64_t length, Device device) {
+  StepInputs step;
+  step.num_tokens = sequences * length;
+  step.num_sequences = sequences;
+  step.max_seq_len = length;
+  std::vector<int64_t> starts(static_cast<size_t>(sequences + 1));
+  for (int64_t b = 0; b <= sequences; ++b) starts[static_cast<size_t>(b)] = b * length;
+  step.query_start = ops::to_device(Tensor::from_vector(starts, {sequences + 1}).to(DType::I32), device);
+  step.host_seq_lens.assign(static_cast<size_t>(sequences), length);
+  step.host_first_pos.assign(static_cast<size_t>(sequences), 0);
+  return step;
+}
+
+std::vector<std::string> VisionTower::tensor_names(const VisionTowerConfig& c, const VisionTowerNames& n,
+                                                   const CrossFrameNames* cross_frame) {
   std::vector<std::string> out = {std::string(n.patch) + ".weight", n.cls, n.positions};
   if (n.patch_bias) out.push_back(std::string(n.patch) + ".bias");
   const NormSpec ln{NormKind::LayerNorm, true, c.eps};
@@ -53,10 +89,19 @@ std::vector<std::string> VisionTower::tensor_names(const VisionTowerConfig& c, c
   spec.mlp.bias = true;
   for (int64_t i = 0; i < c.layers; ++i)
     for (auto& t : Block::tensor_names(i, n.block, spec)) out.push_back(std::move(t));
+  if (cross_frame)
+    for (int64_t i = 0; i < c.layers; ++i) {
+      const std::string lp = fmt::format(fmt::runtime(n.block.layer), i);
+      for (auto& t : Linear::tensor_names({lp + cross_frame->fc}, true)) out.push_back(std::move(t));
+      for (auto& t : Norm::tensor_names(lp + cross_frame->norm, ln)) out.push_back(std::move(t));
+      for (auto& t : Attention::tensor_names(lp, cross_frame->attention, message_attention_spec(c)))
+        out.push_back(std::move(t));
+    }
   return out;
 }
 
-VisionTower VisionTower::load(const WeightSource& w, const VisionTowerConfig& c, const VisionTowerNames& n) {
+VisionTower VisionTower::load(const WeightSource& w, const VisionTowerConfig& c, const VisionTowerNames& n,
+                              const CrossFrameNames* cross_frame) {
   const std::string& dir = w.store().dir();
   if (c.hidden <= 0 || c.layers <= 0 || c.heads <= 0 || c.hidden % c.heads != 0 || c.intermediate <= 0 ||
       c.patch <= 0 || c.image_size < c.patch || c.channels <= 0)
@@ -98,6 +143,15 @@ VisionTower VisionTower::load(const WeightSource& w, const VisionTowerConfig& c,
   spec.attention.o_bias = true;
   spec.mlp = MlpSpec{MlpKind::Plain, c.activation, H, c.intermediate, true};
   for (int64_t i = 0; i < c.layers; ++i) t.blocks_.push_back(Block::load(w, i, n.block, spec));
+  if (cross_frame) {
+    if (c.frames < 1) fail(ErrorKind::Corrupt, "{}: vision config: num_frames {} (at least 1)", dir, c.frames);
+    for (int64_t i = 0; i < c.layers; ++i) {
+      const std::string lp = fmt::format(fmt::runtime(n.block.layer), i);
+      t.messages_.push_back({Linear::load(w, lp + cross_frame->fc, H, H, true),
+                             Norm::load(w, lp + cross_frame->norm, H, ln),
+                             Attention::load(w, lp, cross_frame->attention, message_attention_spec(c))});
+    }
+  }
   return t;
 }
 
@@ -152,7 +206,7 @@ Tensor VisionTower::table_for(int64_t gh, int64_t gw) const {
   return ops::to_device(table, device_);
 }
 
-VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
+Tensor VisionTower::embed(const Tensor& pixel_values, int64_t& images, int64_t& tokens) const {
   const VisionTowerConfig& c = config_;
   if (pixel_values.dim() != 4 || pixel_values.dtype() != DType::F32 || pixel_values.size(1) != c.channels)
     fail(ErrorKind::InvalidArgument, "pixel_values must be f32 [images, {}, height, width], got {}", c.channels,
@@ -183,25 +237,85 @@ VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
   x = ops::add(x.view({B, T, H}), table).view({B * T, H});
   if (pre_norm_.defined()) x = pre_norm_(x);
 
-  StepInputs step;
-  step.num_tokens = B * T;
-  step.num_sequences = B;
-  step.max_seq_len = T;
-  std::vector<int64_t> starts(static_cast<size_t>(B + 1));
-  for (int64_t b = 0; b <= B; ++b) starts[static_cast<size_t>(b)] = b * T;
-  step.query_start = ops::to_device(Tensor::from_vector(starts, {B + 1}).to(DType::I32), device_);
-  step.host_seq_lens.assign(static_cast<size_t>(B), T);
-  step.host_first_pos.assign(static_cast<size_t>(B), 0);
+  images = B;
+  tokens = T;
+  return x;
+}
+
+std::vector<Tensor> VisionTower::hidden_states(const Tensor& pixel_values, const std::vector<int64_t>& indices) const {
+  if (!messages_.empty()) fail(ErrorKind::Unsupported, "hidden states of a tower with cross-frame messages");
+  const auto L = static_cast<int64_t>(blocks_.size());
+  std::vector<int64_t> at;
+  int64_t deepest = 0;
+  for (int64_t i : indices) {
+    const int64_t k = i < 0 ? L + 1 + i : i;
+    if (k < 0 || k > L)
+      fail(ErrorKind::InvalidArgument, "hidden state {} of a vision tower with {} layers ({} states)", i, L, L + 1);
+    at.push_back(k);
+    deepest = std::max(deepest, k);
+  }
+  int64_t B = 0, T = 0;
+  Tensor x = embed(pixel_values, B, T);
+  const StepInputs step = equal_length_step(B, T, device_);
   BlockContext ctx;
   ctx.step = &step;
   ctx.bf16_products = patch_.weight().dtype() == DType::BF16;
-  for (const Block& blk : blocks_) x = blk(x, ctx);
+  std::vector<Tensor> states(static_cast<size_t>(deepest + 1));
+  states[0] = x;
+  for (int64_t l = 0; l < deepest; ++l) {
+    x = blocks_[static_cast<size_t>(l)](x, ctx);
+    states[static_cast<size_t>(l + 1)] = x;
+  }
+  std::vector<Tensor> out;
+  for (int64_t k : at) out.push_back(states[static_cast<size_t>(k)]);
+  return out;
+}
+
+VisionTowerOutput VisionTower::forward(const Tensor& pixel_values) const {
+  const VisionTowerConfig& c = config_;
+  int64_t B = 0, T = 0;
+  Tensor x = embed(pixel_values, B, T);
+  const StepInputs step = equal_length_step(B, T, device_);
+  BlockContext ctx;
+  ctx.step = &step;
+  ctx.bf16_products = patch_.weight().dtype() == DType::BF16;
+  const Tensor cls_rows = step.query_start.narrow(0, 0, B);
+  if (messages_.empty()) {
+    for (const Block& blk : blocks_) x = blk(x, ctx);
+  } else {
+    const int64_t F = c.frames;
+    if (B % F != 0)
+      fail(ErrorKind::InvalidArgument, "{} frames are not whole videos of {} frames (the model's num_frames)", B, F);
+    // Each frame's rows, then its message row (appended after all frames' rows): the order the
+    // block sees; and back.
+    std::vector<int64_t> with_message, without_message;
+    for (int64_t b = 0; b < B; ++b) {
+      for (int64_t j = 0; j < T; ++j) {
+        with_message.push_back(b * T + j);
+        without_message.push_back(b * (T + 1) + j);
+      }
+      with_message.push_back(B * T + b);
+    }
+    const Tensor insert = row_ids(with_message, device_), strip = row_ids(without_message, device_);
+    const StepInputs frames_step = equal_length_step(B / F, F, device_),
+                     block_step = equal_length_step(B, T + 1, device_);
+    BlockContext frames_ctx = ctx, block_ctx = ctx;
+    frames_ctx.step = &frames_step;
+    block_ctx.step = &block_step;
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const CrossFrameLayer& m = messages_[i];
+      Tensor msg = m.fc(ops::embedding(x, cls_rows));
+      msg = m.attention(m.norm(msg), frames_ctx, &msg);
+      Tensor xm = blocks_[i](ops::embedding(ops::concat_rows({x, msg}), insert), block_ctx);
+      x = ops::embedding(xm, strip);
+    }
+  }
   VisionTowerOutput out;
   out.encoder_output = x;
   if (final_norm_.defined()) x = final_norm_(x);
   out.last_hidden_state = x;
   out.tokens_per_image = T;
-  out.pooled = ops::embedding(x, step.query_start.narrow(0, 0, B));
+  out.pooled = ops::embedding(x, cls_rows);
   if (post_norm_.defined()) out.pooled = post_norm_(out.pooled);
   return out;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/quantization.h"
 #include "ops/op_timer.h"
 
 namespace ia::ops {
@@ -108,16 +109,24 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue& epilogue, DType out_dtype) {
   OpTimer timer(x.dim() >= 1 && x.numel() <= 8 * std::max<int64_t>(x.size(-1), 1) ? "linear (<= 8 rows)" : "linear");
   check_defined(w, "linear", "w");
+  // Packed weights (core/quantization.h) take what a bf16 weight takes: rows [N, row bytes of K].
+  const bool packed = is_quantized(w.dtype());
+  const bool bf16_capable = w.dtype() == DType::BF16 || packed;
   if (x.dtype() == DType::BF16) {
     // Already rounded by its producer (rms_norm / swiglu with a bf16 output).
-    IA_CHECK(w.dtype() == DType::BF16, "linear: bf16 x needs bf16 weights, got {}", w.describe());
+    IA_CHECK(bf16_capable, "linear: bf16 x needs bf16 weights, got {}", w.describe());
   } else {
     check_f32(x, "linear", "x");
   }
   IA_CHECK(x.dim() >= 1, "linear: x must have at least 1 dim, got {}", x.describe());
   IA_CHECK(w.dim() == 2, "linear: w must be [out, in], got {}", w.describe());
   const int64_t K = x.size(-1), N = w.size(0);
-  IA_CHECK(w.size(1) == K, "linear: x {} and w {} disagree on the input size", x.describe(), w.describe());
+  if (packed) {
+    IA_CHECK(quantizable(w.dtype(), K) && w.size(1) == quantized_row_bytes(w.dtype(), K),
+             "linear: x {} and packed w {} disagree on the input size", x.describe(), w.describe());
+  } else {
+    IA_CHECK(w.size(1) == K, "linear: x {} and w {} disagree on the input size", x.describe(), w.describe());
+  }
   check_same_device(x, w, "linear");
   Backend& be = backend_checked(x, OpKind::Linear, w.dtype());
   Tensor b;
@@ -131,7 +140,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias, const Linear
   Shape os = x.shape();
   os.back() = N;
   check_activation_out(out_dtype, "linear");
-  if (out_dtype == DType::BF16 && w.dtype() != DType::BF16)
+  if (out_dtype == DType::BF16 && !bf16_capable)
     fail(ErrorKind::InvalidArgument, "linear: a bf16 output needs bf16 weights, got {}", w.describe());
   Tensor out = alloc(os, out_dtype, x.device());
   Tensor x2;
@@ -523,6 +532,55 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1d
   }
   Tensor out = alloc({B, Lout, Cout}, DType::F32, x.device());
   be.conv1d(contig(x), contig(w), bias ? &b : nullptr, params, out);
+  return out;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
+  OpTimer timer("conv2d");
+  check_f32(x, "conv2d", "x");
+  check_f32(w, "conv2d", "w");
+  IA_CHECK(x.dim() == 4, "conv2d: x must be [B, H, W, Cin] (channels last), got {}", x.describe());
+  IA_CHECK(w.dim() == 4, "conv2d: w must be [Cout, Cin/groups, KH, KW], got {}", w.describe());
+  IA_CHECK(p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 && p.dilation_w >= 1 && p.groups >= 1 &&
+               p.padding_h >= 0 && p.padding_w >= 0,
+           "conv2d: stride {}x{}, dilation {}x{} and groups {} must be >= 1, padding {}x{} >= 0", p.stride_h,
+           p.stride_w, p.dilation_h, p.dilation_w, p.groups, p.padding_h, p.padding_w);
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), Cin = x.size(3), Cout = w.size(0);
+  const int64_t KH = w.size(2), KW = w.size(3), G = p.groups;
+  IA_CHECK(Cin % G == 0 && Cout % G == 0 && w.size(1) == Cin / G && KH >= 1 && KW >= 1,
+           "conv2d: w {} does not fit x {} in {} groups", w.describe(), x.describe(), G);
+  const int64_t Hout = window_output_size(H, KH, p.stride_h, p.padding_h, p.dilation_h);
+  const int64_t Wout = window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w);
+  IA_CHECK(Hout >= 1 && Wout >= 1, "conv2d: a {}x{} image is smaller than the {}x{} kernel spans", H, W, KH, KW);
+  check_same_device(x, w, "conv2d");
+  Backend& be = backend_checked(x, OpKind::Conv2d, DType::F32);
+  Tensor b;
+  if (bias) {
+    check_defined(*bias, "conv2d", "bias");
+    IA_CHECK(bias->numel() == Cout, "conv2d: bias {} does not match {} output channels", bias->describe(), Cout);
+    check_same_device(x, *bias, "conv2d");
+    b = as_f32(*bias).view({Cout});
+  }
+  Tensor out = alloc({B, Hout, Wout, Cout}, DType::F32, x.device());
+  be.conv2d(contig(x), contig(w), bias ? &b : nullptr, p, out);
+  return out;
+}
+
+Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& p) {
+  OpTimer timer("max_pool2d");
+  check_f32(x, "max_pool2d", "x");
+  IA_CHECK(x.dim() == 4, "max_pool2d: x must be [B, H, W, C] (channels last), got {}", x.describe());
+  IA_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.padding_h >= 0 &&
+               p.padding_w >= 0 && 2 * p.padding_h <= p.kernel_h && 2 * p.padding_w <= p.kernel_w,
+           "max_pool2d: kernel {}x{}, stride {}x{} must be >= 1 and padding {}x{} at most half the kernel", p.kernel_h,
+           p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w);
+  const int64_t Hout = window_output_size(x.size(1), p.kernel_h, p.stride_h, p.padding_h, 1);
+  const int64_t Wout = window_output_size(x.size(2), p.kernel_w, p.stride_w, p.padding_w, 1);
+  IA_CHECK(Hout >= 1 && Wout >= 1, "max_pool2d: a {}x{} image is smaller than the {}x{} window", x.size(1), x.size(2),
+           p.kernel_h, p.kernel_w);
+  Backend& be = backend_checked(x, OpKind::MaxPool2d, DType::F32);
+  Tensor out = alloc({x.size(0), Hout, Wout, x.size(3)}, DType::F32, x.device());
+  be.max_pool2d(contig(x), p, out);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
+#include "preprocess/image/image_decoder.h"
 #include "router/load_once_cache.h"
 #include "router/model_placement.h"
 #include "router/model_source.h"
@@ -24,6 +25,7 @@
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/hardware.h"
+#include "runtime/vision_prompt.h"
 #include "tokenizers/chat_template/chat_template.h"
 #include "tokenizers/tokenizer.h"
 
@@ -63,7 +65,7 @@ auto logged_load(const char* what, const std::string& dir, ia::Device device, ia
 }  // namespace
 
 struct Accelerator::Impl {
-  using PlacedKey = std::tuple<std::string, std::string, int>;  // folder, device, dtype
+  using PlacedKey = std::tuple<std::string, std::string, int, std::string>;  // folder, device, dtype, --quantize
 
   // Loaded things are kept for reuse, each loaded once; a load holds no lock
   // another model's call needs (load_once_cache.h).
@@ -72,16 +74,19 @@ struct Accelerator::Impl {
   ia::router::LoadOnceCache<std::string, ia::tok::Tokenizer> tokenizers;
   ia::router::VisionEndpoints vision;  // classify, similarity, embed_images, a CLIP folder's embed
 
-  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
-      return logged_load("embedding model", dir, device, dtype,
-                         [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype); });
+  std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype,
+                                                  const ia::WeightQuantization& quant) {
+    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+      return logged_load(quant.enabled() ? "embedding model, quantized" : "embedding model", dir, device, dtype,
+                         [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype, quant); });
     });
   }
 
-  std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype) {
-    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype)}, [&] {
-      return logged_load("generator", dir, device, dtype, [&] { return ia::Generator::load(dir, device, dtype); });
+  std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype,
+                                           const ia::WeightQuantization& quant) {
+    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+      return logged_load(quant.enabled() ? "generator, quantized" : "generator", dir, device, dtype,
+                         [&] { return ia::Generator::load(dir, device, dtype, quant); });
     });
   }
 
@@ -117,7 +122,8 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
       return ia::router::embed_clip_texts(impl_->vision, model, dir, texts, options);
     std::vector<std::string> dtype_warnings;
     ia::DType dtype = resolve_compute_dtype(options.dtype, dir, dtype_warnings);
-    ia::Device device = ia::router::placement_device(options.device, dir, dtype);
+    const ia::WeightQuantization quant = ia::weight_quantization(options.quantize);
+    ia::Device device = ia::router::placement_device(options.device, dir, dtype, quant);
     ia::EmbeddingOptions eo;
     if (options.pooling) eo.pooling = ia::parse_pool_mode(*options.pooling);
     eo.normalize = options.normalize;
@@ -126,7 +132,7 @@ EmbedResult Accelerator::embed(const std::string& model, const std::vector<std::
     if (options.max_length) eo.max_length = *options.max_length;
     eo.prompt_name = options.prompt_name;
     eo.prompt = options.prompt;
-    auto ep = impl_->endpoint(dir, device, dtype);
+    auto ep = impl_->endpoint(dir, device, dtype, quant);
     ia::EmbeddingResult r = ep->embed(texts, eo);
 
     EmbedResult out;
@@ -156,9 +162,20 @@ ClassifyResult Accelerator::classify(const std::string& model, const std::vector
   return translate_errors([&] { return ia::router::classify(impl_->vision, model, images, options); });
 }
 
+DetectResult Accelerator::detect(const std::string& model, const std::vector<ImageInput>& images,
+                                 const DetectOptions& options) {
+  return translate_errors([&] { return ia::router::detect(impl_->vision, model, images, options); });
+}
+
 SimilarityResult Accelerator::similarity(const std::string& model, const std::vector<ImageInput>& images,
                                          const std::vector<std::string>& texts, const VisionOptions& options) {
   return translate_errors([&] { return ia::router::similarity(impl_->vision, model, images, texts, options); });
+}
+
+VideoSimilarityResult Accelerator::video_similarity(const std::string& model, const std::vector<VideoInput>& videos,
+                                                    const std::vector<std::string>& texts,
+                                                    const VisionOptions& options) {
+  return translate_errors([&] { return ia::router::video_similarity(impl_->vision, model, videos, texts, options); });
 }
 
 ImageEmbedResult Accelerator::embed_images(const std::string& model, const std::vector<ImageInput>& images,
@@ -296,20 +313,50 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   GenerationSetup g;
   const std::string dir = resolve_model_dir(model);
   g.dtype = resolve_compute_dtype(options.dtype, dir, g.warnings);
-  g.device = ia::router::placement_device(options.device, dir, g.dtype);
+  const ia::WeightQuantization quant = ia::weight_quantization(options.quantize);
+  g.device = ia::router::placement_device(options.device, dir, g.dtype, quant);
   g.req = generation_request(options);
-  g.gen = generator(dir, g.device, g.dtype);
+  g.gen = generator(dir, g.device, g.dtype, quant);
   if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };
   g.req.cancelled = options.cancelled;
   return g;
 }
+
+namespace {
+
+// The options' image files through the model's processor: the prompt's ids and image features.
+// InvalidArgument for images to a model that takes none.
+ia::VisionPromptInput vision_prompt(const ia::Generator& gen, const std::string& model, const std::string& prompt,
+                                    const std::vector<std::string>& files, bool add_special_tokens, bool images_first) {
+  const ia::VisionPrompter* vp = gen.vision();
+  if (!vp)
+    ia::fail(ia::ErrorKind::InvalidArgument, "{}: this model takes no images (images are for LLaVA-family models)",
+             model);
+  std::vector<ia::image::RgbImage> images;
+  if (static_cast<int64_t>(files.size()) > ia::kMaxImagesPerPrompt)
+    ia::fail(ia::ErrorKind::InvalidArgument, "{} images; at most {} are accepted in one prompt", files.size(),
+             ia::kMaxImagesPerPrompt);
+  for (const auto& f : files) images.push_back(ia::image::decode_image_file(f).image);
+  if (!images_first && vp->placeholders(prompt) != static_cast<int64_t>(images.size()))
+    ia::fail(ia::ErrorKind::InvalidArgument, "the conversation has {} image items for {} images",
+             vp->placeholders(prompt), images.size());
+  return vp->prepare(prompt, images, add_special_tokens);
+}
+
+}  // namespace
 
 GenerateResult Accelerator::generate(const std::string& model, const std::string& prompt,
                                      const GenerateOptions& options) {
   return translate_errors([&] {
     Impl::GenerationSetup g = impl_->setup_generation(model, options);
     ia::GenerationStats st;
-    ia::GenerationResult r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
+    ia::GenerationResult r;
+    if (!options.images.empty()) {
+      const ia::VisionPromptInput in = vision_prompt(*g.gen, model, prompt, options.images, true, true);
+      r = std::move(g.gen->generate_ids({in.ids}, g.req, g.on_text, &st, {in.images}).at(0));
+    } else {
+      r = std::move(g.gen->generate({prompt}, g.req, g.on_text, &st).at(0));
+    }
     return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });
 }
@@ -406,7 +453,14 @@ ChatSession::Fit Accelerator::chat_fit(const std::string& model, const std::stri
     const auto tokens =
         static_cast<int64_t>(g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false).ids.size());
     ChatSession::Fit f;
-    f.prompt_tokens = static_cast<int>(tokens);
+    // Each image placeholder (one token as text) becomes its image's tokens.
+    int64_t image_tokens = 0;
+    if (const ia::VisionPrompter* vp = g.gen->vision())
+      for (const auto& file : options.images) {
+        const ia::image::RgbImage im = ia::image::decode_image_file(file).image;
+        image_tokens += vp->processor().image_tokens(im.height, im.width) - 1;
+      }
+    f.prompt_tokens = static_cast<int>(tokens + image_tokens);
     f.max_new_tokens = static_cast<int>(g.gen->requested_new_tokens(g.req, tokens));
     f.context_tokens = static_cast<int>(g.gen->model().config().max_positions);
     return f;
@@ -421,8 +475,16 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
   const std::string prompt = render_chat_template(model, messages_json, t);
   return translate_errors([&] {
     Impl::GenerationSetup g = impl_->setup_generation(model, options);
-    const ia::tok::Encoding enc = g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
-    std::vector<int32_t> ids(enc.ids.begin(), enc.ids.end());
+    std::vector<int32_t> ids;
+    std::shared_ptr<const ia::PromptImages> images;
+    if (!options.images.empty()) {
+      ia::VisionPromptInput in = vision_prompt(*g.gen, model, prompt, options.images, false, false);
+      ids = std::move(in.ids);
+      images = std::move(in.images);
+    } else {
+      const ia::tok::Encoding enc = g.gen->tokenizer().encode(prompt, /*add_special_tokens=*/false);
+      ids.assign(enc.ids.begin(), enc.ids.end());
+    }
     ia::GenerationStats st;
     ia::GenerationResult r;
     if (session) {
@@ -431,9 +493,9 @@ GenerateResult Accelerator::chat_turn(const std::string& model, const std::strin
         session->session = std::make_unique<ia::ChatSession>(g.gen);
         session->generator = g.gen;
       }
-      r = session->session->turn(std::move(ids), g.req, g.on_text, &st);
+      r = session->session->turn(std::move(ids), g.req, g.on_text, &st, images);
     } else {
-      r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st).at(0));
+      r = std::move(g.gen->generate_ids({ids}, g.req, g.on_text, &st, {images}).at(0));
     }
     return generate_result(model, g.device, g.dtype, r, st, g.warnings);
   });

@@ -63,16 +63,46 @@ DType resolve_compute_dtype(const std::string& requested, const std::string& dir
   return DType::F32;
 }
 
-Device placement_device(const std::string& requested, const std::string& dir, DType dtype) {
-  if (requested != "auto" || !has_backend(Device::cuda(0))) return choose_device(requested);
+namespace {
+MeasuredPlacement& measured_placement() {
+  static MeasuredPlacement placement;
+  return placement;
+}
+}  // namespace
+
+void set_measured_placement(MeasuredPlacement placement) {
+  measured_placement() = std::move(placement);
+}
+
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
+                        const WeightQuantization& quantization) {
+  if (requested != "auto") return choose_device(requested);
+  // Packed weights run on the CPU backend only, for now (docs/quantization.md).
+  if (quantization.enabled()) return Device::cpu();
+  if (measured_placement()) {
+    // Advice is only ever a device usable now; a failure to read the measurements is the rule's turn.
+    try {
+      if (auto device = measured_placement()(dir, dtype)) return *device;
+    } catch (const Error& e) {
+      spdlog::debug("placement from measurements skipped: {}", e.what());
+    }
+  }
+  return rule_placement_device(dir, dtype);
+}
+
+Device rule_placement_device(const std::string& dir, DType dtype) {
+  if (!has_backend(Device::cuda(0))) return choose_device("auto");
   // Sizing the weights reads the safetensors headers only; a folder the load would refuse is
   // left to the load to report.
   int64_t bytes = 0;
   try {
-    bytes = weights_device_bytes(*WeightStore::open(dir), dtype);
+    auto weights = WeightStore::open(dir);
+    // A pre-quantized checkpoint loads packed: the CPU runs it (docs/quantization.md).
+    if (weights->checkpoint_quantization()) return Device::cpu();
+    bytes = weights_device_bytes(*weights, dtype);
   } catch (const Error&) {
   }
-  return choose_device(requested, bytes);
+  return choose_device("auto", bytes);
 }
 
 }  // namespace ia::router

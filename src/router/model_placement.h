@@ -2,11 +2,14 @@
 // Where a `--model` argument's folder is and which dtype it runs in: what every
 // Accelerator call and the HTTP server's model loading resolve first, so the CLI
 // and the server place a model the same way.
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "core/quantization.h"
 
 namespace ia::router {
 
@@ -24,8 +27,22 @@ DType parse_compute_dtype(const std::string& s);
 // and none in f32. An unreadable config.json is left to the load to report.
 DType resolve_compute_dtype(const std::string& requested, const std::string& dir, std::vector<std::string>& warnings);
 
-// The device a request runs on (runtime/device_selection.h): "auto" is the GPU with the most
-// free memory whose --gpu-memory-fraction share holds the folder's weights in `dtype`, else the CPU.
-Device placement_device(const std::string& requested, const std::string& dir, DType dtype);
+// The device a request runs on (runtime/device_selection.h): "auto" is the device a measured
+// placement (below) names, else the GPU with the most free memory whose --gpu-memory-fraction share
+// holds the folder's weights in `dtype`, else the CPU. With `quantization` enabled, "auto" is the
+// CPU (the backend with linears for packed weights).
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
+                        const WeightQuantization& quantization = {});
+
+// "auto" by the rule alone: the GPU with the most free memory whose share holds the weights in
+// `dtype`, else the CPU (what `hardware --recommend` explains when there are no measurements).
+Device rule_placement_device(const std::string& dir, DType dtype);
+
+// Where measurements say a model folder runs fastest in `dtype`, among the devices usable now;
+// nullopt where there are none to go by. The CLI installs the benchmark database's
+// (benchmarks/placement_advice.h): the router cannot depend on the layer that benchmarks it.
+using MeasuredPlacement = std::function<std::optional<Device>(const std::string& dir, DType dtype)>;
+// Installs `placement` for every later "auto" (empty: none, the default).
+void set_measured_placement(MeasuredPlacement placement);
 
 }  // namespace ia::router

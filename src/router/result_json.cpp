@@ -169,6 +169,25 @@ std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_
   return out;
 }
 
+std::string detect_result_json(const ipfs_accelerate::DetectResult& r, size_t index, const std::string& image) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["device"] = r.device;
+  j["dtype"] = r.dtype;
+  if (!image.empty()) j["image"] = image;
+  j["width"] = r.image_sizes.at(index).first;
+  j["height"] = r.image_sizes.at(index).second;
+  j["threshold"] = r.threshold;
+  nlohmann::json found = nlohmann::json::array();
+  for (const auto& d : r.detections.at(index))
+    found.push_back(
+        {{"id", d.id}, {"label", d.label}, {"score", d.score}, {"box", {d.box[0], d.box[1], d.box[2], d.box[3]}}});
+  j["detections"] = found;
+  j["timings"] = {{"decode_ms", r.decode_ms}, {"preprocess_ms", r.preprocess_ms}, {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) j["warnings"] = r.warnings;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // labels are the config's bytes
+}
+
 std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
   nlohmann::json head;
   head["model"] = r.model;
@@ -188,6 +207,49 @@ std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
   append_matrix(out, "probs_per_image", r.probs_per_image);
   append_matrix(out, "text_embeds", r.text_embeds);
   append_matrix(out, "image_embeds", r.image_embeds);
+  out += '}';
+  return out;
+}
+
+std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityResult& r) {
+  nlohmann::json head;
+  head["model"] = r.model;
+  head["device"] = r.device;
+  head["dtype"] = r.dtype;
+  head["logit_scale"] = r.logit_scale;
+  nlohmann::json videos = nlohmann::json::array();
+  for (const auto& v : r.videos) {
+    nlohmann::json j = {
+        {"path", v.path}, {"format", v.format}, {"total_frames", v.total_frames}, {"frame_indices", v.indices}};
+    if (!v.codec.empty()) j["codec"] = v.codec;
+    if (v.fps > 0) j["fps"] = v.fps;
+    videos.push_back(std::move(j));
+  }
+  head["videos"] = std::move(videos);
+  int tokens = 0;
+  for (int n : r.token_counts) tokens += n;
+  head["usage"] = {{"prompt_tokens", tokens}, {"total_tokens", tokens}};
+  head["timings"] = {{"decode_ms", r.decode_ms},
+                     {"tokenize_ms", r.tokenize_ms},
+                     {"preprocess_ms", r.preprocess_ms},
+                     {"inference_ms", r.inference_ms}};
+  if (!r.warnings.empty()) head["warnings"] = r.warnings;
+  std::string out = open_object(head);
+  append_matrix(out, "logits_per_video", r.logits_per_video);
+  append_matrix(out, "probs_per_video", r.probs_per_video);
+  // [videos][texts][dim]: each video's conditioned text embeddings.
+  out += ",\"text_embeds\":[";
+  for (size_t v = 0; v < r.text_embeds.size(); ++v) {
+    if (v) out += ',';
+    out += '[';
+    for (size_t t = 0; t < r.text_embeds[v].size(); ++t) {
+      if (t) out += ',';
+      append_float_array(out, r.text_embeds[v][t]);
+    }
+    out += ']';
+  }
+  out += ']';
+  append_matrix(out, "video_embeds", r.video_embeds);
   out += '}';
   return out;
 }

@@ -35,9 +35,14 @@ std::string embed_line_json(const ipfs_accelerate::EmbedResult& r, size_t index)
 // labels: [{id, label, score}, …] (highest first), timings: {decode_ms, preprocess_ms,
 // inference_ms} (the call's), warnings (when any)}, no trailing newline.
 std::string classify_result_json(const ipfs_accelerate::ClassifyResult& r, size_t index, const std::string& image);
+// Image `index` of a detection: {model, device, dtype, image (when given), width, height,
+// threshold, detections: [{id, label, score, box: [x0, y0, x1, y1]}, …] (highest score first),
+// timings (the call's), warnings (when any)}, no trailing newline.
+std::string detect_result_json(const ipfs_accelerate::DetectResult& r, size_t index, const std::string& image);
 // {model, device, dtype, logit_scale, logits_per_image, probs_per_image, usage: {prompt_tokens,
 // total_tokens}, timings, warnings (when any), text_embeds, image_embeds}, no trailing newline.
 std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r);
+std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityResult& r);
 // {model, device, dtype, normalized, dimensions, timings, warnings (when any), embeddings}.
 std::string image_embed_result_json(const ipfs_accelerate::ImageEmbedResult& r);
 

@@ -5,7 +5,9 @@
 
 #include "core/logging.h"
 #include "formats/hf_config.h"
+#include "models/clip_towers.h"
 #include "models/model_registry.h"
+#include "preprocess/video/video_decoder.h"
 #include "router/model_placement.h"
 
 namespace ia::router {
@@ -63,6 +65,20 @@ std::shared_ptr<ImageTextEndpoint> VisionEndpoints::image_text(const std::string
   });
 }
 
+std::shared_ptr<VideoTextEndpoint> VisionEndpoints::video_text(const std::string& dir, Device device, DType dtype) {
+  return video_text_.get(Key{dir, device.str(), static_cast<int>(dtype)}, [&] {
+    return logged_load("video-text model", dir, device, dtype,
+                       [&] { return VideoTextEndpoint::load(dir, device, dtype); });
+  });
+}
+
+std::shared_ptr<ObjectDetectionEndpoint> VisionEndpoints::detector(const std::string& dir, Device device, DType dtype) {
+  return detectors_.get(Key{dir, device.str(), static_cast<int>(dtype)}, [&] {
+    return logged_load("object detector", dir, device, dtype,
+                       [&] { return ObjectDetectionEndpoint::load(dir, device, dtype); });
+  });
+}
+
 std::vector<image::RgbImage> decode_images(const std::vector<ipfs_accelerate::ImageInput>& images,
                                            const image::ImageLimits& limits, double* decode_ms) {
   const auto t0 = Clock::now();
@@ -105,6 +121,34 @@ ipfs_accelerate::ClassifyResult classify(VisionEndpoints& v, const std::string& 
   return r;
 }
 
+ipfs_accelerate::DetectResult detect(VisionEndpoints& v, const std::string& model,
+                                     const std::vector<ipfs_accelerate::ImageInput>& images,
+                                     const ipfs_accelerate::DetectOptions& options) {
+  check_images(images);
+  if (!(options.threshold >= 0.0 && options.threshold <= 1.0))
+    fail(ErrorKind::InvalidArgument, "threshold must be in [0, 1], got {}", options.threshold);
+  ipfs_accelerate::DetectResult r;
+  std::vector<image::RgbImage> decoded = decode_images(images, {}, &r.decode_ms);
+  Placement p = place(model, options);
+  auto ep = v.detector(p.dir, p.device, p.dtype);
+  r.model = model;
+  r.device = p.device.str();
+  r.dtype = dtype_name(p.dtype);
+  r.threshold = options.threshold;
+  r.warnings = std::move(p.warnings);
+  // Compared with the f32 scores in f32, as torch compares a float32 tensor with a Python float.
+  ObjectDetectionResult d = ep->detect(decoded, static_cast<float>(options.threshold));
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    std::vector<ipfs_accelerate::ObjectDetection> found;
+    for (const auto& e : d.detections[i]) found.push_back({static_cast<int>(e.label_id), e.label, e.score, e.box});
+    r.detections.push_back(std::move(found));
+    r.image_sizes.emplace_back(static_cast<int>(decoded[i].width), static_cast<int>(decoded[i].height));
+  }
+  r.preprocess_ms = d.preprocess_ms;
+  r.inference_ms = d.inference_ms;
+  return r;
+}
+
 ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::string& model,
                                              const std::vector<ipfs_accelerate::ImageInput>& images,
                                              const std::vector<std::string>& texts,
@@ -114,6 +158,12 @@ ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::stri
   ipfs_accelerate::SimilarityResult r;
   std::vector<image::RgbImage> decoded = decode_images(images, {}, &r.decode_ms);
   Placement p = place(model, options);
+  const HfConfig config = HfConfig::load(p.dir);
+  if (has_video_text_model(classify_model(config.json(), config.path())))
+    fail(ErrorKind::InvalidArgument,
+         "{}: a video-text model (X-CLIP) compares videos, not images, with texts (give "
+         "it videos: similarity --video)",
+         p.dir);
   auto ep = v.image_text(p.dir, p.device, p.dtype);
   r.model = model;
   r.device = p.device.str();
@@ -134,6 +184,64 @@ ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::stri
   }
   r.text_embeds = std::move(s.text_embeds);
   r.image_embeds = std::move(s.image_embeds);
+  r.tokenize_ms = s.tokenize_ms;
+  r.preprocess_ms = s.preprocess_ms;
+  r.inference_ms = s.inference_ms;
+  return r;
+}
+
+ipfs_accelerate::VideoSimilarityResult video_similarity(VisionEndpoints& v, const std::string& model,
+                                                        const std::vector<ipfs_accelerate::VideoInput>& videos,
+                                                        const std::vector<std::string>& texts,
+                                                        const ipfs_accelerate::VisionOptions& options) {
+  if (videos.empty()) fail(ErrorKind::InvalidArgument, "no videos given");
+  if (texts.empty()) fail(ErrorKind::InvalidArgument, "no texts given");
+  ipfs_accelerate::VideoSimilarityResult r;
+  Placement p = place(model, options);
+  const HfConfig config = HfConfig::load(p.dir);
+  const ModelKind kind = classify_model(config.json(), config.path());
+  require_video_text_model(kind, p.dir);
+  // The frames the model takes, from its config, so bad videos are refused before it loads.
+  const int64_t frames = clip_config_int(clip_sub_config(config, "vision_config"), "num_frames", 8, 1 << 12);
+  std::vector<std::vector<image::RgbImage>> decoded;
+  const auto t0 = Clock::now();
+  for (const auto& in : videos) {
+    video::DecodedVideo d =
+        in.bytes ? video::decode_video_bytes(
+                       std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in.bytes->data()), in.bytes->size()),
+                       in.path, frames)
+                 : video::load_video(in.path, frames);
+    ipfs_accelerate::VideoSampling s;
+    s.path = in.path;
+    s.format = d.format;
+    s.codec = d.codec;
+    s.total_frames = d.total_frames;
+    s.indices.assign(d.indices.begin(), d.indices.end());
+    s.fps = d.fps;
+    r.videos.push_back(std::move(s));
+    decoded.push_back(std::move(d.frames));
+  }
+  r.decode_ms = ms_since(t0);
+  auto ep = v.video_text(p.dir, p.device, p.dtype);
+  r.model = model;
+  r.device = p.device.str();
+  r.dtype = dtype_name(p.dtype);
+  r.warnings = std::move(p.warnings);
+  r.logit_scale = ep->model().logit_scale();
+  VideoTextSimilarity s = ep->similarity(decoded, texts);
+  for (const auto& e : ep->tokenize(texts)) r.token_counts.push_back(static_cast<int>(e.ids.size()));
+  for (const auto& row : s.logits_per_video) {
+    float mx = -INFINITY;
+    for (float x : row) mx = std::max(mx, x);
+    double sum = 0;
+    for (float x : row) sum += std::exp(static_cast<double>(x) - mx);
+    std::vector<float> probs;
+    for (float x : row) probs.push_back(static_cast<float>(std::exp(static_cast<double>(x) - mx) / sum));
+    r.probs_per_video.push_back(std::move(probs));
+  }
+  r.logits_per_video = std::move(s.logits_per_video);
+  r.text_embeds = std::move(s.text_embeds);
+  r.video_embeds = std::move(s.video_embeds);
   r.tokenize_ms = s.tokenize_ms;
   r.preprocess_ms = s.preprocess_ms;
   r.inference_ms = s.inference_ms;

@@ -1,5 +1,5 @@
 #pragma once
-// The Accelerator's vision calls (classify, similarity, embed_images, and embed for a CLIP
+// The Accelerator's vision calls (classify, detect, similarity, embed_images, and embed for a CLIP
 // folder's texts): images decoded from paths or uploads within ImageLimits, the folder's endpoint
 // loaded once per (folder, device, dtype), the results in the public types.
 #include <memory>
@@ -11,6 +11,8 @@
 #include "preprocess/image/image_decoder.h"
 #include "router/load_once_cache.h"
 #include "runtime/image_endpoints.h"
+#include "runtime/object_detection.h"
+#include "runtime/video_endpoints.h"
 
 namespace ia::router {
 
@@ -18,11 +20,15 @@ class VisionEndpoints {
  public:
   std::shared_ptr<ImageClassificationEndpoint> classifier(const std::string& dir, Device device, DType dtype);
   std::shared_ptr<ImageTextEndpoint> image_text(const std::string& dir, Device device, DType dtype);
+  std::shared_ptr<VideoTextEndpoint> video_text(const std::string& dir, Device device, DType dtype);
+  std::shared_ptr<ObjectDetectionEndpoint> detector(const std::string& dir, Device device, DType dtype);
 
  private:
   using Key = std::tuple<std::string, std::string, int>;  // folder, device, dtype
   LoadOnceCache<Key, ImageClassificationEndpoint> classifiers_;
   LoadOnceCache<Key, ImageTextEndpoint> image_text_;
+  LoadOnceCache<Key, VideoTextEndpoint> video_text_;
+  LoadOnceCache<Key, ObjectDetectionEndpoint> detectors_;
 };
 
 // The images decoded (paths or bytes), each refusal naming its file.
@@ -32,10 +38,18 @@ std::vector<image::RgbImage> decode_images(const std::vector<ipfs_accelerate::Im
 ipfs_accelerate::ClassifyResult classify(VisionEndpoints& v, const std::string& model,
                                          const std::vector<ipfs_accelerate::ImageInput>& images,
                                          const ipfs_accelerate::ClassifyOptions& options);
+ipfs_accelerate::DetectResult detect(VisionEndpoints& v, const std::string& model,
+                                     const std::vector<ipfs_accelerate::ImageInput>& images,
+                                     const ipfs_accelerate::DetectOptions& options);
 ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::string& model,
                                              const std::vector<ipfs_accelerate::ImageInput>& images,
                                              const std::vector<std::string>& texts,
                                              const ipfs_accelerate::VisionOptions& options);
+// Videos are decoded (the model's num_frames each, read from its config) before the model loads.
+ipfs_accelerate::VideoSimilarityResult video_similarity(VisionEndpoints& v, const std::string& model,
+                                                        const std::vector<ipfs_accelerate::VideoInput>& videos,
+                                                        const std::vector<std::string>& texts,
+                                                        const ipfs_accelerate::VisionOptions& options);
 ipfs_accelerate::ImageEmbedResult embed_images(VisionEndpoints& v, const std::string& model,
                                                const std::vector<ipfs_accelerate::ImageInput>& images,
                                                const ipfs_accelerate::ImageEmbedOptions& options);

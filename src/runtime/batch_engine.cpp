@@ -55,8 +55,10 @@ struct BatchEngine::Request : ScheduledSequence {
             req.options.ignore_eos && !req.options.grammar ? std::vector<int64_t>{} : gen.defaults().eos_token_ids,
             prepared.max_new, params.min_tokens),
         prompt(std::move(prepared.ids)),
+        images(std::move(prepared.images)),
         warnings(std::move(prepared.warnings)) {
     tokens = prompt;
+    if (images) prompt_keys = images->cache_keys(prompt);
   }
   uint64_t id = 0;
   BatchRequest req;
@@ -64,6 +66,8 @@ struct BatchEngine::Request : ScheduledSequence {
   bool logprobs;
   SequenceOutput out;
   std::vector<int32_t> prompt;
+  std::shared_ptr<const PromptImages> images;
+  std::string image_error;  // why its images could not be embedded
   std::vector<std::string> warnings;
   std::vector<SampledToken> sampled;  // when logprobs were asked for
   int64_t preemptions = 0;
@@ -110,8 +114,12 @@ BatchEngine::~BatchEngine() {
 
 RequestHandle BatchEngine::submit(BatchRequest request) {
   const SamplingParams params = gen_->resolve(request.options);
-  PreparedPrompt p = gen_->prepare(std::move(request.prompt), request.options);
+  PreparedPrompt p = gen_->prepare(std::move(request.prompt), request.options, std::move(request.images));
   if (static_cast<int64_t>(p.ids.size()) >= max_model_len_) {
+    if (p.images)
+      fail(ErrorKind::InvalidArgument,
+           "prompt of {} tokens (its images included) does not fit the maximum length of {} tokens", p.ids.size(),
+           max_model_len_);
     // prepare() fitted the model's context; a smaller max_model_len is cut the same way.
     const auto plen = static_cast<int64_t>(p.ids.size());
     if (!request.options.truncate_prompt)
@@ -151,10 +159,37 @@ bool BatchEngine::take_submissions() {
     incoming.swap(shared_->incoming);
     cancels.swap(shared_->cancels);
   }
+  // Image features are computed here, on the stepping thread (the only one that runs the model),
+  // once per PromptImages however many sequences share it, before any of them is scheduled.
+  std::map<const PromptImages*, std::shared_ptr<const PromptImages>> embedded;
+  std::vector<Request*> failed;
+  for (auto& seq : incoming) {
+    auto* r = static_cast<Request*>(seq.get());
+    if (!r->images || r->images->features.defined()) continue;
+    auto& done = embedded[r->images.get()];
+    if (!done) {
+      try {
+        const auto* vl = dynamic_cast<const VisionLanguage*>(&gen_->model());
+        IA_CHECK(vl != nullptr, "batch engine: images for a model that takes none");
+        auto full = std::make_shared<PromptImages>(*r->images);
+        full->features = vl->embed_images(full->pixels);
+        full->pixels.clear();
+        done = std::move(full);
+      } catch (const std::exception& e) {
+        r->image_error = e.what();
+        continue;
+      }
+    }
+    r->images = done;
+  }
   for (auto& seq : incoming) {
     auto* r = static_cast<Request*>(seq.release());
     prompt_tokens_ += static_cast<int64_t>(r->prompt.size());
     requests_.emplace(r->id, std::unique_ptr<Request>(r));
+    if (r->images && !r->images->features.defined()) {
+      finish(*r, "error", r->image_error.empty() ? "the images could not be embedded" : r->image_error);
+      continue;
+    }
     scheduler_->add(r);
   }
   for (uint64_t id : cancels) {
@@ -259,8 +294,10 @@ bool BatchEngine::step() {
       r.admitted = t0;
       notify(r, r.req.on_admitted);
     }
-    chunks.push_back(SeqChunk{r.cache_seq, std::span<const int32_t>(r.tokens).subspan(static_cast<size_t>(r.computed),
-                                                                                      static_cast<size_t>(c.count))});
+    chunks.push_back(SeqChunk{
+        r.cache_seq,
+        std::span<const int32_t>(r.tokens).subspan(static_cast<size_t>(r.computed), static_cast<size_t>(c.count)), -1,
+        r.images.get()});
     // A chunk of one token at the end of the sequence is a decode token; the rest is prefill.
     (c.samples && c.count == 1 && r.computed > 0 ? report.decode_tokens : report.prefill_tokens) += c.count;
   }

@@ -80,6 +80,9 @@ struct FinishEvent {
 
 struct BatchRequest {
   std::vector<int32_t> prompt;
+  // A vision-language prompt's image features, computed once before it is submitted
+  // (runtime/vision_prompt.h); its prefix-cache keys then include the images' content.
+  std::shared_ptr<const PromptImages> images;
   // Sampling (seed included), max_new_tokens, stop strings, ignore_eos and
   // truncate_prompt as Generator takes them. `cancelled`, when set, is asked before every
   // step on the stepping thread (true ends the request as RequestHandle::cancel does).

@@ -34,6 +34,15 @@ int64_t BatchScheduler::blocks_needed(const ScheduledSequence& seq, int64_t coun
   return cache_.blocks_for(seq.computed + count) - static_cast<int64_t>(cache_.block_table(seq.cache_seq).size());
 }
 
+std::span<const int32_t> BatchScheduler::keys(const ScheduledSequence& seq, int64_t n, std::vector<int32_t>& scratch) {
+  const std::span<const int32_t> tokens = std::span<const int32_t>(seq.tokens).first(static_cast<size_t>(n));
+  if (seq.prompt_keys.empty()) return tokens;
+  const size_t k = std::min(seq.prompt_keys.size(), tokens.size());
+  scratch.assign(seq.prompt_keys.begin(), seq.prompt_keys.begin() + static_cast<std::ptrdiff_t>(k));
+  scratch.insert(scratch.end(), tokens.begin() + static_cast<std::ptrdiff_t>(k), tokens.end());
+  return scratch;
+}
+
 void BatchScheduler::preempt(ScheduledSequence* seq) {
   cache_.release(seq->cache_seq);
   seq->cache_seq = -1;
@@ -49,8 +58,8 @@ Schedule BatchScheduler::schedule() {
     const int64_t after = seq->computed + count;
     cache_.allocate_blocks(seq->cache_seq, after);
     if (limits_.prefix_caching) {
-      const std::vector<int32_t> cached = cache_.cache_full_blocks(
-          seq->cache_seq, std::span<const int32_t>(seq->tokens).first(static_cast<size_t>(after)));
+      std::vector<int32_t> scratch;
+      const std::vector<int32_t> cached = cache_.cache_full_blocks(seq->cache_seq, keys(*seq, after, scratch));
       out.cached_blocks.insert(out.cached_blocks.end(), cached.begin(), cached.end());
     }
     out.chunks.push_back(ScheduledChunk{seq, count, after == static_cast<int64_t>(seq->tokens.size())});
@@ -98,7 +107,9 @@ int64_t BatchScheduler::admit(ScheduledSequence* seq, int64_t budget) {
   const auto total = static_cast<int64_t>(seq->tokens.size());
   // Whole cached blocks only, and never the last token: its logits are needed.
   std::vector<int32_t> hits;
-  if (limits_.prefix_caching) hits = cache_.cached_prefix(seq->tokens, (total - 1) / cache_.block_size());
+  std::vector<int32_t> scratch;
+  if (limits_.prefix_caching)
+    hits = cache_.cached_prefix(keys(*seq, total, scratch), (total - 1) / cache_.block_size());
   const auto hit_tokens = static_cast<int64_t>(hits.size()) * cache_.block_size();
   const int64_t count = std::min(total - hit_tokens, budget);
   // Cached blocks no one holds stop being free once this sequence holds them.

@@ -18,6 +18,7 @@
 // (step_done advances the sequences) or failed (step_failed uncaches those blocks).
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <vector>
 
 #include "models/kv_cache.h"
@@ -31,6 +32,9 @@ struct ScheduledSequence {
   int64_t cache_seq = -1;        // the cache's sequence while running, else -1
   int64_t admissions = 0;        // 1 + times it was preempted and admitted again
   int64_t first_hit_tokens = 0;  // prompt tokens found in the prefix cache at the first admission
+  // What the prefix cache keys its prompt by when that is not its tokens (a prompt with images:
+  // PromptImages::cache_keys); empty: the tokens. Tokens past it are keyed by themselves.
+  std::vector<int32_t> prompt_keys;
   virtual ~ScheduledSequence() = default;
 };
 
@@ -84,6 +88,8 @@ class BatchScheduler {
  private:
   // Blocks a running sequence takes to hold `count` more tokens.
   int64_t blocks_needed(const ScheduledSequence& seq, int64_t count) const;
+  // The prefix-cache keys of a sequence's first n tokens (a view of its tokens, or `scratch`).
+  static std::span<const int32_t> keys(const ScheduledSequence& seq, int64_t n, std::vector<int32_t>& scratch);
   // Releases a running sequence's blocks; it waits again at the front, to recompute.
   void preempt(ScheduledSequence* seq);
   // Admits the first waiting sequence if it fits; returns its chunk's size (0: it did not).

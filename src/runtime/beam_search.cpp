@@ -138,6 +138,8 @@ std::vector<BeamHypothesis> beam_search(CausalStepRunner& runner, KvCache& cache
       const Beam& beam = running[static_cast<size_t>(b)];
       log_softmax(logits.data<float>() + (first ? 0 : b) * V, row.data(), V);
       const std::vector<int32_t> generated(beam.tokens.begin() + prompt_len, beam.tokens.end());
+      // A model's logits processor (Whisper's rules), one per beam and step, then the shared ones.
+      if (p.processors.constraint) p.processors.constraint()->mask(row.data(), V, generated);
       apply_logits_processors(p.processors, row.data(), V, prompt, generated);
       for (int64_t v = 0; v < V; ++v) acc[static_cast<size_t>(b * V + v)] = row[static_cast<size_t>(v)] + beam.score;
     }

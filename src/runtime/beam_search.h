@@ -1,8 +1,9 @@
 #pragma once
 // Beam search over the paged KV cache, as transformers' generate(num_beams=N, do_sample=False)
 // runs it (GenerationMixin._beam_search, the vectorised version of transformers 4.50+ / 5):
-// each step every running beam's log-softmax (f32) goes through the logits processors
-// (no_repeat_ngram_size, penalties) and is added to the beam's running score; the best
+// each step every running beam's log-softmax (f32) goes through the logits processors (a model's
+// own, SamplingParams::constraint, made fresh for each beam and step; then no_repeat_ngram_size,
+// penalties) and is added to the beam's running score; the best
 // max(2, 1 + eos ids) * N continuations of all beams are kept; those ending in eos (or reaching
 // the length limit) among the first N become finished hypotheses, scored sum logprob /
 // generated_length ^ length_penalty, and the best N finished are kept; the best N unfinished

@@ -34,14 +34,16 @@ void ChatSession::reserve(int64_t tokens) {
 }
 
 GenerationResult ChatSession::turn(std::vector<int32_t> prompt, const GenerationRequest& req,
-                                   const StreamCallback& on_text, GenerationStats* stats) {
+                                   const StreamCallback& on_text, GenerationStats* stats,
+                                   std::shared_ptr<const PromptImages> images) {
   // Bad requests and prompts fail here, before the cache changes.
   gen_->resolve(req);
-  PreparedPrompt p = gen_->prepare(std::move(prompt), req);
-
+  PreparedPrompt p = gen_->prepare(std::move(prompt), req, std::move(images));
+  // Image tokens compare by their images' content (one id stands for every image).
+  const std::vector<int32_t> keys = p.images ? p.images->cache_keys(p.ids) : p.ids;
   size_t common = 0;
-  const size_t limit = std::min(ids_.size(), p.ids.size());
-  while (common < limit && ids_[common] == p.ids[common]) ++common;
+  const size_t limit = std::min(ids_.size(), keys.size());
+  while (common < limit && ids_[common] == keys[common]) ++common;
   // At least the prompt's last token runs, so that its logits exist.
   if (common == p.ids.size()) --common;
 
@@ -51,7 +53,7 @@ GenerationResult ChatSession::turn(std::vector<int32_t> prompt, const Generation
     ids_.resize(common);
     GenerationResult r = gen_->generate_in(*cache_, seq_, p, req, on_text, stats);
     // The cache now holds the prompt and every generated token but the last.
-    ids_ = p.ids;
+    ids_ = keys;
     ids_.insert(ids_.end(), r.ids.begin(), r.ids.end());
     IA_CHECK(static_cast<int64_t>(ids_.size()) >= cache_->length(seq_), "chat session: cache holds {} of {} tokens",
              cache_->length(seq_), ids_.size());

@@ -26,14 +26,17 @@ class ChatSession {
 
   // One turn: `prompt` is the whole conversation's token ids. stats->cached_tokens
   // tells how many prompt tokens came from the cache. On an error the cache is
-  // dropped (the next turn prefills everything).
+  // dropped (the next turn prefills everything). A vision-language conversation passes the
+  // features of every image in it (`images`, positions in `prompt`); its image tokens are then
+  // compared with the cached ones by their images' content.
   GenerationResult turn(std::vector<int32_t> prompt, const GenerationRequest& req, const StreamCallback& on_text = {},
-                        GenerationStats* stats = nullptr);
+                        GenerationStats* stats = nullptr, std::shared_ptr<const PromptImages> images = nullptr);
 
   // Forgets the cached tokens; the cache's memory is kept for the next turn.
   void reset();
 
-  // The ids whose K/V the cache holds, in order (prompt, then fed reply tokens).
+  // The ids whose K/V the cache holds, in order (prompt, then fed reply tokens); an image token as
+  // its content key (PromptImages::cache_keys).
   const std::vector<int32_t>& cached_ids() const { return ids_; }
   // Null before the first turn.
   const KvCache* cache() const { return cache_.get(); }

@@ -53,7 +53,8 @@ PoolMode parse_pool_mode(const std::string& s) {
   return supported_pool_mode(*mode);
 }
 
-std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& dir, Device device, DType dtype) {
+std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& dir, Device device, DType dtype,
+                                                           const WeightQuantization& quantization) {
   HfConfig config = HfConfig::load(dir);
   auto ep = std::shared_ptr<EmbeddingEndpoint>(new EmbeddingEndpoint());
   ep->dir_ = dir;
@@ -78,6 +79,8 @@ std::shared_ptr<EmbeddingEndpoint> EmbeddingEndpoint::load(const std::string& di
   ep->tokenizer_->with_padding(std::nullopt);
   ep->tokenizer_->with_truncation(std::nullopt);
   auto weights = WeightStore::open(dir);
+  weights->set_quantization(quantization);
+  require_packed_linears(*weights, device);
   ep->encoder_ = decoder ? load_causal_lm_as_encoder(config, *weights, dtype, device)
                          : load_encoder(config, *weights, dtype, device);
 

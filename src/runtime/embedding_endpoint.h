@@ -62,7 +62,9 @@ PoolMode supported_pool_mode(PoolMode mode);
 
 class EmbeddingEndpoint {
  public:
-  static std::shared_ptr<EmbeddingEndpoint> load(const std::string& dir, Device device, DType dtype);
+  // `quantization`: as Generator::load.
+  static std::shared_ptr<EmbeddingEndpoint> load(const std::string& dir, Device device, DType dtype,
+                                                 const WeightQuantization& quantization = {});
 
   EmbeddingResult embed(const std::vector<std::string>& texts, const EmbeddingOptions& options) const;
   // Token ids given as they are (no prompt, no special tokens added: the OpenAI API's

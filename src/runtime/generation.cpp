@@ -15,6 +15,7 @@
 #include "runtime/sequence_output.h"
 #include "runtime/step_builder.h"
 #include "runtime/step_runner.h"
+#include "runtime/vision_prompt.h"
 
 namespace ia {
 
@@ -33,6 +34,7 @@ struct SeqState {
   int64_t cache_seq = 0;
   int64_t cross = -1;  // encoder-decoders: its encoder sequence in the request's cross cache
   std::vector<int32_t> prompt;
+  std::shared_ptr<const PromptImages> images;  // a vision-language prompt's image features
   int64_t max_new = 0;
   std::unique_ptr<Sampler> sampler;
   std::optional<SequenceOutput> out;  // generated ids, their text, and when the sequence ends
@@ -83,11 +85,14 @@ Generator::Generator(std::shared_ptr<const EncoderDecoder> model, std::shared_pt
       tok_(std::move(tokenizer)),
       defaults_(std::move(defaults)) {}
 
-std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype) {
+std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype,
+                                           const WeightQuantization& quantization) {
   HfConfig config = HfConfig::load(dir);
   const ModelKind kind = classify_model(config.json(), config.path());
   require_text_generator(kind, dir);  // before anything is opened
   auto weights = WeightStore::open(dir);
+  weights->set_quantization(quantization);
+  require_packed_linears(*weights, device);
   if (has_encoder_decoder(kind)) {
     std::shared_ptr<const EncoderDecoder> model = load_encoder_decoder(config, *weights, dtype, device);
     auto tok = tok::Tokenizer::from_folder(dir);
@@ -95,7 +100,10 @@ std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device
   }
   std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
-  return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
+  auto gen = std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
+  if (auto vl = std::dynamic_pointer_cast<const VisionLanguage>(model))
+    gen->vision_ = VisionPrompter::load(dir, vl, tok);
+  return gen;
 }
 
 std::shared_ptr<const TokenTrie> Generator::token_trie() const {
@@ -112,7 +120,10 @@ SamplingParams Generator::resolve(const GenerationRequest& req) const {
          *req.max_new_tokens);
   // vLLM's min_tokens holds back the tokens that would end the output: eos, unless it does not end it.
   if (p.min_tokens > 0 && !req.ignore_eos) p.min_tokens_suppress = defaults_.eos_token_ids;
+  if (req.grammar && req.logits_processor)
+    fail(ErrorKind::InvalidArgument, "a grammar and a model's logits processor cannot constrain one output together");
   if (req.grammar) p.constraint = grammar_constraint_factory(req.grammar, token_trie(), defaults_.eos_token_ids);
+  if (req.logits_processor) p.constraint = req.logits_processor;
   for (const auto& s : req.stop)
     if (s.empty()) fail(ErrorKind::InvalidArgument, "stop strings must not be empty");
   return p;
@@ -158,7 +169,8 @@ void run(const Generator& gen, KvCache& cache, std::vector<SeqState>& seqs, cons
   for (auto& s : seqs) {
     const auto cached = static_cast<size_t>(cache.length(s.cache_seq));
     IA_CHECK(cached < s.prompt.size(), "generation: sequence holds {} of a {}-token prompt", cached, s.prompt.size());
-    chunks.push_back(SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached), s.cross});
+    chunks.push_back(
+        SeqChunk{s.cache_seq, std::span<const int32_t>(s.prompt).subspan(cached), s.cross, s.images.get()});
     if (!cross) st.prompt_tokens += static_cast<int64_t>(s.prompt.size());
     st.cached_tokens += static_cast<int64_t>(cached);
   }
@@ -208,12 +220,22 @@ int64_t Generator::requested_new_tokens(const GenerationRequest& req, int64_t pr
       defaults_.max_length ? std::max<int64_t>(1, *defaults_.max_length - prompt_tokens) : kDefaultMaxNewTokens));
 }
 
-PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const {
+PreparedPrompt Generator::prepare(std::vector<int32_t> prompt, const GenerationRequest& req,
+                                  std::shared_ptr<const PromptImages> images) const {
   const DecoderConfig& cfg = model_->config();
   const int64_t ctx = cfg.max_positions;
   PreparedPrompt p;
   p.ids = std::move(prompt);
   if (p.ids.empty()) fail(ErrorKind::InvalidArgument, "prompt is empty (no tokens)");
+  if (images) {
+    if (seq2seq_) fail(ErrorKind::Unsupported, "an encoder-decoder model takes no images");
+    if (static_cast<int64_t>(p.ids.size()) >= ctx)
+      fail(ErrorKind::InvalidArgument,
+           "prompt of {} tokens (its images included) does not fit the model's context of {} tokens; a prompt with "
+           "images is never truncated",
+           p.ids.size(), ctx);
+    p.images = std::move(images);
+  }
   if (seq2seq_) {
     // The prompt is the encoder's input; the decoder starts from its start token (which
     // generation_config's max_length counts, as transformers does).
@@ -290,7 +312,7 @@ BeamSearchParams Generator::resolve_beams(const GenerationRequest& req, const Sa
            "supported)");
     if (!req.stop.empty()) fail(ErrorKind::InvalidArgument, "stop strings are not supported with num_beams > 1");
     if (sampling.logprobs >= 0) fail(ErrorKind::InvalidArgument, "logprobs are not supported with num_beams > 1");
-    if (sampling.constraint)
+    if (req.grammar)
       fail(ErrorKind::InvalidArgument, "a grammar (response_format, tools) is not supported with num_beams > 1");
   }
   b.processors = sampling;
@@ -298,10 +320,12 @@ BeamSearchParams Generator::resolve_beams(const GenerationRequest& req, const Sa
   return b;
 }
 
-std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vector<int32_t>>& prompts,
-                                                      const GenerationRequest& req, const StreamCallback& on_text,
-                                                      GenerationStats* stats) const {
+std::vector<GenerationResult> Generator::generate_ids(
+    const std::vector<std::vector<int32_t>>& prompts, const GenerationRequest& req, const StreamCallback& on_text,
+    GenerationStats* stats, const std::vector<std::shared_ptr<const PromptImages>>& images) const {
   const SamplingParams params = resolve(req);
+  IA_CHECK(images.empty() || images.size() == prompts.size(), "generation: {} image sets for {} prompts", images.size(),
+           prompts.size());
   const BeamSearchParams beams = resolve_beams(req, params);
   if (prompts.empty()) return {};
   const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
@@ -309,9 +333,13 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
   std::vector<PreparedPrompt> prepared;
   for (size_t i = 0; i < prompts.size(); ++i) {
     if (prompts[i].empty()) fail(ErrorKind::InvalidArgument, "prompt {} is empty (no tokens)", i);
-    prepared.push_back(prepare(prompts[i], req));
+    prepared.push_back(prepare(prompts[i], req, images.empty() ? nullptr : images[i]));
   }
-  if (beams.num_beams > 1) return beam_generate(prepared, req, params, on_text, stats);
+  if (beams.num_beams > 1) {
+    for (const auto& p : prepared)
+      if (p.images) fail(ErrorKind::Unsupported, "beam search with images is not supported (num_beams must be 1)");
+    return beam_generate(prepared, req, params, on_text, stats);
+  }
 
   std::vector<SeqState> seqs(prompts.size());
   int64_t blocks = 0;
@@ -324,6 +352,7 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
         seq2seq_ ? std::vector<int32_t>{static_cast<int32_t>(seq2seq_->decoder_start_token_id())} : std::move(p.ids);
     if (seq2seq_) s.cross = static_cast<int64_t>(i);
     s.max_new = p.max_new;
+    s.images = p.images;
     s.result.warnings = std::move(p.warnings);
     s.sampler = std::make_unique<Sampler>(params, seed);
     blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
@@ -343,6 +372,89 @@ std::vector<GenerationResult> Generator::generate_ids(const std::vector<std::vec
   st.prompt_tokens += encoding.prompt_tokens;
   if (stats) *stats = st;
   std::vector<GenerationResult> out;
+  for (auto& s : seqs) out.push_back(std::move(s.result));
+  return out;
+}
+
+std::vector<GenerationResult> Generator::generate_from_cross(const CrossKvCache& cross,
+                                                             const std::vector<std::vector<int32_t>>& decoder_prompts,
+                                                             const GenerationRequest& req,
+                                                             const StreamCallback& on_text,
+                                                             GenerationStats* stats) const {
+  if (!seq2seq_) fail(ErrorKind::Unsupported, "a decoder-only model has no cross-attention to decode from");
+  const SamplingParams params = resolve(req);
+  const BeamSearchParams beams = resolve_beams(req, params);
+  if (decoder_prompts.empty()) return {};
+  IA_CHECK(static_cast<int64_t>(decoder_prompts.size()) <= cross.sequences(),
+           "generation: {} decoder prompts for {} encoder sequences", decoder_prompts.size(), cross.sequences());
+  const DecoderConfig& cfg = model_->config();
+  std::vector<PreparedPrompt> prepared;
+  for (size_t i = 0; i < decoder_prompts.size(); ++i) {
+    PreparedPrompt p;
+    p.ids = decoder_prompts[i];
+    const auto plen = static_cast<int64_t>(p.ids.size());
+    if (plen == 0) fail(ErrorKind::InvalidArgument, "decoder prompt {} is empty (no tokens)", i);
+    for (int32_t id : p.ids)
+      if (id < 0 || id >= cfg.vocab_size)
+        fail(ErrorKind::InvalidArgument, "decoder prompt token id {} is outside the vocabulary of {}", id,
+             cfg.vocab_size);
+    if (plen >= cfg.max_positions)
+      fail(ErrorKind::InvalidArgument, "a decoder prompt of {} tokens leaves no room in the decoder's {} positions",
+           plen, cfg.max_positions);
+    p.max_new = std::min<int64_t>(requested_new_tokens(req, plen), cfg.max_positions - plen);
+    prepared.push_back(std::move(p));
+  }
+  GenerationStats st;
+  std::vector<GenerationResult> out;
+  if (beams.num_beams > 1) {
+    CausalStepRunner runner(*model_);
+    runner.set_cross_cache(&cross);
+    const auto t0 = Clock::now();
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      const PreparedPrompt& p = prepared[i];
+      BeamSearchParams bp = beams;
+      bp.max_new_tokens = p.max_new;
+      auto cache =
+          model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(p.ids.size()), kBlockSize), kBlockSize);
+      const std::vector<BeamHypothesis> hyps =
+          beam_search(runner, *cache, p.ids, static_cast<int64_t>(i), cfg.vocab_size, bp);
+      IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
+      GenerationResult r;
+      r.prompt_ids = p.ids;
+      r.beam_score = hyps[0].score;
+      SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
+                            params.min_tokens);
+      for (int32_t id : hyps[0].ids) {
+        if (output.finished()) break;
+        r.text += output.accept(id);
+      }
+      if (!output.finished()) r.text += output.finish("length");
+      r.ids = output.ids();
+      r.finish_reason = output.finish_reason();
+      st.decode_tokens += static_cast<int64_t>(r.ids.size());
+      if (on_text && !r.text.empty()) on_text(i, r.text);
+      out.push_back(std::move(r));
+    }
+    st.decode_ms = ms_since(t0);
+    if (stats) *stats = st;
+    return out;
+  }
+  const uint64_t seed = req.seed ? *req.seed : std::random_device{}();
+  std::vector<SeqState> seqs(prepared.size());
+  int64_t blocks = 0;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    SeqState& s = seqs[i];
+    s.result.prompt_ids = prepared[i].ids;
+    s.prompt = prepared[i].ids;
+    s.cross = static_cast<int64_t>(i);
+    s.max_new = prepared[i].max_new;
+    s.sampler = std::make_unique<Sampler>(params, seed + i);
+    blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
+  }
+  auto cache = model_->make_cache(blocks, kBlockSize);
+  for (auto& s : seqs) s.cache_seq = cache->create_sequence();
+  run(*this, *cache, seqs, req, params, on_text, &st, &cross);
+  if (stats) *stats = st;
   for (auto& s : seqs) out.push_back(std::move(s.result));
   return out;
 }
@@ -413,6 +525,7 @@ GenerationResult Generator::generate_in(KvCache& cache, int64_t seq, const Prepa
   SeqState& s = seqs[0];
   s.cache_seq = seq;
   s.prompt = prompt.ids;
+  s.images = prompt.images;
   s.max_new = prompt.max_new;
   s.result.warnings = prompt.warnings;
   s.sampler = std::make_unique<Sampler>(params, req.seed ? *req.seed : std::random_device{}());

@@ -17,14 +17,18 @@
 #include <string>
 #include <vector>
 
+#include "core/quantization.h"
 #include "models/causal_lm.h"
 #include "models/encoder_decoder.h"
 #include "runtime/beam_search.h"
 #include "runtime/grammar.h"
+#include "runtime/prompt_images.h"
 #include "runtime/sampling.h"
 #include "tokenizers/tokenizer.h"
 
 namespace ia {
+
+class VisionPrompter;
 
 // generation_config.json (sampling defaults, lengths, beam search and eos ids); all optional.
 struct GenerationDefaults : SamplingDefaults {
@@ -50,6 +54,11 @@ struct GenerationRequest : SamplingOptions {
   // The output must be a sentence of this grammar (response_format json_object / json_schema, a
   // forced tool call): runtime/grammar_constraint.h.
   std::shared_ptr<const grammar::Grammar> grammar;
+  // A model's own logits processor (Whisper's suppress and timestamp rules), run on each row's
+  // logits before the sampling controls, and in beam search on the log-probabilities as
+  // transformers runs processors there. Beam search makes one per beam and step, so it must be a
+  // function of the generated tokens alone. Not together with a grammar.
+  ConstraintFactory logits_processor;
   // Beam search (runtime/beam_search.h) when num_beams > 1; unset: generation_config.json's, then
   // transformers' defaults (1 beam, length_penalty 1, early_stopping false).
   std::optional<int64_t> num_beams;
@@ -83,6 +92,7 @@ struct GenerationStats {
 // with the number of tokens it may generate.
 struct PreparedPrompt {
   std::vector<int32_t> ids;
+  std::shared_ptr<const PromptImages> images;  // a vision-language prompt's image features, or null
   int64_t max_new = 0;
   std::vector<std::string> warnings;
 };
@@ -102,20 +112,40 @@ class Generator {
             GenerationDefaults defaults);
   // Loads a model folder (config.json, safetensors, tokenizer.json, generation_config.json):
   // a causal LM or an encoder-decoder of the registry.
-  static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype);
+  // With `quantization` enabled the matrices are packed as it says (core/quantization.h);
+  // Unsupported when the device's backend has no linear for those formats.
+  static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype,
+                                         const WeightQuantization& quantization = {});
 
   // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
   std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
                                          const StreamCallback& on_text = {}, GenerationStats* stats = nullptr) const;
-  // Prompts as token ids.
+  // Prompts as token ids; with `images` (a vision-language model), prompt i's image features
+  // (null: none), whose positions are that prompt's image tokens (runtime/vision_prompt.h).
   std::vector<GenerationResult> generate_ids(const std::vector<std::vector<int32_t>>& prompts,
                                              const GenerationRequest& req, const StreamCallback& on_text = {},
-                                             GenerationStats* stats = nullptr) const;
+                                             GenerationStats* stats = nullptr,
+                                             const std::vector<std::shared_ptr<const PromptImages>>& images = {}) const;
+
+  // An encoder-decoder's decoding from a cross-attention cache the caller made (Whisper: its
+  // audio encoder's output; make_cross_cache), each decoder prompt (the start token and whatever
+  // follows it: task and language tokens, a previous window's text) attending to encoder sequence
+  // i of `cross`. The same loop, sampling, stops and beam search as generate_ids; the results'
+  // ids are the tokens after each decoder prompt, prompt_ids the decoder prompt. InvalidArgument
+  // for a prompt with ids outside the vocabulary or that leaves no room in the decoder's
+  // positions; Unsupported for a decoder-only model.
+  std::vector<GenerationResult> generate_from_cross(const CrossKvCache& cross,
+                                                    const std::vector<std::vector<int32_t>>& decoder_prompts,
+                                                    const GenerationRequest& req, const StreamCallback& on_text = {},
+                                                    GenerationStats* stats = nullptr) const;
 
   // What generate_ids does to each prompt before running it: checks its ids, cuts it
   // when it does not fit the context (InvalidArgument unless req.truncate_prompt)
   // and works out max_new_tokens.
-  PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req) const;
+  // A prompt with images is never cut (its image tokens would lose their features): one that does
+  // not fit is InvalidArgument whatever truncate_prompt says.
+  PreparedPrompt prepare(std::vector<int32_t> prompt, const GenerationRequest& req,
+                         std::shared_ptr<const PromptImages> images = nullptr) const;
   // The tokens a request asks to generate after a prompt of `prompt_tokens`: its
   // max_new_tokens, else generation_config.json's max_new_tokens, else what its
   // max_length leaves (at least 1), else 256. prepare() caps it at the context's end.
@@ -134,6 +164,8 @@ class Generator {
 
   // The causal LM, or an encoder-decoder's decoder.
   const CausalLM& model() const { return *model_; }
+  // A vision-language model's prompt builder (its processor, features), or null for a text model.
+  const VisionPrompter* vision() const { return vision_.get(); }
   // The encoder-decoder, or null for a decoder-only model.
   const EncoderDecoder* encoder_decoder() const { return seq2seq_.get(); }
   const tok::Tokenizer& tokenizer() const { return *tok_; }
@@ -158,6 +190,7 @@ class Generator {
   mutable std::once_flag trie_once_;
   mutable std::shared_ptr<const TokenTrie> trie_;
   std::shared_ptr<const EncoderDecoder> seq2seq_;  // null: a decoder-only model
+  std::shared_ptr<const VisionPrompter> vision_;   // null: not a vision-language model
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;

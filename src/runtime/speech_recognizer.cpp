@@ -4,6 +4,7 @@
 #include "formats/hf_config.h"
 #include "models/model_registry.h"
 #include "runtime/ctc_transcription.h"
+#include "runtime/whisper_transcription.h"
 
 namespace ia {
 
@@ -54,6 +55,7 @@ std::shared_ptr<const SpeechRecognizer> SpeechRecognizer::load(const std::string
   const HfConfig config = HfConfig::load(dir);
   const ModelKind kind = classify_model(config.json(), config.path());
   if (kind.family == "wav2vec2") return std::make_shared<CtcSpeechRecognizer>(CtcRecognizer::load(dir, device, dtype));
+  if (kind.family == "whisper" && has_encoder_decoder(kind)) return load_whisper_recognizer(dir, device, dtype);
   fail(ErrorKind::Unsupported, "{}: a {} model ({}) does not do speech recognition in this build", dir, kind.family,
        kind.architecture);
 }

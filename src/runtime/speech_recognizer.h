@@ -1,7 +1,8 @@
 #pragma once
 // Speech to text behind one interface, whatever the model: a CTC model (Wav2Vec2ForCTC: the
-// feature extractor's normalisation, frame-wise argmax, CTC decoding) today; Whisper (generation
-// with task and language tokens, timestamps, 30-s windows) plugs in beside it. The CLI's
+// feature extractor's normalisation, frame-wise argmax, CTC decoding) or Whisper
+// (runtime/whisper_transcription.h: generation with task and language tokens, timestamps, 30-s
+// windows). The CLI's
 // `transcribe` and the server's /v1/audio/transcriptions call this with audio the front end
 // decoded and resampled to sampling_rate().
 #include <cstdint>
@@ -51,6 +52,9 @@ class SpeechRecognizer {
   virtual Transcript transcribe(const std::vector<float>& samples, const TranscriptionOptions& options) const = 0;
   // "ctc" or "whisper".
   virtual std::string kind() const = 0;
+  // Whether transcribe() can give timed segments (TranscriptionOptions::timestamps): a Whisper
+  // model whose vocabulary has timestamp tokens.
+  virtual bool gives_timestamps() const { return false; }
 
   // A speech model folder as a user has it; Unsupported when its model does not do speech
   // recognition in this build.

@@ -116,7 +116,38 @@ StepInputs StepBuilder::causal_step(const std::vector<SeqChunk>& chunks, KvCache
     st.cross = cross;
     st.cross_ranges = view(at_cross, {S, 2}, DType::I32);
   }
+  splice_images(chunks, st);
   return st;
+}
+
+void StepBuilder::splice_images(const std::vector<SeqChunk>& chunks, StepInputs& st) {
+  std::vector<Tensor> pieces;
+  Tensor rows;
+  int64_t t = 0, n = 0;
+  for (size_t s = 0; s < chunks.size(); ++s) {
+    const SeqChunk& ch = chunks[s];
+    const auto count = static_cast<int64_t>(ch.tokens.size());
+    if (ch.images) {
+      const int64_t p0 = st.host_first_pos[s];
+      const auto [first, k] = ch.images->rows_in(p0, count);
+      if (k > 0) {
+        if (!rows.defined()) {
+          rows = staged(image_rows_, {st.num_tokens}, DType::I64);
+          for (int64_t i = 0; i < st.num_tokens; ++i) rows.data<int64_t>()[i] = i;
+        }
+        IA_CHECK(first + k <= ch.images->features.size(0), "step: image rows {}..{} of {}", first, first + k,
+                 ch.images->features.size(0));
+        for (int64_t j = 0; j < k; ++j)
+          rows.data<int64_t>()[t + ch.images->positions[static_cast<size_t>(first + j)] - p0] = st.num_tokens + n + j;
+        pieces.push_back(ch.images->features.narrow(0, first, k));
+        n += k;
+      }
+    }
+    t += count;
+  }
+  if (pieces.empty()) return;
+  st.image_embeddings = pieces.size() == 1 ? pieces[0].contiguous() : ops::concat_rows(pieces);
+  st.embedding_rows = placed(rows);
 }
 
 StepInputs StepBuilder::encoder_step(const std::vector<std::span<const int32_t>>& ids,

@@ -12,6 +12,7 @@
 #include "models/cross_kv_cache.h"
 #include "models/kv_cache.h"
 #include "models/step_inputs.h"
+#include "runtime/prompt_images.h"
 
 namespace ia {
 
@@ -20,6 +21,9 @@ struct SeqChunk {
   int64_t seq = 0;
   std::span<const int32_t> tokens;
   int64_t cross = -1;  // encoder-decoders: the encoder sequence of the step's cross cache it attends to
+  // Vision-language models: the request's image features; the step carries the rows of those of
+  // its positions the chunk covers (StepInputs::image_embeddings). Null: text only.
+  const PromptImages* images = nullptr;
 };
 
 // Which rows of a step the model's head turns into outputs.
@@ -52,9 +56,11 @@ class StepBuilder {
   // A host tensor of `shape` backed by `buffer`, which grows (and is then reused) as steps need.
   Tensor staged(Tensor& buffer, const Shape& shape, DType dtype);
   Tensor placed(const Tensor& host) const;
+  // The image rows of the chunks that carry images (StepInputs::image_embeddings, embedding_rows).
+  void splice_images(const std::vector<SeqChunk>& chunks, StepInputs& st);
 
   Device device_;
-  Tensor ids_, types_, positions_, starts_;
+  Tensor ids_, types_, positions_, starts_, image_rows_;
   Tensor packed_;  // the host side of a causal step's inputs
   Tensor placed_;  // the same on the device
 };

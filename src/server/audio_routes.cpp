@@ -76,6 +76,9 @@ void transcribe(ServerState& s, const std::vector<FormPart>& parts, httplib::Res
     }
   if (o.timestamps && format != "verbose_json")
     throw invalid_field("timestamp_granularities", "`timestamp_granularities` needs `response_format` verbose_json");
+  // Subtitles and verbose_json carry segments: timed ones wherever the model can give them (Whisper).
+  if ((format == "srt" || format == "vtt" || format == "verbose_json") && m.speech->gives_timestamps())
+    o.timestamps = true;
 
   audio::AudioLimits limits;
   limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's

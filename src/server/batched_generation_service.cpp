@@ -90,6 +90,7 @@ class BatchedGenerationService final : public GenerationService {
       for (; submitted < n; ++submitted) {
         BatchRequest r;
         r.prompt = std::move(job.prompts[submitted]);
+        r.images = job.images;
         r.options = job.request;
         if (job.request.seed) r.options.seed = *job.request.seed + submitted;  // each sequence its own draws
         r.options.cancelled = [stream = job.stream] { return stream->cancelled(); };

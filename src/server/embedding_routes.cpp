@@ -207,10 +207,14 @@ void tei_embed(ServerState& s, const std::string& body, httplib::Response& res) 
 
 }  // namespace
 
+void local_embeddings(ServerState& s, const std::string& body, httplib::Response& res) {
+  openai_embeddings(s, body, res);
+}
+
 void add_embedding_routes(httplib::Server& http, ServerState& state) {
   add_post_route(http, state, "/v1/embeddings",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   openai_embeddings(state, body, res);
+                 [&state](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                   if (!route_embeddings(state, req, body, res)) openai_embeddings(state, body, res);
                  });
   add_post_route(
       http, state, "/embed",

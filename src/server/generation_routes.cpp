@@ -10,9 +10,12 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "preprocess/image/image_decoder.h"
+#include "runtime/vision_prompt.h"
 #include "server/api_error.h"
 #include "server/completion_json.h"
 #include "server/generation_service.h"
+#include "server/image_inputs.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
 #include "server/sse_writer.h"
@@ -39,6 +42,7 @@ struct PreparedGeneration {
   Clock::time_point arrived;
   // Chat with tools: choices' text is parsed into tool calls (and held back when streaming).
   std::optional<std::vector<std::string>> tool_names;
+  std::shared_ptr<const PromptImages> images;  // a vision-language chat's images (its one prompt's)
 };
 
 // Lengths against the context (400 context_length_exceeded, as vLLM words it), then the
@@ -250,6 +254,7 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
   p.prefix = std::move(prefix);
   const size_t sequences = job.prompts.size();
   job.request = f.request;
+  job.images = p.images;
   if (s.options.generation_timeout.count() > 0) job.request.deadline = p.arrived + s.options.generation_timeout;
   job.stream = std::make_shared<GenerationStream>();
   std::shared_ptr<GenerationStream> stream = job.stream;
@@ -288,13 +293,51 @@ std::vector<int32_t> ids_of(const tok::Encoding& e) {
   return {e.ids.begin(), e.ids.end()};
 }
 
-void chat_completions(ServerState& s, const std::string& body, httplib::Response& res) {
+// A chat with image parts: each data: URL decoded (within bounds, every refusal a 400 naming its
+// part), the rendered prompt's image placeholders expanded and tokenized as LlavaProcessor does;
+// the features are left to the engine's thread, which embeds them once before the prefill.
+std::vector<int32_t> vision_prompt(const ServerState& s, ServedModel& m, const ChatCompletionRequest& r,
+                                   const std::string& prompt, PreparedGeneration& p) {
+  const VisionPrompter* vp = m.generator->vision();
+  IA_CHECK(vp != nullptr, "chat: images for a model without a vision prompter");
+  image::ImageLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;
+  limits.max_pixels = int64_t{1} << 24;  // 16 Mpx: far above what the processors resize to
+  limits.max_file_bytes = static_cast<int64_t>(s.options.max_request_bytes);
+  std::vector<image::RgbImage> images;
+  for (const ImagePart& part : r.images) {
+    const std::string bytes = image_data_url_bytes(part.url, part.param);
+    try {
+      images.push_back(image::decode_image_bytes(
+                           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                           part.param, limits)
+                           .image);
+    } catch (const Error& e) {
+      throw invalid_field(part.param, fmt::format("the image cannot be decoded: {}", e.what()));
+    }
+  }
+  const int64_t placeholders = vp->placeholders(prompt);
+  if (placeholders != static_cast<int64_t>(images.size()))
+    throw invalid_field("messages", fmt::format("the chat template rendered {} image placeholders for {} images",
+                                                placeholders, images.size()));
+  VisionPromptInput in = vp->prepare(prompt, images, /*add_special_tokens=*/false, /*embed=*/false);
+  p.images = std::move(in.images);
+  return std::move(in.ids);
+}
+
+}  // namespace
+
+void local_chat_completions(ServerState& s, const std::string& body, httplib::Response& res) {
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<ChatCompletionRequest>(parse_chat_completion_request(body, s.limits));
   ServedModel& m = s.model_for(r->model, ModelUse::Generation);
   if (!m.chat_template)
     throw invalid_field("model", "model `" + m.name + "` has no chat template; use /v1/completions with a prompt");
+  // Before the template sees image items it may not know.
+  if (!r->images.empty() && !m.generator->vision())
+    throw invalid_field(r->images[0].param,
+                        "model `" + m.name + "` does not take images (image parts are for LLaVA-family models)");
   const auto t0 = Clock::now();
   tok::ChatRenderOptions render;
   render.add_generation_prompt = true;
@@ -313,8 +356,12 @@ void chat_completions(ServerState& s, const std::string& body, httplib::Response
     }
     p.tool_names = r->tools.names;
   }
-  // The template writes the special tokens (apply_chat_template(tokenize=True)).
-  p.prompts.push_back(ids_of(m.tokenizer().encode(prompt, /*add_special_tokens=*/false)));
+  if (!r->images.empty()) {
+    p.prompts.push_back(vision_prompt(s, m, *r, prompt, p));
+  } else {
+    // The template writes the special tokens (apply_chat_template(tokenize=True)).
+    p.prompts.push_back(ids_of(m.tokenizer().encode(prompt, /*add_special_tokens=*/false)));
+  }
   p.prefix.assign(1, "");
   p.tokenize_seconds = seconds(Clock::now() - t0);
   p.fields = r.get();
@@ -323,7 +370,7 @@ void chat_completions(ServerState& s, const std::string& body, httplib::Response
   answer(s, m, CompletionApi::Chat, std::move(p), r, res);
 }
 
-void completions(ServerState& s, const std::string& body, httplib::Response& res) {
+void local_completions(ServerState& s, const std::string& body, httplib::Response& res) {
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<CompletionRequest>(parse_completion_request(body, s.limits));
@@ -353,16 +400,14 @@ void completions(ServerState& s, const std::string& body, httplib::Response& res
   answer(s, m, CompletionApi::Text, std::move(p), r, res);
 }
 
-}  // namespace
-
 void add_generation_routes(httplib::Server& http, ServerState& state) {
   add_post_route(http, state, "/v1/chat/completions",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   chat_completions(state, body, res);
+                 [&state](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                   if (!route_chat(state, req, body, res)) local_chat_completions(state, body, res);
                  });
   add_post_route(http, state, "/v1/completions",
-                 [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
-                   completions(state, body, res);
+                 [&state](const httplib::Request& req, httplib::Response& res, const std::string& body) {
+                   if (!route_completion(state, req, body, res)) local_completions(state, body, res);
                  });
 }
 

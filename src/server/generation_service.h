@@ -19,6 +19,9 @@ struct GenerationJob {
   // One sequence each (a request's prompts x n), reported by index. Each is sampled with its
   // own generator: seed + index when the request has a seed.
   std::vector<std::vector<int32_t>> prompts;
+  // A vision-language chat's images (their positions in every prompt, which are then the same
+  // prompt), embedded once by the engine before the first prefill; null without images.
+  std::shared_ptr<const PromptImages> images;
   // Checked by the route (GenerationRequest resolved, max_new_tokens fits the context). Its
   // `cancelled` hook is set by the service from the stream.
   GenerationRequest request;

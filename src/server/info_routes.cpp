@@ -19,6 +19,19 @@ void models(ServerState& s, httplib::Response& res) {
                         {"created", m->created},
                         {"owned_by", "ipfs-accelerate"},
                         {"max_model_len", m->max_model_len}});
+  if (s.router) {
+    // Routed names (serve --providers), with the deployments that may answer them.
+    const json status = s.router->status_json();
+    for (const auto& r : status["routes"]) {
+      json deployments = json::array();
+      for (const auto& d : r["deployments"]) deployments.push_back(d["deployment"]);
+      data.push_back(json{{"id", r["model"]},
+                          {"object", "model"},
+                          {"created", 0},
+                          {"owned_by", "router"},
+                          {"deployments", deployments}});
+    }
+  }
   send_json(res, router::dump_json(json{{"object", "list"}, {"data", data}}));
 }
 
@@ -55,6 +68,11 @@ void tei_info(ServerState& s, httplib::Response& res) {
 void add_info_routes(httplib::Server& http, ServerState& state) {
   add_get_route(http, state, "/v1/models",
                 [&state](const httplib::Request&, httplib::Response& res) { models(state, res); });
+  // The router's live state (serve --providers): breakers, queues, keys by source, counters.
+  add_get_route(http, state, "/v1/providers/status", [&state](const httplib::Request&, httplib::Response& res) {
+    if (!state.router) throw unavailable("no_router", "this server has no --providers file");
+    send_json(res, router::dump_json(state.router->status_json()));
+  });
   add_get_route(http, state, "/info",
                 [&state](const httplib::Request&, httplib::Response& res) { tei_info(state, res); });
   // Health and metrics answer without a key (probes and scrapers); health says 503 until ready.
@@ -71,7 +89,9 @@ void add_info_routes(httplib::Server& http, ServerState& state) {
       [&state](const httplib::Request&, httplib::Response& res) {
         state.update_load_gauges();
         res.status = 200;
-        res.set_content(state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+        std::string text = state.metrics.render();
+        if (state.ready && state.router) text += state.router->prometheus_text();
+        res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
       },
       RouteOptions{.needs_key = false, .needs_ready = false, .tei_errors = nullptr});
 }

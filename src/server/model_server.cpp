@@ -79,6 +79,7 @@ ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(st
   add_audio_routes(http, s);
   add_image_routes(http, s);
   add_info_routes(http, s);
+  add_dashboard_routes(http, s);
   if (impl_->gateway) impl_->gateway->mount(http);
   http.set_error_handler(httplib::Server::HandlerWithResponse(
       [&s](const httplib::Request& req, httplib::Response& res) { return answer_unrouted(s, req, res); }));
@@ -110,6 +111,7 @@ void ModelServer::run() {
 void ModelServer::load_models() {
   ServerState& s = impl_->state;
   const ServeOptions& o = s.options;
+  if (!o.providers_file.empty()) s.router = router::Router::from_file(o.providers_file, providers::process_env());
   for (size_t i = 0; i < o.models.size(); ++i) {
     const std::string name = i < o.served_model_names.size() ? o.served_model_names[i] : "";
     auto m = load_served_model(o.models[i], name, o, &s.metrics);

@@ -161,8 +161,11 @@ void parse_generation_fields(const Json& body, const RequestLimits& limits, Gene
   }
 }
 
-// A message's content as the template takes it: a string, or text parts joined.
-Json message_content(const Json& content, const std::string& param, bool may_be_null) {
+// A message's content as the template takes it: a string, or text parts joined; with image
+// parts, the parts as template items ({"type": "image"}, {"type": "text"}), the images' URLs
+// appended to `images`.
+Json message_content(const Json& content, const std::string& param, bool may_be_null, std::vector<ImagePart>& images,
+                     size_t max_images) {
   if (content.is_null()) {
     if (!may_be_null) throw invalid_field(param, fmt::format("`{}` is required", param));
     return Json(nullptr);
@@ -170,24 +173,45 @@ Json message_content(const Json& content, const std::string& param, bool may_be_
   if (content.is_string()) return content;
   if (!content.is_array()) throw invalid_field(param, fmt::format("`{}` must be a string or a list of parts", param));
   std::string text;
+  Json items = Json::array();
+  bool has_image = false;
   for (size_t i = 0; i < content.size(); ++i) {
     const Json& part = content[i];
     const std::string part_param = fmt::format("{}[{}]", param, i);
     if (!part.is_object()) throw invalid_field(part_param, "content parts must be objects");
     const auto type = string_field(part, "type", part_param + ".type", 64);
+    if (type == "image_url") {
+      const Json* iu = present(part, "image_url");
+      if (!iu) throw invalid_field(part_param + ".image_url", "an image_url part needs `image_url`");
+      std::optional<std::string> url;
+      if (iu->is_string()) {
+        url = iu->get<std::string>();
+      } else if (iu->is_object()) {
+        url = string_field(*iu, "url", part_param + ".image_url.url", std::string::npos);
+      }
+      if (!url) throw invalid_field(part_param + ".image_url.url", "an image_url part needs `image_url.url`");
+      if (images.size() >= max_images)
+        throw invalid_field(part_param, fmt::format("at most {} images are allowed in one request", max_images));
+      images.push_back(ImagePart{std::move(*url), part_param + ".image_url.url"});
+      items.push_back(Json{{"type", "image"}});
+      has_image = true;
+      continue;
+    }
     if (type != "text")
       throw unsupported_field(
           part_param + ".type",
-          fmt::format("content parts of type \"{}\" are not supported yet (only \"text\")", type.value_or("")));
+          fmt::format("content parts of type \"{}\" are not supported (\"text\", \"image_url\")", type.value_or("")));
     const auto part_text = string_field(part, "text", part_param + ".text", std::string::npos);
     if (!part_text) throw invalid_field(part_param + ".text", "a text part needs `text`");
+    items.push_back(Json{{"type", "text"}, {"text", *part_text}});
     if (!text.empty()) text += "\n";
     text += *part_text;
   }
+  if (has_image) return items;
   return text;
 }
 
-Json chat_messages(const Json& body, const RequestLimits& limits) {
+Json chat_messages(const Json& body, const RequestLimits& limits, std::vector<ImagePart>& images) {
   const Json* v = present(body, "messages");
   if (!v) throw invalid_field("messages", "`messages` is required");
   if (!v->is_array()) throw invalid_field("messages", "`messages` must be a list");
@@ -210,7 +234,7 @@ Json chat_messages(const Json& body, const RequestLimits& limits) {
     if (*role == "developer") msg["role"] = "system";
     const bool has_tool_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
     msg["content"] = message_content(m.contains("content") ? m["content"] : Json(nullptr), param + ".content",
-                                     *role == "assistant" && has_tool_calls);
+                                     *role == "assistant" && has_tool_calls, images, limits.max_images);
     out.push_back(std::move(msg));
   }
   return out;
@@ -222,7 +246,7 @@ ChatCompletionRequest parse_chat_completion_request(std::string_view text, const
   const Json body = parse_request_object(text);
   ChatCompletionRequest r;
   parse_generation_fields(body, limits, r);
-  r.messages = chat_messages(body, limits);
+  r.messages = chat_messages(body, limits, r.images);
   r.logprobs = bool_field(body, "logprobs", "logprobs").value_or(false);
   const auto top = integer_field(body, "top_logprobs", "top_logprobs", 0, 20);
   if (top && !r.logprobs) throw invalid_field("top_logprobs", "`top_logprobs` needs `logprobs` set to true");
@@ -341,7 +365,10 @@ TokenizeRequest parse_tokenize_request(std::string_view text, const RequestLimit
   r.prompt = string_field(body, "prompt", "prompt", std::string::npos);
   if (present(body, "messages")) {
     if (r.prompt) throw invalid_field("messages", "give `prompt` or `messages`, not both");
-    r.messages = chat_messages(body, limits);
+    std::vector<ImagePart> images;
+    r.messages = chat_messages(body, limits, images);
+    if (!images.empty())
+      throw unsupported_field(images[0].param, "/tokenize does not take images (their tokens depend on the image)");
     r.add_special_tokens = false;
   } else if (!r.prompt) {
     throw invalid_field("prompt", "`prompt` (or `messages`) is required");

@@ -25,7 +25,8 @@ struct RequestLimits {
   int max_sequences = 16;    // prompts x n of one request (--max-num-seqs)
   size_t max_inputs = 2048;  // texts of one embeddings / tokenize request
   size_t max_messages = 4096;
-  size_t max_stop = 16;  // stop strings
+  size_t max_images = 16;  // image_url parts of one chat request
+  size_t max_stop = 16;    // stop strings
   size_t max_stop_bytes = 1024;
   size_t max_logit_bias = 1024;
   size_t max_token_ids = 1u << 20;  // ids in one prompt or input
@@ -41,12 +42,21 @@ struct GenerationFields {
   bool include_usage = false;  // stream_options.include_usage
 };
 
+// An image_url content part, as given (server/image_inputs.h reads it).
+struct ImagePart {
+  std::string url;
+  std::string param;  // "messages[0].content[1].image_url.url", for errors
+};
+
 struct ChatCompletionRequest : GenerationFields {
   // The messages as the chat template takes them: a list of {role, content, ...} whose
-  // content is a string (text parts joined with "\n"; null for an assistant's tool call).
+  // content is a string (text parts joined with "\n"; null for an assistant's tool call), or
+  // where a message has image parts, its parts in order as {"type": "image"} and
+  // {"type": "text", "text": ...} items (what LLaVA's templates render).
   nlohmann::ordered_json messages;
-  bool logprobs = false;  // request.logprobs = top_logprobs when true
-  ToolsRequest tools;     // function calling: server/tool_calls.h
+  std::vector<ImagePart> images;  // the image parts in message order
+  bool logprobs = false;          // request.logprobs = top_logprobs when true
+  ToolsRequest tools;             // function calling: server/tool_calls.h
 };
 
 struct PromptInput {

@@ -20,5 +20,18 @@ void add_audio_routes(httplib::Server& http, ServerState& state);
 void add_image_routes(httplib::Server& http, ServerState& state);
 // GET /v1/models, /health, /metrics, TEI's GET /info (info_routes.cpp).
 void add_info_routes(httplib::Server& http, ServerState& state);
+// GET /dashboard: the HTML benchmark report of this machine's results database (dashboard_routes.cpp).
+void add_dashboard_routes(httplib::Server& http, ServerState& state);
+
+// The local answers of the routes above, also the router's local deployments.
+void local_chat_completions(ServerState& s, const std::string& body, httplib::Response& res);
+void local_completions(ServerState& s, const std::string& body, httplib::Response& res);
+void local_embeddings(ServerState& s, const std::string& body, httplib::Response& res);
+
+// The gateway (gateway_routes.cpp): a request for a routed model name (serve --providers)
+// answered through the router; false when the name is not routed.
+bool route_chat(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
+bool route_completion(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
+bool route_embeddings(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
 
 }  // namespace ia::server

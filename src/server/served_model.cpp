@@ -29,7 +29,8 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   m->name = name.empty() ? default_served_name(source, m->dir) : name;
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
-  const Device device = router::placement_device(options.device, m->dir, dtype);
+  const WeightQuantization quant = weight_quantization(options.quantize);
+  const Device device = router::placement_device(options.device, m->dir, dtype, quant);
   m->device = device.str();
   m->dtype = dtype_name(dtype);
   const HfConfig config = HfConfig::load(m->dir);
@@ -37,10 +38,15 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   const bool sentence_transformers = fs::exists(fs::path(m->dir) / "modules.json");
   const auto start = std::chrono::steady_clock::now();
   int64_t context = 0;
-  if (!sentence_transformers && has_encoder_decoder(kind))
+  const bool speech = kind.modality == "audio" && kind.task == "automatic-speech-recognition";
+  // A speech encoder-decoder (Whisper) is served through its SpeechRecognizer.
+  if (!sentence_transformers && has_encoder_decoder(kind) && !speech)
     fail(ErrorKind::Unsupported,
          "{}: serve does not run encoder-decoder models ({}) yet; `ipfs-accelerate generate` does", m->dir,
          kind.architecture);
+  if (has_object_detector(kind))
+    fail(ErrorKind::Unsupported, "{}: serve does not run object detection ({}) yet; `ipfs-accelerate detect` does",
+         m->dir, kind.architecture);
   if (kind.task == "image-classification") {
     m->image_classifier = ImageClassificationEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
@@ -48,11 +54,11 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     m->image_text = ImageTextEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
     context = m->image_text->model().max_text_tokens();
-  } else if (kind.modality == "audio" && kind.task == "automatic-speech-recognition") {
+  } else if (speech) {
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();
   } else if (!sentence_transformers && has_causal_lm(kind)) {
-    m->generator = Generator::load(m->dir, device, dtype);
+    m->generator = Generator::load(m->dir, device, dtype, quant);
     context = m->generator->model().config().max_positions;
     try {
       m->chat_template = tok::ChatTemplate::from_tokenizer_config(m->dir);
@@ -60,7 +66,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
       if (e.kind() != ErrorKind::NotFound) throw;  // a broken template is the folder's error; none is fine
     }
   } else {
-    m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype);
+    m->embedder = EmbeddingEndpoint::load(m->dir, device, dtype, quant);
     context = m->embedder->max_length();
     m->embedding = std::make_unique<EmbeddingService>(m->embedder, options.max_queue);
     const auto& j = config.json();

@@ -12,12 +12,14 @@ namespace ia::server {
 
 struct ServeOptions {
   std::vector<std::string> models;              // --model: folder, CID, registered name or HF id
+  std::string providers_file;                   // --providers: the router's deployments (docs/providers.md)
   std::vector<std::string> served_model_names;  // --served-model-name, one per --model (default: folder name)
   std::string host = "127.0.0.1";
   int port = 8080;                    // 0: any free port
   std::vector<std::string> api_keys;  // empty: no key needed
   std::string device = "auto";
   std::string dtype = "auto";
+  std::string quantize;                  // --quantize: "" | none | int8 | q4 | ... (docs/quantization.md)
   size_t max_queue = 64;                 // sequences waiting per model; a request past them gets 429
   std::optional<int64_t> max_model_len;  // default: the model's context
   int max_num_seqs = 64;                 // sequences in one engine step, and one request's prompts x n at most

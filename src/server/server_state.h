@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "router/deployment_router.h"
 #include "server/api_keys.h"
 #include "server/metric_names.h"
 #include "server/metrics_registry.h"
@@ -26,6 +27,7 @@ struct ServerState {
   ApiKeys keys;
   MetricsRegistry metrics;
   std::vector<std::unique_ptr<ServedModel>> models;
+  std::unique_ptr<router::Router> router;  // --providers: routed model names (set before `ready`)
   std::atomic<bool> ready{false}, draining{false};
   std::atomic<int> in_flight{0};  // requests being answered, streams included
 

@@ -1,12 +1,15 @@
 // `serve` with a speech model: /v1/audio/transcriptions as the OpenAI SDKs upload to it
 // (multipart), in every response_format, and the refusals (not audio, not multipart, a model
-// that does not transcribe, translation by a CTC model).
+// that does not transcribe, translation by a CTC model); with the Whisper folder,
+// /v1/audio/transcriptions and /v1/audio/translations give the text the model gives in process.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "integration/cli_runner.h"
 #include "integration/serve_client.h"
+#include "preprocess/audio/audio_loader.h"
+#include "runtime/speech_recognizer.h"
 
 namespace ia::test {
 namespace {
@@ -107,6 +110,68 @@ TEST_F(ServeAudio, RefusalsAre400s) {
   EXPECT_NE(m.body.find("application/json"), std::string::npos) << m.body;
   // The server still serves.
   EXPECT_EQ(upload("/v1/audio/transcriptions", wav, {{"model", "wav2vec2", "", ""}}).status, 200);
+}
+
+class ServeWhisper : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServeProcess({"-m", kModels + "whisper"}); }
+  static void TearDownTestSuite() { delete server_; }
+  void SetUp() override { ASSERT_TRUE(server_->ready()) << server_->log(); }
+  static HttpAnswer upload(const std::string& path, const std::string& audio, httplib::MultipartFormDataItems fields) {
+    fields.push_back({"file", audio, "clip.wav", "audio/wav"});
+    auto c = server_->client();
+    auto r = c.Post(path.c_str(), fields);
+    HttpAnswer a;
+    if (r) {
+      a.status = r->status;
+      a.body = r->body;
+    }
+    return a;
+  }
+  // What the model gives in this process for the same audio and options.
+  static Transcript expected(const TranscriptionOptions& o) {
+    const auto r = SpeechRecognizer::load(kModels + "whisper", Device::cpu(), DType::F32);
+    return r->transcribe(audio::load_audio_file(kModels + "whisper/audio.wav", 16000).samples, o);
+  }
+  static ServeProcess* server_;
+};
+ServeProcess* ServeWhisper::server_ = nullptr;
+
+TEST_F(ServeWhisper, TranscriptionsAndTranslations) {
+  const std::string wav = read_file(kModels + "whisper/audio.wav");
+  TranscriptionOptions o;
+  o.language = "en";
+  const Transcript want = expected(o);
+  HttpAnswer a =
+      upload("/v1/audio/transcriptions", wav,
+             {{"model", "whisper", "", ""}, {"language", "en", "", ""}, {"response_format", "verbose_json", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json()["text"], want.text);
+  EXPECT_EQ(a.json()["language"], "en");
+  EXPECT_EQ(a.json()["task"], "transcribe");
+  EXPECT_NEAR(a.json()["duration"].get<double>(), 2.5, 1e-6);
+  a = upload("/v1/audio/transcriptions", wav,
+             {{"model", "whisper", "", ""}, {"language", "en", "", ""}, {"response_format", "text", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.body, want.text + "\n");
+
+  o.task = "translate";
+  o.language = "de";
+  const Transcript translated = expected(o);
+  a = upload("/v1/audio/translations", wav, {{"model", "whisper", "", ""}, {"language", "de", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), json({{"text", translated.text}}));
+}
+
+TEST_F(ServeWhisper, TimestampsFromAModelWithoutTimestampTokensAre400) {
+  const std::string wav = read_file(kModels + "whisper/audio.wav");
+  const HttpAnswer a = upload("/v1/audio/transcriptions", wav,
+                              {{"model", "whisper", "", ""},
+                               {"response_format", "verbose_json", "", ""},
+                               {"timestamp_granularities[]", "segment", "", ""}});
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("timestamp"), std::string::npos) << a.body;
+  EXPECT_EQ(upload("/v1/audio/transcriptions", "not audio", {{"model", "whisper", "", ""}}).status, 400);
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ class CpuBackend final : public Backend {
 
   bool supports(OpKind op, DType t) const override {
     switch (op) {
-      case OpKind::Linear: return t == DType::F32 || t == DType::BF16;
+      case OpKind::Linear: return t == DType::F32 || t == DType::BF16 || is_quantized(t);
       case OpKind::Embedding: return t == DType::F32 || t == DType::BF16 || t == DType::F16;
       case OpKind::Cast: return true;
       case OpKind::RmsNorm:  // bf16: an output that feeds a bf16 linear
@@ -97,6 +97,10 @@ class CpuBackend final : public Backend {
   void conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out) override {
     conv1d_cpu(x, w, bias, p, out);
   }
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) override {
+    conv2d_cpu(x, w, bias, p, out);
+  }
+  void max_pool2d(const Tensor& x, const MaxPool2dParams& p, Tensor& out) override { max_pool2d_cpu(x, p, out); }
   void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
                   Tensor& out) override {
     group_norm_cpu(x, groups, weight, bias, eps, out);

@@ -18,6 +18,9 @@ void trim_host_pool();
 
 // linear_ops.cpp (epilogue may be null)
 void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epilogue, Tensor& out);
+// quant_linear_ops.cpp: w packed (core/quantization.h), x f32 or bf16, out f32 or bf16.
+void linear_quantized_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epilogue,
+                          Tensor& out);
 void matmul_cpu(const Tensor& a, const Tensor& b, bool trans_b, Tensor& out);
 
 // norm_ops.cpp
@@ -55,6 +58,8 @@ void cross_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, cons
 
 // conv_ops.cpp (channels-last activations)
 void conv1d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out);
+void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out);
+void max_pool2d_cpu(const Tensor& x, const MaxPool2dParams& p, Tensor& out);
 void group_norm_cpu(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps, Tensor& out);
 
 }  // namespace ia::cpu

@@ -78,6 +78,10 @@ const uint16_t* x_as_bf16_rows(const Tensor& x, int64_t M, int64_t K, const Kern
 }  // namespace
 
 void linear_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const LinearEpilogue* epi, Tensor& out) {
+  if (is_quantized(w.dtype())) {
+    linear_quantized_cpu(x, w, bias, epi, out);
+    return;
+  }
   if (epi && epi->residual) {
     check_f32(*epi->residual, "linear", "residual");
     check_contig(*epi->residual, "linear", "residual");

@@ -40,6 +40,11 @@ ElemType elem_type(DType t) {
     case DType::I8: return ElemType::I8;
     case DType::U8: return ElemType::U8;
     case DType::Bool: return ElemType::Bool;
+    case DType::Q8:
+    case DType::Q4G32:
+    case DType::Q4G128:
+    case DType::Q4ZG32:
+    case DType::Q4ZG128: return ElemType::U8;  // packed weight bytes: copied as bytes
   }
   fail(ErrorKind::Internal, "cuda: unknown dtype");
 }
@@ -549,6 +554,55 @@ class CudaBackend final : public Backend {
                         GemmMatrix{op + (b * Lout + t0) * Cout + grp * Og, CUDA_R_32F, Cout}, rows, Og, CK, stream());
         }
       }
+  }
+
+  void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    const int64_t B = x.size(0), H = x.size(1), W = x.size(2), Cin = x.size(3);
+    const int64_t Cout = w.size(0), KH = w.size(2), KW = w.size(3), G = p.groups;
+    const int64_t Cg = Cin / G, Og = Cout / G, CK = Cg * KH * KW, Hout = out.size(1), Wout = out.size(2);
+    const int64_t P = Hout * Wout;
+    IA_CHECK(x.is_contiguous() && w.is_contiguous() &&
+                 Hout == window_output_size(H, KH, p.stride_h, p.padding_h, p.dilation_h) &&
+                 Wout == window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w),
+             "cuda conv2d: x {} w {} out {}", x.describe(), w.describe(), out.describe());
+    const float* xp = cptr<float>(x);
+    const float* wp = cptr<float>(w);
+    const float* bp = bias ? cptr<float>(*bias) : nullptr;
+    float* op = mptr<float>(out);
+    if (KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.padding_h == 0 && p.padding_w == 0 && G == 1) {
+      // A pointwise convolution: the pixels are the GEMM's rows already.
+      gemm_->linear(GemmMatrix{xp, CUDA_R_32F, Cin}, GemmMatrix{wp, CUDA_R_32F, Cin}, bp, nullptr,
+                    GemmMatrix{op, CUDA_R_32F, Cout}, B * P, Cout, Cin, stream());
+      return;
+    }
+    // im2col in chunks of output pixels, each group one GEMM against its weights in place whose
+    // output columns land in the group's slice of the output rows (ld = Cout), as conv1d.
+    const int64_t chunk = std::max<int64_t>(1, std::min(P, kConvColumnBudget / CK));
+    Tensor col = scratch({chunk, CK}, DType::F32);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
+        const int64_t rows = std::min(chunk, P - p0);
+        for (int64_t grp = 0; grp < G; ++grp) {
+          const Im2col2dShape s{H,    W,          Cin,        Cg,          grp,         KH,           KW,
+                                Wout, p.stride_h, p.stride_w, p.padding_h, p.padding_w, p.dilation_h, p.dilation_w};
+          launch_im2col_2d(xp + b * H * W * Cin, s, p0, rows, mptr<float>(col), stream());
+          check_launch("conv2d im2col");
+          gemm_->linear(GemmMatrix{col.raw(), CUDA_R_32F, CK}, GemmMatrix{wp + grp * Og * CK, CUDA_R_32F, CK},
+                        bp ? bp + grp * Og : nullptr, nullptr,
+                        GemmMatrix{op + (b * P + p0) * Cout + grp * Og, CUDA_R_32F, Cout}, rows, Og, CK, stream());
+        }
+      }
+  }
+
+  void max_pool2d(const Tensor& x, const MaxPool2dParams& p, Tensor& out) override {
+    if (out.numel() == 0) return;
+    DeviceGuard g(index_);
+    IA_CHECK(x.is_contiguous(), "cuda max_pool2d: x {} must be contiguous", x.describe());
+    launch_max_pool2d(cptr<float>(x), x.size(0), x.size(1), x.size(2), x.size(3), out.size(1), out.size(2), p.kernel_h,
+                      p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w, mptr<float>(out), stream());
+    check_launch("max_pool2d");
   }
 
   void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,

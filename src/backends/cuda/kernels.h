@@ -186,6 +186,25 @@ void launch_paged_attention(const HeadsView& q, const float* k_cache, const floa
 void launch_im2col_1d(const float* x, int64_t L, int64_t Cin, int64_t Cg, int64_t g, int64_t K, int64_t stride,
                       int64_t padding, int64_t dilation, int64_t t0, int64_t rows, float* col, cudaStream_t stream);
 
+// One image's im2col for conv2d: x [H, W, Cin] contiguous (channels last), output pixels
+// Hout x Wout, channel group g of Cg channels.
+struct Im2col2dShape {
+  int64_t H, W, Cin, Cg, g, KH, KW, Wout;
+  int64_t stride_h, stride_w, padding_h, padding_w, dilation_h, dilation_w;
+};
+
+// col [rows, Cg KH KW] contiguous for output pixels p0 .. p0 + rows - 1 (row-major over
+// Hout x Wout): col[r, (i KH + ky) KW + kx] = x[oy sh + ky dh - ph, ox sw + kx dw - pw, g Cg + i],
+// 0 outside the image. The column order is the conv weight's [Cout, Cg, KH, KW].
+void launch_im2col_2d(const float* x, const Im2col2dShape& s, int64_t p0, int64_t rows, float* col,
+                      cudaStream_t stream);
+
+// torch's max_pool2d (dilation 1) on channels-last x [B, H, W, C] contiguous f32: out [B, Hout,
+// Wout, C] contiguous, the maximum over each window's pixels inside the image (a NaN wins).
+void launch_max_pool2d(const float* x, int64_t B, int64_t H, int64_t W, int64_t C, int64_t Hout, int64_t Wout,
+                       int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw, float* out,
+                       cudaStream_t stream);
+
 // Row chunks group norm's first pass splits L into (at most 256, about 64 rows each).
 inline int64_t group_norm_chunks(int64_t L) {
   const int64_t c = (L + 63) / 64;

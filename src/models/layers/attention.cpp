@@ -8,6 +8,23 @@
 
 namespace ia {
 
+namespace {
+
+// Which of the separate q, k, v projections have a bias.
+std::vector<bool> qkv_biases(const AttentionSpec& spec) {
+  return {spec.qkv_bias, spec.qkv_bias && spec.k_bias, spec.qkv_bias};
+}
+
+}  // namespace
+
+// x plus the step's q/k position rows where the layer has QueryKey positions, else x.
+Tensor Attention::with_query_key_positions(const Tensor& x, const BlockContext& ctx) const {
+  if (spec_.positions != PositionKind::QueryKey) return x;
+  IA_CHECK(ctx.query_key_positions && ctx.query_key_positions->size(0) == x.size(0),
+           "attention: q/k positions need one position row per step row");
+  return ops::add(x, *ctx.query_key_positions);
+}
+
 Attention Attention::load(const WeightSource& w, const std::string& lp, const AttentionWeightNames& n,
                           const AttentionSpec& spec) {
   Attention a;
@@ -21,9 +38,22 @@ Attention Attention::load(const WeightSource& w, const std::string& lp, const At
       fail(ErrorKind::Unsupported, "{}: cross-attention with positions, q/k norm or a window is not supported",
            w.store().dir());
     a.qkv_ = Linear::load(w, lp + n.q, Hq * D, H, spec.qkv_bias);
-    a.kv_ = Linear::load(w, {lp + n.k, lp + n.v}, {Hkv * D, Hkv * D}, H, spec.qkv_bias);
+    if (spec.positions == PositionKind::QueryKey) {
+      a.k_ = Linear::load(w, lp + n.k, Hkv * D, H, spec.qkv_bias && spec.k_bias);
+      a.v_ = Linear::load(w, lp + n.v, Hkv * D, H, spec.qkv_bias);
+    } else {
+      a.kv_ = Linear::load(w, {lp + n.k, lp + n.v}, {Hkv * D, Hkv * D}, H,
+                           std::vector<bool>{spec.qkv_bias && spec.k_bias, spec.qkv_bias});
+    }
+  } else if (spec.positions == PositionKind::QueryKey) {
+    if (!n.q || spec.kv != KvSource::Step || spec.qk_norm)
+      fail(ErrorKind::Unsupported, "{}: positions added to q/k need separate q, k, v projections over the step's rows",
+           w.store().dir());
+    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k}, {Hq * D, Hkv * D}, H,
+                          std::vector<bool>{spec.qkv_bias, spec.qkv_bias && spec.k_bias});
+    a.v_ = Linear::load(w, lp + n.v, Hkv * D, H, spec.qkv_bias);
   } else if (n.q) {
-    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, spec.qkv_bias);
+    a.qkv_ = Linear::load(w, {lp + n.q, lp + n.k, lp + n.v}, {Hq * D, Hkv * D, Hkv * D}, H, qkv_biases(spec));
   } else {
     a.qkv_ = Linear::load(w, lp + n.qkv, (Hq + 2 * Hkv) * D, H, spec.qkv_bias);
   }
@@ -38,7 +68,7 @@ Attention Attention::load(const WeightSource& w, const std::string& lp, const At
 
 std::vector<std::string> Attention::tensor_names(const std::string& lp, const AttentionWeightNames& n,
                                                  const AttentionSpec& spec) {
-  std::vector<std::string> out = n.q ? Linear::tensor_names({lp + n.q, lp + n.k, lp + n.v}, spec.qkv_bias)
+  std::vector<std::string> out = n.q ? Linear::tensor_names({lp + n.q, lp + n.k, lp + n.v}, qkv_biases(spec))
                                      : Linear::tensor_names({lp + n.qkv}, spec.qkv_bias);
   for (auto& t : Linear::tensor_names({lp + n.o}, spec.o_bias)) out.push_back(std::move(t));
   if (spec.qk_norm) {
@@ -48,9 +78,15 @@ std::vector<std::string> Attention::tensor_names(const std::string& lp, const At
   return out;
 }
 
-std::pair<Tensor, Tensor> Attention::project_kv(const Tensor& encoder_hidden) const {
+std::pair<Tensor, Tensor> Attention::project_kv(const Tensor& encoder_hidden, const Tensor* encoder_positions) const {
   IA_CHECK(spec_.kv == KvSource::CrossCache, "attention: project_kv of a layer without cross-attention");
   const int64_t Hkv = spec_.kv_heads, D = spec_.head_dim;
+  if (spec_.positions == PositionKind::QueryKey) {
+    IA_CHECK(encoder_positions, "attention: cross-attention with q/k positions needs the encoder rows' positions");
+    const int64_t rows = encoder_hidden.size(0);
+    return {k_(ops::add(encoder_hidden, *encoder_positions)).view({rows, Hkv, D}),
+            v_(encoder_hidden).view({rows, Hkv, D})};
+  }
   Tensor kv = kv_(encoder_hidden).view({encoder_hidden.size(0), 2 * Hkv, D});
   return {kv.narrow(1, 0, Hkv), kv.narrow(1, Hkv, Hkv)};
 }
@@ -69,7 +105,8 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
     CrossAttentionParams p;
     p.scale = scale;
     p.bf16_products = ctx.bf16_products;
-    Tensor a = ops::cross_attention(qkv_(x).view({T, Hq, D}), cross->k[static_cast<size_t>(ctx.layer)],
+    Tensor q = qkv_(with_query_key_positions(x, ctx)).view({T, Hq, D});
+    Tensor a = ops::cross_attention(q, cross->k[static_cast<size_t>(ctx.layer)],
                                     cross->v[static_cast<size_t>(ctx.layer)], step.query_start, step.cross_ranges, p);
     return o_(a.view({T, Hq * D}), add);
   }
@@ -78,8 +115,18 @@ Tensor Attention::operator()(const Tensor& x, const BlockContext& ctx, const Ten
     IA_CHECK(ctx.position_bias, "attention: relative-bias positions without a bias table");
     bias.bias = ctx.position_bias;
   }
-  Tensor qkv = qkv_(x).view({T, Hq + 2 * Hkv, D});
-  Tensor q = qkv.narrow(1, 0, Hq), k = qkv.narrow(1, Hq, Hkv), v = qkv.narrow(1, Hq + Hkv, Hkv);
+  Tensor q, k, v;
+  if (spec_.positions == PositionKind::QueryKey) {
+    Tensor qk = qkv_(with_query_key_positions(x, ctx)).view({T, Hq + Hkv, D});
+    q = qk.narrow(1, 0, Hq);
+    k = qk.narrow(1, Hq, Hkv);
+    v = v_(x).view({T, Hkv, D});
+  } else {
+    Tensor qkv = qkv_(x).view({T, Hq + 2 * Hkv, D});
+    q = qkv.narrow(1, 0, Hq);
+    k = qkv.narrow(1, Hq, Hkv);
+    v = qkv.narrow(1, Hq + Hkv, Hkv);
+  }
   if (spec_.qk_norm) {
     q = q_norm_(q);
     k = k_norm_(k);

@@ -20,8 +20,11 @@ namespace ia {
 enum class AttentionMask { Causal, Bidirectional };
 
 // How a model encodes positions. Learned tables are added to the embeddings by
-// the model; rotary and relative-bias positions act inside attention.
-enum class PositionKind { None, Learned, Rotary, RelativeBias };
+// the model; rotary and relative-bias positions act inside attention. QueryKey (DETR): a
+// position embedding per row (BlockContext::query_key_positions) is added to the inputs of
+// the q and k projections, never to v's; a cross-attention's keys get the encoder rows' own
+// (project_kv's `encoder_positions`).
+enum class PositionKind { None, Learned, Rotary, RelativeBias, QueryKey };
 
 // Where keys and values come from.
 enum class KvSource {
@@ -36,6 +39,9 @@ struct AttentionSpec {
   PositionKind positions = PositionKind::None;
   KvSource kv = KvSource::Step;
   bool qkv_bias = false, o_bias = false;
+  // With qkv_bias: whether the key projection has a bias of its own (Whisper's k_proj has none:
+  // zeros, which change no score since a key bias adds the same q.b to a query's every score).
+  bool k_bias = true;
   bool qk_norm = false;  // per-head RMS norm of q and k (Qwen3)
   float qk_norm_eps = 1e-6f;
   int64_t window = 0;  // > 0: a query at position p sees keys p-window+1 .. p
@@ -72,13 +78,19 @@ class Attention {
   const AttentionSpec& spec() const { return spec_; }
 
   // Cross-attention only: the keys and values of encoder outputs [rows, hidden], each
-  // [rows, kv_heads, head_dim] (views of one projection), for a CrossKvCache.
-  std::pair<Tensor, Tensor> project_kv(const Tensor& encoder_hidden) const;
+  // [rows, kv_heads, head_dim] (views of one projection), for a CrossKvCache. With QueryKey
+  // positions, `encoder_positions` [rows, hidden] is added to the keys' input (required).
+  std::pair<Tensor, Tensor> project_kv(const Tensor& encoder_hidden, const Tensor* encoder_positions = nullptr) const;
 
  private:
+  Tensor with_query_key_positions(const Tensor& x, const BlockContext& ctx) const;
+
   AttentionSpec spec_;
   Linear qkv_, o_;  // cross-attention: qkv_ projects q only
   Linear kv_;       // cross-attention: k | v of the encoder output
+  // QueryKey positions: q and k read x + positions, v reads x, so v (and a cross-attention's k)
+  // is its own GEMM; qkv_ then projects q | k (self-attention) or q (cross-attention).
+  Linear k_, v_;
   Norm q_norm_, k_norm_;
 };
 

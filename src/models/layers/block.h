@@ -47,9 +47,10 @@ class Block {
   Tensor operator()(const Tensor& x, const BlockContext& ctx) const;
 
   bool has_cross_attention() const { return spec_.cross_attention.has_value(); }
-  // The cross-attention keys and values of encoder outputs (Attention::project_kv).
-  std::pair<Tensor, Tensor> cross_kv(const Tensor& encoder_hidden) const {
-    return cross_attention_.project_kv(encoder_hidden);
+  // The cross-attention keys and values of encoder outputs (Attention::project_kv; the encoder
+  // rows' positions with QueryKey positions).
+  std::pair<Tensor, Tensor> cross_kv(const Tensor& encoder_hidden, const Tensor* encoder_positions = nullptr) const {
+    return cross_attention_.project_kv(encoder_hidden, encoder_positions);
   }
 
  private:

@@ -19,6 +19,9 @@ struct BlockContext {
   // The relative position bias of this stack (RelativePositionBias::table), shared by its
   // layers; null when the model has none.
   const Tensor* position_bias = nullptr;
+  // PositionKind::QueryKey (DETR): [T, hidden] f32 rows added to the step's rows before the q and
+  // k projections of self-attention and before the q projection of cross-attention; null otherwise.
+  const Tensor* query_key_positions = nullptr;
   // What norms and gates hand to the next linear: bf16 with bf16 weights where the
   // backend can (the linear would round f32 inputs to the same values), else f32.
   DType linear_input_dtype = DType::F32;

@@ -1,5 +1,8 @@
 #include "models/layers/linear.h"
 
+#include <algorithm>
+
+#include "core/error.h"
 #include "ops/ops.h"
 
 namespace ia {
@@ -15,6 +18,32 @@ Linear Linear::load(const WeightSource& w, const std::vector<std::string>& names
   l.weight_ = w.stacked_matrices(weights, rows, in);
   if (bias) l.bias_ = w.stacked_vectors(biases, rows);
   return l;
+}
+
+Linear Linear::load(const WeightSource& w, const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                    int64_t in, const std::vector<bool>& biased) {
+  IA_CHECK(biased.size() == names.size(), "linear: {} bias flags for {} matrices", biased.size(), names.size());
+  if (std::all_of(biased.begin(), biased.end(), [](bool b) { return b; })) return load(w, names, rows, in, true);
+  if (std::none_of(biased.begin(), biased.end(), [](bool b) { return b; })) return load(w, names, rows, in, false);
+  Linear l;
+  std::vector<std::string> weights;
+  for (const auto& n : names) weights.push_back(n + ".weight");
+  l.weight_ = w.stacked_matrices(weights, rows, in);
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < names.size(); ++i)
+    parts.push_back(biased[i] ? w.store().get_as(w.prefix() + names[i] + ".bias", DType::F32, {rows[i]})
+                              : Tensor::zeros({rows[i]}, DType::F32));
+  l.bias_ = ops::to_device(concat_rows(parts), w.device());
+  return l;
+}
+
+std::vector<std::string> Linear::tensor_names(const std::vector<std::string>& names, const std::vector<bool>& biased) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out.push_back(names[i] + ".weight");
+    if (i < biased.size() && biased[i]) out.push_back(names[i] + ".bias");
+  }
+  return out;
 }
 
 std::vector<std::string> Linear::tensor_names(const std::vector<std::string>& names, bool bias) {

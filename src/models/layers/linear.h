@@ -18,15 +18,20 @@ class Linear {
   // NAME_i.weight [rows_i, in] stacked by rows; with `bias`, NAME_i.bias [rows_i] likewise.
   static Linear load(const WeightSource& w, const std::vector<std::string>& names, const std::vector<int64_t>& rows,
                      int64_t in, bool bias);
+  // As load, where matrix i has a bias only when biased[i] (the others add zeros).
+  static Linear load(const WeightSource& w, const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                     int64_t in, const std::vector<bool>& biased);
   static Linear load(const WeightSource& w, const std::string& name, int64_t out, int64_t in, bool bias) {
     return load(w, std::vector<std::string>{name}, std::vector<int64_t>{out}, in, bias);
   }
   // The checkpoint tensors load() reads.
   static std::vector<std::string> tensor_names(const std::vector<std::string>& names, bool bias);
-  // A linear layer over an existing matrix (a tied LM head).
-  static Linear from(Tensor weight) {
+  static std::vector<std::string> tensor_names(const std::vector<std::string>& names, const std::vector<bool>& biased);
+  // A linear layer over an existing matrix (a tied LM head) and, optionally, f32 bias (both on the device).
+  static Linear from(Tensor weight, Tensor bias = {}) {
     Linear l;
     l.weight_ = std::move(weight);
+    l.bias_ = std::move(bias);
     return l;
   }
 

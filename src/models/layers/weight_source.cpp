@@ -1,7 +1,11 @@
 #include "models/layers/weight_source.h"
 
+#include <string_view>
+
 #include "core/error.h"
+#include "core/quantization.h"
 #include "core/storage.h"
+#include "formats/checkpoint_quantization.h"
 #include "ops/ops.h"
 
 namespace ia {
@@ -25,7 +29,28 @@ Tensor joined_in_place(const std::vector<Tensor>& parts) {
   return Tensor(span, 0, {rows, cols}, {cols, 1}, parts[0].dtype());
 }
 
+// The layer a matrix name belongs to ("...q_proj" of "...q_proj.weight"); empty when the name
+// is not a layer's weight.
+std::string layer_of(const std::string& name) {
+  static constexpr std::string_view kSuffix = ".weight";
+  if (name.size() <= kSuffix.size() || name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+    return {};
+  return name.substr(0, name.size() - kSuffix.size());
+}
+
 }  // namespace
+
+bool WeightSource::has(const std::string& name) const {
+  if (store_->has(prefix_ + name)) return true;
+  const std::string layer = layer_of(prefix_ + name);
+  return !layer.empty() && has_packed_layer(*store_, layer);
+}
+
+Tensor WeightSource::checkpoint_packed(const std::string& name, int64_t rows, int64_t cols) const {
+  const std::string layer = layer_of(prefix_ + name);
+  if (layer.empty() || !has_packed_layer(*store_, layer)) return {};
+  return gptq_packed_matrix(*store_, layer, rows, cols, *store_->checkpoint_quantization());
+}
 
 WeightSource::WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
                            WeightLayout layout)
@@ -64,11 +89,26 @@ Tensor WeightSource::placed_matrix(const Tensor& host) const {
   return ops::to_device(host, device_);
 }
 
+Tensor WeightSource::packed_host(const std::string& name, int64_t rows, int64_t cols, WeightLayout layout,
+                                 DType format) const {
+  // Quantized from the checkpoint's own precision, not from the compute dtype's rounding.
+  Tensor f =
+      store_->get_as(prefix_ + name, DType::F32, layout == WeightLayout::InOut ? Shape{cols, rows} : Shape{rows, cols});
+  if (layout == WeightLayout::InOut) f = f.transpose(0, 1).contiguous();
+  return quantize_matrix(f, format);
+}
+
 Tensor WeightSource::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  if (Tensor packed = checkpoint_packed(name, rows, cols); packed.defined()) return placed_matrix(packed);
+  const WeightQuantization& q = store_->quantization();
+  if (q.enabled()) return placed_matrix(packed_host(name, rows, cols, layout_, q.layer_format(cols)));
   return placed_matrix(matrix_host(name, rows, cols, layout_));
 }
 
 Tensor WeightSource::matrix_out_in(const std::string& name, int64_t rows, int64_t cols) const {
+  const WeightQuantization& q = store_->quantization();
+  if (q.head && quantizable(*q.head, cols))
+    return placed_matrix(packed_host(name, rows, cols, WeightLayout::OutIn, *q.head));
   return placed_matrix(matrix_host(name, rows, cols, WeightLayout::OutIn));
 }
 
@@ -77,6 +117,25 @@ Tensor WeightSource::stacked_matrices(const std::vector<std::string>& names, con
   IA_CHECK(names.size() == rows.size() && !names.empty(), "weights: {} names for {} row counts", names.size(),
            rows.size());
   if (names.size() == 1) return matrix(names[0], rows[0], cols);
+  if (Tensor first = checkpoint_packed(names[0], rows[0], cols); first.defined()) {
+    // A pre-quantized checkpoint: its parts are stacked as packed rows (all of them packed).
+    std::vector<Tensor> packed{first};
+    for (size_t i = 1; i < names.size(); ++i) {
+      Tensor part = checkpoint_packed(names[i], rows[i], cols);
+      if (!part.defined())
+        fail(ErrorKind::Corrupt, "{}: \"{}\" is quantized but \"{}\", fused with it, is not", store_->dir(),
+             prefix_ + names[0], prefix_ + names[i]);
+      packed.push_back(part);
+    }
+    return placed_matrix(concat_rows(packed));
+  }
+  if (const WeightQuantization& q = store_->quantization(); q.enabled()) {
+    // Packed rows stack as bytes: each part is quantized row by row, so the stack is exact.
+    std::vector<Tensor> packed;
+    for (size_t i = 0; i < names.size(); ++i)
+      packed.push_back(packed_host(names[i], rows[i], cols, layout_, q.layer_format(cols)));
+    return placed_matrix(concat_rows(packed));
+  }
   std::vector<Tensor> parts;
   for (size_t i = 0; i < names.size(); ++i) parts.push_back(matrix_host(names[i], rows[i], cols, layout_));
   if (Tensor joined = joined_in_place(parts); joined.defined()) return placed_matrix(joined);

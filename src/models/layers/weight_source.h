@@ -3,7 +3,10 @@
 // prefix the checkpoint uses ("bert." for task heads, "transformer." for some
 // GPT-2 files), the compute dtype of matrices, the device, and the matrix
 // layout the checkpoint stores. Matrices and token tables become the compute
-// dtype, vectors f32; everything lands on the device. Shapes are checked exactly
+// dtype, vectors f32; everything lands on the device. When the store says so (`--quantize`,
+// WeightStore::quantization), the layers' matrices and the LM head (matrix_out_in) are packed
+// instead (core/quantization.h); tables stay in the compute dtype. A pre-quantized checkpoint's
+// packed layers (GPTQ) load packed as they are, whatever the compute dtype. Shapes are checked exactly
 // (Corrupt naming the tensor and folder on a mismatch or a missing tensor).
 #include <cstdint>
 #include <string>
@@ -23,7 +26,9 @@ class WeightSource {
   WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
                WeightLayout layout = WeightLayout::OutIn);
 
-  bool has(const std::string& name) const { return store_->has(prefix_ + name); }
+  // Also true for a layer's "NAME.weight" that a pre-quantized checkpoint holds packed (GPTQ's
+  // NAME.qweight ...: formats/checkpoint_quantization.h).
+  bool has(const std::string& name) const;
   // NotFound naming the first of `names` the checkpoint lacks and what needs it; run before
   // allocating anything, so a folder missing a tensor costs nothing however large its config says it is.
   void require(const std::vector<std::string>& names, const std::string& needed_by) const;
@@ -51,6 +56,11 @@ class WeightSource {
  private:
   Tensor matrix_host(const std::string& name, int64_t rows, int64_t cols, WeightLayout layout) const;
   Tensor placed_matrix(const Tensor& host) const;
+  // A pre-quantized checkpoint's packed matrix for `name` ("LAYER.weight"), on the host;
+  // undefined when the checkpoint holds it unpacked.
+  Tensor checkpoint_packed(const std::string& name, int64_t rows, int64_t cols) const;
+  // The matrix packed as `format` (core/quantization.h) on the host.
+  Tensor packed_host(const std::string& name, int64_t rows, int64_t cols, WeightLayout layout, DType format) const;
 
   const WeightStore* store_;
   std::string prefix_;

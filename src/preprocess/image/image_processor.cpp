@@ -1,5 +1,6 @@
 #include "preprocess/image/image_processor.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -15,22 +16,30 @@ constexpr int64_t kMaxSide = 65535;
 
 struct ClassDefaults {
   const char* type;
-  bool size_default_to_square;  // an int `size` means height = width (ViT) or the shortest edge (CLIP)
+  bool size_default_to_square;  // an int `size` means height = width (ViT) or the shortest edge (CLIP, DETR)
   ResizeSize size;
   Resample resample;
   bool do_center_crop;
   int64_t crop;
   std::array<float, 3> mean, std;
+  bool do_pad = false;  // DETR: a batch padded to its largest image, with a pixel mask
 };
 
 // transformers' IMAGENET_STANDARD_MEAN / _STD and OPENAI_CLIP_MEAN / _STD.
 constexpr std::array<float, 3> kStandardMean{0.5f, 0.5f, 0.5f}, kStandardStd{0.5f, 0.5f, 0.5f};
 constexpr std::array<float, 3> kClipMean{0.48145466f, 0.4578275f, 0.40821073f};
 constexpr std::array<float, 3> kClipStd{0.26862954f, 0.26130258f, 0.27577711f};
+// IMAGENET_DEFAULT_MEAN / _STD (DETR).
+constexpr std::array<float, 3> kImagenetMean{0.485f, 0.456f, 0.406f}, kImagenetStd{0.229f, 0.224f, 0.225f};
 
 const ClassDefaults kClasses[] = {
     {"ViTImageProcessor", true, {224, 224, 0, 0}, Resample::Bilinear, false, 0, kStandardMean, kStandardStd},
     {"CLIPImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
+    // X-CLIP's processor, applied to each frame of a video.
+    {"VideoMAEImageProcessor", false, {0, 0, 224, 0}, Resample::Bilinear, true, 224, kStandardMean, kStandardStd},
+    {"DetrImageProcessor", false, {0, 0, 800, 1333}, Resample::Bilinear, false, 0, kImagenetMean, kImagenetStd, true},
+    // Its per-crop steps are CLIP's (the crops and pinpoints: preprocess/image/llava_processor.h).
+    {"LlavaNextImageProcessor", false, {0, 0, 224, 0}, Resample::Bicubic, true, 224, kClipMean, kClipStd},
 };
 
 // The class a config names: "...ImageProcessorFast" and "...ImageProcessorPil" are the same
@@ -152,12 +161,17 @@ ImageProcessorConfig ImageProcessorConfig::from(const HfConfig& c, const std::st
     if (canon == k.type) d = &k;
   if (!d)
     fail(ErrorKind::Unsupported,
-         "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor are)", c.path(), type);
+         "{}: image processor {} is not implemented (ViTImageProcessor, CLIPImageProcessor, "
+         "VideoMAEImageProcessor, DetrImageProcessor, LlavaNextImageProcessor are)",
+         c.path(), type);
   ImageProcessorConfig out;
   out.type = d->type;
   out.path = c.path();
   out.do_resize = c.get_bool("do_resize", true);
   out.size = c.has("size") ? parse_size(c, "size", d->size_default_to_square) : d->size;
+  // DETR's older configs give the longest edge as "max_size" beside an integer size.
+  if (d->do_pad && c.has("max_size") && out.size.shortest_edge > 0 && !out.size.longest_edge)
+    out.size.longest_edge = side(c, c.json().at("max_size"), "max_size");
   const int64_t resample = c.get_int("resample", static_cast<int64_t>(d->resample));
   if (resample < 0 || resample > 5)
     fail(ErrorKind::Corrupt, "{}: 'resample' is {}, not a PIL filter (0-5)", c.path(), resample);
@@ -177,6 +191,13 @@ ImageProcessorConfig ImageProcessorConfig::from(const HfConfig& c, const std::st
   if (!std::isfinite(out.rescale_factor))
     fail(ErrorKind::Corrupt, "{}: 'rescale_factor' is not a finite number", c.path());
   out.do_normalize = c.get_bool("do_normalize", true);
+  out.do_pad = d->do_pad && c.get_bool("do_pad", true);
+  if (out.do_pad && c.has("pad_size")) {
+    ResizeSize pad = parse_size(c, "pad_size", true);
+    if (!pad.height) fail(ErrorKind::Corrupt, "{}: 'pad_size' must give height and width", c.path());
+    out.pad_height = pad.height;
+    out.pad_width = pad.width;
+  }
   out.image_mean = parse_triple(c, "image_mean", d->mean);
   out.image_std = parse_triple(c, "image_std", d->std);
   if (out.do_normalize)
@@ -242,6 +263,31 @@ void ImageProcessor::preprocess_into(const RgbImage& image, float* out) const {
       for (size_t ch = 0; ch < 3; ++ch) out[static_cast<int64_t>(ch) * plane + y * ow + x] = lut_[ch][in ? p[ch] : 0];
     }
   }
+}
+
+PaddedBatch ImageProcessor::pad(const std::vector<Tensor>& pixel_values) const {
+  IA_CHECK(!pixel_values.empty(), "pad: no images");
+  int64_t H = config_.pad_height, W = config_.pad_width;
+  if (!H)
+    for (const Tensor& t : pixel_values) {
+      H = std::max(H, t.size(1));
+      W = std::max(W, t.size(2));
+    }
+  const auto B = static_cast<int64_t>(pixel_values.size());
+  PaddedBatch out;
+  out.pixel_values = Tensor::zeros({B, 3, H, W}, DType::F32);
+  out.pixel_mask = Tensor::zeros({B, H, W}, DType::I64);
+  for (int64_t b = 0; b < B; ++b) {
+    const Tensor t = pixel_values[static_cast<size_t>(b)].contiguous();
+    const int64_t h = t.size(1), w = t.size(2);
+    if (h > H || w > W)
+      fail(ErrorKind::InvalidArgument, "a {}x{} image does not fit pad_size {}x{} ({})", w, h, W, H, config_.path);
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        std::copy_n(t.data<float>() + (ch * h + y) * w, w, out.pixel_values.data<float>() + ((b * 3 + ch) * H + y) * W);
+    for (int64_t y = 0; y < h; ++y) std::fill_n(out.pixel_mask.data<int64_t>() + (b * H + y) * W, w, int64_t{1});
+  }
+  return out;
 }
 
 Tensor ImageProcessor::preprocess(const RgbImage& image) const {

@@ -1,5 +1,5 @@
 #pragma once
-// A Hugging Face image processor (ViTImageProcessor, CLIPImageProcessor) as its PIL backend
+// A Hugging Face image processor (ViTImageProcessor, CLIPImageProcessor, DetrImageProcessor) as its PIL backend
 // computes pixel_values: convert to RGB, resize (PIL, resize.h) to `size` given as
 // {height, width}, {shortest_edge} or {shortest_edge, longest_edge}, center crop to `crop_size`
 // (numpy's: zero padding where the image is smaller), rescale (u8 as float64 times
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/tensor.h"
 #include "formats/hf_config.h"
@@ -37,12 +38,21 @@ struct ImageProcessorConfig {
   double rescale_factor = 1.0 / 255.0;
   bool do_normalize = true;
   std::array<float, 3> image_mean{}, image_std{};
+  // DETR: a batch is padded at the bottom and right with zeros to its largest image (or to
+  // pad_size), with a pixel mask of the real pixels (ImageProcessor::pad).
+  bool do_pad = false;
+  int64_t pad_height = 0, pad_width = 0;  // pad_size; 0: the batch's largest
 
   // The settings of `c` (a preprocessor_config.json, or processor_config.json's "image_processor"),
   // absent keys taking the class defaults of its image_processor_type (or feature_extractor_type:
   // ViTFeatureExtractor, CLIPFeatureExtractor), else of `default_type`. Unsupported for another
   // image processor class; Corrupt for a value of the wrong type or out of bounds.
   static ImageProcessorConfig from(const HfConfig& c, const std::string& default_type);
+};
+
+struct PaddedBatch {
+  Tensor pixel_values;  // [B, 3, H, W] f32, zeros past each image
+  Tensor pixel_mask;    // [B, H, W] i64: 1 on each image's pixels
 };
 
 class ImageProcessor {
@@ -62,6 +72,9 @@ class ImageProcessor {
   Tensor preprocess(const RgbImage& image) const;
   // The same into out[3 * H * W] (a row of a batch); H, W as output_size says.
   void preprocess_into(const RgbImage& image, float* out) const;
+  // DETR's pad step over preprocessed images ([3, h, w] each): what DetrImageProcessor returns
+  // for a batch. InvalidArgument when an image exceeds pad_size.
+  PaddedBatch pad(const std::vector<Tensor>& pixel_values) const;
 
  private:
   ImageProcessorConfig config_;

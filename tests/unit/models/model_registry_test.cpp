@@ -18,8 +18,8 @@ TEST(ModelRegistry, ClassifiesBertFamilyAndTasks) {
 }
 
 TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
-  ModelKind g = classify_model({{"model_type", "whisper"}}, "cfg");
-  EXPECT_EQ(g.family, "whisper");
+  ModelKind g = classify_model({{"model_type", "detr"}}, "cfg");
+  EXPECT_EQ(g.family, "detr");
   EXPECT_FALSE(g.implemented);
   EXPECT_FALSE(has_encoder_decoder(g));
   for (const char* t : {"gpt2", "llama", "qwen2", "qwen3", "mistral"}) {
@@ -52,6 +52,23 @@ TEST(ModelRegistry, Wav2Vec2IsACtcSpeechModel) {
   try {
     require_ctc_model(bert, "/m");
     FAIL() << "bert accepted as a CTC model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+}
+
+TEST(ModelRegistry, WhisperIsASpeechEncoderDecoderNotATextGenerator) {
+  ModelKind k =
+      classify_model({{"model_type", "whisper"}, {"architectures", {"WhisperForConditionalGeneration"}}}, "cfg");
+  EXPECT_EQ(k.family, "whisper");
+  EXPECT_EQ(k.task, "automatic-speech-recognition");
+  EXPECT_TRUE(k.implemented);
+  EXPECT_TRUE(has_encoder_decoder(k));
+  EXPECT_FALSE(has_ctc_model(k));
+  // Its decoder generates from audio, not from a text prompt: `generate` refuses it.
+  try {
+    require_text_generator(k, "/m");
+    FAIL() << "whisper accepted as a text generator";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
   }
@@ -93,7 +110,13 @@ TEST(ModelRegistry, VisionFamilies) {
   EXPECT_FALSE(has_image_classifier(c));
   EXPECT_THROW(require_image_classifier(c, "/m"), Error);
   EXPECT_THROW(require_image_text_model(classify_model({{"model_type", "bert"}}, "cfg"), "/m"), Error);
-  EXPECT_FALSE(classify_model({{"model_type", "detr"}}, "cfg").implemented);
+  ModelKind d = classify_model({{"model_type", "detr"}}, "cfg");
+  EXPECT_TRUE(d.implemented);
+  EXPECT_EQ(d.architecture, "DetrForObjectDetection");
+  EXPECT_EQ(d.task, "object-detection");
+  EXPECT_TRUE(has_object_detector(d));
+  EXPECT_FALSE(has_object_detector(v));
+  EXPECT_THROW(require_object_detector(c, "/m"), Error);
 }
 
 TEST(ModelRegistry, UnknownOrMissingTypeIsAClearError) {

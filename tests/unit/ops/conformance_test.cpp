@@ -19,6 +19,8 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/quant_kernels.h"
+#include "core/quantization.h"
 #include "ops/ops.h"
 
 namespace ia {
@@ -225,6 +227,161 @@ TEST_P(Conformance, Linear) {
       }
     }
   }
+}
+
+// Activations quantized as docs/quantization.md says (blocks of 32, d = max|x| / 127, q =
+// nearest of x * (1 / d), ties to even), in the same f32 steps, then widened: what the
+// quantized kernels multiply.
+Vec quantized_activations(const Vec& x, int64_t M, int64_t K) {
+  Vec out(x.size());
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t b0 = 0; b0 < K; b0 += 32) {
+      const int64_t n = std::min<int64_t>(32, K - b0);
+      float amax = 0;
+      for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(static_cast<float>(x[m * K + b0 + i])));
+      const float d = amax / 127.0f, inv = d != 0 ? 1.0f / d : 0.0f;
+      for (int64_t i = 0; i < n; ++i) {
+        const float q = std::clamp(std::nearbyint(static_cast<float>(x[m * K + b0 + i]) * inv), -127.0f, 127.0f);
+        out[m * K + b0 + i] = static_cast<double>(d) * q;
+      }
+    }
+  return out;
+}
+
+// Every quantized weight format on every quantized-kernel ISA of the CPU (generic, AVX2,
+// AVX-512 VNNI), against the f64 product of the dequantized weights and the quantized
+// activations; a backend without a format must refuse it as Unsupported.
+TEST_P(Conformance, QuantizedLinear) {
+  struct S {
+    int64_t M, K, N;
+  };
+  // Up to 16 rows run the integer kernels; more (33, 40) the bf16 GEMM on dequantized weights
+  // where the CPU has bf16 products.
+  const std::vector<S> shapes = {S{1, 64, 1},  S{1, 77, 33},   S{3, 96, 17},   S{8, 256, 40}, S{5, 384, 31},
+                                 S{2, 130, 9}, S{16, 128, 19}, S{33, 128, 19}, S{4, 512, 65}, S{40, 77, 1030}};
+  const std::vector<DType> formats = {DType::Q8, DType::Q4G32, DType::Q4G128, DType::Q4ZG32, DType::Q4ZG128};
+  // The quantized kernels have their own ISA table: the generic CPU target runs the generic
+  // and AVX2 ones (AVX2 is on CPUs without AVX-512 too), the AVX-512 target the VNNI ones; one
+  // pass off the CPU (the ISA is ignored there).
+  std::vector<cpu::QuantIsa> isas = {cpu::QuantIsa::Avx512Vnni};
+  if (be().device().is_cpu())
+    isas = GetParam().isa == static_cast<int>(cpu::Isa::Generic)
+               ? std::vector<cpu::QuantIsa>{cpu::QuantIsa::Generic, cpu::QuantIsa::Avx2}
+               : std::vector<cpu::QuantIsa>{cpu::QuantIsa::Avx512Vnni};
+  int ran = 0;
+  for (cpu::QuantIsa isa : isas) {
+    if (be().device().is_cpu()) {
+      if (!cpu::force_quant_isa(isa)) continue;
+      std::cout << "[ quant    ] " << cpu::quant_kernels().name << "\n";
+    }
+    Rng rng(41);
+    for (DType wdt : formats) {
+      if (!be().supports(OpKind::Linear, wdt)) {
+        Tensor w = quantize_matrix(host_f32({3, 64}, rng, -1, 1), wdt);
+        try {
+          ops::linear(dev_.up(host_f32({1, 64}, rng)), dev_.up(w), nullptr);
+          ADD_FAILURE() << be().name() << " ran " << dtype_name(wdt) << " without supporting it";
+        } catch (const Error& e) {
+          EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+        }
+        continue;
+      }
+      for (const S& s : shapes) {
+        if (!quantizable(wdt, s.K)) continue;
+        for (int variant = 0; variant < 4; ++variant) {
+          // 0: plain; 1: bias and a strided x; 2: bf16 x and bf16 out; 3: bias, GELU and residual.
+          const bool with_bias = variant == 1 || variant == 3, strided = variant == 1, bf16 = variant == 2;
+          Tensor wf = host_f32({s.N, s.K}, rng, -1, 1);
+          Tensor wq = quantize_matrix(wf, wdt);
+          Tensor xfull = host_f32({s.M, s.K + (strided ? 3 : 0)}, rng);
+          Tensor xh = strided ? xfull.narrow(1, 1, s.K) : xfull;
+          if (bf16) xh = xh.to(DType::BF16);
+          Tensor b = host_f32({s.N}, rng), res = host_f32({s.M, s.N}, rng);
+          Tensor xd = strided ? dev_.up(xfull).narrow(1, 1, s.K) : dev_.up(xh);
+          Tensor bd = dev_.up(b), rd = dev_.up(res);
+          Tensor out = dev_.poisoned({s.M, s.N}, bf16 ? DType::BF16 : DType::F32);
+          LinearEpilogue epi;
+          if (variant == 3) {
+            epi.has_activation = true;
+            epi.activation = Activation::GeluErf;
+            epi.residual = &rd;
+          }
+          be().linear_fused(xd, dev_.up(wq), with_bias ? &bd : nullptr, epi, out);
+          ++ran;
+          Vec got = values(dev_.down(out));
+          Vec xv = values(xh), bv = values(b), y, mag;
+          Vec wv = values(dequantize_matrix(wq, s.K));
+          const std::string what =
+              fmt::format("quantized linear {} M={} K={} N={} variant={}", dtype_name(wdt), s.M, s.K, s.N, variant);
+          // Many rows on a CPU with bf16 products go through the bf16 GEMM on the dequantized
+          // weights (quant_kernels.h): then both operands are rounded to bf16 instead.
+          const bool via_bf16 = be().device().is_cpu() && cpu::quantized_linear_uses_bf16_gemm(s.M);
+          if (via_bf16) {
+            for (double& v : wv) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+            Vec xr = xv;
+            for (double& v : xr) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
+            ref_linear(xr, wv, with_bias ? &bv : nullptr, s.M, s.K, s.N, y, mag);
+          } else {
+            ref_linear(quantized_activations(xv, s.M, s.K), wv, with_bias ? &bv : nullptr, s.M, s.K, s.N, y, mag);
+          }
+          if (variant == 3) {
+            Vec rv = values(res);
+            for (size_t i = 0; i < y.size(); ++i) {
+              const double g = 0.5 * y[i] * (1 + std::erf(y[i] / std::sqrt(2.0)));
+              mag[i] = mag[i] * std::max(1.0, std::fabs(g / (y[i] != 0 ? y[i] : 1))) + std::fabs(rv[i]);
+              y[i] = g + rv[i];
+            }
+          }
+          expect_close(got, y, mag, bf16 ? 8e-3 : 2e-5,
+                       what + (via_bf16 ? " (vs bf16-rounded dequantized weights and x)"
+                                        : " (vs dequantized weights x quantized activations)"));
+          if (variant == 0) {
+            // ... and within the formats' stated error of the unquantized product.
+            ref_linear(xv, values(wf), nullptr, s.M, s.K, s.N, y, mag);
+            expect_close(got, y, mag, wdt == DType::Q8 ? 2e-2 : 0.1, what + " (vs the f32 weights)");
+          }
+        }
+      }
+    }
+  }
+  if (be().device().is_cpu()) {
+    cpu::reset_quant_isa();
+    EXPECT_GT(ran, 0);
+  }
+}
+
+TEST(QuantizationLayout, RowsRoundTripAndRefuseBadGroups) {
+  Rng rng(5);
+  for (DType t : {DType::Q8, DType::Q4G32, DType::Q4G128, DType::Q4ZG32, DType::Q4ZG128}) {
+    const int64_t K = quant_group_size(t) == 128 ? 256 : 96;
+    Tensor w = host_f32({3, K}, rng, -1, 1);
+    Tensor q = quantize_matrix(w, t);
+    EXPECT_EQ(q.dtype(), t);
+    EXPECT_EQ(q.size(1), quantized_row_bytes(t, K));
+    Vec back = values(dequantize_matrix(q, K)), ref = values(w);
+    // Each value within a step of its grid (Q8: half of max/127; Q4: the opposite extreme of a
+    // symmetric group and the rounded zero point can cost a whole step).
+    for (int64_t j = 0; j < 3; ++j) {
+      double amax = 0;
+      for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(ref[j * K + k]));
+      const double step = t == DType::Q8 ? amax / 127 : (quant_has_zero_point(t) ? 2 * amax / 15 : amax / 8);
+      for (int64_t k = 0; k < K; ++k)
+        EXPECT_LE(std::fabs(back[j * K + k] - ref[j * K + k]), (t == DType::Q8 ? 0.5 : 1.0) * step * 1.01 + 1e-6)
+            << dtype_name(t) << " " << k;
+    }
+  }
+  EXPECT_EQ(quantized_row_bytes(DType::Q8, 77), 128 + 4);
+  EXPECT_EQ(quantized_row_bytes(DType::Q4G32, 96), 64 + 3 * 2);
+  EXPECT_EQ(quantized_row_bytes(DType::Q4ZG128, 256), 128 + 2 * 2 + 2);
+  EXPECT_FALSE(quantizable(DType::Q4G32, 48));
+  EXPECT_THROW(quantize_matrix(host_f32({2, 48}, rng), DType::Q4G32), Error);
+  // The zero points: the largest magnitude of a symmetric group is exact (q = 0), and zero
+  // is exact in a zero-point group.
+  Tensor w = Tensor::from_vector(std::vector<float>(32, 0.25f), {1, 32});
+  w.data<float>()[3] = -1.0f;
+  w.data<float>()[4] = 0.0f;
+  EXPECT_EQ(values(dequantize_matrix(quantize_matrix(w, DType::Q4G32), 32))[3], -1.0);
+  EXPECT_EQ(values(dequantize_matrix(quantize_matrix(w, DType::Q4ZG32), 32))[4], 0.0);
 }
 
 TEST_P(Conformance, MatMul) {
@@ -1480,6 +1637,126 @@ TEST_P(Conformance, GroupNorm) {
   }
 }
 
+TEST_P(Conformance, Conv2d) {
+  Rng rng(26);
+  struct S {
+    int64_t B, H, W, Cin, Cout, KH, KW;
+    Conv2dParams p;
+  };
+  const std::vector<S> cases = {
+      {1, 1, 1, 1, 1, 1, 1, {}},
+      {1, 13, 11, 3, 8, 7, 7, {2, 2, 3, 3, 1, 1, 1}},    // a ResNet stem: 7x7 stride 2 padding 3
+      {2, 9, 10, 6, 5, 3, 3, {1, 1, 1, 1, 1, 1, 1}},     // a basic block's 3x3
+      {1, 9, 7, 6, 10, 3, 3, {2, 2, 1, 1, 1, 1, 1}},     // its downsampling 3x3
+      {2, 7, 9, 12, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1}},    // pointwise: the GEMM on the pixels
+      {1, 8, 9, 12, 16, 1, 1, {2, 2, 0, 0, 1, 1, 1}},    // a strided shortcut 1x1
+      {1, 10, 9, 8, 12, 3, 3, {1, 1, 2, 2, 2, 2, 4}},    // dilation (DETR's dc5) and groups
+      {1, 12, 7, 4, 6, 3, 2, {3, 1, 2, 0, 1, 2, 2}},     // unequal sides, strides and paddings
+      {1, 2, 2, 2, 3, 3, 3, {1, 1, 1, 1, 1, 1, 1}},      // padding alone makes the kernel fit
+      {1, 300, 300, 3, 4, 3, 3, {1, 1, 1, 1, 1, 1, 1}},  // several im2col chunks on the CPU
+  };
+  for (const S& c : cases) {
+    for (bool with_bias : {false, true}) {
+      const Conv2dParams& p = c.p;
+      const int64_t G = p.groups, Cg = c.Cin / G, Og = c.Cout / G;
+      const int64_t Hout = window_output_size(c.H, c.KH, p.stride_h, p.padding_h, p.dilation_h);
+      const int64_t Wout = window_output_size(c.W, c.KW, p.stride_w, p.padding_w, p.dilation_w);
+      Tensor x = host_f32({c.B, c.H, c.W, c.Cin}, rng), w = host_f32({c.Cout, Cg, c.KH, c.KW}, rng, -1, 1),
+             b = host_f32({c.Cout}, rng);
+      Tensor bd = dev_.up(b);
+      Tensor out = dev_.poisoned({c.B, Hout, Wout, c.Cout});
+      be().conv2d(dev_.up(x), dev_.up(w), with_bias ? &bd : nullptr, p, out);
+      Vec xv = values(x), wv = values(w), bv = values(b), ref, mag;
+      for (int64_t bb = 0; bb < c.B; ++bb)
+        for (int64_t oy = 0; oy < Hout; ++oy)
+          for (int64_t ox = 0; ox < Wout; ++ox)
+            for (int64_t o = 0; o < c.Cout; ++o) {
+              const int64_t g = o / Og;
+              double sum = with_bias ? bv[static_cast<size_t>(o)] : 0, a = std::fabs(sum);
+              for (int64_t i = 0; i < Cg; ++i)
+                for (int64_t ky = 0; ky < c.KH; ++ky)
+                  for (int64_t kx = 0; kx < c.KW; ++kx) {
+                    const int64_t iy = oy * p.stride_h + ky * p.dilation_h - p.padding_h;
+                    const int64_t ix = ox * p.stride_w + kx * p.dilation_w - p.padding_w;
+                    if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                    const double term = xv[static_cast<size_t>(((bb * c.H + iy) * c.W + ix) * c.Cin + g * Cg + i)] *
+                                        wv[static_cast<size_t>(((o * Cg + i) * c.KH + ky) * c.KW + kx)];
+                    sum += term;
+                    a += std::fabs(term);
+                  }
+              ref.push_back(sum);
+              mag.push_back(a);
+            }
+      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                   fmt::format("conv2d B={} {}x{} Cin={} Cout={} K={}x{} stride={}x{} pad={}x{} dil={}x{} groups={} "
+                               "bias={}",
+                               c.B, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW, p.stride_h, p.stride_w, p.padding_h,
+                               p.padding_w, p.dilation_h, p.dilation_w, G, with_bias));
+    }
+  }
+}
+
+TEST_P(Conformance, Conv2dThroughOps) {
+  // The ops layer: a strided x is made contiguous, a bf16 bias widened, shapes checked.
+  Rng rng(27);
+  const Conv2dParams p{2, 2, 1, 1, 1, 1, 1};
+  Tensor xfull = host_f32({1, 5, 6, 10}, rng), w = host_f32({4, 8, 3, 3}, rng, -1, 1), b = host_f32({4}, rng);
+  Tensor xd = dev_.up(xfull).narrow(3, 1, 8);  // channels 1..8 of 10: not contiguous
+  Tensor bd = dev_.up(b.to(DType::BF16));
+  Tensor out = dev_.down(ops::conv2d(xd, dev_.up(w), &bd, p));
+  Tensor want = dev_.down(ops::conv2d(dev_.up(xfull.narrow(3, 1, 8).contiguous()), dev_.up(w), nullptr, p));
+  ASSERT_EQ(out.shape(), (Shape{1, 3, 3, 4}));
+  Vec got = values(out), base = values(want), bv = values(b.to(DType::BF16));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], base[i] + bv[i % 4], 1e-4) << i;
+  // An image smaller than the kernel; weights that do not fit the input channels.
+  EXPECT_THROW(ops::conv2d(dev_.up(host_f32({1, 2, 2, 8}, rng)), dev_.up(w), nullptr, Conv2dParams{}), Error);
+  EXPECT_THROW(ops::conv2d(xd, dev_.up(host_f32({4, 6, 3, 3}, rng)), nullptr, p), Error);
+}
+
+TEST_P(Conformance, MaxPool2d) {
+  Rng rng(28);
+  struct S {
+    int64_t B, H, W, C;
+    MaxPool2dParams p;
+  };
+  const std::vector<S> cases = {
+      {1, 1, 1, 1, {1, 1, 1, 1, 0, 0}},   {2, 16, 21, 8, {3, 3, 2, 2, 1, 1}},  // the ResNet stem's pool
+      {1, 7, 7, 33, {3, 3, 2, 2, 1, 1}},   // odd sides: the last window hangs over the edge
+      {1, 9, 8, 5, {2, 3, 2, 1, 1, 0}},    // unequal kernels, strides and paddings
+      {1, 4, 4, 300, {2, 2, 2, 2, 0, 0}},  // many channels
+  };
+  for (const S& c : cases) {
+    const MaxPool2dParams& p = c.p;
+    const int64_t Hout = window_output_size(c.H, p.kernel_h, p.stride_h, p.padding_h, 1);
+    const int64_t Wout = window_output_size(c.W, p.kernel_w, p.stride_w, p.padding_w, 1);
+    // All negative inputs: padding counted as zero instead of -inf would win.
+    Tensor x = host_f32({c.B, c.H, c.W, c.C}, rng, -3, -0.5);
+    Tensor out = dev_.poisoned({c.B, Hout, Wout, c.C});
+    be().max_pool2d(dev_.up(x), p, out);
+    Vec xv = values(x), ref;
+    for (int64_t bb = 0; bb < c.B; ++bb)
+      for (int64_t oy = 0; oy < Hout; ++oy)
+        for (int64_t ox = 0; ox < Wout; ++ox)
+          for (int64_t ch = 0; ch < c.C; ++ch) {
+            double m = -std::numeric_limits<double>::infinity();
+            for (int64_t ky = 0; ky < p.kernel_h; ++ky)
+              for (int64_t kx = 0; kx < p.kernel_w; ++kx) {
+                const int64_t iy = oy * p.stride_h + ky - p.padding_h, ix = ox * p.stride_w + kx - p.padding_w;
+                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                m = std::max(m, xv[static_cast<size_t>(((bb * c.H + iy) * c.W + ix) * c.C + ch)]);
+              }
+            ref.push_back(m);
+          }
+    expect_close(values(dev_.down(out)), ref, 0, 0,
+                 fmt::format("max_pool2d B={} {}x{} C={} kernel={}x{} stride={}x{} pad={}x{}", c.B, c.H, c.W, c.C,
+                             p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w));
+  }
+  // Through ops: a padding over half the kernel is refused (torch refuses it too).
+  EXPECT_THROW(ops::max_pool2d(dev_.up(host_f32({1, 4, 4, 2}, rng)), MaxPool2dParams{2, 2, 1, 1, 2, 2}), Error);
+  Tensor via_ops = dev_.down(ops::max_pool2d(dev_.up(host_f32({1, 5, 5, 3}, rng)), MaxPool2dParams{3, 3, 2, 2, 1, 1}));
+  EXPECT_EQ(via_ops.shape(), (Shape{1, 3, 3, 3}));
+}
+
 TEST_P(Conformance, ConcatRows) {
   Rng rng(25);
   Tensor a = host_f32({3, 4}, rng), b = host_f32({0, 4}, rng), c = host_f32({5, 8}, rng);
@@ -1502,12 +1779,12 @@ TEST(ConformanceCoverage, EveryOpKindIsSupportedByEveryBackend) {
   // A backend that does not support an op for f32 must be found out here, not in a model.
   for (Backend* b : registered_backends()) {
     std::cout << "[ backend  ] registered: " << b->device().str() << " = " << b->name() << "\n";
-    for (OpKind op : {OpKind::Embedding,     OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
-                      OpKind::Activation,    OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
-                      OpKind::Pool,          OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
-                      OpKind::Rotary,        OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
-                      OpKind::ArgMax,        OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm,
-                      OpKind::CrossAttention})
+    for (OpKind op : {OpKind::Embedding,      OpKind::Linear,      OpKind::MatMul,         OpKind::LayerNorm,
+                      OpKind::Activation,     OpKind::Softmax,     OpKind::Attention,      OpKind::Add,
+                      OpKind::Pool,           OpKind::L2Normalize, OpKind::Cast,           OpKind::RmsNorm,
+                      OpKind::Rotary,         OpKind::SwiGlu,      OpKind::PagedAttention, OpKind::VarlenAttention,
+                      OpKind::ArgMax,         OpKind::TopK,        OpKind::Conv1d,         OpKind::GroupNorm,
+                      OpKind::CrossAttention, OpKind::Conv2d,      OpKind::MaxPool2d})
       EXPECT_TRUE(b->supports(op, DType::F32)) << b->name() << " lacks " << op_kind_name(op);
   }
   EXPECT_TRUE(has_backend(Device::cpu()));

@@ -55,6 +55,11 @@ TEST(ImageProcessor, ClipFixtureConfig) {
   EXPECT_EQ(p.output_size(40, 56), (std::pair<int64_t, int64_t>{32, 32}));
 }
 
+TEST(ImageProcessor, DetrFixtureMatchesTransformers) {
+  // 80x60: the shortest edge to 64, the longest int(64 * 80 / 60) = 85 (under the 96 cap).
+  expect_fixture_pixels("detr", "DetrImageProcessor", 64, 85);
+}
+
 // transformers' size helpers, with Python's int() truncation and round() to even.
 TEST(ImageProcessor, ShortestEdgeSizes) {
   EXPECT_EQ(shortest_edge_size(480, 640, 224, 0), (std::pair<int64_t, int64_t>{224, 298}));  // int(298.67)
@@ -92,9 +97,49 @@ TEST(ImageProcessor, OldFeatureExtractorConfigsTakeIntSizes) {
   EXPECT_FLOAT_EQ(fast.image_std[2], 0.5f);
 }
 
+TEST(ImageProcessor, DetrDefaultsLegacyMaxSizeAndPad) {
+  ImageProcessorConfig d =
+      ImageProcessorConfig::from(config_of(R"({"image_processor_type": "DetrImageProcessor"})"), "");
+  EXPECT_EQ(d.size.shortest_edge, 800);
+  EXPECT_EQ(d.size.longest_edge, 1333);
+  EXPECT_TRUE(d.do_pad);
+  EXPECT_FLOAT_EQ(d.image_std[0], 0.229f);
+  // facebook/detr-resnet-50's preprocessor_config.json: an integer size and max_size.
+  ImageProcessorConfig legacy = ImageProcessorConfig::from(
+      config_of(R"({"feature_extractor_type": "DetrFeatureExtractor", "size": 800, "max_size": 1333})"), "");
+  EXPECT_EQ(legacy.type, "DetrImageProcessor");
+  EXPECT_EQ(legacy.size.shortest_edge, 800);
+  EXPECT_EQ(legacy.size.longest_edge, 1333);
+  ImageProcessor p(legacy);
+  EXPECT_EQ(p.resized_size(480, 640), (std::pair<int64_t, int64_t>{800, 1066}));
+  EXPECT_EQ(p.resized_size(300, 1200), (std::pair<int64_t, int64_t>{333, 1333}));  // the longest edge held
+  // Two images padded at the bottom and right to the larger, zeros and a mask of the real pixels.
+  Tensor a = Tensor::empty({3, 2, 3}, DType::F32), b = Tensor::empty({3, 3, 2}, DType::F32);
+  for (int64_t i = 0; i < 18; ++i) {
+    a.data<float>()[i] = static_cast<float>(i + 1);
+    b.data<float>()[i] = -static_cast<float>(i + 1);
+  }
+  PaddedBatch batch = p.pad({a, b});
+  ASSERT_EQ(shape_str(batch.pixel_values.shape()), shape_str({2, 3, 3, 3}));
+  ASSERT_EQ(shape_str(batch.pixel_mask.shape()), shape_str({2, 3, 3}));
+  const float* v = batch.pixel_values.data<float>();
+  const int64_t* m = batch.pixel_mask.data<int64_t>();
+  EXPECT_EQ(v[0 * 9 + 1 * 3 + 2], 6.0f);          // image a, channel 0, row 1, column 2
+  EXPECT_EQ(v[0 * 9 + 2 * 3 + 0], 0.0f);          // its padded row
+  EXPECT_EQ(v[(3 + 2) * 9 + 2 * 3 + 1], -18.0f);  // image b, channel 2, row 2, column 1
+  EXPECT_EQ(v[(3 + 0) * 9 + 0 * 3 + 2], 0.0f);    // its padded column
+  EXPECT_EQ((std::vector<int64_t>(m, m + 9)), (std::vector<int64_t>{1, 1, 1, 1, 1, 1, 0, 0, 0}));
+  EXPECT_EQ((std::vector<int64_t>(m + 9, m + 18)), (std::vector<int64_t>{1, 1, 0, 1, 1, 0, 1, 1, 0}));
+  // pad_size: a fixed canvas, and an image larger than it refused.
+  ImageProcessor fixed(ImageProcessorConfig::from(
+      config_of(R"({"image_processor_type": "DetrImageProcessor", "pad_size": {"height": 2, "width": 4}})"), ""));
+  EXPECT_EQ(shape_str(fixed.pad({a}).pixel_values.shape()), shape_str({1, 3, 2, 4}));
+  expect_error([&] { fixed.pad({b}); }, ErrorKind::InvalidArgument, {"pad_size"});
+}
+
 TEST(ImageProcessor, RefusesWhatItDoesNotImplement) {
-  expect_error([] { ImageProcessorConfig::from(config_of(R"({"image_processor_type": "DetrImageProcessor"})"), ""); },
-               ErrorKind::Unsupported, {"DetrImageProcessor", "not implemented"});
+  expect_error([] { ImageProcessorConfig::from(config_of(R"({"image_processor_type": "YolosImageProcessor"})"), ""); },
+               ErrorKind::Unsupported, {"YolosImageProcessor", "not implemented"});
   expect_error([] { ImageProcessorConfig::from(config_of(R"({"size": {"max_height": 5}})"), "ViTImageProcessor"); },
                ErrorKind::Unsupported, {"max_height"});
   expect_error([] { ImageProcessorConfig::from(config_of(R"({"resample": 9})"), "ViTImageProcessor"); },

@@ -2,7 +2,7 @@
 // random weights: Norm (LayerNorm, RMSNorm), Linear (both weight layouts,
 // stacked matrices), Mlp (plain, gated; T5's ReLU and gated-gelu), Attention
 // (bidirectional and causal over packed sequences, GQA, window, rotary, q/k
-// norm, T5's relative position bias; the paged cache path equal to the step
+// norm, T5's relative position bias, DETR's positions added to q/k; the paged cache path equal to the step
 // path; cross-attention over a CrossKvCache) and Block (pre- and post-norm),
 // driven by steps the runtime's StepBuilder makes, as models run them.
 #include <gtest/gtest.h>
@@ -605,6 +605,87 @@ TEST(Layers, T5FeedForwardVariants) {
   for (size_t i = 0; i < g.size(); ++i)
     g[i] = 0.5 * g[i] * (1 + std::tanh(std::sqrt(2 / M_PI) * (g[i] + 0.044715 * g[i] * g[i] * g[i]))) * u[i];
   expect_close(values(geglu(x, nullptr)), linear_ref(g, wo, nullptr, I, H), 1e-5, "gated-gelu feed-forward");
+}
+
+// DETR's attention (PositionKind::QueryKey): position rows added to the inputs of q and k, never
+// of v; in cross-attention the queries get the step's positions and the keys the encoder rows'.
+TEST(Layers, QueryKeyPositionsReachQAndKButNotV) {
+  const int64_t H = 8, Hq = 2, D = 4;
+  Weights w;
+  Vec q = values(w.add("q.weight", {Hq * D, H})), k = values(w.add("k.weight", {Hq * D, H}));
+  Vec v = values(w.add("v.weight", {Hq * D, H})), o = values(w.add("o.weight", {H, Hq * D}));
+  Vec qb = values(w.add("q.bias", {Hq * D})), kb = values(w.add("k.bias", {Hq * D})),
+      vb = values(w.add("v.bias", {Hq * D}));
+  WeightSource src = w.open();
+  AttentionSpec spec;
+  spec.hidden = H;
+  spec.heads = spec.kv_heads = Hq;
+  spec.head_dim = D;
+  spec.mask = AttentionMask::Bidirectional;
+  spec.positions = PositionKind::QueryKey;
+  spec.qkv_bias = true;
+  const AttentionWeightNames names{"q", "k", "v", nullptr, "o", nullptr, nullptr};
+  Attention self = Attention::load(src, "", names, spec);
+
+  // Self-attention over two packed sequences (an encoder over two images' feature rows).
+  const std::vector<int64_t> lens = {5, 3};
+  Tensor x = random_tensor({8, H}, w.rng(), 1.0f), pos = random_tensor({8, H}, w.rng(), 1.0f);
+  StepInputs step;
+  step.query_start = Tensor::from_vector(std::vector<int64_t>{0, 5, 8}, {3}).to(DType::I32);
+  BlockContext ctx;
+  ctx.step = &step;
+  ctx.query_key_positions = &pos;
+  const Vec xp = add(values(x), values(pos));
+  Vec a = attention_ref(linear_ref(xp, q, &qb, H, Hq * D), linear_ref(xp, k, &kb, H, Hq * D),
+                        linear_ref(values(x), v, &vb, H, Hq * D), lens, Hq, Hq, D, false, 0);
+  expect_close(values(self(x, ctx, nullptr)), linear_ref(a, o, nullptr, Hq * D, H), 2e-5, "self-attention");
+  BlockContext bare = ctx;
+  bare.query_key_positions = nullptr;
+  EXPECT_THROW(self(x, bare, nullptr), Error);  // positions are required, never silently left out
+
+  // Cross-attention: 3 queries of image 0 see its 5 encoder rows, 2 of image 1 its 3.
+  spec.kv = KvSource::CrossCache;
+  Attention cross_attn = Attention::load(src, "", names, spec);
+  Tensor enc = random_tensor({8, H}, w.rng(), 1.0f), enc_pos = random_tensor({8, H}, w.rng(), 1.0f);
+  CrossKvCache cache;
+  auto [ck, cv] = cross_attn.project_kv(enc, &enc_pos);
+  cache.k = {ck};
+  cache.v = {cv};
+  cache.starts = {0, 5, 8};
+  EXPECT_THROW(cross_attn.project_kv(enc), Error);
+  Tensor y = random_tensor({5, H}, w.rng(), 1.0f), qpos = random_tensor({5, H}, w.rng(), 1.0f);
+  StepInputs dec;
+  dec.query_start = Tensor::from_vector(std::vector<int64_t>{0, 3, 5}, {3}).to(DType::I32);
+  dec.cross = &cache;
+  dec.cross_ranges = Tensor::from_vector(std::vector<int64_t>{0, 5, 5, 8}, {2, 2}).to(DType::I32);
+  BlockContext dctx;
+  dctx.step = &dec;
+  dctx.query_key_positions = &qpos;
+  const Vec yq = linear_ref(add(values(y), values(qpos)), q, &qb, H, Hq * D);
+  const Vec ek = linear_ref(add(values(enc), values(enc_pos)), k, &kb, H, Hq * D);
+  const Vec ev = linear_ref(values(enc), v, &vb, H, Hq * D);
+  Vec ca(yq.size());
+  const int64_t q0[] = {0, 3, 5}, e0[] = {0, 5, 8};
+  for (int s = 0; s < 2; ++s)
+    for (int64_t r = q0[s]; r < q0[s + 1]; ++r)
+      for (int64_t h = 0; h < Hq; ++h) {
+        std::vector<double> sc;
+        for (int64_t j = e0[s]; j < e0[s + 1]; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += yq[static_cast<size_t>((r * Hq + h) * D + d)] * ek[static_cast<size_t>((j * Hq + h) * D + d)];
+          sc.push_back(dot / std::sqrt(static_cast<double>(D)));
+        }
+        double mx = *std::max_element(sc.begin(), sc.end()), sum = 0;
+        for (auto& e : sc) sum += (e = std::exp(e - mx));
+        for (int64_t d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int64_t j = e0[s]; j < e0[s + 1]; ++j)
+            acc += sc[static_cast<size_t>(j - e0[s])] / sum * ev[static_cast<size_t>((j * Hq + h) * D + d)];
+          ca[static_cast<size_t>((r * Hq + h) * D + d)] = acc;
+        }
+      }
+  expect_close(values(cross_attn(y, dctx, nullptr)), linear_ref(ca, o, nullptr, Hq * D, H), 2e-5, "cross-attention");
 }
 
 TEST(Layers, CrossAttentionVariantsThatDoNotExistAreRefusedAtLoad) {

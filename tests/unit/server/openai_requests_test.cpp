@@ -46,6 +46,33 @@ TEST(ChatCompletionRequest, FieldsAndDefaults) {
   EXPECT_EQ(r.request.logit_bias.at(12), -100.0f);
 }
 
+// image_url parts: the message's parts become template items in order, the URLs are kept (read
+// later, by the route), and their number is bounded.
+TEST(ChatCompletionRequest, ImagePartsBecomeTemplateItems) {
+  const auto r = parse_chat_completion_request(
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"look"},
+          {"type":"image_url","image_url":{"url":"data:image/png;base64,AA==","detail":"low"}},
+          {"type":"image_url","image_url":"data:image/png;base64,AQ=="}]},{"role":"user","content":"plain"}]})",
+      limits());
+  const nlohmann::ordered_json want =
+      nlohmann::ordered_json::parse(R"([{"type":"text","text":"look"},{"type":"image"},{"type":"image"}])");
+  EXPECT_EQ(r.messages[0]["content"], want);
+  EXPECT_EQ(r.messages[1]["content"], "plain");
+  ASSERT_EQ(r.images.size(), 2u);
+  EXPECT_EQ(r.images[0].url, "data:image/png;base64,AA==");
+  EXPECT_EQ(r.images[1].param, "messages[0].content[2].image_url.url");
+  RequestLimits one = limits();
+  one.max_images = 1;
+  const ApiError e = refusal([&] {
+    parse_chat_completion_request(
+        R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"a"}},
+            {"type":"image_url","image_url":{"url":"b"}}]}]})",
+        one);
+  });
+  EXPECT_EQ(e.status(), 400);
+  EXPECT_EQ(e.param(), "messages[0].content[1]");
+}
+
 TEST(ChatCompletionRequest, StructuredOutputAndMinTokens) {
   const auto chat = [](const std::string& extra) {
     return R"({"model":"m","messages":[{"role":"user","content":"a"}])" + extra + "}";
@@ -95,8 +122,10 @@ TEST(ChatCompletionRequest, RefusalsNameTheField) {
            {chat(R"(,"guided_json":"{not json")"), "invalid_value", "guided_json"},
            {chat(R"(,"guided_regex":"a+")"), "unsupported_parameter", "guided_regex"},
            {chat(R"(,"tool_choice":"required")"), "invalid_value", "tool_choice"},
-           {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "unsupported_parameter",
+           {R"({"model":"m","messages":[{"role":"user","content":[{"type":"input_audio"}]}]})", "unsupported_parameter",
             "messages[0].content[0].type"},
+           {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "invalid_value",
+            "messages[0].content[0].image_url"},
            {R"({"model":"m","messages":[{"content":"a"}]})", "invalid_value", "messages[0].role"},
            {R"({"model":"m","messages":[{"role":"user"}]})", "invalid_value", "messages[0].content"},
            {R"({"model":7,"messages":[{"role":"user","content":"a"}]})", "invalid_value", "model"},

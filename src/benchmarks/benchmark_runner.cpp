@@ -1,0 +1,382 @@
+// The benchmark runner: plans the cases of a suite for a model, loads it once, times each case.
+#include "benchmarks/benchmark_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "backends/backend.h"
+#include "benchmarks/run_environment.h"
+#include "benchmarks/work_estimate.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/model_registry.h"
+#include "preprocess/image/rgb_image.h"
+#include "router/model_placement.h"
+#include "runtime/embedding_endpoint.h"
+#include "runtime/generation.h"
+#include "runtime/image_endpoints.h"
+#include "runtime/speech_recognizer.h"
+
+namespace ia::benchmarks {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bounds on what one request may ask for: a typo (a batch of 1e9) is refused, not attempted.
+constexpr int64_t kMaxBatch = 4096, kMaxSeqLen = 1 << 20, kMaxNewTokens = 1 << 16, kMaxAudioSeconds = 3600;
+constexpr int kMaxRepetitions = 10000;
+// Under this many parameters a model gets the short default grid.
+constexpr int64_t kSmallModelParams = 100'000'000;
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<int32_t> random_ids(int64_t n, int64_t lo, int64_t hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  const uint32_t span = static_cast<uint32_t>(std::max<int64_t>(1, hi - lo));
+  for (auto& id : ids) id = static_cast<int32_t>(lo + rng() % span);
+  return ids;
+}
+
+void check_range(const char* what, const std::vector<int64_t>& values, int64_t max) {
+  for (int64_t v : values)
+    if (v < 1 || v > max) fail(ErrorKind::InvalidArgument, "{} {} is out of range (1 to {})", what, v, max);
+}
+
+// The cases of `suite` for a model of `params` parameters, from the request's sizes or defaults.
+std::vector<BenchCase> plan(const std::string& suite, const BenchRequest& req, int64_t params) {
+  const bool small = params < kSmallModelParams;
+  auto pick = [](const std::vector<int64_t>& given, std::vector<int64_t> def) { return given.empty() ? def : given; };
+  std::vector<BenchCase> cases;
+  if (suite == "embed") {
+    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1, 8, 32}))
+      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{32, 128, 512}))
+        cases.push_back({suite, b, s, 0});
+  } else if (suite == "prefill" || suite == "generate") {
+    for (int64_t b : pick(req.batches, {1}))
+      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{128, 512}))
+        cases.push_back({"prefill", b, s, 1});
+  }
+  if (suite == "decode" || suite == "generate") {
+    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8, 32}))
+      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{128}))
+        for (int64_t n : pick(req.new_tokens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
+          cases.push_back({"decode", b, s, n});
+  } else if (suite == "image-classification") {
+    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8, 32}))
+      cases.push_back({suite, b, 0, 0});
+  } else if (suite == "transcription") {
+    for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{2} : std::vector<int64_t>{10, 30}))
+      cases.push_back({suite, 1, s, 0});
+  }
+  return cases;
+}
+
+// What every case of the run shares.
+struct RunContext {
+  const BenchRequest* request = nullptr;
+  std::string dir;
+  Device device;
+  DType dtype = DType::F32;
+  ModelShape shape;
+  BenchResult base;  // machine, build, model, ceilings filled in
+};
+
+// Times `body` warmup + repetitions times; body returns the milliseconds of one repetition.
+Measurement repeat(const RunContext& ctx, const std::function<double(int)>& body) {
+  for (int i = 0; i < ctx.request->warmup; ++i) body(-1 - i);
+  std::vector<double> samples;
+  for (int i = 0; i < ctx.request->repetitions; ++i) samples.push_back(body(i));
+  Measurement m;
+  m.ms = sample_stats(samples);
+  return m;
+}
+
+// Throughput and fractions of the ceilings from the median time.
+void finish(const RunContext& ctx, Measurement& m) {
+  const double s = m.ms.median / 1e3;
+  if (s <= 0) return;
+  m.throughput = m.items_per_run / s;
+  const CeilingFigures& c = ctx.base.ceilings;
+  if (m.flops_per_run > 0 && c.gemm_flops_per_s > 0) m.of_gemm = m.flops_per_run / s / c.gemm_flops_per_s;
+  if (m.bytes_per_run > 0 && c.copy_bytes_per_s > 0) m.of_copy = m.bytes_per_run / s / c.copy_bytes_per_s;
+}
+
+// A case's own RNG seed per repetition, so repetitions do not replay identical inputs.
+uint32_t seed_of(const BenchCase& c, int rep) {
+  return static_cast<uint32_t>(c.batch * 7919 + c.seq_len * 131 + c.new_tokens * 17 + rep * 1000003);
+}
+
+class EmbedSuite {
+ public:
+  explicit EmbedSuite(const RunContext& ctx) : ctx_(ctx) {
+    endpoint_ = EmbeddingEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  int64_t max_tokens() const { return endpoint_->max_length(); }
+  Measurement run(const BenchCase& c) const {
+    if (c.seq_len > endpoint_->max_length())
+      fail(ErrorKind::InvalidArgument, "embed: {} tokens is past the model's limit of {}", c.seq_len,
+           endpoint_->max_length());
+    const int64_t vocab = endpoint_->encoder().vocab_size();
+    EmbeddingOptions opts;
+    opts.batch_size = static_cast<int>(c.batch);
+    opts.max_length = c.seq_len;
+    Measurement m = repeat(ctx_, [&](int rep) {
+      std::vector<std::vector<int32_t>> ids;
+      for (int64_t b = 0; b < c.batch; ++b)
+        ids.push_back(random_ids(c.seq_len, std::min<int64_t>(5, vocab - 1), vocab, seed_of(c, rep) + b));
+      const double t0 = now_ms();
+      EmbeddingResult r = endpoint_->embed_ids(ids, opts);
+      const double t1 = now_ms();
+      if (r.embeddings.shape()[0] != c.batch) fail(ErrorKind::Internal, "embed: wrong number of embeddings");
+      return t1 - t0;
+    });
+    m.items_per_run = static_cast<double>(c.batch);
+    m.unit = "sequences";
+    m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, false, 0);
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<EmbeddingEndpoint> endpoint_;
+};
+
+class GenerateSuite {
+ public:
+  explicit GenerateSuite(const RunContext& ctx) : ctx_(ctx) {
+    generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  Measurement run(const BenchCase& c) const {
+    const DecoderConfig& cfg = generator_->model().config();
+    const bool decode = c.suite == "decode";
+    if (cfg.max_positions > 0 && c.seq_len + c.new_tokens > cfg.max_positions)
+      fail(ErrorKind::InvalidArgument, "{}: {} prompt + {} new tokens do not fit the model's context of {}", c.suite,
+           c.seq_len, c.new_tokens, cfg.max_positions);
+    GenerationRequest req;
+    req.max_new_tokens = decode ? c.new_tokens : 1;
+    req.ignore_eos = true;
+    req.temperature = 0.0f;
+    const int64_t vocab = cfg.vocab_size;
+    int64_t decode_tokens = 0;
+    Measurement m = repeat(ctx_, [&](int rep) {
+      std::vector<std::vector<int32_t>> prompts;
+      for (int64_t b = 0; b < c.batch; ++b)
+        prompts.push_back(random_ids(c.seq_len, std::min<int64_t>(3, vocab - 1), vocab, seed_of(c, rep) + b));
+      GenerationStats stats;
+      generator_->generate_ids(prompts, req, {}, &stats);
+      decode_tokens = stats.decode_tokens;
+      return decode ? stats.decode_ms : stats.prefill_ms;
+    });
+    if (decode) {
+      // Steps after the prefill's token; every step streams each weight once for the whole batch.
+      m.items_per_run = static_cast<double>(decode_tokens);
+      m.bytes_per_run = static_cast<double>(generator_->model().weight_bytes_per_token()) *
+                        static_cast<double>(decode_tokens) / static_cast<double>(c.batch);
+    } else {
+      m.items_per_run = static_cast<double>(c.batch * c.seq_len);
+      m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, true, c.batch);
+    }
+    m.unit = "tokens";
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<Generator> generator_;
+};
+
+class ImageSuite {
+ public:
+  explicit ImageSuite(const RunContext& ctx) : ctx_(ctx) {
+    endpoint_ = ImageClassificationEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  Measurement run(const BenchCase& c) const {
+    Measurement m = repeat(ctx_, [&](int rep) {
+      std::vector<image::RgbImage> images;
+      std::mt19937 rng(seed_of(c, rep));
+      for (int64_t b = 0; b < c.batch; ++b) {
+        image::RgbImage img(224, 224);
+        for (auto& p : img.pixels) p = static_cast<uint8_t>(rng());
+        images.push_back(std::move(img));
+      }
+      const double t0 = now_ms();
+      endpoint_->classify(images, 1);
+      return now_ms() - t0;
+    });
+    m.items_per_run = static_cast<double>(c.batch);
+    m.unit = "images";
+    const HfConfig cfg = HfConfig::load(ctx_.dir);
+    const int64_t image = cfg.get_int("image_size", 0), patch = cfg.get_int("patch_size", 0);
+    if (image > 0 && patch > 0)  // a ViT: patches plus the class token
+      m.flops_per_run = forward_flops(ctx_.shape, c.batch, (image / patch) * (image / patch) + 1, false, c.batch);
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<ImageClassificationEndpoint> endpoint_;
+};
+
+class TranscriptionSuite {
+ public:
+  explicit TranscriptionSuite(const RunContext& ctx) : ctx_(ctx) {
+    recognizer_ = SpeechRecognizer::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  Measurement run(const BenchCase& c) const {
+    TranscriptionOptions opts;
+    // A generator on random weights may never stop: bound it (CTC models take no such option).
+    if (recognizer_->kind() == "whisper") {
+      opts.max_new_tokens = 32;
+      opts.ignore_eos = true;
+    }
+    const int rate = recognizer_->sampling_rate();
+    Measurement m = repeat(ctx_, [&](int rep) {
+      // A 440 Hz tone in noise: speech-like in level, deterministic per repetition.
+      std::mt19937 rng(seed_of(c, rep));
+      std::normal_distribution<float> noise(0, 0.05f);
+      std::vector<float> samples(static_cast<size_t>(c.seq_len * rate));
+      for (size_t i = 0; i < samples.size(); ++i)
+        samples[i] = 0.3f * std::sin(2.0f * 3.14159265f * 440.0f * static_cast<float>(i) / static_cast<float>(rate)) +
+                     noise(rng);
+      const double t0 = now_ms();
+      recognizer_->transcribe(samples, opts);
+      return now_ms() - t0;
+    });
+    m.items_per_run = static_cast<double>(c.seq_len);
+    m.unit = "audio_s";
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<const SpeechRecognizer> recognizer_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& suite_names() {
+  static const std::vector<std::string> names{"embed",        "prefill", "decode", "generate", "image-classification",
+                                              "transcription"};
+  return names;
+}
+
+std::string default_suite(const std::string& task, const std::string& model_dir) {
+  std::error_code ec;
+  if (fs::exists(fs::path(model_dir) / "modules.json", ec)) return "embed";  // a sentence-transformers folder
+  if (task.find("generation") != std::string::npos) return "generate";
+  if (task == "feature-extraction" || task == "fill-mask" || task == "text-classification" ||
+      task == "token-classification" || task == "sentence-similarity")
+    return "embed";
+  if (task == "image-classification") return "image-classification";
+  if (task == "automatic-speech-recognition") return "transcription";
+  fail(ErrorKind::Unsupported,
+       "no benchmark suite for task \"{}\" yet (suites: embed, prefill, decode, generate, "
+       "image-classification, transcription)",
+       task);
+}
+
+std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
+  if (request.repetitions < 1 || request.repetitions > kMaxRepetitions)
+    fail(ErrorKind::InvalidArgument, "repetitions {} is out of range (1 to {})", request.repetitions, kMaxRepetitions);
+  if (request.warmup < 0 || request.warmup > kMaxRepetitions)
+    fail(ErrorKind::InvalidArgument, "warmup {} is out of range (0 to {})", request.warmup, kMaxRepetitions);
+  check_range("batch", request.batches, kMaxBatch);
+  check_range("new tokens", request.new_tokens, kMaxNewTokens);
+  if (!request.suite.empty() &&
+      std::find(suite_names().begin(), suite_names().end(), request.suite) == suite_names().end())
+    fail(ErrorKind::InvalidArgument,
+         "unknown suite \"{}\" (embed, prefill, decode, generate, image-classification, "
+         "transcription)",
+         request.suite);
+
+  RunContext ctx;
+  ctx.request = &request;
+  ctx.dir = router::resolve_model_dir(request.model);
+  const HfConfig config = HfConfig::load(ctx.dir);
+  const ModelKind kind = classify_model(config.json(), config.path());
+  const std::string suite = request.suite.empty() ? default_suite(kind.task, ctx.dir) : request.suite;
+  check_range(suite == "transcription" ? "audio seconds" : "sequence length", request.seq_lens,
+              suite == "transcription" ? kMaxAudioSeconds : kMaxSeqLen);
+  std::vector<std::string> warnings;
+  ctx.dtype = router::resolve_compute_dtype(request.dtype, ctx.dir, warnings);
+  ctx.device = router::placement_device(request.device, ctx.dir, ctx.dtype);
+  ctx.shape = model_shape(config, *WeightStore::open(ctx.dir));
+  const std::vector<BenchCase> cases = plan(suite, request, ctx.shape.parameters);
+
+  BenchResult& base = ctx.base;
+  base.run_id = new_run_id();
+  base.started_at = utc_timestamp_now();
+  base.machine = this_machine();
+  base.build = this_build(ctx.device);
+  base.model.name = request.model;
+  base.model.path = ctx.dir;
+  base.model.family = kind.family;
+  base.model.task = kind.task;
+  base.model.parameters = ctx.shape.parameters;
+  base.model.dtype = dtype_name(ctx.dtype);
+  base.params.device = ctx.device.str();
+  base.params.warmup = request.warmup;
+  base.params.repetitions = request.repetitions;
+
+  ProgressTask progress("bench " + fs::path(ctx.dir).filename().string(), cases.size(), ProgressUnit::Cases);
+  // The ceilings are measured before the cases and again after them, and the better of the two
+  // counts: a burst of load from elsewhere during one measurement does not inflate the fractions.
+  auto measure = [&] {
+    if (!request.measure_ceilings) return;
+    const Ceilings c = measure_ceilings(ctx.device, {base.model.dtype}, request.ceiling_options);
+    base.ceilings.copy_bytes_per_s = std::max(base.ceilings.copy_bytes_per_s, c.copy_bytes_per_s);
+    base.ceilings.gemm_flops_per_s = std::max(base.ceilings.gemm_flops_per_s, c.gemm_for(base.model.dtype));
+  };
+  measure();
+
+  std::unique_ptr<EmbedSuite> embed;
+  std::unique_ptr<GenerateSuite> generate;
+  std::unique_ptr<ImageSuite> image;
+  std::unique_ptr<TranscriptionSuite> speech;
+  if (suite == "embed") {
+    if (!has_encoder(kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
+      fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", request.model, kind.family, kind.task);
+    embed = std::make_unique<EmbedSuite>(ctx);
+  } else if (suite == "prefill" || suite == "decode" || suite == "generate") {
+    require_text_generator(kind, ctx.dir);
+    generate = std::make_unique<GenerateSuite>(ctx);
+  } else if (suite == "image-classification") {
+    require_image_classifier(kind, ctx.dir);
+    image = std::make_unique<ImageSuite>(ctx);
+  } else {
+    speech = std::make_unique<TranscriptionSuite>(ctx);
+  }
+
+  std::vector<BenchResult> results;
+  for (const BenchCase& c : cases) {
+    BenchResult r = base;
+    r.params.suite = c.suite;
+    r.params.batch = c.batch;
+    r.params.seq_len = c.seq_len;
+    r.params.new_tokens = c.suite == "decode" ? c.new_tokens : 0;
+    if (embed) r.measurement = embed->run(c);
+    if (generate) r.measurement = generate->run(c);
+    if (image) r.measurement = image->run(c);
+    if (speech) r.measurement = speech->run(c);
+    results.push_back(r);
+    progress.advance(1);
+  }
+  measure();
+  for (BenchResult& r : results) {
+    r.ceilings = base.ceilings;
+    finish(ctx, r.measurement);
+  }
+  progress.finish();
+  return results;
+}
+
+}  // namespace ia::benchmarks

@@ -1,0 +1,58 @@
+#pragma once
+// `bench`: runs a suite of cases on one model, on one device and dtype, and returns one result
+// per case with the spread of its repetitions and its fractions of the machine's ceilings
+// (measured in the same process before and after the cases, the better of the two counting).
+//
+//   embed                 EmbeddingEndpoint::embed_ids over a batch x tokens grid (random ids,
+//                         exact lengths); time per call, sequences/s and tokens/s.
+//   prefill               Generator::generate_ids, batch prompts of seq_len tokens, 1 new token;
+//                         the prefill's time (GenerationStats), tokens/s, fraction of the GEMM.
+//   decode                the same with new_tokens greedy tokens, eos ignored; the decode steps'
+//                         time, tokens/s, weight bytes streamed / copy bandwidth.
+//   image-classification  ImageClassificationEndpoint::classify on batch synthetic images.
+//   transcription         SpeechRecognizer::transcribe of seq_len seconds of synthetic audio;
+//                         audio seconds per second (1 / real-time factor).
+//   generate              prefill and decode (the default for text generation).
+// The default suite follows the model registry's task; the default grid is small for small
+// models (under 100M parameters) so that a tiny model's run takes seconds.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "benchmarks/bench_result.h"
+#include "benchmarks/ceilings.h"
+
+namespace ia::benchmarks {
+
+struct BenchRequest {
+  std::string model;  // a folder, CID, registered name or Hugging Face id
+  std::string suite;  // "" : the default for the model's task
+  std::string device = "auto";
+  std::string dtype = "auto";
+  int repetitions = 5;
+  int warmup = 1;
+  // Empty: the suite's defaults. seq_lens are tokens (embed), prompt tokens (prefill, decode) or
+  // seconds of audio (transcription).
+  std::vector<int64_t> batches, seq_lens, new_tokens;
+  bool measure_ceilings = true;
+  CeilingOptions ceiling_options;
+};
+
+// The suites `bench --suite` takes.
+const std::vector<std::string>& suite_names();
+// The suite run when none is named, for a registry task ("feature-extraction" -> "embed", ...).
+// Unsupported for a task with no suite.
+std::string default_suite(const std::string& task, const std::string& model_dir);
+
+// One case of a plan: its suite and sizes.
+struct BenchCase {
+  std::string suite;
+  int64_t batch = 1, seq_len = 0, new_tokens = 0;
+};
+
+// Loads the model once and runs every case of the plan. InvalidArgument for an unknown suite, a
+// suite the model cannot run, or sizes out of range (a batch, length or repetition count < 1 or
+// past the bounds in benchmark_runner.cpp); errors of loading propagate.
+std::vector<BenchResult> run_benchmarks(const BenchRequest& request);
+
+}  // namespace ia::benchmarks

@@ -1,0 +1,94 @@
+#pragma once
+// The results database's schema as an ordered list of migrations: migration i takes a database at
+// version i to version i + 1, so a new database runs them all and an old one the rest. A change to
+// the schema is a new entry at the end, never an edit of a published one.
+//
+//   1: machines, builds, models, runs, results.
+//   2: models.quantization (weights' quantization, "none" for what was stored before) and
+//      machines.gpu_driver; the models' identity includes the quantization.
+#include <vector>
+
+namespace ia::benchmarks {
+
+inline const std::vector<const char*>& results_migrations() {
+  static const std::vector<const char*> migrations{
+      // 0 -> 1
+      R"sql(
+CREATE TABLE machines (
+  id INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL UNIQUE,
+  cpu_model TEXT NOT NULL,
+  cpu_isa TEXT NOT NULL,
+  physical_cores INTEGER NOT NULL,
+  logical_cores INTEGER NOT NULL,
+  memory_bytes INTEGER NOT NULL,
+  gpu_name TEXT NOT NULL,
+  gpu_memory_bytes INTEGER NOT NULL,
+  os TEXT NOT NULL);
+CREATE TABLE builds (
+  id INTEGER PRIMARY KEY,
+  version TEXT NOT NULL,
+  commit_hash TEXT NOT NULL,
+  compiler TEXT NOT NULL,
+  backends TEXT NOT NULL,
+  UNIQUE (version, commit_hash, compiler, backends));
+CREATE TABLE models (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  path TEXT NOT NULL,
+  family TEXT NOT NULL,
+  task TEXT NOT NULL,
+  parameters INTEGER NOT NULL,
+  dtype TEXT NOT NULL);
+CREATE UNIQUE INDEX models_identity ON models (name, path, family, task, parameters, dtype);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  run_uid TEXT NOT NULL UNIQUE,
+  started_at TEXT NOT NULL,
+  machine_id INTEGER NOT NULL REFERENCES machines (id),
+  build_id INTEGER NOT NULL REFERENCES builds (id));
+CREATE TABLE results (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs (id),
+  model_id INTEGER NOT NULL REFERENCES models (id),
+  suite TEXT NOT NULL,
+  device TEXT NOT NULL,
+  batch INTEGER NOT NULL,
+  seq_len INTEGER NOT NULL,
+  new_tokens INTEGER NOT NULL,
+  warmup INTEGER NOT NULL,
+  repetitions INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  min_ms REAL NOT NULL,
+  median_ms REAL NOT NULL,
+  p90_ms REAL NOT NULL,
+  mean_ms REAL NOT NULL,
+  max_ms REAL NOT NULL,
+  items_per_run REAL NOT NULL,
+  unit TEXT NOT NULL,
+  throughput REAL NOT NULL,
+  flops_per_run REAL NOT NULL,
+  bytes_per_run REAL NOT NULL,
+  of_gemm REAL NOT NULL,
+  of_copy REAL NOT NULL,
+  copy_bytes_per_s REAL NOT NULL,
+  gemm_flops_per_s REAL NOT NULL,
+  UNIQUE (run_id, model_id, suite, device, batch, seq_len, new_tokens));
+CREATE INDEX results_model ON results (model_id);
+)sql",
+      // 1 -> 2
+      R"sql(
+ALTER TABLE models ADD COLUMN quantization TEXT NOT NULL DEFAULT 'none';
+DROP INDEX models_identity;
+CREATE UNIQUE INDEX models_identity ON models (name, path, family, task, parameters, dtype, quantization);
+ALTER TABLE machines ADD COLUMN gpu_driver TEXT NOT NULL DEFAULT '';
+)sql",
+  };
+  return migrations;
+}
+
+inline int current_results_schema_version() {
+  return static_cast<int>(results_migrations().size());
+}
+
+}  // namespace ia::benchmarks

@@ -1,0 +1,190 @@
+#include "providers/openai_compatible.h"
+
+#include <fmt/format.h>
+
+#include "providers/stream_readers.h"
+
+namespace ia::providers {
+
+namespace {
+
+std::string str_or_empty(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Usage usage_of(const nlohmann::json& j) {
+  Usage u;
+  if (auto it = j.find("usage"); it != j.end() && it->is_object()) {
+    u.input_tokens = it->value("prompt_tokens", int64_t{0});
+    u.output_tokens = it->value("completion_tokens", int64_t{0});
+  }
+  return u;
+}
+
+[[noreturn]] void throw_stream_error(const std::string& provider, const nlohmann::json& err) {
+  ErrorBody b = parse_error_body(nlohmann::json{{"error", err}}.dump());
+  const std::string kind = b.type.empty() ? b.code : b.type;
+  throw ProviderError(
+      classify_error_type(kind), 0,
+      fmt::format("{}: error inside the stream: {}{}", provider, b.message, kind.empty() ? "" : " (" + kind + ")"));
+}
+
+}  // namespace
+
+bool OpenAIStreamState::on_data(const std::string& provider, const std::string& data, bool chat,
+                                const OnText& on_text) {
+  if (data == "[DONE]") {
+    done = true;
+    return false;
+  }
+  const auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object())
+    throw ProviderError(FailureClass::StreamBroken, 0,
+                        fmt::format("{}: a stream event is not a JSON object", provider));
+  if (auto e = j.find("error"); e != j.end()) throw_stream_error(provider, *e);
+  if (result.model.empty()) result.model = str_or_empty(j, "model");
+  if (auto u = j.find("usage"); u != j.end() && u->is_object()) result.usage = usage_of(j);
+  auto choices = j.find("choices");
+  if (choices == j.end() || !choices->is_array()) return true;
+  for (const auto& c : *choices) {
+    if (!c.is_object() || c.value("index", 0) != 0) continue;
+    std::string text;
+    if (chat) {
+      if (auto d = c.find("delta"); d != c.end() && d->is_object()) text = str_or_empty(*d, "content");
+    } else {
+      text = str_or_empty(c, "text");
+    }
+    if (auto f = c.find("finish_reason"); f != c.end() && f->is_string()) result.finish_reason = f->get<std::string>();
+    if (!text.empty()) {
+      result.text += text;
+      if (!on_text(text)) {
+        cancelled = true;
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+OpenAICompatibleProvider::OpenAICompatibleProvider(ProviderConfig config) : Provider(std::move(config)) {}
+
+bool OpenAICompatibleProvider::supports(Capability c) const {
+  if (c == Capability::Rerank) return false;
+  if (c == Capability::Embedding) return config_.type != "tgi";
+  return true;
+}
+
+FailureClass OpenAICompatibleProvider::classify(int status, const ErrorBody& body) const {
+  if (config_.type == "groq") {
+    if (status == 498) return FailureClass::Overloaded;  // flex tier out of capacity
+    if (status == 499 || status == 424) return FailureClass::CallerFault;
+  }
+  if (config_.type == "tgi") {
+    if (status == 424) return FailureClass::Overloaded;  // "generation": a shard failed; worth one more try
+  }
+  return Provider::classify(status, body);
+}
+
+void OpenAICompatibleProvider::put_params(nlohmann::json& body, const GenerationParams& p) const {
+  // OpenAI deprecated max_tokens for max_completion_tokens; the servers that copy its format
+  // (vLLM, TGI, OVMS, Groq) read max_tokens, which OpenAI still accepts.
+  if (p.max_tokens) body[config_.type == "openai" ? "max_completion_tokens" : "max_tokens"] = *p.max_tokens;
+  if (p.temperature) body["temperature"] = *p.temperature;
+  if (p.top_p) body["top_p"] = *p.top_p;
+  if (!p.stop.empty()) body["stop"] = p.stop;
+  if (p.seed) body["seed"] = *p.seed;
+}
+
+TextResult OpenAICompatibleProvider::run(const std::string& path, nlohmann::json body, const std::string& key,
+                                         const OnText& on_text, bool chat) {
+  if (!on_text) {
+    const nlohmann::json j = call_json("POST", path, &body, key);
+    if (auto e = j.find("error"); e != j.end() && !e->is_null()) throw_stream_error(config_.name, *e);
+    TextResult r;
+    r.model = str_or_empty(j, "model");
+    r.usage = usage_of(j);
+    auto choices = j.find("choices");
+    if (choices == j.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
+      throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: the answer has no choices", config_.name));
+    const auto& c = (*choices)[0];
+    if (chat) {
+      if (auto m = c.find("message"); m != c.end() && m->is_object()) r.text = str_or_empty(*m, "content");
+    } else {
+      r.text = str_or_empty(c, "text");
+    }
+    r.finish_reason = str_or_empty(c, "finish_reason");
+    return r;
+  }
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  OpenAIStreamState state;
+  SseReader sse([&](const SseEvent& e) { return state.on_data(config_.name, e.data, chat, on_text); });
+  call_stream(path, body, key, [&](std::string_view bytes) { return sse.feed(bytes); },
+              {{"Accept", "text/event-stream"}});
+  if (!state.done && !state.cancelled) {
+    sse.finish();
+    if (!state.done && !state.cancelled)
+      throw ProviderError(FailureClass::StreamBroken, 0,
+                          fmt::format("{}: the stream ended without its [DONE] marker", config_.name));
+  }
+  return state.result;
+}
+
+TextResult OpenAICompatibleProvider::chat(const ChatCall& call, const std::string& key, const OnText& on_text) {
+  nlohmann::json body{{"model", call.model}, {"messages", nlohmann::json::array()}};
+  for (const auto& m : call.messages) {
+    // OpenAI renamed the system role "developer" for its reasoning models; both are accepted.
+    body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+  }
+  put_params(body, call.params);
+  return run(prefix_ + "/chat/completions", std::move(body), key, on_text, /*chat=*/true);
+}
+
+TextResult OpenAICompatibleProvider::complete(const CompletionCall& call, const std::string& key,
+                                              const OnText& on_text) {
+  nlohmann::json body{{"model", call.model}, {"prompt", call.prompt}};
+  GenerationParams p = call.params;
+  body["max_tokens"] = p.max_tokens.value_or(16);  // /completions has no max_completion_tokens
+  p.max_tokens.reset();
+  put_params(body, p);
+  return run(prefix_ + "/completions", std::move(body), key, on_text, /*chat=*/false);
+}
+
+EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::string& key) {
+  if (!supports(Capability::Embedding)) throw_unsupported(Capability::Embedding);
+  nlohmann::json body{{"model", call.model}, {"input", call.inputs}, {"encoding_format", "float"}};
+  if (call.dimensions) body["dimensions"] = *call.dimensions;
+  const nlohmann::json j = call_json("POST", prefix_ + "/embeddings", &body, key);
+  EmbedResult r;
+  r.model = str_or_empty(j, "model");
+  r.usage = usage_of(j);
+  r.vectors.resize(call.inputs.size());
+  auto data = j.find("data");
+  if (data == j.end() || !data->is_array() || data->size() != call.inputs.size())
+    throw ProviderError(FailureClass::Overloaded, 200,
+                        fmt::format("{}: the answer has not one embedding per input", config_.name));
+  for (const auto& d : *data) {
+    const size_t i = d.value("index", size_t{0});
+    auto e = d.find("embedding");
+    if (i >= r.vectors.size() || e == d.end() || !e->is_array())
+      throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: a malformed embedding", config_.name));
+    for (const auto& v : *e) r.vectors[i].push_back(v.is_number() ? v.get<float>() : 0.f);
+  }
+  return r;
+}
+
+std::vector<std::string> OpenAICompatibleProvider::list_models(const std::string& key) {
+  const nlohmann::json j = call_json("GET", prefix_ + "/models", nullptr, key);
+  std::vector<std::string> out;
+  if (auto data = j.find("data"); data != j.end() && data->is_array())
+    for (const auto& m : *data)
+      if (m.is_object()) out.push_back(str_or_empty(m, "id"));
+  return out;
+}
+
+void OpenAICompatibleProvider::health(const std::string& key) {
+  list_models(key);
+}
+
+}  // namespace ia::providers

@@ -1,0 +1,168 @@
+#pragma once
+// One interface over every remote inference API: chat, text completion,
+// embeddings, rerank, model listing and a health check, each with streaming
+// where the API streams. An adapter translates our request and result types to
+// its service's wire format and back (docs/providers.md lists what each
+// supports); what a service lacks is Unsupported. An adapter is stateless
+// between calls and thread-safe: the key to use comes with each call (the key
+// pool, queues, retries and breakers live in ProviderClient above it).
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "providers/http_transport.h"
+#include "providers/provider_error.h"
+
+namespace ia::providers {
+
+enum class Capability { Chat, Completion, Embedding, Rerank, Models };
+const char* capability_name(Capability c);
+
+// What a configured provider is: its service type, where it is, how long to wait, its keys.
+struct ProviderConfig {
+  std::string name;                     // the name the config (or --provider) gives it
+  std::string type;                     // openai | anthropic | groq | ollama | tgi | tei | gemini | vllm | ovms | opea
+  std::string base_url;                 // no trailing slash
+  std::vector<std::string> keys;        // secrets: never logged, never in a message
+  std::vector<std::string> key_labels;  // where each came from ("env OPENAI_API_KEY"), for status output
+  std::map<std::string, std::string> headers;  // extra, non-secret headers (OpenAI-Organization, anthropic-beta)
+  HttpTimeouts timeouts;
+  int max_concurrency = 16;  // requests in flight at once per provider
+  size_t max_queue = 1024;   // requests waiting for a slot; past them: Unavailable
+  int max_retries = 2;       // retries after the first attempt (the SDKs' default)
+  int breaker_failures = 5;  // consecutive provider-wide failures that open its breaker
+  std::chrono::milliseconds breaker_cooldown{30'000};
+  std::chrono::milliseconds key_cooldown{60'000};  // a benched key rests this long
+  std::chrono::milliseconds backoff_base{500}, backoff_cap{8'000};
+  std::chrono::milliseconds max_hint{60'000};  // hints longer than this fall back to backoff
+  size_t embed_batch = 0;                      // inputs per embeddings call (0: the adapter's default)
+};
+
+struct ChatMessage {
+  std::string role;  // system | user | assistant
+  std::string content;
+};
+
+struct GenerationParams {
+  std::optional<int64_t> max_tokens;
+  std::optional<double> temperature, top_p;
+  std::vector<std::string> stop;
+  std::optional<int64_t> seed;
+};
+
+struct ChatCall {
+  std::string model;
+  std::vector<ChatMessage> messages;
+  GenerationParams params;
+};
+
+struct CompletionCall {
+  std::string model;
+  std::string prompt;
+  GenerationParams params;
+};
+
+struct Usage {
+  int64_t input_tokens = 0, output_tokens = 0;
+};
+
+struct TextResult {
+  std::string text;
+  std::string finish_reason;  // OpenAI's names: stop | length | tool_calls | content_filter
+  Usage usage;
+  std::string model;  // as the service named it
+};
+
+struct EmbedCall {
+  std::string model;
+  std::vector<std::string> inputs;
+  std::optional<int64_t> dimensions;
+};
+
+struct EmbedResult {
+  std::vector<std::vector<float>> vectors;  // one per input, in order
+  Usage usage;
+  std::string model;
+};
+
+struct RerankCall {
+  std::string model, query;
+  std::vector<std::string> documents;
+};
+
+struct RerankScore {
+  size_t index = 0;
+  double score = 0;
+};
+
+// Receives a streamed answer's text as it comes; false: the caller is gone (the transfer stops).
+using OnText = std::function<bool(std::string_view delta)>;
+
+class Provider {
+ public:
+  explicit Provider(ProviderConfig config) : config_(std::move(config)) {}
+  virtual ~Provider() = default;
+  Provider(const Provider&) = delete;
+  Provider& operator=(const Provider&) = delete;
+
+  const ProviderConfig& config() const { return config_; }
+  virtual bool supports(Capability c) const = 0;
+
+  // `on_text` null: the whole answer at once; else streamed. `key` may be empty (local servers).
+  virtual TextResult chat(const ChatCall& call, const std::string& key, const OnText& on_text);
+  virtual TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text);
+  virtual EmbedResult embed(const EmbedCall& call, const std::string& key);
+  virtual std::vector<RerankScore> rerank(const RerankCall& call, const std::string& key);
+  virtual std::vector<std::string> list_models(const std::string& key);
+  // Throws when the service does not answer as healthy.
+  virtual void health(const std::string& key);
+
+ protected:
+  // The headers every request carries: auth for `key` (none when empty) and the config's extras.
+  virtual std::vector<std::pair<std::string, std::string>> auth_headers(const std::string& key) const;
+  // The retry class of a non-2xx answer (default: classify_status, refined by error types).
+  virtual FailureClass classify(int status, const ErrorBody& body) const;
+  // The retry hint of a non-2xx answer (default: retry-after-ms, Retry-After).
+  virtual std::optional<std::chrono::milliseconds> retry_hint(const HttpResponse& r) const;
+
+  // One exchange of JSON: a non-2xx answer or a transport failure is thrown as ProviderError.
+  nlohmann::json call_json(const std::string& method, const std::string& path, const nlohmann::json* body,
+                           const std::string& key) const;
+  // A streamed POST: the body's bytes go to `on_bytes` (false stops). An exception thrown by
+  // on_bytes (a parser's ProviderError) is rethrown here once curl has let go.
+  void call_stream(const std::string& path, const nlohmann::json& body, const std::string& key,
+                   const std::function<bool(std::string_view)>& on_bytes,
+                   const std::vector<std::pair<std::string, std::string>>& extra_headers = {}) const;
+  [[noreturn]] void throw_unsupported(Capability c) const;
+  // A non-2xx answer as a ProviderError.
+  [[noreturn]] void throw_http_error(const HttpResponse& r) const;
+  [[noreturn]] void throw_transport_error(const HttpOutcome& o) const;
+
+  ProviderConfig config_;
+};
+
+// The retry class of an error named inside a 200 stream or body ("overloaded_error",
+// "rate_limit_exceeded", "invalid_request_error", TGI's "validation", …).
+FailureClass classify_error_type(const std::string& type_or_code);
+
+// The providers this build knows, by type name.
+std::unique_ptr<Provider> make_provider(const ProviderConfig& config);
+std::vector<std::string> provider_types();
+// A type's default base URL, its key and base-URL environment variables (as the official SDKs
+// read them); empty key_env: the service needs no key.
+struct ProviderDefaults {
+  std::string base_url;
+  std::vector<std::string> key_env;
+  std::vector<std::string> base_url_env;
+};
+ProviderDefaults provider_defaults(const std::string& type);
+
+}  // namespace ia::providers

@@ -1,0 +1,34 @@
+// GET /dashboard: the benchmark report (benchmarks/bench_report.h) over this machine's results
+// database, as `bench report --format html` writes it.
+#include <filesystem>
+
+#include "benchmarks/bench_report.h"
+#include "benchmarks/results_store.h"
+#include "server/route_handler.h"
+#include "server/routes.h"
+
+namespace ia::server {
+
+void add_dashboard_routes(httplib::Server& http, ServerState& state) {
+  add_get_route(
+      http, state, "/dashboard",
+      [](const httplib::Request& req, httplib::Response& res) {
+        const std::string db = benchmarks::default_results_location();
+        std::vector<benchmarks::BenchResult> results;
+        std::error_code ec;
+        if (std::filesystem::exists(db, ec)) {  // never create a database just to show it empty
+          benchmarks::ResultFilter filter;
+          filter.model = req.get_param_value("model");
+          filter.family = req.get_param_value("family");
+          filter.suite = req.get_param_value("suite");
+          filter.device = req.get_param_value("device");
+          filter.dtype = req.get_param_value("dtype");
+          results = benchmarks::open_results_store(db)->select(filter);
+        }
+        res.status = 200;
+        res.set_content(benchmarks::html_report(results, "ipfs-accelerate benchmarks"), "text/html; charset=utf-8");
+      },
+      RouteOptions{.needs_key = true, .needs_ready = false, .tei_errors = nullptr});
+}
+
+}  // namespace ia::server

@@ -1,0 +1,140 @@
+// `bench` end to end on the tiny fixtures: a run saved to a database, its JSON imported into
+// another, queried, reported; `hardware --recommend` from those results; bad input refused.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/cli_runner.h"
+#include "integration/serve_client.h"
+
+namespace ia::test {
+namespace {
+
+const std::string kBert = std::string(IA_FIXTURES_DIR) + "/models/bert";
+
+nlohmann::json parse_out(const CliResult& r) {
+  EXPECT_EQ(r.status, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+TEST(CliBench, RunSaveImportQueryReport) {
+  TempDir dir;
+  const std::string db = dir.path() + "/bench.sqlite", other = dir.path() + "/other.sqlite";
+  // A run with the ceilings, as JSON.
+  const CliResult run = run_cli({"bench", "--model", kBert, "--device", "cpu", "-r", "2", "--warmup", "1", "--batch",
+                                 "1,4", "--seq-len", "16", "--format", "json", "--db", db});
+  const nlohmann::json doc = parse_out(run);
+  EXPECT_EQ(doc["format"], "ipfs-accelerate-bench");
+  ASSERT_EQ(doc["results"].size(), 2u);
+  for (const auto& r : doc["results"]) {
+    EXPECT_EQ(r["case"]["suite"], "embed");
+    EXPECT_GT(r["measurement"]["ms"]["median"].get<double>(), 0);
+    EXPECT_GT(r["measurement"]["of_gemm"].get<double>(), 0);
+    EXPECT_LT(r["measurement"]["of_gemm"].get<double>(), 2);
+    EXPECT_GT(r["ceilings"]["copy_bytes_per_s"].get<double>(), 0);
+  }
+  EXPECT_NE(run.err.find("saved 2 results to " + db), std::string::npos) << run.err;
+  write_file(dir.path() + "/run.json", run.out);
+
+  // Merged into another database once; a second import adds nothing.
+  nlohmann::json imported = parse_out(run_cli({"bench", "import", dir.path() + "/run.json", "--db", other}));
+  EXPECT_EQ(imported["imported"], 2);
+  imported = parse_out(run_cli({"bench", "import", dir.path() + "/run.json", "--db", other}));
+  EXPECT_EQ(imported["imported"], 0);
+  EXPECT_EQ(imported["already_stored"], 2);
+
+  const nlohmann::json queried =
+      parse_out(run_cli({"bench", "query", "--db", other, "--model", "bert", "--device", "cpu", "--format", "json"}));
+  ASSERT_EQ(queried["results"].size(), 2u);
+  EXPECT_EQ(queried["results"][1]["case"]["batch"], 4);
+  EXPECT_EQ(
+      parse_out(run_cli({"bench", "query", "--db", other, "--suite", "decode", "--format", "json"}))["results"].size(),
+      0u);
+  const CliResult table = run_cli({"bench", "query", "--db", other, "--compare", "devices"});
+  EXPECT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("| model | case | cpu on "), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("| embed b4 s16 |"), std::string::npos) << table.out;
+
+  const CliResult report =
+      run_cli({"bench", "report", "--db", other, "--format", "html", "--out", dir.path() + "/report.html"});
+  EXPECT_EQ(report.status, 0) << report.err;
+  const std::string html = read_file(dir.path() + "/report.html");
+  EXPECT_NE(html.find("<svg class=\"chart throughput\""), std::string::npos);
+  EXPECT_NE(html.find("<svg class=\"chart roofline\""), std::string::npos);
+  const CliResult md = run_cli({"bench", "report", "--db", other, "--format", "md"});
+  EXPECT_NE(md.out.find("# Benchmark report"), std::string::npos);
+}
+
+TEST(CliBench, TableAndCsv) {
+  TempDir dir;
+  const CliResult table = run_cli(
+      {"bench", "--model", kBert, "--device", "cpu", "-r", "1", "-b", "2", "-s", "8", "--no-ceilings", "--no-save"});
+  EXPECT_EQ(table.status, 0) << table.err;
+  EXPECT_EQ(table.out.rfind("| model | params | dtype | device | case |", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find("| embed b2 s8 |"), std::string::npos) << table.out;
+  const CliResult csv = run_cli({"bench", "--model", kBert, "--device", "cpu", "-r", "1", "-b", "2", "-s", "8",
+                                 "--no-ceilings", "--format", "csv", "--db", dir.path() + "/b.sqlite"});
+  EXPECT_EQ(csv.status, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("run_id,started_at,", 0), 0u);
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 2);
+}
+
+TEST(CliBench, RecommendFromMeasurementsElseTheRule) {
+  TempDir dir;
+  const std::string db = dir.path() + "/bench.sqlite";
+  nlohmann::json rule = parse_out(run_cli({"hardware", "--recommend", "--model", kBert, "--db", db}));
+  EXPECT_EQ(rule["source"], "rule");
+  EXPECT_EQ(rule["device"], "cpu");
+  EXPECT_NE(rule["reason"].get<std::string>().find("no benchmark results"), std::string::npos) << rule;
+  // Both dtypes measured on this machine's CPU: the faster one is recommended, with the numbers.
+  for (const char* dtype : {"f32", "bf16"})
+    ASSERT_EQ(run_cli({"bench", "--model", kBert, "--device", "cpu", "--dtype", dtype, "-r", "3", "-b", "4", "-s", "32",
+                       "--no-ceilings", "--db", db})
+                  .status,
+              0);
+  const nlohmann::json measured = parse_out(run_cli({"hardware", "--recommend", "--model", kBert, "--db", db}));
+  EXPECT_EQ(measured["source"], "measurements") << measured;
+  EXPECT_EQ(measured["device"], "cpu");
+  ASSERT_EQ(measured["candidates"].size(), 2u);
+  EXPECT_EQ(measured["dtype"], measured["candidates"][0]["dtype"]);
+  EXPECT_DOUBLE_EQ(measured["candidates"][0]["relative_throughput"].get<double>(), 1.0);
+  EXPECT_NE(measured["reason"].get<std::string>().find("is fastest"), std::string::npos) << measured;
+}
+
+// `serve` shows the same report at /dashboard, from $IPFS_ACCELERATE_HOME's database.
+TEST(CliBench, ServeDashboard) {
+  TempDir home;
+  ASSERT_EQ(run_cli({"bench", "--model", kBert, "--device", "cpu", "-r", "1", "-b", "1,2", "-s", "8", "--no-ceilings",
+                     "--db", home.path() + "/benchmarks.sqlite"})
+                .status,
+            0);
+  ServeProcess server({"--model", kBert}, {{"IPFS_ACCELERATE_HOME", home.path()}});
+  ASSERT_TRUE(server.ready()) << server.log();
+  const HttpAnswer page = get(server, "/dashboard?model=bert");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<svg class=\"chart throughput\""), std::string::npos);
+  EXPECT_NE(page.body.find("<polyline class=\"series\""), std::string::npos);
+  const HttpAnswer none = get(server, "/dashboard?model=no-such-model");
+  EXPECT_EQ(none.status, 200);
+  EXPECT_NE(none.body.find("No results match"), std::string::npos);
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(CliBench, BadInput) {
+  TempDir dir;
+  expect_user_error(run_cli({"bench"}), "--model");
+  expect_user_error(run_cli({"bench", "--model", kBert, "--batch", "0", "--no-save", "--no-ceilings"}),
+                    "batch 0 is out of range");
+  expect_user_error(run_cli({"bench", "--model", kBert, "--suite", "decode", "--no-save", "--no-ceilings"}), "bert");
+  write_file(dir.path() + "/bad.json", R"({"format": "ipfs-accelerate-bench", "version": 1, "results": [{}]})");
+  expect_user_error(run_cli({"bench", "import", dir.path() + "/bad.json", "--db", dir.path() + "/b.sqlite"}),
+                    "results[0].run_id is missing");
+  expect_user_error(run_cli({"bench", "import", dir.path() + "/missing.json"}), "missing.json");
+  write_file(dir.path() + "/notdb.sqlite", "this is not a database file at all, just text long enough");
+  const CliResult notdb = run_cli({"bench", "query", "--db", dir.path() + "/notdb.sqlite"});
+  EXPECT_EQ(notdb.status, 2) << notdb.err;
+  expect_user_error(run_cli({"hardware", "--model", kBert}), "--recommend");
+}
+
+}  // namespace
+}  // namespace ia::test

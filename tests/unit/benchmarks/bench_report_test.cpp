@@ -1,0 +1,128 @@
+// The reports: tables, and the HTML file's charts (SVG elements that carry the data), escaping,
+// no network reference, and the time to render 10,000 results.
+#include "benchmarks/bench_report.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+
+#include "seed_results.h"
+
+namespace ia::benchmarks {
+namespace {
+
+using test::Seed;
+using test::seeded;
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::vector<BenchResult> two_devices() {
+  std::vector<BenchResult> rs;
+  for (int64_t b : {1, 8, 32}) {
+    Seed cpu, gpu;
+    cpu.batch = gpu.batch = b;
+    cpu.median_ms = 1.0 * static_cast<double>(b);
+    gpu.device = "cuda:0";
+    gpu.gpu = "NVIDIA H100";
+    gpu.run = "run-gpu";
+    gpu.median_ms = 0.5 + 0.01 * static_cast<double>(b);
+    rs.push_back(seeded(cpu));
+    rs.push_back(seeded(gpu));
+  }
+  Seed decode;
+  decode.model = "llama-tiny";
+  decode.suite = "decode";
+  decode.new_tokens = 16;
+  BenchResult d = seeded(decode);
+  d.measurement.of_gemm = 0;
+  d.measurement.of_copy = 0.6;
+  rs.push_back(d);
+  return rs;
+}
+
+TEST(BenchReport, TableHasOneRowPerResult) {
+  const std::string t = results_table(two_devices());
+  EXPECT_EQ(count(t, "\n"), 2u + 7u);
+  EXPECT_NE(t.find("| bert-tiny | 4.00M | f32 | cpu | embed b8 s64 | 7.20 | 8.00 | 9.60 | 1000.0 seq/s | 0.250 | - |"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("decode b8 p64 n16"), std::string::npos);
+}
+
+TEST(BenchReport, HtmlChartsCarryTheData) {
+  const std::string html = html_report(two_devices(), "Test report");
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  // Throughput by batch: bert embed (2 devices) and llama decode (1).
+  EXPECT_EQ(count(html, "<svg class=\"chart throughput\""), 2u);
+  EXPECT_EQ(count(html, "<polyline class=\"series\""), 3u);
+  // The bert chart's lines have three points each, one circle per result.
+  const std::regex cpu_line(
+      R"re(<polyline class="series" data-device="cpu on Test CPU 9000"[^>]*points="([0-9.]+,[0-9.]+ ){2}[0-9.]+,[0-9.]+"/>)re");
+  EXPECT_TRUE(std::regex_search(html, cpu_line));
+  EXPECT_EQ(count(html, "<circle class=\"point\""), 7u);
+  // Latency spread: one chart per model and device, one bar per case with its numbers.
+  EXPECT_EQ(count(html, "<svg class=\"chart latency\""), 3u);
+  EXPECT_EQ(count(html, "<rect class=\"spread\""), 7u);
+  EXPECT_NE(html.find("data-min=\"7.2\" data-median=\"8\" data-p90=\"9.6\""), std::string::npos);
+  // Roofline fractions: every result has one; the decode's is of copy bandwidth.
+  EXPECT_EQ(count(html, "<svg class=\"chart roofline\""), 1u);
+  EXPECT_EQ(count(html, "<rect class=\"fraction\""), 7u);
+  EXPECT_NE(html.find("data-value=\"0.6\" data-ceiling=\"copy\""), std::string::npos);
+  // Nothing to fetch: no URL, script, external style or image.
+  EXPECT_EQ(html.find("http"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_EQ(html.find("url("), std::string::npos);
+}
+
+TEST(BenchReport, EscapesWhatResultsCarry) {
+  Seed s;
+  s.model = "<script>alert(1)</script>";
+  const std::string html = html_report({seeded(s)}, "a <b> title");
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("a &lt;b&gt; title"), std::string::npos);
+  Seed pipe;
+  pipe.model = "a|b";
+  EXPECT_NE(markdown_report({seeded(pipe)}).find("a\\|b"), std::string::npos);
+}
+
+TEST(BenchReport, MarkdownGroupsByModel) {
+  const std::string md = markdown_report(two_devices());
+  EXPECT_EQ(md.rfind("# Benchmark report", 0), 0u);
+  EXPECT_NE(md.find("## bert-tiny (bert, feature-extraction, 4.00M parameters)"), std::string::npos);
+  EXPECT_NE(md.find("## llama-tiny"), std::string::npos);
+  EXPECT_NE(md.find("Ceilings: 20.0 GB/s copy, 400.0 GFLOP/s f32 GEMM on cpu (Test CPU 9000)"), std::string::npos);
+  EXPECT_NE(md.find("- Test CPU 9000, 8 cores, 69 GB; Linux 6.1.0 x86_64"), std::string::npos);
+}
+
+// The issue's bound: 10,000 results in under a second.
+TEST(BenchReport, RendersTenThousandResultsInUnderASecond) {
+  std::vector<BenchResult> rs;
+  for (int i = 0; i < 10000; ++i) {
+    Seed s;
+    s.model = "model-" + std::to_string(i % 50);
+    s.batch = 1 << (i % 6);
+    s.seq_len = 16 << (i % 4);
+    s.device = i % 3 ? "cpu" : "cuda:0";
+    s.gpu = i % 3 ? "" : "NVIDIA H100";
+    s.run = "run-" + std::to_string(i % 7);
+    s.median_ms = 1 + i % 13;
+    rs.push_back(seeded(s));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string html = html_report(rs, "big");
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(s, 1.0);
+  EXPECT_GT(count(html, "<svg class=\"chart"), 50u);
+}
+
+}  // namespace
+}  // namespace ia::benchmarks
