@@ -96,6 +96,7 @@ std::unique_ptr<ImageTextModel> load_image_text_model(const HfConfig& config, co
                                                       DType compute_dtype, Device device);
 // Video and text towers in one embedding space, texts conditioned on the video (models/video_text_model.h).
 std::unique_ptr<VideoTextModel> load_video_text_model(const HfConfig& config, const WeightStore& weights,
+                                                      DType compute_dtype, Device device);
 // Text and audio towers in one embedding space (models/audio_text_model.h).
 std::unique_ptr<AudioTextModel> load_audio_text_model(const HfConfig& config, const WeightStore& weights,
                                                       DType compute_dtype, Device device);
