@@ -320,10 +320,10 @@ void register_cpu() {  // the cases and order of every earlier session
   for (const auto& [name, like] : {std::pair{"llama_1b", "llama-1b"}, std::pair{"qwen2_05b", "qwen2-0.5b"}}) {
     for (int64_t batch : {1, 8})
       add(std::string("BM_Decode/") + name + "_b" + std::to_string(batch), BM_Decode, std::string(like), batch,
-          kPromptLen, kDecodeSteps)
+          kPromptLen, kDecodeSteps, std::string())
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-    add(std::string("BM_Prefill/") + name + "_512", BM_Prefill, std::string(like), kPrefillLen)
+    add(std::string("BM_Prefill/") + name + "_512", BM_Prefill, std::string(like), kPrefillLen, std::string())
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }
@@ -365,11 +365,11 @@ void register_gpu() {
   add("BM_Gemv/gate_up_m64_11264x2048", BM_Gemv, 64, 11264, 2048)->Unit(benchmark::kMillisecond)->UseRealTime();
   for (int64_t batch : {1, 16, 64})
     add("BM_Decode/llama_1b_b" + std::to_string(batch), BM_Decode, std::string("llama-1b"), batch, kGpuPromptLen,
-        kGpuDecodeSteps)
+        kGpuDecodeSteps, std::string())
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   for (int64_t len : {128, 512, 2048})
-    add("BM_Prefill/llama_1b_" + std::to_string(len), BM_Prefill, std::string("llama-1b"), len)
+    add("BM_Prefill/llama_1b_" + std::to_string(len), BM_Prefill, std::string("llama-1b"), len, std::string())
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
 }

@@ -1,4 +1,5 @@
 #include "providers/anthropic_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -45,7 +46,7 @@ bool AnthropicStreamState::on_event(const std::string& provider, const std::stri
   if (!j.is_object())
     throw ProviderError(FailureClass::StreamBroken, 0,
                         fmt::format("{}: a stream event is not a JSON object", provider));
-  const std::string type = event.empty() ? j.value("type", std::string()) : event;
+  const std::string type = event.empty() ? field_or(j, "type", std::string()) : event;
   if (type == "message_start") {
     if (auto m = j.find("message"); m != j.end() && m->is_object()) {
       result.model = m->value("model", std::string());
@@ -100,10 +101,11 @@ TextResult AnthropicProvider::chat(const ChatCall& call, const std::string& key,
   if (!on_text) {
     const nlohmann::json j = call_json("POST", "/v1/messages", &body, key);
     TextResult r;
-    r.model = j.value("model", std::string());
+    r.model = field_or(j, "model", std::string());
     if (auto c = j.find("content"); c != j.end() && c->is_array())
       for (const auto& block : *c)
-        if (block.is_object() && block.value("type", std::string()) == "text") r.text += block.value("text", "");
+        if (block.is_object() && field_or(block, "type", std::string()) == "text")
+          r.text += field_or(block, "text", "");
     if (auto s = j.find("stop_reason"); s != j.end() && s->is_string())
       r.finish_reason = anthropic_finish_reason(s->get<std::string>());
     if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
@@ -131,7 +133,7 @@ std::vector<std::string> AnthropicProvider::list_models(const std::string& key) 
   std::vector<std::string> out;
   if (auto data = j.find("data"); data != j.end() && data->is_array())
     for (const auto& m : *data)
-      if (m.is_object()) out.push_back(m.value("id", std::string()));
+      if (m.is_object()) out.push_back(field_or(m, "id", std::string()));
   return out;
 }
 

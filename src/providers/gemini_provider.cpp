@@ -1,4 +1,5 @@
 #include "providers/gemini_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -38,7 +39,7 @@ std::string read_candidate(const std::string& provider, const nlohmann::json& j,
     r.usage.input_tokens = u->value("promptTokenCount", r.usage.input_tokens);
     r.usage.output_tokens = u->value("candidatesTokenCount", r.usage.output_tokens);
   }
-  if (r.model.empty()) r.model = j.value("modelVersion", std::string());
+  if (r.model.empty()) r.model = field_or(j, "modelVersion", std::string());
   auto c = j.find("candidates");
   if (c == j.end() || !c->is_array() || c->empty()) {
     if (auto f = j.find("promptFeedback"); f != j.end() && f->contains("blockReason"))
@@ -167,7 +168,7 @@ std::vector<std::string> GeminiProvider::list_models(const std::string& key) {
   if (auto m = j.find("models"); m != j.end() && m->is_array())
     for (const auto& x : *m)
       if (x.is_object()) {
-        std::string name = x.value("name", std::string());
+        std::string name = field_or(x, "name", std::string());
         out.push_back(name.rfind("models/", 0) == 0 ? name.substr(7) : name);
       }
   return out;

@@ -1,4 +1,5 @@
 #include "providers/ollama_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -32,9 +33,9 @@ std::string text_of(const nlohmann::json& j, bool chat) {
 }
 
 void finish(TextResult& r, const nlohmann::json& j) {
-  r.finish_reason = j.value("done_reason", std::string("stop"));
-  r.usage.input_tokens = j.value("prompt_eval_count", int64_t{0});
-  r.usage.output_tokens = j.value("eval_count", int64_t{0});
+  r.finish_reason = field_or(j, "done_reason", std::string("stop"));
+  r.usage.input_tokens = field_or(j, "prompt_eval_count", int64_t{0});
+  r.usage.output_tokens = field_or(j, "eval_count", int64_t{0});
 }
 
 }  // namespace
@@ -47,7 +48,7 @@ bool OllamaStreamState::on_line(const std::string& provider, std::string_view li
     throw ProviderError(
         FailureClass::Overloaded, 0,
         fmt::format("{}: error inside the stream: {}", provider, e->is_string() ? e->get<std::string>() : e->dump()));
-  if (result.model.empty()) result.model = j.value("model", std::string());
+  if (result.model.empty()) result.model = field_or(j, "model", std::string());
   const std::string text = text_of(j, chat);
   if (!text.empty()) {
     result.text += text;
@@ -56,7 +57,7 @@ bool OllamaStreamState::on_line(const std::string& provider, std::string_view li
       return false;
     }
   }
-  if (j.value("done", false)) {
+  if (field_or(j, "done", false)) {
     finish(result, j);
     done = true;
     return false;
@@ -72,7 +73,7 @@ TextResult OllamaProvider::run(const std::string& path, nlohmann::json body, con
     if (auto e = j.find("error"); e != j.end())
       throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: {}", config_.name, e->dump()));
     TextResult r;
-    r.model = j.value("model", std::string());
+    r.model = field_or(j, "model", std::string());
     r.text = text_of(j, chat);
     finish(r, j);
     return r;
@@ -108,8 +109,8 @@ EmbedResult OllamaProvider::embed(const EmbedCall& call, const std::string& key)
   if (call.dimensions) body["dimensions"] = *call.dimensions;
   const nlohmann::json j = call_json("POST", "/api/embed", &body, key);
   EmbedResult r;
-  r.model = j.value("model", std::string());
-  r.usage.input_tokens = j.value("prompt_eval_count", int64_t{0});
+  r.model = field_or(j, "model", std::string());
+  r.usage.input_tokens = field_or(j, "prompt_eval_count", int64_t{0});
   auto e = j.find("embeddings");
   if (e == j.end() || !e->is_array() || e->size() != call.inputs.size())
     throw ProviderError(FailureClass::Overloaded, 200,
@@ -128,7 +129,7 @@ std::vector<std::string> OllamaProvider::list_models(const std::string& key) {
   std::vector<std::string> out;
   if (auto m = j.find("models"); m != j.end() && m->is_array())
     for (const auto& x : *m)
-      if (x.is_object()) out.push_back(x.value("name", std::string()));
+      if (x.is_object()) out.push_back(field_or(x, "name", std::string()));
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "providers/opea_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -56,13 +57,13 @@ TextResult OpeaProvider::chat(const ChatCall& call, const std::string& key, cons
   if (!on_text) {
     const nlohmann::json j = call_json("POST", "/v1/chatqna", &body, key);
     TextResult r;
-    r.model = j.value("model", std::string("chatqna"));
+    r.model = field_or(j, "model", std::string("chatqna"));
     auto c = j.find("choices");
     if (c == j.end() || !c->is_array() || c->empty())
       throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: the answer has no choices", config_.name));
     const auto& choice = (*c)[0];
     if (auto m = choice.find("message"); m != choice.end() && m->is_object()) r.text = m->value("content", "");
-    r.finish_reason = choice.value("finish_reason", std::string("stop"));
+    r.finish_reason = field_or(choice, "finish_reason", std::string("stop"));
     return r;
   }
   TextResult result;

@@ -1,4 +1,5 @@
 #include "providers/openai_compatible.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -7,11 +8,6 @@
 namespace ia::providers {
 
 namespace {
-
-std::string str_or_empty(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 Usage usage_of(const nlohmann::json& j) {
   Usage u;
@@ -43,17 +39,17 @@ bool OpenAIStreamState::on_data(const std::string& provider, const std::string& 
     throw ProviderError(FailureClass::StreamBroken, 0,
                         fmt::format("{}: a stream event is not a JSON object", provider));
   if (auto e = j.find("error"); e != j.end()) throw_stream_error(provider, *e);
-  if (result.model.empty()) result.model = str_or_empty(j, "model");
+  if (result.model.empty()) result.model = field_or(j, "model", "");
   if (auto u = j.find("usage"); u != j.end() && u->is_object()) result.usage = usage_of(j);
   auto choices = j.find("choices");
   if (choices == j.end() || !choices->is_array()) return true;
   for (const auto& c : *choices) {
-    if (!c.is_object() || c.value("index", 0) != 0) continue;
+    if (!c.is_object() || field_or(c, "index", 0) != 0) continue;
     std::string text;
     if (chat) {
-      if (auto d = c.find("delta"); d != c.end() && d->is_object()) text = str_or_empty(*d, "content");
+      if (auto d = c.find("delta"); d != c.end() && d->is_object()) text = field_or(*d, "content", "");
     } else {
-      text = str_or_empty(c, "text");
+      text = field_or(c, "text", "");
     }
     if (auto f = c.find("finish_reason"); f != c.end() && f->is_string()) result.finish_reason = f->get<std::string>();
     if (!text.empty()) {
@@ -102,18 +98,18 @@ TextResult OpenAICompatibleProvider::run(const std::string& path, nlohmann::json
     const nlohmann::json j = call_json("POST", path, &body, key);
     if (auto e = j.find("error"); e != j.end() && !e->is_null()) throw_stream_error(config_.name, *e);
     TextResult r;
-    r.model = str_or_empty(j, "model");
+    r.model = field_or(j, "model", "");
     r.usage = usage_of(j);
     auto choices = j.find("choices");
     if (choices == j.end() || !choices->is_array() || choices->empty() || !(*choices)[0].is_object())
       throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: the answer has no choices", config_.name));
     const auto& c = (*choices)[0];
     if (chat) {
-      if (auto m = c.find("message"); m != c.end() && m->is_object()) r.text = str_or_empty(*m, "content");
+      if (auto m = c.find("message"); m != c.end() && m->is_object()) r.text = field_or(*m, "content", "");
     } else {
-      r.text = str_or_empty(c, "text");
+      r.text = field_or(c, "text", "");
     }
-    r.finish_reason = str_or_empty(c, "finish_reason");
+    r.finish_reason = field_or(c, "finish_reason", "");
     return r;
   }
   body["stream"] = true;
@@ -157,7 +153,7 @@ EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::st
   if (call.dimensions) body["dimensions"] = *call.dimensions;
   const nlohmann::json j = call_json("POST", prefix_ + "/embeddings", &body, key);
   EmbedResult r;
-  r.model = str_or_empty(j, "model");
+  r.model = field_or(j, "model", "");
   r.usage = usage_of(j);
   r.vectors.resize(call.inputs.size());
   auto data = j.find("data");
@@ -165,7 +161,7 @@ EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::st
     throw ProviderError(FailureClass::Overloaded, 200,
                         fmt::format("{}: the answer has not one embedding per input", config_.name));
   for (const auto& d : *data) {
-    const size_t i = d.value("index", size_t{0});
+    const size_t i = field_or(d, "index", size_t{0});
     auto e = d.find("embedding");
     if (i >= r.vectors.size() || e == d.end() || !e->is_array())
       throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: a malformed embedding", config_.name));
@@ -179,7 +175,7 @@ std::vector<std::string> OpenAICompatibleProvider::list_models(const std::string
   std::vector<std::string> out;
   if (auto data = j.find("data"); data != j.end() && data->is_array())
     for (const auto& m : *data)
-      if (m.is_object()) out.push_back(str_or_empty(m, "id"));
+      if (m.is_object()) out.push_back(field_or(m, "id", ""));
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "providers/retry_hints.h"
+#include "providers/json_fields.h"
 
 #include <cctype>
 #include <charconv>
@@ -180,7 +181,7 @@ std::optional<Millis> gemini_retry_delay(const std::string& error_body) {
   if (!e.contains("details") || !e["details"].is_array()) return std::nullopt;
   for (const auto& d : e["details"]) {
     if (!d.is_object()) continue;
-    const auto type = d.value("@type", std::string());
+    const auto type = field_or(d, "@type", std::string());
     if (type.find("google.rpc.RetryInfo") == std::string::npos) continue;
     if (auto it = d.find("retryDelay"); it != d.end() && it->is_string())
       return parse_go_duration(it->get<std::string>());

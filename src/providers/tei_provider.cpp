@@ -1,4 +1,5 @@
 #include "providers/tei_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -35,17 +36,17 @@ std::vector<RerankScore> TeiProvider::rerank(const RerankCall& call, const std::
   std::vector<RerankScore> out;
   for (const auto& x : j) {
     if (!x.is_object()) continue;
-    const size_t i = x.value("index", size_t{0});
+    const size_t i = field_or(x, "index", size_t{0});
     if (i >= call.documents.size())
       throw ProviderError(FailureClass::Overloaded, 200, fmt::format("{}: a rerank index out of range", config_.name));
-    out.push_back({i, x.value("score", 0.0)});
+    out.push_back({i, field_or(x, "score", 0.0)});
   }
   return out;
 }
 
 std::vector<std::string> TeiProvider::list_models(const std::string& key) {
   const nlohmann::json j = call_json("GET", "/info", nullptr, key);
-  return {j.value("model_id", std::string())};
+  return {field_or(j, "model_id", std::string())};
 }
 
 void TeiProvider::health(const std::string& key) {

@@ -1,4 +1,5 @@
 #include "providers/tgi_provider.h"
+#include "providers/json_fields.h"
 
 #include <fmt/format.h>
 
@@ -30,8 +31,8 @@ void read_details(const nlohmann::json& d, TextResult& r) {
   if (!d.is_object()) return;
   if (auto f = d.find("finish_reason"); f != d.end() && f->is_string())
     r.finish_reason = tgi_finish_reason(f->get<std::string>());
-  r.usage.output_tokens = d.value("generated_tokens", r.usage.output_tokens);
-  r.usage.input_tokens = d.value("input_length", r.usage.input_tokens);
+  r.usage.output_tokens = field_or(d, "generated_tokens", r.usage.output_tokens);
+  r.usage.input_tokens = field_or(d, "input_length", r.usage.input_tokens);
 }
 
 }  // namespace
@@ -47,7 +48,7 @@ bool TgiStreamState::on_data(const std::string& provider, const std::string& dat
     throw ProviderError(FailureClass::StreamBroken, 0,
                         fmt::format("{}: a stream event is not a JSON object", provider));
   if (auto e = j.find("error"); e != j.end()) {
-    const std::string type = j.value("error_type", std::string());
+    const std::string type = field_or(j, "error_type", std::string());
     throw ProviderError(classify_error_type(type), 0,
                         fmt::format("{}: error inside the stream: {} ({})", provider,
                                     e->is_string() ? e->get<std::string>() : e->dump(), type));
@@ -76,7 +77,7 @@ TextResult TgiProvider::complete(const CompletionCall& call, const std::string& 
     const nlohmann::json j = call_json("POST", "/generate", &body, key);
     TextResult r;
     r.model = "tgi";
-    r.text = j.value("generated_text", std::string());
+    r.text = field_or(j, "generated_text", std::string());
     if (auto d = j.find("details"); d != j.end()) read_details(*d, r);
     return r;
   }

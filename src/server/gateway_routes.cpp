@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "providers/json_fields.h"
 #include "router/deployment_router.h"
 #include "router/result_json.h"
 #include "server/api_error.h"
@@ -245,7 +246,7 @@ bool route_generation(ServerState& s, const httplib::Request& req, const std::st
     for (const auto& m : r->messages) {
       std::string content;
       if (auto c = m.find("content"); c != m.end() && c->is_string()) content = c->get<std::string>();
-      chat_call.messages.push_back({m.value("role", std::string("user")), content});
+      chat_call.messages.push_back({providers::field_or(m, "role", std::string("user")), content});
     }
     chat_call.params = params_of(*r);
     fields = r;

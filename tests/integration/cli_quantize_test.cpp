@@ -32,7 +32,8 @@ TEST(CliQuantize, EvalKlDivergence) {
   TempDir dir;
   const std::string text = dir.path() + "/text.txt";
   write_file(text, "The quick brown fox jumps over the lazy dog. A second sentence follows the first one here.");
-  auto r = run_cli({"eval", "--kl-divergence", "--model", kLlama, "--quantize", "q4", "--text", text, "--window", "16"});
+  auto r =
+      run_cli({"eval", "--kl-divergence", "--model", kLlama, "--quantize", "q4", "--text", text, "--window", "16"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["quantize"], "q4");

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "backends/cpu/quant_kernels.h"
+#include "core/cpu_info.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define IA_HAVE_AVX2_TU 1
@@ -163,9 +164,9 @@ IA_AVX2 void gemv(DType wt, const QuantizedActivations& x, const uint8_t* w, int
 
 const QuantKernels* avx2_quant_kernels() {
   static const QuantKernels* k = []() -> const QuantKernels* {
-    __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")))
-      return nullptr;
+    // cpu_features() rather than __builtin_cpu_supports: clang 14 has no "f16c" there.
+    const CpuFeatures& f = cpu_features();
+    if (!(f.avx2 && f.fma && f.f16c)) return nullptr;
     static const QuantKernels table{QuantIsa::Avx2, "avx2", quantize_row, gemv};
     return &table;
   }();

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "backends/cpu/quant_kernels.h"
+#include "core/cpu_info.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define IA_HAVE_VNNI_TU 1
@@ -186,11 +187,9 @@ IA_VNNI void gemv(DType wt, const QuantizedActivations& x, const uint8_t* w, int
 
 const QuantKernels* avx512_quant_kernels() {
   static const QuantKernels* k = []() -> const QuantKernels* {
-    __builtin_cpu_init();
-    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-          __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")))
-      return nullptr;
+    // cpu_features() rather than __builtin_cpu_supports: clang 14 has no "f16c" there.
+    const CpuFeatures& f = cpu_features();
+    if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_vnni && f.fma && f.f16c)) return nullptr;
     static const QuantKernels table{QuantIsa::Avx512Vnni, "avx512_vnni", quantize_row, gemv};
     return &table;
   }();

@@ -166,7 +166,7 @@ Tensor LlavaProcessor::preprocess(const RgbImage& image) const {
   if (image.empty()) fail(ErrorKind::InvalidArgument, "an empty image");
   const auto [oh, ow] = crop_size();
   const int64_t plane = 3 * oh * ow;
-  auto check = [&](const RgbImage& im) {
+  auto check = [&, oh = oh, ow = ow](const RgbImage& im) {  // copies: C++20 lambdas cannot capture bindings in clang 14
     const auto [h, w] = images_.output_size(im.height, im.width);
     if (h != oh || w != ow)
       fail(ErrorKind::Unsupported,

@@ -17,10 +17,11 @@ TEST(ModelRegistry, ClassifiesBertFamilyAndTasks) {
   EXPECT_EQ(classify_model({{"model_type", "xlm-roberta"}}, "cfg").family, "bert");
 }
 
-TEST(ModelRegistry, RecognisesLaterFamiliesAsNotImplemented) {
+TEST(ModelRegistry, ClassifiesEachFamilyWithItsTaskAndModality) {
   ModelKind g = classify_model({{"model_type", "detr"}}, "cfg");
   EXPECT_EQ(g.family, "detr");
-  EXPECT_FALSE(g.implemented);
+  EXPECT_EQ(g.task, "object-detection");
+  EXPECT_TRUE(g.implemented);
   EXPECT_FALSE(has_encoder_decoder(g));
   for (const char* t : {"gpt2", "llama", "qwen2", "qwen3", "mistral"}) {
     ModelKind d = classify_model({{"model_type", t}}, "cfg");
