@@ -34,10 +34,6 @@ set(IA_EXTERNAL_DEPS
   "PkgConfig::WEBP|-lwebp"
   "PkgConfig::WEBPDEMUX|-lwebpdemux"
   "GIF::GIF|-lgif"
-  "PkgConfig::AVFORMAT|-lavformat"
-  "PkgConfig::AVCODEC|-lavcodec"
-  "PkgConfig::SWSCALE|-lswscale"
-  "PkgConfig::AVUTIL|-lavutil"
   "OpenSSL::Crypto|-lcrypto"
   "CURL::libcurl|-lcurl"
   "${CMAKE_DL_LIBS}|-l${CMAKE_DL_LIBS}")

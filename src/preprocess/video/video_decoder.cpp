@@ -11,18 +11,8 @@
 
 #include <fmt/format.h>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/avutil.h>
-#include <libavutil/error.h>
-#include <libavutil/log.h>
-#include <libavutil/mem.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-}
-
 #include "preprocess/image/image_decoder.h"
+#include "preprocess/video/ffmpeg_library.h"
 #include "preprocess/video/frame_sampling.h"
 
 namespace ia::video {
@@ -39,9 +29,13 @@ constexpr int64_t kMaxRequestedFrames = 4096;
   throw Error(limits.kind.value_or(kind), msg);
 }
 
+const FfmpegLibrary& ff() {
+  return ffmpeg_library();
+}
+
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buf, sizeof buf);
+  ff().av_strerror(code, buf, sizeof buf);
   return buf;
 }
 
@@ -89,25 +83,25 @@ int past_deadline(void* opaque) {
 }
 
 struct FormatCloser {
-  void operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+  void operator()(AVFormatContext* f) const { ff().avformat_close_input(&f); }
 };
 struct IoCloser {
   void operator()(AVIOContext* io) const {
-    if (io) av_freep(&io->buffer);
-    avio_context_free(&io);
+    if (io) ff().av_freep(&io->buffer);
+    ff().avio_context_free(&io);
   }
 };
 struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
+  void operator()(AVCodecContext* c) const { ff().avcodec_free_context(&c); }
 };
 struct PacketCloser {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
+  void operator()(AVPacket* p) const { ff().av_packet_free(&p); }
 };
 struct FrameCloser {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
+  void operator()(AVFrame* f) const { ff().av_frame_free(&f); }
 };
 struct SwsCloser {
-  void operator()(SwsContext* s) const { sws_freeContext(s); }
+  void operator()(SwsContext* s) const { ff().sws_freeContext(s); }
 };
 
 // One opening of the container: the demuxer over a Source read from its start.
@@ -126,7 +120,7 @@ class VideoReader {
   DecodedVideo read(int64_t count) {
     // FFmpeg's own log lines (a damaged macroblock, a missing reference) would reach the CLI's
     // stderr, whose contract is one line per error: our refusals say what is wrong.
-    static const bool quiet = (av_log_set_level(AV_LOG_QUIET), true);
+    static const bool quiet = (ff().av_log_set_level(AV_LOG_QUIET), true);
     (void)quiet;
     Demuxer d = open();
     const AVStream* st = d.format->streams[d.stream];
@@ -177,21 +171,21 @@ class VideoReader {
     src_.pos = 0;
     Demuxer d;
     constexpr int kBuffer = 1 << 16;
-    auto* buffer = static_cast<uint8_t*>(av_malloc(kBuffer));
+    auto* buffer = static_cast<uint8_t*>(ff().av_malloc(kBuffer));
     if (!buffer) throw std::bad_alloc();
-    d.io.reset(avio_alloc_context(buffer, kBuffer, 0, &src_, read_source, nullptr, seek_source));
+    d.io.reset(ff().avio_alloc_context(buffer, kBuffer, 0, &src_, read_source, nullptr, seek_source));
     if (!d.io) {
-      av_free(buffer);
+      ff().av_free(buffer);
       throw std::bad_alloc();
     }
-    AVFormatContext* f = avformat_alloc_context();
+    AVFormatContext* f = ff().avformat_alloc_context();
     if (!f) throw std::bad_alloc();
     f->pb = d.io.get();
     f->flags |= AVFMT_FLAG_CUSTOM_IO;
     f->interrupt_callback = {past_deadline, &src_};
-    f->format_whitelist = av_strdup(kFormats);
-    f->protocol_whitelist = av_strdup("none");               // nothing a file names is opened
-    int rc = avformat_open_input(&f, "", nullptr, nullptr);  // frees f on failure
+    f->format_whitelist = ff().av_strdup(kFormats);
+    f->protocol_whitelist = ff().av_strdup("none");               // nothing a file names is opened
+    int rc = ff().avformat_open_input(&f, "", nullptr, nullptr);  // frees f on failure
     if (rc < 0) {
       check_time();
       refuse(limits_, src_.size == 0 ? ErrorKind::InvalidArgument : ErrorKind::Unsupported,
@@ -199,17 +193,17 @@ class VideoReader {
                          src_.size == 0 ? std::string("empty file") : av_error(rc)));
     }
     d.format.reset(f);
-    rc = avformat_find_stream_info(f, nullptr);
+    rc = ff().avformat_find_stream_info(f, nullptr);
     check_time();
     if (rc < 0) refuse(limits_, ErrorKind::Corrupt, fmt::format("{}: unreadable video: {}", name_, av_error(rc)));
     const AVCodec* codec = nullptr;
-    d.stream = av_find_best_stream(f, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    d.stream = ff().av_find_best_stream(f, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (d.stream == AVERROR_STREAM_NOT_FOUND)
       refuse(limits_, ErrorKind::InvalidArgument, name_ + ": the file has no video stream");
     if (d.stream < 0 || !codec)
       refuse(limits_, ErrorKind::Unsupported,
              fmt::format("{}: no decoder in this build for its video stream ({})", name_,
-                         d.stream >= 0 ? avcodec_get_name(f->streams[d.stream]->codecpar->codec_id) : "unknown"));
+                         d.stream >= 0 ? ff().avcodec_get_name(f->streams[d.stream]->codecpar->codec_id) : "unknown"));
     d.codec = codec;
     const AVCodecParameters* par = f->streams[d.stream]->codecpar;
     check_size(par->width, par->height, "the video");
@@ -222,17 +216,17 @@ class VideoReader {
   }
 
   int64_t count_frames(Demuxer& d) {
-    std::unique_ptr<AVPacket, PacketCloser> pkt(av_packet_alloc());
+    std::unique_ptr<AVPacket, PacketCloser> pkt(ff().av_packet_alloc());
     int64_t n = 0;
     for (;;) {
-      const int rc = av_read_frame(d.format.get(), pkt.get());
+      const int rc = ff().av_read_frame(d.format.get(), pkt.get());
       check_time();
       if (rc == AVERROR_EOF) break;
       if (rc < 0) break;  // as a player does: the frames before the damage count
       if (pkt->stream_index == d.stream && pkt->size > 0 && ++n > limits_.max_frames)
         refuse(limits_, ErrorKind::InvalidArgument,
                fmt::format("{}: more than {} frames, past the limit", name_, limits_.max_frames));
-      av_packet_unref(pkt.get());
+      ff().av_packet_unref(pkt.get());
     }
     return n;
   }
@@ -241,26 +235,26 @@ class VideoReader {
   // copies). Returns how many frames the stream decoded to.
   int64_t decode(const std::vector<int64_t>& indices, std::vector<image::RgbImage>& frames) {
     Demuxer d = open();
-    std::unique_ptr<AVCodecContext, CodecCloser> ctx(avcodec_alloc_context3(d.codec));
+    std::unique_ptr<AVCodecContext, CodecCloser> ctx(ff().avcodec_alloc_context3(d.codec));
     if (!ctx) throw std::bad_alloc();
-    int rc = avcodec_parameters_to_context(ctx.get(), d.format->streams[d.stream]->codecpar);
+    int rc = ff().avcodec_parameters_to_context(ctx.get(), d.format->streams[d.stream]->codecpar);
     if (rc < 0) refuse(limits_, ErrorKind::Corrupt, fmt::format("{}: bad stream parameters: {}", name_, av_error(rc)));
     ctx->thread_count = limits_.threads;
     ctx->max_pixels = limits_.max_pixels;
     ctx->pkt_timebase = d.format->streams[d.stream]->time_base;
-    rc = avcodec_open2(ctx.get(), d.codec, nullptr);
+    rc = ff().avcodec_open2(ctx.get(), d.codec, nullptr);
     if (rc < 0)
       refuse(limits_, ErrorKind::Unsupported,
              fmt::format("{}: the {} decoder refused the stream: {}", name_, d.codec->name, av_error(rc)));
-    std::unique_ptr<AVPacket, PacketCloser> pkt(av_packet_alloc());
-    std::unique_ptr<AVFrame, FrameCloser> frame(av_frame_alloc());
+    std::unique_ptr<AVPacket, PacketCloser> pkt(ff().av_packet_alloc());
+    std::unique_ptr<AVFrame, FrameCloser> frame(ff().av_frame_alloc());
     std::unique_ptr<SwsContext, SwsCloser> sws;
     int64_t index = 0;
     size_t next = 0;  // the next of `indices` to fill
     const int64_t last = indices.empty() ? -1 : indices.back();
     auto drain = [&]() {
       for (;;) {
-        const int r = avcodec_receive_frame(ctx.get(), frame.get());
+        const int r = ff().avcodec_receive_frame(ctx.get(), frame.get());
         if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
         if (r < 0) return;  // a damaged frame: skipped, as a player skips it
         while (next < indices.size() && indices[next] == index) {
@@ -268,29 +262,29 @@ class VideoReader {
           ++next;
         }
         ++index;
-        av_frame_unref(frame.get());
+        ff().av_frame_unref(frame.get());
         check_time();
       }
     };
     bool flushed = false;
     while (index <= last) {
-      rc = av_read_frame(d.format.get(), pkt.get());
+      rc = ff().av_read_frame(d.format.get(), pkt.get());
       check_time();
       if (rc < 0) {
-        avcodec_send_packet(ctx.get(), nullptr);  // flush the frames the decoder holds
+        ff().avcodec_send_packet(ctx.get(), nullptr);  // flush the frames the decoder holds
         drain();
         flushed = true;
         break;
       }
       if (pkt->stream_index == d.stream) {
         // EAGAIN cannot happen here: every send is followed by a full drain.
-        avcodec_send_packet(ctx.get(), pkt.get());  // a damaged packet is skipped, as a player skips it
+        ff().avcodec_send_packet(ctx.get(), pkt.get());  // a damaged packet is skipped, as a player skips it
         drain();
       }
-      av_packet_unref(pkt.get());
+      ff().av_packet_unref(pkt.get());
     }
     if (!flushed && index <= last) {
-      avcodec_send_packet(ctx.get(), nullptr);
+      ff().avcodec_send_packet(ctx.get(), nullptr);
       drain();
     }
     return index;
@@ -299,13 +293,13 @@ class VideoReader {
   image::RgbImage to_rgb(const AVFrame& f, std::unique_ptr<SwsContext, SwsCloser>& sws) const {
     check_size(f.width, f.height, "a frame");
     const auto pix = static_cast<AVPixelFormat>(f.format);
-    SwsContext* s = sws_getCachedContext(sws.release(), f.width, f.height, pix, f.width, f.height, AV_PIX_FMT_RGB24,
-                                         SWS_BILINEAR, nullptr, nullptr, nullptr);
+    SwsContext* s = ff().sws_getCachedContext(sws.release(), f.width, f.height, pix, f.width, f.height,
+                                              AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
     sws.reset(s);
     if (!s)
       refuse(limits_, ErrorKind::Unsupported,
              fmt::format("{}: frames of pixel format {} cannot be converted to RGB", name_,
-                         av_get_pix_fmt_name(pix) ? av_get_pix_fmt_name(pix) : "unknown"));
+                         ff().av_get_pix_fmt_name(pix) ? ff().av_get_pix_fmt_name(pix) : "unknown"));
     int colorspace = SWS_CS_DEFAULT;  // BT.601 (BT470BG, SMPTE 170M, unspecified)
     switch (f.colorspace) {
       case AVCOL_SPC_BT709: colorspace = SWS_CS_ITU709; break;
@@ -317,12 +311,12 @@ class VideoReader {
     }
     const int full_range = f.color_range == AVCOL_RANGE_JPEG ? 1 : 0;
     // Fails (harmlessly) for RGB sources, which have no matrix.
-    sws_setColorspaceDetails(s, sws_getCoefficients(colorspace), full_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0,
-                             1 << 16, 1 << 16);
+    ff().sws_setColorspaceDetails(s, ff().sws_getCoefficients(colorspace), full_range,
+                                  ff().sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
     image::RgbImage out(f.width, f.height);
     uint8_t* dst[4] = {out.pixels.data(), nullptr, nullptr, nullptr};
     int dst_stride[4] = {static_cast<int>(f.width * 3), 0, 0, 0};
-    sws_scale(s, f.data, f.linesize, 0, f.height, dst, dst_stride);
+    ff().sws_scale(s, f.data, f.linesize, 0, f.height, dst, dst_stride);
     return out;
   }
 };
