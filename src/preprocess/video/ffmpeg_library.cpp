@@ -30,8 +30,8 @@ struct Loaded {
 Loaded load() {
   Loaded out;
   const Sonames names;
-  const std::string packages = fmt::format("{}, {}, {}, {}", names.avformat, names.avcodec, names.swscale,
-                                           names.avutil);
+  const std::string packages =
+      fmt::format("{}, {}, {}, {}", names.avformat, names.avcodec, names.swscale, names.avutil);
   void* handles[4] = {};
   const char* order[4] = {names.avutil, names.avcodec, names.avformat, names.swscale};
   for (int i = 0; i < 4; ++i) {
@@ -51,11 +51,11 @@ Loaded load() {
       if (void* p = dlsym(h, symbol)) return p;
     return nullptr;
   };
-#define IA_FFMPEG_RESOLVE(name)                                                                      \
-  out.functions.name = reinterpret_cast<decltype(out.functions.name)>(find(#name));                  \
-  if (!out.functions.name) {                                                                         \
-    out.error = fmt::format("video decoding: FFmpeg's libraries ({}) lack {}", packages, #name);     \
-    return out;                                                                                      \
+#define IA_FFMPEG_RESOLVE(name)                                                                  \
+  out.functions.name = reinterpret_cast<decltype(out.functions.name)>(find(#name));              \
+  if (!out.functions.name) {                                                                     \
+    out.error = fmt::format("video decoding: FFmpeg's libraries ({}) lack {}", packages, #name); \
+    return out;                                                                                  \
   }
   IA_FFMPEG_FUNCTIONS(IA_FFMPEG_RESOLVE)
 #undef IA_FFMPEG_RESOLVE
