@@ -35,6 +35,6 @@ export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_L
 exec "$here/bin/ipfs-accelerate" "$@"
 WRAP
 chmod +x "$stage/ipfs-accelerate"
-XZ_OPT=${XZ_OPT:--2 -T0} tar -cJf "$out.tmp" -C "$stage" .
+XZ_OPT=${XZ_OPT:--9e -T0} tar -cJf "$out.tmp" -C "$stage" .
 mv "$out.tmp" "$out"
 echo "bundle: $out ($(du -h "$out" | cut -f1)): $(ls "$stage/bin" | tr '\n' ' ')"

@@ -7,7 +7,9 @@
 // naming it; images are decoded within the front end's limits before the model runs.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 
 #include "preprocess/image/image_decoder.h"
 #include "router/result_json.h"
+#include "runtime/object_detection.h"
 #include "server/api_error.h"
 #include "server/image_inputs.h"
 #include "server/request_json.h"
@@ -30,18 +33,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-struct PredictRequest {
+// The images of a request, in either body: a JSON "inputs" (a data URL or a list of them) or the
+// `file` parts of an upload; and "model".
+struct ImageRequest {
   std::string model;
   std::vector<std::string> images;  // encoded bytes
   std::vector<std::string> names;   // for errors: "inputs[1]", the upload's file name
   bool batch = false;               // a list of inputs (the answer is a list of lists)
-  std::optional<int64_t> top_k;
-  bool raw_scores = false;
 };
 
-PredictRequest parse_predict_json(const std::string& body, const RequestLimits& limits) {
-  const auto j = parse_request_object(body);
-  PredictRequest r;
+ImageRequest parse_images_json(const json& j, const RequestLimits& limits) {
+  ImageRequest r;
   r.model = string_field(j, "model", "model", 256).value_or("");
   const auto it = j.find("inputs");
   if (it == j.end() || it->is_null())
@@ -62,13 +64,13 @@ PredictRequest parse_predict_json(const std::string& body, const RequestLimits& 
   } else {
     throw invalid_field("inputs", "`inputs` must be an image data URL or a non-empty list of them");
   }
-  r.top_k = integer_field(j, "top_k", "top_k", 1, 1 << 20);
-  r.raw_scores = bool_field(j, "raw_scores", "raw_scores").value_or(false);
   return r;
 }
 
-PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
-  PredictRequest r;
+// `field` takes the parts that are neither images nor `model` (it may ignore them).
+ImageRequest parse_images_form(const std::vector<FormPart>& parts, const RequestLimits& limits,
+                               const std::function<void(const FormPart&)>& field) {
+  ImageRequest r;
   for (const FormPart& p : parts) {
     if (p.name == "file" || p.name == "file[]" || p.name == "inputs") {
       if (p.data.empty()) throw invalid_field("file", "an uploaded image is empty");
@@ -77,7 +79,61 @@ PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const Requ
     } else if (p.name == "model") {
       if (p.data.size() > 256) throw invalid_field("model", "`model` is longer than 256 bytes");
       r.model = p.data;
-    } else if (p.name == "top_k") {
+    } else {
+      field(p);
+    }
+  }
+  if (r.images.empty()) throw invalid_field("file", "upload the image as a `file` part");
+  if (r.images.size() > limits.max_inputs)
+    throw invalid_field("file", fmt::format("at most {} images per request", limits.max_inputs));
+  r.batch = r.images.size() > 1;
+  return r;
+}
+
+// Decoded within the front end's limits, every bad upload the client's (400 naming it).
+std::vector<image::RgbImage> decode_request_images(const ImageRequest& r) {
+  image::ImageLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;
+  std::vector<image::RgbImage> decoded;
+  for (size_t i = 0; i < r.images.size(); ++i) {
+    const auto* p = reinterpret_cast<const uint8_t*>(r.images[i].data());
+    decoded.push_back(image::decode_image_bytes(std::span(p, r.images[i].size()), r.names[i], limits).image);
+  }
+  return decoded;
+}
+
+// One vision request at a time per model, its queue and inference time observed.
+template <typename Fn>
+auto run_vision(ServerState& s, ServedModel& m, Clock::time_point arrived, Fn&& fn) {
+  std::lock_guard lock(*m.vision_mu);
+  const auto started = Clock::now();
+  s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(started - arrived).count());
+  auto out = fn();
+  s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(Clock::now() - started).count());
+  return out;
+}
+
+struct PredictRequest {
+  ImageRequest images;
+  std::optional<int64_t> top_k;
+  bool raw_scores = false;
+};
+
+PredictRequest parse_predict_json(const std::string& body, const RequestLimits& limits) {
+  const auto j = parse_request_object(body);
+  PredictRequest r;
+  r.images = parse_images_json(j, limits);
+  r.top_k = integer_field(j, "top_k", "top_k", 1, 1 << 20);
+  r.raw_scores = bool_field(j, "raw_scores", "raw_scores").value_or(false);
+  return r;
+}
+
+PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
+  PredictRequest r;
+  r.images = parse_images_form(parts, limits, [&r](const FormPart& p) {
+    if (p.name == "top_k") {
       char* end = nullptr;
       const long long v = std::strtoll(p.data.c_str(), &end, 10);
       if (p.data.empty() || *end != '\0' || v < 1 || v > (1 << 20))
@@ -88,36 +144,18 @@ PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const Requ
         throw invalid_field("raw_scores", "`raw_scores` must be true or false");
       r.raw_scores = p.data == "true";
     }
-  }
-  if (r.images.empty()) throw invalid_field("file", "upload the image as a `file` part");
-  if (r.images.size() > limits.max_inputs)
-    throw invalid_field("file", fmt::format("at most {} images per request", limits.max_inputs));
-  r.batch = r.images.size() > 1;
+  });
   return r;
 }
 
 void predict(ServerState& s, PredictRequest r, httplib::Response& res) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(r.model, ModelUse::ImageClassification);
-  image::ImageLimits limits;
-  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
-  std::vector<image::RgbImage> decoded;
-  for (size_t i = 0; i < r.images.size(); ++i) {
-    const auto* p = reinterpret_cast<const uint8_t*>(r.images[i].data());
-    decoded.push_back(image::decode_image_bytes(std::span(p, r.images[i].size()), r.names[i], limits).image);
-  }
+  ServedModel& m = s.model_for(r.images.model, ModelUse::ImageClassification);
+  const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const int64_t labels = m.image_classifier->model().num_labels();
   const int64_t k = std::min<int64_t>(r.top_k.value_or(labels), labels);
-  ImageClassification c;
-  {
-    std::lock_guard lock(*m.vision_mu);
-    const auto started = Clock::now();
-    s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
-                      std::chrono::duration<double>(started - arrived).count());
-    c = m.image_classifier->classify(decoded, r.raw_scores ? labels : k);
-    s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
-                      std::chrono::duration<double>(Clock::now() - started).count());
-  }
+  const ImageClassification c =
+      run_vision(s, m, arrived, [&] { return m.image_classifier->classify(decoded, r.raw_scores ? labels : k); });
   json out = json::array();
   for (size_t i = 0; i < c.top.size(); ++i) {
     json one = json::array();
@@ -132,7 +170,61 @@ void predict(ServerState& s, PredictRequest r, httplib::Response& res) {
     }
     out.push_back(std::move(one));
   }
-  send_json(res, router::dump_json(r.batch ? out : out[0]));
+  send_json(res, router::dump_json(r.images.batch ? out : out[0]));
+}
+
+struct DetectRequest {
+  ImageRequest images;
+  double threshold = 0.5;  // the object-detection pipeline's default
+};
+
+double parse_threshold(double t) {
+  if (!(t >= 0.0 && t <= 1.0)) throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
+  return t;
+}
+
+DetectRequest parse_detect_json(const std::string& body, const RequestLimits& limits) {
+  const auto j = parse_request_object(body);
+  DetectRequest r;
+  r.images = parse_images_json(j, limits);
+  if (auto it = j.find("threshold"); it != j.end() && !it->is_null()) {
+    if (!it->is_number()) throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
+    r.threshold = parse_threshold(it->get<double>());
+  }
+  return r;
+}
+
+DetectRequest parse_detect_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
+  DetectRequest r;
+  r.images = parse_images_form(parts, limits, [&r](const FormPart& p) {
+    if (p.name != "threshold") return;
+    char* end = nullptr;
+    const double v = std::strtod(p.data.c_str(), &end);
+    if (p.data.empty() || *end != '\0') throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
+    r.threshold = parse_threshold(v);
+  });
+  return r;
+}
+
+// HF Inference's object-detection answer: [{"score", "label", "box": {"xmin", "ymin", "xmax",
+// "ymax"}}, ...] per image, highest score first, boxes in pixels of the image as sent
+// (EXIF-oriented), as transformers' pipeline gives them.
+void detect(ServerState& s, DetectRequest r, httplib::Response& res) {
+  const auto arrived = Clock::now();
+  ServedModel& m = s.model_for(r.images.model, ModelUse::ObjectDetection);
+  const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
+  const ObjectDetectionResult d =
+      run_vision(s, m, arrived, [&] { return m.detector->detect(decoded, static_cast<float>(r.threshold)); });
+  json out = json::array();
+  for (const auto& found : d.detections) {
+    json one = json::array();
+    for (const Detection& x : found)
+      one.push_back({{"score", x.score},
+                     {"label", x.label},
+                     {"box", {{"xmin", x.box[0]}, {"ymin", x.box[1]}, {"xmax", x.box[2]}, {"ymax", x.box[3]}}}});
+    out.push_back(std::move(one));
+  }
+  send_json(res, router::dump_json(r.images.batch ? out : out[0]));
 }
 
 }  // namespace
@@ -145,6 +237,14 @@ void add_image_routes(httplib::Server& http, ServerState& state) {
       },
       [&state](const httplib::Request&, httplib::Response& res, const std::vector<FormPart>& parts) {
         predict(state, parse_predict_form(parts, state.limits), res);
+      });
+  add_json_or_form_route(
+      http, state, "/detect",
+      [&state](const httplib::Request&, httplib::Response& res, const std::string& body) {
+        detect(state, parse_detect_json(body, state.limits), res);
+      },
+      [&state](const httplib::Request&, httplib::Response& res, const std::vector<FormPart>& parts) {
+        detect(state, parse_detect_form(parts, state.limits), res);
       });
 }
 

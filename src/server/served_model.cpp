@@ -44,10 +44,10 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     fail(ErrorKind::Unsupported,
          "{}: serve does not run encoder-decoder models ({}) yet; `ipfs-accelerate generate` does", m->dir,
          kind.architecture);
-  if (has_object_detector(kind))
-    fail(ErrorKind::Unsupported, "{}: serve does not run object detection ({}) yet; `ipfs-accelerate detect` does",
-         m->dir, kind.architecture);
-  if (kind.task == "image-classification") {
+  if (has_object_detector(kind)) {
+    m->detector = ObjectDetectionEndpoint::load(m->dir, device, dtype);
+    m->vision_mu = std::make_unique<std::mutex>();
+  } else if (kind.task == "image-classification") {
     m->image_classifier = ImageClassificationEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
   } else if (kind.family == "clip") {

@@ -12,6 +12,7 @@
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/image_endpoints.h"
+#include "runtime/object_detection.h"
 #include "runtime/speech_recognizer.h"
 #include "server/embedding_service.h"
 #include "server/generation_service.h"
@@ -36,9 +37,10 @@ struct ServedModel {
   // Vision models: image classification (/predict) and image-text embeddings (/v1/embeddings).
   std::shared_ptr<ImageClassificationEndpoint> image_classifier;
   std::shared_ptr<ImageTextEndpoint> image_text;
-  std::unique_ptr<std::mutex> vision_mu;           // one vision request at a time per model
-  std::optional<tok::ChatTemplate> chat_template;  // none: chat completions answer 400
-  int64_t max_model_len = 0;                       // tokens of prompt + completion (embedding models: of one input)
+  std::shared_ptr<ObjectDetectionEndpoint> detector;  // /detect
+  std::unique_ptr<std::mutex> vision_mu;              // one vision request at a time per model
+  std::optional<tok::ChatTemplate> chat_template;     // none: chat completions answer 400
+  int64_t max_model_len = 0;                          // tokens of prompt + completion (embedding models: of one input)
   // Embedding dimensions a request may ask for (config.json matryoshka_dimensions); empty: only the full one.
   std::vector<int64_t> matryoshka_dimensions;
   bool matryoshka_any = false;  // config.json is_matryoshka: any smaller size
@@ -53,12 +55,15 @@ struct ServedModel {
   bool transcribes() const { return speech != nullptr; }
   bool classifies_images() const { return image_classifier != nullptr; }
   bool embeds_images() const { return image_text != nullptr; }
-  // "generation", "embeddings", "transcription", "image-classification" or "image-text embeddings".
+  bool detects_objects() const { return detector != nullptr; }
+  // "generation", "embeddings", "transcription", "image-classification", "object-detection" or
+  // "image-text embeddings".
   const char* serves() const {
     return generates()           ? "generation"
            : embeds()            ? "embeddings"
            : transcribes()       ? "transcription"
            : classifies_images() ? "image-classification"
+           : detects_objects()   ? "object-detection"
                                  : "image-text embeddings";
   }
 };

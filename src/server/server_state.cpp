@@ -47,6 +47,7 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
       case ModelUse::Tokenization: return m.generates() || m.embeds();
       case ModelUse::Transcription: return m.transcribes();
       case ModelUse::ImageClassification: return m.classifies_images();
+      case ModelUse::ObjectDetection: return m.detects_objects();
     }
     return false;
   };
@@ -57,6 +58,7 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
       case ModelUse::Tokenization: return "tokenization";
       case ModelUse::Transcription: return "transcription";
       case ModelUse::ImageClassification: return "image classification";
+      case ModelUse::ObjectDetection: return "object detection";
     }
     return "";
   };

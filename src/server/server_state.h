@@ -17,7 +17,7 @@
 
 namespace ia::server {
 
-enum class ModelUse { Generation, Embedding, Tokenization, Transcription, ImageClassification };
+enum class ModelUse { Generation, Embedding, Tokenization, Transcription, ImageClassification, ObjectDetection };
 
 struct ServerState {
   explicit ServerState(ServeOptions o);

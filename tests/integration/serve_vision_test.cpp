@@ -1,6 +1,7 @@
 // `serve` with vision models: /predict (TEI's shape) for an image classifier from JSON data URLs
-// and multipart uploads, /v1/embeddings with {"text"} / {"image"} inputs for CLIP, each equal to
-// what the CLI gives for the same image, and the refusals (URLs, non-images, wrong models).
+// and multipart uploads, /detect (HF Inference's object-detection shape) for DETR,
+// /v1/embeddings with {"text"} / {"image"} inputs for CLIP, each equal to what the CLI gives for
+// the same image, and the refusals (URLs, non-images, wrong models).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -20,16 +21,17 @@ const std::string kImages = std::string(IA_FIXTURES_DIR) + "/images/";
 class ServeVision : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = new ServeProcess({"-m", kModels + "vit", "-m", kModels + "clip", "-m", kModels + "bert"});
+    server_ = new ServeProcess(
+        {"-m", kModels + "vit", "-m", kModels + "clip", "-m", kModels + "bert", "-m", kModels + "detr"});
   }
   static void TearDownTestSuite() { delete server_; }
   void SetUp() override { ASSERT_TRUE(server_->ready()) << server_->log(); }
   static std::string data_url(const std::string& path) {
     return "data:image/png;base64," + base64_encode(read_file(path));
   }
-  static HttpAnswer upload(httplib::MultipartFormDataItems fields) {
+  static HttpAnswer upload(httplib::MultipartFormDataItems fields, const std::string& path = "/predict") {
     auto c = server_->client();
-    auto r = c.Post("/predict", fields);
+    auto r = c.Post(path, fields);
     HttpAnswer a;
     if (r) {
       a.status = r->status;
@@ -120,6 +122,49 @@ TEST_F(ServeVision, ClipEmbeddingsOfTextsAndImagesInInputOrder) {
   EXPECT_EQ(a.json()["data"][0]["embedding"], data[1]["embedding"]);
 }
 
+TEST_F(ServeVision, DetectEqualsTheClisDetections) {
+  const std::string image = kModels + "detr/image.png", jpeg = kImages + "jpeg_orientation6.jpg";
+  // The fixture's random model scores every query about 0.21 "cat": threshold 0.1 keeps them all.
+  CliResult cli = run_cli({"detect", "--model", kModels + "detr", image, jpeg, "--json", "--threshold", "0.1"});
+  ASSERT_EQ(cli.status, 0) << cli.err;
+  std::vector<json> want;
+  for (size_t start = 0, end; (end = cli.out.find('\n', start)) != std::string::npos; start = end + 1)
+    want.push_back(json::parse(cli.out.substr(start, end - start))["detections"]);
+  ASSERT_EQ(want.size(), 2u) << cli.out;
+  ASSERT_FALSE(want[0].empty());
+
+  auto same = [](const json& got, const json& w) {
+    ASSERT_EQ(got.size(), w.size()) << got.dump();
+    for (size_t i = 0; i < w.size(); ++i) {
+      EXPECT_EQ(got[i]["label"], w[i]["label"]);
+      EXPECT_NEAR(got[i]["score"].get<double>(), w[i]["score"].get<double>(), 1e-6);
+      const char* keys[4] = {"xmin", "ymin", "xmax", "ymax"};
+      for (int c = 0; c < 4; ++c) EXPECT_NEAR(got[i]["box"][keys[c]].get<double>(), w[i]["box"][c].get<double>(), 1e-3);
+    }
+  };
+  HttpAnswer a =
+      post_json(*server_, "/detect", json{{"model", "detr"}, {"inputs", data_url(image)}, {"threshold", 0.1}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  same(a.json(), want[0]);
+  // A list of images gives a list of answers; an upload the same as JSON; the default threshold
+  // (0.5) keeps none of this model's queries.
+  a = post_json(
+      *server_, "/detect",
+      json{{"inputs", json::array({data_url(image), "data:image/jpeg;base64," + base64_encode(read_file(jpeg))})},
+           {"threshold", 0.1}}
+          .dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(a.json().size(), 2u);
+  same(a.json()[0], want[0]);
+  same(a.json()[1], want[1]);
+  HttpAnswer form = upload({{"threshold", "0.1", "", ""}, {"file", read_file(jpeg), "b.jpg", "image/jpeg"}}, "/detect");
+  ASSERT_EQ(form.status, 200) << form.body;
+  same(form.json(), want[1]);
+  a = post_json(*server_, "/detect", json{{"inputs", data_url(image)}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), json::array());
+}
+
 TEST_F(ServeVision, RefusalsAre400sNamingTheInput) {
   struct Case {
     std::string path;
@@ -138,14 +183,23 @@ TEST_F(ServeVision, RefusalsAre400sNamingTheInput) {
            {"/v1/embeddings", {{"model", "bert"}, {"input", json::array({json{{"image", png}}})}}, "image-text"},
            {"/v1/embeddings", {{"model", "clip"}, {"input", json::array({json{{"video", png}}})}}, "input[0]"},
            {"/embed", {{"model", "clip"}, {"inputs", "a cat"}}, "/v1/embeddings"},
+           {"/detect", {{"model", "detr"}, {"inputs", png}, {"threshold", 1.5}}, "threshold"},
+           {"/detect", {{"model", "detr"}, {"inputs", png}, {"threshold", "high"}}, "threshold"},
+           {"/detect", {{"model", "detr"}, {"inputs", "data:image/png;base64,aGVsbG8="}}, "not an image"},
+           {"/detect", {{"model", "vit"}, {"inputs", png}}, "object detection"},
+           {"/predict", {{"model", "detr"}, {"inputs", png}}, "image classification"},
        }) {
     HttpAnswer a = post_json(*server_, c.path, c.body.dump());
     EXPECT_EQ(a.status, 400) << c.path << " " << c.body.dump().substr(0, 200) << " -> " << a.body;
     EXPECT_NE(a.body.find(c.needle), std::string::npos) << c.path << " -> " << a.body;
   }
-  // A form without a file.
+  // A form without a file; a form's threshold that is no number.
   HttpAnswer a = upload({{"model", "vit", "", ""}});
   EXPECT_EQ(a.status, 400) << a.body;
+  a = upload({{"threshold", "0.5x", "", ""}, {"file", read_file(kModels + "detr/image.png"), "a.png", "image/png"}},
+             "/detect");
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("threshold"), std::string::npos) << a.body;
   // The server still answers afterwards.
   EXPECT_EQ(post_json(*server_, "/predict", json{{"inputs", png}}.dump()).status, 200);
 }
