@@ -69,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Exactly one form of input: texts, token ids, or {"text"} / {"image"} items.
         check(int{!r.texts.empty()} + int{!r.id_lists.empty()} + int{!r.multimodal.empty()} == 1);
         check(r.texts.size() + r.id_lists.size() + r.multimodal.size() <= limits.max_inputs);
-        for (const auto& in : r.multimodal) check(in.is_image ? !in.bytes.empty() : in.bytes.empty());
+        for (const auto& in : r.multimodal)
+          check(in.kind != EmbeddingInput::Kind::Text ? !in.bytes.empty() : in.bytes.empty());
         if (r.dimensions) check(*r.dimensions >= 1);
         break;
       }

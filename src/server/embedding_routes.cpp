@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.h"
+#include "preprocess/audio/audio_loader.h"
 #include "preprocess/image/image_decoder.h"
 #include "router/result_json.h"
 #include "server/api_error.h"
@@ -58,37 +59,39 @@ int64_t output_dimensions(const ServedModel& m, const EmbeddingRequest& r, int64
                                   m.name, full));
 }
 
-// An image-text model (CLIP): texts through its text tower, images through its image tower,
-// both projected and L2-normalized as CLIPModel's text_embeds / image_embeds, in input order.
-// Token-id inputs are texts already tokenized by the model's tokenizer.
-struct ImageTextEmbeddings {
+// A model with a text tower and a media tower (CLIP: images; CLAP: audio): texts through the
+// text tower, media items through the other, both projected and L2-normalized as the model's
+// text_embeds / image_embeds / audio_embeds, in input order. Token-id inputs are texts already
+// tokenized by the model's tokenizer. `decode` turns an item's bytes into what `embed_media` takes.
+struct MultimodalEmbeddings {
   std::vector<std::vector<float>> rows;
   int64_t tokens = 0;
 };
 
-ImageTextEmbeddings image_text_embeddings(ServerState& s, ServedModel& m, EmbeddingRequest& r) {
+template <typename Endpoint, typename Decode, typename EmbedMedia>
+MultimodalEmbeddings multimodal_embeddings(ServerState& s, ServedModel& m, const Endpoint& ep, EmbeddingRequest& r,
+                                           EmbeddingInput::Kind media_kind, const char* media_name, Decode decode,
+                                           EmbedMedia embed_media) {
   const auto arrived = std::chrono::steady_clock::now();
   std::vector<EmbeddingInput> items = std::move(r.multimodal);
-  for (auto& t : r.texts) items.push_back(EmbeddingInput{false, std::move(t), {}});
+  for (auto& t : r.texts) items.push_back(EmbeddingInput{EmbeddingInput::Kind::Text, std::move(t), {}});
   std::vector<std::string> texts;
-  std::vector<size_t> text_at, image_at;
-  std::vector<image::RgbImage> images;
-  image::ImageLimits limits;
-  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
+  std::vector<size_t> text_at, media_at;
+  std::vector<decltype(decode(std::string(), std::string()))> media;
   for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].is_image) {
-      const auto* p = reinterpret_cast<const uint8_t*>(items[i].bytes.data());
-      images.push_back(
-          image::decode_image_bytes(std::span(p, items[i].bytes.size()), fmt::format("input[{}]", i), limits).image);
-      image_at.push_back(i);
-    } else {
+    const std::string param = fmt::format("input[{}]", i);
+    if (items[i].kind == media_kind) {
+      media.push_back(decode(items[i].bytes, param));
+      media_at.push_back(i);
+    } else if (items[i].kind == EmbeddingInput::Kind::Text) {
       texts.push_back(std::move(items[i].text));
       text_at.push_back(i);
+    } else {
+      throw invalid_field(param, fmt::format("`{}`: model `{}` embeds texts and {} only", param, m.name, media_name));
     }
   }
-  const auto& ep = *m.image_text;
   const size_t total = items.size() + r.id_lists.size();
-  ImageTextEmbeddings out;
+  MultimodalEmbeddings out;
   out.rows.resize(total);
   auto take = [&](const Tensor& e, const std::vector<size_t>& at) {
     const int64_t d = e.size(1);
@@ -118,10 +121,38 @@ ImageTextEmbeddings image_text_embeddings(ServerState& s, ServedModel& m, Embedd
     }
     take(ep.text_embeddings_of_ids(r.id_lists, /*normalize=*/true), at);
   }
-  if (!images.empty()) take(ep.image_embeddings(images, /*normalize=*/true), image_at);
+  if (!media.empty()) take(embed_media(media), media_at);
   s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return out;
+}
+
+MultimodalEmbeddings image_text_embeddings(ServerState& s, ServedModel& m, EmbeddingRequest& r) {
+  image::ImageLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;  // every bad upload is the client's
+  const ImageTextEndpoint& ep = *m.image_text;
+  return multimodal_embeddings(
+      s, m, ep, r, EmbeddingInput::Kind::Image, "images",
+      [&](const std::string& bytes, const std::string& name) {
+        const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+        return image::decode_image_bytes(std::span(p, bytes.size()), name, limits).image;
+      },
+      [&](const std::vector<image::RgbImage>& images) { return ep.image_embeddings(images, /*normalize=*/true); });
+}
+
+// CLAP: each clip decoded (WAV, FLAC, OGG, MP3: the audio front end) and resampled to the
+// feature extractor's rate, as `embed --audio` reads a file.
+MultimodalEmbeddings audio_text_embeddings(ServerState& s, ServedModel& m, EmbeddingRequest& r) {
+  audio::AudioLimits limits;
+  limits.kind = ErrorKind::InvalidArgument;
+  const AudioTextEndpoint& ep = *m.audio_text;
+  return multimodal_embeddings(
+      s, m, ep, r, EmbeddingInput::Kind::Audio, "audio",
+      [&](const std::string& bytes, const std::string& name) {
+        const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+        return audio::load_audio_bytes(std::span(p, bytes.size()), name, ep.sampling_rate(), limits).samples;
+      },
+      [&](const std::vector<std::vector<float>>& clips) { return ep.audio_embeddings(clips, /*normalize=*/true); });
 }
 
 std::string embeddings_json(const ServedModel& m, const std::vector<std::vector<float>>& rows, bool base64,
@@ -145,11 +176,12 @@ std::string embeddings_json(const ServedModel& m, const std::vector<std::vector<
 void openai_embeddings(ServerState& s, const std::string& body, httplib::Response& res) {
   EmbeddingRequest r = parse_embedding_request(body, s.limits);
   ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
-  if (m.embeds_images()) {
-    if (r.dimensions && *r.dimensions != m.image_text->model().projection_dim())
-      throw invalid_field("dimensions", fmt::format("model `{}` makes {}-dimensional embeddings only", m.name,
-                                                    m.image_text->model().projection_dim()));
-    const ImageTextEmbeddings e = image_text_embeddings(s, m, r);
+  if (m.embeds_images() || m.embeds_audio()) {
+    const int64_t dim =
+        m.embeds_images() ? m.image_text->model().projection_dim() : m.audio_text->model().projection_dim();
+    if (r.dimensions && *r.dimensions != dim)
+      throw invalid_field("dimensions", fmt::format("model `{}` makes {}-dimensional embeddings only", m.name, dim));
+    const MultimodalEmbeddings e = m.embeds_images() ? image_text_embeddings(s, m, r) : audio_text_embeddings(s, m, r);
     s.metrics.add(metric::kPromptTokens, {{"model", m.name}}, static_cast<double>(e.tokens));
     send_json(res, embeddings_json(m, e.rows, r.base64, e.tokens));
     return;
@@ -157,7 +189,7 @@ void openai_embeddings(ServerState& s, const std::string& body, httplib::Respons
   if (!r.multimodal.empty())
     throw invalid_field("input",
                         fmt::format("model `{}` embeds text only; {{\"image\": ...}} inputs need an image-text "
-                                    "model (CLIP)",
+                                    "model (CLIP), {{\"audio\": ...}} inputs an audio-text model (CLAP)",
                                     m.name));
   EmbeddingOptions options;
   options.truncate = false;  // OpenAI refuses an input over the limit rather than cutting it
@@ -185,10 +217,11 @@ void openai_embeddings(ServerState& s, const std::string& body, httplib::Respons
 void tei_embed(ServerState& s, const std::string& body, httplib::Response& res) {
   TeiEmbedRequest r = parse_tei_embed_request(body, s.limits);
   ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
-  if (m.embeds_images())
-    throw invalid_field("model", fmt::format("model `{}` is an image-text model: its text and image embeddings come "
-                                             "from /v1/embeddings",
-                                             m.name));
+  if (m.embeds_images() || m.embeds_audio())
+    throw invalid_field(
+        "model", fmt::format("model `{}` is an {}-text model: its text and {} embeddings come "
+                             "from /v1/embeddings",
+                             m.name, m.embeds_images() ? "image" : "audio", m.embeds_images() ? "image" : "audio"));
   EmbeddingOptions options;
   options.truncate = r.truncate;
   options.normalize = r.normalize.value_or(true);  // TEI normalizes unless asked not to

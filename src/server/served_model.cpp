@@ -50,6 +50,10 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   } else if (kind.task == "image-classification") {
     m->image_classifier = ImageClassificationEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
+  } else if (kind.family == "clap") {
+    m->audio_text = AudioTextEndpoint::load(m->dir, device, dtype);
+    m->vision_mu = std::make_unique<std::mutex>();
+    context = m->audio_text->model().max_text_tokens();
   } else if (kind.family == "clip") {
     m->image_text = ImageTextEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/audio_text_endpoint.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/image_endpoints.h"
@@ -34,10 +35,12 @@ struct ServedModel {
   std::unique_ptr<EmbeddingService> embedding;
   std::shared_ptr<const SpeechRecognizer> speech;  // speech models: /v1/audio/transcriptions
   std::unique_ptr<std::mutex> speech_mu;           // one transcription at a time per model
-  // Vision models: image classification (/predict) and image-text embeddings (/v1/embeddings).
+  // Vision and audio-text models: image classification (/predict), detection (/detect),
+  // image-text and audio-text embeddings (/v1/embeddings).
   std::shared_ptr<ImageClassificationEndpoint> image_classifier;
   std::shared_ptr<ImageTextEndpoint> image_text;
   std::shared_ptr<ObjectDetectionEndpoint> detector;  // /detect
+  std::shared_ptr<AudioTextEndpoint> audio_text;      // CLAP: /v1/embeddings with {"audio"} inputs
   std::unique_ptr<std::mutex> vision_mu;              // one vision request at a time per model
   std::optional<tok::ChatTemplate> chat_template;     // none: chat completions answer 400
   int64_t max_model_len = 0;                          // tokens of prompt + completion (embedding models: of one input)
@@ -56,14 +59,16 @@ struct ServedModel {
   bool classifies_images() const { return image_classifier != nullptr; }
   bool embeds_images() const { return image_text != nullptr; }
   bool detects_objects() const { return detector != nullptr; }
-  // "generation", "embeddings", "transcription", "image-classification", "object-detection" or
-  // "image-text embeddings".
+  bool embeds_audio() const { return audio_text != nullptr; }
+  // "generation", "embeddings", "transcription", "image-classification", "object-detection",
+  // "audio-text embeddings" or "image-text embeddings".
   const char* serves() const {
     return generates()           ? "generation"
            : embeds()            ? "embeddings"
            : transcribes()       ? "transcription"
            : classifies_images() ? "image-classification"
            : detects_objects()   ? "object-detection"
+           : embeds_audio()      ? "audio-text embeddings"
                                  : "image-text embeddings";
   }
 };

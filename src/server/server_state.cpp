@@ -43,7 +43,7 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
   auto fits = [use](const ServedModel& m) {
     switch (use) {
       case ModelUse::Generation: return m.generates();
-      case ModelUse::Embedding: return m.embeds() || m.embeds_images();
+      case ModelUse::Embedding: return m.embeds() || m.embeds_images() || m.embeds_audio();
       case ModelUse::Tokenization: return m.generates() || m.embeds();
       case ModelUse::Transcription: return m.transcribes();
       case ModelUse::ImageClassification: return m.classifies_images();

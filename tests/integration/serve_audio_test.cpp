@@ -1,11 +1,13 @@
 // `serve` with a speech model: /v1/audio/transcriptions as the OpenAI SDKs upload to it
 // (multipart), in every response_format, and the refusals (not audio, not multipart, a model
 // that does not transcribe, translation by a CTC model); with the Whisper folder,
-// /v1/audio/transcriptions and /v1/audio/translations give the text the model gives in process.
+// /v1/audio/transcriptions and /v1/audio/translations give the text the model gives in process;
+// with the CLAP folder, /v1/embeddings embeds {"audio": data URL} and text items as `embed` does.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "integration/cli_runner.h"
 #include "integration/serve_client.h"
 #include "preprocess/audio/audio_loader.h"
@@ -172,6 +174,57 @@ TEST_F(ServeWhisper, TimestampsFromAModelWithoutTimestampTokensAre400) {
   EXPECT_EQ(a.status, 400) << a.body;
   EXPECT_NE(a.body.find("timestamp"), std::string::npos) << a.body;
   EXPECT_EQ(upload("/v1/audio/transcriptions", "not audio", {{"model", "whisper", "", ""}}).status, 400);
+}
+
+// CLAP over /v1/embeddings: audio items (data URLs, Jina's and Cohere's multimodal convention)
+// through the audio tower, texts through the text tower, each equal to `embed`'s for the same input.
+TEST(ServeClap, EmbeddingsOfAudioAndTextsInInputOrderAsTheCliGivesThem) {
+  ServeProcess server({"-m", kModels + "clap", "-m", kModels + "bert"});
+  ASSERT_TRUE(server.ready()) << server.log();
+  const std::string wav_path = kModels + "clap/audio.wav";
+  const CliResult audio = run_cli({"embed", "--model", kModels + "clap", "--audio", wav_path});
+  const CliResult texts = run_cli({"embed", "--model", kModels + "clap", "a dog barking", "rain on a roof"});
+  ASSERT_EQ(audio.status, 0) << audio.err;
+  ASSERT_EQ(texts.status, 0) << texts.err;
+  const json want_audio = json::parse(audio.out)["embeddings"][0], want_texts = json::parse(texts.out)["embeddings"];
+  const std::string wav_url = "data:audio/wav;base64," + base64_encode(read_file(wav_path));
+  HttpAnswer a = post_json(
+      server, "/v1/embeddings",
+      json{{"model", "clap"},
+           {"input", json::array({"a dog barking", json{{"audio", wav_url}}, json{{"text", "rain on a roof"}}})}}
+          .dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  const json data = a.json()["data"];
+  ASSERT_EQ(data.size(), 3u);
+  ASSERT_EQ(data[1]["embedding"].size(), want_audio.size());
+  for (size_t c = 0; c < want_audio.size(); ++c) {
+    EXPECT_NEAR(data[1]["embedding"][c].get<double>(), want_audio[c].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(data[0]["embedding"][c].get<double>(), want_texts[0][c].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(data[2]["embedding"][c].get<double>(), want_texts[1][c].get<double>(), 1e-6) << c;
+  }
+  EXPECT_GT(a.json()["usage"]["prompt_tokens"].get<int>(), 0);
+
+  struct Case {
+    json body;
+    std::string needle;
+  };
+  const std::string png_url = "data:image/png;base64," + base64_encode(read_file(kModels + "vit/image.png"));
+  for (const Case& c : std::vector<Case>{
+           {{{"model", "clap"}, {"input", json::array({json{{"image", png_url}}})}}, "texts and audio only"},
+           {{{"model", "clap"}, {"input", json::array({json{{"audio", "https://example.com/a.wav"}}})}}, "not fetched"},
+           {{{"model", "clap"}, {"input", json::array({json{{"audio", "data:audio/wav;base64,aGVsbG8="}}})}},
+            "input[0]"},
+           {{{"model", "clap"}, {"input", json::array({json{{"audio", png_url}}})}}, "not audio"},
+           {{{"model", "clap"}, {"input", "a dog"}, {"dimensions", 8}}, "dimensions"},
+           {{{"model", "bert"}, {"input", json::array({json{{"audio", wav_url}}})}}, "audio-text model"},
+       }) {
+    HttpAnswer r = post_json(server, "/v1/embeddings", c.body.dump());
+    EXPECT_EQ(r.status, 400) << c.body.dump().substr(0, 200) << " -> " << r.body;
+    EXPECT_NE(r.body.find(c.needle), std::string::npos) << c.body.dump().substr(0, 200) << " -> " << r.body;
+  }
+  HttpAnswer tei = post_json(server, "/embed", json{{"model", "clap"}, {"inputs", "a dog"}}.dump());
+  EXPECT_EQ(tei.status, 400) << tei.body;
+  EXPECT_NE(tei.body.find("/v1/embeddings"), std::string::npos) << tei.body;
 }
 
 }  // namespace
