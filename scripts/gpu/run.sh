@@ -7,8 +7,10 @@
 #          the CLI's device tests
 #   cli    the CLI on the GPU: hardware, embed, generate, and the bad inputs of issue 12
 #   bench  our engine beside PyTorch + transformers (hf_reference_bench.py) in the same call
+#   vision ViT-base-shaped image classification beside transformers, CPU and GPU (bench_vision.sh;
+#          not in the default set)
 # Logs land in $OUT (gpu-run.tar.gz); a summary table is printed last.
-#   scripts/gpu/run.sh [tests] [cli] [bench]
+#   scripts/gpu/run.sh [tests] [cli] [bench] [vision]
 set -uo pipefail
 what=${*:-tests cli bench}
 root=$PWD
@@ -75,6 +77,11 @@ fi
 
 if [[ $what == *bench* ]] && [ -x "$root/scripts/gpu/bench.sh" ]; then
   bash "$root/scripts/gpu/bench.sh" "$b" "$log" | tee "$log/bench.txt"
+  pack
+fi
+
+if [[ $what == *vision* ]]; then
+  bash "$root/scripts/gpu/bench_vision.sh" "$b" "$log" | tee "$log/bench_vision.txt"
   pack
 fi
 
