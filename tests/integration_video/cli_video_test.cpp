@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -65,6 +66,34 @@ TEST(CliVideo, SimilarityOfFramesAndOfAVideoFile) {
 }
 
 // Bad videos and arguments: exit 2, one line naming what is wrong, nothing on stdout.
+// FFmpeg's libraries are loaded when the first video is decoded (ffmpeg_library.h): where they
+// cannot be loaded (here: stand-ins of no bytes earlier on the library path), a folder of frames
+// still works and a video file is one line naming the libraries, exit 2.
+TEST(CliVideo, WithoutFfmpegsLibrariesAVideoIsOneLineAndFramesStillWork) {
+  TempDir libs;
+  for (const std::string& name : {"libavutil.so." + std::to_string(LIBAVUTIL_VERSION_MAJOR),
+                                  "libavcodec.so." + std::to_string(LIBAVCODEC_VERSION_MAJOR),
+                                  "libavformat.so." + std::to_string(LIBAVFORMAT_VERSION_MAJOR),
+                                  "libswscale.so." + std::to_string(LIBSWSCALE_VERSION_MAJOR)})
+    write_file(libs.path() + "/" + name, "");  // the sonames of the headers, as ffmpeg_library.cpp asks
+  const char* old = std::getenv("LD_LIBRARY_PATH");
+  const std::string saved = old ? old : "";
+  setenv("LD_LIBRARY_PATH", libs.path().c_str(), 1);
+  TempDir dir;
+  std::vector<image::RgbImage> frames;
+  for (int i = 0; i < 4; ++i) frames.push_back(test_frame(32, 24, i));
+  write_test_video(dir.path() + "/four.mkv", frames, "ffv1");  // in this process, FFmpeg linked
+  const CliResult video = run_cli(similarity_args(dir.path() + "/four.mkv"));
+  const CliResult folder = run_cli(similarity_args(kXClip + "/frames"));
+  if (old) {
+    setenv("LD_LIBRARY_PATH", saved.c_str(), 1);
+  } else {
+    unsetenv("LD_LIBRARY_PATH");
+  }
+  expect_user_error(video, "video decoding needs FFmpeg's libraries");
+  EXPECT_EQ(folder.status, 0) << folder.err;
+}
+
 TEST(CliVideo, BadVideosAreUserErrors) {
   TempDir dir;
   const std::string empty = dir.path() + "/empty.mp4", text = dir.path() + "/notes.webm", cut = dir.path() + "/cut.mkv";
