@@ -1,4 +1,5 @@
 #include "runtime/audio_text_endpoint.h"
+#include "runtime/text_tower.h"
 
 #include <algorithm>
 #include <chrono>
@@ -61,31 +62,18 @@ std::shared_ptr<AudioTextEndpoint> AudioTextEndpoint::load(const std::string& di
          "{}: the feature extractor's truncation is \"fusion\" (4-channel features for a fused HTSAT), which this "
          "build's unfused CLAP does not take; use truncation \"rand_trunc\"",
          dir);
-  ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
-  ep->tokenizer_->with_padding(std::nullopt);
-  ep->tokenizer_->with_truncation(std::nullopt);
+  ep->tokenizer_ = load_text_tower_tokenizer(dir);
   auto weights = WeightStore::open(dir);
   ep->model_ = load_audio_text_model(config, *weights, dtype, device);
   return ep;
 }
 
 std::vector<tok::Encoding> AudioTextEndpoint::tokenize(const std::vector<std::string>& texts) const {
-  std::vector<tok::Encoding> out;
-  const auto limit = static_cast<size_t>(model_->max_text_tokens());
-  for (const std::string& t : texts) out.push_back(tokenizer_->encode_truncated(t, limit));
-  return out;
+  return tokenize_texts(*tokenizer_, texts, model_->max_text_tokens());
 }
 
 Tensor AudioTextEndpoint::text_embeddings_of_ids(const std::vector<std::vector<int32_t>>& ids, bool normalize) const {
-  if (ids.empty()) fail(ErrorKind::InvalidArgument, "no texts to embed");
-  std::vector<std::span<const int32_t>> spans;
-  for (const auto& v : ids) {
-    if (v.empty()) fail(ErrorKind::InvalidArgument, "a text has no tokens");
-    if (static_cast<int64_t>(v.size()) > model_->max_text_tokens())
-      fail(ErrorKind::InvalidArgument, "a text of {} tokens exceeds the model's limit of {} tokens", v.size(),
-           model_->max_text_tokens());
-    spans.emplace_back(v.data(), v.size());
-  }
+  const std::vector<std::span<const int32_t>> spans = text_token_spans(ids, model_->max_text_tokens());
   StepBuilder builder(model_->device());
   StepInputs step = builder.encoder_step(spans, {}, model_->vocab_size());
   Tensor t = ops::to_device(model_->text_features(step), Device::cpu()).contiguous();

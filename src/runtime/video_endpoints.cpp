@@ -1,4 +1,5 @@
 #include "runtime/video_endpoints.h"
+#include "runtime/text_tower.h"
 
 #include <chrono>
 #include <cmath>
@@ -42,19 +43,14 @@ std::shared_ptr<VideoTextEndpoint> VideoTextEndpoint::load(const std::string& di
   ep->kind_ = classify_model(config.json(), config.path());
   require_video_text_model(ep->kind_, dir);
   ep->processor_ = std::make_unique<image::ImageProcessor>(image::ImageProcessor::load(dir, "VideoMAEImageProcessor"));
-  ep->tokenizer_ = tok::Tokenizer::from_folder(dir);
-  ep->tokenizer_->with_padding(std::nullopt);
-  ep->tokenizer_->with_truncation(std::nullopt);
+  ep->tokenizer_ = load_text_tower_tokenizer(dir);
   auto weights = WeightStore::open(dir);
   ep->model_ = load_video_text_model(config, *weights, dtype, device);
   return ep;
 }
 
 std::vector<tok::Encoding> VideoTextEndpoint::tokenize(const std::vector<std::string>& texts) const {
-  std::vector<tok::Encoding> out;
-  const auto limit = static_cast<size_t>(model_->max_text_tokens());
-  for (const std::string& t : texts) out.push_back(tokenizer_->encode_truncated(t, limit));
-  return out;
+  return tokenize_texts(*tokenizer_, texts, model_->max_text_tokens());
 }
 
 Tensor VideoTextEndpoint::pixel_values(const std::vector<image::RgbImage>& frames) const {
@@ -75,14 +71,7 @@ Tensor VideoTextEndpoint::pixel_values(const std::vector<image::RgbImage>& frame
 
 VideoTextSimilarity VideoTextEndpoint::similarity_of(const Tensor& pixel_values,
                                                      const std::vector<std::vector<int32_t>>& ids) const {
-  if (ids.empty()) fail(ErrorKind::InvalidArgument, "no texts given");
-  std::vector<std::span<const int32_t>> spans;
-  for (const auto& v : ids) {
-    if (v.empty() || static_cast<int64_t>(v.size()) > model_->max_text_tokens())
-      fail(ErrorKind::InvalidArgument, "a text of {} tokens (the model takes 1 to {})", v.size(),
-           model_->max_text_tokens());
-    spans.emplace_back(v.data(), v.size());
-  }
+  const std::vector<std::span<const int32_t>> spans = text_token_spans(ids, model_->max_text_tokens());
   StepBuilder builder(model_->device());
   StepInputs step = builder.encoder_step(spans, {}, model_->vocab_size());
   const Tensor text = model_->text_features(step, spans);
