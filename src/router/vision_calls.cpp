@@ -14,6 +14,21 @@ namespace ia::router {
 
 namespace {
 
+// Each row's softmax (zero-shot labels: one image's or video's probabilities over the texts).
+std::vector<std::vector<float>> softmax_rows(const std::vector<std::vector<float>>& logits) {
+  std::vector<std::vector<float>> out;
+  for (const auto& row : logits) {
+    float mx = -INFINITY;
+    for (float x : row) mx = std::max(mx, x);
+    double sum = 0;
+    for (float x : row) sum += std::exp(static_cast<double>(x) - mx);
+    std::vector<float> probs;
+    for (float x : row) probs.push_back(static_cast<float>(std::exp(static_cast<double>(x) - mx) / sum));
+    out.push_back(std::move(probs));
+  }
+  return out;
+}
+
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
@@ -173,15 +188,7 @@ ipfs_accelerate::SimilarityResult similarity(VisionEndpoints& v, const std::stri
   ImageTextSimilarity s = ep->similarity(decoded, texts);
   for (const auto& e : ep->tokenize(texts)) r.token_counts.push_back(static_cast<int>(e.ids.size()));
   r.logits_per_image = s.logits_per_image;
-  for (const auto& row : s.logits_per_image) {
-    float mx = -INFINITY;
-    for (float x : row) mx = std::max(mx, x);
-    double sum = 0;
-    for (float x : row) sum += std::exp(static_cast<double>(x) - mx);
-    std::vector<float> probs;
-    for (float x : row) probs.push_back(static_cast<float>(std::exp(static_cast<double>(x) - mx) / sum));
-    r.probs_per_image.push_back(std::move(probs));
-  }
+  r.probs_per_image = softmax_rows(s.logits_per_image);
   r.text_embeds = std::move(s.text_embeds);
   r.image_embeds = std::move(s.image_embeds);
   r.tokenize_ms = s.tokenize_ms;
@@ -230,15 +237,7 @@ ipfs_accelerate::VideoSimilarityResult video_similarity(VisionEndpoints& v, cons
   r.logit_scale = ep->model().logit_scale();
   VideoTextSimilarity s = ep->similarity(decoded, texts);
   for (const auto& e : ep->tokenize(texts)) r.token_counts.push_back(static_cast<int>(e.ids.size()));
-  for (const auto& row : s.logits_per_video) {
-    float mx = -INFINITY;
-    for (float x : row) mx = std::max(mx, x);
-    double sum = 0;
-    for (float x : row) sum += std::exp(static_cast<double>(x) - mx);
-    std::vector<float> probs;
-    for (float x : row) probs.push_back(static_cast<float>(std::exp(static_cast<double>(x) - mx) / sum));
-    r.probs_per_video.push_back(std::move(probs));
-  }
+  r.probs_per_video = softmax_rows(s.logits_per_video);
   r.logits_per_video = std::move(s.logits_per_video);
   r.text_embeds = std::move(s.text_embeds);
   r.video_embeds = std::move(s.video_embeds);
