@@ -188,12 +188,18 @@ std::string detect_result_json(const ipfs_accelerate::DetectResult& r, size_t in
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // labels are the config's bytes
 }
 
-std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
+namespace {
+
+// The fields before the matrices of a similarity result (image- or video-text): model, device,
+// dtype, logit_scale, `extra` (a video result's inputs), usage, timings, warnings.
+template <typename Result>
+nlohmann::json similarity_head(const Result& r, nlohmann::json extra) {
   nlohmann::json head;
   head["model"] = r.model;
   head["device"] = r.device;
   head["dtype"] = r.dtype;
   head["logit_scale"] = r.logit_scale;
+  for (auto& [k, v] : extra.items()) head[k] = std::move(v);
   int tokens = 0;
   for (int n : r.token_counts) tokens += n;
   head["usage"] = {{"prompt_tokens", tokens}, {"total_tokens", tokens}};
@@ -202,7 +208,13 @@ std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
                      {"preprocess_ms", r.preprocess_ms},
                      {"inference_ms", r.inference_ms}};
   if (!r.warnings.empty()) head["warnings"] = r.warnings;
-  std::string out = open_object(head);
+  return head;
+}
+
+}  // namespace
+
+std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
+  std::string out = open_object(similarity_head(r, {}));
   append_matrix(out, "logits_per_image", r.logits_per_image);
   append_matrix(out, "probs_per_image", r.probs_per_image);
   append_matrix(out, "text_embeds", r.text_embeds);
@@ -212,11 +224,6 @@ std::string similarity_result_json(const ipfs_accelerate::SimilarityResult& r) {
 }
 
 std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityResult& r) {
-  nlohmann::json head;
-  head["model"] = r.model;
-  head["device"] = r.device;
-  head["dtype"] = r.dtype;
-  head["logit_scale"] = r.logit_scale;
   nlohmann::json videos = nlohmann::json::array();
   for (const auto& v : r.videos) {
     nlohmann::json j = {
@@ -225,16 +232,7 @@ std::string video_similarity_result_json(const ipfs_accelerate::VideoSimilarityR
     if (v.fps > 0) j["fps"] = v.fps;
     videos.push_back(std::move(j));
   }
-  head["videos"] = std::move(videos);
-  int tokens = 0;
-  for (int n : r.token_counts) tokens += n;
-  head["usage"] = {{"prompt_tokens", tokens}, {"total_tokens", tokens}};
-  head["timings"] = {{"decode_ms", r.decode_ms},
-                     {"tokenize_ms", r.tokenize_ms},
-                     {"preprocess_ms", r.preprocess_ms},
-                     {"inference_ms", r.inference_ms}};
-  if (!r.warnings.empty()) head["warnings"] = r.warnings;
-  std::string out = open_object(head);
+  std::string out = open_object(similarity_head(r, {{"videos", std::move(videos)}}));
   append_matrix(out, "logits_per_video", r.logits_per_video);
   append_matrix(out, "probs_per_video", r.probs_per_video);
   // [videos][texts][dim]: each video's conditioned text embeddings.
