@@ -1,5 +1,4 @@
 #include "runtime/audio_text_endpoint.h"
-#include "runtime/text_tower.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include "formats/hf_config.h"
 #include "ops/ops.h"
 #include "runtime/step_builder.h"
+#include "runtime/text_tower.h"
 
 namespace ia {
 

@@ -1,5 +1,4 @@
 #include "runtime/video_endpoints.h"
-#include "runtime/text_tower.h"
 
 #include <chrono>
 #include <cmath>
@@ -8,6 +7,7 @@
 #include "formats/hf_config.h"
 #include "ops/ops.h"
 #include "runtime/step_builder.h"
+#include "runtime/text_tower.h"
 
 namespace ia {
 
