@@ -16,6 +16,7 @@
 #include "ipfs/repo.h"
 #include "ipfs/url_redaction.h"
 #include "router/model_names.h"
+#include "router/s3_model_source.h"
 
 namespace ia::router {
 
@@ -71,6 +72,7 @@ void set_model_gateways(std::vector<std::string> gateways) {
 }
 
 std::optional<std::string> resolve_model_source(const std::string& model) {
+  if (is_s3_model_url(model)) return resolve_s3_model(model);
   fs::path home = ipfs::default_home();
   std::string target = model;
   if (auto named = ModelNames(home).lookup(model)) target = *named;

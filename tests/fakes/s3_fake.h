@@ -214,20 +214,26 @@ class FakeS3 {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
         "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>" +
         bucket + "</Name><Prefix>" + xml_escape(prefix) + "</Prefix>";
-    std::vector<std::pair<std::string, size_t>> keys;  // after the token, in key order
-    for (const auto& [id, body] : objects_) {
+    struct Listed {
+      std::string key, etag;
+      size_t size;
+    };
+    std::vector<Listed> keys;                  // after the token, in key order
+    for (const auto& [id, body] : objects_) {  // handle() holds mu_
       if (id.rfind(bucket + "/", 0) != 0) continue;
       const std::string key = id.substr(bucket.size() + 1);
-      if (key.rfind(prefix, 0) == 0 && (token.empty() || key > token)) keys.emplace_back(key, body.size());
+      // The ETag as PUT answered it (S3's is the MD5 of a single-part object; opaque to clients).
+      if (key.rfind(prefix, 0) == 0 && (token.empty() || key > token))
+        keys.push_back({key, providers::sha256_hex(body).substr(0, 32), body.size()});
     }
     const size_t n = std::min(keys.size(), page_size);
     for (size_t i = 0; i < n; ++i)
-      xml += "<Contents><Key>" + xml_escape(keys[i].first) + "</Key><Size>" + std::to_string(keys[i].second) +
-             "</Size><ETag>&quot;x&quot;</ETag></Contents>";
+      xml += "<Contents><Key>" + xml_escape(keys[i].key) + "</Key><Size>" + std::to_string(keys[i].size) +
+             "</Size><ETag>&quot;" + keys[i].etag + "&quot;</ETag></Contents>";
     const bool truncated = keys.size() > n;
     xml += "<KeyCount>" + std::to_string(n) + "</KeyCount><IsTruncated>" + (truncated ? "true" : "false") +
            "</IsTruncated>";
-    if (truncated) xml += "<NextContinuationToken>" + xml_escape(keys[n - 1].first) + "</NextContinuationToken>";
+    if (truncated) xml += "<NextContinuationToken>" + xml_escape(keys[n - 1].key) + "</NextContinuationToken>";
     xml += "</ListBucketResult>";
     res.set_content(xml, "application/xml");
   }
