@@ -44,6 +44,20 @@ struct ProviderConfig {
   std::chrono::milliseconds backoff_base{500}, backoff_cap{8'000};
   std::chrono::milliseconds max_hint{60'000};  // hints longer than this fall back to backoff
   size_t embed_batch = 0;                      // inputs per embeddings call (0: the adapter's default)
+  // USD per million tokens, by the provider's model name ("*": any other model), for cost tracking.
+  struct Price {
+    double input_per_million = 0, output_per_million = 0;
+  };
+  std::map<std::string, Price> prices;
+  // The cost of a call's usage in USD (0 for a model without a price).
+  double cost_usd(const std::string& model, int64_t input_tokens, int64_t output_tokens) const {
+    auto it = prices.find(model);
+    if (it == prices.end()) it = prices.find("*");
+    if (it == prices.end()) return 0;
+    return (static_cast<double>(input_tokens) * it->second.input_per_million +
+            static_cast<double>(output_tokens) * it->second.output_per_million) /
+           1e6;
+  }
 };
 
 struct ChatMessage {

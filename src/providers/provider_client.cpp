@@ -99,6 +99,7 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
         ++s.successes;
         s.tokens_in += u.input_tokens;
         s.tokens_out += u.output_tokens;
+        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens);
         s.latency_sum_s += dt;
         size_t b = 0;
         while (b < std::size(kLatencyBounds) && dt > kLatencyBounds[b]) ++b;

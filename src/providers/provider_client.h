@@ -35,6 +35,7 @@ struct CallStats {
   std::map<std::string, int64_t> errors;  // by failure class name (and "unsupported", "queue")
   std::vector<int64_t> latency_buckets;   // counts per kLatencyBounds bucket, then +Inf
   double latency_sum_s = 0;
+  double cost_usd = 0;  // from the config's prices and each call's usage
 };
 inline constexpr double kLatencyBounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 

@@ -168,6 +168,27 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
     c.backoff_cap = seconds_field(*it, "cap_s", c.backoff_cap, where + ".backoff");
     c.max_hint = seconds_field(*it, "max_hint_s", c.max_hint, where + ".backoff");
   }
+  if (auto it = j.find("prices"); it != j.end()) {
+    const std::string pw = where + ".prices";
+    if (!it->is_object())
+      fail(ErrorKind::InvalidArgument,
+           "{}: expected {{\"MODEL\": {{\"input_per_million\": USD, \"output_per_million\": "
+           "USD}}}}",
+           pw);
+    for (const auto& [model, v] : it->items()) {
+      const std::string mw = pw + "." + model;
+      if (!v.is_object()) fail(ErrorKind::InvalidArgument, "{}: expected an object", mw);
+      ProviderConfig::Price price;
+      for (const auto& [field, value] : v.items()) {
+        if (field != "input_per_million" && field != "output_per_million")
+          fail(ErrorKind::InvalidArgument, "{}.{}: unknown field (input_per_million, output_per_million)", mw, field);
+        if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1e6)
+          fail(ErrorKind::InvalidArgument, "{}.{}: expected USD per million tokens, 0 to 1000000", mw, field);
+        (field == "input_per_million" ? price.input_per_million : price.output_per_million) = value.get<double>();
+      }
+      c.prices[model] = price;
+    }
+  }
   fill_from_env(c, env, keys_given);
   return c;
 }

@@ -370,6 +370,11 @@ std::string Router::prometheus_text() const {
       out += fmt::format("ia_provider_tokens_total{{provider=\"{}\",model=\"{}\",direction=\"out\"}} {}\n",
                          prom_escape(pname), prom_escape(model), s.tokens_out);
     }
+  family("ia_provider_cost_usd_total", "counter", "USD spent at providers, from the configured prices and the usage.");
+  for (const auto& [pname, c] : clients_)
+    for (const auto& [model, s] : c->stats())
+      out += fmt::format("ia_provider_cost_usd_total{{provider=\"{}\",model=\"{}\"}} {}\n", prom_escape(pname),
+                         prom_escape(model), s.cost_usd);
   family("ia_provider_latency_seconds", "histogram", "Provider call latency, retries and waits included.");
   for (const auto& [pname, c] : clients_)
     for (const auto& [model, s] : c->stats()) {
@@ -434,9 +439,9 @@ nlohmann::json Router::status_json() const {
                       {"failures", k->failures.load()}});
     nlohmann::json models = nlohmann::json::object();
     for (const auto& [model, s] : c->stats())
-      models[model.empty() ? "(none)" : model] = {{"requests", s.requests},   {"successes", s.successes},
-                                                  {"retries", s.retries},     {"errors", s.errors},
-                                                  {"tokens_in", s.tokens_in}, {"tokens_out", s.tokens_out}};
+      models[model.empty() ? "(none)" : model] = {
+          {"requests", s.requests},   {"successes", s.successes},   {"retries", s.retries},  {"errors", s.errors},
+          {"tokens_in", s.tokens_in}, {"tokens_out", s.tokens_out}, {"cost_usd", s.cost_usd}};
     out["providers"].push_back({{"name", pname},
                                 {"type", c->config().type},
                                 {"base_url", c->config().base_url},

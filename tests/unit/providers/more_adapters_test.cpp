@@ -212,6 +212,24 @@ TEST(ProviderConfig, KeysFromEnvOrFilesNeverLiteralAndSdkVariables) {
       Error);
   EXPECT_THROW(provider_config_from_json("x", nlohmann::json::parse(R"({"type":"nope"})"), env), Error);
   EXPECT_THROW(provider_config_from_json("openai", nlohmann::json::parse(R"({"max_retries":-1})"), env), Error);
+  // Prices, USD per million tokens by model; anything else is refused naming the field.
+  ProviderConfig p = provider_config_from_json(
+      "openai",
+      nlohmann::json::parse(
+          R"({"prices":{"gpt-4o-mini":{"input_per_million":0.15,"output_per_million":0.6},"*":{"input_per_million":1}}})"),
+      env);
+  EXPECT_DOUBLE_EQ(p.cost_usd("gpt-4o-mini", 1'000'000, 2'000'000), 0.15 + 1.2);
+  EXPECT_DOUBLE_EQ(p.cost_usd("unlisted", 1'000'000, 5), 1.0);
+  for (const char* bad : {R"({"prices":[1]})", R"({"prices":{"m":{"input_per_million":-1}}})",
+                          R"({"prices":{"m":{"input_per_million":"cheap"}}})", R"({"prices":{"m":{"per_token":1}}})"}) {
+    try {
+      provider_config_from_json("openai", nlohmann::json::parse(bad), env);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("providers.openai.prices"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -280,6 +280,21 @@ TEST(ProviderClient, CountersByModel) {
   for (auto n : s["a"].latency_buckets) in_buckets += n;
   EXPECT_EQ(in_buckets, 2);
   EXPECT_EQ(s["b"].errors["caller"], 1);
+  EXPECT_EQ(s["a"].cost_usd, 0.0);  // no prices configured
+}
+
+TEST(ProviderClient, CostFromTheConfiguredPricesAndTheUsage) {
+  FakeProvider fake(FakeProtocol::OpenAI);
+  ProviderConfig c = fake_config("openai", fake);
+  c.prices["a"] = {2.0, 8.0};  // USD per million input / output tokens
+  c.prices["*"] = {1.0, 1.0};
+  RecordingClient client(c);
+  client->chat(hello_chat("a"), nullptr);  // the fake's usage: 5 tokens in, 3 out
+  client->chat(hello_chat("a"), nullptr);
+  client->chat(hello_chat("other"), nullptr);
+  auto s = client->stats();
+  EXPECT_DOUBLE_EQ(s["a"].cost_usd, (10 * 2.0 + 6 * 8.0) / 1e6);
+  EXPECT_DOUBLE_EQ(s["other"].cost_usd, (5 * 1.0 + 3 * 1.0) / 1e6);
 }
 
 }  // namespace
