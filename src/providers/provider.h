@@ -49,6 +49,9 @@ struct ProviderConfig {
     double input_per_million = 0, output_per_million = 0;
   };
   std::map<std::string, Price> prices;
+  // Once the calls of this process have cost this much (USD, from `prices`), further calls are
+  // refused (402, as an exhausted quota) so the router moves to the next deployment. 0: no limit.
+  double budget_usd = 0;
   // The cost of a call's usage in USD (0 for a model without a price).
   double cost_usd(const std::string& model, int64_t input_tokens, int64_t output_tokens) const {
     auto it = prices.find(model);

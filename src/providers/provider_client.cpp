@@ -43,6 +43,11 @@ double ProviderClient::latency_ewma_s() const {
   return latency_ewma_s_;
 }
 
+double ProviderClient::spent_usd() const {
+  std::lock_guard lock(mu_);
+  return spent_usd_;
+}
+
 std::map<std::string, CallStats> ProviderClient::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -59,6 +64,15 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
                          const std::function<Usage(const std::string& key, const OnText& forward_guard)>& attempt,
                          const OnText& on_text) {
   record(model, [](CallStats& s) { ++s.requests; });
+  if (config().budget_usd > 0) {
+    const double spent = spent_usd();
+    if (spent >= config().budget_usd) {
+      record(model, [](CallStats& s) { ++s.errors["budget"]; });
+      throw ProviderError(FailureClass::KeyFault, 402,
+                          fmt::format("{}: its budget of {:.2f} USD is spent ({:.4f} USD in this process)", name(),
+                                      config().budget_usd, spent));
+    }
+  }
   const auto t0 = hooks_.clock();
   std::unique_ptr<RequestGate::Slot> slot;
   try {
@@ -99,7 +113,9 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
         ++s.successes;
         s.tokens_in += u.input_tokens;
         s.tokens_out += u.output_tokens;
-        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens);
+        const double cost = config().cost_usd(model, u.input_tokens, u.output_tokens);
+        s.cost_usd += cost;
+        spent_usd_ += cost;  // record() holds mu_
         s.latency_sum_s += dt;
         size_t b = 0;
         while (b < std::size(kLatencyBounds) && dt > kLatencyBounds[b]) ++b;

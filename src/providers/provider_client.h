@@ -69,6 +69,7 @@ class ProviderClient {
   double latency_ewma_s() const;  // 0 until a call finished
   const KeyPool& keys() const { return keys_; }
   std::map<std::string, CallStats> stats() const;  // by model
+  double spent_usd() const;                        // over every model, from the config's prices
 
  private:
   // Runs `attempt` (given the key) under the queue, breakers and retry policy.
@@ -87,6 +88,7 @@ class ProviderClient {
   std::mt19937_64 rng_;
   std::map<std::string, CallStats> stats_;
   double latency_ewma_s_ = 0;
+  double spent_usd_ = 0;
 };
 
 }  // namespace ia::providers

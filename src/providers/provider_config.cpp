@@ -189,6 +189,13 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
       c.prices[model] = price;
     }
   }
+  if (auto it = j.find("budget_usd"); it != j.end()) {
+    if (!it->is_number() || it->get<double>() < 0)
+      fail(ErrorKind::InvalidArgument, "{}.budget_usd: expected USD, 0 or more (0: no limit)", where);
+    if (c.prices.empty())
+      fail(ErrorKind::InvalidArgument, "{}.budget_usd: needs `prices` to count the spend against", where);
+    c.budget_usd = it->get<double>();
+  }
   fill_from_env(c, env, keys_given);
   return c;
 }

@@ -220,6 +220,11 @@ TEST(ProviderConfig, KeysFromEnvOrFilesNeverLiteralAndSdkVariables) {
       env);
   EXPECT_DOUBLE_EQ(p.cost_usd("gpt-4o-mini", 1'000'000, 2'000'000), 0.15 + 1.2);
   EXPECT_DOUBLE_EQ(p.cost_usd("unlisted", 1'000'000, 5), 1.0);
+  EXPECT_EQ(provider_config_from_json(
+                "openai", nlohmann::json::parse(R"({"prices":{"*":{"input_per_million":1}},"budget_usd":5})"), env)
+                .budget_usd,
+            5.0);
+  EXPECT_THROW(provider_config_from_json("openai", nlohmann::json::parse(R"({"budget_usd":5})"), env), Error);
   for (const char* bad : {R"({"prices":[1]})", R"({"prices":{"m":{"input_per_million":-1}}})",
                           R"({"prices":{"m":{"input_per_million":"cheap"}}})", R"({"prices":{"m":{"per_token":1}}})"}) {
     try {

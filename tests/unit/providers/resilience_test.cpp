@@ -295,6 +295,27 @@ TEST(ProviderClient, CostFromTheConfiguredPricesAndTheUsage) {
   auto s = client->stats();
   EXPECT_DOUBLE_EQ(s["a"].cost_usd, (10 * 2.0 + 6 * 8.0) / 1e6);
   EXPECT_DOUBLE_EQ(s["other"].cost_usd, (5 * 1.0 + 3 * 1.0) / 1e6);
+  EXPECT_DOUBLE_EQ(client->spent_usd(), (10 * 2.0 + 6 * 8.0 + 5 + 3) / 1e6);
+}
+
+TEST(ProviderClient, ABudgetSpentRefusesFurtherCallsWithoutReachingTheProvider) {
+  FakeProvider fake(FakeProtocol::OpenAI);
+  ProviderConfig c = fake_config("openai", fake);
+  c.prices["*"] = {100'000.0, 100'000.0};  // 0.8 USD a call of 5 + 3 tokens
+  c.budget_usd = 1.0;
+  RecordingClient client(c);
+  client->chat(hello_chat("a"), nullptr);  // 0.8 spent: under the budget
+  client->chat(hello_chat("a"), nullptr);  // 1.6: the call that crossed it completes
+  const size_t calls = fake.call_count();
+  try {
+    client->chat(hello_chat("a"), nullptr);
+    ADD_FAILURE() << "a call past the budget ran";
+  } catch (const ProviderError& e) {
+    EXPECT_EQ(e.failure(), FailureClass::KeyFault);
+    EXPECT_NE(std::string(e.what()).find("budget of 1.00 USD is spent"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fake.call_count(), calls);
+  EXPECT_EQ(client->stats()["a"].errors["budget"], 1);
 }
 
 }  // namespace
