@@ -45,7 +45,9 @@ double ProviderClient::latency_ewma_s() const {
 
 double ProviderClient::spent_usd() const {
   std::lock_guard lock(mu_);
-  return spent_usd_;
+  double total = 0;
+  for (const auto& [model, s] : stats_) total += s.cost_usd;
+  return total;
 }
 
 std::map<std::string, CallStats> ProviderClient::stats() const {
@@ -113,9 +115,7 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
         ++s.successes;
         s.tokens_in += u.input_tokens;
         s.tokens_out += u.output_tokens;
-        const double cost = config().cost_usd(model, u.input_tokens, u.output_tokens);
-        s.cost_usd += cost;
-        spent_usd_ += cost;  // record() holds mu_
+        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens);
         s.latency_sum_s += dt;
         size_t b = 0;
         while (b < std::size(kLatencyBounds) && dt > kLatencyBounds[b]) ++b;

@@ -88,7 +88,6 @@ class ProviderClient {
   std::mt19937_64 rng_;
   std::map<std::string, CallStats> stats_;
   double latency_ewma_s_ = 0;
-  double spent_usd_ = 0;
 };
 
 }  // namespace ia::providers

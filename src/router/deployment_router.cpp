@@ -277,9 +277,8 @@ Deployment& Router::run(const std::string& public_name, const std::function<void
   fail(ErrorKind::Unavailable, "every deployment of `{}` failed: {}", public_name, tried);
 }
 
-providers::TextResult Router::chat(const std::string& public_name, providers::ChatCall call,
-                                   const providers::OnText& on_text, providers::Priority priority,
-                                   const LocalChat& local, std::string* answered_by) {
+providers::TextResult Router::run_text(const std::string& public_name, const providers::OnText& on_text,
+                                       const LocalChat& local, const RemoteText& remote, std::string* answered_by) {
   providers::TextResult result;
   bool started = false;
   const providers::OnText guard = on_text ? providers::OnText([&](std::string_view d) {
@@ -295,38 +294,35 @@ providers::TextResult Router::chat(const std::string& public_name, providers::Ch
           result = local(dep, guard);
           return;
         }
-        call.model = dep.model;
-        result = dep.client->chat(call, guard, priority);
+        result = remote(dep, guard);
       },
       [&] { return started; });
   if (answered_by) *answered_by = d.name;
   return result;
 }
 
+providers::TextResult Router::chat(const std::string& public_name, providers::ChatCall call,
+                                   const providers::OnText& on_text, providers::Priority priority,
+                                   const LocalChat& local, std::string* answered_by) {
+  return run_text(
+      public_name, on_text, local,
+      [&](Deployment& dep, const providers::OnText& guard) {
+        call.model = dep.model;
+        return dep.client->chat(call, guard, priority);
+      },
+      answered_by);
+}
+
 providers::TextResult Router::complete(const std::string& public_name, providers::CompletionCall call,
                                        const providers::OnText& on_text, providers::Priority priority,
                                        const LocalChat& local, std::string* answered_by) {
-  providers::TextResult result;
-  bool started = false;
-  const providers::OnText guard = on_text ? providers::OnText([&](std::string_view d) {
-    started = true;
-    return on_text(d);
-  })
-                                          : providers::OnText();
-  Deployment& d = run(
-      public_name,
-      [&](Deployment& dep) {
-        if (dep.local()) {
-          if (!local) fail(ErrorKind::Unavailable, "local deployment `{}` is not served here", dep.model);
-          result = local(dep, guard);
-          return;
-        }
+  return run_text(
+      public_name, on_text, local,
+      [&](Deployment& dep, const providers::OnText& guard) {
         call.model = dep.model;
-        result = dep.client->complete(call, guard, priority);
+        return dep.client->complete(call, guard, priority);
       },
-      [&] { return started; });
-  if (answered_by) *answered_by = d.name;
-  return result;
+      answered_by);
 }
 
 providers::EmbedResult Router::embed(const std::string& public_name, providers::EmbedCall call,

@@ -93,6 +93,14 @@ class Router {
   providers::EmbedResult embed(const std::string& public_name, providers::EmbedCall call, providers::Priority priority,
                                std::string* answered_by);
 
+ private:
+  // What chat and complete share: the chain with a guard that notes the first streamed text (no
+  // fallback after it), local deployments through `local`, remote ones through `remote`.
+  using RemoteText = std::function<providers::TextResult(Deployment&, const providers::OnText&)>;
+  providers::TextResult run_text(const std::string& public_name, const providers::OnText& on_text,
+                                 const LocalChat& local, const RemoteText& remote, std::string* answered_by);
+
+ public:
   // Breakers, queues, keys and counters as Prometheus text (for /metrics) and as JSON
   // (`providers status`).
   std::string prometheus_text() const;

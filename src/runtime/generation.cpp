@@ -418,20 +418,7 @@ std::vector<GenerationResult> Generator::generate_from_cross(const CrossKvCache&
           model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(p.ids.size()), kBlockSize), kBlockSize);
       const std::vector<BeamHypothesis> hyps =
           beam_search(runner, *cache, p.ids, static_cast<int64_t>(i), cfg.vocab_size, bp);
-      IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
-      GenerationResult r;
-      r.prompt_ids = p.ids;
-      r.beam_score = hyps[0].score;
-      SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
-                            params.min_tokens);
-      for (int32_t id : hyps[0].ids) {
-        if (output.finished()) break;
-        r.text += output.accept(id);
-      }
-      if (!output.finished()) r.text += output.finish("length");
-      r.ids = output.ids();
-      r.finish_reason = output.finish_reason();
-      st.decode_tokens += static_cast<int64_t>(r.ids.size());
+      GenerationResult r = best_beam_result(hyps, p, req, params, st);
       if (on_text && !r.text.empty()) on_text(i, r.text);
       out.push_back(std::move(r));
     }
@@ -488,27 +475,33 @@ std::vector<GenerationResult> Generator::beam_generate(const std::vector<Prepare
         beam_search(runner, *cache, decoder_prompt, cross, model_->config().vocab_size, bp);
     runner.set_cross_cache(nullptr);
     st.decode_ms += ms_since(t0);
-    IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
-    // The best hypothesis through the same output path as sampled tokens (text, eos, length).
-    GenerationResult r;
-    r.prompt_ids = p.ids;
+    GenerationResult r = best_beam_result(hyps, p, req, params, st);
     r.warnings = p.warnings;
-    r.beam_score = hyps[0].score;
-    SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
-                          params.min_tokens);
-    for (int32_t id : hyps[0].ids) {
-      if (output.finished()) break;
-      r.text += output.accept(id);
-    }
-    if (!output.finished()) r.text += output.finish("length");
-    r.ids = output.ids();
-    r.finish_reason = output.finish_reason();
-    st.decode_tokens += static_cast<int64_t>(r.ids.size());
     if (on_text && !r.text.empty()) on_text(i, r.text);
     out.push_back(std::move(r));
   }
   if (stats) *stats = st;
   return out;
+}
+
+GenerationResult Generator::best_beam_result(const std::vector<BeamHypothesis>& hyps, const PreparedPrompt& p,
+                                             const GenerationRequest& req, const SamplingParams& params,
+                                             GenerationStats& stats) const {
+  IA_CHECK(!hyps.empty(), "beam search finished no hypothesis");
+  GenerationResult r;
+  r.prompt_ids = p.ids;
+  r.beam_score = hyps[0].score;
+  SequenceOutput output(*tok_, {}, req.ignore_eos ? std::vector<int64_t>{} : defaults_.eos_token_ids, p.max_new,
+                        params.min_tokens);
+  for (int32_t id : hyps[0].ids) {
+    if (output.finished()) break;
+    r.text += output.accept(id);
+  }
+  if (!output.finished()) r.text += output.finish("length");
+  r.ids = output.ids();
+  r.finish_reason = output.finish_reason();
+  stats.decode_tokens += static_cast<int64_t>(r.ids.size());
+  return r;
 }
 
 GenerationResult Generator::generate_in(KvCache& cache, int64_t seq, const PreparedPrompt& prompt,

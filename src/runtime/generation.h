@@ -186,6 +186,11 @@ class Generator {
   std::vector<GenerationResult> beam_generate(const std::vector<PreparedPrompt>& prompts, const GenerationRequest& req,
                                               const SamplingParams& params, const StreamCallback& on_text,
                                               GenerationStats* stats) const;
+  // The best hypothesis of a beam search through the same output path as sampled tokens (text,
+  // eos, length), its tokens counted in `stats`.
+  GenerationResult best_beam_result(const std::vector<BeamHypothesis>& hyps, const PreparedPrompt& p,
+                                    const GenerationRequest& req, const SamplingParams& params,
+                                    GenerationStats& stats) const;
 
   mutable std::once_flag trie_once_;
   mutable std::shared_ptr<const TokenTrie> trie_;
