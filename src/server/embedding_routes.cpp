@@ -105,25 +105,22 @@ MultimodalEmbeddings multimodal_embeddings(ServerState& s, ServedModel& m, const
       if (id >= vocab)
         throw invalid_field(fmt::format("input[{}]", i),
                             fmt::format("token id {} is outside the vocabulary of {}", id, vocab));
-  std::lock_guard lock(*m.vision_mu);
-  const auto started = std::chrono::steady_clock::now();
-  s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
-                    std::chrono::duration<double>(started - arrived).count());
-  if (!texts.empty()) {
-    for (const auto& e : ep.tokenize(texts)) out.tokens += static_cast<int64_t>(e.ids.size());
-    take(ep.text_embeddings(texts, /*normalize=*/true), text_at);
-  }
-  if (!r.id_lists.empty()) {
-    std::vector<size_t> at;
-    for (size_t i = 0; i < r.id_lists.size(); ++i) {
-      at.push_back(i);
-      out.tokens += static_cast<int64_t>(r.id_lists[i].size());
+  run_one_at_a_time(s, m, arrived, [&] {
+    if (!texts.empty()) {
+      for (const auto& e : ep.tokenize(texts)) out.tokens += static_cast<int64_t>(e.ids.size());
+      take(ep.text_embeddings(texts, /*normalize=*/true), text_at);
     }
-    take(ep.text_embeddings_of_ids(r.id_lists, /*normalize=*/true), at);
-  }
-  if (!media.empty()) take(embed_media(media), media_at);
-  s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!r.id_lists.empty()) {
+      std::vector<size_t> at;
+      for (size_t i = 0; i < r.id_lists.size(); ++i) {
+        at.push_back(i);
+        out.tokens += static_cast<int64_t>(r.id_lists[i].size());
+      }
+      take(ep.text_embeddings_of_ids(r.id_lists, /*normalize=*/true), at);
+    }
+    if (!media.empty()) take(embed_media(media), media_at);
+    return 0;
+  });
   return out;
 }
 

@@ -102,19 +102,6 @@ std::vector<image::RgbImage> decode_request_images(const ImageRequest& r) {
   return decoded;
 }
 
-// One vision request at a time per model, its queue and inference time observed.
-template <typename Fn>
-auto run_vision(ServerState& s, ServedModel& m, Clock::time_point arrived, Fn&& fn) {
-  std::lock_guard lock(*m.vision_mu);
-  const auto started = Clock::now();
-  s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
-                    std::chrono::duration<double>(started - arrived).count());
-  auto out = fn();
-  s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
-                    std::chrono::duration<double>(Clock::now() - started).count());
-  return out;
-}
-
 struct PredictRequest {
   ImageRequest images;
   std::optional<int64_t> top_k;
@@ -154,8 +141,8 @@ void predict(ServerState& s, PredictRequest r, httplib::Response& res) {
   const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const int64_t labels = m.image_classifier->model().num_labels();
   const int64_t k = std::min<int64_t>(r.top_k.value_or(labels), labels);
-  const ImageClassification c =
-      run_vision(s, m, arrived, [&] { return m.image_classifier->classify(decoded, r.raw_scores ? labels : k); });
+  const ImageClassification c = run_one_at_a_time(
+      s, m, arrived, [&] { return m.image_classifier->classify(decoded, r.raw_scores ? labels : k); });
   json out = json::array();
   for (size_t i = 0; i < c.top.size(); ++i) {
     json one = json::array();
@@ -214,7 +201,7 @@ void detect(ServerState& s, DetectRequest r, httplib::Response& res) {
   ServedModel& m = s.model_for(r.images.model, ModelUse::ObjectDetection);
   const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const ObjectDetectionResult d =
-      run_vision(s, m, arrived, [&] { return m.detector->detect(decoded, static_cast<float>(r.threshold)); });
+      run_one_at_a_time(s, m, arrived, [&] { return m.detector->detect(decoded, static_cast<float>(r.threshold)); });
   json out = json::array();
   for (const auto& found : d.detections) {
     json one = json::array();

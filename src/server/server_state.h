@@ -3,7 +3,9 @@
 // before `ready` is set and read-only after), the key check, the metrics, and
 // the lifecycle flags behind 503 (loading, draining).
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -50,5 +52,19 @@ class InFlight {
  private:
   ServerState& s_;
 };
+
+// One request at a time on a model's vision_mu (vision and two-tower models), its queue wait
+// and inference time observed; returns what `fn` returns.
+template <typename Fn>
+auto run_one_at_a_time(ServerState& s, ServedModel& m, std::chrono::steady_clock::time_point arrived, Fn&& fn) {
+  std::lock_guard lock(*m.vision_mu);
+  const auto started = std::chrono::steady_clock::now();
+  s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(started - arrived).count());
+  auto out = fn();
+  s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return out;
+}
 
 }  // namespace ia::server
