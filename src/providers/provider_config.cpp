@@ -102,6 +102,8 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
   if (!j.is_object()) fail(ErrorKind::InvalidArgument, "{}: expected an object", where);
   ProviderConfig c;
   c.name = name;
+  if (auto t = j.find("type"); t != j.end() && !t->is_string())
+    fail(ErrorKind::InvalidArgument, "{}.type: expected a provider type name (a string)", where);
   c.type = j.value("type", name);
   if (provider_defaults(c.type).base_url.empty()) {
     std::string known;

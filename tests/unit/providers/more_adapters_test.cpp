@@ -211,6 +211,7 @@ TEST(ProviderConfig, KeysFromEnvOrFilesNeverLiteralAndSdkVariables) {
       provider_config_from_json("x", nlohmann::json::parse(R"({"type":"openai","keys":[{"env":"UNSET"}]})"), env),
       Error);
   EXPECT_THROW(provider_config_from_json("x", nlohmann::json::parse(R"({"type":"nope"})"), env), Error);
+  EXPECT_THROW(provider_config_from_json("x", nlohmann::json::parse(R"({"type":5})"), env), Error);  // not type_error
   EXPECT_THROW(provider_config_from_json("openai", nlohmann::json::parse(R"({"max_retries":-1})"), env), Error);
   // Prices, USD per million tokens by model; anything else is refused naming the field.
   ProviderConfig p = provider_config_from_json(
