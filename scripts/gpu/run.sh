@@ -9,8 +9,10 @@
 #   bench  our engine beside PyTorch + transformers (hf_reference_bench.py) in the same call
 #   vision ViT-base-shaped image classification beside transformers, CPU and GPU (bench_vision.sh;
 #          not in the default set)
+#   models Whisper, T5, CLIP, DETR (IA_MODELS=llava-7b: LLaVA) beside transformers, CPU and GPU
+#          (bench_models.sh; not in the default set)
 # Logs land in $OUT (gpu-run.tar.gz); a summary table is printed last.
-#   scripts/gpu/run.sh [tests] [cli] [bench] [vision]
+#   scripts/gpu/run.sh [tests] [cli] [bench] [vision] [models]
 set -uo pipefail
 what=${*:-tests cli bench}
 root=$PWD
@@ -82,6 +84,11 @@ fi
 
 if [[ $what == *vision* ]]; then
   bash "$root/scripts/gpu/bench_vision.sh" "$b" "$log" | tee "$log/bench_vision.txt"
+  pack
+fi
+
+if [[ $what == *models* ]]; then
+  bash "$root/scripts/gpu/bench_models.sh" "$b" "$log" | tee "$log/bench_models.txt"
   pack
 fi
 

@@ -90,7 +90,8 @@ std::string scaling_title(const BenchResult& r) {
   std::string t = fmt::format("{} ({}) {}", r.model.name, r.model.dtype, r.params.suite);
   if (r.params.suite == "embed") t += fmt::format(", {} tokens", r.params.seq_len);
   if (r.params.suite == "prefill") t += fmt::format(", {}-token prompts", r.params.seq_len);
-  if (r.params.suite == "decode") t += fmt::format(", {}-token prompts, {} new", r.params.seq_len, r.params.new_tokens);
+  if (r.params.suite == "decode" || r.params.suite == "seq2seq")
+    t += fmt::format(", {}-token prompts, {} new", r.params.seq_len, r.params.new_tokens);
   if (r.params.suite == "transcription") t += fmt::format(", {} s audio", r.params.seq_len);
   return t;
 }

@@ -20,7 +20,9 @@
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
 #include "runtime/image_endpoints.h"
+#include "runtime/object_detection.h"
 #include "runtime/speech_recognizer.h"
+#include "runtime/vision_prompt.h"
 
 namespace ia::benchmarks {
 
@@ -75,7 +77,15 @@ std::vector<BenchCase> plan(const std::string& suite, const BenchRequest& req, i
       cases.push_back({suite, b, 0, 0});
   } else if (suite == "transcription") {
     for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{2} : std::vector<int64_t>{10, 30}))
-      cases.push_back({suite, 1, s, 0});
+      for (int64_t n : pick(req.new_tokens, {32})) cases.push_back({suite, 1, s, n});
+  } else if (suite == "seq2seq") {
+    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8}))
+      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
+        for (int64_t n : pick(req.new_tokens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
+          cases.push_back({suite, b, s, n});
+  } else if (suite == "image-embedding" || suite == "object-detection") {
+    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8}))
+      cases.push_back({suite, b, 0, 0});
   }
   return cases;
 }
@@ -150,6 +160,21 @@ class EmbedSuite {
   std::shared_ptr<EmbeddingEndpoint> endpoint_;
 };
 
+// A vision-language model's prompt: one synthetic image of `image_side` pixels and a text of
+// `text_tokens` tokens, as VisionPrompter prepares a user's (image features computed here: the
+// time to the first token includes the vision tower).
+VisionPromptInput vision_prompt(const VisionPrompter& vp, const tok::Tokenizer& tok, int64_t text_tokens,
+                                int64_t image_side, uint32_t seed) {
+  std::mt19937 rng(seed);
+  image::RgbImage img(image_side, image_side);
+  for (auto& p : img.pixels) p = static_cast<uint8_t>(rng());
+  // Words that are one token each in every tokenizer we ship ("a" is): exact text lengths.
+  std::string text = vp.image_token() + "\n";
+  const size_t base = tok.encode(text, true).ids.size();
+  while (static_cast<int64_t>(tok.encode(text, true).ids.size() - base) < text_tokens) text += " a";
+  return vp.prepare(text, {img});
+}
+
 class GenerateSuite {
  public:
   explicit GenerateSuite(const RunContext& ctx) : ctx_(ctx) {
@@ -158,23 +183,40 @@ class GenerateSuite {
   Measurement run(const BenchCase& c) const {
     const DecoderConfig& cfg = generator_->model().config();
     const bool decode = c.suite == "decode";
-    if (cfg.max_positions > 0 && c.seq_len + c.new_tokens > cfg.max_positions)
-      fail(ErrorKind::InvalidArgument, "{}: {} prompt + {} new tokens do not fit the model's context of {}", c.suite,
-           c.seq_len, c.new_tokens, cfg.max_positions);
+    const VisionPrompter* vp = generator_->vision();
     GenerationRequest req;
     req.max_new_tokens = decode ? c.new_tokens : 1;
     req.ignore_eos = true;
     req.temperature = 0.0f;
     const int64_t vocab = cfg.vocab_size;
-    int64_t decode_tokens = 0;
+    int64_t decode_tokens = 0, prompt_tokens = c.batch * c.seq_len;
     Measurement m = repeat(ctx_, [&](int rep) {
       std::vector<std::vector<int32_t>> prompts;
-      for (int64_t b = 0; b < c.batch; ++b)
-        prompts.push_back(random_ids(c.seq_len, std::min<int64_t>(3, vocab - 1), vocab, seed_of(c, rep) + b));
+      std::vector<std::shared_ptr<const PromptImages>> images;
+      double prepare_ms = 0;
+      for (int64_t b = 0; b < c.batch; ++b) {
+        if (vp) {
+          // Each prompt an image and seq_len text tokens; the prefill's time includes the image's
+          // preprocessing and vision tower (what a user waits for before the first token).
+          const double t0 = now_ms();
+          VisionPromptInput in = vision_prompt(*vp, generator_->tokenizer(), c.seq_len,
+                                               vp->processor().crop_size().second, seed_of(c, rep) + b);
+          prepare_ms += now_ms() - t0;
+          prompts.push_back(std::move(in.ids));
+          images.push_back(std::move(in.images));
+        } else {
+          prompts.push_back(random_ids(c.seq_len, std::min<int64_t>(3, vocab - 1), vocab, seed_of(c, rep) + b));
+        }
+      }
+      const int64_t longest = static_cast<int64_t>(prompts.front().size());
+      if (cfg.max_positions > 0 && longest + c.new_tokens > cfg.max_positions)
+        fail(ErrorKind::InvalidArgument, "{}: {} prompt + {} new tokens do not fit the model's context of {}", c.suite,
+             longest, c.new_tokens, cfg.max_positions);
       GenerationStats stats;
-      generator_->generate_ids(prompts, req, {}, &stats);
+      generator_->generate_ids(prompts, req, {}, &stats, images);
       decode_tokens = stats.decode_tokens;
-      return decode ? stats.decode_ms : stats.prefill_ms;
+      prompt_tokens = stats.prompt_tokens;
+      return decode ? stats.decode_ms : prepare_ms + stats.prefill_ms;
     });
     if (decode) {
       // Steps after the prefill's token; every step streams each weight once for the whole batch.
@@ -182,9 +224,46 @@ class GenerateSuite {
       m.bytes_per_run = static_cast<double>(generator_->model().weight_bytes_per_token()) *
                         static_cast<double>(decode_tokens) / static_cast<double>(c.batch);
     } else {
-      m.items_per_run = static_cast<double>(c.batch * c.seq_len);
-      m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, true, c.batch);
+      m.items_per_run = static_cast<double>(prompt_tokens);
+      if (!vp) m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, true, c.batch);
     }
+    m.unit = "tokens";
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<Generator> generator_;
+};
+
+// An encoder-decoder's whole generate call (encoder, cross-attention cache, every decoder step):
+// generated tokens per second of wall time, as a user of generate sees it.
+class Seq2SeqSuite {
+ public:
+  explicit Seq2SeqSuite(const RunContext& ctx) : ctx_(ctx) {
+    generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype);
+    if (!generator_->encoder_decoder())
+      fail(ErrorKind::InvalidArgument, "{}: the seq2seq suite is for encoder-decoders (T5); use generate", ctx.dir);
+  }
+  Measurement run(const BenchCase& c) const {
+    GenerationRequest req;
+    req.max_new_tokens = c.new_tokens;
+    req.ignore_eos = true;
+    req.temperature = 0.0f;
+    const int64_t vocab = generator_->model().config().vocab_size;
+    int64_t tokens = 0;
+    Measurement m = repeat(ctx_, [&](int rep) {
+      std::vector<std::vector<int32_t>> prompts;
+      for (int64_t b = 0; b < c.batch; ++b)
+        prompts.push_back(random_ids(c.seq_len, std::min<int64_t>(3, vocab - 1), vocab, seed_of(c, rep) + b));
+      const double t0 = now_ms();
+      const auto results = generator_->generate_ids(prompts, req);
+      const double t1 = now_ms();
+      tokens = 0;
+      for (const auto& r : results) tokens += static_cast<int64_t>(r.ids.size());
+      return t1 - t0;
+    });
+    m.items_per_run = static_cast<double>(tokens);
     m.unit = "tokens";
     return m;
   }
@@ -226,19 +305,85 @@ class ImageSuite {
   std::shared_ptr<ImageClassificationEndpoint> endpoint_;
 };
 
+// Synthetic images of `width` x `height`: noise, deterministic per seed.
+std::vector<image::RgbImage> noise_images(int64_t count, int64_t width, int64_t height, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<image::RgbImage> images;
+  for (int64_t b = 0; b < count; ++b) {
+    image::RgbImage img(width, height);
+    for (auto& p : img.pixels) p = static_cast<uint8_t>(rng());
+    images.push_back(std::move(img));
+  }
+  return images;
+}
+
+// CLIP's image side: projected, normalized image embeddings of batch 224x224 images.
+class ImageEmbeddingSuite {
+ public:
+  explicit ImageEmbeddingSuite(const RunContext& ctx) : ctx_(ctx) {
+    endpoint_ = ImageTextEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  Measurement run(const BenchCase& c) const {
+    Measurement m = repeat(ctx_, [&](int rep) {
+      const auto images = noise_images(c.batch, 224, 224, seed_of(c, rep));
+      const double t0 = now_ms();
+      endpoint_->image_embeddings(images, true);
+      return now_ms() - t0;
+    });
+    m.items_per_run = static_cast<double>(c.batch);
+    m.unit = "images";
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<ImageTextEndpoint> endpoint_;
+};
+
+// DETR: detections of batch 1066x800 images (the processor keeps that size: shortest edge 800),
+// post-processing included.
+class DetectionSuite {
+ public:
+  explicit DetectionSuite(const RunContext& ctx) : ctx_(ctx) {
+    endpoint_ = ObjectDetectionEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+  }
+  Measurement run(const BenchCase& c) const {
+    Measurement m = repeat(ctx_, [&](int rep) {
+      const auto images = noise_images(c.batch, 1066, 800, seed_of(c, rep));
+      const double t0 = now_ms();
+      endpoint_->detect(images, 0.9f);
+      return now_ms() - t0;
+    });
+    m.items_per_run = static_cast<double>(c.batch);
+    m.unit = "images";
+    return m;
+  }
+
+ private:
+  const RunContext& ctx_;
+  std::shared_ptr<ObjectDetectionEndpoint> endpoint_;
+};
+
 class TranscriptionSuite {
  public:
   explicit TranscriptionSuite(const RunContext& ctx) : ctx_(ctx) {
     recognizer_ = SpeechRecognizer::load(ctx.dir, ctx.device, ctx.dtype);
   }
+  std::string kind() const { return recognizer_->kind(); }
   Measurement run(const BenchCase& c) const {
     TranscriptionOptions opts;
-    // A generator on random weights may never stop: bound it (CTC models take no such option).
-    if (recognizer_->kind() == "whisper") {
-      opts.max_new_tokens = 32;
+    const bool whisper = recognizer_->kind() == "whisper";
+    // A generator on random weights may never stop, and where it stops differs between engines:
+    // each window generates exactly new_tokens (CTC models take no such option).
+    if (whisper) {
+      opts.max_new_tokens = c.new_tokens;
       opts.ignore_eos = true;
+      opts.language = "en";
     }
     const int rate = recognizer_->sampling_rate();
+    // Whisper's windows are 30 s; longer audio is timed as its 30-s windows one after another,
+    // each with the same fixed work (where a long-form transcript would continue from a window's
+    // last timestamp, random weights give no meaningful timestamps to continue from).
     Measurement m = repeat(ctx_, [&](int rep) {
       // A 440 Hz tone in noise: speech-like in level, deterministic per repetition.
       std::mt19937 rng(seed_of(c, rep));
@@ -247,8 +392,14 @@ class TranscriptionSuite {
       for (size_t i = 0; i < samples.size(); ++i)
         samples[i] = 0.3f * std::sin(2.0f * 3.14159265f * 440.0f * static_cast<float>(i) / static_cast<float>(rate)) +
                      noise(rng);
+      const size_t window = whisper ? static_cast<size_t>(30 * rate) : samples.size();
       const double t0 = now_ms();
-      recognizer_->transcribe(samples, opts);
+      for (size_t at = 0; at < samples.size(); at += window) {
+        const size_t end = std::min(samples.size(), at + window);
+        recognizer_->transcribe(std::vector<float>(samples.begin() + static_cast<std::ptrdiff_t>(at),
+                                                   samples.begin() + static_cast<std::ptrdiff_t>(end)),
+                                opts);
+      }
       return now_ms() - t0;
     });
     m.items_per_run = static_cast<double>(c.seq_len);
@@ -263,25 +414,34 @@ class TranscriptionSuite {
 
 }  // namespace
 
+namespace {
+std::string suite_list() {
+  std::string out;
+  for (const std::string& n : suite_names()) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+}  // namespace
+
 const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names{"embed",        "prefill", "decode", "generate", "image-classification",
-                                              "transcription"};
+  static const std::vector<std::string> names{"embed",           "prefill",          "decode",
+                                              "generate",        "seq2seq",          "image-classification",
+                                              "image-embedding", "object-detection", "transcription"};
   return names;
 }
 
 std::string default_suite(const std::string& task, const std::string& model_dir) {
   std::error_code ec;
   if (fs::exists(fs::path(model_dir) / "modules.json", ec)) return "embed";  // a sentence-transformers folder
-  if (task.find("generation") != std::string::npos) return "generate";
+  if (task == "text2text-generation") return "seq2seq";
+  if (task.find("generation") != std::string::npos || task == "image-text-to-text") return "generate";
   if (task == "feature-extraction" || task == "fill-mask" || task == "text-classification" ||
       task == "token-classification" || task == "sentence-similarity")
     return "embed";
   if (task == "image-classification") return "image-classification";
   if (task == "automatic-speech-recognition") return "transcription";
-  fail(ErrorKind::Unsupported,
-       "no benchmark suite for task \"{}\" yet (suites: embed, prefill, decode, generate, "
-       "image-classification, transcription)",
-       task);
+  if (task == "zero-shot-image-classification") return "image-embedding";
+  if (task == "object-detection") return "object-detection";
+  fail(ErrorKind::Unsupported, "no benchmark suite for task \"{}\" yet (suites: {})", task, suite_list());
 }
 
 std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
@@ -293,10 +453,7 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   check_range("new tokens", request.new_tokens, kMaxNewTokens);
   if (!request.suite.empty() &&
       std::find(suite_names().begin(), suite_names().end(), request.suite) == suite_names().end())
-    fail(ErrorKind::InvalidArgument,
-         "unknown suite \"{}\" (embed, prefill, decode, generate, image-classification, "
-         "transcription)",
-         request.suite);
+    fail(ErrorKind::InvalidArgument, "unknown suite \"{}\" ({})", request.suite, suite_list());
 
   RunContext ctx;
   ctx.request = &request;
@@ -342,6 +499,9 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   std::unique_ptr<GenerateSuite> generate;
   std::unique_ptr<ImageSuite> image;
   std::unique_ptr<TranscriptionSuite> speech;
+  std::unique_ptr<Seq2SeqSuite> seq2seq;
+  std::unique_ptr<ImageEmbeddingSuite> image_embedding;
+  std::unique_ptr<DetectionSuite> detection;
   if (suite == "embed") {
     if (!has_encoder(kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
       fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", request.model, kind.family, kind.task);
@@ -352,6 +512,15 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   } else if (suite == "image-classification") {
     require_image_classifier(kind, ctx.dir);
     image = std::make_unique<ImageSuite>(ctx);
+  } else if (suite == "seq2seq") {
+    require_text_generator(kind, ctx.dir);
+    seq2seq = std::make_unique<Seq2SeqSuite>(ctx);
+  } else if (suite == "image-embedding") {
+    require_image_text_model(kind, ctx.dir);
+    image_embedding = std::make_unique<ImageEmbeddingSuite>(ctx);
+  } else if (suite == "object-detection") {
+    require_object_detector(kind, ctx.dir);
+    detection = std::make_unique<DetectionSuite>(ctx);
   } else {
     speech = std::make_unique<TranscriptionSuite>(ctx);
   }
@@ -362,11 +531,15 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
     r.params.suite = c.suite;
     r.params.batch = c.batch;
     r.params.seq_len = c.seq_len;
-    r.params.new_tokens = c.suite == "decode" ? c.new_tokens : 0;
+    // Prefill makes one token; a CTC model generates none.
+    r.params.new_tokens = c.suite == "prefill" || (speech && speech->kind() != "whisper") ? 0 : c.new_tokens;
     if (embed) r.measurement = embed->run(c);
     if (generate) r.measurement = generate->run(c);
     if (image) r.measurement = image->run(c);
     if (speech) r.measurement = speech->run(c);
+    if (seq2seq) r.measurement = seq2seq->run(c);
+    if (image_embedding) r.measurement = image_embedding->run(c);
+    if (detection) r.measurement = detection->run(c);
     results.push_back(r);
     progress.advance(1);
   }

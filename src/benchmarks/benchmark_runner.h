@@ -9,10 +9,18 @@
 //                         the prefill's time (GenerationStats), tokens/s, fraction of the GEMM.
 //   decode                the same with new_tokens greedy tokens, eos ignored; the decode steps'
 //                         time, tokens/s, weight bytes streamed / copy bandwidth.
-//   image-classification  ImageClassificationEndpoint::classify on batch synthetic images.
-//   transcription         SpeechRecognizer::transcribe of seq_len seconds of synthetic audio;
-//                         audio seconds per second (1 / real-time factor).
+//                         A vision-language model's prompts are one synthetic image and seq_len
+//                         text tokens each; its prefill time includes the image's preprocessing
+//                         and vision tower (the time to the first token).
 //   generate              prefill and decode (the default for text generation).
+//   seq2seq               an encoder-decoder's whole generate call (T5): batch prompts of seq_len
+//                         tokens, new_tokens each, eos ignored; generated tokens/s of wall time.
+//   image-classification  ImageClassificationEndpoint::classify on batch synthetic images.
+//   image-embedding       ImageTextEndpoint::image_embeddings (CLIP) of batch 224x224 images.
+//   object-detection      ObjectDetectionEndpoint::detect (DETR) of batch 1066x800 images.
+//   transcription         SpeechRecognizer::transcribe of seq_len seconds of synthetic audio,
+//                         Whisper's in 30-s windows of new_tokens tokens each (eos ignored);
+//                         audio seconds per second (1 / real-time factor).
 // The default suite follows the model registry's task; the default grid is small for small
 // models (under 100M parameters) so that a tiny model's run takes seconds.
 #include <cstdint>

@@ -21,7 +21,8 @@ std::string case_label(const BenchResult& r) {
   const CaseParams& p = r.params;
   if (p.suite == "embed") return fmt::format("embed b{} s{}", p.batch, p.seq_len);
   if (p.suite == "prefill") return fmt::format("prefill b{} p{}", p.batch, p.seq_len);
-  if (p.suite == "decode") return fmt::format("decode b{} p{} n{}", p.batch, p.seq_len, p.new_tokens);
+  if (p.suite == "decode" || p.suite == "seq2seq")
+    return fmt::format("{} b{} p{} n{}", p.suite, p.batch, p.seq_len, p.new_tokens);
   if (p.suite == "transcription") return fmt::format("transcription {}s audio", p.seq_len);
   return fmt::format("{} b{}", p.suite, p.batch);
 }

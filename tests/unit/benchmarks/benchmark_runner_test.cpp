@@ -61,8 +61,14 @@ void expect_plausible(const BenchResult& r, const std::string& family) {
   EXPECT_GT(r.ceilings.copy_bytes_per_s, 1e8);
   EXPECT_GT(r.ceilings.gemm_flops_per_s, 1e8);
   // The fraction of the ceiling this case is bound by, in (0, 2).
+  // Suites without a FLOP model (audio, seq2seq, CLIP / DETR images, a prompt with an image) give none.
   const double fraction = r.params.suite == "decode" ? m.of_copy : m.of_gemm;
-  if (r.params.suite != "transcription") {
+  const bool no_fraction = r.params.suite == "transcription" || r.params.suite == "seq2seq" ||
+                           r.params.suite == "image-embedding" || r.params.suite == "object-detection" ||
+                           (r.params.suite == "prefill" && r.model.family.rfind("llava", 0) == 0);
+  if (no_fraction) {
+    EXPECT_EQ(m.of_gemm, 0);
+  } else {
     EXPECT_GT(fraction, 0);
     EXPECT_LT(fraction, 2);
   }
@@ -119,6 +125,62 @@ TEST(BenchmarkRunner, ImageClassificationAndTranscription) {
   EXPECT_EQ(clips[0].measurement.unit, "audio_s");
   EXPECT_EQ(clips[0].measurement.items_per_run, 1);
   expect_plausible(clips[0], "wav2vec2");
+}
+
+TEST(BenchmarkRunner, Seq2SeqImageEmbeddingDetectionAndWhisper) {
+  BenchRequest t5 = quick("t5");
+  t5.batches = {2};
+  t5.seq_lens = {8};
+  t5.new_tokens = {5};
+  const auto gen = run_benchmarks(t5);  // the default suite of a text2text model
+  ASSERT_EQ(gen.size(), 1u);
+  EXPECT_EQ(gen[0].params.suite, "seq2seq");
+  EXPECT_EQ(gen[0].params.new_tokens, 5);
+  EXPECT_EQ(gen[0].measurement.items_per_run, 10);  // 2 prompts x 5 tokens, eos ignored
+  EXPECT_EQ(gen[0].measurement.unit, "tokens");
+  expect_plausible(gen[0], "t5");
+
+  BenchRequest clip = quick("clip");
+  clip.batches = {2};
+  const auto embeds = run_benchmarks(clip);
+  ASSERT_EQ(embeds.size(), 1u);
+  EXPECT_EQ(embeds[0].params.suite, "image-embedding");
+  EXPECT_EQ(embeds[0].measurement.items_per_run, 2);
+  expect_plausible(embeds[0], "clip");
+
+  BenchRequest detr = quick("detr");
+  detr.batches = {1};
+  detr.repetitions = 3;
+  const auto boxes = run_benchmarks(detr);
+  ASSERT_EQ(boxes.size(), 1u);
+  EXPECT_EQ(boxes[0].params.suite, "object-detection");
+  EXPECT_EQ(boxes[0].measurement.unit, "images");
+  expect_plausible(boxes[0], "detr");
+
+  BenchRequest whisper = quick("whisper");
+  whisper.seq_lens = {2};
+  whisper.new_tokens = {5};
+  const auto clips = run_benchmarks(whisper);
+  ASSERT_EQ(clips.size(), 1u);
+  EXPECT_EQ(clips[0].params.suite, "transcription");
+  EXPECT_EQ(clips[0].params.new_tokens, 5);
+  EXPECT_EQ(clips[0].measurement.items_per_run, 2);
+  expect_plausible(clips[0], "whisper");
+}
+
+TEST(BenchmarkRunner, VisionLanguagePromptsCarryAnImage) {
+  BenchRequest req = quick("llava");
+  req.batches = {1};
+  req.seq_lens = {8};
+  req.new_tokens = {4};
+  const auto rows = run_benchmarks(req);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].params.suite, "prefill");
+  // 8 text tokens, the image's tokens and the tokenizer's specials: more than the text alone.
+  EXPECT_GT(rows[0].measurement.items_per_run, 8 + 1);
+  EXPECT_EQ(rows[1].params.suite, "decode");
+  EXPECT_EQ(rows[1].measurement.items_per_run, 3);
+  for (const auto& r : rows) expect_plausible(r, "llava");
 }
 
 TEST(BenchmarkRunner, RefusesBadRequests) {
