@@ -18,8 +18,8 @@ reps=${IA_REPS:-3}
 models=/tmp/ia-bench-models
 mkdir -p "$log" "$models"
 timeout "${IA_HF_TIMEOUT:-420}" python3 "$root/tools/bench/hf_model_bench.py" "$models" --models "$models_list" \
-  --devices "$devices" --dtypes "$dtypes" --threads "$threads" --reps "$reps" >"$log/hf_models.json" \
-  2> >(tee "$log/hf_models.err" >&2) || tail -5 "$log/hf_models.err"
+  --devices "$devices" --dtypes "$dtypes" --threads "$threads" --reps "$reps" --json "$log/hf_models.json" \
+  >/dev/null 2> >(tee "$log/hf_models.err" >&2) || tail -5 "$log/hf_models.err"
 
 ours() {  # MODEL SUITE DEVICE DTYPE ARGS...
   local model=$1 suite=$2 device=$3 dtype=$4

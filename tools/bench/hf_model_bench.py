@@ -340,6 +340,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--make-only", action="store_true", help="only write the model folders")
+    ap.add_argument("--json", help="also write the document here after every model (a timeout keeps what ran)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     makers = {"whisper-tiny": lambda: make_whisper(a.out, "whisper-tiny"),
@@ -347,6 +348,11 @@ def main():
               "clip-b32": lambda: make_clip(a.out), "detr-r50": lambda: make_detr(a.out),
               "llava-7b": lambda: make_llava(a.out)}
     results = []
+
+    def document():
+        return json.dumps({"versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+                           "threads": a.threads, "results": results})
+
     for name in a.models.split(","):
         folder = makers[name]()
         print(f"{name}: {folder}", file=sys.stderr)
@@ -379,10 +385,13 @@ def main():
                     r.update({"model": name, "device": device, "dtype": dtype})
                     results.append(r)
                 print(f"{name} {device} {dtype}: {time.time() - t0:.1f} s", file=sys.stderr)
+                if a.json:
+                    with open(a.json + ".tmp", "w") as f:
+                        f.write(document())
+                    os.replace(a.json + ".tmp", a.json)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-    print(json.dumps({"versions": {"torch": torch.__version__, "transformers": transformers.__version__},
-                      "threads": a.threads, "results": results}))
+    print(document())
 
 
 if __name__ == "__main__":
