@@ -79,31 +79,32 @@ def done(folder):
 
 def make_whisper(out, name):
     folder = os.path.join(out, name)
-    if done(folder):
-        return folder
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
     vocab = 51865
-    padded_tokenizer("whisper", folder, vocab)
+    if not done(folder):
+        padded_tokenizer("whisper", folder, vocab)
     tok = json.load(open(os.path.join(folder, "tokenizer.json")))
     ids = {t["content"]: t["id"] for t in tok["added_tokens"]}
-    d, layers, heads = {"whisper-tiny": (384, 4, 6), "whisper-base": (512, 6, 8)}[name]
-    cfg = WhisperConfig(vocab_size=vocab, num_mel_bins=80, d_model=d, encoder_layers=layers, decoder_layers=layers,
-                        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=4 * d,
-                        decoder_ffn_dim=4 * d, max_source_positions=1500, max_target_positions=448,
-                        decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids["<|endoftext|>"],
-                        pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"])
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(cfg)
-    g = model.generation_config
-    g.lang_to_id = {"<|en|>": ids["<|en|>"], "<|de|>": ids["<|de|>"]}
-    g.task_to_id = {"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]}
-    g.no_timestamps_token_id = ids["<|notimestamps|>"]
-    g.is_multilingual = True
-    g.decoder_start_token_id = ids["<|startoftranscript|>"]
-    g.eos_token_id = ids["<|endoftext|>"]
-    g.pad_token_id = ids["<|endoftext|>"]
-    save(model, folder)
-    WhisperFeatureExtractor(feature_size=80, sampling_rate=16000).save_pretrained(folder)
+    if not done(folder):
+        d, layers, heads = {"whisper-tiny": (384, 4, 6), "whisper-base": (512, 6, 8)}[name]
+        cfg = WhisperConfig(vocab_size=vocab, num_mel_bins=80, d_model=d, encoder_layers=layers, decoder_layers=layers,
+                            encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=4 * d,
+                            decoder_ffn_dim=4 * d, max_source_positions=1500, max_target_positions=448,
+                            decoder_start_token_id=ids["<|startoftranscript|>"], eos_token_id=ids["<|endoftext|>"],
+                            pad_token_id=ids["<|endoftext|>"], bos_token_id=ids["<|endoftext|>"])
+        torch.manual_seed(0)
+        save(WhisperForConditionalGeneration(cfg), folder)
+        WhisperFeatureExtractor(feature_size=80, sampling_rate=16000).save_pretrained(folder)
+    # The generation config a multilingual checkpoint ships (save_pretrained of one derived from the
+    # model config leaves these out, and transformers then refuses `language`).
+    json.dump({"decoder_start_token_id": ids["<|startoftranscript|>"], "bos_token_id": ids["<|endoftext|>"],
+               "eos_token_id": ids["<|endoftext|>"], "pad_token_id": ids["<|endoftext|>"], "max_length": 448,
+               "lang_to_id": {"<|en|>": ids["<|en|>"], "<|de|>": ids["<|de|>"]},
+               "task_to_id": {"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+               "no_timestamps_token_id": ids["<|notimestamps|>"], "prev_sot_token_id": ids["<|startofprev|>"],
+               "is_multilingual": True, "begin_suppress_tokens": [220, ids["<|endoftext|>"]],
+               "transformers_version": transformers.__version__},
+              open(os.path.join(folder, "generation_config.json"), "w"), indent=2)
     return folder
 
 
