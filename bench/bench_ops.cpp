@@ -197,4 +197,31 @@ BENCHMARK(BM_CastBf16)->Unit(benchmark::kMicrosecond)->UseRealTime();
 }  // namespace
 
 // Threads: the pool's default (physical cores within the affinity mask, or OMP_NUM_THREADS).
+// ResNet-50 convolutions at DETR's 800x1066 input (IA_CPU_DNNL_CONV=0: the im2col path).
+void BM_Conv2dResNet50(benchmark::State& state) {
+  const int64_t H = state.range(0), W = state.range(1), Cin = state.range(2), Cout = state.range(3);
+  const int64_t K = state.range(4), stride = state.range(5);
+  ia::Tensor x = random_tensor({1, H, W, Cin}, 1), w = random_tensor({Cout, Cin, K, K}, 2),
+             b = random_tensor({Cout}, 3);
+  ia::Conv2dParams p;
+  p.stride_h = p.stride_w = stride;
+  p.padding_h = p.padding_w = K / 2;
+  p.bf16_products = state.range(6) != 0;
+  for (auto _ : state) benchmark::DoNotOptimize(ia::ops::conv2d(x, w, &b, p).raw());
+  const int64_t Hout = (H + 2 * (K / 2) - K) / stride + 1, Wout = (W + 2 * (K / 2) - K) / stride + 1;
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(Hout * Wout * Cout * Cin * K * K) / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Conv2dResNet50)
+    ->ArgNames({"H", "W", "Cin", "Cout", "K", "s", "bf16"})
+    ->Args({800, 1066, 3, 64, 7, 2, 0})   // stem
+    ->Args({200, 267, 64, 64, 3, 1, 0})   // stage 1 3x3
+    ->Args({200, 267, 64, 256, 1, 1, 0})  // stage 1 1x1 expansion
+    ->Args({50, 67, 256, 256, 3, 1, 0})   // stage 3 3x3
+    ->Args({200, 267, 64, 64, 3, 1, 1})   // the same in bf16 products
+    ->Args({200, 267, 64, 256, 1, 1, 1})
+    ->Args({50, 67, 256, 256, 3, 1, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 BENCHMARK_MAIN();

@@ -121,6 +121,9 @@ struct Conv2dParams {
   int64_t padding_h = 0, padding_w = 0;
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
+  // x and w may be rounded to bf16 with f32 accumulation and an f32 output, as PyTorch runs a bf16
+  // model's convolutions; a backend may ignore it and stay in f32.
+  bool bf16_products = false;
 };
 
 // torch.nn.functional.max_pool2d (dilation 1, ceil_mode False): padding counts as -inf.

@@ -230,6 +230,7 @@ ObjectDetectorOutput DetrForObjectDetection::forward(const std::vector<Tensor>& 
   std::vector<Tensor> rows, positions;
   std::vector<int64_t> starts = {0};
   Conv2dParams pointwise;
+  pointwise.bf16_products = compute_dtype_ == DType::BF16;
   for (const Tensor& pv : pixel_values) {
     Tensor x = ops::to_device(channels_last(pv, config_.backbone.num_channels), device_);
     Tensor f = ops::conv2d(backbone_(x), projection_weight_, &projection_bias_, pointwise);

@@ -135,6 +135,7 @@ ResNetBackbone::ConvNorm ResNetBackbone::load_conv_norm(const WeightSource& w, c
   c.bias = ops::to_device(fb, w.device());
   c.params.stride_h = c.params.stride_w = stride;
   c.params.padding_h = c.params.padding_w = kernel / 2;
+  c.params.bf16_products = w.compute_dtype() == DType::BF16;  // a bf16 model's convolutions, as PyTorch runs them
   return c;
 }
 

@@ -201,37 +201,45 @@ void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDes
     execute(p, src, src_ptr, dnnl::memory(plain, eng, const_cast<void*>(wei_ptr)), bias, dst, dst_ptr, epi);
     return;
   }
+  const dnnl::memory packed = packed_weights(wei_ptr, plain, p.weights_md, owner);
+  execute(p, src, src_ptr, packed, bias, dst, dst_ptr, epi);
+}
+
+dnnl::memory packed_weights(const void* wei_ptr, const dnnl::memory::desc& plain, const dnnl::memory::desc& want,
+                            const std::shared_ptr<Storage>& owner) {
+  dnnl::engine& eng = dnnl_engine();
   std::string key;
   key.append(reinterpret_cast<const char*>(&wei_ptr), sizeof(wei_ptr));
-  append_desc(key, wei);
+  const auto dims = plain.dims();
+  key.append(reinterpret_cast<const char*>(dims.data()), dims.size() * sizeof(dims[0]));
+  key.append(reinterpret_cast<const char*>(plain.data.format_desc.blocking.strides), dims.size() * sizeof(dims[0]));
+  key.push_back(static_cast<char>(plain.data_type()));
+  key.push_back(static_cast<char>(want.data_type()));
   Caches& c = caches();
-  dnnl::memory packed;
   {
     std::lock_guard<std::mutex> lock(c.mu);
     auto it = c.packed.find(key);
     if (it != c.packed.end()) {
       std::shared_ptr<Storage> o = it->second.owner.lock();
-      if (o && o == owner && it->second.md == p.weights_md) packed = it->second.mem;
+      if (o && o == owner && it->second.md == want) return it->second.mem;
     }
   }
-  if (!packed) {
-    packed = dnnl::memory(p.weights_md, eng);
-    dnnl::memory plain_m(plain, eng, const_cast<void*>(wei_ptr));
-    dnnl::stream& s = dnnl_stream();
-    dnnl::reorder(plain_m, packed).execute(s, plain_m, packed);
-    s.wait();
-    std::lock_guard<std::mutex> lock(c.mu);
-    // Drop packed copies of weights that no longer exist.
-    for (auto it = c.packed.begin(); it != c.packed.end();) {
-      if (it->second.owner.expired()) {
-        it = c.packed.erase(it);
-      } else {
-        ++it;
-      }
+  dnnl::memory packed(want, eng);
+  dnnl::memory plain_m(plain, eng, const_cast<void*>(wei_ptr));
+  dnnl::stream& s = dnnl_stream();
+  dnnl::reorder(plain_m, packed).execute(s, plain_m, packed);
+  s.wait();
+  std::lock_guard<std::mutex> lock(c.mu);
+  // Drop packed copies of weights that no longer exist.
+  for (auto it = c.packed.begin(); it != c.packed.end();) {
+    if (it->second.owner.expired()) {
+      it = c.packed.erase(it);
+    } else {
+      ++it;
     }
-    c.packed[key] = PackedEntry{owner, p.weights_md, packed};
   }
-  execute(p, src, src_ptr, packed, bias, dst, dst_ptr, epi);
+  c.packed[key] = PackedEntry{owner, want, packed};
+  return packed;
 }
 
 void dnnl_clear_caches() {

@@ -55,6 +55,11 @@ void dnnl_matmul(const MatDesc& src, const void* src_ptr, const MatDesc& wei, co
 void dnnl_linear_prepacked(const MatDesc& src, const void* src_ptr, const MatDesc& wei, const void* wei_ptr,
                            const std::shared_ptr<Storage>& owner, const float* bias, const MatDesc& dst, void* dst_ptr,
                            const GemmEpilogue& epi = {});
+// `wei_ptr` (laid out as `plain`) in the layout `packed` describes: reordered once and cached by
+// (pointer, layout) while `owner` (the storage holding the weights) lives. The linears' prepacked
+// weights and the convolutions' (dnnl_conv.h) share this cache.
+dnnl::memory packed_weights(const void* wei_ptr, const dnnl::memory::desc& plain, const dnnl::memory::desc& packed,
+                            const std::shared_ptr<Storage>& owner);
 // Prepacked weight copies held now (for tests).
 size_t dnnl_packed_weights();
 

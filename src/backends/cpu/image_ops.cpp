@@ -1,13 +1,17 @@
-// Convolutional backbone ops on channels-last images: conv2d (im2col in chunks of output
-// pixels, then one oneDNN GEMM per group against the weights as the checkpoint stores them; a
-// 1x1 stride-1 convolution is the GEMM on the input itself) and max_pool2d.
+// Convolutional backbone ops on channels-last images: conv2d (oneDNN's convolution primitive,
+// dnnl_conv.h; where it has no kernel, or IA_CPU_DNNL_CONV=0, im2col in chunks of output pixels,
+// then one oneDNN GEMM per group against the weights as the checkpoint stores them, a 1x1
+// stride-1 convolution being the GEMM on the input itself) and max_pool2d.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "backends/cpu/cpu_common.h"
 #include "backends/cpu/cpu_ops.h"
+#include "backends/cpu/dnnl_conv.h"
 #include "backends/cpu/dnnl_gemm.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -56,6 +60,11 @@ void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv
                Wout == window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w),
            "cpu conv2d: out {} does not fit x {} and w {}", out.describe(), x.describe(), w.describe());
   if (B == 0 || P == 0 || Cout == 0) return;
+  static const bool direct = [] {
+    const char* v = std::getenv("IA_CPU_DNNL_CONV");
+    return !(v && std::string_view(v) == "0");
+  }();
+  if (direct && dnnl_conv2d(x, w, bias, p, out)) return;
   const float* xp = x.data<float>();
   const float* wp = w.data<float>();
   const float* bp = bias ? bias->data<float>() : nullptr;

@@ -568,30 +568,55 @@ class CudaBackend final : public Backend {
                  Wout == window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w),
              "cuda conv2d: x {} w {} out {}", x.describe(), w.describe(), out.describe());
     const float* xp = cptr<float>(x);
-    const float* wp = cptr<float>(w);
     const float* bp = bias ? cptr<float>(*bias) : nullptr;
     float* op = mptr<float>(out);
+    // bf16 products (a bf16 model): x and w rounded to bf16 for the tensor cores, f32 out. Only
+    // where a column row is whole 16-byte vectors (CK % 8 == 0): cuBLASLt's bf16 kernels want
+    // aligned rows, and the one layer that misses it (a stem of 3 channels) is small.
+    const bool bf16 = p.bf16_products && CK % 8 == 0;
+    const cudaDataType_t ct = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    Tensor wb;
+    const void* wp = cptr<float>(w);
+    if (bf16) {
+      wb = scratch({Cout, CK}, DType::BF16);
+      launch_cast(wp, ElemType::F32, wb.raw(), ElemType::BF16, Cout * CK, stream());
+      check_launch("conv2d weights to bf16");
+      wp = wb.raw();
+    }
+    const size_t wsize = bf16 ? 2 : 4;
+    auto w_group = [&](int64_t grp) { return static_cast<const char*>(wp) + grp * Og * CK * wsize; };
     if (KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.padding_h == 0 && p.padding_w == 0 && G == 1) {
       // A pointwise convolution: the pixels are the GEMM's rows already.
-      gemm_->linear(GemmMatrix{xp, CUDA_R_32F, Cin}, GemmMatrix{wp, CUDA_R_32F, Cin}, bp, nullptr,
-                    GemmMatrix{op, CUDA_R_32F, Cout}, B * P, Cout, Cin, stream());
+      const void* xin = xp;
+      Tensor xb;
+      if (bf16) {
+        xb = scratch({B * P, Cin}, DType::BF16);
+        launch_round_rows_to_bf16(xp, Cin, static_cast<uint16_t*>(xb.raw()), B * P, Cin, stream());
+        check_launch("conv2d x to bf16");
+        xin = xb.raw();
+      }
+      gemm_->linear(GemmMatrix{xin, ct, Cin}, GemmMatrix{wp, ct, Cin}, bp, nullptr, GemmMatrix{op, CUDA_R_32F, Cout},
+                    B * P, Cout, Cin, stream());
       return;
     }
     // im2col in chunks of output pixels, each group one GEMM against its weights in place whose
     // output columns land in the group's slice of the output rows (ld = Cout), as conv1d.
     const int64_t chunk = std::max<int64_t>(1, std::min(P, kConvColumnBudget / CK));
-    Tensor col = scratch({chunk, CK}, DType::F32);
+    Tensor col = scratch({chunk, CK}, bf16 ? DType::BF16 : DType::F32);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t p0 = 0; p0 < P; p0 += chunk) {
         const int64_t rows = std::min(chunk, P - p0);
         for (int64_t grp = 0; grp < G; ++grp) {
           const Im2col2dShape s{H,    W,          Cin,        Cg,          grp,         KH,           KW,
                                 Wout, p.stride_h, p.stride_w, p.padding_h, p.padding_w, p.dilation_h, p.dilation_w};
-          launch_im2col_2d(xp + b * H * W * Cin, s, p0, rows, mptr<float>(col), stream());
+          if (bf16)
+            launch_im2col_2d_bf16(xp + b * H * W * Cin, s, p0, rows, static_cast<uint16_t*>(col.raw()), stream());
+          else
+            launch_im2col_2d(xp + b * H * W * Cin, s, p0, rows, mptr<float>(col), stream());
           check_launch("conv2d im2col");
-          gemm_->linear(GemmMatrix{col.raw(), CUDA_R_32F, CK}, GemmMatrix{wp + grp * Og * CK, CUDA_R_32F, CK},
-                        bp ? bp + grp * Og : nullptr, nullptr,
-                        GemmMatrix{op + (b * P + p0) * Cout + grp * Og, CUDA_R_32F, Cout}, rows, Og, CK, stream());
+          gemm_->linear(GemmMatrix{col.raw(), ct, CK}, GemmMatrix{w_group(grp), ct, CK}, bp ? bp + grp * Og : nullptr,
+                        nullptr, GemmMatrix{op + (b * P + p0) * Cout + grp * Og, CUDA_R_32F, Cout}, rows, Og, CK,
+                        stream());
         }
       }
   }

@@ -10,8 +10,13 @@ namespace {
 
 // col[r, (i KH + ky) KW + kx] = x[oy sh + ky dh - ph, ox sw + kx dw - pw, g Cg + i] for output
 // pixel p0 + r = (oy, ox), 0 outside the image. Columns on x.
+// A bf16 column (uint16_t) holds x rounded to nearest even: a bf16 model's convolution products.
+__device__ inline float to_col(float v, float*) { return v; }
+__device__ inline uint16_t to_col(float v, uint16_t*) { return f32_to_bf16_bits(v); }
+
+template <typename T>
 __global__ void im2col_2d_kernel(const float* __restrict__ x, Im2col2dShape s, int64_t p0, int64_t rows,
-                                 float* __restrict__ col) {
+                                 T* __restrict__ col) {
   const int64_t KK = s.KH * s.KW, CK = s.Cg * KK;
   for (int64_t r = grid_y0(); r < rows; r += grid_y_stride()) {
     const int64_t oy = (p0 + r) / s.Wout, ox = (p0 + r) % s.Wout;
@@ -19,8 +24,8 @@ __global__ void im2col_2d_kernel(const float* __restrict__ x, Im2col2dShape s, i
       const int64_t i = j / KK, k = j - i * KK, ky = k / s.KW, kx = k - ky * s.KW;
       const int64_t iy = oy * s.stride_h + ky * s.dilation_h - s.padding_h;
       const int64_t ix = ox * s.stride_w + kx * s.dilation_w - s.padding_w;
-      col[r * CK + j] =
-          (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) ? x[(iy * s.W + ix) * s.Cin + s.g * s.Cg + i] : 0.0f;
+      col[r * CK + j] = to_col(
+          (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) ? x[(iy * s.W + ix) * s.Cin + s.g * s.Cg + i] : 0.0f, col);
     }
   }
 }
@@ -57,7 +62,15 @@ void launch_im2col_2d(const float* x, const Im2col2dShape& s, int64_t p0, int64_
   const int64_t CK = s.Cg * s.KH * s.KW;
   if (rows <= 0 || CK <= 0) return;
   const Grid2d g2 = grid_2d(rows, CK);
-  im2col_2d_kernel<<<g2.grid, g2.block, 0, stream>>>(x, s, p0, rows, col);
+  im2col_2d_kernel<float><<<g2.grid, g2.block, 0, stream>>>(x, s, p0, rows, col);
+}
+
+void launch_im2col_2d_bf16(const float* x, const Im2col2dShape& s, int64_t p0, int64_t rows, uint16_t* col,
+                           cudaStream_t stream) {
+  const int64_t CK = s.Cg * s.KH * s.KW;
+  if (rows <= 0 || CK <= 0) return;
+  const Grid2d g2 = grid_2d(rows, CK);
+  im2col_2d_kernel<uint16_t><<<g2.grid, g2.block, 0, stream>>>(x, s, p0, rows, col);
 }
 
 void launch_max_pool2d(const float* x, int64_t B, int64_t H, int64_t W, int64_t C, int64_t Hout, int64_t Wout,

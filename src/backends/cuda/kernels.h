@@ -198,6 +198,9 @@ struct Im2col2dShape {
 // 0 outside the image. The column order is the conv weight's [Cout, Cg, KH, KW].
 void launch_im2col_2d(const float* x, const Im2col2dShape& s, int64_t p0, int64_t rows, float* col,
                       cudaStream_t stream);
+// The same with col in bf16 (x rounded to nearest even).
+void launch_im2col_2d_bf16(const float* x, const Im2col2dShape& s, int64_t p0, int64_t rows, uint16_t* col,
+                           cudaStream_t stream);
 
 // torch's max_pool2d (dilation 1) on channels-last x [B, H, W, C] contiguous f32: out [B, Hout,
 // Wout, C] contiguous, the maximum over each window's pixels inside the image (a NaN wins).

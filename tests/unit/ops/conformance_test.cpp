@@ -1656,8 +1656,12 @@ TEST_P(Conformance, Conv2d) {
       {1, 300, 300, 3, 4, 3, 3, {1, 1, 1, 1, 1, 1, 1}},  // several im2col chunks on the CPU
   };
   for (const S& c : cases) {
-    for (bool with_bias : {false, true}) {
-      const Conv2dParams& p = c.p;
+    for (int variant = 0; variant < 3; ++variant) {
+      // bias off / on in f32, then bias on with bf16 products: the reference takes bf16-rounded x
+      // and w, and the bound (2^-7 of the magnitude) also admits a backend that stays in f32.
+      const bool with_bias = variant > 0, bf16 = variant == 2;
+      Conv2dParams p = c.p;
+      p.bf16_products = bf16;
       const int64_t G = p.groups, Cg = c.Cin / G, Og = c.Cout / G;
       const int64_t Hout = window_output_size(c.H, c.KH, p.stride_h, p.padding_h, p.dilation_h);
       const int64_t Wout = window_output_size(c.W, c.KW, p.stride_w, p.padding_w, p.dilation_w);
@@ -1666,7 +1670,8 @@ TEST_P(Conformance, Conv2d) {
       Tensor bd = dev_.up(b);
       Tensor out = dev_.poisoned({c.B, Hout, Wout, c.Cout});
       be().conv2d(dev_.up(x), dev_.up(w), with_bias ? &bd : nullptr, p, out);
-      Vec xv = values(x), wv = values(w), bv = values(b), ref, mag;
+      Vec xv = values(bf16 ? x.to(DType::BF16) : x), wv = values(bf16 ? w.to(DType::BF16) : w), bv = values(b), ref,
+          mag;
       for (int64_t bb = 0; bb < c.B; ++bb)
         for (int64_t oy = 0; oy < Hout; ++oy)
           for (int64_t ox = 0; ox < Wout; ++ox)
@@ -1687,11 +1692,11 @@ TEST_P(Conformance, Conv2d) {
               ref.push_back(sum);
               mag.push_back(a);
             }
-      expect_close(values(dev_.down(out)), ref, mag, kRtol,
+      expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 128 : kRtol,
                    fmt::format("conv2d B={} {}x{} Cin={} Cout={} K={}x{} stride={}x{} pad={}x{} dil={}x{} groups={} "
-                               "bias={}",
+                               "bias={} bf16_products={}",
                                c.B, c.H, c.W, c.Cin, c.Cout, c.KH, c.KW, p.stride_h, p.stride_w, p.padding_h,
-                               p.padding_w, p.dilation_h, p.dilation_w, G, with_bias));
+                               p.padding_w, p.dilation_h, p.dilation_w, G, with_bias, bf16));
     }
   }
 }

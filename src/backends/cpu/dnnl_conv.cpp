@@ -1,0 +1,180 @@
+#include "backends/cpu/dnnl_conv.h"
+
+#include <cstdlib>
+#include <list>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "backends/cpu/dnnl_gemm.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace ia::cpu {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct ConvPrimitive {
+  dnnl::convolution_forward prim;
+  dnnl::memory::desc src_md, weights_md, scratchpad_md;
+  std::list<std::string>::iterator lru;
+};
+
+struct ConvCache {
+  std::mutex mu;
+  std::unordered_map<std::string, ConvPrimitive> prims;
+  std::list<std::string> lru;  // front = most recent
+  static constexpr size_t kCapacity = 256;
+};
+
+ConvCache& conv_cache() {
+  static ConvCache* c = new ConvCache();  // leaked: tensors freed during static destruction may call in
+  return *c;
+}
+
+// The shapes of one convolution, in oneDNN's dims (N, C, H, W; groups first for the weights).
+struct ConvShape {
+  dnnl::memory::dims src, weights, bias, dst, strides, dilates, pad_l, pad_r;
+  bool grouped = false;
+};
+
+ConvShape shape_of(const Tensor& x, const Tensor& w, const Conv2dParams& p, const Tensor& out) {
+  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), Cin = x.size(3);
+  const int64_t Cout = w.size(0), KH = w.size(2), KW = w.size(3), G = p.groups;
+  const int64_t Hout = out.size(1), Wout = out.size(2);
+  ConvShape s;
+  s.src = {B, Cin, H, W};
+  s.grouped = G > 1;
+  s.weights = s.grouped ? dnnl::memory::dims{G, Cout / G, Cin / G, KH, KW} : dnnl::memory::dims{Cout, Cin, KH, KW};
+  s.bias = {Cout};
+  s.dst = {B, Cout, Hout, Wout};
+  s.strides = {p.stride_h, p.stride_w};
+  s.dilates = {p.dilation_h - 1, p.dilation_w - 1};  // oneDNN counts the gaps
+  s.pad_l = {p.padding_h, p.padding_w};
+  // The far side's padding that gives torch's output size (its floor division may leave part
+  // of the near side's padding unused).
+  s.pad_r = {(Hout - 1) * p.stride_h + (KH - 1) * p.dilation_h + 1 - H - p.padding_h,
+             (Wout - 1) * p.stride_w + (KW - 1) * p.dilation_w + 1 - W - p.padding_w};
+  return s;
+}
+
+std::string key_of(const ConvShape& s, bool bf16, bool bias) {
+  std::string key;
+  for (const auto* d : {&s.src, &s.weights, &s.dst, &s.strides, &s.dilates, &s.pad_l, &s.pad_r}) {
+    key.append(reinterpret_cast<const char*>(d->data()), d->size() * sizeof((*d)[0]));
+    key.push_back('|');
+  }
+  key.push_back(bf16 ? 'h' : 'f');
+  key.push_back(bias ? 'b' : 'n');
+  return key;
+}
+
+ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias) {
+  const std::string key = key_of(s, bf16, bias);
+  ConvCache& c = conv_cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.prims.find(key);
+    if (it != c.prims.end()) {
+      c.lru.splice(c.lru.begin(), c.lru, it->second.lru);
+      return it->second;
+    }
+  }
+  const dt in = bf16 ? dt::bf16 : dt::f32;
+  // Activations stay channels-last (our layout, no reorder of the biggest tensors); the weights'
+  // layout is the primitive's choice (packed once, packed_weights).
+  const dnnl::memory::desc src_md(s.src, in, tag::nhwc), dst_md(s.dst, dt::f32, tag::nhwc);
+  const dnnl::memory::desc wei_md(s.weights, in, tag::any), bias_md(s.bias, dt::f32, tag::a);
+  const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, wei_md,
+                                                           bias_md, dst_md, s.strides, s.dilates, s.pad_l, s.pad_r)
+                         : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, src_md, wei_md, dst_md,
+                                                           s.strides, s.dilates, s.pad_l, s.pad_r);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratch per calling thread (execute)
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
+  ConvPrimitive e{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.scratchpad_desc(), {}};
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.prims.find(key);
+  if (it != c.prims.end()) return it->second;
+  c.lru.push_front(key);
+  e.lru = c.lru.begin();
+  c.prims.emplace(key, e);
+  while (c.prims.size() > ConvCache::kCapacity) {
+    c.prims.erase(c.lru.back());
+    c.lru.pop_back();
+  }
+  return e;
+}
+
+// A thread's reusable buffer of at least `bytes` (64-byte aligned); freed at thread exit.
+void* thread_buffer(size_t bytes, int which) {
+  struct Buffer {
+    std::unique_ptr<char, decltype(&std::free)> p{nullptr, &std::free};
+    size_t bytes = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[which];
+  if (bytes > b.bytes) {
+    const size_t n = (bytes + 4095) / 4096 * 4096;
+    b.p.reset(static_cast<char*>(std::aligned_alloc(4096, n)));
+    if (!b.p) fail(ErrorKind::Unavailable, "out of memory for a {}-byte convolution buffer", n);
+    b.bytes = n;
+  }
+  return b.p.get();
+}
+
+}  // namespace
+
+bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) {
+  const ConvShape s = shape_of(x, w, p, out);
+  const bool bf16 = p.bf16_products;
+  ConvPrimitive prim;
+  try {
+    prim = get_primitive(s, bf16, bias != nullptr);
+  } catch (const dnnl::error&) {
+    return false;  // no oneDNN kernel for this shape here
+  }
+  dnnl::engine& eng = dnnl_engine();
+  // The weights in torch's layout (O, I, KH, KW; groups split off the outputs), packed once.
+  const dnnl::memory::desc plain(s.weights, dt::f32, s.grouped ? tag::goihw : tag::oihw);
+  dnnl::memory weights;
+  if (w.storage()) {
+    weights = packed_weights(w.raw(), plain, prim.weights_md, w.storage());
+  } else {
+    weights = dnnl::memory(prim.weights_md, eng);
+    dnnl::memory plain_m(plain, eng, const_cast<void*>(w.raw()));
+    dnnl::reorder(plain_m, weights).execute(dnnl_stream(), plain_m, weights);
+  }
+  const void* src = x.raw();
+  if (bf16) {  // x rounded to bf16 (nearest even) in one parallel pass
+    const int64_t n = x.numel();
+    auto* xb = static_cast<uint16_t*>(thread_buffer(static_cast<size_t>(n) * 2, 0));
+    const float* xf = x.data<float>();
+    parallel_for(n, 1 << 16, [&](int64_t a, int64_t e) {
+      for (int64_t i = a; i < e; ++i) xb[i] = f32_to_bf16(xf[i]);
+    });
+    src = xb;
+  }
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(prim.src_md, eng, const_cast<void*>(src))},
+                                             {DNNL_ARG_WEIGHTS, weights},
+                                             {DNNL_ARG_DST, dnnl::memory(dnnl::memory::desc(s.dst, dt::f32, tag::nhwc),
+                                                                         eng, out.raw())}};
+  if (bias)
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(dnnl::memory::desc(s.bias, dt::f32, tag::a), eng,
+                                             const_cast<void*>(bias->raw())));
+  if (const size_t need = prim.scratchpad_md.get_size(); need > 0)
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim.scratchpad_md, eng, thread_buffer(need, 1)));
+  dnnl::stream& stream = dnnl_stream();
+  prim.prim.execute(stream, args);
+  stream.wait();
+  return true;
+}
+
+}  // namespace ia::cpu
