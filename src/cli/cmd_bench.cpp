@@ -169,7 +169,7 @@ void add_filters(CLI::App* sub, FilterArgs& a) {
   sub->add_option("--db", a.db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
   sub->add_option("-m,--model", a.filter.model, "Model name or folder, or a part of either");
   sub->add_option("--family", a.filter.family, "Model family (bert, llama, ...)");
-  sub->add_option("--suite", a.filter.suite, "Suite (embed, prefill, decode, image-classification, transcription)");
+  sub->add_option("--suite", a.filter.suite, "Suite (embed, prefill, decode, seq2seq, image-classification, image-embedding, object-detection, transcription)");
   sub->add_option("--device", a.filter.device, "cpu, cuda (any GPU) or cuda:N");
   sub->add_option("--dtype", a.filter.dtype, "f32 or bf16");
   sub->add_option("--commit", a.filter.commit, "Builds whose commit starts with this");
@@ -188,8 +188,8 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
   sub->require_subcommand(0, 1);
   CLI::Option* model = sub->add_option("-m,--model", args->request.model, "Model folder, CID or name");
   sub->add_option("--suite", args->request.suite,
-                  "embed | prefill | decode | generate | image-classification | transcription (default: the model's "
-                  "task's)")
+                  "embed | prefill | decode | generate | seq2seq | image-classification | image-embedding | "
+                  "object-detection | transcription (default: the model's task's)")
       ->check(CLI::IsMember(bm::suite_names()));
   sub->add_option("--device", args->request.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->request.dtype, "auto | f32 | bf16")->capture_default_str();
@@ -202,10 +202,10 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("-b,--batch", args->request.batches, "Batch sizes, comma-separated (default: the suite's)")
       ->delimiter(',');
   sub->add_option("-s,--seq-len", args->request.seq_lens,
-                  "Tokens per sequence (embed), prompt tokens (prefill, decode) or seconds of audio (transcription), "
-                  "comma-separated")
+                  "Tokens per sequence (embed), prompt tokens (prefill, decode, seq2seq) or seconds of audio "
+                  "(transcription), comma-separated")
       ->delimiter(',');
-  sub->add_option("-n,--new-tokens", args->request.new_tokens, "Tokens to generate (decode), comma-separated")
+  sub->add_option("-n,--new-tokens", args->request.new_tokens, "Tokens to generate (decode, seq2seq; per 30-s window in transcription), comma-separated")
       ->delimiter(',');
   sub->add_option("--format", args->format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
