@@ -55,6 +55,14 @@ struct LinearEpilogue {
   const Tensor* residual = nullptr;  // out-shaped f32, or null
 };
 
+// Elementwise work applied to a convolution's output, in a ResNet block's order:
+// out = activation(conv(x, w) + bias + residual).
+struct ConvEpilogue {
+  const Tensor* residual = nullptr;  // out-shaped f32 contiguous, or null
+  bool has_activation = false;
+  Activation activation = Activation::Relu;
+};
+
 struct AttentionParams {
   float scale = 1.0f;  // usually 1/sqrt(head_dim)
   bool causal = false;
@@ -302,6 +310,9 @@ class Backend {
   // [B, Hout, Wout, Cout] f32 with each side window_output_size(...) >= 1. The output rows are
   // the next layer's [B, Hout Wout, Cout] tokens without a transpose.
   virtual void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) = 0;
+  // conv2d followed by the epilogue; not pure: the default runs conv2d, add and activation.
+  virtual void conv2d_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p,
+                            const ConvEpilogue& epilogue, Tensor& out);
   // out[b, y, x, c] = max over the window (rows y sh - ph .. + KH - 1, columns x sw - pw .. + KW - 1)
   // of in[b, ., ., c], positions outside the image left out: x [B, H, W, C] f32 contiguous, out
   // [B, Hout, Wout, C] with each side window_output_size(...) >= 1 and padding <= kernel / 2 (torch's

@@ -123,4 +123,11 @@ void Backend::linear_fused(const Tensor& x, const Tensor& w, const Tensor* bias,
   if (epilogue.residual) add(out, *epilogue.residual, out);
 }
 
+void Backend::conv2d_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p,
+                           const ConvEpilogue& epilogue, Tensor& out) {
+  conv2d(x, w, bias, p, out);
+  if (epilogue.residual) add(out, *epilogue.residual, out);
+  if (epilogue.has_activation) activation(epilogue.activation, out, out);
+}
+
 }  // namespace ia

@@ -12,8 +12,9 @@
 namespace ia {
 
 // Raised whenever Backend (or anything else the library sees) changes shape: 2 added argmax and
-// recording, 3 conv1d and group_norm, 4 conv2d and max_pool2d.
-constexpr int kCudaPluginAbiVersion = 4;
+// recording, 3 conv1d and group_norm, 4 conv2d and max_pool2d, 5 conv2d's bf16 products and
+// conv2d_fused.
+constexpr int kCudaPluginAbiVersion = 5;
 constexpr const char* kCudaPluginEntry = "ia_cuda_plugin_create_backends";
 constexpr const char* kCudaPluginFile = "libipfs_accelerate_cuda.so";
 

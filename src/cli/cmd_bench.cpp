@@ -169,7 +169,9 @@ void add_filters(CLI::App* sub, FilterArgs& a) {
   sub->add_option("--db", a.db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
   sub->add_option("-m,--model", a.filter.model, "Model name or folder, or a part of either");
   sub->add_option("--family", a.filter.family, "Model family (bert, llama, ...)");
-  sub->add_option("--suite", a.filter.suite, "Suite (embed, prefill, decode, seq2seq, image-classification, image-embedding, object-detection, transcription)");
+  sub->add_option("--suite", a.filter.suite,
+                  "Suite (embed, prefill, decode, seq2seq, image-classification, image-embedding, object-detection, "
+                  "transcription)");
   sub->add_option("--device", a.filter.device, "cpu, cuda (any GPU) or cuda:N");
   sub->add_option("--dtype", a.filter.dtype, "f32 or bf16");
   sub->add_option("--commit", a.filter.commit, "Builds whose commit starts with this");
@@ -205,7 +207,8 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
                   "Tokens per sequence (embed), prompt tokens (prefill, decode, seq2seq) or seconds of audio "
                   "(transcription), comma-separated")
       ->delimiter(',');
-  sub->add_option("-n,--new-tokens", args->request.new_tokens, "Tokens to generate (decode, seq2seq; per 30-s window in transcription), comma-separated")
+  sub->add_option("-n,--new-tokens", args->request.new_tokens,
+                  "Tokens to generate (decode, seq2seq; per 30-s window in transcription), comma-separated")
       ->delimiter(',');
   sub->add_option("--format", args->format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))

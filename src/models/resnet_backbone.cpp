@@ -179,9 +179,12 @@ int64_t ResNetBackbone::channels() const {
   return config_.hidden_sizes[static_cast<size_t>(config_.out_stage - 1)];
 }
 
-Tensor ResNetBackbone::conv(const ConvNorm& c, const Tensor& x, bool activate) const {
-  Tensor y = ops::conv2d(x, c.weight, &c.bias, c.params);
-  return activate ? ops::activation(config_.activation, y) : y;
+Tensor ResNetBackbone::conv(const ConvNorm& c, const Tensor& x, bool activate, const Tensor* residual) const {
+  ConvEpilogue e;
+  e.residual = residual;
+  e.has_activation = activate;
+  e.activation = config_.activation;
+  return ops::conv2d(x, c.weight, &c.bias, c.params, e);
 }
 
 Tensor ResNetBackbone::operator()(const Tensor& x) const {
@@ -194,8 +197,9 @@ Tensor ResNetBackbone::operator()(const Tensor& x) const {
     for (const Layer& layer : stage) {
       Tensor residual = layer.has_shortcut ? conv(layer.shortcut, h, false) : h;
       Tensor y = h;
-      for (size_t k = 0; k < layer.convs.size(); ++k) y = conv(layer.convs[k], y, k + 1 < layer.convs.size());
-      h = ops::activation(config_.activation, ops::add(y, residual));
+      // The last convolution of the block adds the shortcut and activates in its output pass.
+      for (size_t k = 0; k + 1 < layer.convs.size(); ++k) y = conv(layer.convs[k], y, true);
+      h = conv(layer.convs.back(), y, true, &residual);
     }
   return h;
 }

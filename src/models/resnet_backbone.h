@@ -56,7 +56,8 @@ class ResNetBackbone {
   };
   static ConvNorm load_conv_norm(const WeightSource& w, const std::string& name, int64_t in, int64_t out,
                                  int64_t kernel, int64_t stride);
-  Tensor conv(const ConvNorm& c, const Tensor& x, bool activate) const;
+  // activation(conv(x) + bias + residual) with the activation when `activate`, the residual when given.
+  Tensor conv(const ConvNorm& c, const Tensor& x, bool activate, const Tensor* residual = nullptr) const;
 
   ResNetBackboneConfig config_;
   ConvNorm stem_;

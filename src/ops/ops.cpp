@@ -535,7 +535,7 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1d
   return out;
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, const ConvEpilogue& epi) {
   OpTimer timer("conv2d");
   check_f32(x, "conv2d", "x");
   check_f32(w, "conv2d", "w");
@@ -562,7 +562,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2d
     b = as_f32(*bias).view({Cout});
   }
   Tensor out = alloc({B, Hout, Wout, Cout}, DType::F32, x.device());
-  be.conv2d(contig(x), contig(w), bias ? &b : nullptr, p, out);
+  if (!epi.residual && !epi.has_activation) {
+    be.conv2d(contig(x), contig(w), bias ? &b : nullptr, p, out);
+    return out;
+  }
+  ConvEpilogue e = epi;
+  Tensor residual;
+  if (epi.residual) {
+    IA_CHECK(epi.residual->shape() == out.shape(), "conv2d: residual {} does not match the output {}",
+             epi.residual->describe(), out.describe());
+    check_same_device(x, *epi.residual, "conv2d");
+    residual = contig(as_f32(*epi.residual));
+    e.residual = &residual;
+  }
+  be.conv2d_fused(contig(x), contig(w), bias ? &b : nullptr, p, e, out);
   return out;
 }
 

@@ -62,8 +62,10 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1d
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps);
 // --- image ops (see backends/backend.h; activations channels last) ---
 // x [B, H, W, Cin], w [Cout, Cin/groups, KH, KW] (torch's layout), bias [Cout] or null ->
-// [B, Hout, Wout, Cout] f32.
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& params);
+// [B, Hout, Wout, Cout] f32; with the epilogue, activation(conv + bias + residual), fused where
+// the backend can.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& params,
+              const ConvEpilogue& epilogue = {});
 // x [B, H, W, C] -> [B, Hout, Wout, C]: torch's max_pool2d (padding never wins).
 Tensor max_pool2d(const Tensor& x, const MaxPool2dParams& params);
 // Tensors of one dtype and device with the same trailing shape, stacked along dim 0 into a new

@@ -100,6 +100,12 @@ class CpuBackend final : public Backend {
   void conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) override {
     conv2d_cpu(x, w, bias, p, out);
   }
+  void conv2d_fused(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p,
+                    const ConvEpilogue& epilogue, Tensor& out) override {
+    if (conv2d_cpu(x, w, bias, p, out, epilogue)) return;
+    if (epilogue.residual) add(out, *epilogue.residual, out);
+    if (epilogue.has_activation) activation(epilogue.activation, out, out);
+  }
   void max_pool2d(const Tensor& x, const MaxPool2dParams& p, Tensor& out) override { max_pool2d_cpu(x, p, out); }
   void group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps,
                   Tensor& out) override {

@@ -58,7 +58,9 @@ void cross_attention_cpu(const Tensor& q, const Tensor& k, const Tensor& v, cons
 
 // conv_ops.cpp (channels-last activations)
 void conv1d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv1dParams& p, Tensor& out);
-void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out);
+// True when the epilogue was fused (oneDNN's primitive); false: out holds the convolution alone.
+bool conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+                const ConvEpilogue& epilogue = {});
 void max_pool2d_cpu(const Tensor& x, const MaxPool2dParams& p, Tensor& out);
 void group_norm_cpu(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor* bias, float eps, Tensor& out);
 

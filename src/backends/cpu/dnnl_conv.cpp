@@ -63,7 +63,7 @@ ConvShape shape_of(const Tensor& x, const Tensor& w, const Conv2dParams& p, cons
   return s;
 }
 
-std::string key_of(const ConvShape& s, bool bf16, bool bias) {
+std::string key_of(const ConvShape& s, bool bf16, bool bias, const ConvEpilogue& e) {
   std::string key;
   for (const auto* d : {&s.src, &s.weights, &s.dst, &s.strides, &s.dilates, &s.pad_l, &s.pad_r}) {
     key.append(reinterpret_cast<const char*>(d->data()), d->size() * sizeof((*d)[0]));
@@ -71,11 +71,13 @@ std::string key_of(const ConvShape& s, bool bf16, bool bias) {
   }
   key.push_back(bf16 ? 'h' : 'f');
   key.push_back(bias ? 'b' : 'n');
+  key.push_back(e.residual ? 'r' : '-');
+  key.push_back(e.has_activation ? static_cast<char>('A' + static_cast<int>(e.activation)) : '-');
   return key;
 }
 
-ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias) {
-  const std::string key = key_of(s, bf16, bias);
+ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias, const ConvEpilogue& epi) {
+  const std::string key = key_of(s, bf16, bias, epi);
   ConvCache& c = conv_cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -90,13 +92,19 @@ ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias) {
   // layout is the primitive's choice (packed once, packed_weights).
   const dnnl::memory::desc src_md(s.src, in, tag::nhwc), dst_md(s.dst, dt::f32, tag::nhwc);
   const dnnl::memory::desc wei_md(s.weights, in, tag::any), bias_md(s.bias, dt::f32, tag::a);
-  const auto desc = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src_md, wei_md,
-                                                           bias_md, dst_md, s.strides, s.dilates, s.pad_l, s.pad_r)
-                         : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, src_md, wei_md, dst_md,
-                                                           s.strides, s.dilates, s.pad_l, s.pad_r);
+  const auto desc =
+      bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             src_md, wei_md, bias_md, dst_md, s.strides, s.dilates, s.pad_l, s.pad_r)
+           : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             src_md, wei_md, dst_md, s.strides, s.dilates, s.pad_l, s.pad_r);
+  dnnl::post_ops po;
+  if (epi.residual) po.append_binary(dnnl::algorithm::binary_add, dst_md);
+  if (epi.has_activation) {
+    const DnnlEltwise a = dnnl_eltwise(epi.activation);
+    po.append_eltwise(1.0f, a.algorithm, a.alpha, 0.0f);
+  }
   dnnl::primitive_attr attr;
+  attr.set_post_ops(po);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratch per calling thread (execute)
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
   ConvPrimitive e{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.scratchpad_desc(), {}};
@@ -132,12 +140,13 @@ void* thread_buffer(size_t bytes, int which) {
 
 }  // namespace
 
-bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) {
+bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+                 const ConvEpilogue& epilogue) {
   const ConvShape s = shape_of(x, w, p, out);
   const bool bf16 = p.bf16_products;
   ConvPrimitive prim;
   try {
-    prim = get_primitive(s, bf16, bias != nullptr);
+    prim = get_primitive(s, bf16, bias != nullptr, epilogue);
   } catch (const dnnl::error&) {
     return false;  // no oneDNN kernel for this shape here
   }
@@ -162,13 +171,17 @@ bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Con
     });
     src = xb;
   }
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(prim.src_md, eng, const_cast<void*>(src))},
-                                             {DNNL_ARG_WEIGHTS, weights},
-                                             {DNNL_ARG_DST, dnnl::memory(dnnl::memory::desc(s.dst, dt::f32, tag::nhwc),
-                                                                         eng, out.raw())}};
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(prim.src_md, eng, const_cast<void*>(src))},
+      {DNNL_ARG_WEIGHTS, weights},
+      {DNNL_ARG_DST, dnnl::memory(dnnl::memory::desc(s.dst, dt::f32, tag::nhwc), eng, out.raw())}};
   if (bias)
-    args.emplace(DNNL_ARG_BIAS, dnnl::memory(dnnl::memory::desc(s.bias, dt::f32, tag::a), eng,
-                                             const_cast<void*>(bias->raw())));
+    args.emplace(DNNL_ARG_BIAS,
+                 dnnl::memory(dnnl::memory::desc(s.bias, dt::f32, tag::a), eng, const_cast<void*>(bias->raw())));
+  if (epilogue.residual)
+    args.emplace(
+        DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+        dnnl::memory(dnnl::memory::desc(s.dst, dt::f32, tag::nhwc), eng, const_cast<void*>(epilogue.residual->raw())));
   if (const size_t need = prim.scratchpad_md.get_size(); need > 0)
     args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim.scratchpad_md, eng, thread_buffer(need, 1)));
   dnnl::stream& stream = dnnl_stream();

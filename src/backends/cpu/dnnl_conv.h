@@ -13,6 +13,8 @@ namespace ia::cpu {
 // out = conv2d(x, w) + bias as Backend::conv2d specifies; with p.bf16_products, x and w are
 // rounded to bf16 and the products accumulate in f32 (out stays f32). False when oneDNN has no
 // implementation for the shape (the caller falls back to im2col).
-bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out);
+// The epilogue (residual add, then activation) rides on the primitive's post-ops.
+bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+                 const ConvEpilogue& epilogue = {});
 
 }  // namespace ia::cpu

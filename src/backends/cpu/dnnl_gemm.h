@@ -8,6 +8,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/backend.h"
 #include "core/storage.h"
 
 namespace ia::cpu {
@@ -31,6 +32,23 @@ inline MatDesc mat_desc(dnnl::memory::data_type type, std::initializer_list<int6
   std::copy(dims.begin(), dims.end(), d.dims);
   std::copy(strides.begin(), strides.end(), d.strides);
   return d;
+}
+
+// An activation as a oneDNN eltwise post-op.
+struct DnnlEltwise {
+  dnnl::algorithm algorithm = dnnl::algorithm::undef;
+  float alpha = 0.0f;
+};
+inline DnnlEltwise dnnl_eltwise(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return {dnnl::algorithm::eltwise_gelu_erf, 0.0f};
+    case Activation::GeluTanh: return {dnnl::algorithm::eltwise_gelu_tanh, 0.0f};
+    case Activation::Tanh: return {dnnl::algorithm::eltwise_tanh, 0.0f};
+    case Activation::Relu: return {dnnl::algorithm::eltwise_relu, 0.0f};
+    case Activation::Silu: return {dnnl::algorithm::eltwise_swish, 1.0f};
+    case Activation::QuickGelu: return {dnnl::algorithm::eltwise_swish, 1.702f};  // x sigmoid(1.702 x)
+  }
+  return {};
 }
 
 // Work fused into the GEMM's output pass (oneDNN post-ops), in this order:

@@ -43,7 +43,8 @@ void gemm_into(const float* src, int64_t rows, int64_t K, const float* wg, const
 
 }  // namespace
 
-void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out) {
+bool conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p, Tensor& out,
+                const ConvEpilogue& epilogue) {
   check_f32(x, "conv2d", "x");
   check_f32(w, "conv2d", "w");
   check_f32(out, "conv2d", "out");
@@ -59,12 +60,12 @@ void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv
                Hout == window_output_size(H, KH, p.stride_h, p.padding_h, p.dilation_h) &&
                Wout == window_output_size(W, KW, p.stride_w, p.padding_w, p.dilation_w),
            "cpu conv2d: out {} does not fit x {} and w {}", out.describe(), x.describe(), w.describe());
-  if (B == 0 || P == 0 || Cout == 0) return;
+  if (B == 0 || P == 0 || Cout == 0) return false;
   static const bool direct = [] {
     const char* v = std::getenv("IA_CPU_DNNL_CONV");
     return !(v && std::string_view(v) == "0");
   }();
-  if (direct && dnnl_conv2d(x, w, bias, p, out)) return;
+  if (direct && dnnl_conv2d(x, w, bias, p, out, epilogue)) return true;
   const float* xp = x.data<float>();
   const float* wp = w.data<float>();
   const float* bp = bias ? bias->data<float>() : nullptr;
@@ -74,7 +75,7 @@ void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv
       KH == 1 && KW == 1 && p.stride_h == 1 && p.stride_w == 1 && p.padding_h == 0 && p.padding_w == 0 && G == 1;
   if (pointwise) {  // the image's pixels are the GEMM's rows already
     gemm_into(xp, B * P, Cin, wp, bp, Cout, Cout, op, block);
-    return;
+    return false;
   }
   const int64_t chunk = std::max<int64_t>(1, std::min(P, kColumnBudget / std::max<int64_t>(CK, 1)));
   std::vector<float> col(static_cast<size_t>(chunk * CK));
@@ -109,6 +110,7 @@ void conv2d_cpu(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv
       }
     }
   }
+  return false;
 }
 
 void max_pool2d_cpu(const Tensor& x, const MaxPool2dParams& p, Tensor& out) {

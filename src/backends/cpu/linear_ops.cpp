@@ -30,20 +30,9 @@ GemmEpilogue gemm_epilogue(const LinearEpilogue* e) {
   GemmEpilogue g;
   if (!e) return g;
   if (e->has_activation) {
-    switch (e->activation) {
-      case Activation::GeluErf: g.activation = dnnl::algorithm::eltwise_gelu_erf; break;
-      case Activation::GeluTanh: g.activation = dnnl::algorithm::eltwise_gelu_tanh; break;
-      case Activation::Tanh: g.activation = dnnl::algorithm::eltwise_tanh; break;
-      case Activation::Relu: g.activation = dnnl::algorithm::eltwise_relu; break;
-      case Activation::Silu:
-        g.activation = dnnl::algorithm::eltwise_swish;
-        g.activation_alpha = 1.0f;
-        break;
-      case Activation::QuickGelu:  // x * sigmoid(1.702 x): swish with alpha 1.702
-        g.activation = dnnl::algorithm::eltwise_swish;
-        g.activation_alpha = 1.702f;
-        break;
-    }
+    const DnnlEltwise a = dnnl_eltwise(e->activation);
+    g.activation = a.algorithm;
+    g.activation_alpha = a.alpha;
   }
   if (e->residual) g.residual = e->residual->data<float>();
   return g;

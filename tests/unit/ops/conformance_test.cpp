@@ -1701,6 +1701,57 @@ TEST_P(Conformance, Conv2d) {
   }
 }
 
+TEST_P(Conformance, Conv2dFused) {
+  // activation(conv + bias + residual): a ResNet block's last convolution and its others.
+  Rng rng(28);
+  struct S {
+    int64_t H, W, Cin, Cout, K;
+    Conv2dParams p;
+  };
+  const std::vector<S> cases = {{9, 10, 6, 5, 3, {1, 1, 1, 1, 1, 1, 1}}, {7, 9, 12, 16, 1, {}}};
+  for (const S& c : cases)
+    for (bool with_residual : {false, true})
+      for (Activation act : {Activation::Relu, Activation::GeluErf}) {
+        const int64_t Hout = window_output_size(c.H, c.K, c.p.stride_h, c.p.padding_h, 1);
+        const int64_t Wout = window_output_size(c.W, c.K, c.p.stride_w, c.p.padding_w, 1);
+        Tensor x = host_f32({1, c.H, c.W, c.Cin}, rng), w = host_f32({c.Cout, c.Cin, c.K, c.K}, rng, -1, 1),
+               b = host_f32({c.Cout}, rng), r = host_f32({1, Hout, Wout, c.Cout}, rng);
+        Tensor bd = dev_.up(b), rd = dev_.up(r);
+        ConvEpilogue e;
+        e.residual = with_residual ? &rd : nullptr;
+        e.has_activation = true;
+        e.activation = act;
+        Tensor out = dev_.poisoned({1, Hout, Wout, c.Cout});
+        be().conv2d_fused(dev_.up(x), dev_.up(w), &bd, c.p, e, out);
+        Vec xv = values(x), wv = values(w), bv = values(b), rv = values(r), ref, mag;
+        for (int64_t oy = 0; oy < Hout; ++oy)
+          for (int64_t ox = 0; ox < Wout; ++ox)
+            for (int64_t o = 0; o < c.Cout; ++o) {
+              double sum = bv[static_cast<size_t>(o)], a = std::fabs(sum);
+              for (int64_t i = 0; i < c.Cin; ++i)
+                for (int64_t ky = 0; ky < c.K; ++ky)
+                  for (int64_t kx = 0; kx < c.K; ++kx) {
+                    const int64_t iy = oy + ky - c.p.padding_h, ix = ox + kx - c.p.padding_w;
+                    if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                    const double t = xv[static_cast<size_t>((iy * c.W + ix) * c.Cin + i)] *
+                                     wv[static_cast<size_t>(((o * c.Cin + i) * c.K + ky) * c.K + kx)];
+                    sum += t;
+                    a += std::fabs(t);
+                  }
+              if (with_residual) {
+                const double rr = rv[static_cast<size_t>((oy * Wout + ox) * c.Cout + o)];
+                sum += rr;
+                a += std::fabs(rr);
+              }
+              ref.push_back(act == Activation::Relu ? std::max(sum, 0.0)
+                                                    : 0.5 * sum * (1 + std::erf(sum / std::sqrt(2.0))));
+              mag.push_back(a);
+            }
+        expect_close(values(dev_.down(out)), ref, mag, kRtol,
+                     fmt::format("conv2d_fused K={} residual={} act={}", c.K, with_residual, static_cast<int>(act)));
+      }
+}
+
 TEST_P(Conformance, Conv2dThroughOps) {
   // The ops layer: a strided x is made contiguous, a bf16 bias widened, shapes checked.
   Rng rng(27);
