@@ -29,6 +29,7 @@ set(IA_EXTERNAL_DEPS
   "PkgConfig::SAMPLERATE|-lsamplerate"
   "PkgConfig::ZLIB|-lz"
   "PkgConfig::SQLITE3|-lsqlite3"
+  "PkgConfig::LIBPQ|-lpq"
   "PkgConfig::PNG|-lpng16"
   "PkgConfig::JPEG|-ljpeg"
   "PkgConfig::WEBP|-lwebp"

@@ -12,7 +12,11 @@ PACKAGES=(
   libedit-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev
   libpng-dev libjpeg62-turbo-dev libwebp-dev libgif-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  libsqlite3-dev
+  libsqlite3-dev libpq-dev
+  # The results store's tests start a throwaway PostgreSQL cluster (initdb, pg_ctl; the server runs
+  # as the postgres account this package makes, since PostgreSQL refuses root), and the report's
+  # tests render it in headless Chromium (a font for its text).
+  postgresql chromium fonts-dejavu-core
 )
 # Node.js runs the IPFS interop tests' reference peer; this image may already
 # ship its own node/npm, which Debian's npm package would conflict with.

@@ -108,6 +108,14 @@ std::vector<double> ticks(double max) {
   return t;
 }
 
+// The top of an axis that shows [0, max]: the first of ticks(max)'s steps at or above max (ticks
+// stop at or below it), so the largest value is drawn inside the chart, not past its edge.
+double axis_top(double max) {
+  const std::vector<double> t = ticks(max);
+  if (t.size() < 2) return max;  // max <= 0: an empty axis
+  return t.back() >= max ? t.back() : t.back() + (t[1] - t[0]);
+}
+
 std::string tick_text(double v) {
   return std::fabs(v) >= 1000 ? human_count(v) : fmt::format("{:g}", std::round(v * 1000) / 1000);
 }
@@ -170,7 +178,7 @@ std::string throughput_charts(const std::vector<BenchResult>& latest) {
     }
     std::sort(batches.begin(), batches.end());
     batches.erase(std::unique(batches.begin(), batches.end()), batches.end());
-    y_max = ticks(y_max * 1.05).back();
+    y_max = axis_top(y_max * 1.05);
     // Batches sit at even steps (they grow geometrically), labelled with their value.
     const double plot_w = kW - kLeft - kRight;
     auto x_of = [&](int64_t b) {
@@ -224,7 +232,7 @@ std::string latency_charts(const std::vector<BenchResult>& latest) {
     const auto& rs = groups[key];
     double x_max = 0;
     for (const auto* r : rs) x_max = std::max(x_max, r->measurement.ms.p90);
-    x_max = ticks(x_max * 1.05).back();
+    x_max = axis_top(x_max * 1.05);
     const double row = 22, height = kTop + row * static_cast<double>(rs.size()) + 40, left = 170;
     const double plot_w = kW - left - kRight;
     auto x_of = [&](double ms) { return left + plot_w * (x_max > 0 ? ms / x_max : 0); };
@@ -272,7 +280,7 @@ std::string roofline_chart(const std::vector<BenchResult>& latest) {
     y_max = std::max(y_max, f);
   }
   if (rs.empty()) return "<p>No result has a fraction of the ceilings (they were not measured).</p>\n";
-  y_max = ticks(y_max * 1.05).back();
+  y_max = y_max > 1 ? axis_top(y_max * 1.05) : 1.0;  // the ceiling at the top unless a fraction passes it
   const double width = std::max(kW, kLeft + kRight + 26.0 * static_cast<double>(rs.size()));
   const double plot_w = width - kLeft - kRight, bar = plot_w / static_cast<double>(rs.size());
   std::string s = fmt::format(

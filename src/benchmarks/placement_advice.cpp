@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <set>
 
@@ -22,8 +21,6 @@
 namespace ia::benchmarks {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 bool same_model(const BenchResult& r, const PlacementTarget& t) {
   return (!t.path.empty() && r.model.path == t.path) || (!t.name.empty() && r.model.name == t.name);
@@ -138,8 +135,7 @@ PlacementAdvice advise_from_database(const std::string& db, const std::string& n
   const HfConfig config = HfConfig::load(dir);
   t.family = classify_model(config.json(), config.path()).family;
   t.parameters = model_shape(config, *WeightStore::open(dir)).parameters;
-  std::error_code ec;
-  if (!fs::exists(db, ec)) return advise_placement({}, t, usable_devices());
+  if (!results_store_may_exist(db)) return advise_placement({}, t, usable_devices());
   const std::string fingerprint = this_machine().fingerprint();
   std::vector<BenchResult> mine;
   ResultFilter family;
@@ -151,8 +147,7 @@ PlacementAdvice advise_from_database(const std::string& db, const std::string& n
 
 void install_measured_placement(const std::string& db) {
   router::set_measured_placement([db](const std::string& dir, DType dtype) -> std::optional<Device> {
-    std::error_code ec;
-    if (!fs::exists(db, ec)) return std::nullopt;  // no measurements yet: nothing to read
+    if (!results_store_may_exist(db)) return std::nullopt;  // no measurements yet: nothing to read
     const PlacementAdvice advice = advise_from_database(db, dir, dir, dtype_name(dtype));
     if (!advice.device) return std::nullopt;
     if (*advice.device == "cpu") return Device::cpu();

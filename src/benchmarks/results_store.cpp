@@ -1,14 +1,18 @@
-// The SQLite results store.
+// The results store, written once over SqlConnection: the same schema, migrations, statements and
+// transactions on SQLite and on PostgreSQL; only sql_connection.h's tokens and the connection
+// itself differ.
 #include "benchmarks/results_store.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <map>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "benchmarks/results_schema.h"
+#include "benchmarks/sql_connection.h"
 #include "core/error.h"
 #include "ipfs/fs_blockstore.h"
 
@@ -16,111 +20,26 @@ namespace ia::benchmarks {
 
 namespace {
 
-namespace fs = std::filesystem;
-
-// A file that is not SQLite or is damaged is the user's to fix; anything else is this code's.
-ErrorKind kind_of(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: return ErrorKind::InvalidArgument;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_PERM: return ErrorKind::Unavailable;
-    default: return ErrorKind::Internal;
-  }
-}
-
-class Statement {
+class SqlResultsStore : public ResultsStore {
  public:
-  Statement(sqlite3* db, const std::string& sql, const std::string& where) : db_(db), where_(where) {
-    const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
-    if (rc != SQLITE_OK) fail(kind_of(rc), "{}: {}", where_, sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int i, const std::string& v) {
-    check(sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind(int i, int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  Statement& bind(int i, double v) {
-    check(sqlite3_bind_double(stmt_, i, v));
-    return *this;
-  }
-  // Binds the values to parameters 1, 2, ... in order.
-  template <class... Values>
-  Statement& bind_values(const Values&... values) {
-    int i = 1;
-    (bind(i++, values), ...);
-    return *this;
-  }
-  // true while a row is there.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(kind_of(rc) == ErrorKind::Internal ? ErrorKind::Unavailable : kind_of(rc), "{}: {}", where_,
-         sqlite3_errmsg(db_));
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::string text(int col) const {
-    const unsigned char* t = sqlite3_column_text(stmt_, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-
- private:
-  void check(int rc) const {
-    if (rc != SQLITE_OK) fail(ErrorKind::Internal, "{}: cannot bind a value: {}", where_, sqlite3_errmsg(db_));
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  std::string where_;
-};
-
-class SqliteResultsStore : public ResultsStore {
- public:
-  explicit SqliteResultsStore(const std::string& path) : path_(path) {
-    std::error_code ec;
-    const fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty()) fs::create_directories(parent, ec);
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
-      const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      fail(ErrorKind::Unavailable, "{}: cannot open the results database: {}", path, why);
-    }
-    sqlite3_busy_timeout(db_, 10000);  // another `bench` writing: wait for it
-    exec("PRAGMA foreign_keys = ON");
-    migrate();
-  }
-  ~SqliteResultsStore() override { sqlite3_close(db_); }
+  explicit SqlResultsStore(std::unique_ptr<SqlConnection> db) : db_(std::move(db)) { migrate(); }
 
   int schema_version() const override { return version_; }
-  std::string location() const override { return path_; }
+  std::string location() const override { return db_->location(); }
 
   size_t insert(const std::vector<BenchResult>& results) override {
-    exec("BEGIN IMMEDIATE");
+    db_->begin_write();
+    ids_.clear();
+    runs_.clear();
     try {
       size_t added = 0;
       for (const BenchResult& r : results) added += insert_one(r);
-      exec("COMMIT");
+      db_->commit();
       return added;
     } catch (...) {
-      exec_quiet("ROLLBACK");
+      db_->rollback();
+      ids_.clear();  // rows added in the transaction are gone, and so are their ids
+      runs_.clear();
       throw;
     }
   }
@@ -141,7 +60,7 @@ JOIN machines ma ON ma.id = ru.machine_id
 JOIN builds bu ON bu.id = ru.build_id
 JOIN models mo ON mo.id = re.model_id
 WHERE 1 = 1)sql";
-    std::vector<std::string> args;
+    std::vector<SqlValue> args;
     auto add = [&](const std::string& value, const std::string& clause, const std::string& bound) {
       if (value.empty()) return;
       sql += " AND " + clause;
@@ -157,7 +76,7 @@ WHERE 1 = 1)sql";
       return out;
     };
     if (!f.model.empty()) {
-      sql += " AND (mo.name LIKE ? ESCAPE '\\' OR mo.path LIKE ? ESCAPE '\\')";
+      sql += " AND (mo.name {like} ? ESCAPE '\\' OR mo.path {like} ? ESCAPE '\\')";
       args.push_back("%" + like(f.model) + "%");
       args.push_back("%" + like(f.model) + "%");
     }
@@ -168,18 +87,23 @@ WHERE 1 = 1)sql";
     else
       add(f.device, "re.device = ?", f.device);
     add(f.dtype, "mo.dtype = ?", f.dtype);
-    add(f.commit, "bu.commit_hash LIKE ? ESCAPE '\\'", like(f.commit) + "%");
+    add(f.commit, "bu.commit_hash {like} ? ESCAPE '\\'", like(f.commit) + "%");
     if (!f.machine.empty()) {
-      sql += " AND (ma.cpu_model LIKE ? ESCAPE '\\' OR ma.gpu_name LIKE ? ESCAPE '\\')";
+      sql += " AND (ma.cpu_model {like} ? ESCAPE '\\' OR ma.gpu_name {like} ? ESCAPE '\\')";
       args.push_back("%" + like(f.machine) + "%");
       args.push_back("%" + like(f.machine) + "%");
     }
     add(f.run_id, "ru.run_uid = ?", f.run_id);
-    sql += f.limit ? fmt::format(" ORDER BY re.id DESC LIMIT {}", f.limit) : " ORDER BY re.id";
-    Statement q(db_, sql, path_);
-    for (size_t i = 0; i < args.size(); ++i) q.bind(static_cast<int>(i + 1), args[i]);
+    if (f.limit) {
+      sql += " ORDER BY re.id DESC LIMIT ?";
+      args.push_back(static_cast<int64_t>(std::min<size_t>(f.limit, INT64_MAX)));
+    } else {
+      sql += " ORDER BY re.id";
+    }
+    const auto rows = db_->query(sql, args);
+    const SqlRows& q = *rows;
     std::vector<BenchResult> out;
-    while (q.step()) {
+    while (rows->next()) {
       BenchResult r;
       int c = 0;
       r.run_id = q.text(c++);
@@ -236,127 +160,158 @@ WHERE 1 = 1)sql";
   }
 
  private:
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-      const std::string why = err ? err : sqlite3_errmsg(db_);
-      sqlite3_free(err);
-      fail(kind_of(rc) == ErrorKind::Internal ? ErrorKind::Unavailable : kind_of(rc), "{}: {}", path_, why);
-    }
-  }
-  void exec_quiet(const std::string& sql) { sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
-
-  // Brings the database to the current schema, each migration in its own transaction with the
-  // version it reaches.
+  // Brings the database to the current schema in one write transaction, each migration with the
+  // version it reaches: a failed one leaves the database as it was.
   void migrate() {
-    exec("BEGIN IMMEDIATE");
+    db_->begin_write();
     try {
       version_ = read_version();
       const int current = current_results_schema_version();
       if (version_ > current)
         fail(ErrorKind::InvalidArgument,
              "{}: the results database has schema version {}, newer than this build's {} (update ipfs-accelerate)",
-             path_, version_, current);
+             location(), version_, current);
       for (int v = version_; v < current; ++v) {
-        exec(results_migrations()[static_cast<size_t>(v)]);
-        exec(fmt::format("UPDATE schema_version SET version = {}", v + 1));
+        db_->exec_script(results_migrations()[static_cast<size_t>(v)]);
+        db_->query("UPDATE schema_version SET version = ?", {int64_t{v + 1}});
       }
-      exec("COMMIT");
+      db_->commit();
       version_ = current;
     } catch (...) {
-      exec_quiet("ROLLBACK");
+      db_->rollback();
       throw;
     }
   }
 
-  // 0 for an empty file (then the version table is created); InvalidArgument for a database of
-  // something else.
+  // 0 for an empty database (then the version table is created); InvalidArgument for a database
+  // of something else.
   int read_version() {
-    Statement tables(db_, "SELECT name FROM sqlite_master WHERE type = 'table'", path_);
     bool has_version = false, has_other = false;
-    while (tables.step()) (tables.text(0) == "schema_version" ? has_version : has_other) = true;
+    for (const std::string& table : db_->tables()) (table == "schema_version" ? has_version : has_other) = true;
     if (!has_version) {
-      if (has_other) fail(ErrorKind::InvalidArgument, "{}: not a benchmark results database", path_);
-      exec("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (0)");
+      if (has_other) fail(ErrorKind::InvalidArgument, "{}: not a benchmark results database", location());
+      db_->exec_script("CREATE TABLE schema_version (version {int} NOT NULL)");
+      db_->query("INSERT INTO schema_version VALUES (?)", {int64_t{0}});
       return 0;
     }
-    Statement q(db_, "SELECT version FROM schema_version", path_);
-    if (!q.step()) fail(ErrorKind::InvalidArgument, "{}: the schema_version table is empty", path_);
-    return static_cast<int>(q.integer(0));
+    const auto rows = db_->query("SELECT version FROM schema_version");
+    if (!rows->next()) fail(ErrorKind::InvalidArgument, "{}: the schema_version table is empty", location());
+    return static_cast<int>(rows->integer(0));
   }
 
-  // The id of the row matching `values` in `table`, inserted when absent.
-  int64_t id_of(const std::string& table, const std::vector<std::string>& columns,
-                const std::vector<std::string>& texts, const std::vector<int64_t>& ints) {
-    std::string where, cols, marks;
+  // The id of the row with these column values in `table`, inserted when absent. Remembered for
+  // the rest of the transaction: an import's results share a few machines, builds, models and
+  // runs, so each is looked up once rather than once per result (a round trip each on a server).
+  int64_t id_of(const std::string& table, const std::vector<std::pair<std::string, SqlValue>>& columns) {
+    std::string where, cols, marks, key = table;
+    std::vector<SqlValue> values;
     for (size_t i = 0; i < columns.size(); ++i) {
-      where += (i ? " AND " : "") + columns[i] + " = ?";
-      cols += (i ? ", " : "") + columns[i];
+      where += (i ? " AND " : "") + columns[i].first + " = ?";
+      cols += (i ? ", " : "") + columns[i].first;
       marks += i ? ", ?" : "?";
+      values.push_back(columns[i].second);
+      key += '\0' + std::visit([](const auto& v) { return fmt::format("{}", v); }, columns[i].second);
     }
-    auto bind_all = [&](Statement& s) {
-      int k = 1;
-      for (const auto& t : texts) s.bind(k++, t);
-      for (int64_t n : ints) s.bind(k++, n);
-    };
-    Statement find(db_, fmt::format("SELECT id FROM {} WHERE {}", table, where), path_);
-    bind_all(find);
-    if (find.step()) return find.integer(0);
-    Statement add(db_, fmt::format("INSERT INTO {} ({}) VALUES ({})", table, cols, marks), path_);
-    bind_all(add);
-    add.step();
-    return sqlite3_last_insert_rowid(db_);
+    if (auto known = ids_.find(key); known != ids_.end()) return known->second;
+    int64_t id = 0;
+    if (auto found = db_->query(fmt::format("SELECT id FROM {} WHERE {}", table, where), values); found->next()) {
+      id = found->integer(0);
+    } else {
+      auto added = db_->query(fmt::format("INSERT INTO {} ({}) VALUES ({}) RETURNING id", table, cols, marks), values);
+      if (!added->next()) fail(ErrorKind::Internal, "{}: no id for the row added to {}", location(), table);
+      id = added->integer(0);
+    }
+    ids_.emplace(std::move(key), id);
+    return id;
   }
 
   size_t insert_one(const BenchResult& r) {
     const MachineInfo& m = r.machine;
-    // The columns: texts first, then integers (id_of binds them in that order).
-    const int64_t machine = id_of("machines",
-                                  {"fingerprint", "cpu_model", "cpu_isa", "gpu_name", "gpu_driver", "os",
-                                   "physical_cores", "logical_cores", "memory_bytes", "gpu_memory_bytes"},
-                                  {m.fingerprint(), m.cpu_model, m.cpu_isa, m.gpu_name, m.gpu_driver, m.os},
-                                  {m.physical_cores, m.logical_cores, static_cast<int64_t>(m.memory_bytes),
-                                   static_cast<int64_t>(m.gpu_memory_bytes)});
-    const int64_t build = id_of("builds", {"version", "commit_hash", "compiler", "backends"},
-                                {r.build.version, r.build.commit, r.build.compiler, r.build.backends}, {});
+    const int64_t machine = id_of("machines", {{"fingerprint", m.fingerprint()},
+                                               {"cpu_model", m.cpu_model},
+                                               {"cpu_isa", m.cpu_isa},
+                                               {"gpu_name", m.gpu_name},
+                                               {"gpu_driver", m.gpu_driver},
+                                               {"os", m.os},
+                                               {"physical_cores", int64_t{m.physical_cores}},
+                                               {"logical_cores", int64_t{m.logical_cores}},
+                                               {"memory_bytes", static_cast<int64_t>(m.memory_bytes)},
+                                               {"gpu_memory_bytes", static_cast<int64_t>(m.gpu_memory_bytes)}});
+    const int64_t build = id_of("builds", {{"version", r.build.version},
+                                           {"commit_hash", r.build.commit},
+                                           {"compiler", r.build.compiler},
+                                           {"backends", r.build.backends}});
     const ModelInfo& mo = r.model;
-    const int64_t model = id_of("models", {"name", "path", "family", "task", "dtype", "quantization", "parameters"},
-                                {mo.name, mo.path, mo.family, mo.task, mo.dtype, mo.quantization}, {mo.parameters});
-    int64_t run = 0;
-    {
-      Statement find(db_, "SELECT id, machine_id, build_id FROM runs WHERE run_uid = ?", path_);
-      find.bind(1, r.run_id);
-      if (find.step()) {
-        run = find.integer(0);
-        if (find.integer(1) != machine || find.integer(2) != build)
-          fail(ErrorKind::InvalidArgument, "run {} is already stored with another machine or build", r.run_id);
+    const int64_t model = id_of("models", {{"name", mo.name},
+                                           {"path", mo.path},
+                                           {"family", mo.family},
+                                           {"task", mo.task},
+                                           {"dtype", mo.dtype},
+                                           {"quantization", mo.quantization},
+                                           {"parameters", mo.parameters}});
+    auto known = runs_.find(r.run_id);
+    if (known == runs_.end()) {
+      RunRow row;
+      if (auto found = db_->query("SELECT id, machine_id, build_id FROM runs WHERE run_uid = ?", {r.run_id});
+          found->next()) {
+        row = {found->integer(0), found->integer(1), found->integer(2)};
       } else {
-        Statement add(db_, "INSERT INTO runs (run_uid, started_at, machine_id, build_id) VALUES (?, ?, ?, ?)", path_);
-        add.bind_values(r.run_id, r.started_at, machine, build);
-        add.step();
-        run = sqlite3_last_insert_rowid(db_);
+        auto added =
+            db_->query("INSERT INTO runs (run_uid, started_at, machine_id, build_id) VALUES (?, ?, ?, ?) RETURNING id",
+                       {r.run_id, r.started_at, machine, build});
+        if (!added->next()) fail(ErrorKind::Internal, "{}: no id for the run added", location());
+        row = {added->integer(0), machine, build};
       }
+      known = runs_.emplace(r.run_id, row).first;
     }
+    if (known->second.machine != machine || known->second.build != build)
+      fail(ErrorKind::InvalidArgument, "run {} is already stored with another machine or build", r.run_id);
+    const int64_t run = known->second.id;
     const CaseParams& p = r.params;
     const Measurement& me = r.measurement;
-    Statement add(db_, R"sql(
-INSERT OR IGNORE INTO results (run_id, model_id, suite, device, batch, seq_len, new_tokens, warmup, repetitions,
+    // A result already stored (same run, model and case) is skipped: no row comes back.
+    auto added = db_->query(
+        R"sql(
+INSERT INTO results (run_id, model_id, suite, device, batch, seq_len, new_tokens, warmup, repetitions,
   samples, min_ms, median_ms, p90_ms, mean_ms, max_ms, items_per_run, unit, throughput, flops_per_run, bytes_per_run,
   of_gemm, of_copy, copy_bytes_per_s, gemm_flops_per_s)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql",
-                  path_);
-    add.bind_values(run, model, p.suite, p.device, p.batch, p.seq_len, p.new_tokens, int64_t{p.warmup},
-                    int64_t{p.repetitions}, int64_t{me.ms.count}, me.ms.min, me.ms.median, me.ms.p90, me.ms.mean,
-                    me.ms.max, me.items_per_run, me.unit, me.throughput, me.flops_per_run, me.bytes_per_run, me.of_gemm,
-                    me.of_copy, r.ceilings.copy_bytes_per_s, r.ceilings.gemm_flops_per_s);
-    add.step();
-    return static_cast<size_t>(sqlite3_changes(db_));
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING RETURNING id)sql",
+        {run,
+         model,
+         p.suite,
+         p.device,
+         p.batch,
+         p.seq_len,
+         p.new_tokens,
+         int64_t{p.warmup},
+         int64_t{p.repetitions},
+         int64_t{me.ms.count},
+         me.ms.min,
+         me.ms.median,
+         me.ms.p90,
+         me.ms.mean,
+         me.ms.max,
+         me.items_per_run,
+         me.unit,
+         me.throughput,
+         me.flops_per_run,
+         me.bytes_per_run,
+         me.of_gemm,
+         me.of_copy,
+         r.ceilings.copy_bytes_per_s,
+         r.ceilings.gemm_flops_per_s});
+    return added->next() ? 1 : 0;
   }
 
-  std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<SqlConnection> db_;
   int version_ = 0;
+  struct RunRow {
+    int64_t id = 0, machine = 0, build = 0;
+  };
+  // Within one insert's transaction: id_of's ids, and the runs seen.
+  std::map<std::string, int64_t> ids_;
+  std::map<std::string, RunRow> runs_;
 };
 
 }  // namespace
@@ -366,10 +321,16 @@ std::string default_results_location() {
 }
 
 std::unique_ptr<ResultsStore> open_results_store(const std::string& location) {
-  if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0)
-    fail(ErrorKind::Unsupported, "a PostgreSQL results database is not supported yet; use a SQLite file (--db PATH)");
-  if (location.empty()) fail(ErrorKind::InvalidArgument, "no results database given (--db PATH)");
-  return std::make_unique<SqliteResultsStore>(location);
+  return std::make_unique<SqlResultsStore>(open_sql_connection(location));
+}
+
+bool results_store_may_exist(const std::string& location) {
+  std::error_code ec;
+  return is_postgres_url(location) || std::filesystem::exists(location, ec);
+}
+
+std::string printable_location(const std::string& location) {
+  return is_postgres_url(location) ? redact_postgres_url(location) : location;
 }
 
 }  // namespace ia::benchmarks

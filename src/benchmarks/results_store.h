@@ -1,8 +1,10 @@
 #pragma once
-// The benchmark results database: SQLite by default ($IPFS_ACCELERATE_HOME/benchmarks.sqlite),
-// normalized into machines, builds, models, runs and results, with a schema version and the
-// migrations that bring an older database up to it (results_schema.h). Every write is one
-// transaction: a failed insert or import leaves the database as it was.
+// The benchmark results database: SQLite by default ($IPFS_ACCELERATE_HOME/benchmarks.sqlite), or
+// PostgreSQL (a postgresql:// URL), normalized into machines, builds, models, runs and results,
+// with a schema version and the migrations that bring an older database up to it
+// (results_schema.h). One implementation serves both engines (sql_connection.h holds their
+// differences). Every write is one transaction: a failed insert or import leaves the database as
+// it was.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,9 +42,18 @@ class ResultsStore {
 // $IPFS_ACCELERATE_HOME/benchmarks.sqlite (~/.cache/ipfs-accelerate/benchmarks.sqlite).
 std::string default_results_location();
 
-// A SQLite file path (created with its folder, migrated to the current schema), or a
-// postgresql:// URL (Unsupported in this build: the SQLite store only). InvalidArgument naming the
-// file when it is not a results database or was written by a newer schema.
+// A SQLite file path (created with its folder), or a PostgreSQL URL
+// (postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE...], as libpq reads it; the
+// database must exist), migrated to the current schema. InvalidArgument naming the location when
+// it is not a results database or was written by a newer schema; Unavailable, in one line that
+// names the URL without its password, when the server cannot be reached or refuses the login.
 std::unique_ptr<ResultsStore> open_results_store(const std::string& location);
+
+// Whether `location` may hold results without anything being created to find out: the SQLite
+// file exists, or it is a PostgreSQL URL.
+bool results_store_may_exist(const std::string& location);
+
+// `location` as output may show it: a PostgreSQL URL without its password.
+std::string printable_location(const std::string& location);
 
 }  // namespace ia::benchmarks

@@ -45,6 +45,9 @@ struct FilterArgs {
   std::string out, title = "ipfs-accelerate benchmarks";
 };
 
+constexpr const char* kDbHelp =
+    "Results database: a SQLite file or a postgresql:// URL (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)";
+
 std::string db_location(const std::string& given) {
   return given.empty() ? bm::default_results_location() : given;
 }
@@ -166,7 +169,7 @@ int run_report(const FilterArgs& a) {
 }
 
 void add_filters(CLI::App* sub, FilterArgs& a) {
-  sub->add_option("--db", a.db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
+  sub->add_option("--db", a.db, kDbHelp);
   sub->add_option("-m,--model", a.filter.model, "Model name or folder, or a part of either");
   sub->add_option("--family", a.filter.family, "Model family (bert, llama, ...)");
   sub->add_option("--suite", a.filter.suite,
@@ -213,7 +216,7 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--format", args->format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
-  sub->add_option("--db", args->db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
+  sub->add_option("--db", args->db, kDbHelp);
   sub->add_flag("--no-save", args->no_save, "Do not store the results");
   sub->add_flag("--no-ceilings", args->no_ceilings, "Skip measuring copy bandwidth and GEMM FLOP/s (no fractions)");
 
@@ -221,7 +224,7 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
   auto import_db = std::make_shared<std::string>();
   CLI::App* imp = sub->add_subcommand("import", "Merge results from another machine (`bench --format json` output)");
   imp->add_option("file", *import_file, "Results JSON file (- for stdin)")->required();
-  imp->add_option("--db", *import_db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
+  imp->add_option("--db", *import_db, kDbHelp);
 
   auto query = std::make_shared<FilterArgs>();
   CLI::App* q = sub->add_subcommand("query", "Stored results: filter, compare devices, compare two commits");

@@ -49,7 +49,7 @@ int run_recommend(const RecommendArgs& a) {
                           {"cases", c.cases},
                           {"example", c.example}});
   out["candidates"] = candidates;
-  out["database"] = db;
+  out["database"] = benchmarks::printable_location(db);
   std::cout << json_text(out.dump()) << "\n";
   return 0;
 }
@@ -66,7 +66,9 @@ void register_hardware(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--dtype", args->dtype, "auto | f32 | bf16: recommend a device for this dtype (with --recommend)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}))
       ->capture_default_str();
-  sub->add_option("--db", args->db, "Results database (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
+  sub->add_option(
+      "--db", args->db,
+      "Results database: a SQLite file or a postgresql:// URL (default: $IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
   sub->callback([&action, args, model] {
     if (args->recommend && model->count() == 0) throw CLI::RequiredError("--model (with --recommend)");
     if (!args->recommend && model->count() > 0) throw CLI::ValidationError("--model", "needs --recommend");

@@ -6,6 +6,7 @@
 
 #include "integration/cli_runner.h"
 #include "integration/serve_client.h"
+#include "support/postgres_cluster.h"
 
 namespace ia::test {
 namespace {
@@ -118,6 +119,42 @@ TEST(CliBench, ServeDashboard) {
   EXPECT_EQ(none.status, 200);
   EXPECT_NE(none.body.find("No results match"), std::string::npos);
   EXPECT_EQ(server.terminate(), 0);
+}
+
+// `--db postgresql://...`: a run saved, imported, queried and reported through a throwaway cluster
+// (tests/support/postgres_cluster.h); the URL shown without its password; a server that is not
+// there is one line (exit 2) without it either.
+TEST(CliBench, PostgresDatabase) {
+  const CliResult down = run_cli({"bench", "query", "--db", "postgresql://ia:s3cretpass@127.0.0.1:1/bench"});
+  expect_user_error(down, "postgresql://ia:***@127.0.0.1:1/bench: cannot connect to the results database");
+  EXPECT_EQ(down.err.find("s3cretpass"), std::string::npos) << down.err;
+  std::string why;
+  const PostgresCluster* cluster = shared_test_postgres(&why);
+  if (!cluster) GTEST_SKIP() << "PostgreSQL: " << why;
+  TempDir dir;
+  const std::string url = cluster->url(), shown = "postgresql://" + cluster->user +
+                                                  ":***@127.0.0.1:" + std::to_string(cluster->port) + "/postgres";
+  const CliResult run = run_cli({"bench", "--model", kBert, "--device", "cpu", "-r", "1", "-b", "1,2", "-s", "8",
+                                 "--no-ceilings", "--format", "json", "--db", url});
+  const nlohmann::json doc = parse_out(run);
+  ASSERT_EQ(doc["results"].size(), 2u);
+  EXPECT_NE(run.err.find("saved 2 results to " + shown), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find(cluster->password), std::string::npos) << run.err;
+  write_file(dir.path() + "/run.json", run.out);
+  const nlohmann::json again = parse_out(run_cli({"bench", "import", dir.path() + "/run.json", "--db", url}));
+  EXPECT_EQ(again["imported"], 0);
+  EXPECT_EQ(again["already_stored"], 2);
+  EXPECT_EQ(again["database"], shown);
+  const nlohmann::json queried =
+      parse_out(run_cli({"bench", "query", "--db", url, "--model", "BERT", "--format", "json"}));
+  ASSERT_EQ(queried["results"].size(), 2u);
+  EXPECT_EQ(queried["results"], doc["results"]);  // every field, as it went in
+  const CliResult report =
+      run_cli({"bench", "report", "--db", url, "--format", "html", "--out", dir.path() + "/report.html"});
+  EXPECT_EQ(report.status, 0) << report.err;
+  EXPECT_NE(read_file(dir.path() + "/report.html").find("<svg class=\"chart throughput\""), std::string::npos);
+  const nlohmann::json advice = parse_out(run_cli({"hardware", "--recommend", "--model", kBert, "--db", url}));
+  EXPECT_EQ(advice["database"], shown);
 }
 
 TEST(CliBench, BadInput) {

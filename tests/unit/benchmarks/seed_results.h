@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "benchmarks/bench_result.h"
 
@@ -59,6 +60,31 @@ inline BenchResult seeded(const Seed& s) {
   r.ceilings.copy_bytes_per_s = 20e9;
   r.ceilings.gemm_flops_per_s = 400e9;
   return r;
+}
+
+// `n` results as a database gathers them: blocks of 300 (50 models x 6 batch sizes x 4 lengths,
+// a third of them on a GPU), each block a run of its own (two: CPU and GPU machine), so every
+// result is stored and a report shows the latest of 300 cases. The size the issue's "a report of
+// 10,000 results" means (the report test and bench/bench_report.cpp).
+inline std::vector<BenchResult> many_results(int n) {
+  std::vector<BenchResult> rs;
+  rs.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Seed s;
+    const int block = i / 300;
+    s.model = "model-" + std::to_string(i % 50);
+    s.batch = 1 << (i % 6);
+    s.seq_len = 16 << (i % 4);
+    s.device = i % 3 ? "cpu" : "cuda:0";
+    s.gpu = i % 3 ? "" : "NVIDIA H100";
+    s.run = "run-" + std::to_string(block) + (i % 3 ? "" : "-gpu");
+    const int day = 1 + block / 24 % 28, hour = block % 24;
+    s.started = "2026-12-" + std::string(day < 10 ? "0" : "") + std::to_string(day) + "T" +
+                std::string(hour < 10 ? "0" : "") + std::to_string(hour) + ":00:00Z";
+    s.median_ms = 1 + i % 13;
+    rs.push_back(seeded(s));
+  }
+  return rs;
 }
 
 // A fresh folder under the system temp dir, removed with its contents.
