@@ -300,4 +300,63 @@ BuiltNode import_path(const fs::path& path, BlockSink& sink, const ImportOptions
   return root;
 }
 
+namespace {
+
+// The folder of `files[begin, end)` (sorted by path), whose paths start with `depth` names
+// already consumed (`offset` characters).
+BuiltNode build_tree_level(const std::vector<std::pair<std::string, BuiltNode>>& files, size_t begin, size_t end,
+                           size_t offset, BlockSink& sink, uint64_t cid_version) {
+  std::vector<DirEntryLink> links;
+  size_t i = begin;
+  while (i < end) {
+    const std::string& path = files[i].first;
+    const size_t slash = path.find('/', offset);
+    const std::string name = path.substr(offset, slash == std::string::npos ? std::string::npos : slash - offset);
+    if (slash == std::string::npos) {
+      if (i + 1 < end && files[i + 1].first.compare(0, path.size() + 1, path + "/") == 0)
+        fail(ErrorKind::InvalidArgument, "`{}` is both a file and a folder", path);
+      links.push_back(DirEntryLink{name, files[i].second.cid, files[i].second.tsize});
+      ++i;
+      continue;
+    }
+    // Every path in this folder: they share `path[0, slash + 1)` and, sorted, are contiguous.
+    const std::string folder = path.substr(0, slash + 1);
+    size_t j = i;
+    while (j < end && files[j].first.compare(0, folder.size(), folder) == 0) ++j;
+    const BuiltNode sub = build_tree_level(files, i, j, slash + 1, sink, cid_version);
+    links.push_back(DirEntryLink{name, sub.cid, sub.tsize});
+    i = j;
+  }
+  return build_directory(std::move(links), sink, cid_version);
+}
+
+}  // namespace
+
+BuiltNode build_directory_tree(std::vector<std::pair<std::string, BuiltNode>> files, BlockSink& sink,
+                               uint64_t cid_version) {
+  if (files.empty()) fail(ErrorKind::InvalidArgument, "a folder of no files");
+  for (const auto& [path, _] : files) {
+    size_t start = 0;
+    while (true) {
+      const size_t slash = path.find('/', start);
+      const std::string_view name =
+          std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (name.empty() || name == "." || name == ".." || name.find('\0') != std::string_view::npos)
+        fail(ErrorKind::InvalidArgument, "`{}`: not a relative path of names", path);
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+  }
+  // Sorted with '/' first so that a folder's paths are contiguous ("a/b" before "a.txt").
+  auto key = [](const std::string& p) {
+    std::string k = p;
+    for (char& c : k) c = c == '/' ? '\0' : c;
+    return k;
+  };
+  std::sort(files.begin(), files.end(), [&](const auto& a, const auto& b) { return key(a.first) < key(b.first); });
+  for (size_t i = 1; i < files.size(); ++i)
+    if (files[i].first == files[i - 1].first) fail(ErrorKind::InvalidArgument, "`{}` is given twice", files[i].first);
+  return build_tree_level(files, 0, files.size(), 0, sink, cid_version);
+}
+
 }  // namespace ia::ipfs

@@ -89,4 +89,11 @@ BuiltNode import_path(const std::filesystem::path& path, BlockSink& sink, const 
 // already-imported children; sorts them by name bytes.
 BuiltNode build_directory(std::vector<DirEntryLink> entries, BlockSink& sink, uint64_t cid_version);
 
+// The folder holding exactly `files` (already-imported files by relative path, '/' between
+// names): the folders on their paths and nothing else, so no empty folder, as `ipfs add -r`
+// gives for a folder of just those files. InvalidArgument for an empty list, a path with an
+// empty, `.` or `..` name, a path given twice, or a file that is also a folder of another.
+BuiltNode build_directory_tree(std::vector<std::pair<std::string, BuiltNode>> files, BlockSink& sink,
+                               uint64_t cid_version);
+
 }  // namespace ia::ipfs

@@ -1,5 +1,6 @@
 #include "providers/sigv4.h"
 
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
@@ -78,6 +79,14 @@ std::string sha256_hex(std::string_view data) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
   return hex(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+}
+
+std::string md5_raw(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr) != 1)
+    fail(ErrorKind::Internal, "MD5 is not available in this OpenSSL");
+  return std::string(reinterpret_cast<const char*>(md), len);
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {

@@ -43,6 +43,8 @@ std::string sigv4_chunk_signature(const std::string& signing_key_hex, const std:
                                   std::string_view chunk);
 
 std::string sha256_hex(std::string_view data);
+// The MD5 digest (raw bytes): S3's Content-MD5 header is its base64, a single-part object's ETag its hex.
+std::string md5_raw(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
 std::string hex(std::string_view bytes);
 // The canonical query string of a raw query (sorted, each part percent-encoded once).

@@ -87,8 +87,8 @@ Router::Router(const nlohmann::json& config, const providers::EnvLookup& env, pr
   options_.hooks = std::move(hooks);
   if (!config.is_object()) fail(ErrorKind::InvalidArgument, "providers file: expected a JSON object");
   for (const auto& [key, _] : config.items())
-    if (key != "providers" && key != "models" && key != "router")
-      fail(ErrorKind::InvalidArgument, "providers file: unknown field `{}` (providers, models, router)", key);
+    if (key != "providers" && key != "models" && key != "router" && key != "s3")  // s3: router/s3_model_source.h
+      fail(ErrorKind::InvalidArgument, "providers file: unknown field `{}` (providers, models, router, s3)", key);
   if (auto r = config.find("router"); r != config.end()) {
     if (!r->is_object()) fail(ErrorKind::InvalidArgument, "router: expected an object");
     if (auto s = r->find("strategy"); s != r->end()) options_.strategy = parse_strategy(*s, "router.strategy");

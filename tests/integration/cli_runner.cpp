@@ -73,6 +73,30 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
+void ScopedEnvVars::save(const std::string& name) {
+  const char* old = std::getenv(name.c_str());
+  saved_.push_back({name, old ? std::optional<std::string>(old) : std::nullopt});
+}
+
+void ScopedEnvVars::set(const std::string& name, const std::string& value) {
+  save(name);
+  ::setenv(name.c_str(), value.c_str(), 1);
+}
+
+void ScopedEnvVars::unset(const std::string& name) {
+  save(name);
+  ::unsetenv(name.c_str());
+}
+
+ScopedEnvVars::~ScopedEnvVars() {
+  for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+    if (it->second)
+      ::setenv(it->first.c_str(), it->second->c_str(), 1);
+    else
+      ::unsetenv(it->first.c_str());
+  }
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;

@@ -1,6 +1,8 @@
 #pragma once
 // Runs the ipfs-accelerate binary as a user would and captures what it prints.
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ia::test {
@@ -28,6 +30,21 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// Sets (or unsets) variables for the CLI processes run_cli starts, restoring them on scope exit.
+class ScopedEnvVars {
+ public:
+  ScopedEnvVars() = default;
+  ScopedEnvVars(const ScopedEnvVars&) = delete;
+  ScopedEnvVars& operator=(const ScopedEnvVars&) = delete;
+  ~ScopedEnvVars();
+  void set(const std::string& name, const std::string& value);
+  void unset(const std::string& name);
+
+ private:
+  void save(const std::string& name);
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
 std::string read_file(const std::string& path);

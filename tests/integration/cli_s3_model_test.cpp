@@ -4,9 +4,7 @@
 // object changes; an empty prefix, a bad secret and a malformed URL are one line, exit 2.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -19,28 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kModels = std::string(IA_FIXTURES_DIR) + "/models/";
-
-// Sets variables for the CLI processes run_cli starts, restoring them on scope exit.
-class ScopedEnvVars {
- public:
-  void set(const std::string& name, const std::string& value) {
-    const char* old = std::getenv(name.c_str());
-    saved_.push_back({name, old ? std::optional<std::string>(old) : std::nullopt});
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  ~ScopedEnvVars() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        ::unsetenv(it->first.c_str());
-      }
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 TEST(CliS3Model, DownloadsOnceReusesWhileUnchangedAndRefusesClearly) {
   FakeS3 s3("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");

@@ -1,0 +1,266 @@
+#include "router/s3_model_push.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/logging.h"
+#include "core/progress.h"
+#include "providers/provider_error.h"
+#include "providers/sigv4.h"
+#include "router/s3_model_source.h"
+
+namespace ia::router {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kShaMeta = "sha256";  // stored as x-amz-meta-sha256
+constexpr size_t kMaxParts = 10000;
+
+// fn(i) for every i in [0, n), on up to `threads` threads. The first failure stops handing out
+// work; it is rethrown once the calls already running have returned.
+void parallel_each(size_t n, int threads, const std::function<void(size_t)>& fn) {
+  if (n == 0) return;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first;
+  std::mutex mu;
+  auto worker = [&] {
+    while (!failed.load()) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!first) first = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const size_t count = std::min(n, static_cast<size_t>(std::max(1, threads)));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < count; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (first) std::rethrow_exception(first);
+}
+
+// Bytes [offset, offset + length) of a file.
+std::string read_range(const fs::path& path, uint64_t offset, size_t length) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::NotFound, "{}: cannot open", path.string());
+  std::string out(length, '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(out.data(), static_cast<std::streamsize>(length));
+  if (static_cast<size_t>(in.gcount()) != length)
+    fail(ErrorKind::Unavailable, "{}: changed while it was pushed (shorter than when it was hashed)", path.string());
+  return out;
+}
+
+std::string unquoted(std::string etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  return etag;
+}
+
+// Whether the object `head` describes holds the bytes of `f` (at `path`).
+bool same_object(const providers::S3Head& head, const ipfs::ManifestFile& f, const fs::path& path, size_t part_size) {
+  if (head.size != f.size) return false;
+  if (auto it = head.metadata.find(kShaMeta); it != head.metadata.end()) return it->second == f.sha256;
+  // Uploaded by another tool: a single-part object's ETag is the MD5 of its bytes.
+  const std::string etag = unquoted(head.etag);
+  if (etag.size() != 32 || f.size > part_size) return false;
+  return providers::hex(providers::md5_raw(read_range(path, 0, static_cast<size_t>(f.size)))) == etag;
+}
+
+// The part size for a file: `part_size`, doubled until the file needs at most 10,000 parts.
+size_t part_size_for(uint64_t size, size_t part_size) {
+  size_t ps = part_size;
+  while ((size + ps - 1) / ps > kMaxParts) ps *= 2;
+  return ps;
+}
+
+void upload_multipart(providers::S3Pool& pool, const std::string& bucket, const std::string& key, const fs::path& path,
+                      const ipfs::ManifestFile& f, size_t part_size, int concurrency, ProgressTask& task) {
+  const uint64_t nparts = (f.size + part_size - 1) / part_size;
+  const uint64_t done_before = task.done();
+  pool.with_endpoint([&](providers::S3Client& c) {
+    task.set_done(done_before);  // a second endpoint starts the file again
+    const std::string upload_id = c.create_multipart(bucket, key, {{kShaMeta, f.sha256}});
+    try {
+      std::vector<std::string> etags(static_cast<size_t>(nparts));
+      parallel_each(static_cast<size_t>(nparts), concurrency, [&](size_t i) {
+        const uint64_t offset = i * part_size;
+        const std::string body =
+            read_range(path, offset, static_cast<size_t>(std::min<uint64_t>(part_size, f.size - offset)));
+        etags[i] = c.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), body);
+        task.advance(body.size());
+      });
+      c.complete_multipart(bucket, key, upload_id, etags);
+    } catch (...) {
+      bool aborted = true;
+      try {
+        c.abort_multipart(bucket, key, upload_id);
+      } catch (const std::exception& e) {
+        aborted = false;
+        spdlog::warn(
+            "s3://{}/{}: the failed multipart upload could not be aborted ({}); the store keeps its parts "
+            "until an abort or a lifecycle rule removes them",
+            bucket, key, e.what());
+      }
+      if (!aborted) throw;
+      // The same failure, saying what became of the upload (the class kept: the pool benches by it).
+      try {
+        throw;
+      } catch (const providers::ProviderError& e) {
+        throw providers::ProviderError(
+            e.failure(), e.status(), fmt::format("{} (the multipart upload of {} parts was aborted)", e.what(), nparts),
+            e.retry_after());
+      }
+    }
+  });
+}
+
+}  // namespace
+
+S3PushResult push_model_folder(const std::string& dir, const std::string& url, providers::S3Pool& pool,
+                               const S3PushOptions& options) {
+  if (options.part_size < kMinPushPartSize || options.part_size > kMaxPushPartSize)
+    fail(ErrorKind::InvalidArgument, "--part-size: expected 5 MiB to 5 GiB (S3's part sizes), not {} bytes",
+         options.part_size);
+  if (options.concurrency < 1 || options.concurrency > 64)
+    fail(ErrorKind::InvalidArgument, "--concurrency: expected 1 to 64, not {}", options.concurrency);
+  S3PushResult r;
+  r.url = url;
+  std::tie(r.bucket, r.prefix) = parse_s3_model_url(url);
+  for (size_t i = 0; i < pool.size(); ++i) {
+    const providers::S3Endpoint& e = pool.client(i).endpoint();
+    if (!e.has_credentials() || e.credentials.secret_access_key.empty())
+      fail(ErrorKind::InvalidArgument,
+           "no S3 credentials for {}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name the endpoint's keys in "
+           "the providers file's \"s3\" section",
+           e.label());
+  }
+  const fs::path root(dir);
+  const std::vector<std::string> files = ipfs::folder_files(root, &r.skipped);
+  if (files.empty())
+    fail(ErrorKind::InvalidArgument, "{}: no files to push ({} hidden or temporary names skipped)", dir,
+         r.skipped.size());
+  const ipfs::FolderManifest manifest = ipfs::build_folder_manifest(root, files);
+  r.cid = manifest.cid;
+  const std::string manifest_text = ipfs::folder_manifest_json(manifest);
+  const std::string manifest_sha = providers::sha256_hex(manifest_text);
+  const std::string list_prefix = r.prefix + "/";
+  r.manifest_key = list_prefix + ipfs::kFolderManifestName;
+
+  // What the store holds: one listing, then a HEAD for each file of the same size (its sha256).
+  std::map<std::string, uint64_t> stored;
+  for (const auto& o : pool.with_endpoint([&](providers::S3Client& c) { return c.list(r.bucket, list_prefix); }))
+    stored[o.key] = o.size;
+  for (const auto& [key, size] : stored)
+    if (key != r.manifest_key && key.back() != '/' && !manifest.find(key.substr(list_prefix.size())))
+      r.not_in_folder.push_back(key);
+  std::vector<char> unchanged(manifest.files.size(), 0);
+  parallel_each(manifest.files.size(), options.concurrency, [&](size_t i) {
+    const ipfs::ManifestFile& f = manifest.files[i];
+    auto it = stored.find(list_prefix + f.path);
+    if (options.force || it == stored.end() || it->second != f.size) return;
+    try {
+      const providers::S3Head head =
+          pool.with_endpoint([&](providers::S3Client& c) { return c.head(r.bucket, it->first); });
+      unchanged[i] = same_object(head, f, root / f.path, options.part_size);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::NotFound) throw;  // deleted since the listing
+    }
+  });
+  bool manifest_current = false;
+  if (!options.force && stored.count(r.manifest_key)) {
+    try {
+      const providers::S3Head head =
+          pool.with_endpoint([&](providers::S3Client& c) { return c.head(r.bucket, r.manifest_key); });
+      auto it = head.metadata.find(kShaMeta);
+      manifest_current = it != head.metadata.end() && it->second == manifest_sha && head.size == manifest_text.size();
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::NotFound) throw;
+    }
+  }
+  std::vector<size_t> large, small;
+  for (size_t i = 0; i < manifest.files.size(); ++i) {
+    const ipfs::ManifestFile& f = manifest.files[i];
+    S3PushedFile p{f.path, f.size, false, 1};
+    if (unchanged[i]) {
+      r.unchanged.push_back(p);
+      r.bytes_unchanged += f.size;
+      continue;
+    }
+    if (f.size > options.part_size) {
+      p.multipart = true;
+      const size_t ps = part_size_for(f.size, options.part_size);
+      p.parts = static_cast<int>((f.size + ps - 1) / ps);
+      large.push_back(i);
+    } else {
+      small.push_back(i);
+    }
+    r.uploaded.push_back(p);
+    r.bytes_uploaded += f.size;
+  }
+  if (options.dry_run) return r;
+
+  if (!r.uploaded.empty() && stored.count(r.manifest_key)) {
+    // From here until the new manifest is written, the prefix has none: a reader sees an upload
+    // under way, never the old manifest over files it no longer describes.
+    pool.with_endpoint([&](providers::S3Client& c) { c.remove(r.bucket, r.manifest_key); });
+    manifest_current = false;
+  }
+  ProgressTask task(fmt::format("pushing {}", url), r.bytes_uploaded, ProgressUnit::Bytes);
+  for (size_t i : large) {
+    const ipfs::ManifestFile& f = manifest.files[i];
+    upload_multipart(pool, r.bucket, list_prefix + f.path, root / f.path, f, part_size_for(f.size, options.part_size),
+                     options.concurrency, task);
+  }
+  parallel_each(small.size(), options.concurrency, [&](size_t n) {
+    const ipfs::ManifestFile& f = manifest.files[small[n]];
+    const std::string body = read_range(root / f.path, 0, static_cast<size_t>(f.size));
+    if (providers::sha256_hex(body) != f.sha256)
+      fail(ErrorKind::Unavailable, "{}: changed while it was pushed", (root / f.path).string());
+    pool.with_endpoint([&](providers::S3Client& c) {
+      c.put(r.bucket, list_prefix + f.path, body, {{kShaMeta, f.sha256}});
+    });
+    task.advance(body.size());
+  });
+  // Each object as the store now has it: the size sent and the sha256 it was given.
+  std::vector<size_t> sent = large;
+  sent.insert(sent.end(), small.begin(), small.end());
+  parallel_each(sent.size(), options.concurrency, [&](size_t n) {
+    const ipfs::ManifestFile& f = manifest.files[sent[n]];
+    const providers::S3Head head =
+        pool.with_endpoint([&](providers::S3Client& c) { return c.head(r.bucket, list_prefix + f.path); });
+    auto it = head.metadata.find(kShaMeta);
+    if (head.size != f.size || (it != head.metadata.end() && it->second != f.sha256))
+      fail(ErrorKind::Corrupt,
+           "s3://{}/{}{}: after upload the store has {} bytes{}, not the {} bytes sent; no manifest "
+           "was written",
+           r.bucket, list_prefix, f.path, head.size, it != head.metadata.end() ? " of another sha256" : "", f.size);
+  });
+  task.finish();
+  if (!manifest_current) {
+    pool.with_endpoint([&](providers::S3Client& c) {
+      c.put(r.bucket, r.manifest_key, manifest_text, {{kShaMeta, manifest_sha}});
+    });
+    r.manifest_written = true;
+  }
+  return r;
+}
+
+}  // namespace ia::router
