@@ -49,8 +49,8 @@ void check_videos(const ZeroShotVideoRequest& r, const RequestLimits& limits) {
 }
 
 std::vector<FormPart> form_parts(std::string_view data) {
-  static const char* const kNames[] = {"file", "candidate_labels", "candidate_labels[]", "hypothesis_template",
-                                       "model", "file[]", "inputs", "other"};
+  static const char* const kNames[] = {
+      "file", "candidate_labels", "candidate_labels[]", "hypothesis_template", "model", "file[]", "inputs", "other"};
   std::vector<FormPart> parts;
   size_t start = 0;
   while (start <= data.size() && parts.size() < kMaxFormParts) {
