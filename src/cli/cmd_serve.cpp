@@ -79,6 +79,9 @@ std::string curl_example(const std::string& url, const server::ServerState& stat
     return "curl " + url + "/v1/chat/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
            name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'";
   }
+  if (state.models.front()->classifies_videos())
+    return "curl " + url + "/zero-shot-video-classification" + key + " -F model=" + state.models.front()->name +
+           " -F file=@video.mp4 -F 'candidate_labels=[\"cooking\", \"playing sports\"]'";
   return "curl " + url + "/v1/embeddings -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
          state.models.front()->name + "\", \"input\": \"Hello!\"}'";
 }

@@ -9,25 +9,11 @@
 #include "models/model_registry.h"
 #include "preprocess/video/video_decoder.h"
 #include "router/model_placement.h"
+#include "runtime/zero_shot.h"
 
 namespace ia::router {
 
 namespace {
-
-// Each row's softmax (zero-shot labels: one image's or video's probabilities over the texts).
-std::vector<std::vector<float>> softmax_rows(const std::vector<std::vector<float>>& logits) {
-  std::vector<std::vector<float>> out;
-  for (const auto& row : logits) {
-    float mx = -INFINITY;
-    for (float x : row) mx = std::max(mx, x);
-    double sum = 0;
-    for (float x : row) sum += std::exp(static_cast<double>(x) - mx);
-    std::vector<float> probs;
-    for (float x : row) probs.push_back(static_cast<float>(std::exp(static_cast<double>(x) - mx) / sum));
-    out.push_back(std::move(probs));
-  }
-  return out;
-}
 
 using Clock = std::chrono::steady_clock;
 

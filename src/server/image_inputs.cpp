@@ -6,6 +6,7 @@
 
 #include "core/base64.h"
 #include "server/api_error.h"
+#include "server/request_json.h"
 
 namespace ia::server {
 
@@ -58,6 +59,66 @@ std::string image_data_url_bytes(std::string_view url, const std::string& param)
 
 std::string audio_data_url_bytes(std::string_view url, const std::string& param) {
   return data_url_bytes(url, param, "audio", "data:audio/wav;base64,...");
+}
+
+std::string video_data_url_bytes(std::string_view url, const std::string& param) {
+  return data_url_bytes(url, param, "video", "data:video/mp4;base64,...");
+}
+
+std::string data_url_media_type(std::string_view url) {
+  if (!starts_with_ci(url, "data:")) return "";
+  const size_t end = url.find_first_of(";,", 5);
+  if (end == std::string_view::npos) return "";
+  std::string type(url.substr(5, end - 5));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type;
+}
+
+ImageRequest parse_images_json(const nlohmann::ordered_json& j, size_t max_inputs) {
+  ImageRequest r;
+  r.model = string_field(j, "model", "model", 256).value_or("");
+  const auto it = j.find("inputs");
+  if (it == j.end() || it->is_null())
+    throw invalid_field("inputs", "`inputs` (an image data URL, or a list) is required");
+  if (it->is_string()) {
+    r.images.push_back(image_data_url_bytes(it->get<std::string>(), "inputs"));
+    r.names.push_back("inputs");
+  } else if (it->is_array() && !it->empty()) {
+    if (it->size() > max_inputs)
+      throw invalid_field("inputs", fmt::format("at most {} images per request", max_inputs));
+    r.batch = true;
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string param = fmt::format("inputs[{}]", i);
+      if (!(*it)[i].is_string()) throw invalid_field(param, fmt::format("`{}` must be a data URL string", param));
+      r.images.push_back(image_data_url_bytes((*it)[i].get<std::string>(), param));
+      r.names.push_back(param);
+    }
+  } else {
+    throw invalid_field("inputs", "`inputs` must be an image data URL or a non-empty list of them");
+  }
+  return r;
+}
+
+ImageRequest parse_images_form(const std::vector<FormPart>& parts, size_t max_inputs,
+                               const std::function<void(const FormPart&)>& field) {
+  ImageRequest r;
+  for (const FormPart& p : parts) {
+    if (p.name == "file" || p.name == "file[]" || p.name == "inputs") {
+      if (p.data.empty()) throw invalid_field("file", "an uploaded image is empty");
+      r.images.push_back(p.data);
+      r.names.push_back(p.filename.value_or("file"));
+    } else if (p.name == "model") {
+      if (p.data.size() > 256) throw invalid_field("model", "`model` is longer than 256 bytes");
+      r.model = p.data;
+    } else {
+      field(p);
+    }
+  }
+  if (r.images.empty()) throw invalid_field("file", "upload the image as a `file` part");
+  if (r.images.size() > max_inputs)
+    throw invalid_field("file", fmt::format("at most {} images per request", max_inputs));
+  r.batch = r.images.size() > 1;
+  return r;
 }
 
 bool is_multimodal_input(const nlohmann::ordered_json& input) {

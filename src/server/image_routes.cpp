@@ -22,6 +22,7 @@
 #include "runtime/object_detection.h"
 #include "server/api_error.h"
 #include "server/image_inputs.h"
+#include "server/media_decoding.h"
 #include "server/request_json.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
@@ -33,75 +34,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// The images of a request, in either body: a JSON "inputs" (a data URL or a list of them) or the
-// `file` parts of an upload; and "model".
-struct ImageRequest {
-  std::string model;
-  std::vector<std::string> images;  // encoded bytes
-  std::vector<std::string> names;   // for errors: "inputs[1]", the upload's file name
-  bool batch = false;               // a list of inputs (the answer is a list of lists)
-};
-
-ImageRequest parse_images_json(const json& j, const RequestLimits& limits) {
-  ImageRequest r;
-  r.model = string_field(j, "model", "model", 256).value_or("");
-  const auto it = j.find("inputs");
-  if (it == j.end() || it->is_null())
-    throw invalid_field("inputs", "`inputs` (an image data URL, or a list) is required");
-  if (it->is_string()) {
-    r.images.push_back(image_data_url_bytes(it->get<std::string>(), "inputs"));
-    r.names.push_back("inputs");
-  } else if (it->is_array() && !it->empty()) {
-    if (it->size() > limits.max_inputs)
-      throw invalid_field("inputs", fmt::format("at most {} images per request", limits.max_inputs));
-    r.batch = true;
-    for (size_t i = 0; i < it->size(); ++i) {
-      const std::string param = fmt::format("inputs[{}]", i);
-      if (!(*it)[i].is_string()) throw invalid_field(param, fmt::format("`{}` must be a data URL string", param));
-      r.images.push_back(image_data_url_bytes((*it)[i].get<std::string>(), param));
-      r.names.push_back(param);
-    }
-  } else {
-    throw invalid_field("inputs", "`inputs` must be an image data URL or a non-empty list of them");
-  }
-  return r;
-}
-
-// `field` takes the parts that are neither images nor `model` (it may ignore them).
-ImageRequest parse_images_form(const std::vector<FormPart>& parts, const RequestLimits& limits,
-                               const std::function<void(const FormPart&)>& field) {
-  ImageRequest r;
-  for (const FormPart& p : parts) {
-    if (p.name == "file" || p.name == "file[]" || p.name == "inputs") {
-      if (p.data.empty()) throw invalid_field("file", "an uploaded image is empty");
-      r.images.push_back(p.data);
-      r.names.push_back(p.filename.value_or("file"));
-    } else if (p.name == "model") {
-      if (p.data.size() > 256) throw invalid_field("model", "`model` is longer than 256 bytes");
-      r.model = p.data;
-    } else {
-      field(p);
-    }
-  }
-  if (r.images.empty()) throw invalid_field("file", "upload the image as a `file` part");
-  if (r.images.size() > limits.max_inputs)
-    throw invalid_field("file", fmt::format("at most {} images per request", limits.max_inputs));
-  r.batch = r.images.size() > 1;
-  return r;
-}
-
-// Decoded within the front end's limits, every bad upload the client's (400 naming it).
-std::vector<image::RgbImage> decode_request_images(const ImageRequest& r) {
-  image::ImageLimits limits;
-  limits.kind = ErrorKind::InvalidArgument;
-  std::vector<image::RgbImage> decoded;
-  for (size_t i = 0; i < r.images.size(); ++i) {
-    const auto* p = reinterpret_cast<const uint8_t*>(r.images[i].data());
-    decoded.push_back(image::decode_image_bytes(std::span(p, r.images[i].size()), r.names[i], limits).image);
-  }
-  return decoded;
-}
-
 struct PredictRequest {
   ImageRequest images;
   std::optional<int64_t> top_k;
@@ -111,7 +43,7 @@ struct PredictRequest {
 PredictRequest parse_predict_json(const std::string& body, const RequestLimits& limits) {
   const auto j = parse_request_object(body);
   PredictRequest r;
-  r.images = parse_images_json(j, limits);
+  r.images = parse_images_json(j, limits.max_inputs);
   r.top_k = integer_field(j, "top_k", "top_k", 1, 1 << 20);
   r.raw_scores = bool_field(j, "raw_scores", "raw_scores").value_or(false);
   return r;
@@ -119,7 +51,7 @@ PredictRequest parse_predict_json(const std::string& body, const RequestLimits& 
 
 PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
   PredictRequest r;
-  r.images = parse_images_form(parts, limits, [&r](const FormPart& p) {
+  r.images = parse_images_form(parts, limits.max_inputs, [&r](const FormPart& p) {
     if (p.name == "top_k") {
       char* end = nullptr;
       const long long v = std::strtoll(p.data.c_str(), &end, 10);
@@ -173,7 +105,7 @@ double parse_threshold(double t) {
 DetectRequest parse_detect_json(const std::string& body, const RequestLimits& limits) {
   const auto j = parse_request_object(body);
   DetectRequest r;
-  r.images = parse_images_json(j, limits);
+  r.images = parse_images_json(j, limits.max_inputs);
   if (auto it = j.find("threshold"); it != j.end() && !it->is_null()) {
     if (!it->is_number()) throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
     r.threshold = parse_threshold(it->get<double>());
@@ -183,7 +115,7 @@ DetectRequest parse_detect_json(const std::string& body, const RequestLimits& li
 
 DetectRequest parse_detect_form(const std::vector<FormPart>& parts, const RequestLimits& limits) {
   DetectRequest r;
-  r.images = parse_images_form(parts, limits, [&r](const FormPart& p) {
+  r.images = parse_images_form(parts, limits.max_inputs, [&r](const FormPart& p) {
     if (p.name != "threshold") return;
     char* end = nullptr;
     const double v = std::strtod(p.data.c_str(), &end);

@@ -18,7 +18,8 @@ void models(ServerState& s, httplib::Response& res) {
                         {"object", "model"},
                         {"created", m->created},
                         {"owned_by", "ipfs-accelerate"},
-                        {"max_model_len", m->max_model_len}});
+                        {"max_model_len", m->max_model_len},
+                        {"task", m->task()}});
   if (s.router) {
     // Routed names (serve --providers), with the deployments that may answer them.
     const json status = s.router->status_json();

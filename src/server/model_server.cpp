@@ -78,6 +78,7 @@ ModelServer::ModelServer(ServeOptions options) : impl_(std::make_unique<Impl>(st
   add_tokenizer_routes(http, s);
   add_audio_routes(http, s);
   add_image_routes(http, s);
+  add_zero_shot_routes(http, s);
   add_info_routes(http, s);
   add_dashboard_routes(http, s);
   if (impl_->gateway) impl_->gateway->mount(http);

@@ -31,6 +31,11 @@ struct RequestLimits {
   size_t max_logit_bias = 1024;
   size_t max_token_ids = 1u << 20;  // ids in one prompt or input
   int64_t max_new_tokens = 1 << 20;
+  // Zero-shot classification (server/zero_shot_request.h).
+  size_t max_labels = 256;         // candidate_labels of one request
+  size_t max_label_bytes = 1024;   // one label; also the hypothesis_template
+  size_t max_videos = 16;          // videos of one zero-shot video request
+  size_t max_video_frames = 1024;  // frame images of one video sent as its frames
 };
 
 // What chat and text completions share: sampling, lengths and stopping, n, streaming.

@@ -18,6 +18,9 @@ void add_audio_routes(httplib::Server& http, ServerState& state);
 // POST /predict: image classification in TEI's shape, JSON data URLs or multipart uploads
 // (image_routes.cpp).
 void add_image_routes(httplib::Server& http, ServerState& state);
+// POST /zero-shot-image-classification (CLIP) and /zero-shot-video-classification (X-CLIP), in
+// the Hugging Face Inference API's shape, JSON data URLs or multipart uploads (zero_shot_routes.cpp).
+void add_zero_shot_routes(httplib::Server& http, ServerState& state);
 // GET /v1/models, /health, /metrics, TEI's GET /info (info_routes.cpp).
 void add_info_routes(httplib::Server& http, ServerState& state);
 // GET /dashboard: the HTML benchmark report of this machine's results database (dashboard_routes.cpp).

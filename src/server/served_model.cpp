@@ -54,6 +54,10 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     m->audio_text = AudioTextEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();
     context = m->audio_text->model().max_text_tokens();
+  } else if (has_video_text_model(kind)) {
+    m->video_text = VideoTextEndpoint::load(m->dir, device, dtype);
+    m->vision_mu = std::make_unique<std::mutex>();
+    context = m->video_text->model().max_text_tokens();
   } else if (kind.family == "clip") {
     m->image_text = ImageTextEndpoint::load(m->dir, device, dtype);
     m->vision_mu = std::make_unique<std::mutex>();

@@ -15,6 +15,7 @@
 #include "runtime/image_endpoints.h"
 #include "runtime/object_detection.h"
 #include "runtime/speech_recognizer.h"
+#include "runtime/video_endpoints.h"
 #include "server/embedding_service.h"
 #include "server/generation_service.h"
 #include "server/metrics_registry.h"
@@ -36,11 +37,13 @@ struct ServedModel {
   std::shared_ptr<const SpeechRecognizer> speech;  // speech models: /v1/audio/transcriptions
   std::unique_ptr<std::mutex> speech_mu;           // one transcription at a time per model
   // Vision and audio-text models: image classification (/predict), detection (/detect),
-  // image-text and audio-text embeddings (/v1/embeddings).
+  // image-text and audio-text embeddings (/v1/embeddings), zero-shot image (CLIP) and video
+  // (X-CLIP) classification.
   std::shared_ptr<ImageClassificationEndpoint> image_classifier;
   std::shared_ptr<ImageTextEndpoint> image_text;
   std::shared_ptr<ObjectDetectionEndpoint> detector;  // /detect
   std::shared_ptr<AudioTextEndpoint> audio_text;      // CLAP: /v1/embeddings with {"audio"} inputs
+  std::shared_ptr<VideoTextEndpoint> video_text;      // X-CLIP: /zero-shot-video-classification
   std::unique_ptr<std::mutex> vision_mu;              // one vision request at a time per model
   std::optional<tok::ChatTemplate> chat_template;     // none: chat completions answer 400
   int64_t max_model_len = 0;                          // tokens of prompt + completion (embedding models: of one input)
@@ -60,8 +63,9 @@ struct ServedModel {
   bool embeds_images() const { return image_text != nullptr; }
   bool detects_objects() const { return detector != nullptr; }
   bool embeds_audio() const { return audio_text != nullptr; }
+  bool classifies_videos() const { return video_text != nullptr; }
   // "generation", "embeddings", "transcription", "image-classification", "object-detection",
-  // "audio-text embeddings" or "image-text embeddings".
+  // "audio-text embeddings", "video-text similarity" or "image-text embeddings".
   const char* serves() const {
     return generates()           ? "generation"
            : embeds()            ? "embeddings"
@@ -69,7 +73,23 @@ struct ServedModel {
            : classifies_images() ? "image-classification"
            : detects_objects()   ? "object-detection"
            : embeds_audio()      ? "audio-text embeddings"
+           : classifies_videos() ? "video-text similarity"
                                  : "image-text embeddings";
+  }
+  // The Hugging Face pipeline task of what it serves (/v1/models' "task"): "text-generation",
+  // "feature-extraction", "automatic-speech-recognition", "image-classification",
+  // "object-detection", "zero-shot-audio-classification" (CLAP), "zero-shot-video-classification"
+  // (X-CLIP) or "zero-shot-image-classification" (CLIP, which also serves image and text
+  // embeddings).
+  const char* task() const {
+    return generates()           ? "text-generation"
+           : embeds()            ? "feature-extraction"
+           : transcribes()       ? "automatic-speech-recognition"
+           : classifies_images() ? "image-classification"
+           : detects_objects()   ? "object-detection"
+           : embeds_audio()      ? "zero-shot-audio-classification"
+           : classifies_videos() ? "zero-shot-video-classification"
+                                 : "zero-shot-image-classification";
   }
 };
 

@@ -48,6 +48,8 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
       case ModelUse::Transcription: return m.transcribes();
       case ModelUse::ImageClassification: return m.classifies_images();
       case ModelUse::ObjectDetection: return m.detects_objects();
+      case ModelUse::ZeroShotImageClassification: return m.embeds_images();
+      case ModelUse::ZeroShotVideoClassification: return m.classifies_videos();
     }
     return false;
   };
@@ -59,6 +61,8 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
       case ModelUse::Transcription: return "transcription";
       case ModelUse::ImageClassification: return "image classification";
       case ModelUse::ObjectDetection: return "object detection";
+      case ModelUse::ZeroShotImageClassification: return "zero-shot image classification (a CLIP model)";
+      case ModelUse::ZeroShotVideoClassification: return "zero-shot video classification (an X-CLIP model)";
     }
     return "";
   };

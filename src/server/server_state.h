@@ -19,7 +19,16 @@
 
 namespace ia::server {
 
-enum class ModelUse { Generation, Embedding, Tokenization, Transcription, ImageClassification, ObjectDetection };
+enum class ModelUse {
+  Generation,
+  Embedding,
+  Tokenization,
+  Transcription,
+  ImageClassification,
+  ObjectDetection,
+  ZeroShotImageClassification,  // CLIP
+  ZeroShotVideoClassification,  // X-CLIP
+};
 
 struct ServerState {
   explicit ServerState(ServeOptions o);

@@ -370,6 +370,26 @@ DecodedVideo decode_video_file(const std::string& path, int64_t count, const Vid
   return VideoReader(src, path, limits).read(count);
 }
 
+namespace {
+
+// `count` of `total` frame images, sampled evenly; decode(i, limits) decodes image i. Only the
+// sampled images are decoded, each within the frame limits.
+template <class Decode>
+DecodedVideo sample_frames(int64_t total, int64_t count, const VideoLimits& limits, Decode decode) {
+  DecodedVideo out;
+  out.format = "frames";
+  out.total_frames = total;
+  out.indices = uniform_frame_indices(out.total_frames, count);
+  image::ImageLimits il;
+  il.kind = limits.kind;
+  il.max_side = limits.max_side;
+  il.max_pixels = limits.max_pixels;
+  for (int64_t i : out.indices) out.frames.push_back(decode(i, il));
+  return out;
+}
+
+}  // namespace
+
 DecodedVideo load_frame_folder(const std::string& dir, int64_t count, const VideoLimits& limits) {
   check_count(count, dir, limits);
   std::vector<std::string> files;
@@ -385,16 +405,27 @@ DecodedVideo load_frame_folder(const std::string& dir, int64_t count, const Vide
   if (files.empty())
     refuse(limits, ErrorKind::InvalidArgument, dir + ": no frame images (.png, .jpg, .webp, .gif, .bmp) in the folder");
   std::sort(files.begin(), files.end());
-  DecodedVideo out;
-  out.format = "frames";
-  out.total_frames = static_cast<int64_t>(files.size());
-  out.indices = uniform_frame_indices(out.total_frames, count);
-  image::ImageLimits il;
-  il.kind = limits.kind;
-  il.max_side = limits.max_side;
-  il.max_pixels = limits.max_pixels;
-  for (int64_t i : out.indices) out.frames.push_back(image::decode_image_file(files[static_cast<size_t>(i)], il).image);
-  return out;
+  return sample_frames(static_cast<int64_t>(files.size()), count, limits, [&](int64_t i, const image::ImageLimits& il) {
+    return image::decode_image_file(files[static_cast<size_t>(i)], il).image;
+  });
+}
+
+DecodedVideo decode_frame_images(const std::vector<std::span<const uint8_t>>& images,
+                                 const std::vector<std::string>& names, const std::string& name, int64_t count,
+                                 const VideoLimits& limits) {
+  check_count(count, name, limits);
+  if (names.size() != images.size())
+    throw Error(ErrorKind::Internal,
+                fmt::format("{}: {} frame names for {} frames", name, names.size(), images.size()));
+  if (images.empty()) refuse(limits, ErrorKind::InvalidArgument, name + ": no frames");
+  if (static_cast<int64_t>(images.size()) > limits.max_frames)
+    refuse(limits, ErrorKind::InvalidArgument,
+           fmt::format("{}: {} frames, past the limit of {}", name, images.size(), limits.max_frames));
+  return sample_frames(static_cast<int64_t>(images.size()), count, limits,
+                       [&](int64_t i, const image::ImageLimits& il) {
+                         const auto k = static_cast<size_t>(i);
+                         return image::decode_image_bytes(images[k], names[k], il).image;
+                       });
 }
 
 DecodedVideo load_video(const std::string& path, int64_t count, const VideoLimits& limits) {

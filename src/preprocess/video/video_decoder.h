@@ -56,5 +56,12 @@ DecodedVideo decode_video_bytes(std::span<const uint8_t> bytes, const std::strin
                                 const VideoLimits& limits = {});
 // `count` frames of the images in `dir` (PNG, JPEG, WebP, GIF, BMP by extension), sorted by name.
 DecodedVideo load_frame_folder(const std::string& dir, int64_t count, const VideoLimits& limits = {});
+// `count` frames of a video given as its frame images in memory, in order (an upload's frames;
+// `names[i]` names frame i in errors): sampled by the rule a folder's frames are, and only the
+// sampled frames decoded, each within the image decoder's limits and the frame limits above.
+// `name` names the whole in errors; format "frames".
+DecodedVideo decode_frame_images(const std::vector<std::span<const uint8_t>>& images,
+                                 const std::vector<std::string>& names, const std::string& name, int64_t count,
+                                 const VideoLimits& limits = {});
 
 }  // namespace ia::video

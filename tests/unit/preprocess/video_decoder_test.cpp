@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <span>
 
 #include "preprocess/image/image_decoder.h"
 #include "preprocess/video/frame_sampling.h"
@@ -111,6 +112,51 @@ TEST(VideoDecoder, FrameFolderInNameOrder) {
   EXPECT_EQ(v.indices, (std::vector<int64_t>{0, 2}));
   ASSERT_EQ(v.frames.size(), 2u);
   EXPECT_EQ(v.frames[1].pixels, image::decode_image_file(dir + "/002.png").image.pixels);
+}
+
+// Frames sent as encoded images (a server's upload): sampled as a folder's are, only the sampled
+// ones decoded, refusals naming the frame.
+TEST(VideoDecoder, FrameImagesInMemorySampleAsAFolder) {
+  const std::string dir = std::string(IA_FIXTURES_DIR) + "/models/xclip/frames";
+  std::vector<std::vector<uint8_t>> files;
+  for (int i = 0; i < 4; ++i) files.push_back(read_bytes(dir + "/00" + std::to_string(i) + ".png"));
+  const std::vector<uint8_t> junk{'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'};
+  files.push_back(junk);  // frame 4: never sampled when 2 of 6 are taken (0, 3)
+  files.push_back(files[3]);
+  std::vector<std::span<const uint8_t>> spans;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < files.size(); ++i) {
+    spans.emplace_back(files[i]);
+    names.push_back("frame " + std::to_string(i));
+  }
+  DecodedVideo v = decode_frame_images(spans, names, "upload", 2);
+  EXPECT_EQ(v.format, "frames");
+  EXPECT_EQ(v.total_frames, 6);
+  EXPECT_EQ(v.indices, (std::vector<int64_t>{0, 3}));
+  ASSERT_EQ(v.frames.size(), 2u);
+  EXPECT_EQ(v.frames[1].pixels, image::decode_image_file(dir + "/003.png").image.pixels);
+  // The four fixture frames alone give what the folder gives.
+  const std::vector<std::span<const uint8_t>> four(spans.begin(), spans.begin() + 4);
+  const std::vector<std::string> four_names(names.begin(), names.begin() + 4);
+  DecodedVideo a = decode_frame_images(four, four_names, "upload", 4), b = load_video(dir, 4);
+  EXPECT_EQ(a.indices, b.indices);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(a.frames[i].pixels, b.frames[i].pixels);
+
+  // A sampled frame that is no image names itself; no frames, too many, a bad count.
+  VideoLimits server;
+  server.kind = ErrorKind::InvalidArgument;
+  try {
+    decode_frame_images(spans, names, "upload", 6, server);
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("frame 4"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(kind_of([&] { decode_frame_images({}, {}, "upload", 2); }), ErrorKind::InvalidArgument);
+  VideoLimits few;
+  few.max_frames = 3;
+  EXPECT_EQ(kind_of([&] { decode_frame_images(spans, names, "upload", 2, few); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_frame_images(spans, names, "upload", 0); }), ErrorKind::InvalidArgument);
 }
 
 TEST(VideoDecoder, RefusesBadInput) {
