@@ -115,7 +115,7 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
         ++s.successes;
         s.tokens_in += u.input_tokens;
         s.tokens_out += u.output_tokens;
-        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens);
+        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens, u.audio_seconds);
         s.latency_sum_s += dt;
         size_t b = 0;
         while (b < std::size(kLatencyBounds) && dt > kLatencyBounds[b]) ++b;
@@ -220,6 +220,18 @@ std::vector<RerankScore> ProviderClient::rerank(const RerankCall& call, Priority
       [&](const std::string& key, const OnText&) {
         out = provider_->rerank(call, key);
         return Usage{};
+      },
+      nullptr);
+  return out;
+}
+
+TranscriptionResult ProviderClient::transcribe(const TranscribeCall& call, Priority p) {
+  TranscriptionResult out;
+  run(
+      call.model, p, false,
+      [&](const std::string& key, const OnText&) {
+        out = provider_->transcribe(call, key);
+        return out.usage;
       },
       nullptr);
   return out;

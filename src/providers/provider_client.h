@@ -58,6 +58,7 @@ class ProviderClient {
   // Inputs are sent in batches of config().embed_batch (when set), results joined in order.
   EmbedResult embed(const EmbedCall& call, Priority p = Priority::Normal);
   std::vector<RerankScore> rerank(const RerankCall& call, Priority p = Priority::Normal);
+  TranscriptionResult transcribe(const TranscribeCall& call, Priority p = Priority::Normal);
   std::vector<std::string> list_models();
   void health();
 

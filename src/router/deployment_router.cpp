@@ -242,10 +242,26 @@ std::vector<Deployment*> Router::plan(const std::string& public_name) {
 }
 
 Deployment& Router::run(const std::string& public_name, const std::function<void(Deployment&)>& attempt,
-                        const std::function<bool()>& output_started) {
+                        const std::function<bool()>& output_started, std::optional<providers::Capability> capability) {
+  auto capable = [&](const Deployment& d) {
+    return !capability || d.local() || d.client->provider().supports(*capability);
+  };
+  if (capability) {
+    auto it = routes_.find(public_name);
+    if (it != routes_.end() && std::none_of(it->second.deployments.begin(), it->second.deployments.end(),
+                                            [&](const std::unique_ptr<Deployment>& d) { return capable(*d); })) {
+      std::string which;
+      for (const auto& d : it->second.deployments)
+        which += fmt::format("{}{} ({})", which.empty() ? "" : ", ", d->name,
+                             d->local() ? std::string("local") : d->client->config().type);
+      fail(ErrorKind::InvalidArgument, "no deployment of `{}` has a {} API: {}", public_name,
+           providers::capability_name(*capability), which);
+    }
+  }
   std::exception_ptr last;
   std::string tried;
   for (Deployment* d : plan(public_name)) {
+    if (!capable(*d)) continue;          // a deployment of another kind (a chat model of the same name)
     if (!d->breaker->allow()) continue;  // a half-open deployment's probe is already out
     ++d->requests;
     ++d->in_flight;
@@ -333,6 +349,26 @@ providers::EmbedResult Router::embed(const std::string& public_name, providers::
     call.model = dep.model;
     result = dep.client->embed(call, priority);
   });
+  if (answered_by) *answered_by = d.name;
+  return result;
+}
+
+providers::TranscriptionResult Router::transcribe(const std::string& public_name, providers::TranscribeCall call,
+                                                  providers::Priority priority, const LocalTranscribe& local,
+                                                  std::string* answered_by) {
+  providers::TranscriptionResult result;
+  Deployment& d = run(
+      public_name,
+      [&](Deployment& dep) {
+        if (dep.local()) {
+          if (!local) fail(ErrorKind::Unavailable, "local deployment `{}` is not served here", dep.model);
+          result = local(dep);
+          return;
+        }
+        call.model = dep.model;
+        result = dep.client->transcribe(call, priority);
+      },
+      nullptr, providers::Capability::Transcription);
   if (answered_by) *answered_by = d.name;
   return result;
 }

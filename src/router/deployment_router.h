@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,11 @@ class Router {
   // Moves on after a failure unless it is the caller's fault or `output_started()` says the
   // caller already got output (then the failure is final). The last failure is rethrown
   // when every deployment failed.
+  // `capability`: only the deployments that have it are tried (local ones always); none having
+  // it is InvalidArgument naming them.
   Deployment& run(const std::string& public_name, const std::function<void(Deployment&)>& attempt,
-                  const std::function<bool()>& output_started = nullptr);
+                  const std::function<bool()>& output_started = nullptr,
+                  std::optional<providers::Capability> capability = std::nullopt);
 
   // A chat or completion through the chain; `local` runs a local deployment (null: local
   // deployments are skipped).
@@ -92,6 +96,12 @@ class Router {
                                  std::string* answered_by);
   providers::EmbedResult embed(const std::string& public_name, providers::EmbedCall call, providers::Priority priority,
                                std::string* answered_by);
+  // Speech to text through the chain: remote deployments that transcribe, local ones through
+  // `local` (null: skipped as not served here).
+  using LocalTranscribe = std::function<providers::TranscriptionResult(const Deployment&)>;
+  providers::TranscriptionResult transcribe(const std::string& public_name, providers::TranscribeCall call,
+                                            providers::Priority priority, const LocalTranscribe& local,
+                                            std::string* answered_by);
 
  private:
   // What chat and complete share: the chain with a guard that notes the first streamed text (no
