@@ -2,7 +2,7 @@
 // through the SSE reader and each provider's event handling (OpenAI family, Anthropic's named
 // events, Gemini, TGI's token events, OPEA's Python-bytes payloads), the NDJSON reader with
 // Ollama's lines, error bodies, retry hints, S3's ListObjectsV2 XML, transcription answers in
-// every response_format (JSON, text, SubRip, WebVTT). The input is split at
+// every response_format (JSON, text, SubRip, WebVTT) and the spend file. The input is split at
 // a byte chosen from its first byte, so events straddling reads are covered. Any input must
 // either parse or throw an ia::Error (a ProviderError for a broken stream); anything else (a
 // crash, a sanitizer report, text longer than the bytes received) is a bug.
@@ -21,6 +21,7 @@
 #include "providers/openai_compatible.h"
 #include "providers/retry_hints.h"
 #include "providers/s3_client.h"
+#include "providers/spend_store.h"
 #include "providers/stream_readers.h"
 #include "providers/tgi_provider.h"
 
@@ -111,6 +112,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       check(r.text.size() <= text.size());
       for (const auto& s : r.segments) check(s.start >= 0 && s.end >= s.start && s.text.size() <= text.size());
     });
+  guarded([&] {
+    for (const auto& [provider, periods] : parse_spend_file(text, "fuzz"))
+      for (const auto& [period, models] : periods)
+        for (const auto& [model, usd] : models) check(usd >= 0);
+  });
   guarded([&] {
     const S3ListPage p = parse_list_objects_v2(text);
     for (const auto& o : p.objects) check(o.key.size() <= text.size());

@@ -18,6 +18,10 @@ const char* capability_name(Capability c) {
   return "unknown";
 }
 
+const char* budget_period_name(ProviderConfig::BudgetPeriod p) {
+  return p == ProviderConfig::BudgetPeriod::Month ? "month" : "total";
+}
+
 TextResult Provider::chat(const ChatCall&, const std::string&, const OnText&) {
   throw_unsupported(Capability::Chat);
 }

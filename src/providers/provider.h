@@ -49,9 +49,12 @@ struct ProviderConfig {
     double audio_per_minute = 0;  // transcriptions whose usage is the audio's duration (whisper-1, vLLM)
   };
   std::map<std::string, Price> prices;
-  // Once the calls of this process have cost this much (USD, from `prices`), further calls are
+  // Once the calls to this provider have cost this much in the budget's period (USD, from
+  // `prices`; kept across restarts in the spend file, providers/spend_store.h), further calls are
   // refused (402, as an exhausted quota) so the router moves to the next deployment. 0: no limit.
   double budget_usd = 0;
+  enum class BudgetPeriod { Total, Month };  // month: the UTC calendar month
+  BudgetPeriod budget_period = BudgetPeriod::Total;
   // The cost of a call's usage in USD (0 for a model without a price).
   double cost_usd(const std::string& model, int64_t input_tokens, int64_t output_tokens,
                   double audio_seconds = 0) const {
@@ -64,6 +67,7 @@ struct ProviderConfig {
            audio_seconds / 60 * it->second.audio_per_minute;
   }
 };
+const char* budget_period_name(ProviderConfig::BudgetPeriod p);
 
 struct ChatMessage {
   std::string role;  // system | user | assistant

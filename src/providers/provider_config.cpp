@@ -202,6 +202,12 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
       fail(ErrorKind::InvalidArgument, "{}.budget_usd: needs `prices` to count the spend against", where);
     c.budget_usd = it->get<double>();
   }
+  if (auto it = j.find("budget_period"); it != j.end()) {
+    if (!it->is_string() || (*it != "total" && *it != "month"))
+      fail(ErrorKind::InvalidArgument,
+           "{}.budget_period: expected \"total\" (every call counts) or \"month\" (the UTC calendar month's)", where);
+    c.budget_period = *it == "month" ? ProviderConfig::BudgetPeriod::Month : ProviderConfig::BudgetPeriod::Total;
+  }
   fill_from_env(c, env, keys_given);
   return c;
 }

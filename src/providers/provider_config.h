@@ -13,7 +13,7 @@
 //    "backoff": {"base_s": 0.5, "cap_s": 8, "max_hint_s": 60}, "embed_batch": 0,
 //    "prices": {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6},
 //               "whisper-1": {"audio_per_minute": 0.006}, "*": {…}},
-//    "budget_usd": 20}
+//    "budget_usd": 20, "budget_period": "total" | "month"}
 #include <functional>
 #include <optional>
 #include <string>

@@ -14,7 +14,9 @@
 //                          "deployments": [{"local": "SERVED_NAME"},
 //                                          {"provider": "NAME", "model": "ID", "priority": 0}]},
 //               "PUBLIC2": [deployment, …]},          (an array: strategy "ordered")
-//    "router": {"strategy": "…", "breaker": {"failures": 3, "cooldown_s": 30}}}
+//    "router": {"strategy": "…", "breaker": {"failures": 3, "cooldown_s": 30}},
+//    "spend_file": "PATH"}   (where priced calls' cost is kept across restarts; default
+//                             $IPFS_ACCELERATE_HOME/provider-spend.json; relative to the file)
 #include <atomic>
 #include <functional>
 #include <map>
@@ -60,8 +62,11 @@ struct RouterOptions {
 
 class Router {
  public:
-  // From the file's JSON (InvalidArgument naming the field at fault).
-  Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks = {});
+  // From the file's JSON (InvalidArgument naming the field at fault). `config_dir`: where a
+  // relative spend_file is (the providers file's folder; "": the working directory). When a
+  // provider has prices, the spend file is read now: a corrupt or unreadable one throws.
+  Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks = {},
+         const std::string& config_dir = "");
   static std::unique_ptr<Router> from_file(const std::string& path, const providers::EnvLookup& env);
   // A router with one provider configured from its environment variables and no routes
   // (`generate --provider openai`).
@@ -117,6 +122,7 @@ class Router {
   nlohmann::json status_json() const;
 
  private:
+  std::shared_ptr<providers::SpendStore> spend_;  // when some provider has prices
   std::map<std::string, std::unique_ptr<providers::ProviderClient>> clients_;
   std::map<std::string, Route> routes_;
   RouterOptions options_;

@@ -2,7 +2,8 @@
 // checks the multipart upload it receives): `transcribe --provider` (text, --json, segments), a
 // 429 retried after its Retry-After, a 400 as exit 2 with the provider's message, a provider
 // without the route; `serve --providers` forwarding an upload for a routed name and answering in
-// every response_format.
+// every response_format; and spend kept across processes (a budget reached by one run refuses the
+// next, `providers status` shows it, a corrupt spend file is one clear error line).
 #include <cstdlib>
 #include <fstream>
 
@@ -240,6 +241,60 @@ TEST(ServeProviders, TranscriptionForwardsTheUploadAndAnswersInEveryFormat) {
   EXPECT_NE(none.body.find("no deployment of `chat-only` has a transcription API"), std::string::npos) << none.body;
   EXPECT_EQ(chat_only.request_count(), 0u);
   EXPECT_GE(metric_value(s, "ia_provider_requests_total{provider=\"oai\",model=\"whisper-1\"}"), 6);
+}
+
+TEST(ProviderSpendCli, ABudgetReachedByOneRunRefusesTheNextAndStatusShowsIt) {
+  FakeProvider oai(FakeProtocol::OpenAI);
+  TempDir dir;
+  const std::string spend = dir.path() + "/spend/provider-spend.json";
+  // 14 tokens in and 3 out at 30000 / 40000 USD per million: 0.54 USD a transcription.
+  const std::string file =
+      write_json(dir, "providers.json",
+                 {{"providers",
+                   {{"oai",
+                     {{"type", "openai"},
+                      {"base_url", oai.base_url()},
+                      {"prices", {{"*", {{"input_per_million", 30000}, {"output_per_million", 40000}}}}},
+                      {"budget_usd", 1.0},
+                      {"budget_period", "month"}}}}},
+                  {"models", {{"whisper", {{{"provider", "oai"}, {"model", "gpt-4o-transcribe"}}}}}},
+                  {"spend_file", "spend/provider-spend.json"}});  // relative to the providers file
+  for (int i = 0; i < 2; ++i) {
+    CliResult r = run_cli({"transcribe", "--providers", file, "--model", "whisper", kAudio, "--quiet"});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  const auto stored = nlohmann::json::parse(read_file(spend));
+  EXPECT_NEAR(stored["spend_usd"]["oai"]["total"]["gpt-4o-transcribe"].get<double>(), 1.08, 1e-9);
+  CliResult refused = run_cli({"transcribe", "--providers", file, "--model", "whisper", kAudio});
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_NE(refused.err.find("its budget of 1.00 USD for "), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("recorded in " + spend), std::string::npos) << refused.err;
+  EXPECT_EQ(oai.call_count(), 2u);
+
+  // A gateway started on the same file is refused too, and says where it stands.
+  ServeProcess s({"--providers", file});
+  ASSERT_TRUE(s.ready()) << s.log();
+  HttpAnswer a = upload(s, "/v1/audio/transcriptions", read_file(kAudio), {{"model", "whisper", "", ""}});
+  EXPECT_EQ(a.status, 503) << a.body;
+  EXPECT_NE(a.body.find("budget"), std::string::npos) << a.body;
+  EXPECT_EQ(oai.call_count(), 2u);
+  CliResult status = run_cli({"providers", "status", "--url", s.url()});
+  ASSERT_EQ(status.status, 0) << status.err;
+  const auto st = nlohmann::json::parse(status.out)["providers"][0]["spend"];
+  EXPECT_NEAR(st["spent_usd"].get<double>(), 1.08, 1e-9);
+  EXPECT_EQ(st["budget_usd"], 1.0);
+  EXPECT_EQ(st["period"], "month");
+  EXPECT_EQ(st["period_key"].get<std::string>().size(), 7u);  // YYYY-MM
+  EXPECT_EQ(st["spend_file"], spend);
+  EXPECT_NEAR(metric_value(s, "ia_provider_budget_usd{provider=\"oai\"}"), 1.0, 1e-9);
+
+  // A corrupt spend file: one clear line, exit 2, the file untouched.
+  std::ofstream(spend) << "{\"version\": 1, \"spend_usd\": {\"oai\": {\"total\": {\"gpt-4o-transcribe\": oops";
+  const std::string before = read_file(spend);
+  expect_user_error(run_cli({"transcribe", "--providers", file, "--model", "whisper", kAudio}),
+                    "spend file " + spend + ": not valid JSON");
+  expect_user_error(run_cli({"providers", "list", "--providers", file}), "spend file " + spend);
+  EXPECT_EQ(read_file(spend), before);
 }
 
 }  // namespace
