@@ -1,7 +1,8 @@
 // libFuzzer target for what a remote provider sends back: the bytes of a streamed answer
 // through the SSE reader and each provider's event handling (OpenAI family, Anthropic's named
 // events, Gemini, TGI's token events, OPEA's Python-bytes payloads), the NDJSON reader with
-// Ollama's lines, error bodies, retry hints and S3's ListObjectsV2 XML. The input is split at
+// Ollama's lines, error bodies, retry hints, S3's ListObjectsV2 XML, transcription answers in
+// every response_format (JSON, text, SubRip, WebVTT) and the spend file. The input is split at
 // a byte chosen from its first byte, so events straddling reads are covered. Any input must
 // either parse or throw an ia::Error (a ProviderError for a broken stream); anything else (a
 // crash, a sanitizer report, text longer than the bytes received) is a bug.
@@ -20,6 +21,7 @@
 #include "providers/openai_compatible.h"
 #include "providers/retry_hints.h"
 #include "providers/s3_client.h"
+#include "providers/spend_store.h"
 #include "providers/stream_readers.h"
 #include "providers/tgi_provider.h"
 
@@ -104,6 +106,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (auto d = parse_retry_after(text, now)) check(d->count() >= 0);
   if (auto d = parse_go_duration(text)) check(d->count() >= 0);
   if (auto d = parse_rfc3339_delay(text, now)) check(d->count() >= 0);
+  for (const char* format : {"json", "verbose_json", "text", "srt", "vtt"})
+    guarded([&] {
+      const TranscriptionResult r = parse_transcription("fuzz", text, format);
+      check(r.text.size() <= text.size());
+      for (const auto& s : r.segments) check(s.start >= 0 && s.end >= s.start && s.text.size() <= text.size());
+    });
+  guarded([&] {
+    for (const auto& [provider, periods] : parse_spend_file(text, "fuzz"))
+      for (const auto& [period, models] : periods)
+        for (const auto& [model, usd] : models) check(usd >= 0);
+  });
   guarded([&] {
     const S3ListPage p = parse_list_objects_v2(text);
     for (const auto& o : p.objects) check(o.key.size() <= text.size());

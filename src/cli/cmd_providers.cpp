@@ -1,7 +1,8 @@
 // `providers`: the remote providers and routes of a --providers file (or one provider from its
-// environment): `list` (what is configured, keys shown only by where they come from), `test`
-// (one cheap request to each: the model list or the health route) and `status` (breakers, queues,
-// keys and counters as JSON).
+// environment): `list` (what is configured, keys shown only by where they come from, spend
+// against budget from the spend file), `test` (one cheap request to each: the model list or the
+// health route) and `status` (a running gateway's breakers, queues, keys, counters and spend as
+// JSON).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -80,7 +81,8 @@ int run_list(const ProvidersArgs& a) {
   for (const auto& p : s["providers"]) {
     nlohmann::json keys = nlohmann::json::array();
     for (const auto& k : p["keys"]) keys.push_back(k["source"]);
-    out["providers"].push_back({{"name", p["name"]}, {"type", p["type"]}, {"base_url", p["base_url"]}, {"keys", keys}});
+    out["providers"].push_back(
+        {{"name", p["name"]}, {"type", p["type"]}, {"base_url", p["base_url"]}, {"keys", keys}, {"spend", p["spend"]}});
   }
   std::cout << json_text(out) << "\n";
   return 0;

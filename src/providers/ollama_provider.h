@@ -11,7 +11,7 @@ namespace ia::providers {
 class OllamaProvider : public Provider {
  public:
   explicit OllamaProvider(ProviderConfig config) : Provider(std::move(config)) {}
-  bool supports(Capability c) const override { return c != Capability::Rerank; }
+  bool supports(Capability c) const override { return c != Capability::Rerank && c != Capability::Transcription; }
   TextResult chat(const ChatCall& call, const std::string& key, const OnText& on_text) override;
   TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text) override;
   EmbedResult embed(const EmbedCall& call, const std::string& key) override;

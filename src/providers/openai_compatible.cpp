@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "providers/form_data.h"
 #include "providers/stream_readers.h"
 
 namespace ia::providers {
@@ -67,6 +68,9 @@ OpenAICompatibleProvider::OpenAICompatibleProvider(ProviderConfig config) : Prov
 
 bool OpenAICompatibleProvider::supports(Capability c) const {
   if (c == Capability::Rerank) return false;
+  // The services whose speech routes docs/providers.md covers (OVMS and TGI: not wired).
+  if (c == Capability::Transcription)
+    return config_.type == "openai" || config_.type == "groq" || config_.type == "vllm";
   if (c == Capability::Embedding) return config_.type != "tgi";
   return true;
 }
@@ -168,6 +172,28 @@ EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::st
     for (const auto& v : *e) r.vectors[i].push_back(v.is_number() ? v.get<float>() : 0.f);
   }
   return r;
+}
+
+TranscriptionResult OpenAICompatibleProvider::transcribe(const TranscribeCall& call, const std::string& key) {
+  if (!supports(Capability::Transcription)) throw_unsupported(Capability::Transcription);
+  const bool translate = call.task == "translate";
+  // The fields in the order the OpenAI SDK writes them; translations take no language and no
+  // timestamp granularities.
+  FormData form;
+  form.add_file("file", call.filename.empty() ? "audio" : call.filename,
+                call.content_type.empty() ? audio_content_type(call.filename) : call.content_type, call.audio);
+  form.add_field("model", call.model);
+  if (!translate && call.language) form.add_field("language", *call.language);
+  if (!call.prompt.empty()) form.add_field("prompt", call.prompt);
+  const std::string format = call.response_format.empty() ? "json" : call.response_format;
+  form.add_field("response_format", format);
+  if (call.temperature) form.add_field("temperature", fmt::format("{}", *call.temperature));
+  if (!translate)
+    for (const auto& g : call.timestamp_granularities) form.add_field("timestamp_granularities[]", g);
+  const FormData::Encoded e = form.encode();
+  const std::string body =
+      call_raw(prefix_ + (translate ? "/audio/translations" : "/audio/transcriptions"), e.body, e.content_type, key);
+  return parse_transcription(config_.name, body, format);
 }
 
 std::vector<std::string> OpenAICompatibleProvider::list_models(const std::string& key) {

@@ -1,7 +1,8 @@
 #pragma once
 // The OpenAI wire format (chat/completions, completions, embeddings, models,
-// SSE chunks ending in "data: [DONE]", errors as data events) and the services
-// that speak it: OpenAI itself, Groq, vLLM, OVMS (/v3) and TGI's /v1 routes.
+// audio transcriptions and translations as multipart uploads, SSE chunks ending
+// in "data: [DONE]", errors as data events) and the services that speak it:
+// OpenAI itself, Groq, vLLM, OVMS (/v3) and TGI's /v1 routes.
 // They differ in defaults, auth and a few retry signals, given by the type.
 #include "providers/provider.h"
 
@@ -14,6 +15,7 @@ class OpenAICompatibleProvider : public Provider {
   TextResult chat(const ChatCall& call, const std::string& key, const OnText& on_text) override;
   TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text) override;
   EmbedResult embed(const EmbedCall& call, const std::string& key) override;
+  TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key) override;
   std::vector<std::string> list_models(const std::string& key) override;
   void health(const std::string& key) override;
 

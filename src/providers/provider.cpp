@@ -13,8 +13,13 @@ const char* capability_name(Capability c) {
     case Capability::Embedding: return "embeddings";
     case Capability::Rerank: return "rerank";
     case Capability::Models: return "models";
+    case Capability::Transcription: return "transcription";
   }
   return "unknown";
+}
+
+const char* budget_period_name(ProviderConfig::BudgetPeriod p) {
+  return p == ProviderConfig::BudgetPeriod::Month ? "month" : "total";
 }
 
 TextResult Provider::chat(const ChatCall&, const std::string&, const OnText&) {
@@ -28,6 +33,9 @@ EmbedResult Provider::embed(const EmbedCall&, const std::string&) {
 }
 std::vector<RerankScore> Provider::rerank(const RerankCall&, const std::string&) {
   throw_unsupported(Capability::Rerank);
+}
+TranscriptionResult Provider::transcribe(const TranscribeCall&, const std::string&) {
+  throw_unsupported(Capability::Transcription);
 }
 std::vector<std::string> Provider::list_models(const std::string&) {
   throw_unsupported(Capability::Models);
@@ -90,6 +98,20 @@ nlohmann::json Provider::call_json(const std::string& method, const std::string&
     throw ProviderError(FailureClass::Overloaded, static_cast<int>(o.response.status),
                         fmt::format("{}: the answer to {} is not JSON", config_.name, path));
   return j;
+}
+
+std::string Provider::call_raw(const std::string& path, const std::string& body, const std::string& content_type,
+                               const std::string& key) const {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = config_.base_url + path;
+  req.headers = auth_headers(key);
+  req.headers.emplace_back("Content-Type", content_type);
+  req.body = body;
+  HttpOutcome o = http_send(req, config_.timeouts);
+  if (o.response.status != 0 && (o.response.status < 200 || o.response.status >= 300)) throw_http_error(o.response);
+  if (o.failure != TransportFailure::None) throw_transport_error(o);
+  return std::move(o.response.body);
 }
 
 void Provider::call_stream(const std::string& path, const nlohmann::json& body, const std::string& key,

@@ -1,10 +1,9 @@
 #pragma once
 // One interface over every remote inference API: chat, text completion,
-// embeddings, rerank, model listing and a health check, each with streaming
-// where the API streams. An adapter translates our request and result types to
-// its service's wire format and back (docs/providers.md lists what each
-// supports); what a service lacks is Unsupported. An adapter is stateless
-// between calls and thread-safe: the key to use comes with each call (the key
+// embeddings, rerank, speech transcription (and translation to English), model
+// listing and a health check, each with streaming where the API streams. An adapter translates our request and result
+// types to its service's wire format and back (docs/providers.md lists what each supports); what a service lacks is
+// Unsupported. An adapter is stateless between calls and thread-safe: the key to use comes with each call (the key
 // pool, queues, retries and breakers live in ProviderClient above it).
 #include <cstdint>
 #include <exception>
@@ -23,7 +22,7 @@
 
 namespace ia::providers {
 
-enum class Capability { Chat, Completion, Embedding, Rerank, Models };
+enum class Capability { Chat, Completion, Embedding, Rerank, Models, Transcription };
 const char* capability_name(Capability c);
 
 // What a configured provider is: its service type, where it is, how long to wait, its keys.
@@ -47,21 +46,28 @@ struct ProviderConfig {
   // USD per million tokens, by the provider's model name ("*": any other model), for cost tracking.
   struct Price {
     double input_per_million = 0, output_per_million = 0;
+    double audio_per_minute = 0;  // transcriptions whose usage is the audio's duration (whisper-1, vLLM)
   };
   std::map<std::string, Price> prices;
-  // Once the calls of this process have cost this much (USD, from `prices`), further calls are
+  // Once the calls to this provider have cost this much in the budget's period (USD, from
+  // `prices`; kept across restarts in the spend file, providers/spend_store.h), further calls are
   // refused (402, as an exhausted quota) so the router moves to the next deployment. 0: no limit.
   double budget_usd = 0;
+  enum class BudgetPeriod { Total, Month };  // month: the UTC calendar month
+  BudgetPeriod budget_period = BudgetPeriod::Total;
   // The cost of a call's usage in USD (0 for a model without a price).
-  double cost_usd(const std::string& model, int64_t input_tokens, int64_t output_tokens) const {
+  double cost_usd(const std::string& model, int64_t input_tokens, int64_t output_tokens,
+                  double audio_seconds = 0) const {
     auto it = prices.find(model);
     if (it == prices.end()) it = prices.find("*");
     if (it == prices.end()) return 0;
     return (static_cast<double>(input_tokens) * it->second.input_per_million +
             static_cast<double>(output_tokens) * it->second.output_per_million) /
-           1e6;
+               1e6 +
+           audio_seconds / 60 * it->second.audio_per_minute;
   }
 };
+const char* budget_period_name(ProviderConfig::BudgetPeriod p);
 
 struct ChatMessage {
   std::string role;  // system | user | assistant
@@ -89,6 +95,7 @@ struct CompletionCall {
 
 struct Usage {
   int64_t input_tokens = 0, output_tokens = 0;
+  double audio_seconds = 0;  // a transcription billed by the audio's duration
 };
 
 struct TextResult {
@@ -120,6 +127,40 @@ struct RerankScore {
   double score = 0;
 };
 
+// Speech to text (`task` "transcribe", POST /audio/transcriptions) or to English text
+// ("translate", /audio/translations), uploaded as multipart/form-data the way the OpenAI SDKs
+// send it. The audio goes as it is (the service decodes it).
+struct TranscribeCall {
+  std::string model;
+  std::string audio;                    // the file's bytes
+  std::string filename = "audio";       // the upload's file name (services read the format from it)
+  std::string content_type;             // "": application/octet-stream
+  std::string task = "transcribe";      // or "translate"
+  std::optional<std::string> language;  // ISO-639-1; transcriptions only
+  std::string prompt;
+  std::optional<double> temperature;
+  std::string response_format = "json";              // json | text | srt | vtt | verbose_json
+  std::vector<std::string> timestamp_granularities;  // "segment", "word" (with verbose_json)
+};
+
+struct TranscriptSpan {
+  double start = 0, end = 0;  // seconds
+  std::string text;
+};
+
+struct TranscriptionResult {
+  std::string text;
+  std::optional<std::string> language;   // where the service says (verbose_json)
+  std::optional<double> duration;        // seconds of audio, where the service says
+  std::vector<TranscriptSpan> segments;  // verbose_json segments, or srt / vtt cues
+  Usage usage;                           // tokens (gpt-4o-transcribe) or audio seconds (whisper-1, vLLM)
+};
+
+// The answer to a transcription in `response_format`: JSON (json, verbose_json), plain text,
+// or SubRip / WebVTT cues. ProviderError (Overloaded) when it is not what the format promises.
+TranscriptionResult parse_transcription(const std::string& provider, const std::string& body,
+                                        const std::string& response_format);
+
 // Receives a streamed answer's text as it comes; false: the caller is gone (the transfer stops).
 using OnText = std::function<bool(std::string_view delta)>;
 
@@ -138,6 +179,7 @@ class Provider {
   virtual TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text);
   virtual EmbedResult embed(const EmbedCall& call, const std::string& key);
   virtual std::vector<RerankScore> rerank(const RerankCall& call, const std::string& key);
+  virtual TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key);
   virtual std::vector<std::string> list_models(const std::string& key);
   // Throws when the service does not answer as healthy.
   virtual void health(const std::string& key);
@@ -153,6 +195,9 @@ class Provider {
   // One exchange of JSON: a non-2xx answer or a transport failure is thrown as ProviderError.
   nlohmann::json call_json(const std::string& method, const std::string& path, const nlohmann::json* body,
                            const std::string& key) const;
+  // One POST of `body` as `content_type` (a multipart form): the answer's body as it is.
+  std::string call_raw(const std::string& path, const std::string& body, const std::string& content_type,
+                       const std::string& key) const;
   // A streamed POST: the body's bytes go to `on_bytes` (false stops). An exception thrown by
   // on_bytes (a parser's ProviderError) is rethrown here once curl has let go.
   void call_stream(const std::string& path, const nlohmann::json& body, const std::string& key,

@@ -17,14 +17,16 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 }  // namespace
 
-ProviderClient::ProviderClient(std::unique_ptr<Provider> provider, ClientHooks hooks)
+ProviderClient::ProviderClient(std::unique_ptr<Provider> provider, ClientHooks hooks, std::shared_ptr<SpendStore> spend)
     : provider_(std::move(provider)),
       hooks_(std::move(hooks)),
       gate_(provider_->config().max_concurrency, provider_->config().max_queue),
       breaker_(provider_->config().breaker_failures, provider_->config().breaker_cooldown, hooks_.clock),
       keys_(provider_->config().keys, provider_->config().key_labels, provider_->config().key_cooldown,
             KeySelection::LeastLoaded, hooks_.clock),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      spend_(std::move(spend)) {
+  if (!hooks_.wall_clock) hooks_.wall_clock = [] { return std::chrono::system_clock::now(); };
   backoff_.base = config().backoff_base;
   backoff_.cap = config().backoff_cap;
   backoff_.max_hint = config().max_hint;
@@ -50,6 +52,18 @@ double ProviderClient::spent_usd() const {
   return total;
 }
 
+std::string ProviderClient::budget_period_key() const {
+  return spend_period_key(config().budget_period, hooks_.wall_clock());
+}
+
+double ProviderClient::budget_spent_usd() {
+  const std::string period = budget_period_key();
+  if (spend_) return spend_->spent(name(), period);
+  std::lock_guard lock(mu_);
+  auto it = period_spend_.find(period);
+  return it == period_spend_.end() ? 0 : it->second;
+}
+
 std::map<std::string, CallStats> ProviderClient::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -67,12 +81,14 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
                          const OnText& on_text) {
   record(model, [](CallStats& s) { ++s.requests; });
   if (config().budget_usd > 0) {
-    const double spent = spent_usd();
+    const double spent = budget_spent_usd();
     if (spent >= config().budget_usd) {
       record(model, [](CallStats& s) { ++s.errors["budget"]; });
+      const std::string period = budget_period_key();
       throw ProviderError(FailureClass::KeyFault, 402,
-                          fmt::format("{}: its budget of {:.2f} USD is spent ({:.4f} USD in this process)", name(),
-                                      config().budget_usd, spent));
+                          fmt::format("{}: its budget of {:.2f} USD {}is spent ({:.4f} USD {})", name(),
+                                      config().budget_usd, period == "total" ? "" : "for " + period + " (UTC) ", spent,
+                                      spend_ ? "recorded in " + spend_->path() : std::string("in this process")));
     }
   }
   const auto t0 = hooks_.clock();
@@ -111,17 +127,30 @@ void ProviderClient::run(const std::string& model, Priority p, bool streaming,
       key->breaker.record_success();
       breaker_.record_success();
       const double dt = seconds_between(t0, hooks_.clock());
+      const double cost = config().cost_usd(model, u.input_tokens, u.output_tokens, u.audio_seconds);
+      const std::string month = spend_period_key(ProviderConfig::BudgetPeriod::Month, hooks_.wall_clock());
       record(model, [&](CallStats& s) {
         ++s.successes;
         s.tokens_in += u.input_tokens;
         s.tokens_out += u.output_tokens;
-        s.cost_usd += config().cost_usd(model, u.input_tokens, u.output_tokens);
+        s.cost_usd += cost;
+        if (cost > 0) {
+          period_spend_["total"] += cost;
+          period_spend_[month] += cost;
+        }
         s.latency_sum_s += dt;
         size_t b = 0;
         while (b < std::size(kLatencyBounds) && dt > kLatencyBounds[b]) ++b;
         ++s.latency_buckets[b];
         latency_ewma_s_ = latency_ewma_s_ == 0 ? dt : 0.8 * latency_ewma_s_ + 0.2 * dt;
       });
+      if (spend_ && cost > 0) {
+        try {
+          spend_->add(name(), model, cost, month);
+        } catch (const std::exception& x) {  // the answer stands; the amount is kept and written later
+          spdlog::error("{}: {:.6f} USD not yet recorded: {}", name(), cost, x.what());
+        }
+      }
       return;
     } catch (const ProviderError& e) {
       keys_.release(key);
@@ -220,6 +249,18 @@ std::vector<RerankScore> ProviderClient::rerank(const RerankCall& call, Priority
       [&](const std::string& key, const OnText&) {
         out = provider_->rerank(call, key);
         return Usage{};
+      },
+      nullptr);
+  return out;
+}
+
+TranscriptionResult ProviderClient::transcribe(const TranscribeCall& call, Priority p) {
+  TranscriptionResult out;
+  run(
+      call.model, p, false,
+      [&](const std::string& key, const OnText&) {
+        out = provider_->transcribe(call, key);
+        return out.usage;
       },
       nullptr);
   return out;

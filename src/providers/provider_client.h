@@ -26,6 +26,7 @@
 #include "providers/key_pool.h"
 #include "providers/provider.h"
 #include "providers/request_gate.h"
+#include "providers/spend_store.h"
 
 namespace ia::providers {
 
@@ -41,13 +42,18 @@ inline constexpr double kLatencyBounds[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 
 struct ClientHooks {
   ClockFn clock = SteadyClock::now;
+  // The date, for a budget's calendar month (tests move it).
+  WallClockFn wall_clock = [] { return std::chrono::system_clock::now(); };
   // Waits between retries (tests record them instead of sleeping).
   std::function<void(std::chrono::milliseconds)> sleep;
 };
 
 class ProviderClient {
  public:
-  explicit ProviderClient(std::unique_ptr<Provider> provider, ClientHooks hooks = {});
+  // `spend`: where the priced calls' cost is kept across restarts (shared by the clients of one
+  // file); null: this process's calls only.
+  explicit ProviderClient(std::unique_ptr<Provider> provider, ClientHooks hooks = {},
+                          std::shared_ptr<SpendStore> spend = nullptr);
 
   const ProviderConfig& config() const { return provider_->config(); }
   const std::string& name() const { return provider_->config().name; }
@@ -58,6 +64,7 @@ class ProviderClient {
   // Inputs are sent in batches of config().embed_batch (when set), results joined in order.
   EmbedResult embed(const EmbedCall& call, Priority p = Priority::Normal);
   std::vector<RerankScore> rerank(const RerankCall& call, Priority p = Priority::Normal);
+  TranscriptionResult transcribe(const TranscribeCall& call, Priority p = Priority::Normal);
   std::vector<std::string> list_models();
   void health();
 
@@ -70,6 +77,11 @@ class ProviderClient {
   const KeyPool& keys() const { return keys_; }
   std::map<std::string, CallStats> stats() const;  // by model
   double spent_usd() const;                        // over every model, from the config's prices
+  // What the budget counts: the spend in the budget's current period ("total" or "YYYY-MM"), from
+  // the spend file when there is one (every process's calls), else this process's.
+  double budget_spent_usd();
+  std::string budget_period_key() const;
+  const SpendStore* spend_store() const { return spend_.get(); }
 
  private:
   // Runs `attempt` (given the key) under the queue, breakers and retry policy.
@@ -87,6 +99,8 @@ class ProviderClient {
   mutable std::mutex mu_;
   std::mt19937_64 rng_;
   std::map<std::string, CallStats> stats_;
+  std::map<std::string, double> period_spend_;  // this process's, by "total" and "YYYY-MM"
+  std::shared_ptr<SpendStore> spend_;
   double latency_ewma_s_ = 0;
 };
 

@@ -182,11 +182,15 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
       if (!v.is_object()) fail(ErrorKind::InvalidArgument, "{}: expected an object", mw);
       ProviderConfig::Price price;
       for (const auto& [field, value] : v.items()) {
-        if (field != "input_per_million" && field != "output_per_million")
-          fail(ErrorKind::InvalidArgument, "{}.{}: unknown field (input_per_million, output_per_million)", mw, field);
+        if (field != "input_per_million" && field != "output_per_million" && field != "audio_per_minute")
+          fail(ErrorKind::InvalidArgument,
+               "{}.{}: unknown field (input_per_million, output_per_million, audio_per_minute)", mw, field);
         if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1e6)
-          fail(ErrorKind::InvalidArgument, "{}.{}: expected USD per million tokens, 0 to 1000000", mw, field);
-        (field == "input_per_million" ? price.input_per_million : price.output_per_million) = value.get<double>();
+          fail(ErrorKind::InvalidArgument, "{}.{}: expected USD per {}, 0 to 1000000", mw, field,
+               field == "audio_per_minute" ? "minute of audio" : "million tokens");
+        (field == "input_per_million"    ? price.input_per_million
+         : field == "output_per_million" ? price.output_per_million
+                                         : price.audio_per_minute) = value.get<double>();
       }
       c.prices[model] = price;
     }
@@ -197,6 +201,12 @@ ProviderConfig provider_config_from_json(const std::string& name, const nlohmann
     if (c.prices.empty())
       fail(ErrorKind::InvalidArgument, "{}.budget_usd: needs `prices` to count the spend against", where);
     c.budget_usd = it->get<double>();
+  }
+  if (auto it = j.find("budget_period"); it != j.end()) {
+    if (!it->is_string() || (*it != "total" && *it != "month"))
+      fail(ErrorKind::InvalidArgument,
+           "{}.budget_period: expected \"total\" (every call counts) or \"month\" (the UTC calendar month's)", where);
+    c.budget_period = *it == "month" ? ProviderConfig::BudgetPeriod::Month : ProviderConfig::BudgetPeriod::Total;
   }
   fill_from_env(c, env, keys_given);
   return c;

@@ -11,8 +11,9 @@
 //    "max_concurrency": 16, "max_queue": 1024, "max_retries": 2,
 //    "breaker": {"failures": 5, "cooldown_s": 30}, "key_cooldown_s": 60,
 //    "backoff": {"base_s": 0.5, "cap_s": 8, "max_hint_s": 60}, "embed_batch": 0,
-//    "prices": {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6}, "*": {…}},
-//    "budget_usd": 20}
+//    "prices": {"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6},
+//               "whisper-1": {"audio_per_minute": 0.006}, "*": {…}},
+//    "budget_usd": 20, "budget_period": "total" | "month"}
 #include <functional>
 #include <optional>
 #include <string>

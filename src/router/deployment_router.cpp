@@ -1,11 +1,13 @@
 #include "router/deployment_router.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/bounded_json.h"
+#include "ipfs/fs_blockstore.h"
 
 namespace ia::router {
 
@@ -69,6 +71,22 @@ std::string prom_escape(const std::string& s) {
   return out;
 }
 
+// A provider's spend against its budget: {"spent_usd", "budget_usd" (null: none), "period"
+// ("total" | "month"), "period_key" ("total" | "YYYY-MM"), "spend_file" (null: this process's
+// calls only)}; "error" instead of spent_usd when the spend file cannot be read.
+nlohmann::json spend_json(providers::ProviderClient& c) {
+  nlohmann::json j{{"budget_usd", c.config().budget_usd > 0 ? nlohmann::json(c.config().budget_usd) : nullptr},
+                   {"period", providers::budget_period_name(c.config().budget_period)},
+                   {"period_key", c.budget_period_key()},
+                   {"spend_file", c.spend_store() ? nlohmann::json(c.spend_store()->path()) : nullptr}};
+  try {
+    j["spent_usd"] = c.budget_spent_usd();
+  } catch (const std::exception& e) {
+    j["error"] = e.what();
+  }
+  return j;
+}
+
 }  // namespace
 
 bool is_caller_fault(std::exception_ptr e) {
@@ -83,12 +101,32 @@ bool is_caller_fault(std::exception_ptr e) {
   }
 }
 
-Router::Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks) {
+Router::Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks,
+               const std::string& config_dir) {
   options_.hooks = std::move(hooks);
   if (!config.is_object()) fail(ErrorKind::InvalidArgument, "providers file: expected a JSON object");
   for (const auto& [key, _] : config.items())
-    if (key != "providers" && key != "models" && key != "router" && key != "s3")  // s3: router/s3_model_source.h
-      fail(ErrorKind::InvalidArgument, "providers file: unknown field `{}` (providers, models, router, s3)", key);
+    if (key != "providers" && key != "models" && key != "router" && key != "spend_file" &&
+        key != "s3")  // s3: router/s3_model_source.h
+      fail(ErrorKind::InvalidArgument,
+           "providers file: unknown field `{}` (providers, models, router, spend_file, s3)", key);
+  std::string spend_file;
+  if (auto f = config.find("spend_file"); f != config.end()) {
+    if (!f->is_string() || f->get<std::string>().empty())
+      fail(ErrorKind::InvalidArgument, "spend_file: expected a file path");
+    std::filesystem::path p(f->get<std::string>());
+    if (p.is_relative() && !config_dir.empty()) p = std::filesystem::path(config_dir) / p;
+    spend_file = p.string();
+  }
+  // The spend file is opened when there is spend to keep (some provider has prices) or it is named.
+  auto spend_store = [&]() -> std::shared_ptr<providers::SpendStore> {
+    if (!spend_) {
+      if (spend_file.empty()) spend_file = (ipfs::default_home() / "provider-spend.json").string();
+      spend_ = std::make_shared<providers::SpendStore>(spend_file);
+    }
+    return spend_;
+  };
+  if (!spend_file.empty()) spend_store();
   if (auto r = config.find("router"); r != config.end()) {
     if (!r->is_object()) fail(ErrorKind::InvalidArgument, "router: expected an object");
     if (auto s = r->find("strategy"); s != r->end()) options_.strategy = parse_strategy(*s, "router.strategy");
@@ -106,7 +144,8 @@ Router::Router(const nlohmann::json& config, const providers::EnvLookup& env, pr
     if (!p->is_object()) fail(ErrorKind::InvalidArgument, "providers: expected an object of provider objects");
     for (const auto& [name, obj] : p->items()) {
       providers::ProviderConfig c = providers::provider_config_from_json(name, obj, env);
-      clients_[name] = std::make_unique<providers::ProviderClient>(providers::make_provider(c), options_.hooks);
+      clients_[name] = std::make_unique<providers::ProviderClient>(providers::make_provider(c), options_.hooks,
+                                                                   c.prices.empty() ? nullptr : spend_store());
     }
   }
   if (auto m = config.find("models"); m != config.end()) {
@@ -174,7 +213,8 @@ std::unique_ptr<Router> Router::from_file(const std::string& path, const provide
   JsonLimits limits;
   limits.kind = ErrorKind::InvalidArgument;
   limits.reject_duplicate_keys = true;
-  return std::make_unique<Router>(parse_json_bounded(text, path, limits), env);
+  return std::make_unique<Router>(parse_json_bounded(text, path, limits), env, providers::ClientHooks{},
+                                  std::filesystem::path(path).parent_path().string());
 }
 
 std::unique_ptr<Router> Router::for_provider(const std::string& type, const providers::EnvLookup& env) {
@@ -242,10 +282,26 @@ std::vector<Deployment*> Router::plan(const std::string& public_name) {
 }
 
 Deployment& Router::run(const std::string& public_name, const std::function<void(Deployment&)>& attempt,
-                        const std::function<bool()>& output_started) {
+                        const std::function<bool()>& output_started, std::optional<providers::Capability> capability) {
+  auto capable = [&](const Deployment& d) {
+    return !capability || d.local() || d.client->provider().supports(*capability);
+  };
+  if (capability) {
+    auto it = routes_.find(public_name);
+    if (it != routes_.end() && std::none_of(it->second.deployments.begin(), it->second.deployments.end(),
+                                            [&](const std::unique_ptr<Deployment>& d) { return capable(*d); })) {
+      std::string which;
+      for (const auto& d : it->second.deployments)
+        which += fmt::format("{}{} ({})", which.empty() ? "" : ", ", d->name,
+                             d->local() ? std::string("local") : d->client->config().type);
+      fail(ErrorKind::InvalidArgument, "no deployment of `{}` has a {} API: {}", public_name,
+           providers::capability_name(*capability), which);
+    }
+  }
   std::exception_ptr last;
   std::string tried;
   for (Deployment* d : plan(public_name)) {
+    if (!capable(*d)) continue;          // a deployment of another kind (a chat model of the same name)
     if (!d->breaker->allow()) continue;  // a half-open deployment's probe is already out
     ++d->requests;
     ++d->in_flight;
@@ -337,6 +393,26 @@ providers::EmbedResult Router::embed(const std::string& public_name, providers::
   return result;
 }
 
+providers::TranscriptionResult Router::transcribe(const std::string& public_name, providers::TranscribeCall call,
+                                                  providers::Priority priority, const LocalTranscribe& local,
+                                                  std::string* answered_by) {
+  providers::TranscriptionResult result;
+  Deployment& d = run(
+      public_name,
+      [&](Deployment& dep) {
+        if (dep.local()) {
+          if (!local) fail(ErrorKind::Unavailable, "local deployment `{}` is not served here", dep.model);
+          result = local(dep);
+          return;
+        }
+        call.model = dep.model;
+        result = dep.client->transcribe(call, priority);
+      },
+      nullptr, providers::Capability::Transcription);
+  if (answered_by) *answered_by = d.name;
+  return result;
+}
+
 std::string Router::prometheus_text() const {
   std::string out;
   auto family = [&out](const char* name, const char* type, const char* help) {
@@ -371,6 +447,20 @@ std::string Router::prometheus_text() const {
     for (const auto& [model, s] : c->stats())
       out += fmt::format("ia_provider_cost_usd_total{{provider=\"{}\",model=\"{}\"}} {}\n", prom_escape(pname),
                          prom_escape(model), s.cost_usd);
+  family("ia_provider_spent_usd", "gauge",
+         "USD spent at a provider in its budget's period (the spend file's: every process, across restarts).");
+  for (const auto& [pname, c] : clients_) {
+    if (c->config().prices.empty()) continue;
+    try {
+      out += fmt::format("ia_provider_spent_usd{{provider=\"{}\",period=\"{}\"}} {}\n", prom_escape(pname),
+                         c->budget_period_key(), c->budget_spent_usd());
+    } catch (const std::exception&) {  // an unreadable spend file: no sample (providers status says why)
+    }
+  }
+  family("ia_provider_budget_usd", "gauge", "A provider's budget_usd for its period.");
+  for (const auto& [pname, c] : clients_)
+    if (c->config().budget_usd > 0)
+      out += fmt::format("ia_provider_budget_usd{{provider=\"{}\"}} {}\n", prom_escape(pname), c->config().budget_usd);
   family("ia_provider_latency_seconds", "histogram", "Provider call latency, retries and waits included.");
   for (const auto& [pname, c] : clients_)
     for (const auto& [model, s] : c->stats()) {
@@ -446,7 +536,8 @@ nlohmann::json Router::status_json() const {
                                 {"waiting", c->waiting()},
                                 {"latency_ewma_s", c->latency_ewma_s()},
                                 {"keys", keys},
-                                {"models", models}});
+                                {"models", models},
+                                {"spend", spend_json(*c)}});
   }
   std::lock_guard lock(mu_);
   for (const auto& [name, r] : routes_) {

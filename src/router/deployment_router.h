@@ -14,11 +14,14 @@
 //                          "deployments": [{"local": "SERVED_NAME"},
 //                                          {"provider": "NAME", "model": "ID", "priority": 0}]},
 //               "PUBLIC2": [deployment, …]},          (an array: strategy "ordered")
-//    "router": {"strategy": "…", "breaker": {"failures": 3, "cooldown_s": 30}}}
+//    "router": {"strategy": "…", "breaker": {"failures": 3, "cooldown_s": 30}},
+//    "spend_file": "PATH"}   (where priced calls' cost is kept across restarts; default
+//                             $IPFS_ACCELERATE_HOME/provider-spend.json; relative to the file)
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,8 +62,11 @@ struct RouterOptions {
 
 class Router {
  public:
-  // From the file's JSON (InvalidArgument naming the field at fault).
-  Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks = {});
+  // From the file's JSON (InvalidArgument naming the field at fault). `config_dir`: where a
+  // relative spend_file is (the providers file's folder; "": the working directory). When a
+  // provider has prices, the spend file is read now: a corrupt or unreadable one throws.
+  Router(const nlohmann::json& config, const providers::EnvLookup& env, providers::ClientHooks hooks = {},
+         const std::string& config_dir = "");
   static std::unique_ptr<Router> from_file(const std::string& path, const providers::EnvLookup& env);
   // A router with one provider configured from its environment variables and no routes
   // (`generate --provider openai`).
@@ -79,8 +85,11 @@ class Router {
   // Moves on after a failure unless it is the caller's fault or `output_started()` says the
   // caller already got output (then the failure is final). The last failure is rethrown
   // when every deployment failed.
+  // `capability`: only the deployments that have it are tried (local ones always); none having
+  // it is InvalidArgument naming them.
   Deployment& run(const std::string& public_name, const std::function<void(Deployment&)>& attempt,
-                  const std::function<bool()>& output_started = nullptr);
+                  const std::function<bool()>& output_started = nullptr,
+                  std::optional<providers::Capability> capability = std::nullopt);
 
   // A chat or completion through the chain; `local` runs a local deployment (null: local
   // deployments are skipped).
@@ -92,6 +101,12 @@ class Router {
                                  std::string* answered_by);
   providers::EmbedResult embed(const std::string& public_name, providers::EmbedCall call, providers::Priority priority,
                                std::string* answered_by);
+  // Speech to text through the chain: remote deployments that transcribe, local ones through
+  // `local` (null: skipped as not served here).
+  using LocalTranscribe = std::function<providers::TranscriptionResult(const Deployment&)>;
+  providers::TranscriptionResult transcribe(const std::string& public_name, providers::TranscribeCall call,
+                                            providers::Priority priority, const LocalTranscribe& local,
+                                            std::string* answered_by);
 
  private:
   // What chat and complete share: the chain with a guard that notes the first streamed text (no
@@ -107,6 +122,7 @@ class Router {
   nlohmann::json status_json() const;
 
  private:
+  std::shared_ptr<providers::SpendStore> spend_;  // when some provider has prices
   std::map<std::string, std::unique_ptr<providers::ProviderClient>> clients_;
   std::map<std::string, Route> routes_;
   RouterOptions options_;

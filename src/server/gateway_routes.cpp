@@ -22,6 +22,7 @@
 #include "server/route_handler.h"
 #include "server/routes.h"
 #include "server/sse_writer.h"
+#include "server/transcription_form.h"
 
 namespace ia::server {
 
@@ -214,20 +215,27 @@ class GatewayStreamWriter {
   Clock::time_point last_write_ = Clock::now();
 };
 
-// A local deployment's turn: the local route answers with the body's model renamed. Its
+// A local deployment's turn: the local route answers with the request's model renamed. Its
 // refusals that mean "not here, not now" (model not served, queue full, loading) move the
 // chain on; any other is the request's own.
-void run_local(ServerState& s, const std::string& body_with_model, httplib::Response& res, bool chat) {
+template <typename F>
+void as_local_deployment(F&& answer) {
   try {
-    if (chat)
-      local_chat_completions(s, body_with_model, res);
-    else
-      local_completions(s, body_with_model, res);
+    answer();
   } catch (const ApiError& e) {
     if (e.status() == 429 || e.status() == 503 || e.code() == "model_not_found")
       fail(ErrorKind::Unavailable, "{}", e.what());
     throw;
   }
+}
+
+void run_local(ServerState& s, const std::string& body_with_model, httplib::Response& res, bool chat) {
+  as_local_deployment([&] {
+    if (chat)
+      local_chat_completions(s, body_with_model, res);
+    else
+      local_completions(s, body_with_model, res);
+  });
 }
 
 bool route_generation(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res,
@@ -341,13 +349,7 @@ bool route_embeddings(ServerState& s, const httplib::Request& req, const std::st
     if (dep.local()) {
       json j = json::parse(body);
       j["model"] = dep.model;
-      try {
-        local_embeddings(s, j.dump(), res);
-      } catch (const ApiError& e) {
-        if (e.status() == 429 || e.status() == 503 || e.code() == "model_not_found")
-          fail(ErrorKind::Unavailable, "{}", e.what());
-        throw;
-      }
+      as_local_deployment([&] { local_embeddings(s, j.dump(), res); });
       return;
     }
     call.model = dep.model;
@@ -362,6 +364,50 @@ bool route_embeddings(ServerState& s, const httplib::Request& req, const std::st
                        {"usage", {{"prompt_tokens", e.usage.input_tokens}, {"total_tokens", e.usage.input_tokens}}},
                        {"deployment", dep.name}}));
   });
+  res.set_header(kDeploymentHeader, d.name);
+  return true;
+}
+
+bool route_transcription(ServerState& s, const httplib::Request& req, const std::vector<FormPart>& parts,
+                         httplib::Response& res, const std::string& task) {
+  if (!s.router) return false;
+  const FormPart* model = find_part(parts, "model");
+  if (!model || !s.router->routes(model->data)) return false;
+  const TranscriptionForm form = parse_transcription_form(parts, task);
+  const providers::Priority priority = priority_of(req);
+  // The upload goes on as it came; the answer is asked for in the shape that carries what
+  // `form.format` needs (segments for subtitles and verbose_json) and written here as the
+  // local models' answers are.
+  providers::TranscribeCall call;
+  call.audio = form.file->data;
+  call.filename = form.file->filename.value_or("audio");
+  call.content_type = form.file->content_type;
+  call.task = task;
+  call.language = form.language;
+  call.prompt = form.prompt;
+  if (form.temperature) call.temperature = *form.temperature;
+  const bool segments = form.format == "srt" || form.format == "vtt" || form.format == "verbose_json";
+  call.response_format = segments ? "verbose_json" : "json";
+  if (form.segment_timestamps) call.timestamp_granularities = {"segment"};
+  router::Deployment& d = s.router->run(
+      form.model,
+      [&](router::Deployment& dep) {
+        if (dep.local()) {
+          TranscriptionForm local = form;
+          local.model = dep.model;
+          as_local_deployment([&] { local_transcription(s, local, res, dep.name); });
+          return;
+        }
+        call.model = dep.model;
+        const providers::TranscriptionResult r = dep.client->transcribe(call, priority);
+        Transcript t;
+        t.text = r.text;
+        t.language = r.language;
+        t.duration = r.duration.value_or(0);
+        for (const auto& seg : r.segments) t.segments.push_back({seg.start, seg.end, seg.text});
+        send_transcript(res, t, form, dep.name);
+      },
+      nullptr, providers::Capability::Transcription);
   res.set_header(kDeploymentHeader, d.name);
   return true;
 }

@@ -3,6 +3,7 @@
 // route_handler.h so they share admission, body bounds, errors and metrics.
 #include <httplib.h>
 
+#include "server/multipart_form.h"
 #include "server/server_state.h"
 
 namespace ia::server {
@@ -30,11 +31,19 @@ void add_dashboard_routes(httplib::Server& http, ServerState& state);
 void local_chat_completions(ServerState& s, const std::string& body, httplib::Response& res);
 void local_completions(ServerState& s, const std::string& body, httplib::Response& res);
 void local_embeddings(ServerState& s, const std::string& body, httplib::Response& res);
+struct TranscriptionForm;
+// `deployment`: the router's name for it when it answers a routed name ("" otherwise).
+void local_transcription(ServerState& s, const TranscriptionForm& form, httplib::Response& res,
+                         const std::string& deployment = "");
 
 // The gateway (gateway_routes.cpp): a request for a routed model name (serve --providers)
 // answered through the router; false when the name is not routed.
 bool route_chat(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
 bool route_completion(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
 bool route_embeddings(ServerState& s, const httplib::Request& req, const std::string& body, httplib::Response& res);
+// POST /v1/audio/transcriptions (task "transcribe") and /translations ("translate") for a
+// routed name: local deployments through local_transcription, remote ones forward the upload.
+bool route_transcription(ServerState& s, const httplib::Request& req, const std::vector<FormPart>& parts,
+                         httplib::Response& res, const std::string& task);
 
 }  // namespace ia::server

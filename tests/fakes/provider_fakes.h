@@ -5,7 +5,9 @@
 // /work/shared/protocols (docs/providers.md) documents, and can be scripted to
 // fail: an HTTP error with any body and headers (429 + Retry-After, 5xx, 529,
 // per-key 401), a stream cut after N deltas, an error event inside a 200
-// stream, a slow first byte, a stream that never ends a line. They are fakes:
+// stream, a slow first byte, a stream that never ends a line. The OpenAI fake also takes
+// audio uploads (/audio/transcriptions, /audio/translations) and checks their multipart body:
+// the parts, the file name, the model field, the auth header. They are fakes:
 // the answers are fixed text ("Hello world"), not a model's.
 #include <atomic>
 #include <chrono>
@@ -36,9 +38,20 @@ struct FakeStep {
   std::string error_type;  // ErrorInStream / HttpError default body: the protocol's error type
 };
 
+// One part of a multipart/form-data upload as the fake received it.
+struct RecordedPart {
+  std::string name, filename, content_type, content;
+};
+
 struct RecordedRequest {
   std::string method, path, body;
   httplib::Headers headers;
+  std::vector<RecordedPart> parts;  // a multipart upload's, in the order received
+  const RecordedPart* part(const std::string& name) const {
+    for (const auto& p : parts)
+      if (p.name == name) return &p;
+    return nullptr;
+  }
   std::string header(const std::string& name) const {
     auto it = headers.find(name);
     return it == headers.end() ? std::string() : it->second;
@@ -126,7 +139,9 @@ class FakeProvider {
 
   void record(const httplib::Request& req) {
     std::lock_guard lock(mu_);
-    requests_.push_back({req.method, req.path, req.body, req.headers});
+    RecordedRequest r{req.method, req.path, req.body, req.headers, {}};
+    for (const auto& [name, f] : req.files) r.parts.push_back({f.name, f.filename, f.content_type, f.content});
+    requests_.push_back(std::move(r));
   }
 
   // ---- per-protocol wire format ------------------------------------------------------------
@@ -550,6 +565,10 @@ class FakeProvider {
                      answer(req, res, false, stream_flag(req, false), model_of(req, ""));
                    }));
         http_.Post("/v1/embeddings", rec([this](const auto& req, auto& res) { embeddings_openai(req, res); }));
+        http_.Post("/v1/audio/transcriptions",
+                   rec([this](const auto& req, auto& res) { transcription_openai(req, res, false); }));
+        http_.Post("/v1/audio/translations",
+                   rec([this](const auto& req, auto& res) { transcription_openai(req, res, true); }));
         http_.Get("/v1/models", rec(models_list));
         break;
       case FakeProtocol::Anthropic:
@@ -656,6 +675,109 @@ class FakeProvider {
                         .dump(),
                     "application/json");
   }
+  // The segments every transcription answers with (and their text joined: answer_text()).
+  struct FakeSegment {
+    double start, end;
+    const char* text;
+  };
+  static inline const std::vector<FakeSegment> kSegments = {{0.0, 0.96, " Hello"}, {0.96, 2.5, " world"}};
+  static constexpr double kAudioSeconds = 2.5;
+
+  // OpenAI's /audio/transcriptions and /audio/translations: a multipart/form-data upload with
+  // `file` (a file part: filename and bytes) and `model`, the optional fields the API documents
+  // and nothing else; a request that is not that is a 400 naming what is wrong, as the API says.
+  void transcription_openai(const httplib::Request& req, httplib::Response& res, bool translation) {
+    FakeStep s = next_step();
+    if (s.kind == FakeStep::HttpError) return send_error(res, s);
+    if (!authorized(req)) {
+      FakeStep e;
+      e.status = 401;
+      return send_error(res, e);
+    }
+    auto refuse = [&](const std::string& message) {
+      res.status = 400;
+      res.set_content(
+          nlohmann::json{
+              {"error",
+               {{"message", message}, {"type", "invalid_request_error"}, {"param", nullptr}, {"code", nullptr}}}}
+              .dump(),
+          "application/json");
+    };
+    const std::string ctype = req.get_header_value("Content-Type");
+    if (ctype.rfind("multipart/form-data; boundary=", 0) != 0 || !req.is_multipart_form_data())
+      return refuse("expected a multipart/form-data body, got Content-Type `" + ctype + "`");
+    std::set<std::string> allowed = {"file", "model", "prompt", "response_format", "temperature"};
+    if (!translation) allowed.insert({"language", "timestamp_granularities[]"});
+    for (const auto& [name, f] : req.files) {
+      if (!allowed.count(name)) return refuse("Unrecognized request argument supplied: " + name);
+      if (name != "file" && !f.filename.empty()) return refuse("`" + name + "` must be a field, not a file");
+    }
+    auto file = req.files.find("file");
+    if (file == req.files.end() || file->second.filename.empty())
+      return refuse("you must provide a file part with a filename");
+    if (file->second.content.empty()) return refuse("the audio file is empty");
+    auto model = req.files.find("model");
+    if (model == req.files.end() || model->second.content.empty()) return refuse("you must provide a model parameter");
+    if (req.files.count("file") != 1 || req.files.count("model") != 1) return refuse("file and model are sent once");
+    std::string format = "json";
+    if (auto f = req.files.find("response_format"); f != req.files.end()) format = f->second.content;
+    if (auto t = req.files.find("temperature"); t != req.files.end()) {
+      char* end = nullptr;
+      const double v = std::strtod(t->second.content.c_str(), &end);
+      if (*end != '\0' || v < 0 || v > 1) return refuse("temperature must be a number between 0 and 1");
+    }
+    auto clock = [](double t, char sep) {
+      const auto ms = static_cast<int64_t>(t * 1000 + 0.5);
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld%c%03lld", static_cast<long long>(ms / 3600000),
+                    static_cast<long long>(ms / 60000 % 60), static_cast<long long>(ms / 1000 % 60), sep,
+                    static_cast<long long>(ms % 1000));
+      return std::string(buf);
+    };
+    if (format == "text") return res.set_content(answer_text() + "\n", "text/plain; charset=utf-8");
+    if (format == "srt" || format == "vtt") {
+      std::string out = format == "vtt" ? "WEBVTT\n\n" : "";
+      int i = 0;
+      for (const auto& seg : kSegments) {
+        if (format == "srt") out += std::to_string(++i) + "\n";
+        const char sep = format == "vtt" ? '.' : ',';
+        out += clock(seg.start, sep) + " --> " + clock(seg.end, sep) + "\n" + std::string(seg.text + 1) + "\n\n";
+      }
+      return res.set_content(out, format == "vtt" ? "text/vtt" : "application/x-subrip");
+    }
+    if (format == "json")
+      return res.set_content(nlohmann::json{{"text", answer_text()},
+                                            {"usage",
+                                             {{"type", "tokens"},
+                                              {"input_tokens", 14},
+                                              {"output_tokens", 3},
+                                              {"total_tokens", 17},
+                                              {"input_token_details", {{"text_tokens", 0}, {"audio_tokens", 14}}}}}}
+                                 .dump(),
+                             "application/json");
+    if (format != "verbose_json") return refuse("response_format must be json, text, srt, verbose_json or vtt");
+    nlohmann::json segments = nlohmann::json::array();
+    for (size_t i = 0; i < kSegments.size(); ++i)
+      segments.push_back({{"id", i},
+                          {"seek", 0},
+                          {"start", kSegments[i].start},
+                          {"end", kSegments[i].end},
+                          {"text", kSegments[i].text},
+                          {"tokens", {50364, 2425}},
+                          {"temperature", 0.0},
+                          {"avg_logprob", -0.25},
+                          {"compression_ratio", 0.8},
+                          {"no_speech_prob", 0.01}});
+    res.set_content(nlohmann::json{{"task", translation ? "translate" : "transcribe"},
+                                   {"language", "english"},
+                                   {"duration", kAudioSeconds},
+                                   {"text", answer_text()},
+                                   {"segments", segments},
+                                   {"usage", {{"type", "duration"}, {"seconds", 3}}}}
+                        .dump(),
+                    "application/json");
+  }
+
   void embeddings_ollama(const httplib::Request& req, httplib::Response& res) {
     if (!embed_guard(req, res)) return;
     auto j = nlohmann::json::parse(req.body);
