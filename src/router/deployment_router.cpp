@@ -108,8 +108,8 @@ Router::Router(const nlohmann::json& config, const providers::EnvLookup& env, pr
   for (const auto& [key, _] : config.items())
     if (key != "providers" && key != "models" && key != "router" && key != "spend_file" &&
         key != "s3")  // s3: router/s3_model_source.h
-      fail(ErrorKind::InvalidArgument,
-           "providers file: unknown field `{}` (providers, models, router, spend_file, s3)", key);
+      fail(ErrorKind::InvalidArgument, "providers file: unknown field `{}` (providers, models, router, spend_file, s3)",
+           key);
   std::string spend_file;
   if (auto f = config.find("spend_file"); f != config.end()) {
     if (!f->is_string() || f->get<std::string>().empty())
