@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <random>
 
 #include "backends/backend.h"
@@ -273,38 +274,6 @@ class Seq2SeqSuite {
   std::shared_ptr<Generator> generator_;
 };
 
-class ImageSuite {
- public:
-  explicit ImageSuite(const RunContext& ctx) : ctx_(ctx) {
-    endpoint_ = ImageClassificationEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
-  }
-  Measurement run(const BenchCase& c) const {
-    Measurement m = repeat(ctx_, [&](int rep) {
-      std::vector<image::RgbImage> images;
-      std::mt19937 rng(seed_of(c, rep));
-      for (int64_t b = 0; b < c.batch; ++b) {
-        image::RgbImage img(224, 224);
-        for (auto& p : img.pixels) p = static_cast<uint8_t>(rng());
-        images.push_back(std::move(img));
-      }
-      const double t0 = now_ms();
-      endpoint_->classify(images, 1);
-      return now_ms() - t0;
-    });
-    m.items_per_run = static_cast<double>(c.batch);
-    m.unit = "images";
-    const HfConfig cfg = HfConfig::load(ctx_.dir);
-    const int64_t image = cfg.get_int("image_size", 0), patch = cfg.get_int("patch_size", 0);
-    if (image > 0 && patch > 0)  // a ViT: patches plus the class token
-      m.flops_per_run = forward_flops(ctx_.shape, c.batch, (image / patch) * (image / patch) + 1, false, c.batch);
-    return m;
-  }
-
- private:
-  const RunContext& ctx_;
-  std::shared_ptr<ImageClassificationEndpoint> endpoint_;
-};
-
 // Synthetic images of `width` x `height`: noise, deterministic per seed.
 std::vector<image::RgbImage> noise_images(int64_t count, int64_t width, int64_t height, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -317,51 +286,46 @@ std::vector<image::RgbImage> noise_images(int64_t count, int64_t width, int64_t 
   return images;
 }
 
-// CLIP's image side: projected, normalized image embeddings of batch 224x224 images.
-class ImageEmbeddingSuite {
+// An image suite: batch synthetic images of one size through one endpoint call, preprocessing
+// (and post-processing) included: ViT classification and CLIP image embeddings of 224x224
+// images, DETR detection of 1066x800 ones (its processor keeps that size: shortest edge 800).
+class ImageSuite {
  public:
-  explicit ImageEmbeddingSuite(const RunContext& ctx) : ctx_(ctx) {
-    endpoint_ = ImageTextEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+  ImageSuite(const RunContext& ctx, const std::string& suite) : ctx_(ctx) {
+    if (suite == "image-classification") {
+      auto e = ImageClassificationEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+      call_ = [e](const std::vector<image::RgbImage>& images) { e->classify(images, 1); };
+      const HfConfig cfg = HfConfig::load(ctx.dir);
+      const int64_t image = cfg.get_int("image_size", 0), patch = cfg.get_int("patch_size", 0);
+      if (image > 0 && patch > 0) tokens_ = (image / patch) * (image / patch) + 1;  // a ViT: patches, class token
+    } else if (suite == "image-embedding") {
+      auto e = ImageTextEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+      call_ = [e](const std::vector<image::RgbImage>& images) { e->image_embeddings(images, true); };
+    } else {
+      auto e = ObjectDetectionEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+      call_ = [e](const std::vector<image::RgbImage>& images) { e->detect(images, 0.9f); };
+      width_ = 1066;
+      height_ = 800;
+    }
   }
   Measurement run(const BenchCase& c) const {
     Measurement m = repeat(ctx_, [&](int rep) {
-      const auto images = noise_images(c.batch, 224, 224, seed_of(c, rep));
+      const auto images = noise_images(c.batch, width_, height_, seed_of(c, rep));
       const double t0 = now_ms();
-      endpoint_->image_embeddings(images, true);
+      call_(images);
       return now_ms() - t0;
     });
     m.items_per_run = static_cast<double>(c.batch);
     m.unit = "images";
+    if (tokens_ > 0) m.flops_per_run = forward_flops(ctx_.shape, c.batch, tokens_, false, c.batch);
     return m;
   }
 
  private:
   const RunContext& ctx_;
-  std::shared_ptr<ImageTextEndpoint> endpoint_;
-};
-
-// DETR: detections of batch 1066x800 images (the processor keeps that size: shortest edge 800),
-// post-processing included.
-class DetectionSuite {
- public:
-  explicit DetectionSuite(const RunContext& ctx) : ctx_(ctx) {
-    endpoint_ = ObjectDetectionEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
-  }
-  Measurement run(const BenchCase& c) const {
-    Measurement m = repeat(ctx_, [&](int rep) {
-      const auto images = noise_images(c.batch, 1066, 800, seed_of(c, rep));
-      const double t0 = now_ms();
-      endpoint_->detect(images, 0.9f);
-      return now_ms() - t0;
-    });
-    m.items_per_run = static_cast<double>(c.batch);
-    m.unit = "images";
-    return m;
-  }
-
- private:
-  const RunContext& ctx_;
-  std::shared_ptr<ObjectDetectionEndpoint> endpoint_;
+  std::function<void(const std::vector<image::RgbImage>&)> call_;
+  int64_t width_ = 224, height_ = 224;
+  int64_t tokens_ = 0;  // tokens per image where the FLOPs are modelled (ViT)
 };
 
 class TranscriptionSuite {
@@ -500,8 +464,6 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   std::unique_ptr<ImageSuite> image;
   std::unique_ptr<TranscriptionSuite> speech;
   std::unique_ptr<Seq2SeqSuite> seq2seq;
-  std::unique_ptr<ImageEmbeddingSuite> image_embedding;
-  std::unique_ptr<DetectionSuite> detection;
   if (suite == "embed") {
     if (!has_encoder(kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
       fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", request.model, kind.family, kind.task);
@@ -511,16 +473,16 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
     generate = std::make_unique<GenerateSuite>(ctx);
   } else if (suite == "image-classification") {
     require_image_classifier(kind, ctx.dir);
-    image = std::make_unique<ImageSuite>(ctx);
+    image = std::make_unique<ImageSuite>(ctx, suite);
   } else if (suite == "seq2seq") {
     require_text_generator(kind, ctx.dir);
     seq2seq = std::make_unique<Seq2SeqSuite>(ctx);
   } else if (suite == "image-embedding") {
     require_image_text_model(kind, ctx.dir);
-    image_embedding = std::make_unique<ImageEmbeddingSuite>(ctx);
+    image = std::make_unique<ImageSuite>(ctx, suite);
   } else if (suite == "object-detection") {
     require_object_detector(kind, ctx.dir);
-    detection = std::make_unique<DetectionSuite>(ctx);
+    image = std::make_unique<ImageSuite>(ctx, suite);
   } else {
     speech = std::make_unique<TranscriptionSuite>(ctx);
   }
@@ -538,8 +500,6 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
     if (image) r.measurement = image->run(c);
     if (speech) r.measurement = speech->run(c);
     if (seq2seq) r.measurement = seq2seq->run(c);
-    if (image_embedding) r.measurement = image_embedding->run(c);
-    if (detection) r.measurement = detection->run(c);
     results.push_back(r);
     progress.advance(1);
   }
