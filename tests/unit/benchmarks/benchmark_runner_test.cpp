@@ -245,7 +245,12 @@ TEST(BenchmarkRunner, OverheadOverDirectTiming) {
     }
     direct = std::min(direct, sample_stats(ms).min);
   }
-  EXPECT_LT(runner, direct * 1.10) << "runner " << runner << " ms, direct " << direct << " ms";
+  // The runner times the same call as a direct loop (no load, input making or copies inside its
+  // clock). The bound is loose on purpose: ctest runs other tests beside this one on a 2-core CI
+  // machine, and the overhead target itself (2%) is a benchmark's figure, not a test's
+  // (docs/benchmarks.md); timing the wrong thing (the load, the inputs) would be several times off.
+  EXPECT_LT(runner, direct * 1.5) << "runner " << runner << " ms, direct " << direct << " ms";
+  EXPECT_GT(runner, direct / 1.5) << "runner " << runner << " ms, direct " << direct << " ms";
 }
 
 }  // namespace
