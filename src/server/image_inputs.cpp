@@ -30,8 +30,14 @@ std::string data_url_bytes(std::string_view url, const std::string& param, const
     throw invalid_field(param, fmt::format("`{}`: {} URLs are not fetched by this server; send the {} as a "
                                            "data URL ({}) or as a multipart upload",
                                            param, what, what, example));
-  if (!starts_with_ci(url, "data:"))
-    throw invalid_field(param, fmt::format("`{}` must be a data URL ({})", param, example));
+  if (!starts_with_ci(url, "data:")) {
+    // The file's base64 alone, as huggingface_hub's InferenceClient sends it in JSON bodies;
+    // the decoder reads the bytes' own signature.
+    std::optional<std::string> bytes = base64_decode(url);
+    if (!bytes || bytes->empty())
+      throw invalid_field(param, fmt::format("`{}` must be a data URL ({}) or the file's base64", param, example));
+    return std::move(*bytes);
+  }
   const size_t comma = url.find(',');
   if (comma == std::string_view::npos)
     throw invalid_field(param, fmt::format("`{}`: a data URL needs a comma before its data", param));

@@ -14,8 +14,9 @@
 
 namespace ia::server {
 
-// The bytes of a `data:[<mediatype>];base64,<data>` URL. 400 naming `param` for anything else:
-// another scheme, no base64 marker, a media type that is not an image, bad base64.
+// The bytes of a `data:[<mediatype>];base64,<data>` URL, or of bare base64 (huggingface_hub's
+// JSON bodies). 400 naming `param` for anything else: another scheme, no base64 marker, a media
+// type that is not an image, bad base64.
 std::string image_data_url_bytes(std::string_view url, const std::string& param);
 // The same for audio (`data:audio/wav;base64,...`, any audio/* type).
 std::string audio_data_url_bytes(std::string_view url, const std::string& param);

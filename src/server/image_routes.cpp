@@ -46,6 +46,17 @@ PredictRequest parse_predict_json(const std::string& body, const RequestLimits& 
   r.images = parse_images_json(j, limits.max_inputs);
   r.top_k = integer_field(j, "top_k", "top_k", 1, 1 << 20);
   r.raw_scores = bool_field(j, "raw_scores", "raw_scores").value_or(false);
+  // HF Inference's image-classification shape: {"inputs", "parameters": {"top_k",
+  // "function_to_apply"}} (what huggingface_hub sends).
+  const nlohmann::ordered_json params = parameters_object(j);
+  if (!r.top_k) r.top_k = integer_field(params, "top_k", "parameters.top_k", 1, 1 << 20);
+  if (auto f = string_field(params, "function_to_apply", "parameters.function_to_apply", 16)) {
+    if (*f != "none")
+      throw invalid_field("parameters.function_to_apply",
+                          "`parameters.function_to_apply`: only \"none\" (the logits) is taken; leave it out for "
+                          "the model's own scores (softmax, or sigmoid for a multi-label model)");
+    r.raw_scores = true;
+  }
   return r;
 }
 
@@ -106,9 +117,14 @@ DetectRequest parse_detect_json(const std::string& body, const RequestLimits& li
   const auto j = parse_request_object(body);
   DetectRequest r;
   r.images = parse_images_json(j, limits.max_inputs);
-  if (auto it = j.find("threshold"); it != j.end() && !it->is_null()) {
-    if (!it->is_number()) throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
-    r.threshold = parse_threshold(it->get<double>());
+  // At the top level, or in "parameters" as HF Inference's object-detection shape has it.
+  const nlohmann::ordered_json params = parameters_object(j);
+  for (const auto* where : {&j, &params}) {
+    if (auto it = where->find("threshold"); it != where->end() && !it->is_null()) {
+      if (!it->is_number()) throw invalid_field("threshold", "`threshold` must be a number from 0 to 1");
+      r.threshold = parse_threshold(it->get<double>());
+      break;
+    }
   }
   return r;
 }

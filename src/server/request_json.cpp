@@ -55,6 +55,13 @@ std::optional<bool> bool_field(const nlohmann::ordered_json& obj, const char* ke
   return v->get<bool>();
 }
 
+nlohmann::ordered_json parameters_object(const nlohmann::ordered_json& obj) {
+  const auto* v = present(obj, "parameters");
+  if (!v) return nlohmann::ordered_json::object();
+  if (!v->is_object()) throw invalid_field("parameters", "`parameters` must be an object");
+  return *v;
+}
+
 std::optional<int64_t> integer_field(const nlohmann::ordered_json& obj, const char* key, const std::string& param,
                                      int64_t min, int64_t max) {
   const auto* v = present(obj, key);

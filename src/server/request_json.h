@@ -29,6 +29,9 @@ std::optional<int64_t> integer_field(const nlohmann::ordered_json& obj, const ch
                                      int64_t min, int64_t max);
 std::optional<double> number_field(const nlohmann::ordered_json& obj, const char* key, const std::string& param,
                                    double min, double max);
+// The body's "parameters" object (HF Inference's task shapes carry options there): an empty
+// object when absent or null; 400 when it is something else.
+nlohmann::ordered_json parameters_object(const nlohmann::ordered_json& obj);
 // A list of token ids, each in [0, vocab) when vocab > 0 (else only >= 0), at most max_items.
 std::vector<int32_t> token_ids(const nlohmann::ordered_json& v, const std::string& param, size_t max_items);
 // True when `v` is a non-empty list of integers (a token-id prompt rather than a list of texts).

@@ -1,6 +1,7 @@
 #include "server/route_handler.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -138,6 +139,16 @@ void send_json(httplib::Response& res, const std::string& json, int status) {
 
 namespace {
 
+// A body that is a media file itself: Content-Type image/*, audio/*, video/* or
+// application/octet-stream.
+bool is_media_body(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* prefix : {"image/", "audio/", "video/", "application/octet-stream"})
+    if (type.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
 // Every POST route: admission, the body read within its bounds (JSON, or multipart/form-data where
 // the route takes a form: the only body of a form-only route, by Content-Type where it takes both),
 // errors in the route's shape, metrics.
@@ -150,7 +161,13 @@ void add_body_route(httplib::Server& http, ServerState& state, const std::string
               std::string body;
               try {
                 check_admission(state, req, options);
-                if (form_handler && (!json_handler || req.is_multipart_form_data())) {
+                if (form_handler && is_media_body(req)) {
+                  // A file as the whole body (huggingface_hub's InferenceClient sends images and
+                  // audio this way): one `file` part.
+                  FormPart file{"file", std::nullopt, req.get_header_value("Content-Type"),
+                                read_body(req, res, reader, state.options.max_request_bytes)};
+                  form_handler(req, res, {std::move(file)});
+                } else if (form_handler && (!json_handler || req.is_multipart_form_data())) {
                   form_handler(req, res, read_form(req, res, reader, state.options.max_request_bytes));
                 } else {
                   body = read_body(req, res, reader, state.options.max_request_bytes);

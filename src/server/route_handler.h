@@ -37,7 +37,9 @@ void add_post_route(httplib::Server& http, ServerState& state, const std::string
 void add_form_route(httplib::Server& http, ServerState& state, const std::string& pattern, FormHandler handler,
                     RouteOptions options = {});
 // A route that takes either a JSON body or multipart/form-data (uploads), by the request's
-// Content-Type, with each form's bounds as above.
+// Content-Type, with each form's bounds as above. Form routes also take a media file as the
+// whole body (Content-Type image/*, audio/*, video/*, application/octet-stream, as
+// huggingface_hub sends them), handed over as a single `file` part.
 void add_json_or_form_route(httplib::Server& http, ServerState& state, const std::string& pattern,
                             BodyHandler json_handler, FormHandler form_handler, RouteOptions options = {});
 void add_get_route(httplib::Server& http, ServerState& state, const std::string& pattern, GetHandler handler,

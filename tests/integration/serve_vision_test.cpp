@@ -169,6 +169,73 @@ TEST_F(ServeVision, DetectEqualsTheClisDetections) {
   EXPECT_EQ(a.json(), json::array());
 }
 
+// What huggingface_hub's InferenceClient sends: the file as the whole body (Content-Type
+// image/*), or JSON with the file's bare base64 and the options in "parameters".
+TEST_F(ServeVision, HuggingFaceHubShapesGiveTheSameAnswers) {
+  const std::string png = read_file(kModels + "vit/image.png");
+  auto raw = [&](const std::string& path, const std::string& body, const std::string& type) {
+    auto r = server_->client().Post(path, body, type);
+    HttpAnswer a;
+    if (r) {
+      a.status = r->status;
+      a.body = r->body;
+    }
+    return a;
+  };
+  HttpAnswer want =
+      post_json(*server_, "/predict", json{{"model", "vit"}, {"inputs", data_url(kModels + "vit/image.png")}}.dump());
+  ASSERT_EQ(want.status, 200) << want.body;
+  HttpAnswer a = raw("/predict", png, "image/png");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), want.json());
+  a = post_json(*server_, "/predict",
+                json{{"model", "vit"}, {"inputs", base64_encode(png)}, {"parameters", {{"top_k", 2}}}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(a.json().size(), 2u);
+  EXPECT_EQ(a.json()[0], want.json()[0]);
+  EXPECT_EQ(a.json()[1], want.json()[1]);
+  HttpAnswer logits = post_json(*server_, "/predict",
+                                json{{"model", "vit"}, {"inputs", base64_encode(png)}, {"raw_scores", true}}.dump());
+  a = post_json(
+      *server_, "/predict",
+      json{{"model", "vit"}, {"inputs", base64_encode(png)}, {"parameters", {{"function_to_apply", "none"}}}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), logits.json());
+
+  const std::string detr_png = read_file(kModels + "detr/image.png");
+  HttpAnswer boxes =
+      post_json(*server_, "/detect",
+                json{{"model", "detr"}, {"inputs", data_url(kModels + "detr/image.png")}, {"threshold", 0.1}}.dump());
+  ASSERT_EQ(boxes.status, 200) << boxes.body;
+  a = post_json(
+      *server_, "/detect",
+      json{{"model", "detr"}, {"inputs", base64_encode(detr_png)}, {"parameters", {{"threshold", 0.1}}}}.dump());
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), boxes.json());
+  HttpAnswer default_threshold =
+      post_json(*server_, "/detect", json{{"model", "detr"}, {"inputs", data_url(kModels + "detr/image.png")}}.dump());
+  a = raw("/detect", detr_png, "application/octet-stream");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.json(), default_threshold.json());
+
+  // Refusals: base64 that is none, "parameters" that is no object, an option not taken, a raw
+  // body that is no image.
+  a = post_json(*server_, "/predict", json{{"model", "vit"}, {"inputs", "%%%"}}.dump());
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("base64"), std::string::npos) << a.body;
+  a = post_json(*server_, "/predict", json{{"model", "vit"}, {"inputs", base64_encode(png)}, {"parameters", 5}}.dump());
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("parameters"), std::string::npos) << a.body;
+  a = post_json(
+      *server_, "/predict",
+      json{{"model", "vit"}, {"inputs", base64_encode(png)}, {"parameters", {{"function_to_apply", "sigmoid"}}}}
+          .dump());
+  EXPECT_EQ(a.status, 400) << a.body;
+  EXPECT_NE(a.body.find("function_to_apply"), std::string::npos) << a.body;
+  a = raw("/detect", "not an image at all", "image/png");
+  EXPECT_EQ(a.status, 400) << a.body;
+}
+
 TEST_F(ServeVision, RefusalsAre400sNamingTheInput) {
   struct Case {
     std::string path;

@@ -7,6 +7,9 @@
 #   device: bash tools/bench/device_cpu_bench.sh [tests] [gemm] [encoder] [optimes] [decode]
 # Without a base/ folder, IA_BASE_ENV="VAR=value ..." makes "base" this build's binaries run
 # with that environment (e.g. IA_CPU_AMX_GEMM=0: oneDNN instead of the own AMX GEMM).
+# IA_SCHEDULES="tag:VAR=v,VAR=v tag2:..." adds runs of this build's binaries under those
+# environments to the gemm and encoder phases (e.g. the AMX GEMM's IA_AMX_GEMM_* schedule knobs),
+# each reported as its own column.
 # Results: $OUT/cpu-bench.tar.gz (JSON per run, summary.txt); the summary is printed last.
 set -uo pipefail
 # Everything lands in $out; after each phase it is packed into $OUT/cpu-bench.tar.gz
@@ -55,8 +58,23 @@ if [[ $what == *tests* ]]; then
   pack
 fi
 
+# schedule_env TAG: the environment of an IA_SCHEDULES entry, as VAR=v words.
+schedule_env() {
+  local item
+  for item in ${IA_SCHEDULES:-}; do
+    [ "${item%%:*}" = "$1" ] && echo "${item#*:}" | tr ',' ' '
+  done
+}
+schedule_tags() { local item; for item in ${IA_SCHEDULES:-}; do echo "${item%%:*}"; done; }
+
 if [[ $what == *gemm* ]]; then
   for t in 2 16; do
+    for tag in $(schedule_tags); do
+      env $(schedule_env "$tag") OMP_NUM_THREADS=$t $( [ "$t" -lt "$(nproc)" ] && echo taskset -c 0-$((t - 1)) ) \
+        "$b/new/bench_gemm" --benchmark_filter="${IA_GEMM_FILTER:-BM_Linear/bf16|BM_FeedForward}" \
+        --benchmark_min_time=0.3 --benchmark_out="$out/gemm_${tag}_t$t.json" --benchmark_out_format=json >/dev/null \
+        2>"$out/gemm_${tag}_t$t.err" || tail -3 "$out/gemm_${tag}_t$t.err"
+    done
     for v in ${IA_BENCH_VARIANTS:-new base}; do
       have "$v" bench_gemm || continue
       for chunk in ${IA_GEMM_CHUNKS:-0}; do
@@ -81,6 +99,13 @@ if [[ $what == *encoder* ]]; then
         --benchmark_out="$out/encoder_${v}_t$t.json" --benchmark_out_format=json >/dev/null 2>"$out/encoder_${v}_t$t.err" ||
         tail -3 "$out/encoder_${v}_t$t.err"
     done
+    for tag in $(schedule_tags); do
+      env $(schedule_env "$tag") OMP_NUM_THREADS=$t $( [ "$t" -lt "$(nproc)" ] && echo taskset -c 0-$((t - 1)) ) \
+        "$b/new/bench_encoder" --benchmark_filter="${IA_ENCODER_FILTER:-BM_LargeGemm|BM_Encoder}" \
+        --benchmark_min_time=1 --benchmark_out="$out/encoder_${tag}_t$t.json" --benchmark_out_format=json \
+        >/dev/null 2>"$out/encoder_${tag}_t$t.err" || tail -3 "$out/encoder_${tag}_t$t.err"
+    done
+    [ -n "${IA_SKIP_TORCH:-}" ] && { pack; continue; }
     run_threads "$t" python3 tools/bench/hf_cpu_encoder_bench.py --threads "$t" --out "$out/encoder_torch_t$t.json" \
       >/dev/null 2>"$out/encoder_torch_t$t.err" || tail -3 "$out/encoder_torch_t$t.err"
     pack

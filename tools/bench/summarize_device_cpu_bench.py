@@ -33,7 +33,9 @@ for t in (2, 16):
 for t in (16, 2):
     torch = load(f"{out}/encoder_torch_t{t}.json")
     rows = {}
-    for v in ("new", "base"):
+    extra = sorted({os.path.basename(p)[len("encoder_"):-len(f"_t{t}.json")]
+                    for p in glob.glob(f"{out}/encoder_*_t{t}.json")} - {"new", "base", "torch"})
+    for v in ["new", "base"] + extra:
         j = load(f"{out}/encoder_{v}_t{t}.json")
         if not j:
             continue
@@ -44,20 +46,25 @@ for t in (16, 2):
                 gemm[r["name"].split("/")[1]] = r["FLOP/s"]
                 continue
             name = r["name"].split("/")[1]
+            if "seq/s" not in r:
+                continue
             rows.setdefault(name, {})[v] = r["seq/s"]
             if v == "new" and "FLOP/s" in r:
                 rows[name]["flops"] = r["FLOP/s"]
     if rows:
         print(f"encoder seq/s, {t} threads (torch {torch and torch['torch']}, transformers {torch and torch['transformers']})")
         gemm = rows.pop("_gemm", {})
-        print(f"{'case':24} {'new':>8} {'base':>8} {'torch':>8} {'new/torch':>9} {'of GEMM':>8}")
+        print(f"{'case':24} {'new':>8} {'base':>8} {'torch':>8} {'new/torch':>9} {'of GEMM':>8} " +
+              " ".join(f"{v + '/torch':>14}" for v in extra))
         for name, r in rows.items():
             tv = torch.get(name) if torch else None
             ratio = r['new'] / tv if tv and 'new' in r else float('nan')
             g = gemm.get("bf16" if "bf16" in name else "f32")
             frac = r["flops"] / g if g and "flops" in r else float("nan")
             print(f"{name:24} {r.get('new', float('nan')):8.1f} {r.get('base', float('nan')):8.1f} "
-                  f"{tv or float('nan'):8.1f} {ratio:9.2f} {frac * 100:7.0f}%")
+                  f"{tv or float('nan'):8.1f} {ratio:9.2f} {frac * 100:7.0f}% " +
+                  " ".join(f"{r.get(v, float('nan')):6.1f} {r.get(v, float('nan')) / tv if tv and v in r else float('nan'):6.2f}x"
+                           for v in extra))
 for p in sorted(glob.glob(f"{out}/decode_*_r*.json")):
     j = load(p)
     if not j:

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "backends/cpu/amx_tile_config.h"
 #include "backends/cpu/cpu_common.h"
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/thread_scratch.h"
 #include "core/error.h"
 #include "core/storage.h"
 #include "core/thread_pool.h"
@@ -122,19 +124,35 @@ void clear_amx_weight_cache() {
   c.entries.clear();
 }
 
+const AmxGemmSchedule& amx_gemm_default_schedule() {
+  static const AmxGemmSchedule schedule = [] {
+    auto env = [](const char* name, long fallback) {
+      const char* e = std::getenv(name);
+      if (e == nullptr || *e == '\0') return fallback;
+      char* end = nullptr;
+      const long v = std::strtol(e, &end, 10);
+      return *end == '\0' ? v : fallback;
+    };
+    AmxGemmSchedule s;
+    s.interleaved = env("IA_AMX_GEMM_INTERLEAVED", s.interleaved ? 1 : 0) != 0;
+    s.stream_weights = env("IA_AMX_GEMM_STREAM", s.stream_weights ? 1 : 0) != 0;
+    const long k_block = env("IA_AMX_GEMM_KBLOCK", s.k_block);
+    s.k_block = k_block > 0 && k_block % 32 == 0 ? k_block : 0;
+    const long chunk_kb = env("IA_AMX_GEMM_CHUNK_KB", 0);
+    s.chunk_bytes = chunk_kb > 0 ? static_cast<int64_t>(chunk_kb) * 1024 : 0;
+    return s;
+  }();
+  return schedule;
+}
+
 #if IA_HAVE_AMX_GEMM_TU
 namespace {
 
 // Packed columns each thread keeps in L2 while it walks its row panels: at least 8 column
 // panels, so each row panel fetched (from L3 at large K: 192 KiB at K = 3072) feeds 8 of them,
-// within 0.5-1.5 MiB of a 2 MiB L2. IA_AMX_GEMM_CHUNK_KB fixes it (for tuning on other CPUs).
-int64_t chunk_bytes(int64_t panel_bytes) {
-  static const int64_t fixed = [] {
-    const char* e = std::getenv("IA_AMX_GEMM_CHUNK_KB");
-    const long kb = e ? std::strtol(e, nullptr, 10) : 0;
-    return kb > 0 ? static_cast<int64_t>(kb) * 1024 : int64_t{0};
-  }();
-  if (fixed > 0) return fixed;
+// within 0.5-1.5 MiB of a 2 MiB L2.
+int64_t chunk_bytes(int64_t panel_bytes, const AmxGemmSchedule& schedule) {
+  if (schedule.chunk_bytes > 0) return schedule.chunk_bytes;
   return std::clamp<int64_t>(8 * panel_bytes, int64_t{512} << 10, int64_t{1536} << 10);
 }
 
@@ -180,42 +198,78 @@ struct EmulatedTiles {
   }
 };
 
-// c[32][32] = a packed row panel a x two packed column blocks b0, b1 over all of K:
-// tiles 0-3 accumulate (2 row halves x 2 column blocks), 4-5 hold A, 6-7 hold B. One body for
-// the tile unit and its emulation: GCC's tile intrinsics take the tile number as literal text,
-// so the operations come in as macro names.
-#define IA_PANEL_PRODUCT(TZERO, TLOAD, TDP, TSTORE) \
-  do {                                              \
-    TZERO(0);                                       \
-    TZERO(1);                                       \
-    TZERO(2);                                       \
-    TZERO(3);                                       \
-    for (int64_t kb = 0; kb < kblocks; ++kb) {      \
-      TLOAD(4, a + kb * 1024, 64);                  \
-      TLOAD(6, b0 + kb * 512, 64);                  \
-      TLOAD(7, b1 + kb * 512, 64);                  \
-      TLOAD(5, a + kb * 1024 + 512, 64);            \
-      TDP(0, 4, 6);                                 \
-      TDP(1, 4, 7);                                 \
-      TDP(2, 5, 6);                                 \
-      TDP(3, 5, 7);                                 \
-    }                                               \
-    TSTORE(0, c, 128);                              \
-    TSTORE(1, c + 16, 128);                         \
-    TSTORE(2, c + 16 * 32, 128);                    \
-    TSTORE(3, c + 16 * 32 + 16, 128);               \
+// c[32][32] (+)= a packed row panel x two packed column blocks b0, b1 over k tiles [kb0, kb1):
+// tiles 0-3 accumulate (2 row halves x 2 column blocks), 4-5 hold A, 6-7 hold B; with
+// `accumulate` they start from c (the partial sums of earlier k blocks), else from zero. One
+// body for the tile unit and its emulation: GCC's tile intrinsics take the tile number as
+// literal text, so the operations come in as macro names.
+#define IA_KSTEP_GROUPED(TLOAD, TLOADB, TDP) \
+  TLOAD(4, a + kb * 1024, 64);               \
+  TLOADB(6, b0 + kb * 512, 64);              \
+  TLOADB(7, b1 + kb * 512, 64);              \
+  TLOAD(5, a + kb * 1024 + 512, 64);         \
+  TDP(0, 4, 6);                              \
+  TDP(1, 4, 7);                              \
+  TDP(2, 5, 6);                              \
+  TDP(3, 5, 7)
+#define IA_KSTEP_INTERLEAVED(TLOAD, TLOADB, TDP) \
+  TLOAD(4, a + kb * 1024, 64);                   \
+  TLOADB(6, b0 + kb * 512, 64);                  \
+  TDP(0, 4, 6);                                  \
+  TLOADB(7, b1 + kb * 512, 64);                  \
+  TDP(1, 4, 7);                                  \
+  TLOAD(5, a + kb * 1024 + 512, 64);             \
+  TDP(2, 5, 6);                                  \
+  TDP(3, 5, 7)
+#define IA_PANEL_PRODUCT(TZERO, TLOAD, TLOADB, TDP, TSTORE, KSTEP) \
+  do {                                                             \
+    if (accumulate) {                                              \
+      TLOAD(0, c, 128);                                            \
+      TLOAD(1, c + 16, 128);                                       \
+      TLOAD(2, c + 16 * 32, 128);                                  \
+      TLOAD(3, c + 16 * 32 + 16, 128);                             \
+    } else {                                                       \
+      TZERO(0);                                                    \
+      TZERO(1);                                                    \
+      TZERO(2);                                                    \
+      TZERO(3);                                                    \
+    }                                                              \
+    for (int64_t kb = kb0; kb < kb1; ++kb) {                       \
+      KSTEP(TLOAD, TLOADB, TDP);                                   \
+    }                                                              \
+    TSTORE(0, c, 128);                                             \
+    TSTORE(1, c + 16, 128);                                        \
+    TSTORE(2, c + 16 * 32, 128);                                   \
+    TSTORE(3, c + 16 * 32 + 16, 128);                              \
   } while (0)
 
+template <bool Interleaved, bool StreamWeights>
 IA_AMX_GEMM __attribute__((always_inline)) inline void panel_product(AmxTiles&, const uint16_t* a, const uint16_t* b0,
-                                                                     const uint16_t* b1, int64_t kblocks, float* c) {
-  IA_PANEL_PRODUCT(_tile_zero, _tile_loadd, _tile_dpbf16ps, _tile_stored);
+                                                                     const uint16_t* b1, int64_t kb0, int64_t kb1,
+                                                                     bool accumulate, float* c) {
+  if constexpr (Interleaved && StreamWeights) {
+    IA_PANEL_PRODUCT(_tile_zero, _tile_loadd, _tile_stream_loadd, _tile_dpbf16ps, _tile_stored, IA_KSTEP_INTERLEAVED);
+  } else if constexpr (Interleaved) {
+    IA_PANEL_PRODUCT(_tile_zero, _tile_loadd, _tile_loadd, _tile_dpbf16ps, _tile_stored, IA_KSTEP_INTERLEAVED);
+  } else if constexpr (StreamWeights) {
+    IA_PANEL_PRODUCT(_tile_zero, _tile_loadd, _tile_stream_loadd, _tile_dpbf16ps, _tile_stored, IA_KSTEP_GROUPED);
+  } else {
+    IA_PANEL_PRODUCT(_tile_zero, _tile_loadd, _tile_loadd, _tile_dpbf16ps, _tile_stored, IA_KSTEP_GROUPED);
+  }
 }
 
-inline void panel_product(EmulatedTiles& t, const uint16_t* a, const uint16_t* b0, const uint16_t* b1, int64_t kblocks,
-                          float* c) {
-  IA_PANEL_PRODUCT(t.zero, t.load, t.dp, t.store);
+template <bool Interleaved, bool StreamWeights>
+inline void panel_product(EmulatedTiles& t, const uint16_t* a, const uint16_t* b0, const uint16_t* b1, int64_t kb0,
+                          int64_t kb1, bool accumulate, float* c) {
+  if constexpr (Interleaved) {
+    IA_PANEL_PRODUCT(t.zero, t.load, t.load, t.dp, t.store, IA_KSTEP_INTERLEAVED);
+  } else {
+    IA_PANEL_PRODUCT(t.zero, t.load, t.load, t.dp, t.store, IA_KSTEP_GROUPED);
+  }
 }
 #undef IA_PANEL_PRODUCT
+#undef IA_KSTEP_INTERLEAVED
+#undef IA_KSTEP_GROUPED
 
 // Bias, activation and residual on one 32 x 32 block's valid rows and columns, then out.
 IA_AMX_GEMM void finish_block(float* c, int64_t rows, int64_t m0, int64_t n0, int64_t cols, const AmxEpilogue& e,
@@ -285,89 +339,111 @@ void pack_rows(const AmxInput& x, int64_t M, int64_t K, uint16_t* a, const Kerne
   });
 }
 
+struct PackedRowsTag {};
+struct PartialSumsTag {};
+
 // Units [u0, u1) of (column chunk, 32-row panel), chunk-major: consecutive units of one
-// thread reuse the chunk's packed columns from L2 while the row panels stream past.
-template <class Tiles>
+// thread reuse the chunk's packed columns from L2 while the row panels stream past. With k
+// blocks, every column panel of the chunk takes one block before the next block starts, so the
+// row panel's slice stays in L1; the chunk's 32 x 32 partial sums wait in `partial`.
+template <class Tiles, bool Interleaved, bool StreamWeights>
 IA_AMX_GEMM void gemm_units(const uint16_t* a, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* of,
-                            uint16_t* ob, int64_t ldo, int64_t m_panels, int64_t panels_per_chunk, int64_t u0,
-                            int64_t u1) {
+                            uint16_t* ob, int64_t ldo, int64_t m_panels, int64_t panels_per_chunk,
+                            int64_t k_block_tiles, int64_t u0, int64_t u1) {
   const Kernels& k = kernels();
-  const int64_t n_panels = w.nblocks / 2;
+  const int64_t n_panels = w.nblocks / 2, kblocks = w.kblocks;
+  const bool one_block = k_block_tiles >= kblocks;
+  float* partial = static_cast<float*>(
+      thread_scratch<PartialSumsTag>(static_cast<size_t>(one_block ? 1 : panels_per_chunk) * 1024 * sizeof(float)));
   Tiles t;
-  alignas(64) float c[32 * 32];
   for (int64_t u = u0; u < u1; ++u) {
     const int64_t chunk = u / m_panels, mp = u % m_panels, m0 = mp * 32;
     const int64_t rows = std::min<int64_t>(32, M - m0);
-    const uint16_t* panel = a + mp * w.kblocks * 1024;
-    const int64_t p1 = std::min(n_panels, (chunk + 1) * panels_per_chunk);
-    for (int64_t p = chunk * panels_per_chunk; p < p1; ++p) {
-      const uint16_t* b0 = w.data.get() + (2 * p) * w.kblocks * 512;
-      panel_product(t, panel, b0, b0 + w.kblocks * 512, w.kblocks, c);
+    const uint16_t* panel = a + mp * kblocks * 1024;
+    const int64_t p0 = chunk * panels_per_chunk, p1 = std::min(n_panels, p0 + panels_per_chunk);
+    auto finish = [&](int64_t p, float* c) {
       const int64_t n0 = p * 32;
       finish_block(c, rows, m0, n0, std::min<int64_t>(32, w.N - n0), e, w.N, of, ob, ldo, k);
+    };
+    if (one_block) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const uint16_t* b0 = w.data.get() + (2 * p) * kblocks * 512;
+        panel_product<Interleaved, StreamWeights>(t, panel, b0, b0 + kblocks * 512, 0, kblocks, false, partial);
+        finish(p, partial);
+      }
+      continue;
     }
+    for (int64_t kb0 = 0; kb0 < kblocks; kb0 += k_block_tiles) {
+      const int64_t kb1 = std::min(kblocks, kb0 + k_block_tiles);
+      for (int64_t p = p0; p < p1; ++p) {
+        const uint16_t* b0 = w.data.get() + (2 * p) * kblocks * 512;
+        panel_product<Interleaved, StreamWeights>(t, panel, b0, b0 + kblocks * 512, kb0, kb1, kb0 > 0,
+                                                  partial + (p - p0) * 1024);
+      }
+    }
+    for (int64_t p = p0; p < p1; ++p) finish(p, partial + (p - p0) * 1024);
   }
 }
 
-struct AlignedFree {
-  void operator()(uint16_t* p) const { std::free(p); }
-};
-
 template <class Tiles>
 void run_gemm(const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* of, uint16_t* ob,
-              int64_t ldo) {
+              int64_t ldo, const AmxGemmSchedule& schedule) {
   IA_CHECK((of == nullptr) != (ob == nullptr), "amx gemm: exactly one output");
   IA_CHECK((x.f32 == nullptr) != (x.bf16 == nullptr), "amx gemm: exactly one input");
+  IA_CHECK(schedule.k_block >= 0 && schedule.k_block % 32 == 0, "amx gemm: k block {} must be a multiple of 32",
+           schedule.k_block);
   if (M <= 0) return;
   const int64_t m_panels = (M + 31) / 32, n_panels = w.nblocks / 2;
-  // The packed rows: grown, never shrunk, one buffer per calling thread.
-  thread_local std::unique_ptr<uint16_t[], AlignedFree> a;
-  thread_local size_t a_bytes = 0;
-  const size_t need = static_cast<size_t>(m_panels * w.kblocks) * 2048;
-  if (need > a_bytes) {
-    a.reset(static_cast<uint16_t*>(std::aligned_alloc(64, need)));
-    if (!a) {
-      a_bytes = 0;
-      throw std::bad_alloc();
-    }
-    a_bytes = need;
-  }
-  pack_rows(x, M, w.K, a.get(), kernels());
+  // The packed rows, for this calling thread.
+  auto* a = static_cast<uint16_t*>(thread_scratch<PackedRowsTag>(static_cast<size_t>(m_panels * w.kblocks) * 2048));
+  pack_rows(x, M, w.K, a, kernels());
   const int64_t panel_bytes = 32 * w.K * static_cast<int64_t>(sizeof(uint16_t));
-  const int64_t panels_per_chunk = std::clamp<int64_t>(chunk_bytes(panel_bytes) / panel_bytes, 1, n_panels);
+  const int64_t panels_per_chunk = std::clamp<int64_t>(chunk_bytes(panel_bytes, schedule) / panel_bytes, 1, n_panels);
   const int64_t chunks = (n_panels + panels_per_chunk - 1) / panels_per_chunk;
-  const uint16_t* ap = a.get();
+  const int64_t k_block_tiles = schedule.k_block > 0 ? schedule.k_block / 32 : w.kblocks;
+  const uint16_t* ap = a;
   parallel_for(chunks * m_panels, 1, [&](int64_t u0, int64_t u1) {
-    gemm_units<Tiles>(ap, M, w, e, of, ob, ldo, m_panels, panels_per_chunk, u0, u1);
+    auto run = [&](auto interleaved, auto stream) {
+      gemm_units<Tiles, decltype(interleaved)::value, decltype(stream)::value>(ap, M, w, e, of, ob, ldo, m_panels,
+                                                                               panels_per_chunk, k_block_tiles, u0, u1);
+    };
+    using T = std::true_type;
+    using F = std::false_type;
+    if (schedule.interleaved) {
+      schedule.stream_weights ? run(T{}, T{}) : run(T{}, F{});
+    } else {
+      schedule.stream_weights ? run(F{}, T{}) : run(F{}, F{});
+    }
   });
 }
 
 }  // namespace
 
 void amx_gemm_bf16(const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* out_f32,
-                   uint16_t* out_bf16, int64_t ldo) {
+                   uint16_t* out_bf16, int64_t ldo, const AmxGemmSchedule& schedule) {
   IA_CHECK(amx_bf16_usable(), "amx gemm: this process cannot use AMX-BF16 tiles");
-  run_gemm<AmxTiles>(x, M, w, e, out_f32, out_bf16, ldo);
+  run_gemm<AmxTiles>(x, M, w, e, out_f32, out_bf16, ldo, schedule);
 }
 
 bool amx_gemm_bf16_emulated(const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e,
-                            float* out_f32, uint16_t* out_bf16, int64_t ldo) {
+                            float* out_f32, uint16_t* out_bf16, int64_t ldo, const AmxGemmSchedule& schedule) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
       !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq") ||
       !__builtin_cpu_supports("avx512bf16"))
     return false;
-  run_gemm<EmulatedTiles>(x, M, w, e, out_f32, out_bf16, ldo);
+  run_gemm<EmulatedTiles>(x, M, w, e, out_f32, out_bf16, ldo, schedule);
   return true;
 }
 
 #else
-void amx_gemm_bf16(const AmxInput&, int64_t, const AmxPackedWeights&, const AmxEpilogue&, float*, uint16_t*, int64_t) {
+void amx_gemm_bf16(const AmxInput&, int64_t, const AmxPackedWeights&, const AmxEpilogue&, float*, uint16_t*, int64_t,
+                   const AmxGemmSchedule&) {
   fail(ErrorKind::Unsupported, "amx gemm: not built for this CPU architecture");
 }
 
 bool amx_gemm_bf16_emulated(const AmxInput&, int64_t, const AmxPackedWeights&, const AmxEpilogue&, float*, uint16_t*,
-                            int64_t) {
+                            int64_t, const AmxGemmSchedule&) {
   return false;
 }
 #endif

@@ -1,7 +1,6 @@
 #include "backends/cpu/dnnl_conv.h"
 
 #include <cstdlib>
-#include <list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -22,14 +21,11 @@ using tag = dnnl::memory::format_tag;
 struct ConvPrimitive {
   dnnl::convolution_forward prim;
   dnnl::memory::desc src_md, weights_md, scratchpad_md;
-  std::list<std::string>::iterator lru;
 };
 
 struct ConvCache {
   std::mutex mu;
-  std::unordered_map<std::string, ConvPrimitive> prims;
-  std::list<std::string> lru;  // front = most recent
-  static constexpr size_t kCapacity = 256;
+  LruMap<ConvPrimitive> prims{256};
 };
 
 ConvCache& conv_cache() {
@@ -81,11 +77,7 @@ ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias, const Conv
   ConvCache& c = conv_cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.prims.find(key);
-    if (it != c.prims.end()) {
-      c.lru.splice(c.lru.begin(), c.lru, it->second.lru);
-      return it->second;
-    }
+    if (const ConvPrimitive* have = c.prims.find(key)) return *have;
   }
   const dt in = bf16 ? dt::bf16 : dt::f32;
   // Activations stay channels-last (our layout, no reorder of the biggest tensors); the weights'
@@ -107,36 +99,12 @@ ConvPrimitive get_primitive(const ConvShape& s, bool bf16, bool bias, const Conv
   attr.set_post_ops(po);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one scratch per calling thread (execute)
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
-  ConvPrimitive e{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.scratchpad_desc(), {}};
+  ConvPrimitive e{dnnl::convolution_forward(pd), pd.src_desc(), pd.weights_desc(), pd.scratchpad_desc()};
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.prims.find(key);
-  if (it != c.prims.end()) return it->second;
-  c.lru.push_front(key);
-  e.lru = c.lru.begin();
-  c.prims.emplace(key, e);
-  while (c.prims.size() > ConvCache::kCapacity) {
-    c.prims.erase(c.lru.back());
-    c.lru.pop_back();
-  }
-  return e;
+  return c.prims.insert(key, std::move(e));
 }
 
-// A thread's reusable buffer of at least `bytes` (64-byte aligned); freed at thread exit.
-void* thread_buffer(size_t bytes, int which) {
-  struct Buffer {
-    std::unique_ptr<char, decltype(&std::free)> p{nullptr, &std::free};
-    size_t bytes = 0;
-  };
-  thread_local Buffer buffers[2];
-  Buffer& b = buffers[which];
-  if (bytes > b.bytes) {
-    const size_t n = (bytes + 4095) / 4096 * 4096;
-    b.p.reset(static_cast<char*>(std::aligned_alloc(4096, n)));
-    if (!b.p) fail(ErrorKind::Unavailable, "out of memory for a {}-byte convolution buffer", n);
-    b.bytes = n;
-  }
-  return b.p.get();
-}
+struct RoundedSourceTag {};
 
 }  // namespace
 
@@ -164,7 +132,7 @@ bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Con
   const void* src = x.raw();
   if (bf16) {  // x rounded to bf16 (nearest even) in one parallel pass
     const int64_t n = x.numel();
-    auto* xb = static_cast<uint16_t*>(thread_buffer(static_cast<size_t>(n) * 2, 0));
+    auto* xb = static_cast<uint16_t*>(thread_scratch<RoundedSourceTag>(static_cast<size_t>(n) * 2, 4096));
     const float* xf = x.data<float>();
     parallel_for(n, 1 << 16, [&](int64_t a, int64_t e) {
       for (int64_t i = a; i < e; ++i) xb[i] = f32_to_bf16(xf[i]);
@@ -183,7 +151,8 @@ bool dnnl_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, const Con
         DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
         dnnl::memory(dnnl::memory::desc(s.dst, dt::f32, tag::nhwc), eng, const_cast<void*>(epilogue.residual->raw())));
   if (const size_t need = prim.scratchpad_md.get_size(); need > 0)
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim.scratchpad_md, eng, thread_buffer(need, 1)));
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 dnnl::memory(prim.scratchpad_md, eng, thread_scratch<DnnlScratchpadTag>(need, 4096)));
   dnnl::stream& stream = dnnl_stream();
   prim.prim.execute(stream, args);
   stream.wait();

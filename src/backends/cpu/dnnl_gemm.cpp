@@ -1,7 +1,6 @@
 #include "backends/cpu/dnnl_gemm.h"
 
 #include <cstdlib>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,7 +36,6 @@ struct PrimEntry {
   dnnl::matmul prim;
   dnnl::memory::desc weights_md;     // what the primitive expects (packed when created with `any`)
   dnnl::memory::desc scratchpad_md;  // the caller's scratch for one execution (scratchpad_mode::user)
-  std::list<std::string>::iterator lru;
 };
 
 struct PackedEntry {
@@ -48,10 +46,8 @@ struct PackedEntry {
 
 struct Caches {
   std::mutex mu;
-  std::unordered_map<std::string, PrimEntry> prims;
-  std::list<std::string> lru;  // front = most recent
+  LruMap<PrimEntry> prims{1024};
   std::unordered_map<std::string, PackedEntry> packed;
-  static constexpr size_t kCapacity = 1024;
 };
 
 // Leaked on purpose: tensors destroyed during static destruction may still call in.
@@ -103,11 +99,7 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
   Caches& c = caches();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.prims.find(key);
-    if (it != c.prims.end()) {
-      c.lru.splice(c.lru.begin(), c.lru, it->second.lru);
-      return it->second;
-    }
+    if (const PrimEntry* have = c.prims.find(key)) return *have;
   }
   dnnl::engine& eng = dnnl_engine();
   dnnl::memory::desc wmd = packed ? dnnl::memory::desc(dnnl::memory::dims(wei.dims, wei.dims + wei.ndims), wei.dt,
@@ -125,18 +117,9 @@ PrimEntry get_primitive(const MatDesc& src, const MatDesc& wei, bool has_bias, c
   // would share it, so each execution brings its thread's own (execute).
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::matmul::primitive_desc pd(md, attr, eng);
-  PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc(), {}};
+  PrimEntry e{dnnl::matmul(pd), pd.weights_desc(), pd.scratchpad_desc()};
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.prims.find(key);
-  if (it != c.prims.end()) return it->second;
-  c.lru.push_front(key);
-  e.lru = c.lru.begin();
-  c.prims.emplace(key, e);
-  while (c.prims.size() > Caches::kCapacity) {
-    c.prims.erase(c.lru.back());
-    c.lru.pop_back();
-  }
-  return e;
+  return c.prims.insert(key, std::move(e));
 }
 
 void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const dnnl::memory& wei_m, const float* bias,
@@ -151,18 +134,9 @@ void execute(const PrimEntry& p, const MatDesc& src, const void* src_ptr, const 
     args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
                  dnnl::memory(residual_md(dst), eng, const_cast<float*>(epi.residual)));
   }
-  if (const size_t need = p.scratchpad_md.get_size(); need > 0) {
-    // This thread's scratch, grown to the largest primitive it has run; freed at thread exit.
-    thread_local std::unique_ptr<char, decltype(&std::free)> scratch(nullptr, &std::free);
-    thread_local size_t scratch_bytes = 0;
-    if (need > scratch_bytes) {
-      const size_t bytes = (need + 4095) / 4096 * 4096;
-      scratch.reset(static_cast<char*>(std::aligned_alloc(4096, bytes)));
-      if (!scratch) fail(ErrorKind::Unavailable, "out of memory for a {}-byte GEMM scratchpad", bytes);
-      scratch_bytes = bytes;
-    }
-    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(p.scratchpad_md, eng, scratch.get()));
-  }
+  if (const size_t need = p.scratchpad_md.get_size(); need > 0)
+    args.emplace(DNNL_ARG_SCRATCHPAD,
+                 dnnl::memory(p.scratchpad_md, eng, thread_scratch<DnnlScratchpadTag>(need, 4096)));
   dnnl::stream& s = dnnl_stream();
   p.prim.execute(s, args);
   s.wait();
@@ -246,7 +220,6 @@ void dnnl_clear_caches() {
   Caches& c = caches();
   std::lock_guard<std::mutex> lock(c.mu);
   c.prims.clear();
-  c.lru.clear();
   c.packed.clear();
 }
 

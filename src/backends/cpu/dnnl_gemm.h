@@ -9,9 +9,16 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "backends/backend.h"
+#include "backends/cpu/lru_map.h"
+#include "backends/cpu/thread_scratch.h"
 #include "core/storage.h"
 
 namespace ia::cpu {
+
+// The calling thread's scratchpad for oneDNN executions (thread_scratch): primitives run with
+// scratchpad_mode::user, so a cached primitive can run on several threads at once, and one
+// thread runs one execution at a time (each waits for its stream).
+struct DnnlScratchpadTag {};
 
 dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();  // one per calling thread

@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/amx_permission.h"
@@ -57,12 +59,14 @@ TEST(AmxGemm, PackedLayoutIsTheTileProductsB) {
   EXPECT_THROW(pack_amx_weights(w.data(), N, 48, ldw), Error);
 }
 
-using GemmFn = bool (*)(const AmxInput&, int64_t, const AmxPackedWeights&, const AmxEpilogue&, float*, uint16_t*,
-                        int64_t);
+using GemmFn = std::function<bool(const AmxInput&, int64_t, const AmxPackedWeights&, const AmxEpilogue&, float*,
+                                  uint16_t*, int64_t)>;
 
 // Every shape class: row tails (fewer than 16 and 16-31 rows in the last panel), column tails
 // (a half and a partial block), several column chunks, each activation, residual, bf16 out.
-void check_against_f64(GemmFn gemm, const char* what) {
+// all_activations false: the epilogue cases without activation, bias or residual and with a
+// GELU only (the schedules change the loops, not the epilogue).
+void check_against_f64(const GemmFn& gemm, const char* what, bool all_activations = true) {
   std::mt19937 rng(7);
   struct S {
     int64_t M, N, K;
@@ -79,7 +83,8 @@ void check_against_f64(GemmFn gemm, const char* what) {
     for (auto& v : bias) v = d(rng);
     for (auto& v : res) v = d(rng);
     AmxPackedWeights p = pack_amx_weights(w.data(), s.N, s.K, s.K);
-    for (int act = -1; act <= static_cast<int>(Activation::QuickGelu); ++act) {
+    const int last_act = all_activations ? static_cast<int>(Activation::QuickGelu) : 0;
+    for (int act = -1; act <= last_act; ++act) {
       for (bool bf16_out : {false, true}) {
         AmxEpilogue e;
         e.bias = act == 0 ? nullptr : bias.data();
@@ -125,8 +130,57 @@ void check_against_f64(GemmFn gemm, const char* what) {
   EXPECT_GT(checked, 0);
 }
 
+// Every way of walking the product gives the same answer: loads grouped or interleaved with
+// the products, weights loaded with or without the streaming hint, K whole or in blocks (one
+// that divides K, one that leaves a tail), chunks of one column panel or many.
+std::vector<AmxGemmSchedule> schedules() {
+  std::vector<AmxGemmSchedule> out;
+  auto add = [&](bool interleaved, bool stream, int64_t k_block, int64_t chunk) {
+    AmxGemmSchedule s;
+    s.interleaved = interleaved;
+    s.stream_weights = stream;
+    s.k_block = k_block;
+    s.chunk_bytes = chunk;
+    out.push_back(s);
+  };
+  for (bool interleaved : {false, true})
+    for (bool stream : {false, true}) add(interleaved, stream, 0, 0);
+  add(true, true, 64, 1024);
+  add(false, true, 96, 0);
+  add(true, false, 96, 4096);
+  return out;
+}
+
+std::string describe(const AmxGemmSchedule& s) {
+  return "interleaved=" + std::to_string(s.interleaved) + " stream=" + std::to_string(s.stream_weights) +
+         " k_block=" + std::to_string(s.k_block) + " chunk=" + std::to_string(s.chunk_bytes);
+}
+
 TEST(AmxGemm, EmulatedTilesMatchF64) {
-  check_against_f64(amx_gemm_bf16_emulated, "emulated tiles");
+  check_against_f64([](const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* of,
+                       uint16_t* ob, int64_t ldo) { return amx_gemm_bf16_emulated(x, M, w, e, of, ob, ldo); },
+                    "emulated tiles");
+}
+
+TEST(AmxGemm, EverySchedule) {
+  for (const AmxGemmSchedule& s : schedules()) {
+    SCOPED_TRACE(describe(s));
+    const std::string what = "emulated tiles, " + describe(s);
+    check_against_f64([&s](const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* of,
+                           uint16_t* ob, int64_t ldo) { return amx_gemm_bf16_emulated(x, M, w, e, of, ob, ldo, s); },
+                      what.c_str(), false);
+    if (HasFatalFailure() || IsSkipped()) return;
+    if (!amx_bf16_usable()) continue;
+    const std::string tiles = "AMX tiles, " + describe(s);
+    check_against_f64(
+        [&s](const AmxInput& x, int64_t M, const AmxPackedWeights& w, const AmxEpilogue& e, float* of, uint16_t* ob,
+             int64_t ldo) {
+          amx_gemm_bf16(x, M, w, e, of, ob, ldo, s);
+          return true;
+        },
+        tiles.c_str(), false);
+    if (HasFatalFailure()) return;
+  }
 }
 
 TEST(AmxGemm, TileUnitMatchesF64) {
