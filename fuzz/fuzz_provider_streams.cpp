@@ -1,8 +1,9 @@
 // libFuzzer target for what a remote provider sends back: the bytes of a streamed answer
 // through the SSE reader and each provider's event handling (OpenAI family, Anthropic's named
 // events, Gemini, TGI's token events, OPEA's Python-bytes payloads), the NDJSON reader with
-// Ollama's lines, error bodies, retry hints, S3's ListObjectsV2 XML, transcription answers in
-// every response_format (JSON, text, SubRip, WebVTT) and the spend file. The input is split at
+// Ollama's lines, error bodies, retry hints, S3's ListObjectsV2 and ListParts XML, transcription
+// answers in every response_format (JSON, text, SubRip, WebVTT), streamed transcriptions
+// (OpenAI's transcript.text.* events, vLLM's chunks) and the spend file. The input is split at
 // a byte chosen from its first byte, so events straddling reads are covered. Any input must
 // either parse or throw an ia::Error (a ProviderError for a broken stream); anything else (a
 // crash, a sanitizer report, text longer than the bytes received) is a bug.
@@ -83,6 +84,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     feed(r, data, cut);
   });
   guarded([&] {
+    TranscriptStreamState st;
+    SseReader r([&](const SseEvent& e) { return st.on_data("fuzz", e.data, on_text); }, 1 << 16);
+    feed(r, data, cut);
+  });
+  guarded([&] {
     OllamaStreamState st;
     LineReader r([&](std::string_view l) { return st.on_line("fuzz", l, true, on_text); }, 1 << 16);
     feed(r, data, cut);
@@ -97,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     feed(r, data, cut);
   });
   // Every forwarded byte came from the input (no reader invents text).
-  check(forwarded <= 6 * data.size());
+  check(forwarded <= 7 * data.size());
 
   const std::string text(data);
   guarded([&] { parse_error_body(text); });
@@ -120,6 +126,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   guarded([&] {
     const S3ListPage p = parse_list_objects_v2(text);
     for (const auto& o : p.objects) check(o.key.size() <= text.size());
+  });
+  guarded([&] {
+    const S3PartsPage p = parse_list_parts(text);
+    for (const auto& part : p.parts) check(part.number >= 1 && part.number <= 10000 && part.etag.size() <= text.size());
+    if (p.next_marker) check(*p.next_marker >= 1 && *p.next_marker <= 10000);
   });
   return 0;
 }

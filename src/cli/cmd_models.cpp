@@ -184,6 +184,7 @@ void register_models(CLI::App& app, Context& ctx, Action& action) {
         for (const auto& f : v) {
           nlohmann::json j{{"path", f.path}, {"size", f.size}};
           if (f.multipart) j["parts"] = f.parts;
+          if (f.resumed_parts > 0) j["resumed_parts"] = f.resumed_parts;
           out.push_back(std::move(j));
         }
         return out;

@@ -31,7 +31,7 @@ struct TranscribeArgs {
   std::string language, task = "transcribe", prompt;
   std::string provider, providers_file;  // a remote service (or a routed name) instead of a local folder
   float temperature = 0;
-  bool timestamps = false, ignore_eos = false, json = false;
+  bool timestamps = false, ignore_eos = false, json = false, stream = false;
   int num_beams = 1;
   int64_t max_new_tokens = 0;
 };
@@ -59,14 +59,22 @@ int run_remote_transcribe(Context& ctx, const TranscribeArgs& a, const CLI::App&
   const auto t0 = std::chrono::steady_clock::now();
   providers::TranscriptionResult t;
   std::string answered_by;
+  // --stream: the text printed as the service sends it (stream=true where it streams).
+  const providers::OnText print = a.stream ? providers::OnText([](std::string_view d) {
+    std::cout << d << std::flush;
+    return static_cast<bool>(std::cout);
+  })
+                                           : providers::OnText();
   if (!a.provider.empty()) {
-    t = r->provider(a.provider).transcribe(call);
+    t = r->provider(a.provider).transcribe(call, providers::Priority::Normal, print);
     answered_by = a.provider + "/" + a.model;
   } else {
-    t = r->transcribe(a.model, call, providers::Priority::Normal, nullptr, &answered_by);
+    t = r->transcribe(a.model, call, providers::Priority::Normal, nullptr, &answered_by, print);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.json) {
+  if (a.stream) {
+    std::cout << "\n";
+  } else if (!a.json) {
     std::cout << t.text << "\n";
   } else {
     nlohmann::json segments = nlohmann::json::array();
@@ -118,6 +126,10 @@ void register_transcribe(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--temperature", a->temperature, "Sampling temperature, 0 = greedy (Whisper)")
       ->check(CLI::Range(0.0, 2.0));
   sub->add_flag("--json", a->json, "Print {\"text\", \"ids\", \"language\", \"segments\", \"duration\"}");
+  sub->add_flag("--stream", a->stream,
+                "Print the text as it becomes final (Whisper: token by token; a service: as it streams it)")
+      ->excludes("--json")
+      ->excludes("--timestamps");
   sub->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "auto | f32 | bf16")->capture_default_str();
   sub->callback([&ctx, &action, a, sub] {
@@ -139,7 +151,16 @@ void register_transcribe(CLI::App& app, Context& ctx, Action& action) {
       o.ignore_eos = a->ignore_eos;
       o.prompt = a->prompt;
       if (sub->count("--temperature")) o.temperature = a->temperature;
+      if (a->stream)
+        o.on_text = [](std::string_view d) {
+          std::cout << d << std::flush;
+          return static_cast<bool>(std::cout);
+        };
       const Transcript t = recognizer->transcribe(clip.samples, o);
+      if (a->stream) {
+        std::cout << "\n";
+        return 0;
+      }
       if (!a->json) {
         std::cout << t.text << "\n";
         return 0;

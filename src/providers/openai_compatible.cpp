@@ -1,6 +1,8 @@
 #include "providers/openai_compatible.h"
 #include "providers/json_fields.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "providers/form_data.h"
@@ -68,9 +70,9 @@ OpenAICompatibleProvider::OpenAICompatibleProvider(ProviderConfig config) : Prov
 
 bool OpenAICompatibleProvider::supports(Capability c) const {
   if (c == Capability::Rerank) return false;
-  // The services whose speech routes docs/providers.md covers (OVMS and TGI: not wired).
+  // The services whose speech routes docs/providers.md covers (TGI has none).
   if (c == Capability::Transcription)
-    return config_.type == "openai" || config_.type == "groq" || config_.type == "vllm";
+    return config_.type == "openai" || config_.type == "groq" || config_.type == "vllm" || config_.type == "ovms";
   if (c == Capability::Embedding) return config_.type != "tgi";
   return true;
 }
@@ -174,9 +176,17 @@ EmbedResult OpenAICompatibleProvider::embed(const EmbedCall& call, const std::st
   return r;
 }
 
-TranscriptionResult OpenAICompatibleProvider::transcribe(const TranscribeCall& call, const std::string& key) {
+TranscriptionResult OpenAICompatibleProvider::transcribe(const TranscribeCall& call, const std::string& key,
+                                                         const OnText& on_text) {
   if (!supports(Capability::Transcription)) throw_unsupported(Capability::Transcription);
   const bool translate = call.task == "translate";
+  const std::string format = call.response_format.empty() ? "json" : call.response_format;
+  // Only OpenAI (gpt-4o-transcribe; whisper-1 ignores it) and vLLM document stream=true, on
+  // transcriptions; Groq, OVMS and translations are asked for the whole answer, given as one delta.
+  const bool stream = on_text && !translate && (config_.type == "openai" || config_.type == "vllm");
+  if (stream && format != "json" && format != "text")
+    throw ProviderError(FailureClass::CallerFault, 400,
+                        fmt::format("{}: a streamed transcription is json or text, not {}", config_.name, format));
   // The fields in the order the OpenAI SDK writes them; translations take no language and no
   // timestamp granularities.
   FormData form;
@@ -185,15 +195,49 @@ TranscriptionResult OpenAICompatibleProvider::transcribe(const TranscribeCall& c
   form.add_field("model", call.model);
   if (!translate && call.language) form.add_field("language", *call.language);
   if (!call.prompt.empty()) form.add_field("prompt", call.prompt);
-  const std::string format = call.response_format.empty() ? "json" : call.response_format;
   form.add_field("response_format", format);
+  if (stream) form.add_field("stream", "true");
   if (call.temperature) form.add_field("temperature", fmt::format("{}", *call.temperature));
   if (!translate)
     for (const auto& g : call.timestamp_granularities) form.add_field("timestamp_granularities[]", g);
-  const FormData::Encoded e = form.encode();
-  const std::string body =
-      call_raw(prefix_ + (translate ? "/audio/translations" : "/audio/transcriptions"), e.body, e.content_type, key);
-  return parse_transcription(config_.name, body, format);
+  FormData::Encoded e = form.encode();
+  const std::string path = prefix_ + (translate ? "/audio/translations" : "/audio/transcriptions");
+  if (!stream) {
+    TranscriptionResult r = parse_transcription(config_.name, call_raw(path, e.body, e.content_type, key), format);
+    if (on_text && !r.text.empty()) on_text(r.text);
+    return r;
+  }
+  // A model that does not stream answers whole (OpenAI: "streaming is not supported for the
+  // whisper-1 model and will be ignored"): the Content-Type says which it is.
+  TranscriptStreamState state;
+  SseReader sse([&](const SseEvent& ev) { return state.on_data(config_.name, ev.data, on_text); });
+  std::optional<bool> is_sse;
+  std::string whole;
+  constexpr size_t kMaxWhole = 64u << 20;
+  call_stream_raw(path, std::move(e.body), e.content_type, key,
+                  [&](const HttpResponse& head, std::string_view bytes) {
+                    if (!is_sse) is_sse = head.header("content-type").find("text/event-stream") != std::string::npos;
+                    if (*is_sse) return sse.feed(bytes);
+                    if (whole.size() + bytes.size() > kMaxWhole)
+                      throw ProviderError(
+                          FailureClass::Overloaded, 200,
+                          fmt::format("{}: the transcription answer is larger than {} bytes", config_.name, kMaxWhole));
+                    whole.append(bytes);
+                    return true;
+                  },
+                  {{"Accept", "text/event-stream"}});
+  if (!is_sse || !*is_sse) {
+    TranscriptionResult r = parse_transcription(config_.name, whole, format);
+    if (!r.text.empty()) on_text(r.text);
+    return r;
+  }
+  if (!state.done && !state.cancelled) {
+    sse.finish();
+    if (!state.done && !state.cancelled)
+      throw ProviderError(FailureClass::StreamBroken, 0,
+                          fmt::format("{}: the transcription stream ended without transcript.text.done", config_.name));
+  }
+  return state.result;
 }
 
 std::vector<std::string> OpenAICompatibleProvider::list_models(const std::string& key) {

@@ -15,7 +15,7 @@ class OpenAICompatibleProvider : public Provider {
   TextResult chat(const ChatCall& call, const std::string& key, const OnText& on_text) override;
   TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text) override;
   EmbedResult embed(const EmbedCall& call, const std::string& key) override;
-  TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key) override;
+  TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key, const OnText& on_text) override;
   std::vector<std::string> list_models(const std::string& key) override;
   void health(const std::string& key) override;
 

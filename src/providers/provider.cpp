@@ -34,7 +34,7 @@ EmbedResult Provider::embed(const EmbedCall&, const std::string&) {
 std::vector<RerankScore> Provider::rerank(const RerankCall&, const std::string&) {
   throw_unsupported(Capability::Rerank);
 }
-TranscriptionResult Provider::transcribe(const TranscribeCall&, const std::string&) {
+TranscriptionResult Provider::transcribe(const TranscribeCall&, const std::string&, const OnText&) {
   throw_unsupported(Capability::Transcription);
 }
 std::vector<std::string> Provider::list_models(const std::string&) {
@@ -117,18 +117,26 @@ std::string Provider::call_raw(const std::string& path, const std::string& body,
 void Provider::call_stream(const std::string& path, const nlohmann::json& body, const std::string& key,
                            const std::function<bool(std::string_view)>& on_bytes,
                            const std::vector<std::pair<std::string, std::string>>& extra_headers) const {
+  call_stream_raw(
+      path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json", key,
+      [&](const HttpResponse&, std::string_view bytes) { return on_bytes(bytes); }, extra_headers);
+}
+
+void Provider::call_stream_raw(const std::string& path, std::string body, const std::string& content_type,
+                               const std::string& key, const BodySink& on_bytes,
+                               const std::vector<std::pair<std::string, std::string>>& extra_headers) const {
   HttpRequest req;
   req.method = "POST";
   req.url = config_.base_url + path;
   req.headers = auth_headers(key);
-  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back("Content-Type", content_type);
   for (const auto& h : extra_headers) req.headers.push_back(h);
-  req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  req.body = std::move(body);
   std::exception_ptr raised;
   bool stopped = false;
-  const BodySink sink = [&](const HttpResponse&, std::string_view bytes) {
+  const BodySink sink = [&](const HttpResponse& head, std::string_view bytes) {
     try {
-      if (!on_bytes(bytes)) {
+      if (!on_bytes(head, bytes)) {
         stopped = true;
         return false;
       }

@@ -129,7 +129,8 @@ struct RerankScore {
 
 // Speech to text (`task` "transcribe", POST /audio/transcriptions) or to English text
 // ("translate", /audio/translations), uploaded as multipart/form-data the way the OpenAI SDKs
-// send it. The audio goes as it is (the service decodes it).
+// send it. The audio goes as it is (the service decodes it). Streamed (Provider::transcribe with
+// on_text) the upload carries stream=true and the text comes as it is transcribed.
 struct TranscribeCall {
   std::string model;
   std::string audio;                    // the file's bytes
@@ -164,6 +165,19 @@ TranscriptionResult parse_transcription(const std::string& provider, const std::
 // Receives a streamed answer's text as it comes; false: the caller is gone (the transfer stops).
 using OnText = std::function<bool(std::string_view delta)>;
 
+// One streamed transcription's state, fed each SSE event's data: OpenAI's
+// {"type": "transcript.text.delta", "delta"} events then {"type": "transcript.text.done", "text",
+// "usage"?} (gpt-4o-transcribe), or vLLM's {"object": "transcription.chunk", "choices": [{"delta":
+// {"content"}}]} chunks ending in [DONE]; {"error": …} is the service's failure (ProviderError).
+// The text goes to on_text as it comes; the result's text is the done event's (else the deltas').
+struct TranscriptStreamState {
+  TranscriptionResult result;
+  bool done = false;       // transcript.text.done or [DONE] seen
+  bool cancelled = false;  // the caller stopped reading
+  // False: stop reading (done or cancelled).
+  bool on_data(const std::string& provider, const std::string& data, const OnText& on_text);
+};
+
 class Provider {
  public:
   explicit Provider(ProviderConfig config) : config_(std::move(config)) {}
@@ -179,7 +193,8 @@ class Provider {
   virtual TextResult complete(const CompletionCall& call, const std::string& key, const OnText& on_text);
   virtual EmbedResult embed(const EmbedCall& call, const std::string& key);
   virtual std::vector<RerankScore> rerank(const RerankCall& call, const std::string& key);
-  virtual TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key);
+  // `on_text` null: the whole answer in call.response_format; else streamed (json or text only).
+  virtual TranscriptionResult transcribe(const TranscribeCall& call, const std::string& key, const OnText& on_text);
   virtual std::vector<std::string> list_models(const std::string& key);
   // Throws when the service does not answer as healthy.
   virtual void health(const std::string& key);
@@ -203,6 +218,11 @@ class Provider {
   void call_stream(const std::string& path, const nlohmann::json& body, const std::string& key,
                    const std::function<bool(std::string_view)>& on_bytes,
                    const std::vector<std::pair<std::string, std::string>>& extra_headers = {}) const;
+  // The same for a body of any type (a multipart form); on_bytes also sees the answer's head
+  // (its Content-Type says whether the service streams at all).
+  void call_stream_raw(const std::string& path, std::string body, const std::string& content_type,
+                       const std::string& key, const BodySink& on_bytes,
+                       const std::vector<std::pair<std::string, std::string>>& extra_headers = {}) const;
   [[noreturn]] void throw_unsupported(Capability c) const;
   // A non-2xx answer as a ProviderError.
   [[noreturn]] void throw_http_error(const HttpResponse& r) const;

@@ -254,15 +254,15 @@ std::vector<RerankScore> ProviderClient::rerank(const RerankCall& call, Priority
   return out;
 }
 
-TranscriptionResult ProviderClient::transcribe(const TranscribeCall& call, Priority p) {
+TranscriptionResult ProviderClient::transcribe(const TranscribeCall& call, Priority p, const OnText& on_text) {
   TranscriptionResult out;
   run(
-      call.model, p, false,
-      [&](const std::string& key, const OnText&) {
-        out = provider_->transcribe(call, key);
+      call.model, p, static_cast<bool>(on_text),
+      [&](const std::string& key, const OnText& guard) {
+        out = provider_->transcribe(call, key, guard);
         return out.usage;
       },
-      nullptr);
+      on_text);
   return out;
 }
 

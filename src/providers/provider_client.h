@@ -64,7 +64,9 @@ class ProviderClient {
   // Inputs are sent in batches of config().embed_batch (when set), results joined in order.
   EmbedResult embed(const EmbedCall& call, Priority p = Priority::Normal);
   std::vector<RerankScore> rerank(const RerankCall& call, Priority p = Priority::Normal);
-  TranscriptionResult transcribe(const TranscribeCall& call, Priority p = Priority::Normal);
+  // `on_text` set: streamed (never retried once text reached it, as chat streams).
+  TranscriptionResult transcribe(const TranscribeCall& call, Priority p = Priority::Normal,
+                                 const OnText& on_text = nullptr);
   std::vector<std::string> list_models();
   void health();
 

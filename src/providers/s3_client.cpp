@@ -268,6 +268,52 @@ S3ListPage parse_list_objects_v2(std::string_view xml) {
   return page;
 }
 
+namespace {
+
+// A decimal in [lo, hi], or Corrupt naming the element.
+uint64_t xml_number(std::string_view text, const char* what, uint64_t lo, uint64_t hi) {
+  const std::string s(text);
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
+    fail(ErrorKind::Corrupt, "S3 ListParts: bad <{}> `{}`", what, s.substr(0, 32));
+  const uint64_t v = std::stoull(s);
+  if (v < lo || v > hi) fail(ErrorKind::Corrupt, "S3 ListParts: <{}> {} is outside {}..{}", what, v, lo, hi);
+  return v;
+}
+
+}  // namespace
+
+S3PartsPage parse_list_parts(std::string_view xml) {
+  if (xml.size() > kMaxListBytes) fail(ErrorKind::Corrupt, "S3 ListParts answer larger than {} bytes", kMaxListBytes);
+  if (xml.find("<ListPartsResult") == std::string_view::npos)
+    fail(ErrorKind::Corrupt, "S3 ListParts: no <ListPartsResult>");
+  S3PartsPage page;
+  size_t pos = 0;
+  while (true) {
+    const size_t a = xml.find("<Part>", pos);
+    if (a == std::string_view::npos) break;
+    const size_t b = xml.find("</Part>", a);
+    if (b == std::string_view::npos) fail(ErrorKind::Corrupt, "S3 ListParts: <Part> is not closed");
+    if (page.parts.size() >= 10000) fail(ErrorKind::Corrupt, "S3 ListParts: more than 10000 parts in a page");
+    S3Part p;
+    auto number = element(xml, "PartNumber", a, b);
+    auto etag = element(xml, "ETag", a, b);
+    auto size = element(xml, "Size", a, b);
+    if (!number || !etag || !size) fail(ErrorKind::Corrupt, "S3 ListParts: a part without PartNumber, ETag or Size");
+    p.number = static_cast<int>(xml_number(*number, "PartNumber", 1, 10000));
+    p.etag = xml_unescape(*etag);
+    p.size = xml_number(*size, "Size", 0, uint64_t{5} << 30);
+    page.parts.push_back(std::move(p));
+    pos = b + 7;
+  }
+  auto truncated = element(xml, "IsTruncated");
+  if (truncated && *truncated == "true") {
+    auto marker = element(xml, "NextPartNumberMarker");
+    if (!marker) fail(ErrorKind::Corrupt, "S3 ListParts: truncated without a NextPartNumberMarker");
+    page.next_marker = static_cast<int>(xml_number(*marker, "NextPartNumberMarker", 1, 10000));
+  }
+  return page;
+}
+
 S3Client::S3Client(S3Endpoint endpoint, HttpTimeouts timeouts, int max_attempts)
     : endpoint_(std::move(endpoint)),
       timeouts_(timeouts),
@@ -444,6 +490,26 @@ std::string S3Client::complete_multipart(const std::string& bucket, const std::s
 
 void S3Client::abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id) {
   exchange("DELETE", bucket, key, "uploadId=" + percent_encode(upload_id, false), "", {});
+}
+
+std::vector<S3Part> S3Client::list_parts(const std::string& bucket, const std::string& key,
+                                         const std::string& upload_id) {
+  std::vector<S3Part> out;
+  int marker = 0;
+  // At most 10,000 parts, at least one more per page: the pages are bounded.
+  for (int page = 0; page <= 10000; ++page) {
+    std::string q = marker > 0 ? fmt::format("part-number-marker={}&", marker) : std::string();
+    q += "uploadId=" + percent_encode(upload_id, false);
+    const HttpResponse r = exchange("GET", bucket, key, q, "", {}, nullptr, kMaxListBytes);
+    S3PartsPage p = parse_list_parts(r.body);
+    for (auto& part : p.parts) out.push_back(std::move(part));
+    if (!p.next_marker) return out;
+    if (*p.next_marker <= marker)
+      fail(ErrorKind::Corrupt, "S3 ListParts {}/{}: the part-number marker went back ({} after {})", bucket, key,
+           *p.next_marker, marker);
+    marker = *p.next_marker;
+  }
+  fail(ErrorKind::Corrupt, "S3 ListParts {}/{}: more pages than parts", bucket, key);
 }
 
 std::string S3Client::put_multipart(const std::string& bucket, const std::string& key, const std::string& body,

@@ -79,6 +79,13 @@ struct S3Object {
   uint64_t size = 0;
 };
 
+// One part of a multipart upload as the store has it (ListParts).
+struct S3Part {
+  int number = 0;
+  std::string etag;  // as the store quotes it ("…")
+  uint64_t size = 0;
+};
+
 struct S3Head {
   uint64_t size = 0;
   std::string etag, content_type;
@@ -117,6 +124,9 @@ class S3Client {
   std::string complete_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id,
                                  const std::vector<std::string>& part_etags);
   void abort_multipart(const std::string& bucket, const std::string& key, const std::string& upload_id);
+  // ListParts (GET key?uploadId=…, every page): the parts the store has of an upload, by number.
+  // NotFound when the upload is gone (404 NoSuchUpload: completed, aborted or expired).
+  std::vector<S3Part> list_parts(const std::string& bucket, const std::string& key, const std::string& upload_id);
   std::vector<S3Object> list(const std::string& bucket, const std::string& prefix);
 
   const S3Endpoint& endpoint() const { return endpoint_; }
@@ -195,6 +205,14 @@ struct S3ListPage {
   std::optional<std::string> next_token;
 };
 S3ListPage parse_list_objects_v2(std::string_view xml);
+
+// The XML of one ListParts page read within bounds: its parts, and the next part-number marker
+// when the listing is truncated. Corrupt for a malformed page.
+struct S3PartsPage {
+  std::vector<S3Part> parts;
+  std::optional<int> next_marker;
+};
+S3PartsPage parse_list_parts(std::string_view xml);
 
 template <typename F>
 auto S3Pool::with_endpoint(F&& f) -> decltype(f(std::declval<S3Client&>())) {

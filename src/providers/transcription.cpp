@@ -3,6 +3,8 @@
 // "language", "duration", "text", "segments": [{"start", "end", "text", …}], "usage"}; text; and
 // SubRip / WebVTT subtitles, read back into cues. Usage is {"type": "tokens", "input_tokens",
 // "output_tokens"} (gpt-4o-transcribe) or {"type": "duration", "seconds"} (whisper-1, vLLM).
+// Streamed (stream=true): OpenAI's transcript.text.delta / transcript.text.done events, or vLLM's
+// transcription.chunk chunks ending in [DONE] (TranscriptStreamState).
 #include <cmath>
 #include <string_view>
 
@@ -151,6 +153,55 @@ TranscriptionResult parse_cues(const std::string& provider, const std::string& b
 }
 
 }  // namespace
+
+bool TranscriptStreamState::on_data(const std::string& provider, const std::string& data, const OnText& on_text) {
+  if (data == "[DONE]") {
+    done = true;
+    return false;
+  }
+  const auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object())
+    throw ProviderError(FailureClass::StreamBroken, 0,
+                        fmt::format("{}: a transcription stream event is not a JSON object", provider));
+  if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
+    const ErrorBody b = parse_error_body(nlohmann::json{{"error", *e}}.dump());
+    const std::string kind = b.type.empty() ? b.code : b.type;
+    throw ProviderError(
+        classify_error_type(kind), 0,
+        fmt::format("{}: error inside the stream: {}{}", provider, b.message, kind.empty() ? "" : " (" + kind + ")"));
+  }
+  std::string delta;
+  const std::string type = field_or(j, "type", "");
+  if (type == "transcript.text.delta") {
+    delta = field_or(j, "delta", "");
+  } else if (type == "transcript.text.done") {
+    auto text = j.find("text");
+    if (text == j.end() || !text->is_string())
+      throw ProviderError(FailureClass::StreamBroken, 0,
+                          fmt::format("{}: transcript.text.done has no \"text\"", provider));
+    result.text = text->get<std::string>();
+    result.usage = transcription_usage(j);
+    done = true;
+    return false;
+  } else if (auto choices = j.find("choices"); choices != j.end() && choices->is_array()) {
+    // vLLM: chat-style chunks; a last one may carry usage (prompt / completion tokens).
+    for (const auto& c : *choices)
+      if (c.is_object() && field_or(c, "index", 0) == 0)
+        if (auto d = c.find("delta"); d != c.end() && d->is_object()) delta += field_or(*d, "content", "");
+    if (auto u = j.find("usage"); u != j.end() && u->is_object()) {
+      result.usage.input_tokens = std::max<int64_t>(0, field_or(*u, "prompt_tokens", int64_t{0}));
+      result.usage.output_tokens = std::max<int64_t>(0, field_or(*u, "completion_tokens", int64_t{0}));
+    }
+  }  // any other event (a future type): skipped, as the SDKs skip unknown events
+  if (!delta.empty()) {
+    result.text += delta;
+    if (!on_text(delta)) {
+      cancelled = true;
+      return false;
+    }
+  }
+  return true;
+}
 
 TranscriptionResult parse_transcription(const std::string& provider, const std::string& body,
                                         const std::string& response_format) {

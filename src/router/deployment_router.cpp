@@ -395,8 +395,14 @@ providers::EmbedResult Router::embed(const std::string& public_name, providers::
 
 providers::TranscriptionResult Router::transcribe(const std::string& public_name, providers::TranscribeCall call,
                                                   providers::Priority priority, const LocalTranscribe& local,
-                                                  std::string* answered_by) {
+                                                  std::string* answered_by, const providers::OnText& on_text) {
   providers::TranscriptionResult result;
+  bool started = false;
+  const providers::OnText guard = on_text ? providers::OnText([&](std::string_view d) {
+    started = true;
+    return on_text(d);
+  })
+                                          : providers::OnText();
   Deployment& d = run(
       public_name,
       [&](Deployment& dep) {
@@ -406,9 +412,9 @@ providers::TranscriptionResult Router::transcribe(const std::string& public_name
           return;
         }
         call.model = dep.model;
-        result = dep.client->transcribe(call, priority);
+        result = dep.client->transcribe(call, priority, guard);
       },
-      nullptr, providers::Capability::Transcription);
+      [&] { return started; }, providers::Capability::Transcription);
   if (answered_by) *answered_by = d.name;
   return result;
 }

@@ -102,11 +102,12 @@ class Router {
   providers::EmbedResult embed(const std::string& public_name, providers::EmbedCall call, providers::Priority priority,
                                std::string* answered_by);
   // Speech to text through the chain: remote deployments that transcribe, local ones through
-  // `local` (null: skipped as not served here).
+  // `local` (null: skipped as not served here). With `on_text` streamed: no fallback once text
+  // reached it.
   using LocalTranscribe = std::function<providers::TranscriptionResult(const Deployment&)>;
   providers::TranscriptionResult transcribe(const std::string& public_name, providers::TranscribeCall call,
                                             providers::Priority priority, const LocalTranscribe& local,
-                                            std::string* answered_by);
+                                            std::string* answered_by, const providers::OnText& on_text = nullptr);
 
  private:
   // What chat and complete share: the chain with a guard that notes the first streamed text (no

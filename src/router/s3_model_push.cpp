@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "providers/provider_error.h"
 #include "providers/sigv4.h"
 #include "router/s3_model_source.h"
+#include "router/s3_upload_state.h"
 
 namespace ia::router {
 
@@ -91,45 +93,149 @@ size_t part_size_for(uint64_t size, size_t part_size) {
   return ps;
 }
 
-void upload_multipart(providers::S3Pool& pool, const std::string& bucket, const std::string& key, const fs::path& path,
-                      const ipfs::ManifestFile& f, size_t part_size, int concurrency, ProgressTask& task) {
+// The part numbers (1-based) of a file of `size` bytes in parts of `part_size`, and part n's size.
+uint64_t part_bytes(uint64_t size, size_t part_size, int n) {
+  const uint64_t offset = static_cast<uint64_t>(n - 1) * part_size;
+  return std::min<uint64_t>(part_size, size - offset);
+}
+
+// Sends the parts of `st`'s upload that it does not have yet, `concurrency` at a time, saving the
+// state after each one the store acknowledged; then completes the upload and forgets the state.
+void finish_upload(providers::S3Client& c, S3UploadState& st, const S3UploadStateFile& state_file, const fs::path& path,
+                   int concurrency, ProgressTask& task) {
+  const int nparts = static_cast<int>((st.size + st.part_size - 1) / st.part_size);
+  std::vector<int> missing;
+  for (int n = 1; n <= nparts; ++n)
+    if (!st.parts.count(n)) missing.push_back(n);
+  std::mutex mu;
+  parallel_each(missing.size(), concurrency, [&](size_t i) {
+    const int n = missing[i];
+    const std::string body = read_range(path, static_cast<uint64_t>(n - 1) * st.part_size,
+                                        static_cast<size_t>(part_bytes(st.size, st.part_size, n)));
+    const std::string etag = c.upload_part(st.bucket, st.key, st.upload_id, n, body);
+    {
+      std::lock_guard lock(mu);
+      st.parts[n] = etag;
+      state_file.save(st);
+    }
+    task.advance(body.size());
+  });
+  std::vector<std::string> etags;
+  for (int n = 1; n <= nparts; ++n) etags.push_back(st.parts.at(n));
+  c.complete_multipart(st.bucket, st.key, st.upload_id, etags);
+  state_file.remove();
+}
+
+// The client of the endpoint labelled `label`, or null when the pool has none such.
+providers::S3Client* client_labelled(providers::S3Pool& pool, const std::string& label) {
+  for (size_t i = 0; i < pool.size(); ++i)
+    if (pool.client(i).endpoint().label() == label) return &pool.client(i);
+  return nullptr;
+}
+
+// Forgets an earlier upload's state, aborting the upload where it can (so the store frees its parts).
+void discard(providers::S3Pool& pool, const S3UploadState& st, const S3UploadStateFile& state_file) {
+  if (providers::S3Client* c = client_labelled(pool, st.endpoint)) {
+    try {
+      c->abort_multipart(st.bucket, st.key, st.upload_id);
+    } catch (const std::exception& e) {  // already gone (NoSuchUpload), or the store refuses: not this push's failure
+      spdlog::debug("s3://{}/{}: the earlier upload {} was not aborted: {}", st.bucket, st.key, st.upload_id, e.what());
+    }
+  } else {
+    spdlog::warn(
+        "s3://{}/{}: the earlier upload {} was on endpoint {}, which is not configured now; it stays in that "
+        "store until aborted or expired",
+        st.bucket, st.key, st.upload_id, st.endpoint);
+  }
+  state_file.remove();
+}
+
+// Uploads a large file as a multipart upload that survives an interrupted push: when the state of
+// an earlier push of this very file (same size, modification time, sha256 and part size) names an
+// upload its endpoint still has, ListParts says which of the recorded parts the store holds (same
+// number, ETag and size), and only the others are sent; a stale state (the file changed, the
+// upload is gone: NoSuchUpload) is discarded and the upload starts over. A failure leaves the
+// upload and its state for the next push to resume. Returns the parts that were already stored.
+int upload_multipart(providers::S3Pool& pool, const std::string& bucket, const std::string& key, const fs::path& path,
+                     const ipfs::ManifestFile& f, size_t part_size, int concurrency, ProgressTask& task,
+                     const fs::path& state_home) {
   const uint64_t nparts = (f.size + part_size - 1) / part_size;
+  const int64_t mtime = file_mtime_ns(path);
+  const uint64_t done_at_start = task.done();
+  const S3UploadStateFile state_file(bucket, key, state_home);
+  auto explain = [&](const S3UploadState& st) {
+    // The same failure, saying what became of the upload (the class kept: the pool benches by it).
+    try {
+      throw;
+    } catch (const providers::ProviderError& e) {
+      throw providers::ProviderError(e.failure(), e.status(),
+                                     fmt::format("{} ({} of {} parts are stored; push again to resume the upload)",
+                                                 e.what(), st.parts.size(), nparts),
+                                     e.retry_after());
+    }
+  };
+  if (std::optional<S3UploadState> prior = state_file.load()) {
+    providers::S3Client* c = client_labelled(pool, prior->endpoint);
+    const bool same_file = prior->bucket == bucket && prior->key == key && prior->size == f.size &&
+                           prior->mtime_ns == mtime && prior->sha256 == f.sha256 && prior->part_size == part_size;
+    if (c && same_file) {
+      try {
+        std::map<int, std::string> stored;
+        for (const auto& p : c->list_parts(bucket, key, prior->upload_id)) {
+          auto it = prior->parts.find(p.number);
+          if (it != prior->parts.end() && p.number <= static_cast<int>(nparts) &&
+              unquoted(it->second) == unquoted(p.etag) && p.size == part_bytes(f.size, part_size, p.number))
+            stored[p.number] = it->second;
+        }
+        prior->parts = std::move(stored);
+        state_file.save(*prior);
+        const int resumed = static_cast<int>(prior->parts.size());
+        uint64_t resumed_bytes = 0;
+        for (const auto& [n, etag] : prior->parts) resumed_bytes += part_bytes(f.size, part_size, n);
+        task.advance(resumed_bytes);
+        spdlog::info("s3://{}/{}: resuming upload {} ({} of {} parts already stored)", bucket, key, prior->upload_id,
+                     resumed, nparts);
+        try {
+          finish_upload(*c, *prior, state_file, path, concurrency, task);
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::NotFound) throw;  // the upload went away meanwhile: start over below
+          explain(*prior);
+          throw;
+        }
+        return resumed;
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::NotFound) throw;
+        spdlog::info("s3://{}/{}: the earlier upload {} is gone from the store ({}); starting over", bucket, key,
+                     prior->upload_id, e.what());
+        task.set_done(done_at_start);
+        state_file.remove();
+      }
+    } else {
+      discard(pool, *prior, state_file);
+    }
+  }
   const uint64_t done_before = task.done();
   pool.with_endpoint([&](providers::S3Client& c) {
     task.set_done(done_before);  // a second endpoint starts the file again
-    const std::string upload_id = c.create_multipart(bucket, key, {{kShaMeta, f.sha256}});
+    // An upload an earlier endpoint began in this push is not resumed elsewhere: aborted.
+    if (std::optional<S3UploadState> earlier = state_file.load()) discard(pool, *earlier, state_file);
+    S3UploadState st;
+    st.endpoint = c.endpoint().label();
+    st.bucket = bucket;
+    st.key = key;
+    st.size = f.size;
+    st.mtime_ns = mtime;
+    st.sha256 = f.sha256;
+    st.part_size = part_size;
+    st.upload_id = c.create_multipart(bucket, key, {{kShaMeta, f.sha256}});
+    state_file.save(st);
     try {
-      std::vector<std::string> etags(static_cast<size_t>(nparts));
-      parallel_each(static_cast<size_t>(nparts), concurrency, [&](size_t i) {
-        const uint64_t offset = i * part_size;
-        const std::string body =
-            read_range(path, offset, static_cast<size_t>(std::min<uint64_t>(part_size, f.size - offset)));
-        etags[i] = c.upload_part(bucket, key, upload_id, static_cast<int>(i + 1), body);
-        task.advance(body.size());
-      });
-      c.complete_multipart(bucket, key, upload_id, etags);
-    } catch (...) {
-      bool aborted = true;
-      try {
-        c.abort_multipart(bucket, key, upload_id);
-      } catch (const std::exception& e) {
-        aborted = false;
-        spdlog::warn(
-            "s3://{}/{}: the failed multipart upload could not be aborted ({}); the store keeps its parts "
-            "until an abort or a lifecycle rule removes them",
-            bucket, key, e.what());
-      }
-      if (!aborted) throw;
-      // The same failure, saying what became of the upload (the class kept: the pool benches by it).
-      try {
-        throw;
-      } catch (const providers::ProviderError& e) {
-        throw providers::ProviderError(
-            e.failure(), e.status(), fmt::format("{} (the multipart upload of {} parts was aborted)", e.what(), nparts),
-            e.retry_after());
-      }
+      finish_upload(c, st, state_file, path, concurrency, task);
+    } catch (const providers::ProviderError&) {
+      explain(st);
     }
   });
+  return 0;
 }
 
 }  // namespace
@@ -226,8 +332,11 @@ S3PushResult push_model_folder(const std::string& dir, const std::string& url, p
   ProgressTask task(fmt::format("pushing {}", url), r.bytes_uploaded, ProgressUnit::Bytes);
   for (size_t i : large) {
     const ipfs::ManifestFile& f = manifest.files[i];
-    upload_multipart(pool, r.bucket, list_prefix + f.path, root / f.path, f, part_size_for(f.size, options.part_size),
-                     options.concurrency, task);
+    const int resumed =
+        upload_multipart(pool, r.bucket, list_prefix + f.path, root / f.path, f,
+                         part_size_for(f.size, options.part_size), options.concurrency, task, options.state_home);
+    for (auto& p : r.uploaded)
+      if (p.path == f.path) p.resumed_parts = resumed;
   }
   parallel_each(small.size(), options.concurrency, [&](size_t n) {
     const ipfs::ManifestFile& f = manifest.files[small[n]];

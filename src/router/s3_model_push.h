@@ -9,13 +9,16 @@
 // unless `force`. Files up to `part_size` go by one PUT, larger ones by a multipart upload whose
 // parts go `concurrency` at a time (each part retried by the client, re-signed; on a failure the
 // upload is aborted, so no half-written object is left); every PUT and part carries Content-MD5,
-// so the store refuses bytes that changed on the way. Each uploaded object is then checked by
+// so the store refuses bytes that changed on the way. A multipart upload that fails (or whose push
+// is killed) is not aborted: its state (s3_upload_state.h) lets the next push of the same file
+// resume it, sending only the parts the store does not have. Each uploaded object is then checked by
 // HEAD (size and sha256). The manifest (`prefix/.ipfs-accelerate-manifest.json`) goes last; when
 // anything is to be uploaded, the old manifest is deleted first, so a reader never takes a
 // half-pushed prefix for a complete one. Objects under the prefix that the folder lacks are left
 // in place (and named in the result); they are not in the manifest, so a reader skips them.
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,9 @@ struct S3PushOptions {
   int concurrency = 4;                      // requests in flight at once (parts or small files)
   bool dry_run = false;                     // hash, list and compare only: nothing is written
   bool force = false;                       // upload every file, even those the store already has
+  // Where the state of unfinished multipart uploads is kept (s3_upload_state.h); empty:
+  // $IPFS_ACCELERATE_HOME.
+  std::filesystem::path state_home;
 };
 
 struct S3PushedFile {
@@ -40,6 +46,7 @@ struct S3PushedFile {
   uint64_t size = 0;
   bool multipart = false;  // uploaded (or would be) as a multipart upload
   int parts = 0;
+  int resumed_parts = 0;  // parts an earlier, interrupted push had stored (not sent again)
 };
 
 struct S3PushResult {

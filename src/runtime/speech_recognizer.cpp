@@ -41,6 +41,7 @@ class CtcSpeechRecognizer final : public SpeechRecognizer {
     t.ids = std::move(r.ids);
     t.language = o.language;  // a CTC model has no language of its own: what the caller said, if anything
     t.duration = static_cast<double>(samples.size()) / static_cast<double>(features_.sampling_rate);
+    if (o.on_text && !t.text.empty()) o.on_text(t.text);  // one frame-wise pass: the text at once
     return t;
   }
 

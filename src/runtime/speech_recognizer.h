@@ -6,9 +6,11 @@
 // `transcribe` and the server's /v1/audio/transcriptions call this with audio the front end
 // decoded and resampled to sampling_rate().
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/tensor.h"
@@ -25,6 +27,13 @@ struct TranscriptionOptions {
   bool ignore_eos = false;
   std::optional<float> temperature;
   std::string prompt;  // text the transcript continues (Whisper's prompt_ids)
+  // Streaming: the transcript's text as it becomes final, in pieces whose concatenation is
+  // exactly Transcript::text. Whisper gives it token by token where a window's tokens are final
+  // as they are generated (greedy or sampling without the temperature fallback, no timestamps),
+  // else a window's text once the window is decided (long audio, fallback thresholds, beam
+  // search); a CTC model gives its whole text at the end. Returning false stops the
+  // transcription (the caller is gone; the transcript returned is then partial).
+  std::function<bool(std::string_view delta)> on_text;
 };
 
 struct TranscriptSegment {

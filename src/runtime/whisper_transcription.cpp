@@ -13,6 +13,7 @@
 #include "runtime/step_runner.h"
 #include "runtime/whisper_decoding.h"
 #include "runtime/whisper_languages.h"
+#include "tokenizers/decode_stream.h"
 
 namespace ia {
 
@@ -23,6 +24,49 @@ const nlohmann::json* find(const HfConfig& cfg, const char* key) {
   const auto it = j.find(key);
   return it == j.end() ? nullptr : &*it;
 }
+
+// The transcript's text streamed as it becomes final (TranscriptionOptions::on_text): the text
+// tokens of the final token sequence, in order, through the incremental detokenizer, so the
+// pieces join to exactly what text_of() gives for the whole sequence.
+class TextEmitter {
+ public:
+  TextEmitter(const tok::Tokenizer& tokenizer, int64_t text_below, std::function<bool(std::string_view)> out)
+      : detok_(tokenizer, /*skip_special_tokens=*/true), text_below_(text_below), out_(std::move(out)) {}
+  bool active() const { return static_cast<bool>(out_); }
+  bool stopped() const { return stopped_; }
+  void feed(int32_t id) {
+    if (active() && !stopped_ && id < text_below_) emit(detok_.step(id));
+  }
+  void finish() {
+    if (active() && !stopped_) emit(detok_.flush());
+  }
+
+ private:
+  void emit(const std::string& text) {
+    if (!text.empty() && !out_(text)) stopped_ = true;
+  }
+  tok::DecodeStream detok_;
+  int64_t text_below_;  // timestamps (and above) are not text
+  std::function<bool(std::string_view)> out_;
+  bool stopped_ = false;
+};
+
+// A logits processor that also sees a window's tokens as they are generated: it is asked before
+// every step with the tokens so far, so token k is known when step k + 1 begins (the last one when
+// generation returns).
+class TokenWatch final : public TokenConstraint {
+ public:
+  TokenWatch(std::unique_ptr<TokenConstraint> inner, std::function<void(const std::vector<int32_t>&)> seen)
+      : inner_(std::move(inner)), seen_(std::move(seen)) {}
+  void mask(float* logits, int64_t vocab, const std::vector<int32_t>& generated) override {
+    seen_(generated);
+    inner_->mask(logits, vocab, generated);
+  }
+
+ private:
+  std::unique_ptr<TokenConstraint> inner_;
+  std::function<void(const std::vector<int32_t>&)> seen_;
+};
 
 constexpr double kTimePrecision = 0.02;  // seconds per timestamp token
 constexpr float kFallbackStep = 0.2f;    // openai/whisper's temperature schedule
@@ -209,8 +253,10 @@ class WhisperSpeechRecognizer final : public SpeechRecognizer {
   std::optional<int32_t> language_id(const TranscriptionOptions& o) const;
   int32_t detect_language(const CrossKvCache& cross) const;
   double no_speech_probability(const CrossKvCache& cross, const std::vector<int32_t>& prompt) const;
+  // `live`: the window's tokens are final as generated (no fallback, one beam) and go to the
+  // emitter as they come; the emitter also cancels generation once its reader is gone.
   Window decode(const CrossKvCache& cross, const std::vector<int32_t>& prompt, const TranscriptionOptions& o,
-                bool timestamps) const;
+                bool timestamps, TextEmitter* emitter = nullptr, bool live = false) const;
   std::string text_of(const std::vector<int32_t>& tokens) const;
 
   std::string dir_;
@@ -297,7 +343,8 @@ double WhisperSpeechRecognizer::no_speech_probability(const CrossKvCache& cross,
 
 WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCache& cross,
                                                                 const std::vector<int32_t>& prompt,
-                                                                const TranscriptionOptions& o, bool timestamps) const {
+                                                                const TranscriptionOptions& o, bool timestamps,
+                                                                TextEmitter* emitter, bool live) const {
   auto rules = std::make_shared<WhisperRules>();
   rules->suppress_tokens = gc_.suppress_tokens;
   rules->begin_suppress_tokens = gc_.begin_suppress_tokens;
@@ -327,6 +374,15 @@ WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCac
     req.num_beams = t > 0 ? 1 : o.num_beams;  // transformers samples with one beam
     auto trace = *req.num_beams == 1 ? std::make_shared<WhisperStepTrace>() : nullptr;
     req.logits_processor = whisper_logits_processor(rules, trace);
+    size_t fed = 0;  // this window's tokens given to the emitter (live)
+    if (emitter && emitter->active()) req.cancelled = [emitter] { return emitter->stopped(); };
+    if (live && emitter && emitter->active()) {
+      req.logits_processor = [inner = req.logits_processor, emitter, &fed] {
+        return std::make_unique<TokenWatch>(inner(), [emitter, &fed](const std::vector<int32_t>& generated) {
+          for (; fed < generated.size(); ++fed) emitter->feed(generated[fed]);
+        });
+      };
+    }
     const GenerationResult r = gen_->generate_from_cross(cross, {prompt}, req).at(0);
     std::vector<int32_t> tokens = r.ids;
     if (trace && !tokens.empty()) trace->chosen(tokens.back());
@@ -335,6 +391,10 @@ WhisperSpeechRecognizer::Window WhisperSpeechRecognizer::decode(const CrossKvCac
       while (!tokens.empty() && tokens.back() == gc_.eos_token_id) tokens.pop_back();
     out.tokens = std::move(tokens);
     out.temperature = t;
+    // The last token is seen only now (the eos that ended the window never reaches the
+    // processor, so nothing fed is dropped above).
+    if (live && emitter)
+      for (; fed < out.tokens.size(); ++fed) emitter->feed(out.tokens[fed]);
     bool fallback = false;
     if (gc_.compression_ratio_threshold &&
         whisper_compression_ratio(out.tokens, vocab_) > *gc_.compression_ratio_threshold)
@@ -410,6 +470,15 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
   const double seconds_per_frame = static_cast<double>(fc.hop_length) / static_cast<double>(fc.sampling_rate);
   const int32_t tb = can_time ? *gc_.timestamp_begin : static_cast<int32_t>(vocab_);
 
+  // Streaming: a window's tokens are final as generated unless the temperature fallback may
+  // decode it again, beam search may still change them, or timestamps cut the window (the tokens
+  // after its last complete segment are heard again in the next one); then a window's text goes
+  // once the window is decided.
+  TextEmitter emitter(gen_->tokenizer(), can_time ? *gc_.timestamp_begin : vocab_, o.on_text);
+  const bool may_fall_back = gc_.compression_ratio_threshold || gc_.logprob_threshold;
+  const bool one_beam = o.num_beams == 1 || (o.temperature && *o.temperature > 0);
+  const bool live = !timestamps && !may_fall_back && one_beam;
+
   Transcript t;
   t.duration = static_cast<double>(samples.size()) / static_cast<double>(fc.sampling_rate);
   std::optional<int32_t> lang = language_id(o);
@@ -452,8 +521,9 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
       decoder_prompt.insert(decoder_prompt.end(), context.begin(), context.end());
     }
     decoder_prompt.insert(decoder_prompt.end(), init.begin(), init.end());
-    const Window w = decode(cross, decoder_prompt, o, timestamps);
+    const Window w = decode(cross, decoder_prompt, o, timestamps, &emitter, live);
     condition = gc_.condition_on_prev_tokens && w.temperature < 0.5f;
+    if (emitter.stopped()) break;  // the reader is gone
     if (w.skipped) {
       if (!long_form) break;
       seek += n;
@@ -462,11 +532,14 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
 
     if (!timestamps) {
       all_tokens = w.tokens;
+      if (!live)
+        for (int32_t id : w.tokens) emitter.feed(id);
       break;
     }
     const WhisperWindowSplit split = split_window(w.tokens, tb, static_cast<double>(seek) * seconds_per_frame, n, 2,
                                                   kTimePrecision, seconds_per_frame);
     for (const auto& s : split.segments) {
+      for (int32_t id : s.tokens) emitter.feed(id);
       all_tokens.insert(all_tokens.end(), s.tokens.begin(), s.tokens.end());
       previous.insert(previous.end(), s.tokens.begin(), s.tokens.end());
       t.segments.push_back(TranscriptSegment{s.start, s.end, text_of(s.tokens)});
@@ -475,6 +548,7 @@ Transcript WhisperSpeechRecognizer::transcribe(const std::vector<float>& samples
     // Always forward, even when a window's only complete segment ends where it began.
     seek += split.advance_frames > 0 ? split.advance_frames : n;
   }
+  emitter.finish();
   t.ids.assign(all_tokens.begin(), all_tokens.end());
   t.text = text_of(all_tokens);
   if (!o.timestamps && !long_form) t.segments.clear();

@@ -2,7 +2,9 @@
 // uploads as the SDKs send them (file, model, language, prompt, response_format, temperature,
 // timestamp_granularities[]). The upload is decoded by the audio front end (every bad file is a
 // 400 naming it), resampled to the model's rate and transcribed by the model's SpeechRecognizer,
-// one request at a time per model; the answer is json, text, srt, vtt or verbose_json. A routed
+// one request at a time per model; the answer is json, text, srt, vtt or verbose_json, or with
+// stream=true (json, text) OpenAI's transcript.text.delta / .done events as the text comes
+// (transcript_stream.h). A routed
 // model name (serve --providers) goes through the router instead (gateway_routes.cpp), whose
 // remote answers are written by the same send_transcript.
 #include <chrono>
@@ -19,6 +21,7 @@
 #include "server/api_error.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
+#include "server/transcript_stream.h"
 #include "server/transcription_form.h"
 
 namespace ia::server {
@@ -81,6 +84,23 @@ void local_transcription(ServerState& s, const TranscriptionForm& form, httplib:
   const audio::AudioClip clip = audio::load_audio_bytes(
       std::span(reinterpret_cast<const uint8_t*>(form.file->data.data()), form.file->data.size()), name,
       m.speech->sampling_rate(), limits);
+  if (form.stream) {
+    // The text as the model makes it final; the done event carries the audio's duration as usage
+    // (what OpenAI bills whisper-1 by).
+    stream_transcript(s, res, [&s, &m, arrived, o, samples = clip.samples](const OnDelta& on_delta) mutable {
+      o.on_text = on_delta;
+      std::lock_guard lock(*m.speech_mu);
+      const auto started = Clock::now();
+      s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
+                        std::chrono::duration<double>(started - arrived).count());
+      const Transcript t = m.speech->transcribe(samples, o);
+      s.metrics.observe(metric::kInferenceSeconds, {{"model", m.name}},
+                        std::chrono::duration<double>(Clock::now() - started).count());
+      return StreamedTranscript{t.text, json{{"type", "duration"}, {"seconds", t.duration}}};
+    });
+    if (!deployment.empty()) res.set_header("X-IA-Deployment", deployment);
+    return;
+  }
   Transcript t;
   {
     std::lock_guard lock(*m.speech_mu);
@@ -134,6 +154,15 @@ TranscriptionForm parse_transcription_form(const std::vector<FormPart>& parts, c
     }
   if (f.segment_timestamps && f.format != "verbose_json")
     throw invalid_field("timestamp_granularities", "`timestamp_granularities` needs `response_format` verbose_json");
+  if (const std::string v = field(parts, "stream", 8); !v.empty()) {
+    if (v != "true" && v != "false" && v != "True" && v != "False" && v != "1" && v != "0")
+      throw invalid_field("stream", "`stream` must be true or false");
+    f.stream = v == "true" || v == "True" || v == "1";
+  }
+  // As OpenAI's API: the streamed events carry text, so only the formats without timings stream.
+  if (f.stream && f.format != "json" && f.format != "text")
+    throw invalid_field("stream",
+                        fmt::format("`stream` is not supported with response_format {} (json or text)", f.format));
   return f;
 }
 

@@ -22,6 +22,7 @@
 #include "server/route_handler.h"
 #include "server/routes.h"
 #include "server/sse_writer.h"
+#include "server/transcript_stream.h"
 #include "server/transcription_form.h"
 
 namespace ia::server {
@@ -93,6 +94,17 @@ json usage_json(const providers::Usage& u) {
   return {{"prompt_tokens", u.input_tokens},
           {"completion_tokens", u.output_tokens},
           {"total_tokens", u.input_tokens + u.output_tokens}};
+}
+
+// A transcription's usage as OpenAI writes it (null: the service gave none).
+json transcription_usage_json(const providers::Usage& u) {
+  if (u.audio_seconds > 0) return {{"type", "duration"}, {"seconds", u.audio_seconds}};
+  if (u.input_tokens || u.output_tokens)
+    return {{"type", "tokens"},
+            {"input_tokens", u.input_tokens},
+            {"output_tokens", u.output_tokens},
+            {"total_tokens", u.input_tokens + u.output_tokens}};
+  return nullptr;
 }
 
 std::string whole_json(const Header& h, const providers::TextResult& r, const std::string& deployment) {
@@ -387,7 +399,7 @@ bool route_transcription(ServerState& s, const httplib::Request& req, const std:
   call.prompt = form.prompt;
   if (form.temperature) call.temperature = *form.temperature;
   const bool segments = form.format == "srt" || form.format == "vtt" || form.format == "verbose_json";
-  call.response_format = segments ? "verbose_json" : "json";
+  call.response_format = segments ? "verbose_json" : "json";  // a stream is json or text: "json"
   if (form.segment_timestamps) call.timestamp_granularities = {"segment"};
   router::Deployment& d = s.router->run(
       form.model,
@@ -399,6 +411,15 @@ bool route_transcription(ServerState& s, const httplib::Request& req, const std:
           return;
         }
         call.model = dep.model;
+        if (form.stream) {
+          // Relayed as it comes; a failure before the first text moves the chain on, one after
+          // it ends the stream with an error event (never replayed elsewhere).
+          stream_transcript(s, res, [client = dep.client, call, priority](const OnDelta& on_delta) {
+            const providers::TranscriptionResult r = client->transcribe(call, priority, on_delta);
+            return StreamedTranscript{r.text, transcription_usage_json(r.usage)};
+          });
+          return;
+        }
         const providers::TranscriptionResult r = dep.client->transcribe(call, priority);
         Transcript t;
         t.text = r.text;

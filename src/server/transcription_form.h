@@ -22,6 +22,7 @@ struct TranscriptionForm {
   std::optional<float> temperature;  // [0, 1]
   std::string format = "json";       // json | text | srt | vtt | verbose_json
   bool segment_timestamps = false;   // timestamp_granularities[] = segment (needs verbose_json)
+  bool stream = false;               // stream=true: server-sent events (json or text only)
 };
 
 // Every refusal a 400 naming its field.

@@ -6,8 +6,9 @@
 // fail: an HTTP error with any body and headers (429 + Retry-After, 5xx, 529,
 // per-key 401), a stream cut after N deltas, an error event inside a 200
 // stream, a slow first byte, a stream that never ends a line. The OpenAI fake also takes
-// audio uploads (/audio/transcriptions, /audio/translations) and checks their multipart body:
-// the parts, the file name, the model field, the auth header. They are fakes:
+// audio uploads (/audio/transcriptions, /audio/translations; OVMS's /v3 ones too) and checks their
+// multipart body: the parts, the file name, the model field, the auth header; with stream=true
+// it answers with transcript.text.delta / .done events (whisper-1 ignores stream, as OpenAI's does). They are fakes:
 // the answers are fixed text ("Hello world"), not a model's.
 #include <atomic>
 #include <chrono>
@@ -569,6 +570,11 @@ class FakeProvider {
                    rec([this](const auto& req, auto& res) { transcription_openai(req, res, false); }));
         http_.Post("/v1/audio/translations",
                    rec([this](const auto& req, auto& res) { transcription_openai(req, res, true); }));
+        // OVMS serves the same API under /v3 (2025.4+).
+        http_.Post("/v3/audio/transcriptions",
+                   rec([this](const auto& req, auto& res) { transcription_openai(req, res, false); }));
+        http_.Post("/v3/audio/translations",
+                   rec([this](const auto& req, auto& res) { transcription_openai(req, res, true); }));
         http_.Get("/v1/models", rec(models_list));
         break;
       case FakeProtocol::Anthropic:
@@ -707,7 +713,7 @@ class FakeProvider {
     if (ctype.rfind("multipart/form-data; boundary=", 0) != 0 || !req.is_multipart_form_data())
       return refuse("expected a multipart/form-data body, got Content-Type `" + ctype + "`");
     std::set<std::string> allowed = {"file", "model", "prompt", "response_format", "temperature"};
-    if (!translation) allowed.insert({"language", "timestamp_granularities[]"});
+    if (!translation) allowed.insert({"language", "timestamp_granularities[]", "stream"});
     for (const auto& [name, f] : req.files) {
       if (!allowed.count(name)) return refuse("Unrecognized request argument supplied: " + name);
       if (name != "file" && !f.filename.empty()) return refuse("`" + name + "` must be a field, not a file");
@@ -725,6 +731,17 @@ class FakeProvider {
       char* end = nullptr;
       const double v = std::strtod(t->second.content.c_str(), &end);
       if (*end != '\0' || v < 0 || v > 1) return refuse("temperature must be a number between 0 and 1");
+    }
+    bool stream = false;
+    if (auto st = req.files.find("stream"); st != req.files.end()) {
+      if (st->second.content != "true" && st->second.content != "false") return refuse("stream must be a boolean");
+      stream = st->second.content == "true";
+    }
+    // "Streaming is not supported for the whisper-1 model and will be ignored" (OpenAI's reference).
+    if (stream && model->second.content != "whisper-1") {
+      if (format != "json" && format != "text")
+        return refuse("response_format '" + format + "' is not supported for streaming (json or text)");
+      return stream_transcript(res, s);
     }
     auto clock = [](double t, char sep) {
       const auto ms = static_cast<int64_t>(t * 1000 + 0.5);
@@ -776,6 +793,42 @@ class FakeProvider {
                                    {"usage", {{"type", "duration"}, {"seconds", 3}}}}
                         .dump(),
                     "application/json");
+  }
+
+  // A streamed transcription (gpt-4o-transcribe with stream=true): one transcript.text.delta event
+  // per piece of the answer, then transcript.text.done with the whole text and the usage; a
+  // CutStream / ErrorInStream step ends it after its deltas, without or with an error event.
+  void stream_transcript(httplib::Response& res, const FakeStep& s) {
+    auto events = std::make_shared<std::vector<std::string>>();
+    for (const auto& d : kDeltas)
+      events->push_back("data: " + nlohmann::json{{"type", "transcript.text.delta"}, {"delta", d}}.dump() + "\n\n");
+    events->push_back("data: " +
+                      nlohmann::json{{"type", "transcript.text.done"},
+                                     {"text", answer_text()},
+                                     {"usage",
+                                      {{"type", "tokens"},
+                                       {"input_tokens", 14},
+                                       {"output_tokens", 3},
+                                       {"total_tokens", 17},
+                                       {"input_token_details", {{"text_tokens", 0}, {"audio_tokens", 14}}}}}}
+                          .dump() +
+                      "\n\n");
+    if (s.kind == FakeStep::CutStream || s.kind == FakeStep::ErrorInStream) {
+      events->resize(std::min(events->size(), static_cast<size_t>(s.after_deltas)));
+      if (s.kind == FakeStep::ErrorInStream) events->push_back(error_event(s.error_type));
+    }
+    const bool cut = s.kind == FakeStep::CutStream;
+    auto i = std::make_shared<size_t>(0);
+    res.set_chunked_content_provider("text/event-stream", [this, events, i, cut](size_t, httplib::DataSink& sink) {
+      if (stopping_) return false;
+      if (*i < events->size()) {
+        const std::string& e = (*events)[(*i)++];
+        return sink.write(e.data(), e.size());
+      }
+      if (cut) return false;
+      sink.done();
+      return true;
+    });
   }
 
   void embeddings_ollama(const httplib::Request& req, httplib::Response& res) {

@@ -1,7 +1,8 @@
 #pragma once
 // A protocol fake of an S3-compatible store (path-style, as MinIO serves it) on
 // 127.0.0.1: GET (with one Range), HEAD (errors without a body), PUT,
-// multipart upload (initiate, parts, complete, abort), DELETE and ListObjectsV2
+// multipart upload (initiate, parts, complete, abort, ListParts paged at `parts_page_size`),
+// DELETE and ListObjectsV2
 // paged at `page_size` keys, errors as S3's XML. It checks every request's
 // SigV4 signature against the request as it arrived (host, raw path and query,
 // the signed headers, the body's hash), answering 403 SignatureDoesNotMatch as
@@ -131,7 +132,13 @@ class FakeS3 {
     return log_;
   }
   size_t page_size = 2;
+  size_t parts_page_size = 2;  // ListParts' page (S3's max-parts default is 1000)
   size_t min_part_size = 5u << 20;
+  // Forgets every open multipart upload (as a lifecycle rule's AbortIncompleteMultipartUpload).
+  void expire_uploads() {
+    std::lock_guard lock(mu_);
+    uploads_.clear();
+  }
 
  private:
   struct Object {
@@ -337,6 +344,41 @@ class FakeS3 {
       const std::string md5 = providers::md5_raw(req.body);
       up->second.parts[n] = Part{req.body, md5};
       res.set_header("ETag", "\"" + providers::hex(md5) + "\"");
+      return;
+    }
+    if (req.method == "GET" && req.has_param("uploadId")) {  // ListParts
+      auto up = uploads_.find(req.get_param_value("uploadId"));
+      if (up == uploads_.end() || up->second.id != id)
+        return error(res, 404, "NoSuchUpload", "The specified upload does not exist.");
+      int marker = 0;
+      if (req.has_param("part-number-marker")) marker = std::stoi(req.get_param_value("part-number-marker"));
+      size_t max_parts = parts_page_size;
+      if (req.has_param("max-parts"))
+        max_parts = std::min<size_t>(max_parts, std::stoul(req.get_param_value("max-parts")));
+      std::string xml =
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListPartsResult "
+          "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>" +
+          bucket + "</Bucket><Key>" + xml_escape(key) + "</Key><UploadId>" + up->first +
+          "</UploadId><PartNumberMarker>" + std::to_string(marker) + "</PartNumberMarker>";
+      size_t n = 0;
+      int last = marker;
+      bool truncated = false;
+      for (const auto& [number, part] : up->second.parts) {
+        if (number <= marker) continue;
+        if (n == max_parts) {
+          truncated = true;
+          break;
+        }
+        xml += "<Part><PartNumber>" + std::to_string(number) +
+               "</PartNumber><LastModified>2026-12-07T20:00:00.000Z</LastModified><ETag>&quot;" +
+               providers::hex(part.md5) + "&quot;</ETag><Size>" + std::to_string(part.body.size()) + "</Size></Part>";
+        last = number;
+        ++n;
+      }
+      xml += "<NextPartNumberMarker>" + std::to_string(last) + "</NextPartNumberMarker><MaxParts>" +
+             std::to_string(max_parts) + "</MaxParts><IsTruncated>" + (truncated ? "true" : "false") +
+             "</IsTruncated></ListPartsResult>";
+      res.set_content(xml, "application/xml");
       return;
     }
     if (req.method == "PUT") {

@@ -2,7 +2,9 @@
 // checks the multipart upload it receives): `transcribe --provider` (text, --json, segments), a
 // 429 retried after its Retry-After, a 400 as exit 2 with the provider's message, a provider
 // without the route; `serve --providers` forwarding an upload for a routed name and answering in
-// every response_format; and spend kept across processes (a budget reached by one run refuses the
+// every response_format; streamed transcriptions (stream=true) relayed event by event, failed over
+// only before the first delta and never replayed after it, and `transcribe --stream`; and spend
+// kept across processes (a budget reached by one run refuses the
 // next, `providers status` shows it, a corrupt spend file is one clear error line).
 #include <cstdlib>
 #include <fstream>
@@ -54,6 +56,18 @@ HttpAnswer upload(const ServeProcess& s, const std::string& path, const std::str
     a.headers = r->headers;
   }
   return a;
+}
+
+// The JSON of each "data:" event of a server-sent-events body.
+std::vector<nlohmann::json> sse_events(const std::string& body) {
+  std::vector<nlohmann::json> out;
+  size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const size_t end = body.find("\n", at);
+    out.push_back(nlohmann::json::parse(body.substr(at + 6, end - at - 6), nullptr, false));
+    at = end;
+  }
+  return out;
 }
 
 TEST(CliProviders, TranscribeThroughAProviderTextAndJson) {
@@ -241,6 +255,92 @@ TEST(ServeProviders, TranscriptionForwardsTheUploadAndAnswersInEveryFormat) {
   EXPECT_NE(none.body.find("no deployment of `chat-only` has a transcription API"), std::string::npos) << none.body;
   EXPECT_EQ(chat_only.request_count(), 0u);
   EXPECT_GE(metric_value(s, "ia_provider_requests_total{provider=\"oai\",model=\"whisper-1\"}"), 6);
+}
+
+TEST(ServeProviders, StreamedTranscriptionIsRelayedAndNeverReplayed) {
+  FakeProvider down(FakeProtocol::OpenAI);
+  FakeProvider oai(FakeProtocol::OpenAI);
+  FakeProvider backup(FakeProtocol::OpenAI);
+  down.fail_always(FakeStep{FakeStep::HttpError, 503});
+  TempDir dir;
+  const std::string file =
+      write_json(dir, "providers.json",
+                 {{"providers",
+                   {{"down", {{"type", "vllm"}, {"base_url", down.base_url()}, {"max_retries", 0}}},
+                    {"oai", {{"type", "openai"}, {"base_url", oai.base_url()}, {"max_retries", 0}}},
+                    {"backup", {{"type", "openai"}, {"base_url", backup.base_url()}}}}},
+                  {"models",
+                   {{"asr",
+                     {{{"provider", "down"}, {"model", "openai/whisper-large-v3"}},
+                      {{"provider", "oai"}, {"model", "gpt-4o-transcribe"}},
+                      {{"provider", "backup"}, {"model", "gpt-4o-mini-transcribe"}}}}}}});
+  ServeProcess s({"--providers", file});
+  ASSERT_TRUE(s.ready()) << s.log();
+  const std::string wav = read_file(kAudio);
+
+  // The failing first deployment is passed over (nothing was sent yet); the second's events are
+  // relayed as OpenAI's: its deltas, then done with the whole text and the usage.
+  HttpAnswer a = upload(s, "/v1/audio/transcriptions", wav, {{"model", "asr", "", ""}, {"stream", "true", "", ""}});
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(header(a, "Content-Type"), "text/event-stream");
+  EXPECT_EQ(header(a, "X-IA-Deployment"), "oai/gpt-4o-transcribe");
+  const auto ev = sse_events(a.body);
+  ASSERT_EQ(ev.size(), FakeProvider::kDeltas.size() + 1) << a.body;
+  std::string joined;
+  for (size_t i = 0; i < FakeProvider::kDeltas.size(); ++i) {
+    EXPECT_EQ(ev[i], nlohmann::json({{"type", "transcript.text.delta"}, {"delta", FakeProvider::kDeltas[i]}}));
+    joined += ev[i]["delta"].get<std::string>();
+  }
+  EXPECT_EQ(ev.back()["type"], "transcript.text.done");
+  EXPECT_EQ(ev.back()["text"], joined);
+  EXPECT_EQ(ev.back()["usage"],
+            nlohmann::json({{"type", "tokens"}, {"input_tokens", 14}, {"output_tokens", 3}, {"total_tokens", 17}}));
+  EXPECT_EQ(down.call_count(), 1u);
+  EXPECT_EQ(oai.requests().back().part("stream")->content, "true");
+  EXPECT_EQ(oai.requests().back().part("file")->content, wav);
+  EXPECT_EQ(backup.call_count(), 0u);
+
+  // Cut after its first delta: the caller has it, so the failure ends the stream with an error
+  // event and the next deployment is never asked (a stream is not replayed).
+  FakeStep cut{FakeStep::CutStream};
+  cut.after_deltas = 1;
+  oai.script({cut});
+  HttpAnswer c = upload(s, "/v1/audio/transcriptions", wav, {{"model", "asr", "", ""}, {"stream", "true", "", ""}});
+  ASSERT_EQ(c.status, 200) << c.body;
+  const auto cev = sse_events(c.body);
+  ASSERT_EQ(cev.size(), 2u) << c.body;
+  EXPECT_EQ(cev[0]["delta"], "Hel");
+  ASSERT_TRUE(cev[1].contains("error")) << c.body;
+  EXPECT_FALSE(cev[1]["error"]["message"].get<std::string>().empty()) << c.body;
+  EXPECT_EQ(backup.call_count(), 0u);
+
+  // Cut before any delta: nothing reached the caller, so the chain moves on to the backup.
+  FakeStep empty{FakeStep::CutStream};
+  empty.after_deltas = 0;
+  oai.script({empty});
+  HttpAnswer b = upload(s, "/v1/audio/transcriptions", wav, {{"model", "asr", "", ""}, {"stream", "true", "", ""}});
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(header(b, "X-IA-Deployment"), "backup/gpt-4o-mini-transcribe");
+  EXPECT_EQ(sse_events(b.body).back()["text"], "Hello world");
+  EXPECT_EQ(backup.call_count(), 1u);
+
+  // Formats with timings cannot stream (as OpenAI's API), and stream must be a boolean.
+  for (const char* format : {"srt", "vtt", "verbose_json"}) {
+    HttpAnswer r = upload(s, "/v1/audio/transcriptions", wav,
+                          {{"model", "asr", "", ""}, {"stream", "true", "", ""}, {"response_format", format, "", ""}});
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json()["error"]["param"], "stream") << r.body;
+  }
+  HttpAnswer nb = upload(s, "/v1/audio/transcriptions", wav, {{"model", "asr", "", ""}, {"stream", "yes", "", ""}});
+  EXPECT_EQ(nb.status, 400) << nb.body;
+
+  // `transcribe --stream` prints the deltas as they come (here through the router's chain).
+  CliResult cli = run_cli({"transcribe", "--providers", file, "--model", "asr", kAudio, "--stream", "--quiet"});
+  ASSERT_EQ(cli.status, 0) << cli.err;
+  EXPECT_EQ(cli.out, "Hello world\n");
+  EXPECT_EQ(oai.requests().back().part("stream")->content, "true");
+  expect_user_error(run_cli({"transcribe", "--providers", file, "--model", "asr", kAudio, "--stream", "--json"}),
+                    "--json");
 }
 
 TEST(ProviderSpendCli, ABudgetReachedByOneRunRefusesTheNextAndStatusShowsIt) {

@@ -1,7 +1,8 @@
 // `models push DIR s3://bucket/prefix` against FakeS3 (tests/fakes/s3_fake.h: every SigV4
 // signature, Content-MD5 and multipart part list checked) on loopback: a folder pushed, pushed
 // again with everything skipped, pulled back byte for byte with its manifest's CID checked;
-// multipart uploads with a part retried and a part that always fails (aborted, no manifest);
+// multipart uploads with a part retried and a part that always fails (no manifest; the upload kept
+// and resumed by the next push, which sends only the missing parts; stale states start over);
 // several endpoints of one store, each with its own credentials; a damaged object failing the
 // pull with nothing left behind; and the refusals, one line and exit 2 each.
 #include <gtest/gtest.h>
@@ -171,8 +172,9 @@ TEST(CliS3Push, LargeFilesGoInPartsRetriedOrAbortedWithoutAManifest) {
   EXPECT_EQ(s3.object("models", "big/weights.bin"), weights);
   EXPECT_TRUE(s3.object("models", "big" + kManifestKey));
 
-  // A part that always fails: the upload is aborted, the stored object stays the last complete
-  // one, and the prefix has no manifest (the old one was removed before the upload began).
+  // A part that always fails: the upload is kept for the next push to resume, the stored object
+  // stays the last complete one, and the prefix has no manifest (the old one was removed before
+  // the upload began).
   const std::string before = weights;
   weights[1] ^= 1;
   write_file(dir + "/weights.bin", weights);
@@ -182,12 +184,117 @@ TEST(CliS3Push, LargeFilesGoInPartsRetriedOrAbortedWithoutAManifest) {
   EXPECT_TRUE(failed.out.empty()) << failed.out;
   ASSERT_FALSE(failed.err_lines().empty());
   EXPECT_NE(failed.err_lines().back().find("InternalError"), std::string::npos) << failed.err;
-  EXPECT_NE(failed.err_lines().back().find("multipart upload of 3 parts was aborted"), std::string::npos) << failed.err;
-  EXPECT_EQ(s3.aborted_uploads(), 1);
-  EXPECT_EQ(s3.open_uploads(), 0u);
+  EXPECT_NE(failed.err_lines().back().find("2 of 3 parts are stored; push again to resume"), std::string::npos)
+      << failed.err;
+  EXPECT_EQ(s3.aborted_uploads(), 0);
+  EXPECT_EQ(s3.open_uploads(), 1u);
   EXPECT_EQ(s3.object("models", "big/weights.bin"), before);
   EXPECT_FALSE(s3.object("models", "big" + kManifestKey));
+  // Pushed again once the store takes part 2: only that part goes.
+  s3.fail_part(2, 0);
+  const int parts_before = s3.parts_received();
+  const CliResult resumed = run_cli({"models", "push", dir, "s3://models/big", "--part-size", "5MiB"});
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_EQ(nlohmann::json::parse(resumed.out)["uploaded"][0]["resumed_parts"], 2) << resumed.out;
+  EXPECT_EQ(s3.parts_received(), parts_before + 1);
+  EXPECT_EQ(s3.object("models", "big/weights.bin"), weights);
+  EXPECT_EQ(s3.open_uploads(), 0u);
+  EXPECT_TRUE(s3.object("models", "big" + kManifestKey));
   EXPECT_EQ(s3.signature_failures(), 0);
+}
+
+// The upload states kept under $IPFS_ACCELERATE_HOME/s3-uploads.
+size_t upload_states(const TempDir& home) {
+  const fs::path dir = fs::path(home.path()) / "s3-uploads";
+  if (!fs::exists(dir)) return 0;
+  return static_cast<size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+}
+
+TEST(CliS3Push, AnInterruptedPushResumesWithOnlyTheMissingParts) {
+  FakeS3 s3(kId, kSecret);
+  s3.parts_page_size = 1;  // ListParts in pages: the resume reads every one
+  TempDir home, work;
+  ScopedEnvVars env;
+  point_at(env, s3, home);
+  const std::string dir = work.path() + "/big";
+  fs::create_directories(dir);
+  std::string weights((15u << 20) + 12345, '\0');  // 4 parts of 5 MiB: 5 + 5 + 5 + 12345 bytes
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<char>((i * 40503u) >> 7);
+  write_file(dir + "/weights.bin", weights);
+  const std::vector<std::string> push = {"models", "push",          dir, "s3://models/m", "--part-size",
+                                         "5MiB",   "--concurrency", "1"};
+
+  // Part 3 fails hard: parts 1 and 2 are stored, and the push stops there.
+  s3.fail_part(3, -1);
+  const CliResult cut = run_cli(push);
+  ASSERT_EQ(cut.status, 2) << cut.err;
+  EXPECT_NE(cut.err.find("2 of 4 parts are stored; push again to resume"), std::string::npos) << cut.err;
+  EXPECT_EQ(s3.parts_received(), 2);
+  EXPECT_EQ(s3.open_uploads(), 1u);
+  EXPECT_EQ(upload_states(home), 1u);
+
+  // The rerun lists the parts (ListParts, signed), sends parts 3 and 4 only, completes.
+  s3.fail_part(3, 0);
+  const CliResult resumed = run_cli(push);
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  const auto j = nlohmann::json::parse(resumed.out);
+  EXPECT_EQ(j["uploaded"][0]["parts"], 4);
+  EXPECT_EQ(j["uploaded"][0]["resumed_parts"], 2);
+  EXPECT_EQ(s3.parts_received(), 4);
+  EXPECT_EQ(s3.completed_uploads(), 1);
+  EXPECT_EQ(s3.object("models", "m/weights.bin"), weights);
+  EXPECT_EQ(s3.etag("models", "m/weights.bin").substr(s3.etag("models", "m/weights.bin").size() - 2), "-4");
+  EXPECT_EQ(upload_states(home), 0u);
+  EXPECT_EQ(s3.open_uploads(), 0u);
+  size_t listings = 0;
+  for (const auto& l : s3.log())
+    listings += l.rfind("GET m/weights.bin?", 0) == 0 && l.find("uploadId=") != std::string::npos;
+  EXPECT_GE(listings, 2u) << "ListParts paged";
+  EXPECT_EQ(s3.signature_failures(), 0);
+
+  // The file changed after an interrupted push: the old upload is aborted, the new one sends all.
+  s3.fail_part(2, -1);
+  weights[3] ^= 1;
+  write_file(dir + "/weights.bin", weights);
+  ASSERT_EQ(run_cli(push).status, 2);
+  EXPECT_EQ(s3.open_uploads(), 1u);
+  s3.fail_part(2, 0);
+  weights[4] ^= 1;
+  write_file(dir + "/weights.bin", weights);
+  int parts_before = s3.parts_received();
+  const CliResult changed = run_cli(push);
+  ASSERT_EQ(changed.status, 0) << changed.err;
+  EXPECT_FALSE(nlohmann::json::parse(changed.out)["uploaded"][0].contains("resumed_parts"));
+  EXPECT_EQ(s3.parts_received(), parts_before + 4);
+  EXPECT_EQ(s3.aborted_uploads(), 1);
+  EXPECT_EQ(s3.open_uploads(), 0u);
+  EXPECT_EQ(s3.object("models", "m/weights.bin"), weights);
+
+  // The upload is gone from the store (expired): NoSuchUpload, and the push starts over cleanly.
+  s3.fail_part(4, -1);
+  weights[5] ^= 1;
+  write_file(dir + "/weights.bin", weights);
+  ASSERT_EQ(run_cli(push).status, 2);
+  s3.fail_part(4, 0);
+  s3.expire_uploads();
+  parts_before = s3.parts_received();
+  const CliResult gone = run_cli(push);
+  ASSERT_EQ(gone.status, 0) << gone.err;
+  EXPECT_EQ(s3.parts_received(), parts_before + 4);
+  EXPECT_EQ(s3.object("models", "m/weights.bin"), weights);
+  EXPECT_EQ(upload_states(home), 0u);
+  EXPECT_EQ(s3.open_uploads(), 0u);
+
+  // A state file that is not one is no state: the push starts over.
+  fs::create_directories(fs::path(home.path()) / "s3-uploads");
+  const std::string state =
+      home.path() + "/s3-uploads/" + providers::sha256_hex("models/m/weights.bin").substr(0, 32) + ".json";
+  write_file(state, "{not json");
+  weights[6] ^= 1;
+  write_file(dir + "/weights.bin", weights);
+  ASSERT_EQ(run_cli(push).status, 0);
+  EXPECT_EQ(s3.object("models", "m/weights.bin"), weights);
+  EXPECT_FALSE(fs::exists(state));
 }
 
 TEST(CliS3Push, SeveralEndpointsOfOneStoreEachWithItsOwnCredentials) {

@@ -70,6 +70,14 @@ TEST(CliTranscribe, WhisperGivesTransformersGreedyIdsAndText) {
   const CliResult plain = run_cli(args);
   ASSERT_EQ(plain.status, 0) << plain.err;
   EXPECT_EQ(plain.out, ref["greedy_text"].get<std::string>() + "\n");
+  // --stream prints the same text as it becomes final; it does not go with --json.
+  std::vector<std::string> streamed = args;
+  streamed.push_back("--stream");
+  const CliResult s = run_cli(streamed);
+  ASSERT_EQ(s.status, 0) << s.err;
+  EXPECT_EQ(s.out, plain.out);
+  streamed.push_back("--json");
+  EXPECT_EQ(run_cli(streamed).status, 2);
   // Translation, a detected language and beam search run; the language is reported.
   const CliResult translated = run_cli({"transcribe", "-m", kWhisper, kWhisper + "/audio.wav", "--task", "translate",
                                         "--max-new-tokens", "4", "--num-beams", "2", "--json"});

@@ -1,7 +1,8 @@
 // `serve` with a speech model: /v1/audio/transcriptions as the OpenAI SDKs upload to it
 // (multipart), in every response_format, and the refusals (not audio, not multipart, a model
 // that does not transcribe, translation by a CTC model); with the Whisper folder,
-// /v1/audio/transcriptions and /v1/audio/translations give the text the model gives in process;
+// /v1/audio/transcriptions and /v1/audio/translations give the text the model gives in process,
+// whole or streamed (stream=true: transcript.text.delta events that join to exactly that text);
 // with the CLAP folder, /v1/embeddings embeds {"audio": data URL} and text items as `embed` does.
 #include <gtest/gtest.h>
 
@@ -163,6 +164,62 @@ TEST_F(ServeWhisper, TranscriptionsAndTranslations) {
   a = upload("/v1/audio/translations", wav, {{"model", "whisper", "", ""}, {"language", "de", "", ""}});
   ASSERT_EQ(a.status, 200) << a.body;
   EXPECT_EQ(a.json(), json({{"text", translated.text}}));
+}
+
+TEST_F(ServeWhisper, StreamedDeltasJoinToTheNonStreamedText) {
+  const std::string wav = read_file(kModels + "whisper/audio.wav");
+  TranscriptionOptions o;
+  o.language = "en";
+  const Transcript want = expected(o);
+  // In process, the same options stream these pieces (token by token: greedy, no fallback).
+  std::vector<std::string> pieces;
+  o.on_text = [&](std::string_view d) {
+    pieces.emplace_back(d);
+    return true;
+  };
+  expected(o);
+  const HttpAnswer whole =
+      upload("/v1/audio/transcriptions", wav, {{"model", "whisper", "", ""}, {"language", "en", "", ""}});
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  ASSERT_EQ(whole.json()["text"], want.text);
+  for (const char* format : {"json", "text"}) {
+    const HttpAnswer a = upload("/v1/audio/transcriptions", wav,
+                                {{"model", "whisper", "", ""},
+                                 {"language", "en", "", ""},
+                                 {"stream", "true", "", ""},
+                                 {"response_format", format, "", ""}});
+    ASSERT_EQ(a.status, 200) << a.body;
+    std::vector<json> events;
+    for (size_t at = 0; (at = a.body.find("data: ", at)) != std::string::npos;) {
+      const size_t end = a.body.find('\n', at);
+      events.push_back(json::parse(a.body.substr(at + 6, end - at - 6)));
+      at = end;
+    }
+    ASSERT_GE(events.size(), 2u) << a.body;
+    std::vector<std::string> deltas;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+      EXPECT_EQ(events[i]["type"], "transcript.text.delta") << a.body;
+      deltas.push_back(events[i]["delta"]);
+    }
+    std::string joined;
+    for (const auto& d : deltas) joined += d;
+    EXPECT_EQ(joined, whole.json()["text"].get<std::string>()) << format;
+    EXPECT_EQ(deltas, pieces) << "the server streams what the model makes final, token by token";
+    EXPECT_EQ(events.back()["type"], "transcript.text.done");
+    EXPECT_EQ(events.back()["text"], want.text);
+    EXPECT_EQ(events.back()["usage"]["type"], "duration");
+    EXPECT_NEAR(events.back()["usage"]["seconds"].get<double>(), 2.5, 1e-6);
+  }
+  // Formats with timings do not stream (400 naming the field), as OpenAI's API.
+  const HttpAnswer srt =
+      upload("/v1/audio/transcriptions", wav,
+             {{"model", "whisper", "", ""}, {"stream", "true", "", ""}, {"response_format", "verbose_json", "", ""}});
+  EXPECT_EQ(srt.status, 400) << srt.body;
+  EXPECT_NE(srt.body.find("stream"), std::string::npos) << srt.body;
+  // A bad upload is a 400 before any event.
+  EXPECT_EQ(upload("/v1/audio/transcriptions", "not audio", {{"model", "whisper", "", ""}, {"stream", "true", "", ""}})
+                .status,
+            400);
 }
 
 TEST_F(ServeWhisper, TimestampsFromAModelWithoutTimestampTokensAre400) {

@@ -7,7 +7,9 @@
 // vocabulary has none); the windows are checked for what stitching guarantees, not against
 // transformers. The folders of tools/fixtures/make_whisper_fixtures.py (whisper-ts: real
 // timestamp tokens, transformers' generate() with timestamps, long-form, detection, prompt, beams)
-// are compared exactly when present. Runs on IA_TEST_DEVICE.
+// are compared exactly when present. Streaming (TranscriptionOptions::on_text): the pieces join to
+// exactly the transcript's text — token by token for greedy decoding, window by window with
+// beams, timestamps or long audio — and a reader that leaves stops it. Runs on IA_TEST_DEVICE.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -185,6 +187,60 @@ TEST(WhisperTranscription, BeamSearchRunsThroughTheRules) {
   EXPECT_EQ(r->transcribe(audio_of(dir), o).ids, want);
 }
 
+// The pieces a transcription streams, and (in *t) the transcript it returns.
+std::vector<std::string> streamed(const SpeechRecognizer& r, const std::vector<float>& samples, TranscriptionOptions o,
+                                  Transcript* t) {
+  std::vector<std::string> pieces;
+  o.on_text = [&](std::string_view d) {
+    pieces.emplace_back(d);
+    return true;
+  };
+  *t = r.transcribe(samples, o);
+  return pieces;
+}
+
+std::string joined(const std::vector<std::string>& pieces) {
+  std::string out;
+  for (const auto& p : pieces) out += p;
+  return out;
+}
+
+TEST(WhisperTranscription, StreamedTextJoinsToTheTranscript) {
+  const std::string dir = folder("whisper");
+  const auto r = SpeechRecognizer::load(dir, test_device(), DType::F32);
+  TranscriptionOptions o;
+  o.language = "en";
+  o.max_new_tokens = 12;
+  o.ignore_eos = true;
+  const Transcript plain = r->transcribe(audio_of(dir), o);
+  ASSERT_FALSE(plain.text.empty());
+  Transcript t;
+  const auto pieces = streamed(*r, audio_of(dir), o, &t);
+  EXPECT_EQ(t.ids, plain.ids) << "streaming does not change the decoding";
+  EXPECT_EQ(joined(pieces), plain.text);
+  EXPECT_GT(pieces.size(), 1u) << "greedy tokens are final as generated: streamed one by one";
+  for (const auto& p : pieces) EXPECT_FALSE(p.empty());
+
+  // Beam search and the default stop at eos: the text once the window is decided.
+  o.num_beams = 2;
+  o.ignore_eos = false;
+  const Transcript beams = r->transcribe(audio_of(dir), o);
+  EXPECT_EQ(joined(streamed(*r, audio_of(dir), o, &t)), beams.text);
+  EXPECT_EQ(t.ids, beams.ids);
+
+  // A reader that leaves stops the transcription at once.
+  o.num_beams = 1;
+  o.ignore_eos = true;
+  int calls = 0;
+  o.on_text = [&](std::string_view) {
+    ++calls;
+    return false;
+  };
+  const Transcript cut = r->transcribe(audio_of(dir), o);
+  EXPECT_EQ(calls, 1);
+  EXPECT_LT(cut.ids.size(), plain.ids.size());
+}
+
 TEST(WhisperTranscription, WhatTheModelCannotDoIsInvalidArgument) {
   const std::string dir = folder("whisper");
   const auto r = SpeechRecognizer::load(dir, test_device(), DType::F32);
@@ -304,6 +360,25 @@ TEST_F(StandInWithTimestamps, ThresholdsDecideFallbackAndSilence) {
     EXPECT_TRUE(t.segments.empty()) << repeat;
     EXPECT_EQ(t.text, "") << repeat;
   }
+}
+
+TEST_F(StandInWithTimestamps, StreamedWindowsJoinToTheTranscript) {
+  const auto r = SpeechRecognizer::load(dir_.string(), test_device(), DType::F32);
+  TranscriptionOptions o;
+  o.language = "en";
+  o.max_new_tokens = 20;
+  // Long audio: each window's segments once the window is decided (its tail is heard again).
+  const std::vector<float> samples = audio_of(folder("whisper"), 14);
+  const Transcript plain = r->transcribe(samples, o);
+  Transcript t;
+  EXPECT_EQ(joined(streamed(*r, samples, o, &t)), plain.text);
+  EXPECT_EQ(t.ids, plain.ids);
+  // Thresholds that may decode a window again: its text goes once it stands.
+  configure({{"compression_ratio_threshold", 1e9}, {"logprob_threshold", -1e9}});
+  const auto f = SpeechRecognizer::load(dir_.string(), test_device(), DType::F32);
+  o.timestamps = true;
+  const Transcript fallback = f->transcribe(audio_of(folder("whisper")), o);
+  EXPECT_EQ(joined(streamed(*f, audio_of(folder("whisper")), o, &t)), fallback.text);
 }
 
 // transformers' own outputs, when tools/fixtures/make_whisper_fixtures.py has made whisper-ts.

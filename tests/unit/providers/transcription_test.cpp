@@ -1,7 +1,8 @@
 // Speech to text through the providers: the multipart upload as the OpenAI SDK sends it (checked
 // part by part by the fake), every response_format read back, translations, the services that
 // have the route and the ones that do not, the client's retries and cost for it, and the answer
-// parser's refusals.
+// parser's refusals; streamed transcriptions (stream=true): deltas as they come, never replayed
+// once one reached the caller, whisper-1's whole answer, vLLM's chunk shape; OVMS's /v3 routes.
 #include <gtest/gtest.h>
 
 #include "fake_config.h"
@@ -71,7 +72,7 @@ TEST(ProviderTranscription, EveryResponseFormatIsReadBack) {
   auto p = make_provider(fake_config("vllm", fake));
   TranscribeCall c = call_for("openai/whisper-large-v3", "verbose_json");
   c.timestamp_granularities = {"segment"};
-  TranscriptionResult v = p->transcribe(c, "");
+  TranscriptionResult v = p->transcribe(c, "", nullptr);
   EXPECT_EQ(v.text, "Hello world");
   EXPECT_EQ(v.language, "english");
   EXPECT_EQ(v.duration, 2.5);
@@ -83,9 +84,9 @@ TEST(ProviderTranscription, EveryResponseFormatIsReadBack) {
   EXPECT_EQ(fake.requests().back().part("timestamp_granularities[]")->content, "segment");
   EXPECT_TRUE(fake.requests().back().header("Authorization").empty());  // a local vLLM without --api-key
 
-  EXPECT_EQ(p->transcribe(call_for("m", "text"), "").text, "Hello world");
+  EXPECT_EQ(p->transcribe(call_for("m", "text"), "", nullptr).text, "Hello world");
   for (const char* format : {"srt", "vtt"}) {
-    const TranscriptionResult s = p->transcribe(call_for("m", format), "");
+    const TranscriptionResult s = p->transcribe(call_for("m", format), "", nullptr);
     EXPECT_EQ(s.text, "Hello world") << format;
     ASSERT_EQ(s.segments.size(), 2u) << format;
     EXPECT_EQ(s.segments[0].text, "Hello");
@@ -100,7 +101,7 @@ TEST(ProviderTranscription, TranslationsGoToTheirRouteWithoutALanguage) {
   TranscribeCall c = call_for("whisper-large-v3");
   c.task = "translate";
   c.timestamp_granularities = {"segment"};
-  EXPECT_EQ(p->transcribe(c, "gsk-1").text, "Hello world");
+  EXPECT_EQ(p->transcribe(c, "gsk-1", nullptr).text, "Hello world");
   const auto req = fake.requests().back();
   EXPECT_EQ(req.path, "/v1/audio/translations");
   EXPECT_EQ(req.part("language"), nullptr);  // the translations API has none (the fake refuses it)
@@ -110,7 +111,7 @@ TEST(ProviderTranscription, TranslationsGoToTheirRouteWithoutALanguage) {
 
 TEST(ProviderTranscription, ServicesWithoutTheRouteAreUnsupported) {
   FakeProvider fake(FakeProtocol::OpenAI);
-  for (const char* type : {"anthropic", "ollama", "tgi", "tei", "gemini", "ovms", "opea"}) {
+  for (const char* type : {"anthropic", "ollama", "tgi", "tei", "gemini", "opea"}) {
     ProviderClient client(make_provider(fake_config(type, fake)));
     EXPECT_FALSE(client.provider().supports(Capability::Transcription)) << type;
     try {
@@ -122,7 +123,7 @@ TEST(ProviderTranscription, ServicesWithoutTheRouteAreUnsupported) {
     }
   }
   EXPECT_EQ(fake.request_count(), 0u);
-  for (const char* type : {"openai", "groq", "vllm"})
+  for (const char* type : {"openai", "groq", "vllm", "ovms"})
     EXPECT_TRUE(make_provider(fake_config(type, fake))->supports(Capability::Transcription)) << type;
 }
 
@@ -201,6 +202,161 @@ TEST(ProviderTranscription, MalformedAnswersAreTheProvidersFailure) {
   EXPECT_EQ(v.text, "Hi there");
   EXPECT_TRUE(parse_transcription("p", "", "srt").segments.empty());
   EXPECT_EQ(parse_transcription("p", "Hello\r\n", "text").text, "Hello");
+}
+
+std::vector<std::string> collect_stream(ProviderClient& client, const TranscribeCall& c, TranscriptionResult* out) {
+  std::vector<std::string> deltas;
+  *out = client.transcribe(c, Priority::Normal, [&](std::string_view d) {
+    deltas.emplace_back(d);
+    return true;
+  });
+  return deltas;
+}
+
+TEST(ProviderTranscription, StreamedDeltasComeAsTheServiceSendsThem) {
+  FakeProvider fake(FakeProtocol::OpenAI, {"sk-good"});
+  ProviderClient client(make_provider(fake_config("openai", fake, {"sk-good"})));
+  TranscriptionResult r;
+  const auto deltas = collect_stream(client, call_for("gpt-4o-transcribe"), &r);
+  EXPECT_EQ(deltas, FakeProvider::kDeltas);
+  EXPECT_EQ(r.text, "Hello world");  // the done event's
+  EXPECT_EQ(r.usage.input_tokens, 14);
+  EXPECT_EQ(r.usage.output_tokens, 3);
+  const auto req = fake.requests().back();
+  ASSERT_NE(req.part("stream"), nullptr);
+  EXPECT_EQ(req.part("stream")->content, "true");
+  EXPECT_EQ(req.header("Accept"), "text/event-stream");
+  EXPECT_EQ(req.part("file")->content, awkward_audio());
+
+  // whisper-1 ignores stream and answers whole: its text is one delta.
+  const auto whole = collect_stream(client, call_for("whisper-1"), &r);
+  EXPECT_EQ(whole, std::vector<std::string>{"Hello world"});
+  EXPECT_EQ(r.text, "Hello world");
+
+  // Translations have no stream field: asked whole, given as one delta.
+  TranscribeCall t = call_for("gpt-4o-transcribe");
+  t.task = "translate";
+  EXPECT_EQ(collect_stream(client, t, &r), std::vector<std::string>{"Hello world"});
+  EXPECT_EQ(fake.requests().back().part("stream"), nullptr);
+
+  // Subtitles cannot stream: refused before any call.
+  const size_t calls = fake.call_count();
+  try {
+    collect_stream(client, call_for("gpt-4o-transcribe", "srt"), &r);
+    ADD_FAILURE() << "a streamed srt was sent";
+  } catch (const ProviderError& e) {
+    EXPECT_EQ(e.failure(), FailureClass::CallerFault);
+  }
+  EXPECT_EQ(fake.call_count(), calls);
+}
+
+TEST(ProviderTranscription, AStreamIsRetriedOnlyBeforeItsFirstDelta) {
+  FakeProvider fake(FakeProtocol::OpenAI);
+  RecordingClient client(fake_config("openai", fake));
+  // Cut before any delta: nothing reached the caller, so it is tried again, whole.
+  FakeStep empty{FakeStep::CutStream};
+  empty.after_deltas = 0;
+  fake.script({empty});
+  TranscriptionResult r;
+  EXPECT_EQ(collect_stream(*client.client, call_for("gpt-4o-transcribe"), &r), FakeProvider::kDeltas);
+  EXPECT_EQ(fake.call_count(), 2u);
+
+  // Cut after a delta: final (never replayed), the caller has exactly what was sent.
+  FakeStep cut{FakeStep::CutStream};
+  cut.after_deltas = 1;
+  fake.script({cut});
+  std::vector<std::string> got;
+  try {
+    client->transcribe(call_for("gpt-4o-transcribe"), Priority::Normal, [&](std::string_view d) {
+      got.emplace_back(d);
+      return true;
+    });
+    ADD_FAILURE() << "a cut stream succeeded";
+  } catch (const ProviderError& e) {
+    // The connection closed mid-body (curl: a partial transfer): a transport failure, retryable
+    // had nothing been forwarded.
+    EXPECT_TRUE(is_retryable(e.failure())) << e.what();
+  }
+  EXPECT_EQ(got, std::vector<std::string>{"Hel"});
+  EXPECT_EQ(fake.call_count(), 3u);
+
+  // An error event after two deltas: the service's failure, not replayed either.
+  FakeStep err{FakeStep::ErrorInStream};
+  err.after_deltas = 2;
+  fake.script({err});
+  got.clear();
+  try {
+    client->transcribe(call_for("gpt-4o-transcribe"), Priority::Normal, [&](std::string_view d) {
+      got.emplace_back(d);
+      return true;
+    });
+    ADD_FAILURE() << "an error event was ignored";
+  } catch (const ProviderError& e) {
+    EXPECT_NE(std::string(e.what()).find("fake failure mid-stream"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"Hel", "lo"}));
+  EXPECT_EQ(fake.call_count(), 4u);
+}
+
+TEST(ProviderTranscription, StreamEventsOfOpenAIAndVllm) {
+  std::string text;
+  const OnText on = [&](std::string_view d) {
+    text += d;
+    return true;
+  };
+  // vLLM: chat-style transcription.chunk chunks, usage in the last, then [DONE].
+  TranscriptStreamState v;
+  EXPECT_TRUE(
+      v.on_data("v", R"({"id":"trsc-1","object":"transcription.chunk","choices":[{"delta":{"content":" Hel"}}]})", on));
+  EXPECT_TRUE(v.on_data(
+      "v",
+      R"({"object":"transcription.chunk","choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2}})",
+      on));
+  EXPECT_FALSE(v.on_data("v", "[DONE]", on));
+  EXPECT_TRUE(v.done);
+  EXPECT_EQ(text, " Hello");
+  EXPECT_EQ(v.result.text, " Hello");
+  EXPECT_EQ(v.result.usage.output_tokens, 2);
+  // OpenAI: unknown event types are skipped; done carries the text and duration usage.
+  text.clear();
+  TranscriptStreamState o;
+  EXPECT_TRUE(o.on_data("o", R"({"type":"transcript.text.delta","delta":"Hi","logprobs":[]})", on));
+  EXPECT_TRUE(o.on_data("o", R"({"type":"transcript.text.segment","text":"ignored"})", on));
+  EXPECT_FALSE(
+      o.on_data("o", R"({"type":"transcript.text.done","text":"Hi","usage":{"type":"duration","seconds":4}})", on));
+  EXPECT_EQ(text, "Hi");
+  EXPECT_EQ(o.result.usage.audio_seconds, 4);
+  // Malformed: not JSON, a done without text.
+  TranscriptStreamState bad;
+  EXPECT_THROW(bad.on_data("b", "<html>", on), ProviderError);
+  EXPECT_THROW(bad.on_data("b", R"({"type":"transcript.text.done"})", on), ProviderError);
+  // A caller that stops reading stops the stream.
+  TranscriptStreamState stop;
+  EXPECT_FALSE(
+      stop.on_data("s", R"({"type":"transcript.text.delta","delta":"x"})", [](std::string_view) { return false; }));
+  EXPECT_TRUE(stop.cancelled);
+}
+
+TEST(ProviderTranscription, OvmsServesTheRoutesUnderV3) {
+  FakeProvider fake(FakeProtocol::OpenAI);
+  ProviderConfig c = fake_config("ovms", fake);
+  c.base_url = fake.url() + "/v3";  // OVMS's OpenAI-compatible base
+  ProviderClient client(make_provider(c));
+  ASSERT_TRUE(client.provider().supports(Capability::Transcription));
+  TranscribeCall call = call_for("openai/whisper-large-v3-turbo", "verbose_json");
+  const TranscriptionResult r = client.transcribe(call);
+  EXPECT_EQ(r.text, "Hello world");
+  EXPECT_EQ(r.segments.size(), 2u);
+  EXPECT_EQ(fake.requests().back().path, "/v3/audio/transcriptions");
+  call.task = "translate";
+  call.response_format = "json";
+  EXPECT_EQ(client.transcribe(call).text, "Hello world");
+  EXPECT_EQ(fake.requests().back().path, "/v3/audio/translations");
+  // OVMS documents no streamed transcription: asked whole, given as one delta.
+  call.task = "transcribe";
+  TranscriptionResult s;
+  EXPECT_EQ(collect_stream(client, call, &s), std::vector<std::string>{"Hello world"});
+  EXPECT_EQ(fake.requests().back().part("stream"), nullptr);
 }
 
 TEST(ProviderTranscription, FormDataBoundaryNeverOccursInAPart) {
