@@ -1,7 +1,8 @@
 // libFuzzer target for pre-quantized checkpoints (formats/checkpoint_quantization.h): the input
 // is config.json's text, a NUL byte, then a model.safetensors image. Both are written to a
-// temporary folder, opened as a WeightStore (which reads quantization_config), and every
-// "X.qweight" is unpacked as a GPTQ layer of the sizes its qweight implies (bounded). Each step
+// temporary folder, opened as a WeightStore (which reads quantization_config: GPTQ 4 or 8 bits,
+// AWQ), and every "X.qweight" is unpacked as a layer of the sizes its qweight implies under the
+// config's method (GPTQ [in * bits / 32, out], AWQ [in, out / 8]; bounded). Each step
 // must either succeed or throw an ia::Error of a user kind; anything else (another exception,
 // Internal, a crash or a sanitizer report) is a bug.
 #include <unistd.h>
@@ -50,11 +51,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       const ia::TensorInfo& info = store->info(name);
       if (info.shape.size() != 2) continue;
-      const int64_t in = info.shape[0] * 8, out = info.shape[1];
+      const bool awq = q->method == "awq";
+      const int64_t in = awq ? info.shape[0] : info.shape[0] * (32 / q->bits);
+      const int64_t out = awq ? info.shape[1] * 8 : info.shape[1];
       if (in <= 0 || out <= 0 || in * out > (int64_t{1} << 20)) continue;
       const std::string base = name.substr(0, name.size() - kSuffix.size());
       try {
-        const ia::Tensor t = ia::gptq_packed_matrix(*store, base, out, in, *q);
+        const ia::Tensor t = ia::checkpoint_packed_matrix(*store, base, out, in, *q);
         check(t.size(0) == out);
       } catch (const ia::Error& e) {
         check(e.kind() != ia::ErrorKind::Internal);

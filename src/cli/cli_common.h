@@ -55,6 +55,7 @@ void register_pull(CLI::App& app, Context& ctx, Action& action);
 void register_serve(CLI::App& app, Context& ctx, Action& action);
 void register_transcribe(CLI::App& app, Context& ctx, Action& action);
 void register_eval(CLI::App& app, Context& ctx, Action& action);
+void register_quantize(CLI::App& app, Context& ctx, Action& action);
 void register_bench(CLI::App& app, Context& ctx, Action& action);
 void register_providers(CLI::App& app, Context& ctx, Action& action);
 

@@ -62,6 +62,7 @@ int run(int argc, char** argv) {
   ia::cli::register_serve(app, ctx, action);
   ia::cli::register_transcribe(app, ctx, action);
   ia::cli::register_eval(app, ctx, action);
+  ia::cli::register_quantize(app, ctx, action);
   ia::cli::register_bench(app, ctx, action);
   ia::cli::register_providers(app, ctx, action);
   // `help [COMMAND...]` is `COMMAND... --help`; then name an unknown command or

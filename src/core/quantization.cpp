@@ -158,6 +158,21 @@ Tensor dequantize_matrix(const Tensor& q, int64_t k) {
   return out;
 }
 
+Tensor with_zero_points(const Tensor& packed, int64_t k) {
+  const DType from = packed.dtype();
+  if (from != DType::Q4G32 && from != DType::Q4G128) return packed;
+  const DType to = from == DType::Q4G32 ? DType::Q4ZG32 : DType::Q4ZG128;
+  const Tensor p = packed.contiguous();
+  const int64_t n = p.size(0), rb_from = p.size(1), rb_to = quantized_row_bytes(to, k);
+  Tensor out = Tensor::zeros({n, rb_to}, to);
+  for (int64_t j = 0; j < n; ++j) {
+    uint8_t* row = out.data<uint8_t>() + j * rb_to;
+    std::memcpy(row, p.data<uint8_t>() + j * rb_from, static_cast<size_t>(rb_from));  // quants, then scales
+    std::memset(row + quant_zeros_offset(to, k), 8, static_cast<size_t>(k / quant_group_size(to)));
+  }
+  return out;
+}
+
 WeightQuantization weight_quantization(const std::string& method) {
   WeightQuantization q;
   if (method.empty() || method == "none") return q;

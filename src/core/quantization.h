@@ -57,6 +57,10 @@ Tensor quantize_matrix(const Tensor& w, DType t);
 // A packed host matrix of `k` inputs back to f32 [n, k].
 Tensor dequantize_matrix(const Tensor& q, int64_t k);
 
+// A Q4G32 / Q4G128 matrix of `k` inputs as Q4ZG32 / Q4ZG128 with every zero point 8 (the same
+// values), so that it stacks with zero-point parts; other formats are returned as they are.
+Tensor with_zero_points(const Tensor& packed, int64_t k);
+
 // Which formats a model's matrices take when it loads (`--quantize`), by a simple rule:
 // the layers' matrices take `layers`; the LM head takes `head` (8 bits: it is the largest
 // single matrix of a small model and writes the logits directly, so llama.cpp's 4-bit presets

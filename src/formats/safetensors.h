@@ -118,6 +118,19 @@ class WeightStore {
   // (models/layers/weight_source.h) read it when they load. Set before a model loads.
   void set_quantization(WeightQuantization q) { quantization_ = std::move(q); }
   const WeightQuantization& quantization() const { return quantization_; }
+  // While set, every layer matrix a model load packs by `quantization()` (not the LM head, not
+  // tables) is appended here: its name as stored, its [out, in] size, and whether the checkpoint
+  // stores it as [in, out] (GPT-2's Conv1D). `ipfs-accelerate quantize` writes these as the
+  // checkpoint's packed layers. Set while no model is loading; nullptr stops.
+  struct PackedLayer {
+    std::string name;
+    int64_t out = 0, in = 0;
+    bool in_out = false;
+  };
+  void record_packed_layers_to(std::vector<PackedLayer>* out) const { packed_layers_ = out; }
+  void record_packed_layer(PackedLayer layer) const {
+    if (packed_layers_) packed_layers_->push_back(std::move(layer));
+  }
   // How the checkpoint itself is quantized (config.json's quantization_config: GPTQ), as
   // open() read it; null for a plain checkpoint (formats/checkpoint_quantization.h).
   const CheckpointQuantization* checkpoint_quantization() const { return checkpoint_quantization_.get(); }
@@ -133,6 +146,7 @@ class WeightStore {
   std::map<std::string, size_t> dtype_counts_;
   mutable ProgressTask* read_progress_ = nullptr;
   WeightQuantization quantization_;
+  mutable std::vector<PackedLayer>* packed_layers_ = nullptr;
   std::shared_ptr<const CheckpointQuantization> checkpoint_quantization_;
 };
 

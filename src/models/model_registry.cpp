@@ -338,12 +338,11 @@ void require_packed_linears(const WeightStore& weights, Device device) {
              "--quantize {}: the {} backend ({}) has no linear layer for {} weights (use --device cpu)", q.method,
              device.str(), be.name(), dtype_name(t));
   if (checkpoint)
-    for (DType t : {DType::Q4ZG32, DType::Q4ZG128})
-      if (!be.supports(OpKind::Linear, t))
-        fail(ErrorKind::Unsupported,
-             "{}: a {} checkpoint loads packed, and the {} backend ({}) has no linear layer for {} weights (use "
-             "--device cpu)",
-             weights.dir(), checkpoint->method, device.str(), be.name(), dtype_name(t));
+    if (const DType t = checkpoint->packed_format(); !be.supports(OpKind::Linear, t))
+      fail(ErrorKind::Unsupported,
+           "{}: a {} checkpoint loads packed, and the {} backend ({}) has no linear layer for {} weights (use "
+           "--device cpu)",
+           weights.dir(), checkpoint->method, device.str(), be.name(), dtype_name(t));
 }
 
 std::unique_ptr<CausalLM> load_causal_lm(const HfConfig& config, const WeightStore& weights, DType compute_dtype,

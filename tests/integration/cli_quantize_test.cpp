@@ -57,9 +57,104 @@ TEST(CliQuantize, BadInputIsExitTwo) {
   cfg["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 3}, {"group_size", 128}};
   write_file(dir.path() + "/config.json", cfg.dump());
   expect_user_error(run_cli({"generate", "--model", dir.path(), "--prompt", "hi"}), "3 bits");
-  cfg["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4}};
+  cfg["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4}, {"version", "gemv"}};
   write_file(dir.path() + "/config.json", cfg.dump());
-  expect_user_error(run_cli({"generate", "--model", dir.path(), "--prompt", "hi"}), "awq");
+  expect_user_error(run_cli({"generate", "--model", dir.path(), "--prompt", "hi"}), "gemv");
+  cfg["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 8}, {"group_size", 128}};
+  write_file(dir.path() + "/config.json", cfg.dump());
+  expect_user_error(run_cli({"generate", "--model", dir.path(), "--prompt", "hi"}), "8-bit group_size 128");
+}
+
+// `quantize --method M --out DIR`: a GPTQ folder that generates the same greedy tokens as the
+// source model loaded with `--quantize M` (the 4-bit grids are the same bit for bit).
+TEST(CliQuantize, WritesAGptqFolderThatGeneratesLikeQuantizeAtLoad) {
+  TempDir dir;
+  const std::string out = dir.path() + "/llama-q4z";
+  auto w = run_cli({"quantize", "--model", kLlama, "--method", "q4z", "--out", out});
+  ASSERT_EQ(w.status, 0) << w.err;
+  auto summary = nlohmann::json::parse(w.out);
+  EXPECT_EQ(summary["quant_method"], "gptq");
+  EXPECT_EQ(summary["bits"], 4);
+  EXPECT_EQ(summary["group_size"], 32);
+  EXPECT_EQ(summary["checkpoint_format"], "gptq");
+  EXPECT_EQ(summary["packed_layers"], 14);  // 2 layers x (q, k, v, o, gate, up, down)
+  auto config = nlohmann::json::parse(read_file(out + "/config.json"));
+  EXPECT_EQ(config["quantization_config"]["sym"], false);
+  const std::vector<std::string> gen = {"generate",
+                                        "--prompt",
+                                        "The capital of France is",
+                                        "--max-new-tokens",
+                                        "12",
+                                        "--temperature",
+                                        "0",
+                                        "--ignore-eos",
+                                        "--json",
+                                        "--quiet"};
+  auto args = gen;
+  args.insert(args.end(), {"--model", out, "--quantize", "q4z"});
+  auto from_folder = run_cli(args);
+  args = gen;
+  args.insert(args.end(), {"--model", kLlama, "--quantize", "q4z"});
+  auto at_load = run_cli(args);
+  ASSERT_EQ(from_folder.status, 0) << from_folder.err;
+  ASSERT_EQ(at_load.status, 0) << at_load.err;
+  EXPECT_EQ(nlohmann::json::parse(from_folder.out)["ids"], nlohmann::json::parse(at_load.out)["ids"]);
+
+  // Bad input: an existing non-empty --out, an unknown method, --out missing, a quantized source.
+  expect_user_error(run_cli({"quantize", "--model", kLlama, "--method", "q4", "--out", out}), "--force");
+  expect_user_error(run_cli({"quantize", "--model", kLlama, "--method", "q3", "--out", dir.path() + "/x"}), "q3");
+  expect_user_error(run_cli({"quantize", "--model", kLlama, "--method", "q4"}), "--out");
+  expect_user_error(run_cli({"quantize", "--model", out, "--method", "q4", "--out", dir.path() + "/y"}),
+                    "already quantized");
+  auto forced = run_cli({"quantize", "--model", kLlama, "--method", "int8", "--out", out, "--force"});
+  ASSERT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(nlohmann::json::parse(read_file(out + "/config.json"))["quantization_config"]["bits"], 8);
+}
+
+TEST(CliQuantize, AnalyzeComparesTheMethods) {
+  TempDir dir;
+  const std::string text = dir.path() + "/text.txt";
+  write_file(text, "The quick brown fox jumps over the lazy dog. A second sentence follows the first one here.");
+  auto r = run_cli({"quantize", "--analyze", "--model", kLlama, "--text", text, "--methods", "int8,q4z", "--format",
+                    "json", "--window", "16", "--bandwidth-mib", "16", "--decode-tokens", "4", "--dtype", "f32"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["copy_bytes_per_s"].get<double>(), 1e8);
+  ASSERT_EQ(j["methods"].size(), 3u);
+  const auto& none = j["methods"][0];
+  const auto& int8 = j["methods"][1];
+  const auto& q4z = j["methods"][2];
+  EXPECT_EQ(none["method"], "none");
+  EXPECT_EQ(int8["method"], "int8");
+  EXPECT_EQ(q4z["method"], "q4z");
+  EXPECT_NEAR(none["bits_per_weight"].get<double>(), 32.0, 1e-9);
+  // int8's matrices: 8 bits and a 32-bit scale per row of 64 or 128 inputs.
+  EXPECT_GT(int8["bits_per_weight"].get<double>(), 8.0);
+  EXPECT_LT(int8["bits_per_weight"].get<double>(), 8.6);
+  // q4z: 4.75 bits in the layers, the 8-bit head.
+  EXPECT_LT(q4z["bits_per_weight"].get<double>(), int8["bits_per_weight"].get<double>());
+  EXPECT_LT(q4z["disk_bytes"].get<double>(), int8["disk_bytes"].get<double>());
+  EXPECT_LT(int8["disk_bytes"].get<double>(), none["disk_bytes"].get<double>());
+  EXPECT_LT(int8["matrix_bytes"].get<double>(), none["matrix_bytes"].get<double>() / 3);
+  for (const auto& m : j["methods"]) {
+    // Modelled: bandwidth / bytes per token, exactly.
+    EXPECT_DOUBLE_EQ(m["modelled_decode_tok_s"].get<double>(),
+                     j["copy_bytes_per_s"].get<double>() / m["matrix_bytes"].get<double>());
+    EXPECT_GT(m["measured_decode_tok_s"].get<double>(), 0.0);
+    EXPECT_GT(m["memory_bytes"].get<double>(), m["matrix_bytes"].get<double>());
+  }
+  EXPECT_EQ(none["kl_mean"], 0.0);
+  EXPECT_GT(int8["kl_mean"].get<double>(), 0.0);
+  EXPECT_LT(int8["kl_mean"].get<double>(), q4z["kl_mean"].get<double>());
+  EXPECT_LT(q4z["kl_mean"].get<double>(), 0.1);
+  EXPECT_GE(int8["top1_agreement"].get<double>(), 0.9);
+  // The table names every method.
+  auto t = run_cli({"quantize", "--analyze", "--model", kLlama, "--text", text, "--methods", "q4", "--window", "16",
+                    "--bandwidth-mib", "16", "--decode-tokens", "0"});
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("\nnone "), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("\nq4 "), std::string::npos) << t.out;
+  expect_user_error(run_cli({"quantize", "--analyze", "--model", kLlama, "--text", text, "--methods", "q5"}), "q5");
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ bool WeightSource::has(const std::string& name) const {
 Tensor WeightSource::checkpoint_packed(const std::string& name, int64_t rows, int64_t cols) const {
   const std::string layer = layer_of(prefix_ + name);
   if (layer.empty() || !has_packed_layer(*store_, layer)) return {};
-  return gptq_packed_matrix(*store_, layer, rows, cols, *store_->checkpoint_quantization());
+  return checkpoint_packed_matrix(*store_, layer, rows, cols, *store_->checkpoint_quantization());
 }
 
 WeightSource::WeightSource(const WeightStore& store, std::string prefix, DType compute_dtype, Device device,
@@ -101,7 +101,10 @@ Tensor WeightSource::packed_host(const std::string& name, int64_t rows, int64_t 
 Tensor WeightSource::matrix(const std::string& name, int64_t rows, int64_t cols) const {
   if (Tensor packed = checkpoint_packed(name, rows, cols); packed.defined()) return placed_matrix(packed);
   const WeightQuantization& q = store_->quantization();
-  if (q.enabled()) return placed_matrix(packed_host(name, rows, cols, layout_, q.layer_format(cols)));
+  if (q.enabled()) {
+    store_->record_packed_layer({prefix_ + name, rows, cols, layout_ == WeightLayout::InOut});
+    return placed_matrix(packed_host(name, rows, cols, layout_, q.layer_format(cols)));
+  }
   return placed_matrix(matrix_host(name, rows, cols, layout_));
 }
 
@@ -127,13 +130,21 @@ Tensor WeightSource::stacked_matrices(const std::vector<std::string>& names, con
              prefix_ + names[0], prefix_ + names[i]);
       packed.push_back(part);
     }
+    // Symmetric and zero-point parts (a GPTQ layer whose zeros are not all 8) stack as zero-point rows.
+    for (const Tensor& p : packed)
+      if (p.dtype() != packed[0].dtype()) {
+        for (Tensor& part : packed) part = with_zero_points(part, cols);
+        break;
+      }
     return placed_matrix(concat_rows(packed));
   }
   if (const WeightQuantization& q = store_->quantization(); q.enabled()) {
     // Packed rows stack as bytes: each part is quantized row by row, so the stack is exact.
     std::vector<Tensor> packed;
-    for (size_t i = 0; i < names.size(); ++i)
+    for (size_t i = 0; i < names.size(); ++i) {
+      store_->record_packed_layer({prefix_ + names[i], rows[i], cols, layout_ == WeightLayout::InOut});
       packed.push_back(packed_host(names[i], rows[i], cols, layout_, q.layer_format(cols)));
+    }
     return placed_matrix(concat_rows(packed));
   }
   std::vector<Tensor> parts;

@@ -102,12 +102,19 @@ TEST(GptqCheckpoint, UnpacksToThePublishedDequantization) {
     EXPECT_TRUE(has_packed_layer(*store, "layer"));
     EXPECT_FALSE(has_packed_layer(*store, "other"));
     Tensor packed = gptq_packed_matrix(*store, "layer", c.out, c.in, *store->checkpoint_quantization());
-    EXPECT_EQ(packed.dtype(), c.group == 32 ? DType::Q4ZG32 : DType::Q4ZG128);
+    // Symmetric (every zero 8): the q4_g* grid, no zero points stored.
+    if (c.sym) {
+      EXPECT_EQ(packed.dtype(), c.group == 32 ? DType::Q4G32 : DType::Q4G128);
+    } else {
+      EXPECT_EQ(packed.dtype(), c.group == 32 ? DType::Q4ZG32 : DType::Q4ZG128);
+    }
     Tensor w = dequantize_matrix(packed, c.in);
+    const Tensor widened = dequantize_matrix(with_zero_points(packed, c.in), c.in);
     for (int64_t j = 0; j < c.out; ++j)
       for (int64_t k = 0; k < c.in; ++k) {
         const size_t g = static_cast<size_t>((k / c.group) * c.out + j);
         const float want = l.scale[g] * static_cast<float>(l.q[static_cast<size_t>(k * c.out + j)] - l.zero[g]);
+        ASSERT_EQ(widened.data<float>()[j * c.in + k], want) << "with_zero_points j=" << j << " k=" << k;
         ASSERT_EQ(w.data<float>()[j * c.in + k], want) << c.in << "x" << c.out << " j=" << j << " k=" << k;
       }
   }
@@ -123,9 +130,23 @@ TEST(GptqCheckpoint, RefusesWhatItDoesNotLoadByName) {
         },
         kind, parts);
   };
-  refuse({{"quant_method", "awq"}, {"bits", 4}}, ErrorKind::Unsupported, {"awq", "not supported"});
-  refuse({{"quant_method", "fp8"}}, ErrorKind::Unsupported, {"fp8"});
-  refuse({{"quant_method", "gptq"}, {"bits", 8}, {"group_size", 128}}, ErrorKind::Unsupported, {"8 bits"});
+  refuse({{"quant_method", "fp8"}}, ErrorKind::Unsupported, {"fp8", "not supported"});
+  refuse({{"quant_method", "bitsandbytes"}}, ErrorKind::Unsupported, {"bitsandbytes"});
+  refuse({{"quant_method", "gptq"}, {"bits", 8}, {"group_size", 128}}, ErrorKind::Unsupported,
+         {"8-bit group_size 128"});
+  refuse({{"quant_method", "gptq"}, {"bits", 8}, {"group_size", -1}, {"sym", false}}, ErrorKind::Unsupported,
+         {"8-bit", "sym false"});
+  refuse({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"version", "gemv"}}, ErrorKind::Unsupported,
+         {"version \"gemv\""});
+  refuse({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"version", "exllama"}}, ErrorKind::Unsupported,
+         {"exllama"});
+  refuse({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"version", "marlin"}}, ErrorKind::Unsupported,
+         {"marlin"});
+  refuse({{"quant_method", "awq"}, {"bits", 8}, {"group_size", 128}}, ErrorKind::Unsupported, {"AWQ with 8 bits"});
+  refuse({{"quant_method", "awq"}, {"w_bit", 3}, {"q_group_size", 128}}, ErrorKind::Unsupported, {"AWQ with 3 bits"});
+  refuse({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 256}}, ErrorKind::Unsupported, {"group_size 256"});
+  refuse({{"quant_method", "awq"}, {"bits", 4}, {"group_size", 128}, {"zero_point", false}}, ErrorKind::Unsupported,
+         {"zero_point false"});
   refuse({{"quant_method", "gptq"}, {"bits", 3}, {"group_size", 128}}, ErrorKind::Unsupported, {"3 bits"});
   refuse({{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 64}}, ErrorKind::Unsupported, {"group_size 64"});
   refuse({{"quant_method", "gptq"}, {"bits", 4}, {"group_size", -1}}, ErrorKind::Unsupported, {"group_size -1"});
@@ -141,8 +162,8 @@ TEST(GptqCheckpoint, RefusesWhatItDoesNotLoadByName) {
   // Opening the folder refuses an unsupported method before any tensor is read.
   TempDir dir;
   const GptqLayer l = random_layer(64, 8, 32, true, 1);
-  write_folder(dir, l, {{"quant_method", "awq"}, {"bits", 4}}, true);
-  expect_error([&] { WeightStore::open(dir.path()); }, ErrorKind::Unsupported, {"awq"});
+  write_folder(dir, l, {{"quant_method", "awq"}, {"bits", 4}, {"version", "gemv"}}, true);
+  expect_error([&] { WeightStore::open(dir.path()); }, ErrorKind::Unsupported, {"gemv"});
 }
 
 TEST(GptqCheckpoint, RefusesWrongShapesAndActOrder) {
@@ -174,6 +195,156 @@ TEST(GptqCheckpoint, RefusesWrongShapesAndActOrder) {
     auto store = WeightStore::open(dir.path());
     EXPECT_EQ(gptq_packed_matrix(*store, "layer", 16, 64, *store->checkpoint_quantization()).size(0), 16);
   }
+}
+
+// ------------------------------------------------------------- GPTQ 8-bit
+
+TEST(GptqCheckpoint, EightBitPerChannelLoadsAsQ8) {
+  // AutoGPTQ's 8-bit pack: 4 inputs per int32 (input 4r + i in bits 8i..8i+7 of row r), the
+  // zero 128 stored as 127 ("gptq") or 128 ("gptq_v2"), one f16 scale per output.
+  for (const char* format : {"gptq", "gptq_v2"}) {
+    const int64_t in = 40, out = 12;
+    std::mt19937_64 rng(7);
+    std::vector<int> q(static_cast<size_t>(in * out));
+    for (int& v : q) v = static_cast<int>(rng() % 256);  // 0..255: q - 128 covers [-128, 127]
+    q[0] = 0;
+    q[1] = 255;
+    std::vector<float> scale(static_cast<size_t>(out));
+    for (float& s : scale) s = f16_to_f32(f32_to_f16(0.001f + static_cast<float>(rng() % 1000) * 1e-5f));
+    const bool minus_one = std::string(format) == "gptq";
+    Tensor qweight = Tensor::zeros({in / 4, out}, DType::I32), qzeros = Tensor::zeros({1, out / 4}, DType::I32);
+    auto* qw = reinterpret_cast<uint32_t*>(qweight.data<int32_t>());
+    auto* qz = reinterpret_cast<uint32_t*>(qzeros.data<int32_t>());
+    for (int64_t k = 0; k < in; ++k)
+      for (int64_t j = 0; j < out; ++j)
+        qw[(k / 4) * out + j] |= static_cast<uint32_t>(q[static_cast<size_t>(k * out + j)]) << (8 * (k % 4));
+    for (int64_t j = 0; j < out; ++j) qz[j / 4] |= static_cast<uint32_t>(minus_one ? 127 : 128) << (8 * (j % 4));
+    Tensor scales = Tensor::empty({1, out}, DType::F32);
+    std::copy(scale.begin(), scale.end(), scales.data<float>());
+    TempDir dir;
+    std::ofstream(dir.file("config.json")) << nlohmann::json{
+        {"model_type", "llama"},
+        {"quantization_config",
+         {{"quant_method", "gptq"},
+          {"bits", 8},
+          {"group_size", -1},
+          {"sym", true},
+          {"checkpoint_format", format}}}}.dump();
+    write_safetensors(dir.file("model.safetensors"), {{"layer.qweight", qweight},
+                                                      {"layer.qzeros", qzeros},
+                                                      {"layer.scales", scales.to(DType::F16)},
+                                                      {"layer.g_idx", Tensor::zeros({in}, DType::I32)}});
+    auto store = WeightStore::open(dir.path());
+    ASSERT_EQ(store->checkpoint_quantization()->packed_format(), DType::Q8);
+    Tensor packed = checkpoint_packed_matrix(*store, "layer", out, in, *store->checkpoint_quantization());
+    ASSERT_EQ(packed.dtype(), DType::Q8);
+    Tensor w = dequantize_matrix(packed, in);
+    for (int64_t j = 0; j < out; ++j)
+      for (int64_t k = 0; k < in; ++k)
+        ASSERT_EQ(w.data<float>()[j * in + k],
+                  scale[static_cast<size_t>(j)] * static_cast<float>(q[static_cast<size_t>(k * out + j)] - 128))
+            << format << " j=" << j << " k=" << k;
+    // An asymmetric zero point cannot be held by q8: refused by name.
+    qz[0] = (qz[0] & ~0xffu) | 100u;
+    write_safetensors(dir.file("model.safetensors"),
+                      {{"layer.qweight", qweight}, {"layer.qzeros", qzeros}, {"layer.scales", scales.to(DType::F16)}});
+    auto store2 = WeightStore::open(dir.path());
+    expect_error([&] { checkpoint_packed_matrix(*store2, "layer", out, in, *store2->checkpoint_quantization()); },
+                 ErrorKind::Unsupported, {"zero point", "output 0"});
+  }
+}
+
+// ------------------------------------------------------------- AWQ
+
+// AutoAWQ's GEMM pack (awq/utils/packing_utils.py, transformers' awq integration): qweight
+// int32 [in, out / 8], word c of input k holding output 8c + kAwqOrder[i] in bits 4i..4i+3;
+// qzeros [groups, out / 8] packed the same way; scales f16 [groups, out]; no offset on zeros.
+Tensor pack_awq(const std::vector<int>& v, int64_t rows, int64_t out) {
+  static constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};  // AWQ_ORDER, written out here
+  Tensor t = Tensor::zeros({rows, out / 8}, DType::I32);
+  auto* p = reinterpret_cast<uint32_t*>(t.data<int32_t>());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < out / 8; ++c)
+      for (int i = 0; i < 8; ++i)
+        p[r * (out / 8) + c] |= static_cast<uint32_t>(v[static_cast<size_t>(r * out + c * 8 + kOrder[i])] & 0xf)
+                                << (4 * i);
+  return t;
+}
+
+TEST(AwqCheckpoint, UnpacksToThePublishedDequantization) {
+  struct Case {
+    int64_t in, out, group;
+    bool autoawq_names;  // w_bit / q_group_size as AutoAWQ's quant_config names them
+  };
+  for (const Case& c :
+       {Case{64, 16, 32, false}, Case{128, 24, 64, true}, Case{256, 8, 128, false}, Case{192, 16, 64, false}}) {
+    std::mt19937_64 rng(static_cast<uint64_t>(c.in * 31 + c.out));
+    const int64_t groups = c.in / c.group;
+    std::vector<int> q(static_cast<size_t>(c.in * c.out)), zero(static_cast<size_t>(groups * c.out));
+    for (int& v : q) v = static_cast<int>(rng() % 16);
+    for (int& v : zero) v = static_cast<int>(rng() % 16);  // AWQ stores zero 0 as it is
+    Tensor scales = Tensor::empty({groups, c.out}, DType::F32);
+    for (int64_t i = 0; i < groups * c.out; ++i)
+      scales.data<float>()[i] = f16_to_f32(f32_to_f16(0.001f + static_cast<float>(rng() % 1000) * 1e-5f));
+    nlohmann::json qc = c.autoawq_names ? nlohmann::json{{"quant_method", "awq"},
+                                                         {"w_bit", 4},
+                                                         {"q_group_size", c.group},
+                                                         {"zero_point", true},
+                                                         {"version", "GEMM"}}
+                                        : nlohmann::json{{"quant_method", "awq"},
+                                                         {"bits", 4},
+                                                         {"group_size", c.group},
+                                                         {"zero_point", true},
+                                                         {"version", "gemm"}};
+    TempDir dir;
+    std::ofstream(dir.file("config.json"))
+        << nlohmann::json{{"model_type", "llama"}, {"quantization_config", qc}}.dump();
+    write_safetensors(dir.file("model.safetensors"), {{"layer.qweight", pack_awq(q, c.in, c.out)},
+                                                      {"layer.qzeros", pack_awq(zero, groups, c.out)},
+                                                      {"layer.scales", scales.to(DType::F16)}});
+    auto store = WeightStore::open(dir.path());
+    const CheckpointQuantization* cq = store->checkpoint_quantization();
+    ASSERT_NE(cq, nullptr);
+    EXPECT_EQ(cq->method, "awq");
+    EXPECT_EQ(cq->group_size, c.group);
+    EXPECT_TRUE(has_packed_layer(*store, "layer"));
+    Tensor packed = checkpoint_packed_matrix(*store, "layer", c.out, c.in, *cq);
+    EXPECT_EQ(packed.dtype(), c.group == 128 ? DType::Q4ZG128 : DType::Q4ZG32);
+    Tensor w = dequantize_matrix(packed, c.in);
+    for (int64_t j = 0; j < c.out; ++j)
+      for (int64_t k = 0; k < c.in; ++k) {
+        const size_t g = static_cast<size_t>((k / c.group) * c.out + j);
+        const float want =
+            scales.data<float>()[g] * static_cast<float>(q[static_cast<size_t>(k * c.out + j)] - zero[g]);
+        ASSERT_EQ(w.data<float>()[j * c.in + k], want)
+            << c.in << "x" << c.out << " g" << c.group << " j=" << j << " k=" << k;
+      }
+    // The interleaving matters: output 1 is nibble 4 of word 0, not nibble 1.
+    if (c.out >= 8 && q[1] != q[2]) {
+      EXPECT_NE(w.data<float>()[1 * c.in], scales.data<float>()[1] * static_cast<float>(q[2] - zero[1]));
+    }
+  }
+}
+
+TEST(AwqCheckpoint, RefusesWrongShapes) {
+  TempDir dir;
+  std::vector<int> q(64 * 16, 3), zero(2 * 16, 1);
+  std::ofstream(dir.file("config.json")) << nlohmann::json{
+      {"model_type", "llama"},
+      {"quantization_config",
+       {{"quant_method", "awq"},
+        {"bits", 4},
+        {"group_size", 32},
+        {"version", "gemm"}}}}.dump();
+  // GPTQ's orientation ([in / 8, out]) in an AWQ folder: refused naming the tensor and both shapes.
+  write_safetensors(dir.file("model.safetensors"), {{"layer.qweight", Tensor::zeros({8, 16}, DType::I32)},
+                                                    {"layer.qzeros", pack_awq(zero, 2, 16)},
+                                                    {"layer.scales", Tensor::zeros({2, 16}, DType::F16)}});
+  auto store = WeightStore::open(dir.path());
+  expect_error([&] { checkpoint_packed_matrix(*store, "layer", 16, 64, *store->checkpoint_quantization()); },
+               ErrorKind::Corrupt, {"layer.qweight", "[8, 16]", "[64, 2]"});
+  expect_error([&] { checkpoint_packed_matrix(*store, "layer", 12, 64, *store->checkpoint_quantization()); },
+               ErrorKind::Corrupt, {"outputs of 8"});
 }
 
 }  // namespace
