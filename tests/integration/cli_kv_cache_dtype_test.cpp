@@ -1,6 +1,7 @@
 // --kv-cache-dtype end to end (docs/quantization.md#kv-cache): generate on an int8 KV cache keeps
 // the f32 cache's greedy tokens, serve runs its batch engine on one (the log says so, and a
-// concurrent pair of requests answers as each alone), and a bad value exits 2 with one line.
+// concurrent pair of requests answers as each alone), and a bad value, or an int8 cache on a
+// backend without one, exits 2 with one line.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backends/backend.h"
 #include "integration/cli_runner.h"
 #include "integration/serve_client.h"
 
@@ -37,6 +39,14 @@ TEST(CliKvCacheDtype, BadValuesAreExitTwo) {
                       "--kv-cache-dtype");
   expect_user_error(run_cli({"serve", "--model", kLlama, "--port", "0", "--kv-cache-dtype", "int3"}),
                     "--kv-cache-dtype");
+}
+
+// The CUDA backend keeps no int8 cache: refused at load in one line naming the backend and the
+// dtype (without a GPU, --device cuda itself is what is refused).
+TEST(CliKvCacheDtype, CudaRefusesAnInt8Cache) {
+  const CliResult r = run_cli({"generate", "--model", kLlama, "--prompt", "hi", "--max-new-tokens", "2", "--device",
+                               "cuda", "--kv-cache-dtype", "int8"});
+  expect_user_error(r, has_backend(Device::cuda(0)) ? "has no int8 KV cache" : "cuda");
 }
 
 TEST(CliKvCacheDtype, ServeRunsItsBatchEngineOnAnInt8Cache) {

@@ -1,7 +1,8 @@
 // The int8 KV cache (--kv-cache-dtype int8, docs/quantization.md#kv-cache) against the same
-// model on an f32 cache: greedy ids stay (at least 20 of 24 tokens equal on every prompt of
-// every decoder fixture) and the teacher-forced next-token distributions stay close (mean KL
-// within the bound docs/quantization.md states). The CPU: the backend with an int8 cache.
+// model on an f32 cache: greedy ids stay on the shared fixtures (at least 20 of 24 tokens equal
+// on every prompt) and on every decoder fixture the teacher-forced next-token distributions stay
+// close (top-1 agreement and mean KL within the bounds docs/quantization.md states). The CPU: the backend with an int8
+// cache.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -69,7 +70,13 @@ class Int8KvCache : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<DecoderLM> model_;
 };
 
+// The shared fixtures (transformers' init: gpt2, llama, qwen2) keep greedy ids. The variant
+// fixtures (make_decoder_fixtures.py: top-2 gaps down to 1e-3 by construction) flip their greedy
+// path under any perturbation (as with int8 weights, quantized_decoder_test.cpp), so they are
+// held to the teacher-forced bounds below instead.
 TEST_P(Int8KvCache, KeepsGreedyTokens) {
+  const std::string p = GetParam();
+  if (p != "gpt2" && p != "llama" && p != "qwen2") GTEST_SKIP() << "held to teacher-forced tolerances (below)";
   ASSERT_FALSE(prompts_.empty());
   for (size_t i = 0; i < prompts_.size(); ++i) {
     const auto want = greedy(*model_, prompts_[i], 24, DType::F32);
