@@ -207,10 +207,11 @@ struct SamplingOptions {
 // Text generation (decoder models and encoder-decoders such as T5): sampling or beam search,
 // plus placement, length and stopping.
 struct GenerateOptions : SamplingOptions {
-  std::string device = "auto";        // auto | cpu
-  std::string dtype = "auto";         // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
-  std::string quantize;               // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
-  std::optional<int> max_new_tokens;  // default: generation_config.json, else 256
+  std::string device = "auto";          // auto | cpu
+  std::string dtype = "auto";           // auto (the checkpoint's: bf16 for bfloat16/float16, else f32) | f32 | bf16
+  std::string quantize;                 // "" | none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md)
+  std::string kv_cache_dtype = "auto";  // auto (f32) | f32 | int8: what the KV cache keeps K/V as (CPU int8)
+  std::optional<int> max_new_tokens;    // default: generation_config.json, else 256
   std::vector<std::string> stop;
   bool ignore_eos = false;
   bool truncate = false;  // keep the end of a prompt longer than the context instead of failing

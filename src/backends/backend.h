@@ -31,7 +31,7 @@ enum class OpKind {
   RmsNorm,
   Rotary,
   SwiGlu,          // gated activations: act(gate) * up (SwiGLU, GEGLU, ReGLU)
-  PagedAttention,  // kv_cache_write + paged_attention
+  PagedAttention,  // kv_cache_write + paged_attention; supports() is asked with the KV cache's dtype
   VarlenAttention,
   ArgMax,
   TopK,
@@ -242,7 +242,10 @@ class Backend {
   // where supports(SwiGlu, BF16).
   virtual void gated_activation(Activation act, const Tensor& x, Tensor& out) = 0;
   // Writes k/v [T, Hkv, D] (row strides allowed, last dim contiguous) into the paged caches
-  // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset).
+  // [num_blocks, block_size, Hkv, D] at slots[t] (i64: block * block_size + offset). The caches'
+  // dtype is the KV cache's (core/kv_quantization.h): F32, or where supports(PagedAttention, Q8Kv)
+  // int8 rows [num_blocks, block_size, Hkv, D + 4] bytes, each (token, head) quantized as it is
+  // written (quantize_kv_row) and dequantized as paged_attention reads it.
   virtual void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache,
                               Tensor& v_cache) = 0;
   // Causal attention of new tokens against the paged cache (prefill and decode alike).

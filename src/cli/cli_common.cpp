@@ -225,6 +225,10 @@ void add_generation_flags(CLI::App* sub, ipfs_accelerate::GenerateOptions& o, co
       ->capture_default_str();
   sub->add_option("--quantize", o.quantize,
                   "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
+  sub->add_option("--kv-cache-dtype", o.kv_cache_dtype,
+                  "What the KV cache keeps K/V as: auto (f32) | f32 | int8 (CPU; about 1/4 the bytes of f32 per "
+                  "token, docs/quantization.md#kv-cache)")
+      ->capture_default_str();
 }
 
 }  // namespace ia::cli

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/cli_common.h"
+#include "core/kv_quantization.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "server/model_server.h"
@@ -94,6 +95,7 @@ int run_serve(Context& ctx, server::ServeOptions o) {
     o.test_token_delay = std::chrono::milliseconds(std::atoi(delay));
     spdlog::warn("serve: IA_SERVE_TEST_TOKEN_DELAY_MS={}: every streamed delta is delayed (tests only)", delay);
   }
+  parse_kv_cache_dtype(o.kv_cache_dtype);  // a bad value is refused before anything listens
   server::ModelServer server(o);
   const int port = server.bind();
   const std::string shown_host = o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
@@ -150,6 +152,10 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--dtype", o->dtype, "auto | f32 | bf16")->capture_default_str();
   sub->add_option("--quantize", o->quantize,
                   "Pack weights at load: int8 | q4 | q4_128 | q4z | q4z_128 | none (CPU; docs/quantization.md)");
+  sub->add_option("--kv-cache-dtype", o->kv_cache_dtype,
+                  "What the KV cache keeps K/V as: auto (f32) | f32 | int8 (CPU; about 1/4 the bytes of f32 per "
+                  "token, so a memory budget holds about 4x the tokens; docs/quantization.md#kv-cache)")
+      ->capture_default_str();
   sub->add_option("--max-queue", o->max_queue,
                   "Sequences that may wait per model for a place in the batch; a request past them gets 429")
       ->check(CLI::Range(0, 1 << 20))

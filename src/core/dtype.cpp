@@ -20,7 +20,8 @@ size_t dtype_size(DType t) {
     case DType::Q4G32:
     case DType::Q4G128:
     case DType::Q4ZG32:
-    case DType::Q4ZG128: return 1;  // packed formats: bytes
+    case DType::Q4ZG128:
+    case DType::Q8Kv: return 1;  // packed formats: bytes
   }
   return 0;
 }
@@ -42,6 +43,7 @@ const char* dtype_name(DType t) {
     case DType::Q4G128: return "q4_g128";
     case DType::Q4ZG32: return "q4z_g32";
     case DType::Q4ZG128: return "q4z_g128";
+    case DType::Q8Kv: return "q8_kv";
   }
   return "?";
 }
@@ -135,7 +137,8 @@ double load_scalar(const void* base, DType t, int64_t i) {
     case DType::Q4G32:
     case DType::Q4G128:
     case DType::Q4ZG32:
-    case DType::Q4ZG128: return static_cast<const uint8_t*>(base)[i];  // the packed bytes
+    case DType::Q4ZG128:
+    case DType::Q8Kv: return static_cast<const uint8_t*>(base)[i];  // the packed bytes
   }
   return 0;
 }
@@ -156,7 +159,8 @@ void store_scalar(void* base, DType t, int64_t i, double v) {
     case DType::Q4G32:
     case DType::Q4G128:
     case DType::Q4ZG32:
-    case DType::Q4ZG128: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); break;  // the packed bytes
+    case DType::Q4ZG128:
+    case DType::Q8Kv: static_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(v); break;  // the packed bytes
   }
 }
 

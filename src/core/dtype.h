@@ -10,8 +10,27 @@ namespace ia {
 // Q8 ... Q4ZG128 are packed weight formats (core/quantization.h, docs/quantization.md): a tensor
 // of one is [rows, quantized_row_bytes(dtype, in)] bytes, each row one output's packed weights
 // with its scales; its element is one byte, so views, copies and concatenation by rows work as
-// on U8.
-enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool, Q8, Q4G32, Q4G128, Q4ZG32, Q4ZG128 };
+// on U8. Q8Kv is the KV cache's int8 format (core/kv_quantization.h): a cache of it is
+// [blocks, block_size, kv_heads, head_dim + 4] bytes, each (token, head) row its int8 quants
+// and f32 scale.
+enum class DType : uint8_t {
+  F64,
+  F32,
+  F16,
+  BF16,
+  I64,
+  I32,
+  I16,
+  I8,
+  U8,
+  Bool,
+  Q8,
+  Q4G32,
+  Q4G128,
+  Q4ZG32,
+  Q4ZG128,
+  Q8Kv
+};
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);  // "f32", "bf16", ...

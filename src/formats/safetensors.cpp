@@ -76,7 +76,8 @@ const char* safetensors_dtype_name(DType t) {
     case DType::Q4G32:
     case DType::Q4G128:
     case DType::Q4ZG32:
-    case DType::Q4ZG128: return "U8";  // packed bytes (core/quantization.h)
+    case DType::Q4ZG128:
+    case DType::Q8Kv: return "U8";  // packed bytes (core/quantization.h)
   }
   return "?";
 }

@@ -8,6 +8,7 @@
 
 #include "backends/memory_budget.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/tensor.h"
 #include "models/decoder_config.h"
 #include "models/kv_cache.h"
@@ -18,6 +19,9 @@ namespace ia {
 // The shape of the paged KV cache a model needs.
 struct KvCacheLayout {
   int64_t num_layers = 0, kv_heads = 0, head_dim = 0;
+  // K and V of one token in every layer, in a cache of `dtype` (core/kv_quantization.h): what
+  // a KV budget divides by. f32: 8 head_dim bytes per layer and kv head; int8: 2 (head_dim + 4).
+  int64_t bytes_per_token(DType dtype) const { return 2 * num_layers * kv_heads * kv_cache_row_bytes(dtype, head_dim); }
 };
 
 class CausalLM {
@@ -55,16 +59,16 @@ class CausalLM {
     return false;
   }
 
-  // A cache of `num_blocks` blocks of `block_size` tokens on the model's device.
-  // Unavailable, with the sizes, when it does not fit the device's share of memory
+  // A cache of `num_blocks` blocks of `block_size` tokens on the model's device, its K/V kept
+  // as `dtype` (--kv-cache-dtype: F32, or Q8Kv where the device's backend supports it; else
+  // Unsupported). Unavailable, with the sizes, when it does not fit the device's share of memory
   // (--gpu-memory-fraction): checked before anything is allocated.
-  std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16) const {
+  std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size = 16, DType dtype = DType::F32) const {
     const KvCacheLayout l = kv_layout();
-    const int64_t bytes =
-        2 * l.num_layers * num_blocks * block_size * l.kv_heads * l.head_dim * static_cast<int64_t>(sizeof(float));
+    const int64_t bytes = num_blocks * block_size * l.bytes_per_token(dtype);
     require_device_room(device(), bytes,
                         fmt::format("a KV cache of {} tokens ({} blocks)", num_blocks * block_size, num_blocks));
-    return std::make_unique<KvCache>(l.num_layers, l.kv_heads, l.head_dim, block_size, num_blocks, device());
+    return std::make_unique<KvCache>(l.num_layers, l.kv_heads, l.head_dim, block_size, num_blocks, device(), dtype);
   }
 };
 

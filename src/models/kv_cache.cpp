@@ -4,20 +4,30 @@
 
 #include "backends/backend.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 
 namespace ia {
 
+void require_kv_cache_dtype(Device device, DType dtype) {
+  IA_CHECK(is_kv_cache_dtype(dtype), "kv cache: no cache of dtype {}", dtype_name(dtype));
+  Backend& be = backend_for(device);
+  if (!be.supports(OpKind::PagedAttention, dtype))
+    fail(ErrorKind::Unsupported, "the {} backend has no {} KV cache (--kv-cache-dtype {}: use auto, or --device cpu)",
+         be.name(), kv_cache_dtype_name(dtype), kv_cache_dtype_name(dtype));
+}
+
 KvCache::KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks,
-                 Device device)
+                 Device device, DType dtype)
     : block_size_(block_size), num_blocks_(num_blocks), pool_(num_blocks > 0 ? num_blocks : 1) {
   IA_CHECK(num_layers > 0 && kv_heads > 0 && head_dim > 0 && block_size > 0 && num_blocks > 0,
            "kv cache: bad geometry");
+  require_kv_cache_dtype(device, dtype);
   Backend& be = backend_for(device);
-  const Shape shape = {num_blocks, block_size, kv_heads, head_dim};
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
+  const Shape shape = {num_blocks, block_size, kv_heads, kv_cache_row_elems(dtype, head_dim)};
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   for (int64_t l = 0; l < num_layers; ++l) {
-    k_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
-    v_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
+    k_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), dtype);
+    v_.emplace_back(be.allocate(bytes), 0, shape, contiguous_strides(shape), dtype);
   }
 }
 
@@ -221,10 +231,10 @@ void KvCache::grow(int64_t num_blocks) {
   Backend& be = backend_for(k_[0].device());
   const Shape& old = k_[0].shape();
   const Shape shape = {num_blocks, old[1], old[2], old[3]};
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * sizeof(float);
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype());
   for (auto* pools : {&k_, &v_}) {
     for (Tensor& pool : *pools) {
-      Tensor bigger(be.allocate(bytes), 0, shape, contiguous_strides(shape), DType::F32);
+      Tensor bigger(be.allocate(bytes), 0, shape, contiguous_strides(shape), pool.dtype());
       Tensor head = bigger.narrow(0, 0, num_blocks_);
       be.copy(pool, head);
       pool = bigger;

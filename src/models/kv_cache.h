@@ -1,6 +1,7 @@
 #pragma once
 // The paged KV cache (vLLM-style): per layer one K and one V pool of
-// fixed-size blocks [num_blocks, block_size, kv_heads, head_dim], and per
+// fixed-size blocks [num_blocks, block_size, kv_heads, head_dim] (f32; an int8 cache's rows are
+// head_dim + 4 bytes, core/kv_quantization.h), and per
 // sequence a block table mapping its positions to blocks. Sequences grow a
 // block at a time from a shared free list, so a batch of prompts of different
 // lengths wastes at most one partial block each. Blocks are reference-counted
@@ -19,11 +20,18 @@
 
 namespace ia {
 
+// Unsupported, in one line naming the backend and the dtype, when the backend of `device` cannot
+// keep a KV cache of `dtype` (an int8 cache on a backend without it).
+void require_kv_cache_dtype(Device device, DType dtype);
+
 class KvCache {
  public:
-  KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks,
-          Device device);
+  // `dtype` is the pools' element format (core/kv_quantization.h): F32, or Q8Kv (int8 rows with a
+  // scale per token and head, where the device's backend supports it).
+  KvCache(int64_t num_layers, int64_t kv_heads, int64_t head_dim, int64_t block_size, int64_t num_blocks, Device device,
+          DType dtype = DType::F32);
 
+  DType dtype() const { return k_[0].dtype(); }
   int64_t block_size() const { return block_size_; }
   int64_t num_blocks() const { return num_blocks_; }
   // Blocks a sequence can still take: free ones and cached ones no sequence holds.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/quantization.h"
 #include "ops/op_timer.h"
 
@@ -75,6 +76,14 @@ Tensor last_dim_contig(const Tensor& t) {
   Shape st = t.strides();
   st[2] = 1;
   return Tensor(t.storage(), t.offset_bytes(), t.shape(), st, t.dtype());
+}
+
+// A paged KV cache pair: both of one KV cache dtype (core/kv_quantization.h).
+void check_kv_cache(const Tensor& k_cache, const Tensor& v_cache, const char* op) {
+  check_defined(k_cache, op, "k_cache");
+  check_defined(v_cache, op, "v_cache");
+  IA_CHECK(is_kv_cache_dtype(k_cache.dtype()) && v_cache.dtype() == k_cache.dtype(),
+           "{}: caches {} / {} must be f32 or q8_kv, both the same", op, k_cache.describe(), v_cache.describe());
 }
 
 Backend& backend_checked(const Tensor& x, OpKind op, DType dtype) {
@@ -402,17 +411,17 @@ void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tenso
   OpTimer timer("kv_cache_write");
   check_f32(k, "kv_cache_write", "k");
   check_f32(v, "kv_cache_write", "v");
-  check_f32(k_cache, "kv_cache_write", "k_cache");
-  check_f32(v_cache, "kv_cache_write", "v_cache");
+  check_kv_cache(k_cache, v_cache, "kv_cache_write");
   IA_CHECK(k.dim() == 3 && v.shape() == k.shape(), "kv_cache_write: k {} and v {} must be [T, Hkv, D]", k.describe(),
            v.describe());
   IA_CHECK(k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() &&
-               v_cache.is_contiguous() && k_cache.size(2) == k.size(1) && k_cache.size(3) == k.size(2),
+               v_cache.is_contiguous() && k_cache.size(2) == k.size(1) &&
+               k_cache.size(3) == kv_cache_row_elems(k_cache.dtype(), k.size(2)),
            "kv_cache_write: caches {} / {} do not fit k {}", k_cache.describe(), v_cache.describe(), k.describe());
   IA_CHECK(slots.dim() == 1 && slots.size(0) == k.size(0) && is_index_type(slots.dtype()),
            "kv_cache_write: slots {} must be [{}]", slots.describe(), k.size(0));
   check_same_device(k, k_cache, "kv_cache_write");
-  Backend& be = backend_checked(k, OpKind::PagedAttention, DType::F32);
+  Backend& be = backend_checked(k, OpKind::PagedAttention, k_cache.dtype());
   auto last = [](const Tensor& t) { return t.size(2) <= 1 || t.strides()[2] == 1 ? t : contig(t); };
   be.kv_cache_write(last(k), last(v), contig(slots), k_cache, v_cache);
 }
@@ -421,14 +430,14 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
                        const Tensor& seq_lens, const Tensor& query_start, const PagedAttentionParams& params) {
   OpTimer timer("paged_attention");
   check_f32(q, "paged_attention", "q");
-  check_f32(k_cache, "paged_attention", "k_cache");
-  check_f32(v_cache, "paged_attention", "v_cache");
+  check_kv_cache(k_cache, v_cache, "paged_attention");
   IA_CHECK(q.dim() == 3, "paged_attention: q must be [T, Hq, D], got {}", q.describe());
   IA_CHECK(
       k_cache.dim() == 4 && v_cache.shape() == k_cache.shape() && k_cache.is_contiguous() && v_cache.is_contiguous(),
       "paged_attention: caches {} / {} must be contiguous [blocks, block_size, Hkv, D]", k_cache.describe(),
       v_cache.describe());
-  IA_CHECK(k_cache.size(3) == q.size(2) && k_cache.size(2) > 0 && q.size(1) % k_cache.size(2) == 0,
+  IA_CHECK(k_cache.size(3) == kv_cache_row_elems(k_cache.dtype(), q.size(2)) && k_cache.size(2) > 0 &&
+               q.size(1) % k_cache.size(2) == 0,
            "paged_attention: q {} does not fit the cache {} (query heads must be a multiple of kv heads)", q.describe(),
            k_cache.describe());
   const int64_t S = seq_lens.numel();
@@ -441,7 +450,7 @@ Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_c
   IA_CHECK(params.window >= 0, "paged_attention: window must be >= 0");
   check_position_bias(params.position_bias, q, "paged_attention");
   check_same_device(q, k_cache, "paged_attention");
-  Backend& be = backend_checked(q, OpKind::PagedAttention, DType::F32);
+  Backend& be = backend_checked(q, OpKind::PagedAttention, k_cache.dtype());
   Tensor qc = q.size(2) <= 1 || q.strides()[2] == 1 ? q : contig(q);
   Tensor out = alloc(q.shape(), DType::F32, q.device());
   be.paged_attention(qc, k_cache, v_cache, contig(block_tables), contig(seq_lens), contig(query_start), params, out);

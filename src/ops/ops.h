@@ -46,7 +46,8 @@ Tensor gated_activation(Activation act, const Tensor& gate_up, DType out_dtype =
 inline Tensor swiglu(const Tensor& gate_up, DType out_dtype = DType::F32) {
   return gated_activation(Activation::Silu, gate_up, out_dtype);
 }
-// k/v [T, Hkv, D] into the caches [blocks, block_size, Hkv, D] at slots [T] (i64).
+// k/v [T, Hkv, D] into the caches [blocks, block_size, Hkv, D] at slots [T] (i64); an int8 cache
+// (Q8Kv, core/kv_quantization.h: [blocks, block_size, Hkv, D + 4] bytes) quantizes each row.
 void kv_cache_write(const Tensor& k, const Tensor& v, const Tensor& slots, Tensor& k_cache, Tensor& v_cache);
 // q [T, Hq, D]; block_tables [S, max_blocks] i32; seq_lens [S] i32; query_start [S+1] i32 -> [T, Hq, D]
 Tensor paged_attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const Tensor& block_tables,

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "formats/hf_config.h"
@@ -65,7 +66,8 @@ auto logged_load(const char* what, const std::string& dir, ia::Device device, ia
 }  // namespace
 
 struct Accelerator::Impl {
-  using PlacedKey = std::tuple<std::string, std::string, int, std::string>;  // folder, device, dtype, --quantize
+  // folder, device, dtype, --quantize, --kv-cache-dtype (generators; F32 for the rest)
+  using PlacedKey = std::tuple<std::string, std::string, int, std::string, int>;
 
   // Loaded things are kept for reuse, each loaded once; a load holds no lock
   // another model's call needs (load_once_cache.h).
@@ -76,17 +78,18 @@ struct Accelerator::Impl {
 
   std::shared_ptr<ia::EmbeddingEndpoint> endpoint(const std::string& dir, ia::Device device, ia::DType dtype,
                                                   const ia::WeightQuantization& quant) {
-    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+    return endpoints.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method, 0}, [&] {
       return logged_load(quant.enabled() ? "embedding model, quantized" : "embedding model", dir, device, dtype,
                          [&] { return ia::EmbeddingEndpoint::load(dir, device, dtype, quant); });
     });
   }
 
   std::shared_ptr<ia::Generator> generator(const std::string& dir, ia::Device device, ia::DType dtype,
-                                           const ia::WeightQuantization& quant) {
-    return generators.get(PlacedKey{dir, device.str(), static_cast<int>(dtype), quant.method}, [&] {
+                                           const ia::WeightQuantization& quant, ia::DType kv_cache_dtype) {
+    const PlacedKey key{dir, device.str(), static_cast<int>(dtype), quant.method, static_cast<int>(kv_cache_dtype)};
+    return generators.get(key, [&] {
       return logged_load(quant.enabled() ? "generator, quantized" : "generator", dir, device, dtype,
-                         [&] { return ia::Generator::load(dir, device, dtype, quant); });
+                         [&] { return ia::Generator::load(dir, device, dtype, quant, kv_cache_dtype); });
     });
   }
 
@@ -314,9 +317,10 @@ Accelerator::Impl::GenerationSetup Accelerator::Impl::setup_generation(const std
   const std::string dir = resolve_model_dir(model);
   g.dtype = resolve_compute_dtype(options.dtype, dir, g.warnings);
   const ia::WeightQuantization quant = ia::weight_quantization(options.quantize);
-  g.device = ia::router::placement_device(options.device, dir, g.dtype, quant);
+  const ia::DType kv_cache_dtype = ia::parse_kv_cache_dtype(options.kv_cache_dtype);
+  g.device = ia::router::placement_device(options.device, dir, g.dtype, quant, kv_cache_dtype);
   g.req = generation_request(options);
-  g.gen = generator(dir, g.device, g.dtype, quant);
+  g.gen = generator(dir, g.device, g.dtype, quant, kv_cache_dtype);
   if (options.on_text) g.on_text = [cb = options.on_text](size_t, const std::string& delta) { cb(delta); };
   g.req.cancelled = options.cancelled;
   return g;

@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/logging.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
@@ -74,9 +75,10 @@ void set_measured_placement(MeasuredPlacement placement) {
   measured_placement() = std::move(placement);
 }
 
-Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
-                        const WeightQuantization& quantization) {
-  if (requested != "auto") return choose_device(requested);
+namespace {
+
+// "auto" before the KV cache dtype has its say.
+Device auto_device(const std::string& dir, DType dtype, const WeightQuantization& quantization) {
   // Packed weights run on the CPU backend only, for now (docs/quantization.md).
   if (quantization.enabled()) return Device::cpu();
   if (measured_placement()) {
@@ -88,6 +90,21 @@ Device placement_device(const std::string& requested, const std::string& dir, DT
     }
   }
   return rule_placement_device(dir, dtype);
+}
+
+}  // namespace
+
+Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
+                        const WeightQuantization& quantization, DType kv_cache_dtype) {
+  if (requested != "auto") return choose_device(requested);
+  const Device device = auto_device(dir, dtype, quantization);
+  // An int8 KV cache runs where the backend keeps one (the CPU's, docs/quantization.md#kv-cache).
+  if (!device.is_cpu() && !backend_for(device).supports(OpKind::PagedAttention, kv_cache_dtype)) {
+    spdlog::info("{}: runs on the CPU: the {} backend has no {} KV cache", dir, backend_for(device).name(),
+                 kv_cache_dtype_name(kv_cache_dtype));
+    return Device::cpu();
+  }
+  return device;
 }
 
 Device rule_placement_device(const std::string& dir, DType dtype) {

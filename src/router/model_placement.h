@@ -30,9 +30,10 @@ DType resolve_compute_dtype(const std::string& requested, const std::string& dir
 // The device a request runs on (runtime/device_selection.h): "auto" is the device a measured
 // placement (below) names, else the GPU with the most free memory whose --gpu-memory-fraction share
 // holds the folder's weights in `dtype`, else the CPU. With `quantization` enabled, "auto" is the
-// CPU (the backend with linears for packed weights).
+// CPU (the backend with linears for packed weights); so it is when the device it would pick has
+// no KV cache of `kv_cache_dtype` (--kv-cache-dtype int8 on a GPU build without it), logged.
 Device placement_device(const std::string& requested, const std::string& dir, DType dtype,
-                        const WeightQuantization& quantization = {});
+                        const WeightQuantization& quantization = {}, DType kv_cache_dtype = DType::F32);
 
 // "auto" by the rule alone: the GPU with the most free memory whose share holds the weights in
 // `dtype`, else the CPU (what `hardware --recommend` explains when there are no measurements).

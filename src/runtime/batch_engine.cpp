@@ -99,7 +99,7 @@ BatchEngine::BatchEngine(std::shared_ptr<const Generator> generator, BatchEngine
   max_model_len_ = options_.max_model_len > 0 ? std::min(options_.max_model_len, ctx) : ctx;
   const int64_t blocks_per_seq = (max_model_len_ + options_.block_size - 1) / options_.block_size;
   if (options_.num_blocks == 0) options_.num_blocks = options_.max_num_seqs * blocks_per_seq;
-  cache_ = gen_->model().make_cache(options_.num_blocks, options_.block_size);
+  cache_ = gen_->make_cache(options_.num_blocks, options_.block_size);
   scheduler_ = std::make_unique<BatchScheduler>(
       *cache_, SchedulerLimits{options_.max_num_seqs, options_.max_batch_tokens, options_.prefix_caching});
   publish_stats(nullptr);

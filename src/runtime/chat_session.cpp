@@ -25,7 +25,7 @@ void ChatSession::reserve(int64_t tokens) {
   const int64_t need = (tokens + kBlockSize - 1) / kBlockSize;
   if (!cache_) {
     const int64_t initial = (initial_tokens_ + kBlockSize - 1) / kBlockSize;
-    cache_ = gen_->model().make_cache(std::max(need, std::min(initial, ctx_blocks)), kBlockSize);
+    cache_ = gen_->make_cache(std::max(need, std::min(initial, ctx_blocks)), kBlockSize);
     seq_ = cache_->create_sequence();
     return;
   }

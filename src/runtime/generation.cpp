@@ -86,24 +86,33 @@ Generator::Generator(std::shared_ptr<const EncoderDecoder> model, std::shared_pt
       defaults_(std::move(defaults)) {}
 
 std::shared_ptr<Generator> Generator::load(const std::string& dir, Device device, DType dtype,
-                                           const WeightQuantization& quantization) {
+                                           const WeightQuantization& quantization, DType kv_cache_dtype) {
   HfConfig config = HfConfig::load(dir);
   const ModelKind kind = classify_model(config.json(), config.path());
   require_text_generator(kind, dir);  // before anything is opened
+  require_kv_cache_dtype(device, kv_cache_dtype);
   auto weights = WeightStore::open(dir);
   weights->set_quantization(quantization);
   require_packed_linears(*weights, device);
   if (has_encoder_decoder(kind)) {
     std::shared_ptr<const EncoderDecoder> model = load_encoder_decoder(config, *weights, dtype, device);
     auto tok = tok::Tokenizer::from_folder(dir);
-    return std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->decoder().config()));
+    auto gen = std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->decoder().config()));
+    gen->kv_cache_dtype_ = kv_cache_dtype;
+    return gen;
   }
   std::shared_ptr<const CausalLM> model = load_causal_lm(config, *weights, dtype, device);
   auto tok = tok::Tokenizer::from_folder(dir);
   auto gen = std::make_shared<Generator>(model, tok, GenerationDefaults::load(dir, model->config()));
   if (auto vl = std::dynamic_pointer_cast<const VisionLanguage>(model))
     gen->vision_ = VisionPrompter::load(dir, vl, tok);
+  gen->kv_cache_dtype_ = kv_cache_dtype;
   return gen;
+}
+
+void Generator::set_kv_cache_dtype(DType dtype) {
+  require_kv_cache_dtype(model_->device(), dtype);
+  kv_cache_dtype_ = dtype;
 }
 
 std::shared_ptr<const TokenTrie> Generator::token_trie() const {
@@ -364,7 +373,7 @@ std::vector<GenerationResult> Generator::generate_ids(
     for (const auto& s : seqs) encoder_inputs.push_back(s.result.prompt_ids);
     encoded.emplace(encode(encoder_inputs, &encoding));
   }
-  auto cache = model_->make_cache(blocks, kBlockSize);
+  auto cache = make_cache(blocks, kBlockSize);
   for (auto& s : seqs) s.cache_seq = cache->create_sequence();
   run(*this, *cache, seqs, req, params, on_text, &st, encoded ? &encoded->cross : nullptr);
   // An encoder-decoder's prompt tokens are the encoder's; its prefill includes the encoder.
@@ -414,8 +423,7 @@ std::vector<GenerationResult> Generator::generate_from_cross(const CrossKvCache&
       const PreparedPrompt& p = prepared[i];
       BeamSearchParams bp = beams;
       bp.max_new_tokens = p.max_new;
-      auto cache =
-          model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(p.ids.size()), kBlockSize), kBlockSize);
+      auto cache = make_cache(beam_search_blocks(bp, static_cast<int64_t>(p.ids.size()), kBlockSize), kBlockSize);
       const std::vector<BeamHypothesis> hyps =
           beam_search(runner, *cache, p.ids, static_cast<int64_t>(i), cfg.vocab_size, bp);
       GenerationResult r = best_beam_result(hyps, p, req, params, st);
@@ -438,7 +446,7 @@ std::vector<GenerationResult> Generator::generate_from_cross(const CrossKvCache&
     s.sampler = std::make_unique<Sampler>(params, seed + i);
     blocks += (static_cast<int64_t>(s.prompt.size()) + s.max_new + kBlockSize - 1) / kBlockSize;
   }
-  auto cache = model_->make_cache(blocks, kBlockSize);
+  auto cache = make_cache(blocks, kBlockSize);
   for (auto& s : seqs) s.cache_seq = cache->create_sequence();
   run(*this, *cache, seqs, req, params, on_text, &st, &cross);
   if (stats) *stats = st;
@@ -470,7 +478,7 @@ std::vector<GenerationResult> Generator::beam_generate(const std::vector<Prepare
     }
     const auto t0 = Clock::now();
     auto cache =
-        model_->make_cache(beam_search_blocks(bp, static_cast<int64_t>(decoder_prompt.size()), kBlockSize), kBlockSize);
+        make_cache(beam_search_blocks(bp, static_cast<int64_t>(decoder_prompt.size()), kBlockSize), kBlockSize);
     const std::vector<BeamHypothesis> hyps =
         beam_search(runner, *cache, decoder_prompt, cross, model_->config().vocab_size, bp);
     runner.set_cross_cache(nullptr);

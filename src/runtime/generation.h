@@ -114,8 +114,21 @@ class Generator {
   // a causal LM or an encoder-decoder of the registry.
   // With `quantization` enabled the matrices are packed as it says (core/quantization.h);
   // Unsupported when the device's backend has no linear for those formats.
+  // `kv_cache_dtype` is what its KV caches keep K/V as (--kv-cache-dtype, core/kv_quantization.h):
+  // F32, or Q8Kv (int8) where the device's backend has it (Unsupported, before anything loads,
+  // where not).
   static std::shared_ptr<Generator> load(const std::string& dir, Device device, DType dtype,
-                                         const WeightQuantization& quantization = {});
+                                         const WeightQuantization& quantization = {},
+                                         DType kv_cache_dtype = DType::F32);
+
+  // The KV caches this generator's requests run on (and a chat session's, a batch engine's):
+  // `num_blocks` blocks of `block_size` tokens in its KV cache dtype (CausalLM::make_cache).
+  std::unique_ptr<KvCache> make_cache(int64_t num_blocks, int64_t block_size) const {
+    return model_->make_cache(num_blocks, block_size, kv_cache_dtype_);
+  }
+  DType kv_cache_dtype() const { return kv_cache_dtype_; }
+  // Before the generator is shared: later caches keep K/V as `dtype` (checked as load checks it).
+  void set_kv_cache_dtype(DType dtype);
 
   // Prompts as text, tokenized exactly as tokenizer.encode(prompt) (default special tokens).
   std::vector<GenerationResult> generate(const std::vector<std::string>& prompts, const GenerationRequest& req,
@@ -199,6 +212,7 @@ class Generator {
   std::shared_ptr<const CausalLM> model_;
   std::shared_ptr<const tok::Tokenizer> tok_;
   GenerationDefaults defaults_;
+  DType kv_cache_dtype_ = DType::F32;
 };
 
 }  // namespace ia

@@ -29,8 +29,8 @@ int64_t argmax(const float* p, int64_t V) {
   return best;
 }
 
-Tensor window_logits(const CausalLM& model, std::span<const int32_t> ids) {
-  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
+Tensor window_logits(const CausalLM& model, std::span<const int32_t> ids, DType kv_cache_dtype) {
+  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16, kv_cache_dtype);
   const int64_t seq = cache->create_sequence();
   return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
 }
@@ -46,7 +46,7 @@ double quantile(std::vector<double> v, double q) {
 }  // namespace
 
 NextTokenComparison compare_next_tokens(const CausalLM& base, const CausalLM& model, std::span<const int32_t> ids,
-                                        int64_t window) {
+                                        int64_t window, DType model_kv_cache_dtype) {
   if (ids.size() < 2)
     fail(ErrorKind::InvalidArgument, "kl-divergence: the text must hold at least 2 tokens, got {}", ids.size());
   const int64_t context = std::min(base.config().max_positions, model.config().max_positions);
@@ -65,7 +65,7 @@ NextTokenComparison compare_next_tokens(const CausalLM& base, const CausalLM& mo
     const size_t n = std::min(ids.size() - start, static_cast<size_t>(window));
     if (n < 2) break;
     std::span<const int32_t> w = ids.subspan(start, n);
-    const Tensor pb = window_logits(base, w), pm = window_logits(model, w);
+    const Tensor pb = window_logits(base, w, DType::F32), pm = window_logits(model, w, model_kv_cache_dtype);
     const int64_t V = pb.size(1);
     IA_CHECK(pm.size(1) == V && pb.size(0) == static_cast<int64_t>(n), "kl-divergence: logits {} and {}", pb.describe(),
              pm.describe());

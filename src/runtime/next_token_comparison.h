@@ -23,8 +23,9 @@ struct NextTokenComparison {
 // Cuts `ids` into windows of at most `window` tokens (each one a fresh sequence, as
 // llama-perplexity's chunks) and compares every position's prediction of the next token
 // within its window. InvalidArgument for fewer than 2 tokens, a window < 2 or past either
-// model's context, or vocabularies of different sizes.
+// model's context, or vocabularies of different sizes. `model` runs on a KV cache of
+// `model_kv_cache_dtype` (an int8 cache against base's f32 one: the same model twice), base on f32.
 NextTokenComparison compare_next_tokens(const CausalLM& base, const CausalLM& model, std::span<const int32_t> ids,
-                                        int64_t window);
+                                        int64_t window, DType model_kv_cache_dtype = DType::F32);
 
 }  // namespace ia

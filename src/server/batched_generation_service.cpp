@@ -220,14 +220,13 @@ class BatchedGenerationService final : public GenerationService {
 }  // namespace
 
 int64_t kv_pool_blocks(const CausalLM& model, const BatchEngineOptions& o,
-                       const std::optional<DeviceMemoryInfo>& memory, double fraction) {
+                       const std::optional<DeviceMemoryInfo>& memory, double fraction, DType kv_cache_dtype) {
   IA_CHECK(o.max_model_len > 0 && o.block_size > 0 && o.max_num_seqs > 0, "kv pool: unresolved limits");
   const int64_t per_seq = (o.max_model_len + o.block_size - 1) / o.block_size;
   const int64_t wanted = o.max_num_seqs * per_seq;
   if (!memory) return wanted;
   const KvCacheLayout l = model.kv_layout();
-  const int64_t block_bytes =
-      2 * l.num_layers * o.block_size * l.kv_heads * l.head_dim * static_cast<int64_t>(sizeof(float));
+  const int64_t block_bytes = o.block_size * l.bytes_per_token(kv_cache_dtype);
   // What a step needs beside the pool (f32 activations of max_batch_tokens rows through the
   // widest layers, each sequence's logits row and the sampler's copies of it) and headroom
   // for the runtime's own allocations: an estimate, generous on purpose.

@@ -30,9 +30,12 @@ struct BatchedGenerationOptions {
 // max_model_len. On a GPU: the same, cut to what fits in `fraction` of the device's free
 // memory once the weights are loaded, less a reserve for a step's activations (an estimate
 // from max_batch_tokens, max_num_seqs and the model's sizes); Unavailable, with the sizes,
-// when not even one sequence of max_model_len fits. `o.max_model_len` must be resolved (> 0).
+// when not even one sequence of max_model_len fits. A block's bytes are those of the KV cache
+// dtype (KvCacheLayout::bytes_per_token): an int8 cache fits about 4x the tokens of an f32 one.
+// `o.max_model_len` must be resolved (> 0).
 int64_t kv_pool_blocks(const CausalLM& model, const BatchEngineOptions& o,
-                       const std::optional<DeviceMemoryInfo>& memory, double fraction);
+                       const std::optional<DeviceMemoryInfo>& memory, double fraction,
+                       DType kv_cache_dtype = DType::F32);
 
 // `metrics` (may be null) receives the per-step histograms; the gauges and counters are
 // written by export_metrics. `model` labels them.

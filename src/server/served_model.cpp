@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/logging.h"
 #include "formats/hf_config.h"
 #include "models/model_registry.h"
@@ -30,7 +31,8 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
   const WeightQuantization quant = weight_quantization(options.quantize);
-  const Device device = router::placement_device(options.device, m->dir, dtype, quant);
+  const DType kv_cache_dtype = parse_kv_cache_dtype(options.kv_cache_dtype);
+  const Device device = router::placement_device(options.device, m->dir, dtype, quant, kv_cache_dtype);
   m->device = device.str();
   m->dtype = dtype_name(dtype);
   const HfConfig config = HfConfig::load(m->dir);
@@ -66,7 +68,7 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     m->speech = SpeechRecognizer::load(m->dir, device, dtype);
     m->speech_mu = std::make_unique<std::mutex>();
   } else if (!sentence_transformers && has_causal_lm(kind)) {
-    m->generator = Generator::load(m->dir, device, dtype, quant);
+    m->generator = Generator::load(m->dir, device, dtype, quant, kv_cache_dtype);
     context = m->generator->model().config().max_positions;
     try {
       m->chat_template = tok::ChatTemplate::from_tokenizer_config(m->dir);
@@ -92,13 +94,14 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     b.engine.max_num_seqs = options.max_num_seqs;
     b.engine.max_batch_tokens = options.max_batch_tokens;
     b.engine.max_model_len = m->max_model_len;
-    b.engine.num_blocks =
-        kv_pool_blocks(m->generator->model(), b.engine, device_memory_info(device), gpu_memory_fraction());
+    b.engine.num_blocks = kv_pool_blocks(m->generator->model(), b.engine, device_memory_info(device),
+                                         gpu_memory_fraction(), m->generator->kv_cache_dtype());
     b.max_queue = options.max_queue;
     b.step_delay = options.test_token_delay;
     m->generation = make_batched_generation_service(m->generator, b, metrics, m->name);
-    spdlog::info("serve: {}: KV pool of {} blocks of {} tokens; up to {} sequences and {} tokens a step", m->name,
-                 b.engine.num_blocks, b.engine.block_size, b.engine.max_num_seqs, b.engine.max_batch_tokens);
+    spdlog::info("serve: {}: KV pool of {} blocks of {} tokens ({}); up to {} sequences and {} tokens a step", m->name,
+                 b.engine.num_blocks, b.engine.block_size, kv_cache_dtype_name(kv_cache_dtype), b.engine.max_num_seqs,
+                 b.engine.max_batch_tokens);
   }
   m->created =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -20,6 +20,7 @@ struct ServeOptions {
   std::string device = "auto";
   std::string dtype = "auto";
   std::string quantize;                  // --quantize: "" | none | int8 | q4 | ... (docs/quantization.md)
+  std::string kv_cache_dtype = "auto";   // --kv-cache-dtype: auto (f32) | f32 | int8 (CPU)
   size_t max_queue = 64;                 // sequences waiting per model; a request past them gets 429
   std::optional<int64_t> max_model_len;  // default: the model's context
   int max_num_seqs = 64;                 // sequences in one engine step, and one request's prompts x n at most

@@ -11,6 +11,7 @@
 #include "backends/cpu/dnnl_gemm.h"
 #include "backends/cpu/kernels.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/thread_pool.h"
 
 namespace ia::cpu {
@@ -97,17 +98,24 @@ void kv_cache_write_cpu(const Tensor& k, const Tensor& v, const Tensor& slots, T
   IA_CHECK(k.strides()[2] == 1 && v.strides()[2] == 1, "cpu kv_cache_write: k/v must be contiguous in the head dim");
   const int64_t T = k.size(0), H = k.size(1), D = k.size(2);
   const int64_t num_slots = k_cache.size(0) * k_cache.size(1);
-  float* kc = k_cache.data<float>();
-  float* vc = v_cache.data<float>();
+  // An int8 cache quantizes each (token, head) row as it is written (core/kv_quantization.h).
+  const bool q8 = k_cache.dtype() == DType::Q8Kv;
+  const int64_t row = k_cache.size(3);  // elements of a cache row: D floats, or D + 4 bytes
   for (int64_t t = 0; t < T; ++t) {
     const int64_t slot = index_at(slots, t);
     IA_CHECK(slot >= 0 && slot < num_slots, "cpu kv_cache_write: slot {} outside the cache of {} slots", slot,
              num_slots);
     for (int64_t h = 0; h < H; ++h) {
-      std::memcpy(kc + (slot * H + h) * D, k.data<float>() + t * k.strides()[0] + h * k.strides()[1],
-                  static_cast<size_t>(D) * 4);
-      std::memcpy(vc + (slot * H + h) * D, v.data<float>() + t * v.strides()[0] + h * v.strides()[1],
-                  static_cast<size_t>(D) * 4);
+      const float* kr = k.data<float>() + t * k.strides()[0] + h * k.strides()[1];
+      const float* vr = v.data<float>() + t * v.strides()[0] + h * v.strides()[1];
+      const int64_t at = (slot * H + h) * row;
+      if (q8) {
+        quantize_kv_row(kr, D, k_cache.data<uint8_t>() + at);
+        quantize_kv_row(vr, D, v_cache.data<uint8_t>() + at);
+      } else {
+        std::memcpy(k_cache.data<float>() + at, kr, static_cast<size_t>(D) * 4);
+        std::memcpy(v_cache.data<float>() + at, vr, static_cast<size_t>(D) * 4);
+      }
     }
   }
 }
@@ -148,6 +156,9 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   IA_CHECK(q.strides()[2] == 1, "cpu paged_attention: q must be contiguous in the head dim");
   const int64_t T = q.size(0), Hq = q.size(1), D = q.size(2);
   const int64_t bs = k_cache.size(1), Hkv = k_cache.size(2), nblocks = k_cache.size(0);
+  // An int8 cache (core/kv_quantization.h) holds rows of D quants and a scale, read as such.
+  const bool q8 = k_cache.dtype() == DType::Q8Kv;
+  const int64_t row = k_cache.size(3);  // elements of a cache row: D floats, or D + 4 bytes
   const int64_t S = seq_lens.size(0), max_blocks = block_tables.size(1);
   const int64_t G = Hq / Hkv;
   if (T == 0) return;
@@ -166,8 +177,10 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   const int32_t* bt = block_tables.data<int32_t>();
   const int64_t bt_stride = block_tables.strides()[0];
   const float* qp = q.data<float>();
-  const float* kc = k_cache.data<float>();
-  const float* vc = v_cache.data<float>();
+  const float* kc = q8 ? nullptr : k_cache.data<float>();
+  const float* vc = q8 ? nullptr : v_cache.data<float>();
+  const uint8_t* kc8 = q8 ? k_cache.data<uint8_t>() : nullptr;
+  const uint8_t* vc8 = q8 ? v_cache.data<uint8_t>() : nullptr;
   float* o = out.data<float>();
   const Kernels& kern = kernels();
   // Sequences with many new rows (prefill) go through GEMM tasks; their rows leave the per-row loop.
@@ -186,8 +199,10 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
     sq.len = len;
     sq.kv.k = kc;
     sq.kv.v = vc;
-    sq.kv.k_row_stride = sq.kv.v_row_stride = Hkv * D;
-    sq.kv.k_head_stride = sq.kv.v_head_stride = D;
+    sq.kv.k8 = kc8;
+    sq.kv.v8 = vc8;
+    sq.kv.k_row_stride = sq.kv.v_row_stride = Hkv * row;
+    sq.kv.k_head_stride = sq.kv.v_head_stride = row;
     sq.kv.block_table = bt + s * bt_stride;
     sq.kv.block_size = bs;
     a.seqs.push_back(sq);
@@ -196,7 +211,7 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
   attention_tasks_cpu(a);
   parallel_for(T * Hkv, 1, [&](int64_t w0, int64_t w1) {
     std::vector<float> sc;
-    std::vector<int64_t> kv_rows;  // element offsets of the visible keys/values
+    std::vector<int64_t> kv_rows;  // element (int8 cache: byte) offsets of the visible keys/values
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t t = w / Hkv, hk = w % Hkv;
       const int64_t s = row_seq[static_cast<size_t>(t)];
@@ -215,19 +230,30 @@ void paged_attention_cpu(const Tensor& q, const Tensor& k_cache, const Tensor& v
         const int64_t blk = bt[s * bt_stride + pos / bs];
         IA_CHECK(blk >= 0 && blk < nblocks, "cpu paged_attention: block {} outside the cache of {} blocks", blk,
                  nblocks);
-        kv_rows[static_cast<size_t>(j)] = ((blk * bs + pos % bs) * Hkv + hk) * D;
+        kv_rows[static_cast<size_t>(j)] = ((blk * bs + pos % bs) * Hkv + hk) * row;
       }
       sc.resize(static_cast<size_t>(G * n));
       for (int64_t j = 0; j < n; ++j) {
-        const float* kr = kc + kv_rows[static_cast<size_t>(j)];
-        for (int64_t g = 0; g < G; ++g)
-          sc[static_cast<size_t>(g * n + j)] = kern.dot(qp + t * q.strides()[0] + (hk * G + g) * q.strides()[1], kr, D);
+        const int64_t at = kv_rows[static_cast<size_t>(j)];
+        for (int64_t g = 0; g < G; ++g) {
+          const float* qr = qp + t * q.strides()[0] + (hk * G + g) * q.strides()[1];
+          // int8: q . (s k8) = s (q . k8), the quants widened in registers.
+          sc[static_cast<size_t>(g * n + j)] =
+              q8 ? kern.dot_i8(qr, reinterpret_cast<const int8_t*>(kc8 + at), D) * kv_row_scale(kc8 + at, D)
+                 : kern.dot(qr, kc + at, D);
+        }
       }
       for (int64_t g = 0; g < G; ++g) softmax_scores_row(a, sc.data() + g * n, n, 0, n, lo, p, hk * G + g);
       std::fill(orow, orow + G * D, 0.0f);
       for (int64_t j = 0; j < n; ++j) {
-        const float* vr = vc + kv_rows[static_cast<size_t>(j)];
-        for (int64_t g = 0; g < G; ++g) kern.axpy(sc[static_cast<size_t>(g * n + j)], vr, orow + g * D, D);
+        const int64_t at = kv_rows[static_cast<size_t>(j)];
+        if (q8) {
+          const float s = kv_row_scale(vc8 + at, D);
+          const auto* vq = reinterpret_cast<const int8_t*>(vc8 + at);
+          for (int64_t g = 0; g < G; ++g) kern.axpy_i8(sc[static_cast<size_t>(g * n + j)] * s, vq, orow + g * D, D);
+        } else {
+          for (int64_t g = 0; g < G; ++g) kern.axpy(sc[static_cast<size_t>(g * n + j)], vc + at, orow + g * D, D);
+        }
       }
     }
   });

@@ -6,6 +6,7 @@
 
 #include "backends/cpu/kernels.h"
 #include "core/dtype.h"
+#include "core/kv_quantization.h"
 #include "core/thread_pool.h"
 
 namespace ia::cpu {
@@ -83,7 +84,7 @@ class AttentionTasks {
   void run_f32() {
     const bool round = a_.bf16_products;
     const bool gather_v = round || std::any_of(a_.seqs.begin(), a_.seqs.end(),
-                                               [](const AttentionSequence& s) { return s.kv.block_table; });
+                                               [](const AttentionSequence& s) { return s.kv.block_table || s.kv.v8; });
     std::vector<int64_t> lens, offset;
     int64_t total = 0;
     for (const AttentionSequence& s : a_.seqs) {
@@ -103,12 +104,13 @@ class AttentionTasks {
       float* kts = kt + offset[static_cast<size_t>(s)];
       thread_local std::vector<float> rounded_rows;
       for (int64_t h = 0; h < Hkv_; ++h) {
-        // The tile's K rows of head h: where they lie, or rounded into a small buffer first.
+        // The tile's K rows of head h: where they lie, or dequantized / rounded into a small
+        // buffer first.
         const float* src[kGatherTile];
+        float* buf = round || sq.kv.k8 ? grown(rounded_rows, kGatherTile * D_) : nullptr;
         for (int64_t p = p0; p < p1; ++p)
-          src[p - p0] = sq.kv.k + rows[p - p0] * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
+          src[p - p0] = key_row(sq.kv, rows[p - p0], h, buf ? buf + (p - p0) * D_ : nullptr);
         if (round) {
-          float* buf = grown(rounded_rows, kGatherTile * D_);
           for (int64_t p = p0; p < p1; ++p) {
             round_to_bf16(src[p - p0], buf + (p - p0) * D_, D_);
             src[p - p0] = buf + (p - p0) * D_;
@@ -116,11 +118,12 @@ class AttentionTasks {
         }
         kern_.transpose_rows(src, p1 - p0, D_, kts + h * D_ * len + p0, len);
         if (!gather_v) continue;
-        const float* vh_src = sq.kv.v + h * sq.kv.v_head_stride;
         for (int64_t p = p0; p < p1; ++p) {
-          const float* vr = vh_src + rows[p - p0] * sq.kv.v_row_stride;
           float* vd = vh + offset[static_cast<size_t>(s)] + (h * len + p) * D_;
-          if (round) {
+          const float* vr = value_row(sq.kv, rows[p - p0], h, vd);
+          if (vr == vd) {
+            if (round) round_to_bf16(vd, vd, D_);
+          } else if (round) {
             round_to_bf16(vr, vd, D_);
           } else {
             std::copy(vr, vr + D_, vd);
@@ -177,8 +180,10 @@ class AttentionTasks {
       // Tiles hold 16 positions of a padded length (a multiple of 32): whole position pairs.
       const int64_t m = p1 - p0;
       thread_local std::vector<uint16_t> k16_buf;
-      thread_local std::vector<float> zeros;
+      thread_local std::vector<float> zeros, k_rows, v_rows;  // int8 rows dequantized
       uint16_t* k16 = grown(k16_buf, kGatherTile * D_);
+      float* kf = sq.kv.k8 ? grown(k_rows, kGatherTile * D_) : nullptr;
+      float* vf = sq.kv.v8 ? grown(v_rows, kGatherTile * D_) : nullptr;
       if (static_cast<int64_t>(zeros.size()) < D_) zeros.assign(static_cast<size_t>(D_), 0.0f);
       int64_t rows[kGatherTile];
       for (int64_t p = p0; p < p1; ++p) rows[p - p0] = p < sq.len ? sq.kv.row(p) : -1;
@@ -187,8 +192,8 @@ class AttentionTasks {
         const float* kr[kGatherTile];
         const float* vr[kGatherTile];
         for (int64_t i = 0; i < m; ++i) {
-          kr[i] = rows[i] < 0 ? zeros.data() : sq.kv.k + rows[i] * sq.kv.k_row_stride + h * sq.kv.k_head_stride;
-          vr[i] = rows[i] < 0 ? zeros.data() : sq.kv.v + rows[i] * sq.kv.v_row_stride + h * sq.kv.v_head_stride;
+          kr[i] = rows[i] < 0 ? zeros.data() : key_row(sq.kv, rows[i], h, kf ? kf + i * D_ : nullptr);
+          vr[i] = rows[i] < 0 ? zeros.data() : value_row(sq.kv, rows[i], h, vf ? vf + i * D_ : nullptr);
         }
         // K: each row to bf16, then its 32-bit d-pairs transposed to [D / 2, positions].
         const float* pairs[kGatherTile];
@@ -233,6 +238,21 @@ class AttentionTasks {
   }
 
   void round_to_bf16(const float* x, float* y, int64_t n) const { kern_.round_bf16(x, y, n); }
+
+  // The K (V) row of cache row r, head h as floats: where it lies, or an int8 row dequantized
+  // into buf (D floats).
+  const float* key_row(const KvRows& kv, int64_t r, int64_t h, float* buf) const {
+    if (!kv.k8) return kv.k + r * kv.k_row_stride + h * kv.k_head_stride;
+    return dequantized(kv.k8 + r * kv.k_row_stride + h * kv.k_head_stride, buf);
+  }
+  const float* value_row(const KvRows& kv, int64_t r, int64_t h, float* buf) const {
+    if (!kv.v8) return kv.v + r * kv.v_row_stride + h * kv.v_head_stride;
+    return dequantized(kv.v8 + r * kv.v_row_stride + h * kv.v_head_stride, buf);
+  }
+  const float* dequantized(const uint8_t* row, float* buf) const {
+    kern_.dequantize_i8(reinterpret_cast<const int8_t*>(row), kv_row_scale(row, D_), buf, D_);
+    return buf;
+  }
 
   // Scores [rows, nk] of keys kbeg.. of head h into probabilities, in place: per row, the keys it
   // sees (causal end, window start, or all of the sequence), zeros elsewhere.

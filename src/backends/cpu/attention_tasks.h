@@ -10,10 +10,13 @@
 namespace ia::cpu {
 
 // The key/value rows of one sequence: position p, kv head h at k + row(p) * k_row_stride +
-// h * k_head_stride (head dim contiguous), v likewise.
+// h * k_head_stride (head dim contiguous), v likewise. An int8 KV cache (core/kv_quantization.h)
+// sets k8 / v8 instead, with the strides in bytes: each row is dequantized as it is gathered.
 struct KvRows {
   const float* k = nullptr;
   const float* v = nullptr;
+  const uint8_t* k8 = nullptr;
+  const uint8_t* v8 = nullptr;
   int64_t k_row_stride = 0, k_head_stride = 0, v_row_stride = 0, v_head_stride = 0;
   // Paged: position p lives in row block_table[p / block_size] * block_size + p % block_size
   // (entries bounds-checked by the caller); null: in row p.

@@ -42,6 +42,7 @@ class CpuBackend final : public Backend {
       case OpKind::Cast: return true;
       case OpKind::RmsNorm:  // bf16: an output that feeds a bf16 linear
       case OpKind::SwiGlu: return t == DType::F32 || t == DType::BF16;
+      case OpKind::PagedAttention: return t == DType::F32 || t == DType::Q8Kv;  // the KV cache's dtype
       default: return t == DType::F32;
     }
   }

@@ -78,6 +78,11 @@ struct Kernels {
   // Two rows rounded to bf16 and interleaved: y[2 i] = bf16(a[i]), y[2 i + 1] = bf16(b[i]), i < n
   // (V rows as the key pairs of bf16 attention products).
   void (*interleave_bf16)(const float* a, const float* b, uint16_t* y, int64_t n);
+  // The int8 KV cache's rows (core/kv_quantization.h), dequantized on the fly; the caller applies
+  // the row's scale: sum a[i] q[i]; y += a q; y = s q (n elements).
+  float (*dot_i8)(const float* a, const int8_t* q, int64_t n);
+  void (*axpy_i8)(float a, const int8_t* q, float* y, int64_t n);
+  void (*dequantize_i8)(const int8_t* q, float s, float* y, int64_t n);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

@@ -394,6 +394,41 @@ IA_AVX512 void axpy(float a, const float* x, float* y, int64_t n) {
   }
 }
 
+// 16 int8 quants (fewer at the tail, masked) as floats.
+IA_AVX512_INLINE __m512 load_i8_ps(const int8_t* q, __mmask16 m) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, q)));
+}
+
+IA_AVX512 float dot_i8(const float* a, const int8_t* q, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_i8_ps(q + i, 0xffff), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), load_i8_ps(q + i + 16, 0xffff), s1);
+  }
+  for (; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load_i8_ps(q + i, m), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+IA_AVX512 void axpy_i8(float a, const int8_t* q, float* y, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, load_i8_ps(q + i, m), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+IA_AVX512 void dequantize_i8(const int8_t* q, float s, float* y, int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s);
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = lanes(n, i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(vs, load_i8_ps(q + i, m)));
+  }
+}
+
 // MR rows of C at once: 4 column vectors x MR rows of accumulators (24 of the 32 registers
 // at MR = 6), one broadcast of a per row and k step against 4 loads of b's row shared by all
 // rows.
@@ -767,7 +802,10 @@ const Kernels* avx512_kernels() {
                          nullptr,
                          round_bf16_row,
                          transpose_rows,
-                         interleave_bf16};
+                         interleave_bf16,
+                         dot_i8,
+                         axpy_i8,
+                         dequantize_i8};
     if (__builtin_cpu_supports("avx512bf16")) {
       table.gemv_bf16_dp = gemv_bf16_dp;
       table.attn_scores_bf16 = attn_scores_dp;

@@ -135,6 +135,20 @@ void axpy(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+float dot_i8(const float* a, const int8_t* q, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * static_cast<float>(q[i]);
+  return s;
+}
+
+void axpy_i8(float a, const int8_t* q, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<float>(q[i]);
+}
+
+void dequantize_i8(const int8_t* q, float s, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = s * static_cast<float>(q[i]);
+}
+
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
            int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
@@ -202,7 +216,10 @@ const Kernels& generic_kernels() {
                          nullptr,
                          round_bf16_row,
                          transpose_rows,
-                         interleave_bf16};
+                         interleave_bf16,
+                         dot_i8,
+                         axpy_i8,
+                         dequantize_i8};
   return k;
 }
 

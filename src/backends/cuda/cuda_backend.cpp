@@ -44,7 +44,8 @@ ElemType elem_type(DType t) {
     case DType::Q4G32:
     case DType::Q4G128:
     case DType::Q4ZG32:
-    case DType::Q4ZG128: return ElemType::U8;  // packed weight bytes: copied as bytes
+    case DType::Q4ZG128:
+    case DType::Q8Kv: return ElemType::U8;  // packed weight / KV bytes: copied as bytes
   }
   fail(ErrorKind::Internal, "cuda: unknown dtype");
 }

@@ -20,6 +20,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/quant_kernels.h"
+#include "core/kv_quantization.h"
 #include "core/quantization.h"
 #include "ops/ops.h"
 
@@ -1051,8 +1052,10 @@ TEST_P(Conformance, Bf16ActivationsForBf16Linears) {
 
 // Paged attention against a dense f64 loop: several sequences with different
 // cached lengths and new-token counts (prefill chunks and single-token decode),
-// blocks scattered over the pool in random order, GQA and a sliding window.
-TEST_P(Conformance, PagedAttention) {
+// blocks scattered over the pool in random order, GQA and a sliding window. With an int8 KV
+// cache (Q8Kv) the caches are written by the backend's kv_cache_write from f32 values, and the
+// reference attends over what the cache holds, dequantized in f64 (s * q).
+void paged_attention_cases(Backend& be, const Dev& dev, DType kv_dtype) {
   Rng rng(20);
   struct S {
     int64_t Hq, Hkv, D, bs, window;
@@ -1062,7 +1065,7 @@ TEST_P(Conformance, PagedAttention) {
   // for the probabilities rounded to bf16.
   for (bool bf16 : {false, true})
     for (S cfg : {S{1, 1, 1, 1, 0}, S{4, 2, 16, 4, 0}, S{4, 4, 33, 16, 0}, S{8, 2, 64, 8, 5}, S{6, 1, 8, 3, 0},
-                  S{4, 2, 64, 16, 0}, S{4, 1, 128, 16, 40}}) {
+                  S{4, 2, 64, 16, 0}, S{4, 1, 128, 16, 40}, S{6, 2, 7, 5, 0}}) {
       // (cached length after the write, new tokens) per sequence.
       // The last three have enough rows for the CPU's GEMM path: a whole prompt of more than one
       // query block, and chunks after cached tokens, the last of several query tiles and many
@@ -1091,14 +1094,33 @@ TEST_P(Conformance, PagedAttention) {
       p.scale = 1.0f / std::sqrt(static_cast<float>(cfg.D));
       p.window = cfg.window;
       p.bf16_products = bf16;
-      Tensor out = dev_.poisoned({T, cfg.Hq, cfg.D});
-      be().paged_attention(
-          dev_.up(q), dev_.up(kc), dev_.up(vc),
-          dev_.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
-          dev_.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
-          dev_.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
-      Vec qv = values(q), kv = values(kc), vv = values(vc), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)),
-          mag(ref.size());
+      Tensor kd = dev.up(kc), vd = dev.up(vc);
+      Vec kv = values(kc), vv = values(vc);
+      if (kv_dtype == DType::Q8Kv) {
+        // Every slot written through the op, then the reference reads back what it wrote.
+        const int64_t slots = nblocks * cfg.bs, row = kv_cache_row_elems(kv_dtype, cfg.D);
+        std::vector<int64_t> all(static_cast<size_t>(slots));
+        for (int64_t i = 0; i < slots; ++i) all[static_cast<size_t>(i)] = i;
+        kd = dev.poisoned({nblocks, cfg.bs, cfg.Hkv, row}, kv_dtype);
+        vd = dev.poisoned({nblocks, cfg.bs, cfg.Hkv, row}, kv_dtype);
+        be.kv_cache_write(dev.up(kc.view({slots, cfg.Hkv, cfg.D})), dev.up(vc.view({slots, cfg.Hkv, cfg.D})),
+                          dev.up(Tensor::from_vector(all, {slots})), kd, vd);
+        for (auto [cache, dense] : {std::pair{&kd, &kv}, std::pair{&vd, &vv}}) {
+          Tensor h = dev.down(*cache);
+          std::vector<float> r(static_cast<size_t>(cfg.D));
+          for (int64_t i = 0; i < slots * cfg.Hkv; ++i) {
+            dequantize_kv_row(h.data<uint8_t>() + i * row, cfg.D, r.data());
+            std::copy(r.begin(), r.end(), dense->begin() + i * cfg.D);
+          }
+        }
+      }
+      Tensor out = dev.poisoned({T, cfg.Hq, cfg.D});
+      be.paged_attention(
+          dev.up(q), kd, vd,
+          dev.up(Tensor::from_vector(tables, {static_cast<int64_t>(seqs.size()), max_blocks}).to(DType::I32)),
+          dev.up(Tensor::from_vector(lens, {static_cast<int64_t>(seqs.size())}).to(DType::I32)),
+          dev.up(Tensor::from_vector(starts, {static_cast<int64_t>(seqs.size()) + 1}).to(DType::I32)), p, out);
+      Vec qv = values(q), ref(static_cast<size_t>(T * cfg.Hq * cfg.D)), mag(ref.size());
       if (bf16)
         for (Vec* vec : {&qv, &kv, &vv})
           for (double& v : *vec) v = bf16_to_f32(f32_to_bf16(static_cast<float>(v)));
@@ -1137,10 +1159,24 @@ TEST_P(Conformance, PagedAttention) {
           }
         }
       }
-      expect_close(values(dev_.down(out)), ref, mag, bf16 ? 1.0 / 64 : kRtol,
-                   fmt::format("paged_attention Hq={} Hkv={} D={} block={} window={} bf16_products={}", cfg.Hq, cfg.Hkv,
-                               cfg.D, cfg.bs, cfg.window, bf16));
+      expect_close(values(dev.down(out)), ref, mag, bf16 ? 1.0 / 64 : kRtol,
+                   fmt::format("paged_attention kv={} Hq={} Hkv={} D={} block={} window={} bf16_products={}",
+                               dtype_name(kv_dtype), cfg.Hq, cfg.Hkv, cfg.D, cfg.bs, cfg.window, bf16));
     }
+}
+
+TEST_P(Conformance, PagedAttention) {
+  paged_attention_cases(be(), dev_, DType::F32);
+}
+
+// An int8 KV cache (--kv-cache-dtype int8): attention over the dequantized cache as exactly as
+// over an f32 one, where the backend keeps one (the CPU; CUDA says it does not).
+TEST_P(Conformance, PagedAttentionInt8Kv) {
+  if (!be().supports(OpKind::PagedAttention, DType::Q8Kv)) {
+    std::cout << "[  SKIPPED ] " << be().name() << " has no int8 KV cache\n";
+    GTEST_SKIP();
+  }
+  paged_attention_cases(be(), dev_, DType::Q8Kv);
 }
 
 // Attention of packed sequences (no cache) against a dense f64 loop: mixed lengths (1, one
@@ -1522,6 +1558,54 @@ TEST_P(Conformance, KvCacheWrite) {
       ASSERT_EQ(vv[static_cast<size_t>(slots[static_cast<size_t>(t)] * H * D + e)],
                 src[static_cast<size_t>(t * 3 * H * D + 2 * H * D + e)]);
     }
+}
+
+// kv_cache_write into an int8 cache: each (token, head) row quantized exactly as
+// quantize_kv_row does (the quants and scale bit for bit), within half a step of the input,
+// and slots not written keep their bytes.
+TEST_P(Conformance, KvCacheWriteInt8) {
+  if (!be().supports(OpKind::PagedAttention, DType::Q8Kv)) {
+    std::cout << "[  SKIPPED ] " << be().name() << " has no int8 KV cache\n";
+    GTEST_SKIP();
+  }
+  Rng rng(24);
+  for (int64_t D : {1, 7, 64, 129}) {
+    const int64_t T = 5, H = 3, blocks = 4, bs = 3, row = kv_cache_row_elems(DType::Q8Kv, D);
+    Tensor kfull = host_f32({T, 3 * H, D}, rng, -3, 3);  // k and v as views of a fused projection
+    // One row all zeros (scale 0) and one with a single large value (the others round small).
+    std::fill(kfull.data<float>() + H * D, kfull.data<float>() + (H + 1) * D, 0.0f);
+    kfull.data<float>()[(3 * 3 * H + 2 * H) * D] = 1000.0f;  // token 3, v of head 0
+    Tensor kd = dev_.up(kfull);
+    std::vector<int64_t> slots = {11, 0, 4, 5, 9};
+    Tensor kc = dev_.poisoned({blocks, bs, H, row}, DType::Q8Kv), vc = dev_.poisoned({blocks, bs, H, row}, DType::Q8Kv);
+    ops::kv_cache_write(kd.narrow(1, H, H), kd.narrow(1, 2 * H, H), dev_.up(Tensor::from_vector(slots, {T})), kc, vc);
+    Tensor kh = dev_.down(kc), vh = dev_.down(vc);
+    std::vector<uint8_t> want(static_cast<size_t>(row));
+    std::vector<float> back(static_cast<size_t>(D));
+    std::set<int64_t> written(slots.begin(), slots.end());
+    for (int64_t slot = 0; slot < blocks * bs; ++slot)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t which : {1, 2}) {
+          const uint8_t* got = (which == 1 ? kh : vh).data<uint8_t>() + (slot * H + h) * row;
+          if (!written.count(slot)) {
+            for (int64_t i = 0; i < row; ++i) ASSERT_EQ(got[i], 0xff) << "slot " << slot << " was written";
+            continue;
+          }
+          const int64_t t = std::find(slots.begin(), slots.end(), slot) - slots.begin();
+          const float* src = kfull.data<float>() + (t * 3 * H + which * H + h) * D;
+          quantize_kv_row(src, D, want.data());
+          ASSERT_EQ(std::memcmp(got, want.data(), static_cast<size_t>(row)), 0)
+              << "D=" << D << " slot " << slot << " head " << h << (which == 1 ? " k" : " v");
+          dequantize_kv_row(got, D, back.data());
+          const float s = kv_row_scale(got, D);
+          for (int64_t i = 0; i < D; ++i) ASSERT_LE(std::fabs(back[static_cast<size_t>(i)] - src[i]), s / 2 + 1e-6f);
+        }
+  }
+  // A cache whose rows do not fit the head dim is refused by the op layer.
+  Tensor k = dev_.up(host_f32({2, 1, 8}, rng));
+  Tensor bad = dev_.poisoned({2, 2, 1, 8}, DType::Q8Kv);
+  EXPECT_THROW(ops::kv_cache_write(k, k, dev_.up(Tensor::from_vector(std::vector<int64_t>{0, 1}, {2})), bad, bad),
+               Error);
 }
 
 TEST_P(Conformance, Conv1d) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -173,6 +174,43 @@ TEST_P(BatchEngineTest, SixtyFourConcurrentRequestsEqualTheirSoloRuns) {
   EXPECT_EQ(st.prompt_tokens, prompt_tokens);
   EXPECT_EQ(st.generated_tokens, generated);
   expect_idle(engine);
+}
+
+// An int8 KV cache (--kv-cache-dtype int8): the engine's pool is int8, batching and chunked
+// prefill still give each request its solo run on an int8 cache, and those stay close to the
+// f32 cache's greedy ids.
+TEST_P(BatchEngineTest, AnInt8KvCacheGivesTheSoloOutputs) {
+  const std::shared_ptr<Generator> f32 = gen_;
+  gen_ = Generator::load(fixture(GetParam()), Device::cpu(), DType::F32, {}, DType::Q8Kv);
+  ASSERT_EQ(gen_->kv_cache_dtype(), DType::Q8Kv);
+  BatchEngineOptions o;
+  o.max_batch_tokens = 40;  // prompts prefilled in chunks beside decoding ones
+  BatchEngine engine(gen_, o);
+  EXPECT_EQ(engine.cache().dtype(), DType::Q8Kv);
+  watch_limits(engine);
+  std::mt19937 rng(3);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<Outcome> outs(16);
+  GenerationRequest req = greedy(12);
+  req.ignore_eos = true;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    prompts.push_back(prompt(3 + i * 5, i * 13, rng));
+    submit(engine, prompts[i], req, outs[i]);
+  }
+  engine.run_until_idle();
+  int64_t same = 0, total = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    expect_solo(prompts[i], req, outs[i], fmt::format("int8 kv request {}", i));
+    const std::vector<int32_t> want = f32->generate_ids({prompts[i]}, req).at(0).ids;
+    for (size_t t = 0; t < want.size() && t < outs[i].finish->result.ids.size(); ++t)
+      same += outs[i].finish->result.ids[t] == want[t];
+    total += static_cast<int64_t>(want.size());
+  }
+  std::cout << "[ kv int8  ] " << GetParam() << ": " << same << " of " << total << " greedy ids as on an f32 cache\n";
+  EXPECT_GE(same * 10, total * 8);
+  EXPECT_GT(max_batch_, 2);
+  expect_idle(engine);
+  gen_ = f32;
 }
 
 TEST_P(BatchEngineTest, RequestsJoiningWhileOthersRunEqualTheirSoloRuns) {

@@ -188,5 +188,47 @@ TEST_F(BatchedGenerationServiceTest, KvPoolSizing) {
   }
 }
 
+// An int8 KV cache's blocks are smaller (KvCacheLayout::bytes_per_token): the same memory holds
+// more of them, as many as its bytes divide into, and a sequence fits where f32's would not.
+TEST_F(BatchedGenerationServiceTest, KvPoolSizingInt8) {
+  const CausalLM& model = gen_->model();
+  BatchEngineOptions o;
+  o.max_model_len = 256;  // 16 blocks of 16
+  o.max_num_seqs = 64;
+  EXPECT_EQ(kv_pool_blocks(model, o, std::nullopt, 0.9, DType::Q8Kv), 64 * 16);  // the CPU: the limits
+  const KvCacheLayout l = model.kv_layout();
+  const int64_t f32_block = 16 * l.bytes_per_token(DType::F32), int8_block = 16 * l.bytes_per_token(DType::Q8Kv);
+  EXPECT_EQ(int8_block, 16 * 2 * l.num_layers * l.kv_heads * (l.head_dim + 4));
+  // The activation reserve, found as the least memory that holds one f32 sequence.
+  const int64_t reserve_and_one = [&] {
+    int64_t lo = 0, hi = int64_t{64} << 30;
+    while (lo + 1 < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      bool fits = true;
+      try {
+        kv_pool_blocks(model, o, DeviceMemoryInfo{mid, hi}, 1.0);
+      } catch (const Error&) {
+        fits = false;
+      }
+      (fits ? hi : lo) = mid;
+    }
+    return hi;
+  }();
+  const int64_t reserve = reserve_and_one - 16 * f32_block;
+  for (int64_t room : {int64_t{40} * f32_block, int64_t{100} * f32_block}) {
+    const DeviceMemoryInfo m{reserve + room, int64_t{80} << 30};
+    const int64_t f32_blocks = kv_pool_blocks(model, o, m, 1.0, DType::F32);
+    const int64_t int8_blocks = kv_pool_blocks(model, o, m, 1.0, DType::Q8Kv);
+    EXPECT_EQ(f32_blocks, room / f32_block);
+    EXPECT_EQ(int8_blocks, room / int8_block);
+    // head_dim 16: 20 bytes a row against 64 (3.2x f32's tokens; against bf16's 32, 1.6x).
+    EXPECT_GE(static_cast<double>(int8_blocks) / static_cast<double>(f32_blocks), 3.1);
+  }
+  // Room for 10 f32 blocks, less than one sequence: refused for f32, 32 blocks of int8.
+  const DeviceMemoryInfo small{reserve + 10 * f32_block, int64_t{80} << 30};
+  EXPECT_THROW(kv_pool_blocks(model, o, small, 1.0, DType::F32), Error);
+  EXPECT_EQ(kv_pool_blocks(model, o, small, 1.0, DType::Q8Kv), 10 * f32_block / int8_block);
+}
+
 }  // namespace
 }  // namespace ia::server
