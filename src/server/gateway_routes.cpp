@@ -6,8 +6,6 @@
 // worker thread and forwarded as it comes; the router may move on to the next deployment only
 // until the first text has been forwarded.
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -17,6 +15,7 @@
 #include "router/deployment_router.h"
 #include "router/result_json.h"
 #include "server/api_error.h"
+#include "server/delta_stream.h"
 #include "server/openai_requests.h"
 #include "server/request_json.h"
 #include "server/route_handler.h"
@@ -124,37 +123,7 @@ std::string whole_json(const Header& h, const providers::TextResult& r, const st
 }
 
 // A remote stream between its worker thread (the provider call) and the connection's thread.
-struct RemoteStream {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::string> deltas;
-  bool first = false, finished = false, cancelled = false;
-  std::exception_ptr error;
-  providers::TextResult result;
-  static constexpr size_t kMaxQueued = 1024;  // a client slower than the provider holds it back
-
-  bool push(std::string_view d) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return deltas.size() < kMaxQueued || cancelled; });
-    if (cancelled) return false;
-    deltas.emplace_back(d);
-    first = true;
-    cv.notify_all();
-    return true;
-  }
-  void finish(providers::TextResult r, std::exception_ptr e) {
-    std::lock_guard lock(mu);
-    result = std::move(r);
-    error = e;
-    finished = true;
-    cv.notify_all();
-  }
-  void cancel() {
-    std::lock_guard lock(mu);
-    cancelled = true;
-    cv.notify_all();
-  }
-};
+using RemoteStream = DeltaQueue<providers::TextResult>;
 
 // Writes a remote stream as OpenAI server-sent events; dropped unfinished, it cancels the call.
 class GatewayStreamWriter {
@@ -174,33 +143,11 @@ class GatewayStreamWriter {
               {{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}}))))
         return false;
     }
-    std::deque<std::string> deltas;
-    bool finished = false;
-    {
-      std::unique_lock lock(st_->mu);
-      st_->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !st_->deltas.empty() || st_->finished; });
-      deltas.swap(st_->deltas);
-      finished = st_->finished;
-      st_->cv.notify_all();
-    }
-    for (const auto& d : deltas) {
-      if (!sse.event(router::dump_json(h_.text_chunk(d)))) return false;
-      last_write_ = Clock::now();
-    }
-    if (!finished) {
-      if (Clock::now() - last_write_ > std::chrono::seconds(1)) {
-        if (!sse.keep_alive()) return false;
-        last_write_ = Clock::now();
-      }
-      return true;
-    }
+    const DeltaStep step = drain_deltas(
+        *st_, sse, last_write_, [&](const std::string& d) { return sse.event(router::dump_json(h_.text_chunk(d))); });
+    if (step != DeltaStep::Ended) return step == DeltaStep::More;
     if (st_->error) {
-      // The status went out with the first chunk: the failure is an event, as vLLM sends it.
-      try {
-        std::rethrow_exception(st_->error);
-      } catch (...) {
-        if (!sse.event(current_error_response().body)) return false;
-      }
+      if (!write_error_event(sse, st_->error)) return false;
     } else {
       const std::string reason = st_->result.finish_reason.empty() ? "stop" : st_->result.finish_reason;
       json fin = h_.chat ? h_.chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}})
@@ -320,17 +267,9 @@ bool route_generation(ServerState& s, const httplib::Request& req, const std::st
         st->finish({}, std::current_exception());
       }
     }).detach();
-    {
-      std::unique_lock lock(st->mu);
-      st->cv.wait(lock, [&] { return st->first || st->finished; });
-      if (!st->first && st->error) std::rethrow_exception(st->error);  // nothing sent: the chain moves on
-    }
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
+    st->await_first();  // a failure before any text: the chain moves on
     auto writer = std::make_shared<GatewayStreamWriter>(s, st, h, fields->include_usage);
-    res.set_chunked_content_provider("text/event-stream",
-                                     [writer](size_t, httplib::DataSink& sink) { return writer->step(sink); });
+    respond_with_events(res, [writer](httplib::DataSink& sink) { return writer->step(sink); });
   });
   res.set_header(kDeploymentHeader, d.name);
   return true;

@@ -1,15 +1,13 @@
 #include "server/transcript_stream.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "router/result_json.h"
 #include "server/api_error.h"
+#include "server/delta_stream.h"
 #include "server/sse_writer.h"
 
 namespace ia::server {
@@ -19,38 +17,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// Between the worker (the transcription) and the connection's thread.
-struct TranscriptQueue {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::string> deltas;
-  bool first = false, finished = false, cancelled = false;
-  std::exception_ptr error;
-  StreamedTranscript result;
-  static constexpr size_t kMaxQueued = 1024;  // a client slower than the model holds it back
-
-  bool push(std::string_view d) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return deltas.size() < kMaxQueued || cancelled; });
-    if (cancelled) return false;
-    deltas.emplace_back(d);
-    first = true;
-    cv.notify_all();
-    return true;
-  }
-  void finish(StreamedTranscript r, std::exception_ptr e) {
-    std::lock_guard lock(mu);
-    result = std::move(r);
-    error = e;
-    finished = true;
-    cv.notify_all();
-  }
-  void cancel() {
-    std::lock_guard lock(mu);
-    cancelled = true;
-    cv.notify_all();
-  }
-};
+using TranscriptQueue = DeltaQueue<StreamedTranscript>;
 
 class TranscriptStreamWriter {
  public:
@@ -61,32 +28,12 @@ class TranscriptStreamWriter {
 
   bool step(httplib::DataSink& sink) {
     SseWriter sse(sink);
-    std::deque<std::string> deltas;
-    bool finished = false;
-    {
-      std::unique_lock lock(q_->mu);
-      q_->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !q_->deltas.empty() || q_->finished; });
-      deltas.swap(q_->deltas);
-      finished = q_->finished;
-      q_->cv.notify_all();
-    }
-    for (const auto& d : deltas) {
-      if (!sse.event(router::dump_json(json{{"type", "transcript.text.delta"}, {"delta", d}}))) return false;
-      last_write_ = Clock::now();
-    }
-    if (!finished) {
-      if (Clock::now() - last_write_ > std::chrono::seconds(1)) {
-        if (!sse.keep_alive()) return false;
-        last_write_ = Clock::now();
-      }
-      return true;
-    }
+    const DeltaStep step = drain_deltas(*q_, sse, last_write_, [&](const std::string& d) {
+      return sse.event(router::dump_json(json{{"type", "transcript.text.delta"}, {"delta", d}}));
+    });
+    if (step != DeltaStep::Ended) return step == DeltaStep::More;
     if (q_->error) {
-      try {
-        std::rethrow_exception(q_->error);
-      } catch (...) {
-        if (!sse.event(current_error_response().body)) return false;
-      }
+      if (!write_error_event(sse, q_->error)) return false;
     } else {
       json done{{"type", "transcript.text.done"}, {"text", q_->result.text}};
       if (!q_->result.usage.is_null()) done["usage"] = q_->result.usage;
@@ -125,17 +72,9 @@ void stream_transcript(ServerState& s, httplib::Response& res, TranscriptWork wo
       q->finish({}, std::current_exception());
     }
   }).detach();
-  {
-    std::unique_lock lock(q->mu);
-    q->cv.wait(lock, [&] { return q->first || q->finished; });
-    if (!q->first && q->error) std::rethrow_exception(q->error);  // nothing sent yet
-  }
-  res.status = 200;
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
+  q->await_first();
   auto writer = std::make_shared<TranscriptStreamWriter>(s, q);
-  res.set_chunked_content_provider("text/event-stream",
-                                   [writer](size_t, httplib::DataSink& sink) { return writer->step(sink); });
+  respond_with_events(res, [writer](httplib::DataSink& sink) { return writer->step(sink); });
 }
 
 }  // namespace ia::server
