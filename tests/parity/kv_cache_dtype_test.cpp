@@ -14,6 +14,7 @@
 #include "core/kv_quantization.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "greedy_steps.h"
 #include "models/decoder_lm.h"
 #include "runtime/next_token_comparison.h"
 #include "runtime/step_runner.h"
@@ -30,29 +31,6 @@ std::string param_name(const ::testing::TestParamInfo<const char*>& info) {
   for (char& ch : name)
     if (ch == '-') ch = '_';
   return name;
-}
-
-int32_t argmax_row(const Tensor& logits, int64_t row) {
-  const int64_t V = logits.size(1);
-  const float* p = logits.data<float>() + row * V;
-  return static_cast<int32_t>(std::max_element(p, p + V) - p);
-}
-
-// `steps` greedy tokens after the prompt on a cache of `kv_dtype`: a prefill, then one decode
-// step per token (so every token after the first reads its context back from the cache).
-std::vector<int32_t> greedy(const CausalLM& model, const std::vector<int32_t>& prompt, int steps, DType kv_dtype) {
-  auto cache = model.make_cache(64, 16, kv_dtype);
-  EXPECT_EQ(cache->dtype(), kv_dtype);
-  const int64_t seq = cache->create_sequence();
-  CausalStepRunner runner(model);
-  std::vector<int32_t> out;
-  Tensor logits = runner.step({SeqChunk{seq, prompt}}, *cache);
-  for (int step = 0; step < steps; ++step) {
-    out.push_back(argmax_row(logits, 0));
-    if (step + 1 == steps) break;
-    logits = runner.step({SeqChunk{seq, std::span<const int32_t>(&out.back(), 1)}}, *cache);
-  }
-  return out;
 }
 
 class Int8KvCache : public ::testing::TestWithParam<const char*> {
@@ -79,8 +57,8 @@ TEST_P(Int8KvCache, KeepsGreedyTokens) {
   if (p != "gpt2" && p != "llama" && p != "qwen2") GTEST_SKIP() << "held to teacher-forced tolerances (below)";
   ASSERT_FALSE(prompts_.empty());
   for (size_t i = 0; i < prompts_.size(); ++i) {
-    const auto want = greedy(*model_, prompts_[i], 24, DType::F32);
-    const auto got = greedy(*model_, prompts_[i], 24, DType::Q8Kv);
+    const auto want = parity::greedy_steps(*model_, prompts_[i], 24, DType::F32);
+    const auto got = parity::greedy_steps(*model_, prompts_[i], 24, DType::Q8Kv);
     int same = 0;
     for (size_t t = 0; t < want.size(); ++t) same += got[t] == want[t];
     std::cout << "[ kv int8  ] " << GetParam() << " prompt " << i << ": " << same << " of 24 greedy tokens equal\n";
@@ -94,7 +72,7 @@ TEST_P(Int8KvCache, NextTokenDistributionsStayClose) {
   const int64_t context = model_->config().max_positions;
   for (size_t i = 0; i < prompts_.size(); ++i) {
     std::vector<int32_t> ids = prompts_[i];
-    const auto cont = greedy(*model_, prompts_[i], 24, DType::F32);
+    const auto cont = parity::greedy_steps(*model_, prompts_[i], 24, DType::F32);
     ids.insert(ids.end(), cont.begin(), cont.end());
     const int64_t window = std::min<int64_t>(static_cast<int64_t>(ids.size()), context);
     const NextTokenComparison r = compare_next_tokens(*model_, *model_, ids, window, DType::Q8Kv);

@@ -15,6 +15,7 @@
 #include "core/quantization.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "greedy_steps.h"
 #include "models/decoder_lm.h"
 #include "runtime/next_token_comparison.h"
 #include "runtime/step_runner.h"
@@ -37,29 +38,6 @@ std::unique_ptr<DecoderLM> load(const std::string& dir, const std::string& metho
   auto weights = WeightStore::open(dir);
   weights->set_quantization(weight_quantization(method));
   return DecoderLM::load(HfConfig::load(dir), *weights, DType::F32, Device::cpu());
-}
-
-int32_t argmax_row(const Tensor& logits, int64_t row) {
-  const int64_t V = logits.size(1);
-  const float* p = logits.data<float>() + row * V;
-  int64_t best = 0;
-  for (int64_t j = 1; j < V; ++j)
-    if (p[j] > p[best]) best = j;
-  return static_cast<int32_t>(best);
-}
-
-std::vector<int32_t> greedy(const CausalLM& model, const std::vector<int32_t>& prompt, int steps) {
-  auto cache = model.make_cache(64, 16);
-  const int64_t seq = cache->create_sequence();
-  CausalStepRunner runner(model);
-  std::vector<int32_t> out;
-  Tensor logits = runner.step({SeqChunk{seq, prompt}}, *cache);
-  for (int step = 0; step < steps; ++step) {
-    out.push_back(argmax_row(logits, 0));
-    if (step + 1 == steps) break;
-    logits = runner.step({SeqChunk{seq, std::span<const int32_t>(&out.back(), 1)}}, *cache);
-  }
-  return out;
 }
 
 class QuantizedDecoder : public ::testing::TestWithParam<const char*> {
@@ -90,7 +68,7 @@ TEST_P(QuantizedDecoder, Int8KeepsGreedyTokens) {
   // hidden 32 rows pad to 64 inputs).
   EXPECT_LT(q8->weight_bytes_per_token(), f32_->weight_bytes_per_token() * 0.6);
   for (size_t i = 0; i < prompts_.size(); ++i) {
-    const auto want = greedy(*f32_, prompts_[i], 24), got = greedy(*q8, prompts_[i], 24);
+    const auto want = parity::greedy_steps(*f32_, prompts_[i], 24), got = parity::greedy_steps(*q8, prompts_[i], 24);
     int same = 0;
     for (size_t t = 0; t < want.size(); ++t) same += got[t] == want[t];
     std::cout << "[ quant    ] " << GetParam() << " int8 prompt " << i << ": " << same
@@ -118,7 +96,7 @@ TEST_P(QuantizedDecoder, NextTokenDistributionsStayClose) {
     auto q = load(dir_, b.method);
     for (size_t i = 0; i < prompts_.size(); ++i) {
       std::vector<int32_t> ids = prompts_[i];
-      const auto cont = greedy(*f32_, prompts_[i], 24);
+      const auto cont = parity::greedy_steps(*f32_, prompts_[i], 24);
       ids.insert(ids.end(), cont.begin(), cont.end());
       const int64_t window = std::min<int64_t>(static_cast<int64_t>(ids.size()), context);
       const NextTokenComparison r = compare_next_tokens(*f32_, *q, ids, window);
