@@ -14,8 +14,8 @@ namespace ia {
 // Raised whenever Backend (or anything else the library sees) changes shape: 2 added argmax and
 // recording, 3 conv1d and group_norm, 4 conv2d and max_pool2d, 5 conv2d's bf16 products and
 // conv2d_fused, 6 the int8 KV cache dtype (DType::Q8Kv; supports(PagedAttention, dtype) is asked
-// with the cache's dtype).
-constexpr int kCudaPluginAbiVersion = 6;
+// with the cache's dtype), 7 storages charged to memory accounts (core/memory_account.h).
+constexpr int kCudaPluginAbiVersion = 7;
 constexpr const char* kCudaPluginEntry = "ia_cuda_plugin_create_backends";
 constexpr const char* kCudaPluginFile = "libipfs_accelerate_cuda.so";
 

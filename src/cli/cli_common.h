@@ -58,6 +58,7 @@ void register_eval(CLI::App& app, Context& ctx, Action& action);
 void register_quantize(CLI::App& app, Context& ctx, Action& action);
 void register_bench(CLI::App& app, Context& ctx, Action& action);
 void register_providers(CLI::App& app, Context& ctx, Action& action);
+void register_status(CLI::App& app, Context& ctx, Action& action);
 
 // The router for --provider NAME / --providers FILE: the file's, else one provider configured
 // from its environment variables (InvalidArgument for an unknown name).

@@ -9,8 +9,10 @@
 #include <string>
 #include <thread>
 
+#include "benchmarks/results_store.h"
 #include "cli/cli_common.h"
 #include "core/kv_quantization.h"
+#include "core/error.h"
 #include "core/logging.h"
 #include "core/thread_pool.h"
 #include "server/model_server.h"
@@ -67,24 +69,24 @@ std::string curl_example(const std::string& url, const server::ServerState& stat
   const std::string key =
       state.options.api_keys.empty() ? "" : " -H 'Authorization: Bearer " + state.options.api_keys.front() + "'";
   for (const auto& m : state.models)
-    if (m->generates() && m->chat_template)
+    if (m.generates && m.has_chat_template)
       return "curl " + url + "/v1/chat/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
-             m->name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'";
+             m.name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'";
   for (const auto& m : state.models)
-    if (m->generates())
+    if (m.generates)
       return "curl " + url + "/v1/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
-             m->name + "\", \"prompt\": \"Hello\", \"max_tokens\": 16}'";
+             m.name + "\", \"prompt\": \"Hello\", \"max_tokens\": 16}'";
   if (state.models.empty()) {  // a gateway only: the first routed name
     const std::string name =
         state.router && !state.router->public_names().empty() ? state.router->public_names().front() : "MODEL";
     return "curl " + url + "/v1/chat/completions -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
            name + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'";
   }
-  if (state.models.front()->classifies_videos())
-    return "curl " + url + "/zero-shot-video-classification" + key + " -F model=" + state.models.front()->name +
+  if (state.models.front().classifies_videos)
+    return "curl " + url + "/zero-shot-video-classification" + key + " -F model=" + state.models.front().name +
            " -F file=@video.mp4 -F 'candidate_labels=[\"cooking\", \"playing sports\"]'";
   return "curl " + url + "/v1/embeddings -H 'Content-Type: application/json'" + key + " -d '{\"model\": \"" +
-         state.models.front()->name + "\", \"input\": \"Hello!\"}'";
+         state.models.front().name + "\", \"input\": \"Hello!\"}'";
 }
 
 int run_serve(Context& ctx, server::ServeOptions o) {
@@ -113,7 +115,7 @@ int run_serve(Context& ctx, server::ServeOptions o) {
     throw;
   }
   std::string names;
-  for (const auto& m : server.state().models) names += (names.empty() ? "" : ", ") + m->name;
+  for (const auto& m : server.state().models) names += (names.empty() ? "" : ", ") + m.name;
   if (server.state().router)
     for (const auto& n : server.state().router->public_names()) names += (names.empty() ? "" : ", ") + n + " (routed)";
   std::cerr << "ipfs-accelerate serve: ready on " << url << " (models: " << names << ")\n"
@@ -194,8 +196,34 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--shutdown-grace", *grace_s, "Seconds in-flight requests may take to finish after SIGTERM")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
-  sub->callback([&ctx, &action, o, grace_s, request_timeout_s, write_timeout_s, generation_timeout_s] {
+  auto max_memory = std::make_shared<std::string>();
+  auto idle_timeout_s = std::make_shared<double>(0);
+  sub->add_option("--max-memory", *max_memory,
+                  "Memory the loaded models may take per device: SIZE for every device (8GiB) or DEVICE=SIZE,... "
+                  "(cpu=8GiB,cuda:0=60GiB); a load past it unloads idle models, least recently used first "
+                  "(docs/server.md#the-resource-pool)");
+  sub->add_option("--idle-timeout", *idle_timeout_s,
+                  "Seconds a model may sit unused before it is unloaded (loaded again by the next request that "
+                  "names it; 0: never)")
+      ->check(CLI::Range(0.0, 30.0 * 86400))
+      ->capture_default_str();
+  sub->add_flag("--low-memory", o->low_memory,
+                "One model loaded at a time, a KV pool of 4 sequences, bf16 weights for a f32 checkpoint "
+                "(unless --dtype f32)");
+  sub->add_option("--db", o->results_db,
+                  "Results database /dashboard shows: a SQLite file or a postgresql:// URL (default: "
+                  "$IPFS_ACCELERATE_HOME/benchmarks.sqlite)");
+  sub->callback([&ctx, &action, o, grace_s, request_timeout_s, write_timeout_s, generation_timeout_s, max_memory,
+                 idle_timeout_s] {
     if (o->models.empty() && o->providers_file.empty()) throw CLI::RequiredError("--model (or --providers FILE)");
+    if (!max_memory->empty()) o->max_memory = parse_memory_limits(*max_memory);  // exit 2, naming the part
+    o->idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(*idle_timeout_s * 1000));
+    // A database named on the command line must be there: a typo would show an empty dashboard.
+    if (!o->results_db.empty() && !benchmarks::results_store_may_exist(o->results_db))
+      fail(ErrorKind::InvalidArgument,
+           "--db {}: no such results database (a SQLite file `bench` wrote, or a "
+           "postgresql:// URL)",
+           o->results_db);
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); };
     o->drain_grace = ms(*grace_s);
     o->request_read_timeout = ms(*request_timeout_s);

@@ -65,6 +65,7 @@ int run(int argc, char** argv) {
   ia::cli::register_quantize(app, ctx, action);
   ia::cli::register_bench(app, ctx, action);
   ia::cli::register_providers(app, ctx, action);
+  ia::cli::register_status(app, ctx, action);
   // `help [COMMAND...]` is `COMMAND... --help`; then name an unknown command or
   // option plainly, with the nearest known name, before CLI11 parses.
   std::vector<std::string> args(argv, argv + argc);

@@ -18,7 +18,7 @@
 
 namespace ia {
 
-HostStorage::HostStorage(size_t bytes) : bytes_(bytes) {
+HostStorage::HostStorage(size_t bytes) : bytes_(bytes), charge_(Device::cpu(), bytes) {
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   ptr_ = std::aligned_alloc(64, rounded);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/memory_account.h"
 
 namespace ia {
 
@@ -17,7 +18,7 @@ class Storage {
   virtual Device device() const = 0;
 };
 
-// 64-byte aligned host memory.
+// 64-byte aligned host memory, charged to the thread's memory account (core/memory_account.h).
 class HostStorage final : public Storage {
  public:
   explicit HostStorage(size_t bytes);
@@ -31,6 +32,7 @@ class HostStorage final : public Storage {
  private:
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
+  MemoryCharge charge_;
 };
 
 // A read-only file mapped into memory (weights are used in place, zero copy).
@@ -65,10 +67,14 @@ class MappedFile {
 
 // A byte range of a MappedFile, seen as a storage. Writing through it is a bug:
 // the mapping is PROT_READ and would fault.
+//
+// Its bytes are charged to the creating thread's memory account (core/memory_account.h) as host
+// bytes while it lives: what a model uses of a checkpoint in place, not the whole file (a tensor
+// converted at load drops its view once converted).
 class MappedStorage final : public Storage {
  public:
   MappedStorage(std::shared_ptr<MappedFile> file, size_t offset, size_t bytes)
-      : file_(std::move(file)), offset_(offset), bytes_(bytes) {}
+      : file_(std::move(file)), offset_(offset), bytes_(bytes), charge_(Device::cpu(), bytes) {}
   void* data() override { return const_cast<unsigned char*>(file_->data()) + offset_; }
   size_t size_bytes() const override { return bytes_; }
   Device device() const override { return Device::cpu(); }
@@ -85,6 +91,7 @@ class MappedStorage final : public Storage {
   std::shared_ptr<MappedFile> file_;
   size_t offset_;
   size_t bytes_;
+  MemoryCharge charge_;
 };
 
 }  // namespace ia

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/memory_account.h"
 #include "ops/ops.h"
 #include "runtime/sequence_output.h"
 
@@ -362,7 +363,10 @@ void BatchEngine::start() {
     std::lock_guard lock(shared_->mu);
     shared_->stopping = false;
   }
-  thread_ = std::thread([this] {
+  // The steps' allocations are charged to the memory account of the thread that started the
+  // engine (the model's, when the resource pool loads it: runtime/model_pool.h).
+  thread_ = std::thread([this, account = current_memory_account()] {
+    ChargeMemoryTo charge(account);
     for (;;) {
       {
         std::unique_lock lock(shared_->mu);

@@ -67,7 +67,8 @@ std::vector<TranscriptSegment> cues(const Transcript& t) {
 void local_transcription(ServerState& s, const TranscriptionForm& form, httplib::Response& res,
                          const std::string& deployment) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(form.model, ModelUse::Transcription);
+  const ServedLease lease = s.model_for(form.model, ModelUse::Transcription);
+  ServedModel& m = *lease;
   TranscriptionOptions o;
   o.task = form.task;
   o.language = form.language;
@@ -104,6 +105,7 @@ void local_transcription(ServerState& s, const TranscriptionForm& form, httplib:
   Transcript t;
   {
     std::lock_guard lock(*m.speech_mu);
+    ChargeMemoryTo charge(m.memory);  // the model's memory account (runtime/model_pool.h)
     const auto started = Clock::now();
     s.metrics.observe(metric::kQueueSeconds, {{"model", m.name}},
                       std::chrono::duration<double>(started - arrived).count());

@@ -1,6 +1,7 @@
 #include "server/batched_generation_service.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -219,23 +220,35 @@ class BatchedGenerationService final : public GenerationService {
 
 }  // namespace
 
+int64_t step_reserve_bytes(const DecoderConfig& c, const BatchEngineOptions& o) {
+  return static_cast<int64_t>(256 * kMiB) + o.max_batch_tokens * (4 * c.hidden_size + 3 * c.intermediate_size) * 4 +
+         o.max_num_seqs * c.vocab_size * 4 * 3;
+}
+
 int64_t kv_pool_blocks(const CausalLM& model, const BatchEngineOptions& o,
-                       const std::optional<DeviceMemoryInfo>& memory, double fraction, DType kv_cache_dtype) {
+                       const std::optional<DeviceMemoryInfo>& memory, double fraction, DType kv_cache_dtype,
+                       std::optional<int64_t> limit_bytes) {
   IA_CHECK(o.max_model_len > 0 && o.block_size > 0 && o.max_num_seqs > 0, "kv pool: unresolved limits");
   const int64_t per_seq = (o.max_model_len + o.block_size - 1) / o.block_size;
   const int64_t wanted = o.max_num_seqs * per_seq;
-  if (!memory) return wanted;
+  if (!memory && !limit_bytes) return wanted;
   const KvCacheLayout l = model.kv_layout();
   const int64_t block_bytes = o.block_size * l.bytes_per_token(kv_cache_dtype);
-  // What a step needs beside the pool (f32 activations of max_batch_tokens rows through the
-  // widest layers, each sequence's logits row and the sampler's copies of it) and headroom
-  // for the runtime's own allocations: an estimate, generous on purpose.
-  const DecoderConfig& c = model.config();
-  const int64_t reserve = static_cast<int64_t>(256 * kMiB) +
-                          o.max_batch_tokens * (4 * c.hidden_size + 3 * c.intermediate_size) * 4 +
-                          o.max_num_seqs * c.vocab_size * 4 * 3;
-  const auto budget = static_cast<int64_t>(fraction * static_cast<double>(memory->free_bytes)) - reserve;
+  // On a GPU only: the CPU's steps take host memory as they go (the resource pool measures it
+  // as workspace).
+  const int64_t reserve = memory ? step_reserve_bytes(model.config(), o) : 0;
+  int64_t budget = std::numeric_limits<int64_t>::max();
+  if (memory) budget = static_cast<int64_t>(fraction * static_cast<double>(memory->free_bytes)) - reserve;
+  const bool limited = limit_bytes && *limit_bytes - reserve < budget;
+  if (limited) budget = *limit_bytes - reserve;
   const int64_t fits = std::max<int64_t>(0, budget / block_bytes);
+  if (fits < per_seq && limited)
+    fail(ErrorKind::Unavailable,
+         "a KV cache for one sequence of {} tokens needs {:.1f} MiB, but the memory limit (--max-memory) leaves "
+         "{:.1f} MiB beside the weights{} (use --max-model-len, or a larger --max-memory)",
+         o.max_model_len, static_cast<double>(per_seq * block_bytes) / kMiB,
+         static_cast<double>(std::max<int64_t>(*limit_bytes, 0)) / kMiB,
+         memory ? fmt::format(", less {:.1f} MiB for activations", static_cast<double>(reserve) / kMiB) : "");
   if (fits < per_seq)
     fail(ErrorKind::Unavailable,
          "a KV cache for one sequence of {} tokens needs {:.1f} MiB, but {} of the {:.1f} MiB free on the device, "

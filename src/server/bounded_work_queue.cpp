@@ -1,8 +1,16 @@
 #include "server/bounded_work_queue.h"
 
+#include "core/memory_account.h"
+
 namespace ia::server {
 
-BoundedWorkQueue::BoundedWorkQueue(size_t capacity) : capacity_(capacity), worker_([this] { work(); }) {}
+// The worker charges what its tasks allocate to the memory account of the thread that made the
+// queue (a model's, when the resource pool loads it: runtime/model_pool.h).
+BoundedWorkQueue::BoundedWorkQueue(size_t capacity)
+    : capacity_(capacity), worker_([this, account = current_memory_account()] {
+        ChargeMemoryTo charge(account);
+        work();
+      }) {}
 
 BoundedWorkQueue::~BoundedWorkQueue() {
   close();

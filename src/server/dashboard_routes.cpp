@@ -1,7 +1,5 @@
-// GET /dashboard: the benchmark report (benchmarks/bench_report.h) over this machine's results
-// database, as `bench report --format html` writes it.
-#include <filesystem>
-
+// GET /dashboard: the benchmark report (benchmarks/bench_report.h) over the results database
+// (serve --db, else this machine's default SQLite file), as `bench report --format html` writes it.
 #include "benchmarks/bench_report.h"
 #include "benchmarks/results_store.h"
 #include "server/route_handler.h"
@@ -12,11 +10,11 @@ namespace ia::server {
 void add_dashboard_routes(httplib::Server& http, ServerState& state) {
   add_get_route(
       http, state, "/dashboard",
-      [](const httplib::Request& req, httplib::Response& res) {
-        const std::string db = benchmarks::default_results_location();
+      [&state](const httplib::Request& req, httplib::Response& res) {
+        const std::string db =
+            state.options.results_db.empty() ? benchmarks::default_results_location() : state.options.results_db;
         std::vector<benchmarks::BenchResult> results;
-        std::error_code ec;
-        if (std::filesystem::exists(db, ec)) {  // never create a database just to show it empty
+        if (benchmarks::results_store_may_exist(db)) {  // never create a database just to show it empty
           benchmarks::ResultFilter filter;
           filter.model = req.get_param_value("model");
           filter.family = req.get_param_value("family");

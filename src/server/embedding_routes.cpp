@@ -172,7 +172,8 @@ std::string embeddings_json(const ServedModel& m, const std::vector<std::vector<
 
 void openai_embeddings(ServerState& s, const std::string& body, httplib::Response& res) {
   EmbeddingRequest r = parse_embedding_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Embedding);
+  ServedModel& m = *lease;
   if (m.embeds_images() || m.embeds_audio()) {
     const int64_t dim =
         m.embeds_images() ? m.image_text->model().projection_dim() : m.audio_text->model().projection_dim();
@@ -213,7 +214,8 @@ void openai_embeddings(ServerState& s, const std::string& body, httplib::Respons
 
 void tei_embed(ServerState& s, const std::string& body, httplib::Response& res) {
   TeiEmbedRequest r = parse_tei_embed_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Embedding);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Embedding);
+  ServedModel& m = *lease;
   if (m.embeds_images() || m.embeds_audio())
     throw invalid_field(
         "model", fmt::format("model `{}` is an {}-text model: its text and {} embeddings come "

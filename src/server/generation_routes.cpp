@@ -126,9 +126,15 @@ std::string whole_answer(ServerState& s, ServedModel& m, const GenerationStream&
 // left) cancels the generation, freeing its KV blocks; so does a writer dropped unfinished.
 class AnswerWriter {
  public:
-  AnswerWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream, CompletionHeader header,
+  AnswerWriter(ServerState& s, ServedLease lease, std::shared_ptr<GenerationStream> stream, CompletionHeader header,
                PreparedGeneration p)
-      : s_(s), in_flight_(s), m_(m), stream_(std::move(stream)), h_(std::move(header)), p_(std::move(p)) {}
+      : s_(s),
+        in_flight_(s),
+        lease_(std::move(lease)),
+        m_(*lease_),
+        stream_(std::move(stream)),
+        h_(std::move(header)),
+        p_(std::move(p)) {}
   ~AnswerWriter() {
     if (!finished_) cancel();
   }
@@ -147,6 +153,7 @@ class AnswerWriter {
 
   ServerState& s_;
   InFlight in_flight_;  // the request lasts as long as its stream
+  ServedLease lease_;   // and so does its hold on the model: the pool does not unload it meanwhile
   ServedModel& m_;
   std::shared_ptr<GenerationStream> stream_;
   CompletionHeader h_;
@@ -158,9 +165,9 @@ class AnswerWriter {
 // gets a comment every second so a client that left is noticed (its write fails).
 class CompletionStreamWriter : public AnswerWriter {
  public:
-  CompletionStreamWriter(ServerState& s, ServedModel& m, std::shared_ptr<GenerationStream> stream,
+  CompletionStreamWriter(ServerState& s, ServedLease lease, std::shared_ptr<GenerationStream> stream,
                          CompletionHeader header, PreparedGeneration p, size_t sequences)
-      : AnswerWriter(s, m, std::move(stream), std::move(header), std::move(p)), sequences_(sequences) {}
+      : AnswerWriter(s, std::move(lease), std::move(stream), std::move(header), std::move(p)), sequences_(sequences) {}
 
   // One call of httplib's provider: false ends the response (the client is gone).
   bool step(httplib::DataSink& sink) {
@@ -242,8 +249,9 @@ class WholeAnswerWriter : public AnswerWriter {
 };
 
 // Queues the request and answers it, whole or streamed.
-void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneration p, std::shared_ptr<void> owner,
-            httplib::Response& res) {
+void answer(ServerState& s, const ServedLease& lease, CompletionApi api, PreparedGeneration p,
+            std::shared_ptr<void> owner, httplib::Response& res) {
+  ServedModel& m = *lease;
   GenerationFields& f = *p.fields;
   GenerationJob job;
   for (const auto& prompt : p.prompts)
@@ -273,7 +281,7 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
     while (!(done = stream->wait(ignored, std::chrono::milliseconds(100))) && Clock::now() < quick) ignored.clear();
     if (!done) {
       res.status = 200;
-      auto writer = std::make_shared<WholeAnswerWriter>(s, m, stream, std::move(header), std::move(p));
+      auto writer = std::make_shared<WholeAnswerWriter>(s, lease, stream, std::move(header), std::move(p));
       res.set_chunked_content_provider("application/json",
                                        [writer, owner](size_t, httplib::DataSink& sink) { return writer->step(sink); });
       return;
@@ -284,7 +292,7 @@ void answer(ServerState& s, ServedModel& m, CompletionApi api, PreparedGeneratio
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // proxies must not hold events back
-  auto writer = std::make_shared<CompletionStreamWriter>(s, m, stream, std::move(header), std::move(p), sequences);
+  auto writer = std::make_shared<CompletionStreamWriter>(s, lease, stream, std::move(header), std::move(p), sequences);
   res.set_chunked_content_provider("text/event-stream",
                                    [writer, owner](size_t, httplib::DataSink& sink) { return writer->step(sink); });
 }
@@ -331,7 +339,8 @@ void local_chat_completions(ServerState& s, const std::string& body, httplib::Re
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<ChatCompletionRequest>(parse_chat_completion_request(body, s.limits));
-  ServedModel& m = s.model_for(r->model, ModelUse::Generation);
+  const ServedLease lease = s.model_for(r->model, ModelUse::Generation);
+  ServedModel& m = *lease;
   if (!m.chat_template)
     throw invalid_field("model", "model `" + m.name + "` has no chat template; use /v1/completions with a prompt");
   // Before the template sees image items it may not know.
@@ -367,14 +376,15 @@ void local_chat_completions(ServerState& s, const std::string& body, httplib::Re
   p.fields = r.get();
   fit_context(m, p, "messages");
   check_sampling(m, r->request);
-  answer(s, m, CompletionApi::Chat, std::move(p), r, res);
+  answer(s, lease, CompletionApi::Chat, std::move(p), r, res);
 }
 
 void local_completions(ServerState& s, const std::string& body, httplib::Response& res) {
   PreparedGeneration p;
   p.arrived = Clock::now();
   auto r = std::make_shared<CompletionRequest>(parse_completion_request(body, s.limits));
-  ServedModel& m = s.model_for(r->model, ModelUse::Generation);
+  const ServedLease lease = s.model_for(r->model, ModelUse::Generation);
+  ServedModel& m = *lease;
   const auto t0 = Clock::now();
   const auto vocab = static_cast<int64_t>(m.generator->model().config().vocab_size);
   for (size_t i = 0; i < r->prompts.size(); ++i) {
@@ -397,7 +407,7 @@ void local_completions(ServerState& s, const std::string& body, httplib::Respons
   p.fields = r.get();
   fit_context(m, p, "prompt");
   check_sampling(m, r->request);
-  answer(s, m, CompletionApi::Text, std::move(p), r, res);
+  answer(s, lease, CompletionApi::Text, std::move(p), r, res);
 }
 
 void add_generation_routes(httplib::Server& http, ServerState& state) {

@@ -80,7 +80,8 @@ PredictRequest parse_predict_form(const std::vector<FormPart>& parts, const Requ
 
 void predict(ServerState& s, PredictRequest r, httplib::Response& res) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(r.images.model, ModelUse::ImageClassification);
+  const ServedLease lease = s.model_for(r.images.model, ModelUse::ImageClassification);
+  ServedModel& m = *lease;
   const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const int64_t labels = m.image_classifier->model().num_labels();
   const int64_t k = std::min<int64_t>(r.top_k.value_or(labels), labels);
@@ -146,7 +147,8 @@ DetectRequest parse_detect_form(const std::vector<FormPart>& parts, const Reques
 // (EXIF-oriented), as transformers' pipeline gives them.
 void detect(ServerState& s, DetectRequest r, httplib::Response& res) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(r.images.model, ModelUse::ObjectDetection);
+  const ServedLease lease = s.model_for(r.images.model, ModelUse::ObjectDetection);
+  ServedModel& m = *lease;
   const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const ObjectDetectionResult d =
       run_one_at_a_time(s, m, arrived, [&] { return m.detector->detect(decoded, static_cast<float>(r.threshold)); });

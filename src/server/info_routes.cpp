@@ -1,6 +1,5 @@
-// GET /v1/models, /health, /metrics and TEI's /info.
+// GET /v1/models, /v1/pool, /health, /metrics and TEI's /info.
 #include "router/result_json.h"
-#include "runtime/embedding_endpoint.h"
 #include "server/api_error.h"
 #include "server/route_handler.h"
 #include "server/routes.h"
@@ -13,13 +12,26 @@ using nlohmann::json;
 
 void models(ServerState& s, httplib::Response& res) {
   json data = json::array();
-  for (const auto& m : s.models)
-    data.push_back(json{{"id", m->name},
-                        {"object", "model"},
-                        {"created", m->created},
-                        {"owned_by", "ipfs-accelerate"},
-                        {"max_model_len", m->max_model_len},
-                        {"task", m->task()}});
+  const std::vector<PooledModelStatus> pooled = s.pool.status();
+  for (const auto& m : s.models) {
+    json entry{{"id", m.name},
+               {"object", "model"},
+               {"created", m.created},
+               {"owned_by", "ipfs-accelerate"},
+               {"max_model_len", m.max_model_len},
+               {"task", m.task},
+               {"dtype", m.dtype}};
+    // The resource pool's view of it (GET /v1/pool has the whole of it).
+    for (const auto& p : pooled)
+      if (p.name == m.name) {
+        entry["device"] = p.device;
+        entry["loaded"] = p.loaded;
+        entry["bytes"] = p.total_bytes();
+        entry["in_flight"] = p.in_flight;
+        entry["last_used"] = p.last_used ? json(*p.last_used) : json(nullptr);
+      }
+    data.push_back(std::move(entry));
+  }
   if (s.router) {
     // Routed names (serve --providers), with the deployments that may answer them.
     const json status = s.router->status_json();
@@ -38,15 +50,15 @@ void models(ServerState& s, httplib::Response& res) {
 
 // TEI's /info for the first embedding model (TEI serves one), else the first model.
 void tei_info(ServerState& s, httplib::Response& res) {
-  const ServedModel* m = nullptr;
+  if (s.models.empty()) throw unavailable("no_local_model", "this server serves routed models only (--providers)");
+  const DeclaredModel* m = nullptr;
   for (const auto& candidate : s.models)
-    if (candidate->embeds()) {
-      m = candidate.get();
+    if (candidate.embeds) {
+      m = &candidate;
       break;
     }
-  if (!m) m = s.models.front().get();
-  json model_type = m->embeds() ? json{{"embedding", json{{"pooling", pool_mode_name(m->embedder->default_pooling())}}}}
-                                : json{{m->serves(), json::object()}};
+  if (!m) m = &s.models.front();
+  json model_type = m->embeds ? json{{"embedding", json{{"pooling", m->pooling}}}} : json{{m->serves, json::object()}};
   json out{{"model_id", m->name},
            {"model_sha", nullptr},
            {"model_dtype", m->dtype},
@@ -73,6 +85,12 @@ void add_info_routes(httplib::Server& http, ServerState& state) {
   add_get_route(http, state, "/v1/providers/status", [&state](const httplib::Request&, httplib::Response& res) {
     if (!state.router) throw unavailable("no_router", "this server has no --providers file");
     send_json(res, router::dump_json(state.router->status_json()));
+  });
+  // The resource pool: what is loaded where, its memory, leases in flight, limits.
+  add_get_route(http, state, "/v1/pool", [&state](const httplib::Request&, httplib::Response& res) {
+    json out = state.pool.status_json();
+    out["low_memory"] = state.options.low_memory;
+    send_json(res, router::dump_json(out));
   });
   add_get_route(http, state, "/info",
                 [&state](const httplib::Request&, httplib::Response& res) { tei_info(state, res); });

@@ -9,6 +9,7 @@
 #include "ipfs/gateway_connections.h"
 #include "ipfs/gateway_routes.h"
 #include "ipfs/repo.h"
+#include "router/model_placement.h"
 #include "server/api_error.h"
 #include "server/routes.h"
 #include "server/server_state.h"
@@ -111,15 +112,35 @@ void ModelServer::run() {
 
 void ModelServer::load_models() {
   ServerState& s = impl_->state;
-  const ServeOptions& o = s.options;
-  if (!o.providers_file.empty()) s.router = router::Router::from_file(o.providers_file, providers::process_env());
-  for (size_t i = 0; i < o.models.size(); ++i) {
-    const std::string name = i < o.served_model_names.size() ? o.served_model_names[i] : "";
-    auto m = load_served_model(o.models[i], name, o, &s.metrics);
-    for (const auto& other : s.models)
-      if (other->name == m->name)
-        fail(ErrorKind::InvalidArgument, "two models are served as `{}`; name them with --served-model-name", m->name);
-    s.models.push_back(std::move(m));
+  const ServeOptions* o = &s.options;  // the pool's loaders use it while the state lives
+  MetricsRegistry* metrics = &s.metrics;
+  if (!o->providers_file.empty()) s.router = router::Router::from_file(o->providers_file, providers::process_env());
+  for (size_t i = 0; i < o->models.size(); ++i) {
+    const std::string source = o->models[i];
+    const std::string dir = router::resolve_model_dir(source);
+    std::string name = i < o->served_model_names.size() ? o->served_model_names[i] : "";
+    if (name.empty()) name = default_served_name(source, dir);
+    if (s.pool.declared(name))
+      fail(ErrorKind::InvalidArgument, "two models are served as `{}`; name them with --served-model-name", name);
+    ModelSource from;
+    from.plan = [dir, o] {
+      const ServedModelPlacement p = place_served_model(dir, *o);
+      return ModelLoadPlan{p.device, p.weights_bytes + p.kv_min_bytes, p.weights_bytes + p.kv_wanted_bytes};
+    };
+    from.load = [source, dir, name, o, metrics](const ModelLoadPlan& plan, std::optional<int64_t> room) {
+      ServedModelPlacement where = place_served_model(dir, *o);
+      where.device = plan.device;  // where the pool made room
+      std::shared_ptr<ServedModel> m = load_served_model(source, dir, name, where, *o, metrics, room);
+      LoadedModel loaded;
+      loaded.kv_cache_bytes = m->kv_cache_bytes;
+      loaded.model = std::move(m);
+      return loaded;
+    };
+    s.pool.declare(name, std::move(from));
+    // Every model loads once at startup, so that one that cannot load stops the server now; a
+    // later one may unload it again to make room (--max-memory, --low-memory).
+    const ModelLease first = s.pool.acquire(name);
+    s.models.push_back(declared_model(first.get<ServedModel>()));
   }
   s.ready = true;
 }
@@ -127,7 +148,7 @@ void ModelServer::load_models() {
 int ModelServer::drain(std::chrono::milliseconds grace) {
   ServerState& s = impl_->state;
   s.draining = true;
-  for (auto& m : s.models) {
+  for (const ServedLease& m : s.loaded_models()) {
     if (m->generation) m->generation->drain();
     if (m->embedding) m->embedding->drain();
   }
@@ -138,7 +159,7 @@ int ModelServer::drain(std::chrono::milliseconds grace) {
   // Past the grace period what still runs is cancelled (a stream ends, a whole answer returns
   // its text so far), so that stopping does not wait for any max_tokens.
   if (left > 0)
-    for (auto& m : s.models)
+    for (const ServedLease& m : s.loaded_models())
       if (m->generation) m->generation->abort();
   return left;
 }

@@ -7,6 +7,9 @@
 #include "core/kv_quantization.h"
 #include "core/logging.h"
 #include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "models/causal_lm.h"
+#include "models/decoder_config.h"
 #include "models/model_registry.h"
 #include "router/model_placement.h"
 #include "server/batched_generation_service.h"
@@ -22,17 +25,84 @@ std::string default_served_name(const std::string& source, const std::string& di
   return source;
 }
 
+namespace {
+
+// Bytes of one token's K and V over every layer in a cache of `kv_cache_dtype`, from
+// config.json's decoder fields; 0 when the folder is no decoder this build reads that way (the
+// load measures what it takes anyway).
+int64_t kv_bytes_per_token(const HfConfig& config, DType kv_cache_dtype) {
+  try {
+    const DecoderConfig c = DecoderConfig::from(config);
+    return KvCacheLayout{c.num_layers, c.num_kv_heads, c.head_dim}.bytes_per_token(kv_cache_dtype);
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+ServedModelPlacement place_served_model(const std::string& dir, const ServeOptions& options) {
+  ServedModelPlacement p;
+  std::vector<std::string> warnings;
+  p.dtype = router::resolve_compute_dtype(options.dtype, dir, warnings);
+  // --low-memory: a f32 checkpoint runs in bf16 (half the weights), unless --dtype asked for f32.
+  if (options.low_memory && options.dtype == "auto" && p.dtype == DType::F32) p.dtype = DType::BF16;
+  p.quantization = weight_quantization(options.quantize);
+  p.kv_cache_dtype = parse_kv_cache_dtype(options.kv_cache_dtype);
+  p.device = router::placement_device(options.device, dir, p.dtype, p.quantization, p.kv_cache_dtype);
+  try {
+    auto weights = WeightStore::open(dir);
+    weights->set_quantization(p.quantization);
+    p.weights_bytes = weights_device_bytes(*weights, p.dtype);
+  } catch (const Error&) {
+    // A folder the load refuses is the load's to report.
+  }
+  try {
+    const HfConfig config = HfConfig::load(dir);
+    const int64_t per_token = kv_bytes_per_token(config, p.kv_cache_dtype);
+    if (per_token > 0) {
+      const DecoderConfig c = DecoderConfig::from(config);
+      const int64_t context =
+          options.max_model_len ? std::min(*options.max_model_len, c.max_positions) : c.max_positions;
+      p.kv_min_bytes = per_token * context;
+      p.kv_wanted_bytes = p.kv_min_bytes * kv_sequences(options);
+      if (!p.device.is_cpu()) {  // a GPU's KV pool keeps a step's reserve free beside it (kv_pool_blocks)
+        BatchEngineOptions o;
+        o.max_num_seqs = static_cast<int>(kv_sequences(options));
+        o.max_batch_tokens = options.max_batch_tokens;
+        const int64_t reserve = step_reserve_bytes(c, o);
+        p.kv_min_bytes += reserve;
+        p.kv_wanted_bytes += reserve;
+      }
+    }
+  } catch (const Error&) {
+  }
+  return p;
+}
+
+int64_t kv_sequences(const ServeOptions& options) {
+  return options.low_memory ? std::min<int64_t>(options.max_num_seqs, kLowMemorySequences) : options.max_num_seqs;
+}
+
 std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
                                                const ServeOptions& options, MetricsRegistry* metrics) {
+  const std::string dir = router::resolve_model_dir(source);
+  return load_served_model(source, dir, name, place_served_model(dir, options), options, metrics);
+}
+
+std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& dir,
+                                               const std::string& name, const ServedModelPlacement& where,
+                                               const ServeOptions& options, MetricsRegistry* metrics,
+                                               std::optional<int64_t> room) {
   auto m = std::make_unique<ServedModel>();
   m->source = source;
-  m->dir = router::resolve_model_dir(source);
+  m->dir = dir;
   m->name = name.empty() ? default_served_name(source, m->dir) : name;
-  std::vector<std::string> warnings;
-  const DType dtype = router::resolve_compute_dtype(options.dtype, m->dir, warnings);
-  const WeightQuantization quant = weight_quantization(options.quantize);
-  const DType kv_cache_dtype = parse_kv_cache_dtype(options.kv_cache_dtype);
-  const Device device = router::placement_device(options.device, m->dir, dtype, quant, kv_cache_dtype);
+  m->memory = current_memory_account();
+  const DType dtype = where.dtype;
+  const WeightQuantization& quant = where.quantization;
+  const DType kv_cache_dtype = where.kv_cache_dtype;
+  const Device device = where.device;
   m->device = device.str();
   m->dtype = dtype_name(dtype);
   const HfConfig config = HfConfig::load(m->dir);
@@ -94,8 +164,20 @@ std::unique_ptr<ServedModel> load_served_model(const std::string& source, const 
     b.engine.max_num_seqs = options.max_num_seqs;
     b.engine.max_batch_tokens = options.max_batch_tokens;
     b.engine.max_model_len = m->max_model_len;
-    b.engine.num_blocks = kv_pool_blocks(m->generator->model(), b.engine, device_memory_info(device),
-                                         gpu_memory_fraction(), m->generator->kv_cache_dtype());
+    // The KV pool holds kv_sequences() sequences of the context (fewer with --low-memory), within
+    // what the memory limit leaves beside the weights just loaded (measured, when in the pool).
+    BatchEngineOptions sizing = b.engine;
+    sizing.max_num_seqs = static_cast<int>(kv_sequences(options));
+    std::optional<int64_t> kv_limit;
+    if (room) kv_limit = *room - (m->memory ? m->memory->bytes_on(device) : 0);
+    try {
+      b.engine.num_blocks = kv_pool_blocks(m->generator->model(), sizing, device_memory_info(device),
+                                           gpu_memory_fraction(), m->generator->kv_cache_dtype(), kv_limit);
+    } catch (const Error& e) {
+      fail(e.kind(), "model `{}`: {}", m->name, e.what());
+    }
+    m->kv_cache_bytes = b.engine.num_blocks * b.engine.block_size *
+                        m->generator->model().kv_layout().bytes_per_token(m->generator->kv_cache_dtype());
     b.max_queue = options.max_queue;
     b.step_delay = options.test_token_delay;
     m->generation = make_batched_generation_service(m->generator, b, metrics, m->name);

@@ -1,7 +1,9 @@
 #pragma once
 // A model the server answers for: its name, what it can do (generate, or
 // embed), its tokenizer and chat template, the context it is held to, and the
-// service that runs its requests. Loaded once at startup.
+// service that runs its requests. Loaded at startup and held by the resource
+// pool (runtime/model_pool.h), which may unload it while it is idle and load it
+// again for the next request that names it.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -9,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/memory_account.h"
+#include "core/quantization.h"
 #include "runtime/audio_text_endpoint.h"
 #include "runtime/embedding_endpoint.h"
 #include "runtime/generation.h"
@@ -47,6 +53,10 @@ struct ServedModel {
   std::unique_ptr<std::mutex> vision_mu;              // one vision request at a time per model
   std::optional<tok::ChatTemplate> chat_template;     // none: chat completions answer 400
   int64_t max_model_len = 0;                          // tokens of prompt + completion (embedding models: of one input)
+  // The memory account the pool loaded it under (runtime/model_pool.h): the routes that run it on
+  // their own thread (vision, speech) charge it while they do. Null outside a pool.
+  std::shared_ptr<MemoryAccount> memory;
+  int64_t kv_cache_bytes = 0;  // its KV pool's bytes (generation models)
   // Embedding dimensions a request may ask for (config.json matryoshka_dimensions); empty: only the full one.
   std::vector<int64_t> matryoshka_dimensions;
   bool matryoshka_any = false;  // config.json is_matryoshka: any smaller size
@@ -93,9 +103,36 @@ struct ServedModel {
   }
 };
 
-// Loads one --model: a decoder becomes a generator (with the folder's chat template when it
-// has one) served by continuous batching (its engine's step figures go to `metrics`, which may
-// be null), an encoder or a sentence-transformers folder an embedding endpoint.
+// Where and how a --model loads, decided before anything is loaded (the resource pool's plan):
+// its dtype (--low-memory runs a f32 checkpoint in bf16 unless --dtype says f32), its device, and
+// estimates of its weights (from the checkpoint's headers) and KV cache (from config.json).
+struct ServedModelPlacement {
+  DType dtype = DType::F32;
+  WeightQuantization quantization;
+  DType kv_cache_dtype = DType::F32;  // --kv-cache-dtype (core/kv_quantization.h)
+  Device device;
+  int64_t weights_bytes = 0;
+  int64_t kv_min_bytes = 0;     // one sequence of the context
+  int64_t kv_wanted_bytes = 0;  // the KV pool it is configured for
+};
+ServedModelPlacement place_served_model(const std::string& dir, const ServeOptions& options);
+
+// Sequences of the context a generation model's KV pool holds: --max-num-seqs, or at most
+// kLowMemorySequences with --low-memory (more sequences still run; they wait for blocks).
+constexpr int64_t kLowMemorySequences = 4;
+int64_t kv_sequences(const ServeOptions& options);
+
+// Loads one --model from its folder `dir` (router::resolve_model_dir): a decoder becomes a
+// generator (with the folder's chat template when it has one) served by continuous batching (its
+// engine's step figures go to `metrics`, which may be null), an encoder or a sentence-transformers
+// folder an embedding endpoint. `room` (the resource pool's memory limit, less what other models
+// hold there) bounds the weights and the KV pool together; Unavailable, with the sizes, when not
+// even one sequence fits beside the weights.
+std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& dir,
+                                               const std::string& name, const ServedModelPlacement& where,
+                                               const ServeOptions& options, MetricsRegistry* metrics = nullptr,
+                                               std::optional<int64_t> room = std::nullopt);
+// The same, placed as place_served_model says (tests and single loads).
 std::unique_ptr<ServedModel> load_served_model(const std::string& source, const std::string& name,
                                                const ServeOptions& options, MetricsRegistry* metrics = nullptr);
 

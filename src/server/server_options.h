@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/model_pool.h"
+
 namespace ia::server {
 
 struct ServeOptions {
@@ -33,6 +35,16 @@ struct ServeOptions {
   // A generation request still running this long after it arrived (queue included) ends there with
   // the text so far, finish_reason "length"; 0: no limit.
   std::chrono::milliseconds generation_timeout{600'000};
+  // The resource pool (runtime/model_pool.h): memory limits per device (--max-memory), the idle time after which a
+  // model is unloaded
+  // (--idle-timeout; 0: never), and --low-memory (one model loaded at a time, a KV pool of a few
+  // sequences, bf16 weights for a f32 checkpoint; docs/server.md#the-resource-pool).
+  MemoryLimits max_memory;
+  std::chrono::milliseconds idle_timeout{0};
+  bool low_memory = false;
+  // The results database /dashboard reads (--db: a SQLite file or a postgresql:// URL); empty:
+  // the default SQLite file.
+  std::string results_db;
   bool ipfs_gateway = true;  // the trustless gateway's /ipfs/{cid} over the local blockstore, on the same port
   // Test instrumentation (IA_SERVE_TEST_TOKEN_DELAY_MS): each model's engine sleeps this long
   // after every step, so tests can disconnect or overflow the queue mid-generation on tiny models.

@@ -1,10 +1,25 @@
 #include "server/server_state.h"
 
+#include <algorithm>
+
+#include "core/pool_mode.h"
 #include "server/api_error.h"
 
 namespace ia::server {
 
-ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.api_keys) {
+namespace {
+
+ModelPoolOptions pool_options(const ServeOptions& o) {
+  ModelPoolOptions p;
+  p.limits = o.max_memory;
+  p.idle_timeout = o.idle_timeout;
+  p.max_resident = o.low_memory ? 1 : 0;
+  return p;
+}
+
+}  // namespace
+
+ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.api_keys), pool(pool_options(options)) {
   limits.max_sequences = options.max_num_seqs;
   const auto buckets = MetricsRegistry::latency_buckets();
   metrics.declare_counter(metric::kRequests, "HTTP requests answered, by route and status.");
@@ -39,20 +54,33 @@ ServerState::ServerState(ServeOptions o) : options(std::move(o)), keys(options.a
   metrics.declare_counter(metric::kPreemptions, "Sequences preempted (to be recomputed) when KV blocks ran out.");
 }
 
-ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
-  auto fits = [use](const ServedModel& m) {
-    switch (use) {
-      case ModelUse::Generation: return m.generates();
-      case ModelUse::Embedding: return m.embeds() || m.embeds_images() || m.embeds_audio();
-      case ModelUse::Tokenization: return m.generates() || m.embeds();
-      case ModelUse::Transcription: return m.transcribes();
-      case ModelUse::ImageClassification: return m.classifies_images();
-      case ModelUse::ObjectDetection: return m.detects_objects();
-      case ModelUse::ZeroShotImageClassification: return m.embeds_images();
-      case ModelUse::ZeroShotVideoClassification: return m.classifies_videos();
-    }
-    return false;
-  };
+DeclaredModel declared_model(const ServedModel& m) {
+  DeclaredModel d;
+  d.name = m.name;
+  d.source = m.source;
+  if (m.generates()) d.uses.push_back(ModelUse::Generation);
+  if (m.embeds() || m.embeds_images() || m.embeds_audio()) d.uses.push_back(ModelUse::Embedding);
+  if (m.generates() || m.embeds()) d.uses.push_back(ModelUse::Tokenization);
+  if (m.transcribes()) d.uses.push_back(ModelUse::Transcription);
+  if (m.classifies_images()) d.uses.push_back(ModelUse::ImageClassification);
+  if (m.detects_objects()) d.uses.push_back(ModelUse::ObjectDetection);
+  if (m.embeds_images()) d.uses.push_back(ModelUse::ZeroShotImageClassification);
+  if (m.classifies_videos()) d.uses.push_back(ModelUse::ZeroShotVideoClassification);
+  d.generates = m.generates();
+  d.has_chat_template = m.chat_template.has_value();
+  d.classifies_videos = m.classifies_videos();
+  d.embeds = m.embeds();
+  d.serves = m.serves();
+  d.task = m.task();
+  d.dtype = m.dtype;
+  if (m.embeds()) d.pooling = pool_mode_name(m.embedder->default_pooling());
+  d.max_model_len = m.max_model_len;
+  d.created = m.created;
+  return d;
+}
+
+ServedLease ServerState::model_for(const std::string& name, ModelUse use) {
+  auto fits = [use](const DeclaredModel& m) { return std::find(m.uses.begin(), m.uses.end(), use) != m.uses.end(); };
   auto wanted = [use] {
     switch (use) {
       case ModelUse::Generation: return "text generation";
@@ -66,36 +94,62 @@ ServedModel& ServerState::model_for(const std::string& name, ModelUse use) {
     }
     return "";
   };
+  const DeclaredModel* chosen = nullptr;
   if (name.empty()) {
-    for (auto& m : models)
-      if (fits(*m)) return *m;
-    throw invalid_field("model", std::string("no model for ") + wanted() + " is served here");
+    for (const auto& m : models)
+      if (fits(m)) {
+        chosen = &m;
+        break;
+      }
+    if (!chosen) throw invalid_field("model", std::string("no model for ") + wanted() + " is served here");
+  } else {
+    for (const auto& m : models)
+      if (m.name == name) chosen = &m;
+    if (!chosen) throw model_not_found(name, served_names());
+    if (!fits(*chosen))
+      throw invalid_field("model", "model `" + name + "` serves " + chosen->serves + ", not " + wanted());
   }
-  for (auto& m : models) {
-    if (m->name != name) continue;
-    if (!fits(*m)) throw invalid_field("model", "model `" + name + "` serves " + m->serves() + ", not " + wanted());
-    return *m;
+  try {
+    return ServedLease(pool.acquire(chosen->name));
+  } catch (const ModelDoesNotFit& e) {
+    if (!e.busy()) throw ApiError(507, "insufficient_storage", "model_too_large", e.what(), "model");
+    ApiError busy(503, "unavailable_error", "model_pool_busy", e.what(), "model");
+    busy.headers.emplace_back("Retry-After", "1");
+    throw busy;
   }
-  throw model_not_found(name, served_names());
+}
+
+std::vector<ServedLease> ServerState::loaded_models() {
+  std::vector<ServedLease> out;
+  for (const auto& m : models)
+    if (ModelLease l = pool.peek(m.name)) out.emplace_back(std::move(l));
+  return out;
 }
 
 std::string ServerState::served_names() const {
   std::string out;
-  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m->name;
+  for (const auto& m : models) out += (out.empty() ? "" : ", ") + m.name;
   return out;
 }
 
 void ServerState::update_load_gauges() {
   if (!ready) return;  // `models` is still being filled
-  for (const auto& m : models) {
-    const MetricsRegistry::Labels labels{{"model", m->name}};
-    if (m->generation) {
-      metrics.set(metric::kRunning, labels, static_cast<double>(m->generation->running()));
-      metrics.set(metric::kWaiting, labels, static_cast<double>(m->generation->waiting()));
-      m->generation->export_metrics(metrics, labels);
-    } else if (m->embedding) {
-      metrics.set(metric::kRunning, labels, static_cast<double>(m->embedding->running()));
-      metrics.set(metric::kWaiting, labels, static_cast<double>(m->embedding->waiting()));
+  for (const DeclaredModel& d : models) {
+    const MetricsRegistry::Labels labels{{"model", d.name}};
+    const ModelLease lease = pool.peek(d.name);
+    if (!lease) {  // unloaded by the pool: nothing runs or waits
+      metrics.set(metric::kRunning, labels, 0);
+      metrics.set(metric::kWaiting, labels, 0);
+      continue;
+    }
+    ServedModel& m = lease.get<ServedModel>();
+    if (m.generation) {
+      metrics.set(metric::kRunning, labels, static_cast<double>(m.generation->running()));
+      metrics.set(metric::kWaiting, labels, static_cast<double>(m.generation->waiting()));
+      m.generation->export_metrics(metrics, labels);
+    } else if (m.embedding) {
+      metrics.set(metric::kRunning, labels, static_cast<double>(m.embedding->running()));
+      metrics.set(metric::kWaiting, labels, static_cast<double>(m.embedding->waiting()));
     }
   }
 }

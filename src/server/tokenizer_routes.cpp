@@ -16,7 +16,8 @@ using nlohmann::json;
 
 void vllm_tokenize(ServerState& s, const std::string& body, httplib::Response& res) {
   const TokenizeRequest r = parse_tokenize_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Tokenization);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Tokenization);
+  ServedModel& m = *lease;
   std::string text;
   if (r.messages) {
     if (!m.chat_template) throw invalid_field("messages", "model `" + m.name + "` has no chat template");
@@ -33,7 +34,8 @@ void vllm_tokenize(ServerState& s, const std::string& body, httplib::Response& r
 
 void tei_tokenize(ServerState& s, const std::string& body, httplib::Response& res) {
   const TeiTokenizeRequest r = parse_tei_tokenize_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Tokenization);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Tokenization);
+  ServedModel& m = *lease;
   const std::vector<tok::Encoding> encs = m.tokenizer().encode_batch(r.inputs.texts, r.add_special_tokens);
   json out = json::array();
   for (const tok::Encoding& e : encs) {
@@ -61,14 +63,16 @@ void check_vocabulary(const ServedModel& m, const std::vector<int32_t>& ids, con
 
 void detokenize(ServerState& s, const std::string& body, httplib::Response& res) {
   const DetokenizeRequest r = parse_detokenize_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Tokenization);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Tokenization);
+  ServedModel& m = *lease;
   check_vocabulary(m, r.ids, "tokens");
   send_json(res, router::dump_json(json{{"prompt", m.tokenizer().decode(r.ids, /*skip_special_tokens=*/false)}}));
 }
 
 void tei_decode(ServerState& s, const std::string& body, httplib::Response& res) {
   const TeiDecodeRequest r = parse_tei_decode_request(body, s.limits);
-  ServedModel& m = s.model_for(r.model, ModelUse::Tokenization);
+  const ServedLease lease = s.model_for(r.model, ModelUse::Tokenization);
+  ServedModel& m = *lease;
   json out = json::array();
   for (size_t i = 0; i < r.id_lists.size(); ++i) {
     check_vocabulary(m, r.id_lists[i], r.batch ? fmt::format("ids[{}]", i) : "ids");

@@ -40,7 +40,8 @@ std::string answer(const std::vector<std::vector<float>>& logits, const std::vec
 
 void zero_shot_image(ServerState& s, const ZeroShotImageRequest& r, httplib::Response& res) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(r.images.model, ModelUse::ZeroShotImageClassification);
+  const ServedLease lease = s.model_for(r.images.model, ModelUse::ZeroShotImageClassification);
+  ServedModel& m = *lease;
   const std::vector<image::RgbImage> decoded = decode_request_images(r.images);
   const std::vector<std::string> texts = hypotheses(r.parameters);
   const ImageTextSimilarity sim =
@@ -50,7 +51,8 @@ void zero_shot_image(ServerState& s, const ZeroShotImageRequest& r, httplib::Res
 
 void zero_shot_video(ServerState& s, const ZeroShotVideoRequest& r, httplib::Response& res) {
   const auto arrived = Clock::now();
-  ServedModel& m = s.model_for(r.model, ModelUse::ZeroShotVideoClassification);
+  const ServedLease lease = s.model_for(r.model, ModelUse::ZeroShotVideoClassification);
+  ServedModel& m = *lease;
   // The model's num_frames of each video, sampled as the CLI samples a file or a folder of frames.
   std::vector<std::vector<image::RgbImage>> videos;
   videos.reserve(r.videos.size());

@@ -121,6 +121,28 @@ TEST(CliBench, ServeDashboard) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
+// `serve --db PATH`: /dashboard reads the database named, not $IPFS_ACCELERATE_HOME's (empty here).
+TEST(CliBench, ServeDashboardFromTheDatabaseNamed) {
+  TempDir dir, home;
+  const std::string db = dir.path() + "/elsewhere.sqlite";
+  ASSERT_EQ(run_cli({"bench", "--model", kBert, "--device", "cpu", "-r", "1", "-b", "1", "-s", "8", "--no-ceilings",
+                     "--db", db})
+                .status,
+            0);
+  ServeProcess server({"--model", kBert, "--db", db}, {{"IPFS_ACCELERATE_HOME", home.path()}});
+  ASSERT_TRUE(server.ready()) << server.log();
+  const HttpAnswer page = get(server, "/dashboard?model=bert");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<svg class=\"chart throughput\""), std::string::npos);
+  EXPECT_EQ(server.terminate(), 0);
+  ServeProcess plain({"--model", kBert}, {{"IPFS_ACCELERATE_HOME", home.path()}});
+  ASSERT_TRUE(plain.ready()) << plain.log();
+  EXPECT_NE(get(plain, "/dashboard?model=bert").body.find("No results match"), std::string::npos);
+  EXPECT_EQ(plain.terminate(), 0);
+  expect_user_error(run_cli({"serve", "--model", kBert, "--db", dir.path() + "/missing.sqlite"}),
+                    "no such results database");
+}
+
 // `--db postgresql://...`: a run saved, imported, queried and reported through a throwaway cluster
 // (tests/support/postgres_cluster.h); the URL shown without its password; a server that is not
 // there is one line (exit 2) without it either.
@@ -155,6 +177,13 @@ TEST(CliBench, PostgresDatabase) {
   EXPECT_NE(read_file(dir.path() + "/report.html").find("<svg class=\"chart throughput\""), std::string::npos);
   const nlohmann::json advice = parse_out(run_cli({"hardware", "--recommend", "--model", kBert, "--db", url}));
   EXPECT_EQ(advice["database"], shown);
+  // `serve --db URL`: its /dashboard reads the same results.
+  ServeProcess server({"--model", kBert, "--db", url});
+  ASSERT_TRUE(server.ready()) << server.log();
+  const HttpAnswer page = get(server, "/dashboard?model=bert");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<polyline class=\"series\""), std::string::npos);
+  EXPECT_EQ(server.terminate(), 0);
 }
 
 TEST(CliBench, BadInput) {

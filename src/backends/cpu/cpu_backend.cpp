@@ -34,6 +34,8 @@ class CpuBackend final : public Backend {
 
   std::shared_ptr<Storage> allocate(size_t bytes) override { return allocate_host(bytes); }
   void copy(const Tensor& src, Tensor& dst) override { copy_host(src, dst); }
+  // The pooled op outputs and oneDNN's caches (the resource pool calls it after an unload).
+  void release_cached_memory() override { cpu::release_cached_memory(); }
 
   bool supports(OpKind op, DType t) const override {
     switch (op) {

@@ -9,6 +9,7 @@
 #include "backends/cpu/amx_permission.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/memory_account.h"
 #include "core/weight_prepack.h"
 
 namespace ia::cpu {
@@ -42,6 +43,9 @@ struct PackedEntry {
   std::weak_ptr<Storage> owner;
   dnnl::memory::desc md;
   dnnl::memory mem;
+  // The packed copy's bytes, charged to the memory account of the thread that packed it (the
+  // model's, core/memory_account.h) until the entry is dropped.
+  std::shared_ptr<MemoryCharge> charge;
 };
 
 struct Caches {
@@ -212,7 +216,7 @@ dnnl::memory packed_weights(const void* wei_ptr, const dnnl::memory::desc& plain
       ++it;
     }
   }
-  c.packed[key] = PackedEntry{owner, want, packed};
+  c.packed[key] = PackedEntry{owner, want, packed, std::make_shared<MemoryCharge>(Device::cpu(), want.get_size())};
   return packed;
 }
 

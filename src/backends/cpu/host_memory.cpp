@@ -147,7 +147,10 @@ class HostPool {
 class PooledStorage final : public Storage {
  public:
   explicit PooledStorage(size_t bytes)
-      : bytes_(bytes), cap_(HostPool::capacity_for(bytes)), ptr_(HostPool::get().take(cap_)) {}
+      : bytes_(bytes),
+        cap_(HostPool::capacity_for(bytes)),
+        ptr_(HostPool::get().take(cap_)),
+        charge_(Device::cpu(), cap_) {}
   ~PooledStorage() override { HostPool::get().give(ptr_, cap_); }
   PooledStorage(const PooledStorage&) = delete;
   PooledStorage& operator=(const PooledStorage&) = delete;
@@ -158,6 +161,7 @@ class PooledStorage final : public Storage {
  private:
   size_t bytes_, cap_;
   void* ptr_;
+  MemoryCharge charge_;  // the thread's memory account (core/memory_account.h)
 };
 
 }  // namespace

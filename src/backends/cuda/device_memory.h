@@ -64,7 +64,8 @@ class DeviceStorage final : public Storage {
         bytes_(bytes),
         block_bytes_(block_bytes),
         device_(device),
-        pool_(std::move(pool)) {}
+        pool_(std::move(pool)),
+        charge_(Device::cuda(device), block_bytes) {}
   ~DeviceStorage() override { owner_->give_back(ptr_, block_bytes_, pool_.get()); }
   DeviceStorage(const DeviceStorage&) = delete;
   DeviceStorage& operator=(const DeviceStorage&) = delete;
@@ -79,6 +80,7 @@ class DeviceStorage final : public Storage {
   size_t block_bytes_;
   int device_;
   std::shared_ptr<PrivatePool> pool_;  // null: the general pool
+  MemoryCharge charge_;                // the creating thread's memory account (core/memory_account.h)
 };
 
 }  // namespace ia::cuda
