@@ -13,6 +13,7 @@
 #include "backends/cpu/cpu_ops.h"
 #include "backends/cpu/dnnl_conv.h"
 #include "backends/cpu/dnnl_gemm.h"
+#include "backends/cpu/kernels.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
@@ -126,6 +127,7 @@ void max_pool2d_cpu(const Tensor& x, const MaxPool2dParams& p, Tensor& out) {
   if (out.numel() == 0) return;
   const float* xp = x.data<float>();
   float* op = out.data<float>();
+  const Kernels& k = kernels();  // max_into propagates NaN as torch does: a NaN in the window wins
   parallel_for(B * Hout, std::max<int64_t>(1, row_grain(Wout * C * p.kernel_h * p.kernel_w)),
                [&](int64_t r0, int64_t r1) {
                  for (int64_t r = r0; r < r1; ++r) {
@@ -138,12 +140,7 @@ void max_pool2d_cpu(const Tensor& x, const MaxPool2dParams& p, Tensor& out) {
                      float* o = op + ((b * Hout + oy) * Wout + ox) * C;
                      std::fill(o, o + C, -std::numeric_limits<float>::infinity());
                      for (int64_t iy = y0; iy < y1; ++iy)
-                       for (int64_t ix = x0; ix < x1; ++ix) {
-                         const float* xr = xp + ((b * H + iy) * W + ix) * C;
-                         // torch propagates NaN: a NaN in the window wins.
-                         for (int64_t c = 0; c < C; ++c)
-                           if (xr[c] > o[c] || xr[c] != xr[c]) o[c] = xr[c];
-                       }
+                       for (int64_t ix = x0; ix < x1; ++ix) k.max_into(xp + ((b * H + iy) * W + ix) * C, o, C);
                    }
                  }
                });

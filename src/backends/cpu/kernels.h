@@ -83,6 +83,9 @@ struct Kernels {
   float (*dot_i8)(const float* a, const int8_t* q, int64_t n);
   void (*axpy_i8)(float a, const int8_t* q, float* y, int64_t n);
   void (*dequantize_i8)(const int8_t* q, float s, float* y, int64_t n);
+  // y[i] = x[i] where x[i] > y[i] or x[i] is NaN (torch's max propagates NaN): one window
+  // position of max_pool2d over n channels.
+  void (*max_into)(const float* x, float* y, int64_t n);
 };
 
 // x [M <= 16, K] bf16 (row stride ldx) as the B operand of a tile product: out[(k / 2) * 32

@@ -429,6 +429,15 @@ IA_AVX512 void dequantize_i8(const int8_t* q, float s, float* y, int64_t n) {
   }
 }
 
+IA_AVX512 void max_into(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lanes(n, i);
+    const __m512 a = _mm512_maskz_loadu_ps(m, x + i), b = _mm512_maskz_loadu_ps(m, y + i);
+    const __mmask16 take = _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
+    _mm512_mask_storeu_ps(y + i, m & take, a);
+  }
+}
+
 // MR rows of C at once: 4 column vectors x MR rows of accumulators (24 of the 32 registers
 // at MR = 6), one broadcast of a per row and k step against 4 loads of b's row shared by all
 // rows.
@@ -805,7 +814,8 @@ const Kernels* avx512_kernels() {
                          interleave_bf16,
                          dot_i8,
                          axpy_i8,
-                         dequantize_i8};
+                         dequantize_i8,
+                         max_into};
     if (__builtin_cpu_supports("avx512bf16")) {
       table.gemv_bf16_dp = gemv_bf16_dp;
       table.attn_scores_bf16 = attn_scores_dp;

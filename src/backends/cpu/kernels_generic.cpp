@@ -149,6 +149,11 @@ void dequantize_i8(const int8_t* q, float s, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = s * static_cast<float>(q[i]);
 }
 
+void max_into(const float* x, float* y, int64_t n) {
+  // A select rather than a conditional store, so the baseline ISA vectorises it.
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] > y[i] || x[i] != x[i]) ? x[i] : y[i];
+}
+
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
            int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
@@ -219,7 +224,8 @@ const Kernels& generic_kernels() {
                          interleave_bf16,
                          dot_i8,
                          axpy_i8,
-                         dequantize_i8};
+                         dequantize_i8,
+                         max_into};
   return k;
 }
 

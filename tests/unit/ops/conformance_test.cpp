@@ -1891,6 +1891,20 @@ TEST_P(Conformance, MaxPool2d) {
                  fmt::format("max_pool2d B={} {}x{} C={} kernel={}x{} stride={}x{} pad={}x{}", c.B, c.H, c.W, c.C,
                              p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.padding_h, p.padding_w));
   }
+  // torch propagates NaN: a NaN in a window wins over every number, in every channel lane
+  // (channels 0 and 17: the first and a second vector of 16).
+  {
+    Tensor x = host_f32({1, 4, 4, 20}, rng, -3, 3);
+    x.data<float>()[(1 * 4 + 1) * 20 + 0] = std::numeric_limits<float>::quiet_NaN();
+    x.data<float>()[(2 * 4 + 2) * 20 + 17] = std::numeric_limits<float>::quiet_NaN();
+    Tensor out = dev_.poisoned({1, 2, 2, 20});
+    be().max_pool2d(dev_.up(x), MaxPool2dParams{2, 2, 2, 2, 0, 0}, out);
+    const Vec got = values(dev_.down(out));
+    for (int64_t i = 0; i < 4 * 20; ++i) {
+      const bool nan_expected = i == 0 * 20 + 0 || i == 3 * 20 + 17;
+      EXPECT_EQ(std::isnan(got[static_cast<size_t>(i)]), nan_expected) << "max_pool2d NaN, output " << i;
+    }
+  }
   // Through ops: a padding over half the kernel is refused (torch refuses it too).
   EXPECT_THROW(ops::max_pool2d(dev_.up(host_f32({1, 4, 4, 2}, rng)), MaxPool2dParams{2, 2, 1, 1, 2, 2}), Error);
   Tensor via_ops = dev_.down(ops::max_pool2d(dev_.up(host_f32({1, 5, 5, 3}, rng)), MaxPool2dParams{3, 3, 2, 2, 1, 1}));
