@@ -16,10 +16,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint_folder.h"
 #include "core/quantization.h"
 #include "formats/checkpoint_quantization.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "greedy_steps.h"
 #include "models/model_registry.h"
 #include "runtime/next_token_comparison.h"
 #include "runtime/step_runner.h"
@@ -36,39 +38,6 @@ std::unique_ptr<CausalLM> load(const std::string& dir, const std::string& method
   weights->set_quantization(weight_quantization(method));
   return load_causal_lm(HfConfig::load(dir), *weights, DType::F32, Device::cpu());
 }
-
-Tensor prompt_logits(const CausalLM& model, const std::vector<int32_t>& ids) {
-  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
-  const int64_t seq = cache->create_sequence();
-  return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
-}
-
-std::vector<int32_t> greedy(const CausalLM& model, const std::vector<int32_t>& prompt, int steps) {
-  auto cache = model.make_cache(64, 16);
-  const int64_t seq = cache->create_sequence();
-  CausalStepRunner runner(model);
-  std::vector<int32_t> out;
-  Tensor logits = runner.step({SeqChunk{seq, prompt}}, *cache);
-  for (int step = 0; step < steps; ++step) {
-    const float* p = logits.data<float>();
-    out.push_back(static_cast<int32_t>(std::max_element(p, p + logits.size(1)) - p));
-    if (step + 1 == steps) break;
-    logits = runner.step({SeqChunk{seq, std::span<const int32_t>(&out.back(), 1)}}, *cache);
-  }
-  return out;
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ia-awq-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // AutoAWQ's pack_awq: values [rows][out] into int32 [rows, out / 8], output 8c + order[i] in
 // bits 4i..4i+3 of word c.
@@ -162,29 +131,25 @@ void write_awq(const std::string& awq, const std::string& plain, int64_t G,
     packed.emplace_back(base + ".scales", scales.to(DType::F16));
     dequantized.emplace_back(name, deq);
   }
-  for (const std::string& dir : {awq, plain}) {
-    if (dir.empty()) continue;
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-      if (fs::exists(kLlama + "/" + f)) fs::copy_file(kLlama + "/" + f, dir + "/" + f);
-    nlohmann::json config = nlohmann::json::parse(std::ifstream(kLlama + "/config.json"));
-    if (dir == awq)
-      config["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4},
-                                       {"group_size", G},       {"zero_point", true},
-                                       {"version", "gemm"},     {"modules_to_not_convert", nullptr}};
-    std::ofstream(dir + "/config.json") << config.dump();
-    write_safetensors(dir + "/model.safetensors", dir == awq ? packed : dequantized);
-  }
+  parity::write_checkpoint_folder(kLlama, awq, packed,
+                                  {{"quant_method", "awq"},
+                                   {"bits", 4},
+                                   {"group_size", G},
+                                   {"zero_point", true},
+                                   {"version", "gemm"},
+                                   {"modules_to_not_convert", nullptr}});
+  if (!plain.empty()) parity::write_checkpoint_folder(kLlama, plain, dequantized);
 }
 
 TEST(AwqCheckpoint, Group32EqualsQuantizeQ4zBitForBit) {
-  TempDir awq;
+  parity::ScratchFolder awq;
   write_awq(awq.path, "", 32, q4z_grid);
   auto from_awq = load(awq.path, "q4z"), at_load = load(kLlama, "q4z");
   std::ifstream f(kLlama + "/reference.json");
   const auto ref = nlohmann::json::parse(f);
   for (size_t i = 0; i < ref["generations"].size(); ++i) {
     const auto ids = ref["generations"][i]["input_ids"].get<std::vector<int32_t>>();
-    const Tensor a = prompt_logits(*from_awq, ids), b = prompt_logits(*at_load, ids);
+    const Tensor a = parity::prompt_logits(*from_awq, ids), b = parity::prompt_logits(*at_load, ids);
     ASSERT_EQ(a.numel(), b.numel());
     int64_t differ = 0;
     for (int64_t e = 0; e < a.numel(); ++e) differ += a.data<float>()[e] != b.data<float>()[e];
@@ -193,7 +158,7 @@ TEST(AwqCheckpoint, Group32EqualsQuantizeQ4zBitForBit) {
 }
 
 TEST(AwqCheckpoint, Group64MatchesItsDequantizedWeights) {
-  TempDir awq, plain;
+  parity::ScratchFolder awq, plain;
   write_awq(awq.path, plain.path, 64, [](const Tensor& w) { return min_max_grid(w, 64); });
   auto packed = load(awq.path), reference = load(plain.path);
   EXPECT_LT(packed->weight_bytes_per_token(), reference->weight_bytes_per_token() * 0.6);
@@ -201,7 +166,7 @@ TEST(AwqCheckpoint, Group64MatchesItsDequantizedWeights) {
   const auto ref = nlohmann::json::parse(f);
   for (size_t i = 0; i < ref["generations"].size(); ++i) {
     const auto ids = ref["generations"][i]["input_ids"].get<std::vector<int32_t>>();
-    const Tensor a = prompt_logits(*packed, ids), b = prompt_logits(*reference, ids);
+    const Tensor a = parity::prompt_logits(*packed, ids), b = parity::prompt_logits(*reference, ids);
     double worst = 0, mag = 0;
     for (int64_t e = 0; e < b.numel(); ++e) {
       worst = std::max(worst, std::fabs(static_cast<double>(a.data<float>()[e]) - b.data<float>()[e]));
@@ -209,7 +174,7 @@ TEST(AwqCheckpoint, Group64MatchesItsDequantizedWeights) {
     }
     EXPECT_LE(worst / mag, 0.05) << "prompt " << i;
     std::vector<int32_t> seq = ids;
-    const auto cont = greedy(*reference, ids, 24);
+    const auto cont = parity::greedy_steps(*reference, ids, 24);
     seq.insert(seq.end(), cont.begin(), cont.end());
     const NextTokenComparison r = compare_next_tokens(*reference, *packed, seq, static_cast<int64_t>(seq.size()));
     std::cout << "[ awq      ] g64 llama prompt " << i << ": logits within " << worst / mag << " of max, top-1 "

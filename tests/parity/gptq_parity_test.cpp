@@ -15,9 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint_folder.h"
 #include "formats/checkpoint_quantization.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "greedy_steps.h"
 #include "models/decoder_lm.h"
 #include "runtime/next_token_comparison.h"
 #include "runtime/step_runner.h"
@@ -34,32 +36,6 @@ std::string fixture(const std::string& name) {
 std::unique_ptr<DecoderLM> load(const std::string& dir) {
   auto weights = WeightStore::open(dir);
   return DecoderLM::load(HfConfig::load(dir), *weights, DType::F32, Device::cpu());
-}
-
-Tensor prompt_logits(const CausalLM& model, const std::vector<int32_t>& ids) {
-  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
-  const int64_t seq = cache->create_sequence();
-  return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
-}
-
-int32_t argmax_row(const Tensor& logits, int64_t row) {
-  const int64_t V = logits.size(1);
-  const float* p = logits.data<float>() + row * V;
-  return static_cast<int32_t>(std::max_element(p, p + V) - p);
-}
-
-std::vector<int32_t> greedy(const CausalLM& model, const std::vector<int32_t>& prompt, int steps) {
-  auto cache = model.make_cache(64, 16);
-  const int64_t seq = cache->create_sequence();
-  CausalStepRunner runner(model);
-  std::vector<int32_t> out;
-  Tensor logits = runner.step({SeqChunk{seq, prompt}}, *cache);
-  for (int step = 0; step < steps; ++step) {
-    out.push_back(argmax_row(logits, 0));
-    if (step + 1 == steps) break;
-    logits = runner.step({SeqChunk{seq, std::span<const int32_t>(&out.back(), 1)}}, *cache);
-  }
-  return out;
 }
 
 // max |a - b| / max |b|.
@@ -84,17 +60,18 @@ TEST_P(GptqFixture, MatchesTheDequantizedModel) {
   auto model = load(dir);
   for (size_t i = 0; i < ref["generations"].size(); ++i) {
     const auto ids = ref["generations"][i]["input_ids"].get<std::vector<int32_t>>();
-    const double rel = relative_max_diff(prompt_logits(*model, ids), refs->tensor(fmt::format("prompt{}_logits", i)));
+    const double rel =
+        relative_max_diff(parity::prompt_logits(*model, ids), refs->tensor(fmt::format("prompt{}_logits", i)));
     EXPECT_LE(rel, ref["rtol_logits"].get<double>()) << GetParam() << " prompt " << i;
     // Teacher-forced along transformers' greedy path: our top-1 at each position against the
     // token the dequantized model chose there.
     const auto want = ref["generations"][i]["greedy_ids"].get<std::vector<int32_t>>();
     std::vector<int32_t> seq = ids;
     seq.insert(seq.end(), want.begin(), want.end() - 1);
-    const Tensor logits = prompt_logits(*model, seq);
+    const Tensor logits = parity::prompt_logits(*model, seq);
     int same = 0;
     for (size_t t = 0; t < want.size(); ++t)
-      same += argmax_row(logits, static_cast<int64_t>(ids.size() - 1 + t)) == want[t];
+      same += parity::argmax_row(logits, static_cast<int64_t>(ids.size() - 1 + t)) == want[t];
     const double top1 = static_cast<double>(same) / static_cast<double>(want.size());
     std::cout << "[ gptq     ] " << GetParam() << " prompt " << i << ": logits within " << rel << " of max, top-1 "
               << top1 << " along transformers' greedy path\n";
@@ -111,18 +88,6 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GptqFixture, ::testing::Values("gptq-llama-g3
                          });
 
 // ------------------------------------------------------------- packed here
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ia-gptq-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // Writes `from`'s llama fixture twice: as a GPTQ checkpoint (group 32, asymmetric, "gptq" format:
 // zeros stored minus one) into `gptq`, and with the dequantized weights in f32 into `plain`.
@@ -170,20 +135,18 @@ void write_gptq_pair(const std::string& from, const std::string& gptq, const std
     packed.emplace_back(base + ".g_idx", g_idx);
     dequantized.emplace_back(name, deq);
   }
-  for (const std::string& dir : {gptq, plain}) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-      if (fs::exists(from + "/" + f)) fs::copy_file(from + "/" + f, dir + "/" + f);
-    nlohmann::json config = nlohmann::json::parse(std::ifstream(from + "/config.json"));
-    if (dir == gptq)
-      config["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 4},         {"group_size", G},
-                                       {"sym", false},           {"desc_act", false}, {"checkpoint_format", "gptq"}};
-    std::ofstream(dir + "/config.json") << config.dump();
-    write_safetensors(dir + "/model.safetensors", dir == gptq ? packed : dequantized);
-  }
+  parity::write_checkpoint_folder(from, gptq, packed,
+                                  {{"quant_method", "gptq"},
+                                   {"bits", 4},
+                                   {"group_size", G},
+                                   {"sym", false},
+                                   {"desc_act", false},
+                                   {"checkpoint_format", "gptq"}});
+  parity::write_checkpoint_folder(from, plain, dequantized);
 }
 
 TEST(GptqCheckpoint, PackedLlamaMatchesItsDequantizedWeights) {
-  TempDir gptq, plain;
+  parity::ScratchFolder gptq, plain;
   write_gptq_pair(fixture("llama"), gptq.path, plain.path);
   auto packed = load(gptq.path), reference = load(plain.path);
   // Packed: the layers shrink to about 4.75 bits a weight (the f32 head, as large as all the
@@ -193,13 +156,13 @@ TEST(GptqCheckpoint, PackedLlamaMatchesItsDequantizedWeights) {
   const auto ref = nlohmann::json::parse(f);
   for (size_t i = 0; i < ref["generations"].size(); ++i) {
     const auto ids = ref["generations"][i]["input_ids"].get<std::vector<int32_t>>();
-    const double rel = relative_max_diff(prompt_logits(*packed, ids), prompt_logits(*reference, ids));
+    const double rel = relative_max_diff(parity::prompt_logits(*packed, ids), parity::prompt_logits(*reference, ids));
     EXPECT_LE(rel, 0.05) << "prompt " << i;
     EXPECT_GT(rel, 0.0) << "activations are quantized: not bit-exact";
     // Teacher-forced along the dequantized model's greedy path (the activations' rounding moves
     // a near tie of this random model now and then, so greedy paths may part).
     std::vector<int32_t> seq = ids;
-    const auto cont = greedy(*reference, ids, 24);
+    const auto cont = parity::greedy_steps(*reference, ids, 24);
     seq.insert(seq.end(), cont.begin(), cont.end());
     const NextTokenComparison r = compare_next_tokens(*reference, *packed, seq, static_cast<int64_t>(seq.size()));
     std::cout << "[ gptq     ] packed llama prompt " << i << ": logits within " << rel << " of max, top-1 "

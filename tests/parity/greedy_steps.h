@@ -25,6 +25,13 @@ inline int32_t argmax_row(const Tensor& logits, int64_t row) {
   return static_cast<int32_t>(best);
 }
 
+// The logits of every row of `ids` run as one prompt through a fresh cache.
+inline Tensor prompt_logits(const CausalLM& model, const std::vector<int32_t>& ids) {
+  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
+  const int64_t seq = cache->create_sequence();
+  return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
+}
+
 // `steps` greedy tokens after `prompt`, on a cache of `kv_dtype` (64 blocks of 16).
 inline std::vector<int32_t> greedy_steps(const CausalLM& model, const std::vector<int32_t>& prompt, int steps,
                                          DType kv_dtype = DType::F32) {

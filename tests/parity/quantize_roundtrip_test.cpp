@@ -17,10 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint_folder.h"
 #include "core/quantization.h"
 #include "formats/gptq_export.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
+#include "greedy_steps.h"
 #include "models/model_registry.h"
 #include "runtime/next_token_comparison.h"
 #include "runtime/step_runner.h"
@@ -50,27 +52,6 @@ Loaded load(const std::string& dir, const std::string& method) {
   return l;
 }
 
-Tensor prompt_logits(const CausalLM& model, const std::vector<int32_t>& ids) {
-  auto cache = model.make_cache((static_cast<int64_t>(ids.size()) + 15) / 16, 16);
-  const int64_t seq = cache->create_sequence();
-  return CausalStepRunner(model).step({SeqChunk{seq, ids}}, *cache, OutputRows::All);
-}
-
-std::vector<int32_t> greedy(const CausalLM& model, const std::vector<int32_t>& prompt, int steps) {
-  auto cache = model.make_cache(64, 16);
-  const int64_t seq = cache->create_sequence();
-  CausalStepRunner runner(model);
-  std::vector<int32_t> out;
-  Tensor logits = runner.step({SeqChunk{seq, prompt}}, *cache);
-  for (int step = 0; step < steps; ++step) {
-    const float* p = logits.data<float>();
-    out.push_back(static_cast<int32_t>(std::max_element(p, p + logits.size(1)) - p));
-    if (step + 1 == steps) break;
-    logits = runner.step({SeqChunk{seq, std::span<const int32_t>(&out.back(), 1)}}, *cache);
-  }
-  return out;
-}
-
 double relative_max_diff(const Tensor& a, const Tensor& b) {
   double worst = 0, mag = 0;
   for (int64_t i = 0; i < b.numel(); ++i) {
@@ -79,18 +60,6 @@ double relative_max_diff(const Tensor& a, const Tensor& b) {
   }
   return worst / mag;
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ia-quantize-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // Unpacks every packed layer of the folder by GPTQ's rule (nothing of our loader) and compares
 // it with the source weights packed by `method`'s grid.
@@ -138,7 +107,7 @@ TEST_P(QuantizeRoundTrip, FolderLoadsAsQuantizeAtLoad) {
   const auto [name, method] = GetParam();
   const std::string src = fixture(name);
   const Loaded at_load = load(src, method);
-  TempDir tmp;
+  parity::ScratchFolder tmp;
   const std::string out = tmp.path + "/model";
   const GptqExportSummary s = write_gptq_folder(*at_load.store, at_load.layers, method, out, false);
   EXPECT_FALSE(s.packed.empty());
@@ -154,7 +123,7 @@ TEST_P(QuantizeRoundTrip, FolderLoadsAsQuantizeAtLoad) {
   const bool int8 = std::string(method) == "int8";
   for (size_t i = 0; i < ref["generations"].size(); ++i) {
     const auto ids = ref["generations"][i]["input_ids"].get<std::vector<int32_t>>();
-    const Tensor a = prompt_logits(*folder.model, ids), b = prompt_logits(*at_load.model, ids);
+    const Tensor a = parity::prompt_logits(*folder.model, ids), b = parity::prompt_logits(*at_load.model, ids);
     if (int8) {
       EXPECT_LE(relative_max_diff(a, b), 0.02) << name << " prompt " << i;
     } else {
@@ -163,7 +132,7 @@ TEST_P(QuantizeRoundTrip, FolderLoadsAsQuantizeAtLoad) {
       EXPECT_EQ(differ, 0) << name << " " << method << " prompt " << i << ": logits not bit-identical";
     }
     std::vector<int32_t> seq = ids;
-    const auto cont = greedy(*f32.model, ids, 24);
+    const auto cont = parity::greedy_steps(*f32.model, ids, 24);
     seq.insert(seq.end(), cont.begin(), cont.end());
     const NextTokenComparison r = compare_next_tokens(*f32.model, *folder.model, seq, static_cast<int64_t>(seq.size()));
     std::cout << "[ quantize ] " << name << " " << method << " prompt " << i << ": top-1 " << r.top1_agreement

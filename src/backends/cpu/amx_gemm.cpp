@@ -27,6 +27,7 @@
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/thread_scratch.h"
 #include "core/error.h"
+#include "core/logging.h"
 #include "core/storage.h"
 #include "core/thread_pool.h"
 
@@ -126,17 +127,24 @@ void clear_amx_weight_cache() {
 
 const AmxGemmSchedule& amx_gemm_default_schedule() {
   static const AmxGemmSchedule schedule = [] {
+    // A value that is not what the knob takes is said once, not silently replaced by the
+    // default: these knobs exist to compare schedules, and a typo would compare the default
+    // with itself.
     auto env = [](const char* name, long fallback) {
       const char* e = std::getenv(name);
       if (e == nullptr || *e == '\0') return fallback;
       char* end = nullptr;
       const long v = std::strtol(e, &end, 10);
-      return *end == '\0' ? v : fallback;
+      if (*end == '\0') return v;
+      spdlog::warn("{}={} is not an integer; using {}", name, e, fallback);
+      return fallback;
     };
     AmxGemmSchedule s;
     s.interleaved = env("IA_AMX_GEMM_INTERLEAVED", s.interleaved ? 1 : 0) != 0;
     s.stream_weights = env("IA_AMX_GEMM_STREAM", s.stream_weights ? 1 : 0) != 0;
     const long k_block = env("IA_AMX_GEMM_KBLOCK", s.k_block);
+    if (k_block != s.k_block && (k_block <= 0 || k_block % 32 != 0))
+      spdlog::warn("IA_AMX_GEMM_KBLOCK={} is not a positive multiple of 32; using the whole K", k_block);
     s.k_block = k_block > 0 && k_block % 32 == 0 ? k_block : 0;
     const long chunk_kb = env("IA_AMX_GEMM_CHUNK_KB", 0);
     s.chunk_bytes = chunk_kb > 0 ? static_cast<int64_t>(chunk_kb) * 1024 : 0;
