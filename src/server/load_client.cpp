@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <exception>
 #include <latch>
 #include <mutex>
 #include <optional>
@@ -303,28 +304,38 @@ LevelResult run_level(const ServerAddress& at, const ClientOptions& options, int
   level.planned = static_cast<int64_t>(requests.size());
   std::atomic<int64_t> next{0};
   std::mutex mu;
-  // Every client is made and waiting before the clock starts.
-  std::latch ready(concurrency + 1);
-  Clock::time_point start, deadline;
+  // Every client is made and waiting before the clock starts; `go` releases them (and orders the
+  // times set below before the clients read them).
+  std::latch ready(concurrency), go(1);
+  bool abandoned = false;  // a client could not be started: none sends
+  Clock::time_point start, deadline, last_end;
   std::optional<Clock::time_point> stop_starting;
-  Clock::time_point last_end;
   std::vector<std::thread> clients;
-  for (int64_t c = 0; c < concurrency; ++c) {
-    clients.emplace_back([&] {
-      LoadClient client(at, options);
-      ready.arrive_and_wait();
-      for (;;) {
-        const Clock::time_point now = Clock::now();
-        if (now > deadline || (stop_starting && now > *stop_starting)) return;
-        const int64_t i = next.fetch_add(1);
-        if (i >= level.planned) return;
-        RequestRecord r = client.send(requests[static_cast<size_t>(i)], deadline);
-        r.index = i;
-        std::lock_guard lock(mu);
-        level.records.push_back(std::move(r));
-        last_end = std::max(last_end, Clock::now());
-      }
-    });
+  std::exception_ptr failed;
+  try {
+    for (int64_t c = 0; c < concurrency; ++c) {
+      clients.emplace_back([&] {
+        LoadClient client(at, options);
+        ready.count_down();
+        go.wait();
+        for (;;) {
+          const Clock::time_point now = Clock::now();
+          if (abandoned || now > deadline || (stop_starting && now > *stop_starting)) return;
+          const int64_t i = next.fetch_add(1);
+          if (i >= level.planned) return;
+          RequestRecord r = client.send(requests[static_cast<size_t>(i)], deadline);
+          r.index = i;
+          std::lock_guard lock(mu);
+          level.records.push_back(std::move(r));
+          last_end = std::max(last_end, Clock::now());
+        }
+      });
+    }
+    ready.wait();
+  } catch (...) {  // no thread for one more client
+    failed = std::current_exception();
+    abandoned = true;
+    ready.count_down(concurrency - static_cast<int64_t>(clients.size()));
   }
   const auto after = [&](double s) {
     return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
@@ -333,8 +344,9 @@ LevelResult run_level(const ServerAddress& at, const ClientOptions& options, int
   deadline = after(limits.level_timeout_s);
   if (limits.duration_s > 0) stop_starting = after(limits.duration_s);
   last_end = start;
-  ready.arrive_and_wait();  // (the latch orders these writes before the clients read them)
+  go.count_down();
   for (auto& t : clients) t.join();
+  if (failed) std::rethrow_exception(failed);
   level.sent = static_cast<int64_t>(level.records.size());
   level.duration_s = seconds_between(start, last_end);
   return level;
