@@ -186,17 +186,19 @@ TEST(BenchmarkRunner, VisionLanguagePromptsCarryAnImage) {
   for (const auto& r : rows) expect_plausible(r, "llava");
 }
 
+// `r` refused before anything is timed: InvalidArgument mentioning `needle`.
+void refused(BenchRequest r, const std::string& needle) {
+  r.measure_ceilings = false;
+  try {
+    run_benchmarks(r);
+    ADD_FAILURE() << needle;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
 TEST(BenchmarkRunner, RefusesBadRequests) {
-  auto refused = [](BenchRequest r, const std::string& needle) {
-    r.measure_ceilings = false;
-    try {
-      run_benchmarks(r);
-      ADD_FAILURE() << needle;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   BenchRequest r = quick("bert");
   r.batches = {0};
   refused(r, "batch 0 is out of range");
@@ -274,15 +276,6 @@ TEST(BenchmarkRunner, RunsARegisteredSuite) {
   EXPECT_EQ(rows[1].params.batch, 3);
   // Its sizes are concurrency levels, its --seq-len its own bound; the built-in suites take no
   // concurrency.
-  auto refused = [](BenchRequest r, const std::string& needle) {
-    try {
-      run_benchmarks(r);
-      ADD_FAILURE() << needle;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   BenchRequest r = req;
   r.batches = {2};
   refused(r, "the test-registered suite takes concurrency levels, not batch sizes");
