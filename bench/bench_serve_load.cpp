@@ -9,6 +9,9 @@
 // /tokenize counts the rendered messages) and max_tokens: a mismatch counts as an error. Each
 // request has its own words (a later prefix cache must not turn this into a cache benchmark); an
 // optional system prompt of S tokens is shared by every request (where prefix caching shows).
+// The prompts, the streamed requests and the concurrent clients are the library's
+// (server/load_client.h), which `bench --suite server-load` drives too; this program adds the
+// levels' bounds, the vLLM-style report and the engine comparison.
 //
 // `--engine-model DIR --compare REPORT.json` instead loads the same model folder in this process
 // and runs each level's batch (same prompt and output lengths, read from the server's report)
@@ -21,13 +24,9 @@
 //
 // Exit status: 0 every request succeeded, 1 some failed (the report says which), 2 bad
 // arguments or a server that cannot be set up against.
-#include <httplib.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -36,15 +35,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <numeric>
 #include <optional>
 #include <random>
 #include <regex>
 #include <stdexcept>
 #include <string>
-#include <string_view>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -55,6 +51,7 @@
 #include "router/model_placement.h"
 #include "runtime/device_selection.h"
 #include "runtime/generation.h"
+#include "server/load_client.h"
 
 namespace {
 
@@ -113,7 +110,7 @@ Json summary_ms(const std::vector<double>& seconds) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server: URL, setup calls
+// The server's URL
 
 struct ServerUrl {
   std::string host;
@@ -131,313 +128,10 @@ ServerUrl parse_url(const std::string& url) {
   return u;
 }
 
-httplib::Client make_client(const ServerUrl& u, int64_t read_timeout_s, bool keep_alive = true) {
-  httplib::Client c(u.host, u.port);
-  c.set_connection_timeout(10, 0);
-  c.set_read_timeout(static_cast<time_t>(read_timeout_s), 0);
-  c.set_write_timeout(30, 0);
-  // One connection per client thread, as an SDK's pool keeps them. (A server that does not set
-  // TCP_NODELAY then waits for the client's delayed ACK before a stream's first event: ~40 ms.)
-  c.set_keep_alive(keep_alive);
-  c.set_tcp_nodelay(true);  // as curl and the SDKs: no Nagle delay between the head and body writes
-  return c;
-}
-
-class SetupFailed : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// The few non-streamed calls made before any timing: models, tokenize, detokenize.
-class ServerCalls {
- public:
-  explicit ServerCalls(const ServerUrl& u) : client_(make_client(u, 60)) {}
-
-  Json get(const std::string& path) { return answer(client_.Get(path.c_str()), path); }
-  Json post(const std::string& path, const Json& body) {
-    return answer(client_.Post(path.c_str(), body.dump(), "application/json"), path);
-  }
-
- private:
-  Json answer(const httplib::Result& r, const std::string& path) {
-    if (!r) throw SetupFailed(fmt::format("{}: no answer ({})", path, httplib::to_string(r.error())));
-    if (r->status != 200) throw SetupFailed(fmt::format("{}: HTTP {}: {}", path, r->status, r->body.substr(0, 500)));
-    return Json::parse(r->body);
-  }
-  httplib::Client client_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Prompts
-
-// Common English words: every tokenizer splits them into few tokens, so N tokens of them read
-// like text (a random byte stream would be far from what a server sees).
-constexpr std::array<std::string_view, 64> kWords = {
-    "the",   "of",     "and",    "to",     "in",     "is",     "that",   "for",   "it",    "as",    "was",
-    "with",  "be",     "by",     "on",     "not",    "he",     "this",   "are",   "or",    "his",   "from",
-    "at",    "which",  "but",    "have",   "an",     "had",    "they",   "you",   "were",  "their", "one",
-    "all",   "we",     "can",    "her",    "has",    "there",  "been",   "if",    "more",  "when",  "will",
-    "would", "who",    "so",     "no",     "time",   "river",  "garden", "light", "music", "paper", "stone",
-    "water", "window", "market", "summer", "letter", "bridge", "number", "story", "world"};
-
-std::string random_words(uint64_t seed, size_t count) {
-  std::mt19937_64 rng(seed);
-  std::string text;
-  for (size_t i = 0; i < count; ++i) {
-    if (i) text += ' ';
-    text += kWords[rng() % kWords.size()];
-  }
-  return text;
-}
-
-// Text of exactly `tokens` tokens as the server's tokenizer counts it alone (without special
-// tokens): the first `tokens` ids of enough random words, detokenized. In a chat template the
-// count can differ by a token at the joins; the request's expected usage is counted in context.
-std::string text_of_tokens(ServerCalls& server, const std::string& model, uint64_t seed, int64_t tokens) {
-  size_t words = static_cast<size_t>(tokens);  // a word is at least one token
-  for (int attempt = 0; attempt < 6; ++attempt, words *= 2) {
-    const Json t = server.post(
-        "/tokenize", {{"model", model}, {"prompt", random_words(seed, words)}, {"add_special_tokens", false}});
-    const auto& ids = t.at("tokens");
-    if (static_cast<int64_t>(ids.size()) < tokens) continue;
-    Json first = Json::array();
-    for (int64_t i = 0; i < tokens; ++i) first.push_back(ids[static_cast<size_t>(i)]);
-    return server.post("/detokenize", {{"model", model}, {"tokens", first}}).at("prompt").get<std::string>();
-  }
-  throw SetupFailed(fmt::format("could not make a prompt of {} tokens", tokens));
-}
-
-struct Prompt {
-  Json body;                       // the request as it is sent
-  int64_t expected_prompt_tokens;  // as /tokenize counts the rendered request
-};
-
-class PromptMaker {
- public:
-  PromptMaker(ServerCalls& server, const Options& o, std::string model)
-      : server_(server), o_(o), model_(std::move(model)) {
-    // One fixed seed: every request of every level shares the same system prompt.
-    if (o.system_prompt_tokens > 0) system_ = text_of_tokens(server_, model_, 7, o.system_prompt_tokens);
-  }
-
-  // The request with index `index` of the whole run (its own words).
-  Prompt make(uint64_t index) {
-    const std::string user = text_of_tokens(server_, model_, 1000 + index, o_.prompt_tokens);
-    Json body{{"model", model_},
-              {"stream", true},
-              {"stream_options", {{"include_usage", true}}},
-              {"max_tokens", o_.output_tokens},
-              {"ignore_eos", true},
-              {"temperature", 0}};
-    Json count;
-    if (o_.endpoint == "chat") {
-      Json messages = Json::array();
-      if (!system_.empty()) messages.push_back({{"role", "system"}, {"content", system_}});
-      messages.push_back({{"role", "user"}, {"content", user}});
-      body["messages"] = messages;
-      count = server_.post("/tokenize", {{"model", model_}, {"messages", messages}});
-    } else {
-      const std::string prompt = system_.empty() ? user : system_ + "\n" + user;
-      body["prompt"] = prompt;
-      count = server_.post("/tokenize", {{"model", model_}, {"prompt", prompt}});
-    }
-    return {std::move(body), count.at("count").get<int64_t>()};
-  }
-
- private:
-  ServerCalls& server_;
-  const Options& o_;
-  std::string model_, system_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// One streamed request
-
-struct RequestRecord {
-  int64_t index = 0;  // in the level's send order
-  bool ok = false;
-  std::string error;
-  double ttft_s = 0, e2e_s = 0;
-  std::vector<double> content_times_s;  // since the request was sent, one per chunk with text
-  int64_t prompt_tokens = 0, completion_tokens = 0;
-};
-
-// Server-sent events as they arrive: `data: {json}` events separated by blank lines; comments
-// (": keep-alive") are skipped.
-class SseReader {
- public:
-  SseReader(bool chat, Clock::time_point sent, RequestRecord& r) : chat_(chat), sent_(sent), r_(r) {}
-
-  void feed(const char* data, size_t n) {
-    pending_.append(data, n);
-    for (size_t end; (end = pending_.find("\n\n")) != std::string::npos;) {
-      const std::string event = pending_.substr(0, end);
-      pending_.erase(0, end + 2);
-      for (size_t at = 0; at < event.size();) {
-        size_t nl = event.find('\n', at);
-        if (nl == std::string::npos) nl = event.size();
-        const std::string_view line(event.data() + at, nl - at);
-        if (line.rfind("data: ", 0) == 0) on_data(line.substr(6));
-        at = nl + 1;
-      }
-    }
-  }
-  bool done() const { return done_; }
-  const std::string& error() const { return error_; }
-  bool has_usage() const { return has_usage_; }
-
- private:
-  void on_data(std::string_view payload) {
-    if (payload == "[DONE]") {
-      done_ = true;
-      return;
-    }
-    const Json j = Json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      if (error_.empty()) error_ = "an event that is not JSON";
-      return;
-    }
-    if (j.contains("error")) {
-      if (error_.empty()) error_ = "stream error: " + j["error"].value("message", j["error"].dump());
-      return;
-    }
-    if (const auto u = j.find("usage"); u != j.end() && u->is_object()) {
-      has_usage_ = true;
-      r_.prompt_tokens = u->value("prompt_tokens", int64_t{0});
-      r_.completion_tokens = u->value("completion_tokens", int64_t{0});
-    }
-    const auto choices = j.find("choices");
-    if (choices == j.end() || !choices->is_array() || choices->empty()) return;
-    const Json& c = (*choices)[0];
-    std::string text;
-    if (chat_) {
-      if (const auto d = c.find("delta"); d != c.end() && d->is_object()) {
-        if (const auto t = d->find("content"); t != d->end() && t->is_string()) text = *t;
-      }
-    } else if (const auto t = c.find("text"); t != c.end() && t->is_string()) {
-      text = *t;
-    }
-    // The chat stream's opening role chunk has empty content: not a token yet.
-    if (!text.empty()) r_.content_times_s.push_back(seconds_between(sent_, Clock::now()));
-  }
-
-  bool chat_;
-  Clock::time_point sent_;
-  RequestRecord& r_;
-  std::string pending_, error_;
-  bool done_ = false, has_usage_ = false;
-};
-
-// An error body as one line of the report: up to `max` bytes, without the trailing newline.
-std::string first_line(const std::string& body, size_t max) {
-  std::string s = body.substr(0, std::min(body.find('\n'), max));
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
-}
-
-RequestRecord send_request(httplib::Client& client, const Options& o, const Prompt& p, Clock::time_point deadline) {
-  RequestRecord r;
-  const bool chat = o.endpoint == "chat";
-  httplib::Request req;
-  req.method = "POST";
-  req.path = chat ? "/v1/chat/completions" : "/v1/completions";
-  req.body = p.body.dump();
-  req.set_header("Content-Type", "application/json");
-  const Clock::time_point sent = Clock::now();
-  SseReader sse(chat, sent, r);
-  int status = 0;
-  std::string error_body;
-  bool past_deadline = false;
-  req.response_handler = [&](const httplib::Response& res) {
-    status = res.status;
-    return true;
-  };
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (status != 200) {
-      if (error_body.size() < 2000) error_body.append(data, std::min<size_t>(n, 2000));
-      return true;
-    }
-    sse.feed(data, n);
-    if (Clock::now() > deadline) {  // the level's time limit: cancel (the server frees the sequence)
-      past_deadline = true;
-      return false;
-    }
-    return true;
-  };
-  httplib::Response res;
-  httplib::Error err = httplib::Error::Success;
-  const bool sent_ok = client.send(req, res, err);
-  r.e2e_s = seconds_between(sent, Clock::now());
-  if (past_deadline)
-    r.error = "cancelled at the level's time limit (--level-timeout)";
-  else if (!sent_ok && status == 0)
-    r.error = "no answer: " + httplib::to_string(err);  // (connect, write or read failed)
-  else if (status != 200)
-    r.error = fmt::format("HTTP {}: {}", status, first_line(error_body, 300));
-  else if (!sse.error().empty())
-    r.error = sse.error();
-  else if (!sse.done())
-    r.error =
-        "the stream ended without data: [DONE]" + (sent_ok ? std::string() : " (" + httplib::to_string(err) + ")");
-  else if (!sse.has_usage())
-    r.error = "no usage in the stream";
-  else if (r.completion_tokens != o.output_tokens)
-    r.error = fmt::format("usage.completion_tokens {} != max_tokens {}", r.completion_tokens, o.output_tokens);
-  else if (r.prompt_tokens != p.expected_prompt_tokens)
-    r.error =
-        fmt::format("usage.prompt_tokens {} != {} counted by /tokenize", r.prompt_tokens, p.expected_prompt_tokens);
-  else if (r.content_times_s.empty())
-    r.error = "no text in the stream";
-  else
-    r.ok = true;
-  if (!r.content_times_s.empty()) r.ttft_s = r.content_times_s.front();
-  return r;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A level: `concurrency` clients, each sending its next request when the last one ends.
-
-struct LevelResult {
-  int64_t concurrency = 0, planned = 0, sent = 0;
-  double duration_s = 0;
-  std::vector<RequestRecord> records;
-};
-
-LevelResult run_level(const ServerUrl& url, const Options& o, int64_t concurrency, std::vector<Prompt>& prompts) {
-  LevelResult level;
-  level.concurrency = concurrency;
-  level.planned = static_cast<int64_t>(prompts.size());
-  std::atomic<int64_t> next{0};
-  std::mutex mu;
-  const Clock::time_point start = Clock::now();
-  const auto limit = [&](double s) {
-    return start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  };
-  const Clock::time_point deadline = limit(o.level_timeout_s);
-  const std::optional<Clock::time_point> stop_starting =
-      o.duration_s > 0 ? std::optional(limit(o.duration_s)) : std::nullopt;
-  Clock::time_point last_end = start;
-  std::vector<std::thread> clients;
-  for (int64_t c = 0; c < concurrency; ++c) {
-    clients.emplace_back([&] {
-      httplib::Client client = make_client(url, o.read_timeout_s, o.keep_alive);
-      for (;;) {
-        const Clock::time_point now = Clock::now();
-        if (now > deadline || (stop_starting && now > *stop_starting)) return;
-        const int64_t i = next.fetch_add(1);
-        if (i >= level.planned) return;
-        RequestRecord r = send_request(client, o, prompts[static_cast<size_t>(i)], deadline);
-        r.index = i;
-        std::lock_guard lock(mu);
-        level.records.push_back(std::move(r));
-        last_end = std::max(last_end, Clock::now());
-      }
-    });
-  }
-  for (auto& t : clients) t.join();
-  level.sent = static_cast<int64_t>(level.records.size());
-  level.duration_s = seconds_between(start, last_end);
-  return level;
-}
+// A level: `concurrency` clients, each sending its next request when the last one ends
+// (server/load_client.h).
+using ia::server::load::LevelResult;
+using ia::server::load::RequestRecord;
 
 Json level_json(const LevelResult& l) {
   std::vector<double> ttft, tpot, itl, e2e, prompt_tokens;
@@ -541,22 +235,25 @@ void write_json(const std::string& path, const Json& j) {
 }
 
 int run_server_load(const Options& o) {
+  namespace load = ia::server::load;
   const ServerUrl url = parse_url(o.url);
-  ServerCalls server(url);
+  const load::ServerAddress at{url.host, url.port};
+  const load::ClientOptions client_options{o.read_timeout_s, o.keep_alive};
+  load::LoadClient server(at);
   std::string model = o.model;
   if (model.empty()) {
     const Json models = server.get("/v1/models");
-    if (models.at("data").empty()) throw SetupFailed("the server serves no model");
+    if (models.at("data").empty()) throw std::runtime_error("the server serves no model");
     model = models["data"][0].at("id").get<std::string>();
   }
-  PromptMaker prompts(server, o, model);
+  load::PromptMaker prompts(server, model, {o.endpoint, o.prompt_tokens, o.system_prompt_tokens, o.output_tokens});
   uint64_t index = 0;
   // Warm-up: the first request pays page faults of the mmap'd weights and kernel setup.
   for (int64_t i = 0; i < o.warmup; ++i) {
-    httplib::Client client = make_client(url, o.read_timeout_s, o.keep_alive);
-    const RequestRecord r = send_request(client, o, prompts.make(index++),
-                                         Clock::now() + std::chrono::seconds(static_cast<int64_t>(o.level_timeout_s)));
-    if (!r.ok) throw SetupFailed("warm-up request failed: " + r.error);
+    load::LoadClient client(at, client_options);
+    const RequestRecord r = client.send(prompts.make(index++),
+                                        Clock::now() + std::chrono::seconds(static_cast<int64_t>(o.level_timeout_s)));
+    if (!r.ok) throw std::runtime_error("warm-up request failed: " + r.error);
   }
   Json report{{"tool", "bench_serve_load"},
               {"mode", "server"},
@@ -571,10 +268,10 @@ int run_server_load(const Options& o) {
   bool any_error = false;
   for (int64_t c : o.concurrency) {
     const int64_t count = o.requests > 0 ? o.requests : std::max(o.rounds * c, o.min_requests);
-    std::vector<Prompt> level_prompts;  // made before the clock starts (tokenize calls)
+    std::vector<load::LoadRequest> level_prompts;  // made before the clock starts (tokenize calls)
     for (int64_t i = 0; i < count; ++i) level_prompts.push_back(prompts.make(index++));
     fmt::print(stderr, "concurrency {}: {} requests\n", c, count);
-    const Json l = level_json(run_level(url, o, c, level_prompts));
+    const Json l = level_json(run_level(at, client_options, c, level_prompts, {o.level_timeout_s, o.duration_s}));
     any_error |= l["errors"].get<int64_t>() > 0 || l["requests_sent"] != l["requests_planned"];
     report["levels"].push_back(l);
   }

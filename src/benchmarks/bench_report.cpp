@@ -41,6 +41,28 @@ std::string fraction_text(double f) {
   return f > 0 ? fmt::format("{:.3f}", f) : "-";
 }
 
+// The columns of results that are requests to a server (server-load), shown where any is: the
+// request rate, time to first token and inter-token latency (p50, p90), and the errors.
+bool any_requests(const std::vector<BenchResult>& results) {
+  return std::any_of(results.begin(), results.end(), [](const BenchResult& r) { return r.measurement.requests > 0; });
+}
+
+const std::vector<std::string> kRequestColumns = {"req/s",      "TTFT p50 ms", "TTFT p90 ms",
+                                                  "ITL p50 ms", "ITL p90 ms",  "errors"};
+
+std::vector<std::string> request_cells(const Measurement& m) {
+  if (m.requests == 0) return std::vector<std::string>(kRequestColumns.size(), "-");
+  auto spread = [](const SampleStats& s, double v) { return s.count > 0 ? ms_text(v) : "-"; };
+  std::string errors = std::to_string(m.errors);
+  if (m.errors > 0) {  // a row with errors says so, and what the first was
+    const std::string first = m.error.size() > 80 ? m.error.substr(0, 80) + "..." : m.error;
+    errors = fmt::format("{} of {}: {}", m.errors, m.requests, first);
+  }
+  return {fmt::format("{:.2f}", m.requests_per_s), spread(m.ttft_ms, m.ttft_ms.median),
+          spread(m.ttft_ms, m.ttft_ms.p90),        spread(m.itl_ms, m.itl_ms.median),
+          spread(m.itl_ms, m.itl_ms.p90),          errors};
+}
+
 // A Markdown cell: pipes and line breaks would end it.
 std::string cell(std::string s) {
   std::string out;
@@ -93,7 +115,15 @@ std::string scaling_title(const BenchResult& r) {
   if (r.params.suite == "decode" || r.params.suite == "seq2seq")
     t += fmt::format(", {}-token prompts, {} new", r.params.seq_len, r.params.new_tokens);
   if (r.params.suite == "transcription") t += fmt::format(", {} s audio", r.params.seq_len);
+  if (r.params.suite == "server-load")
+    t += r.params.new_tokens > 0 ? fmt::format(", {}-token prompts, {} new", r.params.seq_len, r.params.new_tokens)
+                                 : fmt::format(", {}-token inputs", r.params.seq_len);
   return t;
+}
+
+// What a row's batch is: requests in flight for a server's load, else sequences per call.
+const char* batch_axis(const BenchResult& r) {
+  return r.measurement.requests > 0 ? "concurrent requests" : "batch size";
 }
 
 constexpr double kW = 560, kH = 300, kLeft = 70, kRight = 20, kTop = 30, kBottom = 50;
@@ -185,13 +215,14 @@ std::string throughput_charts(const std::vector<BenchResult>& latest) {
       const size_t i = static_cast<size_t>(std::find(batches.begin(), batches.end(), b) - batches.begin());
       return kLeft + plot_w * (static_cast<double>(i) + 0.5) / static_cast<double>(batches.size());
     };
-    std::string s = chart_open("throughput", scaling_title(*rs.front()) + ": throughput by batch size",
+    const std::string axis = batch_axis(*rs.front());
+    std::string s = chart_open("throughput", scaling_title(*rs.front()) + ": throughput by " + axis,
                                unit_rate(rs.front()->measurement.unit), y_max, devices.size());
     for (int64_t b : batches)
       s += fmt::format("<text class=\"tick\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x_of(b),
                        kH - kBottom + 16, b);
-    s += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">batch size</text>\n",
-                     kLeft + plot_w / 2, kH - 8);
+    s += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", kLeft + plot_w / 2,
+                     kH - 8, axis);
     for (size_t d = 0; d < devices.size(); ++d) {
       std::vector<const BenchResult*> pts;
       for (const auto* r : rs)
@@ -208,9 +239,10 @@ std::string throughput_charts(const std::vector<BenchResult>& latest) {
       for (const auto* r : pts)
         s += fmt::format(
             "<circle class=\"point\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" data-value=\"{}\">"
-            "<title>{}: batch {}: {}</title></circle>\n",
+            "<title>{}: {} {}: {}</title></circle>\n",
             x_of(r->params.batch), y_of(r->measurement.throughput, y_max), color(d), r->measurement.throughput,
-            html_escape(devices[d]), r->params.batch, html_escape(throughput_text(r->measurement)));
+            html_escape(devices[d]), r->measurement.requests > 0 ? "concurrency" : "batch", r->params.batch,
+            html_escape(throughput_text(r->measurement)));
     }
     out += s + "</svg>" + legend(devices) + "</figure>\n";
   }
@@ -315,17 +347,24 @@ std::string roofline_chart(const std::vector<BenchResult>& latest) {
 }
 
 std::string html_table(const std::vector<BenchResult>& rs) {
+  const bool requests = any_requests(rs);
   std::string s =
       "<table><thead><tr><th>model</th><th>dtype</th><th>device</th><th>case</th><th>min ms</th><th>median ms</th>"
-      "<th>p90 ms</th><th>throughput</th><th>of GEMM</th><th>of copy</th><th>commit</th></tr></thead><tbody>\n";
+      "<th>p90 ms</th><th>throughput</th><th>of GEMM</th><th>of copy</th>";
+  if (requests)
+    for (const std::string& c : kRequestColumns) s += "<th>" + c + "</th>";
+  s += "<th>commit</th></tr></thead><tbody>\n";
   for (const auto& r : rs) {
     const Measurement& m = r.measurement;
     s += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td></tr>\n",
+        "<td>{}</td>",
         html_escape(r.model.name), html_escape(r.model.dtype), html_escape(device_label(r)), html_escape(case_label(r)),
         ms_text(m.ms.min), ms_text(m.ms.median), ms_text(m.ms.p90), html_escape(throughput_text(m)),
-        fraction_text(m.of_gemm), fraction_text(m.of_copy), html_escape(r.build.commit.substr(0, 12)));
+        fraction_text(m.of_gemm), fraction_text(m.of_copy));
+    if (requests)
+      for (const std::string& c : request_cells(m)) s += "<td>" + html_escape(c) + "</td>";
+    s += "<td>" + html_escape(r.build.commit.substr(0, 12)) + "</td></tr>\n";
   }
   return s + "</tbody></table>\n";
 }
@@ -339,15 +378,25 @@ std::string ceilings_text(const BenchResult& r) {
 }
 
 std::string results_table(const std::vector<BenchResult>& results) {
+  const bool requests = any_requests(results);
   std::string s =
-      "| model | params | dtype | device | case | min ms | median ms | p90 ms | throughput | of GEMM | of copy |\n"
-      "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+      "| model | params | dtype | device | case | min ms | median ms | p90 ms | throughput | of GEMM | of copy |";
+  std::string rule = "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |";
+  if (requests)
+    for (const std::string& c : kRequestColumns) {
+      s += " " + c + " |";
+      rule += c == "errors" ? " --- |" : " ---: |";
+    }
+  s += "\n" + rule + "\n";
   for (const auto& r : results) {
     const Measurement& m = r.measurement;
-    s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", cell(r.model.name),
+    s += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", cell(r.model.name),
                      human_count(static_cast<double>(r.model.parameters)), cell(r.model.dtype), cell(r.params.device),
                      cell(case_label(r)), ms_text(m.ms.min), ms_text(m.ms.median), ms_text(m.ms.p90),
                      throughput_text(m), fraction_text(m.of_gemm), fraction_text(m.of_copy));
+    if (requests)
+      for (const std::string& c : request_cells(m)) s += " " + cell(c) + " |";
+    s += "\n";
   }
   return s;
 }

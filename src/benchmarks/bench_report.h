@@ -15,7 +15,8 @@ namespace ia::benchmarks {
 std::string ceilings_text(const BenchResult& r);
 
 // One row per result: model, params, dtype, device, case, min / median / p90 ms, throughput and
-// the fractions of the ceilings ("-" where one does not apply).
+// the fractions of the ceilings ("-" where one does not apply); where any result is a server's
+// load, also requests/s, TTFT and ITL p50 / p90 and the errors ("3 of 40: the first's message").
 std::string results_table(const std::vector<BenchResult>& results);
 
 // The latest result of each case, grouped by model, each group a table, with the machines and

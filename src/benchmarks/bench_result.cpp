@@ -47,6 +47,10 @@ class FieldReader {
     if (d != std::floor(d) || d > max) bad(key, fmt::format("is not a whole number up to {:.0f}", max));
     return static_cast<int64_t>(d);
   }
+  bool has(const char* key) const {
+    auto it = obj_.find(key);
+    return it != obj_.end() && !it->is_null();
+  }
   FieldReader sub(const char* key) const {
     const nlohmann::json* v = find(key, true);
     return FieldReader(*v, path_ + "." + key);
@@ -70,7 +74,7 @@ class FieldReader {
 
 SampleStats read_stats(const FieldReader& f) {
   SampleStats s;
-  s.count = static_cast<int>(f.count("count", true, 1e6));
+  s.count = static_cast<int>(f.count("count", true, 1e9));
   s.min = f.num("min");
   s.median = f.num("median");
   s.p90 = f.num("p90");
@@ -79,6 +83,19 @@ SampleStats read_stats(const FieldReader& f) {
   if (!(s.min <= s.median && s.median <= s.p90)) f.bad("", "does not have min <= median <= p90");
   if (s.count < 1) f.bad("count", "is not at least 1");
   return s;
+}
+
+// The spread of samples that may be none (a suite that measures no such thing), absent in older
+// files: all zero then.
+SampleStats read_optional_stats(const FieldReader& f, const char* key) {
+  if (!f.has(key)) return {};
+  const FieldReader s = f.sub(key);
+  if (s.count("count", true, 1e9) == 0) {
+    for (const char* k : {"min", "median", "p90", "mean", "max"})
+      if (s.num(k, false) != 0) s.bad(k, "is not 0 with no samples");
+    return {};
+  }
+  return read_stats(s);
 }
 
 BenchResult read_result(const nlohmann::json& j, const std::string& path) {
@@ -127,6 +144,13 @@ BenchResult read_result(const nlohmann::json& j, const std::string& path) {
   r.measurement.bytes_per_run = me.num("bytes_per_run", false);
   r.measurement.of_gemm = me.num("of_gemm", false);
   r.measurement.of_copy = me.num("of_copy", false);
+  r.measurement.requests = me.count("requests", false);
+  r.measurement.errors = me.count("errors", false);
+  if (r.measurement.errors > r.measurement.requests) me.bad("errors", "is more than the requests");
+  r.measurement.error = me.str("error", false);
+  r.measurement.requests_per_s = me.num("requests_per_s", false);
+  r.measurement.ttft_ms = read_optional_stats(me, "ttft_ms");
+  r.measurement.itl_ms = read_optional_stats(me, "itl_ms");
   const FieldReader ce = f.sub("ceilings");
   r.ceilings.copy_bytes_per_s = ce.num("copy_bytes_per_s", false);
   r.ceilings.gemm_flops_per_s = ce.num("gemm_flops_per_s", false);
@@ -202,7 +226,13 @@ ojson result_json(const BenchResult& r) {
                            {"flops_per_run", m.flops_per_run},
                            {"bytes_per_run", m.bytes_per_run},
                            {"of_gemm", m.of_gemm},
-                           {"of_copy", m.of_copy}};
+                           {"of_copy", m.of_copy},
+                           {"requests", m.requests},
+                           {"errors", m.errors},
+                           {"error", m.error},
+                           {"requests_per_s", m.requests_per_s},
+                           {"ttft_ms", stats_json(m.ttft_ms)},
+                           {"itl_ms", stats_json(m.itl_ms)}};
   j["ceilings"] =
       ojson{{"copy_bytes_per_s", r.ceilings.copy_bytes_per_s}, {"gemm_flops_per_s", r.ceilings.gemm_flops_per_s}};
   return j;

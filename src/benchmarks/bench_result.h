@@ -44,11 +44,11 @@ struct ModelInfo {
 };
 
 struct CaseParams {
-  std::string suite;   // "embed", "prefill", "decode", "image-classification", "transcription"
-  std::string device;  // "cpu", "cuda:0"
-  int64_t batch = 0;
-  int64_t seq_len = 0;     // tokens per sequence (embed), prompt tokens (prefill, decode), 0 otherwise
-  int64_t new_tokens = 0;  // decode steps
+  std::string suite;       // "embed", "prefill", "decode", "image-classification", "transcription", "server-load"
+  std::string device;      // "cpu", "cuda:0"
+  int64_t batch = 0;       // server-load: requests in flight at once (the concurrency)
+  int64_t seq_len = 0;     // tokens per sequence (embed), prompt tokens (prefill, decode, server-load), 0 otherwise
+  int64_t new_tokens = 0;  // decode steps; tokens per request (server-load)
   int warmup = 0, repetitions = 0;
 };
 
@@ -61,6 +61,13 @@ struct Measurement {
   double bytes_per_run = 0;  // weight bytes streamed (decode; 0 otherwise)
   double of_gemm = 0;        // achieved FLOP/s over the large-GEMM ceiling of the dtype (0: n/a)
   double of_copy = 0;        // achieved bytes/s over the copy bandwidth (0: n/a)
+  // Requests to a server (server-load; all zero for the suites that call a model directly):
+  int64_t requests = 0;       // sent in the timed repetitions
+  int64_t errors = 0;         // of them, how many failed
+  std::string error;          // the first failure's message ("" without errors)
+  double requests_per_s = 0;  // requests that succeeded, per second at the median time
+  SampleStats ttft_ms;        // time to the first token of each request that succeeded (an embedding: to its answer)
+  SampleStats itl_ms;         // inter-token latency: between consecutive streamed chunks of text
 };
 
 struct CeilingFigures {
@@ -95,7 +102,9 @@ inline constexpr size_t kMaxImportString = 1024;
 // Parses a results document (untrusted: another machine's file). InvalidArgument, starting with
 // `source`, for anything but a document of this format and version whose every result has its
 // required fields with values in range (strings up to kMaxImportString bytes, finite non-negative
-// numbers, min <= median <= p90); never a partial list.
+// numbers, min <= median <= p90); never a partial list. The request fields of the measurement
+// (requests, errors, error, requests_per_s, ttft_ms, itl_ms) are optional: files written before
+// they existed hold none.
 std::vector<BenchResult> parse_results_document(std::string_view text, const std::string& source);
 
 // CSV with a header row: one line per result, the flattened fields of result_json.

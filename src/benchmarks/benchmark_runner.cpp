@@ -6,9 +6,12 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <random>
 
 #include "backends/backend.h"
+#include "benchmarks/bench_suite.h"
 #include "benchmarks/run_environment.h"
 #include "benchmarks/work_estimate.h"
 #include "core/error.h"
@@ -32,7 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Bounds on what one request may ask for: a typo (a batch of 1e9) is refused, not attempted.
-constexpr int64_t kMaxBatch = 4096, kMaxSeqLen = 1 << 20, kMaxNewTokens = 1 << 16, kMaxAudioSeconds = 3600;
+constexpr int64_t kMaxBatch = 4096, kMaxNewTokens = 1 << 16, kMaxAudioSeconds = 3600, kMaxConcurrency = 1024;
 constexpr int kMaxRepetitions = 10000;
 // Under this many parameters a model gets the short default grid.
 constexpr int64_t kSmallModelParams = 100'000'000;
@@ -49,74 +52,16 @@ std::vector<int32_t> random_ids(int64_t n, int64_t lo, int64_t hi, uint32_t seed
   return ids;
 }
 
-void check_range(const char* what, const std::vector<int64_t>& values, int64_t max) {
+void check_range(const std::string& what, const std::vector<int64_t>& values, int64_t max) {
   for (int64_t v : values)
     if (v < 1 || v > max) fail(ErrorKind::InvalidArgument, "{} {} is out of range (1 to {})", what, v, max);
 }
 
-// The cases of `suite` for a model of `params` parameters, from the request's sizes or defaults.
-std::vector<BenchCase> plan(const std::string& suite, const BenchRequest& req, int64_t params) {
-  const bool small = params < kSmallModelParams;
-  auto pick = [](const std::vector<int64_t>& given, std::vector<int64_t> def) { return given.empty() ? def : given; };
-  std::vector<BenchCase> cases;
-  if (suite == "embed") {
-    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1, 8, 32}))
-      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{32, 128, 512}))
-        cases.push_back({suite, b, s, 0});
-  } else if (suite == "prefill" || suite == "generate") {
-    for (int64_t b : pick(req.batches, {1}))
-      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16, 64} : std::vector<int64_t>{128, 512}))
-        cases.push_back({"prefill", b, s, 1});
-  }
-  if (suite == "decode" || suite == "generate") {
-    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8, 32}))
-      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{128}))
-        for (int64_t n : pick(req.new_tokens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
-          cases.push_back({"decode", b, s, n});
-  } else if (suite == "image-classification") {
-    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8, 32}))
-      cases.push_back({suite, b, 0, 0});
-  } else if (suite == "transcription") {
-    for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{2} : std::vector<int64_t>{10, 30}))
-      for (int64_t n : pick(req.new_tokens, {32})) cases.push_back({suite, 1, s, n});
-  } else if (suite == "seq2seq") {
-    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8}))
-      for (int64_t s : pick(req.seq_lens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
-        for (int64_t n : pick(req.new_tokens, small ? std::vector<int64_t>{16} : std::vector<int64_t>{64}))
-          cases.push_back({suite, b, s, n});
-  } else if (suite == "image-embedding" || suite == "object-detection") {
-    for (int64_t b : pick(req.batches, small ? std::vector<int64_t>{1, 4} : std::vector<int64_t>{1, 8}))
-      cases.push_back({suite, b, 0, 0});
-  }
-  return cases;
-}
-
-// What every case of the run shares.
-struct RunContext {
-  const BenchRequest* request = nullptr;
-  std::string dir;
-  Device device;
-  DType dtype = DType::F32;
-  ModelShape shape;
-  BenchResult base;  // machine, build, model, ceilings filled in
-};
-
-// Times `body` warmup + repetitions times; body returns the milliseconds of one repetition.
-Measurement repeat(const RunContext& ctx, const std::function<double(int)>& body) {
-  for (int i = 0; i < ctx.request->warmup; ++i) body(-1 - i);
-  std::vector<double> samples;
-  for (int i = 0; i < ctx.request->repetitions; ++i) samples.push_back(body(i));
-  Measurement m;
-  m.ms = sample_stats(samples);
-  return m;
-}
-
 // Throughput and fractions of the ceilings from the median time.
-void finish(const RunContext& ctx, Measurement& m) {
+void finish(const CeilingFigures& c, Measurement& m) {
   const double s = m.ms.median / 1e3;
   if (s <= 0) return;
   m.throughput = m.items_per_run / s;
-  const CeilingFigures& c = ctx.base.ceilings;
   if (m.flops_per_run > 0 && c.gemm_flops_per_s > 0) m.of_gemm = m.flops_per_run / s / c.gemm_flops_per_s;
   if (m.bytes_per_run > 0 && c.copy_bytes_per_s > 0) m.of_copy = m.bytes_per_run / s / c.copy_bytes_per_s;
 }
@@ -126,13 +71,22 @@ uint32_t seed_of(const BenchCase& c, int rep) {
   return static_cast<uint32_t>(c.batch * 7919 + c.seq_len * 131 + c.new_tokens * 17 + rep * 1000003);
 }
 
-class EmbedSuite {
+class EmbedSuite : public LoadedSuite {
  public:
-  explicit EmbedSuite(const RunContext& ctx) : ctx_(ctx) {
+  explicit EmbedSuite(const SuiteContext& ctx) : ctx_(ctx) {
+    if (!has_encoder(ctx.kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
+      fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", ctx.request.model, ctx.kind.family,
+           ctx.kind.task);
     endpoint_ = EmbeddingEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
   }
-  int64_t max_tokens() const { return endpoint_->max_length(); }
-  Measurement run(const BenchCase& c) const {
+  std::vector<BenchCase> plan() const override {
+    std::vector<BenchCase> cases;
+    for (int64_t b : sizes_or_defaults(ctx_.request.batches, ctx_, {1, 8}, {1, 8, 32}))
+      for (int64_t s : sizes_or_defaults(ctx_.request.seq_lens, ctx_, {16, 64}, {32, 128, 512}))
+        cases.push_back({"embed", b, s, 0});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
     if (c.seq_len > endpoint_->max_length())
       fail(ErrorKind::InvalidArgument, "embed: {} tokens is past the model's limit of {}", c.seq_len,
            endpoint_->max_length());
@@ -140,7 +94,7 @@ class EmbedSuite {
     EmbeddingOptions opts;
     opts.batch_size = static_cast<int>(c.batch);
     opts.max_length = c.seq_len;
-    Measurement m = repeat(ctx_, [&](int rep) {
+    Measurement m = repeat_case(ctx_.request, [&](int rep) {
       std::vector<std::vector<int32_t>> ids;
       for (int64_t b = 0; b < c.batch; ++b)
         ids.push_back(random_ids(c.seq_len, std::min<int64_t>(5, vocab - 1), vocab, seed_of(c, rep) + b));
@@ -153,11 +107,11 @@ class EmbedSuite {
     m.items_per_run = static_cast<double>(c.batch);
     m.unit = "sequences";
     m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, false, 0);
-    return m;
+    row.measurement = m;
   }
 
  private:
-  const RunContext& ctx_;
+  const SuiteContext& ctx_;
   std::shared_ptr<EmbeddingEndpoint> endpoint_;
 };
 
@@ -176,22 +130,38 @@ VisionPromptInput vision_prompt(const VisionPrompter& vp, const tok::Tokenizer& 
   return vp.prepare(text, {img});
 }
 
-class GenerateSuite {
+// prefill, decode, or both (generate).
+class GenerateSuite : public LoadedSuite {
  public:
-  explicit GenerateSuite(const RunContext& ctx) : ctx_(ctx) {
+  GenerateSuite(const SuiteContext& ctx, std::string suite) : ctx_(ctx), suite_(std::move(suite)) {
+    require_text_generator(ctx.kind, ctx.dir);
     generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype);
   }
-  Measurement run(const BenchCase& c) const {
+  std::vector<BenchCase> plan() const override {
+    const BenchRequest& req = ctx_.request;
+    std::vector<BenchCase> cases;
+    if (suite_ != "decode")  // prefill makes one token, recorded as none
+      for (int64_t b : sizes_or_defaults(req.batches, ctx_, {1}, {1}))
+        for (int64_t s : sizes_or_defaults(req.seq_lens, ctx_, {16, 64}, {128, 512}))
+          cases.push_back({"prefill", b, s, 0});
+    if (suite_ != "prefill")
+      for (int64_t b : sizes_or_defaults(req.batches, ctx_, {1, 4}, {1, 8, 32}))
+        for (int64_t s : sizes_or_defaults(req.seq_lens, ctx_, {16}, {128}))
+          for (int64_t n : sizes_or_defaults(req.new_tokens, ctx_, {16}, {64})) cases.push_back({"decode", b, s, n});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
     const DecoderConfig& cfg = generator_->model().config();
     const bool decode = c.suite == "decode";
     const VisionPrompter* vp = generator_->vision();
+    const int64_t new_tokens = decode ? c.new_tokens : 1;  // prefill: the one token it makes
     GenerationRequest req;
-    req.max_new_tokens = decode ? c.new_tokens : 1;
+    req.max_new_tokens = new_tokens;
     req.ignore_eos = true;
     req.temperature = 0.0f;
     const int64_t vocab = cfg.vocab_size;
     int64_t decode_tokens = 0, prompt_tokens = c.batch * c.seq_len;
-    Measurement m = repeat(ctx_, [&](int rep) {
+    Measurement m = repeat_case(ctx_.request, [&](int rep) {
       std::vector<std::vector<int32_t>> prompts;
       std::vector<std::shared_ptr<const PromptImages>> images;
       double prepare_ms = 0;
@@ -210,9 +180,9 @@ class GenerateSuite {
         }
       }
       const int64_t longest = static_cast<int64_t>(prompts.front().size());
-      if (cfg.max_positions > 0 && longest + c.new_tokens > cfg.max_positions)
+      if (cfg.max_positions > 0 && longest + new_tokens > cfg.max_positions)
         fail(ErrorKind::InvalidArgument, "{}: {} prompt + {} new tokens do not fit the model's context of {}", c.suite,
-             longest, c.new_tokens, cfg.max_positions);
+             longest, new_tokens, cfg.max_positions);
       GenerationStats stats;
       generator_->generate_ids(prompts, req, {}, &stats, images);
       decode_tokens = stats.decode_tokens;
@@ -229,31 +199,41 @@ class GenerateSuite {
       if (!vp) m.flops_per_run = forward_flops(ctx_.shape, c.batch, c.seq_len, true, c.batch);
     }
     m.unit = "tokens";
-    return m;
+    row.measurement = m;
   }
 
  private:
-  const RunContext& ctx_;
+  const SuiteContext& ctx_;
+  std::string suite_;
   std::shared_ptr<Generator> generator_;
 };
 
 // An encoder-decoder's whole generate call (encoder, cross-attention cache, every decoder step):
 // generated tokens per second of wall time, as a user of generate sees it.
-class Seq2SeqSuite {
+class Seq2SeqSuite : public LoadedSuite {
  public:
-  explicit Seq2SeqSuite(const RunContext& ctx) : ctx_(ctx) {
+  explicit Seq2SeqSuite(const SuiteContext& ctx) : ctx_(ctx) {
+    require_text_generator(ctx.kind, ctx.dir);
     generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype);
     if (!generator_->encoder_decoder())
       fail(ErrorKind::InvalidArgument, "{}: the seq2seq suite is for encoder-decoders (T5); use generate", ctx.dir);
   }
-  Measurement run(const BenchCase& c) const {
+  std::vector<BenchCase> plan() const override {
+    const BenchRequest& req = ctx_.request;
+    std::vector<BenchCase> cases;
+    for (int64_t b : sizes_or_defaults(req.batches, ctx_, {1, 4}, {1, 8}))
+      for (int64_t s : sizes_or_defaults(req.seq_lens, ctx_, {16}, {64}))
+        for (int64_t n : sizes_or_defaults(req.new_tokens, ctx_, {16}, {64})) cases.push_back({"seq2seq", b, s, n});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
     GenerationRequest req;
     req.max_new_tokens = c.new_tokens;
     req.ignore_eos = true;
     req.temperature = 0.0f;
     const int64_t vocab = generator_->model().config().vocab_size;
     int64_t tokens = 0;
-    Measurement m = repeat(ctx_, [&](int rep) {
+    Measurement m = repeat_case(ctx_.request, [&](int rep) {
       std::vector<std::vector<int32_t>> prompts;
       for (int64_t b = 0; b < c.batch; ++b)
         prompts.push_back(random_ids(c.seq_len, std::min<int64_t>(3, vocab - 1), vocab, seed_of(c, rep) + b));
@@ -266,11 +246,11 @@ class Seq2SeqSuite {
     });
     m.items_per_run = static_cast<double>(tokens);
     m.unit = "tokens";
-    return m;
+    row.measurement = m;
   }
 
  private:
-  const RunContext& ctx_;
+  const SuiteContext& ctx_;
   std::shared_ptr<Generator> generator_;
 };
 
@@ -289,27 +269,38 @@ std::vector<image::RgbImage> noise_images(int64_t count, int64_t width, int64_t 
 // An image suite: batch synthetic images of one size through one endpoint call, preprocessing
 // (and post-processing) included: ViT classification and CLIP image embeddings of 224x224
 // images, DETR detection of 1066x800 ones (its processor keeps that size: shortest edge 800).
-class ImageSuite {
+class ImageSuite : public LoadedSuite {
  public:
-  ImageSuite(const RunContext& ctx, const std::string& suite) : ctx_(ctx) {
+  ImageSuite(const SuiteContext& ctx, const std::string& suite) : ctx_(ctx), suite_(suite) {
     if (suite == "image-classification") {
+      require_image_classifier(ctx.kind, ctx.dir);
       auto e = ImageClassificationEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
       call_ = [e](const std::vector<image::RgbImage>& images) { e->classify(images, 1); };
       const HfConfig cfg = HfConfig::load(ctx.dir);
       const int64_t image = cfg.get_int("image_size", 0), patch = cfg.get_int("patch_size", 0);
       if (image > 0 && patch > 0) tokens_ = (image / patch) * (image / patch) + 1;  // a ViT: patches, class token
     } else if (suite == "image-embedding") {
+      require_image_text_model(ctx.kind, ctx.dir);
       auto e = ImageTextEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
       call_ = [e](const std::vector<image::RgbImage>& images) { e->image_embeddings(images, true); };
     } else {
+      require_object_detector(ctx.kind, ctx.dir);
       auto e = ObjectDetectionEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
       call_ = [e](const std::vector<image::RgbImage>& images) { e->detect(images, 0.9f); };
       width_ = 1066;
       height_ = 800;
     }
   }
-  Measurement run(const BenchCase& c) const {
-    Measurement m = repeat(ctx_, [&](int rep) {
+  std::vector<BenchCase> plan() const override {
+    const bool classify = suite_ == "image-classification";
+    std::vector<BenchCase> cases;
+    for (int64_t b : sizes_or_defaults(ctx_.request.batches, ctx_, {1, 4},
+                                       classify ? std::vector<int64_t>{1, 8, 32} : std::vector<int64_t>{1, 8}))
+      cases.push_back({suite_, b, 0, 0});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
+    Measurement m = repeat_case(ctx_.request, [&](int rep) {
       const auto images = noise_images(c.batch, width_, height_, seed_of(c, rep));
       const double t0 = now_ms();
       call_(images);
@@ -318,37 +309,46 @@ class ImageSuite {
     m.items_per_run = static_cast<double>(c.batch);
     m.unit = "images";
     if (tokens_ > 0) m.flops_per_run = forward_flops(ctx_.shape, c.batch, tokens_, false, c.batch);
-    return m;
+    row.measurement = m;
   }
 
  private:
-  const RunContext& ctx_;
+  const SuiteContext& ctx_;
+  std::string suite_;
   std::function<void(const std::vector<image::RgbImage>&)> call_;
   int64_t width_ = 224, height_ = 224;
   int64_t tokens_ = 0;  // tokens per image where the FLOPs are modelled (ViT)
 };
 
-class TranscriptionSuite {
+class TranscriptionSuite : public LoadedSuite {
  public:
-  explicit TranscriptionSuite(const RunContext& ctx) : ctx_(ctx) {
+  explicit TranscriptionSuite(const SuiteContext& ctx) : ctx_(ctx) {
     recognizer_ = SpeechRecognizer::load(ctx.dir, ctx.device, ctx.dtype);
   }
-  std::string kind() const { return recognizer_->kind(); }
-  Measurement run(const BenchCase& c) const {
+  std::vector<BenchCase> plan() const override {
+    std::vector<BenchCase> cases;
+    for (int64_t s : sizes_or_defaults(ctx_.request.seq_lens, ctx_, {2}, {10, 30}))
+      for (int64_t n : sizes_or_defaults(ctx_.request.new_tokens, ctx_, {32}, {32}))
+        cases.push_back({"transcription", 1, s, n});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
     TranscriptionOptions opts;
     const bool whisper = recognizer_->kind() == "whisper";
     // A generator on random weights may never stop, and where it stops differs between engines:
-    // each window generates exactly new_tokens (CTC models take no such option).
+    // each window generates exactly new_tokens (CTC models take no such option, and record none).
     if (whisper) {
       opts.max_new_tokens = c.new_tokens;
       opts.ignore_eos = true;
       opts.language = "en";
+    } else {
+      row.params.new_tokens = 0;
     }
     const int rate = recognizer_->sampling_rate();
     // Whisper's windows are 30 s; longer audio is timed as its 30-s windows one after another,
     // each with the same fixed work (where a long-form transcript would continue from a window's
     // last timestamp, random weights give no meaningful timestamps to continue from).
-    Measurement m = repeat(ctx_, [&](int rep) {
+    Measurement m = repeat_case(ctx_.request, [&](int rep) {
       // A 440 Hz tone in noise: speech-like in level, deterministic per repetition.
       std::mt19937 rng(seed_of(c, rep));
       std::normal_distribution<float> noise(0, 0.05f);
@@ -368,29 +368,102 @@ class TranscriptionSuite {
     });
     m.items_per_run = static_cast<double>(c.seq_len);
     m.unit = "audio_s";
-    return m;
+    row.measurement = m;
   }
 
  private:
-  const RunContext& ctx_;
+  const SuiteContext& ctx_;
   std::shared_ptr<const SpeechRecognizer> recognizer_;
 };
 
-}  // namespace
+template <typename Suite, typename... Args>
+std::function<std::unique_ptr<LoadedSuite>(const SuiteContext&)> loader(Args... args) {
+  return [args...](const SuiteContext& ctx) -> std::unique_ptr<LoadedSuite> {
+    return std::make_unique<Suite>(ctx, args...);
+  };
+}
 
-namespace {
+// The suites, built-in ones first; register_suite adds to them.
+struct SuiteRegistry {
+  std::mutex mu;
+  std::vector<SuiteDefinition> suites{
+      {.name = "embed", .load = loader<EmbedSuite>()},
+      {.name = "prefill", .load = loader<GenerateSuite>(std::string("prefill"))},
+      {.name = "decode", .load = loader<GenerateSuite>(std::string("decode"))},
+      {.name = "generate", .load = loader<GenerateSuite>(std::string("generate"))},
+      {.name = "seq2seq", .load = loader<Seq2SeqSuite>()},
+      {.name = "image-classification", .load = loader<ImageSuite>(std::string("image-classification"))},
+      {.name = "image-embedding", .load = loader<ImageSuite>(std::string("image-embedding"))},
+      {.name = "object-detection", .load = loader<ImageSuite>(std::string("object-detection"))},
+      {.name = "transcription",
+       .seq_len_meaning = "audio seconds",
+       .max_seq_len = kMaxAudioSeconds,
+       .load = loader<TranscriptionSuite>()},
+  };
+};
+
+SuiteRegistry& registry() {
+  static SuiteRegistry r;
+  return r;
+}
+
+std::optional<SuiteDefinition> find_suite(const std::string& name) {
+  SuiteRegistry& r = registry();
+  std::lock_guard lock(r.mu);
+  for (const SuiteDefinition& s : r.suites)
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::string suite_list(bool by_concurrency) {
+  std::string out;
+  SuiteRegistry& r = registry();
+  std::lock_guard lock(r.mu);
+  for (const SuiteDefinition& s : r.suites)
+    if (s.by_concurrency == by_concurrency) out += (out.empty() ? "" : ", ") + s.name;
+  return out;
+}
+
 std::string suite_list() {
   std::string out;
   for (const std::string& n : suite_names()) out += (out.empty() ? "" : ", ") + n;
   return out;
 }
+
 }  // namespace
 
-const std::vector<std::string>& suite_names() {
-  static const std::vector<std::string> names{"embed",           "prefill",          "decode",
-                                              "generate",        "seq2seq",          "image-classification",
-                                              "image-embedding", "object-detection", "transcription"};
+void register_suite(SuiteDefinition suite) {
+  SuiteRegistry& r = registry();
+  std::lock_guard lock(r.mu);
+  for (SuiteDefinition& s : r.suites)
+    if (s.name == suite.name) {
+      s = std::move(suite);
+      return;
+    }
+  r.suites.push_back(std::move(suite));
+}
+
+std::vector<std::string> suite_names() {
+  SuiteRegistry& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<std::string> names;
+  for (const SuiteDefinition& s : r.suites) names.push_back(s.name);
   return names;
+}
+
+Measurement repeat_case(const BenchRequest& request, const std::function<double(int)>& body) {
+  for (int i = 0; i < request.warmup; ++i) body(-1 - i);
+  std::vector<double> samples;
+  for (int i = 0; i < request.repetitions; ++i) samples.push_back(body(i));
+  Measurement m;
+  m.ms = sample_stats(samples);
+  return m;
+}
+
+std::vector<int64_t> sizes_or_defaults(const std::vector<int64_t>& given, const SuiteContext& ctx,
+                                       std::vector<int64_t> small, std::vector<int64_t> large) {
+  if (!given.empty()) return given;
+  return ctx.shape.parameters < kSmallModelParams ? small : large;
 }
 
 std::string default_suite(const std::string& task, const std::string& model_dir) {
@@ -415,25 +488,34 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
     fail(ErrorKind::InvalidArgument, "warmup {} is out of range (0 to {})", request.warmup, kMaxRepetitions);
   check_range("batch", request.batches, kMaxBatch);
   check_range("new tokens", request.new_tokens, kMaxNewTokens);
-  if (!request.suite.empty() &&
-      std::find(suite_names().begin(), suite_names().end(), request.suite) == suite_names().end())
+  check_range("concurrency", request.concurrency, kMaxConcurrency);
+  std::optional<SuiteDefinition> named;
+  if (!request.suite.empty() && !(named = find_suite(request.suite)))
     fail(ErrorKind::InvalidArgument, "unknown suite \"{}\" ({})", request.suite, suite_list());
 
-  RunContext ctx;
-  ctx.request = &request;
-  ctx.dir = router::resolve_model_dir(request.model);
-  const HfConfig config = HfConfig::load(ctx.dir);
+  const std::string dir = router::resolve_model_dir(request.model);
+  const HfConfig config = HfConfig::load(dir);
   const ModelKind kind = classify_model(config.json(), config.path());
-  const std::string suite = request.suite.empty() ? default_suite(kind.task, ctx.dir) : request.suite;
-  check_range(suite == "transcription" ? "audio seconds" : "sequence length", request.seq_lens,
-              suite == "transcription" ? kMaxAudioSeconds : kMaxSeqLen);
+  const SuiteDefinition suite = named ? *named : *find_suite(default_suite(kind.task, dir));
+  if (suite.by_concurrency && !request.batches.empty())
+    fail(ErrorKind::InvalidArgument,
+         "the {} suite takes concurrency levels, not batch sizes (its rows' batch is the "
+         "concurrency)",
+         suite.name);
+  if (!suite.by_concurrency && !request.concurrency.empty())
+    fail(ErrorKind::InvalidArgument, "concurrency levels are for the suites that send requests ({}), not {}",
+         suite_list(true), suite.name);
+  check_range(suite.seq_len_meaning, request.seq_lens, suite.max_seq_len);
   std::vector<std::string> warnings;
-  ctx.dtype = router::resolve_compute_dtype(request.dtype, ctx.dir, warnings);
-  ctx.device = router::placement_device(request.device, ctx.dir, ctx.dtype);
-  ctx.shape = model_shape(config, *WeightStore::open(ctx.dir));
-  const std::vector<BenchCase> cases = plan(suite, request, ctx.shape.parameters);
+  const DType dtype = router::resolve_compute_dtype(request.dtype, dir, warnings);
+  const SuiteContext ctx{.request = request,
+                         .dir = dir,
+                         .device = router::placement_device(request.device, dir, dtype),
+                         .dtype = dtype,
+                         .kind = kind,
+                         .shape = model_shape(config, *WeightStore::open(dir))};
 
-  BenchResult& base = ctx.base;
+  BenchResult base;
   base.run_id = new_run_id();
   base.started_at = utc_timestamp_now();
   base.machine = this_machine();
@@ -448,7 +530,6 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   base.params.warmup = request.warmup;
   base.params.repetitions = request.repetitions;
 
-  ProgressTask progress("bench " + fs::path(ctx.dir).filename().string(), cases.size(), ProgressUnit::Cases);
   // The ceilings are measured before the cases and again after them, and the better of the two
   // counts: a burst of load from elsewhere during one measurement does not inflate the fractions.
   auto measure = [&] {
@@ -459,54 +540,25 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   };
   measure();
 
-  std::unique_ptr<EmbedSuite> embed;
-  std::unique_ptr<GenerateSuite> generate;
-  std::unique_ptr<ImageSuite> image;
-  std::unique_ptr<TranscriptionSuite> speech;
-  std::unique_ptr<Seq2SeqSuite> seq2seq;
-  if (suite == "embed") {
-    if (!has_encoder(kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
-      fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", request.model, kind.family, kind.task);
-    embed = std::make_unique<EmbedSuite>(ctx);
-  } else if (suite == "prefill" || suite == "decode" || suite == "generate") {
-    require_text_generator(kind, ctx.dir);
-    generate = std::make_unique<GenerateSuite>(ctx);
-  } else if (suite == "image-classification") {
-    require_image_classifier(kind, ctx.dir);
-    image = std::make_unique<ImageSuite>(ctx, suite);
-  } else if (suite == "seq2seq") {
-    require_text_generator(kind, ctx.dir);
-    seq2seq = std::make_unique<Seq2SeqSuite>(ctx);
-  } else if (suite == "image-embedding") {
-    require_image_text_model(kind, ctx.dir);
-    image = std::make_unique<ImageSuite>(ctx, suite);
-  } else if (suite == "object-detection") {
-    require_object_detector(kind, ctx.dir);
-    image = std::make_unique<ImageSuite>(ctx, suite);
-  } else {
-    speech = std::make_unique<TranscriptionSuite>(ctx);
-  }
-
+  std::unique_ptr<LoadedSuite> loaded = suite.load(ctx);
+  const std::vector<BenchCase> cases = loaded->plan();
+  ProgressTask progress("bench " + fs::path(ctx.dir).filename().string(), cases.size(), ProgressUnit::Cases);
   std::vector<BenchResult> results;
   for (const BenchCase& c : cases) {
     BenchResult r = base;
     r.params.suite = c.suite;
     r.params.batch = c.batch;
     r.params.seq_len = c.seq_len;
-    // Prefill makes one token; a CTC model generates none.
-    r.params.new_tokens = c.suite == "prefill" || (speech && speech->kind() != "whisper") ? 0 : c.new_tokens;
-    if (embed) r.measurement = embed->run(c);
-    if (generate) r.measurement = generate->run(c);
-    if (image) r.measurement = image->run(c);
-    if (speech) r.measurement = speech->run(c);
-    if (seq2seq) r.measurement = seq2seq->run(c);
+    r.params.new_tokens = c.new_tokens;
+    loaded->run(c, r);
     results.push_back(r);
     progress.advance(1);
   }
+  loaded.reset();  // its model (or server) gone before the ceilings are measured again
   measure();
   for (BenchResult& r : results) {
     r.ceilings = base.ceilings;
-    finish(ctx, r.measurement);
+    finish(base.ceilings, r.measurement);
   }
   progress.finish();
   return results;

@@ -21,8 +21,13 @@
 //   transcription         SpeechRecognizer::transcribe of seq_len seconds of synthetic audio,
 //                         Whisper's in 30-s windows of new_tokens tokens each (eos ignored);
 //                         audio seconds per second (1 / real-time factor).
+//   server-load           (registered by the server layer: server/server_load_suite.h) the
+//                         OpenAI-compatible server in this process, `concurrency` streamed
+//                         requests at once per repetition; output tokens/s, requests/s, TTFT and
+//                         inter-token latency, errors.
 // The default suite follows the model registry's task; the default grid is small for small
-// models (under 100M parameters) so that a tiny model's run takes seconds.
+// models (under 100M parameters) so that a tiny model's run takes seconds. Suites are a registry
+// (bench_suite.h): a layer above this one adds its own.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,28 +44,30 @@ struct BenchRequest {
   std::string dtype = "auto";
   int repetitions = 5;
   int warmup = 1;
-  // Empty: the suite's defaults. seq_lens are tokens (embed), prompt tokens (prefill, decode) or
-  // seconds of audio (transcription).
-  std::vector<int64_t> batches, seq_lens, new_tokens;
+  // Empty: the suite's defaults. seq_lens are tokens (embed), prompt tokens (prefill, decode,
+  // server-load) or seconds of audio (transcription). concurrency: requests in flight at once, for
+  // the suites that send requests (server-load), which take it instead of batch sizes.
+  std::vector<int64_t> batches, seq_lens, new_tokens, concurrency;
   bool measure_ceilings = true;
   CeilingOptions ceiling_options;
 };
 
-// The suites `bench --suite` takes.
-const std::vector<std::string>& suite_names();
+// The suites `bench --suite` takes: the built-in ones, then those registered (bench_suite.h).
+std::vector<std::string> suite_names();
 // The suite run when none is named, for a registry task ("feature-extraction" -> "embed", ...).
 // Unsupported for a task with no suite.
 std::string default_suite(const std::string& task, const std::string& model_dir);
 
-// One case of a plan: its suite and sizes.
+// One case of a plan: its suite and sizes (batch: the concurrency of a suite that sends requests).
 struct BenchCase {
   std::string suite;
   int64_t batch = 1, seq_len = 0, new_tokens = 0;
 };
 
 // Loads the model once and runs every case of the plan. InvalidArgument for an unknown suite, a
-// suite the model cannot run, or sizes out of range (a batch, length or repetition count < 1 or
-// past the bounds in benchmark_runner.cpp); errors of loading propagate.
+// suite the model cannot run, or sizes out of range (a batch, length, concurrency or repetition
+// count < 1 or past the bounds in benchmark_runner.cpp; concurrency levels for a suite that takes
+// batch sizes, or batch sizes for one that takes concurrency levels); errors of loading propagate.
 std::vector<BenchResult> run_benchmarks(const BenchRequest& request);
 
 }  // namespace ia::benchmarks

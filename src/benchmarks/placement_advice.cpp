@@ -48,7 +48,9 @@ PlacementAdvice advise_placement(const std::vector<BenchResult>& stored, const P
     for (const auto& r : stored) {
       const bool match = std::string(kind) == "this model" ? same_model(r, target) : similar_model(r, target);
       const bool usable_now = std::find(usable.begin(), usable.end(), r.params.device) != usable.end();
-      if (match && usable_now && (target.dtype.empty() || r.model.dtype == target.dtype)) evidence.push_back(r);
+      // A server's throughput with failed requests measured something else: not evidence.
+      if (match && usable_now && r.measurement.errors == 0 && (target.dtype.empty() || r.model.dtype == target.dtype))
+        evidence.push_back(r);
     }
     if (!evidence.empty()) {
       advice.evidence =

@@ -24,6 +24,9 @@ std::string case_label(const BenchResult& r) {
   if (p.suite == "decode" || p.suite == "seq2seq")
     return fmt::format("{} b{} p{} n{}", p.suite, p.batch, p.seq_len, p.new_tokens);
   if (p.suite == "transcription") return fmt::format("transcription {}s audio", p.seq_len);
+  if (p.suite == "server-load")  // batch: the concurrency; an embedding model's requests generate nothing
+    return p.new_tokens > 0 ? fmt::format("server-load c{} p{} n{}", p.batch, p.seq_len, p.new_tokens)
+                            : fmt::format("server-load c{} s{}", p.batch, p.seq_len);
   return fmt::format("{} b{}", p.suite, p.batch);
 }
 

@@ -14,7 +14,7 @@ namespace ia::benchmarks {
 std::string case_key(const BenchResult& r);
 // A short name for the machine: its GPU for a GPU run, else its CPU model.
 std::string machine_label(const BenchResult& r);
-// "embed b8 s64", "decode b4 p16 n16", "transcription 2s audio".
+// "embed b8 s64", "decode b4 p16 n16", "transcription 2s audio", "server-load c8 p128 n64".
 std::string case_label(const BenchResult& r);
 
 // The newest result of every (case, device, machine): repeated runs reduce to their latest.

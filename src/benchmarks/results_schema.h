@@ -10,6 +10,9 @@
 //   1: machines, builds, models, runs, results.
 //   2: models.quantization (weights' quantization, "none" for what was stored before) and
 //      machines.gpu_driver; the models' identity includes the quantization.
+//   3: the results of requests to a server (the server-load suite): requests, errors, the first
+//      error, requests/s, and the spread of the time to first token and of the inter-token
+//      latency (zero for every other result).
 #include <vector>
 
 namespace ia::benchmarks {
@@ -86,6 +89,25 @@ ALTER TABLE models ADD COLUMN quantization TEXT NOT NULL DEFAULT 'none';
 DROP INDEX models_identity;
 CREATE UNIQUE INDEX models_identity ON models (name, path, family, task, parameters, dtype, quantization);
 ALTER TABLE machines ADD COLUMN gpu_driver TEXT NOT NULL DEFAULT '';
+)sql",
+      // 2 -> 3
+      R"sql(
+ALTER TABLE results ADD COLUMN requests {int} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN errors {int} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN first_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE results ADD COLUMN requests_per_s {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_samples {int} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_min_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_median_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_p90_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_mean_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN ttft_max_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_samples {int} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_min_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_median_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_p90_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_mean_ms {real} NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN itl_max_ms {real} NOT NULL DEFAULT 0;
 )sql",
   };
   return migrations;

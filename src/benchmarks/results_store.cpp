@@ -53,7 +53,10 @@ SELECT ru.run_uid, ru.started_at,
   mo.name, mo.path, mo.family, mo.task, mo.parameters, mo.dtype, mo.quantization,
   re.suite, re.device, re.batch, re.seq_len, re.new_tokens, re.warmup, re.repetitions,
   re.samples, re.min_ms, re.median_ms, re.p90_ms, re.mean_ms, re.max_ms, re.items_per_run, re.unit, re.throughput,
-  re.flops_per_run, re.bytes_per_run, re.of_gemm, re.of_copy, re.copy_bytes_per_s, re.gemm_flops_per_s
+  re.flops_per_run, re.bytes_per_run, re.of_gemm, re.of_copy, re.copy_bytes_per_s, re.gemm_flops_per_s,
+  re.requests, re.errors, re.first_error, re.requests_per_s,
+  re.ttft_samples, re.ttft_min_ms, re.ttft_median_ms, re.ttft_p90_ms, re.ttft_mean_ms, re.ttft_max_ms,
+  re.itl_samples, re.itl_min_ms, re.itl_median_ms, re.itl_p90_ms, re.itl_mean_ms, re.itl_max_ms
 FROM results re
 JOIN runs ru ON ru.id = re.run_id
 JOIN machines ma ON ma.id = ru.machine_id
@@ -137,13 +140,16 @@ WHERE 1 = 1)sql";
       p.new_tokens = q.integer(c++);
       p.warmup = static_cast<int>(q.integer(c++));
       p.repetitions = static_cast<int>(q.integer(c++));
+      auto stats = [&](SampleStats& st) {
+        st.count = static_cast<int>(q.integer(c++));
+        st.min = q.real(c++);
+        st.median = q.real(c++);
+        st.p90 = q.real(c++);
+        st.mean = q.real(c++);
+        st.max = q.real(c++);
+      };
       Measurement& me = r.measurement;
-      me.ms.count = static_cast<int>(q.integer(c++));
-      me.ms.min = q.real(c++);
-      me.ms.median = q.real(c++);
-      me.ms.p90 = q.real(c++);
-      me.ms.mean = q.real(c++);
-      me.ms.max = q.real(c++);
+      stats(me.ms);
       me.items_per_run = q.real(c++);
       me.unit = q.text(c++);
       me.throughput = q.real(c++);
@@ -153,6 +159,12 @@ WHERE 1 = 1)sql";
       me.of_copy = q.real(c++);
       r.ceilings.copy_bytes_per_s = q.real(c++);
       r.ceilings.gemm_flops_per_s = q.real(c++);
+      me.requests = q.integer(c++);
+      me.errors = q.integer(c++);
+      me.error = q.text(c++);
+      me.requests_per_s = q.real(c++);
+      stats(me.ttft_ms);
+      stats(me.itl_ms);
       out.push_back(std::move(r));
     }
     if (f.limit) std::reverse(out.begin(), out.end());
@@ -274,8 +286,11 @@ WHERE 1 = 1)sql";
         R"sql(
 INSERT INTO results (run_id, model_id, suite, device, batch, seq_len, new_tokens, warmup, repetitions,
   samples, min_ms, median_ms, p90_ms, mean_ms, max_ms, items_per_run, unit, throughput, flops_per_run, bytes_per_run,
-  of_gemm, of_copy, copy_bytes_per_s, gemm_flops_per_s)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  of_gemm, of_copy, copy_bytes_per_s, gemm_flops_per_s, requests, errors, first_error, requests_per_s,
+  ttft_samples, ttft_min_ms, ttft_median_ms, ttft_p90_ms, ttft_mean_ms, ttft_max_ms,
+  itl_samples, itl_min_ms, itl_median_ms, itl_p90_ms, itl_mean_ms, itl_max_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+  ?, ?)
 ON CONFLICT DO NOTHING RETURNING id)sql",
         {run,
          model,
@@ -300,7 +315,23 @@ ON CONFLICT DO NOTHING RETURNING id)sql",
          me.of_gemm,
          me.of_copy,
          r.ceilings.copy_bytes_per_s,
-         r.ceilings.gemm_flops_per_s});
+         r.ceilings.gemm_flops_per_s,
+         me.requests,
+         me.errors,
+         me.error,
+         me.requests_per_s,
+         int64_t{me.ttft_ms.count},
+         me.ttft_ms.min,
+         me.ttft_ms.median,
+         me.ttft_ms.p90,
+         me.ttft_ms.mean,
+         me.ttft_ms.max,
+         int64_t{me.itl_ms.count},
+         me.itl_ms.min,
+         me.itl_ms.median,
+         me.itl_ms.p90,
+         me.itl_ms.mean,
+         me.itl_ms.max});
     return added->next() ? 1 : 0;
   }
 

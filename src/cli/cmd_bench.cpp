@@ -2,7 +2,8 @@
 // them, compare devices and commits, and write reports.
 //
 //   bench --model M [--suite S] [--device D] [--dtype T] [-r N] [--warmup N] [--batch 1,8]
-//         [--seq-len 16,128] [--new-tokens 64] [--format table|json|csv] [--db PATH] [--no-save]
+//         [--seq-len 16,128] [--new-tokens 64] [--concurrency 1,8,32] [--format table|json|csv]
+//         [--db PATH] [--no-save]
 //   bench import FILE.json [--db PATH]
 //   bench query [filters] [--compare devices | --compare-commits BASE HEAD [--threshold 0.05]]
 //   bench report --format md|html --out FILE [filters]
@@ -52,6 +53,13 @@ std::string db_location(const std::string& given) {
   return given.empty() ? bm::default_results_location() : given;
 }
 
+// "embed | prefill | ... | server-load": the suites registered when the command line is built.
+std::string suite_choices() {
+  std::string out;
+  for (const std::string& n : bm::suite_names()) out += (out.empty() ? "" : " | ") + n;
+  return out;
+}
+
 void print_results(const std::vector<bm::BenchResult>& results, const std::string& format) {
   if (format == "json")
     std::cout << json_text(bm::results_document(results).dump()) << "\n";
@@ -75,7 +83,16 @@ int run_bench(Context& ctx, RunArgs& args) {
     const size_t added = store->insert(results);
     if (!ctx.quiet) std::cerr << fmt::format("bench: saved {} results to {}\n", added, store->location());
   }
-  return 0;
+  // Requests that failed (server-load) are in their rows, kept; the run did not measure what it
+  // set out to, so the status says so.
+  int failed = 0;
+  for (const bm::BenchResult& r : results)
+    if (r.measurement.errors > 0) {
+      std::cerr << fmt::format("bench: {}: {} of {} requests failed; the first: {}\n", bm::case_label(r),
+                               r.measurement.errors, r.measurement.requests, r.measurement.error);
+      failed = 1;
+    }
+  return failed;
 }
 
 int run_import(Context& ctx, const std::string& file, const std::string& db) {
@@ -172,9 +189,7 @@ void add_filters(CLI::App* sub, FilterArgs& a) {
   sub->add_option("--db", a.db, kDbHelp);
   sub->add_option("-m,--model", a.filter.model, "Model name or folder, or a part of either");
   sub->add_option("--family", a.filter.family, "Model family (bert, llama, ...)");
-  sub->add_option("--suite", a.filter.suite,
-                  "Suite (embed, prefill, decode, seq2seq, image-classification, image-embedding, object-detection, "
-                  "transcription)");
+  sub->add_option("--suite", a.filter.suite, "Suite (" + suite_choices() + ")");
   sub->add_option("--device", a.filter.device, "cpu, cuda (any GPU) or cuda:N");
   sub->add_option("--dtype", a.filter.dtype, "f32 or bf16");
   sub->add_option("--commit", a.filter.commit, "Builds whose commit starts with this");
@@ -192,9 +207,7 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
       "keep the results; `bench import|query|report` use them");
   sub->require_subcommand(0, 1);
   CLI::Option* model = sub->add_option("-m,--model", args->request.model, "Model folder, CID or name");
-  sub->add_option("--suite", args->request.suite,
-                  "embed | prefill | decode | generate | seq2seq | image-classification | image-embedding | "
-                  "object-detection | transcription (default: the model's task's)")
+  sub->add_option("--suite", args->request.suite, suite_choices() + " (default: the model's task's)")
       ->check(CLI::IsMember(bm::suite_names()));
   sub->add_option("--device", args->request.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->request.dtype, "auto | f32 | bf16")->capture_default_str();
@@ -206,12 +219,18 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
       ->capture_default_str();
   sub->add_option("-b,--batch", args->request.batches, "Batch sizes, comma-separated (default: the suite's)")
       ->delimiter(',');
-  sub->add_option("-s,--seq-len", args->request.seq_lens,
-                  "Tokens per sequence (embed), prompt tokens (prefill, decode, seq2seq) or seconds of audio "
-                  "(transcription), comma-separated")
+  sub->add_option(
+         "-s,--seq-len", args->request.seq_lens,
+         "Tokens per sequence (embed), prompt tokens (prefill, decode, seq2seq, server-load) or seconds of audio "
+         "(transcription), comma-separated")
       ->delimiter(',');
   sub->add_option("-n,--new-tokens", args->request.new_tokens,
-                  "Tokens to generate (decode, seq2seq; per 30-s window in transcription), comma-separated")
+                  "Tokens to generate (decode, seq2seq, server-load; per 30-s window in transcription), "
+                  "comma-separated")
+      ->delimiter(',');
+  sub->add_option("--concurrency", args->request.concurrency,
+                  "Requests in flight at once (server-load: the server in this process, each level one row), "
+                  "comma-separated (default: 1,4 for a model under 100M parameters, else 1,8,32)")
       ->delimiter(',');
   sub->add_option("--format", args->format, "table | json | csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))

@@ -15,6 +15,7 @@
 #include "core/error_outcome.h"
 #include "core/logging.h"
 #include "core/omp_wait.h"
+#include "server/server_load_suite.h"
 
 namespace {
 
@@ -43,6 +44,9 @@ int run(int argc, char** argv) {
   bool pretty = false;
   app.add_flag("--pretty", pretty, "Indent JSON output (default: each object on one compact line)");
 
+  // `bench --suite server-load` runs the server, which the benchmarks layer cannot call: its suite
+  // is registered here, before `bench` lists the suites it takes.
+  ia::server::register_server_load_suite();
   ia::cli::Action action;
   ia::cli::register_embed(app, ctx, action);
   ia::cli::register_classify(app, ctx, action);

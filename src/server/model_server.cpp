@@ -110,6 +110,10 @@ void ModelServer::run() {
   impl_->http.listen_after_bind();
 }
 
+bool ModelServer::listening() const {
+  return impl_->http.is_running();
+}
+
 void ModelServer::load_models() {
   ServerState& s = impl_->state;
   const ServeOptions* o = &s.options;  // the pool's loaders use it while the state lives

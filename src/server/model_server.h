@@ -26,6 +26,8 @@ class ModelServer {
   int bind();
   // Serves until stop() (blocking); requests get 503 until load_models() has finished.
   void run();
+  // Whether run() accepts connections: a stop() before it does would not end it.
+  bool listening() const;
   // Loads every --model (in order; the first failure is thrown), then answers requests.
   void load_models();
   // Stops admitting (503), waits up to `grace` for requests in flight, cancels any still

@@ -1,5 +1,6 @@
 // `bench` end to end on the tiny fixtures: a run saved to a database, its JSON imported into
-// another, queried, reported; `hardware --recommend` from those results; bad input refused.
+// another, queried, reported; `hardware --recommend` from those results; the server's load at
+// given concurrencies; bad input refused.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@ namespace ia::test {
 namespace {
 
 const std::string kBert = std::string(IA_FIXTURES_DIR) + "/models/bert";
+const std::string kLlama = std::string(IA_FIXTURES_DIR) + "/models/llama";
 
 nlohmann::json parse_out(const CliResult& r) {
   EXPECT_EQ(r.status, 0) << r.err;
@@ -184,6 +186,81 @@ TEST(CliBench, PostgresDatabase) {
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.body.find("<polyline class=\"series\""), std::string::npos);
   EXPECT_EQ(server.terminate(), 0);
+}
+
+// `--suite server-load`: the server started in the process on the llama fixture, one row per
+// concurrency level, stored, queried and reported like the other suites.
+TEST(CliBench, ServerLoad) {
+  TempDir dir;
+  const std::string db = dir.path() + "/bench.sqlite";
+  const CliResult run = run_cli({"bench",    "--model",  kLlama, "--suite",  "server-load", "--concurrency",
+                                 "1,4",      "-s",       "8",    "-n",       "2",           "-r",
+                                 "2",        "--warmup", "1",    "--device", "cpu",         "--no-ceilings",
+                                 "--format", "json",     "--db", db});
+  const nlohmann::json doc = parse_out(run);
+  ASSERT_EQ(doc["results"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& r = doc["results"][i];
+    const int64_t concurrency = i == 0 ? 1 : 4;
+    EXPECT_EQ(r["case"]["suite"], "server-load");
+    EXPECT_EQ(r["case"]["batch"], concurrency);
+    EXPECT_EQ(r["case"]["seq_len"], 8);
+    EXPECT_EQ(r["case"]["new_tokens"], 2);
+    const auto& m = r["measurement"];
+    EXPECT_EQ(m["requests"], 2 * concurrency);
+    EXPECT_EQ(m["errors"], 0) << m["error"];
+    EXPECT_GT(m["ms"]["median"].get<double>(), 0);
+    EXPECT_GT(m["throughput"].get<double>(), 0);
+    EXPECT_GT(m["requests_per_s"].get<double>(), 0);
+    EXPECT_EQ(m["ttft_ms"]["count"], 2 * concurrency);
+    EXPECT_GT(m["ttft_ms"]["median"].get<double>(), 0);
+    EXPECT_GT(m["itl_ms"]["count"].get<int>(), 0);
+  }
+  EXPECT_NE(run.err.find("saved 2 results to " + db), std::string::npos) << run.err;
+  // Stored with every field, found by suite, shown with the request columns.
+  const nlohmann::json queried =
+      parse_out(run_cli({"bench", "query", "--db", db, "--suite", "server-load", "--format", "json"}));
+  EXPECT_EQ(queried["results"], doc["results"]);
+  const CliResult table = run_cli({"bench", "query", "--db", db});
+  EXPECT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("| req/s | TTFT p50 ms | TTFT p90 ms | ITL p50 ms | ITL p90 ms | errors |"),
+            std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("| server-load c4 p8 n2 |"), std::string::npos) << table.out;
+  const CliResult md = run_cli({"bench", "report", "--db", db, "--format", "md"});
+  EXPECT_NE(md.out.find("server-load c1 p8 n2"), std::string::npos) << md.out;
+  const CliResult html = run_cli({"bench", "report", "--db", db, "--format", "html"});
+  EXPECT_NE(html.out.find("throughput by concurrent requests"), std::string::npos);
+  EXPECT_NE(html.out.find("<th>TTFT p50 ms</th>"), std::string::npos);
+  // The suite is one of those `bench` lists.
+  EXPECT_NE(run_cli({"bench", "--help"}).out.find("server-load"), std::string::npos);
+}
+
+// Requests the server refuses: the rows keep them as errors and say which; the run exits 1.
+TEST(CliBench, ServerLoadErrorsFailTheRun) {
+  // 250 + 6 tokens fit the fixture's 256 positions, but not once the chat template wraps the prompt.
+  const CliResult run =
+      run_cli({"bench", "--model", kLlama, "--suite", "server-load", "--concurrency", "2", "-s", "250", "-n", "6", "-r",
+               "1", "--warmup", "0", "--device", "cpu", "--no-ceilings", "--no-save"});
+  EXPECT_EQ(run.status, 1) << run.err;
+  EXPECT_NE(run.out.find("| 2 of 2: HTTP 400"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("bench: server-load c2 p250 n6: 2 of 2 requests failed; the first: HTTP 400"),
+            std::string::npos)
+      << run.err;
+}
+
+TEST(CliBench, ServerLoadBadConcurrency) {
+  expect_user_error(run_cli({"bench", "--model", kLlama, "--suite", "server-load", "--concurrency", "0", "--no-save",
+                             "--no-ceilings"}),
+                    "concurrency 0 is out of range (1 to 1024)");
+  expect_user_error(run_cli({"bench", "--model", kLlama, "--suite", "server-load", "--concurrency", "x", "--no-save",
+                             "--no-ceilings"}),
+                    "--concurrency");
+  expect_user_error(run_cli({"bench", "--model", kBert, "--concurrency", "2", "--no-save", "--no-ceilings"}),
+                    "concurrency levels are for the suites that send requests (server-load), not embed");
+  expect_user_error(
+      run_cli({"bench", "--model", kLlama, "--suite", "server-load", "--batch", "2", "--no-save", "--no-ceilings"}),
+      "takes concurrency levels, not batch sizes");
 }
 
 TEST(CliBench, BadInput) {

@@ -54,6 +54,41 @@ TEST(BenchReport, TableHasOneRowPerResult) {
   EXPECT_NE(t.find("decode b8 p64 n16"), std::string::npos);
 }
 
+// A server's load adds its request columns; a row with failed requests says so.
+TEST(BenchReport, ServerLoadRowsShowTheirRequests) {
+  std::vector<BenchResult> rs = two_devices();
+  EXPECT_EQ(results_table(rs).find("TTFT"), std::string::npos);  // none: the table as it was
+  Seed load;
+  load.model = "llama-tiny";
+  load.batch = 4;
+  load.seq_len = 16;
+  rs.push_back(test::with_requests(seeded(load)));
+  BenchResult clean = test::with_requests(seeded(load));
+  clean.params.batch = 8;
+  clean.measurement.errors = 0;
+  clean.measurement.error.clear();
+  rs.push_back(clean);
+  const std::string t = results_table(rs);
+  EXPECT_EQ(t.rfind("| model | params | dtype | device | case | min ms | median ms | p90 ms | throughput | of GEMM | "
+                    "of copy | req/s | TTFT p50 ms | TTFT p90 ms | ITL p50 ms | ITL p90 ms | errors |\n",
+                    0),
+            0u)
+      << t;
+  EXPECT_NE(t.find("| server-load c4 p16 n16 | 9.00 | 10.00 | 12.00 | 400.0 tok/s | 0.250 | - | 123.25 | 2.25 | 4.00 | "
+                   "0.500 | 0.750 | 3 of 40: HTTP 429: {\"error\": \"queue full\"} |"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("| server-load c8 p16 n16 |"), std::string::npos) << t;
+  EXPECT_NE(t.find("| 0 |\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("| embed b8 s64 | 7.20 | 8.00 | 9.60 | 1000.0 seq/s | 0.250 | - | - | - | - | - | - | - |"),
+            std::string::npos)
+      << t;
+  const std::string html = html_report(rs, "Load");
+  EXPECT_NE(html.find("throughput by concurrent requests"), std::string::npos);
+  EXPECT_NE(html.find("text-anchor=\"middle\">concurrent requests</text>"), std::string::npos);
+  EXPECT_NE(html.find("<td>3 of 40: HTTP 429: {&quot;error&quot;: &quot;queue full&quot;}</td>"), std::string::npos);
+}
+
 TEST(BenchReport, HtmlChartsCarryTheData) {
   const std::string html = html_report(two_devices(), "Test report");
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);

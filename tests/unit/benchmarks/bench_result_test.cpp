@@ -32,6 +32,22 @@ TEST(ResultsJson, RoundTrip) {
   const std::vector<BenchResult> back = parse_results_document(text, "x.json");
   ASSERT_EQ(back.size(), 2u);
   EXPECT_EQ(result_json(back[0]).dump(), result_json(r).dump());
+  // A server's load, its request fields and spreads included.
+  const BenchResult load = test::with_requests(r);
+  EXPECT_EQ(result_json(parse_results_document(results_document({load}).dump(), "x.json")[0]).dump(),
+            result_json(load).dump());
+}
+
+// A file written before the request fields existed has none: they read as zero.
+TEST(ResultsJson, ReadsFilesWithoutTheRequestFields) {
+  nlohmann::ordered_json doc = results_document({test::seeded({})});
+  for (const char* key : {"requests", "errors", "error", "requests_per_s", "ttft_ms", "itl_ms"})
+    doc["results"][0]["measurement"].erase(key);
+  const std::vector<BenchResult> back = parse_results_document(doc.dump(), "old.json");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].measurement.requests, 0);
+  EXPECT_EQ(back[0].measurement.ttft_ms.count, 0);
+  EXPECT_EQ(result_json(back[0]).dump(), result_json(test::seeded({})).dump());
 }
 
 TEST(ResultsJson, RefusesMalformedDocuments) {
@@ -60,6 +76,13 @@ TEST(ResultsJson, RefusesMalformedDocuments) {
   refused(with([](auto& j) { j["measurement"]["ms"]["median"] = 100; }), "min <= median <= p90");
   refused(with([](auto& j) { j["model"]["name"] = std::string(5000, 'x'); }), "longer than");
   refused(with([](auto& j) { j["model"]["dtype"] = 3; }), "not a string");
+  refused(with([](auto& j) { j["measurement"]["errors"] = 1; }),
+          "results[0].measurement.errors is more than the requests");
+  refused(with([](auto& j) { j["measurement"]["ttft_ms"]["median"] = 2; }), "ttft_ms.median is not 0 with no samples");
+  refused(with([](auto& j) {
+            j["measurement"]["itl_ms"] = {{"count", 2}, {"min", 3}, {"median", 2}, {"p90", 4}};
+          }),
+          "itl_ms does not have min <= median <= p90");
   // Deeper than any results document nests.
   refused(R"({"format": [[[[[[[[[[[]]]]]]]]]]]})", "in.json");
 }

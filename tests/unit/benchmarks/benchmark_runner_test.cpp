@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
+#include "benchmarks/bench_suite.h"
 #include "core/error.h"
 #include "runtime/embedding_endpoint.h"
 
@@ -183,17 +186,19 @@ TEST(BenchmarkRunner, VisionLanguagePromptsCarryAnImage) {
   for (const auto& r : rows) expect_plausible(r, "llava");
 }
 
+// `r` refused before anything is timed: InvalidArgument mentioning `needle`.
+void refused(BenchRequest r, const std::string& needle) {
+  r.measure_ceilings = false;
+  try {
+    run_benchmarks(r);
+    ADD_FAILURE() << needle;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
 TEST(BenchmarkRunner, RefusesBadRequests) {
-  auto refused = [](BenchRequest r, const std::string& needle) {
-    r.measure_ceilings = false;
-    try {
-      run_benchmarks(r);
-      ADD_FAILURE() << needle;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   BenchRequest r = quick("bert");
   r.batches = {0};
   refused(r, "batch 0 is out of range");
@@ -214,6 +219,75 @@ TEST(BenchmarkRunner, RefusesBadRequests) {
   r = quick("bert");
   r.seq_lens = {100000};
   refused(r, "past the model's limit");
+}
+
+// A suite registered from outside the layer (as the server's load suite is): listed once however
+// often it is registered, sized by concurrency levels, its rows finished as the built-in ones.
+class CountingSuite : public LoadedSuite {
+ public:
+  explicit CountingSuite(const SuiteContext& ctx) : ctx_(ctx) {}
+  std::vector<BenchCase> plan() const override {
+    std::vector<BenchCase> cases;
+    for (int64_t c : sizes_or_defaults(ctx_.request.concurrency, ctx_, {1, 2}, {1, 2, 3}))
+      cases.push_back({"test-registered", c, 5, 0});
+    return cases;
+  }
+  void run(const BenchCase& c, BenchResult& row) override {
+    row.measurement = repeat_case(ctx_.request, [&](int) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(c.batch));
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    });
+    row.measurement.items_per_run = static_cast<double>(c.batch);
+    row.measurement.unit = "requests";
+  }
+
+ private:
+  const SuiteContext& ctx_;
+};
+
+TEST(BenchmarkRunner, RunsARegisteredSuite) {
+  for (int i = 0; i < 2; ++i)
+    register_suite({.name = "test-registered",
+                    .seq_len_meaning = "test lengths",
+                    .max_seq_len = 10,
+                    .by_concurrency = true,
+                    .load = [](const SuiteContext& ctx) -> std::unique_ptr<LoadedSuite> {
+                      return std::make_unique<CountingSuite>(ctx);
+                    }});
+  const std::vector<std::string> names = suite_names();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "test-registered"), 1);
+  EXPECT_EQ(names.front(), "embed");  // the built-in ones first
+  BenchRequest req = quick("bert");
+  req.suite = "test-registered";
+  req.measure_ceilings = false;
+  req.concurrency = {2, 3};
+  const auto rows = run_benchmarks(req);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.params.suite, "test-registered");
+    EXPECT_EQ(r.params.seq_len, 5);
+    EXPECT_EQ(r.model.family, "bert");
+    EXPECT_EQ(r.measurement.ms.count, 3);
+    EXPECT_GE(r.measurement.ms.min, static_cast<double>(r.params.batch));
+    EXPECT_NEAR(r.measurement.throughput, r.measurement.items_per_run / (r.measurement.ms.median / 1e3),
+                r.measurement.throughput * 1e-9);
+  }
+  EXPECT_EQ(rows[1].params.batch, 3);
+  // Its sizes are concurrency levels, its --seq-len its own bound; the built-in suites take no
+  // concurrency.
+  BenchRequest r = req;
+  r.batches = {2};
+  refused(r, "the test-registered suite takes concurrency levels, not batch sizes");
+  r = req;
+  r.seq_lens = {11};
+  refused(r, "test lengths 11 is out of range (1 to 10)");
+  r = req;
+  r.concurrency = {2000};
+  refused(r, "concurrency 2000 is out of range (1 to 1024)");
+  r = quick("bert");
+  r.concurrency = {2};
+  refused(r, "concurrency levels are for the suites that send requests (");
 }
 
 // The runner's own cost: its fastest repetition of a case against the same call timed directly

@@ -56,6 +56,17 @@ TEST(PlacementAdvice, PicksTheFasterDevice) {
   EXPECT_EQ(*cpu_wins.device, "cpu");
 }
 
+// A server's load with failed requests measured something else: the other device's rows decide.
+TEST(PlacementAdvice, RowsWithFailedRequestsAreNoEvidence) {
+  std::vector<BenchResult> rs = cpu_and_gpu(10, 2);
+  for (BenchResult& r : rs)
+    if (r.params.device == "cuda:0") r.measurement.errors = 1, r.measurement.requests = 8;
+  const PlacementAdvice a = advise_placement(rs, target("bert-tiny"), {"cpu", "cuda:0"});
+  ASSERT_EQ(a.candidates.size(), 1u);
+  EXPECT_EQ(a.candidates[0].device, "cpu");
+  EXPECT_FALSE(a.device);  // one candidate: nothing compared, the rule decides
+}
+
 TEST(PlacementAdvice, SimilarModelsOfTheFamilyCountWhenTheModelWasNotMeasured) {
   const std::vector<std::string> usable{"cpu", "cuda:0"};
   const auto rs = cpu_and_gpu(10, 2, "bert-other");

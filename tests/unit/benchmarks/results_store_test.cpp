@@ -82,6 +82,7 @@ TEST_P(ResultsStore, StoresAndReadsBackEveryField) {
   in[1].ceilings.copy_bytes_per_s = 5e-324;
   in[1].machine.memory_bytes = uint64_t{1} << 62;  // past 32 bits
   in[1].model.name = "unicodé ✓ 'quoted' \"too\" ; DROP TABLE results; --";
+  in[1] = test::with_requests(in[1]);  // and a server's load: requests, errors and latency spreads
   EXPECT_EQ(store->insert(in), 2u);
   EXPECT_EQ(store->insert(in), 0u);  // already stored: skipped
   const std::vector<BenchResult> out = store->select({});
@@ -214,12 +215,15 @@ INSERT INTO results (run_id, model_id, suite, device, batch, seq_len, new_tokens
 )sql");
   }
   auto store = open_results_store(where);
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), 3);
   const auto rows = store->select({});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].model.name, "bert-old");
-  EXPECT_EQ(rows[0].model.quantization, "none");  // the migration's default
+  EXPECT_EQ(rows[0].model.quantization, "none");  // the migrations' defaults
   EXPECT_EQ(rows[0].machine.gpu_driver, "");
+  EXPECT_EQ(rows[0].measurement.requests, 0);
+  EXPECT_EQ(rows[0].measurement.error, "");
+  EXPECT_EQ(rows[0].measurement.ttft_ms.count, 0);
   EXPECT_EQ(rows[0].machine.memory_bytes, 17179869184u);
   EXPECT_EQ(rows[0].build.commit, "cafef00d");
   EXPECT_DOUBLE_EQ(rows[0].measurement.ms.median, 2.0);
@@ -262,9 +266,10 @@ TEST(ResultsSchema, SqliteRendersThePublishedMigrations) {
     for (unsigned char c : s) h = (h ^ c) * 0x100000001b3;
     return h;
   };
-  ASSERT_EQ(results_migrations().size(), 2u);
+  ASSERT_EQ(results_migrations().size(), 3u);
   EXPECT_EQ(fnv1a(render_sql(results_migrations()[0], SqlDialect::Sqlite)), 0x859395cec7b570acu);
   EXPECT_EQ(fnv1a(render_sql(results_migrations()[1], SqlDialect::Sqlite)), 0xa86cae6438e2bbadu);
+  EXPECT_EQ(fnv1a(render_sql(results_migrations()[2], SqlDialect::Sqlite)), 0x0d07292578e52d90u);
   const std::string pg = render_sql(results_migrations()[0], SqlDialect::Postgres);
   EXPECT_EQ(pg.find('{'), std::string::npos);
   EXPECT_NE(pg.find("memory_bytes BIGINT NOT NULL"), std::string::npos);

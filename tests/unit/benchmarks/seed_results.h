@@ -62,6 +62,21 @@ inline BenchResult seeded(const Seed& s) {
   return r;
 }
 
+// `r` as a server-load row: 3 of 40 requests failed, latency spreads filled.
+inline BenchResult with_requests(BenchResult r) {
+  r.params.suite = "server-load";
+  r.params.new_tokens = 16;
+  Measurement& m = r.measurement;
+  m.unit = "tokens";
+  m.requests = 40;
+  m.errors = 3;
+  m.error = "HTTP 429: {\"error\": \"queue full\"}";
+  m.requests_per_s = 123.25;
+  m.ttft_ms = SampleStats{37, 1.5, 2.25, 4.0, 2.5, 6.125};
+  m.itl_ms = SampleStats{555, 0.25, 0.5, 0.75, 0.5, 1.0};
+  return r;
+}
+
 // `n` results as a database gathers them: blocks of 300 (50 models x 6 batch sizes x 4 lengths,
 // a third of them on a GPU), each block a run of its own (two: CPU and GPU machine), so every
 // result is stored and a report shows the latest of 300 cases. The size the issue's "a report of
