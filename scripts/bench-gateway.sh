@@ -40,6 +40,7 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 fake_pid=""
 gateway_pid=""
+load_pid=""
 
 stop() {  # PID: SIGTERM, then wait for it
   if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
@@ -47,13 +48,25 @@ stop() {  # PID: SIGTERM, then wait for it
     wait "$1" 2>/dev/null || true
   fi
 }
+# shellcheck disable=SC2317 # (run by the EXIT trap)
 cleanup() {
+  stop "$load_pid"
   stop "$gateway_pid"
   stop "$fake_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM # through the EXIT trap
+
+# Runs bench_serve_load in the background and waits for it: a signal to this script is then
+# handled at once (bash defers traps while a foreground command runs). Sets rc.
+run_load() {
+  "$load" "$@" &
+  load_pid=$!
+  rc=0
+  wait "$load_pid" || rc=$?
+  load_pid=""
+}
 
 # Waits up to 20 s for PATTERN in LOG (the process PID writes it once it accepts); prints the URL.
 await_url() {
@@ -100,18 +113,19 @@ echo "fake provider: $fake_url (pid $fake_pid, a token every ${TOKEN_DELAY_MS:-2
 common=(--concurrency "$concurrency" --word-prompts --prompt-tokens "${PROMPT_TOKENS:-64}"
   --output-tokens "${OUTPUT_TOKENS:-32}" --rounds "${ROUNDS:-1}" --min-requests "${MIN_REQUESTS:-20}"
   --level-timeout 300 --read-timeout 60)
-rc=0
 echo "== through the gateway"
-"$load" --url "$gateway_url" --model bench-chat --server-pid "$gateway_pid" --json "$out/gateway.json" \
-  "${common[@]}" "$@" || rc=$?
+run_load --url "$gateway_url" --model bench-chat --server-pid "$gateway_pid" --json "$out/gateway.json" \
+  "${common[@]}" "$@"
+gateway_rc=$rc
 stop "$gateway_pid"
-cp "$tmp/serve.log" "$out/gateway-serve.log"
 gateway_pid=""
-[ "$rc" -le 1 ] || exit "$rc"
+cp "$tmp/serve.log" "$out/gateway-serve.log"
+[ "$gateway_rc" -le 1 ] || exit "$gateway_rc"
 echo "== direct to the fake provider (baseline)"
-OPENAI_API_KEY=$key "$load" --url "$fake_url" --model fake-model --server-pid "$fake_pid" --json "$out/direct.json" \
-  "${common[@]}" "$@" || rc=$?
+OPENAI_API_KEY=$key run_load --url "$fake_url" --model fake-model --server-pid "$fake_pid" --json "$out/direct.json" \
+  "${common[@]}" "$@"
 [ "$rc" -le 1 ] || exit "$rc"
+[ "$gateway_rc" -eq 0 ] || rc=$gateway_rc
 
 python3 - "$out/gateway.json" "$out/direct.json" <<'EOF'
 import json, sys
