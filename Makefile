@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-asan run serve bench bench-serve fuzz format format-check clean gpu-bundle
+.PHONY: all deps configure build test test-asan run serve bench bench-serve bench-gateway fuzz format format-check clean gpu-bundle
 
 all: build
 
@@ -48,6 +48,12 @@ bench: build
 # engine's own batch rate (scripts/bench-serve.sh; LIKE, LAYERS, CONCURRENCY, ... as it says).
 bench-serve: build
 	@bash scripts/bench-serve.sh $(BUILD_DIR)
+
+# The gateway benchmark: streamed requests at concurrency 1, 100 and 1,000 through `serve
+# --providers` to a loopback fake OpenAI-compatible provider, beside the same run sent to the
+# fake directly (scripts/bench-gateway.sh; CONCURRENCY, OUTPUT_TOKENS, TOKEN_DELAY_MS, ...).
+bench-gateway: build
+	@bash scripts/bench-gateway.sh $(BUILD_DIR)
 
 # The CLI and the CUDA backend with their Debian libraries, for a GPU machine without them
 # (scripts/gpu/make_bundle.sh; docs/gpu.md). Also carries the tests and benchmarks the GPU

@@ -13,6 +13,12 @@
 // (server/load_client.h), which `bench --suite server-load` drives too; this program adds the
 // levels' bounds, the vLLM-style report and the engine comparison.
 //
+// `--word-prompts` is for servers without /tokenize (the gateway to remote providers, any
+// OpenAI-compatible service): prompts are N words and usage.prompt_tokens is reported, not
+// checked. `--server-pid PID` adds, per level, that process's CPU seconds (user + system, from
+// /proc/PID/stat) and its peak resident memory (VmHWM, reset before each level) to the report.
+// $OPENAI_API_KEY, when set, is sent as the bearer token (as `vllm bench serve` does).
+//
 // `--engine-model DIR --compare REPORT.json` instead loads the same model folder in this process
 // and runs each level's batch (same prompt and output lengths, read from the server's report)
 // through Generator::generate_ids: the engine's own batch rate, and the server's rate as a
@@ -32,6 +38,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,9 +46,12 @@
 #include <optional>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -74,6 +84,9 @@ struct Options {
   int64_t read_timeout_s = 60;       // per read (a quiet stream gets a keep-alive every second)
   int64_t warmup = 1;                // requests before the first level, not measured
   bool keep_alive = true;            // false: a new connection per request
+  bool word_prompts = false;         // prompts of N words, no /tokenize (usage.prompt_tokens not checked)
+  int64_t server_pid = 0;            // 0: no process accounting
+  std::string api_key;               // $OPENAI_API_KEY, as vllm bench serve reads it; empty: none sent
   std::string json_path;
   // Engine mode.
   std::string engine_model, compare_path, engine_dtype = "auto", engine_device = "cpu";
@@ -126,6 +139,45 @@ ServerUrl parse_url(const std::string& url) {
   ServerUrl u{m[1], std::stoi(m[2]), url};
   if (u.port < 1 || u.port > 65535) throw std::invalid_argument("--url has an invalid port: " + url);
   return u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process's cost (--server-pid)
+
+// User + system CPU seconds of `pid` so far: /proc/PID/stat's utime and stime (fields 14 and 15,
+// in clock ticks). The command name (field 2) is in parentheses and may hold spaces: the fields
+// are counted from its end.
+double process_cpu_seconds(int64_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  std::getline(in, stat);
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) throw std::runtime_error(fmt::format("--server-pid {}: no such process", pid));
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string skipped;
+  for (int field = 3; field <= 13; ++field) fields >> skipped;
+  uint64_t utime = 0, stime = 0;
+  if (!(fields >> utime >> stime))
+    throw std::runtime_error(fmt::format("/proc/{}/stat: cannot read utime, stime", pid));
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The number on a "Name:   N [kB]" line of /proc/PID/status (0 when absent).
+int64_t process_status_number(int64_t pid, std::string_view name) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(name, 0) == 0 && line.size() > name.size() && line[name.size()] == ':')
+      return std::stoll(line.substr(name.size() + 1));
+  return 0;
+}
+
+// Resets the process's peak resident size (VmHWM) to its current one (Linux 4.0+: "5" to
+// /proc/PID/clear_refs, for a process of the same user); false when it cannot.
+bool reset_peak_rss(int64_t pid) {
+  std::ofstream out(fmt::format("/proc/{}/clear_refs", pid));
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
 }
 
 // A level: `concurrency` clients, each sending its next request when the last one ends
@@ -221,6 +273,14 @@ void print_server_table(const Json& report) {
           l["ttft_first_request_ms"].is_null() ? "-" : fmt::format("{:.1f}", l["ttft_first_request_ms"].get<double>()),
           ms_cell(l["ttft_later_requests_ms"], "p50"));
   for (const Json& l : report["levels"])
+    if (const auto p = l.find("server_process"); p != l.end())
+      fmt::print(
+          "  concurrency {}: server process {}: CPU {:.2f} s (user + system; {} ms per request), peak RSS "
+          "{:.1f} MiB (since {})\n",
+          l["concurrency"].get<int64_t>(), (*p)["pid"].get<int64_t>(), (*p)["cpu_s"].get<double>(),
+          (*p)["cpu_ms_per_request"].is_null() ? "-" : fmt::format("{:.2f}", (*p)["cpu_ms_per_request"].get<double>()),
+          (*p)["peak_rss_mib"].get<double>(), (*p)["peak_since"].get<std::string>());
+  for (const Json& l : report["levels"])
     for (const Json& e : l["error_messages"])
       fmt::print("  concurrency {}: {} x {} (after {:.1f}-{:.1f} s)\n", l["concurrency"].get<int64_t>(),
                  e["count"].get<int64_t>(), e["message"].get<std::string>(), e["after_s_min"].get<double>(),
@@ -238,15 +298,16 @@ int run_server_load(const Options& o) {
   namespace load = ia::server::load;
   const ServerUrl url = parse_url(o.url);
   const load::ServerAddress at{url.host, url.port};
-  const load::ClientOptions client_options{o.read_timeout_s, o.keep_alive};
-  load::LoadClient server(at);
+  const load::ClientOptions client_options{o.read_timeout_s, o.keep_alive, o.api_key};
+  load::LoadClient server(at, client_options);
   std::string model = o.model;
   if (model.empty()) {
     const Json models = server.get("/v1/models");
     if (models.at("data").empty()) throw std::runtime_error("the server serves no model");
     model = models["data"][0].at("id").get<std::string>();
   }
-  load::PromptMaker prompts(server, model, {o.endpoint, o.prompt_tokens, o.system_prompt_tokens, o.output_tokens});
+  load::PromptMaker prompts(server, model,
+                            {o.endpoint, o.prompt_tokens, o.system_prompt_tokens, o.output_tokens, o.word_prompts});
   uint64_t index = 0;
   // Warm-up: the first request pays page faults of the mmap'd weights and kernel setup.
   for (int64_t i = 0; i < o.warmup; ++i) {
@@ -264,6 +325,7 @@ int run_server_load(const Options& o) {
               {"system_prompt_tokens", o.system_prompt_tokens},
               {"output_tokens", o.output_tokens},
               {"keep_alive", o.keep_alive},
+              {"word_prompts", o.word_prompts},
               {"levels", Json::array()}};
   bool any_error = false;
   for (int64_t c : o.concurrency) {
@@ -271,7 +333,22 @@ int run_server_load(const Options& o) {
     std::vector<load::LoadRequest> level_prompts;  // made before the clock starts (tokenize calls)
     for (int64_t i = 0; i < count; ++i) level_prompts.push_back(prompts.make(index++));
     fmt::print(stderr, "concurrency {}: {} requests\n", c, count);
-    const Json l = level_json(run_level(at, client_options, c, level_prompts, {o.level_timeout_s, o.duration_s}));
+    const bool peak_reset = o.server_pid > 0 && reset_peak_rss(o.server_pid);
+    const double cpu_before = o.server_pid > 0 ? process_cpu_seconds(o.server_pid) : 0;
+    Json l = level_json(run_level(at, client_options, c, level_prompts, {o.level_timeout_s, o.duration_s}));
+    if (o.server_pid > 0) {
+      const double cpu = process_cpu_seconds(o.server_pid) - cpu_before;
+      const auto completed = l["completed"].get<int64_t>();
+      const auto tokens = l["output_tokens"].get<int64_t>();
+      l["server_process"] = {
+          {"pid", o.server_pid},
+          {"cpu_s", cpu},
+          {"cpu_ms_per_request", completed ? Json(cpu * 1e3 / static_cast<double>(completed)) : Json()},
+          {"cpu_us_per_output_token", tokens ? Json(cpu * 1e6 / static_cast<double>(tokens)) : Json()},
+          {"peak_rss_mib", static_cast<double>(process_status_number(o.server_pid, "VmHWM")) / 1024},
+          {"peak_since", peak_reset ? "level start" : "process start"},
+          {"threads_after", process_status_number(o.server_pid, "Threads")}};
+    }
     any_error |= l["errors"].get<int64_t>() > 0 || l["requests_sent"] != l["requests_planned"];
     report["levels"].push_back(l);
   }
@@ -402,6 +479,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{100}))
       ->capture_default_str();
   app.add_flag("!--no-keep-alive", o.keep_alive, "A new connection per request (default: one per client, kept)");
+  app.add_flag("--word-prompts", o.word_prompts,
+               "Prompts of --prompt-tokens words, without the server's /tokenize (a gateway to remote models, any "
+               "OpenAI-compatible service); usage.prompt_tokens is reported, not checked");
+  app.add_option("--server-pid", o.server_pid,
+                 "Report this process's CPU seconds and peak RSS per level (/proc; the server's process)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 22));
   app.add_option("--json", o.json_path, "Also write the report as JSON to FILE");
   app.add_option("--engine-model", o.engine_model,
                  "Instead of HTTP: run the --compare report's levels as generate_ids batches on this folder");
@@ -409,6 +492,7 @@ int main(int argc, char** argv) {
   app.add_option("--engine-dtype", o.engine_dtype, "auto | f32 | bf16, as serve's --dtype")->capture_default_str();
   app.add_option("--engine-device", o.engine_device, "cpu | cuda | cuda:N | auto, as serve's --device")
       ->capture_default_str();
+  if (const char* key = std::getenv("OPENAI_API_KEY")) o.api_key = key;
   try {
     app.parse(argc, argv);
     if (o.engine_model.empty() == o.url.empty()) throw CLI::ValidationError("give --url, or --engine-model");

@@ -11,9 +11,10 @@
 
 #include "benchmarks/results_store.h"
 #include "cli/cli_common.h"
-#include "core/kv_quantization.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/logging.h"
+#include "core/open_file_limit.h"
 #include "core/thread_pool.h"
 #include "server/model_server.h"
 #include "server/server_state.h"
@@ -89,6 +90,23 @@ std::string curl_example(const std::string& url, const server::ServerState& stat
          state.models.front().name + "\", \"input\": \"Hello!\"}'";
 }
 
+// Each connection takes a descriptor, and one relayed to a remote provider a second; the rest
+// (the listening socket, model files, logs, the results database) take a few dozen.
+void raise_open_files_for(size_t max_connections) {
+  const uint64_t wanted = 2 * static_cast<uint64_t>(max_connections) + 64;
+  const OpenFileLimit files = raise_open_file_limit(wanted);
+  if (files.raised())
+    std::cerr << "ipfs-accelerate serve: raised the open-file limit (RLIMIT_NOFILE) from " << files.before << " to "
+              << files.now << " (the hard limit): --max-connections " << max_connections << " may need " << wanted
+              << std::endl;
+  if (!files.enough(wanted))
+    spdlog::warn(
+        "serve: the open-file limit is {} (hard limit {}), below the {} that --max-connections {} may need: "
+        "connections past it will fail (raise the hard limit: ulimit -Hn, systemd's LimitNOFILE; or lower "
+        "--max-connections)",
+        files.now, files.hard, wanted, max_connections);
+}
+
 int run_serve(Context& ctx, server::ServeOptions o) {
   ShutdownSignal shutdown;  // first: every thread after it inherits the blocked signals
   ia::ensure_logging();
@@ -98,6 +116,7 @@ int run_serve(Context& ctx, server::ServeOptions o) {
     spdlog::warn("serve: IA_SERVE_TEST_TOKEN_DELAY_MS={}: every streamed delta is delayed (tests only)", delay);
   }
   parse_kv_cache_dtype(o.kv_cache_dtype);  // a bad value is refused before anything listens
+  raise_open_files_for(o.max_connections);
   server::ModelServer server(o);
   const int port = server.bind();
   const std::string shown_host = o.host == "0.0.0.0" || o.host == "::" ? "127.0.0.1" : o.host;
@@ -176,7 +195,8 @@ void register_serve(CLI::App& app, Context& ctx, Action& action) {
   sub->add_option("--max-request-bytes", o->max_request_bytes, "Largest request body; larger ones get 413")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
-  sub->add_option("--max-connections", o->max_connections, "Connections served at once; more get 503")
+  sub->add_option("--max-connections", o->max_connections,
+                  "Connections served at once, each by its own thread (started as connections come); more get 503")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   sub->add_option("--request-timeout", *request_timeout_s, "Seconds a request's head and body may take to arrive")

@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -33,23 +34,29 @@ constexpr std::chrono::milliseconds kPollSlice{100};
 // Set on the accepting thread while it closes a connection past the limit.
 thread_local bool t_refuse_connection = false;
 
-// Exactly `workers` threads; a connection that would have to wait for one is
-// refused instead (run at once on the accepting thread with
-// t_refuse_connection set: httplib hands us a closure that owns the socket,
-// and only running it closes the socket).
+// Up to `workers` threads, started as connections arrive and ended after a minute without one
+// (a limit of thousands costs nothing until it is used, and a burst's threads do not stay); a
+// connection that would have to wait for a thread is refused instead (run at once on the
+// accepting thread with t_refuse_connection set: httplib hands us a closure that owns the
+// socket, and only running it closes the socket).
 class ConnectionPool : public httplib::TaskQueue {
  public:
-  explicit ConnectionPool(size_t workers) : capacity_(std::max<size_t>(workers, 1)) {
-    for (size_t i = 0; i < capacity_; ++i) threads_.emplace_back([this] { work(); });
-  }
+  explicit ConnectionPool(size_t workers) : capacity_(std::max<size_t>(workers, 1)) {}
   ~ConnectionPool() override { shutdown(); }
 
   void enqueue(std::function<void()> fn) override {
     {
       std::lock_guard lock(mu_);
+      join_retired();
       if (!stopping_ && busy_ + pending_.size() < capacity_) {
         pending_.push_back(std::move(fn));
-        cv_.notify_one();
+        if (pending_.size() <= idle_) {
+          cv_.notify_one();
+        } else {
+          std::thread t([this] { work(); });
+          const std::thread::id id = t.get_id();
+          threads_.emplace(id, std::move(t));
+        }
         return;
       }
     }
@@ -59,41 +66,59 @@ class ConnectionPool : public httplib::TaskQueue {
   }
 
   void shutdown() override {
+    std::unordered_map<std::thread::id, std::thread> threads;
     {
       std::lock_guard lock(mu_);
-      if (stopping_ && threads_.empty()) return;
       stopping_ = true;
+      threads.swap(threads_);
+      retired_.clear();
     }
     cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
+    for (auto& [id, t] : threads) t.join();
   }
 
  private:
+  static constexpr std::chrono::seconds kIdleThreadLifetime{60};
+
   void work() {
+    std::unique_lock lock(mu_);
     for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-        if (pending_.empty()) return;  // stopping, and nothing left to close
-        fn = std::move(pending_.front());
-        pending_.pop_front();
-        ++busy_;
+      ++idle_;
+      cv_.wait_for(lock, kIdleThreadLifetime, [this] { return stopping_ || !pending_.empty(); });
+      --idle_;
+      if (pending_.empty()) {  // stopping, or idle for a minute: the next enqueue (or shutdown) joins it
+        retired_.push_back(std::this_thread::get_id());
+        return;
       }
+      std::function<void()> fn = std::move(pending_.front());
+      pending_.pop_front();
+      ++busy_;
+      lock.unlock();
       fn();
-      std::lock_guard lock(mu_);
+      lock.lock();
       --busy_;
     }
+  }
+
+  // Joins the threads that ended for want of work (under mu_; each has returned or is returning).
+  void join_retired() {
+    for (const std::thread::id id : retired_) {
+      const auto it = threads_.find(id);
+      if (it == threads_.end()) continue;
+      it->second.join();
+      threads_.erase(it);
+    }
+    retired_.clear();
   }
 
   const size_t capacity_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> pending_;
-  size_t busy_ = 0;
+  size_t busy_ = 0, idle_ = 0;
   bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  std::unordered_map<std::thread::id, std::thread> threads_;
+  std::vector<std::thread::id> retired_;
 };
 
 // A socket as httplib::Stream, with a deadline on reads: each request's reads
@@ -196,19 +221,102 @@ std::string peer_address(int sock) {
   return text;
 }
 
-// Past a connection limit: a 503 the client can read, sent without waiting
-// (the accepting thread must not block on a client), then the socket closes.
+// Refused connections on their way out: each has its 503 sent and its write side shut, and is
+// read (what comes is discarded) until the client closes it or a second has passed. Closing a
+// socket with the request still unread makes the kernel reset the connection, and the reset can
+// discard the 503 before the client has read it (a client that was still sending its body sees
+// only "connection reset"); nginx's lingering close is there for the same reason. One thread for
+// the process, at most kMaxLingering sockets at once (past them one is closed at once).
+class LingeringCloser {
+ public:
+  static LingeringCloser& instance() {
+    static LingeringCloser closer;
+    return closer;
+  }
+  ~LingeringCloser() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (const Lingering& l : added_) ::close(l.fd);
+  }
+
+  // Takes `fd` (its 503 written, its write side shut).
+  void add(int fd) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || count_ + added_.size() >= kMaxLingering) {
+      ::close(fd);
+      return;
+    }
+    added_.push_back({fd, Clock::now() + kLingerTime});
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    cv_.notify_one();
+  }
+
+ private:
+  struct Lingering {
+    int fd;
+    Clock::time_point until;
+  };
+  static constexpr size_t kMaxLingering = 1024;
+  static constexpr std::chrono::milliseconds kLingerTime{1'000};
+
+  void run() {
+    std::vector<Lingering> open;
+    std::vector<pollfd> polled;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !open.empty() || !added_.empty(); });
+        if (stopping_) break;
+        open.insert(open.end(), added_.begin(), added_.end());
+        added_.clear();
+        count_ = open.size();
+      }
+      polled.clear();
+      for (const Lingering& l : open) polled.push_back({l.fd, POLLIN, 0});
+      (void)::poll(polled.data(), polled.size(), static_cast<int>(kPollSlice.count()));
+      const Clock::time_point now = Clock::now();
+      size_t kept = 0;
+      for (size_t i = 0; i < open.size(); ++i) {
+        bool done = now >= open[i].until;
+        if (!done && polled[i].revents != 0) {
+          char sink[4096];
+          const ssize_t n = ::recv(open[i].fd, sink, sizeof sink, MSG_DONTWAIT);
+          done = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+        }
+        if (done)
+          ::close(open[i].fd);
+        else
+          open[kept++] = open[i];
+      }
+      open.resize(kept);
+    }
+    for (const Lingering& l : open) ::close(l.fd);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Lingering> added_;
+  size_t count_ = 0;  // sockets the thread holds
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Past a connection limit: a 503 the client can read, sent without waiting (the accepting thread
+// must not block on a client); the socket then lingers (above) and the caller closes its own
+// descriptor of it.
 void refuse(int sock, const char* why) {
   const std::string body = http_error_body({ErrorKind::Unavailable, why}) + "\n";
   const std::string response =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
       std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
   (void)::send(sock, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  // Closing with unread bytes makes the kernel reset the connection, which can
-  // discard the 503 before the client reads it: read what has already come.
-  char sink[4096];
-  for (int i = 0; i < 16 && ::recv(sock, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
-  }
+  ::shutdown(sock, SHUT_WR);
+  const int lingering = ::dup(sock);
+  if (lingering >= 0) LingeringCloser::instance().add(lingering);
 }
 
 }  // namespace
@@ -271,9 +379,15 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   const std::string address = t_refuse_connection ? std::string() : peer_address(sock);
   if (t_refuse_connection) {
     refuse(sock, "too many connections; try again shortly");
-  } else if (!admit(address)) {
+    ::close(sock);  // the lingering descriptor keeps the connection until the client has read the 503
+    return false;
+  }
+  if (!admit(address)) {
     refuse(sock, "too many connections from this address; try again shortly");
-  } else {
+    ::close(sock);
+    return false;
+  }
+  {
     struct ReleaseOnExit {
       BoundedHttpServer* server;
       const std::string& address;

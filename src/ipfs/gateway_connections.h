@@ -4,8 +4,9 @@
 // bounds each recv() but not a request as a whole, so a client sending one
 // byte every few seconds would hold a worker forever; and its thread pool
 // queues connections without limit behind the workers. Here:
-//  - a pool of exactly max_connections workers: an admitted connection never
-//    waits behind a slow one, and the next connection gets 503 and is closed;
+//  - a pool of up to max_connections workers, started as connections arrive
+//    and ended after a minute idle: an admitted connection never waits behind
+//    a slow one, and the next connection gets 503 and is closed;
 //  - at most max_connections_per_address of them from one client address
 //    (503 past it), so one client cannot hold every worker;
 //  - a deadline per request: its head (and body) must arrive within

@@ -27,10 +27,11 @@ void RequestGate::acquire(Priority p, std::chrono::steady_clock::time_point dead
   }
   if (lines_[0].size() + lines_[1].size() + lines_[2].size() >= max_waiting_)
     fail(ErrorKind::Unavailable, "provider queue is full ({} waiting)", max_waiting_);
-  Waiter w{next_ticket_++};
+  Waiter w;
+  w.ticket = next_ticket_++;
   auto& line = lines_[static_cast<int>(p)];
   line.push_back(&w);
-  const bool granted = cv_.wait_until(lock, deadline, [&] { return w.granted; });
+  const bool granted = w.cv.wait_until(lock, deadline, [&] { return w.granted; });
   if (!granted) {
     line.erase(std::find(line.begin(), line.end(), &w));
     fail(ErrorKind::Unavailable, "timed out waiting for a provider slot");
@@ -41,9 +42,10 @@ void RequestGate::release() {
   std::lock_guard lock(mu_);
   for (auto& line : lines_) {
     if (line.empty()) continue;
-    line.front()->granted = true;  // the slot passes straight to the waiter: running_ unchanged
+    Waiter* next = line.front();  // alive until it has taken mu_ again, which this call holds
+    next->granted = true;         // the slot passes straight to the waiter: running_ unchanged
     line.pop_front();
-    cv_.notify_all();
+    next->cv.notify_one();
     return;
   }
   --running_;

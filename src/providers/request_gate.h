@@ -39,12 +39,15 @@ class RequestGate {
   };
 
  private:
+  // Each waiter has its own condition: a freed slot wakes the one waiter it goes to. (One shared
+  // condition woke every waiter at each release: with a thousand streams queued behind a limit
+  // of 16, a million wake-ups, 12 s of CPU in the gateway benchmark.)
   struct Waiter {
-    uint64_t ticket;
+    uint64_t ticket = 0;
     bool granted = false;
+    std::condition_variable cv;
   };
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   int max_, running_ = 0;
   size_t max_waiting_;
   uint64_t next_ticket_ = 0;

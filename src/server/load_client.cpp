@@ -164,6 +164,7 @@ struct LoadClient::Impl {
     // TCP_NODELAY then waits for the client's delayed ACK before a stream's first event: ~40 ms.)
     client.set_keep_alive(o.keep_alive);
     client.set_tcp_nodelay(true);  // as curl and the SDKs: no Nagle delay between the head and body writes
+    if (!o.api_key.empty()) client.set_bearer_token_auth(o.api_key);
   }
   Json answer(const httplib::Result& r, const std::string& path) {
     if (!r) fail(ErrorKind::Unavailable, "{}: no answer ({})", path, httplib::to_string(r.error()));
@@ -258,18 +259,24 @@ PromptMaker::PromptMaker(LoadClient& setup, std::string model, PromptShape shape
     : setup_(setup), model_(std::move(model)), shape_(std::move(shape)) {
   // One fixed seed: every request of every level shares the same system prompt.
   if (shape_.system_prompt_tokens > 0 && shape_.endpoint != "embeddings")
-    system_ = text_of_tokens(setup_, model_, 7, shape_.system_prompt_tokens);
+    system_ = text(7, shape_.system_prompt_tokens);
+}
+
+std::string PromptMaker::text(uint64_t seed, int64_t tokens) {
+  return shape_.word_prompts ? random_words(seed, static_cast<size_t>(tokens))
+                             : text_of_tokens(setup_, model_, seed, tokens);
 }
 
 LoadRequest PromptMaker::make(uint64_t index) {
-  const std::string user = text_of_tokens(setup_, model_, 1000 + index, shape_.prompt_tokens);
+  const std::string user = text(1000 + index, shape_.prompt_tokens);
   LoadRequest r;
   if (shape_.endpoint == "embeddings") {
     r.path = "/v1/embeddings";
     r.body = Json{{"model", model_}, {"input", user}};
     // The tokenizer's special tokens ([CLS] ... [SEP]) count, as the server's usage counts them.
-    r.expected_prompt_tokens =
-        setup_.post("/tokenize", {{"model", model_}, {"prompt", user}}).at("count").get<int64_t>();
+    if (!shape_.word_prompts)
+      r.expected_prompt_tokens =
+          setup_.post("/tokenize", {{"model", model_}, {"prompt", user}}).at("count").get<int64_t>();
     return r;
   }
   r.body = Json{{"model", model_},
@@ -286,14 +293,14 @@ LoadRequest PromptMaker::make(uint64_t index) {
     if (!system_.empty()) messages.push_back({{"role", "system"}, {"content", system_}});
     messages.push_back({{"role", "user"}, {"content", user}});
     r.body["messages"] = messages;
-    count = setup_.post("/tokenize", {{"model", model_}, {"messages", messages}});
+    if (!shape_.word_prompts) count = setup_.post("/tokenize", {{"model", model_}, {"messages", messages}});
   } else {
     r.path = "/v1/completions";
     const std::string prompt = system_.empty() ? user : system_ + "\n" + user;
     r.body["prompt"] = prompt;
-    count = setup_.post("/tokenize", {{"model", model_}, {"prompt", prompt}});
+    if (!shape_.word_prompts) count = setup_.post("/tokenize", {{"model", model_}, {"prompt", prompt}});
   }
-  r.expected_prompt_tokens = count.at("count").get<int64_t>();
+  if (!shape_.word_prompts) r.expected_prompt_tokens = count.at("count").get<int64_t>();
   return r;
 }
 

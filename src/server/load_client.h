@@ -27,6 +27,7 @@ struct ServerAddress {
 struct ClientOptions {
   int64_t read_timeout_s = 60;  // per read (a quiet stream gets a keep-alive every second)
   bool keep_alive = true;       // false: a new connection per request
+  std::string api_key;          // sent as "Authorization: Bearer"; empty: none (a gateway's key, OPENAI_API_KEY)
 };
 
 // One request as it is sent, and what its answer must report.
@@ -77,11 +78,14 @@ struct PromptShape {
   int64_t prompt_tokens = 128;       // of each request's own text
   int64_t system_prompt_tokens = 0;  // a system prompt shared by every request (chat, completions); 0: none
   int64_t output_tokens = 128;       // max_tokens, with ignore_eos (chat, completions)
+  // Prompts of prompt_tokens words, without the server's /tokenize (a gateway to remote models,
+  // any OpenAI-compatible service): usage.prompt_tokens is then not checked.
+  bool word_prompts = false;
 };
 
 // The requests of a run: each with its own words (a prefix cache must not turn the load into a
 // cache benchmark), a shared system prompt where one is asked for. Each request costs a few
-// /tokenize and /detokenize calls: make them before a timer starts.
+// /tokenize and /detokenize calls (none with word_prompts): make them before a timer starts.
 class PromptMaker {
  public:
   // `setup` makes the calls; `model` is the name the server serves the model under.
@@ -91,6 +95,8 @@ class PromptMaker {
   LoadRequest make(uint64_t index);
 
  private:
+  std::string text(uint64_t seed, int64_t tokens);
+
   LoadClient& setup_;
   std::string model_, system_;
   PromptShape shape_;

@@ -28,7 +28,9 @@ struct ServeOptions {
   int max_num_seqs = 64;                 // sequences in one engine step, and one request's prompts x n at most
   int64_t max_batch_tokens = 2048;       // tokens in one engine step: decode tokens plus prefill chunks
   size_t max_request_bytes = 16u << 20;  // a body past this gets 413, unread
-  size_t max_connections = 128;          // served at once; one more gets 503
+  // Connections served at once, each by its own thread (started as connections come, ended
+  // after a minute idle); one more gets 503. 1024: a thousand streams, as a gateway sees them.
+  size_t max_connections = 1024;
   std::chrono::milliseconds request_read_timeout{30'000};  // a request's head and body must arrive within this
   std::chrono::milliseconds write_timeout{10'000};         // a client that stops reading is cut off after this
   std::chrono::milliseconds drain_grace{30'000};           // SIGTERM: in-flight requests may finish within this

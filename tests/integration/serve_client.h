@@ -23,6 +23,7 @@ class ServeProcess {
   const std::string& url() const { return url_; }
   const std::string& host() const { return host_; }
   int port() const { return port_; }
+  int pid() const { return static_cast<int>(process_->pid()); }
   std::string log() const;
   // Sends SIGTERM and returns the exit status (waits for the process).
   int terminate();

@@ -97,7 +97,9 @@ TEST(LoadClient, TimesAStreamAndNamesEachFailure) {
 }
 
 TEST(LoadClient, NothingAnswersIsAnErrorNotAThrow) {
-  LoadClient client({"127.0.0.1", 1}, {.read_timeout_s = 5});
+  ClientOptions options;
+  options.read_timeout_s = 5;
+  LoadClient client({"127.0.0.1", 1}, options);
   const RequestRecord r = client.send(chat("ok", 1), Clock::now() + std::chrono::seconds(5));
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error.rfind("no answer: ", 0), 0u) << r.error;
