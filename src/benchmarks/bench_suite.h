@@ -18,6 +18,7 @@
 #include "benchmarks/work_estimate.h"
 #include "core/device.h"
 #include "core/dtype.h"
+#include "core/quantization.h"
 #include "models/model_registry.h"
 
 namespace ia::benchmarks {
@@ -28,8 +29,10 @@ struct SuiteContext {
   std::string dir;  // the model's folder
   Device device;
   DType dtype = DType::F32;
-  ModelKind kind;    // family and task, from the model registry
-  ModelShape shape;  // parameters and layers (work_estimate.h)
+  WeightQuantization quantization;    // --quantize (disabled: the checkpoint's own weights)
+  DType kv_cache_dtype = DType::F32;  // --kv-cache-dtype
+  ModelKind kind;                     // family and task, from the model registry
+  ModelShape shape;                   // parameters and layers (work_estimate.h)
 };
 
 // A suite with its model loaded (or its server started): plans and times the cases. Destroyed
@@ -52,6 +55,9 @@ struct SuiteDefinition {
   int64_t max_seq_len = int64_t{1} << 20;
   // Sized by BenchRequest::concurrency (its rows' batch) rather than by batch sizes.
   bool by_concurrency = false;
+  // Loads its model with SuiteContext::quantization and kv_cache_dtype; a request that sets them
+  // for any other suite is refused, not run without them.
+  bool takes_quantization = false;
   // Checks that the model is one the suite runs (InvalidArgument or Unsupported naming it
   // otherwise) and loads it.
   std::function<std::unique_ptr<LoadedSuite>(const SuiteContext&)> load;

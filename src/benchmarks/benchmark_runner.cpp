@@ -15,7 +15,9 @@
 #include "benchmarks/run_environment.h"
 #include "benchmarks/work_estimate.h"
 #include "core/error.h"
+#include "core/kv_quantization.h"
 #include "core/progress.h"
+#include "core/quantization.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "models/model_registry.h"
@@ -77,7 +79,7 @@ class EmbedSuite : public LoadedSuite {
     if (!has_encoder(ctx.kind) && !fs::exists(fs::path(ctx.dir) / "modules.json"))
       fail(ErrorKind::InvalidArgument, "{}: a {} model ({}) has no embed suite", ctx.request.model, ctx.kind.family,
            ctx.kind.task);
-    endpoint_ = EmbeddingEndpoint::load(ctx.dir, ctx.device, ctx.dtype);
+    endpoint_ = EmbeddingEndpoint::load(ctx.dir, ctx.device, ctx.dtype, ctx.quantization);
   }
   std::vector<BenchCase> plan() const override {
     std::vector<BenchCase> cases;
@@ -135,7 +137,7 @@ class GenerateSuite : public LoadedSuite {
  public:
   GenerateSuite(const SuiteContext& ctx, std::string suite) : ctx_(ctx), suite_(std::move(suite)) {
     require_text_generator(ctx.kind, ctx.dir);
-    generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype);
+    generator_ = Generator::load(ctx.dir, ctx.device, ctx.dtype, ctx.quantization, ctx.kv_cache_dtype);
   }
   std::vector<BenchCase> plan() const override {
     const BenchRequest& req = ctx_.request;
@@ -387,10 +389,10 @@ std::function<std::unique_ptr<LoadedSuite>(const SuiteContext&)> loader(Args... 
 struct SuiteRegistry {
   std::mutex mu;
   std::vector<SuiteDefinition> suites{
-      {.name = "embed", .load = loader<EmbedSuite>()},
-      {.name = "prefill", .load = loader<GenerateSuite>(std::string("prefill"))},
-      {.name = "decode", .load = loader<GenerateSuite>(std::string("decode"))},
-      {.name = "generate", .load = loader<GenerateSuite>(std::string("generate"))},
+      {.name = "embed", .takes_quantization = true, .load = loader<EmbedSuite>()},
+      {.name = "prefill", .takes_quantization = true, .load = loader<GenerateSuite>(std::string("prefill"))},
+      {.name = "decode", .takes_quantization = true, .load = loader<GenerateSuite>(std::string("decode"))},
+      {.name = "generate", .takes_quantization = true, .load = loader<GenerateSuite>(std::string("generate"))},
       {.name = "seq2seq", .load = loader<Seq2SeqSuite>()},
       {.name = "image-classification", .load = loader<ImageSuite>(std::string("image-classification"))},
       {.name = "image-embedding", .load = loader<ImageSuite>(std::string("image-embedding"))},
@@ -421,6 +423,15 @@ std::string suite_list(bool by_concurrency) {
   std::lock_guard lock(r.mu);
   for (const SuiteDefinition& s : r.suites)
     if (s.by_concurrency == by_concurrency) out += (out.empty() ? "" : ", ") + s.name;
+  return out;
+}
+
+std::string suites_taking_quantization() {
+  std::string out;
+  SuiteRegistry& r = registry();
+  std::lock_guard lock(r.mu);
+  for (const SuiteDefinition& s : r.suites)
+    if (s.takes_quantization) out += (out.empty() ? "" : ", ") + s.name;
   return out;
 }
 
@@ -506,12 +517,19 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
     fail(ErrorKind::InvalidArgument, "concurrency levels are for the suites that send requests ({}), not {}",
          suite_list(true), suite.name);
   check_range(suite.seq_len_meaning, request.seq_lens, suite.max_seq_len);
+  const WeightQuantization quantization = weight_quantization(request.quantize);
+  const DType kv_cache_dtype = parse_kv_cache_dtype(request.kv_cache_dtype);
+  if ((quantization.enabled() || kv_cache_dtype != DType::F32) && !suite.takes_quantization)
+    fail(ErrorKind::InvalidArgument, "--quantize and --kv-cache-dtype are for the {} suites, not {}",
+         suites_taking_quantization(), suite.name);
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(request.dtype, dir, warnings);
   const SuiteContext ctx{.request = request,
                          .dir = dir,
-                         .device = router::placement_device(request.device, dir, dtype),
+                         .device = router::placement_device(request.device, dir, dtype, quantization, kv_cache_dtype),
                          .dtype = dtype,
+                         .quantization = quantization,
+                         .kv_cache_dtype = kv_cache_dtype,
                          .kind = kind,
                          .shape = model_shape(config, *WeightStore::open(dir))};
 
@@ -526,6 +544,9 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
   base.model.task = kind.task;
   base.model.parameters = ctx.shape.parameters;
   base.model.dtype = dtype_name(ctx.dtype);
+  base.model.quantization = quantization.enabled() ? quantization.method : "none";
+  if (kv_cache_dtype != DType::F32)
+    base.model.quantization += std::string("+kv-") + kv_cache_dtype_name(kv_cache_dtype);
   base.params.device = ctx.device.str();
   base.params.warmup = request.warmup;
   base.params.repetitions = request.repetitions;

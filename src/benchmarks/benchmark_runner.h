@@ -42,6 +42,12 @@ struct BenchRequest {
   std::string suite;  // "" : the default for the model's task
   std::string device = "auto";
   std::string dtype = "auto";
+  // The weights' --quantize method ("none", "int8", "q4", ...: core/quantization.h) and the KV
+  // cache's --kv-cache-dtype ("auto", "f32", "int8"), for the suites that load a model with them
+  // (SuiteDefinition::takes_quantization); a row's model.quantization names both ("q4",
+  // "q4+kv-int8", "none+kv-int8").
+  std::string quantize = "none";
+  std::string kv_cache_dtype = "auto";
   int repetitions = 5;
   int warmup = 1;
   // Empty: the suite's defaults. seq_lens are tokens (embed), prompt tokens (prefill, decode,

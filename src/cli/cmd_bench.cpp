@@ -211,6 +211,13 @@ void register_bench(CLI::App& app, Context& ctx, Action& action) {
       ->check(CLI::IsMember(bm::suite_names()));
   sub->add_option("--device", args->request.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--dtype", args->request.dtype, "auto | f32 | bf16")->capture_default_str();
+  sub->add_option("--quantize", args->request.quantize,
+                  "Weights packed at load: none | int8 | q4 | q4_128 | q4z | q4z_128 (docs/quantization.md; embed, "
+                  "prefill, decode, generate, server-load)")
+      ->capture_default_str();
+  sub->add_option("--kv-cache-dtype", args->request.kv_cache_dtype,
+                  "KV cache: auto (f32) | f32 | int8 (CPU; prefill, decode, generate, server-load)")
+      ->capture_default_str();
   sub->add_option("-r,--repetitions", args->request.repetitions, "Timed repetitions of each case")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();

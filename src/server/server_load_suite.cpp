@@ -150,6 +150,8 @@ class ServerLoadSuite : public bm::LoadedSuite {
     o.port = 0;  // a free one
     o.device = ctx.device.str();
     o.dtype = dtype_name(ctx.dtype);
+    o.quantize = ctx.request.quantize;
+    o.kv_cache_dtype = ctx.request.kv_cache_dtype;
     o.ipfs_gateway = false;
     // Room for the most requests at once: their connections, and their sequences waiting for a
     // place in the batch, so that a level measures the queue rather than refusals (503, 429).
@@ -175,6 +177,7 @@ void register_server_load_suite() {
   bm::register_suite({.name = "server-load",
                       .seq_len_meaning = "prompt tokens",
                       .by_concurrency = true,
+                      .takes_quantization = true,
                       .load = [](const bm::SuiteContext& ctx) -> std::unique_ptr<bm::LoadedSuite> {
                         return std::make_unique<ServerLoadSuite>(ctx);
                       }});

@@ -186,6 +186,44 @@ TEST(BenchmarkRunner, VisionLanguagePromptsCarryAnImage) {
   for (const auto& r : rows) expect_plausible(r, "llava");
 }
 
+// --quantize and --kv-cache-dtype reach the model: the packed weights stream fewer bytes per
+// decoded token than f32 (int8: about a quarter of the layers' bytes), and each row names what ran.
+TEST(BenchmarkRunner, DecodeWithQuantizedWeightsAndKvCache) {
+  BenchRequest req = quick("llama");
+  req.suite = "decode";
+  req.batches = {1};
+  req.seq_lens = {8};
+  req.new_tokens = {4};
+  req.measure_ceilings = false;  // the bytes per token are what this compares (the fractions: PrefillAndDecode)
+  const auto f32 = run_benchmarks(req);
+  req.quantize = "int8";
+  const auto int8 = run_benchmarks(req);
+  req.quantize = "none";
+  req.kv_cache_dtype = "int8";
+  const auto kv8 = run_benchmarks(req);
+  req.quantize = "q4";
+  const auto q4_kv8 = run_benchmarks(req);
+  ASSERT_EQ(f32.size(), 1u);
+  ASSERT_EQ(int8.size(), 1u);
+  ASSERT_EQ(kv8.size(), 1u);
+  ASSERT_EQ(q4_kv8.size(), 1u);
+  EXPECT_EQ(f32[0].model.quantization, "none");
+  EXPECT_EQ(int8[0].model.quantization, "int8");
+  EXPECT_EQ(kv8[0].model.quantization, "none+kv-int8");
+  EXPECT_EQ(q4_kv8[0].model.quantization, "q4+kv-int8");
+  for (const auto* rows : {&f32, &int8, &kv8, &q4_kv8}) {
+    const Measurement& m = (*rows)[0].measurement;
+    EXPECT_EQ(m.ms.count, 3);
+    EXPECT_GT(m.ms.min, 0);
+    EXPECT_EQ(m.items_per_run, 3);  // 3 decode steps after the prefill's token
+    EXPECT_GT(m.throughput, 0);
+  }
+  const double f32_bytes = f32[0].measurement.bytes_per_run;
+  EXPECT_LT(int8[0].measurement.bytes_per_run, 0.6 * f32_bytes);
+  EXPECT_LT(q4_kv8[0].measurement.bytes_per_run, int8[0].measurement.bytes_per_run);
+  EXPECT_EQ(kv8[0].measurement.bytes_per_run, f32_bytes);  // the weights are the f32 ones
+}
+
 // `r` refused before anything is timed: InvalidArgument mentioning `needle`.
 void refused(BenchRequest r, const std::string& needle) {
   r.measure_ceilings = false;
@@ -219,6 +257,15 @@ TEST(BenchmarkRunner, RefusesBadRequests) {
   r = quick("bert");
   r.seq_lens = {100000};
   refused(r, "past the model's limit");
+  r = quick("llama");
+  r.quantize = "q9";
+  refused(r, "q9");
+  r = quick("llama");
+  r.kv_cache_dtype = "fp4";
+  refused(r, "fp4");
+  r = quick("vit");
+  r.quantize = "int8";
+  refused(r, "--quantize and --kv-cache-dtype are for the embed, prefill, decode, generate");
 }
 
 // A suite registered from outside the layer (as the server's load suite is): listed once however
