@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "providers/curl_handle_pool.h"
+
 namespace ia::providers {
 
 namespace {
@@ -16,24 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxErrorBody = 64 * 1024;
-
-void curl_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct EasyHandle {
-  CURL* curl;
-  EasyHandle() : curl(curl_easy_init()) {}
-  ~EasyHandle() { curl_easy_cleanup(curl); }
-};
-
-// The thread's handle: kept so its connection cache serves the next request to the same host.
-CURL* thread_handle() {
-  curl_init_once();
-  thread_local EasyHandle h;
-  return h.curl;
-}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -148,7 +132,9 @@ std::string HttpResponse::header(const std::string& lower_name) const {
 }
 
 HttpOutcome http_send(const HttpRequest& req, const HttpTimeouts& timeouts, const BodySink& sink, size_t max_body) {
-  CURL* c = thread_handle();
+  // A handle last used for this origin, with its connection still open (curl_handle_pool.h).
+  const CurlHandlePool::Lease lease = CurlHandlePool::instance().acquire(req.url);
+  CURL* c = lease.get();
   HttpOutcome out;
   if (!c) {
     out.failure = TransportFailure::Other;

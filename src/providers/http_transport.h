@@ -1,6 +1,7 @@
 #pragma once
-// HTTP for the remote providers, over libcurl: one easy handle per thread (its
-// connections are reused across requests), TLS verified, no redirects followed,
+// HTTP for the remote providers, over libcurl: easy handles pooled by origin, so a
+// request reuses the connection an earlier one to the same host left open, whichever thread
+// makes it (curl_handle_pool.h; DNS answers and TLS sessions shared), TLS verified, no redirects followed,
 // http and https only, and four timeouts — connect, first byte (servers that
 // load a model before answering need a long one), idle (a stream that stalls)
 // and total. A 2xx body goes to the caller's sink as it arrives (streams); any
