@@ -143,6 +143,9 @@ TEST(ServePool, AModelAnsweringARequestIsNotUnloadedAndTheOtherLoadIsA503NamingT
   EXPECT_EQ(done.status, 200) << done.body;
   EXPECT_EQ(done.json()["usage"]["completion_tokens"], 30);
   EXPECT_EQ(pooled(server, "llama")["unloads"], 1);  // at startup only
+  // The lease ends when the handler returns, just after the answer's last byte: until then a
+  // load of qwen2 is (rightly) a 503, so wait for it rather than race it.
+  ASSERT_TRUE(wait_for_pool(server, "llama", [](const json& m) { return m["in_flight"] == 0; }));
   EXPECT_EQ(complete(server, "qwen2").status, 200);
   EXPECT_FALSE(pooled(server, "llama")["loaded"].get<bool>());
   EXPECT_EQ(server.terminate(), 0);
