@@ -417,21 +417,13 @@ std::optional<SuiteDefinition> find_suite(const std::string& name) {
   return std::nullopt;
 }
 
-std::string suite_list(bool by_concurrency) {
+// The names of the registered suites `which` keeps, comma-separated.
+std::string suite_list(const std::function<bool(const SuiteDefinition&)>& which) {
   std::string out;
   SuiteRegistry& r = registry();
   std::lock_guard lock(r.mu);
   for (const SuiteDefinition& s : r.suites)
-    if (s.by_concurrency == by_concurrency) out += (out.empty() ? "" : ", ") + s.name;
-  return out;
-}
-
-std::string suites_taking_quantization() {
-  std::string out;
-  SuiteRegistry& r = registry();
-  std::lock_guard lock(r.mu);
-  for (const SuiteDefinition& s : r.suites)
-    if (s.takes_quantization) out += (out.empty() ? "" : ", ") + s.name;
+    if (which(s)) out += (out.empty() ? "" : ", ") + s.name;
   return out;
 }
 
@@ -515,13 +507,13 @@ std::vector<BenchResult> run_benchmarks(const BenchRequest& request) {
          suite.name);
   if (!suite.by_concurrency && !request.concurrency.empty())
     fail(ErrorKind::InvalidArgument, "concurrency levels are for the suites that send requests ({}), not {}",
-         suite_list(true), suite.name);
+         suite_list([](const SuiteDefinition& s) { return s.by_concurrency; }), suite.name);
   check_range(suite.seq_len_meaning, request.seq_lens, suite.max_seq_len);
   const WeightQuantization quantization = weight_quantization(request.quantize);
   const DType kv_cache_dtype = parse_kv_cache_dtype(request.kv_cache_dtype);
   if ((quantization.enabled() || kv_cache_dtype != DType::F32) && !suite.takes_quantization)
     fail(ErrorKind::InvalidArgument, "--quantize and --kv-cache-dtype are for the {} suites, not {}",
-         suites_taking_quantization(), suite.name);
+         suite_list([](const SuiteDefinition& s) { return s.takes_quantization; }), suite.name);
   std::vector<std::string> warnings;
   const DType dtype = router::resolve_compute_dtype(request.dtype, dir, warnings);
   const SuiteContext ctx{.request = request,

@@ -7,9 +7,8 @@
 
 #include <fmt/format.h>
 
-#include <httplib.h>
-
 #include "cli/cli_common.h"
+#include "cli/server_query.h"
 #include "core/error.h"
 #include "providers/provider_config.h"
 
@@ -33,15 +32,7 @@ struct ProvidersArgs {
 
 // A running gateway's live state: GET URL/v1/providers/status.
 int run_status(const ProvidersArgs& a) {
-  httplib::Client client(a.url);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(30, 0);
-  httplib::Headers headers;
-  if (!a.api_key.empty()) headers.emplace("Authorization", "Bearer " + a.api_key);
-  auto r = client.Get("/v1/providers/status", headers);
-  if (!r) fail(ErrorKind::Unavailable, "no answer from {} (httplib error {})", a.url, static_cast<int>(r.error()));
-  if (r->status != 200) fail(ErrorKind::Unavailable, "{} answered {}: {}", a.url, r->status, r->body.substr(0, 300));
-  std::cout << json_text(nlohmann::json::parse(r->body)) << "\n";
+  std::cout << json_text(get_server_json(a.url, "/v1/providers/status", a.api_key)) << "\n";
   return 0;
 }
 

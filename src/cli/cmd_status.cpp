@@ -6,9 +6,8 @@
 
 #include <fmt/format.h>
 
-#include <httplib.h>
-
 #include "cli/cli_common.h"
+#include "cli/server_query.h"
 #include "core/error.h"
 #include "runtime/model_pool.h"
 
@@ -62,25 +61,14 @@ std::string table(const nlohmann::json& pool) {
 }
 
 int run_status(const StatusArgs& a) {
-  httplib::Client client(a.url);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(30, 0);
-  httplib::Headers headers;
-  if (!a.api_key.empty()) headers.emplace("Authorization", "Bearer " + a.api_key);
-  auto r = client.Get("/v1/pool", headers);
-  if (!r)
-    fail(ErrorKind::Unavailable, "no answer from {} (is `ipfs-accelerate serve` running there? httplib error {})",
-         a.url, static_cast<int>(r.error()));
-  if (r->status != 200) fail(ErrorKind::Unavailable, "{} answered {}: {}", a.url, r->status, r->body.substr(0, 300));
-  nlohmann::json pool;
-  try {
-    pool = nlohmann::json::parse(r->body);
-    if (a.format == "table") {
+  const nlohmann::json pool = get_server_json(a.url, "/v1/pool", a.api_key);
+  if (a.format == "table") {
+    try {
       std::cout << table(pool);
       return 0;
+    } catch (const nlohmann::json::exception& e) {
+      fail(ErrorKind::Corrupt, "{}/v1/pool answered something that is not its pool status: {}", a.url, e.what());
     }
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::Corrupt, "{}/v1/pool answered something that is not its pool status: {}", a.url, e.what());
   }
   std::cout << json_text(pool) << "\n";
   return 0;
